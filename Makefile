@@ -1,0 +1,135 @@
+# ngx_rag — build the nginx dynamic module, the daemons and the tests.
+#
+#   make            module + rag-worker rag-ingest rag-ask rag-admin rag-bot
+#   make asan       the same under AddressSanitizer + UBSan (build-asan/)
+#   make test       unit tests + prove -r t/
+#   make deps       install the Debian packages (root)
+#   make fuzz       libFuzzer targets (clang) in build-fuzz/
+#
+# Layout rules the Makefile relies on (so new files need no edits here):
+#   lib/*.c                 -> $(B)/librag.a, linked into every program
+#   worker/*.c, bot/*.c     -> objects; files named *_main.c are programs,
+#                              named after the file: worker/rag_ask_main.c
+#                              becomes $(B)/rag-ask
+#   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
+
+B        ?= build
+CC       ?= cc
+PKGS      = libxml-2.0 libcurl yajl libpq openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
+            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
+             -Ilib $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lwslay -lpthread -lm $(LDFLAGS)
+
+LIB_SRCS    := $(wildcard lib/*.c)
+WORKER_SRCS := $(filter-out %_main.c,$(wildcard worker/*.c))
+BOT_SRCS    := $(filter-out %_main.c,$(wildcard bot/*.c))
+WORKER_MAINS:= $(wildcard worker/*_main.c)
+BOT_MAINS   := $(wildcard bot/*_main.c)
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+
+LIB_OBJS    := $(LIB_SRCS:%.c=$(B)/%.o)
+WORKER_OBJS := $(WORKER_SRCS:%.c=$(B)/%.o)
+BOT_OBJS    := $(BOT_SRCS:%.c=$(B)/%.o)
+prog_name    = $(subst _,-,$(patsubst %_main,%,$(notdir $(basename $(1)))))
+WORKER_PROGS:= $(foreach m,$(WORKER_MAINS),$(B)/$(call prog_name,$(m)))
+BOT_PROGS   := $(foreach m,$(BOT_MAINS),$(B)/$(call prog_name,$(m)))
+UNIT_BINS   := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
+
+NGX_SRC  ?= /usr/share/nginx/src
+NGX_BLD   = $(abspath $(B))/nginx
+MODULE    = $(NGX_BLD)/ngx_rag_module.so
+MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
+               $(LIB_SRCS) $(wildcard lib/*.h)
+
+.PHONY: all progs module unit test asan asan-test deps fuzz clean \
+        migrate check-format
+
+all: progs module unit
+
+progs: $(WORKER_PROGS) $(BOT_PROGS)
+unit: $(UNIT_BINS)
+module: $(MODULE)
+
+$(B)/%.o: %.c $(wildcard lib/*.h worker/*.h bot/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/librag.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define worker_prog
+$(B)/$(call prog_name,$(1)): $(B)/$(basename $(1)).o $(WORKER_OBJS) $(B)/librag.a
+	$$(CC) $$(SAN) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach m,$(WORKER_MAINS),$(eval $(call worker_prog,$(m))))
+
+define bot_prog
+$(B)/$(call prog_name,$(1)): $(B)/$(basename $(1)).o $(BOT_OBJS) $(B)/librag.a
+	$$(CC) $$(SAN) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach m,$(BOT_MAINS),$(eval $(call bot_prog,$(m))))
+
+$(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)
+
+# The module is built the way Debian's dh_nginx does: configure nginx's
+# source tree with the distribution's flags and a private --builddir, then
+# make only the modules. Nothing is written under $(NGX_SRC).
+$(NGX_BLD)/Makefile: config
+	@test -x $(NGX_SRC)/configure || \
+	    { echo "nginx-dev missing: run 'make deps'" >&2; exit 1; }
+	mkdir -p $(NGX_BLD)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="-g -O2 -fPIC $(SAN) -Wno-unused-parameter" \
+	    --with-ld-opt="-fPIC $(SAN)" "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_BLD) \
+	    > $(NGX_BLD)/configure.log 2>&1 || \
+	    { tail -30 $(NGX_BLD)/configure.log; exit 1; }
+
+$(MODULE): $(NGX_BLD)/Makefile $(MODULE_SRCS)
+	$(MAKE) -f $(NGX_BLD)/Makefile -C $(NGX_SRC) modules \
+	    > $(NGX_BLD)/make.log 2>&1 || \
+	    { grep -E 'error|Error' -A3 $(NGX_BLD)/make.log | head -60; exit 1; }
+
+# Sanitizer build: a separate tree so normal and ASan objects never mix.
+asan:
+	$(MAKE) B=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+
+test: all
+	t/unit/run.sh $(B)
+	RAG_BUILD=$(abspath $(B)) prove -r t/
+
+asan-test: asan
+	t/unit/run.sh build-asan
+	RAG_BUILD=$(abspath build-asan) RAG_ASAN=1 prove -r t/
+
+migrate: progs
+	$(B)/rag-admin migrate
+
+deps:
+	sh .ci/deps.sh
+
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out %_main.c,$(wildcard worker/*.c bot/*.c))
+fuzz: $(FUZZ_BINS)
+build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p build-fuzz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Ilib -Iworker -Ibot $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) \
+	    $(filter-out %_main.c,$(wildcard worker/*.c bot/*.c)) $(LDLIBS_ALL)
+
+check-format:
+	clang-format --dry-run --Werror lib/*.c lib/*.h worker/*.c bot/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,201 @@
+#include "rag_buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAG_BUF_DEFAULT_MAX (64u * 1024 * 1024)
+
+void
+rag_buf_init(rag_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max ? max : RAG_BUF_DEFAULT_MAX;
+}
+
+void
+rag_buf_free(rag_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void
+rag_buf_reset(rag_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static int
+rag_buf_reserve(rag_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+
+    if (extra > b->max || b->len > b->max - extra)
+        return -1;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    p = realloc(b->data, cap);
+    if (p == NULL)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int
+rag_buf_append(rag_buf *b, const void *p, size_t n)
+{
+    if (rag_buf_reserve(b, n) != 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int
+rag_buf_puts(rag_buf *b, const char *s)
+{
+    return rag_buf_append(b, s, strlen(s));
+}
+
+int
+rag_buf_putc(rag_buf *b, char c)
+{
+    return rag_buf_append(b, &c, 1);
+}
+
+int
+rag_buf_vprintf(rag_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0 || rag_buf_reserve(b, (size_t) n) != 0)
+        return -1;
+    vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    b->len += (size_t) n;
+    return 0;
+}
+
+int
+rag_buf_printf(rag_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = rag_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+    size_t len, i;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int
+rag_buf_json_str(rag_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = 0, run, l;
+    char esc[8];
+
+    if (rag_buf_putc(b, '"') != 0)
+        return -1;
+    while (i < n) {
+        /* copy the longest run that needs no escaping in one append */
+        run = i;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+               p[run] != '\\')
+            run++;
+        if (run > i && rag_buf_append(b, p + i, run - i) != 0)
+            return -1;
+        i = run;
+        if (i >= n)
+            break;
+        if (p[i] >= 0x80) {
+            l = utf8_seq_len(p + i, n - i);
+            if (l == 0) {
+                if (rag_buf_append(b, "\xef\xbf\xbd", 3) != 0)
+                    return -1;
+                i++;
+            } else {
+                if (rag_buf_append(b, p + i, l) != 0)
+                    return -1;
+                i += l;
+            }
+            continue;
+        }
+        switch (p[i]) {
+        case '"': strcpy(esc, "\\\""); break;
+        case '\\': strcpy(esc, "\\\\"); break;
+        case '\n': strcpy(esc, "\\n"); break;
+        case '\r': strcpy(esc, "\\r"); break;
+        case '\t': strcpy(esc, "\\t"); break;
+        default: snprintf(esc, sizeof(esc), "\\u%04x", p[i]); break;
+        }
+        if (rag_buf_puts(b, esc) != 0)
+            return -1;
+        i++;
+    }
+    return rag_buf_putc(b, '"');
+}
+
+char *
+rag_buf_detach(rag_buf *b)
+{
+    char *p = b->data;
+
+    if (p == NULL)
+        p = calloc(1, 1);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

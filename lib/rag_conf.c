@@ -1,0 +1,229 @@
+#include "rag_conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAG_CONF_MAX_ENTRIES 256
+#define RAG_CONF_MAX_LINE    4096
+
+struct rag_conf {
+    size_t n;
+    char *keys[RAG_CONF_MAX_ENTRIES];
+    char *vals[RAG_CONF_MAX_ENTRIES];
+};
+
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char) *s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int
+conf_put(rag_conf *c, const char *k, const char *v)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->keys[i], k) == 0) {
+            char *nv = strdup(v);
+            if (nv == NULL)
+                return -1;
+            free(c->vals[i]);
+            c->vals[i] = nv;
+            return 0;
+        }
+    }
+    if (c->n == RAG_CONF_MAX_ENTRIES)
+        return -1;
+    c->keys[c->n] = strdup(k);
+    c->vals[c->n] = strdup(v);
+    if (c->keys[c->n] == NULL || c->vals[c->n] == NULL) {
+        free(c->keys[c->n]);
+        free(c->vals[c->n]);
+        return -1;
+    }
+    c->n++;
+    return 0;
+}
+
+rag_conf *
+rag_conf_load(const char *path, char *err, size_t errlen)
+{
+    char line[RAG_CONF_MAX_LINE], *p, *eq, *k, *v;
+    rag_conf *c;
+    FILE *f = NULL;
+    int lineno = 0;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (path == NULL)
+        return c;
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            goto fail;
+        }
+        p = trim(line);
+        if (*p == '\0' || *p == '#')
+            continue;
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+            goto fail;
+        }
+        *eq = '\0';
+        k = trim(p);
+        v = trim(eq + 1);
+        /* allow "quoted values" so a value may keep edge spaces or '#' */
+        if (v[0] == '"' && strlen(v) >= 2 && v[strlen(v) - 1] == '"') {
+            v[strlen(v) - 1] = '\0';
+            v++;
+        }
+        if (*k == '\0' || conf_put(c, k, v) != 0) {
+            snprintf(err, errlen, "%s:%d: bad or too many keys", path, lineno);
+            goto fail;
+        }
+    }
+    fclose(f);
+    return c;
+fail:
+    if (f)
+        fclose(f);
+    rag_conf_free(c);
+    return NULL;
+}
+
+void
+rag_conf_free(rag_conf *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->keys[i]);
+        free(c->vals[i]);
+    }
+    free(c);
+}
+
+static const char *
+conf_lookup(rag_conf *c, const char *key)
+{
+    char env[160];
+    size_t i;
+    const char *v;
+
+    if (snprintf(env, sizeof(env), "RAG_%s", key) < (int) sizeof(env)) {
+        for (i = 4; env[i]; i++)
+            env[i] = (char) toupper((unsigned char) env[i]);
+        v = getenv(env);
+        if (v)
+            return v;
+    }
+    for (i = 0; c && i < c->n; i++)
+        if (strcmp(c->keys[i], key) == 0)
+            return c->vals[i];
+    return NULL;
+}
+
+/* Reads the first line of a secret file into the conf under key. */
+static const char *
+conf_from_file(rag_conf *c, const char *key, const char *path)
+{
+    char line[RAG_CONF_MAX_LINE];
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return NULL;
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    if (conf_put(c, key, trim(line)) != 0)
+        return NULL;
+    return conf_lookup(c, key);
+}
+
+const char *
+rag_conf_get(rag_conf *c, const char *key, const char *def)
+{
+    char fkey[128];
+    const char *v, *path;
+
+    v = conf_lookup(c, key);
+    if (v)
+        return v;
+    if (snprintf(fkey, sizeof(fkey), "%s_file", key) < (int) sizeof(fkey)) {
+        path = conf_lookup(c, fkey);
+        if (path && c) {
+            v = conf_from_file(c, key, path);
+            if (v)
+                return v;
+        }
+    }
+    return def;
+}
+
+long
+rag_conf_int(rag_conf *c, const char *key, long def)
+{
+    const char *v = rag_conf_get(c, key, NULL);
+    char *end;
+    long n;
+
+    if (v == NULL || *v == '\0')
+        return def;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    return (errno || *end) ? def : n;
+}
+
+double
+rag_conf_double(rag_conf *c, const char *key, double def)
+{
+    const char *v = rag_conf_get(c, key, NULL);
+    char *end;
+    double d;
+
+    if (v == NULL || *v == '\0')
+        return def;
+    d = strtod(v, &end);
+    return *end ? def : d;
+}
+
+int
+rag_conf_bool(rag_conf *c, const char *key, int def)
+{
+    const char *v = rag_conf_get(c, key, NULL);
+
+    if (v == NULL)
+        return def;
+    if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+        !strcasecmp(v, "on"))
+        return 1;
+    if (!strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+        !strcasecmp(v, "off"))
+        return 0;
+    return def;
+}
+
+const char *
+rag_conf_database(rag_conf *c)
+{
+    return rag_conf_get(c, "database_url", "");
+}

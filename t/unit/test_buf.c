@@ -1,0 +1,103 @@
+#include "rag_buf.h"
+#include "rag_conf.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static void
+test_limit(void)
+{
+    rag_buf b;
+
+    rag_buf_init(&b, 8);
+    CHECK_INT(rag_buf_puts(&b, "12345678"), 0);
+    CHECK_INT(rag_buf_putc(&b, 'x'), -1); /* over max: refused */
+    CHECK_INT(b.len, 8);
+    CHECK_STR(b.data, "12345678");
+    rag_buf_free(&b);
+}
+
+static void
+test_json_str(void)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"plain", 5, "\"plain\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"l1\nl2\t", 6, "\"l1\\nl2\\t\""},
+        {"\x01", 1, "\"\\u0001\""},
+        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},          /* valid UTF-8 kept */
+        {"bad\xff", 4, "\"bad\xef\xbf\xbd\""},          /* invalid replaced */
+        {"\xc3", 1, "\"\xef\xbf\xbd\""},                /* truncated seq */
+        {"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+    };
+    rag_buf b;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rag_buf_init(&b, 0);
+        CHECK_INT(rag_buf_json_str(&b, cases[i].in, cases[i].len), 0);
+        CHECK_STR(b.data, cases[i].want);
+        rag_buf_free(&b);
+    }
+}
+
+static void
+test_printf(void)
+{
+    rag_buf b;
+    char *s;
+
+    rag_buf_init(&b, 0);
+    for (int i = 0; i < 1000; i++)
+        CHECK_INT(rag_buf_printf(&b, "%d,", i % 10), 0);
+    CHECK_INT(b.len, 2000);
+    s = rag_buf_detach(&b);
+    CHECK(s[0] == '0' && s[1999] == ',');
+    CHECK(b.data == NULL);
+    free(s);
+}
+
+static void
+test_conf(void)
+{
+    char path[] = "/tmp/rag_conf_XXXXXX", err[256];
+    FILE *f;
+    rag_conf *c;
+    int fd = mkstemp(path);
+
+    f = fdopen(fd, "w");
+    fprintf(f, "# comment\nname = value one \nn=42\nq = \"  spaced # \"\n"
+               "flag = yes\n");
+    fclose(f);
+    c = rag_conf_load(path, err, sizeof(err));
+    CHECK(c != NULL);
+    CHECK_STR(rag_conf_get(c, "name", NULL), "value one");
+    CHECK_INT(rag_conf_int(c, "n", 0), 42);
+    CHECK_STR(rag_conf_get(c, "q", NULL), "  spaced # ");
+    CHECK_INT(rag_conf_bool(c, "flag", 0), 1);
+    CHECK_STR(rag_conf_get(c, "missing", "def"), "def");
+    setenv("RAG_NAME", "from env", 1);
+    CHECK_STR(rag_conf_get(c, "name", NULL), "from env");
+    unsetenv("RAG_NAME");
+    rag_conf_free(c);
+
+    f = fopen(path, "w");
+    fprintf(f, "novalue\n");
+    fclose(f);
+    CHECK(rag_conf_load(path, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, ":1:") != NULL);
+    remove(path);
+}
+
+int
+main(void)
+{
+    RUN(test_limit);
+    RUN(test_json_str);
+    RUN(test_printf);
+    RUN(test_conf);
+    UNIT_DONE();
+}

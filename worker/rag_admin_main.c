@@ -1,0 +1,139 @@
+/*
+ * rag-admin — operator commands against the ngx_rag database.
+ *
+ *   rag-admin [-c conf] migrate [--dir DIR]
+ *   rag-admin [-c conf] collection-add NAME [DESCRIPTION]
+ *   rag-admin [-c conf] forum-add GUILD FORUM_CHANNEL COLLECTION
+ */
+#include "rag_conf.h"
+#include "rag_db.h"
+#include "rag_log.h"
+#include "rag_paths.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: rag-admin [-c FILE] COMMAND ...\n"
+            "  migrate [--dir DIR]           apply sql/ migrations\n"
+            "  collection-add NAME [DESC]    create a docs collection\n"
+            "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
+            "Database from database_url in FILE or RAG_DATABASE_URL,\n"
+            "else libpq's PG* environment.\n");
+}
+
+static int
+cmd_migrate(PGconn *db, int argc, char **argv)
+{
+    char dirbuf[PATH_MAX], err[512];
+    const char *dir = rag_sql_dir(dirbuf, sizeof(dirbuf));
+    int n;
+
+    if (argc >= 2 && strcmp(argv[0], "--dir") == 0)
+        dir = argv[1];
+    n = rag_db_migrate(db, dir, err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "rag-admin: migrate: %s\n", err);
+        return 1;
+    }
+    printf("migrate: %d applied (%s)\n", n, dir);
+    return 0;
+}
+
+static int
+cmd_collection_add(PGconn *db, int argc, char **argv)
+{
+    const char *p[2];
+
+    if (argc < 1) {
+        usage();
+        return 2;
+    }
+    p[0] = argv[0];
+    p[1] = argc > 1 ? argv[1] : "";
+    if (rag_db_exec(db,
+                    "INSERT INTO collections (name, description) VALUES ($1, $2)"
+                    " ON CONFLICT (name) DO UPDATE SET description ="
+                    " EXCLUDED.description",
+                    2, p) != 0)
+        return 1;
+    printf("collection %s ready\n", argv[0]);
+    return 0;
+}
+
+static int
+cmd_forum_add(PGconn *db, int argc, char **argv)
+{
+    const char *p[3];
+
+    if (argc < 3) {
+        usage();
+        return 2;
+    }
+    p[0] = argv[0];
+    p[1] = argv[1];
+    p[2] = argv[2];
+    if (rag_db_exec(db,
+                    "INSERT INTO guild_config (guild_id) VALUES ($1)"
+                    " ON CONFLICT DO NOTHING",
+                    1, p) != 0 ||
+        rag_db_exec(db,
+                    "INSERT INTO guild_forums (guild_id, forum_channel_id,"
+                    " collection) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (guild_id, forum_channel_id)"
+                    " DO UPDATE SET collection = EXCLUDED.collection",
+                    3, p) != 0)
+        return 1;
+    printf("forum %s in guild %s answers from %s\n", argv[1], argv[0],
+           argv[2]);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *conf_path = NULL;
+    char err[512];
+    rag_conf *conf;
+    PGconn *db;
+    int rc, i = 1;
+
+    if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+        conf_path = argv[2];
+        i = 3;
+    }
+    if (i >= argc) {
+        usage();
+        return 2;
+    }
+    conf = rag_conf_load(conf_path, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "rag-admin: %s\n", err);
+        return 1;
+    }
+    db = rag_db_connect(rag_conf_database(conf), "rag-admin", err,
+                        sizeof(err));
+    if (db == NULL) {
+        fprintf(stderr, "rag-admin: database: %s\n", err);
+        rag_conf_free(conf);
+        return 1;
+    }
+    if (strcmp(argv[i], "migrate") == 0)
+        rc = cmd_migrate(db, argc - i - 1, argv + i + 1);
+    else if (strcmp(argv[i], "collection-add") == 0)
+        rc = cmd_collection_add(db, argc - i - 1, argv + i + 1);
+    else if (strcmp(argv[i], "forum-add") == 0)
+        rc = cmd_forum_add(db, argc - i - 1, argv + i + 1);
+    else {
+        usage();
+        rc = 2;
+    }
+    PQfinish(db);
+    rag_conf_free(conf);
+    return rc;
+}
