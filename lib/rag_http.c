@@ -1,0 +1,219 @@
+#include "rag_http.h"
+
+#include "rag_log.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define RAG_HTTP_MAX_BACKOFF_MS 8000
+
+static pthread_once_t rag_http_once = PTHREAD_ONCE_INIT;
+
+static void
+rag_http_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void
+rag_http_global_init(void)
+{
+    pthread_once(&rag_http_once, rag_http_init_once);
+}
+
+typedef struct {
+    rag_buf *body;
+    int overflow;
+    char retry_after[32];
+    char retry_after_ms[32];
+} rag_http_sink;
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    rag_http_sink *s = ud;
+
+    if (rag_buf_append(s->body, p, sz * n) != 0) {
+        s->overflow = 1;
+        return 0; /* aborts the transfer */
+    }
+    return sz * n;
+}
+
+static void
+header_value(const char *line, size_t len, const char *name, char *out,
+             size_t outlen)
+{
+    size_t nl = strlen(name), i;
+
+    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    line += nl + 1;
+    len -= nl + 1;
+    while (len && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    for (i = 0; i < len && i + 1 < outlen && line[i] != '\r' &&
+                line[i] != '\n';
+         i++)
+        out[i] = line[i];
+    out[i] = '\0';
+}
+
+static size_t
+on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    rag_http_sink *s = ud;
+
+    header_value(p, sz * n, "retry-after", s->retry_after,
+                 sizeof(s->retry_after));
+    header_value(p, sz * n, "retry-after-ms", s->retry_after_ms,
+                 sizeof(s->retry_after_ms));
+    return sz * n;
+}
+
+long
+rag_http_parse_retry_after(const char *ra, const char *ra_ms)
+{
+    char *end;
+    double d;
+
+    if (ra_ms && *ra_ms) {
+        d = strtod(ra_ms, &end);
+        if (end != ra_ms && *end == '\0' && d >= 0)
+            return (long) d;
+    }
+    if (ra && *ra) {
+        d = strtod(ra, &end);
+        if (end != ra && *end == '\0' && d >= 0)
+            return (long) (d * 1000.0);
+    }
+    return -1;
+}
+
+static int
+retryable(long status)
+{
+    return status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+int
+rag_http_do(const rag_http_req *req, rag_http_resp *resp)
+{
+    struct curl_slist *hdrs = NULL, *tmp;
+    char auth[1024], ctype[160];
+    rag_http_sink sink;
+    CURL *h = NULL;
+    CURLcode cc;
+    long backoff, wait;
+    int max_retries = req->max_retries > 0 ? req->max_retries : 0;
+    int rc = -1;
+    unsigned seed = (unsigned) time(NULL) ^ (unsigned) (size_t) resp;
+
+    memset(resp, 0, sizeof(*resp));
+    rag_buf_init(&resp->body, req->max_response ? req->max_response
+                                                : 8u * 1024 * 1024);
+    rag_http_global_init();
+    h = curl_easy_init();
+    if (h == NULL) {
+        snprintf(resp->error, sizeof(resp->error), "curl_easy_init failed");
+        return -1;
+    }
+    snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+             req->content_type ? req->content_type : "application/json");
+    if ((tmp = curl_slist_append(hdrs, ctype)) == NULL)
+        goto done;
+    hdrs = tmp;
+    if (req->bearer && *req->bearer) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
+        if ((tmp = curl_slist_append(hdrs, auth)) == NULL)
+            goto done;
+        hdrs = tmp;
+    }
+    for (size_t i = 0; req->headers && req->headers[i]; i++) {
+        if ((tmp = curl_slist_append(hdrs, req->headers[i])) == NULL)
+            goto done;
+        hdrs = tmp;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ngx_rag/0.1");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms ? req->timeout_ms : 60000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms ? req->connect_timeout_ms
+                                             : 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (req->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) req->body_len);
+    }
+    if (req->method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+
+    backoff = req->backoff_base_ms > 0 ? req->backoff_base_ms : 500;
+    for (int attempt = 0; attempt <= max_retries; attempt++) {
+        memset(&sink, 0, sizeof(sink));
+        sink.body = &resp->body;
+        rag_buf_reset(&resp->body);
+        resp->status = 0;
+        resp->error[0] = '\0';
+        resp->attempts++;
+        cc = curl_easy_perform(h);
+        if (cc == CURLE_OK) {
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+            if (!retryable(resp->status)) {
+                rc = 0;
+                break;
+            }
+        } else {
+            snprintf(resp->error, sizeof(resp->error), "%s",
+                     sink.overflow ? "response too large"
+                                   : curl_easy_strerror(cc));
+            if (sink.overflow)
+                break;
+        }
+        if (attempt == max_retries) {
+            rc = cc == CURLE_OK ? 0 : -1;
+            break;
+        }
+        /* full jitter in [backoff/2, backoff], unless the server said */
+        wait = rag_http_parse_retry_after(sink.retry_after,
+                                          sink.retry_after_ms);
+        if (wait < 0)
+            wait = backoff / 2 + (long) (rand_r(&seed) % (backoff / 2 + 1));
+        if (wait > 60000)
+            wait = 60000;
+        rag_warn("msg=\"http retry\" url=\"%s\" status=%ld error=\"%s\" "
+                 "attempt=%d wait_ms=%ld",
+                 req->url, resp->status, resp->error, attempt + 1, wait);
+        sleep_ms(wait);
+        if (backoff < RAG_HTTP_MAX_BACKOFF_MS)
+            backoff *= 2;
+    }
+done:
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/*
+ * rag_http — blocking HTTP client (libcurl easy) for OpenAI-compatible
+ * APIs and other JSON services, with bounded responses and retries.
+ *
+ * Retries 408/429/5xx and connection errors with jittered exponential
+ * backoff (base_ms doubling up to 8 s), honouring Retry-After /
+ * retry-after-ms when the server sends them. Thread-safe as long as
+ * curl_global_init() ran first (rag_http_global_init). No signals are
+ * used (CURLOPT_NOSIGNAL), so it may run on an nginx thread.
+ */
+#ifndef RAG_HTTP_H
+#define RAG_HTTP_H
+
+#include "rag_buf.h"
+
+#include <stddef.h>
+
+typedef struct {
+    const char *url;
+    const char *method;        /* NULL: POST when body, else GET */
+    const char *body;          /* request body or NULL */
+    size_t body_len;
+    const char *content_type;  /* default application/json */
+    const char *bearer;        /* Authorization: Bearer ..., or NULL */
+    const char *const *headers;/* extra "Name: value" lines, NULL-ended */
+    long timeout_ms;           /* whole request; default 60000 */
+    long connect_timeout_ms;   /* default 5000 */
+    int max_retries;           /* default 0: one attempt */
+    long backoff_base_ms;      /* default 500 */
+    size_t max_response;       /* default 8 MiB */
+} rag_http_req;
+
+typedef struct {
+    long status;       /* last HTTP status, 0 if no response */
+    int attempts;      /* requests made */
+    rag_buf body;      /* last response body (caller frees) */
+    char error[256];   /* transport error, "" if none */
+} rag_http_resp;
+
+void rag_http_global_init(void);
+
+/* 0 when a response with a non-retryable status (or 2xx) arrived, -1 on
+ * transport failure after the retries. Check resp->status either way.
+ * resp->body must be freed with rag_buf_free even on failure. */
+int rag_http_do(const rag_http_req *req, rag_http_resp *resp);
+
+/* Delay in ms asked for by Retry-After ("2", "2.5") or retry-after-ms;
+ * -1 if neither parses. Exposed for tests. */
+long rag_http_parse_retry_after(const char *retry_after,
+                                const char *retry_after_ms);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * rag_search — hybrid retrieval over one rag_index: BM25 over the
+ * postings, optional vector similarity (int8 scan, float32 rescore),
+ * fused with reciprocal rank fusion (k = 60).
+ *
+ * Pure computation, no I/O: safe to call from any thread on a shared
+ * read-only rag_index. Query embeddings are obtained by the caller.
+ */
+#ifndef RAG_SEARCH_H
+#define RAG_SEARCH_H
+
+#include "rag_index.h"
+
+#include <stddef.h>
+
+enum rag_search_mode {
+    RAG_SEARCH_HYBRID = 0, /* BM25 + vector when qvec given, else BM25 */
+    RAG_SEARCH_BM25,
+    RAG_SEARCH_VECTOR
+};
+
+#define RAG_SEARCH_MAX_K 100
+
+typedef struct {
+    const char *text;          /* query text (BM25) */
+    size_t text_len;
+    const float *qvec;         /* rag_index_dims() floats, or NULL */
+    size_t k;                  /* results wanted, 1..RAG_SEARCH_MAX_K */
+    enum rag_search_mode mode;
+} rag_query;
+
+typedef struct {
+    uint32_t rec;      /* record number for rag_index_chunk_get */
+    int64_t chunk_id;
+    double score;      /* fused score (RRF) or the single leg's score */
+    double bm25;       /* BM25 score, 0 if not matched lexically */
+    double cosine;     /* cosine similarity, 0 if no vectors */
+    int bm25_rank;     /* 1-based, 0 = not in that leg's list */
+    int vec_rank;
+} rag_hit;
+
+/* Fills up to q->k hits, best first; returns the number, or -1 on bad
+ * arguments. */
+int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
+
+/* Writes a plain-text snippet (<= outlen-1 bytes, UTF-8 safe, NUL
+ * terminated) of body around the first query term; returns its length. */
+size_t rag_snippet(const char *body, size_t body_len, const char *query,
+                   size_t query_len, char *out, size_t outlen);
+
+#endif
