@@ -254,3 +254,36 @@ END $$;
 
 CREATE TRIGGER messages_outbox_notify AFTER INSERT ON messages
     FOR EACH ROW EXECUTE FUNCTION rag_outbox_notify();
+
+-- Slash commands that arrived over the module's HTTP interactions
+-- endpoint and were deferred (type 5): the bot finishes them with a
+-- follow-up through the interaction token (valid 15 minutes).
+CREATE TABLE interactions (
+    id             bigserial PRIMARY KEY,
+    interaction_id text NOT NULL UNIQUE,
+    application_id text NOT NULL,
+    token          text NOT NULL,
+    guild_id       text,
+    channel_id     text,
+    user_id        text,
+    member_roles   text[] NOT NULL DEFAULT '{}',
+    command        text NOT NULL,
+    options        jsonb NOT NULL DEFAULT '{}',
+    state          text NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    lease_until    timestamptz,
+    last_error     text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX interactions_queued ON interactions (created_at)
+    WHERE state IN ('queued', 'running');
+
+CREATE FUNCTION rag_interactions_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('rag_interactions', NEW.id::text);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER interactions_notify AFTER INSERT ON interactions
+    FOR EACH ROW EXECUTE FUNCTION rag_interactions_notify();
