@@ -13,6 +13,7 @@
 #                              becomes $(B)/rag-ask
 #   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
 
+SHELL    := /bin/bash
 B        ?= build
 CC       ?= cc
 PKGS      = libxml-2.0 libcurl yajl libpq openssl
@@ -47,7 +48,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format
 
 all: progs module unit
@@ -83,12 +84,18 @@ $(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a
 # The module is built the way Debian's dh_nginx does: configure nginx's
 # source tree with the distribution's flags and a private --builddir, then
 # make only the modules. Nothing is written under $(NGX_SRC).
-$(NGX_BLD)/Makefile: config
+# Reconfigure when the set of module/lib sources changes (config globs it).
+$(NGX_BLD)/srcs.list: FORCE
+	@mkdir -p $(NGX_BLD)
+	@echo '$(sort $(wildcard lib/*.c ngx_rag_module/*.c))' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(NGX_BLD)/Makefile: config $(NGX_BLD)/srcs.list
 	@test -x $(NGX_SRC)/configure || \
 	    { echo "nginx-dev missing: run 'make deps'" >&2; exit 1; }
 	mkdir -p $(NGX_BLD)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
-	    --with-cc-opt="-g -O2 -fPIC $(SAN) -Wno-unused-parameter" \
+	    --with-cc-opt="-g -O2 -fPIC -D_GNU_SOURCE $(SAN) -Wno-unused-parameter" \
 	    --with-ld-opt="-fPIC $(SAN)" "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_BLD) \
 	    > $(NGX_BLD)/configure.log 2>&1 || \

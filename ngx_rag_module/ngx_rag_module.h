@@ -1,0 +1,139 @@
+/*
+ * ngx_rag_module — shared declarations for the ngx_rag nginx modules.
+ *
+ * Endpoints never block the event loop: anything that touches Postgres,
+ * the network or a large index runs as an ngx_rag_task_t on an nginx
+ * thread pool. A task's run() executes in a pool thread and may use only
+ * plain C (lib/, libpq, libcurl) — never the nginx API or r->pool. It
+ * reports through t->status, t->body (malloc'd rag_buf) and
+ * t->retry_after; the framework then sends the response on the event
+ * loop, or calls t->done() first when the handler wants to shape it.
+ *
+ * Memory: a task and its data live in r->pool; the request stays alive
+ * (r->main->blocked) until the task returns, even if the client left.
+ */
+
+#ifndef _NGX_RAG_MODULE_H_INCLUDED_
+#define _NGX_RAG_MODULE_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "rag_buf.h"
+
+#define NGX_RAG_VERSION "0.1.0"
+
+/* endpoint ids, used as metric labels */
+typedef enum {
+    NGX_RAG_EP_HEALTH = 0,
+    NGX_RAG_EP_SEARCH,
+    NGX_RAG_EP_WEBHOOK,
+    NGX_RAG_EP_INTERACTIONS,
+    NGX_RAG_EP_UPLOAD,
+    NGX_RAG_EP_METRICS,
+    NGX_RAG_EP_DASHBOARD,
+    NGX_RAG_EP_MAX
+} ngx_rag_endpoint_e;
+
+typedef struct {
+    ngx_str_t             database;       /* libpq conninfo */
+    ngx_str_t             thread_pool_name;
+    ngx_thread_pool_t    *thread_pool;
+    ngx_shm_zone_t       *metrics_zone;
+    ngx_msec_t            db_timeout;     /* statement + connect timeout */
+} ngx_rag_main_conf_t;
+
+typedef struct {
+    ngx_str_t             event_secret;   /* rag_event_secret */
+    ngx_str_t             event_secret_header;
+    size_t                max_body;       /* rag_max_body */
+    ngx_str_t             upload_token;   /* rag_upload_token */
+    u_char               *discord_key;    /* 32-byte Ed25519 public key */
+    ngx_str_t             dashboard_token;
+} ngx_rag_loc_conf_t;
+
+typedef struct ngx_rag_task_s  ngx_rag_task_t;
+
+typedef void (*ngx_rag_task_run_pt)(ngx_rag_task_t *t);
+typedef ngx_int_t (*ngx_rag_task_done_pt)(ngx_http_request_t *r,
+    ngx_rag_task_t *t);
+
+struct ngx_rag_task_s {
+    ngx_http_request_t   *request;
+    ngx_rag_task_run_pt   run;         /* thread side */
+    ngx_rag_task_done_pt  done;        /* event loop; NULL: send body */
+    void                 *data;        /* handler's own, r->pool */
+    const char           *conninfo;    /* NUL-terminated copy */
+    long                  db_timeout_ms;
+    ngx_uint_t            endpoint;    /* ngx_rag_endpoint_e */
+    ngx_msec_t            started;
+
+    /* results, written by run() */
+    ngx_uint_t            status;
+    rag_buf               body;        /* JSON (or text) response */
+    const char           *content_type;/* static string; NULL = JSON */
+    ngx_uint_t            retry_after; /* seconds, 0 = no header */
+
+    /* set by the thread when run() returned; read on the event loop only
+     * after the pool's completion event, which orders the two */
+    ngx_uint_t            complete;
+};
+
+extern ngx_module_t  ngx_rag_module;
+
+/* ngx_rag_task.c */
+ngx_rag_task_t *ngx_rag_task_create(ngx_http_request_t *r,
+    ngx_uint_t endpoint, ngx_rag_task_run_pt run, size_t data_size);
+/* Posts t; NGX_OK, or NGX_ERROR when the queue is full (send 503). */
+ngx_int_t ngx_rag_task_post(ngx_http_request_t *r, ngx_rag_task_t *t);
+
+/* ngx_rag_pg.c — thread side only. Returns this thread's connection to
+ * conninfo (connecting or reconnecting as needed), or NULL with err. */
+PGconn *ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
+    size_t errlen);
+/* Drops this thread's connection after an error so the next call
+ * reconnects. */
+void ngx_rag_pg_discard(void);
+/* Thread side: fill t with a 503 "database unavailable" JSON body. */
+void ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err);
+
+/* ngx_rag_util.c — event loop side. */
+ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *body, size_t len,
+    ngx_uint_t retry_after);
+ngx_int_t ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
+/* Copies the request body into one NUL-terminated pool buffer. */
+ngx_int_t ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out);
+/* Checks method/content type/length before reading a body; returns
+ * NGX_OK or an HTTP status to finalize with (error already sent). */
+ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
+/* Constant-time equality of two secrets of any length. */
+ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
+    size_t blen);
+/* Value of request header name (case-insensitive) or NULL. */
+ngx_table_elt_t *ngx_rag_header(ngx_http_request_t *r, const char *name);
+/* Bearer token from Authorization, or an empty string. */
+ngx_str_t ngx_rag_bearer(ngx_http_request_t *r);
+/* Thread-side helper: t->status = status, body = {"error":msg}. */
+void ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status,
+    const char *msg);
+
+/* ngx_rag_metrics.c */
+ngx_int_t ngx_rag_metrics_init_conf(ngx_conf_t *cf,
+    ngx_rag_main_conf_t *rmcf);
+void ngx_rag_metrics_observe(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_uint_t status);
+void ngx_rag_metrics_set_generation(ngx_http_request_t *r, uint64_t gen);
+
+/* content handlers, one per directive */
+ngx_int_t ngx_rag_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rag_webhook_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rag_interactions_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rag_upload_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rag_metrics_handler(ngx_http_request_t *r);
+
+#endif /* _NGX_RAG_MODULE_H_INCLUDED_ */

@@ -1,0 +1,121 @@
+/*
+ * One libpq connection per pool thread, made on first use and kept for
+ * the thread's life. Only pool threads call these functions; the event
+ * loop never touches libpq. Thread-local storage is the state here, not
+ * a module global: each thread owns its connection.
+ */
+
+#include "ngx_rag_module.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+
+static __thread PGconn  *ngx_rag_pg_tls_conn;
+static __thread char     ngx_rag_pg_tls_info[1024];
+
+static pthread_key_t   ngx_rag_pg_key;
+static pthread_once_t  ngx_rag_pg_once = PTHREAD_ONCE_INIT;
+
+
+static void
+ngx_rag_pg_thread_exit(void *data)
+{
+    PQfinish((PGconn *) data);
+}
+
+
+static void
+ngx_rag_pg_key_init(void)
+{
+    (void) pthread_key_create(&ngx_rag_pg_key, ngx_rag_pg_thread_exit);
+}
+
+
+void
+ngx_rag_pg_discard(void)
+{
+    if (ngx_rag_pg_tls_conn) {
+        PQfinish(ngx_rag_pg_tls_conn);
+        ngx_rag_pg_tls_conn = NULL;
+        (void) pthread_setspecific(ngx_rag_pg_key, NULL);
+    }
+}
+
+
+PGconn *
+ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
+    size_t errlen)
+{
+    char        connect_timeout[24], options[64];
+    char       *nl;
+    PGconn     *db;
+    const char *keys[5], *vals[5];
+
+    (void) pthread_once(&ngx_rag_pg_once, ngx_rag_pg_key_init);
+
+    if (ngx_rag_pg_tls_conn
+        && strcmp(ngx_rag_pg_tls_info, conninfo) == 0
+        && PQstatus(ngx_rag_pg_tls_conn) == CONNECTION_OK
+        && PQtransactionStatus(ngx_rag_pg_tls_conn) == PQTRANS_IDLE)
+    {
+        return ngx_rag_pg_tls_conn;
+    }
+
+    ngx_rag_pg_discard();
+
+    if (strlen(conninfo) >= sizeof(ngx_rag_pg_tls_info)) {
+        snprintf(err, errlen, "rag_database string too long");
+        return NULL;
+    }
+
+    /* a stalled server must cost a thread seconds, not forever */
+    snprintf(connect_timeout, sizeof(connect_timeout), "%ld",
+             timeout_ms / 1000 > 0 ? timeout_ms / 1000 : 1);
+    snprintf(options, sizeof(options), "-c statement_timeout=%ld",
+             timeout_ms);
+
+    keys[0] = "dbname";            vals[0] = conninfo;
+    keys[1] = "connect_timeout";   vals[1] = connect_timeout;
+    keys[2] = "options";           vals[2] = options;
+    keys[3] = "application_name";  vals[3] = "ngx_rag_module";
+    keys[4] = NULL;                vals[4] = NULL;
+
+    db = PQconnectdbParams(keys, vals, 1);
+
+    if (db == NULL || PQstatus(db) != CONNECTION_OK) {
+        snprintf(err, errlen, "%s",
+                 db ? PQerrorMessage(db) : "out of memory");
+        nl = strchr(err, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+        PQfinish(db);
+        return NULL;
+    }
+
+    ngx_rag_pg_tls_conn = db;
+    snprintf(ngx_rag_pg_tls_info, sizeof(ngx_rag_pg_tls_info), "%s",
+             conninfo);
+    (void) pthread_setspecific(ngx_rag_pg_key, db);
+
+    return db;
+}
+
+
+void
+ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err)
+{
+    rag_buf_reset(&t->body);
+    t->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    t->retry_after = 5;
+
+    if (rag_buf_puts(&t->body, "{\"error\":\"database unavailable\","
+                               "\"detail\":") != 0
+        || rag_buf_json_str(&t->body, err, strlen(err)) != 0
+        || rag_buf_putc(&t->body, '}') != 0)
+    {
+        rag_buf_reset(&t->body);
+    }
+}

@@ -1,0 +1,282 @@
+/*
+ * Response, request-body and secret helpers shared by the endpoints.
+ */
+
+#include "ngx_rag_module.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+
+ngx_int_t
+ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *body, size_t len,
+    ngx_uint_t retry_after)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    if (content_type == NULL) {
+        content_type = "application/json";
+    }
+
+    r->headers_out.content_type.len = ngx_strlen(content_type);
+    r->headers_out.content_type.data = (u_char *) content_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (retry_after) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        h->value.len = ngx_sprintf(h->value.data, "%ui", retry_after)
+                       - h->value.data;
+    }
+
+    if (len == 0 || r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+        r->headers_out.content_length_n = len;
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    rag_buf    b;
+    u_char    *p;
+    size_t     len;
+    ngx_int_t  rc;
+
+    rag_buf_init(&b, 4096);
+
+    if (rag_buf_puts(&b, "{\"error\":") != 0
+        || rag_buf_json_str(&b, message, ngx_strlen(message)) != 0
+        || rag_buf_putc(&b, '}') != 0)
+    {
+        rag_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* copy into the pool: the response outlives this function */
+    len = b.len;
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        rag_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_memcpy(p, b.data, len);
+    rag_buf_free(&b);
+
+    rc = ngx_rag_send(r, status, NULL, p, len,
+                      status == NGX_HTTP_SERVICE_UNAVAILABLE ? 5 : 0);
+
+    return rc;
+}
+
+
+void
+ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status, const char *msg)
+{
+    rag_buf_reset(&t->body);
+    t->status = status;
+
+    if (rag_buf_puts(&t->body, "{\"error\":") != 0
+        || rag_buf_json_str(&t->body, msg, strlen(msg)) != 0
+        || rag_buf_putc(&t->body, '}') != 0)
+    {
+        rag_buf_reset(&t->body);
+    }
+}
+
+
+ngx_int_t
+ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body)
+{
+    ngx_str_t  *ct;
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct == NULL
+        || ct->len < sizeof("application/json") - 1
+        || ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) != 0)
+    {
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    if (r->headers_in.content_length_n > (off_t) max_body) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
+{
+    size_t        len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    out->len = 0;
+    out->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            /* a body over client_body_buffer_size was spooled to a
+             * local temp file; max_body keeps this read small */
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *p = '\0';
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
+    size_t blen)
+{
+    u_char  da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+
+    /* compare digests so neither content nor length leaks through time */
+    SHA256(a, alen, da);
+    SHA256(b, blen, db);
+
+    return CRYPTO_memcmp(da, db, sizeof(da)) == 0 && alen == blen;
+}
+
+
+ngx_table_elt_t *
+ngx_rag_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_str_t
+ngx_rag_bearer(ngx_http_request_t *r)
+{
+    ngx_str_t         tok;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(&tok);
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL
+        || h->value.len <= sizeof("Bearer ") - 1
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return tok;
+    }
+
+    tok.data = h->value.data + sizeof("Bearer ") - 1;
+    tok.len = h->value.len - (sizeof("Bearer ") - 1);
+
+    return tok;
+}
