@@ -66,4 +66,49 @@ typedef struct {
 /* Fills out for record i (0 <= i < count). 0 or -1. */
 int rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out);
 
+/* ---- Lower-level read access, for rag_search and tests ----------------
+ * All views point into the index's memory and were bounds-checked when
+ * the index was opened. */
+
+typedef struct {
+    const unsigned char *p; /* df entries of {u32 doc, u32 tf}, LE */
+    uint32_t df;
+} rag_postings;
+
+/* Looks up an exact term (as produced by rag_terms). 0 when found. */
+int rag_index_term(const rag_index *ix, const char *term, size_t len,
+                   rag_postings *out);
+
+static inline uint32_t
+rag_postings_doc(const rag_postings *pl, uint32_t i)
+{
+    const unsigned char *q = pl->p + (size_t) i * 8;
+    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
+           (uint32_t) q[3] << 24;
+}
+
+static inline uint32_t
+rag_postings_tf(const rag_postings *pl, uint32_t i)
+{
+    const unsigned char *q = pl->p + (size_t) i * 8 + 4;
+    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
+           (uint32_t) q[3] << 24;
+}
+
+uint32_t rag_index_term_count(const rag_index *ix);
+/* Number of BM25 terms in record i (title + heading path + body). */
+uint32_t rag_index_doc_len(const rag_index *ix, uint32_t i);
+double rag_index_avgdl(const rag_index *ix);
+
+/* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);
+ * NULL when the index has no vectors or record i has no embedding. */
+const int8_t *rag_index_vec_i8(const rag_index *ix, uint32_t i,
+                               float *scale);
+/* Copies record i's L2-normalised float32 vector into out (dims floats).
+ * 0, or -1 when it has none. */
+int rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out);
+
+/* CRC-32C (Castagnoli), as used for the file checksum. */
+uint32_t rag_crc32c(uint32_t crc, const void *p, size_t n);
+
 #endif

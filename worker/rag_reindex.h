@@ -1,0 +1,39 @@
+/*
+ * rag_reindex — rebuild a collection's search index file from Postgres.
+ *
+ * Postgres rows are the source of truth; the index file
+ * <index_dir>/<collection>.idx is derived from them. Concurrent reindexes
+ * of one collection serialise on the collections row (SELECT ... FOR
+ * UPDATE), so generations written to disk and recorded in
+ * collections.index_generation only ever increase.
+ */
+#ifndef RAG_REINDEX_H
+#define RAG_REINDEX_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes "<index_dir>/<collection>.idx" into out. -1 when the name is not
+ * a valid collection name (must match [A-Za-z0-9._-]{1,64}, no "..") or
+ * the result does not fit. */
+int rag_index_path(char *out, size_t outlen, const char *index_dir,
+                   const char *collection);
+
+/* 1 when name is a valid collection name (see above). */
+int rag_collection_name_ok(const char *name);
+
+/* Reads the collection's chunks (url#anchor, title, heading path, body,
+ * embedding when present with the most common dimension) and writes the
+ * index with generation = collections.index_generation + 1, then records
+ * index_generation, index_path and indexed_at. db must not be inside a
+ * transaction. 0, or -1 with err filled. */
+int rag_reindex_collection(PGconn *db, const char *collection,
+                           const char *index_dir, char *err, size_t errlen);
+
+/* Same, also returning the generation written and the record count. */
+int rag_reindex_collection2(PGconn *db, const char *collection,
+                            const char *index_dir, uint64_t *generation,
+                            uint32_t *count, char *err, size_t errlen);
+
+#endif
