@@ -111,6 +111,10 @@ ngx_int_t ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out);
 /* Checks method/content type/length before reading a body; returns
  * NGX_OK or an HTTP status to finalize with (error already sent). */
 ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
+/* Sends a JSON error for a request refused before its body was read
+ * (405/415/413/401/403), discarding the body; returns the handler rc. */
+ngx_int_t ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_int_t status);
 /* Constant-time equality of two secrets of any length. */
 ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
     size_t blen);

@@ -280,3 +280,42 @@ ngx_rag_bearer(ngx_http_request_t *r)
 
     return tok;
 }
+
+
+ngx_int_t
+ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t status)
+{
+    const char  *msg;
+
+    switch (status) {
+    case NGX_HTTP_NOT_ALLOWED:
+        msg = "method not allowed";
+        break;
+    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:
+        msg = "Content-Type must be application/json";
+        break;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        msg = "body too large";
+        break;
+    case NGX_HTTP_UNAUTHORIZED:
+        msg = "invalid or missing credentials";
+        break;
+    case NGX_HTTP_FORBIDDEN:
+        msg = "endpoint secret not configured";
+        break;
+    default:
+        msg = "bad request";
+    }
+
+    /* never read a body we refuse; an unread one must not be parsed as
+     * the next request on this connection */
+    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || ngx_http_discard_request_body(r) != NGX_OK)
+    {
+        r->keepalive = 0;
+    }
+
+    ngx_rag_metrics_observe(r, endpoint, status);
+
+    return ngx_rag_send_error(r, status, msg);
+}

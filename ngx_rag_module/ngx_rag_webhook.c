@@ -1,7 +1,293 @@
+/*
+ * POST — Hasura-compatible event trigger webhook for the messages table.
+ *
+ * Checks the shared secret header in constant time (401), parses and
+ * validates the event envelope on the event loop (bounded body), then
+ * enqueues one 'answer' job on the thread pool. The job's dedupe key is
+ * the message's, the same one the SQL trigger uses, so redelivered events
+ * (Hasura is at-least-once) and the trigger together still make one job.
+ * 503 + Retry-After when Postgres is down tells Hasura to retry later.
+ */
+
 #include "ngx_rag_module.h"
+
+#include <yajl/yajl_tree.h>
+
+
+typedef struct {
+    char  *event_id;
+    char  *thread_id;
+    char  *message_id;
+} ngx_rag_webhook_ctx_t;
+
+
+static void ngx_rag_webhook_body(ngx_http_request_t *r);
+static void ngx_rag_webhook_run(ngx_rag_task_t *t);
+
+
+static const char *
+ngx_rag_json_str(yajl_val v, const char **path)
+{
+    yajl_val  s;
+
+    s = yajl_tree_get(v, path, yajl_t_string);
+
+    return s ? YAJL_GET_STRING(s) : NULL;
+}
+
+
+static char *
+ngx_rag_pstrdup(ngx_pool_t *pool, const char *s)
+{
+    size_t  len;
+    char   *p;
+
+    len = ngx_strlen(s);
+    p = ngx_pnalloc(pool, len + 1);
+    if (p) {
+        ngx_memcpy(p, s, len + 1);
+    }
+
+    return p;
+}
+
 
 ngx_int_t
 ngx_rag_webhook_handler(ngx_http_request_t *r)
 {
-    return NGX_HTTP_NOT_IMPLEMENTED;
+    ngx_int_t            rc;
+    ngx_table_elt_t     *h;
+    ngx_rag_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    rc = ngx_rag_check_json_post(r, rlcf->max_body);
+
+    if (rc == NGX_OK && rlcf->event_secret.len == 0) {
+        /* refuse rather than run open: a missing secret is a misconfig */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rag_event_webhook without rag_event_secret");
+        rc = NGX_HTTP_FORBIDDEN;
+    }
+
+    if (rc == NGX_OK) {
+        h = ngx_rag_header(r, (char *) rlcf->event_secret_header.data);
+
+        if (h == NULL
+            || !ngx_rag_secret_eq(h->value.data, h->value.len,
+                                  rlcf->event_secret.data,
+                                  rlcf->event_secret.len))
+        {
+            rc = NGX_HTTP_UNAUTHORIZED;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_rag_refuse(r, NGX_RAG_EP_WEBHOOK, rc);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_rag_webhook_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_rag_webhook_finish(ngx_http_request_t *r, ngx_uint_t status,
+    const char *msg)
+{
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_WEBHOOK, status);
+    ngx_http_finalize_request(r, ngx_rag_send_error(r, status, msg));
+}
+
+
+static void
+ngx_rag_webhook_body(ngx_http_request_t *r)
+{
+    char                    errbuf[128];
+    const char             *id, *op, *table, *thread, *message;
+    yajl_val                root, data_new, from_bot;
+    ngx_str_t               body;
+    ngx_rag_task_t         *t;
+    ngx_rag_loc_conf_t     *rlcf;
+    ngx_rag_webhook_ctx_t  *ctx;
+
+    static const char *p_id[] = { "id", NULL };
+    static const char *p_op[] = { "event", "op", NULL };
+    static const char *p_new[] = { "event", "data", "new", NULL };
+    static const char *p_table[] = { "table", "name", NULL };
+    static const char *p_thread[] = { "thread_id", NULL };
+    static const char *p_message[] = { "message_id", NULL };
+    static const char *p_from_bot[] = { "from_bot", NULL };
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    if (ngx_rag_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (body.len > rlcf->max_body) {
+        ngx_rag_webhook_finish(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                               "body too large");
+        return;
+    }
+
+    root = yajl_tree_parse((const char *) body.data, errbuf, sizeof(errbuf));
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
+                               "malformed JSON event");
+        return;
+    }
+
+    id = ngx_rag_json_str(root, p_id);
+    op = ngx_rag_json_str(root, p_op);
+    table = ngx_rag_json_str(root, p_table);
+
+    if (id == NULL || op == NULL || table == NULL
+        || yajl_tree_get(root, p_new, yajl_t_any) == NULL)
+    {
+        yajl_tree_free(root);
+        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
+                               "not a Hasura event: need id, event.op, "
+                               "event.data.new and table.name");
+        return;
+    }
+
+    data_new = yajl_tree_get(root, p_new, yajl_t_object);
+
+    if ((ngx_strcmp(table, "messages") != 0
+         && ngx_strcmp(table, "message") != 0)
+        || (ngx_strcmp(op, "INSERT") != 0 && ngx_strcmp(op, "MANUAL") != 0)
+        || data_new == NULL)
+    {
+        /* acknowledged so Hasura stops retrying: nothing to answer */
+        yajl_tree_free(root);
+        ngx_rag_metrics_observe(r, NGX_RAG_EP_WEBHOOK, NGX_HTTP_OK);
+        ngx_http_finalize_request(r,
+            ngx_rag_send(r, NGX_HTTP_OK, NULL,
+                         (u_char *) "{\"enqueued\":false,"
+                         "\"reason\":\"not a new message\"}",
+                         sizeof("{\"enqueued\":false,"
+                                "\"reason\":\"not a new message\"}") - 1, 0));
+        return;
+    }
+
+    thread = ngx_rag_json_str(data_new, p_thread);
+    message = ngx_rag_json_str(data_new, p_message);
+    from_bot = yajl_tree_get(data_new, p_from_bot, yajl_t_any);
+
+    if (thread == NULL || message == NULL
+        || ngx_strlen(thread) > 64 || ngx_strlen(message) > 128
+        || ngx_strlen(id) > 128)
+    {
+        yajl_tree_free(root);
+        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
+                               "event.data.new needs thread_id and "
+                               "message_id strings");
+        return;
+    }
+
+    if (from_bot && YAJL_IS_TRUE(from_bot)) {
+        yajl_tree_free(root);
+        ngx_rag_metrics_observe(r, NGX_RAG_EP_WEBHOOK, NGX_HTTP_OK);
+        ngx_http_finalize_request(r,
+            ngx_rag_send(r, NGX_HTTP_OK, NULL,
+                         (u_char *) "{\"enqueued\":false,"
+                         "\"reason\":\"bot message\"}",
+                         sizeof("{\"enqueued\":false,"
+                                "\"reason\":\"bot message\"}") - 1, 0));
+        return;
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_WEBHOOK, ngx_rag_webhook_run,
+                            sizeof(ngx_rag_webhook_ctx_t));
+    if (t == NULL) {
+        yajl_tree_free(root);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx = t->data;
+    ctx->event_id = ngx_rag_pstrdup(r->pool, id);
+    ctx->thread_id = ngx_rag_pstrdup(r->pool, thread);
+    ctx->message_id = ngx_rag_pstrdup(r->pool, message);
+
+    yajl_tree_free(root);
+
+    if (ctx->event_id == NULL || ctx->thread_id == NULL
+        || ctx->message_id == NULL)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_rag_task_post(r, t) != NGX_OK) {
+        ngx_rag_webhook_finish(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "thread pool queue full");
+        return;
+    }
+}
+
+
+static void
+ngx_rag_webhook_run(ngx_rag_task_t *t)
+{
+    char                    err[256];
+    PGconn                 *db;
+    PGresult               *res;
+    const char             *params[3];
+    ngx_rag_webhook_ctx_t  *ctx = t->data;
+
+    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    if (db == NULL) {
+        ngx_rag_task_db_down(t, err);
+        return;
+    }
+
+    params[0] = ctx->thread_id;
+    params[1] = ctx->message_id;
+    params[2] = ctx->event_id;
+
+    /* the same predicate and key as the messages trigger (sql/) */
+    res = PQexecParams(db,
+        "SELECT rag_enqueue('answer',"
+        " jsonb_build_object('thread_id', $1::text, 'message_id', $2::text,"
+        "                    'event_id', $3::text),"
+        " rag_answer_dedupe_key($1, $2), 50)"
+        " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
+        " AND rag_message_wants_answer(m)",
+        3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
+        PQclear(res);
+        if (PQstatus(db) != CONNECTION_OK) {
+            ngx_rag_pg_discard();
+            ngx_rag_task_db_down(t, err);
+            return;
+        }
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "enqueue failed");
+        return;
+    }
+
+    t->status = NGX_HTTP_OK;
+
+    if (PQntuples(res) == 0) {
+        rag_buf_puts(&t->body, "{\"enqueued\":false,\"reason\":"
+                     "\"message not found or needs no answer\"}");
+    } else {
+        rag_buf_printf(&t->body, "{\"enqueued\":true,\"job_id\":%s}",
+                       PQgetvalue(res, 0, 0));
+    }
+
+    PQclear(res);
 }
