@@ -20,7 +20,8 @@ PKGS      = libxml-2.0 libcurl yajl libpq openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
-            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+            -Wformat=2 -Wno-format-truncation -Wstrict-prototypes \
+            -Wmissing-prototypes
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
@@ -48,7 +49,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: FORCE all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format
 
 all: progs module unit
@@ -119,6 +120,25 @@ asan-test: asan
 	t/unit/run.sh build-asan
 	RAG_BUILD=$(abspath build-asan) RAG_ASAN=1 prove -r t/
 
+# The whole suite, as CI runs it: normal build + tests, sanitizer build +
+# tests, then each fuzz target for a bounded time on its seed corpus.
+FUZZ_SECONDS ?= 20
+check:
+	$(MAKE) test
+	$(MAKE) asan-test
+	$(MAKE) fuzz-smoke
+
+fuzz-smoke: fuzz
+	@set -e; for f in $(FUZZ_BINS); do \
+	    name=$$(basename $$f); corpus=fuzz/corpus/$${name#fuzz_}; \
+	    mkdir -p build-fuzz/work/$$name; \
+	    echo "fuzz: $$name $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	        -print_final_stats=0 build-fuzz/work/$$name $$corpus \
+	        > build-fuzz/work/$$name.log 2>&1 || \
+	        { tail -40 build-fuzz/work/$$name.log; exit 1; }; \
+	done; echo "fuzz: $(words $(FUZZ_BINS)) targets, no crash"
+
 migrate: progs
 	$(B)/rag-admin migrate
 
@@ -127,13 +147,19 @@ deps:
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out %_main.c,$(wildcard worker/*.c bot/*.c))
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(WORKER_SRCS) $(BOT_SRCS)
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -Ilib -Iworker -Ibot \
+              $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZ_BINS)
-build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
-	@mkdir -p build-fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Ilib -Iworker -Ibot $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) \
-	    $(filter-out %_main.c,$(wildcard worker/*.c bot/*.c)) $(LDLIBS_ALL)
+build-fuzz/obj/%.o: %.c $(wildcard lib/*.h worker/*.h bot/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/libfuzzrag.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+build-fuzz/%: fuzz/%.c build-fuzz/libfuzzrag.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    build-fuzz/libfuzzrag.a $(LDLIBS_ALL)
 
 check-format:
 	clang-format --dry-run --Werror lib/*.c lib/*.h worker/*.c bot/*.c

@@ -28,6 +28,7 @@ our $NGINX = $ENV{RAG_NGINX} || '/usr/sbin/nginx';
 my @children;   # pids we spawned
 my @pg_dirs;    # clusters to stop
 my @nginx_dirs; # nginx prefixes to stop
+my @logs;       # child logs scanned for sanitizer reports at the end
 my $owner_pid = $$;
 
 sub bin { my ($name) = @_; return "$BUILD/$name" }
@@ -230,6 +231,7 @@ sub spawn {
         exec @$argv or die "exec $argv->[0]: $!";
     }
     push @children, $pid;
+    push @logs, $o{log} if $o{log};
     return $pid;
 }
 
@@ -277,6 +279,14 @@ END {
     }
     for my $pg (@pg_dirs) {
         eval { pg_ctl($pg, 'stop') };
+    }
+    # A sanitizer report in any child's log fails the test file.
+    for my $log (@logs, map { "$_->{dir}/logs/error.log" } @nginx_dirs) {
+        my $text = slurp($log);
+        if ($text =~ /(ERROR: (?:Address|Leak)Sanitizer.*|runtime error: .*)/) {
+            print STDERR "# sanitizer report in $log: $1\n";
+            $status ||= 1;
+        }
     }
     $? = $status;
 }
