@@ -105,7 +105,7 @@ $(NGX_BLD)/Makefile: config $(NGX_BLD)/srcs.list
 $(MODULE): $(NGX_BLD)/Makefile $(MODULE_SRCS)
 	$(MAKE) -f $(NGX_BLD)/Makefile -C $(NGX_SRC) modules \
 	    > $(NGX_BLD)/make.log 2>&1 || \
-	    { grep -E 'error|Error' -A3 $(NGX_BLD)/make.log | head -60; exit 1; }
+	    { grep -E 'error:|Error [0-9]' -A3 $(NGX_BLD)/make.log | head -60; exit 1; }
 
 # Sanitizer build: a separate tree so normal and ASan objects never mix.
 asan:
