@@ -1,0 +1,99 @@
+# POST /upload_documents: bearer auth, validation, upsert by URL (not by
+# position), one ingest job per distinct batch, 202 with the job id.
+use strict;
+use warnings;
+use Test::More;
+use HTTP::Tiny;
+use lib 't/lib';
+use RagTest;
+
+my $pg = RagTest::pg_start();
+my $ng = RagTest::nginx_start(pg => $pg,
+    http => 'rag_database "%%DB%%";',
+    server => '
+        location = /upload_documents {
+            rag_upload;
+            rag_upload_token "tok-123456";
+            rag_max_body 256k;
+            client_body_buffer_size 8k;  # larger bodies spool to a file
+        }
+        location = /open-upload { rag_upload; }
+    ');
+my $http = HTTP::Tiny->new(timeout => 10);
+my $url = "$ng->{url}/upload_documents";
+my %auth = ('Content-Type' => 'application/json', Authorization => 'Bearer tok-123456');
+sub up {
+    my ($body, %h) = @_;
+    my %all = (%auth, %h);
+    delete $all{$_} for grep { !defined $all{$_} } keys %all;
+    return $http->post($url, { content => $body, headers => \%all });
+}
+
+my $batch = '{"collection":"guide","documents":['
+  . '{"url":"https://docs.example.com/install","title":"Install","body":"# Install\n\nRun apt-get install.","tags":["v1"]},'
+  . '{"url":"https://docs.example.com/config","title":"Config","body":"# Config\n\nEdit the file."}]}';
+
+is(up($batch, Authorization => 'Bearer wrong')->{status}, 401, 'wrong token: 401');
+is(up($batch, Authorization => undef)->{status}, 401, 'no token: 401');
+is($http->post("$ng->{url}/open-upload", { content => $batch,
+    headers => \%auth })->{status}, 403, 'endpoint without token configured: 403');
+
+my $r = up($batch);
+is($r->{status}, 202, 'upload accepted');
+like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2\}$/,
+    'job id and counts');
+my ($job) = $r->{content} =~ /"job_id":(\d+)/;
+is(RagTest::psql($pg, "SELECT kind || ' ' || (payload->'source'->>'type') FROM jobs WHERE id = $job"),
+    'ingest rechunk', 'ingest job enqueued');
+is(RagTest::psql($pg, "SELECT string_agg(url || '|' || title || '|' || source || '|' "
+    . "|| array_to_string(tags, ','), ' ' ORDER BY url) FROM documents"),
+    'https://docs.example.com/config|Config|upload| https://docs.example.com/install|Install|upload|v1',
+    'documents stored with titles, source and tags');
+
+$r = up($batch);
+like($r->{content}, qr/"job_id":$job,.*"changed":0/, 'same batch again: same job, nothing changed');
+is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '1', 'one job');
+
+(my $edited = $batch) =~ s/Edit the file\./Edit the file and reload./;
+$r = up($edited);
+like($r->{content}, qr/"documents":2,"changed":1\}/, 'one changed document detected');
+is(RagTest::psql($pg, 'SELECT count(*) FROM documents'), '2', 'upsert by URL: still 2 rows');
+is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '2', 'new batch, new job');
+
+# The original's single-document shape still works.
+$r = up('{"collection":"guide","document":{"uid":7,"body":"Legacy body",'
+    . '"source":"Docs V3","url":"https://docs.example.com/legacy","tags":[]}}');
+is($r->{status}, 202, 'legacy shape accepted');
+is(RagTest::psql($pg, "SELECT array_to_string(tags, ',') FROM documents WHERE url LIKE '%legacy'"),
+    'Docs V3', 'legacy source kept as a tag');
+
+# Large batch spooled to a temp file by nginx still works.
+my $big = '{"collection":"big","documents":[' . join(',', map {
+    qq({"url":"https://docs.example.com/p$_","title":"P$_","body":") . ('word ' x 200) . qq("})
+} 1 .. 100) . ']}';
+$r = up($big);
+is($r->{status}, 202, 'large batch (spooled body) accepted');
+like($r->{content}, qr/"documents":100/, '100 documents');
+
+# Validation
+for my $case (
+    [ '{"collection":"bad name!","documents":[{"url":"https://x/a","body":"b"}]}', 'collection name' ],
+    [ '{"collection":"c","documents":[]}', 'empty batch' ],
+    [ '{"collection":"c","documents":[{"url":"ftp://x/a","body":"b"}]}', 'non-http url' ],
+    [ '{"collection":"c","documents":[{"url":"https://x/a","body":""}]}', 'empty body' ],
+    [ '{"collection":"c","documents":[{"url":"https://x/a","body":"b","tags":"x"}]}', 'tags not array' ],
+    [ '{"collection":"c","documents":[{"url":"https://x/a","body":"b","title":5}]}', 'title not string' ],
+    [ '{"collection":"c"}', 'no documents' ],
+    [ '{"collection":', 'malformed JSON' ],
+) {
+    my $x = up($case->[0]);
+    is($x->{status}, 400, "400: $case->[1]");
+    like($x->{content}, qr/^\{"error":"/, "JSON error: $case->[1]");
+}
+is(up('{"collection":"c","documents":[{"url":"https://x/a","body":"' . ('b' x 300_000) . '"}]}')->{status},
+    413, 'oversized: 413');
+is(up($batch, 'Content-Type' => 'application/x-www-form-urlencoded')->{status}, 415,
+    'form post: 415');
+is(RagTest::psql($pg, "SELECT count(*) FROM collections WHERE name = 'c'"), '0',
+    'rejected uploads stored nothing');
+done_testing();
