@@ -1,0 +1,65 @@
+/*
+ * bot — state shared by the rag-bot main thread's parts (events,
+ * outbox, commands) and small helpers they all use: JSON field access
+ * over yajl trees, per-guild configuration lookups, the controller
+ * message refresh.
+ *
+ * Everything here runs on the main thread, which owns the database
+ * connection and the REST client; the gateway thread only hands over
+ * raw dispatch payloads. Guild configuration (forums, mod role, banned
+ * users) is read from Postgres when an event needs it, so edits to
+ * guild_config / guild_forums apply at once, without a restart.
+ */
+#ifndef RAG_BOT_BOT_H
+#define RAG_BOT_BOT_H
+
+#include "rest.h"
+
+#include "rag_buf.h"
+#include "rag_conf.h"
+
+#include <libpq-fe.h>
+#include <yajl/yajl_tree.h>
+
+typedef struct {
+    rag_conf *conf;
+    PGconn *db;
+    rag_rest *rest;
+    char bot_id[32];        /* from READY */
+    char app_id[32];        /* conf, else READY */
+    char worker_id[64];     /* locked_by for leases: host:pid */
+    const char *index_dir;
+    int commands_registered;
+} rag_bot;
+
+/* d["a"]["b"] as a string (NULL if absent or not a string). The path
+ * ends with NULL. */
+const char *rag_j_str(yajl_val v, ...);
+/* Same for booleans (-1 absent), integers (def if absent). */
+int rag_j_bool(yajl_val v, ...);
+long long rag_j_int(yajl_val v, long long def, ...);
+yajl_val rag_j_get(yajl_val v, ...);
+/* Parses len bytes (bounded copy). Free with yajl_tree_free. */
+yajl_val rag_j_parse(const char *json, size_t len);
+
+/* Collection for a configured forum, or NULL (caller frees). */
+char *rag_bot_forum_collection(rag_bot *b, const char *guild_id,
+                               const char *forum_id);
+int rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user);
+/* 1 if roles (a yajl array of strings) holds the guild's mod role. */
+int rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles);
+
+/* Re-renders the thread's controller message from its row (loading or
+ * voting text, solved / closed status) and PATCHes it. 0 or -1. */
+int rag_bot_controller_refresh(rag_bot *b, const char *thread_id);
+
+/* PUT a reaction (emoji as UTF-8) on a message. */
+int rag_bot_react(rag_bot *b, const char *channel, const char *message,
+                  const char *emoji);
+
+/* POSTs a simple embed to a channel; 0 or -1. */
+int rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
+                       const char *text, int color, char *id_out,
+                       size_t id_len);
+
+#endif

@@ -1,0 +1,618 @@
+/*
+ * commands — slash commands (see commands.h).
+ */
+#include "commands.h"
+#include "embed.h"
+
+#include "rag_db.h"
+#include "rag_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUERY_MAX 300 /* characters of a /search or /ask query we use */
+
+static const char commands_json[] =
+    "["
+    "{\"name\":\"commands\",\"description\":\"List the bot's commands\"},"
+    "{\"name\":\"search\",\"description\":\"Search the documentation\","
+    "\"options\":[{\"type\":3,\"name\":\"query\",\"description\":"
+    "\"What to look for\",\"required\":true,\"max_length\":300},"
+    "{\"type\":3,\"name\":\"collection\",\"description\":"
+    "\"Documentation collection\"},{\"type\":4,\"name\":\"limit\","
+    "\"description\":\"Number of results (1-25)\",\"min_value\":1,"
+    "\"max_value\":25}]},"
+    "{\"name\":\"collections\",\"description\":"
+    "\"List the documentation collections\"},"
+    "{\"name\":\"solve\",\"description\":\"Mark this thread solved\"},"
+    "{\"name\":\"unsolve\",\"description\":\"Mark this thread unsolved\"},"
+    "{\"name\":\"open\",\"description\":\"Re-open this thread\"},"
+    "{\"name\":\"close\",\"description\":\"Close this thread\"},"
+    "{\"name\":\"status\",\"description\":\"Show this thread's status\"},"
+    "{\"name\":\"info\",\"description\":\"About this bot\"},"
+    "{\"name\":\"ask\",\"description\":\"Ask the bot a question\","
+    "\"options\":[{\"type\":3,\"name\":\"question\",\"description\":"
+    "\"Your question\",\"required\":true,\"max_length\":300}]}"
+    "]";
+
+const char *
+rag_commands_json(void)
+{
+    return commands_json;
+}
+
+int
+rag_commands_register(rag_bot *b)
+{
+    PGresult *r;
+    rag_buf path;
+    int i, n, rc = 0;
+
+    r = rag_db_query(b->db, "SELECT guild_id FROM guild_config "
+                     "ORDER BY guild_id", 0, NULL);
+    if (r == NULL)
+        return -1;
+    n = PQntuples(r);
+    rag_buf_init(&path, 256);
+    for (i = 0; i < (n ? n : 1); i++) {
+        rag_rest_resp resp;
+        rag_buf_reset(&path);
+        if (n)
+            rag_buf_printf(&path, "/applications/%s/guilds/%s/commands",
+                           b->app_id, PQgetvalue(r, i, 0));
+        else
+            rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
+        if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp)
+                != 0 || resp.status / 100 != 2) {
+            rag_warn("msg=\"command registration failed\" status=%ld",
+                     resp.status);
+            rc = -1;
+        }
+        rag_buf_free(&resp.body);
+    }
+    if (rc == 0)
+        rag_info("msg=\"slash commands registered\" guilds=%d", n);
+    rag_buf_free(&path);
+    PQclear(r);
+    return rc;
+}
+
+/* One command invocation, from either path. */
+typedef struct {
+    const char *name, *guild, *channel, *user;
+    yajl_val roles;    /* array of role ids, may be NULL */
+    yajl_val options;  /* [{name,value}] or {name: value} */
+} cmd_ctx;
+
+/* What a command answers: message data JSON plus an after-action. */
+typedef struct {
+    rag_buf data;      /* {"embeds":[...]} */
+    int ephemeral;
+    int archive_after; /* /close: archive the thread once answered */
+    int unarchive;     /* /open: unarchive before answering */
+} cmd_out;
+
+static yajl_val
+opt(const cmd_ctx *c, const char *name)
+{
+    size_t i;
+
+    if (c->options == NULL)
+        return NULL;
+    if (YAJL_IS_OBJECT(c->options))
+        return rag_j_get(c->options, name, NULL);
+    if (!YAJL_IS_ARRAY(c->options))
+        return NULL;
+    for (i = 0; i < c->options->u.array.len; i++) {
+        yajl_val o = c->options->u.array.values[i];
+        const char *n = rag_j_str(o, "name", NULL);
+        if (n && strcmp(n, name) == 0)
+            return rag_j_get(o, "value", NULL);
+    }
+    return NULL;
+}
+
+static void
+reply(cmd_out *o, const char *title, const char *text, int color)
+{
+    rag_buf_reset(&o->data);
+    rag_embed_simple(&o->data, title, text, color);
+}
+
+static void
+error_reply(cmd_out *o, const char *text)
+{
+    o->ephemeral = 1;
+    reply(o, "Error", text, RAG_COLOR_ERROR);
+}
+
+static void
+cmd_commands(cmd_out *o)
+{
+    reply(o, "Commands Help",
+          "**/search** query [collection] [limit] — search the docs\n"
+          "**/ask** question — ask the bot (in a thread: it answers there)\n"
+          "**/collections** — list the documentation collections\n"
+          "**/status** — this thread's status\n"
+          "**/solve**, **/unsolve** — mark this thread (author or mods)\n"
+          "**/open**, **/close** — re-open or close this thread (author or "
+          "mods)\n"
+          "**/info** — about this bot\n"
+          "**/commands** — this list",
+          RAG_COLOR_INFO);
+}
+
+static void
+cmd_info(cmd_out *o)
+{
+    reply(o, "Bot Info",
+          "A self-hosted support bot that answers forum questions from the "
+          "documentation, with cited sources. Answers can be wrong: check "
+          "the linked sources. Vote ✅ or ❌ on the thread's controller "
+          "message to help improve it.",
+          RAG_COLOR_INFO);
+}
+
+static void
+cmd_collections(rag_bot *b, cmd_out *o)
+{
+    PGresult *r = rag_db_query(b->db, "SELECT name, description FROM "
+                               "collections ORDER BY name LIMIT 100", 0,
+                               NULL);
+    rag_buf t;
+    int i;
+
+    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
+    for (i = 0; r && i < PQntuples(r); i++)
+        if (rag_buf_printf(&t, "**%s** %s\n", PQgetvalue(r, i, 0),
+                           PQgetvalue(r, i, 1)) < 0)
+            break;
+    reply(o, "Collections", t.len ? t.data : "No collections yet.",
+          RAG_COLOR_INFO);
+    rag_buf_free(&t);
+    PQclear(r);
+}
+
+/* Default collection: the thread's, else the guild's first forum's. */
+static char *
+pick_collection(rag_bot *b, const cmd_ctx *c)
+{
+    const char *p[] = { c->channel ? c->channel : "",
+                        c->guild ? c->guild : "" };
+    PGresult *r = rag_db_query(b->db,
+        "SELECT collection FROM threads WHERE thread_id = $1 UNION ALL "
+        "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
+        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1", 2, p);
+    char *s = NULL;
+
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        s = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return s;
+}
+
+/* Lexical search over the stored chunks (Postgres full text): used until
+ * the shared index reader is wired in; scores are rank/(rank+1). */
+static void
+search_into(rag_bot *b, const char *coll, const char *query, int limit,
+            cmd_out *o, const char *title)
+{
+    char lim[8];
+    const char *p[] = { coll, query, lim };
+    PGresult *r;
+    rag_buf t;
+    int i;
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    r = rag_db_query(b->db,
+        "SELECT d.url, c.anchor, coalesce(nullif(d.title, ''), d.url), "
+        "       c.heading_path, "
+        "       ts_rank_cd(to_tsvector('english', c.body), q, 32) AS s "
+        "FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "JOIN collections co ON co.id = d.collection_id, "
+        "     plainto_tsquery('english', $2) q "
+        "WHERE co.name = $1 AND to_tsvector('english', c.body) @@ q "
+        "ORDER BY s DESC, c.id LIMIT $3::int", 3, p);
+    if (r == NULL) {
+        error_reply(o, "Search failed; please try again later.");
+        return;
+    }
+    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
+    rag_buf_puts(&t, "**Query:** ");
+    rag_buf_append(&t, query, strnlen(query, QUERY_MAX));
+    rag_buf_puts(&t, "\n\n");
+    for (i = 0; i < PQntuples(r); i++) {
+        const char *url = PQgetvalue(r, i, 0), *anchor = PQgetvalue(r, i, 1);
+        double s = atof(PQgetvalue(r, i, 4));
+        if (rag_buf_printf(&t, "**%d.** [%.100s%s%.100s](<%s%s%s>) · %d%%\n",
+                           i + 1, PQgetvalue(r, i, 2),
+                           *PQgetvalue(r, i, 3) ? " › " : "",
+                           PQgetvalue(r, i, 3), url,
+                           *anchor && !strchr(url, '#') ? "#" : "", anchor,
+                           (int) (s * 100 + 0.5)) < 0)
+            break;
+    }
+    if (PQntuples(r) == 0)
+        rag_buf_puts(&t, "No results in the documentation.");
+    reply(o, title, t.data, RAG_COLOR_SOURCES);
+    rag_buf_free(&t);
+    PQclear(r);
+}
+
+static void
+cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
+{
+    yajl_val q = opt(c, "query"), coll = opt(c, "collection"),
+             lim = opt(c, "limit");
+    long limit = lim && YAJL_IS_INTEGER(lim) ? (long) YAJL_GET_INTEGER(lim)
+                                             : 5;
+    char *cname = NULL, query[QUERY_MAX + 1];
+
+    if (q == NULL || !YAJL_IS_STRING(q) || !*q->u.string) {
+        error_reply(o, "Give a query: /search query:<text>");
+        return;
+    }
+    if (limit < 1 || limit > 25) {
+        error_reply(o, "limit must be between 1 and 25.");
+        return;
+    }
+    snprintf(query, sizeof(query), "%s", q->u.string);
+    cname = coll && YAJL_IS_STRING(coll) ? strdup(coll->u.string)
+                                         : pick_collection(b, c);
+    if (cname == NULL) {
+        error_reply(o, "No collection given and none configured here.");
+        return;
+    }
+    search_into(b, cname, query, (int) limit, o, "Search Results");
+    free(cname);
+}
+
+/* Thread commands: loads the row; replies with an error when the
+ * channel is not a tracked thread or the user may not change it. */
+static PGresult *
+thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
+{
+    const char *p[] = { c->channel ? c->channel : "" };
+    PGresult *r = rag_db_query(b->db,
+        "SELECT thread_id, title, open, solved, solved_votes, failed_votes,"
+        " coalesce(thread_controller_id, ''), coalesce(author_id, ''), "
+        " coalesce(guild_id, '') FROM threads WHERE thread_id = $1", 1, p);
+
+    if (r == NULL || PQntuples(r) != 1) {
+        PQclear(r);
+        error_reply(o, "This command only works inside a help forum "
+                       "thread.");
+        return NULL;
+    }
+    if (need_perm && (c->user == NULL
+                      || strcmp(c->user, PQgetvalue(r, 0, 7)) != 0)
+        && !rag_bot_is_mod(b, c->guild, c->roles)) {
+        PQclear(r);
+        error_reply(o, "You do not have permission to do that: only the "
+                       "thread's author or a moderator can.");
+        return NULL;
+    }
+    return r;
+}
+
+static void
+status_text(rag_buf *t, PGresult *r, const char *guild)
+{
+    const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
+
+    rag_buf_printf(t, "**Thread:** %.200s\n**ID:** %s\n"
+                   "**Link:** https://discord.com/channels/%s/%s\n",
+                   PQgetvalue(r, 0, 1), id, guild, id);
+    if (*ctl)
+        rag_buf_printf(t, "**Controller:** https://discord.com/channels/"
+                       "%s/%s/%s\n", guild, id, ctl);
+    rag_buf_printf(t, "**Status:** %s\n**Solved:** %s\n"
+                   "**✅ votes:** %s\n**❌ votes:** %s",
+                   PQgetvalue(r, 0, 2)[0] == 't' ? "Open" : "Closed",
+                   PQgetvalue(r, 0, 3)[0] == 't' ? "Yes" : "No",
+                   PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
+}
+
+static void
+cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
+{
+    PGresult *r = thread_row(b, c, o, 0);
+    rag_buf t;
+
+    if (r == NULL)
+        return;
+    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
+    status_text(&t, r, PQgetvalue(r, 0, 8));
+    reply(o, "Thread Status", t.data, RAG_COLOR_INFO);
+    rag_buf_free(&t);
+    PQclear(r);
+}
+
+static void
+cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
+{
+    PGresult *r = thread_row(b, c, o, 1), *u = NULL;
+    const char *p[] = { c->channel, c->user ? c->user : "" }, *sql, *done;
+
+    if (r == NULL)
+        return;
+    if (strcmp(c->name, "solve") == 0) {
+        sql = "UPDATE threads SET solved = true, solved_by = $2, "
+              "solved_at = now() WHERE thread_id = $1 AND NOT solved "
+              "RETURNING 1";
+        done = "This post has been marked as solved.";
+    } else if (strcmp(c->name, "unsolve") == 0) {
+        sql = "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
+              "solved AND $2 = $2 RETURNING 1";
+        done = "This post is no longer marked as solved.";
+    } else if (strcmp(c->name, "open") == 0) {
+        sql = "UPDATE threads SET open = true WHERE thread_id = $1 AND NOT "
+              "open AND $2 = $2 RETURNING 1";
+        done = "This post has been re-opened.";
+        o->unarchive = 1;
+    } else {
+        sql = "UPDATE threads SET open = false WHERE thread_id = $1 AND "
+              "open AND $2 = $2 RETURNING 1";
+        done = "This post has been closed.";
+        o->archive_after = 1;
+    }
+    u = rag_db_query(b->db, sql, 2, p);
+    if (u == NULL) {
+        error_reply(o, "Could not update the thread; try again later.");
+        o->archive_after = o->unarchive = 0;
+    } else if (PQntuples(u) == 0) {
+        reply(o, "Thread Status", "Nothing to change: the thread is "
+              "already in that state.", RAG_COLOR_INFO);
+        o->ephemeral = 1;
+    } else {
+        rag_info("msg=\"thread command\" thread=%s command=%s user=%s",
+                 c->channel, c->name, c->user ? c->user : "");
+        reply(o, "Thread Status", done, RAG_COLOR_INFO);
+    }
+    PQclear(u);
+    PQclear(r);
+}
+
+static void
+cmd_ask(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
+{
+    yajl_val q = opt(c, "question");
+    const char *p[4];
+    char mid[96], query[QUERY_MAX + 1];
+    PGresult *r;
+    char *coll;
+
+    if (q == NULL || !YAJL_IS_STRING(q) || !*q->u.string) {
+        error_reply(o, "Ask a question: /ask question:<text>");
+        return;
+    }
+    snprintf(query, sizeof(query), "%s", q->u.string);
+    p[0] = c->channel ? c->channel : "";
+    r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads WHERE "
+                     "thread_id = $1", 1, p);
+    if (r && PQntuples(r) == 1) {
+        if (PQgetvalue(r, 0, 0)[0] != 't') {
+            error_reply(o, "This thread is closed or solved; open a new "
+                           "post to ask something else.");
+        } else {
+            /* stored like a mention: the trigger enqueues the answer */
+            snprintf(mid, sizeof(mid), "ask-%s", iid);
+            p[1] = mid;
+            p[2] = c->user ? c->user : "";
+            p[3] = query;
+            if (rag_db_exec(b->db, "INSERT INTO messages (thread_id, "
+                            "message_id, author_id, content, mentions_bot,"
+                            " processed) VALUES ($1, $2, $3, $4, true, "
+                            "true) ON CONFLICT DO NOTHING", 4, p) == 0)
+                reply(o, "Question received", "The answer will be posted "
+                      "in this thread.", RAG_COLOR_INFO);
+            else
+                error_reply(o, "Could not queue the question; try again.");
+        }
+        PQclear(r);
+        return;
+    }
+    PQclear(r);
+    /* outside a help thread: the top passages, quoted as links */
+    coll = pick_collection(b, c);
+    if (coll == NULL) {
+        error_reply(o, "No documentation collection is configured here.");
+        return;
+    }
+    search_into(b, coll, query, 5, o, "From the docs");
+    free(coll);
+}
+
+static void
+run(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
+{
+    const char *n = c->name;
+
+    if (strcmp(n, "commands") == 0)
+        cmd_commands(o);
+    else if (strcmp(n, "info") == 0)
+        cmd_info(o);
+    else if (strcmp(n, "collections") == 0)
+        cmd_collections(b, o);
+    else if (strcmp(n, "search") == 0)
+        cmd_search(b, c, o);
+    else if (strcmp(n, "status") == 0)
+        cmd_status(b, c, o);
+    else if (strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0
+             || strcmp(n, "open") == 0 || strcmp(n, "close") == 0)
+        cmd_toggle(b, c, o);
+    else if (strcmp(n, "ask") == 0)
+        cmd_ask(b, c, o, iid);
+    else
+        error_reply(o, "Unknown command.");
+}
+
+static void
+set_archived(rag_bot *b, const char *channel, int archived)
+{
+    rag_buf path;
+    rag_rest_resp resp;
+
+    rag_buf_init(&path, 128);
+    rag_buf_printf(&path, "/channels/%s", channel);
+    rag_rest_call(b->rest, "PATCH", path.data,
+                  archived ? "{\"archived\":true}" : "{\"archived\":false}",
+                  &resp);
+    rag_buf_free(&resp.body);
+    rag_buf_free(&path);
+}
+
+/* Work after the command changed a thread: unarchive first (so the
+ * controller can be edited), refresh the controller, archive last. */
+static void
+before_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o)
+{
+    if (o->unarchive)
+        set_archived(b, c->channel, 0);
+}
+
+static void
+after_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o, int changed)
+{
+    if (changed)
+        rag_bot_controller_refresh(b, c->channel);
+    if (o->archive_after)
+        set_archived(b, c->channel, 1);
+}
+
+/* data with "flags":64 merged in when ephemeral. */
+static void
+with_flags(rag_buf *dst, cmd_out *o)
+{
+    rag_buf_append(dst, o->data.data, o->data.len - 1);
+    rag_buf_printf(dst, ",\"flags\":%d}", o->ephemeral ? 64 : 0);
+}
+
+static int
+is_toggle(const char *n)
+{
+    return strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0
+           || strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
+}
+
+void
+rag_commands_gateway(rag_bot *b, yajl_val d)
+{
+    cmd_ctx c;
+    cmd_out o;
+    const char *id = rag_j_str(d, "id", NULL),
+               *token = rag_j_str(d, "token", NULL);
+    rag_buf body, path;
+    rag_rest_resp resp;
+
+    if (!id || !token || rag_j_int(d, 0, "type", NULL) != 2)
+        return;
+    memset(&c, 0, sizeof(c));
+    c.name = rag_j_str(d, "data", "name", NULL);
+    c.guild = rag_j_str(d, "guild_id", NULL);
+    c.channel = rag_j_str(d, "channel_id", NULL);
+    c.user = rag_j_str(d, "member", "user", "id", NULL);
+    if (c.user == NULL)
+        c.user = rag_j_str(d, "user", "id", NULL);
+    c.roles = rag_j_get(d, "member", "roles", NULL);
+    c.options = rag_j_get(d, "data", "options", NULL);
+    if (c.name == NULL)
+        return;
+    memset(&o, 0, sizeof(o));
+    rag_buf_init(&o.data, 64 * 1024);
+    rag_buf_init(&body, 64 * 1024);
+    rag_buf_init(&path, 512);
+    run(b, &c, &o, id);
+    before_answer(b, &c, &o);
+    rag_buf_puts(&body, "{\"type\":4,\"data\":");
+    with_flags(&body, &o);
+    rag_buf_putc(&body, '}');
+    rag_buf_printf(&path, "/interactions/%s/%s/callback", id, token);
+    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) != 0
+        || resp.status / 100 != 2)
+        rag_warn("msg=\"interaction response failed\" command=%s "
+                 "status=%ld", c.name, resp.status);
+    rag_buf_free(&resp.body);
+    after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
+    rag_buf_free(&o.data);
+    rag_buf_free(&body);
+    rag_buf_free(&path);
+}
+
+int
+rag_commands_run_queue(rag_bot *b)
+{
+    PGresult *r;
+    int i, n;
+
+    /* interaction tokens last 15 minutes: older rows cannot be answered */
+    rag_db_exec(b->db, "UPDATE interactions SET state = 'failed', "
+                "last_error = 'token expired' WHERE state IN ('queued', "
+                "'running') AND created_at < now() - interval '15 min'",
+                0, NULL);
+    r = rag_db_query(b->db,
+        "WITH c AS (SELECT id FROM interactions WHERE state = 'queued' OR "
+        "  (state = 'running' AND lease_until < now()) ORDER BY id "
+        "  LIMIT 10 FOR UPDATE SKIP LOCKED) "
+        "UPDATE interactions i SET state = 'running', "
+        "  lease_until = now() + interval '60 s' FROM c WHERE i.id = c.id "
+        "RETURNING i.id, i.interaction_id, i.application_id, i.token, "
+        "  i.guild_id, i.channel_id, i.user_id, "
+        "  array_to_json(i.member_roles)::text, i.command, "
+        "  i.options::text", 0, NULL);
+    if (r == NULL)
+        return 0;
+    n = PQntuples(r);
+    for (i = 0; i < n; i++) {
+        cmd_ctx c;
+        cmd_out o;
+        yajl_val roles, opts;
+        rag_buf path, body;
+        rag_rest_resp resp;
+        const char *p[2];
+        char err[64];
+        const char *ropt = PQgetvalue(r, i, 9), *rr = PQgetvalue(r, i, 7);
+
+        roles = rag_j_parse(rr, strlen(rr));
+        opts = rag_j_parse(ropt, strlen(ropt));
+        memset(&c, 0, sizeof(c));
+        c.name = PQgetvalue(r, i, 8);
+        c.guild = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
+        c.channel = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
+        c.user = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6);
+        c.roles = roles;
+        c.options = opts;
+        memset(&o, 0, sizeof(o));
+        rag_buf_init(&o.data, 64 * 1024);
+        rag_buf_init(&body, 64 * 1024);
+        rag_buf_init(&path, 512);
+        run(b, &c, &o, PQgetvalue(r, i, 1));
+        before_answer(b, &c, &o);
+        /* the deferred reply's visibility was fixed by the module */
+        rag_buf_append(&body, o.data.data, o.data.len);
+        rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
+                       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+        p[0] = PQgetvalue(r, i, 0);
+        if (rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp)
+                == 0 && resp.status / 100 == 2) {
+            rag_db_exec(b->db, "UPDATE interactions SET state = 'done', "
+                        "lease_until = NULL WHERE id = $1", 1, p);
+        } else {
+            snprintf(err, sizeof(err), "webhook edit: status %ld",
+                     resp.status);
+            p[1] = err;
+            rag_db_exec(b->db, "UPDATE interactions SET state = 'failed', "
+                        "last_error = $2 WHERE id = $1", 2, p);
+        }
+        rag_buf_free(&resp.body);
+        after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
+        rag_buf_free(&o.data);
+        rag_buf_free(&body);
+        rag_buf_free(&path);
+        yajl_tree_free(roles);
+        yajl_tree_free(opts);
+    }
+    PQclear(r);
+    return n;
+}

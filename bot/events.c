@@ -1,0 +1,413 @@
+/*
+ * events — gateway dispatch handlers (see events.h).
+ */
+#include "events.h"
+#include "commands.h"
+#include "embed.h"
+
+#include "rag_db.h"
+#include "rag_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EMOJI_YES  "\xE2\x9C\x85"         /* ✅ */
+#define EMOJI_NO   "\xE2\x9D\x8C"         /* ❌ */
+#define EMOJI_EYES "\xF0\x9F\x91\x80"     /* 👀 */
+
+/* Inserts the thread row if its parent is a configured forum; returns 1
+ * when the thread is (now) tracked. */
+static int
+track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
+             const char *parent_id, const char *name, const char *owner)
+{
+    char *coll = rag_bot_forum_collection(b, guild_id, parent_id);
+    const char *p[6];
+    int rc;
+
+    if (coll == NULL)
+        return 0;
+    p[0] = thread_id;
+    p[1] = guild_id;
+    p[2] = parent_id;
+    p[3] = name;
+    p[4] = coll;
+    p[5] = owner;
+    rc = rag_db_exec(b->db,
+        "INSERT INTO threads (thread_id, guild_id, forum_channel_id, title,"
+        " collection, author_id) VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT (thread_id) DO NOTHING", 6, p);
+    if (rc == 0)
+        rag_info("msg=\"thread tracked\" thread=%s collection=%s",
+                 thread_id, coll);
+    free(coll);
+    return rc == 0;
+}
+
+static void
+on_thread_create(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_j_str(d, "id", NULL),
+               *guild = rag_j_str(d, "guild_id", NULL),
+               *parent = rag_j_str(d, "parent_id", NULL);
+
+    if (!id || !guild || !parent)
+        return;
+    track_thread(b, id, guild, parent, rag_j_str(d, "name", NULL),
+                 rag_j_str(d, "owner_id", NULL));
+}
+
+static void
+on_thread_update(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_j_str(d, "id", NULL);
+    int archived = rag_j_bool(d, "thread_metadata", "archived", NULL);
+    int locked = rag_j_bool(d, "thread_metadata", "locked", NULL);
+    const char *p[2];
+    PGresult *r;
+
+    if (!id || archived < 0)
+        return;
+    p[0] = id;
+    p[1] = (archived == 1 || locked == 1) ? "false" : "true";
+    r = rag_db_query(b->db, "UPDATE threads SET open = $2::boolean WHERE "
+                     "thread_id = $1 AND open <> $2::boolean "
+                     "RETURNING 1", 2, p);
+    if (r && PQntuples(r) == 1)
+        rag_info("msg=\"thread state synced\" thread=%s open=%s", id, p[1]);
+    PQclear(r);
+}
+
+static void
+on_thread_delete(rag_bot *b, yajl_val d)
+{
+    const char *p[] = { rag_j_str(d, "id", NULL) };
+
+    if (p[0])
+        rag_db_exec(b->db, "UPDATE threads SET open = false WHERE "
+                    "thread_id = $1 AND open", 1, p);
+}
+
+/* Learns a thread we have no row for (starter message first). */
+static int
+fetch_thread(rag_bot *b, const char *channel_id)
+{
+    rag_buf path;
+    rag_rest_resp resp;
+    yajl_val v = NULL;
+    int tracked = 0;
+
+    rag_buf_init(&path, 128);
+    rag_buf_printf(&path, "/channels/%s", channel_id);
+    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0
+        && resp.status == 200) {
+        v = rag_j_parse(resp.body.data, resp.body.len);
+        if (v && rag_j_str(v, "parent_id", NULL))
+            tracked = track_thread(b, channel_id,
+                                   rag_j_str(v, "guild_id", NULL),
+                                   rag_j_str(v, "parent_id", NULL),
+                                   rag_j_str(v, "name", NULL),
+                                   rag_j_str(v, "owner_id", NULL));
+    }
+    yajl_tree_free(v);
+    rag_buf_free(&resp.body);
+    rag_buf_free(&path);
+    return tracked;
+}
+
+/* Sends the controller once per thread (nonce makes a retry safe) and
+ * records its id. */
+static void
+ensure_controller(rag_bot *b, const char *thread_id)
+{
+    const char *p[2] = { thread_id, NULL };
+    PGresult *r;
+    rag_controller c;
+    rag_buf body, path, key;
+    rag_rest_resp resp;
+    char nonce[RAG_NONCE_LEN + 1];
+    yajl_val v = NULL;
+
+    r = rag_db_query(b->db, "SELECT author_id FROM threads WHERE "
+                     "thread_id = $1 AND thread_controller_id IS NULL",
+                     1, p);
+    if (r == NULL || PQntuples(r) != 1) {
+        PQclear(r);
+        return;
+    }
+    memset(&c, 0, sizeof(c));
+    c.thread_id = thread_id;
+    c.author_id = PQgetvalue(r, 0, 0);
+    c.bot_id = b->bot_id;
+    c.open = 1;
+    rag_buf_init(&body, 16384);
+    rag_buf_init(&path, 128);
+    rag_buf_init(&key, 128);
+    rag_buf_init(&resp.body, 0);
+    rag_buf_printf(&key, "controller:%s", thread_id);
+    rag_embed_nonce(key.data, 0, nonce);
+    c.nonce = nonce;
+    rag_embed_controller_json(&body, &c);
+    rag_buf_printf(&path, "/channels/%s/messages", thread_id);
+    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0
+        && resp.status / 100 == 2) {
+        v = rag_j_parse(resp.body.data, resp.body.len);
+        p[1] = rag_j_str(v, "id", NULL);
+        if (p[1])
+            rag_db_exec(b->db, "UPDATE threads SET thread_controller_id = "
+                        "$2 WHERE thread_id = $1", 2, p);
+    } else {
+        rag_warn("msg=\"controller post failed\" thread=%s status=%ld",
+                 thread_id, resp.status);
+    }
+    yajl_tree_free(v);
+    rag_buf_free(&resp.body);
+    rag_buf_free(&body);
+    rag_buf_free(&path);
+    rag_buf_free(&key);
+    PQclear(r);
+}
+
+static int
+mentions_user(yajl_val mentions, const char *id)
+{
+    size_t i;
+
+    if (!mentions || !YAJL_IS_ARRAY(mentions) || !id || !*id)
+        return 0;
+    for (i = 0; i < mentions->u.array.len; i++) {
+        const char *m = rag_j_str(mentions->u.array.values[i], "id", NULL);
+        if (m && strcmp(m, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void
+ban_notice(rag_bot *b, const char *guild, const char *user,
+           const char *channel)
+{
+    const char *p[] = { guild, user };
+    PGresult *r;
+    char text[256];
+
+    r = rag_db_query(b->db, "INSERT INTO ban_notices (guild_id, user_id) "
+                     "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+                     2, p);
+    if (r && PQntuples(r) == 1) {
+        snprintf(text, sizeof(text), "<@%s>, you have been banned from "
+                 "using the help bot, so it will not answer you.", user);
+        rag_bot_post_embed(b, channel, "Banned", text, RAG_COLOR_ERROR,
+                           NULL, 0);
+        rag_info("msg=\"ban notice sent\" user=%s", user);
+    }
+    PQclear(r);
+}
+
+static void
+on_message_create(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_j_str(d, "id", NULL),
+               *channel = rag_j_str(d, "channel_id", NULL),
+               *guild = rag_j_str(d, "guild_id", NULL),
+               *author = rag_j_str(d, "author", "id", NULL),
+               *content = rag_j_str(d, "content", NULL),
+               *ref_author = rag_j_str(d, "referenced_message", "author",
+                                       "id", NULL);
+    const char *p[7];
+    PGresult *r = NULL, *ins = NULL;
+    int first, mentions, replies, open = 0;
+
+    if (!id || !channel || !author || rag_j_bool(d, "author", "bot", NULL)
+            == 1 || strcmp(author, b->bot_id) == 0)
+        return;
+    first = strcmp(id, channel) == 0;
+    p[0] = channel;
+    r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads "
+                     "WHERE thread_id = $1", 1, p);
+    if (r == NULL)
+        return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        r = NULL;
+        /* only a starter message can reveal a thread we have not seen */
+        if (!first || !fetch_thread(b, channel))
+            return;
+        r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads "
+                         "WHERE thread_id = $1", 1, p);
+        if (r == NULL || PQntuples(r) == 0)
+            goto done;
+    }
+    open = PQgetvalue(r, 0, 0)[0] == 't';
+    if (rag_bot_is_banned(b, guild, author)) {
+        ban_notice(b, guild, author, channel);
+        goto done;
+    }
+    mentions = mentions_user(rag_j_get(d, "mentions", NULL), b->bot_id);
+    replies = ref_author && strcmp(ref_author, b->bot_id) == 0;
+    p[0] = channel;
+    p[1] = id;
+    p[2] = author;
+    p[3] = content ? content : "";
+    p[4] = first ? "true" : "false";
+    p[5] = mentions ? "true" : "false";
+    p[6] = replies ? "true" : "false";
+    /* the AFTER INSERT trigger enqueues the answer job when warranted */
+    ins = rag_db_query(b->db,
+        "INSERT INTO messages (thread_id, message_id, author_id, content, "
+        "first_message, mentions_bot, replies_to_bot, processed) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, true) "
+        "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1", 7, p);
+    if (ins == NULL || PQntuples(ins) == 0)
+        goto done; /* replayed dispatch */
+    rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
+             "mention=%d reply=%d", channel, id, first, mentions, replies);
+    if (first) {
+        ensure_controller(b, channel);
+        rag_bot_react(b, channel, id, EMOJI_EYES);
+    } else if ((mentions || replies) && open) {
+        rag_bot_react(b, channel, id, EMOJI_EYES);
+    }
+done:
+    PQclear(ins);
+    PQclear(r);
+}
+
+static void
+on_reaction(rag_bot *b, yajl_val d, int add)
+{
+    const char *user = rag_j_str(d, "user_id", NULL),
+               *msg = rag_j_str(d, "message_id", NULL),
+               *guild = rag_j_str(d, "guild_id", NULL),
+               *emoji = rag_j_str(d, "emoji", "name", NULL);
+    const char *p[4], *vote, *col;
+    PGresult *r = NULL, *x = NULL;
+    char thread[64], author[64], solved_by[64];
+    int may_solve, changed = 0;
+
+    if (!user || !msg || !emoji || strcmp(user, b->bot_id) == 0)
+        return;
+    if (strcmp(emoji, EMOJI_YES) == 0) {
+        vote = "up";
+        col = "solved_votes";
+    } else if (strcmp(emoji, EMOJI_NO) == 0) {
+        vote = "down";
+        col = "failed_votes";
+    } else {
+        return;
+    }
+    p[0] = msg;
+    r = rag_db_query(b->db, "SELECT thread_id, coalesce(author_id, ''), "
+                     "coalesce(solved_by, '') FROM threads "
+                     "WHERE thread_controller_id = $1", 1, p);
+    if (r == NULL || PQntuples(r) != 1)
+        goto done;
+    snprintf(thread, sizeof(thread), "%s", PQgetvalue(r, 0, 0));
+    snprintf(author, sizeof(author), "%s", PQgetvalue(r, 0, 1));
+    snprintf(solved_by, sizeof(solved_by), "%s", PQgetvalue(r, 0, 2));
+    if (rag_bot_is_banned(b, guild, user))
+        goto done;
+    may_solve = strcmp(user, author) == 0
+                || (add && rag_bot_is_mod(b, guild,
+                                          rag_j_get(d, "member", "roles",
+                                                    NULL)))
+                || (!add && strcmp(user, solved_by) == 0);
+    if (rag_db_begin(b->db) < 0)
+        goto done;
+    p[0] = thread;
+    p[1] = user;
+    p[2] = vote;
+    /* one vote per user: the feedback row is the truth, the thread's
+     * counters follow it in the same transaction */
+    x = rag_db_query(b->db, add
+        ? "INSERT INTO feedback (thread_id, user_id, vote) VALUES "
+          "($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1"
+        : "DELETE FROM feedback WHERE thread_id = $1 AND user_id = $2 "
+          "AND vote = $3 RETURNING 1", 3, p);
+    if (x == NULL)
+        goto rollback;
+    if (PQntuples(x) == 1) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "UPDATE threads SET %s = greatest(0, %s "
+                 "%s 1) WHERE thread_id = $1", col, col, add ? "+" : "-");
+        if (rag_db_exec(b->db, sql, 1, p) < 0)
+            goto rollback;
+    }
+    PQclear(x);
+    x = NULL;
+    /* only the author (or a mod) marks solved; a vote never closes */
+    if (strcmp(vote, "up") == 0 && may_solve) {
+        x = rag_db_query(b->db, add
+            ? "UPDATE threads SET solved = true, solved_by = $2, "
+              "solved_at = now() WHERE thread_id = $1 AND NOT solved "
+              "RETURNING 1"
+            : "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
+              "solved RETURNING 1", 2, p);
+        if (x == NULL)
+            goto rollback;
+        changed = PQntuples(x) == 1;
+    }
+    if (rag_db_commit(b->db) < 0)
+        goto done;
+    rag_info("msg=\"vote %s\" thread=%s vote=%s solved_change=%d",
+             add ? "added" : "removed", thread, vote, changed);
+    if (changed)
+        rag_bot_controller_refresh(b, thread);
+    goto done;
+rollback:
+    rag_db_rollback(b->db);
+done:
+    PQclear(x);
+    PQclear(r);
+}
+
+static void
+on_ready(rag_bot *b, yajl_val d)
+{
+    const char *uid = rag_j_str(d, "user", "id", NULL),
+               *app = rag_j_str(d, "application", "id", NULL);
+
+    if (uid)
+        snprintf(b->bot_id, sizeof(b->bot_id), "%s", uid);
+    if (!b->app_id[0] && app)
+        snprintf(b->app_id, sizeof(b->app_id), "%s", app);
+    rag_info("msg=\"logged in\" user=%s application=%s", b->bot_id,
+             b->app_id);
+    if (!b->commands_registered && b->app_id[0]
+        && rag_commands_register(b) == 0)
+        b->commands_registered = 1;
+}
+
+void
+rag_events_handle(rag_bot *b, const char *json, size_t len)
+{
+    yajl_val root = rag_j_parse(json, len), d;
+    const char *t;
+
+    if (root == NULL)
+        return;
+    t = rag_j_str(root, "t", NULL);
+    d = rag_j_get(root, "d", NULL);
+    if (t == NULL || d == NULL || !YAJL_IS_OBJECT(d))
+        goto done;
+    rag_debug("msg=\"dispatch\" t=%s", t);
+    if (strcmp(t, "READY") == 0)
+        on_ready(b, d);
+    else if (strcmp(t, "THREAD_CREATE") == 0)
+        on_thread_create(b, d);
+    else if (strcmp(t, "THREAD_UPDATE") == 0)
+        on_thread_update(b, d);
+    else if (strcmp(t, "THREAD_DELETE") == 0)
+        on_thread_delete(b, d);
+    else if (strcmp(t, "MESSAGE_CREATE") == 0)
+        on_message_create(b, d);
+    else if (strcmp(t, "MESSAGE_REACTION_ADD") == 0)
+        on_reaction(b, d, 1);
+    else if (strcmp(t, "MESSAGE_REACTION_REMOVE") == 0)
+        on_reaction(b, d, 0);
+    else if (strcmp(t, "INTERACTION_CREATE") == 0)
+        rag_commands_gateway(b, d);
+done:
+    yajl_tree_free(root);
+}

@@ -1,0 +1,362 @@
+/*
+ * rag-bot — the Discord daemon: gateway session, forum threads and
+ * messages into Postgres, reply delivery from the outbox, votes and
+ * solved marks, slash commands.
+ *
+ *   rag-bot [-c FILE]
+ *
+ * Configuration ("key = value" in FILE, each overridable by RAG_<KEY>):
+ *   database_url            libpq conninfo (else PG* environment)
+ *   discord_token           bot token (or discord_token_file: a file
+ *                           whose first line is the token); never logged
+ *   discord_application_id  application id (default: from READY)
+ *   discord_api_base        REST base, default https://discord.com/api/v10
+ *   discord_gateway_url     gateway URL override (default: GET /gateway/bot)
+ *   discord_ca_file         extra CA certificate file (tests)
+ *   index_dir               directory of <collection>.idx search indexes
+ *   outbox_poll_ms          outbox / interactions poll interval, default
+ *                           2000 (LISTEN rag_outbox wakes it earlier)
+ *   outbox_lease_s          how long a claimed reply stays ours, default 60
+ *   gateway_backoff_ms      base reconnect delay, default 1000
+ *   log_level               debug | info | warn | error (default info)
+ *
+ * Threads: the gateway runs on its own thread (heartbeats stay on time
+ * whatever REST or the database do) and passes dispatch payloads over a
+ * queue + pipe; the main thread owns the database connection and the
+ * REST client and handles events, the outbox and deferred interactions.
+ *
+ * Exit status: 0 on SIGTERM/SIGINT, 1 on a startup error, 2 when Discord
+ * closed the gateway with a fatal code (bad token, disallowed intents).
+ */
+#include "bot.h"
+#include "commands.h"
+#include "events.h"
+#include "gateway.h"
+#include "outbox.h"
+#include "rest.h"
+
+#include "rag_conf.h"
+#include "rag_db.h"
+#include "rag_http.h"
+#include "rag_log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_MAX 10000 /* dispatches waiting for the main thread */
+
+/* Process-wide by nature: the signal handler can only reach globals. */
+static volatile sig_atomic_t stop_flag;
+
+typedef struct ev {
+    struct ev *next;
+    size_t len;
+    char data[];
+} ev;
+
+/* Gateway thread -> main thread hand-over. */
+typedef struct {
+    pthread_mutex_t mu;
+    ev *head, *tail;
+    size_t n;
+    int wake[2];          /* pipe: a byte per batch of events */
+    rag_gw_conf gw;
+    int gw_result;
+    volatile sig_atomic_t gw_done;
+} bridge;
+
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stop_flag = 1;
+}
+
+static void
+bridge_push(void *ud, const char *json, size_t len)
+{
+    bridge *br = ud;
+    ev *e = malloc(sizeof(*e) + len + 1);
+    char c = 1;
+
+    if (e == NULL)
+        return;
+    e->next = NULL;
+    e->len = len;
+    memcpy(e->data, json, len);
+    e->data[len] = '\0';
+    pthread_mutex_lock(&br->mu);
+    if (br->n >= QUEUE_MAX) {
+        pthread_mutex_unlock(&br->mu);
+        free(e);
+        rag_error("msg=\"event queue full, dropping dispatch\"");
+        return;
+    }
+    if (br->tail)
+        br->tail->next = e;
+    else
+        br->head = e;
+    br->tail = e;
+    br->n++;
+    pthread_mutex_unlock(&br->mu);
+    if (write(br->wake[1], &c, 1) < 0 && errno != EAGAIN)
+        rag_warn("msg=\"wake pipe write failed\"");
+}
+
+static ev *
+bridge_take_all(bridge *br)
+{
+    ev *h;
+
+    pthread_mutex_lock(&br->mu);
+    h = br->head;
+    br->head = br->tail = NULL;
+    br->n = 0;
+    pthread_mutex_unlock(&br->mu);
+    return h;
+}
+
+static void *
+gateway_thread(void *arg)
+{
+    bridge *br = arg;
+    char c = 2;
+
+    br->gw_result = rag_gw_run(&br->gw);
+    br->gw_done = 1;
+    if (write(br->wake[1], &c, 1) < 0)
+        rag_warn("msg=\"wake pipe write failed\"");
+    return NULL;
+}
+
+static long
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+listen_all(PGconn *db)
+{
+    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0
+                   && rag_db_exec(db, "LISTEN rag_interactions", 0, NULL)
+                          == 0
+               ? 0
+               : -1;
+}
+
+/* GET /gateway/bot -> url (caller frees). */
+static char *
+discover_gateway(rag_rest *rest)
+{
+    rag_rest_resp resp;
+    char *url = NULL;
+
+    if (rag_rest_call(rest, "GET", "/gateway/bot", NULL, &resp) == 0
+        && resp.status == 200) {
+        yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
+        const char *u = rag_j_str(v, "url", NULL);
+        if (u && (strncmp(u, "wss://", 6) == 0 || strncmp(u, "ws://", 5) == 0))
+            url = strdup(u);
+        yajl_tree_free(v);
+    } else {
+        rag_error("msg=\"GET /gateway/bot failed\" status=%ld", resp.status);
+    }
+    rag_buf_free(&resp.body);
+    return url;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *conf_path = NULL, *token, *api, *gw_url, *ca, *lvl;
+    char err[512], host[64];
+    rag_conf *conf = NULL;
+    rag_bot b;
+    bridge br;
+    pthread_t th;
+    int started = 0, rc = 1, opt;
+    long poll_ms, lease_s, next_poll = 0;
+    char *discovered = NULL;
+    struct sigaction sa;
+
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        if (opt == 'c') {
+            conf_path = optarg;
+        } else {
+            fprintf(stderr, "usage: rag-bot [-c FILE]\n");
+            return opt == 'h' ? 0 : 1;
+        }
+    }
+    memset(&b, 0, sizeof(b));
+    memset(&br, 0, sizeof(br));
+    br.wake[0] = br.wake[1] = -1;
+    conf = rag_conf_load(conf_path, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "rag-bot: %s\n", err);
+        return 1;
+    }
+    lvl = rag_conf_get(conf, "log_level", "info");
+    if (rag_log_parse_level(lvl) >= 0)
+        rag_log_set_level((enum rag_log_level) rag_log_parse_level(lvl));
+    token = rag_conf_get(conf, "discord_token", NULL);
+    if (token == NULL || *token == '\0') {
+        rag_error("msg=\"discord_token (or discord_token_file) is not "
+                  "set\"");
+        goto done;
+    }
+    api = rag_conf_get(conf, "discord_api_base",
+                       "https://discord.com/api/v10");
+    ca = rag_conf_get(conf, "discord_ca_file", NULL);
+    poll_ms = rag_conf_int(conf, "outbox_poll_ms", 2000);
+    lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
+    if (poll_ms < 10)
+        poll_ms = 10;
+    b.conf = conf;
+    b.index_dir = rag_conf_get(conf, "index_dir", NULL);
+    snprintf(b.app_id, sizeof(b.app_id), "%s",
+             rag_conf_get(conf, "discord_application_id", ""));
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "bot");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(b.worker_id, sizeof(b.worker_id), "bot:%s:%d", host,
+             (int) getpid());
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    b.db = rag_db_connect(rag_conf_database(conf), "rag-bot", err,
+                          sizeof(err));
+    if (b.db == NULL) {
+        rag_error("msg=\"database connection failed\" error=\"%s\"", err);
+        goto done;
+    }
+    if (listen_all(b.db) < 0)
+        goto done;
+    b.rest = rag_rest_new(api, token, ca);
+    if (b.rest == NULL)
+        goto done;
+    gw_url = rag_conf_get(conf, "discord_gateway_url", NULL);
+    if (gw_url == NULL || *gw_url == '\0') {
+        discovered = discover_gateway(b.rest);
+        if (discovered == NULL)
+            goto done;
+        gw_url = discovered;
+    }
+
+    if (pipe2(br.wake, O_CLOEXEC | O_NONBLOCK) != 0
+        || pthread_mutex_init(&br.mu, NULL) != 0)
+        goto done;
+    br.gw.url = gw_url;
+    br.gw.token = token;
+    br.gw.ca_file = ca;
+    br.gw.intents = RAG_GW_INTENTS;
+    br.gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
+    br.gw.on_event = bridge_push;
+    br.gw.ud = &br;
+    br.gw.stop = &stop_flag;
+    if (pthread_create(&th, NULL, gateway_thread, &br) != 0)
+        goto done;
+    started = 1;
+    rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s", api,
+             b.worker_id);
+
+    while (!stop_flag && !br.gw_done) {
+        struct pollfd pfd[2];
+        int npfd = 1, due = 0;
+        long now = mono_ms(), timeout;
+        ev *e, *next;
+
+        pfd[0].fd = br.wake[0];
+        pfd[0].events = POLLIN;
+        if (PQstatus(b.db) == CONNECTION_OK && PQsocket(b.db) >= 0) {
+            pfd[1].fd = PQsocket(b.db);
+            pfd[1].events = POLLIN;
+            npfd = 2;
+        }
+        timeout = next_poll > now ? next_poll - now : 0;
+        if (poll(pfd, (nfds_t) npfd, (int) timeout) < 0 && errno != EINTR)
+            break;
+        if (pfd[0].revents & POLLIN) {
+            char drain[256];
+            while (read(br.wake[0], drain, sizeof(drain)) > 0)
+                ;
+        }
+        /* database: reconnect if needed, then collect notifications */
+        if (PQstatus(b.db) != CONNECTION_OK) {
+            if (rag_db_ensure(b.db) && listen_all(b.db) == 0)
+                due = 1; /* catch up on what we missed */
+        } else if (npfd == 2 && (pfd[1].revents & POLLIN)) {
+            PGnotify *n;
+            PQconsumeInput(b.db);
+            while ((n = PQnotifies(b.db)) != NULL) {
+                due = 1;
+                PQfreemem(n);
+            }
+        }
+        for (e = bridge_take_all(&br); e; e = next) {
+            next = e->next;
+            rag_events_handle(&b, e->data, e->len);
+            free(e);
+            due = 1; /* a dispatch may have produced work */
+        }
+        if (mono_ms() >= next_poll)
+            due = 1;
+        if (due && PQstatus(b.db) == CONNECTION_OK) {
+            rag_outbox_run(&b, lease_s);
+            rag_commands_run_queue(&b);
+            if (!b.commands_registered && b.app_id[0] && b.bot_id[0]
+                && rag_commands_register(&b) == 0)
+                b.commands_registered = 1;
+            next_poll = mono_ms() + poll_ms;
+        }
+    }
+    rc = 0;
+    if (br.gw_done && br.gw_result == 2) {
+        rag_error("msg=\"stopping: Discord refused the session (see the "
+                  "close code above)\"");
+        rc = 2;
+    }
+    stop_flag = 1;
+done:
+    if (started) {
+        pthread_join(th, NULL);
+        if (br.gw_result == 2)
+            rc = 2;
+        {
+            ev *e = bridge_take_all(&br), *next;
+            for (; e; e = next) {
+                next = e->next;
+                free(e);
+            }
+        }
+        pthread_mutex_destroy(&br.mu);
+    }
+    if (br.wake[0] >= 0) {
+        close(br.wake[0]);
+        close(br.wake[1]);
+    }
+    rag_info("msg=\"rag-bot stopped\" status=%d", rc);
+    free(discovered);
+    rag_rest_free(b.rest);
+    if (b.db)
+        PQfinish(b.db);
+    rag_conf_free(conf);
+    curl_global_cleanup();
+    return rc;
+}
