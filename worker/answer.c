@@ -1,0 +1,554 @@
+#include "answer.h"
+
+#include "queue_runner.h"
+#include "rag_db.h"
+#include "rag_log.h"
+#include "rag_reindex.h"
+#include "rag_search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+/* lib/rag_embed.c is written concurrently by the ingestion work; until
+ * it is in librag.a these are weak so the worker links and retrieves
+ * BM25-only. TODO(answer): drop once rag_embed.c is committed. */
+#pragma weak rag_embed_conf_load
+#pragma weak rag_embed_enabled
+#pragma weak rag_embed
+
+#define RAG_ANSWER_MAX_TURNS_LOADED 60
+#define RAG_ANSWER_QUERY_BYTES 2000
+#define RAG_ANSWER_MAX_EXCLUDE 200
+#define RAG_GAP_QUESTION_BYTES 1000
+
+void
+rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
+{
+    rag_answer_conf *ac = &env->ac;
+    long k = rag_conf_int(conf, "answer_top_k", 5);
+
+    if (k < 1)
+        k = 1;
+    if (k > RAG_ANSWER_MAX_K)
+        k = RAG_ANSWER_MAX_K;
+    ac->top_k = (size_t) k;
+    ac->min_score = rag_conf_double(conf, "answer_min_score", 1.0);
+    ac->min_cosine = rag_conf_double(conf, "answer_min_cosine", 0.5);
+    ac->lim.budget_tokens =
+        (size_t) rag_conf_int(conf, "answer_token_budget", 6000);
+    ac->lim.passage_tokens =
+        (size_t) rag_conf_int(conf, "answer_passage_tokens", 600);
+    ac->lim.turn_tokens =
+        (size_t) rag_conf_int(conf, "answer_turn_tokens", 800);
+    ac->lim.max_turns = (size_t) rag_conf_int(conf, "answer_max_turns", 12);
+    ac->extract_passages =
+        (size_t) rag_conf_int(conf, "answer_extract_passages", 3);
+    ac->quote_bytes = (size_t) rag_conf_int(conf, "answer_quote_bytes", 600);
+    ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
+    rag_llm_conf_load(&env->llm, conf);
+    memset(&env->embed, 0, sizeof(env->embed));
+    if (rag_embed_conf_load)
+        rag_embed_conf_load(&env->embed, conf);
+    env->index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+}
+
+void
+rag_answer_result_init(rag_answer_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    rag_buf_init(&r->text, 256 * 1024);
+}
+
+void
+rag_answer_result_free(rag_answer_result *r)
+{
+    for (size_t i = 0; i < r->np; i++) {
+        free((char *) r->ps[i].url);
+        free((char *) r->ps[i].title);
+        free((char *) r->ps[i].heading);
+        free((char *) r->ps[i].body);
+    }
+    rag_buf_free(&r->text);
+    memset(r, 0, sizeof(*r));
+}
+
+static char *
+str_dup(rag_str s)
+{
+    return strndup(s.p ? s.p : "", s.len);
+}
+
+int
+rag_answer_retrieve(const rag_answer_env *env, const char *collection,
+                    const char *query, const int64_t *exclude,
+                    size_t nexclude, rag_answer_result *res, char *err,
+                    size_t errlen)
+{
+    char path[1024];
+    rag_ixentry *ent = NULL;
+    const rag_index *ix;
+    rag_hit hits[RAG_SEARCH_MAX_K];
+    rag_query q;
+    float *qvec = NULL;
+    uint32_t dims = 0;
+    int nh, rc = -1;
+
+    if (rag_index_path(path, sizeof(path), env->index_dir, collection) != 0) {
+        snprintf(err, errlen, "invalid collection name");
+        return -1;
+    }
+    ent = rag_ixcache_get(env->ixc, path, err, errlen);
+    if (ent == NULL) {
+        if (strncmp(err, "missing:", 8) == 0) {
+            rag_warn("msg=\"no index for collection\" collection=%s",
+                     collection);
+            err[0] = '\0';
+            return 0; /* nothing retrievable: the caller abstains */
+        }
+        return -1;
+    }
+    ix = rag_ixentry_index(ent);
+    if (rag_index_dims(ix) > 0 && rag_embed_enabled && rag_embed &&
+        rag_embed_enabled(&env->embed)) {
+        char eerr[256];
+        const char *texts[1] = {query};
+
+        if (rag_embed(&env->embed, texts, 1, &qvec, &dims, eerr,
+                      sizeof(eerr)) != 0) {
+            rag_warn("msg=\"query embedding failed, BM25 only\" "
+                     "error=\"%s\"", eerr);
+            qvec = NULL;
+        } else if (dims != rag_index_dims(ix)) {
+            rag_warn("msg=\"query embedding size differs from the index\" "
+                     "dims=%u index_dims=%u", dims, rag_index_dims(ix));
+            free(qvec);
+            qvec = NULL;
+        }
+    }
+    memset(&q, 0, sizeof(q));
+    q.text = query;
+    q.text_len = strlen(query);
+    q.qvec = qvec;
+    q.k = env->ac.top_k + nexclude + 5;
+    if (q.k > RAG_SEARCH_MAX_K)
+        q.k = RAG_SEARCH_MAX_K;
+    q.mode = RAG_SEARCH_HYBRID;
+    nh = rag_search(ix, &q, hits);
+    if (nh < 0) {
+        snprintf(err, errlen, "search failed");
+        goto done;
+    }
+    res->has_vectors = qvec != NULL;
+    for (int i = 0; i < nh; i++) {
+        rag_index_chunk ch;
+        rag_passage *p;
+        int skip = 0;
+
+        if (hits[i].bm25 > res->top_bm25)
+            res->top_bm25 = hits[i].bm25;
+        if (hits[i].cosine > res->top_cosine)
+            res->top_cosine = hits[i].cosine;
+        if (res->np >= env->ac.top_k)
+            continue;
+        /* already cited earlier in the thread: skip unless still best */
+        for (size_t j = 0; i > 0 && j < nexclude; j++)
+            if (exclude[j] == hits[i].chunk_id)
+                skip = 1;
+        if (skip || rag_index_chunk_get(ix, hits[i].rec, &ch) != 0)
+            continue;
+        p = &res->ps[res->np];
+        memset(p, 0, sizeof(*p));
+        p->n = (int) res->np + 1;
+        p->chunk_id = ch.chunk_id;
+        p->url = str_dup(ch.url);
+        p->title = str_dup(ch.title);
+        p->heading = str_dup(ch.heading_path);
+        p->body = str_dup(ch.body);
+        p->body_len = ch.body.len;
+        p->score = hits[i].score;
+        p->bm25 = hits[i].bm25;
+        p->cosine = hits[i].cosine;
+        res->np++;
+        if (!p->url || !p->title || !p->heading || !p->body) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(qvec);
+    rag_ixcache_put(env->ixc, ent);
+    return rc;
+}
+
+static int
+confident(const rag_answer_env *env, const rag_answer_result *res,
+          double threshold)
+{
+    if (res->np == 0)
+        return 0;
+    if (res->top_bm25 >= threshold)
+        return 1;
+    return res->has_vectors && res->top_cosine >= env->ac.min_cosine;
+}
+
+int
+rag_answer_generate(const rag_answer_env *env, const char *product,
+                    const char *title, const rag_turn *turns, size_t n,
+                    double threshold, const char *role_id,
+                    rag_answer_result *res, char *err, size_t errlen)
+{
+    rag_prompt pr;
+    int rc;
+
+    if (threshold < 0)
+        threshold = env->ac.min_score;
+    rag_buf_reset(&res->text);
+    res->nsrc = 0;
+    if (!confident(env, res, threshold)) {
+        res->abstained = 1;
+        res->reason = res->np == 0 ? "no_hits" : "low_score";
+        return rag_answer_abstain_text(product, role_id, &res->text) == 0
+                   ? RAG_LLM_OK
+                   : RAG_LLM_PERMANENT;
+    }
+    if (!rag_llm_enabled(&env->llm)) {
+        size_t k = env->ac.extract_passages;
+
+        if (k > res->np)
+            k = res->np;
+        res->reason = "extractive";
+        for (size_t i = 0; i < k; i++)
+            res->src[res->nsrc++] = (int) i;
+        return rag_answer_extractive(product, res->ps, k,
+                                     env->ac.quote_bytes, &res->text) == 0
+                   ? RAG_LLM_OK
+                   : RAG_LLM_PERMANENT;
+    }
+    if (rag_answer_prompt(product, title, turns, n, res->ps, res->np,
+                          &env->ac.lim, &pr) != 0) {
+        snprintf(err, errlen, "prompt: out of memory");
+        return RAG_LLM_TRANSIENT;
+    }
+    res->used_llm = 1;
+    rc = rag_llm_chat(&env->llm, pr.msgs, pr.n, &res->text, err, errlen);
+    if (rc == RAG_LLM_OK) {
+        uint32_t cited = rag_answer_citations(res->text.data,
+                                              pr.passages_used);
+
+        if (res->text.len == 0 ||
+            rag_answer_says_not_covered(res->text.data, pr.passages_used)) {
+            res->abstained = 1;
+            res->reason = "model_not_covered";
+            rag_buf_reset(&res->text);
+            if (rag_answer_abstain_text(product, role_id, &res->text) != 0)
+                rc = RAG_LLM_PERMANENT;
+        } else {
+            res->reason = "llm";
+            for (size_t i = 0; i < pr.passages_used; i++)
+                if (cited == 0 || (cited & (1u << i)))
+                    res->src[res->nsrc++] = (int) i;
+        }
+    }
+    rag_prompt_free(&pr);
+    return rc;
+}
+
+int
+rag_answer_sources_json(const rag_answer_result *res, rag_buf *out)
+{
+    int rc = rag_buf_putc(out, '[');
+
+    for (size_t i = 0; i < res->nsrc; i++) {
+        const rag_passage *p = &res->ps[res->src[i]];
+
+        rc |= rag_buf_printf(out, "%s{\"n\":%d,\"url\":", i ? "," : "", p->n);
+        rc |= rag_buf_json_str(out, p->url, strlen(p->url));
+        rc |= rag_buf_puts(out, ",\"title\":");
+        rc |= rag_buf_json_str(out, p->title, strlen(p->title));
+        rc |= rag_buf_puts(out, ",\"heading\":");
+        rc |= rag_buf_json_str(out, p->heading, strlen(p->heading));
+        rc |= rag_buf_printf(out, ",\"score\":%.6f,\"bm25\":%.4f,"
+                             "\"cosine\":%.4f,\"chunk_id\":%lld}",
+                             p->score, p->bm25, p->cosine,
+                             (long long) p->chunk_id);
+    }
+    rc |= rag_buf_putc(out, ']');
+    return rc ? -1 : 0;
+}
+
+/* --- the job ------------------------------------------------------------ */
+
+typedef struct {
+    char thread_id[128];
+    char message_id[128];
+} answer_payload;
+
+/* The string at key, or NULL when absent, not a string or empty. */
+static const char *
+json_str(yajl_val root, const char *key, size_t max)
+{
+    const char *path[2] = {key, NULL};
+    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
+    const char *s = v ? YAJL_GET_STRING(v) : NULL;
+
+    return s && *s && strlen(s) < max ? s : NULL;
+}
+
+static int
+parse_payload(const char *json, answer_payload *pl)
+{
+    char perr[128];
+    yajl_val root = yajl_tree_parse(json, perr, sizeof(perr));
+    const char *t, *m;
+    int rc = -1;
+
+    if (root == NULL)
+        return -1;
+    t = json_str(root, "thread_id", sizeof(pl->thread_id));
+    m = json_str(root, "message_id", sizeof(pl->message_id));
+    if (t && m) {
+        snprintf(pl->thread_id, sizeof(pl->thread_id), "%s", t);
+        snprintf(pl->message_id, sizeof(pl->message_id), "%s", m);
+        rc = 0;
+    }
+    yajl_tree_free(root);
+    return rc;
+}
+
+static const char question_sql[] =
+    "SELECT m.from_bot, m.created_at::text, coalesce(t.title, ''),"
+    " coalesce(t.collection, (SELECT f.collection FROM guild_forums f"
+    "   WHERE f.guild_id = t.guild_id"
+    "   AND f.forum_channel_id = t.forum_channel_id), ''),"
+    " t.open, t.solved, coalesce(t.guild_id, ''), m.content,"
+    " EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id"
+    "   AND r.message_id = 'reply:' || m.message_id)"
+    " FROM messages m JOIN threads t USING (thread_id)"
+    " WHERE m.thread_id = $1 AND m.message_id = $2";
+
+static const char turns_sql[] =
+    "SELECT from_bot, content FROM (SELECT from_bot, content, created_at,"
+    " message_id FROM messages WHERE thread_id = $1"
+    " AND (created_at < $2::timestamptz OR message_id = $3)"
+    " ORDER BY created_at DESC, message_id DESC LIMIT 60) x"
+    " ORDER BY created_at, message_id";
+
+static const char cited_sql[] =
+    "SELECT DISTINCT (s->>'chunk_id')::bigint FROM messages m,"
+    " jsonb_array_elements(CASE WHEN jsonb_typeof(m.sources) = 'array'"
+    "   THEN m.sources ELSE '[]'::jsonb END) s"
+    " WHERE m.thread_id = $1 AND m.from_bot AND s ? 'chunk_id'"
+    " AND (s->>'chunk_id') ~ '^[0-9]{1,18}$' LIMIT 200";
+
+static const char guild_sql[] =
+    "SELECT coalesce(helper_role_id, mod_role_id, ''),"
+    " coalesce(answer_threshold::text, '')"
+    " FROM guild_config WHERE guild_id = $1";
+
+static const char insert_reply_sql[] =
+    "INSERT INTO messages (thread_id, message_id, content, from_bot,"
+    " processed, reply_to, sources, abstained)"
+    " VALUES ($1, 'reply:' || $2, $3, true, false, $2, $4::jsonb, $5)"
+    " ON CONFLICT (thread_id, message_id) DO NOTHING";
+
+static const char insert_gap_sql[] =
+    "INSERT INTO gaps (thread_id, message_id, collection, question, reason,"
+    " top_score, top_url) VALUES ($1, $2, $3, $4, 'abstain', $5::real,"
+    " nullif($6, ''))"
+    " ON CONFLICT (thread_id, message_id, reason) DO NOTHING";
+
+int
+rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
+               size_t errlen)
+{
+    const rag_answer_env *env = ctx;
+    answer_payload pl;
+    PGresult *q = NULL, *tr = NULL, *cr = NULL, *gr = NULL, *r;
+    rag_turn turns[RAG_ANSWER_MAX_TURNS_LOADED];
+    int64_t exclude[RAG_ANSWER_MAX_EXCLUDE];
+    size_t nturns = 0, nex = 0;
+    char product[512] = "", role_id[64] = "", score[32], created[64];
+    const char *collection, *title, *content;
+    double threshold = -1;
+    rag_answer_result res;
+    rag_buf query, sources, question;
+    int rc = RAG_JOB_RETRY, lrc;
+
+    rag_answer_result_init(&res);
+    rag_buf_init(&query, RAG_ANSWER_QUERY_BYTES * 2);
+    rag_buf_init(&sources, 1024 * 1024);
+    rag_buf_init(&question, RAG_GAP_QUESTION_BYTES * 2);
+    if (parse_payload(job->payload, &pl) != 0) {
+        snprintf(err, errlen, "invalid payload: want {thread_id, "
+                              "message_id} strings");
+        rc = RAG_JOB_PERMANENT;
+        goto done;
+    }
+    {
+        const char *p[2] = {pl.thread_id, pl.message_id};
+        q = rag_db_query(db, question_sql, 2, p);
+    }
+    if (q == NULL) {
+        snprintf(err, errlen, "database error loading the message");
+        goto done;
+    }
+    if (PQntuples(q) == 0) {
+        snprintf(err, errlen, "message %s not found in thread %s",
+                 pl.message_id, pl.thread_id);
+        goto done; /* may not be committed yet: retry */
+    }
+    if (strcmp(PQgetvalue(q, 0, 0), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, 4), "f") == 0 ||
+        strcmp(PQgetvalue(q, 0, 5), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, 8), "t") == 0) {
+        rag_info("msg=\"answer skipped\" job=%lld thread=%s message=%s "
+                 "reason=%s", (long long) job->id, pl.thread_id,
+                 pl.message_id,
+                 strcmp(PQgetvalue(q, 0, 0), "t") == 0   ? "from_bot"
+                 : strcmp(PQgetvalue(q, 0, 8), "t") == 0 ? "already_answered"
+                 : strcmp(PQgetvalue(q, 0, 5), "t") == 0 ? "solved"
+                                                         : "closed");
+        rc = RAG_JOB_OK;
+        goto done;
+    }
+    snprintf(created, sizeof(created), "%s", PQgetvalue(q, 0, 1));
+    title = PQgetvalue(q, 0, 2);
+    collection = PQgetvalue(q, 0, 3);
+    content = PQgetvalue(q, 0, 7);
+    if (*collection == '\0')
+        collection = env->ac.default_collection ? env->ac.default_collection
+                                                : "";
+    if (*collection == '\0' || !rag_collection_name_ok(collection)) {
+        snprintf(err, errlen, "thread %s has no (valid) collection",
+                 pl.thread_id);
+        rc = RAG_JOB_PERMANENT;
+        goto done;
+    }
+    {
+        const char *p[1] = {collection};
+        r = rag_db_query(db, "SELECT coalesce(nullif(description, ''), name)"
+                             " FROM collections WHERE name = $1", 1, p);
+        if (r == NULL)
+            goto dberr;
+        snprintf(product, sizeof(product), "%s",
+                 PQntuples(r) ? PQgetvalue(r, 0, 0) : collection);
+        PQclear(r);
+    }
+    if (*PQgetvalue(q, 0, 6)) {
+        const char *p[1] = {PQgetvalue(q, 0, 6)};
+        gr = rag_db_query(db, guild_sql, 1, p);
+        if (gr == NULL)
+            goto dberr;
+        if (PQntuples(gr)) {
+            snprintf(role_id, sizeof(role_id), "%s", PQgetvalue(gr, 0, 0));
+            if (*PQgetvalue(gr, 0, 1))
+                threshold = atof(PQgetvalue(gr, 0, 1));
+        }
+    }
+    {
+        const char *p[3] = {pl.thread_id, created, pl.message_id};
+        tr = rag_db_query(db, turns_sql, 3, p);
+        if (tr == NULL)
+            goto dberr;
+        for (int i = 0; i < PQntuples(tr) && nturns < 60; i++) {
+            turns[nturns].from_bot = strcmp(PQgetvalue(tr, i, 0), "t") == 0;
+            turns[nturns].content = PQgetvalue(tr, i, 1);
+            nturns++;
+        }
+    }
+    if (nturns == 0 || turns[nturns - 1].from_bot) {
+        /* the question must be the last turn */
+        turns[0].from_bot = 0;
+        turns[0].content = content;
+        nturns = 1;
+    }
+    {
+        const char *p[1] = {pl.thread_id};
+        cr = rag_db_query(db, cited_sql, 1, p);
+        if (cr == NULL)
+            goto dberr;
+        for (int i = 0; i < PQntuples(cr) && nex < RAG_ANSWER_MAX_EXCLUDE;
+             i++)
+            exclude[nex++] = strtoll(PQgetvalue(cr, i, 0), NULL, 10);
+    }
+    if (rag_answer_query(title, turns, nturns, RAG_ANSWER_QUERY_BYTES,
+                         &query) != 0) {
+        snprintf(err, errlen, "query: out of memory");
+        goto done;
+    }
+    if (rag_answer_retrieve(env, collection, query.data ? query.data : "",
+                            exclude, nex, &res, err, errlen) != 0)
+        goto done;
+    lrc = rag_answer_generate(env, product, title, turns, nturns, threshold,
+                              role_id, &res, err, errlen);
+    if (lrc != RAG_LLM_OK) {
+        rc = lrc == RAG_LLM_PERMANENT ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
+        goto done;
+    }
+    if (!res.abstained && rag_answer_sources_json(&res, &sources) != 0) {
+        snprintf(err, errlen, "sources: too large");
+        goto done;
+    }
+
+    /* Reply and completion commit together, or not at all. */
+    if (rag_db_begin(db) != 0)
+        goto dberr;
+    {
+        const char *p[3] = {job->id_str, job->locked_by, job->attempts_str};
+        r = rag_db_query(db, rag_queue_complete_sql, 3, p);
+        if (r == NULL)
+            goto rollback;
+        int ours = PQntuples(r) > 0;
+        PQclear(r);
+        if (!ours) {
+            rag_db_rollback(db);
+            snprintf(err, errlen, "lease lost before the reply was written");
+            rc = RAG_JOB_LOST;
+            goto done;
+        }
+    }
+    {
+        const char *p[5] = {pl.thread_id, pl.message_id, res.text.data,
+                            res.abstained ? NULL : sources.data,
+                            res.abstained ? "true" : "false"};
+        if (rag_db_exec(db, insert_reply_sql, 5, p) != 0)
+            goto rollback;
+    }
+    if (res.abstained) {
+        rag_buf_append(&question, content,
+                       rag_answer_cut(content, strlen(content),
+                                      RAG_GAP_QUESTION_BYTES));
+        snprintf(score, sizeof(score), "%.4f", res.top_bm25);
+        const char *p[6] = {pl.thread_id, pl.message_id, collection,
+                            question.data ? question.data : "", score,
+                            res.np ? res.ps[0].url : ""};
+        if (rag_db_exec(db, insert_gap_sql, 6, p) != 0)
+            goto rollback;
+    }
+    if (rag_db_commit(db) != 0)
+        goto rollback;
+    rag_info("msg=\"answered\" job=%lld thread=%s message=%s mode=%s "
+             "passages=%zu sources=%zu top_bm25=%.3f top_cosine=%.3f",
+             (long long) job->id, pl.thread_id, pl.message_id, res.reason,
+             res.np, res.nsrc, res.top_bm25, res.top_cosine);
+    rc = RAG_JOB_COMPLETED;
+    goto done;
+rollback:
+    rag_db_rollback(db);
+dberr:
+    snprintf(err, errlen, "database error");
+    rc = RAG_JOB_RETRY;
+done:
+    PQclear(q);
+    PQclear(tr);
+    PQclear(cr);
+    PQclear(gr);
+    rag_buf_free(&query);
+    rag_buf_free(&sources);
+    rag_buf_free(&question);
+    rag_answer_result_free(&res);
+    return rc;
+}

@@ -1,0 +1,212 @@
+#include "jobs.h"
+
+#include "rag_log.h"
+#include "rag_reindex.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#if __has_include("ingest.h")
+#include "ingest.h"
+#define RAG_HAVE_INGEST 1
+#endif
+
+typedef struct {
+    rag_conf *conf;
+    rag_answer_env env;
+    int refs;
+} jobs_cfg;
+
+struct rag_jobs {
+    pthread_mutex_t mu;
+    char *conf_path;
+    jobs_cfg *cur;
+    rag_ixcache *ixc;
+};
+
+static jobs_cfg *
+cfg_new(rag_conf *conf, rag_ixcache *ixc)
+{
+    jobs_cfg *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->conf = conf;
+    c->refs = 1;
+    rag_answer_env_load(&c->env, conf);
+    c->env.ixc = ixc;
+    return c;
+}
+
+static void
+cfg_unref(rag_jobs *j, jobs_cfg *c)
+{
+    int last;
+
+    pthread_mutex_lock(&j->mu);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (last) {
+        rag_conf_free(c->conf);
+        free(c);
+    }
+}
+
+static jobs_cfg *
+cfg_get(rag_jobs *j)
+{
+    jobs_cfg *c;
+
+    pthread_mutex_lock(&j->mu);
+    c = j->cur;
+    c->refs++;
+    pthread_mutex_unlock(&j->mu);
+    return c;
+}
+
+static void
+apply_log_level(rag_conf *conf)
+{
+    int lvl = rag_log_parse_level(rag_conf_get(conf, "log_level", "info"));
+
+    if (lvl >= 0)
+        rag_log_set_level((enum rag_log_level) lvl);
+}
+
+rag_jobs *
+rag_jobs_new(const char *conf_path, rag_conf *conf)
+{
+    rag_jobs *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    j->conf_path = conf_path ? strdup(conf_path) : NULL;
+    j->ixc = rag_ixcache_new();
+    j->cur = j->ixc ? cfg_new(conf, j->ixc) : NULL;
+    if (j->cur == NULL) {
+        rag_jobs_free(j);
+        return NULL;
+    }
+    apply_log_level(conf);
+    return j;
+}
+
+void
+rag_jobs_free(rag_jobs *j)
+{
+    if (j == NULL)
+        return;
+    if (j->cur)
+        cfg_unref(j, j->cur);
+    rag_ixcache_free(j->ixc);
+    free(j->conf_path);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+void
+rag_jobs_runner_conf(rag_jobs *j, rag_runner_conf *rc)
+{
+    rag_conf *c = j->cur->conf;
+
+    rc->worker_id = rag_conf_get(c, "worker_id", NULL);
+    rc->concurrency = (int) rag_conf_int(c, "concurrency", 2);
+    rc->poll_interval_ms = rag_conf_int(c, "poll_interval_ms", 1000);
+    rc->lease_seconds = (int) rag_conf_int(c, "lease_seconds", 300);
+    rc->grace_ms = rag_conf_int(c, "shutdown_grace_ms", 20000);
+    rc->backoff_base_s = rag_conf_double(c, "retry_base_seconds", 1.0);
+    rc->backoff_cap_s = rag_conf_double(c, "retry_cap_seconds", 3600);
+}
+
+void
+rag_jobs_reload(void *ctx, void *runner_conf)
+{
+    rag_jobs *j = ctx;
+    rag_runner_conf *rc = runner_conf;
+    char err[512];
+    rag_conf *conf = rag_conf_load(j->conf_path, err, sizeof(err));
+    jobs_cfg *nc, *old;
+
+    if (conf == NULL) {
+        rag_error("msg=\"reload failed, keeping the old config\" "
+                  "error=\"%s\"", err);
+        return;
+    }
+    nc = cfg_new(conf, j->ixc);
+    if (nc == NULL) {
+        rag_conf_free(conf);
+        return;
+    }
+    pthread_mutex_lock(&j->mu);
+    old = j->cur;
+    j->cur = nc;
+    pthread_mutex_unlock(&j->mu);
+    apply_log_level(conf);
+    /* concurrency, worker_id and the database need a restart */
+    rc->poll_interval_ms = rag_conf_int(conf, "poll_interval_ms", 1000);
+    rc->lease_seconds = (int) rag_conf_int(conf, "lease_seconds", 300);
+    rc->grace_ms = rag_conf_int(conf, "shutdown_grace_ms", 20000);
+    rc->backoff_base_s = rag_conf_double(conf, "retry_base_seconds", 1.0);
+    rc->backoff_cap_s = rag_conf_double(conf, "retry_cap_seconds", 3600);
+    if (rc->poll_interval_ms <= 0)
+        rc->poll_interval_ms = 1000;
+    if (rc->lease_seconds < 1)
+        rc->lease_seconds = 300;
+    cfg_unref(j, old);
+}
+
+static int
+run_reindex(jobs_cfg *c, PGconn *db, const rag_job *job, char *err,
+            size_t errlen)
+{
+    static const char *cp[] = {"collection", NULL};
+    char perr[128], coll[128];
+    yajl_val root = yajl_tree_parse(job->payload, perr, sizeof(perr)), v;
+    const char *s = NULL;
+
+    if (root) {
+        v = yajl_tree_get(root, cp, yajl_t_string);
+        s = v ? YAJL_GET_STRING(v) : NULL;
+    }
+    if (s == NULL || !rag_collection_name_ok(s)) {
+        yajl_tree_free(root);
+        snprintf(err, errlen, "invalid payload: want {\"collection\": name}");
+        return RAG_JOB_PERMANENT;
+    }
+    snprintf(coll, sizeof(coll), "%s", s);
+    yajl_tree_free(root);
+    if (rag_reindex_collection(db, coll, c->env.index_dir, err, errlen) != 0)
+        return RAG_JOB_RETRY;
+    return RAG_JOB_OK;
+}
+
+int
+rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
+             size_t errlen)
+{
+    rag_jobs *j = ctx;
+    jobs_cfg *c = cfg_get(j);
+    int rc;
+
+    if (strcmp(job->kind, "answer") == 0) {
+        rc = rag_answer_job(&c->env, db, job, err, errlen);
+    } else if (strcmp(job->kind, "reindex") == 0) {
+        rc = run_reindex(c, db, job, err, errlen);
+#ifdef RAG_HAVE_INGEST
+    } else if (strcmp(job->kind, "ingest") == 0) {
+        rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
+                 ? RAG_JOB_OK
+                 : RAG_JOB_RETRY;
+#endif
+    } else {
+        snprintf(err, errlen, "job kind '%s' is not built into this worker",
+                 job->kind);
+        rc = RAG_JOB_PERMANENT;
+    }
+    cfg_unref(j, c);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * rag-worker — claims jobs from the Postgres queue and runs them:
+ * answers (retrieval + LLM or extractive), reindex, ingest.
+ *
+ *   rag-worker [-c FILE]
+ *
+ * Settings come from the file and RAG_<KEY> environment variables (see
+ * conf/worker.conf.example): database_url, index_dir, concurrency,
+ * poll_interval_ms, lease_seconds, shutdown_grace_ms, retry_base_seconds,
+ * llm_*, embed_*, answer_*, log_level, worker_id.
+ * SIGTERM: finish or release in-flight jobs, exit. SIGHUP: reload.
+ */
+#include "jobs.h"
+#include "queue_runner.h"
+#include "rag_conf.h"
+#include "rag_http.h"
+#include "rag_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int
+main(int argc, char **argv)
+{
+    const char *path = NULL;
+    char err[512];
+    rag_runner_conf rc;
+    rag_conf *conf;
+    rag_jobs *jobs;
+    char *conninfo, *worker_id;
+    int ret;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            fprintf(stderr, "usage: rag-worker [-c FILE]\n");
+            return 2;
+        }
+    }
+    conf = rag_conf_load(path, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "rag-worker: %s\n", err);
+        return 1;
+    }
+    rag_http_global_init(); /* before any thread */
+    jobs = rag_jobs_new(path, conf);
+    if (jobs == NULL) {
+        fprintf(stderr, "rag-worker: out of memory\n");
+        return 1;
+    }
+    memset(&rc, 0, sizeof(rc));
+    rag_jobs_runner_conf(jobs, &rc);
+    /* the runner outlives this conf object across reloads: copy */
+    conninfo = strdup(rag_conf_database(conf));
+    worker_id = rc.worker_id ? strdup(rc.worker_id) : NULL;
+    if (conninfo == NULL || (rc.worker_id && worker_id == NULL)) {
+        fprintf(stderr, "rag-worker: out of memory\n");
+        return 1;
+    }
+    rc.conninfo = conninfo;
+    rc.worker_id = worker_id;
+    rc.handler = rag_jobs_run;
+    rc.reload = rag_jobs_reload;
+    rc.ctx = jobs;
+    ret = rag_runner_run(&rc);
+    /* threads may still hold jobs' snapshots after a release: leave the
+     * rest to exit() */
+    return ret == 0 ? 0 : 1;
+}
