@@ -1,0 +1,57 @@
+/*
+ * rag_html — documentation HTML page -> Markdown, with libxml2's
+ * forgiving HTML parser.
+ *
+ * Only the main content is converted: the first element matching the
+ * selector (a comma list tried left to right; each item is a simple CSS
+ * selector: tag, .class, #id, tag.class, tag#id, tag[attr=value], or a
+ * combination like div.body[role=main]). The default list covers
+ * Docusaurus, generic HTML5, Sphinx and MkDocs:
+ *     article, main, div.body, div[role=main], body
+ *
+ * Output: headings ("## Text {#id}" — the id is the element's real
+ * anchor, found on the heading, an <a id|name> or headerlink inside it,
+ * or an enclosing section/div whose first heading it is), paragraphs,
+ * inline code/strong/em, nested lists numbered from their start, fenced
+ * code blocks with their language, Markdown tables, absolute links and
+ * images, admonitions as "> **Note:** ..." quotes. Page chrome (nav,
+ * header, footer, aside, scripts, buttons, "edit this page" and
+ * "skip to content" links, DocBook navheader/navfooter, headerlink
+ * pilcrows) is dropped; zero-width characters are removed and
+ * whitespace is collapsed except inside code blocks.
+ *
+ * Ownership: rag_html_doc owns everything it points to; free it with
+ * rag_html_doc_free (safe on a zeroed or partially filled doc).
+ */
+#ifndef RAG_HTML_H
+#define RAG_HTML_H
+
+#include <stddef.h>
+
+#define RAG_HTML_MAX_INPUT   (16u * 1024 * 1024)
+#define RAG_HTML_MAX_OUTPUT  (16u * 1024 * 1024)
+#define RAG_HTML_MAX_LINKS   10000
+#define RAG_HTML_DEFAULT_SELECTOR "article, main, div.body, div[role=main], body"
+
+typedef struct {
+    char *title;        /* <title>, else the first <h1>; "" if neither */
+    char *markdown;     /* NUL-terminated */
+    size_t markdown_len;
+    char **links;       /* every <a href> in the page, absolute, normalised,
+                           fragment dropped, deduplicated, http(s) only */
+    size_t nlinks;
+} rag_html_doc;
+
+/* Converts html[0..len) fetched from page_url. selector NULL/"" = the
+ * default; encoding NULL = UTF-8 unless the page declares one. Returns 0,
+ * or -1 with err (input too large, unparsable, bad selector). */
+int rag_html_convert(const char *html, size_t len, const char *page_url,
+                     const char *selector, const char *encoding,
+                     rag_html_doc *out, char *err, size_t errlen);
+
+void rag_html_doc_free(rag_html_doc *d);
+
+/* 0 if the selector list parses (for validating configuration). */
+int rag_html_selector_check(const char *selector);
+
+#endif
