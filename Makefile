@@ -4,6 +4,8 @@
 #   make asan       the same under AddressSanitizer + UBSan (build-asan/)
 #   make test       unit tests + prove -r t/
 #   make deps       install the Debian packages (root)
+#   make demo       build and run the whole path locally (README)
+#   make check      the whole test suite as CI runs it
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
 #
 # Layout rules the Makefile relies on (so new files need no edits here):
@@ -49,7 +51,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: FORCE check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format
 
 all: progs module unit
@@ -144,6 +146,13 @@ migrate: progs
 
 deps:
 	sh .ci/deps.sh
+
+# The README's first command: build and run the whole path locally.
+demo:
+	scripts/demo.sh
+
+demo-stop:
+	scripts/demo-stop.sh
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
