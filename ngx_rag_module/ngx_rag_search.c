@@ -1,0 +1,1079 @@
+/*
+ * ngx_rag_search_module — GET /search?q=&collection=&k=&mode= and POST
+ * {"query","collection","k","mode"}: hybrid retrieval over the collection's
+ * mmap'd index file (lib/rag_search), optionally with a query embedding
+ * from an OpenAI-compatible endpoint (lib/rag_embed).
+ *
+ *   rag_search;                      content handler of the location
+ *   rag_index_dir PATH;              where <collection>.idx files live
+ *   rag_embed_url URL;               .../v1 (off when unset)
+ *   rag_embed_key KEY;  rag_embed_model NAME;
+ *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
+ *
+ * Index manager (one per worker process): read-only mappings keyed by
+ * file path. The event loop stat()s a file at most every 100 ms; when it
+ * changed, the next search task opens (and fully validates) the new file
+ * in the pool thread while other requests keep using the current one.
+ * When that task's request ends, on the event loop, the new index is
+ * installed; the old mapping is refcounted (the manager's reference plus
+ * one per in-flight task) and unmapped on the event loop when the last
+ * task using it is done. So a new generation is picked up without reload
+ * and without failing a request. Searches and embedding calls run on the
+ * thread pool, never on the event loop.
+ */
+
+#include "ngx_rag_module.h"
+
+#include "rag_embed.h"
+#include "rag_index.h"
+#include "rag_search.h"
+
+#include <yajl/yajl_tree.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NGX_RAG_SEARCH_MAX_QUERY   4096      /* bytes of query text */
+#define NGX_RAG_SEARCH_MAX_BODY    16384     /* bytes of POST body */
+#define NGX_RAG_SEARCH_DEFAULT_K   10
+#define NGX_RAG_SEARCH_SNIPPET     240
+#define NGX_RAG_IX_CHECK_MS        100
+#define NGX_RAG_IX_MAX_ENTRIES     256
+#define NGX_RAG_IX_MAX_PATH        1024
+
+
+typedef struct {
+    ngx_str_t    index_dir;
+    ngx_str_t    embed_url;
+    ngx_str_t    embed_key;
+    ngx_str_t    embed_model;
+    ngx_msec_t   debug_delay;
+} ngx_rag_search_loc_conf_t;
+
+
+/* One opened index; refs = 1 while current + 1 per task using it. */
+typedef struct {
+    rag_index   *ix;
+    ngx_uint_t   refs;
+} ngx_rag_ixref_t;
+
+
+typedef struct {
+    char              path[NGX_RAG_IX_MAX_PATH];
+    ngx_rag_ixref_t  *cur;
+    ngx_msec_t        checked;
+    unsigned          checked_once:1;
+    unsigned          stale:1;    /* the file differs from cur */
+    unsigned          loading:1;  /* a task is opening it */
+    /* identity of the file cur (or the load in progress) came from */
+    dev_t             dev;
+    ino_t             ino;
+    off_t             size;
+    struct timespec   mtime;
+    ngx_uint_t        load_seq;      /* last load handed to a task */
+    ngx_uint_t        installed_seq; /* load that produced cur */
+} ngx_rag_ixent_t;
+
+
+/*
+ * Process-wide on purpose: the index mappings belong to this nginx
+ * worker process and are shared by all its requests; touched only on the
+ * event loop thread.
+ */
+static ngx_rag_ixent_t  *ngx_rag_ix_entries;
+static ngx_uint_t        ngx_rag_ix_nentries;
+
+
+typedef enum {
+    NGX_RAG_MODE_HYBRID = 0,
+    NGX_RAG_MODE_BM25,
+    NGX_RAG_MODE_VECTOR
+} ngx_rag_mode_e;
+
+static const char *ngx_rag_mode_names[] = { "hybrid", "bm25", "vector" };
+
+
+typedef struct {
+    /* in: set on the event loop before posting */
+    ngx_rag_ixent_t   *ent;
+    ngx_rag_ixref_t   *ref;        /* current index, or NULL */
+    ngx_uint_t         load_seq;   /* != 0: open the file first */
+    char              *path;
+    char              *query;
+    size_t             query_len;
+    char              *collection;
+    size_t             k;
+    ngx_rag_mode_e     mode;
+    rag_embed_conf     embed;
+    ngx_msec_t         delay;
+    struct timespec    start;
+
+    /* out: set by the thread */
+    rag_index         *opened;
+    char               open_err[256];
+    int                open_errno_enoent;
+    uint64_t           generation;
+
+    unsigned           released:1;
+} ngx_rag_search_ctx_t;
+
+
+static ngx_int_t ngx_rag_search_handler(ngx_http_request_t *r);
+static void ngx_rag_search_body(ngx_http_request_t *r);
+static ngx_int_t ngx_rag_search_start(ngx_http_request_t *r,
+    ngx_str_t *query, ngx_str_t *collection, ngx_int_t k,
+    ngx_rag_mode_e mode);
+static void ngx_rag_search_run(ngx_rag_task_t *t);
+static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
+    ngx_rag_task_t *t);
+static void ngx_rag_search_cleanup(void *data);
+static void *ngx_rag_search_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_rag_search_commands[] = {
+
+    { ngx_string("rag_search"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rag_search_set,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("rag_index_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, index_dir),
+      NULL },
+
+    { ngx_string("rag_embed_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, embed_url),
+      NULL },
+
+    { ngx_string("rag_embed_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, embed_key),
+      NULL },
+
+    { ngx_string("rag_embed_model"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, embed_model),
+      NULL },
+
+    { ngx_string("rag_search_debug_delay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, debug_delay),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_rag_search_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    ngx_rag_search_create_loc_conf,        /* create location configuration */
+    ngx_rag_search_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_rag_search_module = {
+    NGX_MODULE_V1,
+    &ngx_rag_search_module_ctx,            /* module context */
+    ngx_rag_search_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * rag_embed lives in lib/rag_embed.c (ingestion's area). Weak, so this
+ * module still loads in a tree without it; the vector leg is then off.
+ */
+#pragma weak rag_embed
+
+
+static void *
+ngx_rag_search_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_rag_search_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_rag_search_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->debug_delay = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_rag_search_loc_conf_t *prev = parent;
+    ngx_rag_search_loc_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
+                             "/var/lib/ngx_rag/index");
+    ngx_conf_merge_str_value(conf->embed_url, prev->embed_url, "");
+    ngx_conf_merge_str_value(conf->embed_key, prev->embed_key, "");
+    ngx_conf_merge_str_value(conf->embed_model, prev->embed_model,
+                             "text-embedding-3-small");
+    ngx_conf_merge_msec_value(conf->debug_delay, prev->debug_delay, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is duplicate: the location already has a content handler";
+    }
+
+    clcf->handler = ngx_rag_search_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* ---- index manager (event loop only) ----------------------------------- */
+
+static void
+ngx_rag_ixref_release(ngx_rag_ixref_t *ref)
+{
+    if (ref == NULL) {
+        return;
+    }
+
+    if (--ref->refs == 0) {
+        rag_index_close(ref->ix);
+        free(ref);
+    }
+}
+
+
+static ngx_rag_ixent_t *
+ngx_rag_ix_entry(const char *path)
+{
+    ngx_uint_t        i;
+    ngx_rag_ixent_t  *e;
+
+    if (ngx_rag_ix_entries == NULL) {
+        ngx_rag_ix_entries = calloc(NGX_RAG_IX_MAX_ENTRIES,
+                                    sizeof(ngx_rag_ixent_t));
+        if (ngx_rag_ix_entries == NULL) {
+            return NULL;
+        }
+    }
+
+    for (i = 0; i < ngx_rag_ix_nentries; i++) {
+        if (strcmp(ngx_rag_ix_entries[i].path, path) == 0) {
+            return &ngx_rag_ix_entries[i];
+        }
+    }
+
+    if (ngx_rag_ix_nentries == NGX_RAG_IX_MAX_ENTRIES) {
+        return NULL;
+    }
+
+    e = &ngx_rag_ix_entries[ngx_rag_ix_nentries++];
+    ngx_cpystrn((u_char *) e->path, (u_char *) path, sizeof(e->path));
+
+    return e;
+}
+
+
+/*
+ * Refreshes the entry's view of the file (at most every 100 ms).
+ * Returns NGX_OK, or NGX_DECLINED when the file does not exist.
+ */
+static ngx_int_t
+ngx_rag_ix_check(ngx_rag_ixent_t *e, ngx_log_t *log)
+{
+    struct stat  st;
+
+    if (e->checked_once
+        && (ngx_msec_int_t) (ngx_current_msec - e->checked)
+           < NGX_RAG_IX_CHECK_MS)
+    {
+        return (e->cur || e->stale) ? NGX_OK : NGX_DECLINED;
+    }
+
+    e->checked = ngx_current_msec;
+    e->checked_once = 1;
+
+    if (stat(e->path, &st) != 0) {
+        if (errno != ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, log, errno, "stat \"%s\" failed",
+                          e->path);
+        }
+
+        /* the collection's index is gone: stop serving it */
+        if (e->cur) {
+            ngx_rag_ixref_release(e->cur);
+            e->cur = NULL;
+        }
+        e->stale = 0;
+        e->dev = 0;
+        e->ino = 0;
+        return NGX_DECLINED;
+    }
+
+    if (e->cur == NULL && !e->loading) {
+        e->stale = 1;
+
+    } else if (st.st_dev != e->dev || st.st_ino != e->ino
+               || st.st_size != e->size
+               || st.st_mtim.tv_sec != e->mtime.tv_sec
+               || st.st_mtim.tv_nsec != e->mtime.tv_nsec)
+    {
+        e->stale = 1;
+    }
+
+    if (e->stale) {
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        e->size = st.st_size;
+        e->mtime = st.st_mtim;
+    }
+
+    return NGX_OK;
+}
+
+
+/* ---- request handling -------------------------------------------------- */
+
+static ngx_int_t
+ngx_rag_search_fail(ngx_http_request_t *r, ngx_uint_t status,
+    const char *msg)
+{
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_SEARCH, status);
+    return ngx_rag_send_error(r, status, msg);
+}
+
+
+static ngx_int_t
+ngx_rag_search_name_ok(ngx_str_t *s)
+{
+    size_t  i;
+    u_char  c;
+
+    if (s->len == 0 || s->len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    /* "." and anything with ".." could walk out of rag_index_dir */
+    for (i = 0; i + 1 < s->len; i++) {
+        if (s->data[i] == '.' && s->data[i + 1] == '.') {
+            return 0;
+        }
+    }
+
+    if (s->len == 1 && s->data[0] == '.') {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* Decodes a query-string value ('+' is a space) into a pool copy. */
+static ngx_int_t
+ngx_rag_search_arg(ngx_http_request_t *r, const char *name, ngx_str_t *out)
+{
+    u_char     *dst, *src, *p;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, raw.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, raw.data, raw.len);
+    for (src = p; src < p + raw.len; src++) {
+        if (*src == '+') {
+            *src = ' ';
+        }
+    }
+
+    src = p;
+    dst = p;
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+    *dst = '\0';
+
+    out->data = p;
+    out->len = dst - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rag_search_parse_mode(ngx_str_t *s, ngx_rag_mode_e *mode)
+{
+    ngx_uint_t  i;
+
+    if (s->len == 0) {
+        *mode = NGX_RAG_MODE_HYBRID;
+        return NGX_OK;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (s->len == ngx_strlen(ngx_rag_mode_names[i])
+            && ngx_strncmp(s->data, ngx_rag_mode_names[i], s->len) == 0)
+        {
+            *mode = (ngx_rag_mode_e) i;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_rag_search_parse_k(ngx_str_t *s, ngx_int_t *k)
+{
+    ngx_int_t  v;
+
+    if (s->len == 0 || s->len > 3) {
+        return NGX_ERROR;
+    }
+
+    v = ngx_atoi(s->data, s->len);
+    if (v < 1 || v > RAG_SEARCH_MAX_K) {
+        return NGX_ERROR;
+    }
+
+    *k = v;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rag_search_handler(ngx_http_request_t *r)
+{
+    ngx_int_t       rc, k;
+    ngx_str_t       q, coll, ks, ms;
+    ngx_rag_mode_e  mode;
+
+    if (r->method == NGX_HTTP_POST) {
+        rc = ngx_rag_check_json_post(r, NGX_RAG_SEARCH_MAX_BODY);
+        if (rc != NGX_OK) {
+            return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, rc);
+        }
+
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r, ngx_rag_search_body);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, NGX_HTTP_NOT_ALLOWED);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_null(&q);
+    ngx_str_null(&coll);
+    ngx_str_null(&ks);
+    ngx_str_null(&ms);
+
+    if (ngx_rag_search_arg(r, "q", &q) == NGX_ERROR
+        || ngx_rag_search_arg(r, "collection", &coll) == NGX_ERROR
+        || ngx_rag_search_arg(r, "k", &ks) == NGX_ERROR
+        || ngx_rag_search_arg(r, "mode", &ms) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    k = NGX_RAG_SEARCH_DEFAULT_K;
+    if (ks.data != NULL && ngx_rag_search_parse_k(&ks, &k) != NGX_OK) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "k must be an integer from 1 to 100");
+    }
+
+    if (ngx_rag_search_parse_mode(&ms, &mode) != NGX_OK) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "mode must be hybrid, bm25 or vector");
+    }
+
+    rc = ngx_rag_search_start(r, &q, &coll, k, mode);
+    if (rc == NGX_DONE) {
+        /* the task's completion finalizes the request */
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_rag_search_body(ngx_http_request_t *r)
+{
+    char            errbuf[128];
+    ngx_int_t       k, rc;
+    ngx_str_t       body, q, coll, ms;
+    yajl_val        root, v;
+    ngx_rag_mode_e  mode;
+
+    static const char *p_query[] = { "query", NULL };
+    static const char *p_q[] = { "q", NULL };
+    static const char *p_coll[] = { "collection", NULL };
+    static const char *p_k[] = { "k", NULL };
+    static const char *p_limit[] = { "limit", NULL };
+    static const char *p_mode[] = { "mode", NULL };
+
+    if (ngx_rag_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (body.len > NGX_RAG_SEARCH_MAX_BODY) {
+        ngx_http_finalize_request(r,
+            ngx_rag_search_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                "body too large"));
+        return;
+    }
+
+    if (ngx_strlen(body.data) != body.len) {
+        ngx_http_finalize_request(r,
+            ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                "malformed JSON: NUL byte"));
+        return;
+    }
+
+    root = yajl_tree_parse((const char *) body.data, errbuf, sizeof(errbuf));
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        ngx_http_finalize_request(r,
+            ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                "malformed JSON: expected an object"));
+        return;
+    }
+
+    ngx_str_null(&q);
+    ngx_str_null(&coll);
+    ngx_str_null(&ms);
+    k = NGX_RAG_SEARCH_DEFAULT_K;
+    mode = NGX_RAG_MODE_HYBRID;
+
+    v = yajl_tree_get(root, p_query, yajl_t_any);
+    if (v == NULL) {
+        v = yajl_tree_get(root, p_q, yajl_t_any);
+    }
+    if (v != NULL && !YAJL_IS_STRING(v)) {
+        goto bad_type;
+    }
+    if (v != NULL) {
+        q.data = (u_char *) YAJL_GET_STRING(v);
+        q.len = ngx_strlen(q.data);
+    }
+
+    v = yajl_tree_get(root, p_coll, yajl_t_any);
+    if (v != NULL && !YAJL_IS_STRING(v)) {
+        goto bad_type;
+    }
+    if (v != NULL) {
+        coll.data = (u_char *) YAJL_GET_STRING(v);
+        coll.len = ngx_strlen(coll.data);
+    }
+
+    v = yajl_tree_get(root, p_k, yajl_t_any);
+    if (v == NULL) {
+        v = yajl_tree_get(root, p_limit, yajl_t_any);
+    }
+    if (v != NULL) {
+        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1
+            || YAJL_GET_INTEGER(v) > RAG_SEARCH_MAX_K)
+        {
+            yajl_tree_free(root);
+            ngx_http_finalize_request(r,
+                ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                    "k must be an integer from 1 to 100"));
+            return;
+        }
+        k = (ngx_int_t) YAJL_GET_INTEGER(v);
+    }
+
+    v = yajl_tree_get(root, p_mode, yajl_t_any);
+    if (v != NULL) {
+        if (!YAJL_IS_STRING(v)) {
+            goto bad_type;
+        }
+        ms.data = (u_char *) YAJL_GET_STRING(v);
+        ms.len = ngx_strlen(ms.data);
+        if (ngx_rag_search_parse_mode(&ms, &mode) != NGX_OK) {
+            yajl_tree_free(root);
+            ngx_http_finalize_request(r,
+                ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                    "mode must be hybrid, bm25 or vector"));
+            return;
+        }
+    }
+
+    /* start copies what it keeps into the pool; when the task was
+     * posted, its completion finalizes (with the count taken by the body
+     * read) */
+    rc = ngx_rag_search_start(r, &q, &coll, k, mode);
+    yajl_tree_free(root);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+    return;
+
+bad_type:
+
+    yajl_tree_free(root);
+    ngx_http_finalize_request(r,
+        ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                            "query, collection and mode must be strings"));
+}
+
+
+static char *
+ngx_rag_search_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
+{
+    char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p != NULL) {
+        ngx_memcpy(p, s, len);
+        p[len] = '\0';
+    }
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
+    ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
+{
+    u_char                     *p;
+    char                        path[NGX_RAG_IX_MAX_PATH];
+    ngx_rag_task_t             *t;
+    ngx_rag_ixent_t            *ent;
+    ngx_pool_cleanup_t         *cln;
+    ngx_rag_search_ctx_t       *ctx;
+    ngx_rag_search_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_rag_search_module);
+
+    if (query->data == NULL || query->len == 0) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "missing query (q)");
+    }
+
+    if (query->len > NGX_RAG_SEARCH_MAX_QUERY) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "query too long (max 4096 bytes)");
+    }
+
+    if (collection->data == NULL || collection->len == 0) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "missing collection");
+    }
+
+    if (!ngx_rag_search_name_ok(collection)) {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "bad collection name");
+    }
+
+    if (mode == NGX_RAG_MODE_VECTOR
+        && (slcf->embed_url.len == 0 || rag_embed == NULL))
+    {
+        return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
+                                   "mode=vector needs rag_embed_url");
+    }
+
+    p = ngx_snprintf((u_char *) path, sizeof(path) - 1, "%V/%V.idx",
+                     &slcf->index_dir, collection);
+    *p = '\0';
+
+    ent = ngx_rag_ix_entry(path);
+    if (ent == NULL) {
+        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "too many collections");
+    }
+
+    if (ngx_rag_ix_check(ent, r->connection->log) == NGX_DECLINED) {
+        return ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
+                                   "unknown collection");
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run,
+                            sizeof(ngx_rag_search_ctx_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = t->data;
+    ctx->path = ngx_rag_search_pstrdup(r->pool, (u_char *) path,
+                                       ngx_strlen(path));
+    ctx->query = ngx_rag_search_pstrdup(r->pool, query->data, query->len);
+    ctx->collection = ngx_rag_search_pstrdup(r->pool, collection->data,
+                                             collection->len);
+    if (ctx->path == NULL || ctx->query == NULL || ctx->collection == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->query_len = query->len;
+    ctx->k = (size_t) k;
+    ctx->mode = mode;
+    ctx->delay = slcf->debug_delay;
+    clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+
+    if (slcf->embed_url.len && rag_embed != NULL
+        && mode != NGX_RAG_MODE_BM25)
+    {
+        ctx->embed.base_url = (const char *) slcf->embed_url.data;
+        ctx->embed.api_key = slcf->embed_key.len
+                             ? (const char *) slcf->embed_key.data : NULL;
+        ctx->embed.model = (const char *) slcf->embed_model.data;
+        ctx->embed.timeout_ms = 10000;
+        ctx->embed.max_retries = 1;
+        ctx->embed.max_inputs = 1;
+        ctx->embed.max_tokens = 8192;
+    }
+
+    /* take a reference before posting: the thread uses it */
+    ctx->ent = ent;
+    if (ent->cur) {
+        ctx->ref = ent->cur;
+        ctx->ref->refs++;
+    }
+
+    if (ent->stale && (!ent->loading || ent->cur == NULL)) {
+        /* this task opens the new file; with no index yet every task
+         * has to, the first one done installs its copy */
+        ctx->load_seq = ++ent->load_seq;
+        ent->loading = 1;
+        ent->stale = 0;
+
+    } else if (ent->cur == NULL && ent->loading) {
+        ctx->load_seq = ++ent->load_seq;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_rag_ixref_release(ctx->ref);
+        ctx->ref = NULL;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_rag_search_cleanup;
+    cln->data = ctx;
+
+    t->done = ngx_rag_search_done;
+
+    if (ngx_rag_task_post(r, t) != NGX_OK) {
+        /* the cleanup releases the reference and the load claim */
+        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "search queue full");
+    }
+
+    return NGX_DONE;
+}
+
+
+/* ---- thread side -------------------------------------------------------- */
+
+static void
+ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
+    const rag_hit *hits, int n, const char *vector_note)
+{
+    int                    i;
+    char                  *snip;
+    double                 ms;
+    rag_buf               *b;
+    rag_index_chunk        c;
+    struct timespec        now;
+    ngx_rag_search_ctx_t  *ctx = t->data;
+
+    b = &t->body;
+    rag_buf_reset(b);
+
+    snip = malloc(NGX_RAG_SEARCH_SNIPPET + 1);
+    if (snip == NULL) {
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "out of memory");
+        return;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (double) (now.tv_sec - ctx->start.tv_sec) * 1e3
+         + (double) (now.tv_nsec - ctx->start.tv_nsec) / 1e6;
+
+    rag_buf_puts(b, "{\"query\":");
+    rag_buf_json_str(b, ctx->query, ctx->query_len);
+    rag_buf_puts(b, ",\"collection\":");
+    rag_buf_json_str(b, ctx->collection, strlen(ctx->collection));
+    rag_buf_printf(b, ",\"generation\":%llu,\"mode\":\"%s\",\"took_ms\":%.3f",
+                   (unsigned long long) rag_index_generation(ix),
+                   ngx_rag_mode_names[ctx->mode], ms);
+    if (vector_note) {
+        rag_buf_puts(b, ",\"vector\":");
+        rag_buf_json_str(b, vector_note, strlen(vector_note));
+    }
+    rag_buf_puts(b, ",\"results\":[");
+
+    for (i = 0; i < n; i++) {
+        if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0) {
+            continue;
+        }
+        rag_snippet(c.body.p, c.body.len, ctx->query, ctx->query_len, snip,
+                    NGX_RAG_SEARCH_SNIPPET + 1);
+
+        rag_buf_printf(b, "%s{\"rank\":%d,\"chunk_id\":%lld,\"url\":",
+                       i ? "," : "", i + 1, (long long) c.chunk_id);
+        rag_buf_json_str(b, c.url.p, c.url.len);
+        rag_buf_puts(b, ",\"title\":");
+        rag_buf_json_str(b, c.title.p, c.title.len);
+        rag_buf_puts(b, ",\"heading_path\":");
+        rag_buf_json_str(b, c.heading_path.p, c.heading_path.len);
+        rag_buf_printf(b, ",\"score\":%.6g,\"bm25\":%.6g,\"cosine\":%.6g,"
+                       "\"snippet\":",
+                       hits[i].score, hits[i].bm25, hits[i].cosine);
+        rag_buf_json_str(b, snip, strlen(snip));
+        rag_buf_putc(b, '}');
+    }
+
+    if (rag_buf_puts(b, "]}") != 0) {
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "response too large");
+    } else {
+        t->status = NGX_HTTP_OK;
+    }
+
+    free(snip);
+}
+
+
+static void
+ngx_rag_search_run(ngx_rag_task_t *t)
+{
+    int                    n;
+    char                   err[256];
+    float                 *qvec = NULL;
+    uint32_t               qdims = 0;
+    rag_hit                hits[RAG_SEARCH_MAX_K];
+    rag_query              q;
+    const char            *note = NULL;
+    const char            *texts[1];
+    const rag_index       *ix;
+    ngx_rag_search_ctx_t  *ctx = t->data;
+
+    if (ctx->delay) {
+        usleep((useconds_t) ctx->delay * 1000);
+    }
+
+    if (ctx->load_seq) {
+        ctx->opened = rag_index_open(ctx->path, ctx->open_err,
+                                     sizeof(ctx->open_err));
+        if (ctx->opened == NULL) {
+            ctx->open_errno_enoent = errno == ENOENT;
+        }
+    }
+
+    ix = ctx->opened ? ctx->opened : ctx->ref ? ctx->ref->ix : NULL;
+
+    if (ix == NULL) {
+        if (ctx->open_errno_enoent) {
+            ngx_rag_task_error(t, NGX_HTTP_NOT_FOUND, "unknown collection");
+        } else {
+            ngx_rag_task_error(t, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "collection index unavailable");
+            t->retry_after = 5;
+        }
+        return;
+    }
+
+    ctx->generation = rag_index_generation(ix);
+
+    if (ctx->embed.base_url && rag_index_dims(ix) > 0) {
+        texts[0] = ctx->query;
+        if (rag_embed(&ctx->embed, texts, 1, &qvec, &qdims, err,
+                      sizeof(err)) != 0)
+        {
+            qvec = NULL;
+            note = "embedding failed, lexical only";
+
+        } else if (qdims != rag_index_dims(ix)) {
+            free(qvec);
+            qvec = NULL;
+            note = "embedding size differs from the index, lexical only";
+        }
+
+    } else if (ctx->mode != NGX_RAG_MODE_BM25) {
+        note = "no vectors, lexical only";
+    }
+
+    if (ctx->mode == NGX_RAG_MODE_VECTOR && qvec == NULL) {
+        ngx_rag_task_error(t, NGX_HTTP_BAD_GATEWAY,
+                           note ? note : "no query embedding");
+        return;
+    }
+
+    q.text = ctx->query;
+    q.text_len = ctx->query_len;
+    q.qvec = qvec;
+    q.k = ctx->k;
+    q.mode = ctx->mode == NGX_RAG_MODE_BM25 ? RAG_SEARCH_BM25
+             : ctx->mode == NGX_RAG_MODE_VECTOR ? RAG_SEARCH_VECTOR
+             : RAG_SEARCH_HYBRID;
+
+    n = rag_search(ix, &q, hits);
+    free(qvec);
+
+    if (n < 0) {
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "search failed");
+        return;
+    }
+
+    ngx_rag_search_json(t, ix, hits, n, note);
+}
+
+
+/* ---- back on the event loop --------------------------------------------- */
+
+static ngx_int_t
+ngx_rag_search_done(ngx_http_request_t *r, ngx_rag_task_t *t)
+{
+    ngx_rag_search_ctx_t  *ctx = t->data;
+
+    if (ctx->generation) {
+        ngx_rag_metrics_set_generation(r, ctx->generation);
+    }
+
+    /* install a newly opened index now rather than at pool cleanup */
+    ngx_rag_search_cleanup(ctx);
+
+    return ngx_rag_send(r, t->status, t->content_type,
+                        (u_char *) t->body.data, t->body.len,
+                        t->retry_after);
+}
+
+
+/*
+ * Runs once per request, on the event loop, after the task finished (the
+ * request is blocked until then) or when it was never posted.
+ */
+static void
+ngx_rag_search_cleanup(void *data)
+{
+    ngx_rag_search_ctx_t  *ctx = data;
+    ngx_rag_ixent_t       *e = ctx->ent;
+    ngx_rag_ixref_t       *ref;
+
+    if (ctx->released || e == NULL) {
+        return;
+    }
+    ctx->released = 1;
+
+    ngx_rag_ixref_release(ctx->ref);
+    ctx->ref = NULL;
+
+    if (ctx->load_seq == 0) {
+        return;
+    }
+
+    if (ctx->load_seq == e->load_seq) {
+        e->loading = 0;
+    }
+
+    if (ctx->opened == NULL) {
+        if (ctx->open_err[0]) {
+            /* keep serving the old index; retry when the file changes */
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "rag_search: cannot open index: %s",
+                          ctx->open_err);
+        }
+        return;
+    }
+
+    if (ctx->load_seq <= e->installed_seq) {
+        /* an older or duplicate load finished late */
+        rag_index_close(ctx->opened);
+        ctx->opened = NULL;
+        return;
+    }
+
+    ref = malloc(sizeof(ngx_rag_ixref_t));
+    if (ref == NULL) {
+        rag_index_close(ctx->opened);
+        ctx->opened = NULL;
+        return;
+    }
+
+    ref->ix = ctx->opened;
+    ref->refs = 1;
+    ctx->opened = NULL;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "rag_search: %s generation %uL loaded (%uD chunks)",
+                  e->path, (uint64_t) rag_index_generation(ref->ix),
+                  rag_index_count(ref->ix));
+
+    ngx_rag_ixref_release(e->cur);
+    e->cur = ref;
+    e->installed_seq = ctx->load_seq;
+}
