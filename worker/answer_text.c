@@ -46,6 +46,8 @@ rag_answer_cut(const char *s, size_t len, size_t max_bytes)
         if (c == ' ' || c == '\n')
             word = i;
     }
+    if (s[max_bytes] == ' ' || s[max_bytes] == '\n')
+        word = max_bytes; /* the cut falls right before a space */
     /* a sentence end that keeps at least a third of the room */
     if (best > 0 && best >= max_bytes / 3)
         return best;
