@@ -93,12 +93,12 @@ $(NGX_BLD)/srcs.list: FORCE
 	@echo '$(sort $(wildcard lib/*.c ngx_rag_module/*.c))' > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
-$(NGX_BLD)/Makefile: config $(NGX_BLD)/srcs.list
+$(NGX_BLD)/Makefile: config Makefile $(NGX_BLD)/srcs.list
 	@test -x $(NGX_SRC)/configure || \
 	    { echo "nginx-dev missing: run 'make deps'" >&2; exit 1; }
 	mkdir -p $(NGX_BLD)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
-	    --with-cc-opt="-g -O2 -fPIC -D_GNU_SOURCE $(SAN) -Wno-unused-parameter" \
+	    --with-cc-opt="-g -O2 -fPIC -D_GNU_SOURCE $(SAN) -Wno-unused-parameter -Wno-format-truncation" \
 	    --with-ld-opt="-fPIC $(SAN)" "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_BLD) \
 	    > $(NGX_BLD)/configure.log 2>&1 || \
