@@ -125,11 +125,14 @@ rag_gw_close_keeps_session(int code)
 int
 rag_gw_url(rag_buf *out, const char *url)
 {
+    const char *host = strstr(url, "://");
+
     rag_buf_reset(out);
     if (strchr(url, '?'))
         return rag_buf_puts(out, url);
+    /* a bare host gets the "/" path, an explicit path is kept */
     return rag_buf_printf(out, "%s%s?v=10&encoding=json", url,
-                          url[strlen(url) - 1] == '/' ? "" : "/");
+                          host && strchr(host + 3, '/') ? "" : "/");
 }
 
 int

@@ -1,0 +1,653 @@
+package FakeDiscord;
+
+# A Discord stand-in on 127.0.0.1 for the rag-bot tests: the gateway
+# (WebSocket, API v10 JSON) and the REST endpoints the bot uses, on one
+# port, in a forked child running a select loop. Core Perl only.
+#
+#   my $fd = FakeDiscord->start(dir => $tmp, token => 'T', bot_id => '9',
+#                               app_id => '8', heartbeat_interval => 45000);
+#   $fd->api_base  # http://127.0.0.1:PORT/api/v10 (discord_api_base)
+#   $fd->channel(id => ..., guild_id => ..., parent_id => ..., name => ...);
+#   $fd->dispatch('MESSAGE_CREATE', {...});   # sent (or kept for RESUME)
+#   $fd->fault(withhold_acks => 1) / (drop => 1) / (op7 => 1)
+#       / (op9 => JSON::PP::false) / (close => 4014)
+#       / (rest => {method => 'POST', path => qr, status => 429,
+#                   body => {...}, delay_ms => N, count => 1})
+#   $fd->records  # everything received, as hashes (JSON lines file)
+#
+# It validates what the docs require of a client: masked frames,
+# IDENTIFY / RESUME / heartbeat shapes, the Bot token, a DiscordBot
+# User-Agent, embed limits (4096 description, 256 title, 6000 total, 10
+# per message), nonce length (<= 25) and enforce_nonce deduplication
+# (the existing message is returned). Violations are recorded with
+# kind => 'violation'.
+
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Select;
+use Digest::SHA qw(sha1);
+use MIME::Base64 qw(encode_base64);
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use POSIX qw(:sys_wait_h);
+use HTTP::Tiny;
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+my @servers;
+my $owner = $$;
+
+sub start {
+    my ($class, %o) = @_;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => 0, Listen => 64, Proto => 'tcp', ReuseAddr => 1)
+        or die "listen: $!";
+    my $self = bless {
+        port => $sock->sockport, dir => $o{dir},
+        records_file => "$o{dir}/discord-records.jsonl",
+        token => $o{token} // 'test-token',
+        bot_id => $o{bot_id} // '900000000000000001',
+        app_id => $o{app_id} // '800000000000000001',
+        guild_id => $o{guild_id} // '100000000000000001',
+        heartbeat_interval => $o{heartbeat_interval} // 45000,
+    }, $class;
+    open my $fh, '>', $self->{records_file} or die;
+    close $fh;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $self->_serve($sock);
+        POSIX::_exit(0);
+    }
+    close $sock;
+    $self->{pid} = $pid;
+    push @servers, $self;
+    return $self;
+}
+
+sub url { "http://127.0.0.1:$_[0]{port}" }
+sub api_base { $_[0]->url . '/api/v10' }
+sub gateway_url { "ws://127.0.0.1:$_[0]{port}/gw" }
+
+sub _ctl {
+    my ($self, %req) = @_;
+    my $r = HTTP::Tiny->new(timeout => 10)->post($self->url . '/_ctl',
+        { content => $JSON->encode(\%req),
+          headers => { 'content-type' => 'application/json' } });
+    die "control failed: $r->{status} $r->{content}" unless $r->{success};
+    return $JSON->decode($r->{content});
+}
+
+sub dispatch { my ($s, $t, $d) = @_; $s->_ctl(action => 'dispatch', t => $t, d => $d) }
+sub fault    { my ($s, %f) = @_; $s->_ctl(action => 'fault', %f) }
+sub channel  { my ($s, %c) = @_; $s->_ctl(action => 'channel', channel => \%c) }
+sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
+
+sub records {
+    my ($self, %f) = @_;
+    open my $fh, '<', $self->{records_file} or return ();
+    my @r;
+    while (my $l = <$fh>) {
+        my $x = eval { $JSON->decode($l) } or next;
+        next if $f{kind} && $x->{kind} ne $f{kind};
+        push @r, $x;
+    }
+    return @r;
+}
+
+# Environment for rag-bot pointed at this stand-in.
+sub bot_env {
+    my ($self, $pg, %extra) = @_;
+    return { RAG_DATABASE_URL => $pg->{conninfo},
+        RAG_DISCORD_TOKEN => $self->{token},
+        RAG_DISCORD_API_BASE => $self->api_base,
+        RAG_OUTBOX_POLL_MS => 200, RAG_OUTBOX_LEASE_S => 3,
+        RAG_GATEWAY_BACKOFF_MS => 200, RAG_LOG_LEVEL => 'debug', %extra };
+}
+
+# Records matching a predicate, e.g. rest(method => 'POST', path => qr).
+sub rest {
+    my ($self, %m) = @_;
+    return grep {
+        (!$m{method} || $_->{method} eq $m{method})
+            && (!$m{path} || $_->{path} =~ $m{path})
+    } $self->records(kind => 'rest');
+}
+
+sub gw { my ($self, $op) = @_; grep { $_->{op} == $op } $self->records(kind => 'gw') }
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'TERM', $self->{pid};
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
+}
+
+END { return unless $$ == $owner; $_->stop for @servers }
+
+# --- server (child) ---------------------------------------------------------
+
+sub _record {
+    my ($st, $rec) = @_;
+    $rec->{t} = sprintf('%.3f', time);
+    open my $fh, '>>', $st->{records_file} or return;
+    print $fh $JSON->encode($rec), "\n";
+    close $fh;
+}
+
+sub _serve {
+    my ($self, $lsock) = @_;
+    $SIG{TERM} = sub { POSIX::_exit(0) };
+    my $st = $self;
+    $st->{conns} = {};
+    $st->{sel} = IO::Select->new($lsock);
+    $st->{channels} = {};
+    $st->{messages} = {};   # id -> message
+    $st->{nonces} = {};     # "channel:nonce" -> message id
+    $st->{sessions} = {};   # session_id -> {seq, log => [payloads]}
+    $st->{next_id} = 1200000000000000000;
+    $st->{faults} = [];
+    $st->{bucket} = {};
+    $lsock->blocking(0);
+    while (1) {
+        my $now = time;
+        my $timeout = 0.05;
+        for my $c (values %{ $st->{conns} }) {
+            for my $p (@{ $c->{pending} }) {
+                my $left = $p->[0] - $now;
+                $timeout = $left if $left < $timeout;
+            }
+        }
+        $timeout = 0 if $timeout < 0;
+        my @ready = $st->{sel}->can_read($timeout);
+        for my $fh (@ready) {
+            if ($fh == $lsock) {
+                while (my $c = $lsock->accept) {
+                    $c->blocking(0);
+                    $st->{sel}->add($c);
+                    $st->{conns}{fileno $c} = { fh => $c, in => '',
+                        mode => 'http', pending => [] };
+                }
+                next;
+            }
+            my $c = $st->{conns}{fileno $fh} or next;
+            my $n = sysread($fh, my $buf, 65536);
+            if (!defined $n) { next if $!{EAGAIN}; _drop($st, $c); next }
+            if ($n == 0) { _drop($st, $c); next }
+            $c->{in} .= $buf;
+            if ($c->{mode} eq 'http') { _http($st, $c) }
+            else { _ws_in($st, $c) }
+        }
+        # delayed responses whose time has come
+        $now = time;
+        for my $c (values %{ $st->{conns} }) {
+            while (@{ $c->{pending} } && $c->{pending}[0][0] <= $now) {
+                my $p = shift @{ $c->{pending} };
+                _write($st, $c, $p->[1]);
+            }
+        }
+    }
+}
+
+sub _write {
+    my ($st, $c, $data) = @_;
+    return if $c->{closed};
+    my $fh = $c->{fh};
+    $fh->blocking(1);
+    my $off = 0;
+    while ($off < length $data) {
+        my $w = syswrite($fh, $data, length($data) - $off, $off);
+        if (!defined $w) { _drop($st, $c); return }
+        $off += $w;
+    }
+    $fh->blocking(0);
+}
+
+sub _drop {
+    my ($st, $c) = @_;
+    return if $c->{closed};
+    $c->{closed} = 1;
+    if ($c->{mode} eq 'ws') {
+        _record($st, { kind => 'gw_conn', event => 'closed', conn => $c->{id} });
+        delete $st->{ws_conn} if $st->{ws_conn} && $st->{ws_conn} == $c;
+    }
+    $st->{sel}->remove($c->{fh});
+    delete $st->{conns}{fileno $c->{fh}};
+    close $c->{fh};
+}
+
+# --- HTTP -------------------------------------------------------------------
+
+sub _http {
+    my ($st, $c) = @_;
+    while (1) {
+        my $end = index($c->{in}, "\r\n\r\n");
+        return if $end < 0;
+        my $head = substr($c->{in}, 0, $end);
+        my ($line, @h) = split /\r\n/, $head;
+        my ($method, $target) = $line =~ m{^(\S+) (\S+) HTTP/1\.[01]$}
+            or return _drop($st, $c);
+        my %h;
+        for (@h) { my ($k, $v) = /^([^:]+):\s*(.*)$/ or next; $h{lc $k} = $v }
+        my $len = $h{'content-length'} // 0;
+        return if length($c->{in}) < $end + 4 + $len;
+        my $body = substr($c->{in}, $end + 4, $len);
+        substr($c->{in}, 0, $end + 4 + $len) = '';
+        if (($h{upgrade} // '') =~ /websocket/i) {
+            return _ws_upgrade($st, $c, $target, \%h);
+        }
+        _rest($st, $c, $method, $target, \%h, $body);
+    }
+}
+
+sub _respond {
+    my ($st, $c, $status, $body, %o) = @_;
+    my $content = defined $body ? (ref $body ? $JSON->encode($body) : $body) : '';
+    my %reason = (200 => 'OK', 204 => 'No Content', 400 => 'Bad Request',
+        401 => 'Unauthorized', 404 => 'Not Found', 429 => 'Too Many Requests',
+        500 => 'Internal Server Error', 502 => 'Bad Gateway');
+    my $resp = "HTTP/1.1 $status " . ($reason{$status} // 'X') . "\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Content-Length: " . length($content) . "\r\n";
+    for my $k (sort keys %{ $o{headers} || {} }) {
+        $resp .= "$k: $o{headers}{$k}\r\n";
+    }
+    $resp .= "\r\n" . $content;
+    if ($o{delay_ms}) {
+        push @{ $c->{pending} }, [ time + $o{delay_ms} / 1000, $resp ];
+    } else {
+        _write($st, $c, $resp);
+    }
+}
+
+sub _route_key {
+    my ($method, $path) = @_;
+    my @s = split m{/}, $path;
+    my @k;
+    for my $i (0 .. $#s) {
+        my $x = $s[$i];
+        if ($i > 0 && ($s[$i - 1] eq 'channels' || $s[$i - 1] eq 'guilds')) { push @k, $x }
+        elsif ($x =~ /^\d+$/) { push @k, ':id' }
+        else { push @k, $x }
+        last if $x eq 'reactions';
+    }
+    return "$method " . join('/', @k);
+}
+
+sub _ratelimit_headers {
+    my ($st, $key) = @_;
+    my $b = $st->{bucket}{$key} //= { reset => time + 1, used => 0 };
+    if (time >= $b->{reset}) { $b->{reset} = time + 1; $b->{used} = 0 }
+    $b->{used}++;
+    my $remaining = 50 - $b->{used};
+    $remaining = 0 if $remaining < 0;
+    (my $bucket = unpack('H*', substr(sha1($key), 0, 8)));
+    return ('X-RateLimit-Limit' => 50, 'X-RateLimit-Remaining' => $remaining,
+        'X-RateLimit-Reset-After' => sprintf('%.3f', $b->{reset} - time),
+        'X-RateLimit-Bucket' => $bucket);
+}
+
+sub _snowflake { my ($st) = @_; return '' . ($st->{next_id}++) }
+
+sub _chars { my ($s) = @_; return defined $s ? length $s : 0 }  # decoded text
+
+# Validates a message body per Discord's documented limits; returns a
+# list of problems.
+sub _check_message {
+    my ($b) = @_;
+    my @bad;
+    push @bad, 'content > 2000' if _chars($b->{content}) > 2000;
+    my $embeds = $b->{embeds} || [];
+    push @bad, 'more than 10 embeds' if @$embeds > 10;
+    my $total = 0;
+    for my $e (@$embeds) {
+        push @bad, 'title > 256' if _chars($e->{title}) > 256;
+        push @bad, 'description > 4096' if _chars($e->{description}) > 4096;
+        $total += _chars($e->{title}) + _chars($e->{description})
+            + _chars($e->{footer} && $e->{footer}{text});
+        for my $f (@{ $e->{fields} || [] }) {
+            push @bad, 'field value > 1024' if _chars($f->{value}) > 1024;
+            $total += _chars($f->{name}) + _chars($f->{value});
+        }
+    }
+    push @bad, "embeds total $total > 6000" if $total > 6000;
+    if (defined $b->{nonce}) {
+        push @bad, 'nonce > 25' if length($b->{nonce}) > 25;
+    }
+    return @bad;
+}
+
+sub _rest {
+    my ($st, $c, $method, $target, $h, $raw) = @_;
+    my ($path) = $target =~ m{^([^?]*)};
+    if ($path eq '/_ctl') { return _control($st, $c, $raw) }
+    my $body = length $raw ? eval { $JSON->decode($raw) } : undef;
+    my $rec = { kind => 'rest', method => $method, path => $path,
+        body => $body, raw_len => length $raw };
+    my $key = _route_key($method, $path);
+    $rec->{ua_ok} = ($h->{'user-agent'} // '') =~ /^DiscordBot \(.+, .+\)$/ ? 1 : 0;
+    if (($h->{authorization} // '') ne "Bot $st->{token}") {
+        $rec->{status} = 401;
+        _record($st, $rec);
+        return _respond($st, $c, 401, { message => '401: Unauthorized', code => 0 });
+    }
+    # injected faults, first match wins
+    for my $f (@{ $st->{faults} }) {
+        next unless $f->{count} > 0;
+        next if $f->{method} && $f->{method} ne $method;
+        next if $f->{path} && $path !~ /$f->{path}/;
+        next if $f->{status} == 0;  # delay-only faults apply below
+        $f->{count}--;
+        $rec->{status} = $f->{status};
+        $rec->{fault} = 1;
+        _record($st, $rec);
+        my %hd = _ratelimit_headers($st, $key);
+        if ($f->{status} == 429) {
+            my $ra = $f->{body}{retry_after} // 1;
+            %hd = (%hd, 'Retry-After' => int($ra + 0.999),
+                'X-RateLimit-Remaining' => 0,
+                'X-RateLimit-Reset-After' => $ra,
+                'X-RateLimit-Scope' => 'user');
+            $hd{'X-RateLimit-Global'} = 'true' if $f->{body}{global};
+        }
+        return _respond($st, $c, $f->{status}, $f->{body} // { message => 'fault', code => 0 },
+            headers => \%hd, delay_ms => $f->{delay_ms});
+    }
+    my $delay = 0;
+    for my $f (@{ $st->{faults} }) {
+        next unless $f->{count} > 0 && $f->{status} == 0;
+        next if $f->{method} && $f->{method} ne $method;
+        next if $f->{path} && $path !~ /$f->{path}/;
+        $f->{count}--;
+        $delay = $f->{delay_ms};
+        $rec->{delayed} = $delay;
+        last;
+    }
+    my ($status, $resp) = _route($st, $method, $path, $body, $rec);
+    $rec->{status} = $status;
+    _record($st, $rec);
+    my %hd = _ratelimit_headers($st, $key);
+    _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
+}
+
+sub _route {
+    my ($st, $method, $path, $b, $rec) = @_;
+    $path =~ s{^/api/v10}{} or return (404, { message => 'bad version', code => 0 });
+    if ($method eq 'GET' && $path eq '/gateway/bot') {
+        return (200, { url => "ws://127.0.0.1:$st->{port}/gw", shards => 1,
+            session_start_limit => { total => 1000, remaining => 999,
+                reset_after => 14400000, max_concurrency => 1 } });
+    }
+    if ($path =~ m{^/channels/(\d+)$}) {
+        my $ch = $st->{channels}{$1};
+        return (404, { message => 'Unknown Channel', code => 10003 })
+            if !$ch || $ch->{deleted};
+        if ($method eq 'PATCH') {
+            $ch->{thread_metadata}{archived} = $b->{archived} ? JSON::PP::true : JSON::PP::false
+                if exists $b->{archived};
+        }
+        return (200, $ch);
+    }
+    if ($path =~ m{^/channels/(\d+)/messages$} && $method eq 'POST') {
+        my $chid = $1;
+        my $ch = $st->{channels}{$chid};
+        return (404, { message => 'Unknown Channel', code => 10003 })
+            if !$ch || $ch->{deleted};
+        my @bad = _check_message($b || {});
+        if (@bad) {
+            _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
+            return (400, { message => 'Invalid Form Body', code => 50035, errors => \@bad });
+        }
+        my $nonce = $b->{nonce};
+        if (defined $nonce && $b->{enforce_nonce}) {
+            my $mid = $st->{nonces}{"$chid:$nonce"};
+            if ($mid) {
+                $rec->{dedupe} = 1;
+                return (200, $st->{messages}{$mid});
+            }
+        }
+        my $m = { id => _snowflake($st), channel_id => $chid, type => 0,
+            content => $b->{content} // '', embeds => $b->{embeds} || [],
+            author => { id => $st->{bot_id}, username => 'ragbot', bot => JSON::PP::true },
+            (defined $nonce ? (nonce => $nonce) : ()) };
+        $st->{messages}{$m->{id}} = $m;
+        $st->{nonces}{"$chid:$nonce"} = $m->{id} if defined $nonce;
+        $rec->{created} = $m->{id};
+        return (200, $m);
+    }
+    if ($path =~ m{^/channels/(\d+)/messages/(\d+)$} && $method eq 'PATCH') {
+        my $m = $st->{messages}{$2};
+        return (404, { message => 'Unknown Message', code => 10008 })
+            if !$m || $m->{channel_id} ne $1;
+        my @bad = _check_message($b || {});
+        if (@bad) {
+            _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
+            return (400, { message => 'Invalid Form Body', code => 50035 });
+        }
+        $m->{embeds} = $b->{embeds} if $b->{embeds};
+        $m->{content} = $b->{content} if defined $b->{content};
+        return (200, $m);
+    }
+    if ($path =~ m{^/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/\@me$}
+        && $method eq 'PUT') {
+        my ($chid, $mid, $emoji) = ($1, $2, $3);
+        $emoji =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        $rec->{emoji} = $emoji;
+        utf8::decode($rec->{emoji});
+        return (404, { message => 'Unknown Message', code => 10008 })
+            unless $st->{messages}{$mid} || $st->{user_messages}{$mid};
+        return (204, undef);
+    }
+    if ($path =~ m{^/applications/(\d+)(?:/guilds/(\d+))?/commands$} && $method eq 'PUT') {
+        return (400, { message => 'bad commands', code => 50035 })
+            unless ref $b eq 'ARRAY' && @$b <= 100
+                && !grep { !defined $_->{name} || $_->{name} !~ /^[-_a-z0-9]{1,32}$/
+                    || !defined $_->{description} || length($_->{description}) > 100 } @$b;
+        return (200, [ map { { %$_, id => _snowflake($st), application_id => $1 } } @$b ]);
+    }
+    if ($path =~ m{^/interactions/(\d+)/([^/]+)/callback$} && $method eq 'POST') {
+        return (400, { message => 'bad callback', code => 50035 })
+            unless ref $b eq 'HASH' && defined $b->{type};
+        return (204, undef);
+    }
+    if ($path =~ m{^/webhooks/(\d+)/([^/]+)/messages/\@original$} && $method eq 'PATCH') {
+        my @bad = _check_message($b || {});
+        return (400, { message => 'Invalid Form Body', code => 50035 }) if @bad;
+        return (200, { id => _snowflake($st), embeds => $b->{embeds} || [] });
+    }
+    return (404, { message => '404: Not Found', code => 0 });
+}
+
+sub _control {
+    my ($st, $c, $raw) = @_;
+    my $r = $JSON->decode($raw);
+    my $a = $r->{action};
+    if ($a eq 'channel') {
+        my $ch = $r->{channel};
+        $ch->{type} //= 11;
+        $ch->{thread_metadata} //= { archived => JSON::PP::false, locked => JSON::PP::false };
+        $st->{channels}{$ch->{id}} = { %{ $st->{channels}{$ch->{id}} || {} }, %$ch };
+    } elsif ($a eq 'dispatch') {
+        if ($r->{t} eq 'MESSAGE_CREATE') {
+            $st->{user_messages}{ $r->{d}{id} } = 1;
+        }
+        _dispatch($st, $r->{t}, $r->{d});
+    } elsif ($a eq 'fault') {
+        my $ws = $st->{ws_conn};
+        $st->{withhold_acks} = $r->{withhold_acks} if exists $r->{withhold_acks};
+        $st->{heartbeat_interval} = $r->{heartbeat_interval} if $r->{heartbeat_interval};
+        if ($r->{rest}) {
+            my $f = $r->{rest};
+            $f->{count} //= 1;
+            $f->{status} //= 0;
+            push @{ $st->{faults} }, $f;
+        }
+        if ($ws) {
+            if ($r->{drop}) { _drop($st, $ws) }
+            elsif ($r->{op7}) { _ws_send($st, $ws, { op => 7, d => undef }) }
+            elsif (exists $r->{op9}) { _ws_send($st, $ws, { op => 9, d => $r->{op9} ? JSON::PP::true : JSON::PP::false }) }
+            elsif ($r->{close}) {
+                _ws_frame($st, $ws, 0x8, pack('n', $r->{close}) . 'test close');
+                _drop($st, $ws);
+            }
+        }
+        if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
+    } elsif ($a eq 'state') {
+    }
+    my $ws = $st->{ws_conn};
+    return _respond($st, $c, 200, { ok => 1, connected => ($ws && $ws->{ready} ? 1 : 0),
+        session => $ws ? $ws->{session} : undef,
+        messages => scalar(keys %{ $st->{messages} }) });
+}
+
+# --- WebSocket / gateway ------------------------------------------------------
+
+sub _ws_upgrade {
+    my ($st, $c, $target, $h) = @_;
+    my $key = $h->{'sec-websocket-key'} // '';
+    my $ok = $key =~ m{^[A-Za-z0-9+/]{22}==$} && ($h->{'sec-websocket-version'} // '') eq '13'
+        && ($h->{connection} // '') =~ /upgrade/i;
+    $st->{conn_seq}++;
+    $c->{id} = $st->{conn_seq};
+    _record($st, { kind => 'gw_conn', event => 'open', conn => $c->{id},
+        target => $target, ok => $ok ? 1 : 0 });
+    unless ($ok && $target =~ m{^/(gw|resume)\?v=10&encoding=json$}) {
+        _record($st, { kind => 'violation', what => "bad upgrade $target" });
+        _write($st, $c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        return _drop($st, $c);
+    }
+    my $accept = encode_base64(sha1($key . $GUID), '');
+    _write($st, $c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        . "Connection: Upgrade\r\nSec-WebSocket-Accept: $accept\r\n\r\n");
+    $c->{mode} = 'ws';
+    _drop($st, $st->{ws_conn}) if $st->{ws_conn};
+    $st->{ws_conn} = $c;
+    _ws_send($st, $c, { op => 10, d => { heartbeat_interval => $st->{heartbeat_interval} + 0 } });
+    _ws_in($st, $c) if length $c->{in};
+}
+
+sub _ws_frame {
+    my ($st, $c, $op, $payload) = @_;
+    my $len = length $payload;
+    my $hdr = chr(0x80 | $op);
+    if ($len < 126) { $hdr .= chr($len) }
+    elsif ($len < 65536) { $hdr .= chr(126) . pack('n', $len) }
+    else { $hdr .= chr(127) . pack('Q>', $len) }
+    _write($st, $c, $hdr . $payload);
+}
+
+sub _ws_send {
+    my ($st, $c, $obj) = @_;
+    _ws_frame($st, $c, 0x1, $JSON->encode($obj));
+}
+
+sub _ws_in {
+    my ($st, $c) = @_;
+    while (!$c->{closed}) {
+        my $buf = $c->{in};
+        return if length $buf < 2;
+        my ($b0, $b1) = unpack('CC', $buf);
+        my $op = $b0 & 0x0f;
+        my $masked = $b1 & 0x80;
+        my $len = $b1 & 0x7f;
+        my $off = 2;
+        if ($len == 126) { return if length $buf < 4; $len = unpack('n', substr($buf, 2, 2)); $off = 4 }
+        elsif ($len == 127) { return if length $buf < 10; $len = unpack('Q>', substr($buf, 2, 8)); $off = 10 }
+        unless ($masked) {
+            _record($st, { kind => 'violation', what => 'unmasked client frame' });
+            _ws_frame($st, $c, 0x8, pack('n', 1002));
+            return _drop($st, $c);
+        }
+        return if length $buf < $off + 4 + $len;
+        my $mask = substr($buf, $off, 4);
+        my $data = substr($buf, $off + 4, $len);
+        substr($c->{in}, 0, $off + 4 + $len) = '';
+        my $m = $mask x (int($len / 4) + 1);
+        $data = $data ^ substr($m, 0, $len);
+        if ($op == 0x8) {
+            my $code = $len >= 2 ? unpack('n', $data) : 0;
+            _record($st, { kind => 'gw_close', code => $code, conn => $c->{id} });
+            _ws_frame($st, $c, 0x8, pack('n', $code || 1000));
+            return _drop($st, $c);
+        }
+        if ($op == 0x9) { _ws_frame($st, $c, 0xA, $data); next }
+        next unless $op == 0x1;
+        my $p = eval { $JSON->decode($data) };
+        unless ($p && ref $p eq 'HASH' && defined $p->{op}) {
+            _record($st, { kind => 'violation', what => 'bad gateway payload' });
+            _ws_frame($st, $c, 0x8, pack('n', 4002));
+            return _drop($st, $c);
+        }
+        _gw($st, $c, $p);
+    }
+}
+
+sub _gw {
+    my ($st, $c, $p) = @_;
+    my $op = $p->{op};
+    my $d = $p->{d};
+    my $rec = { kind => 'gw', op => $op, conn => $c->{id} };
+    if ($op == 1) {
+        $rec->{d} = $d;
+        $rec->{ok} = (!defined $d || $d =~ /^\d+$/) ? 1 : 0;
+        _record($st, $rec);
+        _ws_send($st, $c, { op => 11 }) unless $st->{withhold_acks};
+    } elsif ($op == 2) {
+        my $props = ref $d eq 'HASH' ? $d->{properties} : undef;
+        my $ok = ref $d eq 'HASH' && defined $d->{token} && defined $d->{intents}
+            && $d->{intents} =~ /^\d+$/ && ref $props eq 'HASH'
+            && defined $props->{os} && defined $props->{browser} && defined $props->{device};
+        $rec->{intents} = $d->{intents} if ref $d eq 'HASH';
+        $rec->{ok} = $ok ? 1 : 0;
+        $rec->{token_ok} = ($ok && $d->{token} eq $st->{token}) ? 1 : 0;
+        _record($st, $rec);
+        if (!$ok) { _ws_frame($st, $c, 0x8, pack('n', 4002)); return _drop($st, $c) }
+        if (!$rec->{token_ok}) { _ws_frame($st, $c, 0x8, pack('n', 4004)); return _drop($st, $c) }
+        my $sid = sprintf('sess%04d', ++$st->{session_seq});
+        $st->{sessions}{$sid} = { seq => 0, log => [] };
+        $st->{session} = $sid;
+        $c->{session} = $sid;
+        $c->{ready} = 1;
+        _dispatch($st, 'READY', { v => 10, session_id => $sid,
+            resume_gateway_url => "ws://127.0.0.1:$st->{port}/resume",
+            user => { id => $st->{bot_id}, username => 'ragbot', bot => JSON::PP::true },
+            guilds => [ { id => $st->{guild_id}, unavailable => JSON::PP::true } ],
+            application => { id => $st->{app_id}, flags => 0 } });
+        _dispatch($st, 'GUILD_CREATE', { id => $st->{guild_id}, name => 'Test',
+            threads => [], channels => [] });
+    } elsif ($op == 6) {
+        my $ok = ref $d eq 'HASH' && defined $d->{token} && defined $d->{session_id}
+            && defined $d->{seq} && $d->{seq} =~ /^\d+$/;
+        $rec->{ok} = $ok ? 1 : 0;
+        $rec->{session_id} = $d->{session_id} if ref $d eq 'HASH';
+        $rec->{seq} = $d->{seq} if ref $d eq 'HASH';
+        _record($st, $rec);
+        my $s = $ok && $d->{token} eq $st->{token} ? $st->{sessions}{ $d->{session_id} } : undef;
+        if (!$s) { return _ws_send($st, $c, { op => 9, d => JSON::PP::false }) }
+        $st->{session} = $d->{session_id};
+        $c->{session} = $d->{session_id};
+        for my $ev (@{ $s->{log} }) {
+            _ws_send($st, $c, $ev) if $ev->{s} > $d->{seq};
+        }
+        $c->{ready} = 1;
+        _dispatch($st, 'RESUMED', undef);
+    } else {
+        $rec->{d} = $d;
+        _record($st, $rec);
+    }
+}
+
+# Sends a dispatch on the current session; kept in the session's log so a
+# RESUME replays what the client missed.
+sub _dispatch {
+    my ($st, $t, $d) = @_;
+    my $sid = $st->{session} or return;
+    my $s = $st->{sessions}{$sid};
+    my $ev = { op => 0, t => $t, s => ++$s->{seq}, d => $d };
+    push @{ $s->{log} }, $ev;
+    my $c = $st->{ws_conn};
+    _ws_send($st, $c, $ev) if $c && $c->{ready} && ($c->{session} // '') eq $sid;
+}
+
+1;
