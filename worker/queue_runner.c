@@ -189,6 +189,13 @@ slot_main(void *arg)
         if (got == 1) {
             t0 = now_s();
             pthread_mutex_lock(&rn->mu);
+            if (rn->stopping) {
+                /* claimed while shutdown began: give it straight back */
+                pthread_mutex_unlock(&rn->mu);
+                rag_queue_release(db, &job);
+                rag_job_free(&job);
+                break;
+            }
             s->busy = 1;
             s->job = job;
             s->job.payload = NULL;
@@ -390,6 +397,7 @@ rag_runner_run(rag_runner_conf *c)
     rn = calloc(1, sizeof(*rn));
     if (rn == NULL)
         return -1;
+    rc = -1;
     rn->conf = c;
     rn->nslots = c->concurrency;
     pthread_mutex_init(&rn->mu, NULL);
@@ -513,27 +521,33 @@ rag_runner_run(rag_runner_conf *c)
     if (ldb == NULL)
         ldb = listen_connect(rn);
     shutdown_slots(rn, ldb);
+    rc = 0;
     for (int i = 0; i < rn->nslots; i++) {
         rag_slot *s = &rn->slots[i];
 
         if (!s->started)
             continue;
         pthread_mutex_lock(&rn->mu);
-        int done_ = s->idle_exit;
+        int done_ = s->idle_exit || !s->busy;
         pthread_mutex_unlock(&rn->mu);
-        if (done_)
+        if (done_) {
             pthread_join(s->tid, NULL);
-        else
+        } else {
             pthread_detach(s->tid); /* released; exit ends it */
+            rc = 1;
+        }
     }
-    rc = 0;
     rag_info("msg=\"worker stopped\"");
 done:
     if (ldb)
         PQfinish(ldb);
-    if (rc != 0)
+    if (rc <= 0 && rn) {
+        /* no thread is left that could touch rn */
+        pthread_cond_destroy(&rn->cv);
+        pthread_mutex_destroy(&rn->mu);
         free(rn);
-    /* on success rn may still be referenced by detached threads: the
-     * process exits right after, so it is left to the OS */
+    }
+    /* rc == 1: a detached thread may still use rn (and the handler's
+     * context); the process exits right after, so both are left to it */
     return rc;
 }

@@ -49,7 +49,9 @@ typedef struct {
     void (*reload)(void *ctx, void *runner_conf);
 } rag_runner_conf;
 
-/* Runs until SIGTERM/SIGINT. 0 on a clean stop, -1 if it could not
+/* Runs until SIGTERM/SIGINT. 0 on a clean stop (every thread joined),
+ * 1 when jobs were released and their threads left running (the caller
+ * must not free the handler's context, just exit), -1 if it could not
  * start (no database). */
 int rag_runner_run(rag_runner_conf *rc);
 

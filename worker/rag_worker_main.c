@@ -17,6 +17,7 @@
 #include "rag_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -64,7 +65,12 @@ main(int argc, char **argv)
     rc.reload = rag_jobs_reload;
     rc.ctx = jobs;
     ret = rag_runner_run(&rc);
-    /* threads may still hold jobs' snapshots after a release: leave the
-     * rest to exit() */
-    return ret == 0 ? 0 : 1;
+    if (ret == 0) {
+        rag_jobs_free(jobs);
+        free(conninfo);
+        free(worker_id);
+    }
+    /* ret == 1: released jobs' threads may still use jobs; exit() ends
+     * them */
+    return ret >= 0 ? 0 : 1;
 }
