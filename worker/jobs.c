@@ -11,6 +11,11 @@
 
 #if __has_include("ingest.h")
 #include "ingest.h"
+/* worker/ingest.c is written concurrently by the ingestion work: weak,
+ * so the worker links (and reports 'not built') while it is absent.
+ * Worker objects are linked as .o files, so a present definition always
+ * resolves it. */
+#pragma weak rag_ingest_run_job
 #define RAG_HAVE_INGEST 1
 #endif
 
@@ -120,6 +125,7 @@ rag_jobs_runner_conf(rag_jobs *j, rag_runner_conf *rc)
     rc->grace_ms = rag_conf_int(c, "shutdown_grace_ms", 20000);
     rc->backoff_base_s = rag_conf_double(c, "retry_base_seconds", 1.0);
     rc->backoff_cap_s = rag_conf_double(c, "retry_cap_seconds", 3600);
+    rc->no_listen = !rag_conf_bool(c, "queue_listen", 1);
 }
 
 void
@@ -197,7 +203,7 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
     } else if (strcmp(job->kind, "reindex") == 0) {
         rc = run_reindex(c, db, job, err, errlen);
 #ifdef RAG_HAVE_INGEST
-    } else if (strcmp(job->kind, "ingest") == 0) {
+    } else if (strcmp(job->kind, "ingest") == 0 && rag_ingest_run_job) {
         rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
                  ? RAG_JOB_OK
                  : RAG_JOB_RETRY;

@@ -271,7 +271,8 @@ listen_connect(rag_runner *rn)
         rag_warn("msg=\"listen connect failed\" error=\"%s\"", err);
         return NULL;
     }
-    if (rag_db_exec(db, "LISTEN rag_jobs", 0, NULL) != 0) {
+    if (!rn->conf->no_listen &&
+        rag_db_exec(db, "LISTEN rag_jobs", 0, NULL) != 0) {
         PQfinish(db);
         return NULL;
     }
@@ -438,9 +439,9 @@ rag_runner_run(rag_runner_conf *c)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     rag_info("msg=\"worker started\" worker_id=%s concurrency=%d "
-             "poll_interval_ms=%ld lease_seconds=%d",
+             "poll_interval_ms=%ld lease_seconds=%d listen=%s",
              c->worker_id, c->concurrency, c->poll_interval_ms,
-             c->lease_seconds);
+             c->lease_seconds, c->no_listen ? "off" : "on");
 
     while (!sig_term) {
         struct pollfd pfd[2];

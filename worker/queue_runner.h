@@ -43,6 +43,8 @@ typedef struct {
     long grace_ms;           /* shutdown grace, default 20000 */
     double backoff_base_s;   /* retry delay base (attempts^4 * base) */
     double backoff_cap_s;    /* default 3600 */
+    int no_listen;           /* poll only (e.g. behind a transaction-mode
+                                pooler, where LISTEN does not work) */
     rag_job_handler handler;
     void *ctx;
     /* SIGHUP: may update the fields above except concurrency/conninfo. */
