@@ -960,7 +960,9 @@ rag_index_open(const char *path, char *err, size_t errlen)
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        seterr(err, errlen, "open %s: %s", path, strerror(errno));
+        int e = errno;
+        seterr(err, errlen, "open %s: %s", path, strerror(e));
+        errno = e; /* callers tell a missing file from a bad one */
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

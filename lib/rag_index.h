@@ -43,6 +43,7 @@ int rag_index_writer_write(rag_index_writer *w, const char *path,
                            uint64_t generation, char *err, size_t errlen);
 void rag_index_writer_free(rag_index_writer *w);
 
+/* NULL + err on failure; errno is ENOENT when the file does not exist. */
 rag_index *rag_index_open(const char *path, char *err, size_t errlen);
 /* Same checks over caller memory (not copied, must outlive the index). */
 rag_index *rag_index_open_mem(const void *data, size_t len, char *err,

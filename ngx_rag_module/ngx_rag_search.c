@@ -70,6 +70,7 @@ typedef struct {
     unsigned          checked_once:1;
     unsigned          stale:1;    /* the file differs from cur */
     unsigned          loading:1;  /* a task is opening it */
+    unsigned          broken:1;   /* this file failed validation */
     /* identity of the file cur (or the load in progress) came from */
     dev_t             dev;
     ino_t             ino;
@@ -215,13 +216,6 @@ ngx_module_t  ngx_rag_search_module = {
 };
 
 
-/*
- * rag_embed lives in lib/rag_embed.c (ingestion's area). Weak, so this
- * module still loads in a tree without it; the vector leg is then off.
- */
-#pragma weak rag_embed
-
-
 static void *
 ngx_rag_search_create_loc_conf(ngx_conf_t *cf)
 {
@@ -321,60 +315,64 @@ ngx_rag_ix_entry(const char *path)
 
 
 /*
- * Refreshes the entry's view of the file (at most every 100 ms).
- * Returns NGX_OK, or NGX_DECLINED when the file does not exist.
+ * Refreshes the entry's view of the file (stat at most every 100 ms).
+ * Returns NGX_OK when a search can go ahead (an index is loaded or being
+ * loaded), NGX_DECLINED when the file does not exist, NGX_ABORT when the
+ * only file there failed validation.
  */
 static ngx_int_t
 ngx_rag_ix_check(ngx_rag_ixent_t *e, ngx_log_t *log)
 {
     struct stat  st;
 
-    if (e->checked_once
-        && (ngx_msec_int_t) (ngx_current_msec - e->checked)
-           < NGX_RAG_IX_CHECK_MS)
+    if (!e->checked_once
+        || (ngx_msec_int_t) (ngx_current_msec - e->checked)
+           >= NGX_RAG_IX_CHECK_MS)
     {
-        return (e->cur || e->stale) ? NGX_OK : NGX_DECLINED;
-    }
+        e->checked = ngx_current_msec;
+        e->checked_once = 1;
 
-    e->checked = ngx_current_msec;
-    e->checked_once = 1;
+        if (stat(e->path, &st) != 0) {
+            if (errno != ENOENT) {
+                ngx_log_error(NGX_LOG_ERR, log, errno, "stat \"%s\" failed",
+                              e->path);
+            }
 
-    if (stat(e->path, &st) != 0) {
-        if (errno != ENOENT) {
-            ngx_log_error(NGX_LOG_ERR, log, errno, "stat \"%s\" failed",
-                          e->path);
+            /* the collection's index is gone: stop serving it */
+            if (e->cur) {
+                ngx_rag_ixref_release(e->cur);
+                e->cur = NULL;
+            }
+            e->stale = 0;
+            e->broken = 0;
+            e->dev = 0;
+            e->ino = 0;
+            return NGX_DECLINED;
         }
 
-        /* the collection's index is gone: stop serving it */
-        if (e->cur) {
-            ngx_rag_ixref_release(e->cur);
-            e->cur = NULL;
+        if (st.st_dev != e->dev || st.st_ino != e->ino
+            || st.st_size != e->size
+            || st.st_mtim.tv_sec != e->mtime.tv_sec
+            || st.st_mtim.tv_nsec != e->mtime.tv_nsec)
+        {
+            /* a new file: (re)load it, even if the last one was bad */
+            e->stale = 1;
+            e->broken = 0;
+            e->dev = st.st_dev;
+            e->ino = st.st_ino;
+            e->size = st.st_size;
+            e->mtime = st.st_mtim;
+
+        } else if (e->cur == NULL && !e->loading && !e->broken) {
+            e->stale = 1;
         }
-        e->stale = 0;
-        e->dev = 0;
-        e->ino = 0;
-        return NGX_DECLINED;
     }
 
-    if (e->cur == NULL && !e->loading) {
-        e->stale = 1;
-
-    } else if (st.st_dev != e->dev || st.st_ino != e->ino
-               || st.st_size != e->size
-               || st.st_mtim.tv_sec != e->mtime.tv_sec
-               || st.st_mtim.tv_nsec != e->mtime.tv_nsec)
-    {
-        e->stale = 1;
+    if (e->cur || e->stale || e->loading) {
+        return NGX_OK;
     }
 
-    if (e->stale) {
-        e->dev = st.st_dev;
-        e->ino = st.st_ino;
-        e->size = st.st_size;
-        e->mtime = st.st_mtim;
-    }
-
-    return NGX_OK;
+    return e->broken ? NGX_ABORT : NGX_DECLINED;
 }
 
 
@@ -738,8 +736,7 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "bad collection name");
     }
 
-    if (mode == NGX_RAG_MODE_VECTOR
-        && (slcf->embed_url.len == 0 || rag_embed == NULL))
+    if (mode == NGX_RAG_MODE_VECTOR && slcf->embed_url.len == 0)
     {
         return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
                                    "mode=vector needs rag_embed_url");
@@ -755,9 +752,15 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "too many collections");
     }
 
-    if (ngx_rag_ix_check(ent, r->connection->log) == NGX_DECLINED) {
+    switch (ngx_rag_ix_check(ent, r->connection->log)) {
+    case NGX_DECLINED:
         return ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
                                    "unknown collection");
+    case NGX_ABORT:
+        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "collection index unavailable");
+    default:
+        break;
     }
 
     t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run,
@@ -782,8 +785,7 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ctx->delay = slcf->debug_delay;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 
-    if (slcf->embed_url.len && rag_embed != NULL
-        && mode != NGX_RAG_MODE_BM25)
+    if (slcf->embed_url.len && mode != NGX_RAG_MODE_BM25)
     {
         ctx->embed.base_url = (const char *) slcf->embed_url.data;
         ctx->embed.api_key = slcf->embed_key.len
@@ -1041,8 +1043,10 @@ ngx_rag_search_cleanup(void *data)
     }
 
     if (ctx->opened == NULL) {
-        if (ctx->open_err[0]) {
-            /* keep serving the old index; retry when the file changes */
+        if (ctx->open_err[0] && !ctx->open_errno_enoent) {
+            /* keep serving the old index, if any; retry only when the
+             * file changes */
+            e->broken = 1;
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "rag_search: cannot open index: %s",
                           ctx->open_err);
@@ -1076,4 +1080,5 @@ ngx_rag_search_cleanup(void *data)
     ngx_rag_ixref_release(e->cur);
     e->cur = ref;
     e->installed_seq = ctx->load_seq;
+    e->broken = 0;
 }

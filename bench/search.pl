@@ -1,0 +1,213 @@
+#!/usr/bin/env perl
+# /search throughput and latency on the PostgreSQL 15 manual, beside
+# Postgres full-text search (ts_rank_cd over the same chunks) in the same
+# run. Prints figures; not a test.
+#
+#   perl bench/search.pl [DURATION=20] [CONNECTIONS=16]
+#
+# Corpus: /usr/share/doc/postgresql-doc-15/html (apt-get install
+# postgresql-doc-15). Pages are cut into sections at h1-h4 headings, each
+# section's anchor being the id of its enclosing div, sections over ~1500
+# characters split further — a simple stand-in for rag-ingest, good
+# enough for a retrieval benchmark. Both sides see the same chunks and
+# the same 50 queries, k = 10:
+#   /search   wrk, GET /search?q=..&collection=pg&k=10&mode=bm25 (BM25,
+#             snippets and JSON included), nginx with one worker per CPU
+#   Postgres  pgbench -f: websearch_to_tsquery + GIN index + ts_rank_cd,
+#             ORDER BY rank LIMIT 10 (ids and ranks only)
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use RagTest;
+use HTTP::Tiny;
+use Time::HiRes qw(time);
+
+my ($duration, $conns) = (@ARGV, 20, 16)[0 .. 1];
+my $html = '/usr/share/doc/postgresql-doc-15/html';
+system('which wrk >/dev/null') == 0 or die "wrk not installed (apt-get install wrk)\n";
+-d $html or die "$html missing (apt-get install postgresql-doc-15)\n";
+my $ncpu = `nproc` + 0 || 1;
+
+my @queries = (
+    'pg_dump custom format', 'max_connections', 'create index concurrently',
+    'vacuum full', 'autovacuum tuning', 'wal_level replica',
+    'listen_addresses', 'pg_hba.conf authentication methods',
+    'shared_buffers', 'explain analyze', 'foreign key constraint',
+    'jsonb operators', 'window functions', 'streaming replication',
+    'logical replication publication', 'pg_basebackup', 'checkpoint_timeout',
+    'work_mem sort', 'sequence nextval', 'timestamp with time zone',
+    'create role login', 'grant select on table', 'row level security policy',
+    'partitioned table', 'trigger function plpgsql', 'copy from csv file',
+    'pg_stat_activity', 'lock_timeout', 'deadlock detection',
+    'serializable isolation level', 'tablespace', 'cluster table on index',
+    'reindex', 'analyze statistics', 'gin index', 'brin index',
+    'full text search tsvector', 'hstore extension', 'uuid type',
+    'generate_series', 'array_agg', 'string_agg', 'regexp_replace',
+    'to_char formatting', 'date_trunc', 'interval arithmetic',
+    'create extension', 'pg_upgrade', 'initdb locale', 'point in time recovery',
+);
+
+# --- corpus -----------------------------------------------------------------
+my %ent = (lt => '<', gt => '>', amp => '&', quot => '"', nbsp => ' ', apos => "'");
+sub text_of {
+    my $s = shift;
+    $s =~ s{<(script|style)\b.*?</\1>}{}gsi;
+    $s =~ s{<pre\b[^>]*>(.*?)</pre>}{my $c = $1; "\n```\n$c\n```\n"}gsie;
+    $s =~ s{<[^>]+>}{ }g;
+    $s =~ s{&(#x[0-9a-f]+|#\d+|\w+);}{
+        my $e = $1;
+        $e =~ /^#x(.*)/i ? chr(hex $1) : $e =~ /^#(\d+)/ ? chr($1)
+            : exists $ent{$e} ? $ent{$e} : "&$e;" }ge;
+    $s =~ s/[ \t\r]+/ /g;
+    $s =~ s/\n\s*\n\s*/\n\n/g;
+    $s =~ s/^\s+|\s+$//g;
+    return $s;
+}
+sub tsv { my $s = shift; $s =~ s/\\/\\\\/g; $s =~ s/\t/\\t/g; $s =~ s/\n/\\n/g; $s =~ s/\r/\\r/g; return $s }
+
+my $t0 = time;
+my $pg = RagTest::pg_start();
+my $dir = RagTest::tmpdir();
+open my $docf, '>:utf8', "$dir/docs.tsv" or die;
+open my $chf, '>:utf8', "$dir/chunks.tsv" or die;
+my ($ndoc, $nchunk, $bytes) = (0, 0, 0);
+for my $file (sort glob("$html/*.html")) {
+    open my $fh, '<:utf8', $file or next;
+    local $/;
+    my $page = <$fh>;
+    close $fh;
+    my ($title) = $page =~ m{<title>(.*?)</title>}si;
+    $title = text_of($title // '');
+    (my $name = $file) =~ s{.*/}{};
+    my $url = "https://www.postgresql.org/docs/15/$name";
+    $ndoc++;
+    print $docf join("\t", $ndoc, 1, tsv($url), tsv($title)), "\n";
+    my @parts = split m{(<h[1-4]\b[^>]*>.*?</h[1-4]>)}si, $page;
+    my ($heading, $anchor, $ord) = ($title, '', 0);
+    my $before = '';
+    for my $p (@parts) {
+        if ($p =~ m{^<h[1-4]}i) {
+            my @ids = $before =~ /\bid="([^"]+)"/g;
+            $anchor = @ids ? $ids[-1] : '';
+            $heading = text_of($p);
+            next;
+        }
+        $before = substr($p, -400);
+        my $text = text_of($p);
+        next if length($text) < 40;
+        while (length $text) {
+            my $piece;
+            if (length($text) <= 2000) {
+                $piece = $text;
+                $text = '';
+            } else {
+                my $cut = rindex($text, ' ', 1500);
+                $cut = 1500 if $cut < 500;
+                $piece = substr($text, 0, $cut);
+                $text = substr($text, $cut);
+                $text =~ s/^\s+//;
+            }
+            $nchunk++;
+            $bytes += length $piece;
+            print $chf join("\t", $ndoc, $ord++, tsv("$title > $heading"),
+                tsv(lc $anchor), tsv($piece)), "\n";
+        }
+    }
+}
+close $docf;
+close $chf;
+RagTest::psql($pg, "INSERT INTO collections (id, name) VALUES (1, 'pg')");
+RagTest::psql($pg, "\\copy documents (id, collection_id, url, title) FROM '$dir/docs.tsv'");
+RagTest::psql($pg, "\\copy chunks (document_id, ordinal, heading_path, anchor, body) FROM '$dir/chunks.tsv'");
+printf "corpus: %d pages, %d chunks, %.1f MB of text (%.1f s to load)\n",
+    $ndoc, $nchunk, $bytes / 1e6, time - $t0;
+
+$t0 = time;
+my $ixdir = "$dir/ix";
+mkdir $ixdir;
+{
+    local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
+    my $out = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir pg 2>&1`;
+    die "rag-reindex: $out" if $?;
+}
+printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
+
+$t0 = time;
+RagTest::psql($pg, "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS"
+    . " (to_tsvector('english', heading_path || ' ' || body)) STORED");
+RagTest::psql($pg, "CREATE INDEX chunks_tsv ON chunks USING gin (tsv); ANALYZE chunks");
+RagTest::psql($pg, "CREATE TABLE bench_queries (id int PRIMARY KEY, q text)");
+for my $i (0 .. $#queries) {
+    (my $q = $queries[$i]) =~ s/'/''/g;
+    RagTest::psql($pg, "INSERT INTO bench_queries VALUES (" . ($i + 1) . ", '$q')");
+}
+printf "postgres: tsvector column + GIN index %.2f s\n", time - $t0;
+
+# --- /search with wrk ---------------------------------------------------------
+my $ng = RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
+    main => 'thread_pool rag threads=4 max_queue=65536;',
+    http => "rag_thread_pool rag; rag_index_dir $ixdir;",
+    server => 'location /search { rag_search; }');
+my $http = HTTP::Tiny->new(timeout => 10);
+my $hits = 0;
+for my $q (@queries) {
+    (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
+    my $r = $http->get("$ng->{url}/search?collection=pg&k=10&mode=bm25&q=$e");
+    die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
+    $hits++ if $r->{content} =~ /"rank":1,/;
+}
+print "search: $hits/" . scalar(@queries) . " queries have results\n";
+
+my $lua = "$dir/queries.lua";
+{
+    open my $fh, '>', $lua or die;
+    print $fh "local qs = {\n";
+    for my $q (@queries) {
+        (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
+        print $fh "  \"/search?collection=pg&k=10&mode=bm25&q=$e\",\n";
+    }
+    print $fh "}\nlocal i = 0\n"
+        . "function setup(thread) thread:set('i', math.random(0, #qs)) end\n"
+        . "function request() i = i + 1; return wrk.format('GET', qs[(i % #qs) + 1]) end\n"
+        . "function done(summary, latency, requests)\n"
+        . "  io.write(string.format('WRK rps=%.1f p50=%.3f p99=%.3f errors=%d\\n',"
+        . " summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,"
+        . " latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect"
+        . " + summary.errors.read + summary.errors.write + summary.errors.timeout))\n"
+        . "end\n";
+    close $fh;
+}
+my $threads = $ncpu < 2 ? 1 : 2;
+my $wrk = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+print $wrk if $ENV{BENCH_VERBOSE};
+my ($rps, $p50, $p99, $errs) = $wrk =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
+    or die "wrk output not understood:\n$wrk";
+my ($non2xx) = $wrk =~ /Non-2xx or 3xx responses: (\d+)/;
+
+# --- Postgres full-text search with pgbench --------------------------------
+my $script = "$dir/fts.sql";
+RagTest::write_file($script, <<'SQL');
+\set id random(1, 50)
+SELECT c.id, ts_rank_cd(c.tsv, s.q) AS r
+  FROM chunks c,
+       (SELECT websearch_to_tsquery('english', q) AS q FROM bench_queries WHERE id = :id) s
+ WHERE c.tsv @@ s.q ORDER BY r DESC LIMIT 10;
+SQL
+my $pgbench = "$RagTest::PGBIN/pgbench";
+my $logp = "$dir/pgbench";
+my $pb = `cd $dir && $pgbench -n -h $pg->{host} -p $pg->{port} -U postgres -f $script -c $conns -j $threads -T $duration -l --log-prefix=$logp rag 2>&1`;
+my ($tps) = $pb =~ /tps = ([\d.]+)/ or die "pgbench output not understood:\n$pb";
+my @lat;
+for my $f (glob("$logp.*")) {
+    open my $fh, '<', $f or next;
+    while (<$fh>) { my @a = split; push @lat, $a[2] / 1000 }   # us -> ms
+}
+@lat = sort { $a <=> $b } @lat;
+my $pct = sub { my $p = shift; @lat ? $lat[int($p / 100 * $#lat)] : 0 };
+
+print "\n";
+printf "%-34s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu CPUs)", 'req/s', 'p50 ms', 'p99 ms', 'errors';
+printf "%-34s %10.0f %10.3f %10.3f %8d\n", 'nginx /search (BM25, mmap index)', $rps, $p50, $p99, $errs + ($non2xx // 0);
+printf "%-34s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)', $tps, $pct->(50), $pct->(99), '-';
+printf "speedup: %.1fx req/s\n", $tps > 0 ? $rps / $tps : 0;
