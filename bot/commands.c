@@ -5,7 +5,9 @@
 #include "embed.h"
 
 #include "rag_db.h"
+#include "rag_index.h"
 #include "rag_log.h"
+#include "rag_search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,8 +194,83 @@ pick_collection(rag_bot *b, const cmd_ctx *c)
     return s;
 }
 
-/* Lexical search over the stored chunks (Postgres full text): used until
- * the shared index reader is wired in; scores are rank/(rank+1). */
+/* A collection name safe to use as a file name. */
+static int
+coll_name_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > 64 || s[0] == '.')
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!(s[i] == '-' || s[i] == '_' || s[i] == '.'
+              || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z')
+              || (s[i] >= 'A' && s[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* BM25 over <index_dir>/<collection>.idx (the bot has no query
+ * embedding, so the lexical leg only). Shown score: s / (s + 1).
+ * Returns 0 when it answered, -1 when there is no usable index. */
+static int
+search_index(rag_bot *b, const char *coll, const char *query, int limit,
+             cmd_out *o, const char *title)
+{
+    char path[1024], err[256];
+    rag_index *ix;
+    rag_hit hits[25];
+    rag_query q;
+    rag_buf t;
+    int n, i;
+
+    if (b->index_dir == NULL || !*b->index_dir || !coll_name_ok(coll)
+        || snprintf(path, sizeof(path), "%s/%s.idx", b->index_dir, coll)
+               >= (int) sizeof(path))
+        return -1;
+    ix = rag_index_open(path, err, sizeof(err));
+    if (ix == NULL)
+        return -1;
+    memset(&q, 0, sizeof(q));
+    q.text = query;
+    q.text_len = strlen(query);
+    q.k = (size_t) (limit > 25 ? 25 : limit);
+    q.mode = RAG_SEARCH_BM25;
+    n = rag_search(ix, &q, hits);
+    if (n < 0) {
+        rag_index_close(ix);
+        return -1;
+    }
+    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
+    rag_buf_puts(&t, "**Query:** ");
+    rag_buf_append(&t, query, strnlen(query, QUERY_MAX));
+    rag_buf_puts(&t, "\n\n");
+    for (i = 0; i < n; i++) {
+        rag_index_chunk ch;
+        double s = hits[i].score;
+        if (rag_index_chunk_get(ix, hits[i].rec, &ch) != 0)
+            continue;
+        if (rag_buf_printf(&t, "**%d.** [%.*s%s%.*s](<%.*s>) · %d%%\n",
+                           i + 1,
+                           (int) (ch.title.len > 100 ? 100 : ch.title.len),
+                           ch.title.p, ch.heading_path.len ? " › " : "",
+                           (int) (ch.heading_path.len > 100
+                                      ? 100 : ch.heading_path.len),
+                           ch.heading_path.p,
+                           (int) (ch.url.len > 800 ? 800 : ch.url.len),
+                           ch.url.p, (int) (s / (s + 1) * 100 + 0.5)) < 0)
+            break;
+    }
+    if (n == 0)
+        rag_buf_puts(&t, "No results in the documentation.");
+    reply(o, title, t.data, RAG_COLOR_SOURCES);
+    rag_buf_free(&t);
+    rag_index_close(ix);
+    return 0;
+}
+
+/* Search: the collection's index file when there is one, else Postgres
+ * full text over the stored chunks (scores are rank/(rank+1)). */
 static void
 search_into(rag_bot *b, const char *coll, const char *query, int limit,
             cmd_out *o, const char *title)
@@ -204,6 +281,8 @@ search_into(rag_bot *b, const char *coll, const char *query, int limit,
     rag_buf t;
     int i;
 
+    if (search_index(b, coll, query, limit, o, title) == 0)
+        return;
     snprintf(lim, sizeof(lim), "%d", limit);
     r = rag_db_query(b->db,
         "SELECT d.url, c.anchor, coalesce(nullif(d.title, ''), d.url), "

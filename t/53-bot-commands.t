@@ -1,0 +1,111 @@
+# Slash commands over the gateway: /search (Postgres full text without an
+# index, then the collection's index file once rag-reindex wrote one),
+# /collections, /commands, /ask in a thread (queues an answer), the
+# wrong-channel error path (the original crashed there), /solve and
+# /unsolve by the author, /open.
+use strict;
+use warnings;
+use utf8;
+use Test::More;
+use lib 't/lib';
+use RagTest;
+use FakeDiscord;
+binmode(Test::More->builder->$_, ':encoding(UTF-8)')
+    for qw(output failure_output todo_output);
+
+my $G = '100000000000000001';
+my $F = '200000000000000001';
+my $T = '300000000000000001';
+my $U = '400000000000000001';
+my $pg = RagTest::pg_start();
+RagTest::psql($pg, qq{
+    INSERT INTO collections (name, description) VALUES ('docs', 'The manual');
+    INSERT INTO guild_config (guild_id) VALUES ('$G');
+    INSERT INTO guild_forums VALUES ('$G', '$F', 'docs');
+    INSERT INTO documents (collection_id, url, title, body)
+        VALUES (1, 'https://docs.example.com/install', 'Install', 'x');
+    INSERT INTO chunks (document_id, ordinal, heading_path, anchor, body) VALUES
+        (1, 0, 'Install > Debian', 'debian', 'Install the package with apt on Debian systems.'),
+        (1, 1, 'Install > Source', 'source', 'Build from source with make and a compiler.');
+    INSERT INTO threads (thread_id, guild_id, forum_channel_id, title, collection, author_id,
+        thread_controller_id) VALUES ('$T', '$G', '$F', 'q', 'docs', '$U', '310000000000000001');
+});
+my $dir = RagTest::tmpdir();
+my $fd = FakeDiscord->start(dir => $dir, guild_id => $G);
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q');
+my $log = "$dir/bot.log";
+my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
+    env => $fd->bot_env($pg, RAG_INDEX_DIR => "$dir/index"), log => $log);
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'connected');
+
+my $n = 0;
+sub cmd {
+    my ($name, $opts, %o) = @_;
+    my $iid = 700000000000000000 + ++$n;
+    $fd->dispatch(INTERACTION_CREATE => { id => "$iid", token => "tok$iid", type => 2,
+        application_id => $fd->{app_id}, guild_id => $G, channel_id => $o{channel} // $T,
+        member => { user => { id => $o{user} // $U }, roles => [] },
+        data => { name => $name, options => $opts || [] } });
+    my $c;
+    RagTest::wait_for(sub { ($c) = $fd->rest(method => 'POST',
+        path => qr{/interactions/$iid/tok$iid/callback$}); $c }, 10);
+    return $c ? $c->{body}{data} : {};
+}
+
+my $d = cmd('search', [ { name => 'query', value => 'install debian apt' } ]);
+is($d->{embeds}[0]{title}, 'Search Results', '/search answered (full text)');
+like($d->{embeds}[0]{description},
+    qr{\*\*1\.\*\* \[Install › Install > Debian\]\(<https://docs\.example\.com/install#debian>\) · \d+%},
+    'ranked link with anchor and a percentage');
+unlike($d->{embeds}[0]{description}, qr/%0\./, 'no "%0.53" scores');
+
+$d = cmd('search', [ { name => 'query', value => 'x' }, { name => 'collection', value => '../etc' } ]);
+like($d->{embeds}[0]{description}, qr/No results/, 'odd collection names are just not found');
+
+$d = cmd('collections');
+like($d->{embeds}[0]{description}, qr/\*\*docs\*\* The manual/, '/collections');
+$d = cmd('commands');
+like($d->{embeds}[0]{description}, qr{/info.*/commands}s, '/commands lists /info too');
+unlike($d->{embeds}[0]{description}, qr{/update}, 'no /update');
+
+# wrong channel: a clear error embed, not a crash
+$d = cmd('status', [], channel => '999999999999999999');
+like($d->{embeds}[0]{description}, qr/only works inside a help forum thread/, 'wrong-channel error');
+is($d->{flags}, 64, 'ephemeral');
+
+# /ask inside the thread stores a question that the trigger turns into a job
+$d = cmd('ask', [ { name => 'question', value => 'How do I build it?' } ]);
+like($d->{embeds}[0]{description}, qr/answer will be posted/, '/ask acknowledged');
+is(RagTest::psql($pg, "SELECT count(*) FROM jobs j JOIN messages m ON
+    j.payload->>'message_id' = m.message_id WHERE m.content = 'How do I build it?'
+    AND m.mentions_bot"), '1', '/ask enqueued an answer');
+
+# author solves / unsolves; a second /solve changes nothing
+$d = cmd('solve');
+like($d->{embeds}[0]{description}, qr/marked as solved/, '/solve');
+is(RagTest::psql($pg, "SELECT solved || '|' || open FROM threads"), 'true|true', 'solved, still open');
+$d = cmd('solve');
+like($d->{embeds}[0]{description}, qr/already/, 'idempotent /solve says so');
+$d = cmd('unsolve');
+is(RagTest::psql($pg, "SELECT solved FROM threads"), 'f', '/unsolve');
+$d = cmd('close');
+is(RagTest::psql($pg, "SELECT open FROM threads"), 'f', '/close by the author');
+$d = cmd('open');
+is(RagTest::psql($pg, "SELECT open FROM threads"), 't', '/open');
+ok((grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
+    $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$})), 'unarchived on /open');
+
+# with an index file the search runs over it
+SKIP: {
+    skip 'rag-reindex not built', 2 unless -x RagTest::bin('rag-reindex');
+    mkdir "$dir/index";
+    my $out = `RAG_DATABASE_URL='$pg->{conninfo}' @{[RagTest::bin('rag-reindex')]} --dir $dir/index docs 2>&1`;
+    skip "rag-reindex failed: $out", 2 if $? || !-f "$dir/index/docs.idx";
+    RagTest::psql($pg, "DELETE FROM chunks");   # only the index knows them now
+    $d = cmd('search', [ { name => 'query', value => 'compiler make source' } ]);
+    like($d->{embeds}[0]{description}, qr{\*\*1\.\*\* \[Install › Install > Source\]\(<https://docs\.example\.com/install},
+        '/search over the index file');
+    like($d->{embeds}[0]{description}, qr/· \d+%/, 'with a percentage');
+}
+is(scalar $fd->records(kind => 'violation'), 0, 'no violations');
+done_testing();
