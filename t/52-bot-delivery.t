@@ -131,6 +131,10 @@ like(RagTest::psql($pg, "SELECT last_error || '|' || coalesce(discord_message_id
 my $n = scalar $fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$});
 sleep 1.5;
 is(scalar($fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$})), $n, 'not retried');
+is(RagTest::psql($pg, "SELECT message_id FROM outbox_failed"), 'gone-1',
+    'listed in outbox_failed');
+is(RagTest::psql($pg, "SELECT rag_outbox_requeue('$T[0]', 'after-1')"), 'f',
+    'a delivered reply cannot be requeued');
 is(scalar $fd->records(kind => 'violation'), 0, 'no limit violations')
     or diag(explain([ $fd->records(kind => 'violation') ]));
 done_testing();
