@@ -11,13 +11,6 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-/* lib/rag_embed.c is written concurrently by the ingestion work; until
- * it is in librag.a these are weak so the worker links and retrieves
- * BM25-only. TODO(answer): drop once rag_embed.c is committed. */
-#pragma weak rag_embed_conf_load
-#pragma weak rag_embed_enabled
-#pragma weak rag_embed
-
 #define RAG_ANSWER_MAX_TURNS_LOADED 60
 #define RAG_ANSWER_QUERY_BYTES 2000
 #define RAG_ANSWER_MAX_EXCLUDE 200
@@ -48,9 +41,7 @@ rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
     ac->quote_bytes = (size_t) rag_conf_int(conf, "answer_quote_bytes", 600);
     ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
     rag_llm_conf_load(&env->llm, conf);
-    memset(&env->embed, 0, sizeof(env->embed));
-    if (rag_embed_conf_load)
-        rag_embed_conf_load(&env->embed, conf);
+    rag_embed_conf_load(&env->embed, conf);
     env->index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
 }
 
@@ -110,8 +101,7 @@ rag_answer_retrieve(const rag_answer_env *env, const char *collection,
         return -1;
     }
     ix = rag_ixentry_index(ent);
-    if (rag_index_dims(ix) > 0 && rag_embed_enabled && rag_embed &&
-        rag_embed_enabled(&env->embed)) {
+    if (rag_index_dims(ix) > 0 && rag_embed_enabled(&env->embed)) {
         char eerr[256];
         const char *texts[1] = {query};
 
