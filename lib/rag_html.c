@@ -1193,14 +1193,24 @@ static const char *const adm_kinds[] = {"note", "tip", "warning", "caution",
                                         "hint", "attention", "error",
                                         "seealso", NULL};
 
+static xmlNode *adm_title_node(xmlNode *n);
+
 static int
 is_admonition(xmlNode *n)
 {
     if (n->type != XML_ELEMENT_NODE || !attr(n, "class"))
         return 0;
-    if (has_class(n, "admonition") || has_class(n, "theme-admonition") ||
-        has_class_ex(n, "admonition", 1))
+    if (has_class(n, "theme-admonition"))
         return 1;
+    if (has_class(n, "admonition")) {
+        /* MkDocs also styles plain blocks ("admonition block") */
+        if (adm_title_node(n) || has_class(n, "alert"))
+            return 1;
+        for (int i = 0; adm_kinds[i]; i++)
+            if (has_class(n, adm_kinds[i]))
+                return 1;
+        return 0;
+    }
     /* DocBook (PostgreSQL): <div class="note"> with an h3.title */
     if (tag_is(n, "div") || tag_is(n, "aside"))
         for (int i = 0; adm_kinds[i]; i++)
@@ -1270,12 +1280,23 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     block_nodes(c, n->children, &body, depth + 1);
     c->skip = saved;
     const char *txt = blk_text(c, &body);
+    if (first_heading(n->children, 0)) {
+        /* a block with sub-headings: keep them headings (a quote would
+         * hide them from the chunker), title as a bold line */
+        puts_(c, &out, "**");
+        put(c, &out, title.data, title.len);
+        puts_(c, &out, ":**\n\n");
+        puts_(c, &out, txt);
+        blk_add(c, b, out.data, out.len);
+        goto done;
+    }
     puts_(c, &out, "> **");
     put(c, &out, title.data, title.len);
     puts_(c, &out, *txt ? ":** " : "**");
     if (*txt)
         put_prefixed(c, &out, txt, "", "> ");
     blk_add(c, b, out.data, out.len);
+done:
     blk_free(&body);
     rag_buf_free(&title);
     rag_buf_free(&out);

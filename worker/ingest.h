@@ -1,0 +1,79 @@
+/*
+ * ingest — turn documentation into documents + chunks rows, embed new
+ * chunks, and rebuild the collection's index (rag_reindex_collection).
+ *
+ * Sources: a website (sitemap or same-site link following, see crawl.h),
+ * a directory of Markdown/MDX files with a URL template, a JSON / JSONL
+ * file of {url, title, body}, or "rechunk" (documents already in the
+ * table whose chunks are missing or stale, e.g. uploads).
+ *
+ * Incremental: a page whose body hash equals the stored content_hash and
+ * chunked_hash (or that answered 304 to the stored validators) is not
+ * re-chunked or re-embedded; a changed page's chunks are rebuilt and
+ * chunks whose text did not change keep their embedding. Documents of the
+ * collection that the source no longer has are deleted — unless that is
+ * more than half of them and force is off (then nothing is deleted and
+ * the run fails), or the crawl was partial (errors, max_pages reached).
+ *
+ * Used by rag-ingest (worker/rag_ingest_main.c) and by the worker daemon
+ * for 'ingest' jobs (rag_ingest_run_job). All strings in rag_ingest_opts
+ * are borrowed.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include "rag_conf.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+enum ingest_source { INGEST_SITE, INGEST_DIR, INGEST_JSON, INGEST_RECHUNK,
+                     INGEST_REINDEX_ONLY };
+
+#define INGEST_MAX_PREFIXES 32
+
+typedef struct {
+    const char *collection;
+    enum ingest_source type;
+    const char *site;            /* INGEST_SITE start URL */
+    const char *sitemap;         /* optional sitemap URL */
+    const char *include[INGEST_MAX_PREFIXES];
+    size_t ninclude;
+    const char *exclude[INGEST_MAX_PREFIXES];
+    size_t nexclude;
+    const char *dir;             /* INGEST_DIR */
+    const char *url_template;    /* "https://x/docs/{path}" */
+    const char *json;            /* INGEST_JSON file */
+    const char *selector;        /* HTML main-content selector */
+    int allow_private;
+    int force;
+    double delay;                /* per-host seconds, < 0: conf/default */
+    long max_pages;              /* 0: conf/default (10000) */
+    int progress;                /* 1: progress bar on stderr */
+} rag_ingest_opts;
+
+typedef struct {
+    long fetched, unchanged, added, changed, deleted, failed, skipped;
+    long chunks, embedded;
+    double seconds;
+    unsigned long long generation;
+} rag_ingest_stats;
+
+/* Runs one ingestion. 0, or -1 with err. stats is filled either way. */
+int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
+                   rag_ingest_stats *st, char *err, size_t errlen);
+
+/* Worker entry for 'ingest' jobs. payload: {"collection":"x","source":
+ * {"type":"site"|"dir"|"json"|"rechunk", "url":..., "sitemap":...,
+ * "include":[...], "exclude":[...], "selector":..., "dir":...,
+ * "url_template":..., "file":...}, "force":false}. Private addresses are
+ * allowed only by the conf key ingest_allow_private (never by the job).
+ * 0, or -1 with err. */
+int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
+                       char *err, size_t errlen);
+
+/* One summary line: "pages fetched=.. unchanged=.. ..." */
+void rag_ingest_format_stats(const rag_ingest_stats *st, char *out,
+                             size_t outlen);
+
+#endif
