@@ -18,6 +18,7 @@
 #include "rag_terms.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,11 +209,22 @@ dot_i8_avx2(const int8_t *a, const int8_t *b, uint32_t n)
     return s + dot_i8_c(a + i, b + i, n - i);
 }
 
+/* chosen once per process; pthread_once orders it for every thread */
+static int32_t (*dot_impl)(const int8_t *, const int8_t *, uint32_t);
+static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
+
+static void
+dot_pick(void)
+{
+    __builtin_cpu_init();
+    dot_impl = __builtin_cpu_supports("avx2") ? dot_i8_avx2 : dot_i8_c;
+}
+
 static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *,
                                     uint32_t)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? dot_i8_avx2 : dot_i8_c;
+    pthread_once(&dot_once, dot_pick);
+    return dot_impl;
 }
 #else
 static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *,

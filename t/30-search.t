@@ -80,9 +80,10 @@ sub reindex {
 like(reindex('docs', 'empty'), qr/docs: generation 1, 8 chunks/, 'index built');
 ok(-f "$ixdir/docs.idx", 'index file in rag_index_dir');
 
-my $ng = RagTest::nginx_start(
+my $ng = RagTest::nginx_start(pg => $pg,
     main => 'thread_pool ragpool threads=4 max_queue=1000;',
-    http => "rag_thread_pool ragpool; rag_index_dir $ixdir;",
+    http => "rag_database \"%%DB%%\"; rag_thread_pool ragpool;"
+        . " rag_index_dir $ixdir;",
     server => <<"EOF");
 location /search { rag_search; rag_embed_url $ai->{url}; }
 location /lex { rag_search; }
