@@ -30,6 +30,7 @@ typedef struct {
     char worker_id[64];     /* locked_by for leases: host:pid */
     const char *index_dir;
     int commands_registered;
+    int announced;          /* login posted to logging channels */
 } rag_bot;
 
 /* d["a"]["b"] as a string (NULL if absent or not a string). The path

@@ -362,6 +362,29 @@ done:
     PQclear(r);
 }
 
+/* Once per process: say so in each guild's logging channel, as the
+ * original did (it is the channel's only use). */
+static void
+announce_login(rag_bot *b)
+{
+    PGresult *r;
+    char text[128];
+    int i;
+
+    b->announced = 1;
+    r = rag_db_query(b->db, "SELECT DISTINCT logging_channel_id FROM "
+                     "guild_config WHERE logging_channel_id IS NOT NULL",
+                     0, NULL);
+    snprintf(text, sizeof(text), "The bot has logged in as <@%s>.",
+             b->bot_id);
+    for (i = 0; r && i < PQntuples(r); i++)
+        if (rag_bot_post_embed(b, PQgetvalue(r, i, 0), "Bot online", text,
+                               RAG_COLOR_INFO, NULL, 0) < 0)
+            rag_warn("msg=\"login notice failed\" channel=%s",
+                     PQgetvalue(r, i, 0));
+    PQclear(r);
+}
+
 static void
 on_ready(rag_bot *b, yajl_val d)
 {
@@ -377,6 +400,8 @@ on_ready(rag_bot *b, yajl_val d)
     if (!b->commands_registered && b->app_id[0]
         && rag_commands_register(b) == 0)
         b->commands_registered = 1;
+    if (!b->announced)
+        announce_login(b);
 }
 
 void

@@ -22,17 +22,19 @@ my $U = '400000000000000001';   # author
 my $V = '400000000000000002';   # another user
 my $B = '400000000000000003';   # banned user
 my $MOD = '500000000000000001'; # mod role
+my $LOGCH = '600000000000000001'; # logging channel
 
 my $pg = RagTest::pg_start();
 RagTest::psql($pg, qq{
     INSERT INTO collections (name) VALUES ('docs');
-    INSERT INTO guild_config (guild_id, mod_role_id, banned_user_ids)
-        VALUES ('$G', '$MOD', ARRAY['$B']);
+    INSERT INTO guild_config (guild_id, mod_role_id, banned_user_ids,
+        logging_channel_id) VALUES ('$G', '$MOD', ARRAY['$B'], '$LOGCH');
     INSERT INTO guild_forums VALUES ('$G', '$F', 'docs');
 });
 my $dir = RagTest::tmpdir();
 my $fd = FakeDiscord->start(dir => $dir, guild_id => $G);
 my $bot_id = $fd->{bot_id};
+$fd->channel(id => $LOGCH, guild_id => $G, type => 0, name => 'bot-log');
 my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg), log => $log);
@@ -45,6 +47,9 @@ ok($id->{ok} && $id->{token_ok}, 'IDENTIFY well-formed with the token');
 ok(RagTest::wait_for(sub { scalar $fd->rest(method => 'PUT',
     path => qr{/applications/\d+/guilds/$G/commands$}) }, 10),
     'slash commands registered for the configured guild');
+ok(RagTest::wait_for(sub { grep { $_->{body}{embeds}[0]{description} =~ /logged in as <\@$bot_id>/ }
+    $fd->rest(method => 'POST', path => qr{/channels/$LOGCH/messages$}) }, 5),
+    'login announced in the logging channel');
 unlike(RagTest::slurp($log), qr/$fd->{token}/, 'token never logged');
 
 # --- a new forum post -----------------------------------------------------

@@ -29,7 +29,8 @@ for my $t (@T) {
         VALUES ('$t', '$G', 'q', 'docs', '4')});
 }
 my $dir = RagTest::tmpdir();
-my $fd = FakeDiscord->start(dir => $dir, guild_id => $G);
+my $fd = FakeDiscord->start(dir => $dir, guild_id => $G,
+    heartbeat_interval => 1000);
 $fd->channel(id => $_, guild_id => $G, parent_id => $F, name => 'q') for @T;
 my $log = "$dir/bot.log";
 my $env = $fd->bot_env($pg);
@@ -104,6 +105,11 @@ $fd->fault(rest => { method => 'POST', path => "channels/$T[3]/messages", delay_
 reply($T[3], 'kill-1', 'survives a crash');
 ok(RagTest::wait_for(sub { grep { $_->{delayed} } $fd->rest(method => 'POST',
     path => qr{channels/$T[3]/messages$}) }, 10), 'Discord received the POST');
+# REST blocks the main thread now; the gateway thread keeps beating
+my ($held) = grep { $_->{delayed} } $fd->rest(method => 'POST', path => qr{channels/$T[3]/messages$});
+sleep 2.6;
+ok(scalar(grep { $_->{t} > $held->{t} } $fd->gw(1)) >= 2,
+    'heartbeats stay on time while a REST call hangs');
 kill 'KILL', $pid;
 waitpid($pid, 0);
 is(RagTest::psql($pg, "SELECT processed FROM messages WHERE message_id='kill-1'"), 'f',

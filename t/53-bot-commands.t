@@ -95,6 +95,25 @@ is(RagTest::psql($pg, "SELECT open FROM threads"), 't', '/open');
 ok((grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
     $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$})), 'unarchived on /open');
 
+# configuration edits apply without a restart: a forum added now is
+# served, a user banned now is ignored
+my ($F2, $T2) = ('200000000000000002', '300000000000000002');
+RagTest::psql($pg, "INSERT INTO guild_forums VALUES ('$G', '$F2', 'docs')");
+$fd->channel(id => $T2, guild_id => $G, parent_id => $F2, name => 'new forum post');
+$fd->dispatch(THREAD_CREATE => { id => $T2, guild_id => $G, parent_id => $F2,
+    name => 'new forum post', owner_id => $U, type => 11 });
+$fd->dispatch(MESSAGE_CREATE => { id => $T2, channel_id => $T2, guild_id => $G,
+    author => { id => $U }, content => 'hello', mentions => [] });
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM messages
+    WHERE thread_id = '$T2'") eq '1' }, 5), 'forum added at runtime is served');
+RagTest::psql($pg, "UPDATE guild_config SET banned_user_ids = ARRAY['$U']");
+$fd->dispatch(MESSAGE_CREATE => { id => '330000000000000001', channel_id => $T2,
+    guild_id => $G, author => { id => $U }, content => 'more', mentions => [] });
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM ban_notices") eq '1' }, 5),
+    'ban added at runtime applies');
+is(RagTest::psql($pg, "SELECT count(*) FROM messages WHERE message_id = '330000000000000001'"),
+    '0', 'banned message ignored');
+
 # with an index file the search runs over it
 SKIP: {
     skip 'rag-reindex not built', 2 unless -x RagTest::bin('rag-reindex');
