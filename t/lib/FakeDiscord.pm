@@ -5,7 +5,8 @@ package FakeDiscord;
 # port, in a forked child running a select loop. Core Perl only.
 #
 #   my $fd = FakeDiscord->start(dir => $tmp, token => 'T', bot_id => '9',
-#                               app_id => '8', heartbeat_interval => 45000);
+#                               app_id => '8', heartbeat_interval => 45000,
+#                               gateway_base => 'wss://localhost:PORT');
 #   $fd->api_base  # http://127.0.0.1:PORT/api/v10 (discord_api_base)
 #   $fd->channel(id => ..., guild_id => ..., parent_id => ..., name => ...);
 #   $fd->dispatch('MESSAGE_CREATE', {...});   # sent (or kept for RESUME)
@@ -51,6 +52,8 @@ sub start {
         app_id => $o{app_id} // '800000000000000001',
         guild_id => $o{guild_id} // '100000000000000001',
         heartbeat_interval => $o{heartbeat_interval} // 45000,
+        # what GET /gateway/bot and READY advertise (e.g. a TLS front)
+        gateway_base => $o{gateway_base},
     }, $class;
     open my $fh, '>', $self->{records_file} or die;
     close $fh;
@@ -375,7 +378,7 @@ sub _route {
     my ($st, $method, $path, $b, $rec) = @_;
     $path =~ s{^/api/v10}{} or return (404, { message => 'bad version', code => 0 });
     if ($method eq 'GET' && $path eq '/gateway/bot') {
-        return (200, { url => "ws://127.0.0.1:$st->{port}/gw", shards => 1,
+        return (200, { url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/gw', shards => 1,
             session_start_limit => { total => 1000, remaining => 999,
                 reset_after => 14400000, max_concurrency => 1 } });
     }
@@ -610,7 +613,7 @@ sub _gw {
         $c->{session} = $sid;
         $c->{ready} = 1;
         _dispatch($st, 'READY', { v => 10, session_id => $sid,
-            resume_gateway_url => "ws://127.0.0.1:$st->{port}/resume",
+            resume_gateway_url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/resume',
             user => { id => $st->{bot_id}, username => 'ragbot', bot => JSON::PP::true },
             guilds => [ { id => $st->{guild_id}, unavailable => JSON::PP::true } ],
             application => { id => $st->{app_id}, flags => 0 } });
