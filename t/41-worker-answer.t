@@ -139,6 +139,16 @@ ok(RagTest::wait_for(sub { RagTest::psql($pg,
     'job for a solved thread completes');
 is(WorkerTest::replies($pg, 't3'), 1, 'no new reply in a solved thread');
 
+# --- banned authors get no answer -------------------------------------
+RagTest::psql($pg, "UPDATE guild_config SET banned_user_ids = '{u9}'");
+RagTest::psql($pg, "INSERT INTO threads (thread_id, guild_id, title, collection) "
+    . "VALUES ('t9', 'g1', 'Install', 'acme'); INSERT INTO messages (thread_id, "
+    . "message_id, author_id, content, first_message) VALUES ('t9', 't9-m1', "
+    . "'u9', 'How do I install Acme on Debian?', true)");
+ok(RagTest::wait_for(sub { WorkerTest::job_state($pg, 't9', 't9-m1') eq 'done 1' }, 15),
+    'job for a banned author completes');
+is(WorkerTest::replies($pg, 't9'), 0, 'without a reply');
+
 # --- bad payload: dead at once ---------------------------------------
 RagTest::psql($pg, "SELECT rag_enqueue('answer', '{\"thread\":1}', 'bad')");
 ok(RagTest::wait_for(sub { RagTest::psql($pg,

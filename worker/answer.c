@@ -315,7 +315,9 @@ static const char question_sql[] =
     "   AND f.forum_channel_id = t.forum_channel_id), ''),"
     " t.open, t.solved, coalesce(t.guild_id, ''), m.content,"
     " EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id"
-    "   AND r.message_id = 'reply:' || m.message_id)"
+    "   AND r.message_id = 'reply:' || m.message_id),"
+    " EXISTS (SELECT 1 FROM guild_config g WHERE g.guild_id = t.guild_id"
+    "   AND m.author_id = ANY (g.banned_user_ids))"
     " FROM messages m JOIN threads t USING (thread_id)"
     " WHERE m.thread_id = $1 AND m.message_id = $2";
 
@@ -393,12 +395,14 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
     if (strcmp(PQgetvalue(q, 0, 0), "t") == 0 ||
         strcmp(PQgetvalue(q, 0, 4), "f") == 0 ||
         strcmp(PQgetvalue(q, 0, 5), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 8), "t") == 0) {
+        strcmp(PQgetvalue(q, 0, 8), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, 9), "t") == 0) {
         rag_info("msg=\"answer skipped\" job=%lld thread=%s message=%s "
                  "reason=%s", (long long) job->id, pl.thread_id,
                  pl.message_id,
                  strcmp(PQgetvalue(q, 0, 0), "t") == 0   ? "from_bot"
                  : strcmp(PQgetvalue(q, 0, 8), "t") == 0 ? "already_answered"
+                 : strcmp(PQgetvalue(q, 0, 9), "t") == 0 ? "banned_author"
                  : strcmp(PQgetvalue(q, 0, 5), "t") == 0 ? "solved"
                                                          : "closed");
         rc = RAG_JOB_OK;

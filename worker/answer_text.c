@@ -1,5 +1,7 @@
 #include "answer_text.h"
 
+#include "rag_tokens.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,7 @@ const char rag_answer_not_covered[] = "The docs do not cover this.";
 size_t
 rag_answer_tokens(const char *s, size_t n)
 {
-    /* ~4 bytes per token for English prose and code (cl100k); rounds up
-     * so budgets err on the safe side. */
-    (void) s;
-    return (n + 3) / 4;
+    return rag_tokens_estimate(s, n);
 }
 
 /* Moves back from p to the start of a UTF-8 character. */

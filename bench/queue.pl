@@ -1,0 +1,102 @@
+#!/usr/bin/perl
+# Job queue figures for rag-worker, measured in one run on a throwaway
+# Postgres (fsync and synchronous_commit ON):
+#   1. jobs/s claimed + completed by worker/queue.c with 1..8 connections,
+#      beside the original's style (one UPDATE ... RETURNING of every
+#      ready row, no lease: at-most-once);
+#   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll (rag-worker),
+#      1 s poll only, and the naive 1-second loop;
+#   3. the real rag-worker end to end (enqueue → job recorded), with
+#      queue_listen on and off.
+# Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES]
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use RagTest;
+use Time::HiRes qw(time sleep);
+
+my $JOBS = $ARGV[0] || 20000;
+my $N = $ARGV[1] || 60;
+my $root = $RagTest::ROOT;
+my $bin = RagTest::tmpdir() . '/queue_bench';
+my $flags = `pkg-config --cflags --libs libpq libcurl yajl libxml-2.0 openssl`;
+chomp $flags;
+system("cc -O2 -std=gnu11 -D_GNU_SOURCE -I$root/lib -I$root/worker "
+    . "-o $bin $root/bench/queue_bench.c $root/worker/queue.c "
+    . "$RagTest::BUILD/librag.a $flags -lpthread -lm") == 0
+    or die "build failed (run make first)";
+
+my $pg = RagTest::pg_start();
+RagTest::psql($pg, "ALTER SYSTEM SET fsync = on");
+RagTest::psql($pg, "ALTER SYSTEM SET synchronous_commit = on");
+RagTest::psql($pg, "SELECT pg_reload_conf()");
+sleep 0.5;
+my $ci = $pg->{conninfo};
+chomp(my $cpus = `nproc`);
+printf "queue bench: Postgres 15 local socket, fsync=%s, %s CPUs\n\n",
+    RagTest::psql($pg, "SHOW fsync"), $cpus;
+
+sub fill {
+    my ($n) = @_;
+    RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
+    RagTest::psql($pg, "INSERT INTO jobs (kind, payload, dedupe_key) SELECT "
+        . "'embed', '{}', 'b' || g FROM generate_series(1, $n) g");
+    RagTest::psql($pg, "VACUUM ANALYZE jobs");
+}
+
+print "1. jobs/s through worker/queue.c, $JOBS ready jobs, one job per claim\n";
+for my $t (1, 2, 4, 8) {
+    fill($JOBS);
+    my ($n, $s) = split ' ', `$bin claim '$ci' $t`;
+    fill($JOBS);
+    my ($n2, $s2) = split ' ', `$bin claim '$ci' $t nocomplete`;
+    printf "   %d conn: claim + fenced complete %6.0f jobs/s   claim only %6.0f "
+        . "claims/s\n", $t, $n / $s, $n2 / $s2;
+}
+fill($JOBS);
+my $t0 = time;
+RagTest::psql($pg, "UPDATE jobs SET state = 'done' WHERE state IN ('queued','retry') RETURNING id");
+my $dt = time - $t0;
+printf "   naive batch UPDATE of all rows: %7.0f jobs/s  (no lease, at-most-once,"
+    . " one tick = one batch)\n\n", $JOBS / $dt;
+
+print "2. enqueue -> claim latency, $N jobs at random 0-100 ms gaps, "
+    . "1000 ms poll interval\n";
+my %lat;
+for my $mode (qw(notify poll naive)) {
+    RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
+    my ($m, $p50, $p95, $max, $min) = split ' ', `$bin latency '$ci' $mode $N 1000`;
+    $lat{$mode} = $p50;
+    printf "   %-36s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)\n",
+        { notify => 'LISTEN/NOTIFY + poll (rag-worker)',
+          poll => 'poll only, back-to-back claims',
+          naive => 'naive 1 s loop (original)' }->{$mode},
+        $p50, $p95, $max, $m;
+}
+print "\n3. real rag-worker, enqueue -> job recorded (concurrency 2, "
+    . "poll 1000 ms)\n";
+for my $listen (1, 0) {
+    RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
+    my $log = RagTest::tmpdir() . '/worker.log';
+    my $pid = RagTest::spawn([RagTest::bin('rag-worker')], log => $log,
+        env => { RAG_DATABASE_URL => $ci, RAG_POLL_INTERVAL_MS => 1000,
+            RAG_QUEUE_LISTEN => $listen ? 'true' : 'false',
+            RAG_LOG_LEVEL => 'error', RAG_INDEX_DIR => '/nonexistent' });
+    sleep 1;
+    for my $i (1 .. $N) {
+        sleep rand(0.1);
+        RagTest::psql($pg, "SELECT rag_enqueue('embed', '{}', 'w$i')");
+    }
+    RagTest::wait_for(sub { RagTest::psql($pg,
+        "SELECT count(*) FROM jobs WHERE finished_at IS NULL") == 0 }, 30);
+    my $r = RagTest::psql($pg, "SELECT concat_ws(' ', "
+        . "percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
+        . "percentile_cont(0.95) WITHIN GROUP (ORDER BY d), max(d), count(*)) "
+        . "FROM (SELECT extract(epoch FROM finished_at - created_at) * 1000 d "
+        . "FROM jobs) x");
+    my ($p50, $p95, $max, $n) = split ' ', $r;
+    printf "   queue_listen=%-5s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)\n",
+        $listen ? 'on' : 'off', $p50, $p95, $max, $n;
+    RagTest::stop($pid, 'TERM', 10);
+}
