@@ -4,7 +4,12 @@
  *   rag-admin [-c conf] migrate [--dir DIR]
  *   rag-admin [-c conf] collection-add NAME [DESCRIPTION]
  *   rag-admin [-c conf] forum-add GUILD FORUM_CHANNEL COLLECTION
+ *   rag-admin [-c conf] eval FILE [--collection X] [--index-dir DIR] ...
+ *   rag-admin [-c conf] export [--guild G] [--since DATE] [--out FILE]
+ *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
+ *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
  */
+#include "admin.h"
 #include "rag_conf.h"
 #include "rag_db.h"
 #include "rag_log.h"
@@ -23,6 +28,15 @@ usage(void)
             "  migrate [--dir DIR]           apply sql/ migrations\n"
             "  collection-add NAME [DESC]    create a docs collection\n"
             "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
+            "  eval FILE [--collection X] [--index-dir DIR] [--k 10]\n"
+            "       [--base URL] [--min-recall5 X] [--verbose]\n"
+            "                                retrieval recall@k / MRR\n"
+            "  export [--guild G] [--since DATE] [--out FILE]\n"
+            "                                solved threads as JSONL chats\n"
+            "  community-sync [--guild G] [--index-dir DIR]\n"
+            "                                solved threads -> community-<guild>\n"
+            "  gaps [--json] [--days N] [--guild G] [--index-dir DIR]\n"
+            "                                unanswered questions, clustered\n"
             "Database from database_url in FILE or RAG_DATABASE_URL,\n"
             "else libpq's PG* environment.\n");
 }
@@ -116,6 +130,11 @@ main(int argc, char **argv)
         fprintf(stderr, "rag-admin: %s\n", err);
         return 1;
     }
+    if (strcmp(argv[i], "eval") == 0) { /* index files only, no database */
+        rc = admin_eval(conf, argc - i - 1, argv + i + 1);
+        rag_conf_free(conf);
+        return rc;
+    }
     db = rag_db_connect(rag_conf_database(conf), "rag-admin", err,
                         sizeof(err));
     if (db == NULL) {
@@ -129,6 +148,12 @@ main(int argc, char **argv)
         rc = cmd_collection_add(db, argc - i - 1, argv + i + 1);
     else if (strcmp(argv[i], "forum-add") == 0)
         rc = cmd_forum_add(db, argc - i - 1, argv + i + 1);
+    else if (strcmp(argv[i], "export") == 0)
+        rc = admin_export(db, conf, argc - i - 1, argv + i + 1);
+    else if (strcmp(argv[i], "gaps") == 0)
+        rc = admin_gaps(db, conf, argc - i - 1, argv + i + 1);
+    else if (strcmp(argv[i], "community-sync") == 0)
+        rc = admin_community_sync(db, conf, argc - i - 1, argv + i + 1);
     else {
         usage();
         rc = 2;

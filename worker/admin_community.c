@@ -1,0 +1,40 @@
+/*
+ * rag-admin community-sync [--guild G] [--index-dir DIR] — solved
+ * threads into community-<guild> collections (community.h).
+ */
+#include "admin.h"
+#include "community.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int
+admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv)
+{
+    const char *guild = NULL, *dir = NULL;
+    char err[512];
+    int a, n;
+
+    for (a = 0; a + 1 < argc; a += 2) {
+        if (strcmp(argv[a], "--guild") == 0)
+            guild = argv[a + 1];
+        else if (strcmp(argv[a], "--index-dir") == 0)
+            dir = argv[a + 1];
+        else
+            break;
+    }
+    if (a != argc) {
+        fprintf(stderr, "usage: rag-admin community-sync [--guild G]"
+                        " [--index-dir DIR]\n");
+        return 2;
+    }
+    if (dir == NULL)
+        dir = admin_index_dir(conf);
+    n = rag_community_sync(db, guild, dir, err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "rag-admin community-sync: %s\n", err);
+        return 1;
+    }
+    printf("community-sync: %d solved threads\n", n);
+    return 0;
+}
