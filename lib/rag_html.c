@@ -1280,7 +1280,12 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     block_nodes(c, n->children, &body, depth + 1);
     c->skip = saved;
     const char *txt = blk_text(c, &body);
-    if (first_heading(n->children, 0)) {
+    int sub = 0;
+    for (xmlNode *k = n->children; k && !sub; k = k->next)
+        if (k != tn && k->type == XML_ELEMENT_NODE &&
+            (heading_level(k) || first_heading(k->children, 1)))
+            sub = 1;
+    if (sub) {
         /* a block with sub-headings: keep them headings (a quote would
          * hide them from the chunker), title as a bold line */
         puts_(c, &out, "**");

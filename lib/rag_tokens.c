@@ -1,5 +1,15 @@
 #include "rag_tokens.h"
 
+#ifndef LETTERS_ONE
+#define LETTERS_ONE 7
+#endif
+#ifndef LETTERS_PER
+#define LETTERS_PER 4
+#endif
+#ifndef PUNCT_PER
+#define PUNCT_PER 2
+#endif
+
 static int
 is_alpha(unsigned char c)
 {
@@ -92,7 +102,9 @@ rag_tokens_estimate(const char *str, size_t n)
             for (j = i; j < n && is_alpha(s[j]); j++)
                 ;
             run = j - i;
-            t += run <= 6 ? 1 : 1 + (run - 6 + 3) / 4;
+            t += run <= LETTERS_ONE ? 1
+                                    : 1 + (run - LETTERS_ONE + LETTERS_PER - 1) /
+                                              LETTERS_PER;
             i = j;
         } else if (is_digit(c)) {
             for (j = i; j < n && is_digit(s[j]); j++)
@@ -102,7 +114,15 @@ rag_tokens_estimate(const char *str, size_t n)
         } else if (is_punct(c)) {
             for (j = i; j < n && is_punct(s[j]); j++)
                 ;
-            t += (j - i + 1) / 2;
+            /* one non-letter may lead a word ("_init", ".html", "(x"):
+             * cl100k's pre-tokenizer puts it in the word's piece */
+            if (j < n && is_alpha(s[j]))
+                t += (j - i - 1 + PUNCT_PER - 1) / PUNCT_PER;
+            else
+                t += (j - i + PUNCT_PER - 1) / PUNCT_PER;
+            /* cl100k keeps the newlines after punctuation in its token */
+            while (j < n && (s[j] == '\n' || s[j] == '\r'))
+                j++;
             i = j;
         } else if (c < 0x80) {
             i++; /* other control characters */
@@ -120,7 +140,7 @@ rag_tokens_estimate(const char *str, size_t n)
                     bytes += l;
                 j += l;
             }
-            t += (bytes + 1) / 2;
+            t += (bytes + 3) / 4;
             i = j;
         }
     }

@@ -1,0 +1,242 @@
+/* HTML -> Markdown: one small page per rule, checked on exact output. */
+#include "rag_html.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static char md[65536];
+static char title[1024];
+
+static int
+conv(const char *html, const char *sel)
+{
+    rag_html_doc d;
+    char err[256];
+
+    md[0] = title[0] = '\0';
+    if (rag_html_convert(html, strlen(html), "https://docs.x.org/guide/page",
+                         sel, NULL, &d, err, sizeof(err)) != 0) {
+        fprintf(stderr, "convert: %s\n", err);
+        return -1;
+    }
+    snprintf(md, sizeof(md), "%s", d.markdown);
+    snprintf(title, sizeof(title), "%s", d.title);
+    rag_html_doc_free(&d);
+    return 0;
+}
+
+#define HAS(s) CHECK(strstr(md, (s)) != NULL)
+#define HASNT(s) CHECK(strstr(md, (s)) == NULL)
+
+static void
+test_headings(void)
+{
+    CHECK_INT(conv("<html><head><title>T</title></head><body><main>"
+                   "<h1 id=top>Top</h1>"
+                   "<h2><a id=inner></a>Inner</h2>"
+                   "<div class=sect1 id=SECT><div class=titlepage><div>"
+                   "<h2 class=title>1.2. Parent\xe2\x80\x8b id</h2>"
+                   "</div></div><p>x</p></div>"
+                   "<section id=sphinx-sec><h3>Sphinx<a class=headerlink "
+                   "href='#sphinx-sec'>\xc2\xb6</a></h3></section>"
+                   "<h4 class=anchor id=docu>Docu<a href=#docu "
+                   "class=hash-link>\xe2\x80\x8b</a></h4>"
+                   "<h5>No id</h5></main></body></html>", NULL), 0);
+    CHECK_STR(title, "T");
+    HAS("# Top {#top}\n");
+    HAS("## Inner {#inner}\n");
+    HAS("## 1.2. Parent id {#SECT}\n");
+    HAS("### Sphinx {#sphinx-sec}\n");
+    HAS("#### Docu {#docu}\n");
+    HAS("##### No id\n");
+    HASNT("\xc2\xb6");
+    /* title falls back to the first h1 */
+    CHECK_INT(conv("<body><article><h1>Only <code>h1</code></h1></article>"
+                   "</body>", NULL), 0);
+    CHECK_STR(title, "Only h1");
+}
+
+static void
+test_code(void)
+{
+    CHECK_INT(conv("<main><pre><code class='language-python'>print(1)\n"
+                   "</code></pre>"
+                   "<div class='highlight-sql notranslate'><div class=highlight>"
+                   "<pre><span></span>SELECT 1;</pre></div></div>"
+                   "<pre class='sourceCode bash'><code>ls</code></pre>"
+                   "<div class='language-js codeBlockContainer_x'><pre "
+                   "class='prism-code language-js'><code><div class=token-line>"
+                   "<span>a()</span><br></div><div class=token-line>"
+                   "<span>b()</span><br></div></code></pre></div>"
+                   "<pre>has ``` fence\n  indented</pre>"
+                   "<p>Use <code>x `y`</code> and <code>`z</code>.</p>"
+                   "</main>", NULL), 0);
+    HAS("```python\nprint(1)\n```");
+    HAS("```sql\nSELECT 1;\n```");
+    HAS("```bash\nls\n```");
+    HAS("```js\na()\nb()\n```");
+    HAS("````\nhas ``` fence\n  indented\n````");
+    HAS("Use `` x `y` `` and `` `z ``.");
+}
+
+static void
+test_table(void)
+{
+    CHECK_INT(conv("<main><table><thead><tr><th>Name</th><th>Note</th></tr>"
+                   "</thead><tbody><tr><td>a|b</td><td>line1<br>line2</td>"
+                   "</tr><tr><td colspan=2><p>wide</p></td></tr></tbody>"
+                   "</table></main>", NULL), 0);
+    HAS("| Name | Note |\n|---|---|\n| a\\|b | line1 line2 |\n| wide |  |\n");
+}
+
+static void
+test_lists(void)
+{
+    CHECK_INT(conv("<main><ol start=3><li>three<ol><li>a</li><li>b</li>"
+                   "</ol></li><li>four</li></ol><ul><li><p>p</p>"
+                   "<ul><li>deep</li></ul></li></ul></main>", NULL), 0);
+    HAS("3. three\n\n   1. a\n   2. b\n4. four\n");
+    HAS("- p\n\n  - deep\n");
+}
+
+static void
+test_links(void)
+{
+    CHECK_INT(conv("<main><p><a href='https://other.org/app'>abs</a> "
+                   "<a href='/docs/x'>root</a> <a href='y'>rel</a> "
+                   "<a href='#sec'>frag</a> <a href='mailto:a@b.c'>mail</a> "
+                   "<img src='../img/a.png' alt='A'> "
+                   "<img src='data:image/png;base64,xx' alt='inline'>"
+                   "<a href='/p(1)'>paren</a></p></main>", NULL), 0);
+    /* not "https://docs.x.org/https://other.org/app" */
+    HAS("[abs](https://other.org/app)");
+    HAS("[root](https://docs.x.org/docs/x)");
+    HAS("[rel](https://docs.x.org/guide/y)");
+    HAS("[frag](https://docs.x.org/guide/page#sec)");
+    HAS(" mail ");
+    HAS("![A](https://docs.x.org/img/a.png)");
+    HASNT("data:");
+    HAS("[paren](https://docs.x.org/p%281%29)");
+}
+
+static void
+test_links_list(void)
+{
+    rag_html_doc d;
+    char err[256];
+    const char *h = "<nav><a href='/a'>A</a><a href='/a#x'>A2</a></nav>"
+                    "<main><a href='b'>B</a><a href='mailto:x@y'>m</a>"
+                    "<a href='https://e.org/'>E</a></main>";
+
+    CHECK_INT(rag_html_convert(h, strlen(h), "https://d.org/g/p", NULL, NULL,
+                               &d, err, sizeof(err)), 0);
+    CHECK_INT(d.nlinks, 3);
+    if (d.nlinks == 3) {
+        CHECK_STR(d.links[0], "https://d.org/a");
+        CHECK_STR(d.links[1], "https://d.org/g/b");
+        CHECK_STR(d.links[2], "https://e.org/");
+    }
+    rag_html_doc_free(&d);
+}
+
+static void
+test_admonitions(void)
+{
+    CHECK_INT(conv("<main><div class='admonition note'><p "
+                   "class=admonition-title>Note</p><p>Sphinx body.</p>"
+                   "<p>Second.</p></div>"
+                   "<div class='theme-admonition theme-admonition-tip "
+                   "alert'><div class=admonitionHeading_x><span><svg>"
+                   "</svg></span>tip</div><div class=admonitionContent_y>"
+                   "<p>Docu body.</p></div></div>"
+                   "<div class=warning><h3 class=title>Warning</h3><p>PG "
+                   "body.</p></div></main>", NULL), 0);
+    HAS("> **Note:** Sphinx body.\n>\n> Second.");
+    HAS("> **Tip:** Docu body.");
+    HAS("> **Warning:** PG body.");
+}
+
+static void
+test_chrome(void)
+{
+    CHECK_INT(conv("<body><header><nav>Menu</nav></header><div class=navheader>"
+                   "Prev Next</div><main><a href=#c class=skip-link>Skip to "
+                   "main content</a><p>Real\xe2\x80\x8b  text\n\t here.</p>"
+                   "<script>var x;</script><style>p{}</style><button>Copy"
+                   "</button><a href='https://gh/edit'>Edit this page</a>"
+                   "<noscript>js</noscript><aside>side</aside></main>"
+                   "<footer>foot</footer></body>", NULL), 0);
+    CHECK_STR(md, "Real text here.\n");
+}
+
+static void
+test_selectors(void)
+{
+    const char *h = "<body><div id=nav>N</div><div class='x body'>B</div>"
+                    "<div role=main>R</div><article>A</article></body>";
+
+    CHECK_INT(conv(h, NULL), 0);
+    CHECK_STR(md, "A\n"); /* article first in the default list */
+    CHECK_INT(conv(h, "div.body"), 0);
+    CHECK_STR(md, "B\n");
+    CHECK_INT(conv(h, "div[role=main]"), 0);
+    CHECK_STR(md, "R\n");
+    CHECK_INT(conv(h, "#missing, div[role=\"main\"]"), 0);
+    CHECK_STR(md, "R\n");
+    CHECK_INT(conv(h, "#nav"), 0);
+    CHECK_STR(md, "N\n");
+    CHECK_INT(rag_html_selector_check("div > p"), -1);
+    CHECK_INT(rag_html_selector_check("div[role=main"), -1);
+    CHECK_INT(rag_html_selector_check("article, main, div.body"), 0);
+}
+
+static void
+test_limits(void)
+{
+    rag_html_doc d;
+    char err[256];
+    size_t n = RAG_HTML_MAX_INPUT + 1;
+    char *big = malloc(n);
+
+    CHECK(big != NULL);
+    if (big) {
+        memset(big, 'a', n);
+        CHECK_INT(rag_html_convert(big, n, "https://d.org/", NULL, NULL, &d,
+                                   err, sizeof(err)), -1);
+        free(big);
+    }
+    /* deep nesting does not recurse without bound */
+    {
+        char *deep = malloc(200000);
+        size_t o = 0;
+        CHECK(deep != NULL);
+        if (deep) {
+            for (int i = 0; i < 20000; i++)
+                o += (size_t) sprintf(deep + o, "<div>");
+            sprintf(deep + o, "x");
+            CHECK_INT(rag_html_convert(deep, strlen(deep), "https://d.org/",
+                                       NULL, NULL, &d, err, sizeof(err)), 0);
+            rag_html_doc_free(&d);
+            free(deep);
+        }
+    }
+    CHECK_INT(rag_html_convert("", 0, "https://d.org/", NULL, NULL, &d, err,
+                               sizeof(err)) <= 0, 1);
+    rag_html_doc_free(&d);
+}
+
+int
+main(void)
+{
+    RUN(test_headings);
+    RUN(test_code);
+    RUN(test_table);
+    RUN(test_lists);
+    RUN(test_links);
+    RUN(test_links_list);
+    RUN(test_admonitions);
+    RUN(test_chrome);
+    RUN(test_selectors);
+    RUN(test_limits);
+    UNIT_DONE();
+}
