@@ -133,6 +133,26 @@ rag_md_heading(const char *line, size_t n, char *out, size_t outlen,
     e = n;
     while (e > i && isspace((unsigned char) line[e - 1]))
         e--;
+    /* Docusaurus MDX writes the id as a JSX comment after the text */
+    if (e > i + 4 && line[e - 1] == '}' && line[e - 2] == '/' &&
+        line[e - 3] == '*') {
+        size_t b = e - 3;
+        while (b > i && !(line[b] == '{' && line[b + 1] == '/' &&
+                          line[b + 2] == '*'))
+            b--;
+        if (line[b] == '{') {
+            size_t s0 = b + 3, s1 = e - 3;
+            while (s0 < s1 && line[s0] == ' ')
+                s0++;
+            while (s1 > s0 && line[s1 - 1] == ' ')
+                s1--;
+            if (s0 < s1 && line[s0] == '#' && idlen && s1 - s0 - 1 < idlen) {
+                memcpy(id, line + s0 + 1, s1 - s0 - 1);
+                id[s1 - s0 - 1] = '\0';
+                e = b;
+            }
+        }
+    }
     /* explicit {#id} */
     if (e > i && line[e - 1] == '}') {
         size_t b = e - 1;

@@ -60,7 +60,7 @@ sub ingest {
 
 sub stat_of {
     my ($out, $k) = @_;
-    return $out =~ /\b$k=(\d+)/ ? $1 : -1;
+    return $out =~ /^pages .*\b$k=(\d+)/m ? $1 : -1;
 }
 
 sub sqlv { RagTest::psql($pg, $_[0]) }

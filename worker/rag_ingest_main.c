@@ -9,6 +9,8 @@
  *       [--selector CSS] [--allow-private] [--force] [--delay SEC]
  *       [--max-pages N] [--quiet]
  *   rag-ingest --convert FILE.html --url PAGE_URL [--selector CSS]
+ *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
+ *       worker's ingest job, e.g. {"type":"rechunk"})
  *
  * Conf/env: database_url, index_dir, embed_*, chunk_tokens,
  * chunk_overlap, crawl_delay, crawl_timeout_ms, crawl_max_bytes,
@@ -104,11 +106,13 @@ main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"convert", required_argument, NULL, 'V'},
         {"url", required_argument, NULL, 'U'},
+        {"job", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     rag_ingest_opts o;
     rag_ingest_stats st;
     const char *conf_path = NULL, *convert = NULL, *page_url = NULL;
+    const char *job = NULL;
     char err[1024], line[512];
     int c, nsrc = 0, quiet = 0, rc = 1;
     rag_conf *conf = NULL;
@@ -145,6 +149,7 @@ main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'V': convert = optarg; break;
         case 'U': page_url = optarg; break;
+        case 'J': job = optarg; nsrc++; o.collection = "-"; break;
         default: goto bad;
         }
     }
@@ -170,6 +175,13 @@ main(int argc, char **argv)
                         sizeof(err));
     if (db == NULL) {
         fprintf(stderr, "rag-ingest: database: %s\n", err);
+        goto done;
+    }
+    if (job) {
+        /* the worker's 'ingest' job path, for testing and by hand */
+        rc = rag_ingest_run_job(db, conf, job, err, sizeof(err)) == 0 ? 0 : 1;
+        if (rc != 0)
+            fprintf(stderr, "rag-ingest: %s\n", err);
         goto done;
     }
     rc = rag_ingest_run(db, conf, &o, &st, err, sizeof(err)) == 0 ? 0 : 1;

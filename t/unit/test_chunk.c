@@ -220,6 +220,10 @@ test_headings(void)
                              sizeof(text), id, sizeof(id)), 2);
     CHECK_STR(text, "Install");
     CHECK_STR(id, "setup");
+    CHECK_INT(rag_md_heading("## Install {/* #custom-id */}", 29, text,
+                             sizeof(text), id, sizeof(id)), 2);
+    CHECK_STR(text, "Install");
+    CHECK_STR(id, "custom-id");
     CHECK_INT(rag_md_heading("#hashtag\n", 9, text, sizeof(text), id,
                              sizeof(id)), 0);
     CHECK_INT(rag_md_heading("### A [link](http://x) ###\n", 27, text,
