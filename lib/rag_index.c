@@ -74,14 +74,14 @@ enum { S_DOCS, S_STR, S_TERMS, S_TTEXT, S_POST, S_VSCALE, S_VI8, S_VF32 };
 static uint32_t
 ld32(const unsigned char *p)
 {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-           (uint32_t) p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static uint64_t
 ld64(const unsigned char *p)
 {
-    return (uint64_t) ld32(p) | (uint64_t) ld32(p + 4) << 32;
+    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
 }
 
 static float
@@ -96,17 +96,17 @@ ldf(const unsigned char *p)
 static void
 st32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
-    p[2] = (unsigned char) (v >> 16);
-    p[3] = (unsigned char) (v >> 24);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static void
 st64(unsigned char *p, uint64_t v)
 {
-    st32(p, (uint32_t) v);
-    st32(p + 4, (uint32_t) (v >> 32));
+    st32(p, (uint32_t)v);
+    st32(p + 4, (uint32_t)(v >> 32));
 }
 
 static void
@@ -120,7 +120,7 @@ stf(unsigned char *p, float f)
 static uint64_t
 align8(uint64_t v)
 {
-    return (v + 7) & ~(uint64_t) 7;
+    return (v + 7) & ~(uint64_t)7;
 }
 
 static void
@@ -285,7 +285,7 @@ fnv1a(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) s[i];
+        h ^= (unsigned char)s[i];
         h *= 1099511628211ull;
     }
     return h;
@@ -300,11 +300,11 @@ hash_grow(rag_index_writer *w)
     if (nh == NULL)
         return -1;
     for (size_t t = 0; t < w->nterms; t++) {
-        size_t h = fnv1a(w->ttext + w->terms[t].text_off, w->terms[t].len) &
-                   (nc - 1);
+        size_t h =
+            fnv1a(w->ttext + w->terms[t].text_off, w->terms[t].len) & (nc - 1);
         while (nh[h])
             h = (h + 1) & (nc - 1);
-        nh[h] = (uint32_t) t + 1;
+        nh[h] = (uint32_t)t + 1;
     }
     free(w->hash);
     w->hash = nh;
@@ -324,21 +324,20 @@ term_id(rag_index_writer *w, const char *t, size_t n)
     while (w->hash[h]) {
         wterm *e = &w->terms[w->hash[h] - 1];
         if (e->len == n && memcmp(w->ttext + e->text_off, t, n) == 0)
-            return (long) w->hash[h] - 1;
+            return (long)w->hash[h] - 1;
         h = (h + 1) & (w->hcap - 1);
     }
     if (w->nterms >= UINT32_MAX - 1 || w->ttlen + n > UINT32_MAX ||
-        grow((void **) &w->terms, &w->capterms, w->nterms + 1,
-             sizeof(wterm)) ||
-        grow((void **) &w->ttext, &w->ttcap, w->ttlen + n, 1))
+        grow((void **)&w->terms, &w->capterms, w->nterms + 1, sizeof(wterm)) ||
+        grow((void **)&w->ttext, &w->ttcap, w->ttlen + n, 1))
         return -1;
     memcpy(w->ttext + w->ttlen, t, n);
-    w->terms[w->nterms].text_off = (uint32_t) w->ttlen;
-    w->terms[w->nterms].len = (uint32_t) n;
+    w->terms[w->nterms].text_off = (uint32_t)w->ttlen;
+    w->terms[w->nterms].len = (uint32_t)n;
     w->terms[w->nterms].df = 0;
     w->ttlen += n;
-    w->hash[h] = (uint32_t) w->nterms + 1;
-    return (long) w->nterms++;
+    w->hash[h] = (uint32_t)w->nterms + 1;
+    return (long)w->nterms++;
 }
 
 static int
@@ -348,16 +347,16 @@ occ_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     long id = term_id(w, t, n);
 
     if (id < 0 ||
-        grow((void **) &w->occ, &w->capocc, w->nocc + 1, sizeof(uint32_t)))
+        grow((void **)&w->occ, &w->capocc, w->nocc + 1, sizeof(uint32_t)))
         return 1;
-    w->occ[w->nocc++] = (uint32_t) id;
+    w->occ[w->nocc++] = (uint32_t)id;
     return 0;
 }
 
 static int
 cmp_u32(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
 }
 
@@ -377,13 +376,13 @@ add_vector(rag_index_writer *w, size_t d, const float *v)
     for (uint32_t i = 0; i < w->dims; i++) {
         if (!isfinite(v[i]))
             return;
-        norm += (double) v[i] * v[i];
+        norm += (double)v[i] * v[i];
     }
     if (!(norm > 0))
         return;
     norm = sqrt(norm);
     for (uint32_t i = 0; i < w->dims; i++) {
-        f[i] = (float) (v[i] / norm);
+        f[i] = (float)(v[i] / norm);
         if (fabsf(f[i]) > mx)
             mx = fabsf(f[i]);
     }
@@ -392,7 +391,7 @@ add_vector(rag_index_writer *w, size_t d, const float *v)
     w->vscale[d] = mx / 127.0f;
     for (uint32_t i = 0; i < w->dims; i++) {
         long r = lrintf(f[i] / w->vscale[d]);
-        q[i] = (int8_t) (r > 127 ? 127 : r < -127 ? -127 : r);
+        q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
     }
 }
 
@@ -415,8 +414,8 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
             return -1;
         total += lens[i];
     }
-    if (grow((void **) &w->docs, &w->capdocs, d + 1, sizeof(wdoc)) ||
-        grow((void **) &w->str, &w->strcap, w->strlen + total, 1))
+    if (grow((void **)&w->docs, &w->capdocs, d + 1, sizeof(wdoc)) ||
+        grow((void **)&w->str, &w->strcap, w->strlen + total, 1))
         goto oom;
     if (w->dims && w->vcap < w->capdocs) {
         size_t cap = w->capdocs;
@@ -443,7 +442,7 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     for (int i = 0; i < 4; i++) {
         memcpy(w->str + w->strlen, f[i], lens[i]);
         w->strlen += lens[i];
-        doc->lens[i] = (uint32_t) lens[i];
+        doc->lens[i] = (uint32_t)lens[i];
     }
 
     /* BM25 terms: title, heading path and body */
@@ -453,19 +452,19 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
             goto oom;
     if (w->nocc > UINT32_MAX)
         goto oom;
-    doc->dl = (uint32_t) w->nocc;
+    doc->dl = (uint32_t)w->nocc;
     w->total_dl += w->nocc;
     qsort(w->occ, w->nocc, sizeof(uint32_t), cmp_u32);
     for (size_t i = 0; i < w->nocc;) {
         size_t j = i;
         while (j < w->nocc && w->occ[j] == w->occ[i])
             j++;
-        if (grow((void **) &w->posts, &w->capposts, w->nposts + 1,
+        if (grow((void **)&w->posts, &w->capposts, w->nposts + 1,
                  sizeof(wpost)))
             goto oom;
         w->posts[w->nposts].term = w->occ[i];
-        w->posts[w->nposts].doc = (uint32_t) d;
-        w->posts[w->nposts].tf = (uint32_t) (j - i);
+        w->posts[w->nposts].doc = (uint32_t)d;
+        w->posts[w->nposts].tf = (uint32_t)(j - i);
         w->nposts++;
         w->terms[w->occ[i]].df++;
         i = j;
@@ -500,7 +499,7 @@ wflush(wout *o)
             o->err = errno ? errno : EIO;
             break;
         }
-        off += (size_t) r;
+        off += (size_t)r;
     }
     o->n = 0;
 }
@@ -548,8 +547,8 @@ term_cmp_raw(const char *a, size_t al, const char *b, size_t bl)
 static int
 cmp_term_ids(const void *a, const void *b)
 {
-    const wterm *x = &sort_w->terms[*(const uint32_t *) a];
-    const wterm *y = &sort_w->terms[*(const uint32_t *) b];
+    const wterm *x = &sort_w->terms[*(const uint32_t *)a];
+    const wterm *y = &sort_w->terms[*(const uint32_t *)b];
     return term_cmp_raw(sort_w->ttext + x->text_off, x->len,
                         sort_w->ttext + y->text_off, y->len);
 }
@@ -566,7 +565,7 @@ fsync_dir(const char *path)
     else if (slash == path)
         snprintf(dir, sizeof(dir), "/");
     else
-        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -592,8 +591,8 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         seterr(err, errlen, "index writer ran out of memory");
         return -1;
     }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()) >=
-        (int) sizeof(tmp)) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof(tmp)) {
         seterr(err, errlen, "index path too long");
         return -1;
     }
@@ -609,7 +608,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         goto done;
     }
     for (i = 0; i < w->nterms; i++)
-        order[i] = (uint32_t) i;
+        order[i] = (uint32_t)i;
     pthread_mutex_lock(&sort_mu);
     sort_w = w;
     qsort(order, w->nterms, sizeof(uint32_t), cmp_term_ids);
@@ -617,7 +616,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     pthread_mutex_unlock(&sort_mu);
     off = 0;
     for (i = 0; i < w->nterms; i++) {
-        rank[order[i]] = (uint32_t) i;
+        rank[order[i]] = (uint32_t)i;
         cursor[i] = off;
         off += w->terms[order[i]].df;
     }
@@ -627,14 +626,10 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     /* layout */
     off = IX_TABLE_END;
     uint64_t lens[IX_NSECT] = {
-        (uint64_t) w->ndocs * IX_DOC_SZ,
-        w->strlen,
-        (uint64_t) w->nterms * IX_TERM_SZ,
-        w->ttlen,
-        (uint64_t) w->nposts * IX_POST_SZ,
-        w->dims ? (uint64_t) w->ndocs * 4 : 0,
-        (uint64_t) w->ndocs * w->dims,
-        (uint64_t) w->ndocs * w->dims * 4,
+        (uint64_t)w->ndocs * IX_DOC_SZ,   w->strlen,
+        (uint64_t)w->nterms * IX_TERM_SZ, w->ttlen,
+        (uint64_t)w->nposts * IX_POST_SZ, w->dims ? (uint64_t)w->ndocs * 4 : 0,
+        (uint64_t)w->ndocs * w->dims,     (uint64_t)w->ndocs * w->dims * 4,
     };
     for (i = 0; i < IX_NSECT; i++) {
         sect[i][0] = off;
@@ -647,8 +642,8 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     st32(hdr + 12, IX_HDR);
     st64(hdr + 16, generation);
     st64(hdr + 24, off);
-    st32(hdr + 32, (uint32_t) w->ndocs);
-    st32(hdr + 36, (uint32_t) w->nterms);
+    st32(hdr + 32, (uint32_t)w->ndocs);
+    st32(hdr + 36, (uint32_t)w->nterms);
     st32(hdr + 40, w->dims);
     st32(hdr + 44, IX_NSECT);
     st64(hdr + 48, w->total_dl);
@@ -680,7 +675,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
 
     for (i = 0; i < w->ndocs; i++) {
         const wdoc *d = &w->docs[i];
-        st64(e, (uint64_t) d->chunk_id);
+        st64(e, (uint64_t)d->chunk_id);
         st64(e + 8, d->str_off);
         for (int k = 0; k < 4; k++)
             st32(e + 16 + k * 4, d->lens[k]);
@@ -810,7 +805,7 @@ validate(rag_index *ix, char *err, size_t errlen)
     if (ld64(b + 24) != ix->len) {
         seterr(err, errlen,
                "index size mismatch: header says %llu, file has %zu",
-               (unsigned long long) ld64(b + 24), ix->len);
+               (unsigned long long)ld64(b + 24), ix->len);
         return -1;
     }
     crc = rag_crc32c(rag_crc32c(0, b, 60), b + 64, ix->len - 64);
@@ -846,7 +841,7 @@ validate(rag_index *ix, char *err, size_t errlen)
     }
     uint64_t nd = ix->ndocs, dims = ix->dims;
     if (ix->seclen[S_DOCS] != nd * IX_DOC_SZ ||
-        ix->seclen[S_TERMS] != (uint64_t) ix->nterms * IX_TERM_SZ ||
+        ix->seclen[S_TERMS] != (uint64_t)ix->nterms * IX_TERM_SZ ||
         ix->seclen[S_POST] % IX_POST_SZ != 0 ||
         ix->seclen[S_VSCALE] != (dims ? nd * 4 : 0) ||
         ix->seclen[S_VI8] != nd * dims || ix->seclen[S_VF32] != nd * dims * 4) {
@@ -870,7 +865,7 @@ validate(rag_index *ix, char *err, size_t errlen)
         seterr(err, errlen, "index doc lengths inconsistent");
         return -1;
     }
-    ix->avgdl = ix->ndocs ? (double) ix->total_dl / ix->ndocs : 0;
+    ix->avgdl = ix->ndocs ? (double)ix->total_dl / ix->ndocs : 0;
 
     for (i = 0; i < ix->nterms; i++) {
         const unsigned char *t = ix->sec[S_TERMS] + i * IX_TERM_SZ;
@@ -887,9 +882,9 @@ validate(rag_index *ix, char *err, size_t errlen)
         }
         if (i > 0) {
             const unsigned char *p = t - IX_TERM_SZ;
-            if (term_cmp_raw((const char *) ix->sec[S_TTEXT] + ld32(p + 12),
-                             ld32(p + 16),
-                             (const char *) ix->sec[S_TTEXT] + to, tl) >= 0) {
+            if (term_cmp_raw((const char *)ix->sec[S_TTEXT] + ld32(p + 12),
+                             ld32(p + 16), (const char *)ix->sec[S_TTEXT] + to,
+                             tl) >= 0) {
                 seterr(err, errlen, "index term dictionary not sorted at %zu",
                        i);
                 return -1;
@@ -970,23 +965,23 @@ rag_index_open(const char *path, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    if ((uint64_t) st.st_size < IX_TABLE_END ||
-        (uint64_t) st.st_size > SIZE_MAX) {
+    if ((uint64_t)st.st_size < IX_TABLE_END ||
+        (uint64_t)st.st_size > SIZE_MAX) {
         seterr(err, errlen, "%s: index truncated: %lld bytes", path,
-               (long long) st.st_size);
+               (long long)st.st_size);
         close(fd);
         return NULL;
     }
-    map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
         seterr(err, errlen, "mmap %s: %s", path, strerror(errno));
         return NULL;
     }
-    ix = rag_index_open_mem(map, (size_t) st.st_size, e2, sizeof(e2));
+    ix = rag_index_open_mem(map, (size_t)st.st_size, e2, sizeof(e2));
     if (ix == NULL) {
         seterr(err, errlen, "%s: %s", path, e2);
-        munmap(map, (size_t) st.st_size);
+        munmap(map, (size_t)st.st_size);
         return NULL;
     }
     ix->mapped = 1;
@@ -999,7 +994,7 @@ rag_index_close(rag_index *ix)
     if (ix == NULL)
         return;
     if (ix->mapped)
-        munmap((void *) ix->base, ix->len);
+        munmap((void *)ix->base, ix->len);
     free(ix);
 }
 
@@ -1038,7 +1033,7 @@ rag_index_doc_len(const rag_index *ix, uint32_t i)
 {
     if (i >= ix->ndocs)
         return 0;
-    return ld32(ix->sec[S_DOCS] + (size_t) i * IX_DOC_SZ + 32);
+    return ld32(ix->sec[S_DOCS] + (size_t)i * IX_DOC_SZ + 32);
 }
 
 int
@@ -1049,9 +1044,9 @@ rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out)
 
     if (i >= ix->ndocs)
         return -1;
-    d = ix->sec[S_DOCS] + (size_t) i * IX_DOC_SZ;
-    s = (const char *) ix->sec[S_STR] + ld64(d + 8);
-    out->chunk_id = (int64_t) ld64(d);
+    d = ix->sec[S_DOCS] + (size_t)i * IX_DOC_SZ;
+    s = (const char *)ix->sec[S_STR] + ld64(d + 8);
+    out->chunk_id = (int64_t)ld64(d);
     out->url.p = s;
     out->url.len = ld32(d + 16);
     s += out->url.len;
@@ -1076,7 +1071,7 @@ rag_index_term(const rag_index *ix, const char *term, size_t len,
         size_t mid = lo + (hi - lo) / 2;
         const unsigned char *t = ix->sec[S_TERMS] + mid * IX_TERM_SZ;
         int c = term_cmp_raw(term, len,
-                             (const char *) ix->sec[S_TTEXT] + ld32(t + 12),
+                             (const char *)ix->sec[S_TTEXT] + ld32(t + 12),
                              ld32(t + 16));
         if (c == 0) {
             out->p = ix->sec[S_POST] + ld64(t) * IX_POST_SZ;
@@ -1098,11 +1093,11 @@ rag_index_vec_i8(const rag_index *ix, uint32_t i, float *scale)
 
     if (ix->dims == 0 || i >= ix->ndocs)
         return NULL;
-    s = ldf(ix->sec[S_VSCALE] + (size_t) i * 4);
+    s = ldf(ix->sec[S_VSCALE] + (size_t)i * 4);
     if (!(s > 0))
         return NULL;
     *scale = s;
-    return (const int8_t *) ix->sec[S_VI8] + (size_t) i * ix->dims;
+    return (const int8_t *)ix->sec[S_VI8] + (size_t)i * ix->dims;
 }
 
 int
@@ -1111,9 +1106,9 @@ rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out)
     const unsigned char *p;
 
     if (ix->dims == 0 || i >= ix->ndocs ||
-        !(ldf(ix->sec[S_VSCALE] + (size_t) i * 4) > 0))
+        !(ldf(ix->sec[S_VSCALE] + (size_t)i * 4) > 0))
         return -1;
-    p = ix->sec[S_VF32] + (size_t) i * ix->dims * 4;
-    memcpy(out, p, (size_t) ix->dims * 4); /* little-endian host assumed */
+    p = ix->sec[S_VF32] + (size_t)i * ix->dims * 4;
+    memcpy(out, p, (size_t)ix->dims * 4); /* little-endian host assumed */
     return 0;
 }

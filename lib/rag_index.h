@@ -83,17 +83,17 @@ int rag_index_term(const rag_index *ix, const char *term, size_t len,
 static inline uint32_t
 rag_postings_doc(const rag_postings *pl, uint32_t i)
 {
-    const unsigned char *q = pl->p + (size_t) i * 8;
-    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
-           (uint32_t) q[3] << 24;
+    const unsigned char *q = pl->p + (size_t)i * 8;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+           (uint32_t)q[3] << 24;
 }
 
 static inline uint32_t
 rag_postings_tf(const rag_postings *pl, uint32_t i)
 {
-    const unsigned char *q = pl->p + (size_t) i * 8 + 4;
-    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
-           (uint32_t) q[3] << 24;
+    const unsigned char *q = pl->p + (size_t)i * 8 + 4;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+           (uint32_t)q[3] << 24;
 }
 
 uint32_t rag_index_term_count(const rag_index *ix);
@@ -103,8 +103,7 @@ double rag_index_avgdl(const rag_index *ix);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);
  * NULL when the index has no vectors or record i has no embedding. */
-const int8_t *rag_index_vec_i8(const rag_index *ix, uint32_t i,
-                               float *scale);
+const int8_t *rag_index_vec_i8(const rag_index *ix, uint32_t i, float *scale);
 /* Copies record i's L2-normalised float32 vector into out (dims floats).
  * 0, or -1 when it has none. */
 int rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out);

@@ -142,7 +142,7 @@ bm25_leg(const rag_index *ix, const rag_query *q, double *score,
         double idf;
         if (rag_index_term(ix, qt.t[t], qt.len[t], &pl) != 0)
             continue;
-        idf = log(1.0 + ((double) n - pl.df + 0.5) / (pl.df + 0.5));
+        idf = log(1.0 + ((double)n - pl.df + 0.5) / (pl.df + 0.5));
         for (uint32_t i = 0; i < pl.df; i++) {
             uint32_t d = rag_postings_doc(&pl, i);
             double tf = rag_postings_tf(&pl, i);
@@ -162,7 +162,7 @@ dot_f32(const float *a, const float *b, uint32_t n)
 {
     double s = 0;
     for (uint32_t i = 0; i < n; i++)
-        s += (double) a[i] * b[i];
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -173,13 +173,13 @@ dot_i8_c(const int8_t *a, const int8_t *b, uint32_t n)
     uint32_t i = 0;
 
     for (; i + 4 <= n; i += 4) {
-        s0 += (int32_t) a[i] * b[i];
-        s1 += (int32_t) a[i + 1] * b[i + 1];
-        s2 += (int32_t) a[i + 2] * b[i + 2];
-        s3 += (int32_t) a[i + 3] * b[i + 3];
+        s0 += (int32_t)a[i] * b[i];
+        s1 += (int32_t)a[i + 1] * b[i + 1];
+        s2 += (int32_t)a[i + 2] * b[i + 2];
+        s3 += (int32_t)a[i + 3] * b[i + 3];
     }
     for (; i < n; i++)
-        s0 += (int32_t) a[i] * b[i];
+        s0 += (int32_t)a[i] * b[i];
     return s0 + s1 + s2 + s3;
 }
 
@@ -197,13 +197,13 @@ dot_i8_avx2(const int8_t *a, const int8_t *b, uint32_t n)
     int32_t lanes[8], s = 0;
 
     for (; i + 16 <= n; i += 16) {
-        __m256i x = _mm256_cvtepi8_epi16(
-            _mm_loadu_si128((const __m128i *) (a + i)));
-        __m256i y = _mm256_cvtepi8_epi16(
-            _mm_loadu_si128((const __m128i *) (b + i)));
+        __m256i x =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i y =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
     }
-    _mm256_storeu_si256((__m256i *) lanes, acc);
+    _mm256_storeu_si256((__m256i *)lanes, acc);
     for (int k = 0; k < 8; k++)
         s += lanes[k];
     return s + dot_i8_c(a + i, b + i, n - i);
@@ -220,15 +220,13 @@ dot_pick(void)
     dot_impl = __builtin_cpu_supports("avx2") ? dot_i8_avx2 : dot_i8_c;
 }
 
-static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *,
-                                    uint32_t)
+static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *, uint32_t)
 {
     pthread_once(&dot_once, dot_pick);
     return dot_impl;
 }
 #else
-static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *,
-                                    uint32_t)
+static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *, uint32_t)
 {
     return dot_i8_c;
 }
@@ -245,20 +243,20 @@ prep_query(const float *qvec, uint32_t dims, float *qn, int8_t *q8)
     for (uint32_t i = 0; i < dims; i++) {
         if (!isfinite(qvec[i]))
             return 0;
-        norm += (double) qvec[i] * qvec[i];
+        norm += (double)qvec[i] * qvec[i];
     }
     if (!(norm > 0))
         return 0;
     norm = sqrt(norm);
     for (uint32_t i = 0; i < dims; i++) {
-        qn[i] = (float) (qvec[i] / norm);
+        qn[i] = (float)(qvec[i] / norm);
         if (fabsf(qn[i]) > mx)
             mx = fabsf(qn[i]);
     }
     scale = mx / 127.0f;
     for (uint32_t i = 0; i < dims; i++) {
         long r = lrintf(qn[i] / scale);
-        q8[i] = (int8_t) (r > 127 ? 127 : r < -127 ? -127 : r);
+        q8[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
     }
     return scale;
 }
@@ -266,19 +264,18 @@ prep_query(const float *qvec, uint32_t dims, float *qn, int8_t *q8)
 /* int8 scan of all records, float32 rescoring of the best cap; result in
  * h sorted best first, scores are exact cosines. */
 static void
-vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
-           float qscale, float *tmp, topk *h)
+vector_leg(const rag_index *ix, const float *qn, const int8_t *q8, float qscale,
+           float *tmp, topk *h)
 {
     uint32_t n = rag_index_count(ix), dims = rag_index_dims(ix);
-    int32_t (*dot_i8)(const int8_t *, const int8_t *, uint32_t) =
-        resolve_dot();
+    int32_t (*dot_i8)(const int8_t *, const int8_t *, uint32_t) = resolve_dot();
 
     for (uint32_t i = 0; i < n; i++) {
         float vs;
         const int8_t *v = rag_index_vec_i8(ix, i, &vs);
         if (v == NULL)
             continue;
-        topk_push(h, (double) dot_i8(q8, v, dims) * qscale * vs, i);
+        topk_push(h, (double)dot_i8(q8, v, dims) * qscale * vs, i);
     }
     for (size_t j = 0; j < h->n; j++) {
         if (rag_index_vec_f32(ix, h->v[j].rec, tmp) == 0)
@@ -327,7 +324,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
         return -1;
     n = rag_index_count(ix);
     dims = rag_index_dims(ix);
-    k = (uint32_t) q->k;
+    k = (uint32_t)q->k;
     switch (q->mode) {
     case RAG_SEARCH_HYBRID:
         use_bm25 = 1;
@@ -349,7 +346,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
     if (n == 0)
         return 0;
     /* each leg's list: k when alone, 4k when fused */
-    cand = use_bm25 && use_vec ? (size_t) k * OVERSAMPLE : k;
+    cand = use_bm25 && use_vec ? (size_t)k * OVERSAMPLE : k;
 
     score = calloc(n, sizeof(double));
     touched = malloc(n * sizeof(uint32_t));
@@ -365,7 +362,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
         qn = malloc(dims * sizeof(float));
         tmp = malloc(dims * sizeof(float));
         q8 = malloc(dims);
-        hv.cap = (size_t) k * OVERSAMPLE;
+        hv.cap = (size_t)k * OVERSAMPLE;
         hv.v = malloc(hv.cap * sizeof(scored));
         if (!qn || !tmp || !q8 || !hv.v)
             goto done;
@@ -377,7 +374,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
     }
 
     if (use_bm25 && !use_vec) {
-        nout = (int) (hb.n < k ? hb.n : k);
+        nout = (int)(hb.n < k ? hb.n : k);
         for (int i = 0; i < nout; i++) {
             hits[i].rec = hb.v[i].rec;
             hits[i].score = hits[i].bm25 = hb.v[i].s;
@@ -386,7 +383,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
             hits[i].vec_rank = 0;
         }
     } else if (use_vec && !use_bm25) {
-        nout = (int) hv.n;
+        nout = (int)hv.n;
         for (int i = 0; i < nout; i++) {
             hits[i].rec = hv.v[i].rec;
             hits[i].score = hits[i].cosine = hv.v[i].s;
@@ -400,9 +397,9 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
         if (fu == NULL)
             goto done;
         for (size_t i = 0; i < hb.n; i++)
-            fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, 0};
+            fu[nf++] = (fused){hb.v[i].rec, (int)i + 1, 0, 0};
         for (size_t i = 0; i < hv.n; i++)
-            fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, 0};
+            fu[nf++] = (fused){hv.v[i].rec, 0, (int)i + 1, 0};
         qsort(fu, nf, sizeof(fused), cmp_fused_rec);
         size_t m = 0;
         for (size_t i = 0; i < nf; i++) {
@@ -420,7 +417,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
             fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
                       (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0);
         qsort(fu, nf, sizeof(fused), cmp_fused);
-        nout = (int) (nf < k ? nf : k);
+        nout = (int)(nf < k ? nf : k);
         for (int i = 0; i < nout; i++) {
             hits[i].rec = fu[i].rec;
             hits[i].score = fu[i].s;
@@ -583,8 +580,7 @@ rag_snippet(const char *body, size_t body_len, const char *query,
         o = plen;
         goto done;
     }
-    room = max > 2 * (sizeof(ell) - 1) + 8 ? max - 2 * (sizeof(ell) - 1)
-                                             : max;
+    room = max > 2 * (sizeof(ell) - 1) + 8 ? max - 2 * (sizeof(ell) - 1) : max;
     start = m.found && m.off > room / 4 ? m.off - room / 4 : 0;
     if (start > plen - room)
         start = plen - room;
@@ -595,7 +591,7 @@ rag_snippet(const char *body, size_t body_len, const char *query,
                 start = j;
                 break;
             }
-        while (start < plen && is_cont((unsigned char) plain[start]))
+        while (start < plen && is_cont((unsigned char)plain[start]))
             start++;
     }
     end = start + room;
@@ -607,7 +603,7 @@ rag_snippet(const char *body, size_t body_len, const char *query,
             e--;
         if (plain[e] == ' ')
             end = e;
-        while (end > start && is_cont((unsigned char) plain[end]))
+        while (end > start && is_cont((unsigned char)plain[end]))
             end--;
     }
     if (start > 0 && room < max) {

@@ -20,7 +20,7 @@ utf8_dec(const unsigned char *s, size_t n, size_t *adv)
 
     *adv = 1;
     if (c < 0x80)
-        return (int32_t) c;
+        return (int32_t)c;
     if (c >= 0xc2 && c <= 0xdf) {
         need = 1;
         cp = c & 0x1f;
@@ -44,31 +44,31 @@ utf8_dec(const unsigned char *s, size_t n, size_t *adv)
         cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return -1;
     *adv = need + 1;
-    return (int32_t) cp;
+    return (int32_t)cp;
 }
 
 static size_t
 utf8_enc(uint32_t cp, char *out)
 {
     if (cp < 0x80) {
-        out[0] = (char) cp;
+        out[0] = (char)cp;
         return 1;
     }
     if (cp < 0x800) {
-        out[0] = (char) (0xc0 | (cp >> 6));
-        out[1] = (char) (0x80 | (cp & 0x3f));
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
         return 2;
     }
     if (cp < 0x10000) {
-        out[0] = (char) (0xe0 | (cp >> 12));
-        out[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char) (0x80 | (cp & 0x3f));
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
         return 3;
     }
-    out[0] = (char) (0xf0 | (cp >> 18));
-    out[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char) (0x80 | (cp & 0x3f));
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
 }
 
@@ -131,7 +131,7 @@ is_connector(unsigned char c)
 static size_t
 lower_into(const char *src, size_t n, char *out)
 {
-    const unsigned char *s = (const unsigned char *) src;
+    const unsigned char *s = (const unsigned char *)src;
     size_t i = 0, o = 0, adv;
     char enc[4];
 
@@ -139,12 +139,12 @@ lower_into(const char *src, size_t n, char *out)
         if (s[i] < 0x80) {
             if (o >= RAG_TERM_MAX)
                 return 0;
-            out[o++] = (char) (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+            out[o++] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
             i++;
             continue;
         }
         int32_t cp = utf8_dec(s + i, n - i, &adv);
-        size_t el = utf8_enc(lower_cp((uint32_t) cp), enc);
+        size_t el = utf8_enc(lower_cp((uint32_t)cp), enc);
         if (o + el > RAG_TERM_MAX)
             return 0;
         memcpy(out + o, enc, el);
@@ -155,14 +155,14 @@ lower_into(const char *src, size_t n, char *out)
 }
 
 static const char *const stopwords[] = {
-    "a",    "about", "an",   "and",  "are",   "as",   "at",    "be",
-    "been", "but",   "by",   "can",  "could", "did",  "do",    "does",
-    "for",  "from",  "had",  "has",  "have",  "he",   "her",   "his",
-    "how",  "i",     "if",   "in",   "into",  "is",   "it",    "its",
-    "me",   "my",    "of",   "on",   "or",    "our",  "she",   "so",
-    "than", "that",  "the",  "their", "them", "then", "there", "these",
-    "they", "this",  "those", "to",  "was",   "we",   "were",  "what",
-    "when", "where", "which", "who", "why",   "will", "with",  "would",
+    "a",    "about", "an",    "and",   "are",   "as",   "at",    "be",
+    "been", "but",   "by",    "can",   "could", "did",  "do",    "does",
+    "for",  "from",  "had",   "has",   "have",  "he",   "her",   "his",
+    "how",  "i",     "if",    "in",    "into",  "is",   "it",    "its",
+    "me",   "my",    "of",    "on",    "or",    "our",  "she",   "so",
+    "than", "that",  "the",   "their", "them",  "then", "there", "these",
+    "they", "this",  "those", "to",    "was",   "we",   "were",  "what",
+    "when", "where", "which", "who",   "why",   "will", "with",  "would",
     "you",  "your",
 };
 
@@ -322,8 +322,7 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
         return 0; /* too long: skipped */
     for (i = 1; i < len && ncut < RAG_TERMS_MAX_PARTS - 1; i++) {
         if ((is_lo(w[i - 1]) && is_up(w[i])) ||
-            (i + 1 < len && is_up(w[i - 1]) && is_up(w[i]) &&
-             is_lo(w[i + 1])))
+            (i + 1 < len && is_up(w[i - 1]) && is_up(w[i]) && is_lo(w[i + 1])))
             cuts[ncut++] = i;
     }
     if (ncut == 0)
@@ -347,7 +346,7 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
 long
 rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
 {
-    const unsigned char *s = (const unsigned char *) text;
+    const unsigned char *s = (const unsigned char *)text;
     emitter em = {cb, ud, 0};
     span parts[RAG_TERMS_MAX_PARTS];
     size_t i = 0, adv;
@@ -385,8 +384,7 @@ rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
             np++;
             /* continue the identifier over one connector followed by a
              * word character (ASCII: a cheap, good-enough test) */
-            if (np < RAG_TERMS_MAX_PARTS && i + 1 < len &&
-                is_connector(s[i]) &&
+            if (np < RAG_TERMS_MAX_PARTS && i + 1 < len && is_connector(s[i]) &&
                 (is_word_cp(s[i + 1]) || s[i + 1] >= 0xc2)) {
                 size_t a2;
                 if (s[i + 1] >= 0x80 &&

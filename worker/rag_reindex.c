@@ -41,7 +41,7 @@ rag_index_path(char *out, size_t outlen, const char *index_dir,
         *index_dir == '\0')
         return -1;
     n = snprintf(out, outlen, "%s/%s.idx", index_dir, collection);
-    return n < 0 || (size_t) n >= outlen ? -1 : 0;
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 /* Parses a Postgres real[] text form "{1,-2.5e-3,...}" into dims floats.
@@ -97,8 +97,7 @@ rag_reindex_collection2(PGconn *db, const char *collection,
         return -1;
     }
     if (rag_db_begin(db) != 0) {
-        snprintf(err, errlen, "database: cannot begin: %s",
-                 PQerrorMessage(db));
+        snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
         return -1;
     }
     in_tx = 1;
@@ -136,13 +135,13 @@ rag_reindex_collection2(PGconn *db, const char *collection,
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
         long d = strtol(PQgetvalue(r, 0, 0), NULL, 10);
         if (d > 0 && d <= REINDEX_MAX_DIMS)
-            dims = (uint32_t) d;
+            dims = (uint32_t)d;
     }
     PQclear(r);
     r = NULL;
 
     w = rag_index_writer_new(dims);
-    vec = malloc(((size_t) dims + 1) * sizeof(float));
+    vec = malloc(((size_t)dims + 1) * sizeof(float));
     if (w == NULL || vec == NULL) {
         snprintf(err, errlen, "out of memory");
         goto done;
@@ -184,11 +183,11 @@ rag_reindex_collection2(PGconn *db, const char *collection,
                 else
                     rag_warn("msg=\"bad embedding, indexed without it\""
                              " chunk=%lld",
-                             (long long) in.chunk_id);
+                             (long long)in.chunk_id);
             }
             if (rag_index_writer_add(w, &in) != 0) {
                 snprintf(err, errlen, "index writer: cannot add chunk %lld",
-                         (long long) in.chunk_id);
+                         (long long)in.chunk_id);
                 goto done;
             }
             n++;
