@@ -318,16 +318,44 @@ rag_embed_simple(rag_buf *b, const char *title, const char *text, int color)
     return rc ? -1 : 0;
 }
 
+/* Role mentions ("<@&123>") found in text, space-separated, at most 5:
+ * mentions inside embeds notify nobody, so an abstain that asks the
+ * helper role for help repeats them in the message content. */
+static void
+role_mentions(const char *text, rag_buf *out)
+{
+    const char *p = text;
+    int n = 0;
+
+    while (n < 5 && (p = strstr(p, "<@&")) != NULL) {
+        size_t d = strspn(p + 3, "0123456789");
+        if (d > 0 && d < 24 && p[3 + d] == '>') {
+            rag_buf_printf(out, "%s%.*s", n ? " " : "", (int) (d + 4), p);
+            n++;
+        }
+        p += 3;
+    }
+}
+
 static int
-msg_begin(rag_buf *m, const char *message_id, unsigned part)
+msg_begin(rag_buf *m, const char *message_id, unsigned part,
+          const char *content)
 {
     char nonce[RAG_NONCE_LEN + 1];
+    int rc;
 
     rag_embed_nonce(message_id, part, nonce);
     rag_buf_init(m, 64 * 1024);
-    return rag_buf_printf(m, "{\"nonce\":\"%s\",\"enforce_nonce\":true,"
-                          "\"allowed_mentions\":{\"parse\":[\"users\","
-                          "\"roles\"]},\"embeds\":[", nonce);
+    rc = rag_buf_printf(m, "{\"nonce\":\"%s\",\"enforce_nonce\":true,"
+                        "\"allowed_mentions\":{\"parse\":[\"users\","
+                        "\"roles\"]},", nonce);
+    if (content && *content) {
+        rc |= rag_buf_puts(m, "\"content\":");
+        rc |= rag_buf_json_str(m, content, strlen(content));
+        rc |= rag_buf_putc(m, ',');
+    }
+    rc |= rag_buf_puts(m, "\"embeds\":[");
+    return rc ? -1 : 0;
 }
 
 long
@@ -337,7 +365,7 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
 {
     char **parts = NULL;
     long np, i, nm = 0;
-    rag_buf *msgs = NULL, src;
+    rag_buf *msgs = NULL, src, ping;
     size_t total = 0, len = strlen(content);
     int embeds = 0;
     const char *title = abstained ? "Not in the docs" : "Help Response";
@@ -350,7 +378,10 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
     if (np < 0)
         return -1;
     rag_buf_init(&src, RAG_EMBED_DESC_MAX + 16);
+    rag_buf_init(&ping, 256);
     rag_embed_sources_text(sources_json, &src);
+    if (abstained)
+        role_mentions(content, &ping);
     /* worst case one message per part plus one for sources */
     msgs = calloc((size_t) np + 2, sizeof(*msgs));
     if (msgs == NULL)
@@ -373,7 +404,8 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
             || total + need > RAG_EMBED_TOTAL_MAX) {
             if (nm > 0 && rag_buf_puts(&msgs[nm - 1], "]}") < 0)
                 goto fail;
-            if (msg_begin(&msgs[nm], message_id, (unsigned) nm) < 0)
+            if (msg_begin(&msgs[nm], message_id, (unsigned) nm,
+                          nm == 0 ? ping.data : NULL) < 0)
                 goto fail;
             nm++;
             total = 0;
@@ -393,6 +425,7 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
         goto fail;
     rag_embed_parts_free(parts, np);
     rag_buf_free(&src);
+    rag_buf_free(&ping);
     *msgs_out = msgs;
     return nm;
 fail:
@@ -401,6 +434,7 @@ fail:
     free(msgs);
     rag_embed_parts_free(parts, np);
     rag_buf_free(&src);
+    rag_buf_free(&ping);
     return -1;
 }
 

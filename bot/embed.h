@@ -46,7 +46,8 @@ int rag_embed_sources_text(const char *sources_json, rag_buf *out);
 /* Builds the JSON bodies of the messages that deliver one reply: answer
  * embeds (first titled), then a Sources embed, each message within
  * 10 embeds / 6000 characters, with "nonce" (part i) and
- * "enforce_nonce": true. Returns the number of messages, -1 on error;
+ * "enforce_nonce": true. An abstained reply's role mentions are repeated
+ * in the first message's content (embeds notify nobody). Returns the number of messages, -1 on error;
  * *msgs is an array of rag_buf (free each, then the array). */
 long rag_embed_reply_messages(const char *content, const char *sources_json,
                               const char *message_id, int abstained,

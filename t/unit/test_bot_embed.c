@@ -164,6 +164,19 @@ test_reply_messages(void)
     rag_buf_free(&m[0]);
     free(m);
 
+    /* an abstain pings the helper role in content; answers do not */
+    n = rag_embed_reply_messages("Not in the docs. <@&777> could someone "
+                                 "help? <@&x> <@&8", NULL, "m3", 1, &m);
+    CHECK_INT(n, 1);
+    CHECK(strstr(m[0].data, "\"content\":\"<@&777>\"") != NULL);
+    CHECK(strstr(m[0].data, "Not in the docs") != NULL);
+    rag_buf_free(&m[0]);
+    free(m);
+    n = rag_embed_reply_messages("see <@&777>", NULL, "m4", 0, &m);
+    CHECK(strstr(m[0].data, "\"content\"") == NULL);
+    rag_buf_free(&m[0]);
+    free(m);
+
     /* 9300 chars: parts of 4096 + 4096 + ~1100: the first two cannot
      * share a message (6000), the last two can */
     rag_buf_init(&t, 1 << 16);
