@@ -462,6 +462,11 @@ rag_runner_run(rag_runner_conf *c)
             wait = 0;
         if (wait > tick_ms)
             wait = tick_ms;
+        if (ldb == NULL) { /* retry the LISTEN connection every second */
+            long rw = (long) ((next_reconnect - now) * 1000);
+            if (rw < wait)
+                wait = rw < 0 ? 0 : rw;
+        }
         if (poll(pfd, (nfds_t) nfd, (int) wait) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents & POLLIN) {
@@ -489,6 +494,7 @@ rag_runner_run(rag_runner_conf *c)
                 rag_warn("msg=\"listen connection lost\"");
                 PQfinish(ldb);
                 ldb = NULL;
+                next_reconnect = now_s() + 0.2;
             } else {
                 while ((n = PQnotifies(ldb)) != NULL) {
                     woke = 1;
@@ -502,8 +508,10 @@ rag_runner_run(rag_runner_conf *c)
         if (ldb == NULL && now >= next_reconnect) {
             ldb = listen_connect(rn);
             next_reconnect = now + 1;
-            if (ldb)
+            if (ldb) {
+                rag_info("msg=\"listen connection restored\"");
                 wake_all(rn); /* catch up on anything missed */
+            }
         }
         if (now - last_tick >= (double) tick_ms / 1000) {
             last_tick = now;
