@@ -97,7 +97,7 @@ curl -fsS "http://127.0.0.1:$PORT/rag/health"; echo
 
 say "ingest the PostgreSQL manual (crawl http://127.0.0.1:$DOCS_PORT/, incremental)"
 "$B/rag-admin" collection-add postgresql "PostgreSQL 15 documentation" >/dev/null
-"$B/rag-ingest" --collection postgresql --site "http://127.0.0.1:$DOCS_PORT/index.html" \
+"$B/rag-ingest" --collection postgresql --site "http://127.0.0.1:$DOCS_PORT/" \
     --allow-private --delay 0
 
 say "ask from the command line (offline extractive answer)"
