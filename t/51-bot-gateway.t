@@ -89,6 +89,15 @@ my @ids = $fd->gw(2);
 ok($ids[1]{t} - $t9 >= 0.9, 'waited at least a second before re-identifying');
 ok(RagTest::wait_for(sub { ($fd->state->{session} // '') eq 'sess0002' }, 5), 'new session');
 
+# --- op 9 d=true: resumable, so RESUME rather than IDENTIFY ------------------
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 5), 'connected on the new session');
+$n6 = scalar $fd->gw(6);
+$fd->fault(op9 => 1);
+ok(RagTest::wait_for(sub { scalar($fd->gw(6)) > $n6 }, 10), 'op 9 true → RESUME');
+my ($last6) = reverse $fd->gw(6);
+is($last6->{session_id}, 'sess0002', 'resuming the current session');
+is(scalar $fd->gw(2), 2, 'no extra IDENTIFY');
+
 # --- fatal close 4014 -------------------------------------------------------------
 $fd->fault(close => 4014);
 my $status;

@@ -137,6 +137,12 @@ like(RagTest::psql($pg, "SELECT last_error || '|' || coalesce(discord_message_id
 my $n = scalar $fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$});
 sleep 1.5;
 is(scalar($fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$})), $n, 'not retried');
+# --- the database restarts under the bot: reconnect, LISTEN again ------------------
+RagTest::pg_ctl($pg, 'restart');
+reply($T[0], 'after-restart', 'the database came back');
+ok(RagTest::wait_for(sub { delivered('after-restart') }, 20), 'delivered after a database restart')
+    or diag(RagTest::slurp($log));
+
 is(RagTest::psql($pg, "SELECT message_id FROM outbox_failed"), 'gone-1',
     'listed in outbox_failed');
 is(RagTest::psql($pg, "SELECT rag_outbox_requeue('$T[0]', 'after-1')"), 'f',
