@@ -93,6 +93,17 @@ is($rl[0]{status}, 429, 'first try got 429');
 ok($rl[1]{t} - $rl[0]{t} >= 1.45, sprintf('retried after retry_after (%.2f s)', $rl[1]{t} - $rl[0]{t}));
 is(scalar(grep { $_->{status} == 200 } @rl), 1, 'posted once');
 
+# --- an exhausted bucket is waited out, not hit ----------------------------------------
+$fd->fault(rest => { method => 'POST', path => "channels/$T[1]/messages",
+    headers => { 'X-RateLimit-Remaining' => 0, 'X-RateLimit-Reset-After' => '1.5' } });
+reply($T[1], 'rl-2', 'first of two');
+reply($T[1], 'rl-3', 'second of two');
+ok(RagTest::wait_for(sub { delivered('rl-2') && delivered('rl-3') }, 15), 'both delivered');
+my @b = grep { $_->{status} == 200 } $fd->rest(method => 'POST', path => qr{channels/$T[1]/messages$});
+ok($b[-1]{t} - $b[-2]{t} >= 1.4, sprintf('second POST waited for the bucket reset (%.2f s)',
+    $b[-1]{t} - $b[-2]{t}));
+is(scalar(grep { $_->{status} == 429 } $fd->rest(method => 'POST')), 1, 'no 429 provoked');
+
 # --- 5xx retried --------------------------------------------------------------------
 $fd->fault(rest => { method => 'POST', path => "channels/$T[2]/messages", status => 502 });
 reply($T[2], 'err-1', 'after a bad gateway');

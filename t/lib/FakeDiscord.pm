@@ -14,6 +14,9 @@ package FakeDiscord;
 #       / (op9 => JSON::PP::false) / (close => 4014)
 #       / (rest => {method => 'POST', path => qr, status => 429,
 #                   body => {...}, delay_ms => N, count => 1})
+#       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
+#                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
+#       / (delete_channel => ID)
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #
 # It validates what the docs require of a client: masked frames,
@@ -357,20 +360,21 @@ sub _rest {
         return _respond($st, $c, $f->{status}, $f->{body} // { message => 'fault', code => 0 },
             headers => \%hd, delay_ms => $f->{delay_ms});
     }
-    my $delay = 0;
+    my ($delay, $hdr) = (0, {});
     for my $f (@{ $st->{faults} }) {
         next unless $f->{count} > 0 && $f->{status} == 0;
         next if $f->{method} && $f->{method} ne $method;
         next if $f->{path} && $path !~ /$f->{path}/;
         $f->{count}--;
-        $delay = $f->{delay_ms};
-        $rec->{delayed} = $delay;
+        $delay = $f->{delay_ms} // 0;
+        $hdr = $f->{headers} || {};   # e.g. an exhausted bucket
+        $rec->{delayed} = $delay if $delay;
         last;
     }
     my ($status, $resp) = _route($st, $method, $path, $body, $rec);
     $rec->{status} = $status;
     _record($st, $rec);
-    my %hd = _ratelimit_headers($st, $key);
+    my %hd = (_ratelimit_headers($st, $key), %$hdr);
     _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
 }
 
