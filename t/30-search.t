@@ -299,11 +299,27 @@ if ($child == 0) {
     close $out;
     POSIX::_exit(0);
 }
+# slow searches hold the old generation across the swaps: its mapping
+# must stay until they are done
+my @held;
 for my $i (1 .. 5) {
+    for (1 .. 2) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $ng->{port}, Timeout => 5) or die;
+        print $s "GET /slow?q=pg_dump&collection=docs HTTP/1.0\r\n\r\n";
+        push @held, $s;
+    }
     sleep 0.4;
     reindex('docs');
 }
 waitpid($child, 0);
+my $held_ok = 0;
+for my $s (@held) {
+    local $/;
+    my $resp = <$s> // '';
+    $held_ok++ if $resp =~ m{^HTTP/1\.\d 200} && $resp =~ m{backup#pg-dump};
+}
+is($held_ok, 10, 'searches in flight across a swap finish on their index');
 my @lines = do { open my $fh, '<', $res or die; <$fh> };
 my @non200 = grep { !/^200 / } @lines;
 my @gens = map { (split)[1] } @lines;
