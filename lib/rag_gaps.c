@@ -18,10 +18,10 @@
 /* One row per thread (or per gap without a thread), the strongest reason
  * first: abstain, then downvote, then unsolved. Newest first. */
 static const char *const gaps_sql =
-    "SELECT question, coalesce(thread_id, ''), reason,"
-    "       to_char(created_at AT TIME ZONE 'UTC',"
+    "SELECT q.question, coalesce(q.thread_id, ''), q.reason,"
+    "       to_char(q.created_at AT TIME ZONE 'UTC',"
     "               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    "       coalesce(collection, ''), coalesce(index_path, '')"
+    "       coalesce(q.collection, ''), coalesce(c.index_path, '')"
     " FROM (SELECT DISTINCT ON (k) * FROM ("
     "   SELECT coalesce(g.thread_id, 'gap:' || g.id) AS k, g.thread_id,"
     "          coalesce(g.collection, t.collection) AS collection,"
@@ -52,7 +52,7 @@ static const char *const gaps_sql =
     "     AND t.created_at < now() - make_interval(days => $2::int)"
     "  ) u ORDER BY k, pri) q"
     " LEFT JOIN collections c ON c.name = q.collection"
-    " ORDER BY q.created_at DESC, k LIMIT 2000";
+    " ORDER BY q.created_at DESC, q.k LIMIT 2000";
 
 /* ---- term sets -------------------------------------------------------- */
 

@@ -1,0 +1,855 @@
+/*
+ * rag_dashboard — an operator dashboard served by the module.
+ *
+ *   location /rag/dashboard/ { rag_dashboard; }      (a prefix location)
+ *   rag_dashboard_token "...";                       (ngx_rag_module)
+ *
+ * <location>/               the page: HTML + CSS + a small vanilla JS that
+ *                           draws the numbers and inline-SVG charts
+ * <location>/api/summary    answer/solved rates, median time to first
+ *                           answer, votes, queue depth, collections, daily
+ * <location>/api/threads    recent threads with their answers, sources
+ *                           and votes
+ * <location>/api/gaps       the gap report (lib/rag_gaps.h, the same code
+ *                           as `rag-admin gaps --json`)
+ *
+ * Query arguments: days=N (1..365, default 30; gaps: unsolved after N
+ * days, default 7), limit=N (threads, 1..200, default 50), guild=ID.
+ *
+ * Auth: the dashboard token as a bearer token, a "token" query argument
+ * or the "rag_dashboard" cookie (set, HttpOnly + SameSite=Strict, when
+ * the page is opened with ?token=), compared in constant time. No token
+ * configured: 403 for everything. All database work runs on the thread
+ * pool; the page itself is static and sent from the event loop.
+ */
+
+#include "ngx_rag_module.h"
+
+#include "rag_gaps.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define NGX_RAG_DASH_COOKIE  "rag_dashboard"
+
+enum {
+    NGX_RAG_DASH_SUMMARY = 1,
+    NGX_RAG_DASH_THREADS,
+    NGX_RAG_DASH_GAPS
+};
+
+typedef struct {
+    ngx_uint_t   api;
+    int          days;
+    int          limit;
+    char         guild[64];   /* "" = all guilds */
+} ngx_rag_dash_req_t;
+
+
+static char *ngx_rag_dashboard_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_rag_dashboard_handler(ngx_http_request_t *r);
+
+
+static ngx_command_t  ngx_rag_dashboard_commands[] = {
+
+    { ngx_string("rag_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rag_dashboard_set,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_rag_dashboard_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_rag_dashboard_module = {
+    NGX_MODULE_V1,
+    &ngx_rag_dashboard_module_ctx,         /* module context */
+    ngx_rag_dashboard_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* ---- SQL (JSON is built by Postgres: one round trip, always valid) ---- */
+
+/* $1 window days, $2 guild or NULL */
+static const char  ngx_rag_dash_summary_sql[] =
+    "WITH th AS ("
+    "  SELECT t.thread_id, t.created_at, t.open, t.solved,"
+    "         t.solved_votes, t.failed_votes,"
+    "         (SELECT min(m.created_at) FROM messages m"
+    "          WHERE m.thread_id = t.thread_id AND m.from_bot"
+    "            AND NOT m.abstained) AS first_answer,"
+    "         EXISTS (SELECT 1 FROM messages m"
+    "                 WHERE m.thread_id = t.thread_id AND m.from_bot"
+    "                   AND m.abstained) AS abstained"
+    "  FROM threads t"
+    "  WHERE t.created_at >= now() - make_interval(days => $1::int)"
+    "    AND ($2::text IS NULL OR t.guild_id = $2)),"
+    " days AS ("
+    "  SELECT d::date AS day FROM generate_series("
+    "    date_trunc('day', now() AT TIME ZONE 'UTC')"
+    "      - make_interval(days => least($1::int, 90) - 1),"
+    "    date_trunc('day', now() AT TIME ZONE 'UTC'), '1 day') d)"
+    " SELECT json_build_object("
+    "  'window_days', $1::int,"
+    "  'threads', (SELECT count(*) FROM th),"
+    "  'answered', (SELECT count(first_answer) FROM th),"
+    "  'abstained', (SELECT count(*) FROM th"
+    "                WHERE abstained AND first_answer IS NULL),"
+    "  'solved', (SELECT count(*) FILTER (WHERE solved) FROM th),"
+    "  'open', (SELECT count(*) FILTER (WHERE open AND NOT solved) FROM th),"
+    "  'answer_rate', (SELECT round(count(first_answer)::numeric"
+    "                   / nullif(count(*), 0), 4) FROM th),"
+    "  'solved_rate', (SELECT round(count(*) FILTER (WHERE solved)::numeric"
+    "                   / nullif(count(*), 0), 4) FROM th),"
+    "  'median_first_answer_s', (SELECT round(percentile_cont(0.5)"
+    "     WITHIN GROUP (ORDER BY extract(epoch FROM first_answer"
+    "                                     - created_at))::numeric, 1)"
+    "     FROM th WHERE first_answer IS NOT NULL),"
+    "  'reactions', json_build_object("
+    "     'solved', (SELECT coalesce(sum(solved_votes), 0) FROM th),"
+    "     'failed', (SELECT coalesce(sum(failed_votes), 0) FROM th)),"
+    "  'feedback', (SELECT json_build_object("
+    "     'up', count(*) FILTER (WHERE f.vote = 'up'),"
+    "     'down', count(*) FILTER (WHERE f.vote = 'down'))"
+    "     FROM feedback f JOIN th ON th.thread_id = f.thread_id),"
+    "  'queue', (SELECT json_object_agg(s.state, (SELECT count(*)"
+    "             FROM jobs j WHERE j.state = s.state))"
+    "     FROM unnest(ARRAY['queued','running','retry','dead','done'])"
+    "          AS s(state)),"
+    "  'outbox_pending', (SELECT count(*) FROM messages"
+    "     WHERE from_bot AND NOT processed),"
+    "  'collections', (SELECT coalesce(json_agg(json_build_object("
+    "     'name', c.name, 'generation', c.index_generation,"
+    "     'indexed_at', c.indexed_at,"
+    "     'documents', (SELECT count(*) FROM documents d"
+    "                   WHERE d.collection_id = c.id),"
+    "     'chunks', (SELECT count(*) FROM chunks ch JOIN documents d"
+    "                ON d.id = ch.document_id WHERE d.collection_id = c.id),"
+    "     'embedded', (SELECT count(ch.embedding) FROM chunks ch"
+    "                  JOIN documents d ON d.id = ch.document_id"
+    "                  WHERE d.collection_id = c.id))"
+    "     ORDER BY c.name), '[]') FROM collections c),"
+    "  'daily', (SELECT json_agg(json_build_object("
+    "     'day', days.day,"
+    "     'questions', (SELECT count(*) FROM threads t"
+    "        WHERE (t.created_at AT TIME ZONE 'UTC')::date = days.day"
+    "          AND ($2::text IS NULL OR t.guild_id = $2)),"
+    "     'answers', (SELECT count(*) FROM messages m JOIN threads t"
+    "        ON t.thread_id = m.thread_id"
+    "        WHERE m.from_bot AND NOT m.abstained"
+    "          AND (m.created_at AT TIME ZONE 'UTC')::date = days.day"
+    "          AND ($2::text IS NULL OR t.guild_id = $2)),"
+    "     'solved', (SELECT count(*) FROM threads t"
+    "        WHERE (t.solved_at AT TIME ZONE 'UTC')::date = days.day"
+    "          AND ($2::text IS NULL OR t.guild_id = $2)))"
+    "     ORDER BY days.day) FROM days)"
+    " )::text";
+
+/* $1 limit, $2 guild or NULL */
+static const char  ngx_rag_dash_threads_sql[] =
+    "SELECT json_build_object('threads', coalesce(json_agg(x"
+    "   ORDER BY x.created_at DESC, x.thread_id), '[]'))::text FROM ("
+    " SELECT t.thread_id, t.guild_id, t.title, t.collection, t.created_at,"
+    "   t.open, t.solved, t.solved_at, t.solved_votes, t.failed_votes,"
+    "   (SELECT count(*) FROM feedback f WHERE f.thread_id = t.thread_id"
+    "      AND f.vote = 'up') AS up,"
+    "   (SELECT count(*) FROM feedback f WHERE f.thread_id = t.thread_id"
+    "      AND f.vote = 'down') AS down,"
+    "   (SELECT left(m.content, 500) FROM messages m"
+    "      WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
+    "      ORDER BY m.first_message DESC, m.created_at LIMIT 1) AS question,"
+    "   (SELECT coalesce(json_agg(json_build_object("
+    "      'message_id', m.message_id, 'created_at', m.created_at,"
+    "      'abstained', m.abstained, 'delivered', m.processed,"
+    "      'content', left(m.content, 1500),"
+    "      'sources', coalesce(m.sources, '[]'::jsonb))"
+    "      ORDER BY m.created_at, m.message_id), '[]')"
+    "    FROM messages m WHERE m.thread_id = t.thread_id AND m.from_bot)"
+    "    AS answers"
+    " FROM threads t WHERE ($2::text IS NULL OR t.guild_id = $2)"
+    " ORDER BY t.created_at DESC, t.thread_id LIMIT $1::int) x";
+
+
+/* The page: static, no external resources (CSP forbids them). Data is
+ * inserted with textContent / createElement only, never as HTML. */
+static const char  ngx_rag_dash_html[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>ngx_rag dashboard</title>\n"
+    "<style>\n"
+    ":root{--bg:#f6f7f9;--card:#fff;--ink:#1d2330;--mute:#667085;--line:#e4e7ec;\n"
+    "--acc:#3b5bdb;--ok:#2f9e44;--bad:#e03131;--warn:#f08c00}\n"
+    "*{box-sizing:border-box}\n"
+    "body{margin:0;font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;\n"
+    "background:var(--bg);color:var(--ink)}\n"
+    "header{display:flex;align-items:baseline;gap:16px;padding:14px 24px;\n"
+    "background:#1d2330;color:#fff}\n"
+    "header h1{font-size:18px;margin:0}\n"
+    "header span{color:#aab2c5;font-size:13px}\n"
+    "main{padding:18px 24px;display:grid;gap:16px;grid-template-columns:repeat(12,1fr)}\n"
+    "section{background:var(--card);border:1px solid var(--line);border-radius:8px;\n"
+    "padding:14px 16px;min-width:0}\n"
+    "h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:var(--mute);\n"
+    "margin:0 0 10px}\n"
+    ".kpis{grid-column:1/-1;display:grid;grid-template-columns:repeat(6,1fr);gap:16px;\n"
+    "background:none;border:0;padding:0}\n"
+    ".kpi{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px}\n"
+    ".kpi b{display:block;font-size:26px;font-weight:650}\n"
+    ".kpi small{color:var(--mute)}\n"
+    ".w8{grid-column:span 8}.w4{grid-column:span 4}.w6{grid-column:span 6}.w12{grid-column:1/-1}\n"
+    "table{width:100%;border-collapse:collapse}\n"
+    "td,th{text-align:left;padding:5px 6px;border-bottom:1px solid var(--line);vertical-align:top}\n"
+    "th{font-weight:600;color:var(--mute);font-size:12px}\n"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    ".badge{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;\n"
+    "background:#eef1f6;color:var(--mute);margin-right:4px}\n"
+    ".badge.ok{background:#e6f6ea;color:var(--ok)}.badge.bad{background:#fdecec;color:var(--bad)}\n"
+    ".badge.warn{background:#fff3e0;color:var(--warn)}\n"
+    ".thread{border-top:1px solid var(--line);padding:10px 0}\n"
+    ".thread:first-of-type{border-top:0}\n"
+    ".thread .q{color:var(--mute);margin:2px 0 6px;white-space:pre-wrap}\n"
+    ".answer{background:#f8f9fb;border-left:3px solid var(--acc);padding:6px 10px;\n"
+    "margin:4px 0;white-space:pre-wrap;max-height:9em;overflow:auto}\n"
+    ".answer.abst{border-color:var(--warn)}\n"
+    ".src a{color:var(--acc);text-decoration:none;margin-right:10px;font-size:12px}\n"
+    ".cluster{border-top:1px solid var(--line);padding:8px 0}\n"
+    ".cluster ul{margin:4px 0;padding-left:18px}\n"
+    ".legend{font-size:12px;color:var(--mute)}.legend i{display:inline-block;width:10px;\n"
+    "height:10px;margin:0 4px 0 10px;border-radius:2px}\n"
+    "#err{grid-column:1/-1;display:none;background:#fdecec;color:var(--bad)}\n"
+    "svg text{font-size:10px;fill:var(--mute)}\n"
+    "</style>\n"
+    "</head>\n"
+    "<body>\n"
+    "<header><h1>ngx_rag</h1><span id=\"window\">dashboard</span>\n"
+    "<span id=\"updated\"></span></header>\n"
+    "<main>\n"
+    "<section id=\"err\"></section>\n"
+    "<section class=\"kpis\">\n"
+    "<div class=\"kpi\"><small>Questions</small><b id=\"k-threads\">–</b><small id=\"k-threads-sub\"></small></div>\n"
+    "<div class=\"kpi\"><small>Answer rate</small><b id=\"k-answer-rate\">–</b><small id=\"k-answered\"></small></div>\n"
+    "<div class=\"kpi\"><small>Solved rate</small><b id=\"k-solved-rate\">–</b><small id=\"k-solved\"></small></div>\n"
+    "<div class=\"kpi\"><small>Median time to first answer</small><b id=\"k-median\">–</b><small>question → bot reply</small></div>\n"
+    "<div class=\"kpi\"><small>Votes</small><b id=\"k-votes\">–</b><small id=\"k-votes-sub\"></small></div>\n"
+    "<div class=\"kpi\"><small>Queue</small><b id=\"k-queue\">–</b><small id=\"k-queue-sub\"></small></div>\n"
+    "</section>\n"
+    "<section class=\"w8\"><h2>Questions and answers per day</h2>\n"
+    "<div class=\"legend\"><i style=\"background:#c5cee0\"></i>questions<i style=\"background:#3b5bdb\"></i>answers<i style=\"background:#2f9e44\"></i>solved</div>\n"
+    "<div id=\"chart-daily\"></div></section>\n"
+    "<section class=\"w4\"><h2>Outcome of questions</h2><div id=\"chart-outcome\"></div>\n"
+    "<div id=\"outcome-legend\" class=\"legend\"></div></section>\n"
+    "<section class=\"w6\"><h2>Collections</h2><table id=\"collections\"><thead><tr>\n"
+    "<th>Collection</th><th class=\"n\">Generation</th><th class=\"n\">Documents</th>\n"
+    "<th class=\"n\">Chunks</th><th class=\"n\">Embedded</th><th>Indexed</th></tr></thead>\n"
+    "<tbody></tbody></table></section>\n"
+    "<section class=\"w6\"><h2>Job queue</h2><table id=\"queue\"><thead><tr><th>State</th>\n"
+    "<th class=\"n\">Jobs</th></tr></thead><tbody></tbody></table></section>\n"
+    "<section class=\"w12\"><h2>Knowledge gaps</h2><div id=\"gaps-sub\" class=\"legend\"></div>\n"
+    "<div id=\"gaps\"></div></section>\n"
+    "<section class=\"w12\"><h2>Recent threads</h2><div id=\"threads\"></div></section>\n"
+    "</main>\n"
+    "<script>\n"
+    "\"use strict\";\n"
+    "(function () {\n"
+    "  var qs = new URLSearchParams(location.search), token = qs.get(\"token\");\n"
+    "  var days = qs.get(\"days\") || \"30\";\n"
+    "  var NS = \"http://www.w3.org/2000/svg\";\n"
+    "\n"
+    "  function $(id) { return document.getElementById(id); }\n"
+    "  function el(tag, cls, text) {\n"
+    "    var e = document.createElement(tag);\n"
+    "    if (cls) e.className = cls;\n"
+    "    if (text !== undefined && text !== null) e.textContent = String(text);\n"
+    "    return e;\n"
+    "  }\n"
+    "  function svg(tag, attrs, text) {\n"
+    "    var e = document.createElementNS(NS, tag);\n"
+    "    for (var k in attrs) e.setAttribute(k, attrs[k]);\n"
+    "    if (text !== undefined) e.textContent = text;\n"
+    "    return e;\n"
+    "  }\n"
+    "  function pct(x) { return x === null || x === undefined ? \"–\" : (x * 100).toFixed(1) + \"%\"; }\n"
+    "  function dur(s) {\n"
+    "    if (s === null || s === undefined) return \"–\";\n"
+    "    s = Math.round(s);\n"
+    "    if (s < 60) return s + \"s\";\n"
+    "    if (s < 3600) return Math.floor(s / 60) + \"m \" + (s % 60) + \"s\";\n"
+    "    return Math.floor(s / 3600) + \"h \" + Math.floor((s % 3600) / 60) + \"m\";\n"
+    "  }\n"
+    "  function when(t) { return t ? new Date(t).toISOString().replace(\"T\", \" \").slice(0, 16) : \"never\"; }\n"
+    "  function safeUrl(u) { return /^https?:\\/\\//i.test(u || \"\") ? u : null; }\n"
+    "  function link(u, text) {\n"
+    "    var s = safeUrl(u), a;\n"
+    "    if (!s) return el(\"span\", null, text || u);\n"
+    "    a = el(\"a\", null, text || u); a.href = s; a.target = \"_blank\"; a.rel = \"noopener noreferrer\";\n"
+    "    return a;\n"
+    "  }\n"
+    "  function api(path, q) {\n"
+    "    var h = {};\n"
+    "    if (token) h.Authorization = \"Bearer \" + token;\n"
+    "    return fetch(\"api/\" + path + \"?\" + q, { headers: h, credentials: \"same-origin\" })\n"
+    "      .then(function (r) {\n"
+    "        if (!r.ok) throw new Error(path + \": HTTP \" + r.status);\n"
+    "        return r.json();\n"
+    "      });\n"
+    "  }\n"
+    "  function fail(e) { var b = $(\"err\"); b.style.display = \"block\"; b.textContent = String(e); }\n"
+    "\n"
+    "  function barChart(box, rows) {\n"
+    "    var W = 760, H = 220, L = 30, B = 28, n = rows.length || 1;\n"
+    "    var max = 1, step, i, s = svg(\"svg\", { viewBox: \"0 0 \" + W + \" \" + H, width: \"100%\", role: \"img\",\n"
+    "      \"aria-label\": \"questions and answers per day\" });\n"
+    "    rows.forEach(function (r) { max = Math.max(max, r.questions, r.answers, r.solved); });\n"
+    "    step = Math.max(1, Math.ceil(max / 4)); max = step * 4;  /* integer ticks */\n"
+    "    var bw = (W - L - 8) / n, ih = H - B - 8;\n"
+    "    for (i = 0; i <= 4; i++) {\n"
+    "      var y = 8 + ih - ih * i / 4;\n"
+    "      s.appendChild(svg(\"line\", { x1: L, x2: W, y1: y, y2: y, stroke: \"#e4e7ec\" }));\n"
+    "      s.appendChild(svg(\"text\", { x: L - 4, y: y + 3, \"text-anchor\": \"end\" }, String(step * i)));\n"
+    "    }\n"
+    "    rows.forEach(function (r, j) {\n"
+    "      var x = L + 4 + j * bw, w = Math.max(1, bw / 3 - 1);\n"
+    "      [[\"questions\", \"#c5cee0\"], [\"answers\", \"#3b5bdb\"], [\"solved\", \"#2f9e44\"]].forEach(function (k, m) {\n"
+    "        var h = ih * r[k[0]] / max, rect = svg(\"rect\", { x: x + m * (w + 1), y: 8 + ih - h, width: w, height: h, fill: k[1] });\n"
+    "        rect.appendChild(svg(\"title\", {}, r.day + \": \" + r[k[0]] + \" \" + k[0]));\n"
+    "        s.appendChild(rect);\n"
+    "      });\n"
+    "      if (n <= 16 || j % Math.ceil(n / 10) === 0)\n"
+    "        s.appendChild(svg(\"text\", { x: x + bw / 2, y: H - 10, \"text-anchor\": \"middle\" }, String(r.day).slice(5)));\n"
+    "    });\n"
+    "    box.replaceChildren(s);\n"
+    "  }\n"
+    "\n"
+    "  function donut(box, legend, parts) {\n"
+    "    var total = parts.reduce(function (a, p) { return a + p[1]; }, 0);\n"
+    "    var s = svg(\"svg\", { viewBox: \"0 0 200 200\", width: \"200\", height: \"200\", role: \"img\", \"aria-label\": \"question outcomes\" });\n"
+    "    var R = 80, C = 2 * Math.PI * R, off = 0;\n"
+    "    s.appendChild(svg(\"circle\", { cx: 100, cy: 100, r: R, fill: \"none\", stroke: \"#eef1f6\", \"stroke-width\": 28 }));\n"
+    "    parts.forEach(function (p) {\n"
+    "      if (!total || !p[1]) return;\n"
+    "      var len = C * p[1] / total;\n"
+    "      s.appendChild(svg(\"circle\", { cx: 100, cy: 100, r: R, fill: \"none\", stroke: p[2], \"stroke-width\": 28,\n"
+    "        \"stroke-dasharray\": len + \" \" + (C - len), \"stroke-dashoffset\": -off, transform: \"rotate(-90 100 100)\" }));\n"
+    "      off += len;\n"
+    "    });\n"
+    "    s.appendChild(svg(\"text\", { x: 100, y: 106, \"text-anchor\": \"middle\", style: \"font-size:22px;fill:#1d2330\" }, String(total)));\n"
+    "    box.replaceChildren(s);\n"
+    "    legend.replaceChildren();\n"
+    "    parts.forEach(function (p) {\n"
+    "      var i = el(\"i\"); i.style.background = p[2];\n"
+    "      legend.appendChild(i); legend.appendChild(document.createTextNode(p[0] + \" \" + p[1]));\n"
+    "    });\n"
+    "  }\n"
+    "\n"
+    "  function summary(d) {\n"
+    "    $(\"window\").textContent = \"last \" + d.window_days + \" days\";\n"
+    "    $(\"k-threads\").textContent = d.threads;\n"
+    "    $(\"k-threads-sub\").textContent = d.open + \" open\";\n"
+    "    $(\"k-answer-rate\").textContent = pct(d.answer_rate);\n"
+    "    $(\"k-answered\").textContent = d.answered + \" answered, \" + d.abstained + \" abstained\";\n"
+    "    $(\"k-solved-rate\").textContent = pct(d.solved_rate);\n"
+    "    $(\"k-solved\").textContent = d.solved + \" solved\";\n"
+    "    $(\"k-median\").textContent = dur(d.median_first_answer_s);\n"
+    "    $(\"k-votes\").textContent = d.reactions.solved + \" / \" + d.reactions.failed;\n"
+    "    $(\"k-votes-sub\").textContent = \"solved / failed reactions; feedback +\" +\n"
+    "      d.feedback.up + \" −\" + d.feedback.down;\n"
+    "    var q = d.queue, depth = q.queued + q.retry + q.running;\n"
+    "    $(\"k-queue\").textContent = depth;\n"
+    "    $(\"k-queue-sub\").textContent = q.dead + \" dead, \" + d.outbox_pending + \" replies pending\";\n"
+    "    barChart($(\"chart-daily\"), d.daily || []);\n"
+    "    var unans = d.threads - d.answered - d.abstained;\n"
+    "    donut($(\"chart-outcome\"), $(\"outcome-legend\"), [\n"
+    "      [\"solved\", d.solved, \"#2f9e44\"], [\"answered\", Math.max(0, d.answered - d.solved), \"#3b5bdb\"],\n"
+    "      [\"abstained\", d.abstained, \"#f08c00\"], [\"no reply\", Math.max(0, unans), \"#c5cee0\"]]);\n"
+    "    var tb = $(\"collections\").tBodies[0]; tb.replaceChildren();\n"
+    "    d.collections.forEach(function (c) {\n"
+    "      var tr = el(\"tr\");\n"
+    "      tr.appendChild(el(\"td\", null, c.name));\n"
+    "      [c.generation, c.documents, c.chunks, c.embedded].forEach(function (v) { tr.appendChild(el(\"td\", \"n\", v)); });\n"
+    "      tr.appendChild(el(\"td\", null, when(c.indexed_at)));\n"
+    "      tb.appendChild(tr);\n"
+    "    });\n"
+    "    tb = $(\"queue\").tBodies[0]; tb.replaceChildren();\n"
+    "    Object.keys(q).forEach(function (k) {\n"
+    "      var tr = el(\"tr\"); tr.appendChild(el(\"td\", null, k)); tr.appendChild(el(\"td\", \"n\", q[k])); tb.appendChild(tr);\n"
+    "    });\n"
+    "  }\n"
+    "\n"
+    "  function threads(d) {\n"
+    "    var box = $(\"threads\"); box.replaceChildren();\n"
+    "    if (!d.threads.length) box.appendChild(el(\"p\", \"legend\", \"No threads yet.\"));\n"
+    "    d.threads.forEach(function (t) {\n"
+    "      var div = el(\"div\", \"thread\"), h = el(\"div\");\n"
+    "      h.appendChild(el(\"b\", null, t.title || t.thread_id)); h.appendChild(document.createTextNode(\" \"));\n"
+    "      h.appendChild(el(\"span\", \"badge \" + (t.solved ? \"ok\" : t.open ? \"\" : \"bad\"), t.solved ? \"solved\" : t.open ? \"open\" : \"closed\"));\n"
+    "      h.appendChild(el(\"span\", \"badge\", \"solved votes \" + t.solved_votes + \" · failed \" + t.failed_votes));\n"
+    "      if (t.up || t.down) h.appendChild(el(\"span\", \"badge\", \"feedback +\" + t.up + \" −\" + t.down));\n"
+    "      h.appendChild(el(\"span\", \"legend\", when(t.created_at) + (t.collection ? \" · \" + t.collection : \"\")));\n"
+    "      div.appendChild(h);\n"
+    "      if (t.question) div.appendChild(el(\"div\", \"q\", t.question));\n"
+    "      if (!t.answers.length) div.appendChild(el(\"span\", \"badge warn\", \"no answer yet\"));\n"
+    "      t.answers.forEach(function (a) {\n"
+    "        var ad = el(\"div\", \"answer\" + (a.abstained ? \" abst\" : \"\"), a.content);\n"
+    "        div.appendChild(ad);\n"
+    "        if (a.sources && a.sources.length) {\n"
+    "          var s = el(\"div\", \"src\");\n"
+    "          a.sources.forEach(function (src, i) {\n"
+    "            s.appendChild(link(src.url, \"[\" + (src.n || i + 1) + \"] \" + (src.title || src.url)));\n"
+    "          });\n"
+    "          div.appendChild(s);\n"
+    "        }\n"
+    "      });\n"
+    "      box.appendChild(div);\n"
+    "    });\n"
+    "  }\n"
+    "\n"
+    "  function gaps(d) {\n"
+    "    var box = $(\"gaps\"); box.replaceChildren();\n"
+    "    $(\"gaps-sub\").textContent = d.questions + \" questions in \" + d.clusters.length +\n"
+    "      \" clusters (abstained, voted down, or unsolved after \" + d.days + \" days)\";\n"
+    "    if (!d.clusters.length) box.appendChild(el(\"p\", \"legend\", \"No gaps: every question got an answer.\"));\n"
+    "    d.clusters.forEach(function (c) {\n"
+    "      var div = el(\"div\", \"cluster\"), h = el(\"div\"), ul = el(\"ul\");\n"
+    "      h.appendChild(el(\"b\", null, c.count + \" × \")); h.appendChild(document.createTextNode(c.examples[0] ? c.examples[0].question.split(\"\\n\")[0] : \"\"));\n"
+    "      Object.keys(c.reasons).forEach(function (r) {\n"
+    "        h.appendChild(document.createTextNode(\" \"));\n"
+    "        h.appendChild(el(\"span\", \"badge \" + (r === \"abstain\" ? \"warn\" : \"bad\"), r + \" \" + c.reasons[r]));\n"
+    "      });\n"
+    "      div.appendChild(h);\n"
+    "      c.examples.slice(1).forEach(function (e) { ul.appendChild(el(\"li\", null, e.question.split(\"\\n\")[0])); });\n"
+    "      if (ul.children.length) div.appendChild(ul);\n"
+    "      if (c.pages.length) {\n"
+    "        var s = el(\"div\", \"src\"); s.appendChild(el(\"span\", \"legend\", \"closest pages: \"));\n"
+    "        c.pages.forEach(function (p) { s.appendChild(link(p.url, p.title || p.url)); });\n"
+    "        div.appendChild(s);\n"
+    "      }\n"
+    "      box.appendChild(div);\n"
+    "    });\n"
+    "  }\n"
+    "\n"
+    "  Promise.all([\n"
+    "    api(\"summary\", \"days=\" + encodeURIComponent(days)).then(summary),\n"
+    "    api(\"threads\", \"limit=30\").then(threads),\n"
+    "    api(\"gaps\", \"\").then(gaps)\n"
+    "  ]).then(function () {\n"
+    "    $(\"updated\").textContent = \"updated \" + new Date().toISOString().slice(11, 19) + \" UTC\";\n"
+    "    document.body.setAttribute(\"data-ready\", \"1\");\n"
+    "  }, fail);\n"
+    "})();\n"
+    "</script>\n"
+    "</body>\n"
+    "</html>\n"
+    "\n";
+
+
+/* ---- thread side -------------------------------------------------------- */
+
+static void
+ngx_rag_dash_run(ngx_rag_task_t *t)
+{
+    char                 err[512], num[16];
+    const char          *p[2], *sql;
+    PGconn              *db;
+    PGresult            *res;
+    rag_gaps_opts        go;
+    ngx_rag_dash_req_t  *q = t->data;
+
+    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    if (db == NULL) {
+        ngx_rag_task_db_down(t, err);
+        return;
+    }
+
+    if (q->api == NGX_RAG_DASH_GAPS) {
+        ngx_memzero(&go, sizeof(go));
+        go.days = q->days;
+        go.guild = q->guild[0] ? q->guild : NULL;
+        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) != 0)
+        {
+            if (PQstatus(db) != CONNECTION_OK) {
+                ngx_rag_pg_discard();
+                ngx_rag_task_db_down(t, err);
+                return;
+            }
+            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
+            return;
+        }
+        t->status = NGX_HTTP_OK;
+        return;
+    }
+
+    if (q->api == NGX_RAG_DASH_SUMMARY) {
+        sql = ngx_rag_dash_summary_sql;
+        snprintf(num, sizeof(num), "%d", q->days);
+    } else {
+        sql = ngx_rag_dash_threads_sql;
+        snprintf(num, sizeof(num), "%d", q->limit);
+    }
+    p[0] = num;
+    p[1] = q->guild[0] ? q->guild : NULL;
+
+    res = PQexecParams(db, sql, 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
+        err[strcspn(err, "\n")] = '\0';
+        PQclear(res);
+        if (PQstatus(db) != CONNECTION_OK) {
+            ngx_rag_pg_discard();
+            ngx_rag_task_db_down(t, err);
+            return;
+        }
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
+        return;
+    }
+
+    if (rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
+                       (size_t) PQgetlength(res, 0, 0)) != 0)
+    {
+        PQclear(res);
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "response too large");
+        return;
+    }
+    PQclear(res);
+    t->status = NGX_HTTP_OK;
+}
+
+
+/* ---- event loop side ---------------------------------------------------- */
+
+/* The token presented by the client: bearer, ?token=, or the cookie.
+ * *from_query is set when it came from the query string. */
+static ngx_str_t
+ngx_rag_dash_token(ngx_http_request_t *r, ngx_uint_t *from_query)
+{
+    u_char           *p, *last, *dst, *src;
+    size_t            n;
+    ngx_str_t         tok, v;
+    ngx_table_elt_t  *h;
+
+    *from_query = 0;
+
+    tok = ngx_rag_bearer(r);
+    if (tok.len) {
+        return tok;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "token", 5, &v) == NGX_OK && v.len) {
+        dst = ngx_pnalloc(r->pool, v.len);
+        if (dst == NULL) {
+            return tok;
+        }
+        tok.data = dst;
+        src = v.data;
+        ngx_unescape_uri(&dst, &src, v.len, NGX_UNESCAPE_URI);
+        tok.len = dst - tok.data;
+        *from_query = 1;
+        return tok;
+    }
+
+    h = ngx_rag_header(r, "Cookie");
+    if (h == NULL) {
+        return tok;
+    }
+
+    /* "a=b; rag_dashboard=TOKEN; c=d" */
+    n = sizeof(NGX_RAG_DASH_COOKIE) - 1;
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == ';')) {
+            p++;
+        }
+        if ((size_t) (last - p) > n && ngx_strncmp(p, NGX_RAG_DASH_COOKIE, n)
+            == 0 && p[n] == '=')
+        {
+            p += n + 1;
+            tok.data = p;
+            while (p < last && *p != ';') {
+                p++;
+            }
+            tok.len = p - tok.data;
+            return tok;
+        }
+        while (p < last && *p != ';') {
+            p++;
+        }
+    }
+
+    return tok;
+}
+
+
+static ngx_int_t
+ngx_rag_dash_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.len = ngx_strlen(key);
+    h->key.data = (u_char *) key;
+    h->value.len = len;
+    h->value.data = value;
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_rag_dash_int_arg(ngx_http_request_t *r, const char *name, int def,
+    int min, int max)
+{
+    ngx_int_t  n;
+    ngx_str_t  v;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &v) != NGX_OK
+        || v.len == 0)
+    {
+        return def;
+    }
+
+    n = ngx_atoi(v.data, v.len);
+    if (n == NGX_ERROR) {
+        return def;
+    }
+
+    return n < min ? min : (n > max ? max : (int) n);
+}
+
+
+static ngx_int_t
+ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
+    ngx_uint_t from_query)
+{
+    u_char  *cookie, *p;
+    size_t   len;
+
+    static const char  csp[] =
+        "default-src 'none'; script-src 'unsafe-inline'; "
+        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    if (ngx_rag_dash_add_header(r, "Content-Security-Policy", (u_char *) csp,
+                                sizeof(csp) - 1) != NGX_OK
+        || ngx_rag_dash_add_header(r, "X-Content-Type-Options",
+                                   (u_char *) "nosniff", 7) != NGX_OK
+        || ngx_rag_dash_add_header(r, "Referrer-Policy",
+                                   (u_char *) "no-referrer", 11) != NGX_OK
+        || ngx_rag_dash_add_header(r, "Cache-Control",
+                                   (u_char *) "no-store", 8) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (from_query) {
+        /* later API calls authenticate with the cookie, so the token need
+         * not stay in links or history */
+        len = sizeof(NGX_RAG_DASH_COOKIE "=; Path=/; HttpOnly; "
+                     "SameSite=Strict; Secure") + tok->len;
+        cookie = ngx_pnalloc(r->pool, len);
+        if (cookie == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=%V; Path=/; HttpOnly; "
+                        "SameSite=Strict", tok);
+#if (NGX_HTTP_SSL)
+        if (r->connection->ssl) {
+            p = ngx_cpymem(p, "; Secure", 8);
+        }
+#endif
+        if (ngx_rag_dash_add_header(r, "Set-Cookie", cookie, p - cookie)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_OK);
+
+    return ngx_rag_send(r, NGX_HTTP_OK, "text/html; charset=utf-8",
+                        (u_char *) ngx_rag_dash_html,
+                        sizeof(ngx_rag_dash_html) - 1, 0);
+}
+
+
+static ngx_int_t
+ngx_rag_dashboard_handler(ngx_http_request_t *r)
+{
+    u_char                    *loc;
+    size_t                     i;
+    ngx_int_t                  rc;
+    ngx_str_t                  tok, rest, v;
+    ngx_uint_t                 from_query, api;
+    ngx_rag_task_t            *t;
+    ngx_rag_loc_conf_t        *rlcf;
+    ngx_rag_dash_req_t        *q;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_NOT_ALLOWED);
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    if (rlcf->dashboard_token.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rag_dashboard without rag_dashboard_token");
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_FORBIDDEN);
+    }
+
+    tok = ngx_rag_dash_token(r, &from_query);
+
+    if (!ngx_rag_secret_eq(tok.data, tok.len, rlcf->dashboard_token.data,
+                           rlcf->dashboard_token.len))
+    {
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_UNAUTHORIZED);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the part of the URI after the location prefix */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    rest = r->uri;
+    if (rest.len >= clcf->name.len
+        && ngx_strncmp(rest.data, clcf->name.data, clcf->name.len) == 0)
+    {
+        rest.data += clcf->name.len;
+        rest.len -= clcf->name.len;
+    }
+    while (rest.len && rest.data[0] == '/') {
+        rest.data++;
+        rest.len--;
+    }
+
+    if (rest.len == 0 || (rest.len == 10
+                          && ngx_strncmp(rest.data, "index.html", 10) == 0))
+    {
+        if (r->uri.len == 0 || r->uri.data[r->uri.len - 1] != '/') {
+            /* relative "api/..." links need the trailing slash */
+            if (r->uri.len == clcf->name.len && !clcf->exact_match) {
+                loc = ngx_pnalloc(r->pool, r->uri.len + 1);
+                if (loc == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+                ngx_memcpy(loc, r->uri.data, r->uri.len);
+                loc[r->uri.len] = '/';
+                if (ngx_rag_dash_add_header(r, "Location", loc,
+                                            r->uri.len + 1) != NGX_OK)
+                {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+                r->headers_out.status = NGX_HTTP_MOVED_PERMANENTLY;
+                return ngx_rag_send(r, NGX_HTTP_MOVED_PERMANENTLY,
+                                    "text/plain", NULL, 0, 0);
+            }
+        }
+        return ngx_rag_dash_page(r, &tok, from_query);
+    }
+
+    if (rest.len == 11 && ngx_strncmp(rest.data, "api/summary", 11) == 0) {
+        api = NGX_RAG_DASH_SUMMARY;
+    } else if (rest.len == 11
+               && ngx_strncmp(rest.data, "api/threads", 11) == 0)
+    {
+        api = NGX_RAG_DASH_THREADS;
+    } else if (rest.len == 8 && ngx_strncmp(rest.data, "api/gaps", 8) == 0) {
+        api = NGX_RAG_DASH_GAPS;
+    } else {
+        ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_NOT_FOUND);
+        return ngx_rag_send_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_DASHBOARD, ngx_rag_dash_run,
+                            sizeof(ngx_rag_dash_req_t));
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q = t->data;
+    q->api = api;
+    q->days = ngx_rag_dash_int_arg(r, "days",
+                                   api == NGX_RAG_DASH_GAPS
+                                   ? RAG_GAPS_DEFAULT_DAYS : 30, 1, 365);
+    q->limit = ngx_rag_dash_int_arg(r, "limit", 50, 1, 200);
+
+    if (ngx_http_arg(r, (u_char *) "guild", 5, &v) == NGX_OK && v.len) {
+        if (v.len >= sizeof(q->guild)) {
+            return ngx_rag_send_error(r, NGX_HTTP_BAD_REQUEST, "bad guild");
+        }
+        for (i = 0; i < v.len; i++) {
+            if (!(isalnum(v.data[i]) || v.data[i] == '_'
+                  || v.data[i] == '-'))
+            {
+                return ngx_rag_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "bad guild");
+            }
+        }
+        ngx_memcpy(q->guild, v.data, v.len);
+        q->guild[v.len] = '\0';
+    }
+
+    if (ngx_rag_task_post(r, t) != NGX_OK) {
+        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "thread pool queue full");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static char *
+ngx_rag_dashboard_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is duplicate: the location already has a content handler";
+    }
+
+    clcf->handler = ngx_rag_dashboard_handler;
+
+    return NGX_CONF_OK;
+}
