@@ -445,10 +445,13 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
         doc->lens[i] = (uint32_t)lens[i];
     }
 
-    /* BM25 terms: title, heading path and body */
+    /* BM25 terms: title, heading path and body; the heading path (which
+     * ends with the section's own heading) counts twice, a cheap field
+     * boost: a section titled with the query words ranks first */
     w->nocc = 0;
     for (int i = 1; i < 4; i++)
-        if (rag_terms_each(f[i], lens[i], occ_cb, w) < 0)
+        if (rag_terms_each(f[i], lens[i], occ_cb, w) < 0 ||
+            (i == 2 && rag_terms_each(f[i], lens[i], occ_cb, w) < 0))
             goto oom;
     if (w->nocc > UINT32_MAX)
         goto oom;
