@@ -20,7 +20,7 @@ j_walk(yajl_val v, va_list ap)
     const char *k;
 
     while (v && (k = va_arg(ap, const char *)) != NULL) {
-        const char *path[] = { k, NULL };
+        const char *path[] = {k, NULL};
         if (!YAJL_IS_OBJECT(v))
             return NULL;
         v = yajl_tree_get(v, path, yajl_t_any);
@@ -91,17 +91,18 @@ rag_j_parse(const char *json, size_t len)
 }
 
 char *
-rag_bot_forum_collection(rag_bot *b, const char *guild_id,
-                         const char *forum_id)
+rag_bot_forum_collection(rag_bot *b, const char *guild_id, const char *forum_id)
 {
-    const char *p[] = { guild_id, forum_id };
+    const char *p[] = {guild_id, forum_id};
     PGresult *r;
     char *c = NULL;
 
     if (!guild_id || !forum_id)
         return NULL;
-    r = rag_db_query(b->db, "SELECT collection FROM guild_forums WHERE "
-                     "guild_id = $1 AND forum_channel_id = $2", 2, p);
+    r = rag_db_query(b->db,
+                     "SELECT collection FROM guild_forums WHERE "
+                     "guild_id = $1 AND forum_channel_id = $2",
+                     2, p);
     if (r && PQntuples(r) == 1)
         c = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -111,14 +112,16 @@ rag_bot_forum_collection(rag_bot *b, const char *guild_id,
 int
 rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user)
 {
-    const char *p[] = { guild_id, user };
+    const char *p[] = {guild_id, user};
     PGresult *r;
     int yes;
 
     if (!guild_id || !user)
         return 0;
-    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1"
-                     " AND $2 = ANY (banned_user_ids)", 2, p);
+    r = rag_db_query(b->db,
+                     "SELECT 1 FROM guild_config WHERE guild_id = $1"
+                     " AND $2 = ANY (banned_user_ids)",
+                     2, p);
     yes = r && PQntuples(r) == 1;
     PQclear(r);
     return yes;
@@ -127,7 +130,7 @@ rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user)
 int
 rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 {
-    const char *p[] = { guild_id };
+    const char *p[] = {guild_id};
     PGresult *r;
     const char *mod;
     size_t i;
@@ -135,8 +138,10 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 
     if (!guild_id || !roles || !YAJL_IS_ARRAY(roles))
         return 0;
-    r = rag_db_query(b->db, "SELECT mod_role_id FROM guild_config WHERE "
-                     "guild_id = $1 AND mod_role_id IS NOT NULL", 1, p);
+    r = rag_db_query(b->db,
+                     "SELECT mod_role_id FROM guild_config WHERE "
+                     "guild_id = $1 AND mod_role_id IS NOT NULL",
+                     1, p);
     if (r && PQntuples(r) == 1) {
         mod = PQgetvalue(r, 0, 0);
         for (i = 0; i < roles->u.array.len; i++) {
@@ -152,20 +157,22 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 int
 rag_bot_controller_refresh(rag_bot *b, const char *thread_id)
 {
-    const char *p[] = { thread_id };
+    const char *p[] = {thread_id};
     PGresult *r;
     rag_controller c;
     rag_buf body, path;
     rag_rest_resp resp;
     int rc = -1;
 
-    r = rag_db_query(b->db,
+    r = rag_db_query(
+        b->db,
         "SELECT thread_controller_id, author_id, open, solved, "
         "       solved_by IS NOT NULL, "
         "       EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = "
         "               t.thread_id AND m.from_bot AND "
         "               m.discord_message_id IS NOT NULL) "
-        "FROM threads t WHERE thread_id = $1", 1, p);
+        "FROM threads t WHERE thread_id = $1",
+        1, p);
     if (r == NULL || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
         PQclear(r);
         return -1;
@@ -181,11 +188,11 @@ rag_bot_controller_refresh(rag_bot *b, const char *thread_id)
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 256);
     rag_buf_init(&resp.body, 0);
-    if (rag_embed_controller_json(&body, &c) == 0
-        && rag_buf_printf(&path, "/channels/%s/messages/%s", thread_id,
-                          PQgetvalue(r, 0, 0)) == 0
-        && rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0
-        && resp.status / 100 == 2)
+    if (rag_embed_controller_json(&body, &c) == 0 &&
+        rag_buf_printf(&path, "/channels/%s/messages/%s", thread_id,
+                       PQgetvalue(r, 0, 0)) == 0 &&
+        rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
+        resp.status / 100 == 2)
         rc = 0;
     else
         rag_warn("msg=\"controller edit failed\" thread=%s", thread_id);
@@ -201,11 +208,11 @@ static void
 url_encode(rag_buf *b, const char *s)
 {
     for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-            || c == ':')
-            rag_buf_putc(b, (char) c);
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == ':')
+            rag_buf_putc(b, (char)c);
         else
             rag_buf_printf(b, "%%%02X", c);
     }
@@ -224,8 +231,8 @@ rag_bot_react(rag_bot *b, const char *channel, const char *message,
                    message);
     url_encode(&path, emoji);
     rag_buf_puts(&path, "/@me");
-    rc = rag_rest_call(b->rest, "PUT", path.data, NULL, &resp) == 0
-                 && resp.status / 100 == 2
+    rc = rag_rest_call(b->rest, "PUT", path.data, NULL, &resp) == 0 &&
+                 resp.status / 100 == 2
              ? 0
              : -1;
     rag_buf_free(&resp.body);
@@ -245,9 +252,9 @@ rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
     rag_buf_init(&path, 256);
     rag_buf_init(&resp.body, 0);
     rag_buf_printf(&path, "/channels/%s/messages", channel);
-    if (rag_embed_simple(&body, title, text, color) == 0
-        && rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0
-        && resp.status / 100 == 2) {
+    if (rag_embed_simple(&body, title, text, color) == 0 &&
+        rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
+        resp.status / 100 == 2) {
         rc = 0;
         if (id_out) {
             yajl_val v = rag_j_parse(resp.body.data, resp.body.len);

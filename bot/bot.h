@@ -25,12 +25,16 @@ typedef struct {
     rag_conf *conf;
     PGconn *db;
     rag_rest *rest;
-    char bot_id[32];        /* from READY */
-    char app_id[32];        /* conf, else READY */
-    char worker_id[64];     /* locked_by for leases: host:pid */
+    char bot_id[32];    /* from READY */
+    char app_id[32];    /* conf, else READY */
+    char worker_id[64]; /* locked_by for leases: host:pid */
     const char *index_dir;
     int commands_registered;
-    int announced;          /* login posted to logging channels */
+    int announced; /* login posted to logging channels */
+    /* handles queued gateway events; the outbox calls it between
+     * replies so slash commands are not kept waiting (3 s deadline) */
+    void (*pump)(void *ud);
+    void *pump_ud;
 } rag_bot;
 
 /* d["a"]["b"] as a string (NULL if absent or not a string). The path

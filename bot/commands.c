@@ -51,8 +51,10 @@ rag_commands_register(rag_bot *b)
     rag_buf path;
     int i, n, rc = 0;
 
-    r = rag_db_query(b->db, "SELECT guild_id FROM guild_config "
-                     "ORDER BY guild_id", 0, NULL);
+    r = rag_db_query(b->db,
+                     "SELECT guild_id FROM guild_config "
+                     "ORDER BY guild_id",
+                     0, NULL);
     if (r == NULL)
         return -1;
     n = PQntuples(r);
@@ -65,8 +67,9 @@ rag_commands_register(rag_bot *b)
                            b->app_id, PQgetvalue(r, i, 0));
         else
             rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
-        if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp)
-                != 0 || resp.status / 100 != 2) {
+        if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp) !=
+                0 ||
+            resp.status / 100 != 2) {
             rag_warn("msg=\"command registration failed\" status=%ld",
                      resp.status);
             rc = -1;
@@ -83,13 +86,13 @@ rag_commands_register(rag_bot *b)
 /* One command invocation, from either path. */
 typedef struct {
     const char *name, *guild, *channel, *user;
-    yajl_val roles;    /* array of role ids, may be NULL */
-    yajl_val options;  /* [{name,value}] or {name: value} */
+    yajl_val roles;   /* array of role ids, may be NULL */
+    yajl_val options; /* [{name,value}] or {name: value} */
 } cmd_ctx;
 
 /* What a command answers: message data JSON plus an after-action. */
 typedef struct {
-    rag_buf data;      /* {"embeds":[...]} */
+    rag_buf data; /* {"embeds":[...]} */
     int ephemeral;
     int archive_after; /* /close: archive the thread once answered */
     int unarchive;     /* /open: unarchive before answering */
@@ -159,9 +162,10 @@ cmd_info(cmd_out *o)
 static void
 cmd_collections(rag_bot *b, cmd_out *o)
 {
-    PGresult *r = rag_db_query(b->db, "SELECT name, description FROM "
-                               "collections ORDER BY name LIMIT 100", 0,
-                               NULL);
+    PGresult *r = rag_db_query(b->db,
+                               "SELECT name, description FROM "
+                               "collections ORDER BY name LIMIT 100",
+                               0, NULL);
     rag_buf t;
     int i;
 
@@ -180,12 +184,13 @@ cmd_collections(rag_bot *b, cmd_out *o)
 static char *
 pick_collection(rag_bot *b, const cmd_ctx *c)
 {
-    const char *p[] = { c->channel ? c->channel : "",
-                        c->guild ? c->guild : "" };
-    PGresult *r = rag_db_query(b->db,
+    const char *p[] = {c->channel ? c->channel : "", c->guild ? c->guild : ""};
+    PGresult *r = rag_db_query(
+        b->db,
         "SELECT collection FROM threads WHERE thread_id = $1 UNION ALL "
         "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
-        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1", 2, p);
+        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
+        2, p);
     char *s = NULL;
 
     if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
@@ -203,9 +208,9 @@ coll_name_ok(const char *s)
     if (n == 0 || n > 64 || s[0] == '.')
         return 0;
     for (i = 0; i < n; i++)
-        if (!(s[i] == '-' || s[i] == '_' || s[i] == '.'
-              || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z')
-              || (s[i] >= 'A' && s[i] <= 'Z')))
+        if (!(s[i] == '-' || s[i] == '_' || s[i] == '.' ||
+              (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= 'A' && s[i] <= 'Z')))
             return 0;
     return 1;
 }
@@ -224,9 +229,9 @@ search_index(rag_bot *b, const char *coll, const char *query, int limit,
     rag_buf t;
     int n, i;
 
-    if (b->index_dir == NULL || !*b->index_dir || !coll_name_ok(coll)
-        || snprintf(path, sizeof(path), "%s/%s.idx", b->index_dir, coll)
-               >= (int) sizeof(path))
+    if (b->index_dir == NULL || !*b->index_dir || !coll_name_ok(coll) ||
+        snprintf(path, sizeof(path), "%s/%s.idx", b->index_dir, coll) >=
+            (int)sizeof(path))
         return -1;
     ix = rag_index_open(path, err, sizeof(err));
     if (ix == NULL)
@@ -234,7 +239,7 @@ search_index(rag_bot *b, const char *coll, const char *query, int limit,
     memset(&q, 0, sizeof(q));
     q.text = query;
     q.text_len = strlen(query);
-    q.k = (size_t) (limit > 25 ? 25 : limit);
+    q.k = (size_t)(limit > 25 ? 25 : limit);
     q.mode = RAG_SEARCH_BM25;
     n = rag_search(ix, &q, hits);
     if (n < 0) {
@@ -250,15 +255,13 @@ search_index(rag_bot *b, const char *coll, const char *query, int limit,
         double s = hits[i].score;
         if (rag_index_chunk_get(ix, hits[i].rec, &ch) != 0)
             continue;
-        if (rag_buf_printf(&t, "**%d.** [%.*s%s%.*s](<%.*s>) · %d%%\n",
-                           i + 1,
-                           (int) (ch.title.len > 100 ? 100 : ch.title.len),
-                           ch.title.p, ch.heading_path.len ? " › " : "",
-                           (int) (ch.heading_path.len > 100
-                                      ? 100 : ch.heading_path.len),
-                           ch.heading_path.p,
-                           (int) (ch.url.len > 800 ? 800 : ch.url.len),
-                           ch.url.p, (int) (s / (s + 1) * 100 + 0.5)) < 0)
+        if (rag_buf_printf(
+                &t, "**%d.** [%.*s%s%.*s](<%.*s>) · %d%%\n", i + 1,
+                (int)(ch.title.len > 100 ? 100 : ch.title.len), ch.title.p,
+                ch.heading_path.len ? " › " : "",
+                (int)(ch.heading_path.len > 100 ? 100 : ch.heading_path.len),
+                ch.heading_path.p, (int)(ch.url.len > 800 ? 800 : ch.url.len),
+                ch.url.p, (int)(s / (s + 1) * 100 + 0.5)) < 0)
             break;
     }
     if (n == 0)
@@ -276,7 +279,7 @@ search_into(rag_bot *b, const char *coll, const char *query, int limit,
             cmd_out *o, const char *title)
 {
     char lim[8];
-    const char *p[] = { coll, query, lim };
+    const char *p[] = {coll, query, lim};
     PGresult *r;
     rag_buf t;
     int i;
@@ -284,7 +287,8 @@ search_into(rag_bot *b, const char *coll, const char *query, int limit,
     if (search_index(b, coll, query, limit, o, title) == 0)
         return;
     snprintf(lim, sizeof(lim), "%d", limit);
-    r = rag_db_query(b->db,
+    r = rag_db_query(
+        b->db,
         "SELECT d.url, c.anchor, coalesce(nullif(d.title, ''), d.url), "
         "       c.heading_path, "
         "       ts_rank_cd(to_tsvector('english', c.body), q, 32) AS s "
@@ -292,7 +296,8 @@ search_into(rag_bot *b, const char *coll, const char *query, int limit,
         "JOIN collections co ON co.id = d.collection_id, "
         "     plainto_tsquery('english', $2) q "
         "WHERE co.name = $1 AND to_tsvector('english', c.body) @@ q "
-        "ORDER BY s DESC, c.id LIMIT $3::int", 3, p);
+        "ORDER BY s DESC, c.id LIMIT $3::int",
+        3, p);
     if (r == NULL) {
         error_reply(o, "Search failed; please try again later.");
         return;
@@ -309,7 +314,7 @@ search_into(rag_bot *b, const char *coll, const char *query, int limit,
                            *PQgetvalue(r, i, 3) ? " › " : "",
                            PQgetvalue(r, i, 3), url,
                            *anchor && !strchr(url, '#') ? "#" : "", anchor,
-                           (int) (s * 100 + 0.5)) < 0)
+                           (int)(s * 100 + 0.5)) < 0)
             break;
     }
     if (PQntuples(r) == 0)
@@ -324,8 +329,7 @@ cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
     yajl_val q = opt(c, "query"), coll = opt(c, "collection"),
              lim = opt(c, "limit");
-    long limit = lim && YAJL_IS_INTEGER(lim) ? (long) YAJL_GET_INTEGER(lim)
-                                             : 5;
+    long limit = lim && YAJL_IS_INTEGER(lim) ? (long)YAJL_GET_INTEGER(lim) : 5;
     char *cname = NULL, query[QUERY_MAX + 1];
 
     if (q == NULL || !YAJL_IS_STRING(q) || !*q->u.string) {
@@ -343,7 +347,7 @@ cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
         error_reply(o, "No collection given and none configured here.");
         return;
     }
-    search_into(b, cname, query, (int) limit, o, "Search Results");
+    search_into(b, cname, query, (int)limit, o, "Search Results");
     free(cname);
 }
 
@@ -352,11 +356,13 @@ cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 static PGresult *
 thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
 {
-    const char *p[] = { c->channel ? c->channel : "" };
-    PGresult *r = rag_db_query(b->db,
+    const char *p[] = {c->channel ? c->channel : ""};
+    PGresult *r = rag_db_query(
+        b->db,
         "SELECT thread_id, title, open, solved, solved_votes, failed_votes,"
         " coalesce(thread_controller_id, ''), coalesce(author_id, ''), "
-        " coalesce(guild_id, '') FROM threads WHERE thread_id = $1", 1, p);
+        " coalesce(guild_id, '') FROM threads WHERE thread_id = $1",
+        1, p);
 
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);
@@ -364,9 +370,9 @@ thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
                        "thread.");
         return NULL;
     }
-    if (need_perm && (c->user == NULL
-                      || strcmp(c->user, PQgetvalue(r, 0, 7)) != 0)
-        && !rag_bot_is_mod(b, c->guild, c->roles)) {
+    if (need_perm &&
+        (c->user == NULL || strcmp(c->user, PQgetvalue(r, 0, 7)) != 0) &&
+        !rag_bot_is_mod(b, c->guild, c->roles)) {
         PQclear(r);
         error_reply(o, "You do not have permission to do that: only the "
                        "thread's author or a moderator can.");
@@ -380,13 +386,17 @@ status_text(rag_buf *t, PGresult *r, const char *guild)
 {
     const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
 
-    rag_buf_printf(t, "**Thread:** %.200s\n**ID:** %s\n"
+    rag_buf_printf(t,
+                   "**Thread:** %.200s\n**ID:** %s\n"
                    "**Link:** https://discord.com/channels/%s/%s\n",
                    PQgetvalue(r, 0, 1), id, guild, id);
     if (*ctl)
-        rag_buf_printf(t, "**Controller:** https://discord.com/channels/"
-                       "%s/%s/%s\n", guild, id, ctl);
-    rag_buf_printf(t, "**Status:** %s\n**Solved:** %s\n"
+        rag_buf_printf(t,
+                       "**Controller:** https://discord.com/channels/"
+                       "%s/%s/%s\n",
+                       guild, id, ctl);
+    rag_buf_printf(t,
+                   "**Status:** %s\n**Solved:** %s\n"
                    "**✅ votes:** %s\n**❌ votes:** %s",
                    PQgetvalue(r, 0, 2)[0] == 't' ? "Open" : "Closed",
                    PQgetvalue(r, 0, 3)[0] == 't' ? "Yes" : "No",
@@ -412,7 +422,7 @@ static void
 cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
     PGresult *r = thread_row(b, c, o, 1), *u = NULL;
-    const char *p[] = { c->channel, c->user ? c->user : "" }, *sql, *done;
+    const char *p[] = {c->channel, c->user ? c->user : ""}, *sql, *done;
 
     if (r == NULL)
         return;
@@ -441,8 +451,10 @@ cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
         error_reply(o, "Could not update the thread; try again later.");
         o->archive_after = o->unarchive = 0;
     } else if (PQntuples(u) == 0) {
-        reply(o, "Thread Status", "Nothing to change: the thread is "
-              "already in that state.", RAG_COLOR_INFO);
+        reply(o, "Thread Status",
+              "Nothing to change: the thread is "
+              "already in that state.",
+              RAG_COLOR_INFO);
         o->ephemeral = 1;
     } else {
         rag_info("msg=\"thread command\" thread=%s command=%s user=%s",
@@ -468,8 +480,10 @@ cmd_ask(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
     }
     snprintf(query, sizeof(query), "%s", q->u.string);
     p[0] = c->channel ? c->channel : "";
-    r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads WHERE "
-                     "thread_id = $1", 1, p);
+    r = rag_db_query(b->db,
+                     "SELECT open AND NOT solved FROM threads WHERE "
+                     "thread_id = $1",
+                     1, p);
     if (r && PQntuples(r) == 1) {
         if (PQgetvalue(r, 0, 0)[0] != 't') {
             error_reply(o, "This thread is closed or solved; open a new "
@@ -480,12 +494,16 @@ cmd_ask(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
             p[1] = mid;
             p[2] = c->user ? c->user : "";
             p[3] = query;
-            if (rag_db_exec(b->db, "INSERT INTO messages (thread_id, "
+            if (rag_db_exec(b->db,
+                            "INSERT INTO messages (thread_id, "
                             "message_id, author_id, content, mentions_bot,"
                             " processed) VALUES ($1, $2, $3, $4, true, "
-                            "true) ON CONFLICT DO NOTHING", 4, p) == 0)
-                reply(o, "Question received", "The answer will be posted "
-                      "in this thread.", RAG_COLOR_INFO);
+                            "true) ON CONFLICT DO NOTHING",
+                            4, p) == 0)
+                reply(o, "Question received",
+                      "The answer will be posted "
+                      "in this thread.",
+                      RAG_COLOR_INFO);
             else
                 error_reply(o, "Could not queue the question; try again.");
         }
@@ -518,8 +536,8 @@ run(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
         cmd_search(b, c, o);
     else if (strcmp(n, "status") == 0)
         cmd_status(b, c, o);
-    else if (strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0
-             || strcmp(n, "open") == 0 || strcmp(n, "close") == 0)
+    else if (strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0 ||
+             strcmp(n, "open") == 0 || strcmp(n, "close") == 0)
         cmd_toggle(b, c, o);
     else if (strcmp(n, "ask") == 0)
         cmd_ask(b, c, o, iid);
@@ -571,8 +589,8 @@ with_flags(rag_buf *dst, cmd_out *o)
 static int
 is_toggle(const char *n)
 {
-    return strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0
-           || strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
+    return strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0 ||
+           strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
 }
 
 void
@@ -608,10 +626,11 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     with_flags(&body, &o);
     rag_buf_putc(&body, '}');
     rag_buf_printf(&path, "/interactions/%s/%s/callback", id, token);
-    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) != 0
-        || resp.status / 100 != 2)
+    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) != 0 ||
+        resp.status / 100 != 2)
         rag_warn("msg=\"interaction response failed\" command=%s "
-                 "status=%ld", c.name, resp.status);
+                 "status=%ld",
+                 c.name, resp.status);
     rag_buf_free(&resp.body);
     after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
     rag_buf_free(&o.data);
@@ -626,11 +645,13 @@ rag_commands_run_queue(rag_bot *b)
     int i, n;
 
     /* interaction tokens last 15 minutes: older rows cannot be answered */
-    rag_db_exec(b->db, "UPDATE interactions SET state = 'failed', "
+    rag_db_exec(b->db,
+                "UPDATE interactions SET state = 'failed', "
                 "last_error = 'token expired' WHERE state IN ('queued', "
                 "'running') AND created_at < now() - interval '15 min'",
                 0, NULL);
-    r = rag_db_query(b->db,
+    r = rag_db_query(
+        b->db,
         "WITH c AS (SELECT id FROM interactions WHERE state = 'queued' OR "
         "  (state = 'running' AND lease_until < now()) ORDER BY id "
         "  LIMIT 10 FOR UPDATE SKIP LOCKED) "
@@ -639,7 +660,8 @@ rag_commands_run_queue(rag_bot *b)
         "RETURNING i.id, i.interaction_id, i.application_id, i.token, "
         "  i.guild_id, i.channel_id, i.user_id, "
         "  array_to_json(i.member_roles)::text, i.command, "
-        "  i.options::text", 0, NULL);
+        "  i.options::text",
+        0, NULL);
     if (r == NULL)
         return 0;
     n = PQntuples(r);
@@ -673,16 +695,19 @@ rag_commands_run_queue(rag_bot *b)
         rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
         p[0] = PQgetvalue(r, i, 0);
-        if (rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp)
-                == 0 && resp.status / 100 == 2) {
-            rag_db_exec(b->db, "UPDATE interactions SET state = 'done', "
-                        "lease_until = NULL WHERE id = $1", 1, p);
+        if (rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
+            resp.status / 100 == 2) {
+            rag_db_exec(b->db,
+                        "UPDATE interactions SET state = 'done', "
+                        "lease_until = NULL WHERE id = $1",
+                        1, p);
         } else {
-            snprintf(err, sizeof(err), "webhook edit: status %ld",
-                     resp.status);
+            snprintf(err, sizeof(err), "webhook edit: status %ld", resp.status);
             p[1] = err;
-            rag_db_exec(b->db, "UPDATE interactions SET state = 'failed', "
-                        "last_error = $2 WHERE id = $1", 2, p);
+            rag_db_exec(b->db,
+                        "UPDATE interactions SET state = 'failed', "
+                        "last_error = $2 WHERE id = $1",
+                        2, p);
         }
         rag_buf_free(&resp.body);
         after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);

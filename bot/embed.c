@@ -31,7 +31,7 @@ parts_push(parts_t *p, rag_buf *cur)
     }
     if (p->n == p->cap) {
         long nc = p->cap ? p->cap * 2 : 8;
-        char **nv = realloc(p->v, (size_t) nc * sizeof(*nv));
+        char **nv = realloc(p->v, (size_t)nc * sizeof(*nv));
         if (nv == NULL)
             return -1;
         p->v = nv;
@@ -57,7 +57,7 @@ cut_point(const char *s, size_t n, size_t max)
     if (n <= max)
         return n;
     cut = max;
-    while (cut > 0 && ((unsigned char) s[cut] & 0xC0) == 0x80)
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
         cut--;
     for (i = cut; i > cut / 2; i--)
         if (s[i - 1] == ' ')
@@ -82,9 +82,9 @@ is_fence(const char *line, size_t n, const char **lang, size_t *lang_len)
         i++;
     *lang = line + i;
     *lang_len = n - i;
-    while (*lang_len && ((*lang)[*lang_len - 1] == '\n'
-                         || (*lang)[*lang_len - 1] == '\r'
-                         || (*lang)[*lang_len - 1] == ' '))
+    while (*lang_len &&
+           ((*lang)[*lang_len - 1] == '\n' || (*lang)[*lang_len - 1] == '\r' ||
+            (*lang)[*lang_len - 1] == ' '))
         (*lang_len)--;
     if (*lang_len > 32 || memchr(*lang, '`', *lang_len))
         *lang_len = 0;
@@ -94,7 +94,7 @@ is_fence(const char *line, size_t n, const char **lang, size_t *lang_len)
 long
 rag_embed_split(const char *text, size_t len, size_t limit, char ***out)
 {
-    parts_t p = { NULL, 0, 0 };
+    parts_t p = {NULL, 0, 0};
     rag_buf cur;
     char lang[40] = "";
     int in_fence = 0;
@@ -106,7 +106,7 @@ rag_embed_split(const char *text, size_t len, size_t limit, char ***out)
     rag_buf_init(&cur, limit + 64);
     while (off < len) {
         const char *line = text + off, *nl = memchr(line, '\n', len - off);
-        size_t ll = nl ? (size_t) (nl - line) + 1 : len - off;
+        size_t ll = nl ? (size_t)(nl - line) + 1 : len - off;
         const char *lg;
         size_t lgl;
         int fence = is_fence(line, ll, &lg, &lgl);
@@ -127,9 +127,8 @@ rag_embed_split(const char *text, size_t len, size_t limit, char ***out)
             room = cur.len + sizeof(FENCE_CLOSE) + 1 < limit
                        ? limit - cur.len - sizeof(FENCE_CLOSE) - 1
                        : 0;
-            if (room > 0
-                && (cur.len == head || (ll > limit / 2 && room > 16
-                                        && !fence))) {
+            if (room > 0 &&
+                (cur.len == head || (ll > limit / 2 && room > 16 && !fence))) {
                 take = cut_point(line, ll, room);
                 if (rag_buf_append(&cur, line, take) < 0)
                     goto fail;
@@ -150,7 +149,7 @@ rag_embed_split(const char *text, size_t len, size_t limit, char ***out)
         }
         if (fence) {
             if (!in_fence) {
-                snprintf(lang, sizeof(lang), "%.*s", (int) lgl, lg);
+                snprintf(lang, sizeof(lang), "%.*s", (int)lgl, lg);
                 in_fence = 1;
             } else {
                 in_fence = 0;
@@ -182,7 +181,7 @@ rag_embed_parts_free(char **parts, long n)
 static const char *
 obj_str(yajl_val o, const char *key)
 {
-    const char *path[] = { key, NULL };
+    const char *path[] = {key, NULL};
     yajl_val v = yajl_tree_get(o, path, yajl_t_string);
     return v ? YAJL_GET_STRING(v) : NULL;
 }
@@ -210,8 +209,8 @@ rag_embed_sources_text(const char *sources_json, rag_buf *out)
     size_t i;
 
     rag_buf_reset(out);
-    if (sources_json == NULL || *sources_json != '['
-        || strlen(sources_json) > (1u << 20))
+    if (sources_json == NULL || *sources_json != '[' ||
+        strlen(sources_json) > (1u << 20))
         return 0;
     root = yajl_tree_parse(sources_json, errbuf, sizeof(errbuf));
     if (root == NULL || !YAJL_IS_ARRAY(root)) {
@@ -224,15 +223,15 @@ rag_embed_sources_text(const char *sources_json, rag_buf *out)
         const char *url = obj_str(s, "url"), *title = obj_str(s, "title"),
                    *heading = obj_str(s, "heading"),
                    *anchor = obj_str(s, "anchor");
-        const char *np[] = { "n", NULL }, *sp[] = { "score", NULL };
-        long n = (long) i + 1;
+        const char *np[] = {"n", NULL}, *sp[] = {"score", NULL};
+        long n = (long)i + 1;
         double score = -1;
 
         if (!YAJL_IS_OBJECT(s) || url == NULL || strncmp(url, "http", 4))
             continue;
         v = yajl_tree_get(s, np, yajl_t_number);
         if (v && YAJL_IS_INTEGER(v))
-            n = (long) YAJL_GET_INTEGER(v);
+            n = (long)YAJL_GET_INTEGER(v);
         v = yajl_tree_get(s, sp, yajl_t_number);
         if (v)
             score = YAJL_GET_DOUBLE(v);
@@ -253,7 +252,7 @@ rag_embed_sources_text(const char *sources_json, rag_buf *out)
         if (score >= 0) {
             if (score > 1)
                 score = 1;
-            rag_buf_printf(&line, " · %d%%", (int) (score * 100 + 0.5));
+            rag_buf_printf(&line, " · %d%%", (int)(score * 100 + 0.5));
         }
         rag_buf_putc(&line, '\n');
         if (line.len > 1000 || out->len + line.len > RAG_EMBED_DESC_MAX)
@@ -275,7 +274,7 @@ rag_embed_nonce(const char *message_id, unsigned part,
     unsigned char md[SHA256_DIGEST_LENGTH];
     int i;
 
-    SHA256((const unsigned char *) message_id, strlen(message_id), md);
+    SHA256((const unsigned char *)message_id, strlen(message_id), md);
     out[0] = b36[part % 36];
     for (i = 0; i < 12; i++)
         snprintf(out + 1 + i * 2, 3, "%02x", md[i]);
@@ -283,22 +282,20 @@ rag_embed_nonce(const char *message_id, unsigned part,
 }
 
 int
-rag_embed_obj(rag_buf *b, const char *title, const char *desc,
-              size_t desc_len, int color)
+rag_embed_obj(rag_buf *b, const char *title, const char *desc, size_t desc_len,
+              int color)
 {
     int rc = rag_buf_putc(b, '{');
 
     if (title) {
         rc |= rag_buf_puts(b, "\"title\":");
-        rc |= rag_buf_json_str(b, title, strnlen(title,
-                                                 RAG_EMBED_TITLE_MAX));
+        rc |= rag_buf_json_str(b, title, strnlen(title, RAG_EMBED_TITLE_MAX));
         rc |= rag_buf_putc(b, ',');
     }
     if (desc) {
         if (desc_len > RAG_EMBED_DESC_MAX) {
             desc_len = RAG_EMBED_DESC_MAX;
-            while (desc_len && ((unsigned char) desc[desc_len] & 0xC0)
-                                   == 0x80)
+            while (desc_len && ((unsigned char)desc[desc_len] & 0xC0) == 0x80)
                 desc_len--;
         }
         rc |= rag_buf_puts(b, "\"description\":");
@@ -330,7 +327,7 @@ role_mentions(const char *text, rag_buf *out)
     while (n < 5 && (p = strstr(p, "<@&")) != NULL) {
         size_t d = strspn(p + 3, "0123456789");
         if (d > 0 && d < 24 && p[3 + d] == '>') {
-            rag_buf_printf(out, "%s%.*s", n ? " " : "", (int) (d + 4), p);
+            rag_buf_printf(out, "%s%.*s", n ? " " : "", (int)(d + 4), p);
             n++;
         }
         p += 3;
@@ -346,9 +343,11 @@ msg_begin(rag_buf *m, const char *message_id, unsigned part,
 
     rag_embed_nonce(message_id, part, nonce);
     rag_buf_init(m, 64 * 1024);
-    rc = rag_buf_printf(m, "{\"nonce\":\"%s\",\"enforce_nonce\":true,"
+    rc = rag_buf_printf(m,
+                        "{\"nonce\":\"%s\",\"enforce_nonce\":true,"
                         "\"allowed_mentions\":{\"parse\":[\"users\","
-                        "\"roles\"]},", nonce);
+                        "\"roles\"]},",
+                        nonce);
     if (content && *content) {
         rc |= rag_buf_puts(m, "\"content\":");
         rc |= rag_buf_json_str(m, content, strlen(content));
@@ -383,7 +382,7 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
     if (abstained)
         role_mentions(content, &ping);
     /* worst case one message per part plus one for sources */
-    msgs = calloc((size_t) np + 2, sizeof(*msgs));
+    msgs = calloc((size_t)np + 2, sizeof(*msgs));
     if (msgs == NULL)
         goto fail;
     for (i = 0; i <= np; i++) {
@@ -400,11 +399,11 @@ rag_embed_reply_messages(const char *content, const char *sources_json,
         }
         dl = strlen(d);
         need = dl + (t ? strlen(t) : 0);
-        if (nm == 0 || embeds == RAG_EMBED_PER_MSG
-            || total + need > RAG_EMBED_TOTAL_MAX) {
+        if (nm == 0 || embeds == RAG_EMBED_PER_MSG ||
+            total + need > RAG_EMBED_TOTAL_MAX) {
             if (nm > 0 && rag_buf_puts(&msgs[nm - 1], "]}") < 0)
                 goto fail;
-            if (msg_begin(&msgs[nm], message_id, (unsigned) nm,
+            if (msg_begin(&msgs[nm], message_id, (unsigned)nm,
                           nm == 0 ? ping.data : NULL) < 0)
                 goto fail;
             nm++;
@@ -455,7 +454,8 @@ rag_embed_controller_json(rag_buf *b, const rag_controller *c)
 
     rag_buf_init(&t, 4096);
     if (c->answered) {
-        rc |= rag_buf_printf(&t,
+        rc |= rag_buf_printf(
+            &t,
             "<@%s> can vote on **this message** with a ✅ when the question "
             "is solved.\n\nAnyone can vote ❌ if the answer is unhelpful or "
             "wrong; votes help us improve the docs.\n\nTo continue talking "
@@ -464,7 +464,7 @@ rag_embed_controller_json(rag_buf *b, const rag_controller *c)
             c->bot_id && *c->bot_id ? c->bot_id : "0");
     } else {
         for (p = c->thread_id ? c->thread_id : ""; *p; p++)
-            h = h * 31 + (unsigned char) *p;
+            h = h * 31 + (unsigned char)*p;
         rc |= rag_buf_puts(&t, loading[h % 3]);
     }
     rc |= rag_buf_putc(b, '{');

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EMOJI_YES  "\xE2\x9C\x85"         /* ✅ */
-#define EMOJI_NO   "\xE2\x9D\x8C"         /* ❌ */
-#define EMOJI_EYES "\xF0\x9F\x91\x80"     /* 👀 */
+#define EMOJI_YES "\xE2\x9C\x85"      /* ✅ */
+#define EMOJI_NO "\xE2\x9D\x8C"       /* ❌ */
+#define EMOJI_EYES "\xF0\x9F\x91\x80" /* 👀 */
 
 /* Inserts the thread row if its parent is a configured forum; returns 1
  * when the thread is (now) tracked. */
@@ -34,13 +34,15 @@ track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
     p[3] = name;
     p[4] = coll;
     p[5] = owner;
-    rc = rag_db_exec(b->db,
+    rc = rag_db_exec(
+        b->db,
         "INSERT INTO threads (thread_id, guild_id, forum_channel_id, title,"
         " collection, author_id) VALUES ($1, $2, $3, $4, $5, $6) "
-        "ON CONFLICT (thread_id) DO NOTHING", 6, p);
+        "ON CONFLICT (thread_id) DO NOTHING",
+        6, p);
     if (rc == 0)
-        rag_info("msg=\"thread tracked\" thread=%s collection=%s",
-                 thread_id, coll);
+        rag_info("msg=\"thread tracked\" thread=%s collection=%s", thread_id,
+                 coll);
     free(coll);
     return rc == 0;
 }
@@ -71,9 +73,11 @@ on_thread_update(rag_bot *b, yajl_val d)
         return;
     p[0] = id;
     p[1] = (archived == 1 || locked == 1) ? "false" : "true";
-    r = rag_db_query(b->db, "UPDATE threads SET open = $2::boolean WHERE "
+    r = rag_db_query(b->db,
+                     "UPDATE threads SET open = $2::boolean WHERE "
                      "thread_id = $1 AND open <> $2::boolean "
-                     "RETURNING 1", 2, p);
+                     "RETURNING 1",
+                     2, p);
     if (r && PQntuples(r) == 1)
         rag_info("msg=\"thread state synced\" thread=%s open=%s", id, p[1]);
     PQclear(r);
@@ -82,11 +86,13 @@ on_thread_update(rag_bot *b, yajl_val d)
 static void
 on_thread_delete(rag_bot *b, yajl_val d)
 {
-    const char *p[] = { rag_j_str(d, "id", NULL) };
+    const char *p[] = {rag_j_str(d, "id", NULL)};
 
     if (p[0])
-        rag_db_exec(b->db, "UPDATE threads SET open = false WHERE "
-                    "thread_id = $1 AND open", 1, p);
+        rag_db_exec(b->db,
+                    "UPDATE threads SET open = false WHERE "
+                    "thread_id = $1 AND open",
+                    1, p);
 }
 
 /* Learns a thread we have no row for (starter message first). */
@@ -100,15 +106,14 @@ fetch_thread(rag_bot *b, const char *channel_id)
 
     rag_buf_init(&path, 128);
     rag_buf_printf(&path, "/channels/%s", channel_id);
-    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0
-        && resp.status == 200) {
+    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
+        resp.status == 200) {
         v = rag_j_parse(resp.body.data, resp.body.len);
         if (v && rag_j_str(v, "parent_id", NULL))
-            tracked = track_thread(b, channel_id,
-                                   rag_j_str(v, "guild_id", NULL),
-                                   rag_j_str(v, "parent_id", NULL),
-                                   rag_j_str(v, "name", NULL),
-                                   rag_j_str(v, "owner_id", NULL));
+            tracked = track_thread(
+                b, channel_id, rag_j_str(v, "guild_id", NULL),
+                rag_j_str(v, "parent_id", NULL), rag_j_str(v, "name", NULL),
+                rag_j_str(v, "owner_id", NULL));
     }
     yajl_tree_free(v);
     rag_buf_free(&resp.body);
@@ -121,7 +126,7 @@ fetch_thread(rag_bot *b, const char *channel_id)
 static void
 ensure_controller(rag_bot *b, const char *thread_id)
 {
-    const char *p[2] = { thread_id, NULL };
+    const char *p[2] = {thread_id, NULL};
     PGresult *r;
     rag_controller c;
     rag_buf body, path, key;
@@ -129,7 +134,8 @@ ensure_controller(rag_bot *b, const char *thread_id)
     char nonce[RAG_NONCE_LEN + 1];
     yajl_val v = NULL;
 
-    r = rag_db_query(b->db, "SELECT author_id FROM threads WHERE "
+    r = rag_db_query(b->db,
+                     "SELECT author_id FROM threads WHERE "
                      "thread_id = $1 AND thread_controller_id IS NULL",
                      1, p);
     if (r == NULL || PQntuples(r) != 1) {
@@ -150,13 +156,15 @@ ensure_controller(rag_bot *b, const char *thread_id)
     c.nonce = nonce;
     rag_embed_controller_json(&body, &c);
     rag_buf_printf(&path, "/channels/%s/messages", thread_id);
-    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0
-        && resp.status / 100 == 2) {
+    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
+        resp.status / 100 == 2) {
         v = rag_j_parse(resp.body.data, resp.body.len);
         p[1] = rag_j_str(v, "id", NULL);
         if (p[1])
-            rag_db_exec(b->db, "UPDATE threads SET thread_controller_id = "
-                        "$2 WHERE thread_id = $1", 2, p);
+            rag_db_exec(b->db,
+                        "UPDATE threads SET thread_controller_id = "
+                        "$2 WHERE thread_id = $1",
+                        2, p);
     } else {
         rag_warn("msg=\"controller post failed\" thread=%s status=%ld",
                  thread_id, resp.status);
@@ -185,21 +193,23 @@ mentions_user(yajl_val mentions, const char *id)
 }
 
 static void
-ban_notice(rag_bot *b, const char *guild, const char *user,
-           const char *channel)
+ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
 {
-    const char *p[] = { guild, user };
+    const char *p[] = {guild, user};
     PGresult *r;
     char text[256];
 
-    r = rag_db_query(b->db, "INSERT INTO ban_notices (guild_id, user_id) "
+    r = rag_db_query(b->db,
+                     "INSERT INTO ban_notices (guild_id, user_id) "
                      "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
                      2, p);
     if (r && PQntuples(r) == 1) {
-        snprintf(text, sizeof(text), "<@%s>, you have been banned from "
-                 "using the help bot, so it will not answer you.", user);
-        rag_bot_post_embed(b, channel, "Banned", text, RAG_COLOR_ERROR,
-                           NULL, 0);
+        snprintf(text, sizeof(text),
+                 "<@%s>, you have been banned from "
+                 "using the help bot, so it will not answer you.",
+                 user);
+        rag_bot_post_embed(b, channel, "Banned", text, RAG_COLOR_ERROR, NULL,
+                           0);
         rag_info("msg=\"ban notice sent\" user=%s", user);
     }
     PQclear(r);
@@ -213,19 +223,22 @@ on_message_create(rag_bot *b, yajl_val d)
                *guild = rag_j_str(d, "guild_id", NULL),
                *author = rag_j_str(d, "author", "id", NULL),
                *content = rag_j_str(d, "content", NULL),
-               *ref_author = rag_j_str(d, "referenced_message", "author",
-                                       "id", NULL);
+               *ref_author =
+                   rag_j_str(d, "referenced_message", "author", "id", NULL);
     const char *p[7];
     PGresult *r = NULL, *ins = NULL;
     int first, mentions, replies, open = 0;
 
-    if (!id || !channel || !author || rag_j_bool(d, "author", "bot", NULL)
-            == 1 || strcmp(author, b->bot_id) == 0)
+    if (!id || !channel || !author ||
+        rag_j_bool(d, "author", "bot", NULL) == 1 ||
+        strcmp(author, b->bot_id) == 0)
         return;
     first = strcmp(id, channel) == 0;
     p[0] = channel;
-    r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads "
-                     "WHERE thread_id = $1", 1, p);
+    r = rag_db_query(b->db,
+                     "SELECT open AND NOT solved FROM threads "
+                     "WHERE thread_id = $1",
+                     1, p);
     if (r == NULL)
         return;
     if (PQntuples(r) == 0) {
@@ -234,8 +247,10 @@ on_message_create(rag_bot *b, yajl_val d)
         /* only a starter message can reveal a thread we have not seen */
         if (!first || !fetch_thread(b, channel))
             return;
-        r = rag_db_query(b->db, "SELECT open AND NOT solved FROM threads "
-                         "WHERE thread_id = $1", 1, p);
+        r = rag_db_query(b->db,
+                         "SELECT open AND NOT solved FROM threads "
+                         "WHERE thread_id = $1",
+                         1, p);
         if (r == NULL || PQntuples(r) == 0)
             goto done;
     }
@@ -254,15 +269,18 @@ on_message_create(rag_bot *b, yajl_val d)
     p[5] = mentions ? "true" : "false";
     p[6] = replies ? "true" : "false";
     /* the AFTER INSERT trigger enqueues the answer job when warranted */
-    ins = rag_db_query(b->db,
+    ins = rag_db_query(
+        b->db,
         "INSERT INTO messages (thread_id, message_id, author_id, content, "
         "first_message, mentions_bot, replies_to_bot, processed) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, true) "
-        "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1", 7, p);
+        "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1",
+        7, p);
     if (ins == NULL || PQntuples(ins) == 0)
         goto done; /* replayed dispatch */
     rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
-             "mention=%d reply=%d", channel, id, first, mentions, replies);
+             "mention=%d reply=%d",
+             channel, id, first, mentions, replies);
     if (first) {
         ensure_controller(b, channel);
         rag_bot_react(b, channel, id, EMOJI_EYES);
@@ -298,9 +316,11 @@ on_reaction(rag_bot *b, yajl_val d, int add)
         return;
     }
     p[0] = msg;
-    r = rag_db_query(b->db, "SELECT thread_id, coalesce(author_id, ''), "
+    r = rag_db_query(b->db,
+                     "SELECT thread_id, coalesce(author_id, ''), "
                      "coalesce(solved_by, '') FROM threads "
-                     "WHERE thread_controller_id = $1", 1, p);
+                     "WHERE thread_controller_id = $1",
+                     1, p);
     if (r == NULL || PQntuples(r) != 1)
         goto done;
     snprintf(thread, sizeof(thread), "%s", PQgetvalue(r, 0, 0));
@@ -308,11 +328,10 @@ on_reaction(rag_bot *b, yajl_val d, int add)
     snprintf(solved_by, sizeof(solved_by), "%s", PQgetvalue(r, 0, 2));
     if (rag_bot_is_banned(b, guild, user))
         goto done;
-    may_solve = strcmp(user, author) == 0
-                || (add && rag_bot_is_mod(b, guild,
-                                          rag_j_get(d, "member", "roles",
-                                                    NULL)))
-                || (!add && strcmp(user, solved_by) == 0);
+    may_solve = strcmp(user, author) == 0 ||
+                (add && rag_bot_is_mod(
+                            b, guild, rag_j_get(d, "member", "roles", NULL))) ||
+                (!add && strcmp(user, solved_by) == 0);
     if (rag_db_begin(b->db) < 0)
         goto done;
     p[0] = thread;
@@ -320,17 +339,21 @@ on_reaction(rag_bot *b, yajl_val d, int add)
     p[2] = vote;
     /* one vote per user: the feedback row is the truth, the thread's
      * counters follow it in the same transaction */
-    x = rag_db_query(b->db, add
-        ? "INSERT INTO feedback (thread_id, user_id, vote) VALUES "
-          "($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1"
-        : "DELETE FROM feedback WHERE thread_id = $1 AND user_id = $2 "
-          "AND vote = $3 RETURNING 1", 3, p);
+    x = rag_db_query(
+        b->db,
+        add ? "INSERT INTO feedback (thread_id, user_id, vote) VALUES "
+              "($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1"
+            : "DELETE FROM feedback WHERE thread_id = $1 AND user_id = $2 "
+              "AND vote = $3 RETURNING 1",
+        3, p);
     if (x == NULL)
         goto rollback;
     if (PQntuples(x) == 1) {
         char sql[256];
-        snprintf(sql, sizeof(sql), "UPDATE threads SET %s = greatest(0, %s "
-                 "%s 1) WHERE thread_id = $1", col, col, add ? "+" : "-");
+        snprintf(sql, sizeof(sql),
+                 "UPDATE threads SET %s = greatest(0, %s "
+                 "%s 1) WHERE thread_id = $1",
+                 col, col, add ? "+" : "-");
         if (rag_db_exec(b->db, sql, 1, p) < 0)
             goto rollback;
     }
@@ -338,12 +361,14 @@ on_reaction(rag_bot *b, yajl_val d, int add)
     x = NULL;
     /* only the author (or a mod) marks solved; a vote never closes */
     if (strcmp(vote, "up") == 0 && may_solve) {
-        x = rag_db_query(b->db, add
-            ? "UPDATE threads SET solved = true, solved_by = $2, "
-              "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-              "RETURNING 1"
-            : "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
-              "solved RETURNING 1", 2, p);
+        x = rag_db_query(
+            b->db,
+            add ? "UPDATE threads SET solved = true, solved_by = $2, "
+                  "solved_at = now() WHERE thread_id = $1 AND NOT solved "
+                  "RETURNING 1"
+                : "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
+                  "solved RETURNING 1",
+            2, p);
         if (x == NULL)
             goto rollback;
         changed = PQntuples(x) == 1;
@@ -372,11 +397,11 @@ announce_login(rag_bot *b)
     int i;
 
     b->announced = 1;
-    r = rag_db_query(b->db, "SELECT DISTINCT logging_channel_id FROM "
+    r = rag_db_query(b->db,
+                     "SELECT DISTINCT logging_channel_id FROM "
                      "guild_config WHERE logging_channel_id IS NOT NULL",
                      0, NULL);
-    snprintf(text, sizeof(text), "The bot has logged in as <@%s>.",
-             b->bot_id);
+    snprintf(text, sizeof(text), "The bot has logged in as <@%s>.", b->bot_id);
     for (i = 0; r && i < PQntuples(r); i++)
         if (rag_bot_post_embed(b, PQgetvalue(r, i, 0), "Bot online", text,
                                RAG_COLOR_INFO, NULL, 0) < 0)
@@ -395,10 +420,9 @@ on_ready(rag_bot *b, yajl_val d)
         snprintf(b->bot_id, sizeof(b->bot_id), "%s", uid);
     if (!b->app_id[0] && app)
         snprintf(b->app_id, sizeof(b->app_id), "%s", app);
-    rag_info("msg=\"logged in\" user=%s application=%s", b->bot_id,
-             b->app_id);
-    if (!b->commands_registered && b->app_id[0]
-        && rag_commands_register(b) == 0)
+    rag_info("msg=\"logged in\" user=%s application=%s", b->bot_id, b->app_id);
+    if (!b->commands_registered && b->app_id[0] &&
+        rag_commands_register(b) == 0)
         b->commands_registered = 1;
     if (!b->announced)
         announce_login(b);

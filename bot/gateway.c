@@ -15,8 +15,8 @@
 #include <yajl/yajl_tree.h>
 
 #define HANDSHAKE_TIMEOUT_MS 15000
-#define MAX_BACKOFF_MS       60000
-#define CLOSE_RESUME         4000 /* our close code: keeps the session */
+#define MAX_BACKOFF_MS 60000
+#define CLOSE_RESUME 4000 /* our close code: keeps the session */
 
 static long
 mono_ms(void)
@@ -31,9 +31,9 @@ static double
 rand01(void)
 {
     uint32_t r;
-    if (RAND_bytes((unsigned char *) &r, sizeof(r)) != 1)
-        r = (uint32_t) rand();
-    return (double) r / 4294967296.0;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint32_t)rand();
+    return (double)r / 4294967296.0;
 }
 
 static void
@@ -42,7 +42,7 @@ sleep_ms(long ms, volatile sig_atomic_t *stop)
     long end = mono_ms() + ms;
     while (!*stop && mono_ms() < end) {
         long left = end - mono_ms();
-        struct timespec ts = { 0, (left > 100 ? 100 : left) * 1000000L };
+        struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
         if (left <= 0)
             break;
         nanosleep(&ts, NULL);
@@ -54,11 +54,11 @@ rag_gw_parse(const char *json, size_t len, rag_gw_msg *m)
 {
     char *copy, errbuf[128];
     yajl_val root = NULL, v, d;
-    const char *op_p[] = { "op", NULL }, *s_p[] = { "s", NULL },
-               *t_p[] = { "t", NULL }, *d_p[] = { "d", NULL },
-               *hb_p[] = { "heartbeat_interval", NULL },
-               *sid_p[] = { "session_id", NULL },
-               *ru_p[] = { "resume_gateway_url", NULL };
+    const char *op_p[] = {"op", NULL}, *s_p[] = {"s", NULL},
+               *t_p[] = {"t", NULL}, *d_p[] = {"d", NULL},
+               *hb_p[] = {"heartbeat_interval", NULL},
+               *sid_p[] = {"session_id", NULL},
+               *ru_p[] = {"resume_gateway_url", NULL};
     int rc = -1;
 
     memset(m, 0, sizeof(*m));
@@ -76,10 +76,10 @@ rag_gw_parse(const char *json, size_t len, rag_gw_msg *m)
     if (root == NULL || !YAJL_IS_OBJECT(root))
         goto done;
     v = yajl_tree_get(root, op_p, yajl_t_number);
-    if (v == NULL || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0
-        || YAJL_GET_INTEGER(v) > 100)
+    if (v == NULL || !YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 ||
+        YAJL_GET_INTEGER(v) > 100)
         goto done;
-    m->op = (int) YAJL_GET_INTEGER(v);
+    m->op = (int)YAJL_GET_INTEGER(v);
     v = yajl_tree_get(root, s_p, yajl_t_number);
     if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0)
         m->s = YAJL_GET_INTEGER(v);
@@ -91,9 +91,9 @@ rag_gw_parse(const char *json, size_t len, rag_gw_msg *m)
         m->d_true = 1;
     if (d && YAJL_IS_OBJECT(d)) {
         v = yajl_tree_get(d, hb_p, yajl_t_number);
-        if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0
-            && YAJL_GET_INTEGER(v) < 3600000)
-            m->heartbeat_interval = (long) YAJL_GET_INTEGER(v);
+        if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0 &&
+            YAJL_GET_INTEGER(v) < 3600000)
+            m->heartbeat_interval = (long)YAJL_GET_INTEGER(v);
         v = yajl_tree_get(d, sid_p, yajl_t_string);
         if (v)
             snprintf(m->session_id, sizeof(m->session_id), "%s",
@@ -118,8 +118,8 @@ rag_gw_close_is_fatal(int code)
 int
 rag_gw_close_keeps_session(int code)
 {
-    return !(code == 1000 || code == 1001 || code == 4007 || code == 4009
-             || rag_gw_close_is_fatal(code));
+    return !(code == 1000 || code == 1001 || code == 4007 || code == 4009 ||
+             rag_gw_close_is_fatal(code));
 }
 
 int
@@ -139,11 +139,13 @@ int
 rag_gw_identify_json(rag_buf *b, const char *token, unsigned intents)
 {
     rag_buf_reset(b);
-    if (rag_buf_puts(b, "{\"op\":2,\"d\":{\"token\":") < 0
-        || rag_buf_json_str(b, token, strlen(token)) < 0
-        || rag_buf_printf(b, ",\"intents\":%u,\"properties\":{\"os\":"
-                          "\"linux\",\"browser\":\"ngx_rag\",\"device\":"
-                          "\"ngx_rag\"}}}", intents) < 0)
+    if (rag_buf_puts(b, "{\"op\":2,\"d\":{\"token\":") < 0 ||
+        rag_buf_json_str(b, token, strlen(token)) < 0 ||
+        rag_buf_printf(b,
+                       ",\"intents\":%u,\"properties\":{\"os\":"
+                       "\"linux\",\"browser\":\"ngx_rag\",\"device\":"
+                       "\"ngx_rag\"}}}",
+                       intents) < 0)
         return -1;
     return 0;
 }
@@ -153,11 +155,11 @@ rag_gw_resume_json(rag_buf *b, const char *token, const char *session,
                    long long seq)
 {
     rag_buf_reset(b);
-    if (rag_buf_puts(b, "{\"op\":6,\"d\":{\"token\":") < 0
-        || rag_buf_json_str(b, token, strlen(token)) < 0
-        || rag_buf_puts(b, ",\"session_id\":") < 0
-        || rag_buf_json_str(b, session, strlen(session)) < 0
-        || rag_buf_printf(b, ",\"seq\":%lld}}", seq < 0 ? 0 : seq) < 0)
+    if (rag_buf_puts(b, "{\"op\":6,\"d\":{\"token\":") < 0 ||
+        rag_buf_json_str(b, token, strlen(token)) < 0 ||
+        rag_buf_puts(b, ",\"session_id\":") < 0 ||
+        rag_buf_json_str(b, session, strlen(session)) < 0 ||
+        rag_buf_printf(b, ",\"seq\":%lld}}", seq < 0 ? 0 : seq) < 0)
         return -1;
     return 0;
 }
@@ -189,10 +191,10 @@ typedef struct {
     long long seq;
     long hb_interval, next_hb;
     int acked;
-    int identified;    /* sent IDENTIFY or RESUME on this connection */
-    int reconnect;     /* leave this connection */
-    int fresh;         /* drop the session before reconnecting */
-    long wait_before;  /* ms to wait before the next connect */
+    int identified;   /* sent IDENTIFY or RESUME on this connection */
+    int reconnect;    /* leave this connection */
+    int fresh;        /* drop the session before reconnecting */
+    long wait_before; /* ms to wait before the next connect */
     int fatal;
 } gw_state;
 
@@ -227,7 +229,7 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
 
     if (g->reconnect)
         return;
-    if (rag_gw_parse((const char *) data, len, &m) < 0) {
+    if (rag_gw_parse((const char *)data, len, &m) < 0) {
         rag_warn("msg=\"gateway payload not understood\" len=%zu", len);
         return;
     }
@@ -239,7 +241,7 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
             return;
         }
         g->hb_interval = m.heartbeat_interval;
-        g->next_hb = mono_ms() + (long) (g->hb_interval * rand01());
+        g->next_hb = mono_ms() + (long)(g->hb_interval * rand01());
         g->acked = 1;
         if (g->session_id[0]) {
             rag_gw_resume_json(&g->out, g->c->token, g->session_id, g->seq);
@@ -267,7 +269,7 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
         } else {
             rag_info("msg=\"invalid session, re-identifying\"");
             g->fresh = 1;
-            g->wait_before = 1000 + (long) (4000 * rand01());
+            g->wait_before = 1000 + (long)(4000 * rand01());
         }
         g->reconnect = 1;
         break;
@@ -275,16 +277,14 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
         if (m.s >= 0)
             g->seq = m.s;
         if (strcmp(m.t, "READY") == 0) {
-            snprintf(g->session_id, sizeof(g->session_id), "%s",
-                     m.session_id);
-            snprintf(g->resume_url, sizeof(g->resume_url), "%s",
-                     m.resume_url);
+            snprintf(g->session_id, sizeof(g->session_id), "%s", m.session_id);
+            snprintf(g->resume_url, sizeof(g->resume_url), "%s", m.resume_url);
             rag_info("msg=\"gateway ready\" session=%s", g->session_id);
         } else if (strcmp(m.t, "RESUMED") == 0) {
             rag_info("msg=\"gateway resumed\" seq=%lld", g->seq);
         }
         if (g->c->on_event)
-            g->c->on_event(g->c->ud, (const char *) data, len);
+            g->c->on_event(g->c->ud, (const char *)data, len);
         break;
     default:
         rag_debug("msg=\"gateway op ignored\" op=%d", m.op);
@@ -301,15 +301,15 @@ gw_connection(gw_state *g, const char *url)
     g->reconnect = 0;
     g->identified = 0;
     g->hb_interval = 0;
-    g->ws = rag_ws_connect(url, g->c->ca_file, HANDSHAKE_TIMEOUT_MS,
-                           gw_on_msg, g, err, sizeof(err));
+    g->ws = rag_ws_connect(url, g->c->ca_file, HANDSHAKE_TIMEOUT_MS, gw_on_msg,
+                           g, err, sizeof(err));
     if (g->ws == NULL) {
         rag_warn("msg=\"gateway connect failed\" error=\"%s\"", err);
         return;
     }
     memset(&g->lim, 0, sizeof(g->lim));
     rag_info("msg=\"gateway connected\"");
-    (void) fails_before;
+    (void)fails_before;
     while (!*g->c->stop && !g->reconnect) {
         struct pollfd pfd;
         long now = mono_ms(), timeout = 250;
@@ -335,14 +335,15 @@ gw_connection(gw_state *g, const char *url)
         pfd.fd = rag_ws_fd(g->ws);
         pfd.events = rag_ws_poll_events(g->ws);
         pfd.revents = 0;
-        n = poll(&pfd, 1, (int) (timeout < 0 ? 0 : timeout));
+        n = poll(&pfd, 1, (int)(timeout < 0 ? 0 : timeout));
         if (n < 0)
             continue;
         if (rag_ws_io(g->ws) < 0) {
             int code = rag_ws_peer_close_code(g->ws);
             if (code && rag_gw_close_is_fatal(code)) {
                 rag_error("msg=\"gateway closed with fatal code, stopping"
-                          "\" code=%d reason=\"%s\"", code,
+                          "\" code=%d reason=\"%s\"",
+                          code,
                           code == 4004   ? "authentication failed"
                           : code == 4014 ? "disallowed intents (enable "
                                            "MESSAGE_CONTENT)"
@@ -362,10 +363,10 @@ gw_connection(gw_state *g, const char *url)
     if (g->reconnect && !g->fatal) {
         /* a non-1000/1001 code keeps the session resumable */
         rag_ws_close(g->ws, *g->c->stop ? 1000 : CLOSE_RESUME);
-        (void) rag_ws_io(g->ws);
+        (void)rag_ws_io(g->ws);
     } else if (*g->c->stop) {
         rag_ws_close(g->ws, 1000);
-        (void) rag_ws_io(g->ws);
+        (void)rag_ws_io(g->ws);
     }
     rag_ws_free(g->ws);
     g->ws = NULL;
@@ -386,8 +387,7 @@ rag_gw_run(const rag_gw_conf *c)
     rag_buf_init(&url, 4096);
     while (!*c->stop && !g.fatal) {
         long had_session = g.session_id[0] != '\0';
-        const char *u = had_session && g.resume_url[0] ? g.resume_url
-                                                       : c->url;
+        const char *u = had_session && g.resume_url[0] ? g.resume_url : c->url;
         if (rag_gw_url(&url, u) < 0)
             break;
         gw_connection(&g, url.data);
@@ -407,9 +407,9 @@ rag_gw_run(const rag_gw_conf *c)
             long cap = base << (fails < 6 ? fails : 6);
             if (cap > MAX_BACKOFF_MS)
                 cap = MAX_BACKOFF_MS;
-            g.wait_before = (long) (cap * (0.5 + rand01() / 2));
+            g.wait_before = (long)(cap * (0.5 + rand01() / 2));
             if (fails == 0)
-                g.wait_before = (long) (base * rand01());
+                g.wait_before = (long)(base * rand01());
         }
         rag_info("msg=\"gateway reconnecting\" delay_ms=%ld resume=%d",
                  g.wait_before, g.session_id[0] != '\0');

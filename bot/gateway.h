@@ -19,11 +19,11 @@
 #define RAG_GW_MAX_SENDS 120 /* per 60 s per connection */
 
 typedef struct {
-    const char *url;      /* wss://gateway.discord.gg (query added) */
+    const char *url; /* wss://gateway.discord.gg (query added) */
     const char *token;
-    const char *ca_file;  /* extra CA for tests, or NULL */
+    const char *ca_file; /* extra CA for tests, or NULL */
     unsigned intents;
-    long backoff_ms;      /* base reconnect delay; default 1000 */
+    long backoff_ms; /* base reconnect delay; default 1000 */
     void (*on_event)(void *ud, const char *json, size_t len);
     void *ud;
     volatile sig_atomic_t *stop;
@@ -35,21 +35,21 @@ int rag_gw_run(const rag_gw_conf *c);
 /* --- pure parts (unit tests, fuzzing) -------------------------------- */
 
 typedef struct {
-    int op;                 /* -1 if absent */
-    long long s;            /* -1 if absent or null */
-    char t[64];             /* dispatch name, "" if none */
-    long heartbeat_interval;/* HELLO */
-    int d_true;             /* op 9: d */
-    char session_id[128];   /* READY */
-    char resume_url[512];   /* READY */
+    int op;                  /* -1 if absent */
+    long long s;             /* -1 if absent or null */
+    char t[64];              /* dispatch name, "" if none */
+    long heartbeat_interval; /* HELLO */
+    int d_true;              /* op 9: d */
+    char session_id[128];    /* READY */
+    char resume_url[512];    /* READY */
 } rag_gw_msg;
 
 /* Parses one gateway payload; 0, or -1 if it is not a JSON object with
  * an integer "op". */
 int rag_gw_parse(const char *json, size_t len, rag_gw_msg *m);
 
-int rag_gw_close_is_fatal(int code);       /* 4004, 4010..4014 */
-int rag_gw_close_keeps_session(int code);  /* not 1000/1001/4007/4009 */
+int rag_gw_close_is_fatal(int code);      /* 4004, 4010..4014 */
+int rag_gw_close_keeps_session(int code); /* not 1000/1001/4007/4009 */
 
 /* Appends "?v=10&encoding=json" unless url already has a query. */
 int rag_gw_url(rag_buf *out, const char *url);

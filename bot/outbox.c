@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH        10
+#define BATCH 10
 #define MAX_ATTEMPTS 10
 
 int
@@ -25,30 +25,33 @@ rag_outbox_permanent(long status, int code)
 }
 
 static void
-mark_failed(rag_bot *b, const char *thread, const char *msg,
-            const char *why, int permanent)
+mark_failed(rag_bot *b, const char *thread, const char *msg, const char *why,
+            int permanent)
 {
-    const char *p[] = { thread, msg, why, b->worker_id };
+    const char *p[] = {thread, msg, why, b->worker_id};
 
     /* a permanent failure is processed with no discord_message_id;
      * otherwise the lease is pushed out with backoff (attempts^2 s) */
-    rag_db_exec(b->db, permanent
-        ? "UPDATE messages SET processed = true, last_error = $3, "
-          "lease_until = NULL, locked_by = NULL WHERE thread_id = $1 AND "
-          "message_id = $2 AND locked_by = $4"
-        : "UPDATE messages SET last_error = $3, locked_by = NULL, "
-          "lease_until = now() + make_interval(secs => "
-          "least(300, delivery_attempts * delivery_attempts)), "
-          "processed = delivery_attempts >= 10 "
-          "WHERE thread_id = $1 AND message_id = $2 AND locked_by = $4",
+    rag_db_exec(
+        b->db,
+        permanent
+            ? "UPDATE messages SET processed = true, last_error = $3, "
+              "lease_until = NULL, locked_by = NULL WHERE thread_id = $1 AND "
+              "message_id = $2 AND locked_by = $4"
+            : "UPDATE messages SET last_error = $3, locked_by = NULL, "
+              "lease_until = now() + make_interval(secs => "
+              "least(300, delivery_attempts * delivery_attempts)), "
+              "processed = delivery_attempts >= 10 "
+              "WHERE thread_id = $1 AND message_id = $2 AND locked_by = $4",
         4, p);
     rag_warn("msg=\"reply delivery failed\" thread=%s message=%s "
-             "permanent=%d error=\"%s\"", thread, msg, permanent, why);
+             "permanent=%d error=\"%s\"",
+             thread, msg, permanent, why);
 }
 
 static void
-deliver(rag_bot *b, const char *thread, const char *msg,
-        const char *content, const char *sources, int abstained)
+deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
+        const char *sources, int abstained)
 {
     rag_buf *bodies = NULL, path;
     long n, i;
@@ -65,8 +68,8 @@ deliver(rag_bot *b, const char *thread, const char *msg,
     rag_buf_printf(&path, "/channels/%s/messages", thread);
     for (i = 0; i < n; i++) {
         rag_rest_resp resp;
-        int rc = rag_rest_call(b->rest, "POST", path.data, bodies[i].data,
-                               &resp);
+        int rc =
+            rag_rest_call(b->rest, "POST", path.data, bodies[i].data, &resp);
         if (rc == 0 && resp.status / 100 == 2) {
             if (i == 0) {
                 yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
@@ -88,19 +91,24 @@ deliver(rag_bot *b, const char *thread, const char *msg,
     p[1] = msg;
     p[2] = first_id;
     p[3] = b->worker_id;
-    r = rag_db_query(b->db,
+    r = rag_db_query(
+        b->db,
         "UPDATE messages SET processed = true, discord_message_id = $3, "
         "delivered_at = now(), lease_until = NULL, locked_by = NULL, "
         "last_error = NULL WHERE thread_id = $1 AND message_id = $2 AND "
-        "locked_by = $4 RETURNING 1", 4, p);
+        "locked_by = $4 RETURNING 1",
+        4, p);
     if (r && PQntuples(r) == 1) {
         rag_info("msg=\"reply delivered\" thread=%s message=%s parts=%ld "
-                 "discord_id=%s", thread, msg, n, first_id);
+                 "discord_id=%s",
+                 thread, msg, n, first_id);
         PQclear(r);
         p[0] = thread;
-        r = rag_db_query(b->db, "SELECT thread_controller_id FROM threads "
+        r = rag_db_query(b->db,
+                         "SELECT thread_controller_id FROM threads "
                          "WHERE thread_id = $1 AND thread_controller_id "
-                         "IS NOT NULL", 1, p);
+                         "IS NOT NULL",
+                         1, p);
         if (r && PQntuples(r) == 1) {
             rag_bot_controller_refresh(b, thread);
             rag_bot_react(b, thread, PQgetvalue(r, 0, 0), "\xE2\x9C\x85");
@@ -108,7 +116,8 @@ deliver(rag_bot *b, const char *thread, const char *msg,
         }
     } else {
         rag_warn("msg=\"lease lost before recording delivery\" thread=%s "
-                 "message=%s", thread, msg);
+                 "message=%s",
+                 thread, msg);
     }
     PQclear(r);
 done:
@@ -122,7 +131,7 @@ int
 rag_outbox_run(rag_bot *b, long lease_s)
 {
     char lease[32], batch[16];
-    const char *p[] = { b->worker_id, lease, batch };
+    const char *p[] = {b->worker_id, lease, batch};
     PGresult *r;
     int i, n, total = 0;
 
@@ -131,7 +140,8 @@ rag_outbox_run(rag_bot *b, long lease_s)
     for (;;) {
         /* claim: the lease, not "processed", marks a reply in flight, so
          * a crash leaves it to be retried (with the same nonces) */
-        r = rag_db_query(b->db,
+        r = rag_db_query(
+            b->db,
             "WITH c AS (SELECT thread_id, message_id FROM messages "
             "  WHERE from_bot AND NOT processed AND "
             "        (lease_until IS NULL OR lease_until < now()) "
@@ -142,15 +152,19 @@ rag_outbox_run(rag_bot *b, long lease_s)
             "FROM c WHERE m.thread_id = c.thread_id AND "
             "  m.message_id = c.message_id "
             "RETURNING m.thread_id, m.message_id, m.content, "
-            "  m.sources::text, m.abstained", 3, p);
+            "  m.sources::text, m.abstained",
+            3, p);
         if (r == NULL)
             return total;
         n = PQntuples(r);
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
+            if (i > 0 && b->pump)
+                b->pump(b->pump_ud);
             deliver(b, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                     PQgetvalue(r, i, 2),
                     PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
                     PQgetvalue(r, i, 4)[0] == 't');
+        }
         PQclear(r);
         total += n;
         if (n < BATCH || total >= 100)

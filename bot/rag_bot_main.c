@@ -68,7 +68,7 @@ typedef struct {
     pthread_mutex_t mu;
     ev *head, *tail;
     size_t n;
-    int wake[2];          /* pipe: a byte per batch of events */
+    int wake[2]; /* pipe: a byte per batch of events */
     rag_gw_conf gw;
     int gw_result;
     volatile sig_atomic_t gw_done;
@@ -77,7 +77,7 @@ typedef struct {
 static void
 on_signal(int sig)
 {
-    (void) sig;
+    (void)sig;
     stop_flag = 1;
 }
 
@@ -138,6 +138,40 @@ gateway_thread(void *arg)
     return NULL;
 }
 
+/* Handles every queued dispatch; returns how many. */
+static int
+drain_events(rag_bot *b, bridge *br)
+{
+    ev *e, *next;
+    int n = 0;
+
+    for (e = bridge_take_all(br); e; e = next) {
+        next = e->next;
+        rag_events_handle(b, e->data, e->len);
+        free(e);
+        n++;
+    }
+    return n;
+}
+
+typedef struct {
+    rag_bot *b;
+    bridge *br;
+    int busy;
+} pump_ctx;
+
+static void
+pump(void *ud)
+{
+    pump_ctx *p = ud;
+
+    if (p->busy)
+        return;
+    p->busy = 1;
+    drain_events(p->b, p->br);
+    p->busy = 0;
+}
+
 static long
 mono_ms(void)
 {
@@ -149,9 +183,8 @@ mono_ms(void)
 static int
 listen_all(PGconn *db)
 {
-    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0
-                   && rag_db_exec(db, "LISTEN rag_interactions", 0, NULL)
-                          == 0
+    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0 &&
+                   rag_db_exec(db, "LISTEN rag_interactions", 0, NULL) == 0
                ? 0
                : -1;
 }
@@ -163,8 +196,8 @@ discover_gateway(rag_rest *rest)
     rag_rest_resp resp;
     char *url = NULL;
 
-    if (rag_rest_call(rest, "GET", "/gateway/bot", NULL, &resp) == 0
-        && resp.status == 200) {
+    if (rag_rest_call(rest, "GET", "/gateway/bot", NULL, &resp) == 0 &&
+        resp.status == 200) {
         yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
         const char *u = rag_j_str(v, "url", NULL);
         if (u && (strncmp(u, "wss://", 6) == 0 || strncmp(u, "ws://", 5) == 0))
@@ -190,6 +223,7 @@ main(int argc, char **argv)
     long poll_ms, lease_s, next_poll = 0;
     char *discovered = NULL;
     struct sigaction sa;
+    pump_ctx pc = {NULL, NULL, 0};
 
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c') {
@@ -209,15 +243,14 @@ main(int argc, char **argv)
     }
     lvl = rag_conf_get(conf, "log_level", "info");
     if (rag_log_parse_level(lvl) >= 0)
-        rag_log_set_level((enum rag_log_level) rag_log_parse_level(lvl));
+        rag_log_set_level((enum rag_log_level)rag_log_parse_level(lvl));
     token = rag_conf_get(conf, "discord_token", NULL);
     if (token == NULL || *token == '\0') {
         rag_error("msg=\"discord_token (or discord_token_file) is not "
                   "set\"");
         goto done;
     }
-    api = rag_conf_get(conf, "discord_api_base",
-                       "https://discord.com/api/v10");
+    api = rag_conf_get(conf, "discord_api_base", "https://discord.com/api/v10");
     ca = rag_conf_get(conf, "discord_ca_file", NULL);
     poll_ms = rag_conf_int(conf, "outbox_poll_ms", 2000);
     lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
@@ -231,7 +264,7 @@ main(int argc, char **argv)
         snprintf(host, sizeof(host), "bot");
     host[sizeof(host) - 1] = '\0';
     snprintf(b.worker_id, sizeof(b.worker_id), "bot:%s:%d", host,
-             (int) getpid());
+             (int)getpid());
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -240,8 +273,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    b.db = rag_db_connect(rag_conf_database(conf), "rag-bot", err,
-                          sizeof(err));
+    b.db = rag_db_connect(rag_conf_database(conf), "rag-bot", err, sizeof(err));
     if (b.db == NULL) {
         rag_error("msg=\"database connection failed\" error=\"%s\"", err);
         goto done;
@@ -259,8 +291,8 @@ main(int argc, char **argv)
         gw_url = discovered;
     }
 
-    if (pipe2(br.wake, O_CLOEXEC | O_NONBLOCK) != 0
-        || pthread_mutex_init(&br.mu, NULL) != 0)
+    if (pipe2(br.wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
+        pthread_mutex_init(&br.mu, NULL) != 0)
         goto done;
     br.gw.url = gw_url;
     br.gw.token = token;
@@ -270,17 +302,19 @@ main(int argc, char **argv)
     br.gw.on_event = bridge_push;
     br.gw.ud = &br;
     br.gw.stop = &stop_flag;
+    pc.b = &b;
+    pc.br = &br;
+    b.pump = pump;
+    b.pump_ud = &pc;
     if (pthread_create(&th, NULL, gateway_thread, &br) != 0)
         goto done;
     started = 1;
-    rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s", api,
-             b.worker_id);
+    rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s", api, b.worker_id);
 
     while (!stop_flag && !br.gw_done) {
         struct pollfd pfd[2];
         int npfd = 1, due = 0;
         long now = mono_ms(), timeout;
-        ev *e, *next;
 
         pfd[0].fd = br.wake[0];
         pfd[0].events = POLLIN;
@@ -290,7 +324,7 @@ main(int argc, char **argv)
             npfd = 2;
         }
         timeout = next_poll > now ? next_poll - now : 0;
-        if (poll(pfd, (nfds_t) npfd, (int) timeout) < 0 && errno != EINTR)
+        if (poll(pfd, (nfds_t)npfd, (int)timeout) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents & POLLIN) {
             char drain[256];
@@ -309,19 +343,15 @@ main(int argc, char **argv)
                 PQfreemem(n);
             }
         }
-        for (e = bridge_take_all(&br); e; e = next) {
-            next = e->next;
-            rag_events_handle(&b, e->data, e->len);
-            free(e);
+        if (drain_events(&b, &br) > 0)
             due = 1; /* a dispatch may have produced work */
-        }
         if (mono_ms() >= next_poll)
             due = 1;
         if (due && PQstatus(b.db) == CONNECTION_OK) {
             rag_outbox_run(&b, lease_s);
             rag_commands_run_queue(&b);
-            if (!b.commands_registered && b.app_id[0] && b.bot_id[0]
-                && rag_commands_register(&b) == 0)
+            if (!b.commands_registered && b.app_id[0] && b.bot_id[0] &&
+                rag_commands_register(&b) == 0)
                 b.commands_registered = 1;
             next_poll = mono_ms() + poll_ms;
         }

@@ -14,13 +14,12 @@
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-#define MAX_WAIT_MS   60000 /* longer waits fail the call: caller retries */
-#define MAX_TRIES     6
+#define MAX_WAIT_MS 60000 /* longer waits fail the call: caller retries */
+#define MAX_TRIES 6
 #define MAX_5XX_TRIES 3
 
 void
-rag_rl_route_key(const char *method, const char *path, char *out,
-                 size_t outlen)
+rag_rl_route_key(const char *method, const char *path, char *out, size_t outlen)
 {
     rag_buf b;
     char prev[128] = "", seg[128];
@@ -41,7 +40,7 @@ rag_rl_route_key(const char *method, const char *path, char *out,
         memcpy(seg, p, n);
         seg[n] = '\0';
         for (i = 0; i < n; i++)
-            if (!isdigit((unsigned char) seg[i]))
+            if (!isdigit((unsigned char)seg[i]))
                 digits = 0;
         if (keep_next > 0) {
             rag_buf_printf(&b, "/%s", seg);
@@ -90,7 +89,8 @@ rl_find(rag_rl *rl, const char *route, int create, long now)
             r->used_at = now;
             return r;
         }
-        if (victim == NULL || (victim->route[0] && r->used_at < victim->used_at))
+        if (victim == NULL ||
+            (victim->route[0] && r->used_at < victim->used_at))
             victim = r;
     }
     if (!create)
@@ -120,8 +120,8 @@ rag_rl_wait(rag_rl *rl, const char *route, long now)
     /* routes sharing a learned bucket share its state */
     for (i = 0; r->bucket[0] && i < RAG_RL_ROUTES; i++) {
         rag_rl_route *o = &rl->routes[i];
-        if (o != r && strcmp(o->bucket, r->bucket) == 0
-            && o->reset_at > r->reset_at) {
+        if (o != r && strcmp(o->bucket, r->bucket) == 0 &&
+            o->reset_at > r->reset_at) {
             r->remaining = o->remaining;
             r->reset_at = o->reset_at;
         }
@@ -154,7 +154,7 @@ rag_rl_update(rag_rl *rl, const char *route, const char *bucket,
     if (reset_after) {
         double s = strtod(reset_after, NULL);
         if (s >= 0 && s < 86400)
-            r->reset_at = now + (long) (s * 1000 + 0.5);
+            r->reset_at = now + (long)(s * 1000 + 0.5);
     }
 }
 
@@ -182,7 +182,7 @@ rag_rl_invalid(rag_rl *rl, long now, int count_it)
     /* 60 slots of 10 s: slot i holds the count for slot number
      * inv_slot[i]; stale slots fall out of the 10-minute window */
     long slot = now / 10000, total = 0;
-    int i, idx = (int) (slot % 60);
+    int i, idx = (int)(slot % 60);
 
     if (count_it) {
         if (rl->inv_slot[idx] != slot) {
@@ -201,7 +201,7 @@ long
 rag_rl_parse_retry_after(const char *body)
 {
     char errbuf[64];
-    const char *p[] = { "retry_after", NULL };
+    const char *p[] = {"retry_after", NULL};
     yajl_val root, v;
     long ms = -1;
 
@@ -211,12 +211,12 @@ rag_rl_parse_retry_after(const char *body)
     if (root == NULL)
         return -1;
     v = yajl_tree_get(root, p, yajl_t_number);
-    if (v && YAJL_IS_DOUBLE(v) && YAJL_GET_DOUBLE(v) >= 0
-        && YAJL_GET_DOUBLE(v) < 86400)
-        ms = (long) (YAJL_GET_DOUBLE(v) * 1000 + 0.5);
-    else if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0
-             && YAJL_GET_INTEGER(v) < 86400)
-        ms = (long) YAJL_GET_INTEGER(v) * 1000;
+    if (v && YAJL_IS_DOUBLE(v) && YAJL_GET_DOUBLE(v) >= 0 &&
+        YAJL_GET_DOUBLE(v) < 86400)
+        ms = (long)(YAJL_GET_DOUBLE(v) * 1000 + 0.5);
+    else if (v && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0 &&
+             YAJL_GET_INTEGER(v) < 86400)
+        ms = (long)YAJL_GET_INTEGER(v) * 1000;
     yajl_tree_free(root);
     return ms;
 }
@@ -225,7 +225,7 @@ rag_rl_parse_retry_after(const char *body)
 
 struct rag_rest {
     char *base;
-    char *auth;    /* "Authorization: Bot <token>" */
+    char *auth; /* "Authorization: Bot <token>" */
     char *ca_file;
     CURL *curl;
     rag_rl rl;
@@ -248,7 +248,7 @@ mono_ms(void)
 static void
 sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     if (ms > 0)
         nanosleep(&ts, NULL);
 }
@@ -262,8 +262,8 @@ on_body(char *p, size_t sz, size_t n, void *ud)
 static void
 hdr_copy(char *dst, size_t dlen, const char *v, size_t vlen)
 {
-    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'
-                    || v[vlen - 1] == ' '))
+    while (vlen &&
+           (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
         vlen--;
     if (vlen >= dlen)
         vlen = dlen - 1;
@@ -281,11 +281,11 @@ on_header(char *p, size_t sz, size_t n, void *ud)
 
     if (colon == NULL)
         return len;
-    nlen = (size_t) (colon - p);
+    nlen = (size_t)(colon - p);
     v = colon + 1;
     while (v < p + len && *v == ' ')
         v++;
-    vlen = (size_t) (p + len - v);
+    vlen = (size_t)(p + len - v);
 #define IS(s) (nlen == sizeof(s) - 1 && strncasecmp(p, s, nlen) == 0)
     if (IS("X-RateLimit-Bucket"))
         hdr_copy(h->bucket, sizeof(h->bucket), v, vlen);
@@ -375,7 +375,7 @@ rest_once(rag_rest *r, const char *method, const char *url, const char *json,
         curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
     if (json) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(json));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
     } else if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
@@ -396,7 +396,7 @@ static int
 json_code(const char *body)
 {
     char errbuf[64];
-    const char *p[] = { "code", NULL };
+    const char *p[] = {"code", NULL};
     yajl_val root, v;
     int code = 0;
 
@@ -407,7 +407,7 @@ json_code(const char *body)
         return 0;
     v = yajl_tree_get(root, p, yajl_t_number);
     if (v && YAJL_IS_INTEGER(v))
-        code = (int) YAJL_GET_INTEGER(v);
+        code = (int)YAJL_GET_INTEGER(v);
     yajl_tree_free(root);
     return code;
 }
@@ -424,15 +424,15 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
     resp->status = 0;
     resp->code = 0;
     rag_rl_route_key(method, path, route, sizeof(route));
-    if (snprintf(url, sizeof(url), "%s%s", r->base, path)
-        >= (int) sizeof(url))
+    if (snprintf(url, sizeof(url), "%s%s", r->base, path) >= (int)sizeof(url))
         return -1;
     for (tries = 0; tries < MAX_TRIES; tries++) {
         long now = mono_ms(), w, inv = rag_rl_invalid(&r->rl, now, 0);
 
         if (inv >= RAG_RL_INVALID_HARD) {
             rag_error("msg=\"invalid-request budget exhausted, refusing "
-                      "Discord requests\" count=%ld", inv);
+                      "Discord requests\" count=%ld",
+                      inv);
             return -1;
         }
         if (inv >= RAG_RL_INVALID_SOFT)
@@ -440,13 +440,13 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
         w = rag_rl_wait(&r->rl, route, now);
         if (w > MAX_WAIT_MS) {
             rag_warn("msg=\"rate limited for too long\" route=\"%s\" "
-                     "wait_ms=%ld", route, w);
+                     "wait_ms=%ld",
+                     route, w);
             resp->status = 429;
             return -1;
         }
         if (w > 0) {
-            rag_debug("msg=\"rate limit wait\" route=\"%s\" ms=%ld", route,
-                      w);
+            rag_debug("msg=\"rate limit wait\" route=\"%s\" ms=%ld", route, w);
             sleep_ms(w);
         }
         rag_rl_sent(&r->rl, mono_ms());
@@ -464,12 +464,13 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
             long ms = rag_rl_parse_retry_after(resp->body.data);
             int global = h.global;
             if (ms < 0 && h.retry_after[0])
-                ms = (long) (strtod(h.retry_after, NULL) * 1000);
+                ms = (long)(strtod(h.retry_after, NULL) * 1000);
             if (resp->body.data && strstr(resp->body.data, "\"global\":true"))
                 global = 1;
             rag_rl_invalid(&r->rl, now, strcasecmp(h.scope, "shared") != 0);
             rag_warn("msg=\"discord 429\" route=\"%s\" retry_after_ms=%ld "
-                     "global=%d", route, ms, global);
+                     "global=%d",
+                     route, ms, global);
             rag_rl_limited(&r->rl, route, ms, global, now);
             continue;
         }
@@ -486,7 +487,8 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
         resp->code = json_code(resp->body.data);
         if (resp->status >= 400)
             rag_warn("msg=\"discord error\" route=\"%s\" status=%ld "
-                     "code=%d", route, resp->status, resp->code);
+                     "code=%d",
+                     route, resp->status, resp->code);
         return 0;
     }
     resp->code = json_code(resp->body.data);

@@ -19,35 +19,35 @@
 
 #include <stddef.h>
 
-#define RAG_REST_MAX_BODY   (2u << 20)
-#define RAG_RL_ROUTES       128
-#define RAG_RL_INVALID_WIN  600000L /* 10 min */
-#define RAG_RL_INVALID_SOFT 5000    /* start slowing down */
-#define RAG_RL_INVALID_HARD 9000    /* refuse until the window drains */
+#define RAG_REST_MAX_BODY (2u << 20)
+#define RAG_RL_ROUTES 128
+#define RAG_RL_INVALID_WIN 600000L /* 10 min */
+#define RAG_RL_INVALID_SOFT 5000   /* start slowing down */
+#define RAG_RL_INVALID_HARD 9000   /* refuse until the window drains */
 
 typedef struct {
-    long status;         /* HTTP status, 0 on transport failure */
-    int code;            /* Discord JSON error "code", 0 if none */
-    rag_buf body;        /* response body (caller rag_buf_free) */
+    long status;  /* HTTP status, 0 on transport failure */
+    int code;     /* Discord JSON error "code", 0 if none */
+    rag_buf body; /* response body (caller rag_buf_free) */
 } rag_rest_resp;
 
 /* --- rate-limit state (pure, time passed in; unit-tested) ------------ */
 
 typedef struct {
-    char route[96];      /* route key */
-    char bucket[64];     /* X-RateLimit-Bucket, "" until learned */
-    int remaining;       /* -1 unknown */
-    long reset_at;       /* ms, when remaining refills */
-    long used_at;        /* LRU */
+    char route[96];  /* route key */
+    char bucket[64]; /* X-RateLimit-Bucket, "" until learned */
+    int remaining;   /* -1 unknown */
+    long reset_at;   /* ms, when remaining refills */
+    long used_at;    /* LRU */
 } rag_rl_route;
 
 typedef struct {
     rag_rl_route routes[RAG_RL_ROUTES];
-    long global_until;         /* ms; a global 429 blocks all */
-    long recent[50];           /* last 50 request times (50/s) */
+    long global_until; /* ms; a global 429 blocks all */
+    long recent[50];   /* last 50 request times (50/s) */
     unsigned recent_head;
-    long inv_slot[60];         /* 10 s slot numbers ... */
-    long inv_count[60];        /* ... and their invalid-request counts */
+    long inv_slot[60];  /* 10 s slot numbers ... */
+    long inv_count[60]; /* ... and their invalid-request counts */
 } rag_rl;
 
 /* "POST /channels/123/messages/456/reactions/x/@me" ->
@@ -61,11 +61,10 @@ long rag_rl_wait(rag_rl *rl, const char *route, long now);
 void rag_rl_sent(rag_rl *rl, long now);
 /* Learns from response headers (any may be NULL). */
 void rag_rl_update(rag_rl *rl, const char *route, const char *bucket,
-                   const char *remaining, const char *reset_after,
-                   long now);
+                   const char *remaining, const char *reset_after, long now);
 /* Records a 429's retry_after (ms) for the route, or globally. */
-void rag_rl_limited(rag_rl *rl, const char *route, long retry_ms,
-                    int global, long now);
+void rag_rl_limited(rag_rl *rl, const char *route, long retry_ms, int global,
+                    long now);
 /* Counts a 401/403/429 (not shared-scope 429s); returns the total in
  * the last 10 minutes. */
 long rag_rl_invalid(rag_rl *rl, long now, int count_it);

@@ -57,7 +57,7 @@ rag_ws_parse_url(const char *url, int *tls, char *host, size_t hostlen,
     }
     hs = p;
     he = hs + strcspn(hs, ":/?");
-    n = (size_t) (he - hs);
+    n = (size_t)(he - hs);
     if (n == 0 || n >= hostlen)
         return -1;
     memcpy(host, hs, n);
@@ -66,20 +66,19 @@ rag_ws_parse_url(const char *url, int *tls, char *host, size_t hostlen,
     if (*p == ':') {
         ps = ++p;
         p += strspn(p, "0123456789");
-        n = (size_t) (p - ps);
+        n = (size_t)(p - ps);
         if (n == 0 || n > 5 || n >= portlen)
             return -1;
         memcpy(port, ps, n);
         port[n] = '\0';
     } else {
-        if (snprintf(port, portlen, "%s", *tls ? "443" : "80")
-            >= (int) portlen)
+        if (snprintf(port, portlen, "%s", *tls ? "443" : "80") >= (int)portlen)
             return -1;
     }
     if (*p == '\0') {
         p = "/";
     } else if (*p == '?') {
-        if (snprintf(path, pathlen, "/%s", p) >= (int) pathlen)
+        if (snprintf(path, pathlen, "/%s", p) >= (int)pathlen)
             return -1;
         return 0;
     } else if (*p != '/') {
@@ -100,7 +99,7 @@ rag_ws_accept_for(const char *key, char out[29])
     memcpy(in, key, kl);
     memcpy(in + kl, WS_GUID, sizeof(WS_GUID) - 1);
     SHA1(in, kl + sizeof(WS_GUID) - 1, md);
-    EVP_EncodeBlock((unsigned char *) out, md, SHA_DIGEST_LENGTH);
+    EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
 }
 
 /* Case-insensitive search for token in a comma-separated header value. */
@@ -134,8 +133,8 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
     int upgrade = 0, connection = 0, accept = 0;
 
     for (i = 0; i + 3 < len && i + 4 <= RAG_WS_MAX_RESPONSE; i++) {
-        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r'
-            && buf[i + 3] == '\n') {
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
+            buf[i + 3] == '\n') {
             end = buf + i;
             break;
         }
@@ -147,16 +146,15 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
         }
         return 0;
     }
-    hdr_len = (size_t) (end - buf) + 4;
+    hdr_len = (size_t)(end - buf) + 4;
 
     /* status line: HTTP/1.1 101 ... */
-    eol = memchr(buf, '\r', (size_t) (end - buf) + 1);
+    eol = memchr(buf, '\r', (size_t)(end - buf) + 1);
     if (eol == NULL || eol - buf < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0) {
         snprintf(err, errlen, "bad status line");
         return -1;
     }
-    if (strncmp(buf + 9, "101", 3) != 0
-        || (eol - buf > 12 && buf[12] != ' ')) {
+    if (strncmp(buf + 9, "101", 3) != 0 || (eol - buf > 12 && buf[12] != ' ')) {
         snprintf(err, errlen, "status %.3s, not 101", buf + 9);
         return -1;
     }
@@ -165,21 +163,21 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
         const char *colon, *v;
         size_t nlen, vlen;
 
-        eol = memchr(p, '\r', (size_t) (end - p) + 1);
+        eol = memchr(p, '\r', (size_t)(end - p) + 1);
         if (eol == NULL || eol[1] != '\n') {
             snprintf(err, errlen, "bad header line");
             return -1;
         }
-        colon = memchr(p, ':', (size_t) (eol - p));
+        colon = memchr(p, ':', (size_t)(eol - p));
         if (colon == NULL || colon == p) {
             snprintf(err, errlen, "bad header line");
             return -1;
         }
-        nlen = (size_t) (colon - p);
+        nlen = (size_t)(colon - p);
         v = colon + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
             v++;
-        vlen = (size_t) (eol - v);
+        vlen = (size_t)(eol - v);
         while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
             vlen--;
 #define HN(s) (nlen == sizeof(s) - 1 && strncasecmp(p, s, nlen) == 0)
@@ -188,8 +186,8 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
         } else if (HN("Connection")) {
             connection = header_has_token(v, vlen, "upgrade");
         } else if (HN("Sec-WebSocket-Accept")) {
-            accept = vlen == strlen(expect_accept)
-                     && memcmp(v, expect_accept, vlen) == 0;
+            accept = vlen == strlen(expect_accept) &&
+                     memcmp(v, expect_accept, vlen) == 0;
             if (!accept) {
                 snprintf(err, errlen, "Sec-WebSocket-Accept mismatch");
                 return -1;
@@ -210,7 +208,7 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
                                : "Sec-WebSocket-Accept");
         return -1;
     }
-    return (long) hdr_len;
+    return (long)hdr_len;
 }
 
 static long
@@ -224,14 +222,14 @@ now_ms(void)
 static int
 wait_fd(int fd, short ev, long deadline)
 {
-    struct pollfd pfd = { .fd = fd, .events = ev };
+    struct pollfd pfd = {.fd = fd, .events = ev};
     long left = deadline - now_ms();
     int n;
 
     if (left <= 0)
         return -1;
     do {
-        n = poll(&pfd, 1, (int) left);
+        n = poll(&pfd, 1, (int)left);
     } while (n < 0 && errno == EINTR);
     return n > 0 ? 0 : -1;
 }
@@ -255,18 +253,21 @@ tcp_connect(const char *host, const char *port, long deadline, char *err,
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
 
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-                    | SOCK_CLOEXEC, ai->ai_protocol);
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
         if (fd < 0)
             continue;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
-        if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0
-            && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0
-            && soerr == 0)
+        if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+            soerr == 0)
             break;
         snprintf(err, errlen, "connect %s:%s: %s", host, port,
-                 strerror(soerr ? soerr : errno ? errno : ETIMEDOUT));
+                 strerror(soerr   ? soerr
+                          : errno ? errno
+                                  : ETIMEDOUT));
         close(fd);
         fd = -1;
     }
@@ -280,7 +281,7 @@ static ssize_t
 raw_read(rag_ws *ws, void *buf, size_t len)
 {
     if (ws->ssl) {
-        int n = SSL_read(ws->ssl, buf, (int) len), e;
+        int n = SSL_read(ws->ssl, buf, (int)len), e;
         if (n > 0)
             return n;
         e = SSL_get_error(ws->ssl, n);
@@ -290,8 +291,9 @@ raw_read(rag_ws *ws, void *buf, size_t len)
     } else {
         ssize_t n = recv(ws->fd, buf, len, 0);
         if (n < 0)
-            return (errno == EAGAIN || errno == EWOULDBLOCK
-                    || errno == EINTR) ? -2 : -1;
+            return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                       ? -2
+                       : -1;
         return n;
     }
 }
@@ -300,7 +302,7 @@ static ssize_t
 raw_write(rag_ws *ws, const void *buf, size_t len)
 {
     if (ws->ssl) {
-        int n = SSL_write(ws->ssl, buf, (int) len), e;
+        int n = SSL_write(ws->ssl, buf, (int)len), e;
         if (n > 0)
             return n;
         e = SSL_get_error(ws->ssl, n);
@@ -310,8 +312,9 @@ raw_write(rag_ws *ws, const void *buf, size_t len)
     } else {
         ssize_t n = send(ws->fd, buf, len, MSG_NOSIGNAL);
         if (n < 0)
-            return (errno == EAGAIN || errno == EWOULDBLOCK
-                    || errno == EINTR) ? -2 : -1;
+            return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                       ? -2
+                       : -1;
         return n;
     }
 }
@@ -329,8 +332,8 @@ tls_start(rag_ws *ws, const char *host, const char *ca_file, long deadline,
     SSL_CTX_set_verify(ws->ctx, SSL_VERIFY_PEER, NULL);
     if (SSL_CTX_set_default_verify_paths(ws->ctx) != 1)
         goto fail;
-    if (ca_file && *ca_file
-        && SSL_CTX_load_verify_locations(ws->ctx, ca_file, NULL) != 1) {
+    if (ca_file && *ca_file &&
+        SSL_CTX_load_verify_locations(ws->ctx, ca_file, NULL) != 1) {
         snprintf(err, errlen, "cannot load CA file");
         return -1;
     }
@@ -356,8 +359,9 @@ tls_start(rag_ws *ws, const char *host, const char *ca_file, long deadline,
         } else {
             long vr = SSL_get_verify_result(ws->ssl);
             snprintf(err, errlen, "TLS handshake failed: %s",
-                     vr != X509_V_OK ? X509_verify_cert_error_string(vr)
-                     : ERR_reason_error_string(ERR_get_error()));
+                     vr != X509_V_OK
+                         ? X509_verify_cert_error_string(vr)
+                         : ERR_reason_error_string(ERR_get_error()));
             return -1;
         }
     }
@@ -383,7 +387,7 @@ handshake(rag_ws *ws, const char *host, const char *port, const char *path,
         snprintf(err, errlen, "RAND_bytes failed");
         return -1;
     }
-    EVP_EncodeBlock((unsigned char *) key, nonce, sizeof(nonce));
+    EVP_EncodeBlock((unsigned char *)key, nonce, sizeof(nonce));
     rag_ws_accept_for(key, accept);
     n = snprintf(req, sizeof(req),
                  "GET %s HTTP/1.1\r\nHost: %s%s%s\r\n"
@@ -391,14 +395,14 @@ handshake(rag_ws *ws, const char *host, const char *port, const char *path,
                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
                  "User-Agent: DiscordBot (https://github.com/ngx_rag, 0.1)"
                  "\r\n\r\n",
-                 path, host, default_port ? "" : ":",
-                 default_port ? "" : port, key);
-    if (n < 0 || (size_t) n >= sizeof(req)) {
+                 path, host, default_port ? "" : ":", default_port ? "" : port,
+                 key);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
         snprintf(err, errlen, "request too long");
         return -1;
     }
-    while (off < (size_t) n) {
-        ssize_t w = raw_write(ws, req + off, (size_t) n - off);
+    while (off < (size_t)n) {
+        ssize_t w = raw_write(ws, req + off, (size_t)n - off);
         if (w == -1) {
             snprintf(err, errlen, "handshake write failed");
             return -1;
@@ -408,7 +412,7 @@ handshake(rag_ws *ws, const char *host, const char *port, const char *path,
                 goto timeout;
             continue;
         }
-        off += (size_t) w;
+        off += (size_t)w;
     }
     for (;;) {
         ssize_t r;
@@ -426,15 +430,15 @@ handshake(rag_ws *ws, const char *host, const char *port, const char *path,
                 goto timeout;
             continue;
         }
-        rlen += (size_t) r;
+        rlen += (size_t)r;
         hl = rag_ws_parse_response(resp, rlen, accept, err, errlen);
         if (hl < 0)
             return -1;
         if (hl > 0)
             break;
     }
-    if ((size_t) hl < rlen) {
-        ws->left_len = rlen - (size_t) hl;
+    if ((size_t)hl < rlen) {
+        ws->left_len = rlen - (size_t)hl;
         ws->left = malloc(ws->left_len);
         if (ws->left == NULL)
             return -1;
@@ -459,7 +463,7 @@ cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
             n = len;
         memcpy(buf, ws->left + ws->left_off, n);
         ws->left_off += n;
-        return (ssize_t) n;
+        return (ssize_t)n;
     }
     r = raw_read(ws, buf, len);
     if (r == -2) {
@@ -475,8 +479,8 @@ cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 }
 
 static ssize_t
-cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-        int flags, void *ud)
+cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+        void *ud)
 {
     rag_ws *ws = ud;
     ssize_t r = raw_write(ws, data, len);
@@ -496,7 +500,7 @@ cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 static int
 cb_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
 {
-    return RAND_bytes(buf, (int) len) == 1 ? 0 : -1;
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
 static void
@@ -521,9 +525,8 @@ rag_ws_connect(const char *url, const char *ca_file, long timeout_ms,
     int tls;
     long deadline = now_ms() + timeout_ms;
     rag_ws *ws = NULL;
-    struct wslay_event_callbacks cbs = {
-        cb_recv, cb_send, cb_genmask, NULL, NULL, NULL, cb_msg
-    };
+    struct wslay_event_callbacks cbs = {cb_recv, cb_send, cb_genmask, NULL,
+                                        NULL,    NULL,    cb_msg};
 
     if (rag_ws_parse_url(url, &tls, host, sizeof(host), port, sizeof(port),
                          path, sizeof(path)) < 0) {
@@ -574,8 +577,8 @@ rag_ws_poll_events(const rag_ws *ws)
 int
 rag_ws_has_pending(const rag_ws *ws)
 {
-    return (ws->ssl && SSL_pending(ws->ssl) > 0)
-           || (ws->left && ws->left_off < ws->left_len);
+    return (ws->ssl && SSL_pending(ws->ssl) > 0) ||
+           (ws->left && ws->left_off < ws->left_len);
 }
 
 int
@@ -595,8 +598,7 @@ rag_ws_io(rag_ws *ws)
 int
 rag_ws_send_text(rag_ws *ws, const char *data, size_t len)
 {
-    struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *) data,
-                                 len };
+    struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
 
     /* only queued: this may run inside the receive callback; the next
      * rag_ws_io() writes it */

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RAG_WS_MAX_MSG      (4u << 20) /* largest message we accept */
-#define RAG_WS_MAX_RESPONSE 8192       /* handshake response headers */
+#define RAG_WS_MAX_MSG (4u << 20) /* largest message we accept */
+#define RAG_WS_MAX_RESPONSE 8192  /* handshake response headers */
 
 typedef struct rag_ws rag_ws;
 
@@ -25,9 +25,8 @@ typedef void (*rag_ws_msg_cb)(void *ud, const uint8_t *data, size_t len);
 
 /* Connects and completes the Upgrade handshake within timeout_ms.
  * ca_file may be NULL. Returns NULL and fills err on failure. */
-rag_ws *rag_ws_connect(const char *url, const char *ca_file,
-                       long timeout_ms, rag_ws_msg_cb cb, void *ud,
-                       char *err, size_t errlen);
+rag_ws *rag_ws_connect(const char *url, const char *ca_file, long timeout_ms,
+                       rag_ws_msg_cb cb, void *ud, char *err, size_t errlen);
 
 int rag_ws_fd(const rag_ws *ws);
 /* Events to poll for (POLLIN | POLLOUT). */
@@ -49,8 +48,7 @@ void rag_ws_free(rag_ws *ws);
 
 /* Splits ws://host[:port]/path?q or wss://...; returns 0 or -1. */
 int rag_ws_parse_url(const char *url, int *tls, char *host, size_t hostlen,
-                     char *port, size_t portlen, char *path,
-                     size_t pathlen);
+                     char *port, size_t portlen, char *path, size_t pathlen);
 
 /* base64(SHA1(key + GUID)) into out (29 bytes with the NUL). */
 void rag_ws_accept_for(const char *key, char out[29]);
@@ -61,7 +59,6 @@ void rag_ws_accept_for(const char *key, char out[29]);
  * bytes are needed, -1 on an invalid or oversized response (err says
  * why). */
 long rag_ws_parse_response(const char *buf, size_t len,
-                           const char *expect_accept, char *err,
-                           size_t errlen);
+                           const char *expect_accept, char *err, size_t errlen);
 
 #endif

@@ -22,8 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long n;
     volatile size_t sink = 0;
 
-    (void) rag_gw_parse((const char *) data, size, &m);
-    root = rag_j_parse((const char *) data, size);
+    (void)rag_gw_parse((const char *)data, size, &m);
+    root = rag_j_parse((const char *)data, size);
     if (root) {
         d = rag_j_get(root, "d", NULL);
         if (rag_j_str(d, "author", "id", NULL))
@@ -32,15 +32,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sink++;
         if (rag_j_bool(d, "thread_metadata", "archived", NULL) == 1)
             sink++;
-        sink += (size_t) rag_j_int(d, 0, "type", NULL);
+        sink += (size_t)rag_j_int(d, 0, "type", NULL);
         yajl_tree_free(root);
     }
     if (size < 20000) {
-        n = rag_embed_split((const char *) data, strnlen((const char *) data,
-                                                          size),
-                            64 + size % 200, &parts);
+        n = rag_embed_split((const char *)data,
+                            strnlen((const char *)data, size), 64 + size % 200,
+                            &parts);
         rag_embed_parts_free(parts, n);
     }
-    (void) sink;
+    (void)sink;
     return 0;
 }

@@ -34,14 +34,14 @@ f_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
         n = 7; /* small reads exercise partial frames */
     memcpy(buf, f->p + f->off, n);
     f->off += n;
-    return (ssize_t) n;
+    return (ssize_t)n;
 }
 
 static ssize_t
-f_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-       int flags, void *ud)
+f_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+       void *ud)
 {
-    return (ssize_t) len;
+    return (ssize_t)len;
 }
 
 static int
@@ -56,7 +56,7 @@ f_msg(wslay_event_context_ptr ctx,
       const struct wslay_event_on_msg_recv_arg *arg, void *ud)
 {
     volatile size_t sink = arg->msg_length;
-    (void) sink;
+    (void)sink;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,8 +68,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split;
     feed f;
     wslay_event_context_ptr ctx;
-    struct wslay_event_callbacks cbs = { f_recv, f_send, f_mask, NULL, NULL,
-                                         NULL, f_msg };
+    struct wslay_event_callbacks cbs = {f_recv, f_send, f_mask, NULL,
+                                        NULL,   NULL,   f_msg};
     int i;
 
     if (size < 1)
@@ -80,8 +80,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (split > size)
         split = size;
     rag_ws_accept_for("dGhlIHNhbXBsZSBub25jZQ==", accept);
-    (void) rag_ws_parse_response((const char *) data, split, accept, err,
-                                 sizeof(err));
+    (void)rag_ws_parse_response((const char *)data, split, accept, err,
+                                sizeof(err));
     f.p = data + split;
     f.len = size - split;
     f.off = 0;
@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < 64 && f.off < f.len; i++) {
         if (wslay_event_recv(ctx) != 0)
             break;
-        (void) wslay_event_send(ctx);
+        (void)wslay_event_send(ctx);
     }
     wslay_event_context_free(ctx);
     return 0;

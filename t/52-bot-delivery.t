@@ -111,6 +111,22 @@ ok(RagTest::wait_for(sub { delivered('err-1') }, 15), 'delivered after a 502');
 is(scalar(grep { $_->{status} == 200 } $fd->rest(method => 'POST', path => qr{channels/$T[2]/messages$})),
     1, 'posted once');
 
+# --- a slash command is not kept waiting behind a batch of slow deliveries -------
+$fd->fault(rest => { method => 'POST', path => "channels/$T[2]/messages",
+    delay_ms => 700, count => 3 });
+RagTest::psql($pg, join ';', map { qq{INSERT INTO messages (thread_id, message_id,
+    content, from_bot) VALUES ('$T[2]', 'slow-$_', 'slow $_', true)} } 1 .. 3);
+ok(RagTest::wait_for(sub { grep { $_->{delayed} } $fd->rest(method => 'POST',
+    path => qr{channels/$T[2]/messages$}) }, 10), 'slow batch started');
+$fd->dispatch(INTERACTION_CREATE => { id => '790000000000000001', token => 'tokslow',
+    type => 2, application_id => $fd->{app_id}, guild_id => $G, channel_id => $T[2],
+    member => { user => { id => '4' }, roles => [] }, data => { name => 'info' } });
+ok(RagTest::wait_for(sub { delivered('slow-1') && delivered('slow-2') && delivered('slow-3') }, 15),
+    'slow batch delivered');
+my ($cb) = $fd->rest(method => 'POST', path => qr{/interactions/790000000000000001/tokslow/callback$});
+my @slow = grep { $_->{delayed} } $fd->rest(method => 'POST', path => qr{channels/$T[2]/messages$});
+ok($cb && $cb->{t} < $slow[-1]{t}, 'the interaction was answered between deliveries');
+
 # --- kill -9 between the POST and the database update -------------------------------
 $fd->fault(rest => { method => 'POST', path => "channels/$T[3]/messages", delay_ms => 30000 });
 reply($T[3], 'kill-1', 'survives a crash');

@@ -51,7 +51,7 @@ test_split_short(void)
 static void
 test_split_table(void)
 {
-    static const size_t limits[] = { 64, 100, 257, 1000, 4096 };
+    static const size_t limits[] = {64, 100, 257, 1000, 4096};
     rag_buf text, joined, want;
     size_t li;
     int i;
@@ -82,12 +82,12 @@ test_split_table(void)
             if (!fences_balanced(p))
                 ok_fence = 0;
             /* no part starts with a UTF-8 continuation byte */
-            if (((unsigned char) p[0] & 0xC0) == 0x80)
+            if (((unsigned char)p[0] & 0xC0) == 0x80)
                 ok_utf8 = 0;
             /* drop fence lines and whitespace, keep the rest */
             for (; *p; p++) {
-                if ((p == parts[k] || p[-1] == '\n')
-                    && strncmp(p, "```", 3) == 0) {
+                if ((p == parts[k] || p[-1] == '\n') &&
+                    strncmp(p, "```", 3) == 0) {
                     while (*p && *p != '\n')
                         p++;
                     if (!*p)
@@ -102,8 +102,8 @@ test_split_table(void)
         {
             const char *p = text.data;
             for (; *p; p++) {
-                if ((p == text.data || p[-1] == '\n')
-                    && strncmp(p, "```", 3) == 0) {
+                if ((p == text.data || p[-1] == '\n') &&
+                    strncmp(p, "```", 3) == 0) {
                     while (*p && *p != '\n')
                         p++;
                     continue;
@@ -166,7 +166,8 @@ test_reply_messages(void)
 
     /* an abstain pings the helper role in content; answers do not */
     n = rag_embed_reply_messages("Not in the docs. <@&777> could someone "
-                                 "help? <@&x> <@&8", NULL, "m3", 1, &m);
+                                 "help? <@&x> <@&8",
+                                 NULL, "m3", 1, &m);
     CHECK_INT(n, 1);
     CHECK(strstr(m[0].data, "\"content\":\"<@&777>\"") != NULL);
     CHECK(strstr(m[0].data, "Not in the docs") != NULL);
@@ -186,7 +187,7 @@ test_reply_messages(void)
     CHECK_INT(n, 2);
     for (i = 0; i < n; i++) {
         char nonce[RAG_NONCE_LEN + 1];
-        rag_embed_nonce("m2", (unsigned) i, nonce);
+        rag_embed_nonce("m2", (unsigned)i, nonce);
         CHECK(strstr(m[i].data, nonce) != NULL);
         CHECK(m[i].len < 6000 + 600);
         rag_buf_free(&m[i]);
@@ -204,8 +205,8 @@ test_nonce(void)
     rag_embed_nonce("3f1c9a3e-7d5b-4f1e-9a0c-2b7d8e6f1a2b", 0, b);
     rag_embed_nonce("3f1c9a3e-7d5b-4f1e-9a0c-2b7d8e6f1a2b", 1, c);
     CHECK_INT(strlen(a), 25);
-    CHECK_STR(a, b);                 /* deterministic */
-    CHECK(strcmp(a, c) != 0);        /* per part */
+    CHECK_STR(a, b);          /* deterministic */
+    CHECK(strcmp(a, c) != 0); /* per part */
     CHECK(strcmp(a + 1, c + 1) == 0);
     rag_embed_nonce("other", 0, b);
     CHECK(strcmp(a, b) != 0);
@@ -218,7 +219,7 @@ static void
 test_controller(void)
 {
     rag_buf b;
-    rag_controller c = { "1", "42", "99", 1, 0, 1, 1, NULL };
+    rag_controller c = {"1", "42", "99", 1, 0, 1, 1, NULL};
 
     rag_buf_init(&b, 1 << 16);
     CHECK_INT(rag_embed_controller_json(&b, &c), 0);

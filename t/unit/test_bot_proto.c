@@ -27,16 +27,15 @@ test_url(void)
         int rc, tls;
         const char *host, *port, *path;
     } t[] = {
-        { "wss://gateway.discord.gg/?v=10&encoding=json", 0, 1,
-          "gateway.discord.gg", "443", "/?v=10&encoding=json" },
-        { "ws://127.0.0.1:8080/gw?v=10", 0, 0, "127.0.0.1", "8080",
-          "/gw?v=10" },
-        { "wss://h?x=1", 0, 1, "h", "443", "/?x=1" },
-        { "wss://h", 0, 1, "h", "443", "/" },
-        { "http://h/", -1, 0, "", "", "" },
-        { "ws://:80/", -1, 0, "", "", "" },
-        { "ws://h:999999/", -1, 0, "", "", "" },
-        { "ws://h/a b", -1, 0, "", "", "" },
+        {"wss://gateway.discord.gg/?v=10&encoding=json", 0, 1,
+         "gateway.discord.gg", "443", "/?v=10&encoding=json"},
+        {"ws://127.0.0.1:8080/gw?v=10", 0, 0, "127.0.0.1", "8080", "/gw?v=10"},
+        {"wss://h?x=1", 0, 1, "h", "443", "/?x=1"},
+        {"wss://h", 0, 1, "h", "443", "/"},
+        {"http://h/", -1, 0, "", "", ""},
+        {"ws://:80/", -1, 0, "", "", ""},
+        {"ws://h:999999/", -1, 0, "", "", ""},
+        {"ws://h/a b", -1, 0, "", "", ""},
     };
     size_t i;
 
@@ -63,35 +62,40 @@ test_response(void)
         const char *resp;
         long want; /* >0: header length, 0 need more, -1 bad */
     } t[] = {
-        { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-          "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-          "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", 129 },
+        {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+         "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+         129},
         /* case-insensitive names, token lists, trailing frame bytes */
-        { "HTTP/1.1 101 OK\r\nupgrade: WebSocket\r\nconnection: keep-alive,"
-          " Upgrade\r\nsec-websocket-accept:s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-          "\r\n\r\n\x81\x02hi", 121 },
-        { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n", 0 },
-        { "HTTP/1.1 400 Bad Request\r\n\r\n", -1 },
-        { "HTTP/1.1 1011 x\r\n\r\n", -1 },
-        { "HTTP/1.0 101 x\r\n\r\n", -1 },
-        { "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Accept: AAAAPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", -1 },
-        { "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "\r\n", -1 },
-        { "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-          "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", -1 },
-        { "HTTP/1.1 101 x\r\nno colon here\r\n\r\n", -1 },
+        {"HTTP/1.1 101 OK\r\nupgrade: WebSocket\r\nconnection: keep-alive,"
+         " Upgrade\r\nsec-websocket-accept:s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+         "\r\n\r\n\x81\x02hi",
+         121},
+        {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n", 0},
+        {"HTTP/1.1 400 Bad Request\r\n\r\n", -1},
+        {"HTTP/1.1 1011 x\r\n\r\n", -1},
+        {"HTTP/1.0 101 x\r\n\r\n", -1},
+        {"HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: AAAAPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+         -1},
+        {"HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "\r\n",
+         -1},
+        {"HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+         "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+         -1},
+        {"HTTP/1.1 101 x\r\nno colon here\r\n\r\n", -1},
     };
     size_t i;
     char err[128];
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        long got = rag_ws_parse_response(t[i].resp, strlen(t[i].resp), acc,
-                                         err, sizeof(err));
+        long got = rag_ws_parse_response(t[i].resp, strlen(t[i].resp), acc, err,
+                                         sizeof(err));
         if (t[i].want > 0)
-            CHECK(got > 0 && got == (long) (strstr(t[i].resp, "\r\n\r\n")
-                                            - t[i].resp + 4));
+            CHECK(got > 0 &&
+                  got == (long)(strstr(t[i].resp, "\r\n\r\n") - t[i].resp + 4));
         else
             CHECK_INT(got, t[i].want);
     }
@@ -100,8 +104,8 @@ test_response(void)
         static char big[RAG_WS_MAX_RESPONSE + 10];
         memset(big, 'a', sizeof(big));
         memcpy(big, "HTTP/1.1 101 x\r\n", 16);
-        CHECK_INT(rag_ws_parse_response(big, sizeof(big), acc, err,
-                                        sizeof(err)), -1);
+        CHECK_INT(
+            rag_ws_parse_response(big, sizeof(big), acc, err, sizeof(err)), -1);
     }
 }
 
@@ -143,11 +147,12 @@ test_gw_parse(void)
 static void
 test_close_codes(void)
 {
-    static const struct { int code, fatal, keep; } t[] = {
-        { 1000, 0, 0 }, { 1001, 0, 0 }, { 1006, 0, 1 }, { 4000, 0, 1 },
-        { 4004, 1, 0 }, { 4007, 0, 0 }, { 4009, 0, 0 }, { 4010, 1, 0 },
-        { 4011, 1, 0 }, { 4012, 1, 0 }, { 4013, 1, 0 }, { 4014, 1, 0 },
-        { 4008, 0, 1 },
+    static const struct {
+        int code, fatal, keep;
+    } t[] = {
+        {1000, 0, 0}, {1001, 0, 0}, {1006, 0, 1}, {4000, 0, 1}, {4004, 1, 0},
+        {4007, 0, 0}, {4009, 0, 0}, {4010, 1, 0}, {4011, 1, 0}, {4012, 1, 0},
+        {4013, 1, 0}, {4014, 1, 0}, {4008, 0, 1},
     };
     size_t i;
 

@@ -14,21 +14,23 @@
 static void
 test_route_keys(void)
 {
-    static const struct { const char *m, *path, *want; } t[] = {
-        { "POST", "/channels/123/messages", "POST /channels/123/messages" },
-        { "PATCH", "/channels/123/messages/456",
-          "PATCH /channels/123/messages/:id" },
-        { "PUT", "/channels/1/messages/2/reactions/%E2%9C%85/@me",
-          "PUT /channels/1/messages/:id/reactions" },
-        { "PUT", "/channels/1/messages/3/reactions/%E2%9D%8C/@me",
-          "PUT /channels/1/messages/:id/reactions" },
-        { "PUT", "/applications/8/guilds/77/commands",
-          "PUT /applications/:id/guilds/77/commands" },
-        { "PATCH", "/webhooks/8/aW50ZXJhY3Rpb24/messages/@original",
-          "PATCH /webhooks/8/aW50ZXJhY3Rpb24/messages/@original" },
-        { "POST", "/interactions/55/tok/callback",
-          "POST /interactions/:id/:token/callback" },
-        { "GET", "/gateway/bot?x=1", "GET /gateway/bot" },
+    static const struct {
+        const char *m, *path, *want;
+    } t[] = {
+        {"POST", "/channels/123/messages", "POST /channels/123/messages"},
+        {"PATCH", "/channels/123/messages/456",
+         "PATCH /channels/123/messages/:id"},
+        {"PUT", "/channels/1/messages/2/reactions/%E2%9C%85/@me",
+         "PUT /channels/1/messages/:id/reactions"},
+        {"PUT", "/channels/1/messages/3/reactions/%E2%9D%8C/@me",
+         "PUT /channels/1/messages/:id/reactions"},
+        {"PUT", "/applications/8/guilds/77/commands",
+         "PUT /applications/:id/guilds/77/commands"},
+        {"PATCH", "/webhooks/8/aW50ZXJhY3Rpb24/messages/@original",
+         "PATCH /webhooks/8/aW50ZXJhY3Rpb24/messages/@original"},
+        {"POST", "/interactions/55/tok/callback",
+         "POST /interactions/:id/:token/callback"},
+        {"GET", "/gateway/bot?x=1", "GET /gateway/bot"},
     };
     size_t i;
     char out[96];
@@ -43,16 +45,17 @@ static void
 test_buckets(void)
 {
     static rag_rl rl;
-    const char *r1 = "POST channels/1/messages", *r2 = "POST channels/2/messages";
+    const char *r1 = "POST channels/1/messages",
+               *r2 = "POST channels/2/messages";
 
     memset(&rl, 0, sizeof(rl));
-    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 0);          /* unknown route */
+    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 0); /* unknown route */
     rag_rl_update(&rl, r1, "abc", "4", "2.5", 100000);
-    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 0);          /* 4 left */
+    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 0); /* 4 left */
     rag_rl_update(&rl, r1, "abc", "0", "2.5", 100000);
-    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 2500);       /* exhausted */
+    CHECK_INT(rag_rl_wait(&rl, r1, 100000), 2500); /* exhausted */
     CHECK_INT(rag_rl_wait(&rl, r1, 101000), 1500);
-    CHECK_INT(rag_rl_wait(&rl, r1, 102600), 0);          /* reset passed */
+    CHECK_INT(rag_rl_wait(&rl, r1, 102600), 0); /* reset passed */
     /* another route learned to share bucket abc inherits its state */
     rag_rl_update(&rl, r2, "abc", "3", "9", 90000);
     CHECK_INT(rag_rl_wait(&rl, r2, 101000), 1500);
@@ -87,7 +90,8 @@ static void
 test_retry_after(void)
 {
     CHECK_INT(rag_rl_parse_retry_after("{\"message\":\"x\",\"retry_after\":"
-                                       "1.5,\"global\":false}"), 1500);
+                                       "1.5,\"global\":false}"),
+              1500);
     CHECK_INT(rag_rl_parse_retry_after("{\"retry_after\":2}"), 2000);
     CHECK_INT(rag_rl_parse_retry_after("{\"retry_after\":0.0004}"), 0);
     CHECK_INT(rag_rl_parse_retry_after("{\"retry_after\":-1}"), -1);
