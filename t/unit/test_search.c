@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -194,6 +195,76 @@ test_rrf(void)
     rag_index_close(ix);
 }
 
+
+/* many threads searching one index at once get the same answers as one
+ * thread alone */
+typedef struct {
+    rag_index *ix;
+    const char *const *queries;
+    int nq;
+    rag_hit (*want)[5];
+    int *wantn;
+    int mismatches;
+} mt_arg;
+
+static void *
+mt_worker(void *p)
+{
+    mt_arg *a = p;
+    rag_hit h[5];
+
+    for (int round = 0; round < 200; round++) {
+        int i = round % a->nq;
+        rag_query q = {a->queries[i], strlen(a->queries[i]), NULL, 5,
+                       RAG_SEARCH_BM25};
+        int n = rag_search(a->ix, &q, h);
+        if (n != a->wantn[i])
+            a->mismatches++;
+        for (int j = 0; j < n && j < a->wantn[i]; j++)
+            if (h[j].rec != a->want[i][j].rec ||
+                h[j].score != a->want[i][j].score)
+                a->mismatches++;
+    }
+    return NULL;
+}
+
+static void
+test_threads(void)
+{
+    static const doc docs[] = {
+        {"cat dog cat", NULL},     {"cat fish", NULL},
+        {"dog fish fish bird", NULL}, {"bird bird cat", NULL},
+        {"fish and chips", NULL},  {"dog days", NULL},
+    };
+    static const char *const queries[] = {"cat", "fish bird", "dog",
+                                          "chips cat", "bird"};
+    rag_index *ix = build(docs, 6, 0, "mt");
+    rag_hit want[5][5];
+    int wantn[5];
+    pthread_t th[4];
+    mt_arg args[4];
+    int bad = 0;
+
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    for (int i = 0; i < 5; i++) {
+        rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
+                       RAG_SEARCH_BM25};
+        wantn[i] = rag_search(ix, &q, want[i]);
+    }
+    for (int t = 0; t < 4; t++) {
+        args[t] = (mt_arg){ix, queries, 5, want, wantn, 0};
+        pthread_create(&th[t], NULL, mt_worker, &args[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        bad += args[t].mismatches;
+    }
+    CHECK_INT(bad, 0);
+    rag_index_close(ix);
+}
+
 static uint64_t rng = 88172645463325252ull;
 
 static double
@@ -348,6 +419,7 @@ main(void)
         return 1;
     RUN(test_bm25);
     RUN(test_ties);
+    RUN(test_threads);
     RUN(test_rrf);
     RUN(test_vector_recall);
     RUN(test_snippet);
