@@ -475,10 +475,24 @@ needs_close(const chunker *c, size_t last)
     return L->fence != NO_FENCE && !L->fence_close;
 }
 
+/* Tokens of the closing fence render() adds (the opener's indentation
+ * and fence run, a newline, and one more if the last line had none). */
 static size_t
 close_tokens(const chunker *c, size_t last)
 {
-    return needs_close(c, last) ? 4 : 0; /* "\n```\n" at most */
+    const line_t *F;
+    const char *p;
+    size_t k = 0, e;
+
+    if (!needs_close(c, last))
+        return 0;
+    F = &c->lines[c->lines[last].fence];
+    p = c->md + F->off;
+    while (k < F->len && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    for (e = k; e < F->len && p[e] == p[k]; e++)
+        ;
+    return rag_tokens_estimate(p, e) + 2;
 }
 
 static int

@@ -180,6 +180,24 @@ is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collect
 is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
       WHERE c.name = 'links'"), 6, 'pages found by following links, capped');
 
+# link following again: pages answer 304, their stored links are followed
+{
+    local @ENV{keys %env} = values %env;
+    my @cmd = (RagTest::bin('rag-ingest'), '--collection', 'links2', '--site',
+        "$base/docs/tutorial-start.html", '--include', "$base/docs/tutorial-",
+        '--allow-private', '--delay', '0');
+    my $cmd = join ' ', map { "'$_'" } @cmd;
+    $out = `$cmd 2>&1`;
+    is($? >> 8, 0, 'full link-following crawl') or diag $out;
+    my $first = stat_of($out, 'new');
+    cmp_ok($first, '>', 6, "follows links through the site ($first pages)");
+    $out = `$cmd 2>&1`;
+    is($? >> 8, 0, 'link-following re-crawl') or diag $out;
+    is(stat_of($out, 'unchanged'), $first,
+        'every page reached again through stored links (304s)');
+    is(stat_of($out, 'deleted'), 0, 'nothing deleted');
+}
+
 # --- SSRF guard ------------------------------------------------------------
 {
     local @ENV{keys %env} = values %env;

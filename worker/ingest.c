@@ -247,7 +247,8 @@ done:
 /* Stores one page. Returns 0 (counted as new/changed/unchanged) or -1. */
 static int
 store_doc(run_t *r, const char *url, const char *title, const char *body,
-          const char *etag, const char *lastmod, const char *source)
+          const char *etag, const char *lastmod, const char *source,
+          const char *links)
 {
     char hash[65];
     doc_row *d = map_get(&r->map, url);
@@ -260,27 +261,31 @@ store_doc(run_t *r, const char *url, const char *title, const char *body,
         if (strcmp(d->content_hash, hash) == 0 &&
             strcmp(d->chunked_hash, hash) == 0 &&
             strcmp(d->title, title) == 0) {
-            const char *p[3] = {d->id, etag, lastmod};
+            const char *p[4] = {d->id, etag, lastmod, links};
             r->st->unchanged++;
             return rag_db_exec(r->db,
                                "UPDATE documents SET fetched_at = now(), "
-                               "etag = $2, last_modified = $3 "
-                               "WHERE id = $1",
-                               3, p);
+                               "etag = $2, last_modified = $3, "
+                               "out_links = coalesce(string_to_array($4, "
+                               "E'\\n'), out_links) WHERE id = $1",
+                               4, p);
         }
     }
     if (rag_db_begin(r->db) != 0)
         return -1;
-    const char *p[7] = {r->coll_id, url, title, body, etag, lastmod, source};
+    const char *p[8] = {r->coll_id, url, title, body, etag, lastmod, source,
+                        links};
     res = rag_db_query(
         r->db,
         "INSERT INTO documents (collection_id, url, title, body, etag, "
-        "last_modified, source, fetched_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, now()) "
+        "last_modified, source, fetched_at, out_links) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, now(), "
+        "coalesce(string_to_array($8, E'\\n'), '{}')) "
         "ON CONFLICT (collection_id, url) DO UPDATE SET title = $3, "
         "body = $4, etag = $5, last_modified = $6, source = $7, "
-        "fetched_at = now() RETURNING id",
-        7, p);
+        "fetched_at = now(), out_links = coalesce(string_to_array($8, "
+        "E'\\n'), '{}') RETURNING id",
+        8, p);
     if (res == NULL || PQntuples(res) != 1) {
         PQclear(res);
         goto fail;
@@ -539,6 +544,26 @@ polite_wait(double *last, double delay)
 }
 
 static int
+follow_stored_links(run_t *r, frontier *fr, const char *root,
+                    const char *doc_id)
+{
+    const char *p[1] = {doc_id};
+    PGresult *res = rag_db_query(
+        r->db, "SELECT unnest(out_links) FROM documents WHERE id = $1", 1,
+        p);
+    int rc = 0;
+
+    if (res == NULL)
+        return 0; /* nothing to follow; the crawl goes on */
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+        if (in_scope(r->o, root, PQgetvalue(res, i, 0)) &&
+            fr_seen_add(fr, PQgetvalue(res, i, 0)) < 0)
+            rc = -1;
+    PQclear(res);
+    return rc;
+}
+
+static int
 ingest_site(run_t *r, char *err, size_t errlen)
 {
     const rag_ingest_opts *o = r->o;
@@ -652,6 +677,12 @@ ingest_site(run_t *r, char *err, size_t errlen)
         r->st->fetched++;
         if (p.status == 304) {
             keep_doc(r, url, 1);
+            /* not modified: follow the links it had last time */
+            if (use_links && d &&
+                follow_stored_links(r, &fr, root, d->id) != 0) {
+                crawl_page_free(&p);
+                goto oom;
+            }
         } else if (p.status == 404 || p.status == 410) {
             /* gone: not marked seen, so it is deleted at the end */
         } else if (p.status != 200) {
@@ -684,16 +715,25 @@ ingest_site(run_t *r, char *err, size_t errlen)
                 r->st->failed++;
                 keep_doc(r, url, 0);
             } else {
-                if (use_links)
-                    for (size_t k = 0; k < hd.nlinks; k++)
-                        if (in_scope(o, root, hd.links[k]) &&
-                            fr_seen_add(&fr, hd.links[k]) < 0) {
-                            rag_html_doc_free(&hd);
-                            crawl_page_free(&p);
-                            goto oom;
-                        }
-                if (store_doc(r, page, hd.title, hd.markdown, p.etag,
-                              p.last_modified, "docs") != 0) {
+                rag_buf lk;
+                rag_buf_init(&lk, 0);
+                for (size_t k = 0; k < hd.nlinks; k++) {
+                    if (!in_scope(o, root, hd.links[k]))
+                        continue;
+                    if ((lk.len && rag_buf_putc(&lk, '\n')) ||
+                        rag_buf_puts(&lk, hd.links[k]) ||
+                        (use_links && fr_seen_add(&fr, hd.links[k]) < 0)) {
+                        rag_buf_free(&lk);
+                        rag_html_doc_free(&hd);
+                        crawl_page_free(&p);
+                        goto oom;
+                    }
+                }
+                int sr = store_doc(r, page, hd.title, hd.markdown, p.etag,
+                                   p.last_modified, "docs",
+                                   lk.data ? lk.data : "");
+                rag_buf_free(&lk);
+                if (sr != 0) {
                     snprintf(err, errlen, "database error storing %s", page);
                     rag_html_doc_free(&hd);
                     crawl_page_free(&p);
@@ -728,7 +768,7 @@ ingest_items(run_t *r, ingest_item *items, size_t n, char *err,
     for (size_t i = 0; i < n; i++) {
         r->st->fetched++;
         if (store_doc(r, items[i].url, items[i].title, items[i].body, NULL,
-                      NULL, "docs") != 0) {
+                      NULL, "docs", NULL) != 0) {
             snprintf(err, errlen, "database error storing %s", items[i].url);
             return -1;
         }

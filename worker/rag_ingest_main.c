@@ -9,6 +9,7 @@
  *       [--selector CSS] [--allow-private] [--force] [--delay SEC]
  *       [--max-pages N] [--quiet]
  *   rag-ingest --convert FILE.html --url PAGE_URL [--selector CSS]
+ *   rag-ingest --convert DIR     (throughput of convert + chunk, in-process)
  *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
  *       worker's ingest job, e.g. {"type":"rechunk"})
  *
@@ -19,16 +20,19 @@
  */
 #include "ingest.h"
 #include "rag_buf.h"
+#include "rag_chunk.h"
 #include "rag_conf.h"
 #include "rag_db.h"
 #include "rag_html.h"
 #include "rag_http.h"
 #include "rag_log.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void
@@ -82,6 +86,72 @@ done:
         fclose(f);
     rag_buf_free(&b);
     return rc;
+}
+
+/* --convert DIR: converts (and chunks) every *.html in DIR in-process and
+ * prints throughput (bench/ingest.sh). */
+static int
+convert_dir(const char *dir, const char *selector)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct timespec t0, t1;
+    double secs = 0, csecs = 0;
+    size_t pages = 0, bytes = 0, mdbytes = 0, chunks = 0;
+    rag_buf b;
+
+    if (d == NULL) {
+        perror(dir);
+        return 1;
+    }
+    rag_buf_init(&b, RAG_HTML_MAX_INPUT);
+    while ((e = readdir(d)) != NULL) {
+        char path[4096], url[4200], err[256], tmp[65536];
+        size_t n, len = strlen(e->d_name);
+        rag_html_doc hd;
+        rag_chunks cs;
+        FILE *f;
+
+        if (len < 6 || strcmp(e->d_name + len - 5, ".html") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        snprintf(url, sizeof(url), "https://docs.example.org/%s", e->d_name);
+        if ((f = fopen(path, "rb")) == NULL)
+            continue;
+        rag_buf_reset(&b);
+        while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+            if (rag_buf_append(&b, tmp, n) != 0)
+                break;
+        fclose(f);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (rag_html_convert(b.data ? b.data : "", b.len, url, selector, NULL,
+                             &hd, err, sizeof(err)) != 0)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        secs += (double) (t1.tv_sec - t0.tv_sec) +
+                (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (rag_chunk_markdown(hd.markdown, hd.markdown_len, hd.title, NULL,
+                               &cs) == 0) {
+            chunks += cs.n;
+            rag_chunks_free(&cs);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        csecs += (double) (t0.tv_sec - t1.tv_sec) +
+                 (double) (t0.tv_nsec - t1.tv_nsec) / 1e9;
+        pages++;
+        bytes += b.len;
+        mdbytes += hd.markdown_len;
+        rag_html_doc_free(&hd);
+    }
+    closedir(d);
+    rag_buf_free(&b);
+    printf("convert: %zu pages, %.1f MB HTML -> %.1f MB Markdown in %.3f s: "
+           "%.0f pages/s, %.1f MB/s\n",
+           pages, bytes / 1e6, mdbytes / 1e6, secs, pages / secs,
+           bytes / 1e6 / secs);
+    printf("chunk: %zu chunks in %.3f s: %.0f chunks/s\n", chunks, csecs,
+           chunks / csecs);
+    return 0;
 }
 
 int
@@ -155,6 +225,8 @@ main(int argc, char **argv)
     }
     if (convert && page_url && optind == argc)
         return convert_file(convert, page_url, o.selector);
+    if (convert && optind == argc)
+        return convert_dir(convert, o.selector);
     if (optind != argc || !o.collection || nsrc != 1 ||
         (o.type == INGEST_DIR && !o.url_template) || o.delay > 60 ||
         (o.selector && rag_html_selector_check(o.selector) != 0))
