@@ -10,7 +10,7 @@ use lib 't/lib';
 use RagTest;
 use FakeDiscord;
 
-plan skip_all => 'nginx module not built' unless -f RagTest::module_path();
+plan skip_all => 'no nginx' unless -x $RagTest::NGINX;
 my $dir = RagTest::tmpdir();
 my $ssl = sub { my $out = `openssl @_ 2>&1`; die "openssl @_: $out" if $?; };
 $ssl->("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ragtest-ca "
@@ -34,8 +34,23 @@ my $tls = RagTest::free_port();
 my $fd = FakeDiscord->start(dir => $dir, guild_id => $G,
     gateway_base => "wss://localhost:$tls");
 my $up = $fd->{port};
+# a plain nginx as the TLS front (the module is not needed here)
 mkdir "$dir/ng" or die;
-RagTest::nginx_start(dir => "$dir/ng", http => qq{
+mkdir "$dir/ng/$_" for qw(logs tmp);
+RagTest::write_file("$dir/ng/nginx.conf", qq{
+daemon off;
+master_process off;
+error_log $dir/ng/logs/error.log info;
+pid $dir/ng/nginx.pid;
+@{[$> == 0 ? 'user root root;' : '']}
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $dir/ng/tmp/body;
+    proxy_temp_path $dir/ng/tmp/proxy;
+    fastcgi_temp_path $dir/ng/tmp/fastcgi;
+    uwsgi_temp_path $dir/ng/tmp/uwsgi;
+    scgi_temp_path $dir/ng/tmp/scgi;
     server {
         listen 127.0.0.1:$tls ssl;
         server_name localhost;
@@ -49,7 +64,12 @@ RagTest::nginx_start(dir => "$dir/ng", http => qq{
             proxy_read_timeout 600s;
         }
     }
-}, server => 'location / { return 404; }');
+}
+});
+RagTest::spawn([$RagTest::NGINX, '-p', "$dir/ng", '-c', "$dir/ng/nginx.conf"],
+    log => "$dir/ng/logs/stderr.log");
+RagTest::wait_for(sub { RagTest::port_open($tls) }, 10)
+    or die "nginx did not start: " . RagTest::slurp("$dir/ng/logs/error.log");
 
 my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')], log => $log,
