@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Copy qw(copy);
+use Time::HiRes qw(time);
 use lib 't/lib';
 use RagTest;
 use FakeOpenAI;
@@ -42,7 +43,8 @@ sub write_sitemap {
 write_sitemap(@pages);
 
 my $ng = RagTest::nginx_start(port => $port,
-    server => "location / { root $www; }");
+    server => "location / { root $www; }\n"
+        . "location = /docs/tutorial-flaky.html { return 503; }");
 
 my %env = (RAG_DATABASE_URL => $pg->{conninfo}, RAG_INDEX_DIR => $idx,
     RAG_EMBED_BASE_URL => $ai->{url}, RAG_EMBED_API_KEY => 'sk-test',
@@ -197,6 +199,42 @@ is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collect
         'every page reached again through stored links (304s)');
     is(stat_of($out, 'deleted'), 0, 'nothing deleted');
 }
+
+# --- politeness: --delay and robots.txt Crawl-delay space the requests --------
+# (a lower bound on the run time is the observable effect)
+{
+    local @ENV{keys %env} = values %env;
+    my @cmd = (RagTest::bin('rag-ingest'), '--collection', 'slow', '--site',
+        "$base/docs/tutorial-start.html", '--include', "$base/docs/tutorial-",
+        '--allow-private', '--max-pages', '4');
+    my $t0 = time;
+    $out = `@{[join ' ', map { "'$_'" } @cmd, '--delay', '0.3']} 2>&1`;
+    my $dt = time - $t0;
+    is($? >> 8, 0, 'crawl with --delay 0.3') or diag $out;
+    cmp_ok($dt, '>=', 4 * 0.3, sprintf('requests spaced by the delay: %.2f s', $dt));
+    RagTest::write_file("$www/robots.txt",
+        "User-agent: *\nDisallow: /docs/private/\nCrawl-delay: 0.4\n");
+    $t0 = time;
+    $out = `@{[join ' ', map { "'$_'" } @cmd, '--delay', '0']} 2>&1`;
+    $dt = time - $t0;
+    is($? >> 8, 0, 'crawl with a robots.txt Crawl-delay') or diag $out;
+    cmp_ok($dt, '>=', 4 * 0.4, sprintf('Crawl-delay obeyed: %.2f s', $dt));
+    RagTest::write_file("$www/robots.txt", "User-agent: *\nDisallow: /docs/private/\n");
+}
+
+# --- 5xx: retried with backoff, then counted as failed, not stored -----------
+write_sitemap('tutorial-flaky.html', @pages[0 .. 1]);
+truncate "$ng->{dir}/logs/access.log", 0;
+{
+    local @ENV{keys %env} = values %env;
+    local $ENV{RAG_CRAWL_BACKOFF_MS} = 20;
+    $out = `@{[RagTest::bin('rag-ingest')]} --collection flaky --site $base/docs/ --allow-private --delay 0 2>&1`;
+    is($? >> 8, 0, 'crawl with a failing page') or diag $out;
+}
+is(stat_of($out, 'failed'), 1, 'the 503 page counted as failed');
+is(stat_of($out, 'new'), 2, 'the others stored');
+my @tries = access_log() =~ m{GET /docs/tutorial-flaky\.html}g;
+is(scalar @tries, 3, 'one request and two retries');
 
 # --- SSRF guard ------------------------------------------------------------
 {

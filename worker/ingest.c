@@ -1,6 +1,7 @@
 #include "ingest.h"
 
 #include "crawl.h"
+#include "crawl_pool.h"
 #include "ingest_src.h"
 #include "rag_buf.h"
 #include "rag_chunk.h"
@@ -573,7 +574,10 @@ ingest_site(run_t *r, char *err, size_t errlen)
     frontier fr = {0};
     char root[RAG_URL_MAX], u[RAG_URL_MAX], robots_url[RAG_URL_MAX];
     double delay, last = 0;
-    long max_pages;
+    long max_pages, dispatched = 0;
+    crawl_pool *pool = NULL;
+    size_t next = 0;
+    int threads;
     rag_url pu;
     int use_links, rc = -1;
 
@@ -589,6 +593,11 @@ ingest_site(run_t *r, char *err, size_t errlen)
     max_pages = o->max_pages > 0 ? o->max_pages
                                  : rag_conf_int(r->conf, "crawl_max_pages",
                                                 DEFAULT_MAX_PAGES);
+    threads = o->concurrency > 0
+                  ? o->concurrency
+                  : (int) rag_conf_int(r->conf, "crawl_concurrency", 4);
+    if (threads < 1 || threads > 16)
+        threads = 4;
     if (rag_url_normalize(o->site, root, sizeof(root)) != 0 ||
         rag_url_parse(root, &pu) != 0) {
         snprintf(err, errlen, "bad --site URL");
@@ -643,108 +652,112 @@ ingest_site(run_t *r, char *err, size_t errlen)
     rag_info("msg=\"crawl start\" site=\"%s\" discovery=%s pages=%zu "
              "delay=%.2f", root, use_links ? "links" : "sitemap", fr.n,
              delay);
-    for (size_t i = 0; i < fr.n; i++) {
-        const char *url = fr.v[i];
-        rag_url uu;
-        crawl_page p;
+    polite_wait(&last, delay);
+    if ((pool = crawl_pool_start(&co, threads, delay, o->selector)) == NULL)
+        goto oom;
+    for (;;) {
+        crawl_result *res;
+        crawl_page *pg;
         doc_row *d;
+        const char *url;
 
-        r->progress_total = (long) fr.n;
-        if (r->st->fetched >= max_pages) {
-            rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
-            r->partial = 1;
-            break;
+        /* keep the pool busy, within the page budget and robots.txt */
+        while (next < fr.n && crawl_pool_pending(pool) < (size_t) threads * 2) {
+            rag_url uu;
+            url = fr.v[next++];
+            if (dispatched >= max_pages) {
+                rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
+                r->partial = 1;
+                next = fr.n;
+                break;
+            }
+            if (rag_url_parse(url, &uu) != 0 ||
+                !crawl_robots_allowed(&robots, uu.path)) {
+                rag_info("msg=\"robots.txt disallows\" url=\"%s\"", url);
+                r->st->skipped++;
+                keep_doc(r, url, 0);
+                continue;
+            }
+            d = map_get(&r->map, url);
+            if (crawl_pool_submit(pool, url, d ? d->etag : NULL,
+                                  d ? d->lastmod : NULL) != 0)
+                goto oom;
+            dispatched++;
         }
-        if (rag_url_parse(url, &uu) != 0 ||
-            !crawl_robots_allowed(&robots, uu.path)) {
-            rag_info("msg=\"robots.txt disallows\" url=\"%s\"", url);
-            r->st->skipped++;
-            keep_doc(r, url, 0);
+        r->progress_total = (long) fr.n;
+        if ((res = crawl_pool_next(pool)) == NULL) {
+            if (next >= fr.n)
+                break;
             continue;
         }
+        url = res->url;
+        pg = &res->page;
         d = map_get(&r->map, url);
-        polite_wait(&last, delay);
-        if (crawl_fetch(&co, url, d ? d->etag : NULL, d ? d->lastmod : NULL,
-                        &p) != 0) {
+        if (res->fetch_rc != 0) {
             rag_warn("msg=\"fetch failed\" url=\"%s\" error=\"%s\"", url,
-                     p.error);
+                     pg->error);
             r->st->failed++;
             keep_doc(r, url, 0);
-            crawl_page_free(&p);
-            progress(r, "");
-            continue;
-        }
-        r->st->fetched++;
-        if (p.status == 304) {
+        } else if (pg->status == 304) {
+            r->st->fetched++;
             keep_doc(r, url, 1);
             /* not modified: follow the links it had last time */
             if (use_links && d &&
                 follow_stored_links(r, &fr, root, d->id) != 0) {
-                crawl_page_free(&p);
+                crawl_result_free(res);
                 goto oom;
             }
-        } else if (p.status == 404 || p.status == 410) {
+        } else if (pg->status == 404 || pg->status == 410) {
             /* gone: not marked seen, so it is deleted at the end */
-        } else if (p.status != 200) {
+            r->st->fetched++;
+        } else if (pg->status != 200) {
             rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
-                     p.status);
+                     pg->status);
             r->st->failed++;
-            r->st->fetched--;
             keep_doc(r, url, 0);
-        } else if (strncasecmp(p.content_type, "text/html", 9) != 0 &&
-                   strncasecmp(p.content_type, "application/xhtml", 17) != 0) {
+        } else if (!res->is_html) {
             r->st->skipped++;
-            r->st->fetched--;
+        } else if (strcmp(pg->final_url, url) != 0 &&
+                   (!in_scope(o, root, pg->final_url) ||
+                    fr_seen_add(&fr, pg->final_url) == 0)) {
+            /* a redirect out of scope, or to a page queued anyway */
+            keep_doc(r, url, 0);
+        } else if (!res->converted) {
+            rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
+                     pg->final_url, res->err);
+            r->st->failed++;
+            keep_doc(r, url, 0);
         } else {
-            rag_html_doc hd;
-            char herr[256];
-            const char *page = p.final_url;
-            /* a redirect out of scope is not followed into the index */
-            if (strcmp(page, url) != 0) {
-                if (!in_scope(o, root, page) || fr_seen_add(&fr, page) == 0) {
-                    keep_doc(r, url, 0);
-                    crawl_page_free(&p);
+            rag_html_doc *hd = &res->doc;
+            const char *page = pg->final_url;
+            rag_buf lk;
+            int sr;
+
+            r->st->fetched++;
+            rag_buf_init(&lk, 0);
+            for (size_t k = 0; k < hd->nlinks; k++) {
+                if (!in_scope(o, root, hd->links[k]))
                     continue;
+                if ((lk.len && rag_buf_putc(&lk, '\n')) ||
+                    rag_buf_puts(&lk, hd->links[k]) ||
+                    (use_links && fr_seen_add(&fr, hd->links[k]) < 0)) {
+                    rag_buf_free(&lk);
+                    crawl_result_free(res);
+                    goto oom;
                 }
             }
-            if (rag_html_convert(p.body.data ? p.body.data : "", p.body.len,
-                                 page, o->selector, NULL, &hd, herr,
-                                 sizeof(herr)) != 0) {
-                rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
-                         page, herr);
-                r->st->failed++;
+            sr = store_doc(r, page, hd->title, hd->markdown, pg->etag,
+                           pg->last_modified, "docs", lk.data ? lk.data : "");
+            rag_buf_free(&lk);
+            if (sr != 0) {
+                snprintf(err, errlen, "database error storing %s", page);
+                crawl_result_free(res);
+                goto done;
+            }
+            if (strcmp(page, url) != 0)
                 keep_doc(r, url, 0);
-            } else {
-                rag_buf lk;
-                rag_buf_init(&lk, 0);
-                for (size_t k = 0; k < hd.nlinks; k++) {
-                    if (!in_scope(o, root, hd.links[k]))
-                        continue;
-                    if ((lk.len && rag_buf_putc(&lk, '\n')) ||
-                        rag_buf_puts(&lk, hd.links[k]) ||
-                        (use_links && fr_seen_add(&fr, hd.links[k]) < 0)) {
-                        rag_buf_free(&lk);
-                        rag_html_doc_free(&hd);
-                        crawl_page_free(&p);
-                        goto oom;
-                    }
-                }
-                int sr = store_doc(r, page, hd.title, hd.markdown, p.etag,
-                                   p.last_modified, "docs",
-                                   lk.data ? lk.data : "");
-                rag_buf_free(&lk);
-                if (sr != 0) {
-                    snprintf(err, errlen, "database error storing %s", page);
-                    rag_html_doc_free(&hd);
-                    crawl_page_free(&p);
-                    goto done;
-                }
-                if (strcmp(page, url) != 0)
-                    keep_doc(r, url, 0);
-                rag_html_doc_free(&hd);
-            }
         }
-        crawl_page_free(&p);
+        crawl_result_free(res);
         progress(r, "");
     }
     rc = 0;
@@ -752,6 +765,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
 oom:
     snprintf(err, errlen, "out of memory");
 done:
+    crawl_pool_stop(pool);
     crawl_robots_free(&robots);
     crawl_urls_free(&sm);
     fr_free(&fr);

@@ -49,6 +49,7 @@ typedef struct {
     int force;
     double delay;                /* per-host seconds, < 0: conf/default */
     long max_pages;              /* 0: conf/default (10000) */
+    int concurrency;             /* requests in flight; 0: conf (4) */
     int progress;                /* 1: progress bar on stderr */
 } rag_ingest_opts;
 

@@ -7,7 +7,7 @@
  *          [--exclude PREFIX]...
  *        | --json FILE | --rechunk | --reindex)
  *       [--selector CSS] [--allow-private] [--force] [--delay SEC]
- *       [--max-pages N] [--quiet]
+ *       [--max-pages N] [--concurrency N] [--quiet]
  *   rag-ingest --convert FILE.html --url PAGE_URL [--selector CSS]
  *   rag-ingest --convert DIR     (throughput of convert + chunk, in-process)
  *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
@@ -15,8 +15,9 @@
  *
  * Conf/env: database_url, index_dir, embed_*, chunk_tokens,
  * chunk_overlap, crawl_delay, crawl_timeout_ms, crawl_max_bytes,
- * crawl_max_pages. Prints a progress bar on a TTY and one summary line
- * on stdout; exits 0 on success, 1 on failure, 2 on bad usage.
+ * crawl_max_pages, crawl_concurrency (requests in flight, default 4).
+ * Prints a progress bar on a TTY and one summary line on stdout; exits 0
+ * on success, 1 on failure, 2 on bad usage.
  */
 #include "ingest.h"
 #include "rag_buf.h"
@@ -45,7 +46,8 @@ usage(void)
             " [--exclude PREFIX]...\n"
             "          | --json FILE | --rechunk | --reindex)\n"
             "         [--selector CSS] [--allow-private] [--force]"
-            " [--delay SEC] [--max-pages N] [--quiet]\n");
+            " [--delay SEC] [--max-pages N] [--concurrency N]"
+            " [--quiet]\n");
 }
 
 /* --convert FILE --url URL: print the page's title, links and Markdown
@@ -171,6 +173,7 @@ main(int argc, char **argv)
         {"force", no_argument, NULL, 'F'},
         {"delay", required_argument, NULL, 'D'},
         {"max-pages", required_argument, NULL, 'M'},
+        {"concurrency", required_argument, NULL, 'N'},
         {"reindex", no_argument, NULL, 'R'},
         {"rechunk", no_argument, NULL, 'K'},
         {"quiet", no_argument, NULL, 'q'},
@@ -214,6 +217,7 @@ main(int argc, char **argv)
         case 'F': o.force = 1; break;
         case 'D': o.delay = strtod(optarg, NULL); break;
         case 'M': o.max_pages = strtol(optarg, NULL, 10); break;
+        case 'N': o.concurrency = (int) strtol(optarg, NULL, 10); break;
         case 'R': o.type = INGEST_REINDEX_ONLY; nsrc++; break;
         case 'K': o.type = INGEST_RECHUNK; nsrc++; break;
         case 'q': quiet = 1; break;
@@ -229,6 +233,7 @@ main(int argc, char **argv)
         return convert_dir(convert, o.selector);
     if (optind != argc || !o.collection || nsrc != 1 ||
         (o.type == INGEST_DIR && !o.url_template) || o.delay > 60 ||
+        o.concurrency < 0 || o.concurrency > 16 ||
         (o.selector && rag_html_selector_check(o.selector) != 0))
         goto bad;
     o.progress = !quiet && isatty(2);
