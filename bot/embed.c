@@ -200,6 +200,21 @@ put_link_text(rag_buf *b, const char *s, size_t max)
     }
 }
 
+/* URL inside <...>: characters that would end it are escaped. */
+static void
+put_url(rag_buf *b, const char *s, size_t max)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '<' || c == '>' || c <= ' ' || c == 0x7f)
+            rag_buf_printf(b, "%%%02X", c);
+        else
+            rag_buf_putc(b, (char)c);
+    }
+}
+
 int
 rag_embed_sources_text(const char *sources_json, rag_buf *out)
 {
@@ -243,10 +258,10 @@ rag_embed_sources_text(const char *sources_json, rag_buf *out)
             put_link_text(&line, heading, 120);
         }
         rag_buf_puts(&line, "](<");
-        put_link_text(&line, url, 800);
+        put_url(&line, url, 800);
         if (anchor && *anchor && !strchr(url, '#')) {
             rag_buf_putc(&line, '#');
-            put_link_text(&line, anchor, 120);
+            put_url(&line, anchor, 120);
         }
         rag_buf_puts(&line, ">)");
         if (score >= 0) {

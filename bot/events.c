@@ -81,6 +81,13 @@ on_thread_update(rag_bot *b, yajl_val d)
     if (r && PQntuples(r) == 1)
         rag_info("msg=\"thread state synced\" thread=%s open=%s", id, p[1]);
     PQclear(r);
+    /* a renamed post keeps its title in step */
+    p[1] = rag_j_str(d, "name", NULL);
+    if (p[1])
+        rag_db_exec(b->db,
+                    "UPDATE threads SET title = $2 WHERE thread_id = $1 "
+                    "AND title IS DISTINCT FROM $2",
+                    2, p);
 }
 
 static void

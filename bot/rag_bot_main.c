@@ -306,8 +306,20 @@ main(int argc, char **argv)
     pc.br = &br;
     b.pump = pump;
     b.pump_ud = &pc;
-    if (pthread_create(&th, NULL, gateway_thread, &br) != 0)
-        goto done;
+    {
+        /* signals go to the main thread, whose poll() they interrupt */
+        sigset_t block, old;
+        int prc;
+
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
+        prc = pthread_create(&th, NULL, gateway_thread, &br);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (prc != 0)
+            goto done;
+    }
     started = 1;
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s", api, b.worker_id);
 

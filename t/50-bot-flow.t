@@ -212,9 +212,12 @@ $fd->dispatch(THREAD_UPDATE => { id => $T, guild_id => $G, parent_id => $F, type
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT open FROM threads WHERE thread_id='$T'") eq 't' }, 5),
     'unarchive syncs open=true');
 $fd->dispatch(THREAD_UPDATE => { id => $T, guild_id => $G, parent_id => $F, type => 11,
+    name => 'How do I X? [renamed]',
     thread_metadata => { archived => JSON::PP::true, locked => JSON::PP::false } });
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT open FROM threads WHERE thread_id='$T'") eq 'f' }, 5),
     'archive syncs open=false');
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT title FROM threads WHERE thread_id='$T'")
+    eq 'How do I X? [renamed]' }, 5), 'rename syncs the title');
 
 # --- a deferred interaction from the module's HTTP endpoint ----------------
 RagTest::psql($pg, qq{INSERT INTO interactions (interaction_id, application_id, token,

@@ -160,6 +160,11 @@ test_reply_messages(void)
     CHECK(strstr(m[0].data, "53%") != NULL);
     CHECK(strstr(m[0].data, "%0.") == NULL);
     CHECK(strstr(m[0].data, "A  x ") != NULL); /* brackets defused */
+    rag_buf_free(&m[0]);
+    free(m);
+    n = rag_embed_reply_messages("s", "[{\"url\":\"https://d/a b>c\"}]", "m1",
+                                 0, &m);
+    CHECK(strstr(m[0].data, "(<https://d/a%20b%3Ec>)") != NULL);
     CHECK(strstr(m[0].data, "\"enforce_nonce\":true") != NULL);
     rag_buf_free(&m[0]);
     free(m);
