@@ -27,6 +27,7 @@
 #include "rag_embed.h"
 #include "rag_index.h"
 #include "rag_search.h"
+#include "ngx_rag_search.h"
 
 #include <yajl/yajl_tree.h>
 
@@ -99,12 +100,27 @@ typedef enum {
 static const char *ngx_rag_mode_names[] = { "hybrid", "bm25", "vector" };
 
 
-typedef struct {
-    /* in: set on the event loop before posting */
+/* A request's hold on one collection's index (see ngx_rag_search.h). */
+struct ngx_rag_search_pin_s {
+    /* set on the event loop */
     ngx_rag_ixent_t   *ent;
     ngx_rag_ixref_t   *ref;        /* current index, or NULL */
-    ngx_uint_t         load_seq;   /* != 0: open the file first */
+    ngx_uint_t         load_seq;   /* != 0: open the file in the thread */
     char              *path;
+
+    /* set by the thread */
+    rag_index         *opened;
+    char               open_err[256];
+    unsigned           open_enoent:1;
+    unsigned           tried:1;
+
+    unsigned           released:1;
+};
+
+
+typedef struct {
+    ngx_rag_search_pin_t  pin;
+
     char              *query;
     size_t             query_len;
     char              *collection;
@@ -114,13 +130,7 @@ typedef struct {
     ngx_msec_t         delay;
     struct timespec    start;
 
-    /* out: set by the thread */
-    rag_index         *opened;
-    char               open_err[256];
-    int                open_errno_enoent;
-    uint64_t           generation;
-
-    unsigned           released:1;
+    uint64_t           generation; /* set by the thread */
 } ngx_rag_search_ctx_t;
 
 
@@ -702,15 +712,140 @@ ngx_rag_search_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
 }
 
 
+/*
+ * Takes the request's hold on collection's index: a reference to the
+ * current mapping and/or the duty to open a new file in the thread. The
+ * hold is released by a pool cleanup, on the event loop. Returns NGX_OK,
+ * NGX_DECLINED (no such index), NGX_ABORT (index file invalid), NGX_BUSY
+ * (too many collections) or NGX_ERROR.
+ */
+static ngx_int_t
+ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
+    ngx_str_t *collection)
+{
+    u_char                     *p;
+    char                        path[NGX_RAG_IX_MAX_PATH];
+    ngx_int_t                   rc;
+    ngx_rag_ixent_t            *ent;
+    ngx_pool_cleanup_t         *cln;
+    ngx_rag_search_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_rag_search_module);
+
+    if (slcf->index_dir.len + collection->len + 6 > sizeof(path)) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_snprintf((u_char *) path, sizeof(path) - 1, "%V/%V.idx",
+                     &slcf->index_dir, collection);
+    *p = '\0';
+
+    ent = ngx_rag_ix_entry(path);
+    if (ent == NULL) {
+        return NGX_BUSY;
+    }
+
+    rc = ngx_rag_ix_check(ent, r->connection->log);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    pin->path = ngx_rag_search_pstrdup(r->pool, (u_char *) path,
+                                       (size_t) (p - (u_char *) path));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (pin->path == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a reference for the thread, taken before the task is posted */
+    pin->ent = ent;
+    if (ent->cur) {
+        pin->ref = ent->cur;
+        pin->ref->refs++;
+    }
+
+    if (ent->stale && (!ent->loading || ent->cur == NULL)) {
+        /* this request opens the new file; with no index yet every
+         * request has to, the first one done installs its copy */
+        pin->load_seq = ++ent->load_seq;
+        ent->loading = 1;
+        ent->stale = 0;
+
+    } else if (ent->cur == NULL && ent->loading) {
+        pin->load_seq = ++ent->load_seq;
+    }
+
+    cln->handler = ngx_rag_search_cleanup;
+    cln->data = pin;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_search_pin(ngx_http_request_t *r, ngx_str_t *collection,
+    ngx_rag_search_pin_t **out)
+{
+    ngx_rag_search_pin_t  *pin;
+
+    *out = NULL;
+
+    if (!ngx_rag_search_name_ok(collection)) {
+        return NGX_DECLINED;
+    }
+
+    pin = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_pin_t));
+    if (pin == NULL) {
+        return NGX_ERROR;
+    }
+
+    *out = pin;
+
+    return ngx_rag_search_pin_init(r, pin, collection);
+}
+
+
+const rag_index *
+ngx_rag_search_pin_index(ngx_rag_search_pin_t *pin, int *missing)
+{
+    if (missing) {
+        *missing = 0;
+    }
+
+    if (pin == NULL) {
+        return NULL;
+    }
+
+    if (pin->load_seq && !pin->tried) {
+        pin->tried = 1;
+        pin->opened = rag_index_open(pin->path, pin->open_err,
+                                     sizeof(pin->open_err));
+        if (pin->opened == NULL && errno == ENOENT) {
+            pin->open_enoent = 1;
+        }
+    }
+
+    if (pin->opened) {
+        return pin->opened;
+    }
+
+    if (pin->ref) {
+        return pin->ref->ix;
+    }
+
+    if (missing) {
+        *missing = pin->open_enoent;
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
 {
-    u_char                     *p;
-    char                        path[NGX_RAG_IX_MAX_PATH];
     ngx_rag_task_t             *t;
-    ngx_rag_ixent_t            *ent;
-    ngx_pool_cleanup_t         *cln;
     ngx_rag_search_ctx_t       *ctx;
     ngx_rag_search_loc_conf_t  *slcf;
 
@@ -742,27 +877,6 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "mode=vector needs rag_embed_url");
     }
 
-    p = ngx_snprintf((u_char *) path, sizeof(path) - 1, "%V/%V.idx",
-                     &slcf->index_dir, collection);
-    *p = '\0';
-
-    ent = ngx_rag_ix_entry(path);
-    if (ent == NULL) {
-        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "too many collections");
-    }
-
-    switch (ngx_rag_ix_check(ent, r->connection->log)) {
-    case NGX_DECLINED:
-        return ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
-                                   "unknown collection");
-    case NGX_ABORT:
-        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "collection index unavailable");
-    default:
-        break;
-    }
-
     t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run,
                             sizeof(ngx_rag_search_ctx_t));
     if (t == NULL) {
@@ -770,12 +884,27 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     }
 
     ctx = t->data;
-    ctx->path = ngx_rag_search_pstrdup(r->pool, (u_char *) path,
-                                       ngx_strlen(path));
+
+    switch (ngx_rag_search_pin_init(r, &ctx->pin, collection)) {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:
+        return ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
+                                   "unknown collection");
+    case NGX_ABORT:
+        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "collection index unavailable");
+    case NGX_BUSY:
+        return ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "too many collections");
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ctx->query = ngx_rag_search_pstrdup(r->pool, query->data, query->len);
     ctx->collection = ngx_rag_search_pstrdup(r->pool, collection->data,
                                              collection->len);
-    if (ctx->path == NULL || ctx->query == NULL || ctx->collection == NULL) {
+    if (ctx->query == NULL || ctx->collection == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -796,33 +925,6 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
         ctx->embed.max_inputs = 1;
         ctx->embed.max_tokens = 8192;
     }
-
-    /* take a reference before posting: the thread uses it */
-    ctx->ent = ent;
-    if (ent->cur) {
-        ctx->ref = ent->cur;
-        ctx->ref->refs++;
-    }
-
-    if (ent->stale && (!ent->loading || ent->cur == NULL)) {
-        /* this task opens the new file; with no index yet every task
-         * has to, the first one done installs its copy */
-        ctx->load_seq = ++ent->load_seq;
-        ent->loading = 1;
-        ent->stale = 0;
-
-    } else if (ent->cur == NULL && ent->loading) {
-        ctx->load_seq = ++ent->load_seq;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_rag_ixref_release(ctx->ref);
-        ctx->ref = NULL;
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    cln->handler = ngx_rag_search_cleanup;
-    cln->data = ctx;
 
     t->done = ngx_rag_search_done;
 
@@ -912,7 +1014,7 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
 static void
 ngx_rag_search_run(ngx_rag_task_t *t)
 {
-    int                    n;
+    int                    n, missing;
     char                   err[256];
     float                 *qvec = NULL;
     uint32_t               qdims = 0;
@@ -927,18 +1029,10 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         usleep((useconds_t) ctx->delay * 1000);
     }
 
-    if (ctx->load_seq) {
-        ctx->opened = rag_index_open(ctx->path, ctx->open_err,
-                                     sizeof(ctx->open_err));
-        if (ctx->opened == NULL) {
-            ctx->open_errno_enoent = errno == ENOENT;
-        }
-    }
-
-    ix = ctx->opened ? ctx->opened : ctx->ref ? ctx->ref->ix : NULL;
+    ix = ngx_rag_search_pin_index(&ctx->pin, &missing);
 
     if (ix == NULL) {
-        if (ctx->open_errno_enoent) {
+        if (missing) {
             ngx_rag_task_error(t, NGX_HTTP_NOT_FOUND, "unknown collection");
         } else {
             ngx_rag_task_error(t, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -1007,7 +1101,7 @@ ngx_rag_search_done(ngx_http_request_t *r, ngx_rag_task_t *t)
     }
 
     /* install a newly opened index now rather than at pool cleanup */
-    ngx_rag_search_cleanup(ctx);
+    ngx_rag_search_cleanup(&ctx->pin);
 
     return ngx_rag_send(r, t->status, t->content_type,
                         (u_char *) t->body.data, t->body.len,
@@ -1022,55 +1116,55 @@ ngx_rag_search_done(ngx_http_request_t *r, ngx_rag_task_t *t)
 static void
 ngx_rag_search_cleanup(void *data)
 {
-    ngx_rag_search_ctx_t  *ctx = data;
-    ngx_rag_ixent_t       *e = ctx->ent;
+    ngx_rag_search_pin_t  *pin = data;
+    ngx_rag_ixent_t       *e = pin->ent;
     ngx_rag_ixref_t       *ref;
 
-    if (ctx->released || e == NULL) {
+    if (pin->released || e == NULL) {
         return;
     }
-    ctx->released = 1;
+    pin->released = 1;
 
-    ngx_rag_ixref_release(ctx->ref);
-    ctx->ref = NULL;
+    ngx_rag_ixref_release(pin->ref);
+    pin->ref = NULL;
 
-    if (ctx->load_seq == 0) {
+    if (pin->load_seq == 0) {
         return;
     }
 
-    if (ctx->load_seq == e->load_seq) {
+    if (pin->load_seq == e->load_seq) {
         e->loading = 0;
     }
 
-    if (ctx->opened == NULL) {
-        if (ctx->open_err[0] && !ctx->open_errno_enoent) {
+    if (pin->opened == NULL) {
+        if (pin->open_err[0] && !pin->open_enoent) {
             /* keep serving the old index, if any; retry only when the
              * file changes */
             e->broken = 1;
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "rag_search: cannot open index: %s",
-                          ctx->open_err);
+                          pin->open_err);
         }
         return;
     }
 
-    if (ctx->load_seq <= e->installed_seq) {
+    if (pin->load_seq <= e->installed_seq) {
         /* an older or duplicate load finished late */
-        rag_index_close(ctx->opened);
-        ctx->opened = NULL;
+        rag_index_close(pin->opened);
+        pin->opened = NULL;
         return;
     }
 
     ref = malloc(sizeof(ngx_rag_ixref_t));
     if (ref == NULL) {
-        rag_index_close(ctx->opened);
-        ctx->opened = NULL;
+        rag_index_close(pin->opened);
+        pin->opened = NULL;
         return;
     }
 
-    ref->ix = ctx->opened;
+    ref->ix = pin->opened;
     ref->refs = 1;
-    ctx->opened = NULL;
+    pin->opened = NULL;
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "rag_search: %s generation %uL loaded (%uD chunks)",
@@ -1079,6 +1173,6 @@ ngx_rag_search_cleanup(void *data)
 
     ngx_rag_ixref_release(e->cur);
     e->cur = ref;
-    e->installed_seq = ctx->load_seq;
+    e->installed_seq = pin->load_seq;
     e->broken = 0;
 }
