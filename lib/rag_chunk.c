@@ -8,18 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_FENCE ((size_t) -1)
+#define NO_FENCE ((size_t)-1)
 
 typedef struct {
-    size_t off, len;     /* bytes of the input, '\n' included */
+    size_t off, len; /* bytes of the input, '\n' included */
     size_t tokens;
-    size_t fence;        /* index of the opening fence line, or NO_FENCE */
-    size_t table;        /* index of the table header line, or NO_FENCE */
-    size_t section;      /* index into sections */
-    int heading;         /* level 1-6, 0 */
-    int fence_close;     /* this line closes its fence */
+    size_t fence;    /* index of the opening fence line, or NO_FENCE */
+    size_t table;    /* index of the table header line, or NO_FENCE */
+    size_t section;  /* index into sections */
+    int heading;     /* level 1-6, 0 */
+    int fence_close; /* this line closes its fence */
     int blank;
-    int splittable;      /* a paragraph line (may be cut at spaces) */
+    int splittable; /* a paragraph line (may be cut at spaces) */
 } line_t;
 
 typedef struct {
@@ -53,18 +53,17 @@ rag_slug(const char *text, size_t n, char *out, size_t outlen)
     if (outlen == 0)
         return 0;
     for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-        unsigned char c = (unsigned char) text[i];
+        unsigned char c = (unsigned char)text[i];
         if (c >= 0x80 || isalnum(c) || c == '-' || c == '_')
-            out[o++] = (char) tolower(c);
+            out[o++] = (char)tolower(c);
         else if (c == ' ')
             out[o++] = '-';
     }
     /* never cut a UTF-8 sequence in half */
-    while (o > 0 && ((unsigned char) out[o - 1] & 0xc0) == 0x80 &&
+    while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80 &&
            o + 1 >= outlen)
         o--;
-    if (o > 0 && ((unsigned char) out[o - 1] & 0xc0) == 0xc0 &&
-        o + 1 >= outlen)
+    if (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0 && o + 1 >= outlen)
         o--;
     out[o] = '\0';
     return o;
@@ -79,11 +78,10 @@ plain_inline(const char *s, size_t n, char *out, size_t outlen)
 
     while (i < n && o + 1 < outlen) {
         char c = s[i];
-        if (c == '`' || c == '*' || (c == '_' && (i == 0 || i + 1 == n ||
-                                                  s[i - 1] == ' ' ||
-                                                  s[i + 1] == ' ' ||
-                                                  s[i + 1] == '_' ||
-                                                  s[i - 1] == '_'))) {
+        if (c == '`' || c == '*' ||
+            (c == '_' &&
+             (i == 0 || i + 1 == n || s[i - 1] == ' ' || s[i + 1] == ' ' ||
+              s[i + 1] == '_' || s[i - 1] == '_'))) {
             i++;
         } else if (c == '!' && i + 1 < n && s[i + 1] == '[') {
             i++;
@@ -91,12 +89,12 @@ plain_inline(const char *s, size_t n, char *out, size_t outlen)
             i++;
         } else if (c == ']' && i + 1 < n && s[i + 1] == '(') {
             const char *close = memchr(s + i, ')', n - i);
-            i = close ? (size_t) (close - s) + 1 : i + 1;
+            i = close ? (size_t)(close - s) + 1 : i + 1;
         } else if (c == ']') {
             i++;
         } else if (c == '<') {
             const char *close = memchr(s + i, '>', n - i);
-            i = close ? (size_t) (close - s) + 1 : i + 1;
+            i = close ? (size_t)(close - s) + 1 : i + 1;
         } else if (c == '\\' && i + 1 < n) {
             out[o++] = s[i + 1];
             i += 2;
@@ -110,8 +108,8 @@ plain_inline(const char *s, size_t n, char *out, size_t outlen)
 }
 
 int
-rag_md_heading(const char *line, size_t n, char *out, size_t outlen,
-               char *id, size_t idlen)
+rag_md_heading(const char *line, size_t n, char *out, size_t outlen, char *id,
+               size_t idlen)
 {
     size_t i = 0, level = 0, e;
 
@@ -131,14 +129,14 @@ rag_md_heading(const char *line, size_t n, char *out, size_t outlen,
         line[i] != '\r')
         return 0;
     e = n;
-    while (e > i && isspace((unsigned char) line[e - 1]))
+    while (e > i && isspace((unsigned char)line[e - 1]))
         e--;
     /* Docusaurus MDX writes the id as a JSX comment after the text */
     if (e > i + 4 && line[e - 1] == '}' && line[e - 2] == '/' &&
         line[e - 3] == '*') {
         size_t b = e - 3;
-        while (b > i && !(line[b] == '{' && line[b + 1] == '/' &&
-                          line[b + 2] == '*'))
+        while (b > i &&
+               !(line[b] == '{' && line[b + 1] == '/' && line[b + 2] == '*'))
             b--;
         if (line[b] == '{') {
             size_t s0 = b + 3, s1 = e - 3;
@@ -168,7 +166,7 @@ rag_md_heading(const char *line, size_t n, char *out, size_t outlen,
         }
     }
     /* closing "###" sequence */
-    while (e > i && isspace((unsigned char) line[e - 1]))
+    while (e > i && isspace((unsigned char)line[e - 1]))
         e--;
     {
         size_t h = e;
@@ -177,13 +175,13 @@ rag_md_heading(const char *line, size_t n, char *out, size_t outlen,
         if (h < e && (h == i || line[h - 1] == ' '))
             e = h;
     }
-    while (e > i && isspace((unsigned char) line[e - 1]))
+    while (e > i && isspace((unsigned char)line[e - 1]))
         e--;
-    while (i < e && isspace((unsigned char) line[i]))
+    while (i < e && isspace((unsigned char)line[i]))
         i++;
     if (outlen)
         plain_inline(line + i, e - i, out, outlen);
-    return (int) level;
+    return (int)level;
 }
 
 static int
@@ -239,7 +237,7 @@ fence_closes(const char *s, size_t n, char ch, size_t flen)
     if (k - i < flen)
         return 0;
     for (; k < n; k++)
-        if (!isspace((unsigned char) s[k]))
+        if (!isspace((unsigned char)s[k]))
             return 0;
     return 1;
 }
@@ -262,7 +260,7 @@ is_table_sep(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '-')
             dash = 1;
-        else if (s[i] != '|' && s[i] != ':' && !isspace((unsigned char) s[i]))
+        else if (s[i] != '|' && s[i] != ':' && !isspace((unsigned char)s[i]))
             return 0;
     }
     return dash;
@@ -310,7 +308,7 @@ scan(chunker *c, const char *title)
     while (p < c->len) {
         const char *s = c->md + p;
         const char *nl = memchr(s, '\n', c->len - p);
-        size_t n = nl ? (size_t) (nl - s) + 1 : c->len - p;
+        size_t n = nl ? (size_t)(nl - s) + 1 : c->len - p;
         size_t i0 = c->n;
         char ch;
         size_t fl;
@@ -322,7 +320,7 @@ scan(chunker *c, const char *title)
         L->tokens = rag_tokens_estimate(s, n);
         {
             size_t k = 0;
-            while (k < n && isspace((unsigned char) s[k]))
+            while (k < n && isspace((unsigned char)s[k]))
                 k++;
             L->blank = k == n;
         }
@@ -342,9 +340,9 @@ scan(chunker *c, const char *title)
             if (table == NO_FENCE) {
                 /* a header needs its separator on the next line */
                 const char *ns = nl ? nl + 1 : NULL;
-                size_t rest = ns ? c->len - (size_t) (ns - c->md) : 0;
+                size_t rest = ns ? c->len - (size_t)(ns - c->md) : 0;
                 const char *nnl = ns ? memchr(ns, '\n', rest) : NULL;
-                size_t nn = ns ? (nnl ? (size_t) (nnl - ns) : rest) : 0;
+                size_t nn = ns ? (nnl ? (size_t)(nnl - ns) : rest) : 0;
                 if (ns && is_table_line(ns, nn) && is_table_sep(ns, nn))
                     table = i0;
             }
@@ -377,8 +375,8 @@ scan(chunker *c, const char *title)
                     rag_slug(text, strlen(text), slug, sizeof(slug) - 8);
                     /* GitHub: repeated slugs get -1, -2, ... */
                     for (size_t k = 1; k < c->nsecs; k++)
-                        if (strncmp(c->secs[k].anchor, slug,
-                                    strlen(slug)) == 0 &&
+                        if (strncmp(c->secs[k].anchor, slug, strlen(slug)) ==
+                                0 &&
                             (c->secs[k].anchor[strlen(slug)] == '\0' ||
                              c->secs[k].anchor[strlen(slug)] == '-'))
                             dup++;
@@ -451,8 +449,8 @@ prefix_lines(const chunker *c, size_t s, size_t *a, size_t *b, size_t *a2,
         *a = L->table;
         *b = s == L->table + 1 ? L->table + 1 : L->table + 2;
     }
-    (void) a2;
-    (void) b2;
+    (void)a2;
+    (void)b2;
 }
 
 static size_t
@@ -516,7 +514,7 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
         if (L->heading) {
             /* "## Title {#id}" -> "## Title" in the chunk text */
             size_t k = n;
-            while (k && isspace((unsigned char) p[k - 1]))
+            while (k && isspace((unsigned char)p[k - 1]))
                 k--;
             if (k && p[k - 1] == '}') {
                 size_t j = k - 1;
@@ -525,8 +523,8 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
                 if (p[j] == '{' && p[j + 1] == '#') {
                     while (j > 0 && p[j - 1] == ' ')
                         j--;
-                    if (rag_buf_append(&t, p, j) || rag_buf_append(&t, p + k,
-                                                                   n - k))
+                    if (rag_buf_append(&t, p, j) ||
+                        rag_buf_append(&t, p + k, n - k))
                         goto done;
                     continue;
                 }
@@ -612,8 +610,7 @@ build(chunker *c, rag_chunks *out)
             for (size_t i = ov; i < s; i++)
                 fixed += c->lines[i].tokens;
             budget = c->max > fixed ? c->max - fixed : 0;
-            if (c->lines[s].tokens + close_tokens(c, s) <= budget ||
-                ov == s)
+            if (c->lines[s].tokens + close_tokens(c, s) <= budget || ov == s)
                 break;
             ov = s; /* the first line does not fit with overlap: drop it */
         }
@@ -692,8 +689,9 @@ rag_chunk_markdown(const char *md, size_t len, const char *title,
     memset(&c, 0, sizeof(c));
     c.md = md;
     c.len = len;
-    c.max = o->max_tokens < 50 ? 50 : o->max_tokens > 8000 ? 8000
-                                                           : o->max_tokens;
+    c.max = o->max_tokens < 50     ? 50
+            : o->max_tokens > 8000 ? 8000
+                                   : o->max_tokens;
     c.overlap = o->overlap_tokens > c.max / 2 ? c.max / 2 : o->overlap_tokens;
     c.min = o->min_tokens ? o->min_tokens : c.max / 5;
     if (c.min > c.max / 2)

@@ -39,13 +39,13 @@ typedef struct {
 } rag_chunk_opts;
 
 typedef struct {
-    char *text;          /* chunk Markdown: overlap + own lines (+ fences) */
+    char *text; /* chunk Markdown: overlap + own lines (+ fences) */
     size_t text_len;
-    char *heading_path;  /* "Page > Section > Sub" ("Page" before any) */
-    char *anchor;        /* "" before the first heading */
-    size_t off, len;     /* the input bytes this chunk owns */
-    size_t overlap_off;  /* where its overlap starts (== off if none) */
-    size_t tokens;       /* rag_tokens_estimate(text) */
+    char *heading_path; /* "Page > Section > Sub" ("Page" before any) */
+    char *anchor;       /* "" before the first heading */
+    size_t off, len;    /* the input bytes this chunk owns */
+    size_t overlap_off; /* where its overlap starts (== off if none) */
+    size_t tokens;      /* rag_tokens_estimate(text) */
 } rag_chunk;
 
 typedef struct {

@@ -26,15 +26,15 @@ rag_embed_conf_load(rag_embed_conf *ec, rag_conf *conf)
     ec->api_key = rag_conf_get(conf, "embed_api_key", NULL);
     ec->model = rag_conf_get(conf, "embed_model", "text-embedding-3-small");
     v = rag_conf_int(conf, "embed_dimensions", 0);
-    ec->dimensions = v > 0 && v <= EMBED_MAX_DIMS ? (uint32_t) v : 0;
+    ec->dimensions = v > 0 && v <= EMBED_MAX_DIMS ? (uint32_t)v : 0;
     ec->timeout_ms = rag_conf_int(conf, "embed_timeout_ms", 60000);
-    ec->max_retries = (int) rag_conf_int(conf, "embed_max_retries", 4);
+    ec->max_retries = (int)rag_conf_int(conf, "embed_max_retries", 4);
     v = rag_conf_int(conf, "embed_max_inputs", EMBED_MAX_INPUTS);
-    ec->max_inputs = v > 0 && v <= EMBED_MAX_INPUTS ? (size_t) v
-                                                    : EMBED_MAX_INPUTS;
+    ec->max_inputs =
+        v > 0 && v <= EMBED_MAX_INPUTS ? (size_t)v : EMBED_MAX_INPUTS;
     v = rag_conf_int(conf, "embed_max_tokens", EMBED_MAX_TOKENS);
-    ec->max_tokens = v > 0 && v <= EMBED_MAX_TOKENS ? (size_t) v
-                                                    : EMBED_MAX_TOKENS;
+    ec->max_tokens =
+        v > 0 && v <= EMBED_MAX_TOKENS ? (size_t)v : EMBED_MAX_TOKENS;
 }
 
 int
@@ -78,38 +78,38 @@ parse_response(const char *body, size_t n, size_t first, float **out,
         float *v;
 
         if (idx == NULL || !YAJL_IS_INTEGER(idx) || emb == NULL) {
-            snprintf(err, errlen, "embeddings: item %zu lacks index or "
-                     "embedding array", i);
+            snprintf(err, errlen,
+                     "embeddings: item %zu lacks index or "
+                     "embedding array",
+                     i);
             goto done;
         }
         k = YAJL_GET_INTEGER(idx);
-        if (k < 0 || (size_t) k >= n || seen[k]) {
-            snprintf(err, errlen, "embeddings: bad or repeated index %lld",
-                     k);
+        if (k < 0 || (size_t)k >= n || seen[k]) {
+            snprintf(err, errlen, "embeddings: bad or repeated index %lld", k);
             goto done;
         }
         seen[k] = 1;
         d = YAJL_GET_ARRAY(emb)->len;
         if (d == 0 || d > EMBED_MAX_DIMS || (*dims && d != *dims)) {
-            snprintf(err, errlen, "embeddings: inconsistent dimension %zu",
-                     d);
+            snprintf(err, errlen, "embeddings: inconsistent dimension %zu", d);
             goto done;
         }
         if (*out == NULL) {
             /* probe: the caller sizes its array from the first answer */
-            *dims = (uint32_t) d;
+            *dims = (uint32_t)d;
             rc = 1;
             goto done;
         }
-        v = *out + (first + (size_t) k) * d;
+        v = *out + (first + (size_t)k) * d;
         for (size_t j = 0; j < d; j++) {
             yajl_val x = YAJL_GET_ARRAY(emb)->values[j];
             if (!YAJL_IS_NUMBER(x)) {
                 snprintf(err, errlen, "embeddings: non-numeric value");
                 goto done;
             }
-            v[j] = (float) YAJL_GET_DOUBLE(x);
-            norm += (double) v[j] * v[j];
+            v[j] = (float)YAJL_GET_DOUBLE(x);
+            norm += (double)v[j] * v[j];
         }
         if (!(norm > 0) || !isfinite(norm)) {
             snprintf(err, errlen, "embeddings: zero or invalid vector");
@@ -117,7 +117,7 @@ parse_response(const char *body, size_t n, size_t first, float **out,
         }
         norm = sqrt(norm);
         for (size_t j = 0; j < d; j++)
-            v[j] = (float) (v[j] / norm);
+            v[j] = (float)(v[j] / norm);
     }
     rc = 0;
 done:
@@ -127,9 +127,8 @@ done:
 }
 
 static int
-request_batch(const rag_embed_conf *ec, const char *const *texts,
-              size_t first, size_t n, rag_http_resp *resp, char *err,
-              size_t errlen)
+request_batch(const rag_embed_conf *ec, const char *const *texts, size_t first,
+              size_t n, rag_http_resp *resp, char *err, size_t errlen)
 {
     rag_buf body;
     rag_http_req req;
@@ -202,9 +201,11 @@ rag_embed(const rag_embed_conf *ec, const char *const *texts, size_t n,
     if (n == 0)
         return 0;
     max_in = ec->max_inputs && ec->max_inputs <= EMBED_MAX_INPUTS
-                 ? ec->max_inputs : EMBED_MAX_INPUTS;
+                 ? ec->max_inputs
+                 : EMBED_MAX_INPUTS;
     max_tok = ec->max_tokens && ec->max_tokens <= EMBED_MAX_TOKENS
-                  ? ec->max_tokens : EMBED_MAX_TOKENS;
+                  ? ec->max_tokens
+                  : EMBED_MAX_TOKENS;
     while (i < n) {
         size_t j = i, tok = 0;
         rag_http_resp resp;
@@ -231,14 +232,13 @@ rag_embed(const rag_embed_conf *ec, const char *const *texts, size_t n,
                 rag_buf_free(&resp.body);
                 goto done;
             }
-            if ((vec = calloc(n * (size_t) dims, sizeof(float))) == NULL) {
+            if ((vec = calloc(n * (size_t)dims, sizeof(float))) == NULL) {
                 snprintf(err, errlen, "embeddings: out of memory");
                 rag_buf_free(&resp.body);
                 goto done;
             }
         }
-        pr = parse_response(resp.body.data, j - i, i, &vec, &dims, err,
-                            errlen);
+        pr = parse_response(resp.body.data, j - i, i, &vec, &dims, err, errlen);
         rag_buf_free(&resp.body);
         if (pr != 0)
             goto done;

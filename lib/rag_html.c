@@ -36,8 +36,7 @@ sel_ident(const char **pp, char *out, size_t outlen)
     const char *p = *pp;
     size_t n = 0;
 
-    while (isalnum((unsigned char) *p) || *p == '-' || *p == '_' ||
-           *p == ':') {
+    while (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == ':') {
         if (n + 1 >= outlen)
             return -1;
         out[n++] = *p++;
@@ -55,14 +54,14 @@ sel_parse(const char *text, sel_list *l)
     memset(l, 0, sizeof(*l));
     for (;;) {
         simple_sel *s;
-        while (isspace((unsigned char) *p))
+        while (isspace((unsigned char)*p))
             p++;
         if (*p == '\0')
             break;
         if (l->n == MAX_SEL)
             return -1;
         s = &l->s[l->n];
-        if (isalpha((unsigned char) *p) || *p == '*') {
+        if (isalpha((unsigned char)*p) || *p == '*') {
             if (*p == '*')
                 p++;
             else if (sel_ident(&p, s->tag, sizeof(s->tag)) != 0)
@@ -112,7 +111,7 @@ sel_parse(const char *text, sel_list *l)
         if (!s->tag[0] && !s->id[0] && !s->ncls && !s->attr[0])
             return -1;
         l->n++;
-        while (isspace((unsigned char) *p))
+        while (isspace((unsigned char)*p))
             p++;
         if (*p == ',') {
             p++;
@@ -136,10 +135,10 @@ static const char *
 attr(xmlNode *n, const char *name)
 {
     for (xmlAttr *a = n->properties; a; a = a->next) {
-        if (strcasecmp((const char *) a->name, name) == 0) {
+        if (strcasecmp((const char *)a->name, name) == 0) {
             if (a->children && a->children->type == XML_TEXT_NODE &&
                 a->children->content)
-                return (const char *) a->children->content;
+                return (const char *)a->children->content;
             return "";
         }
     }
@@ -157,7 +156,7 @@ has_class_ex(xmlNode *n, const char *name, int module)
     if (c == NULL)
         return 0;
     while (*c) {
-        while (isspace((unsigned char) *c))
+        while (isspace((unsigned char)*c))
             c++;
         size_t tl = strcspn(c, " \t\r\n");
         if (tl == nl && strncmp(c, name, nl) == 0)
@@ -179,7 +178,7 @@ static int
 tag_is(xmlNode *n, const char *t)
 {
     return n->type == XML_ELEMENT_NODE &&
-           strcasecmp((const char *) n->name, t) == 0;
+           strcasecmp((const char *)n->name, t) == 0;
 }
 
 static int
@@ -189,7 +188,7 @@ sel_match(xmlNode *n, const simple_sel *s)
 
     if (n->type != XML_ELEMENT_NODE)
         return 0;
-    if (s->tag[0] && strcasecmp((const char *) n->name, s->tag) != 0)
+    if (s->tag[0] && strcasecmp((const char *)n->name, s->tag) != 0)
         return 0;
     if (s->id[0] && ((v = attr(n, "id")) == NULL || strcmp(v, s->id) != 0))
         return 0;
@@ -225,10 +224,10 @@ sel_find(xmlNode *n, const simple_sel *s, int depth)
 /* ---- conversion context ----------------------------------------------- */
 
 typedef struct {
-    const char *base;     /* page URL (or <base href>) */
-    int in_table;         /* <br> and blocks become spaces */
-    int oom;              /* an append failed (output limit) */
-    xmlNode *skip;        /* admonition title rendered separately */
+    const char *base; /* page URL (or <base href>) */
+    int in_table;     /* <br> and blocks become spaces */
+    int oom;          /* an append failed (output limit) */
+    xmlNode *skip;    /* admonition title rendered separately */
 } ctx;
 
 typedef struct {
@@ -290,7 +289,7 @@ zero_width(const unsigned char *s, size_t n)
 static void
 put_text(ctx *c, rag_buf *b, const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *) str;
+    const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, z, start;
 
     while (i < n) {
@@ -317,9 +316,9 @@ put_text(ctx *c, rag_buf *b, const char *str, size_t n)
 static void
 rtrim(rag_buf *b)
 {
-    while (b->len && (b->data[b->len - 1] == ' ' ||
-                      b->data[b->len - 1] == '\n' ||
-                      b->data[b->len - 1] == '\t'))
+    while (b->len &&
+           (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\n' ||
+            b->data[b->len - 1] == '\t'))
         b->data[--b->len] = '\0';
 }
 
@@ -367,7 +366,7 @@ put_prefixed(ctx *c, rag_buf *dst, const char *text, const char *first,
 
     while (*p) {
         const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t) (nl - p) : strlen(p);
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
         const char *pre = line == 0 ? first : rest;
         if (n == 0 && line > 0) {
             /* keep blank lines blank (no trailing spaces) */
@@ -390,31 +389,54 @@ put_prefixed(ctx *c, rag_buf *dst, const char *text, const char *first,
 /* ---- classification ----------------------------------------------------- */
 
 static const char *const drop_tags[] = {
-    "nav", "footer", "header", "aside", "script", "style", "noscript",
-    "svg", "button", "form", "input", "select", "textarea", "template",
-    "head", "link", "meta", "object", "embed", "canvas", "dialog", "math",
-    "map", NULL};
+    "nav",      "footer",   "header", "aside", "script", "style",
+    "noscript", "svg",      "button", "form",  "input",  "select",
+    "textarea", "template", "head",   "link",  "meta",   "object",
+    "embed",    "canvas",   "dialog", "math",  "map",    NULL};
 
 /* Page chrome of Docusaurus, Sphinx, MkDocs and DocBook (PostgreSQL). */
-static const char *const drop_classes[] = {
-    "navheader", "navfooter", "headerlink", "hash-link",
-    "theme-edit-this-page", "pagination-nav", "breadcrumbs",
-    "theme-doc-breadcrumbs", "theme-doc-toc-mobile", "theme-doc-toc-desktop",
-    "table-of-contents", "theme-doc-footer", "theme-last-updated",
-    "theme-doc-version-badge", "theme-doc-version-banner",
-    "sphinxsidebar", "related", "skip-link", "skipToContent",
-    "visually-hidden", "sr-only", "screen-reader-text", "copybtn",
-    "buttonGroup", "md-source-file", "rst-footer-buttons", "tocCollapsible",
-    "headerlink", "navbar", "sidebar", "footer", NULL};
+static const char *const drop_classes[] = {"navheader",
+                                           "navfooter",
+                                           "headerlink",
+                                           "hash-link",
+                                           "theme-edit-this-page",
+                                           "pagination-nav",
+                                           "breadcrumbs",
+                                           "theme-doc-breadcrumbs",
+                                           "theme-doc-toc-mobile",
+                                           "theme-doc-toc-desktop",
+                                           "table-of-contents",
+                                           "theme-doc-footer",
+                                           "theme-last-updated",
+                                           "theme-doc-version-badge",
+                                           "theme-doc-version-banner",
+                                           "sphinxsidebar",
+                                           "related",
+                                           "skip-link",
+                                           "skipToContent",
+                                           "visually-hidden",
+                                           "sr-only",
+                                           "screen-reader-text",
+                                           "copybtn",
+                                           "buttonGroup",
+                                           "md-source-file",
+                                           "rst-footer-buttons",
+                                           "tocCollapsible",
+                                           "headerlink",
+                                           "navbar",
+                                           "sidebar",
+                                           "footer",
+                                           NULL};
 
 static const char *const block_tags[] = {
-    "p", "div", "section", "article", "main", "body", "html", "h1", "h2",
-    "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre", "table", "blockquote",
-    "dl", "dt", "dd", "hr", "figure", "figcaption", "details", "summary",
-    "address", "center", "fieldset", "tr", "td", "th", "thead", "tbody",
-    "tfoot", "caption", "iframe", "menu", "hgroup", "picture", "video",
-    "header", "footer", "nav", "aside",
-    NULL};
+    "p",          "div",     "section", "article", "main",    "body",
+    "html",       "h1",      "h2",      "h3",      "h4",      "h5",
+    "h6",         "ul",      "ol",      "li",      "pre",     "table",
+    "blockquote", "dl",      "dt",      "dd",      "hr",      "figure",
+    "figcaption", "details", "summary", "address", "center",  "fieldset",
+    "tr",         "td",      "th",      "thead",   "tbody",   "tfoot",
+    "caption",    "iframe",  "menu",    "hgroup",  "picture", "video",
+    "header",     "footer",  "nav",     "aside",   NULL};
 
 static int
 in_list(const char *name, const char *const *list)
@@ -429,13 +451,13 @@ static int
 is_block(xmlNode *n)
 {
     return n->type == XML_ELEMENT_NODE &&
-           in_list((const char *) n->name, block_tags);
+           in_list((const char *)n->name, block_tags);
 }
 
 static int
 heading_level(xmlNode *n)
 {
-    const char *t = (const char *) n->name;
+    const char *t = (const char *)n->name;
 
     if (n->type == XML_ELEMENT_NODE && (t[0] == 'h' || t[0] == 'H') &&
         t[1] >= '1' && t[1] <= '6' && t[2] == '\0')
@@ -466,8 +488,7 @@ is_chrome_link(ctx *c, xmlNode *n)
     return r;
 }
 
-static int
-is_admonition(xmlNode *n);
+static int is_admonition(xmlNode *n);
 static xmlNode *first_heading(xmlNode *n, int depth);
 static xmlNode *find_tag(xmlNode *n, const char *tag, int depth);
 
@@ -487,7 +508,7 @@ dropped(ctx *c, xmlNode *n)
     if (tag_is(n, "header") && first_heading(n->children, 0) &&
         !find_tag(n->children, "nav", 0))
         return 0;
-    if (in_list((const char *) n->name, drop_tags) &&
+    if (in_list((const char *)n->name, drop_tags) &&
         !(tag_is(n, "aside") && is_admonition(n)))
         return 1;
     for (int i = 0; drop_classes[i]; i++)
@@ -511,12 +532,11 @@ text_of(ctx *c, xmlNode *n, rag_buf *b, int depth)
     for (; n && depth < MAX_DEPTH; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             if (n->content)
-                put_text(c, b, (const char *) n->content,
-                         strlen((const char *) n->content));
+                put_text(c, b, (const char *)n->content,
+                         strlen((const char *)n->content));
         } else if (n->type == XML_ELEMENT_NODE) {
-            if (tag_is(n, "script") || tag_is(n, "style") ||
-                tag_is(n, "svg") || has_class(n, "headerlink") ||
-                has_class(n, "hash-link"))
+            if (tag_is(n, "script") || tag_is(n, "style") || tag_is(n, "svg") ||
+                has_class(n, "headerlink") || has_class(n, "hash-link"))
                 continue;
             if (is_block(n) && !last_is_space(b))
                 put(c, b, " ", 1);
@@ -585,7 +605,7 @@ raw_text(ctx *c, xmlNode *n, rag_buf *b, int depth)
     for (; n && depth < MAX_DEPTH; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             const unsigned char *s = n->content;
-            size_t len = s ? strlen((const char *) s) : 0, i = 0, z;
+            size_t len = s ? strlen((const char *)s) : 0, i = 0, z;
             while (i < len) {
                 if ((z = zero_width(s + i, len - i)) != 0) {
                     i += z;
@@ -595,7 +615,7 @@ raw_text(ctx *c, xmlNode *n, rag_buf *b, int depth)
                 } else if (s[i] == '\r') {
                     i++;
                 } else {
-                    put(c, b, (const char *) s + i, 1);
+                    put(c, b, (const char *)s + i, 1);
                     i++;
                 }
             }
@@ -606,8 +626,8 @@ raw_text(ctx *c, xmlNode *n, rag_buf *b, int depth)
             }
             if (tag_is(n, "script") || tag_is(n, "style") ||
                 tag_is(n, "button") || has_class_ex(n, "copybtn", 1) ||
-                has_class_ex(n, "buttonGroup", 1) ||
-                has_class(n, "linenos") || has_class(n, "lineno"))
+                has_class_ex(n, "buttonGroup", 1) || has_class(n, "linenos") ||
+                has_class(n, "lineno"))
                 continue;
             raw_text(c, n->children, b, depth + 1);
         }
@@ -644,7 +664,7 @@ inline_code(ctx *c, xmlNode *n, rag_buf *b, int depth)
         s++;
     if (t.len > s) {
         ticks = longest_run(t.data + s, t.len - s, '`') + 1;
-        if (!last_is_space(b) && raw.len && isspace((unsigned char) raw.data[0]))
+        if (!last_is_space(b) && raw.len && isspace((unsigned char)raw.data[0]))
             put(c, b, " ", 1);
         for (size_t i = 0; i < ticks; i++)
             put(c, b, "`", 1);
@@ -725,7 +745,7 @@ inline_link(ctx *c, xmlNode *n, rag_buf *b, int depth)
 static void
 inline_elem(ctx *c, xmlNode *n, rag_buf *b, int depth)
 {
-    const char *t = (const char *) n->name;
+    const char *t = (const char *)n->name;
 
     if (dropped(c, n) || depth >= MAX_DEPTH)
         return;
@@ -754,7 +774,7 @@ inline_elem(ctx *c, xmlNode *n, rag_buf *b, int depth)
     } else if (tag_is(n, "pre")) {
         inline_code(c, n, b, depth);
     } else {
-        (void) t;
+        (void)t;
         if (is_block(n) && !last_is_space(b))
             put(c, b, " ", 1);
         inline_nodes(c, n->children, b, depth + 1);
@@ -769,15 +789,16 @@ inline_nodes(ctx *c, xmlNode *n, rag_buf *b, int depth)
     for (; n; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             if (n->content)
-                put_text(c, b, (const char *) n->content,
-                         strlen((const char *) n->content));
+                put_text(c, b, (const char *)n->content,
+                         strlen((const char *)n->content));
         } else if (n->type == XML_ELEMENT_NODE) {
             inline_elem(c, n, b, depth);
         }
     }
 }
 
-/* ---- blocks ---------------------------------------------------------------- */
+/* ---- blocks ----------------------------------------------------------------
+ */
 
 static int
 is_heading_anchor_id(const char *id)
@@ -861,7 +882,7 @@ block_heading(ctx *c, xmlNode *n, blk *b, int depth)
             /* only characters that survive in a {#id} attribute */
             int ok = 1;
             for (const char *q = id; *q; q++)
-                if (isspace((unsigned char) *q) || *q == '}' || *q == '{')
+                if (isspace((unsigned char)*q) || *q == '}' || *q == '{')
                     ok = 0;
             if (ok) {
                 puts_(c, &h, " {#");
@@ -885,7 +906,7 @@ lang_from_class(const char *cls, char *out, size_t outlen)
     int after_sourcecode = 0;
 
     while (p && *p) {
-        while (isspace((unsigned char) *p))
+        while (isspace((unsigned char)*p))
             p++;
         size_t tl = strcspn(p, " \t\r\n");
         const char *v = NULL;
@@ -905,17 +926,17 @@ lang_from_class(const char *cls, char *out, size_t outlen)
         }
         after_sourcecode = tl == 10 && strncmp(p, "sourceCode", 10) == 0;
         if (v) {
-            vl = tl - (size_t) (v - p);
+            vl = tl - (size_t)(v - p);
             if (vl && vl < outlen &&
                 !(vl == 7 && strncmp(v, "default", 7) == 0) &&
                 !(vl == 4 && strncmp(v, "none", 4) == 0)) {
                 size_t i;
                 for (i = 0; i < vl; i++) {
                     char ch = v[i];
-                    if (!isalnum((unsigned char) ch) && ch != '+' &&
-                        ch != '-' && ch != '_' && ch != '#' && ch != '.')
+                    if (!isalnum((unsigned char)ch) && ch != '+' && ch != '-' &&
+                        ch != '_' && ch != '#' && ch != '.')
                         break;
-                    out[i] = (char) tolower((unsigned char) ch);
+                    out[i] = (char)tolower((unsigned char)ch);
                 }
                 if (i == vl) {
                     out[i] = '\0';
@@ -965,7 +986,7 @@ block_pre(ctx *c, xmlNode *n, blk *b, int depth)
         else if (raw.data[i] != ' ' && raw.data[i] != '\t')
             break;
     }
-    while (e > s && isspace((unsigned char) raw.data[e - 1]))
+    while (e > s && isspace((unsigned char)raw.data[e - 1]))
         e--;
     blk_flush(c, b);
     if (e > s) {
@@ -981,12 +1002,12 @@ block_pre(ctx *c, xmlNode *n, blk *b, int depth)
         /* trailing spaces per line would be invisible noise */
         const char *p = raw.data + s, *end = raw.data + e;
         while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t) (end - p));
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
             const char *le = nl ? nl : end;
             const char *te = le;
             while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
                 te--;
-            put(c, &f, p, (size_t) (te - p));
+            put(c, &f, p, (size_t)(te - p));
             put(c, &f, "\n", 1);
             p = nl ? nl + 1 : end;
         }
@@ -1108,8 +1129,8 @@ block_table(ctx *c, xmlNode *n, blk *b, int depth)
                 blk_add(c, b, cap_t.data, cap_t.len);
             rag_buf_free(&cap_t);
         }
-    if (collect_rows(c, n->children, &rows, &nrows, &cap, &nhead, 0,
-                     depth) != 0)
+    if (collect_rows(c, n->children, &rows, &nrows, &cap, &nhead, 0, depth) !=
+        0)
         c->oom = 1;
     for (size_t i = 0; i < nrows; i++)
         if (rows[i].n > ncols)
@@ -1134,7 +1155,7 @@ block_table(ctx *c, xmlNode *n, blk *b, int depth)
         blk_add(c, b, t.data, t.len);
         rag_buf_free(&t);
     }
-    (void) nhead;
+    (void)nhead;
     for (size_t i = 0; i < nrows; i++) {
         for (size_t j = 0; j < rows[i].n; j++)
             free(rows[i].cells[j]);
@@ -1188,10 +1209,9 @@ block_list(ctx *c, xmlNode *n, blk *b, int depth)
     rag_buf_free(&out);
 }
 
-static const char *const adm_kinds[] = {"note", "tip", "warning", "caution",
-                                        "important", "danger", "info",
-                                        "hint", "attention", "error",
-                                        "seealso", NULL};
+static const char *const adm_kinds[] = {
+    "note", "tip",  "warning",   "caution", "important", "danger",
+    "info", "hint", "attention", "error",   "seealso",   NULL};
 
 static xmlNode *adm_title_node(xmlNode *n);
 
@@ -1260,7 +1280,7 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         }
         if (!kind[0])
             snprintf(kind, sizeof(kind), "note");
-        kind[0] = (char) toupper((unsigned char) kind[0]);
+        kind[0] = (char)toupper((unsigned char)kind[0]);
         puts_(c, &title, kind);
     } else {
         size_t s = 0;
@@ -1271,7 +1291,7 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
             title.len -= s;
         }
         /* Docusaurus writes "note" lowercase and styles it uppercase */
-        title.data[0] = (char) toupper((unsigned char) title.data[0]);
+        title.data[0] = (char)toupper((unsigned char)title.data[0]);
         if (title.len && title.data[title.len - 1] == ':')
             title.data[--title.len] = '\0';
     }
@@ -1383,8 +1403,8 @@ block_nodes(ctx *c, xmlNode *n, blk *b, int depth)
             return;
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             if (n->content)
-                put_text(c, &b->para, (const char *) n->content,
-                         strlen((const char *) n->content));
+                put_text(c, &b->para, (const char *)n->content,
+                         strlen((const char *)n->content));
         } else if (n->type == XML_ELEMENT_NODE) {
             if (dropped(c, n) || depth >= MAX_DEPTH)
                 continue;
@@ -1396,7 +1416,8 @@ block_nodes(ctx *c, xmlNode *n, blk *b, int depth)
     }
 }
 
-/* ---- driver --------------------------------------------------------------- */
+/* ---- driver ---------------------------------------------------------------
+ */
 
 static xmlNode *
 find_tag(xmlNode *n, const char *tag, int depth)
@@ -1475,8 +1496,8 @@ rag_html_doc_free(rag_html_doc *d)
 
 int
 rag_html_convert(const char *html, size_t len, const char *page_url,
-                 const char *selector, const char *encoding,
-                 rag_html_doc *out, char *err, size_t errlen)
+                 const char *selector, const char *encoding, rag_html_doc *out,
+                 char *err, size_t errlen)
 {
     htmlDocPtr doc = NULL;
     xmlNode *root, *main_el = NULL, *t;
@@ -1492,12 +1513,11 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     memset(&c, 0, sizeof(c));
     blk_init(&b);
     rag_buf_init(&title, 4096);
-    if (len > RAG_HTML_MAX_INPUT || len > (size_t) 0x7fffffff) {
+    if (len > RAG_HTML_MAX_INPUT || len > (size_t)0x7fffffff) {
         snprintf(err, errlen, "page too large (%zu bytes)", len);
         goto done;
     }
-    if (sel_parse(selector && *selector ? selector
-                                        : RAG_HTML_DEFAULT_SELECTOR,
+    if (sel_parse(selector && *selector ? selector : RAG_HTML_DEFAULT_SELECTOR,
                   &sl) != 0) {
         snprintf(err, errlen, "bad selector");
         goto done;
@@ -1506,10 +1526,10 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         snprintf(err, errlen, "bad page url");
         goto done;
     }
-    doc = htmlReadMemory(html, (int) len, page_url,
-                         encoding ? encoding : "UTF-8",
-                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                             HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+    doc =
+        htmlReadMemory(html, (int)len, page_url, encoding ? encoding : "UTF-8",
+                       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+                           HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
     if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL) {
         snprintf(err, errlen, "unparsable HTML");
         goto done;
@@ -1517,8 +1537,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     /* <base href> changes what relative links mean */
     if ((t = find_tag(root, "base", 0)) && attr(t, "href")) {
         char nb[RAG_URL_MAX];
-        if (rag_url_resolve(page_url, attr(t, "href"), 0, nb, sizeof(nb)) ==
-            0)
+        if (rag_url_resolve(page_url, attr(t, "href"), 0, nb, sizeof(nb)) == 0)
             snprintf(base, sizeof(base), "%s", nb);
     }
     c.base = base;

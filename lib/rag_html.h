@@ -28,17 +28,18 @@
 
 #include <stddef.h>
 
-#define RAG_HTML_MAX_INPUT   (16u * 1024 * 1024)
-#define RAG_HTML_MAX_OUTPUT  (16u * 1024 * 1024)
-#define RAG_HTML_MAX_LINKS   10000
-#define RAG_HTML_DEFAULT_SELECTOR "article, main, div.body, div[role=main], body"
+#define RAG_HTML_MAX_INPUT (16u * 1024 * 1024)
+#define RAG_HTML_MAX_OUTPUT (16u * 1024 * 1024)
+#define RAG_HTML_MAX_LINKS 10000
+#define RAG_HTML_DEFAULT_SELECTOR                                              \
+    "article, main, div.body, div[role=main], body"
 
 typedef struct {
-    char *title;        /* <title>, else the first <h1>; "" if neither */
-    char *markdown;     /* NUL-terminated */
+    char *title;    /* <title>, else the first <h1>; "" if neither */
+    char *markdown; /* NUL-terminated */
     size_t markdown_len;
-    char **links;       /* every <a href> in the page, absolute, normalised,
-                           fragment dropped, deduplicated, http(s) only */
+    char **links; /* every <a href> in the page, absolute, normalised,
+                     fragment dropped, deduplicated, http(s) only */
     size_t nlinks;
 } rag_html_doc;
 

@@ -79,7 +79,7 @@ is_cjk(unsigned cp)
 size_t
 rag_tokens_estimate(const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *) str;
+    const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, t = 0, j, run;
     unsigned cp;
 
@@ -102,9 +102,9 @@ rag_tokens_estimate(const char *str, size_t n)
             for (j = i; j < n && is_alpha(s[j]); j++)
                 ;
             run = j - i;
-            t += run <= LETTERS_ONE ? 1
-                                    : 1 + (run - LETTERS_ONE + LETTERS_PER - 1) /
-                                              LETTERS_PER;
+            t += run <= LETTERS_ONE
+                     ? 1
+                     : 1 + (run - LETTERS_ONE + LETTERS_PER - 1) / LETTERS_PER;
             i = j;
         } else if (is_digit(c)) {
             for (j = i; j < n && is_digit(s[j]); j++)

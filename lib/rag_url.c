@@ -18,7 +18,7 @@ copy_enc(char *out, size_t outlen, size_t *pos, const char *s, size_t n)
     size_t o = *pos;
 
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' ||
             c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' ||
             c == '}') {
@@ -30,7 +30,7 @@ copy_enc(char *out, size_t outlen, size_t *pos, const char *s, size_t n)
         } else {
             if (o + 1 >= outlen)
                 return -1;
-            out[o++] = (char) c;
+            out[o++] = (char)c;
         }
     }
     out[o] = '\0';
@@ -76,7 +76,7 @@ remove_dots(char *path)
             break;
         } else {
             char *slash = strchr(p + (*p == '/'), '/');
-            size_t n = slash ? (size_t) (slash - p) : strlen(p);
+            size_t n = slash ? (size_t)(slash - p) : strlen(p);
             if (o + n >= sizeof(out))
                 break;
             memcpy(out + o, p, n);
@@ -85,8 +85,8 @@ remove_dots(char *path)
         }
     }
     out[o] = '\0';
-    snprintf(path, RAG_URL_MAX, "%s%s%s", o && out[0] == '/' ? "" : "/",
-             out, query);
+    snprintf(path, RAG_URL_MAX, "%s%s%s", o && out[0] == '/' ? "" : "/", out,
+             query);
 }
 
 static int
@@ -107,10 +107,10 @@ rag_url_parse(const char *s, rag_url *u)
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     p = strstr(s, "://");
-    if (p == NULL || p == s || (size_t) (p - s) >= sizeof(u->scheme))
+    if (p == NULL || p == s || (size_t)(p - s) >= sizeof(u->scheme))
         return -1;
     for (n = 0; s + n < p; n++)
-        u->scheme[n] = (char) tolower((unsigned char) s[n]);
+        u->scheme[n] = (char)tolower((unsigned char)s[n]);
     u->scheme[n] = '\0';
     if (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0)
         return -1;
@@ -118,30 +118,30 @@ rag_url_parse(const char *s, rag_url *u)
     auth_end = auth + strcspn(auth, "/?#");
     /* userinfo is refused: "http://good@evil/" confuses people and
      * filters; documentation sites never need it */
-    if (memchr(auth, '@', (size_t) (auth_end - auth)))
+    if (memchr(auth, '@', (size_t)(auth_end - auth)))
         return -1;
     if (*auth == '[') {
         h = auth + 1;
-        h_end = memchr(h, ']', (size_t) (auth_end - h));
+        h_end = memchr(h, ']', (size_t)(auth_end - h));
         if (h_end == NULL)
             return -1;
         u->ipv6 = 1;
         p = h_end + 1;
     } else {
         h = auth;
-        h_end = memchr(h, ':', (size_t) (auth_end - h));
+        h_end = memchr(h, ':', (size_t)(auth_end - h));
         if (h_end == NULL)
             h_end = auth_end;
         p = h_end;
     }
-    n = (size_t) (h_end - h);
+    n = (size_t)(h_end - h);
     if (n == 0 || n >= sizeof(u->host))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) h[i];
+        unsigned char c = (unsigned char)h[i];
         if (c <= 0x20 || c == '%' || c == '\\' || c >= 0x7f)
             return -1;
-        u->host[i] = (char) tolower(c);
+        u->host[i] = (char)tolower(c);
     }
     u->host[n] = '\0';
     while (n > 0 && u->host[n - 1] == '.' && !u->ipv6)
@@ -156,7 +156,7 @@ rag_url_parse(const char *s, rag_url *u)
         if (p < auth_end) {
             long port = 0;
             for (; p < auth_end; p++) {
-                if (!isdigit((unsigned char) *p))
+                if (!isdigit((unsigned char)*p))
                     return -1;
                 port = port * 10 + (*p - '0');
                 if (port > 65535)
@@ -164,7 +164,7 @@ rag_url_parse(const char *s, rag_url *u)
             }
             if (port == 0)
                 return -1;
-            u->port = (int) port;
+            u->port = (int)port;
         }
     }
     p = auth_end;
@@ -185,7 +185,7 @@ rag_url_parse(const char *s, rag_url *u)
         pos = 0;
         const char *f = p + n + 1;
         size_t fl = strlen(f);
-        while (fl && isspace((unsigned char) f[fl - 1]))
+        while (fl && isspace((unsigned char)f[fl - 1]))
             fl--;
         if (copy_enc(u->frag, sizeof(u->frag), &pos, f, fl) != 0)
             return -1;
@@ -202,13 +202,13 @@ rag_url_format(const rag_url *u, int with_frag, char *out, size_t outlen)
     if (u->port != default_port(u->scheme))
         snprintf(port, sizeof(port), ":%d", u->port);
     n = snprintf(out, outlen, "%s://%s%s%s%s%s%s", u->scheme,
-                 u->ipv6 ? "[" : "", u->host, u->ipv6 ? "]" : "", port,
-                 u->path, with_frag && u->frag[0] ? "#" : "");
-    if (n < 0 || (size_t) n >= outlen)
+                 u->ipv6 ? "[" : "", u->host, u->ipv6 ? "]" : "", port, u->path,
+                 with_frag && u->frag[0] ? "#" : "");
+    if (n < 0 || (size_t)n >= outlen)
         return -1;
     if (with_frag && u->frag[0]) {
         size_t fl = strlen(u->frag);
-        if ((size_t) n + fl >= outlen)
+        if ((size_t)n + fl >= outlen)
             return -1;
         memcpy(out + n, u->frag, fl + 1);
     }
@@ -230,17 +230,16 @@ has_scheme(const char *ref)
 {
     const char *p = ref;
 
-    if (!isalpha((unsigned char) *p))
+    if (!isalpha((unsigned char)*p))
         return 0;
-    while (isalnum((unsigned char) *p) || *p == '+' || *p == '-' ||
-           *p == '.')
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
         p++;
     return *p == ':';
 }
 
 int
-rag_url_resolve(const char *base, const char *ref, int keep_frag,
-                char *out, size_t outlen)
+rag_url_resolve(const char *base, const char *ref, int keep_frag, char *out,
+                size_t outlen)
 {
     rag_url b, r;
     char tmp[RAG_URL_MAX * 2];
@@ -259,7 +258,7 @@ rag_url_resolve(const char *base, const char *ref, int keep_frag,
     }
     if (ref[0] == '/' && ref[1] == '/') {
         if (snprintf(tmp, sizeof(tmp), "%s:%s", b.scheme, ref) >=
-            (int) sizeof(tmp))
+            (int)sizeof(tmp))
             return -1;
         if (rag_url_parse(tmp, &r) != 0)
             return -1;
@@ -272,7 +271,7 @@ rag_url_resolve(const char *base, const char *ref, int keep_frag,
     if (ref[0] == '#') {
         pos = 0;
         size_t fl = strlen(ref + 1);
-        while (fl && isspace((unsigned char) ref[fl]))
+        while (fl && isspace((unsigned char)ref[fl]))
             fl--;
         if (copy_enc(r.frag, sizeof(r.frag), &pos, ref + 1, fl) != 0)
             return -1;
@@ -290,7 +289,7 @@ rag_url_resolve(const char *base, const char *ref, int keep_frag,
         if (q)
             *q = '\0';
         char *slash = strrchr(r.path, '/');
-        pos = slash ? (size_t) (slash - r.path) + 1 : 0;
+        pos = slash ? (size_t)(slash - r.path) + 1 : 0;
     }
     r.path[pos] = '\0';
     size_t n = strcspn(ref, "#");
@@ -305,7 +304,7 @@ rag_url_resolve(const char *base, const char *ref, int keep_frag,
         pos = 0;
         const char *f = ref + n + 1;
         size_t fl = strlen(f);
-        while (fl && isspace((unsigned char) f[fl - 1]))
+        while (fl && isspace((unsigned char)f[fl - 1]))
             fl--;
         if (copy_enc(r.frag, sizeof(r.frag), &pos, f, fl) != 0)
             return -1;
@@ -320,8 +319,8 @@ rag_url_same_site(const char *a, const char *b)
 
     if (rag_url_parse(a, &ua) != 0 || rag_url_parse(b, &ub) != 0)
         return 0;
-    return strcmp(ua.scheme, ub.scheme) == 0 &&
-           strcmp(ua.host, ub.host) == 0 && ua.port == ub.port;
+    return strcmp(ua.scheme, ub.scheme) == 0 && strcmp(ua.host, ub.host) == 0 &&
+           ua.port == ub.port;
 }
 
 int
@@ -340,8 +339,8 @@ rag_url_has_prefix(const char *url, const char *prefix)
 static int
 v4_private(uint32_t a)
 {
-    uint8_t o1 = (uint8_t) (a >> 24), o2 = (uint8_t) (a >> 16);
-    uint8_t o3 = (uint8_t) (a >> 8);
+    uint8_t o1 = (uint8_t)(a >> 24), o2 = (uint8_t)(a >> 16);
+    uint8_t o3 = (uint8_t)(a >> 8);
 
     return o1 == 0 ||                              /* this network */
            o1 == 10 ||                             /* RFC 1918 */
@@ -355,18 +354,18 @@ v4_private(uint32_t a)
            (o1 == 198 && (o2 & 0xfe) == 18) ||     /* benchmarking */
            (o1 == 198 && o2 == 51 && o3 == 100) || /* TEST-NET-2 */
            (o1 == 203 && o2 == 0 && o3 == 113) ||  /* TEST-NET-3 */
-           o1 >= 224;                 /* multicast, reserved, broadcast */
+           o1 >= 224; /* multicast, reserved, broadcast */
 }
 
 int
 rag_addr_is_private(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *) sa;
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
         return v4_private(ntohl(s4->sin_addr.s_addr));
     }
     if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) sa;
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
         const uint8_t *b = s6->sin6_addr.s6_addr;
         static const uint8_t zero[16];
         uint32_t v4;
@@ -389,13 +388,13 @@ rag_addr_is_private(const struct sockaddr *sa)
             memcmp(b, zero, 12) == 0 ||
             (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
              memcmp(b + 4, zero, 8) == 0)) {
-            v4 = (uint32_t) b[12] << 24 | (uint32_t) b[13] << 16 |
-                 (uint32_t) b[14] << 8 | b[15];
+            v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                 (uint32_t)b[14] << 8 | b[15];
             return v4_private(v4);
         }
         if (b[0] == 0x20 && b[1] == 0x02) { /* 6to4 2002:V4ADDR::/48 */
-            v4 = (uint32_t) b[2] << 24 | (uint32_t) b[3] << 16 |
-                 (uint32_t) b[4] << 8 | b[5];
+            v4 = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 |
+                 (uint32_t)b[4] << 8 | b[5];
             return v4_private(v4);
         }
         return 0;
@@ -422,9 +421,11 @@ rag_url_vet(const rag_url *u, int allow_private, char *resolve,
         goto done;
     }
     for (ai = res; ai; ai = ai->ai_next) {
-        const void *a = ai->ai_family == AF_INET
-            ? (const void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr
-            : (const void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
+        const void *a =
+            ai->ai_family == AF_INET
+                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)
+                      ->sin6_addr;
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
         if (inet_ntop(ai->ai_family, a, buf, sizeof(buf)) == NULL)
@@ -443,12 +444,11 @@ rag_url_vet(const rag_url *u, int allow_private, char *resolve,
         snprintf(err, errlen, "no usable address for %s", u->host);
         goto done;
     }
-    n = strchr(chosen, ':')
-            ? snprintf(resolve, resolvelen, "%s:%d:[%s]", u->host, u->port,
-                       chosen)
-            : snprintf(resolve, resolvelen, "%s:%d:%s", u->host, u->port,
-                       chosen);
-    if (n < 0 || (size_t) n >= resolvelen) {
+    n = strchr(chosen, ':') ? snprintf(resolve, resolvelen, "%s:%d:[%s]",
+                                       u->host, u->port, chosen)
+                            : snprintf(resolve, resolvelen, "%s:%d:%s", u->host,
+                                       u->port, chosen);
+    if (n < 0 || (size_t)n >= resolvelen) {
         snprintf(err, errlen, "host name too long");
         goto done;
     }

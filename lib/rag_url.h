@@ -20,20 +20,19 @@
 #define RAG_URL_MAX 2048
 
 typedef struct {
-    char scheme[16];  /* "http" | "https" (lowercase) */
-    char host[256];   /* lowercase; IPv6 literal without brackets */
-    int port;         /* explicit or default */
-    int ipv6;         /* host is an IPv6 literal */
-    char path[RAG_URL_MAX];  /* path + "?query", starts with "/" */
-    char frag[512];          /* without '#', "" if none */
+    char scheme[16];        /* "http" | "https" (lowercase) */
+    char host[256];         /* lowercase; IPv6 literal without brackets */
+    int port;               /* explicit or default */
+    int ipv6;               /* host is an IPv6 literal */
+    char path[RAG_URL_MAX]; /* path + "?query", starts with "/" */
+    char frag[512];         /* without '#', "" if none */
 } rag_url;
 
 /* Parses an absolute http(s) URL. */
 int rag_url_parse(const char *s, rag_url *u);
 
 /* Writes u back as text; with_frag adds "#frag" when present. */
-int rag_url_format(const rag_url *u, int with_frag, char *out,
-                   size_t outlen);
+int rag_url_format(const rag_url *u, int with_frag, char *out, size_t outlen);
 
 /* Normal form of an absolute URL (see above). */
 int rag_url_normalize(const char *in, char *out, size_t outlen);
@@ -41,8 +40,8 @@ int rag_url_normalize(const char *in, char *out, size_t outlen);
 /* Resolves ref (absolute, scheme-relative, absolute-path, relative, or
  * "#frag" / "?q") against an absolute base. keep_frag: keep ref's
  * fragment. Non-http(s) references (mailto:, javascript:, data:) fail. */
-int rag_url_resolve(const char *base, const char *ref, int keep_frag,
-                    char *out, size_t outlen);
+int rag_url_resolve(const char *base, const char *ref, int keep_frag, char *out,
+                    size_t outlen);
 
 /* 1 when a and b have the same scheme, host and port. */
 int rag_url_same_site(const char *a, const char *b);

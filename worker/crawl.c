@@ -168,8 +168,7 @@ fetch_once(const crawl_opts *o, const char *url, const char *etag,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t) o->max_bytes);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -219,13 +218,12 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
                        p, &sink) != 0) {
             if (strncmp(p->error, "refusing", 8) == 0 ||
                 strcmp(p->error, "page too large") == 0 ||
-                strcmp(p->error, "bad URL") == 0 ||
-                attempt >= o->max_retries)
+                strcmp(p->error, "bad URL") == 0 || attempt >= o->max_retries)
                 return -1;
         } else if (p->status >= 300 && p->status < 400 && p->status != 304) {
             if (!sink.location[0] || ++hops > CRAWL_MAX_REDIRECTS ||
-                rag_url_resolve(cur, sink.location, 0, next,
-                                sizeof(next)) != 0) {
+                rag_url_resolve(cur, sink.location, 0, next, sizeof(next)) !=
+                    0) {
                 snprintf(p->error, sizeof(p->error),
                          hops > CRAWL_MAX_REDIRECTS ? "too many redirects"
                                                     : "bad redirect");
@@ -241,7 +239,8 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
         }
         attempt++;
         rag_warn("msg=\"crawl retry\" url=\"%s\" status=%ld error=\"%s\" "
-                 "wait_ms=%ld", cur, p->status, p->error, backoff);
+                 "wait_ms=%ld",
+                 cur, p->status, p->error, backoff);
         sleep_ms(backoff);
         backoff *= 2;
     }
@@ -281,32 +280,32 @@ crawl_robots_parse(crawl_robots *r, const char *txt, size_t len)
         int in_group = 0, group_match = 0, last_was_agent = 0, found = 0;
 
         while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t) (end - p));
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
             const char *le = nl ? nl : end, *hash, *colon, *v, *ve;
             char key[32];
             size_t kl;
 
-            hash = memchr(p, '#', (size_t) (le - p));
+            hash = memchr(p, '#', (size_t)(le - p));
             if (hash)
                 le = hash;
-            colon = memchr(p, ':', (size_t) (le - p));
+            colon = memchr(p, ':', (size_t)(le - p));
             if (colon) {
                 const char *ks = p;
-                while (ks < colon && isspace((unsigned char) *ks))
+                while (ks < colon && isspace((unsigned char)*ks))
                     ks++;
-                kl = (size_t) (colon - ks);
-                while (kl && isspace((unsigned char) ks[kl - 1]))
+                kl = (size_t)(colon - ks);
+                while (kl && isspace((unsigned char)ks[kl - 1]))
                     kl--;
                 if (kl >= sizeof(key))
                     kl = sizeof(key) - 1;
                 for (size_t i = 0; i < kl; i++)
-                    key[i] = (char) tolower((unsigned char) ks[i]);
+                    key[i] = (char)tolower((unsigned char)ks[i]);
                 key[kl] = '\0';
                 v = colon + 1;
-                while (v < le && isspace((unsigned char) *v))
+                while (v < le && isspace((unsigned char)*v))
                     v++;
                 ve = le;
-                while (ve > v && isspace((unsigned char) ve[-1]))
+                while (ve > v && isspace((unsigned char)ve[-1]))
                     ve--;
                 if (strcmp(key, "user-agent") == 0) {
                     if (!last_was_agent) {
@@ -314,7 +313,7 @@ crawl_robots_parse(crawl_robots *r, const char *txt, size_t len)
                         group_match = 0;
                     }
                     last_was_agent = 1;
-                    size_t vl = (size_t) (ve - v);
+                    size_t vl = (size_t)(ve - v);
                     if (pass == 0 && vl >= strlen(CRAWL_AGENT_TOKEN) &&
                         strncasecmp(v, CRAWL_AGENT_TOKEN,
                                     strlen(CRAWL_AGENT_TOKEN)) == 0)
@@ -324,7 +323,7 @@ crawl_robots_parse(crawl_robots *r, const char *txt, size_t len)
                 } else {
                     last_was_agent = 0;
                     if (strcmp(key, "sitemap") == 0 && pass == 0 && ve > v) {
-                        char *s = strndup(v, (size_t) (ve - v));
+                        char *s = strndup(v, (size_t)(ve - v));
                         if (s) {
                             crawl_urls_push(&r->sitemaps, s);
                             free(s);
@@ -333,10 +332,10 @@ crawl_robots_parse(crawl_robots *r, const char *txt, size_t len)
                         found = 1;
                         if (strcmp(key, "disallow") == 0 && ve > v)
                             push_rule(&r->disallow, &r->ndisallow, v,
-                                      (size_t) (ve - v));
+                                      (size_t)(ve - v));
                         else if (strcmp(key, "allow") == 0 && ve > v)
                             push_rule(&r->allow, &r->nallow, v,
-                                      (size_t) (ve - v));
+                                      (size_t)(ve - v));
                         else if (strcmp(key, "crawl-delay") == 0) {
                             double d = strtod(v, NULL);
                             if (d > 0 && d <= 60)
@@ -366,21 +365,21 @@ robots_match(const char *pat, const char *path)
             while (*rest == '*')
                 rest++;
             if (*rest == '\0')
-                return (long) strlen(pat);
+                return (long)strlen(pat);
             for (const char *t = s; *t; t++)
                 if (robots_match(rest, t) >= 0)
-                    return (long) strlen(pat);
-            return robots_match(rest, s + strlen(s)) >= 0 ? (long) strlen(pat)
+                    return (long)strlen(pat);
+            return robots_match(rest, s + strlen(s)) >= 0 ? (long)strlen(pat)
                                                           : -1;
         }
         if (*p == '$' && p[1] == '\0')
-            return *s == '\0' ? (long) strlen(pat) : -1;
+            return *s == '\0' ? (long)strlen(pat) : -1;
         if (*s != *p)
             return -1;
         p++;
         s++;
     }
-    return (long) strlen(pat);
+    return (long)strlen(pat);
 }
 
 int
@@ -418,18 +417,18 @@ sitemap_walk(xmlNode *n, crawl_urls *pages, crawl_urls *subs, int depth)
     for (; n && depth < 8; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
-        if (strcmp((const char *) n->name, "loc") == 0 && n->parent) {
+        if (strcmp((const char *)n->name, "loc") == 0 && n->parent) {
             xmlChar *t = xmlNodeGetContent(n);
             if (t) {
-                char *s = (char *) t;
-                while (isspace((unsigned char) *s))
+                char *s = (char *)t;
+                while (isspace((unsigned char)*s))
                     s++;
                 size_t l = strlen(s);
-                while (l && isspace((unsigned char) s[l - 1]))
+                while (l && isspace((unsigned char)s[l - 1]))
                     s[--l] = '\0';
-                if (strcmp((const char *) n->parent->name, "sitemap") == 0)
+                if (strcmp((const char *)n->parent->name, "sitemap") == 0)
                     crawl_urls_push(subs, s);
-                else if (strcmp((const char *) n->parent->name, "url") == 0)
+                else if (strcmp((const char *)n->parent->name, "url") == 0)
                     crawl_urls_push(pages, s);
                 xmlFree(t);
             }
@@ -447,7 +446,7 @@ crawl_sitemap_parse(const char *xml, size_t len, crawl_urls *pages,
 
     if (len > 64u * 1024 * 1024)
         return -1;
-    doc = xmlReadMemory(xml, (int) len, "sitemap.xml", NULL,
+    doc = xmlReadMemory(xml, (int)len, "sitemap.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR |
                             XML_PARSE_NOWARNING | XML_PARSE_RECOVER);
     if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
@@ -481,10 +480,9 @@ crawl_sitemap(const crawl_opts *o, const char *sitemap_url, crawl_urls *out,
             continue;
         }
         crawl_urls_push(&done, todo.v[i]);
-        if (crawl_fetch(o, todo.v[i], NULL, NULL, &p) != 0 ||
-            p.status != 200 ||
-            crawl_sitemap_parse(p.body.data ? p.body.data : "", p.body.len,
-                                out, &todo) != 0) {
+        if (crawl_fetch(o, todo.v[i], NULL, NULL, &p) != 0 || p.status != 200 ||
+            crawl_sitemap_parse(p.body.data ? p.body.data : "", p.body.len, out,
+                                &todo) != 0) {
             if (i == 0) {
                 snprintf(err, errlen, "sitemap %s: %s", todo.v[i],
                          p.error[0] ? p.error : "not found or not XML");

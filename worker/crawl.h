@@ -32,16 +32,16 @@
 #define CRAWL_MAX_REDIRECTS 5
 
 typedef struct {
-    int allow_private;       /* tests crawl 127.0.0.1 */
-    long timeout_ms;         /* per request, default 30000 */
-    int max_retries;         /* 5xx / transport, default 2 */
-    long backoff_ms;         /* first retry delay, default 500 */
-    size_t max_bytes;        /* page size limit, default 8 MiB */
+    int allow_private; /* tests crawl 127.0.0.1 */
+    long timeout_ms;   /* per request, default 30000 */
+    int max_retries;   /* 5xx / transport, default 2 */
+    long backoff_ms;   /* first retry delay, default 500 */
+    size_t max_bytes;  /* page size limit, default 8 MiB */
 } crawl_opts;
 
 typedef struct {
-    long status;             /* 0 on transport failure */
-    char *final_url;         /* after redirects (normalised) */
+    long status;     /* 0 on transport failure */
+    char *final_url; /* after redirects (normalised) */
     char *content_type;
     char *etag, *last_modified;
     rag_buf body;
@@ -68,7 +68,7 @@ void crawl_urls_free(crawl_urls *u);
 typedef struct {
     char **allow, **disallow;
     size_t nallow, ndisallow;
-    double crawl_delay;      /* seconds, 0 if none */
+    double crawl_delay; /* seconds, 0 if none */
     crawl_urls sitemaps;
 } crawl_robots;
 
@@ -80,8 +80,8 @@ void crawl_robots_free(crawl_robots *r);
 
 /* Collects page URLs from sitemap_url (following sitemap indexes) into
  * out. 0, or -1 when the first sitemap cannot be fetched or parsed. */
-int crawl_sitemap(const crawl_opts *o, const char *sitemap_url,
-                  crawl_urls *out, char *err, size_t errlen);
+int crawl_sitemap(const crawl_opts *o, const char *sitemap_url, crawl_urls *out,
+                  char *err, size_t errlen);
 
 /* Page URLs found in one sitemap document (exposed for tests); nested
  * sitemap URLs go to subs. */

@@ -31,7 +31,7 @@ struct crawl_pool {
     pthread_t threads[POOL_MAX_THREADS];
     crawl_opts co;
     double delay;
-    double next_start;  /* monotonic time the next request may start */
+    double next_start; /* monotonic time the next request may start */
     char *selector;
 };
 
@@ -41,7 +41,7 @@ mono(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
@@ -51,8 +51,8 @@ sleep_s(double s)
 
     if (s <= 0)
         return;
-    ts.tv_sec = (time_t) s;
-    ts.tv_nsec = (long) ((s - floor(s)) * 1e9);
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - floor(s)) * 1e9);
     while (nanosleep(&ts, &ts) != 0)
         ;
 }
@@ -185,8 +185,7 @@ crawl_pool_submit(crawl_pool *p, const char *url, const char *etag,
         return -1;
     t->url = strdup(url);
     t->etag = etag && *etag ? strdup(etag) : NULL;
-    t->lastmod = last_modified && *last_modified ? strdup(last_modified)
-                                                 : NULL;
+    t->lastmod = last_modified && *last_modified ? strdup(last_modified) : NULL;
     if (t->url == NULL || (etag && *etag && !t->etag) ||
         (last_modified && *last_modified && !t->lastmod)) {
         task_free(t);

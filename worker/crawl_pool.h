@@ -21,13 +21,13 @@
 typedef struct crawl_pool crawl_pool;
 
 typedef struct {
-    char *url;           /* as submitted */
-    int fetch_rc;        /* crawl_fetch's return */
-    crawl_page page;     /* status, final_url, validators, body */
-    int is_html;         /* 200 with an HTML content type */
-    int converted;       /* doc is valid */
+    char *url;       /* as submitted */
+    int fetch_rc;    /* crawl_fetch's return */
+    crawl_page page; /* status, final_url, validators, body */
+    int is_html;     /* 200 with an HTML content type */
+    int converted;   /* doc is valid */
     rag_html_doc doc;
-    char err[256];       /* conversion error */
+    char err[256]; /* conversion error */
 } crawl_result;
 
 /* threads: 1..16. NULL on failure. */

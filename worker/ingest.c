@@ -48,7 +48,7 @@ fnv(const char *s)
     uint64_t h = 1469598103934665603ULL;
 
     for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
@@ -59,7 +59,7 @@ map_get(doc_map *m, const char *url)
         return NULL;
     for (size_t i = fnv(url) % m->nslots;; i = (i + 1) % m->nslots) {
         size_t k = m->slots[i];
-        if (k == (size_t) -1)
+        if (k == (size_t)-1)
             return NULL;
         if (strcmp(m->rows[k].url, url) == 0)
             return &m->rows[k];
@@ -95,18 +95,18 @@ static int
 map_load(PGconn *db, const char *coll_id, doc_map *m)
 {
     const char *p[1] = {coll_id};
-    PGresult *r = rag_db_query(
-        db,
-        "SELECT url, id, content_hash, chunked_hash, title, "
-        "coalesce(etag,''), coalesce(last_modified,''), source "
-        "FROM documents WHERE collection_id = $1",
-        1, p);
+    PGresult *r =
+        rag_db_query(db,
+                     "SELECT url, id, content_hash, chunked_hash, title, "
+                     "coalesce(etag,''), coalesce(last_modified,''), source "
+                     "FROM documents WHERE collection_id = $1",
+                     1, p);
     int rc = -1;
 
     memset(m, 0, sizeof(*m));
     if (r == NULL)
         return -1;
-    m->n = (size_t) PQntuples(r);
+    m->n = (size_t)PQntuples(r);
     m->nslots = m->n * 2 + 16;
     m->rows = calloc(m->n ? m->n : 1, sizeof(doc_row));
     m->slots = malloc(m->nslots * sizeof(size_t));
@@ -115,19 +115,19 @@ map_load(PGconn *db, const char *coll_id, doc_map *m)
     memset(m->slots, 0xff, m->nslots * sizeof(size_t));
     for (size_t i = 0; i < m->n; i++) {
         doc_row *d = &m->rows[i];
-        d->url = dupv(r, (int) i, 0);
-        d->id = dupv(r, (int) i, 1);
-        d->content_hash = dupv(r, (int) i, 2);
-        d->chunked_hash = dupv(r, (int) i, 3);
-        d->title = dupv(r, (int) i, 4);
-        d->etag = dupv(r, (int) i, 5);
-        d->lastmod = dupv(r, (int) i, 6);
-        d->source = dupv(r, (int) i, 7);
+        d->url = dupv(r, (int)i, 0);
+        d->id = dupv(r, (int)i, 1);
+        d->content_hash = dupv(r, (int)i, 2);
+        d->chunked_hash = dupv(r, (int)i, 3);
+        d->title = dupv(r, (int)i, 4);
+        d->etag = dupv(r, (int)i, 5);
+        d->lastmod = dupv(r, (int)i, 6);
+        d->source = dupv(r, (int)i, 7);
         if (!d->url || !d->id || !d->content_hash || !d->chunked_hash ||
             !d->title || !d->etag || !d->lastmod || !d->source)
             goto done;
         size_t s = fnv(d->url) % m->nslots;
-        while (m->slots[s] != (size_t) -1)
+        while (m->slots[s] != (size_t)-1)
             s = (s + 1) % m->nslots;
         m->slots[s] = i;
     }
@@ -137,7 +137,8 @@ done:
     return rc;
 }
 
-/* ---- the run ---------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------
+ */
 
 typedef struct {
     PGconn *db;
@@ -147,7 +148,7 @@ typedef struct {
     char coll_id[32];
     doc_map map;
     rag_chunk_opts copts;
-    int partial;       /* the source was not read completely */
+    int partial; /* the source was not read completely */
     double t0;
     long progress_total;
 } run_t;
@@ -158,7 +159,7 @@ now_s(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
@@ -182,8 +183,9 @@ progress(run_t *r, const char *what)
 
     if (!r->o->progress)
         return;
-    fill = total ? (int) (width * done / total) : 0;
-    fprintf(stderr, "\r[%.*s%*s] %ld/%ld new=%ld changed=%ld unchanged=%ld %s"
+    fill = total ? (int)(width * done / total) : 0;
+    fprintf(stderr,
+            "\r[%.*s%*s] %ld/%ld new=%ld changed=%ld unchanged=%ld %s"
             "\033[K",
             fill, "##############################", width - fill, "", done,
             total, st->added, st->changed, st->unchanged, what);
@@ -193,8 +195,8 @@ progress(run_t *r, const char *what)
 /* Rebuilds the chunks of one document inside the caller's transaction;
  * chunks with unchanged text keep their embeddings. */
 static int
-rechunk_doc(run_t *r, const char *doc_id, const char *title,
-            const char *body, const char *hash)
+rechunk_doc(run_t *r, const char *doc_id, const char *title, const char *body,
+            const char *hash)
 {
     rag_chunks cs;
     char ord[16], tok[16];
@@ -211,7 +213,7 @@ rechunk_doc(run_t *r, const char *doc_id, const char *title,
     for (size_t i = 0; i < cs.n; i++) {
         snprintf(ord, sizeof(ord), "%zu", i);
         snprintf(tok, sizeof(tok), "%zu", cs.v[i].tokens);
-        const char *p[6] = {doc_id, ord, cs.v[i].heading_path,
+        const char *p[6] = {doc_id,         ord,          cs.v[i].heading_path,
                             cs.v[i].anchor, cs.v[i].text, tok};
         if (rag_db_exec(r->db,
                         "INSERT INTO chunks (document_id, ordinal, "
@@ -238,7 +240,7 @@ rechunk_doc(run_t *r, const char *doc_id, const char *title,
                     "content_hash = $2 WHERE id = $1",
                     2, p2) != 0)
         goto done;
-    r->st->chunks += (long) cs.n;
+    r->st->chunks += (long)cs.n;
     rc = 0;
 done:
     rag_chunks_free(&cs);
@@ -274,8 +276,8 @@ store_doc(run_t *r, const char *url, const char *title, const char *body,
     }
     if (rag_db_begin(r->db) != 0)
         return -1;
-    const char *p[8] = {r->coll_id, url, title, body, etag, lastmod, source,
-                        links};
+    const char *p[8] = {r->coll_id, url,     title,  body,
+                        etag,       lastmod, source, links};
     res = rag_db_query(
         r->db,
         "INSERT INTO documents (collection_id, url, title, body, etag, "
@@ -321,8 +323,8 @@ keep_doc(run_t *r, const char *url, int not_modified)
         const char *p[1] = {d->id};
         r->st->unchanged++;
         rag_db_exec(r->db,
-                    "UPDATE documents SET fetched_at = now() WHERE id = $1",
-                    1, p);
+                    "UPDATE documents SET fetched_at = now() WHERE id = $1", 1,
+                    p);
     }
 }
 
@@ -342,7 +344,8 @@ delete_missing(run_t *r, const char *source, char *err, size_t errlen)
         return 0;
     if (r->partial) {
         rag_warn("msg=\"source read partially, nothing deleted\" "
-                 "missing=%zu", gone);
+                 "missing=%zu",
+                 gone);
         return 0;
     }
     if (gone * 2 > total && !r->o->force) {
@@ -357,8 +360,8 @@ delete_missing(run_t *r, const char *source, char *err, size_t errlen)
         if (d->seen || strcmp(d->source, source) != 0)
             continue;
         const char *p[1] = {d->id};
-        if (rag_db_exec(r->db, "DELETE FROM documents WHERE id = $1", 1,
-                        p) != 0) {
+        if (rag_db_exec(r->db, "DELETE FROM documents WHERE id = $1", 1, p) !=
+            0) {
             snprintf(err, errlen, "cannot delete a document");
             return -1;
         }
@@ -379,13 +382,13 @@ embed_pending(run_t *r, char *err, size_t errlen)
     if (!rag_embed_enabled(&ec))
         return 0;
     for (;;) {
-        PGresult *res = rag_db_query(
-            r->db,
-            "SELECT c.id, c.heading_path, c.body FROM chunks c "
-            "JOIN documents d ON d.id = c.document_id "
-            "WHERE d.collection_id = $1 AND c.embedding IS NULL "
-            "ORDER BY c.id LIMIT 256",
-            1, p);
+        PGresult *res =
+            rag_db_query(r->db,
+                         "SELECT c.id, c.heading_path, c.body FROM chunks c "
+                         "JOIN documents d ON d.id = c.document_id "
+                         "WHERE d.collection_id = $1 AND c.embedding IS NULL "
+                         "ORDER BY c.id LIMIT 256",
+                         1, p);
         int n, rc = -1;
         char **texts = NULL;
         float *vec = NULL;
@@ -402,7 +405,7 @@ embed_pending(run_t *r, char *err, size_t errlen)
             return 0;
         }
         rag_buf_init(&arr, 0);
-        texts = calloc((size_t) n, sizeof(char *));
+        texts = calloc((size_t)n, sizeof(char *));
         if (texts == NULL)
             goto batch_done;
         for (int i = 0; i < n; i++) {
@@ -413,23 +416,22 @@ embed_pending(run_t *r, char *err, size_t errlen)
                 goto batch_done;
             snprintf(texts[i], len, "%s\n\n%s", hp, b);
             size_t tl = strlen(texts[i]);
-            while (rag_tokens_estimate(texts[i], tl) >
-                   EMBED_MAX_INPUT_TOKENS) {
+            while (rag_tokens_estimate(texts[i], tl) > EMBED_MAX_INPUT_TOKENS) {
                 tl = tl * 3 / 4;
-                while (tl && ((unsigned char) texts[i][tl] & 0xc0) == 0x80)
+                while (tl && ((unsigned char)texts[i][tl] & 0xc0) == 0x80)
                     tl--;
                 texts[i][tl] = '\0';
             }
         }
-        if (rag_embed(&ec, (const char *const *) texts, (size_t) n, &vec,
-                      &dims, err, errlen) != 0)
+        if (rag_embed(&ec, (const char *const *)texts, (size_t)n, &vec, &dims,
+                      err, errlen) != 0)
             goto batch_done;
         for (int i = 0; i < n; i++) {
             rag_buf_reset(&arr);
             rag_buf_putc(&arr, '{');
             for (uint32_t j = 0; j < dims; j++)
                 rag_buf_printf(&arr, "%s%.8g", j ? "," : "",
-                               (double) vec[(size_t) i * dims + j]);
+                               (double)vec[(size_t)i * dims + j]);
             if (rag_buf_putc(&arr, '}') != 0)
                 goto batch_done;
             const char *q[3] = {PQgetvalue(res, i, 0), arr.data,
@@ -444,7 +446,7 @@ embed_pending(run_t *r, char *err, size_t errlen)
             r->st->embedded++;
         }
         rc = 0;
-batch_done:
+    batch_done:
         if (texts)
             for (int i = 0; i < n; i++)
                 free(texts[i]);
@@ -457,7 +459,8 @@ batch_done:
     }
 }
 
-/* ---- site -------------------------------------------------------------------- */
+/* ---- site
+ * -------------------------------------------------------------------- */
 
 typedef struct {
     char **v;
@@ -536,8 +539,7 @@ polite_wait(double *last, double delay)
     double t = now_s(), wait = *last + delay - t;
 
     if (*last > 0 && wait > 0) {
-        struct timespec ts = {(time_t) wait,
-                              (long) ((wait - floor(wait)) * 1e9)};
+        struct timespec ts = {(time_t)wait, (long)((wait - floor(wait)) * 1e9)};
         while (nanosleep(&ts, &ts) != 0)
             ;
     }
@@ -550,8 +552,7 @@ follow_stored_links(run_t *r, frontier *fr, const char *root,
 {
     const char *p[1] = {doc_id};
     PGresult *res = rag_db_query(
-        r->db, "SELECT unnest(out_links) FROM documents WHERE id = $1", 1,
-        p);
+        r->db, "SELECT unnest(out_links) FROM documents WHERE id = $1", 1, p);
     int rc = 0;
 
     if (res == NULL)
@@ -585,17 +586,17 @@ ingest_site(run_t *r, char *err, size_t errlen)
     crawl_opts_default(&co);
     co.allow_private = o->allow_private;
     co.timeout_ms = rag_conf_int(r->conf, "crawl_timeout_ms", 30000);
-    co.max_bytes = (size_t) rag_conf_int(r->conf, "crawl_max_bytes",
-                                         8L * 1024 * 1024);
+    co.max_bytes =
+        (size_t)rag_conf_int(r->conf, "crawl_max_bytes", 8L * 1024 * 1024);
     co.backoff_ms = rag_conf_int(r->conf, "crawl_backoff_ms", 500);
-    delay = o->delay >= 0 ? o->delay
-                          : rag_conf_double(r->conf, "crawl_delay", 0.5);
+    delay =
+        o->delay >= 0 ? o->delay : rag_conf_double(r->conf, "crawl_delay", 0.5);
     max_pages = o->max_pages > 0 ? o->max_pages
                                  : rag_conf_int(r->conf, "crawl_max_pages",
                                                 DEFAULT_MAX_PAGES);
     threads = o->concurrency > 0
                   ? o->concurrency
-                  : (int) rag_conf_int(r->conf, "crawl_concurrency", 4);
+                  : (int)rag_conf_int(r->conf, "crawl_concurrency", 4);
     if (threads < 1 || threads > 16)
         threads = 4;
     if (rag_url_normalize(o->site, root, sizeof(root)) != 0 ||
@@ -630,9 +631,8 @@ ingest_site(run_t *r, char *err, size_t errlen)
         if (!cand && robots.sitemaps.n)
             cand = robots.sitemaps.v[0];
         if (!cand) {
-            snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml",
-                     pu.scheme, pu.ipv6 ? "[" : "", pu.host,
-                     pu.ipv6 ? "]" : "", pu.port);
+            snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml", pu.scheme,
+                     pu.ipv6 ? "[" : "", pu.host, pu.ipv6 ? "]" : "", pu.port);
             cand = smu;
         }
         polite_wait(&last, delay);
@@ -650,8 +650,8 @@ ingest_site(run_t *r, char *err, size_t errlen)
     if (use_links && fr_seen_add(&fr, root) < 0)
         goto oom;
     rag_info("msg=\"crawl start\" site=\"%s\" discovery=%s pages=%zu "
-             "delay=%.2f", root, use_links ? "links" : "sitemap", fr.n,
-             delay);
+             "delay=%.2f",
+             root, use_links ? "links" : "sitemap", fr.n, delay);
     polite_wait(&last, delay);
     if ((pool = crawl_pool_start(&co, threads, delay, o->selector)) == NULL)
         goto oom;
@@ -662,7 +662,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
         const char *url;
 
         /* keep the pool busy, within the page budget and robots.txt */
-        while (next < fr.n && crawl_pool_pending(pool) < (size_t) threads * 2) {
+        while (next < fr.n && crawl_pool_pending(pool) < (size_t)threads * 2) {
             rag_url uu;
             url = fr.v[next++];
             if (dispatched >= max_pages) {
@@ -684,7 +684,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
                 goto oom;
             dispatched++;
         }
-        r->progress_total = (long) fr.n;
+        r->progress_total = (long)fr.n;
         if ((res = crawl_pool_next(pool)) == NULL) {
             if (next >= fr.n)
                 break;
@@ -772,13 +772,13 @@ done:
     return rc;
 }
 
-/* ---- dir / json / rechunk ------------------------------------------------------ */
+/* ---- dir / json / rechunk
+ * ------------------------------------------------------ */
 
 static int
-ingest_items(run_t *r, ingest_item *items, size_t n, char *err,
-             size_t errlen)
+ingest_items(run_t *r, ingest_item *items, size_t n, char *err, size_t errlen)
 {
-    r->progress_total = (long) n;
+    r->progress_total = (long)n;
     for (size_t i = 0; i < n; i++) {
         r->st->fetched++;
         if (store_doc(r, items[i].url, items[i].title, items[i].body, NULL,
@@ -813,8 +813,8 @@ ingest_rechunk(run_t *r, char *err, size_t errlen)
         const char *body = PQgetvalue(res, i, 2);
         sha256_hex(body, strlen(body), hash);
         if (rag_db_begin(r->db) != 0 ||
-            rechunk_doc(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                        body, hash) != 0 ||
+            rechunk_doc(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), body,
+                        hash) != 0 ||
             rag_db_commit(r->db) != 0) {
             rag_db_rollback(r->db);
             snprintf(err, errlen, "cannot rechunk document %s",
@@ -829,7 +829,8 @@ done:
     return rc;
 }
 
-/* ---- entry points ---------------------------------------------------------------- */
+/* ---- entry points
+ * ---------------------------------------------------------------- */
 
 void
 rag_ingest_format_stats(const rag_ingest_stats *st, char *out, size_t outlen)
@@ -839,8 +840,8 @@ rag_ingest_format_stats(const rag_ingest_stats *st, char *out, size_t outlen)
              "deleted=%ld failed=%ld skipped=%ld chunks=%ld embedded=%ld "
              "generation=%llu seconds=%.2f",
              st->fetched, st->unchanged, st->added, st->changed, st->deleted,
-             st->failed, st->skipped, st->chunks, st->embedded,
-             st->generation, st->seconds);
+             st->failed, st->skipped, st->chunks, st->embedded, st->generation,
+             st->seconds);
 }
 
 int
@@ -865,9 +866,9 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     r.st = st;
     r.t0 = now_s();
     rag_chunk_opts_default(&r.copts);
-    r.copts.max_tokens = (size_t) rag_conf_int(conf, "chunk_tokens", 500);
-    r.copts.overlap_tokens = (size_t) rag_conf_int(
-        conf, "chunk_overlap", (long) r.copts.max_tokens * 15 / 100);
+    r.copts.max_tokens = (size_t)rag_conf_int(conf, "chunk_tokens", 500);
+    r.copts.overlap_tokens = (size_t)rag_conf_int(
+        conf, "chunk_overlap", (long)r.copts.max_tokens * 15 / 100);
     r.copts.min_tokens = r.copts.max_tokens / 5;
     if (!rag_collection_name_ok(o->collection)) {
         snprintf(err, errlen, "bad collection name");
@@ -879,9 +880,9 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                         "INSERT INTO collections (name) VALUES ($1) "
                         "ON CONFLICT (name) DO NOTHING",
                         1, p) != 0 ||
-            (res = rag_db_query(db,
-                                "SELECT id FROM collections WHERE name = $1",
-                                1, p)) == NULL) {
+            (res =
+                 rag_db_query(db, "SELECT id FROM collections WHERE name = $1",
+                              1, p)) == NULL) {
             snprintf(err, errlen, "cannot create collection");
             goto done;
         }
@@ -925,8 +926,8 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     if (embed_pending(&r, err, errlen) != 0)
         goto done;
     index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
-    if (rag_reindex_collection2(db, o->collection, index_dir, &gen, &count,
-                                err, errlen) != 0)
+    if (rag_reindex_collection2(db, o->collection, index_dir, &gen, &count, err,
+                                errlen) != 0)
         goto done;
     st->generation = gen;
     rc = 0;
@@ -987,14 +988,16 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         o.site = jstr(src, "url");
         o.sitemap = jstr(src, "sitemap");
         if ((a = yajl_tree_get(src, inc, yajl_t_array)))
-            for (size_t i = 0; i < YAJL_GET_ARRAY(a)->len &&
-                               o.ninclude < INGEST_MAX_PREFIXES; i++)
+            for (size_t i = 0;
+                 i < YAJL_GET_ARRAY(a)->len && o.ninclude < INGEST_MAX_PREFIXES;
+                 i++)
                 if (YAJL_IS_STRING(YAJL_GET_ARRAY(a)->values[i]))
                     o.include[o.ninclude++] =
                         YAJL_GET_STRING(YAJL_GET_ARRAY(a)->values[i]);
         if ((a = yajl_tree_get(src, exc, yajl_t_array)))
-            for (size_t i = 0; i < YAJL_GET_ARRAY(a)->len &&
-                               o.nexclude < INGEST_MAX_PREFIXES; i++)
+            for (size_t i = 0;
+                 i < YAJL_GET_ARRAY(a)->len && o.nexclude < INGEST_MAX_PREFIXES;
+                 i++)
                 if (YAJL_IS_STRING(YAJL_GET_ARRAY(a)->values[i]))
                     o.exclude[o.nexclude++] =
                         YAJL_GET_STRING(YAJL_GET_ARRAY(a)->values[i]);

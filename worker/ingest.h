@@ -27,30 +27,35 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-enum ingest_source { INGEST_SITE, INGEST_DIR, INGEST_JSON, INGEST_RECHUNK,
-                     INGEST_REINDEX_ONLY };
+enum ingest_source {
+    INGEST_SITE,
+    INGEST_DIR,
+    INGEST_JSON,
+    INGEST_RECHUNK,
+    INGEST_REINDEX_ONLY
+};
 
 #define INGEST_MAX_PREFIXES 32
 
 typedef struct {
     const char *collection;
     enum ingest_source type;
-    const char *site;            /* INGEST_SITE start URL */
-    const char *sitemap;         /* optional sitemap URL */
+    const char *site;    /* INGEST_SITE start URL */
+    const char *sitemap; /* optional sitemap URL */
     const char *include[INGEST_MAX_PREFIXES];
     size_t ninclude;
     const char *exclude[INGEST_MAX_PREFIXES];
     size_t nexclude;
-    const char *dir;             /* INGEST_DIR */
-    const char *url_template;    /* "https://x/docs/{path}" */
-    const char *json;            /* INGEST_JSON file */
-    const char *selector;        /* HTML main-content selector */
+    const char *dir;          /* INGEST_DIR */
+    const char *url_template; /* "https://x/docs/{path}" */
+    const char *json;         /* INGEST_JSON file */
+    const char *selector;     /* HTML main-content selector */
     int allow_private;
     int force;
-    double delay;                /* per-host seconds, < 0: conf/default */
-    long max_pages;              /* 0: conf/default (10000) */
-    int concurrency;             /* requests in flight; 0: conf (4) */
-    int progress;                /* 1: progress bar on stderr */
+    double delay;    /* per-host seconds, < 0: conf/default */
+    long max_pages;  /* 0: conf/default (10000) */
+    int concurrency; /* requests in flight; 0: conf (4) */
+    int progress;    /* 1: progress bar on stderr */
 } rag_ingest_opts;
 
 typedef struct {

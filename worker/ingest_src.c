@@ -81,9 +81,9 @@ read_file(const char *path, size_t max, size_t *len)
 static void
 fm_value(const char *v, size_t n, char *out, size_t outlen)
 {
-    while (n && isspace((unsigned char) *v))
+    while (n && isspace((unsigned char)*v))
         v++, n--;
-    while (n && isspace((unsigned char) v[n - 1]))
+    while (n && isspace((unsigned char)v[n - 1]))
         n--;
     if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0])
         v++, n -= 2;
@@ -94,8 +94,7 @@ fm_value(const char *v, size_t n, char *out, size_t outlen)
 }
 
 char *
-ingest_front_matter(char *md, char *title, size_t tlen, char *slug,
-                    size_t slen)
+ingest_front_matter(char *md, char *title, size_t tlen, char *slug, size_t slen)
 {
     char *p, *end;
 
@@ -107,15 +106,15 @@ ingest_front_matter(char *md, char *title, size_t tlen, char *slug,
     if (end == NULL)
         return md;
     for (char *l = p; l < end;) {
-        char *nl = memchr(l, '\n', (size_t) (end - l));
+        char *nl = memchr(l, '\n', (size_t)(end - l));
         char *le = nl ? nl : end;
-        char *colon = memchr(l, ':', (size_t) (le - l));
+        char *colon = memchr(l, ':', (size_t)(le - l));
         if (colon) {
-            size_t kl = (size_t) (colon - l);
+            size_t kl = (size_t)(colon - l);
             if (kl == 5 && strncmp(l, "title", 5) == 0)
-                fm_value(colon + 1, (size_t) (le - colon - 1), title, tlen);
+                fm_value(colon + 1, (size_t)(le - colon - 1), title, tlen);
             else if (kl == 4 && strncmp(l, "slug", 4) == 0)
-                fm_value(colon + 1, (size_t) (le - colon - 1), slug, slen);
+                fm_value(colon + 1, (size_t)(le - colon - 1), slug, slen);
         }
         l = nl ? nl + 1 : end;
     }
@@ -138,11 +137,11 @@ strip_mdx(char *s)
 
     while (*r) {
         char *nl = strchr(r, '\n');
-        size_t n = nl ? (size_t) (nl - r) + 1 : strlen(r);
+        size_t n = nl ? (size_t)(nl - r) + 1 : strlen(r);
         if (strncmp(r, "```", 3) == 0 || strncmp(r, "~~~", 3) == 0)
             fence = !fence;
-        if (fence || !(strncmp(r, "import ", 7) == 0 ||
-                       strncmp(r, "export ", 7) == 0)) {
+        if (fence ||
+            !(strncmp(r, "import ", 7) == 0 || strncmp(r, "export ", 7) == 0)) {
             memmove(w, r, n);
             w += n;
         }
@@ -159,7 +158,7 @@ typedef struct {
 static int
 cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int
@@ -226,14 +225,13 @@ expand(const char *tpl, const char *path, char *out, size_t outlen)
 
     if (ph == NULL)
         return -1;
-    n = snprintf(out, outlen, "%.*s%s%s", (int) (ph - tpl), tpl, path,
-                 ph + 6);
-    return n < 0 || (size_t) n >= outlen ? -1 : 0;
+    n = snprintf(out, outlen, "%.*s%s%s", (int)(ph - tpl), tpl, path, ph + 6);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 int
-ingest_read_dir(const char *dir, const char *url_template,
-                ingest_item **items, size_t *n, char *err, size_t errlen)
+ingest_read_dir(const char *dir, const char *url_template, ingest_item **items,
+                size_t *n, char *err, size_t errlen)
 {
     pathvec pv = {0};
     size_t cap = 0;
@@ -258,8 +256,8 @@ ingest_read_dir(const char *dir, const char *url_template,
         snprintf(full, sizeof(full), "%s/%s", dir, pv.v[i]);
         if ((md = read_file(full, MAX_FILE, &len)) == NULL)
             continue; /* unreadable or too large */
-        body = ingest_front_matter(md, title, sizeof(title), slug,
-                                   sizeof(slug));
+        body =
+            ingest_front_matter(md, title, sizeof(title), slug, sizeof(slug));
         if (strstr(pv.v[i], ".mdx"))
             strip_mdx(body);
         snprintf(rel, sizeof(rel), "%s", pv.v[i]);
@@ -269,8 +267,8 @@ ingest_read_dir(const char *dir, const char *url_template,
         } else if (slug[0]) {
             char *sl = strrchr(rel, '/');
             char tmp[4096];
-            snprintf(tmp, sizeof(tmp), "%.*s%s%s",
-                     sl ? (int) (sl - rel) : 0, rel, sl ? "/" : "", slug);
+            snprintf(tmp, sizeof(tmp), "%.*s%s%s", sl ? (int)(sl - rel) : 0,
+                     rel, sl ? "/" : "", slug);
             snprintf(rel, sizeof(rel), "%s", tmp);
         } else {
             size_t rl = strlen(rel);
@@ -287,7 +285,7 @@ ingest_read_dir(const char *dir, const char *url_template,
             const char *l = body;
             while (l && *l) {
                 const char *nl = strchr(l, '\n');
-                size_t ln = nl ? (size_t) (nl - l) : strlen(l);
+                size_t ln = nl ? (size_t)(nl - l) : strlen(l);
                 if (ln > 2 && l[0] == '#' && l[1] == ' ' &&
                     rag_md_heading(l, ln, title, sizeof(title), id,
                                    sizeof(id)) == 1)
@@ -327,8 +325,8 @@ done:
 }
 
 static int
-json_item(yajl_val v, ingest_item **items, size_t *n, size_t *cap,
-          char *err, size_t errlen)
+json_item(yajl_val v, ingest_item **items, size_t *n, size_t *cap, char *err,
+          size_t errlen)
 {
     const char *pu[] = {"url", NULL}, *pt[] = {"title", NULL},
                *pb[] = {"body", NULL};
@@ -337,8 +335,8 @@ json_item(yajl_val v, ingest_item **items, size_t *n, size_t *cap,
     yajl_val b = yajl_tree_get(v, pb, yajl_t_string);
     char norm[RAG_URL_MAX];
 
-    if (!u || !b || rag_url_normalize(YAJL_GET_STRING(u), norm,
-                                      sizeof(norm)) != 0) {
+    if (!u || !b ||
+        rag_url_normalize(YAJL_GET_STRING(u), norm, sizeof(norm)) != 0) {
         snprintf(err, errlen, "item %zu: needs an http(s) url and a body",
                  *n + 1);
         return -1;
@@ -352,8 +350,8 @@ json_item(yajl_val v, ingest_item **items, size_t *n, size_t *cap,
 }
 
 int
-ingest_read_json(const char *file, ingest_item **items, size_t *n,
-                 char *err, size_t errlen)
+ingest_read_json(const char *file, ingest_item **items, size_t *n, char *err,
+                 size_t errlen)
 {
     char ebuf[256], *text, *p;
     size_t len, cap = 0;
@@ -366,7 +364,7 @@ ingest_read_json(const char *file, ingest_item **items, size_t *n,
         snprintf(err, errlen, "cannot read %s (missing or too large)", file);
         return -1;
     }
-    for (p = text; isspace((unsigned char) *p); p++)
+    for (p = text; isspace((unsigned char)*p); p++)
         ;
     if (*p == '[') {
         if ((root = yajl_tree_parse(p, ebuf, sizeof(ebuf))) == NULL ||
@@ -376,8 +374,8 @@ ingest_read_json(const char *file, ingest_item **items, size_t *n,
             goto done;
         }
         for (size_t i = 0; i < YAJL_GET_ARRAY(root)->len; i++)
-            if (json_item(YAJL_GET_ARRAY(root)->values[i], items, n, &cap,
-                          err, errlen) != 0) {
+            if (json_item(YAJL_GET_ARRAY(root)->values[i], items, n, &cap, err,
+                          errlen) != 0) {
                 yajl_tree_free(root);
                 goto done;
             }
@@ -388,7 +386,7 @@ ingest_read_json(const char *file, ingest_item **items, size_t *n,
             if (nl)
                 *nl = '\0';
             char *q = p;
-            while (isspace((unsigned char) *q))
+            while (isspace((unsigned char)*q))
                 q++;
             if (*q) {
                 root = yajl_tree_parse(q, ebuf, sizeof(ebuf));

@@ -23,8 +23,7 @@ typedef struct {
 } ingest_item;
 
 int ingest_read_dir(const char *dir, const char *url_template,
-                    ingest_item **items, size_t *n, char *err,
-                    size_t errlen);
+                    ingest_item **items, size_t *n, char *err, size_t errlen);
 int ingest_read_json(const char *file, ingest_item **items, size_t *n,
                      char *err, size_t errlen);
 void ingest_items_free(ingest_item *items, size_t n);

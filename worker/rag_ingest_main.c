@@ -72,8 +72,8 @@ convert_file(const char *path, const char *url, const char *selector)
             fprintf(stderr, "rag-ingest: %s: too large\n", path);
             goto done;
         }
-    if (rag_html_convert(b.data ? b.data : "", b.len, url, selector, NULL,
-                         &d, err, sizeof(err)) != 0) {
+    if (rag_html_convert(b.data ? b.data : "", b.len, url, selector, NULL, &d,
+                         err, sizeof(err)) != 0) {
         fprintf(stderr, "rag-ingest: %s: %s\n", path, err);
         goto done;
     }
@@ -130,16 +130,16 @@ convert_dir(const char *dir, const char *selector)
                              &hd, err, sizeof(err)) != 0)
             continue;
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        secs += (double) (t1.tv_sec - t0.tv_sec) +
-                (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        secs += (double)(t1.tv_sec - t0.tv_sec) +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         if (rag_chunk_markdown(hd.markdown, hd.markdown_len, hd.title, NULL,
                                &cs) == 0) {
             chunks += cs.n;
             rag_chunks_free(&cs);
         }
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        csecs += (double) (t0.tv_sec - t1.tv_sec) +
-                 (double) (t0.tv_nsec - t1.tv_nsec) / 1e9;
+        csecs += (double)(t0.tv_sec - t1.tv_sec) +
+                 (double)(t0.tv_nsec - t1.tv_nsec) / 1e9;
         pages++;
         bytes += b.len;
         mdbytes += hd.markdown_len;
@@ -195,12 +195,28 @@ main(int argc, char **argv)
     o.delay = -1;
     while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
         switch (c) {
-        case 'c': conf_path = optarg; break;
-        case 'C': o.collection = optarg; break;
-        case 'd': o.dir = optarg; o.type = INGEST_DIR; nsrc++; break;
-        case 't': o.url_template = optarg; break;
-        case 's': o.site = optarg; o.type = INGEST_SITE; nsrc++; break;
-        case 'm': o.sitemap = optarg; break;
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'C':
+            o.collection = optarg;
+            break;
+        case 'd':
+            o.dir = optarg;
+            o.type = INGEST_DIR;
+            nsrc++;
+            break;
+        case 't':
+            o.url_template = optarg;
+            break;
+        case 's':
+            o.site = optarg;
+            o.type = INGEST_SITE;
+            nsrc++;
+            break;
+        case 'm':
+            o.sitemap = optarg;
+            break;
         case 'i':
             if (o.ninclude == INGEST_MAX_PREFIXES)
                 goto bad;
@@ -211,20 +227,53 @@ main(int argc, char **argv)
                 goto bad;
             o.exclude[o.nexclude++] = optarg;
             break;
-        case 'j': o.json = optarg; o.type = INGEST_JSON; nsrc++; break;
-        case 'S': o.selector = optarg; break;
-        case 'P': o.allow_private = 1; break;
-        case 'F': o.force = 1; break;
-        case 'D': o.delay = strtod(optarg, NULL); break;
-        case 'M': o.max_pages = strtol(optarg, NULL, 10); break;
-        case 'N': o.concurrency = (int) strtol(optarg, NULL, 10); break;
-        case 'R': o.type = INGEST_REINDEX_ONLY; nsrc++; break;
-        case 'K': o.type = INGEST_RECHUNK; nsrc++; break;
-        case 'q': quiet = 1; break;
-        case 'V': convert = optarg; break;
-        case 'U': page_url = optarg; break;
-        case 'J': job = optarg; nsrc++; o.collection = "-"; break;
-        default: goto bad;
+        case 'j':
+            o.json = optarg;
+            o.type = INGEST_JSON;
+            nsrc++;
+            break;
+        case 'S':
+            o.selector = optarg;
+            break;
+        case 'P':
+            o.allow_private = 1;
+            break;
+        case 'F':
+            o.force = 1;
+            break;
+        case 'D':
+            o.delay = strtod(optarg, NULL);
+            break;
+        case 'M':
+            o.max_pages = strtol(optarg, NULL, 10);
+            break;
+        case 'N':
+            o.concurrency = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'R':
+            o.type = INGEST_REINDEX_ONLY;
+            nsrc++;
+            break;
+        case 'K':
+            o.type = INGEST_RECHUNK;
+            nsrc++;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'V':
+            convert = optarg;
+            break;
+        case 'U':
+            page_url = optarg;
+            break;
+        case 'J':
+            job = optarg;
+            nsrc++;
+            o.collection = "-";
+            break;
+        default:
+            goto bad;
         }
     }
     if (convert && page_url && optind == argc)
@@ -245,11 +294,11 @@ main(int argc, char **argv)
     {
         const char *lvl = rag_conf_get(conf, "log_level", "info");
         if (rag_log_parse_level(lvl) >= 0)
-            rag_log_set_level((enum rag_log_level) rag_log_parse_level(lvl));
+            rag_log_set_level((enum rag_log_level)rag_log_parse_level(lvl));
     }
     rag_http_global_init();
-    db = rag_db_connect(rag_conf_database(conf), "rag-ingest", err,
-                        sizeof(err));
+    db =
+        rag_db_connect(rag_conf_database(conf), "rag-ingest", err, sizeof(err));
     if (db == NULL) {
         fprintf(stderr, "rag-ingest: database: %s\n", err);
         goto done;
