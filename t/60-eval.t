@@ -8,6 +8,7 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use RagTest;
+use FakeOpenAI;
 
 my $DOCS = $ENV{RAG_EVAL_DOCS} || '/usr/share/doc/postgresql-doc-15/html';
 plan skip_all => "$DOCS missing (apt-get install postgresql-doc-15)"
@@ -86,5 +87,55 @@ like($out, qr/bad\.jsonl:1: no expected urls/, 'names the line');
 ($rc, $out) = run($admin, 'eval', 'eval/postgresql.jsonl', '--collection',
     'nope');
 is($rc, 1, 'missing index fails');
+
+# The vector leg: the SQL command reference pages (sql-*.html) ingested
+# with embeddings from the FakeOpenAI stand-in (hashed bag-of-words
+# vectors: deterministic, lexical — this checks the plumbing, query
+# embedding and the three rows, not semantic quality).
+my $ai = FakeOpenAI->start(api_key => 'sk-eval');
+{
+    local $ENV{RAG_EMBED_BASE_URL} = $ai->{url};
+    local $ENV{RAG_EMBED_API_KEY} = 'sk-eval';
+    local $ENV{RAG_EMBED_MODEL} = 'text-embedding-3-small';
+    ($rc, $out) = run($admin, 'collection-add', 'pgsql', 'SQL commands');
+    $t0 = time;
+    ($rc, $out) = run(RagTest::bin('rag-ingest'), '--collection', 'pgsql',
+        '--site', "$ng->{url}/sql-commands.html", '--include',
+        "$ng->{url}/sql-", '--allow-private', '--delay', '0', '--quiet');
+    is($rc, 0, 'SQL reference ingested with embeddings') or diag $out;
+    note "ingest with vectors: ", time - $t0, " s";
+    my @sub = grep { /"sql-[a-z]+\.html"/ }
+        split /\n/, RagTest::slurp('eval/postgresql.jsonl');
+    my $subset = join "\n", map {
+        my $j = JSON::PP::decode_json($_);
+        $j->{urls} = [grep { /^sql-/ } @{ $j->{urls} }];
+        JSON::PP::encode_json($j) } @sub;
+    RagTest::write_file("$tmp/sql.jsonl", "$subset\n");
+    my $n = () = $subset =~ /\n/g;
+    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+        'pgsql', '--base', $ng->{url}, '--min-recall5', '0.5');
+    is($rc, 0, 'eval with vectors') or diag $out;
+    note $out;
+    like($out, qr/^eval: @{[$n + 1]} questions/m, 'the sql-* questions');
+    for my $m (qw(bm25 vector hybrid)) {
+        like($out, qr/^$m\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}$/m,
+            "$m row measured");
+    }
+    my @q = $ai->requests('/v1/embeddings');
+    ok(scalar(grep { ref $_->{body}{input} eq 'ARRAY'
+        && grep { /without blocking inserts/ } @{ $_->{body}{input} } } @q),
+        'questions were embedded');
+    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+        'pgsql', '--base', $ng->{url}, '--min-recall5', '1.01');
+    like($out, qr/hybrid recall\@5 \d\.\d+ below/, 'gate uses hybrid when vectors ran');
+
+    local $ENV{RAG_EMBED_BASE_URL} = 'http://127.0.0.1:9/v1';
+    local $ENV{RAG_EMBED_MAX_RETRIES} = 0;
+    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+        'pgsql', '--base', $ng->{url});
+    is($rc, 0, 'embeddings down: still evaluates');
+    like($out, qr/vector leg skipped/, 'says the vector leg was skipped');
+    like($out, qr/^vector\s+-/m, 'no vector row');
+}
 
 done_testing;
