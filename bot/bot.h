@@ -31,6 +31,10 @@ typedef struct {
     const char *index_dir;
     int commands_registered;
     int announced; /* login posted to logging channels */
+    /* threads seen in THREAD_CREATE outside configured forums: their
+     * messages need no GET /channels lookup (a small ring) */
+    char untracked[256][24];
+    unsigned untracked_next;
     /* handles queued gateway events; the outbox calls it between
      * replies so slash commands are not kept waiting (3 s deadline) */
     void (*pump)(void *ud);

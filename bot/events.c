@@ -56,8 +56,22 @@ on_thread_create(rag_bot *b, yajl_val d)
 
     if (!id || !guild || !parent)
         return;
-    track_thread(b, id, guild, parent, rag_j_str(d, "name", NULL),
-                 rag_j_str(d, "owner_id", NULL));
+    if (!track_thread(b, id, guild, parent, rag_j_str(d, "name", NULL),
+                      rag_j_str(d, "owner_id", NULL))) {
+        snprintf(b->untracked[b->untracked_next % 256], 24, "%s", id);
+        b->untracked_next++;
+    }
+}
+
+static int
+known_untracked(rag_bot *b, const char *id)
+{
+    unsigned i;
+
+    for (i = 0; i < 256; i++)
+        if (strcmp(b->untracked[i], id) == 0)
+            return 1;
+    return 0;
 }
 
 static void
@@ -234,13 +248,14 @@ on_message_create(rag_bot *b, yajl_val d)
                    rag_j_str(d, "referenced_message", "author", "id", NULL);
     const char *p[7];
     PGresult *r = NULL, *ins = NULL;
-    int first, mentions, replies, open = 0;
+    int first, mentions, replies, open = 0, tracked_now = 0;
 
     if (!id || !channel || !author ||
         rag_j_bool(d, "author", "bot", NULL) == 1 ||
         strcmp(author, b->bot_id) == 0)
         return;
     first = strcmp(id, channel) == 0;
+    mentions = mentions_user(rag_j_get(d, "mentions", NULL), b->bot_id);
     p[0] = channel;
     r = rag_db_query(b->db,
                      "SELECT open AND NOT solved FROM threads "
@@ -251,9 +266,16 @@ on_message_create(rag_bot *b, yajl_val d)
     if (PQntuples(r) == 0) {
         PQclear(r);
         r = NULL;
-        /* only a starter message can reveal a thread we have not seen */
-        if (!first || !fetch_thread(b, channel))
+        /* a starter message, or a mention in a post from before the
+         * bot's time, can reveal a forum thread we have no row for */
+        if (!(first || mentions) || known_untracked(b, channel))
             return;
+        if (!fetch_thread(b, channel)) {
+            snprintf(b->untracked[b->untracked_next % 256], 24, "%s", channel);
+            b->untracked_next++;
+            return;
+        }
+        tracked_now = 1;
         r = rag_db_query(b->db,
                          "SELECT open AND NOT solved FROM threads "
                          "WHERE thread_id = $1",
@@ -266,7 +288,6 @@ on_message_create(rag_bot *b, yajl_val d)
         ban_notice(b, guild, author, channel);
         goto done;
     }
-    mentions = mentions_user(rag_j_get(d, "mentions", NULL), b->bot_id);
     replies = ref_author && strcmp(ref_author, b->bot_id) == 0;
     p[0] = channel;
     p[1] = id;
@@ -288,8 +309,9 @@ on_message_create(rag_bot *b, yajl_val d)
     rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
              "mention=%d reply=%d",
              channel, id, first, mentions, replies);
-    if (first) {
+    if (first || tracked_now)
         ensure_controller(b, channel);
+    if (first) {
         rag_bot_react(b, channel, id, EMOJI_EYES);
     } else if ((mentions || replies) && open) {
         rag_bot_react(b, channel, id, EMOJI_EYES);

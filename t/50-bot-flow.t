@@ -133,6 +133,29 @@ is(RagTest::psql($pg, "SELECT string_agg(message_id || ':' || mentions_bot || re
 is(RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE kind='answer'"), '3',
     'mention and reply enqueue answers, chatter does not');
 
+# --- an older post the bot never saw: a mention brings it in ------------------
+my $T0 = '300000000000000009';
+$fd->channel(id => $T0, guild_id => $G, parent_id => $F, name => 'Old post', owner_id => $V);
+$fd->dispatch(MESSAGE_CREATE => { id => '390000000000000001', channel_id => $T0,
+    guild_id => $G, author => { id => $V }, content => "<\@$bot_id> still stuck",
+    mentions => [ { id => $bot_id } ] });
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM threads
+    WHERE thread_id = '$T0' AND thread_controller_id IS NOT NULL") eq '1' }, 5),
+    'mention in an unknown forum thread tracks it, with a controller');
+is(RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE payload->>'thread_id' = '$T0'"), '1',
+    'and asks for an answer');
+# a mention in a channel outside the forums is looked up once, then skipped
+my $OT = '300000000000000008';
+$fd->channel(id => $OT, guild_id => $G, parent_id => '999000000000000001', name => 'elsewhere');
+for my $i (1 .. 2) {
+    $fd->dispatch(MESSAGE_CREATE => { id => "38000000000000000$i", channel_id => $OT,
+        guild_id => $G, author => { id => $V }, content => "<\@$bot_id> hi",
+        mentions => [ { id => $bot_id } ] });
+}
+sleep 1;
+is(scalar $fd->rest(method => 'GET', path => qr{/channels/$OT$}), 1, 'one lookup for a foreign channel');
+is(RagTest::psql($pg, "SELECT count(*) FROM threads WHERE thread_id = '$OT'"), '0', 'not tracked');
+
 # --- banned user: one notice ---------------------------------------------
 for my $i (1 .. 3) {
     $fd->dispatch(MESSAGE_CREATE => { id => "32000000000000000$i", channel_id => $T,
