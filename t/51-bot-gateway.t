@@ -40,8 +40,8 @@ is(scalar($fd->rest(method => 'GET', path => qr{/gateway/bot})), 0,
 ok(RagTest::wait_for(sub { scalar($fd->gw(1)) >= 3 }, 6), 'heartbeats flow');
 my @hb = $fd->gw(1);
 my ($open) = $fd->records(kind => 'gw_conn');
-ok($hb[0]{t} - $open->{t} < 1.05, 'first heartbeat within interval*jitter');
-ok(abs(($hb[2]{t} - $hb[1]{t}) - 1.0) < 0.3, 'then every interval');
+ok($hb[0]{t} - $open->{t} < 1.3, 'first heartbeat within interval*jitter (+ slack)');
+ok(abs(($hb[2]{t} - $hb[1]{t}) - 1.0) < 0.45, 'then every interval');
 ok(!grep({ !$_->{ok} } @hb), 'heartbeat d is the last seq or null');
 
 # --- dropped connection: RESUME, nothing lost -------------------------------
