@@ -13,7 +13,7 @@
 
 #define TERMSET_MAX 512
 #define GAPS_MAX_COLLS 16
-#define GAPS_QUERY_MAX 4096  /* bytes of a cluster's combined query */
+#define GAPS_QUERY_MAX 4096 /* bytes of a cluster's combined query */
 
 /* One row per thread (or per gap without a thread), the strongest reason
  * first: abstain, then downvote, then unsolved. Newest first. */
@@ -68,10 +68,10 @@ ts_cb(void *ud, const char *term, size_t len, size_t off, size_t slen)
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     size_t i;
 
-    (void) off;
-    (void) slen;
+    (void)off;
+    (void)slen;
     for (i = 0; i < len; i++) {
-        h ^= (unsigned char) term[i];
+        h ^= (unsigned char)term[i];
         h *= 1099511628211ULL;
     }
     if (a->n < TERMSET_MAX)
@@ -82,7 +82,7 @@ ts_cb(void *ud, const char *term, size_t len, size_t off, size_t slen)
 static int
 u64_cmp(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -134,7 +134,7 @@ rag_termset_jaccard(const rag_termset *a, const rag_termset *b)
             j++;
     }
     uni = a->n + b->n - inter;
-    return (double) inter / (double) uni;
+    return (double)inter / (double)uni;
 }
 
 /* ---- clustering --------------------------------------------------------- */
@@ -185,8 +185,8 @@ rag_gaps_cluster(const char *const *texts, size_t n, double threshold,
     for (i = 0; i < n; i++) {
         size_t r = uf_find(parent, i);
         if (r == i)
-            label[i] = (size_t) k++;
-        cluster_of[i] = (int) label[r];
+            label[i] = (size_t)k++;
+        cluster_of[i] = (int)label[r];
     }
 done:
     if (ts)
@@ -252,18 +252,17 @@ emit_pages(rag_buf *b, const rag_index *ix, const char *query, size_t qlen,
         nh = rag_search(ix, &q, hits);
         if (max_pages > 8)
             max_pages = 8;
-        for (i = 0; i < (size_t) (nh > 0 ? nh : 0) && nseen < max_pages;
-             i++) {
+        for (i = 0; i < (size_t)(nh > 0 ? nh : 0) && nseen < max_pages; i++) {
             rag_index_chunk c;
             const char *hash;
             size_t plen;
             if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0)
                 continue;
             hash = memchr(c.url.p, '#', c.url.len);
-            plen = hash ? (size_t) (hash - c.url.p) : c.url.len;
+            plen = hash ? (size_t)(hash - c.url.p) : c.url.len;
             for (s = 0; s < nseen; s++)
-                if (seen[s].len == plen && memcmp(seen[s].p, c.url.p, plen)
-                                               == 0)
+                if (seen[s].len == plen &&
+                    memcmp(seen[s].p, c.url.p, plen) == 0)
                     break;
             if (s < nseen)
                 continue; /* one entry per page, its best chunk */
@@ -312,8 +311,7 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
     size_t ncolls = 0, n, i, c, r, ex;
     size_t max_ex = o->max_examples ? o->max_examples : 5;
     size_t max_pages = o->max_pages ? o->max_pages : 3;
-    double thr = o->threshold > 0 ? o->threshold
-                                  : RAG_GAPS_DEFAULT_THRESHOLD;
+    double thr = o->threshold > 0 ? o->threshold : RAG_GAPS_DEFAULT_THRESHOLD;
     rag_buf qtext;
 
     snprintf(days, sizeof(days), "%d",
@@ -327,21 +325,21 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
         return -1;
     }
     rag_buf_init(&qtext, GAPS_QUERY_MAX);
-    n = (size_t) PQntuples(res);
+    n = (size_t)PQntuples(res);
     texts = calloc(n + 1, sizeof(*texts));
     cl = calloc(n + 1, sizeof(*cl));
     if (texts == NULL || cl == NULL)
         goto oom;
     for (i = 0; i < n; i++)
-        texts[i] = PQgetvalue(res, (int) i, 0);
+        texts[i] = PQgetvalue(res, (int)i, 0);
     k = rag_gaps_cluster(texts, n, thr, cl);
     if (k < 0)
         goto oom;
-    ord = calloc((size_t) k + 1, sizeof(*ord));
+    ord = calloc((size_t)k + 1, sizeof(*ord));
     if (ord == NULL)
         goto oom;
-    for (c = 0; c < (size_t) k; c++) {
-        ord[c].id = (int) c;
+    for (c = 0; c < (size_t)k; c++) {
+        ord[c].id = (int)c;
         ord[c].first = SIZE_MAX;
     }
     for (i = 0; i < n; i++) {
@@ -349,23 +347,24 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
         if (ord[cl[i]].first == SIZE_MAX)
             ord[cl[i]].first = i;
     }
-    qsort(ord, (size_t) k, sizeof(*ord), cl_cmp);
+    qsort(ord, (size_t)k, sizeof(*ord), cl_cmp);
 
-    brc |= rag_buf_printf(out, "{\"days\":%s,\"threshold\":%.2f,"
-                               "\"questions\":%zu,\"clusters\":[",
+    brc |= rag_buf_printf(out,
+                          "{\"days\":%s,\"threshold\":%.2f,"
+                          "\"questions\":%zu,\"clusters\":[",
                           days, thr, n);
-    for (c = 0; c < (size_t) k; c++) {
+    for (c = 0; c < (size_t)k; c++) {
         int id = ord[c].id;
         size_t rcount[3] = {0, 0, 0}, first = ord[c].first;
-        const char *coll = PQgetvalue(res, (int) first, 4);
-        const char *ipath = PQgetvalue(res, (int) first, 5);
+        const char *coll = PQgetvalue(res, (int)first, 4);
+        const char *ipath = PQgetvalue(res, (int)first, 5);
 
         rag_buf_reset(&qtext);
         for (i = first; i < n; i++) {
             if (cl[i] != id)
                 continue;
             for (r = 0; r < 3; r++)
-                if (strcmp(PQgetvalue(res, (int) i, 2), reasons[r]) == 0)
+                if (strcmp(PQgetvalue(res, (int)i, 2), reasons[r]) == 0)
                     rcount[r]++;
             /* bounded: the combined query keeps what fits */
             if (qtext.len + 1 + strlen(texts[i]) < GAPS_QUERY_MAX) {
@@ -373,8 +372,9 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
                 rag_buf_putc(&qtext, '\n');
             }
         }
-        brc |= rag_buf_printf(out, "%s{\"id\":%zu,\"count\":%zu,"
-                                   "\"reasons\":{",
+        brc |= rag_buf_printf(out,
+                              "%s{\"id\":%zu,\"count\":%zu,"
+                              "\"reasons\":{",
                               c ? "," : "", c + 1, ord[c].count);
         for (r = 0, ex = 0; r < 3; r++) {
             if (rcount[r] == 0)
@@ -388,24 +388,23 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
         for (i = first, ex = 0; i < n && ex < max_ex; i++) {
             if (cl[i] != id)
                 continue;
-            brc |= rag_buf_puts(out, ex++ ? ",{\"question\":"
-                                          : "{\"question\":");
+            brc |=
+                rag_buf_puts(out, ex++ ? ",{\"question\":" : "{\"question\":");
             brc |= rag_buf_json_str(out, texts[i], strlen(texts[i]));
             brc |= rag_buf_puts(out, ",\"thread_id\":");
-            brc |= rag_buf_json_str(out, PQgetvalue(res, (int) i, 1),
-                                    (size_t) PQgetlength(res, (int) i, 1));
+            brc |= rag_buf_json_str(out, PQgetvalue(res, (int)i, 1),
+                                    (size_t)PQgetlength(res, (int)i, 1));
             brc |= rag_buf_puts(out, ",\"reason\":");
-            brc |= rag_buf_json_str(out, PQgetvalue(res, (int) i, 2),
-                                    (size_t) PQgetlength(res, (int) i, 2));
+            brc |= rag_buf_json_str(out, PQgetvalue(res, (int)i, 2),
+                                    (size_t)PQgetlength(res, (int)i, 2));
             brc |= rag_buf_puts(out, ",\"created_at\":");
-            brc |= rag_buf_json_str(out, PQgetvalue(res, (int) i, 3),
-                                    (size_t) PQgetlength(res, (int) i, 3));
+            brc |= rag_buf_json_str(out, PQgetvalue(res, (int)i, 3),
+                                    (size_t)PQgetlength(res, (int)i, 3));
             brc |= rag_buf_putc(out, '}');
         }
         brc |= rag_buf_puts(out, "],");
         brc |= emit_pages(out,
-                          coll_index(colls, &ncolls, coll, ipath,
-                                     o->index_dir),
+                          coll_index(colls, &ncolls, coll, ipath, o->index_dir),
                           qtext.data ? qtext.data : "", qtext.len, max_pages);
         brc |= rag_buf_putc(out, '}');
     }

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RAG_GAPS_MAX_QUESTIONS 2000  /* newest first; O(n^2) clustering */
+#define RAG_GAPS_MAX_QUESTIONS 2000 /* newest first; O(n^2) clustering */
 #define RAG_GAPS_DEFAULT_THRESHOLD 0.25
 #define RAG_GAPS_DEFAULT_DAYS 7
 
@@ -54,12 +54,12 @@ int rag_gaps_cluster(const char *const *texts, size_t n, double threshold,
                      int *cluster_of);
 
 typedef struct {
-    int days;             /* unsolved after this many days; <= 0: 7 */
-    const char *guild;    /* NULL: all guilds */
-    double threshold;     /* <= 0: default */
-    const char *index_dir;/* fallback when index_path is unset; may be NULL */
-    size_t max_examples;  /* per cluster; 0: 5 */
-    size_t max_pages;     /* per cluster; 0: 3 */
+    int days;              /* unsolved after this many days; <= 0: 7 */
+    const char *guild;     /* NULL: all guilds */
+    double threshold;      /* <= 0: default */
+    const char *index_dir; /* fallback when index_path is unset; may be NULL */
+    size_t max_examples;   /* per cluster; 0: 5 */
+    size_t max_pages;      /* per cluster; 0: 3 */
 } rag_gaps_opts;
 
 /* Runs the queries, clusters, and appends the report as JSON:

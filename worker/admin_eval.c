@@ -99,7 +99,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
         else if (strcmp(argv[a], "--base") == 0)
             base = argv[++a];
         else if (strcmp(argv[a], "--k") == 0) {
-            k = (size_t) strtoul(argv[++a], NULL, 10);
+            k = (size_t)strtoul(argv[++a], NULL, 10);
         } else if (strcmp(argv[a], "--min-recall5") == 0)
             min_r5 = strtod(argv[++a], NULL);
         else if (argv[a][0] == '-' || file != NULL) {
@@ -157,7 +157,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             memset(&q, 0, sizeof(q));
             q.text = it->q;
             q.text_len = strlen(it->q);
-            q.qvec = have_vec ? qvecs + (size_t) dims * i : NULL;
+            q.qvec = have_vec ? qvecs + (size_t)dims * i : NULL;
             q.k = k;
             q.mode = mode_val[m];
             nh = rag_search(ix, &q, hits);
@@ -165,7 +165,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 fprintf(stderr, "rag-admin eval: search failed\n");
                 goto done;
             }
-            for (j = 0; j < (size_t) nh; j++) {
+            for (j = 0; j < (size_t)nh; j++) {
                 rag_index_chunk c;
                 if (rag_index_chunk_get(ix, hits[j].rec, &c) != 0) {
                     urls[j] = "";
@@ -175,38 +175,36 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 urls[j] = c.url.p;
                 lens[j] = c.url.len;
             }
-            rank = eval_first_rank(it, urls, lens, (size_t) nh, base);
+            rank = eval_first_rank(it, urls, lens, (size_t)nh, base);
             eval_score_add(&score[m], rank);
             if (verbose && mode_val[m] != RAG_SEARCH_VECTOR &&
-                (rank == 0 || rank > 5) &&
-                (m == EVAL_MODES - 1 || !have_vec))
+                (rank == 0 || rank > 5) && (m == EVAL_MODES - 1 || !have_vec))
                 printf("miss@5 %-6s rank=%d q=\"%s\" want=%s got=%.*s\n",
                        mode_name[m], rank, it->q, it->urls[0],
-                       nh > 0 ? (int) lens[0] : 0, nh > 0 ? urls[0] : "");
+                       nh > 0 ? (int)lens[0] : 0, nh > 0 ? urls[0] : "");
         }
     }
     printf("eval: %zu questions, collection %s, generation %llu,"
            " %u chunks, k=%zu\n",
-           set.n, coll, (unsigned long long) rag_index_generation(ix),
+           set.n, coll, (unsigned long long)rag_index_generation(ix),
            rag_index_count(ix), k);
     printf("%-7s %9s %9s %9s %7s\n", "mode", "recall@1", "recall@5",
            "recall@10", "MRR");
     for (m = 0; m < EVAL_MODES; m++) {
         const eval_score *s = &score[m];
         if (s->n == 0) {
-            printf("%-7s %9s %9s %9s %7s\n", mode_name[m], "-", "-", "-",
-                   "-");
+            printf("%-7s %9s %9s %9s %7s\n", mode_name[m], "-", "-", "-", "-");
             continue;
         }
         printf("%-7s %9.3f %9.3f %9.3f %7.3f\n", mode_name[m],
-               (double) s->at1 / s->n, (double) s->at5 / s->n,
-               (double) s->at10 / s->n, s->rr_sum / s->n);
+               (double)s->at1 / s->n, (double)s->at5 / s->n,
+               (double)s->at10 / s->n, s->rr_sum / s->n);
     }
     rc = 0;
     if (min_r5 >= 0) {
         /* hybrid without a query vector is BM25; gate on what ran */
         const eval_score *g = &score[EVAL_MODES - 1];
-        double r5 = (double) g->at5 / g->n;
+        double r5 = (double)g->at5 / g->n;
         if (r5 < min_r5) {
             fprintf(stderr, "rag-admin eval: %s recall@5 %.3f below %.3f\n",
                     have_vec ? "hybrid" : "bm25", r5, min_r5);

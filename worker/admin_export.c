@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPORT_MAX_MSGS 500           /* per thread; longer ones cut */
-#define EXPORT_MAX_LINE (4u << 20)    /* bytes of one JSONL line */
+#define EXPORT_MAX_MSGS 500        /* per thread; longer ones cut */
+#define EXPORT_MAX_LINE (4u << 20) /* bytes of one JSONL line */
 
-#define EXPORT_DEFAULT_SYSTEM                                              \
-    "You are a support assistant for a software project's community. "   \
-    "Answer from the documentation, cite your sources, and say so when "  \
+#define EXPORT_DEFAULT_SYSTEM                                                  \
+    "You are a support assistant for a software project's community. "         \
+    "Answer from the documentation, cite your sources, and say so when "       \
     "the documentation does not cover the question."
 
 /* Threads worth learning from: solved, or voted up on balance (reaction
@@ -47,7 +47,8 @@ static const char *const export_threads_sql =
 static const char *const export_msgs_sql =
     "SELECT content, from_bot FROM messages"
     " WHERE thread_id = $1 AND content <> ''"
-    " ORDER BY created_at, message_id LIMIT " "500";
+    " ORDER BY created_at, message_id LIMIT "
+    "500";
 
 const char *
 admin_transcript_role(int from_bot)
@@ -118,7 +119,7 @@ export_thread(PGconn *db, FILE *f, const char *sys, const char *thread,
              thread);
     rag_buf_init(&line, EXPORT_MAX_LINE);
     if (admin_transcript_json(&line, sys, thread, url, contents, from_bot,
-                              (size_t) n) != 0) {
+                              (size_t)n) != 0) {
         rc = 0; /* no bot turn or too long: skipped */
         goto done;
     }

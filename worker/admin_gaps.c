@@ -60,14 +60,12 @@ print_text(const char *json)
         ex = yajl_tree_get(c, ep, yajl_t_array);
         for (j = 0; ex && j < ex->u.array.len; j++) {
             yajl_val e = ex->u.array.values[j];
-            printf("  - [%s] %.160s\n", jstr(e, "reason"),
-                   jstr(e, "question"));
+            printf("  - [%s] %.160s\n", jstr(e, "reason"), jstr(e, "question"));
         }
         pg = yajl_tree_get(c, pp, yajl_t_array);
         for (j = 0; pg && j < pg->u.array.len; j++) {
             yajl_val e = pg->u.array.values[j];
-            printf("    closest: %s (%s)\n", jstr(e, "url"),
-                   jstr(e, "title"));
+            printf("    closest: %s (%s)\n", jstr(e, "url"), jstr(e, "title"));
         }
     }
     yajl_tree_free(root);

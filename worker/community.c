@@ -48,7 +48,7 @@ rag_community_collection(char *out, size_t outlen, const char *guild)
         strspn(guild, "0123456789abcdefghijklmnopqrstuvwxyz"
                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != n)
         return -1;
-    if ((size_t) snprintf(out, outlen, "community-%s", guild) >= outlen)
+    if ((size_t)snprintf(out, outlen, "community-%s", guild) >= outlen)
         return -1;
     return 0;
 }
@@ -74,8 +74,8 @@ build_body(rag_buf *b, const char *q, const char *answer, const char *notes)
 /* Upserts one document; when its body changed, replaces its chunks.
  * Inside the caller's transaction. 0 or -1. */
 static int
-sync_thread(PGconn *db, const char *coll_id, const char *url,
-            const char *title, const char *body, char *err, size_t errlen)
+sync_thread(PGconn *db, const char *coll_id, const char *url, const char *title,
+            const char *body, char *err, size_t errlen)
 {
     const char *p[5];
     char ord[16], tok[16];
@@ -91,7 +91,8 @@ sync_thread(PGconn *db, const char *coll_id, const char *url,
     p[3] = body;
     /* RETURNING only when inserted or changed: unchanged threads keep
      * their chunks (and embeddings). */
-    res = rag_db_query(db,
+    res = rag_db_query(
+        db,
         "INSERT INTO documents (collection_id, url, title, source, body,"
         "  content_hash, fetched_at)"
         " VALUES ($1, $2, $3, 'community', $4,"
@@ -102,7 +103,8 @@ sync_thread(PGconn *db, const char *coll_id, const char *url,
         " WHERE documents.content_hash <> EXCLUDED.content_hash"
         "    OR documents.chunked_hash <> EXCLUDED.content_hash"
         "    OR documents.title <> EXCLUDED.title"
-        " RETURNING id", 4, p);
+        " RETURNING id",
+        4, p);
     if (res == NULL) {
         snprintf(err, errlen, "upsert %s: %.200s", url, PQerrorMessage(db));
         return -1;
@@ -112,8 +114,8 @@ sync_thread(PGconn *db, const char *coll_id, const char *url,
         return 0;
     }
     p[0] = PQgetvalue(res, 0, 0);
-    if (rag_db_exec(db, "DELETE FROM chunks WHERE document_id = $1", 1, p)
-        != 0) {
+    if (rag_db_exec(db, "DELETE FROM chunks WHERE document_id = $1", 1, p) !=
+        0) {
         snprintf(err, errlen, "delete chunks: %.200s", PQerrorMessage(db));
         goto done;
     }
@@ -138,8 +140,10 @@ sync_thread(PGconn *db, const char *coll_id, const char *url,
             goto done;
         }
     }
-    if (rag_db_exec(db, "UPDATE documents SET chunked_hash = content_hash"
-                        " WHERE id = $1", 1, p) != 0) {
+    if (rag_db_exec(db,
+                    "UPDATE documents SET chunked_hash = content_hash"
+                    " WHERE id = $1",
+                    1, p) != 0) {
         snprintf(err, errlen, "mark chunked: %.200s", PQerrorMessage(db));
         goto done;
     }
@@ -174,10 +178,11 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
     p[0] = coll;
     p[1] = desc;
     cr = rag_db_query(db,
-        "INSERT INTO collections (name, description, source)"
-        " VALUES ($1, $2, '{\"type\":\"community\"}')"
-        " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-        " RETURNING id", 2, p);
+                      "INSERT INTO collections (name, description, source)"
+                      " VALUES ($1, $2, '{\"type\":\"community\"}')"
+                      " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
+                      " RETURNING id",
+                      2, p);
     if (cr == NULL || PQntuples(cr) != 1) {
         snprintf(err, errlen, "collection: %.200s", PQerrorMessage(db));
         goto fail;
@@ -199,12 +204,12 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
                        PQgetvalue(res, i, 4)) != 0) {
             /* oversized thread: keep what fits of the question */
             rag_buf_reset(&body);
-            rag_buf_append(&body, PQgetvalue(res, i, 2),
-                           strnlen(PQgetvalue(res, i, 2),
-                                   COMMUNITY_MAX_BODY - 1));
+            rag_buf_append(
+                &body, PQgetvalue(res, i, 2),
+                strnlen(PQgetvalue(res, i, 2), COMMUNITY_MAX_BODY - 1));
         }
-        snprintf(url, sizeof(url), "https://discord.com/channels/%s/%s",
-                 guild, tid);
+        snprintf(url, sizeof(url), "https://discord.com/channels/%s/%s", guild,
+                 tid);
         if (sync_thread(db, PQgetvalue(cr, 0, 0), url, PQgetvalue(res, i, 1),
                         body.data, err, errlen) != 0)
             goto fail;
@@ -218,9 +223,11 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
     rag_buf_putc(&urls, '}');
     p[0] = PQgetvalue(cr, 0, 0);
     p[1] = urls.data;
-    if (rag_db_exec(db, "DELETE FROM documents WHERE collection_id = $1"
-                        " AND source = 'community'"
-                        " AND NOT (url = ANY ($2::text[]))", 2, p) != 0) {
+    if (rag_db_exec(db,
+                    "DELETE FROM documents WHERE collection_id = $1"
+                    " AND source = 'community'"
+                    " AND NOT (url = ANY ($2::text[]))",
+                    2, p) != 0) {
         snprintf(err, errlen, "prune: %.200s", PQerrorMessage(db));
         goto fail;
     }
@@ -230,8 +237,8 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
     }
     if (rag_reindex_collection(db, coll, index_dir, err, errlen) != 0)
         goto done;
-    rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d",
-             guild, coll, n);
+    rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d", guild,
+             coll, n);
     rc = n;
     goto done;
 fail:
@@ -253,9 +260,11 @@ rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
 
     if (guild != NULL)
         return sync_guild(db, guild, index_dir, err, errlen);
-    res = rag_db_query(db, "SELECT DISTINCT guild_id FROM threads"
-                           " WHERE solved AND guild_id IS NOT NULL"
-                           " ORDER BY 1", 0, NULL);
+    res = rag_db_query(db,
+                       "SELECT DISTINCT guild_id FROM threads"
+                       " WHERE solved AND guild_id IS NOT NULL"
+                       " ORDER BY 1",
+                       0, NULL);
     if (res == NULL) {
         snprintf(err, errlen, "guilds: %.200s", PQerrorMessage(db));
         return -1;

@@ -36,7 +36,7 @@ eval_url_match(const char *hit, size_t len, const char *expected,
     if (strchr(expected, '#') == NULL) {
         hash = memchr(hit, '#', len);
         if (hash)
-            len = (size_t) (hash - hit);
+            len = (size_t)(hash - hit);
     }
     if (base != NULL && *base != '\0' && !has_scheme(expected)) {
         blen = strlen(base);
@@ -123,13 +123,11 @@ parse_json(const char *line, size_t len, eval_item *it, char *err,
                 snprintf(err, errlen, "\"urls\" must hold strings");
                 goto done;
             }
-            if (add_url(it, jstr(e), strlen(jstr(e)),
-                        err, errlen) != 0)
+            if (add_url(it, jstr(e), strlen(jstr(e)), err, errlen) != 0)
                 goto done;
         }
     } else if ((u = yajl_tree_get(root, uk2, yajl_t_string)) != NULL) {
-        if (add_url(it, jstr(u), strlen(jstr(u)), err,
-                    errlen) != 0)
+        if (add_url(it, jstr(u), strlen(jstr(u)), err, errlen) != 0)
             goto done;
     }
     if (it->nurls == 0) {
@@ -145,8 +143,7 @@ done:
 }
 
 static int
-parse_tsv(const char *line, size_t len, eval_item *it, char *err,
-          size_t errlen)
+parse_tsv(const char *line, size_t len, eval_item *it, char *err, size_t errlen)
 {
     const char *p = line, *end = line + len, *tab;
 
@@ -155,16 +152,16 @@ parse_tsv(const char *line, size_t len, eval_item *it, char *err,
         snprintf(err, errlen, "expected question<TAB>url");
         return -1;
     }
-    it->q = strndup(p, (size_t) (tab - p));
+    it->q = strndup(p, (size_t)(tab - p));
     if (it->q == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (p = tab + 1; p < end; p = tab + 1) {
-        tab = memchr(p, '\t', (size_t) (end - p));
+        tab = memchr(p, '\t', (size_t)(end - p));
         if (tab == NULL)
             tab = end;
-        if (add_url(it, p, (size_t) (tab - p), err, errlen) != 0)
+        if (add_url(it, p, (size_t)(tab - p), err, errlen) != 0)
             goto fail;
         if (tab == end)
             break;
@@ -231,7 +228,7 @@ eval_set_load(const char *path, eval_set *s, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%zu: line too long", path, lineno);
             goto done;
         }
-        r = eval_parse_line(line, (size_t) n, &it, perr, sizeof(perr));
+        r = eval_parse_line(line, (size_t)n, &it, perr, sizeof(perr));
         if (r < 0) {
             snprintf(err, errlen, "%s:%zu: %s", path, lineno, perr);
             goto done;
@@ -298,6 +295,6 @@ eval_first_rank(const eval_item *it, const char *const *urls,
     for (i = 0; i < n; i++)
         for (j = 0; j < it->nurls; j++)
             if (eval_url_match(urls[i], lens[i], it->urls[j], base))
-                return (int) i + 1;
+                return (int)i + 1;
     return 0;
 }

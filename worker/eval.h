@@ -16,9 +16,9 @@
 
 #include <stddef.h>
 
-#define EVAL_MAX_LINE  65536  /* bytes per input line */
+#define EVAL_MAX_LINE 65536 /* bytes per input line */
 #define EVAL_MAX_ITEMS 10000
-#define EVAL_MAX_URLS  16     /* expected URLs per question */
+#define EVAL_MAX_URLS 16 /* expected URLs per question */
 
 typedef struct {
     char *q;
@@ -50,7 +50,7 @@ int eval_set_load(const char *path, eval_set *s, char *err, size_t errlen);
 void eval_set_free(eval_set *s);
 
 typedef struct {
-    size_t n;           /* questions scored */
+    size_t n; /* questions scored */
     size_t at1, at5, at10;
     double rr_sum;
 } eval_score;

@@ -23,22 +23,24 @@
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: rag-admin [-c FILE] COMMAND ...\n"
-            "  migrate [--dir DIR]           apply sql/ migrations\n"
-            "  collection-add NAME [DESC]    create a docs collection\n"
-            "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
-            "  eval FILE [--collection X] [--index-dir DIR] [--k 10]\n"
-            "       [--base URL] [--min-recall5 X] [--verbose]\n"
-            "                                retrieval recall@k / MRR\n"
-            "  export [--guild G] [--since DATE] [--out FILE]\n"
-            "                                solved threads as JSONL chats\n"
-            "  community-sync [--guild G] [--index-dir DIR]\n"
-            "                                solved threads -> community-<guild>\n"
-            "  gaps [--json] [--days N] [--guild G] [--index-dir DIR]\n"
-            "                                unanswered questions, clustered\n"
-            "Database from database_url in FILE or RAG_DATABASE_URL,\n"
-            "else libpq's PG* environment.\n");
+    fprintf(
+        stderr,
+        "usage: rag-admin [-c FILE] COMMAND ...\n"
+        "  migrate [--dir DIR]           apply sql/ migrations\n"
+        "  collection-add NAME [DESC]    create a docs collection\n"
+        "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
+        "  eval FILE [--collection X] [--index-dir DIR] [--k 10]\n"
+        "       [--base URL] [--min-recall5 X] [--verbose]\n"
+        "                                retrieval recall@k / MRR\n"
+        "  export [--guild G] [--since DATE] [--out FILE]\n"
+        "                                solved threads as JSONL chats\n"
+        "  community-sync [--guild G] [--index-dir DIR]\n"
+        "                                solved threads -> community-<guild>\n"
+        "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
+        "       [--index-dir DIR]\n"
+        "                                unanswered questions, clustered\n"
+        "Database from database_url in FILE or RAG_DATABASE_URL,\n"
+        "else libpq's PG* environment.\n");
 }
 
 static int
@@ -70,11 +72,12 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
     }
     p[0] = argv[0];
     p[1] = argc > 1 ? argv[1] : "";
-    if (rag_db_exec(db,
-                    "INSERT INTO collections (name, description) VALUES ($1, $2)"
-                    " ON CONFLICT (name) DO UPDATE SET description ="
-                    " EXCLUDED.description",
-                    2, p) != 0)
+    if (rag_db_exec(
+            db,
+            "INSERT INTO collections (name, description) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO UPDATE SET description ="
+            " EXCLUDED.description",
+            2, p) != 0)
         return 1;
     printf("collection %s ready\n", argv[0]);
     return 0;
@@ -103,8 +106,7 @@ cmd_forum_add(PGconn *db, int argc, char **argv)
                     " DO UPDATE SET collection = EXCLUDED.collection",
                     3, p) != 0)
         return 1;
-    printf("forum %s in guild %s answers from %s\n", argv[1], argv[0],
-           argv[2]);
+    printf("forum %s in guild %s answers from %s\n", argv[1], argv[0], argv[2]);
     return 0;
 }
 
@@ -135,8 +137,7 @@ main(int argc, char **argv)
         rag_conf_free(conf);
         return rc;
     }
-    db = rag_db_connect(rag_conf_database(conf), "rag-admin", err,
-                        sizeof(err));
+    db = rag_db_connect(rag_conf_database(conf), "rag-admin", err, sizeof(err));
     if (db == NULL) {
         fprintf(stderr, "rag-admin: database: %s\n", err);
         rag_conf_free(conf);
