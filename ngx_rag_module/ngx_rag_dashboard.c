@@ -281,6 +281,10 @@ static const char  ngx_rag_dash_html[] =
     "\"use strict\";\n"
     "(function () {\n"
     "  var qs = new URLSearchParams(location.search), token = qs.get(\"token\");\n"
+    "  if (token && history.replaceState) {  /* the cookie carries it now */\n"
+    "    qs.delete(\"token\");\n"
+    "    history.replaceState(null, \"\", location.pathname + (qs.toString() ? \"?\" + qs : \"\"));\n"
+    "  }\n"
     "  var days = qs.get(\"days\") || \"30\";\n"
     "  var NS = \"http://www.w3.org/2000/svg\";\n"
     "\n"
@@ -655,7 +659,7 @@ ngx_rag_dash_int_arg(ngx_http_request_t *r, const char *name, int def,
 
 static ngx_int_t
 ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
-    ngx_uint_t from_query)
+    ngx_uint_t from_query, ngx_str_t *path)
 {
     u_char  *cookie, *p;
     size_t   len;
@@ -677,17 +681,26 @@ ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    for (len = 0; from_query && len < tok->len; len++) {
+        if (tok->data[len] <= ' ' || tok->data[len] >= 0x7f
+            || tok->data[len] == ';' || tok->data[len] == ',')
+        {
+            from_query = 0;   /* not cookie-safe: bearer/query only */
+        }
+    }
+
     if (from_query) {
         /* later API calls authenticate with the cookie, so the token need
          * not stay in links or history */
-        len = sizeof(NGX_RAG_DASH_COOKIE "=; Path=/; HttpOnly; "
-                     "SameSite=Strict; Secure") + tok->len;
+        /* scoped to the dashboard's location: never sent elsewhere */
+        len = sizeof(NGX_RAG_DASH_COOKIE "=; Path=; HttpOnly; "
+                     "SameSite=Strict; Secure") + tok->len + path->len;
         cookie = ngx_pnalloc(r->pool, len);
         if (cookie == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=%V; Path=/; HttpOnly; "
-                        "SameSite=Strict", tok);
+        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=%V; Path=%V; HttpOnly; "
+                        "SameSite=Strict", tok, path);
 #if (NGX_HTTP_SSL)
         if (r->connection->ssl) {
             p = ngx_cpymem(p, "; Secure", 8);
@@ -782,7 +795,7 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
                                     "text/plain", NULL, 0, 0);
             }
         }
-        return ngx_rag_dash_page(r, &tok, from_query);
+        return ngx_rag_dash_page(r, &tok, from_query, &clcf->name);
     }
 
     if (rest.len == 11 && ngx_strncmp(rest.data, "api/summary", 11) == 0) {

@@ -116,7 +116,7 @@ is($http->post("${base}api/summary", \%bearer)->{status}, 405, 'POST: 405');
 my $r = $http->get("$base?token=$TOKEN");
 is($r->{status}, 200, 'page with ?token=');
 like($r->{headers}{'content-type'}, qr{^text/html}, 'HTML');
-like($r->{headers}{'set-cookie'} // '', qr/^rag_dashboard=\Q$TOKEN\E; .*HttpOnly; SameSite=Strict/,
+like($r->{headers}{'set-cookie'} // '', qr{^rag_dashboard=\Q$TOKEN\E; Path=/dash/; HttpOnly; SameSite=Strict},
     'cookie set for the API calls');
 like($r->{headers}{'content-security-policy'} // '', qr/default-src 'none'/, 'CSP');
 like($r->{content}, qr/<svg|createElementNS/, 'page draws SVG charts');
