@@ -525,8 +525,20 @@ in_scope(const rag_ingest_opts *o, const char *root, const char *url)
     for (size_t i = 0; i < o->nexclude; i++)
         if (rag_url_has_prefix(url, o->exclude[i]))
             return 0;
-    if (o->ninclude == 0)
-        return rag_url_has_prefix(url, root);
+    if (o->ninclude == 0) {
+        /* default scope: the folder of the start URL ("/docs/intro" ->
+         * "/docs/"), so a start page's siblings are in */
+        char dir[RAG_URL_MAX];
+        const char *q = strchr(root, '?');
+        size_t n = q ? (size_t)(q - root) : strlen(root);
+        while (n > 0 && root[n - 1] != '/')
+            n--;
+        if (n == 0 || n >= sizeof(dir))
+            return 0;
+        memcpy(dir, root, n);
+        dir[n] = '\0';
+        return rag_url_has_prefix(url, dir);
+    }
     for (size_t i = 0; i < o->ninclude; i++)
         if (rag_url_has_prefix(url, o->include[i]))
             return 1;

@@ -42,6 +42,7 @@ typedef struct {
     enum ingest_source type;
     const char *site;    /* INGEST_SITE start URL */
     const char *sitemap; /* optional sitemap URL */
+    /* URL prefixes in scope; none: the start URL's folder */
     const char *include[INGEST_MAX_PREFIXES];
     size_t ninclude;
     const char *exclude[INGEST_MAX_PREFIXES];
