@@ -140,6 +140,17 @@ ok(-s "$ixdir/community-g2.idx", 'g2 collection too');
 ($rc, $out, $err) = run('community-sync', '--guild', 'bad/guild');
 is($rc, 1, 'bad guild id refused');
 
+# the worker's job entry (same code, payload JSON)
+($rc, $out, $err) = run('community-sync', '--job', q('{"guild":"g2"}'));
+is($rc, 0, 'job entry') or diag $err;
+is(RagTest::psql($pg, "SELECT index_generation FROM collections
+    WHERE name = 'community-g2'"), 2, 'job re-synced g2');
+($rc, $out, $err) = run('community-sync', '--job', q('{"guild":"a b"}'));
+is($rc, 1, 'job with a bad guild fails');
+like($err, qr/bad guild id in community payload/, 'says why');
+($rc, $out, $err) = run('community-sync', '--job', q('[1]'));
+is($rc, 1, 'job payload must be an object');
+
 # --- gaps ----------------------------------------------------------------------
 ($rc, $out, $err) = run('gaps', '--json', '--days', '7');
 is($rc, 0, 'gaps --json') or diag $err;

@@ -1,6 +1,7 @@
 /*
- * rag-admin community-sync [--guild G] [--index-dir DIR] — solved
- * threads into community-<guild> collections (community.h).
+ * rag-admin community-sync [--guild G] [--index-dir DIR] [--job JSON] —
+ * solved threads into community-<guild> collections (community.h).
+ * --job runs the worker's job entry with that payload (replaying a job).
  */
 #include "admin.h"
 #include "community.h"
@@ -11,7 +12,7 @@
 int
 admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv)
 {
-    const char *guild = NULL, *dir = NULL;
+    const char *guild = NULL, *dir = NULL, *job = NULL;
     char err[512];
     int a, n;
 
@@ -20,16 +21,26 @@ admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv)
             guild = argv[a + 1];
         else if (strcmp(argv[a], "--index-dir") == 0)
             dir = argv[a + 1];
+        else if (strcmp(argv[a], "--job") == 0)
+            job = argv[a + 1];
         else
             break;
     }
     if (a != argc) {
         fprintf(stderr, "usage: rag-admin community-sync [--guild G]"
-                        " [--index-dir DIR]\n");
+                        " [--index-dir DIR] [--job JSON]\n");
         return 2;
     }
     if (dir == NULL)
         dir = admin_index_dir(conf);
+    if (job != NULL) {
+        if (rag_community_job(db, job, dir, err, sizeof(err)) != 0) {
+            fprintf(stderr, "rag-admin community-sync: %s\n", err);
+            return 1;
+        }
+        printf("community-sync: job done\n");
+        return 0;
+    }
     n = rag_community_sync(db, guild, dir, err, sizeof(err));
     if (n < 0) {
         fprintf(stderr, "rag-admin community-sync: %s\n", err);

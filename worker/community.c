@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_tree.h>
 
 #define COMMUNITY_MAX_BODY (256u * 1024)
 
@@ -279,4 +280,39 @@ rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
     }
     PQclear(res);
     return rc == 0 ? total : -1;
+}
+
+int
+rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
+                  char *err, size_t errlen)
+{
+    static const char *gp[] = {"guild", NULL};
+    char ebuf[128], guild[64];
+    yajl_val root, g;
+    const char *gs;
+
+    if (payload_json == NULL || strlen(payload_json) > 4096) {
+        snprintf(err, errlen, "bad community payload");
+        return -1;
+    }
+    root = yajl_tree_parse(payload_json, ebuf, sizeof(ebuf));
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        snprintf(err, errlen, "community payload is not a JSON object");
+        return -1;
+    }
+    g = yajl_tree_get(root, gp, yajl_t_string);
+    gs = g ? YAJL_GET_STRING(g) : NULL;
+    if (gs != NULL && (strlen(gs) >= sizeof(guild) ||
+                       rag_community_collection(ebuf, sizeof(ebuf), gs) != 0)) {
+        yajl_tree_free(root);
+        snprintf(err, errlen, "bad guild id in community payload");
+        return -1;
+    }
+    if (gs != NULL)
+        snprintf(guild, sizeof(guild), "%s", gs);
+    yajl_tree_free(root);
+    return rag_community_sync(db, gs ? guild : NULL, index_dir, err, errlen) < 0
+               ? -1
+               : 0;
 }

@@ -25,6 +25,11 @@
 int rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
                        char *err, size_t errlen);
 
+/* Job entry for the worker: payload {"guild":"<id>"} (or {} / no guild:
+ * every guild with solved threads). 0, or -1 with err. */
+int rag_community_job(PGconn *db, const char *payload_json,
+                      const char *index_dir, char *err, size_t errlen);
+
 /* "community-<guild>" into out; -1 when guild is not a snowflake-like
  * id ([0-9A-Za-z_-], 1..50 bytes). */
 int rag_community_collection(char *out, size_t outlen, const char *guild);
