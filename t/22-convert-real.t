@@ -1,5 +1,6 @@
 # HTML -> Markdown on real documentation pages (fixtures generated from
-# postgresql-doc-15, mkdocs-doc and a Docusaurus 3 site, see
+# postgresql-doc-15, mkdocs-doc, python3.11-doc (Sphinx) and a Docusaurus 3
+# site, see
 # t/fixtures/README), through `rag-ingest --convert`; then MkDocs' own
 # sitemap.xml driving a crawl.
 use strict;
@@ -94,6 +95,23 @@ sub convert {
         'fence language from class language-yaml');
     like($md, qr/^> \*\*Note:\*\* On a few known hosts/m, 'admonition');
     unlike($md, qr/^Search$/m, 'navbar dropped');
+}
+
+# --- Sphinx (Python 3.11 docs) ------------------------------------------------------
+{
+    my ($t, $md) = convert("$fx/sphinx/json.html",
+        'https://docs.python.org/3.11/library/json.html');
+    like($t, qr/^json — JSON encoder and decoder/, 'Sphinx title');
+    like($md, qr/^## Basic Usage \{#basic-usage\}$/m,
+        'heading id from the enclosing <section>');
+    like($md, qr/^```python3\n>>> import json$/m,
+        'fence language from highlight-python3');
+    like($md, qr/^> \*\*Warning:\*\* Be cautious when parsing JSON/m,
+        'admonition');
+    like($md, qr/^\| JSON \| Python \|\n\|---\|---\|\n\| object \| dict \|$/m,
+        'table');
+    unlike($md, qr/\x{b6}|\xc2\xb6|Quick search|Previous topic/,
+        'sidebar and pilcrow links dropped');
 }
 
 # --- MkDocs' sitemap drives a crawl ----------------------------------------------------

@@ -65,6 +65,7 @@ typedef struct {
     rag_buf *body;
     int overflow;
     char ctype[128], etag[256], lastmod[64], location[RAG_URL_MAX];
+    char retry_after[32];
 } sink_t;
 
 static size_t
@@ -105,11 +106,13 @@ on_header(char *p, size_t sz, size_t n, void *ud)
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* a new response (after 100-continue): forget the old headers */
         s->ctype[0] = s->etag[0] = s->lastmod[0] = s->location[0] = '\0';
+        s->retry_after[0] = '\0';
     }
     hval(p, len, "content-type", s->ctype, sizeof(s->ctype));
     hval(p, len, "etag", s->etag, sizeof(s->etag));
     hval(p, len, "last-modified", s->lastmod, sizeof(s->lastmod));
     hval(p, len, "location", s->location, sizeof(s->location));
+    hval(p, len, "retry-after", s->retry_after, sizeof(s->retry_after));
     return len;
 }
 
@@ -197,7 +200,7 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
 {
     char cur[RAG_URL_MAX], next[RAG_URL_MAX];
     sink_t sink;
-    long backoff = o->backoff_ms > 0 ? o->backoff_ms : 500;
+    long backoff = o->backoff_ms > 0 ? o->backoff_ms : 500, wait;
     int hops = 0, attempt = 0;
 
     memset(p, 0, sizeof(*p));
@@ -238,10 +241,16 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
             break;
         }
         attempt++;
+        /* the server's Retry-After (seconds) wins, within 30 s */
+        wait = rag_http_parse_retry_after(sink.retry_after, NULL);
+        if (wait < 0)
+            wait = backoff;
+        if (wait > 30000)
+            wait = 30000;
         rag_warn("msg=\"crawl retry\" url=\"%s\" status=%ld error=\"%s\" "
                  "wait_ms=%ld",
-                 cur, p->status, p->error, backoff);
-        sleep_ms(backoff);
+                 cur, p->status, p->error, wait);
+        sleep_ms(wait);
         backoff *= 2;
     }
     p->final_url = strdup(cur);

@@ -7,7 +7,8 @@
  * rebinding answer cannot redirect it), redirects followed by hand (at
  * most CRAWL_MAX_REDIRECTS, each re-vetted), conditional GET with
  * If-None-Match / If-Modified-Since, a size limit, timeouts, and retries
- * with backoff on 5xx/429 and transport errors.
+ * with exponential backoff on 5xx/429 and transport errors (a
+ * Retry-After in seconds replaces the backoff, capped at 30 s).
  *
  * crawl_robots_*: robots.txt groups for our agent (else "*"), Allow /
  * Disallow with longest match (Allow wins ties, "*" and "$" supported),
