@@ -21,6 +21,8 @@
 #include <libpq-fe.h>
 #include <yajl/yajl_tree.h>
 
+#define RAG_BOT_MAX_GUILDS 64
+
 typedef struct {
     rag_conf *conf;
     PGconn *db;
@@ -31,6 +33,9 @@ typedef struct {
     const char *index_dir;
     int commands_registered;
     int announced; /* login posted to logging channels */
+    /* guilds whose commands were registered by this process */
+    char cmd_guilds[RAG_BOT_MAX_GUILDS][24];
+    unsigned cmd_guilds_next;
     /* threads seen in THREAD_CREATE outside configured forums: their
      * messages need no GET /channels lookup (a small ring) */
     char untracked[256][24];

@@ -44,43 +44,93 @@ rag_commands_json(void)
     return commands_json;
 }
 
+static int
+put_commands(rag_bot *b, const char *guild_id)
+{
+    rag_buf path;
+    rag_rest_resp resp;
+    int rc = 0;
+
+    rag_buf_init(&path, 256);
+    if (guild_id)
+        rag_buf_printf(&path, "/applications/%s/guilds/%s/commands", b->app_id,
+                       guild_id);
+    else
+        rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
+    if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp) != 0 ||
+        resp.status / 100 != 2) {
+        rag_warn("msg=\"command registration failed\" guild=%s status=%ld",
+                 guild_id ? guild_id : "global", resp.status);
+        rc = -1;
+    }
+    rag_buf_free(&resp.body);
+    rag_buf_free(&path);
+    return rc;
+}
+
+static int
+guild_registered(rag_bot *b, const char *guild_id)
+{
+    unsigned i;
+
+    for (i = 0; i < RAG_BOT_MAX_GUILDS; i++)
+        if (strcmp(b->cmd_guilds[i], guild_id) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+guild_mark(rag_bot *b, const char *guild_id)
+{
+    snprintf(b->cmd_guilds[b->cmd_guilds_next % RAG_BOT_MAX_GUILDS],
+             sizeof(b->cmd_guilds[0]), "%s", guild_id);
+    b->cmd_guilds_next++;
+}
+
 int
 rag_commands_register(rag_bot *b)
 {
     PGresult *r;
-    rag_buf path;
     int i, n, rc = 0;
 
-    r = rag_db_query(b->db,
-                     "SELECT guild_id FROM guild_config "
-                     "ORDER BY guild_id",
-                     0, NULL);
+    r = rag_db_query(b->db, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
+                     NULL);
     if (r == NULL)
         return -1;
     n = PQntuples(r);
-    rag_buf_init(&path, 256);
-    for (i = 0; i < (n ? n : 1); i++) {
-        rag_rest_resp resp;
-        rag_buf_reset(&path);
-        if (n)
-            rag_buf_printf(&path, "/applications/%s/guilds/%s/commands",
-                           b->app_id, PQgetvalue(r, i, 0));
+    if (n == 0)
+        rc = put_commands(b, NULL);
+    for (i = 0; i < n; i++) {
+        const char *g = PQgetvalue(r, i, 0);
+        if (guild_registered(b, g))
+            continue;
+        if (put_commands(b, g) == 0)
+            guild_mark(b, g);
         else
-            rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
-        if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp) !=
-                0 ||
-            resp.status / 100 != 2) {
-            rag_warn("msg=\"command registration failed\" status=%ld",
-                     resp.status);
             rc = -1;
-        }
-        rag_buf_free(&resp.body);
     }
     if (rc == 0)
         rag_info("msg=\"slash commands registered\" guilds=%d", n);
-    rag_buf_free(&path);
     PQclear(r);
     return rc;
+}
+
+void
+rag_commands_guild_joined(rag_bot *b, const char *guild_id)
+{
+    const char *p[] = {guild_id};
+    PGresult *r;
+
+    if (!b->app_id[0] || !b->commands_registered ||
+        guild_registered(b, guild_id))
+        return;
+    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
+                     p);
+    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) == 0) {
+        guild_mark(b, guild_id);
+        rag_info("msg=\"slash commands registered\" guild=%s", guild_id);
+    }
+    PQclear(r);
 }
 
 /* One command invocation, from either path. */

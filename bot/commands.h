@@ -18,6 +18,10 @@
  * needs b->app_id. 0 or -1. */
 int rag_commands_register(rag_bot *b);
 
+/* GUILD_CREATE: registers the commands for a guild configured since
+ * the start (each guild once per process). */
+void rag_commands_guild_joined(rag_bot *b, const char *guild_id);
+
 /* Handles an INTERACTION_CREATE payload's "d". */
 void rag_commands_gateway(rag_bot *b, yajl_val d);
 

@@ -472,6 +472,8 @@ rag_events_handle(rag_bot *b, const char *json, size_t len)
     rag_debug("msg=\"dispatch\" t=%s", t);
     if (strcmp(t, "READY") == 0)
         on_ready(b, d);
+    else if (strcmp(t, "GUILD_CREATE") == 0 && rag_j_str(d, "id", NULL))
+        rag_commands_guild_joined(b, rag_j_str(d, "id", NULL));
     else if (strcmp(t, "THREAD_CREATE") == 0)
         on_thread_create(b, d);
     else if (strcmp(t, "THREAD_UPDATE") == 0)

@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
+use Time::HiRes qw(sleep);
 use lib 't/lib';
 use RagTest;
 use FakeDiscord;
@@ -113,6 +114,18 @@ ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM ban_notices"
     'ban added at runtime applies');
 is(RagTest::psql($pg, "SELECT count(*) FROM messages WHERE message_id = '330000000000000001'"),
     '0', 'banned message ignored');
+
+# a guild configured while the bot runs gets its commands on GUILD_CREATE
+my $G2 = '100000000000000002';
+RagTest::psql($pg, "INSERT INTO guild_config (guild_id) VALUES ('$G2')");
+$fd->dispatch(GUILD_CREATE => { id => $G2, name => 'Second', threads => [], channels => [] });
+$fd->dispatch(GUILD_CREATE => { id => $G2, name => 'Second', threads => [], channels => [] });
+ok(RagTest::wait_for(sub { scalar $fd->rest(method => 'PUT',
+    path => qr{/applications/\d+/guilds/$G2/commands$}) }, 5), 'commands registered for the new guild');
+sleep 0.5;
+is(scalar $fd->rest(method => 'PUT', path => qr{/guilds/$G2/commands$}), 1, 'once');
+is(scalar $fd->rest(method => 'PUT', path => qr{/guilds/$G/commands$}), 1,
+    'the first guild was not registered again');
 
 # with an index file the search runs over it
 SKIP: {
