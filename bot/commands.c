@@ -632,6 +632,8 @@ after_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o, int changed)
 static void
 with_flags(rag_buf *dst, cmd_out *o)
 {
+    if (o->data.len < 2 || o->data.data[o->data.len - 1] != '}')
+        error_reply(o, "Something went wrong; please try again.");
     rag_buf_append(dst, o->data.data, o->data.len - 1);
     rag_buf_printf(dst, ",\"flags\":%d}", o->ephemeral ? 64 : 0);
 }
@@ -741,6 +743,8 @@ rag_commands_run_queue(rag_bot *b)
         run(b, &c, &o, PQgetvalue(r, i, 1));
         before_answer(b, &c, &o);
         /* the deferred reply's visibility was fixed by the module */
+        if (o.data.len == 0)
+            error_reply(&o, "Something went wrong; please try again.");
         rag_buf_append(&body, o.data.data, o.data.len);
         rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
