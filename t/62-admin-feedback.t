@@ -8,6 +8,7 @@ use Test::More;
 use JSON::PP;
 use lib 't/lib';
 use RagTest;
+use FakeOpenAI;
 
 my $pg = RagTest::pg_start();
 my $tmp = RagTest::tmpdir();
@@ -150,6 +151,31 @@ is($rc, 1, 'job with a bad guild fails');
 like($err, qr/bad guild id in community payload/, 'says why');
 ($rc, $out, $err) = run('community-sync', '--job', q('[1]'));
 is($rc, 1, 'job payload must be an object');
+
+# with an embeddings endpoint the community index gets vectors too
+{
+    my $ai = FakeOpenAI->start(api_key => 'sk-c');
+    local $ENV{RAG_EMBED_BASE_URL} = $ai->{url};
+    local $ENV{RAG_EMBED_API_KEY} = 'sk-c';
+    local $ENV{RAG_EMBED_MODEL} = 'text-embedding-3-small';
+    ($rc, $out, $err) = run('community-sync', '--guild', 'g1');
+    is($rc, 0, 'sync with embeddings') or diag $err;
+    is(RagTest::psql($pg, "SELECT count(*) FILTER (WHERE ch.embedding IS NULL)
+        || '/' || count(*) FROM chunks ch JOIN documents d ON d.id = ch.document_id
+        JOIN collections c ON c.id = d.collection_id WHERE c.name = 'community-g1'"),
+        '0/' . RagTest::psql($pg, "SELECT count(*) FROM chunks ch JOIN documents d
+        ON d.id = ch.document_id JOIN collections c ON c.id = d.collection_id
+        WHERE c.name = 'community-g1'"), 'every community chunk embedded');
+    ($rc, $out) = run('eval', "$tmp/c.tsv", '--collection', 'community-g1');
+    like($out, qr/^vector\s+1\.000/m, 'vector leg finds the thread');
+    # endpoint down: logged, lexical index still rebuilt
+    RagTest::psql($pg, "UPDATE chunks SET embedding = NULL");
+    local $ENV{RAG_EMBED_BASE_URL} = 'http://127.0.0.1:9/v1';
+    local $ENV{RAG_EMBED_MAX_RETRIES} = 0;
+    ($rc, $out, $err) = run('community-sync', '--guild', 'g1');
+    is($rc, 0, 'embeddings down: sync still succeeds') or diag $err;
+    like($err, qr/community embeddings failed, lexical index/, 'logged');
+}
 
 # --- gaps ----------------------------------------------------------------------
 ($rc, $out, $err) = run('gaps', '--json', '--days', '7');

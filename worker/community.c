@@ -155,9 +155,77 @@ done:
     return rc;
 }
 
+/* Embeds the collection's chunks that have none, 128 per request.
+ * 0, or -1 with err. */
 static int
-sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
-           size_t errlen)
+embed_pending(PGconn *db, const char *coll_id, const rag_embed_conf *ec,
+              char *err, size_t errlen)
+{
+    const char *p[3];
+    const char *texts[128];
+    PGresult *res;
+    float *vec;
+    uint32_t dims, j;
+    rag_buf arr;
+    int i, n, rc;
+
+    for (;;) {
+        p[0] = coll_id;
+        res = rag_db_query(db,
+                           "SELECT c.id, c.heading_path || E'\\n\\n' || c.body"
+                           " FROM chunks c JOIN documents d"
+                           " ON d.id = c.document_id"
+                           " WHERE d.collection_id = $1"
+                           " AND c.embedding IS NULL ORDER BY c.id LIMIT 128",
+                           1, p);
+        if (res == NULL) {
+            snprintf(err, errlen, "cannot read chunks");
+            return -1;
+        }
+        n = PQntuples(res);
+        if (n == 0) {
+            PQclear(res);
+            return 0;
+        }
+        for (i = 0; i < n; i++)
+            texts[i] = PQgetvalue(res, i, 1);
+        vec = NULL;
+        if (rag_embed(ec, texts, (size_t)n, &vec, &dims, err, errlen) != 0) {
+            PQclear(res);
+            return -1;
+        }
+        rag_buf_init(&arr, 0);
+        rc = 0;
+        for (i = 0; i < n && rc == 0; i++) {
+            rag_buf_reset(&arr);
+            rc |= rag_buf_putc(&arr, '{');
+            for (j = 0; j < dims; j++)
+                rc |= rag_buf_printf(&arr, "%s%.8g", j ? "," : "",
+                                     (double)vec[(size_t)i * dims + j]);
+            rc |= rag_buf_putc(&arr, '}');
+            p[0] = PQgetvalue(res, i, 0);
+            p[1] = arr.data;
+            p[2] = ec->model ? ec->model : "";
+            if (rc == 0 &&
+                rag_db_exec(db,
+                            "UPDATE chunks SET embedding = $2::real[],"
+                            " embed_model = $3 WHERE id = $1",
+                            3, p) != 0)
+                rc = -1;
+        }
+        rag_buf_free(&arr);
+        free(vec);
+        PQclear(res);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot store an embedding");
+            return -1;
+        }
+    }
+}
+
+static int
+sync_guild(PGconn *db, const char *guild, const char *index_dir,
+           const rag_embed_conf *ec, char *err, size_t errlen)
 {
     char coll[80], url[256], desc[128];
     const char *p[3];
@@ -236,6 +304,11 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir, char *err,
         snprintf(err, errlen, "commit: %.200s", PQerrorMessage(db));
         goto done;
     }
+    if (ec != NULL && rag_embed_enabled(ec) &&
+        embed_pending(db, PQgetvalue(cr, 0, 0), ec, err, errlen) != 0)
+        rag_warn("msg=\"community embeddings failed, lexical index\" "
+                 "collection=%s error=\"%s\"",
+                 coll, err);
     if (rag_reindex_collection(db, coll, index_dir, err, errlen) != 0)
         goto done;
     rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d", guild,
@@ -256,11 +329,18 @@ int
 rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
                    char *err, size_t errlen)
 {
+    return rag_community_sync_embed(db, guild, index_dir, NULL, err, errlen);
+}
+
+int
+rag_community_sync_embed(PGconn *db, const char *guild, const char *index_dir,
+                         const rag_embed_conf *ec, char *err, size_t errlen)
+{
     PGresult *res;
     int i, n, r, total = 0, rc = 0;
 
     if (guild != NULL)
-        return sync_guild(db, guild, index_dir, err, errlen);
+        return sync_guild(db, guild, index_dir, ec, err, errlen);
     res = rag_db_query(db,
                        "SELECT DISTINCT guild_id FROM threads"
                        " WHERE solved AND guild_id IS NOT NULL"
@@ -272,7 +352,7 @@ rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
     }
     n = PQntuples(res);
     for (i = 0; i < n && rc == 0; i++) {
-        r = sync_guild(db, PQgetvalue(res, i, 0), index_dir, err, errlen);
+        r = sync_guild(db, PQgetvalue(res, i, 0), index_dir, ec, err, errlen);
         if (r < 0)
             rc = -1;
         else
@@ -284,7 +364,7 @@ rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
 
 int
 rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
-                  char *err, size_t errlen)
+                  const rag_embed_conf *ec, char *err, size_t errlen)
 {
     static const char *gp[] = {"guild", NULL};
     char ebuf[128], guild[64];
@@ -312,7 +392,8 @@ rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
     if (gs != NULL)
         snprintf(guild, sizeof(guild), "%s", gs);
     yajl_tree_free(root);
-    return rag_community_sync(db, gs ? guild : NULL, index_dir, err, errlen) < 0
+    return rag_community_sync_embed(db, gs ? guild : NULL, index_dir, ec, err,
+                                    errlen) < 0
                ? -1
                : 0;
 }

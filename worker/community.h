@@ -14,6 +14,8 @@
 #ifndef COMMUNITY_H
 #define COMMUNITY_H
 
+#include "rag_embed.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -25,10 +27,19 @@
 int rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
                        char *err, size_t errlen);
 
+/* Same; when ec is non-NULL and enabled, chunks without an embedding are
+ * embedded first (as rag-ingest does for docs) so the community index
+ * has vectors like the docs index. An embedding failure is logged and
+ * the index is built lexical-only for this run (retried next sync). */
+int rag_community_sync_embed(PGconn *db, const char *guild,
+                             const char *index_dir, const rag_embed_conf *ec,
+                             char *err, size_t errlen);
+
 /* Job entry for the worker: payload {"guild":"<id>"} (or {} / no guild:
  * every guild with solved threads). 0, or -1 with err. */
 int rag_community_job(PGconn *db, const char *payload_json,
-                      const char *index_dir, char *err, size_t errlen);
+                      const char *index_dir, const rag_embed_conf *ec,
+                      char *err, size_t errlen);
 
 /* "community-<guild>" into out; -1 when guild is not a snowflake-like
  * id ([0-9A-Za-z_-], 1..50 bytes). */
