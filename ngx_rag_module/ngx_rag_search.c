@@ -79,6 +79,9 @@ typedef struct {
     struct timespec   mtime;
     ngx_uint_t        load_seq;      /* last load handed to a task */
     ngx_uint_t        installed_seq; /* load that produced cur */
+    /* requests that arrived while the first load of this file ran: they
+     * are posted when it ends, so a burst opens the file once */
+    ngx_queue_t       waiters;
 } ngx_rag_ixent_t;
 
 
@@ -134,6 +137,15 @@ typedef struct {
 } ngx_rag_search_ctx_t;
 
 
+/* A request parked until its index's first load ends (r->pool). */
+typedef struct {
+    ngx_queue_t           queue;
+    ngx_http_request_t   *request;
+    ngx_rag_task_t       *task;
+    unsigned              linked:1;
+} ngx_rag_search_waiter_t;
+
+
 static ngx_int_t ngx_rag_search_handler(ngx_http_request_t *r);
 static void ngx_rag_search_body(ngx_http_request_t *r);
 static ngx_int_t ngx_rag_search_start(ngx_http_request_t *r,
@@ -143,6 +155,10 @@ static void ngx_rag_search_run(ngx_rag_task_t *t);
 static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
     ngx_rag_task_t *t);
 static void ngx_rag_search_cleanup(void *data);
+static void ngx_rag_search_waiter_cleanup(void *data);
+static void ngx_rag_ix_wake(ngx_rag_ixent_t *e);
+static ngx_int_t ngx_rag_search_pin_init(ngx_http_request_t *r,
+    ngx_rag_search_pin_t *pin, ngx_str_t *collection);
 static void *ngx_rag_search_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -319,6 +335,7 @@ ngx_rag_ix_entry(const char *path)
 
     e = &ngx_rag_ix_entries[ngx_rag_ix_nentries++];
     ngx_cpystrn((u_char *) e->path, (u_char *) path, sizeof(e->path));
+    ngx_queue_init(&e->waiters);
 
     return e;
 }
@@ -716,8 +733,9 @@ ngx_rag_search_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
  * Takes the request's hold on collection's index: a reference to the
  * current mapping and/or the duty to open a new file in the thread. The
  * hold is released by a pool cleanup, on the event loop. Returns NGX_OK,
- * NGX_DECLINED (no such index), NGX_ABORT (index file invalid), NGX_BUSY
- * (too many collections) or NGX_ERROR.
+ * NGX_AGAIN (the first load of the file is under way: wait for it;
+ * pin->ent is set), NGX_DECLINED (no such index), NGX_ABORT (index file
+ * invalid), NGX_BUSY (too many collections) or NGX_ERROR.
  */
 static ngx_int_t
 ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
@@ -750,6 +768,11 @@ ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
         return rc;
     }
 
+    if (ent->cur == NULL && ent->loading) {
+        pin->ent = ent;
+        return NGX_AGAIN;
+    }
+
     pin->path = ngx_rag_search_pstrdup(r->pool, (u_char *) path,
                                        (size_t) (p - (u_char *) path));
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -764,15 +787,12 @@ ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
         pin->ref->refs++;
     }
 
-    if (ent->stale && (!ent->loading || ent->cur == NULL)) {
-        /* this request opens the new file; with no index yet every
-         * request has to, the first one done installs its copy */
+    if (ent->stale && !ent->loading) {
+        /* this request opens the new file; others keep using cur (or,
+         * with none yet, wait for this one) */
         pin->load_seq = ++ent->load_seq;
         ent->loading = 1;
         ent->stale = 0;
-
-    } else if (ent->cur == NULL && ent->loading) {
-        pin->load_seq = ++ent->load_seq;
     }
 
     cln->handler = ngx_rag_search_cleanup;
@@ -786,6 +806,7 @@ ngx_int_t
 ngx_rag_search_pin(ngx_http_request_t *r, ngx_str_t *collection,
     ngx_rag_search_pin_t **out)
 {
+    ngx_int_t              rc;
     ngx_rag_search_pin_t  *pin;
 
     *out = NULL;
@@ -801,7 +822,11 @@ ngx_rag_search_pin(ngx_http_request_t *r, ngx_str_t *collection,
 
     *out = pin;
 
-    return ngx_rag_search_pin_init(r, pin, collection);
+    rc = ngx_rag_search_pin_init(r, pin, collection);
+
+    /* callers without a wait queue retry later: the first load of this
+     * index is under way */
+    return rc == NGX_AGAIN ? NGX_BUSY : rc;
 }
 
 
@@ -845,8 +870,11 @@ static ngx_int_t
 ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
 {
+    ngx_int_t                   rc;
     ngx_rag_task_t             *t;
+    ngx_pool_cleanup_t         *cln;
     ngx_rag_search_ctx_t       *ctx;
+    ngx_rag_search_waiter_t    *w;
     ngx_rag_search_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_rag_search_module);
@@ -885,8 +913,11 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 
     ctx = t->data;
 
-    switch (ngx_rag_search_pin_init(r, &ctx->pin, collection)) {
+    rc = ngx_rag_search_pin_init(r, &ctx->pin, collection);
+
+    switch (rc) {
     case NGX_OK:
+    case NGX_AGAIN:
         break;
     case NGX_DECLINED:
         return ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
@@ -927,6 +958,25 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     }
 
     t->done = ngx_rag_search_done;
+
+    if (rc == NGX_AGAIN) {
+        /* the first load of this index is running: wait for it */
+        w = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_waiter_t));
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (w == NULL || cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        w->request = r;
+        w->task = t;
+        ngx_queue_insert_tail(&ctx->pin.ent->waiters, &w->queue);
+        w->linked = 1;
+
+        cln->handler = ngx_rag_search_waiter_cleanup;
+        cln->data = w;
+
+        return NGX_DONE;
+    }
 
     if (ngx_rag_task_post(r, t) != NGX_OK) {
         /* the cleanup releases the reference and the load claim */
@@ -1025,11 +1075,12 @@ ngx_rag_search_run(ngx_rag_task_t *t)
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
 
+    ix = ngx_rag_search_pin_index(&ctx->pin, &missing);
+
     if (ctx->delay) {
+        /* tests: a slow search (after the index is opened) */
         usleep((useconds_t) ctx->delay * 1000);
     }
-
-    ix = ngx_rag_search_pin_index(&ctx->pin, &missing);
 
     if (ix == NULL) {
         if (missing) {
@@ -1119,6 +1170,7 @@ ngx_rag_search_cleanup(void *data)
     ngx_rag_search_pin_t  *pin = data;
     ngx_rag_ixent_t       *e = pin->ent;
     ngx_rag_ixref_t       *ref;
+    ngx_uint_t             loader;
 
     if (pin->released || e == NULL) {
         return;
@@ -1132,8 +1184,17 @@ ngx_rag_search_cleanup(void *data)
         return;
     }
 
-    if (pin->load_seq == e->load_seq) {
+    loader = (pin->load_seq == e->load_seq);
+    if (loader) {
         e->loading = 0;
+    }
+
+    if (!pin->tried) {
+        /* the task never ran: let the next request load the file */
+        if (loader) {
+            e->stale = 1;
+        }
+        goto wake;
     }
 
     if (pin->opened == NULL) {
@@ -1145,21 +1206,21 @@ ngx_rag_search_cleanup(void *data)
                           "rag_search: cannot open index: %s",
                           pin->open_err);
         }
-        return;
+        goto wake;
     }
 
     if (pin->load_seq <= e->installed_seq) {
-        /* an older or duplicate load finished late */
+        /* an older load finished late */
         rag_index_close(pin->opened);
         pin->opened = NULL;
-        return;
+        goto wake;
     }
 
     ref = malloc(sizeof(ngx_rag_ixref_t));
     if (ref == NULL) {
         rag_index_close(pin->opened);
         pin->opened = NULL;
-        return;
+        goto wake;
     }
 
     ref->ix = pin->opened;
@@ -1175,4 +1236,89 @@ ngx_rag_search_cleanup(void *data)
     e->cur = ref;
     e->installed_seq = pin->load_seq;
     e->broken = 0;
+
+wake:
+
+    if (loader) {
+        ngx_rag_ix_wake(e);
+    }
+}
+
+
+static void
+ngx_rag_search_waiter_cleanup(void *data)
+{
+    ngx_rag_search_waiter_t  *w = data;
+
+    if (w->linked) {
+        ngx_queue_remove(&w->queue);
+        w->linked = 0;
+    }
+}
+
+
+/* Event loop: the first load of e ended (well or not); resume the
+ * requests that waited for it. */
+static void
+ngx_rag_ix_wake(ngx_rag_ixent_t *e)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 coll;
+    ngx_queue_t               q, *x;
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_rag_search_ctx_t     *ctx;
+    ngx_rag_search_waiter_t  *w;
+
+    if (ngx_queue_empty(&e->waiters)) {
+        return;
+    }
+
+    /* take them all; any that must wait again re-queue on e->waiters */
+    ngx_queue_init(&q);
+    ngx_queue_add(&q, &e->waiters);
+    ngx_queue_init(&e->waiters);
+
+    while (!ngx_queue_empty(&q)) {
+        x = ngx_queue_head(&q);
+        ngx_queue_remove(x);
+        w = ngx_queue_data(x, ngx_rag_search_waiter_t, queue);
+        w->linked = 0;
+
+        r = w->request;
+        c = r->connection;
+        ctx = w->task->data;
+        coll.data = (u_char *) ctx->collection;
+        coll.len = ngx_strlen(ctx->collection);
+
+        rc = ngx_rag_search_pin_init(r, &ctx->pin, &coll);
+
+        switch (rc) {
+        case NGX_OK:
+            if (ngx_rag_task_post(r, w->task) == NGX_OK) {
+                continue;
+            }
+            rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "search queue full");
+            break;
+        case NGX_AGAIN:
+            ngx_queue_insert_tail(&e->waiters, &w->queue);
+            w->linked = 1;
+            continue;
+        case NGX_DECLINED:
+            rc = ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
+                                     "unknown collection");
+            break;
+        case NGX_ABORT:
+        case NGX_BUSY:
+            rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "collection index unavailable");
+            break;
+        default:
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(c);
+    }
 }

@@ -13,7 +13,9 @@
  *   event loop:  rc = ngx_rag_search_pin(r, &collection, &pin);
  *                NGX_OK; NGX_DECLINED: bad name or no index (404);
  *                NGX_ABORT: index file invalid; NGX_BUSY: too many
- *                collections; NGX_ERROR.
+ *                collections, or the index's first load in this worker
+ *                is under way (answer 503 + Retry-After, or defer);
+ *                NGX_ERROR.
  *   thread:      ix = ngx_rag_search_pin_index(pin, &missing);
  *                NULL when the index could not be opened (missing = 1
  *                when the file is gone).
