@@ -21,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.max_tokens = 50 + data[0] * 4;
     o.overlap_tokens = data[1] % 60;
     o.min_tokens = 0;
+    o.explicit_ids = data[1] & 1;
     data += 2;
     size -= 2;
     if (rag_chunk_markdown((const char *) data, size, "Fuzz", &o, &cs) != 0)

@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 "div[role=main]", "p"};
     rag_html_doc d;
     rag_chunks cs;
-    rag_chunk_opts o = {120, 20, 20};
+    rag_chunk_opts o = {120, 20, 20, 1};
     char err[256];
 
     if (size == 0)

@@ -35,6 +35,7 @@ typedef struct {
     section_t *secs;
     size_t nsecs, capsecs;
     size_t max, overlap, min;
+    int explicit_ids;
 } chunker;
 
 void
@@ -43,6 +44,7 @@ rag_chunk_opts_default(rag_chunk_opts *o)
     o->max_tokens = 500;
     o->overlap_tokens = 75;
     o->min_tokens = 100;
+    o->explicit_ids = 0;
 }
 
 size_t
@@ -296,12 +298,13 @@ scan(chunker *c, const char *title)
     size_t p = 0, budget = c->max > 16 ? c->max - 8 : c->max;
     size_t open = NO_FENCE, flen = 0, table = NO_FENCE;
     char fch = 0;
-    char stack[7][256];
+    char stack[7][256], anchors[7][256];
     char text[256], id[256], slug[256];
     rag_buf path;
     int rc = -1;
 
     memset(stack, 0, sizeof(stack));
+    memset(anchors, 0, sizeof(anchors));
     rag_buf_init(&path, 8192);
     if (add_section(c, title ? title : "", "") != 0)
         goto done;
@@ -371,20 +374,35 @@ scan(chunker *c, const char *title)
                     if (rag_buf_puts(&path, stack[k]) != 0)
                         goto done;
                 }
-                if (!id[0]) {
+                if (!id[0] && c->explicit_ids) {
+                    /* HTML-derived text: only ids that exist on the page;
+                     * else the enclosing section's, else the page top */
+                    for (int k = lvl - 1; k >= 1 && !id[0]; k--)
+                        snprintf(id, sizeof(id), "%s", anchors[k]);
+                } else if (!id[0]) {
+                    size_t sl;
                     rag_slug(text, strlen(text), slug, sizeof(slug) - 8);
+                    sl = strlen(slug);
                     /* GitHub: repeated slugs get -1, -2, ... */
-                    for (size_t k = 1; k < c->nsecs; k++)
-                        if (strncmp(c->secs[k].anchor, slug, strlen(slug)) ==
-                                0 &&
-                            (c->secs[k].anchor[strlen(slug)] == '\0' ||
-                             c->secs[k].anchor[strlen(slug)] == '-'))
+                    for (size_t k = 1; k < c->nsecs; k++) {
+                        const char *a = c->secs[k].anchor;
+                        if (strncmp(a, slug, sl) != 0)
+                            continue;
+                        if (a[sl] == '\0')
                             dup++;
+                        else if (a[sl] == '-' && a[sl + 1] &&
+                                 strspn(a + sl + 1, "0123456789") ==
+                                     strlen(a + sl + 1))
+                            dup++;
+                    }
                     if (dup)
                         snprintf(id, sizeof(id), "%s-%d", slug, dup);
                     else
                         snprintf(id, sizeof(id), "%s", slug);
                 }
+                snprintf(anchors[lvl], sizeof(anchors[lvl]), "%s", id);
+                for (int k = lvl + 1; k < 7; k++)
+                    anchors[k][0] = '\0';
                 if (add_section(c, path.data ? path.data : "", id) != 0)
                     goto done;
             } else if (!L->blank) {
@@ -689,6 +707,7 @@ rag_chunk_markdown(const char *md, size_t len, const char *title,
     memset(&c, 0, sizeof(c));
     c.md = md;
     c.len = len;
+    c.explicit_ids = o->explicit_ids;
     c.max = o->max_tokens < 50     ? 50
             : o->max_tokens > 8000 ? 8000
                                    : o->max_tokens;

@@ -36,6 +36,9 @@ typedef struct {
     size_t max_tokens;     /* default 500; clamped to [50, 8000] */
     size_t overlap_tokens; /* default 75 (15%); at most max_tokens / 2 */
     size_t min_tokens;     /* default max_tokens / 5 */
+    int explicit_ids;      /* 1: no slugs; a heading without "{#id}" uses
+                              its parent's anchor (text converted from
+                              HTML, where a made-up slug would not exist) */
 } rag_chunk_opts;
 
 typedef struct {

@@ -685,9 +685,10 @@ ingest_site(run_t *r, char *err, size_t errlen)
             }
             if (rag_url_parse(url, &uu) != 0 ||
                 !crawl_robots_allowed(&robots, uu.path)) {
+                /* not kept: a page the site now disallows is removed
+                 * (within the half-collection limit) */
                 rag_info("msg=\"robots.txt disallows\" url=\"%s\"", url);
                 r->st->skipped++;
-                keep_doc(r, url, 0);
                 continue;
             }
             d = map_get(&r->map, url);
@@ -882,6 +883,8 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     r.copts.overlap_tokens = (size_t)rag_conf_int(
         conf, "chunk_overlap", (long)r.copts.max_tokens * 15 / 100);
     r.copts.min_tokens = r.copts.max_tokens / 5;
+    /* crawled pages: anchors must exist in the HTML, never made up */
+    r.copts.explicit_ids = o->type == INGEST_SITE;
     if (!rag_collection_name_ok(o->collection)) {
         snprintf(err, errlen, "bad collection name");
         goto done;

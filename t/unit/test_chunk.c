@@ -199,6 +199,7 @@ test_properties(void)
         o.max_tokens = 100 + rand_r(&seed) % 700;
         o.overlap_tokens = o.max_tokens * (rand_r(&seed) % 40) / 100;
         o.min_tokens = o.max_tokens / 5;
+        o.explicit_ids = (int) (rand_r(&seed) % 2);
         check_props(b.data ? b.data : "", b.len, &o);
         rag_buf_free(&b);
     }
@@ -212,7 +213,7 @@ test_headings(void)
         "# Guide\n\nIntro text.\n\n## Install {#setup}\n\nRun it.\n\n"
         "### On Debian\n\nUse apt.\n\n## Install\n\nAgain.\n\n"
         "## `rag_x()` and *more*\n\ntext\n";
-    rag_chunk_opts o = {50, 0, 1};
+    rag_chunk_opts o = {50, 0, 1, 0};
     rag_chunks cs;
     char text[128], id[64];
 
@@ -252,6 +253,34 @@ test_headings(void)
 }
 
 static void
+test_explicit_ids(void)
+{
+    const char *md = "# T\n\n## A {#real-a}\n\ntext a\n\n### Sub\n\nsub text\n\n"
+                     "## B\n\ntext b\n\n## Install\n\nx\n\n## Install-guide\n\n"
+                     "y\n\n## Install\n\nz\n";
+    rag_chunk_opts o = {50, 0, 1, 1};
+    rag_chunks cs;
+
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    CHECK_INT(cs.n, 7);
+    if (cs.n == 7) {
+        CHECK_STR(cs.v[1].anchor, "real-a");
+        CHECK_STR(cs.v[2].anchor, "real-a"); /* Sub: its parent's */
+        CHECK_STR(cs.v[3].anchor, "");       /* B: page top */
+    }
+    rag_chunks_free(&cs);
+    o.explicit_ids = 0;
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    if (cs.n == 7) {
+        CHECK_STR(cs.v[2].anchor, "sub");
+        CHECK_STR(cs.v[4].anchor, "install");
+        CHECK_STR(cs.v[5].anchor, "install-guide");
+        CHECK_STR(cs.v[6].anchor, "install-1");
+    }
+    rag_chunks_free(&cs);
+}
+
+static void
 test_tiny_sections_merge(void)
 {
     const char *md = "# T\n\n## A\n\nshort\n\n## B\n\nshort too\n\n## C\n\nx\n";
@@ -270,7 +299,7 @@ static void
 test_fence_split(void)
 {
     rag_buf b;
-    rag_chunk_opts o = {60, 10, 10};
+    rag_chunk_opts o = {60, 10, 10, 0};
     rag_chunks cs;
 
     rag_buf_init(&b, 0);
@@ -294,7 +323,7 @@ static void
 test_table_split(void)
 {
     rag_buf b;
-    rag_chunk_opts o = {60, 0, 10};
+    rag_chunk_opts o = {60, 0, 10, 0};
     rag_chunks cs;
 
     rag_buf_init(&b, 0);
@@ -334,6 +363,7 @@ int
 main(void)
 {
     RUN(test_headings);
+    RUN(test_explicit_ids);
     RUN(test_tiny_sections_merge);
     RUN(test_fence_split);
     RUN(test_table_split);
