@@ -95,6 +95,21 @@ is(sqlv("SELECT url FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
 is(sqlv("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
       WHERE d.url LIKE '%tutorial-accessdb.html' AND c.anchor = 'TUTORIAL-ACCESSDB'"),
     2, 'chunk anchor is the real element id (both chunks of the section)');
+{
+    # every chunk anchor is an id that exists in the page's HTML
+    my @bad;
+    for my $row (split /\n/, sqlv("SELECT DISTINCT d.url || ' ' || c.anchor
+            FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE c.anchor <> ''")) {
+        my ($u, $a) = split / /, $row;
+        (my $f = $u) =~ s{.*/}{};
+        my $html = RagTest::slurp("$www/docs/$f");
+        push @bad, $row unless $html =~ /\b(?:id|name)="\Q$a\E"/;
+    }
+    is("@bad", '', 'every anchor exists in its page');
+    cmp_ok(sqlv("SELECT count(DISTINCT anchor) FROM chunks"), '>', 10,
+        'and there are many of them');
+}
 like(sqlv("SELECT body FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
     qr{\]\(\Q$base\E/docs/client-interfaces\.html\)}, 'links made absolute');
 like(sqlv("SELECT heading_path FROM chunks c JOIN documents d ON d.id = c.document_id
