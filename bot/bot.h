@@ -32,7 +32,8 @@ typedef struct {
     char worker_id[64]; /* locked_by for leases: host:pid */
     const char *index_dir;
     int commands_registered;
-    int announced; /* login posted to logging channels */
+    int announced;   /* login posted to logging channels */
+    int catchup_due; /* after READY: fetch what happened while away */
     /* guilds whose commands were registered by this process */
     char cmd_guilds[RAG_BOT_MAX_GUILDS][24];
     unsigned cmd_guilds_next;

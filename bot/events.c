@@ -18,9 +18,10 @@
 
 /* Inserts the thread row if its parent is a configured forum; returns 1
  * when the thread is (now) tracked. */
-static int
-track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
-             const char *parent_id, const char *name, const char *owner)
+int
+rag_events_track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
+                        const char *parent_id, const char *name,
+                        const char *owner)
 {
     char *coll = rag_bot_forum_collection(b, guild_id, parent_id);
     const char *p[6];
@@ -56,8 +57,9 @@ on_thread_create(rag_bot *b, yajl_val d)
 
     if (!id || !guild || !parent)
         return;
-    if (!track_thread(b, id, guild, parent, rag_j_str(d, "name", NULL),
-                      rag_j_str(d, "owner_id", NULL))) {
+    if (!rag_events_track_thread(b, id, guild, parent,
+                                 rag_j_str(d, "name", NULL),
+                                 rag_j_str(d, "owner_id", NULL))) {
         snprintf(b->untracked[b->untracked_next % 256], 24, "%s", id);
         b->untracked_next++;
     }
@@ -131,7 +133,7 @@ fetch_thread(rag_bot *b, const char *channel_id)
         resp.status == 200) {
         v = rag_j_parse(resp.body.data, resp.body.len);
         if (v && rag_j_str(v, "parent_id", NULL))
-            tracked = track_thread(
+            tracked = rag_events_track_thread(
                 b, channel_id, rag_j_str(v, "guild_id", NULL),
                 rag_j_str(v, "parent_id", NULL), rag_j_str(v, "name", NULL),
                 rag_j_str(v, "owner_id", NULL));
@@ -236,12 +238,12 @@ ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
     PQclear(r);
 }
 
-static void
-on_message_create(rag_bot *b, yajl_val d)
+void
+rag_events_message(rag_bot *b, yajl_val d, const char *guild_id)
 {
     const char *id = rag_j_str(d, "id", NULL),
                *channel = rag_j_str(d, "channel_id", NULL),
-               *guild = rag_j_str(d, "guild_id", NULL),
+               *guild = guild_id ? guild_id : rag_j_str(d, "guild_id", NULL),
                *author = rag_j_str(d, "author", "id", NULL),
                *content = rag_j_str(d, "content", NULL),
                *ref_author =
@@ -455,6 +457,8 @@ on_ready(rag_bot *b, yajl_val d)
         b->commands_registered = 1;
     if (!b->announced)
         announce_login(b);
+    /* a fresh session replays nothing: look for what we missed */
+    b->catchup_due = 1;
 }
 
 void
@@ -481,7 +485,7 @@ rag_events_handle(rag_bot *b, const char *json, size_t len)
     else if (strcmp(t, "THREAD_DELETE") == 0)
         on_thread_delete(b, d);
     else if (strcmp(t, "MESSAGE_CREATE") == 0)
-        on_message_create(b, d);
+        rag_events_message(b, d, NULL);
     else if (strcmp(t, "MESSAGE_REACTION_ADD") == 0)
         on_reaction(b, d, 1);
     else if (strcmp(t, "MESSAGE_REACTION_REMOVE") == 0)

@@ -17,4 +17,14 @@
 
 void rag_events_handle(rag_bot *b, const char *json, size_t len);
 
+/* One message object (MESSAGE_CREATE's d, or from REST, which lacks
+ * guild_id: pass it, else NULL). */
+void rag_events_message(rag_bot *b, yajl_val msg, const char *guild_id);
+
+/* Inserts the thread row if parent_id is a configured forum; 1 when the
+ * thread is tracked. */
+int rag_events_track_thread(rag_bot *b, const char *thread_id,
+                            const char *guild_id, const char *parent_id,
+                            const char *name, const char *owner);
+
 #endif

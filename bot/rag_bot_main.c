@@ -29,6 +29,7 @@
  * closed the gateway with a fatal code (bad token, disallowed intents).
  */
 #include "bot.h"
+#include "catchup.h"
 #include "commands.h"
 #include "events.h"
 #include "gateway.h"
@@ -359,6 +360,10 @@ main(int argc, char **argv)
             due = 1; /* a dispatch may have produced work */
         if (mono_ms() >= next_poll)
             due = 1;
+        if (b.catchup_due && PQstatus(b.db) == CONNECTION_OK) {
+            rag_catchup_run(&b);
+            due = 1;
+        }
         if (due && PQstatus(b.db) == CONNECTION_OK) {
             rag_outbox_run(&b, lease_s);
             rag_commands_run_queue(&b);

@@ -326,11 +326,12 @@ sub _check_message {
 
 sub _rest {
     my ($st, $c, $method, $target, $h, $raw) = @_;
-    my ($path) = $target =~ m{^([^?]*)};
+    my ($path, $query) = $target =~ m{^([^?]*)(?:\?(.*))?$};
+    my %q = map { my ($k, $v) = split /=/, $_, 2; ($k => $v // '') } split /&/, $query // '';
     if ($path eq '/_ctl') { return _control($st, $c, $raw) }
     my $body = length $raw ? eval { $JSON->decode($raw) } : undef;
     my $rec = { kind => 'rest', method => $method, path => $path,
-        body => $body, raw_len => length $raw };
+        body => $body, raw_len => length $raw, (%q ? (query => \%q) : ()) };
     my $key = _route_key($method, $path);
     $rec->{ua_ok} = ($h->{'user-agent'} // '') =~ /^DiscordBot \(.+, .+\)$/ ? 1 : 0;
     if (($h->{authorization} // '') ne "Bot $st->{token}") {
@@ -371,20 +372,47 @@ sub _rest {
         $rec->{delayed} = $delay if $delay;
         last;
     }
-    my ($status, $resp) = _route($st, $method, $path, $body, $rec);
+    my ($status, $resp) = _route($st, $method, $path, $body, $rec, \%q);
     $rec->{status} = $status;
     _record($st, $rec);
     my %hd = (_ratelimit_headers($st, $key), %$hdr);
     _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
 }
 
+sub _cmp_id { length($_[0]) <=> length($_[1]) || $_[0] cmp $_[1] }
+sub _by_id_desc { _cmp_id($b->{id}, $a->{id}) }  # package $a/$b
+
 sub _route {
-    my ($st, $method, $path, $b, $rec) = @_;
+    my ($st, $method, $path, $b, $rec, $q) = @_;
     $path =~ s{^/api/v10}{} or return (404, { message => 'bad version', code => 0 });
     if ($method eq 'GET' && $path eq '/gateway/bot') {
         return (200, { url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/gw', shards => 1,
             session_start_limit => { total => 1000, remaining => 999,
                 reset_after => 14400000, max_concurrency => 1 } });
+    }
+    if ($method eq 'GET' && $path =~ m{^/guilds/(\d+)/threads/active$}) {
+        my $g = $1;
+        return (200, { members => [], threads => [ grep { ($_->{guild_id} // '') eq $g
+            && ($_->{type} // 0) == 11 && !$_->{deleted}
+            && !($_->{thread_metadata} && $_->{thread_metadata}{archived}) }
+            map { $st->{channels}{$_} } sort keys %{ $st->{channels} } ] });
+    }
+    if ($method eq 'GET' && $path =~ m{^/channels/(\d+)/messages(?:/(\d+))?$}) {
+        my ($chid, $mid) = ($1, $2);
+        my $ch = $st->{channels}{$chid};
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
+        my @all = (@{ $st->{history}{$chid} || [] },
+            grep { $_->{channel_id} eq $chid } values %{ $st->{messages} });
+        if (defined $mid) {
+            my ($m) = grep { $_->{id} eq $mid } @all;
+            return $m ? (200, $m) : (404, { message => 'Unknown Message', code => 10008 });
+        }
+        my $limit = $q->{limit} || 50;
+        return (400, { message => 'bad limit', code => 50035 }) if $limit < 1 || $limit > 100;
+        my @sel = sort _by_id_desc grep {
+            !defined $q->{after} || _cmp_id($_->{id}, $q->{after}) > 0 } @all;
+        @sel = reverse((reverse @sel)[0 .. $limit - 1]) if @sel > $limit;  # oldest after `after`
+        return (200, \@sel);
     }
     if ($path =~ m{^/channels/(\d+)$}) {
         my $ch = $st->{channels}{$1};
@@ -476,8 +504,18 @@ sub _control {
         $ch->{thread_metadata} //= { archived => JSON::PP::false, locked => JSON::PP::false };
         $st->{channels}{$ch->{id}} = { %{ $st->{channels}{$ch->{id}} || {} }, %$ch };
     } elsif ($a eq 'dispatch') {
+        my $d = $r->{d};
         if ($r->{t} eq 'MESSAGE_CREATE') {
-            $st->{user_messages}{ $r->{d}{id} } = 1;
+            $st->{user_messages}{ $d->{id} } = 1;
+            # the channel's history, for GET .../messages (catch-up)
+            my %m = %$d;
+            delete $m{guild_id};
+            delete $m{member};
+            push @{ $st->{history}{ $d->{channel_id} } }, \%m;
+        } elsif ($r->{t} eq 'THREAD_CREATE' || $r->{t} eq 'THREAD_UPDATE') {
+            my $ch = $st->{channels}{ $d->{id} } ||= {};
+            %$ch = (%$ch, %$d);
+            $ch->{thread_metadata} //= { archived => JSON::PP::false, locked => JSON::PP::false };
         }
         _dispatch($st, $r->{t}, $r->{d});
     } elsif ($a eq 'fault') {
