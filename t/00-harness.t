@@ -7,8 +7,12 @@ use lib 't/lib';
 use RagTest;
 
 my $pg = RagTest::pg_start();
-is(RagTest::psql($pg, "SELECT count(*) FROM schema_migrations"), '1',
-    'one migration recorded');
+my @files = glob("$RagTest::ROOT/sql/[0-9]*.sql");
+ok(@files >= 1, 'migrations exist');
+is(RagTest::psql($pg, "SELECT count(*) FROM schema_migrations"), scalar(@files),
+    'every migration file recorded once');
+is(RagTest::psql($pg, "SELECT string_agg(version, ' ' ORDER BY version) FROM schema_migrations"),
+    join(' ', map { m{([^/]+)$} } sort @files), 'applied in file order');
 local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
 my $out = `@{[RagTest::bin('rag-admin')]} migrate 2>&1`;
 is($?, 0, 'second migrate succeeds');
