@@ -26,7 +26,8 @@ $conf =~ s{^pid \S+;}{pid $dir/nginx.pid;}m;
 like($conf, qr/listen 443 ssl/, 'TLS listener in the example');
 like($conf, qr/ssl_certificate /, 'certificate configured');
 for my $d (qw(rag_health rag_metrics rag_search rag_upload rag_event_webhook
-              rag_discord_interactions rag_database rag_thread_pool rag_index_dir)) {
+              rag_discord_interactions rag_database rag_thread_pool rag_index_dir
+              rag_dashboard)) {
     like($conf, qr/\b$d\b/, "example uses $d");
 }
 RagTest::write_file("$dir/nginx.conf", $conf);
