@@ -144,6 +144,22 @@ like(sqlv("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
 ($rc, $out) = run_ingest('--job', '{"collection":"up","source":{"type":"site","url":"http://127.0.0.1:1/"}}');
 isnt($rc, 0, 'a job cannot crawl a private address');
 
+# --- one ingest per collection at a time -------------------------------------------
+{
+    my $pid = RagTest::spawn(["$RagTest::PGBIN/psql", '-X', '-q', '-h',
+        $pg->{host}, '-p', $pg->{port}, '-U', 'postgres', '-d', 'rag', '-c',
+        "SELECT pg_advisory_lock(hashtext('rag_ingest:j')); SELECT pg_sleep(20)"]);
+    RagTest::wait_for(sub { sqlv("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
+    ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
+    isnt($rc, 0, 'concurrent ingest of the same collection refused');
+    like($out, qr/another ingest of collection j is running/, 'with a reason');
+    sqlv("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'");
+    RagTest::stop($pid, 'TERM');
+    RagTest::wait_for(sub { !sqlv("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
+    ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
+    is($rc, 0, 'runs once the other one is gone') or diag $out;
+}
+
 # --- reindex only, usage ----------------------------------------------------------
 my $g = sqlv("SELECT index_generation FROM collections WHERE name = 'up'");
 ($rc, $out) = run_ingest('--collection', 'up', '--reindex');

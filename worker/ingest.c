@@ -23,7 +23,8 @@
 #include <yajl/yajl_tree.h>
 
 #define EMBED_BATCH 256
-#define EMBED_MAX_INPUT_TOKENS 8000
+/* the API takes 8,192 tokens per input; the estimate can be ~11% low */
+#define EMBED_MAX_INPUT_TOKENS 7000
 #define DEFAULT_MAX_PAGES 10000
 
 /* ---- existing documents -------------------------------------------------- */
@@ -868,7 +869,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     size_t nitems = 0;
     uint64_t gen = 0;
     uint32_t count = 0;
-    int rc = -1;
+    int rc = -1, locked = 0;
 
     memset(st, 0, sizeof(*st));
     memset(&r, 0, sizeof(r));
@@ -904,6 +905,21 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         snprintf(r.coll_id, sizeof(r.coll_id), "%s",
                  PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
         PQclear(res);
+    }
+    {
+        /* one ingest per collection at a time (CLI and worker jobs) */
+        const char *p[1] = {o->collection};
+        res = rag_db_query(db,
+                           "SELECT pg_try_advisory_lock(hashtext('rag_ingest:' "
+                           "|| $1))",
+                           1, p);
+        locked = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (!locked) {
+            snprintf(err, errlen, "another ingest of collection %s is running",
+                     o->collection);
+            goto done;
+        }
     }
     if (map_load(db, r.coll_id, &r.map) != 0) {
         snprintf(err, errlen, "cannot read documents");
@@ -947,6 +963,12 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     st->generation = gen;
     rc = 0;
 done:
+    if (locked) {
+        const char *p[1] = {o->collection};
+        rag_db_exec(db,
+                    "SELECT pg_advisory_unlock(hashtext('rag_ingest:' || $1))",
+                    1, p);
+    }
     st->seconds = now_s() - r.t0;
     ingest_items_free(items, nitems);
     map_free(&r.map);
