@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CATCHUP_PAGES 5
+
 /* GET path; parsed JSON or NULL (caller frees). */
 static yajl_val
 get_json(rag_bot *b, const char *path)
@@ -45,12 +47,15 @@ by_id(const void *x, const void *y)
     return snowflake_cmp(a ? a : "", b ? b : "");
 }
 
-/* Hands an array of messages to the handlers, oldest first. */
+/* Hands an array of messages to the handlers, oldest first; the newest
+ * id goes to last. */
 static int
-feed_messages(rag_bot *b, yajl_val arr, const char *guild)
+feed_messages(rag_bot *b, yajl_val arr, const char *guild, char *last,
+              size_t lastlen)
 {
     yajl_val *v;
     size_t i, n;
+    const char *id;
 
     if (arr == NULL || !YAJL_IS_ARRAY(arr) || arr->u.array.len == 0)
         return 0;
@@ -63,6 +68,8 @@ feed_messages(rag_bot *b, yajl_val arr, const char *guild)
     for (i = 0; i < n; i++)
         if (YAJL_IS_OBJECT(v[i]))
             rag_events_message(b, v[i], guild);
+    id = rag_j_str(v[n - 1], "id", NULL);
+    snprintf(last, lastlen, "%s", id ? id : "");
     free(v);
     return (int)n;
 }
@@ -139,18 +146,28 @@ missed_messages(rag_bot *b)
         return 0;
     rag_buf_init(&path, 256);
     for (i = 0; i < PQntuples(r); i++) {
-        const char *t = PQgetvalue(r, i, 0), *after = PQgetvalue(r, i, 2);
-        yajl_val v;
+        const char *t = PQgetvalue(r, i, 0), *g = PQgetvalue(r, i, 1);
+        char after[32];
+        int page, got;
 
         if (i > 0 && b->pump) /* keep slash commands answered */
             b->pump(b->pump_ud);
-        rag_buf_reset(&path);
-        rag_buf_printf(&path, "/channels/%s/messages?limit=100&after=%s", t,
-                       *after ? after : t);
-        v = get_json(b, path.data);
-        fed += feed_messages(b, v,
-                             *PQgetvalue(r, i, 1) ? PQgetvalue(r, i, 1) : NULL);
-        yajl_tree_free(v);
+        snprintf(after, sizeof(after), "%s",
+                 *PQgetvalue(r, i, 2) ? PQgetvalue(r, i, 2) : t);
+        /* pages of 100, oldest first, up to CATCHUP_PAGES per thread */
+        for (page = 0, got = 100; page < CATCHUP_PAGES && got == 100; page++) {
+            yajl_val v;
+
+            rag_buf_reset(&path);
+            rag_buf_printf(&path, "/channels/%s/messages?limit=100&after=%s", t,
+                           after);
+            v = get_json(b, path.data);
+            got = feed_messages(b, v, *g ? g : NULL, after, sizeof(after));
+            fed += got;
+            yajl_tree_free(v);
+            if (!after[0] || after[strspn(after, "0123456789")] != '\0')
+                break; /* only a snowflake goes into the next URL */
+        }
     }
     rag_buf_free(&path);
     PQclear(r);

@@ -40,14 +40,21 @@ $fd->dispatch(MESSAGE_CREATE => { id => '310000000000000001', channel_id => $T1,
     mentions => [ { id => $bot_id } ] });
 $fd->dispatch(MESSAGE_CREATE => { id => '310000000000000002', channel_id => $T1,
     guild_id => $G, author => { id => '5' }, content => 'me too', mentions => [] });
+for my $i (1 .. 120) {   # more than one page of history
+    $fd->dispatch(MESSAGE_CREATE => { id => sprintf('3200000000000%05d', $i),
+        channel_id => $T1, guild_id => $G, author => { id => '6' },
+        content => "chatter $i", mentions => [] });
+}
 $fd->dispatch(THREAD_CREATE => { id => $T2, guild_id => $G, parent_id => $F,
     name => 'second', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T2, channel_id => $T2, guild_id => $G,
     author => { id => $U }, content => 'q2 while offline', mentions => [] });
 
 $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
-ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM messages") eq '4' }, 15),
-    'missed messages fetched after the restart') or diag(RagTest::slurp($log));
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM messages") eq '124' }, 20),
+    'missed messages fetched after the restart (two pages)') or diag(RagTest::slurp($log));
+is(RagTest::psql($pg, "SELECT count(*) FROM messages WHERE content LIKE 'chatter %'"), '120',
+    'every page');
 is(RagTest::psql($pg, "SELECT title || '|' || author_id FROM threads WHERE thread_id = '$T2'"),
     "second|$U", 'the new post is tracked');
 is(RagTest::psql($pg, "SELECT first_message FROM messages WHERE message_id = '$T2'"), 't',
@@ -58,8 +65,9 @@ is(RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE kind = 'answer'"), '3',
     'answers asked for the live post, the new post and the mention');
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT thread_controller_id IS NOT NULL
     FROM threads WHERE thread_id = '$T2'") eq 't' }, 5), 'controller posted for the new post');
-my ($q) = grep { $_->{query} } $fd->rest(method => 'GET', path => qr{/channels/$T1/messages$});
-is($q->{query}{after}, $T1, 'asked for messages after the newest one stored');
+my @q = grep { $_->{query} } $fd->rest(method => 'GET', path => qr{/channels/$T1/messages$});
+is($q[0]{query}{after}, $T1, 'asked for messages after the newest one stored');
+is($q[1]{query}{after}, '320000000000000098', 'then after the last of the first page');
 # a resume replays instead, so the catch-up runs only on a fresh session
 my $n = scalar $fd->rest(method => 'GET', path => qr{/threads/active$});
 $fd->fault(drop => 1);
