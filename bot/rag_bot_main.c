@@ -25,6 +25,10 @@
  * queue + pipe; the main thread owns the database connection and the
  * REST client and handles events, the outbox and deferred interactions.
  *
+ * After a fresh gateway session the bot fetches over REST what happened
+ * while it was away (catchup.h); replies are delivered from the outbox
+ * at least once, never posted twice (outbox.h).
+ *
  * Exit status: 0 on SIGTERM/SIGINT, 1 on a startup error, 2 when Discord
  * closed the gateway with a fatal code (bad token, disallowed intents).
  */
