@@ -4,7 +4,9 @@
  * Every request is verified (Ed25519 over X-Signature-Timestamp + body
  * with the application's public key, OpenSSL) before anything else is
  * looked at: 401 on failure, as Discord requires. PING gets PONG; /info
- * and /commands are answered in-process at once; every other command is
+ * and /commands are answered in-process at once; /search with a
+ * collection is answered in-process from the mmap'd index on the thread
+ * pool (the location needs rag_index_dir); every other command is
  * deferred (type 5, or 6 for components) and queued in the interactions
  * table for rag-bot, which finishes it through the interaction token.
  * Discord wants the first response within 3 s: the queue insert runs on
@@ -13,6 +15,9 @@
  */
 
 #include "ngx_rag_module.h"
+#include "ngx_rag_search.h"
+
+#include "rag_search.h"
 
 #include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
@@ -27,15 +32,28 @@
 #define NGX_RAG_IT_MODAL          5
 
 
+#define NGX_RAG_DISCORD_SEARCH_MAX   10     /* results in one reply */
+#define NGX_RAG_DISCORD_QUERY_MAX    300    /* Discord option limit-ish */
+
 typedef struct {
     char        *body;        /* the raw interaction, NUL-terminated */
     ngx_uint_t   defer_type;  /* 5 or 6 */
     ngx_uint_t   ephemeral;
 } ngx_rag_interaction_ctx_t;
 
+typedef struct {
+    ngx_rag_search_pin_t  *pin;
+    char                  *query;       /* NUL-terminated, pool */
+    char                  *collection;
+    int                    limit;
+} ngx_rag_isearch_ctx_t;
+
 
 static void ngx_rag_interactions_body(ngx_http_request_t *r);
 static void ngx_rag_interactions_run(ngx_rag_task_t *t);
+static ngx_int_t ngx_rag_interactions_search(ngx_http_request_t *r,
+    yajl_val root);
+static void ngx_rag_isearch_run(ngx_rag_task_t *t);
 
 
 ngx_int_t
@@ -244,6 +262,13 @@ ngx_rag_interactions_body(ngx_http_request_t *r)
                                        ngx_rag_commands_reply);
             return;
         }
+        if (ngx_strcmp(cmd, "search") == 0
+            && ngx_rag_interactions_search(r, root) == NGX_OK)
+        {
+            /* answered in-process: the search task owns the request */
+            yajl_tree_free(root);
+            return;
+        }
         if (cmd[0] == '\0') {
             yajl_tree_free(root);
             ngx_rag_interactions_reply(r, NGX_HTTP_BAD_REQUEST,
@@ -353,4 +378,239 @@ ngx_rag_interactions_run(ngx_rag_task_t *t)
                  "{\"type\":4,\"data\":{\"flags\":64,\"content\":\"The bot "
                  "cannot reach its database right now, please try again "
                  "in a minute.\"}}");
+}
+
+
+/* Option "name" of a slash command: data.options[] {name, type, value}. */
+static yajl_val
+ngx_rag_command_option(yajl_val root, const char *name)
+{
+    size_t     i;
+    yajl_val   opts, o, n, v;
+
+    static const char *p_opts[] = { "data", "options", NULL };
+    static const char *p_name[] = { "name", NULL };
+    static const char *p_value[] = { "value", NULL };
+
+    opts = yajl_tree_get(root, p_opts, yajl_t_array);
+    if (opts == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < YAJL_GET_ARRAY(opts)->len; i++) {
+        o = YAJL_GET_ARRAY(opts)->values[i];
+        n = yajl_tree_get(o, p_name, yajl_t_string);
+        v = yajl_tree_get(o, p_value, yajl_t_any);
+
+        if (n && v && n->u.string && ngx_strcmp(n->u.string, name) == 0) {
+            return v;
+        }
+    }
+
+    return NULL;
+}
+
+
+static char *
+ngx_rag_pool_cstr(ngx_pool_t *pool, const char *s, size_t max)
+{
+    size_t  len;
+    char   *p;
+
+    len = ngx_strlen(s);
+    if (len > max) {
+        return NULL;
+    }
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p) {
+        ngx_memcpy(p, s, len + 1);
+    }
+
+    return p;
+}
+
+
+/*
+ * /search query:<text> collection:<name> [limit:<n>] — answered from the
+ * index within Discord's 3 s. NGX_OK when a search task now owns the
+ * request; NGX_DECLINED to defer to rag-bot (no collection given — the
+ * bot knows the thread's forum — or no index here).
+ */
+static ngx_int_t
+ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
+{
+    ngx_int_t               rc;
+    ngx_str_t               coll;
+    yajl_val                q, c, l;
+    ngx_rag_task_t         *t;
+    ngx_rag_isearch_ctx_t  *ctx;
+
+    q = ngx_rag_command_option(root, "query");
+    c = ngx_rag_command_option(root, "collection");
+    l = ngx_rag_command_option(root, "limit");
+
+    if (q == NULL || !YAJL_IS_STRING(q) || c == NULL || !YAJL_IS_STRING(c)
+        || q->u.string == NULL || c->u.string == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_INTERACTIONS, ngx_rag_isearch_run,
+                            sizeof(ngx_rag_isearch_ctx_t));
+    if (t == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = t->data;
+    ctx->query = ngx_rag_pool_cstr(r->pool, q->u.string,
+                                   NGX_RAG_DISCORD_QUERY_MAX);
+    ctx->collection = ngx_rag_pool_cstr(r->pool, c->u.string, 64);
+    ctx->limit = 5;
+
+    if (l && YAJL_IS_INTEGER(l)) {
+        ctx->limit = (int) ngx_max(1, ngx_min(YAJL_GET_INTEGER(l),
+                                              NGX_RAG_DISCORD_SEARCH_MAX));
+    }
+
+    if (ctx->query == NULL || ctx->collection == NULL
+        || ctx->query[0] == '\0')
+    {
+        return NGX_DECLINED;
+    }
+
+    coll.data = (u_char *) ctx->collection;
+    coll.len = ngx_strlen(ctx->collection);
+
+    rc = ngx_rag_search_pin(r, &coll, &ctx->pin);
+
+    if (rc == NGX_DECLINED) {
+        /* unknown collection: say so now, nothing to defer */
+        rag_buf  msg;
+
+        rag_buf_init(&msg, 256);
+        rag_buf_printf(&msg, "No documentation collection named \"%s\". "
+                       "Try /collections.", ctx->collection);
+        rag_buf_puts(&t->body, "{\"type\":4,\"data\":{\"flags\":64,"
+                     "\"content\":");
+        rag_buf_json_str(&t->body, msg.data ? msg.data : "", msg.len);
+        rag_buf_puts(&t->body, "}}");
+        rag_buf_free(&msg);
+
+        ngx_rag_interactions_reply(r, NGX_HTTP_OK,
+                                   t->body.data ? t->body.data : "{}");
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_rag_task_post(r, t) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* One embed field; Discord allows 256 characters of name and 1024 of
+ * value, so both are cut well below. */
+static void
+ngx_rag_isearch_field(rag_buf *b, int rank, rag_index_chunk *ch,
+    const char *pct, const char *snip)
+{
+    rag_buf   name, val;
+    rag_str  *label;
+
+    label = ch->heading_path.len ? &ch->heading_path : &ch->title;
+
+    rag_buf_init(&name, 240);
+    rag_buf_printf(&name, "%d. ", rank);
+    rag_buf_append(&name, label->p, ngx_min(label->len, (size_t) 200));
+
+    rag_buf_init(&val, 1000);
+    rag_buf_putc(&val, '<');
+    rag_buf_append(&val, ch->url.p, ngx_min(ch->url.len, (size_t) 500));
+    rag_buf_printf(&val, "> \u00b7 %s\n%s", pct, snip);
+
+    rag_buf_puts(b, "{\"name\":");
+    rag_buf_json_str(b, name.data ? name.data : "", name.len);
+    rag_buf_puts(b, ",\"value\":");
+    rag_buf_json_str(b, val.data ? val.data : "", val.len);
+    rag_buf_putc(b, '}');
+
+    rag_buf_free(&name);
+    rag_buf_free(&val);
+}
+
+
+static void
+ngx_rag_isearch_run(ngx_rag_task_t *t)
+{
+    int                     i, n, shown, missing;
+    char                    snip[240], pct[16];
+    rag_buf                *b;
+    rag_hit                 hits[NGX_RAG_DISCORD_SEARCH_MAX];
+    rag_query               q;
+    const rag_index        *ix;
+    rag_index_chunk         ch;
+    ngx_rag_isearch_ctx_t  *ctx = t->data;
+
+    b = &t->body;
+    t->status = NGX_HTTP_OK;
+
+    ix = ngx_rag_search_pin_index(ctx->pin, &missing);
+    n = -1;
+
+    if (ix != NULL) {
+        ngx_memzero(&q, sizeof(q));
+        q.text = ctx->query;
+        q.text_len = strlen(ctx->query);
+        q.k = (size_t) ctx->limit;
+        q.mode = RAG_SEARCH_BM25;
+        n = rag_search(ix, &q, hits);
+    }
+
+    if (n < 0) {
+        rag_buf_puts(b, "{\"type\":4,\"data\":{\"flags\":64,\"content\":"
+                     "\"Search is unavailable right now, please try again "
+                     "later.\"}}");
+        return;
+    }
+
+    rag_buf_puts(b, "{\"type\":4,\"data\":{\"flags\":64,\"embeds\":"
+                    "[{\"title\":\"Search results\",\"color\":5793266,"
+                    "\"description\":");
+    rag_buf_json_str(b, ctx->query, strlen(ctx->query));
+    rag_buf_puts(b, ",\"fields\":[");
+
+    shown = 0;
+
+    for (i = 0; i < n; i++) {
+        if (rag_index_chunk_get(ix, hits[i].rec, &ch) != 0) {
+            continue;
+        }
+
+        rag_snippet(ch.body.p, ch.body.len, ctx->query, strlen(ctx->query),
+                    snip, sizeof(snip));
+
+        /* relative to the best hit: BM25 has no absolute scale */
+        snprintf(pct, sizeof(pct), "%d%%", hits[0].score > 0
+                 ? (int) (100.0 * hits[i].score / hits[0].score + 0.5) : 0);
+
+        if (shown++) {
+            rag_buf_putc(b, ',');
+        }
+
+        ngx_rag_isearch_field(b, shown, &ch, pct, snip);
+    }
+
+    rag_buf_puts(b, "]");
+
+    if (shown == 0) {
+        rag_buf_puts(b, ",\"footer\":{\"text\":\"No matching passages.\"}");
+    }
+
+    rag_buf_puts(b, "}]}}");
 }

@@ -7,11 +7,16 @@ use HTTP::Tiny;
 use lib 't/lib';
 use RagTest;
 use Ed25519Signer;
+use WorkerTest;
+use JSON::PP;
 
 my $key = Ed25519Signer->new;
 my $other = Ed25519Signer->new;
 my $pg = RagTest::pg_start();
 my $pub = $key->public_hex;
+my $ix = RagTest::tmpdir();
+WorkerTest::load_corpus($pg);
+WorkerTest::reindex($pg, $ix, 'acme');
 my $ng = RagTest::nginx_start(pg => $pg,
     http => 'rag_database "%%DB%%"; rag_db_timeout 2s;',
     server => "
@@ -19,6 +24,7 @@ my $ng = RagTest::nginx_start(pg => $pg,
             rag_discord_interactions;
             rag_discord_public_key $pub;
             rag_max_body 32k;
+            rag_index_dir $ix;
         }
         location = /ping { return 200 'pong'; }
     ");
@@ -82,6 +88,35 @@ is(RagTest::psql($pg, "SELECT options->'options'->0->>'value' FROM interactions"
 $r = send_signed('{"id":"102","application_id":"42","type":3,"token":"tok-102",'
   . '"data":{"custom_id":"vote:up","component_type":2}}');
 is($r->{content}, '{"type":6}', 'component deferred as update (type 6)');
+
+# /search with a collection is answered in-process from the index
+sub search_cmd {
+    my ($id, @opts) = @_;
+    my $o = join ',', map { qq({"name":"$_->[0]","type":$_->[1],"value":$_->[2]}) } @opts;
+    return qq({"id":"$id","application_id":"42","type":2,"token":"t$id","channel_id":"c",)
+        . qq("user":{"id":"u9"},"data":{"id":"9","name":"search","type":1,"options":[$o]}});
+}
+$r = send_signed(search_cmd(200, ['query', 3, '"snapshot of the widget database"'],
+    ['collection', 3, '"acme"'], ['limit', 4, 3]));
+is($r->{status}, 200, 'in-process /search: 200');
+my $reply = eval { decode_json($r->{content}) } || {};
+is($reply->{type}, 4, 'answered at once (type 4), not deferred');
+is($reply->{data}{flags}, 64, 'ephemeral');
+my $emb = $reply->{data}{embeds}[0] || {};
+is($emb->{description}, 'snapshot of the widget database', 'query echoed');
+ok(@{ $emb->{fields} || [] } >= 1 && @{ $emb->{fields} } <= 3, 'limit honoured');
+like($emb->{fields}[0]{name}, qr/^1\. Backups > Snapshots/, 'best section first');
+like($emb->{fields}[0]{value}, qr{^<https://docs\.acme\.test/backup#snapshots> \x{b7} 100%}m,
+    'link with anchor and relative score');
+ok(length($emb->{fields}[0]{value}) <= 1024, 'field value within Discord limit');
+is(RagTest::psql($pg, "SELECT count(*) FROM interactions WHERE interaction_id = '200'"), '0',
+    'nothing queued for an in-process answer');
+$r = send_signed(search_cmd(201, ['query', 3, '"snapshot"'], ['collection', 3, '"nope"']));
+like($r->{content}, qr/"type":4.*No documentation collection named \\"nope\\"/,
+    'unknown collection answered at once');
+$r = send_signed(search_cmd(202, ['query', 3, '"snapshot"']));
+is($r->{content}, '{"type":5,"data":{"flags":64}}',
+    'no collection given: deferred to the bot (it knows the forum)');
 
 # Bad input: clean 4xx, nginx keeps serving
 is(send_signed('{"type":')->{status}, 400, 'malformed JSON (signed): 400');
