@@ -18,8 +18,11 @@
  * installed; the old mapping is refcounted (the manager's reference plus
  * one per in-flight task) and unmapped on the event loop when the last
  * task using it is done. So a new generation is picked up without reload
- * and without failing a request. Searches and embedding calls run on the
- * thread pool, never on the event loop.
+ * and without failing a request. Requests that arrive while a worker's
+ * first load of a file is under way wait for it (queued on the entry, no
+ * thread held) instead of each opening the file. Searches and embedding
+ * calls run on the thread pool, never on the event loop; other endpoints
+ * can search through the same manager (ngx_rag_search.h).
  */
 
 #include "ngx_rag_module.h"
