@@ -51,7 +51,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: FORCE demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format
 
 all: progs module unit
@@ -140,6 +140,12 @@ fuzz-smoke: fuzz
 	        > build-fuzz/work/$$name.log 2>&1 || \
 	        { tail -40 build-fuzz/work/$$name.log; exit 1; }; \
 	done; echo "fuzz: $(words $(FUZZ_BINS)) targets, no crash"
+
+# The daemons' black-box tests again under valgrind memcheck (slow; the
+# programs run 20-50x slower, so only the tests that tolerate it).
+VALGRIND_TESTS ?= t/41-worker-answer.t t/43-worker-offline.t t/20-ingest-files.t t/55-bot-worker-e2e.t
+valgrind-test: all
+	RAG_BUILD=$(abspath $(B)) RAG_VALGRIND=1 prove $(VALGRIND_TESTS)
 
 migrate: progs
 	$(B)/rag-admin migrate

@@ -29,6 +29,7 @@ my @children;   # pids we spawned
 my @pg_dirs;    # clusters to stop
 my @nginx_dirs; # nginx prefixes to stop
 my @logs;       # child logs scanned for sanitizer reports at the end
+my @vg_logs;    # valgrind log globs (RAG_VALGRIND)
 my $owner_pid = $$;
 
 sub bin { my ($name) = @_; return "$BUILD/$name" }
@@ -219,6 +220,16 @@ sub error_log { my ($ng) = @_; return slurp("$ng->{dir}/logs/error.log") }
 # killed in END unless it has exited.
 sub spawn {
     my ($argv, %o) = @_;
+    # RAG_VALGRIND=1: run our daemons under memcheck; a definite leak or
+    # memory error shows up in <log>.vg.<pid> and fails the test file.
+    if ($ENV{RAG_VALGRIND} && $argv->[0] =~ m{^\Q$BUILD\E/rag-}) {
+        my $vlog = ($o{log} || tmpdir() . '/daemon') . '.vg.%p';
+        $argv = ['valgrind', '--quiet', '--leak-check=full',
+            '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+            '--track-fds=no', "--log-file=$vlog", @$argv];
+        (my $glob = $vlog) =~ s/%p/*/;
+        push @vg_logs, $glob;
+    }
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         setpgrp(0, 0);
@@ -285,6 +296,13 @@ END {
         my $text = slurp($log);
         if ($text =~ /(ERROR: (?:Address|Leak)Sanitizer.*|runtime error: .*)/) {
             print STDERR "# sanitizer report in $log: $1\n";
+            $status ||= 1;
+        }
+    }
+    for my $vlog (map { glob } @vg_logs) {
+        my $text = slurp($vlog);
+        if ($text =~ /(definitely lost: [1-9][\d,]* bytes|Invalid (?:read|write)|uninitialised|Mismatched free)/) {
+            print STDERR "# valgrind report in $vlog: $1\n$text\n";
             $status ||= 1;
         }
     }
