@@ -49,15 +49,79 @@ mark_failed(rag_bot *b, const char *thread, const char *msg, const char *why,
              thread, msg, permanent, why);
 }
 
+/* First embed's description of a message body we built or fetched. */
+static const char *
+first_desc(yajl_val msg)
+{
+    yajl_val e = rag_j_get(msg, "embeds", NULL);
+
+    if (e == NULL || !YAJL_IS_ARRAY(e) || e->u.array.len == 0)
+        return NULL;
+    return rag_j_str(e->u.array.values[0], "description", NULL);
+}
+
+/* On a retry, Discord's nonce memory (a few minutes) may have lapsed:
+ * look for the part among the bot's recent messages in the thread.
+ * Returns the existing message id in out, or "" if not found. */
+/* Creation time in ms of a snowflake id. */
+static long long
+snowflake_ms(const char *id)
+{
+    return (long long)(strtoull(id, NULL, 10) >> 22) + 1420070400000LL;
+}
+
+static void
+find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
+            char *out, size_t outlen)
+{
+    yajl_val mine = rag_j_parse(body, strlen(body));
+    const char *want = first_desc(mine);
+    size_t i;
+
+    out[0] = '\0';
+    for (i = 0;
+         want && recent && YAJL_IS_ARRAY(recent) && i < recent->u.array.len;
+         i++) {
+        yajl_val m = recent->u.array.values[i];
+        const char *author = rag_j_str(m, "author", "id", NULL),
+                   *id = rag_j_str(m, "id", NULL), *d = first_desc(m);
+        /* only messages posted after the reply was written */
+        if (id && author && d && strcmp(author, b->bot_id) == 0 &&
+            snowflake_ms(id) >= since_ms && strcmp(d, want) == 0) {
+            snprintf(out, outlen, "%s", id);
+            break;
+        }
+    }
+    yajl_tree_free(mine);
+}
+
+static yajl_val
+recent_messages(rag_bot *b, const char *thread)
+{
+    rag_buf path;
+    rag_rest_resp resp;
+    yajl_val v = NULL;
+
+    rag_buf_init(&path, 128);
+    rag_buf_printf(&path, "/channels/%s/messages?limit=100", thread);
+    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
+        resp.status == 200)
+        v = rag_j_parse(resp.body.data, resp.body.len);
+    rag_buf_free(&resp.body);
+    rag_buf_free(&path);
+    return v;
+}
+
 static void
 deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
-        const char *sources, int abstained)
+        const char *sources, int abstained, int attempt, long long created_ms)
 {
     rag_buf *bodies = NULL, path;
     long n, i;
-    char first_id[32] = "", why[160];
+    char first_id[32] = "", why[160], found[32];
     const char *p[4];
     PGresult *r;
+    yajl_val recent = NULL;
 
     n = rag_embed_reply_messages(content, sources, msg, abstained, &bodies);
     if (n <= 0) {
@@ -66,10 +130,24 @@ deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
     }
     rag_buf_init(&path, 128);
     rag_buf_printf(&path, "/channels/%s/messages", thread);
+    /* a retry: maybe the last attempt got through before we crashed */
+    if (attempt > 1 && b->bot_id[0])
+        recent = recent_messages(b, thread);
     for (i = 0; i < n; i++) {
         rag_rest_resp resp;
-        int rc =
-            rag_rest_call(b->rest, "POST", path.data, bodies[i].data, &resp);
+        int rc;
+
+        find_posted(b, recent, bodies[i].data, created_ms - 1000, found,
+                    sizeof(found));
+        if (found[0]) {
+            rag_info("msg=\"reply part already posted\" thread=%s "
+                     "message=%s part=%ld discord_id=%s",
+                     thread, msg, i, found);
+            if (i == 0)
+                snprintf(first_id, sizeof(first_id), "%s", found);
+            continue;
+        }
+        rc = rag_rest_call(b->rest, "POST", path.data, bodies[i].data, &resp);
         if (rc == 0 && resp.status / 100 == 2) {
             if (i == 0) {
                 yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
@@ -121,6 +199,7 @@ deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
     }
     PQclear(r);
 done:
+    yajl_tree_free(recent);
     for (i = 0; i < n; i++)
         rag_buf_free(&bodies[i]);
     free(bodies);
@@ -152,7 +231,8 @@ rag_outbox_run(rag_bot *b, long lease_s)
             "FROM c WHERE m.thread_id = c.thread_id AND "
             "  m.message_id = c.message_id "
             "RETURNING m.thread_id, m.message_id, m.content, "
-            "  m.sources::text, m.abstained",
+            "  m.sources::text, m.abstained, m.delivery_attempts, "
+            "  (extract(epoch FROM m.created_at) * 1000)::bigint",
             3, p);
         if (r == NULL)
             return total;
@@ -163,7 +243,8 @@ rag_outbox_run(rag_bot *b, long lease_s)
             deliver(b, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                     PQgetvalue(r, i, 2),
                     PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
-                    PQgetvalue(r, i, 4)[0] == 't');
+                    PQgetvalue(r, i, 4)[0] == 't', atoi(PQgetvalue(r, i, 5)),
+                    atoll(PQgetvalue(r, i, 6)));
         }
         PQclear(r);
         total += n;

@@ -3,7 +3,10 @@
  * not processed): claim with a lease, POST with a per-part nonce and
  * enforce_nonce so a retry after a crash never posts twice, record the
  * Discord message id, refresh the controller and add the vote
- * reactions. Permanent failures (deleted thread, no access, bad body)
+ * reactions. Discord remembers nonces only for a few minutes, so a retry
+ * first looks among the thread's recent messages for a part the bot
+ * already posted (same first embed, posted after the reply was written)
+ * and does not post it again. Permanent failures (deleted thread, no access, bad body)
  * mark the row processed with last_error and no discord_message_id;
  * transient ones release the lease with backoff.
  */

@@ -2,7 +2,8 @@
 # is split within Discord's limits with the fence closed and reopened;
 # a 429 with retry_after is honoured; a 5xx is retried; the bot killed
 # with SIGKILL between Discord receiving the POST and the database
-# update posts no duplicate after restart (nonce + enforce_nonce); a
+# update posts no duplicate after restart (nonce + enforce_nonce, and,
+# once Discord has forgotten the nonce, a look at the thread); a
 # reply for a deleted thread fails once and does not stop the loop.
 use strict;
 use warnings;
@@ -141,6 +142,10 @@ kill 'KILL', $pid;
 waitpid($pid, 0);
 is(RagTest::psql($pg, "SELECT processed FROM messages WHERE message_id='kill-1'"), 'f',
     'the database never heard of it');
+# hide the thread's history (catch-up and the retry's own look), so this
+# retry relies on the nonce alone
+$fd->fault(rest => { method => 'GET', path => "channels/$T[3]/messages", status => 403,
+    body => { message => 'Missing Access', code => 50001 }, count => 2 });
 $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
 ok(RagTest::wait_for(sub { delivered('kill-1') }, 20), 'delivered after restart')
     or diag(RagTest::slurp($log));
@@ -151,6 +156,25 @@ ok($k[1]{dedupe}, 'the stand-in returned the existing message');
 is(scalar(grep { $_->{created} } @k), 1, 'exactly one Discord message exists');
 is(RagTest::psql($pg, "SELECT discord_message_id FROM messages WHERE message_id='kill-1'"),
     $k[0]{created}, 'the id of that one message is stored');
+
+# --- the same crash, but restarted after Discord forgot the nonce ---------------------
+$fd->fault(rest => { method => 'POST', path => "channels/$T[3]/messages", delay_ms => 30000 });
+reply($T[3], 'kill-2', 'survives a long outage');
+ok(RagTest::wait_for(sub { grep { $_->{delayed} && $_->{body}{embeds}[0]{description} eq
+    'survives a long outage' } $fd->rest(method => 'POST', path => qr{channels/$T[3]/messages$}) }, 10),
+    'Discord received the second POST');
+kill 'KILL', $pid;
+waitpid($pid, 0);
+$fd->fault(forget_nonces => 1);
+$pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
+ok(RagTest::wait_for(sub { delivered('kill-2') }, 20), 'delivered after restart')
+    or diag(RagTest::slurp($log));
+my @k2 = grep { $_->{body}{embeds}[0]{description} eq 'survives a long outage' }
+    $fd->rest(method => 'POST', path => qr{channels/$T[3]/messages$});
+is(scalar(@k2), 1, 'not posted again: found among the thread\'s recent messages');
+is(RagTest::psql($pg, "SELECT discord_message_id FROM messages WHERE message_id='kill-2'"),
+    $k2[0]{created}, 'and its id recorded');
+like(RagTest::slurp($log), qr/reply part already posted.*message=kill-2/, 'logged');
 
 # --- a deleted thread does not block the outbox -----------------------------------
 $fd->fault(delete_channel => $T[4]);

@@ -16,7 +16,7 @@ package FakeDiscord;
 #                   body => {...}, delay_ms => N, count => 1})
 #       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
-#       / (delete_channel => ID)
+#       / (delete_channel => ID) / (forget_nonces => 1)
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #
 # It validates what the docs require of a client: masked frames,
@@ -294,7 +294,13 @@ sub _ratelimit_headers {
         'X-RateLimit-Bucket' => $bucket);
 }
 
-sub _snowflake { my ($st) = @_; return '' . ($st->{next_id}++) }
+# Real snowflakes: milliseconds since the Discord epoch << 22, plus a
+# counter, so ids order by time like Discord's.
+sub _snowflake {
+    my ($st) = @_;
+    my $ms = int(time * 1000) - 1420070400000;
+    return '' . (($ms << 22) | ($st->{id_counter}++ & 0x3fffff));
+}
 
 sub _chars { my ($s) = @_; return defined $s ? length $s : 0 }  # decoded text
 
@@ -537,6 +543,8 @@ sub _control {
                 _drop($st, $ws);
             }
         }
+        # Discord remembers nonces only for a few minutes
+        $st->{nonces} = {} if $r->{forget_nonces};
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
     } elsif ($a eq 'state') {
     }
