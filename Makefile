@@ -123,11 +123,13 @@ asan-test: asan
 	RAG_BUILD=$(abspath build-asan) RAG_ASAN=1 prove -r t/
 
 # The whole suite, as CI runs it: normal build + tests, sanitizer build +
-# tests, then each fuzz target for a bounded time on its seed corpus.
+# tests, the daemons' tests under valgrind, then each fuzz target for a
+# bounded time on its seed corpus.
 FUZZ_SECONDS ?= 20
 check:
 	$(MAKE) test
 	$(MAKE) asan-test
+	$(MAKE) valgrind-test
 	$(MAKE) fuzz-smoke
 
 fuzz-smoke: fuzz
