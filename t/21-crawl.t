@@ -251,6 +251,34 @@ is(stat_of($out, 'new'), 2, 'the others stored');
 my @tries = access_log() =~ m{GET /docs/tutorial-flaky\.html}g;
 is(scalar @tries, 3, 'one request and two retries');
 
+# --- robots.txt: our own group wins over "*", Allow beats a shorter Disallow,
+# wildcards and "$" anchors --------------------------------------------------
+RagTest::write_file("$www/docs/private/public-1.html",
+    "<html><head><title>Public</title></head><body><main><p>ok</p></main></body></html>");
+RagTest::write_file("$www/docs/private/public-1.html.bak", "old");
+RagTest::write_file("$www/robots.txt", join "\n",
+    'User-agent: *', 'Disallow: /', '', '# ours', 'User-agent: other-bot',
+    'User-agent: NGX_RAG-crawler', 'Disallow: /docs/private/',
+    'Allow: /docs/private/public*.html$', 'Disallow: /*.bak$', '');
+{
+    my @p = ('private/public-1.html', 'private/public-1.html.bak',
+        'private/secret.html', $pages[0]);
+    RagTest::write_file("$www/sitemap.xml",
+        qq{<?xml version="1.0"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">}
+        . join('', map { "<url><loc>$base/docs/$_</loc></url>" } @p) . "</urlset>\n");
+    truncate "$ng->{dir}/logs/access.log", 0;
+    local @ENV{keys %env} = values %env;
+    $out = `@{[RagTest::bin('rag-ingest')]} --collection robots --site $base/docs/ --allow-private --delay 0 2>&1`;
+    is($? >> 8, 0, 'crawl under a grouped robots.txt') or diag $out;
+    is(sqlv("SELECT string_agg(regexp_replace(url, '.*/docs/', ''), ',' ORDER BY url)
+             FROM documents d JOIN collections c ON c.id = d.collection_id
+             WHERE c.name = 'robots'"),
+        "private/public-1.html,$pages[0]", 'Allow and Disallow applied');
+    my $log = access_log();
+    unlike($log, qr{GET /docs/private/secret|\.bak }, 'disallowed URLs never requested');
+    RagTest::write_file("$www/robots.txt", "User-agent: *\nDisallow: /docs/private/\n");
+}
+
 # --- SSRF guard ------------------------------------------------------------
 {
     local @ENV{keys %env} = values %env;

@@ -1,10 +1,12 @@
 # Embeddings during ingestion, against the OpenAI stand-in: batching by
 # input count and token budget, retries on 429/5xx, L2-normalised vectors,
-# a failed endpoint leaving chunks pending for the next run, and the
-# dimensions parameter.
+# a failed endpoint leaving chunks pending for the next run, the
+# dimensions parameter, and malformed answers rejected.
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::INET;
+use POSIX ();
 use lib 't/lib';
 use RagTest;
 use FakeOpenAI;
@@ -108,5 +110,69 @@ is($rc, 0, 'dimensions') or diag $out;
 is(sqlv("SELECT DISTINCT array_length(embedding, 1) FROM chunks k JOIN documents d
          ON d.id = k.document_id WHERE d.url LIKE 'https://e.org/f/%'"), 32,
     'requested dimension stored');
+
+# --- malformed answers are rejected, nothing stored ------------------------------
+# a throwaway server answering every request with the next canned body
+my @kids;
+sub canned {
+    my @bodies = @_;
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        Listen => 5, ReuseAddr => 1) or die "listen: $!";
+    my $port = $srv->sockport;
+    my $pid = fork // die;
+    if (!$pid) {
+        my $i = 0;
+        while (my $c = $srv->accept) {
+            local $/ = "\r\n\r\n";
+            my $h = <$c> // '';
+            my ($len) = $h =~ /Content-Length: (\d+)/i;
+            read($c, my $req, $len) if $len;
+            my $b = $bodies[$i++ % @bodies];
+            print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                . "Content-Length: " . length($b) . "\r\nConnection: close\r\n\r\n$b";
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    close $srv;
+    push @kids, $pid;
+    return "http://127.0.0.1:$port/v1";
+}
+my @bad = (
+    ['{"data":[{"index":0,"embedding":[1,0]},{"index":1,"embedding":[0,1]}]}',
+        qr/expected 1 items/, 'wrong item count'],
+    ['{"data":[{"index":0}]}', qr/lacks index or embedding/, 'no embedding'],
+    ['{"data":[{"index":7,"embedding":[1,0]}]}', qr/bad or repeated index/,
+        'index out of range'],
+    ['{"data":[{"index":0,"embedding":[0,0]}]}', qr/zero or invalid vector/,
+        'zero vector'],
+    ['{"data":[{"index":0,"embedding":[1,"x"]}]}', qr/non-numeric/,
+        'non-numeric value'],
+    ['<html>oops</html>', qr/bad JSON/, 'not JSON'],
+);
+my $k = 0;
+for my $case (@bad) {
+    my ($body, $re, $name) = @$case;
+    $k++;
+    jsonl("$tmp/bad$k.jsonl", 1, "bad$k");
+    my ($brc, $bout) = run_ingest({ RAG_EMBED_BASE_URL => canned($body) },
+        '--collection', "bad$k", '--json', "$tmp/bad$k.jsonl");
+    isnt($brc, 0, "$name: run fails");
+    like($bout, $re, "$name: explained");
+    is(coll_chunks("bad$k", 'AND embedding IS NOT NULL'), 0,
+        "$name: nothing stored");
+}
+{
+    # dimensions must agree across batches
+    jsonl("$tmp/dims.jsonl", 2, 'dims');
+    my ($brc, $bout) = run_ingest({ RAG_EMBED_MAX_INPUTS => 1,
+            RAG_EMBED_BASE_URL => canned(
+                '{"data":[{"index":0,"embedding":[1,0]}]}',
+                '{"data":[{"index":0,"embedding":[1,0,0]}]}') },
+        '--collection', 'dims', '--json', "$tmp/dims.jsonl");
+    isnt($brc, 0, 'dimension change between batches rejected');
+    like($bout, qr/inconsistent dimension/, 'explained');
+}
+for my $pid (@kids) { kill 'KILL', $pid; waitpid $pid, 0 }
 
 done_testing();
