@@ -102,13 +102,17 @@ delete $env{RAG_CHUNK_TOKENS};
 # --- JSON and JSON Lines -------------------------------------------------------
 RagTest::write_file("$tmp/docs.json", <<'EOF');
 [{"url": "https://x.org/a#frag", "title": "A", "body": "# A\n\nAlpha text."},
- {"url": "https://x.org/b", "title": "B", "body": "Beta text."}]
+ {"url": "https://x.org/b", "title": "B", "body": "Beta \"text\" with \\ back,slash {x,y} NULL."}]
 EOF
 ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
 is($rc, 0, 'json ingest') or diag $out;
 is(sqlv("SELECT string_agg(url, ',' ORDER BY url) FROM documents d
          JOIN collections c ON c.id = d.collection_id WHERE c.name = 'j'"),
     'https://x.org/a,https://x.org/b', 'URLs normalised (fragment dropped)');
+is(sqlv("SELECT c.body FROM chunks c JOIN documents d ON d.id = c.document_id
+         WHERE d.url = 'https://x.org/b'"),
+    'Beta "text" with \\ back,slash {x,y} NULL.',
+    'chunk text stored byte for byte (quotes, backslash, braces)');
 RagTest::write_file("$tmp/docs.jsonl",
     qq({"url":"https://y.org/1","title":"One","body":"First."}\n\n)
     . qq({"url":"https://y.org/2","body":"Second."}\n));

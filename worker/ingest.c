@@ -193,34 +193,70 @@ progress(run_t *r, const char *what)
     fflush(stderr);
 }
 
+/* Appends s as a quoted element of a Postgres array literal. */
+static int
+pg_array_elem(rag_buf *b, const char *s)
+{
+    if (rag_buf_putc(b, '"'))
+        return -1;
+    for (; *s; s++) {
+        if ((*s == '"' || *s == '\\') && rag_buf_putc(b, '\\'))
+            return -1;
+        if (rag_buf_putc(b, *s))
+            return -1;
+    }
+    return rag_buf_putc(b, '"');
+}
+
 /* Rebuilds the chunks of one document inside the caller's transaction;
  * chunks with unchanged text keep their embeddings. */
 static int
 rechunk_doc(run_t *r, const char *doc_id, const char *title, const char *body,
             const char *hash)
 {
-    rag_chunks cs;
-    char ord[16], tok[16];
+    rag_chunks cs = {NULL, 0};
+    rag_buf hp, an, bd, tk;
+    const char *p1[1] = {doc_id};
     int rc = -1;
 
+    rag_buf_init(&hp, 0);
+    rag_buf_init(&an, 0);
+    rag_buf_init(&bd, 0);
+    rag_buf_init(&tk, 0);
     if (rag_chunk_markdown(body, strlen(body), title, &r->copts, &cs) != 0)
-        return -1;
-    const char *p1[1] = {doc_id};
+        goto done;
     if (rag_db_exec(r->db,
                     "UPDATE chunks SET ordinal = -ordinal - 1 "
                     "WHERE document_id = $1 AND ordinal >= 0",
                     1, p1) != 0)
         goto done;
+    /* all chunks of the page in one statement: four parallel arrays */
     for (size_t i = 0; i < cs.n; i++) {
-        snprintf(ord, sizeof(ord), "%zu", i);
-        snprintf(tok, sizeof(tok), "%zu", cs.v[i].tokens);
-        const char *p[6] = {doc_id,         ord,          cs.v[i].heading_path,
-                            cs.v[i].anchor, cs.v[i].text, tok};
+        const char *sep = i ? "," : "{";
+        if (rag_buf_puts(&hp, sep) ||
+            pg_array_elem(&hp, cs.v[i].heading_path) ||
+            rag_buf_puts(&an, sep) || pg_array_elem(&an, cs.v[i].anchor) ||
+            rag_buf_puts(&bd, sep) || pg_array_elem(&bd, cs.v[i].text) ||
+            rag_buf_printf(&tk, "%s%zu", sep, cs.v[i].tokens))
+            goto done;
+    }
+    if (cs.n) {
+        const char *p[5];
+        if (rag_buf_putc(&hp, '}') || rag_buf_putc(&an, '}') ||
+            rag_buf_putc(&bd, '}') || rag_buf_putc(&tk, '}'))
+            goto done;
+        p[0] = doc_id;
+        p[1] = hp.data;
+        p[2] = an.data;
+        p[3] = bd.data;
+        p[4] = tk.data;
         if (rag_db_exec(r->db,
                         "INSERT INTO chunks (document_id, ordinal, "
                         "heading_path, anchor, body, token_count) "
-                        "VALUES ($1, $2, $3, $4, $5, $6)",
-                        6, p) != 0)
+                        "SELECT $1, t.n - 1, t.h, t.a, t.b, t.k FROM "
+                        "unnest($2::text[], $3::text[], $4::text[], "
+                        "$5::int[]) WITH ORDINALITY AS t(h, a, b, k, n)",
+                        5, p) != 0)
             goto done;
     }
     if (rag_db_exec(r->db,
@@ -244,6 +280,10 @@ rechunk_doc(run_t *r, const char *doc_id, const char *title, const char *body,
     r->st->chunks += (long)cs.n;
     rc = 0;
 done:
+    rag_buf_free(&hp);
+    rag_buf_free(&an);
+    rag_buf_free(&bd);
+    rag_buf_free(&tk);
     rag_chunks_free(&cs);
     return rc;
 }
