@@ -1,7 +1,8 @@
 /*
  * fuzz_index — the index reader on arbitrary bytes: rag_index_open_mem
  * must reject anything malformed without crashing; when a buffer does
- * open, every record and a search over it must be safe too.
+ * open, every record and a search over it must be safe too. The same
+ * bytes also go through rag_terms and rag_snippet as text.
  *
  * The checksum makes mutated inputs fail early, so each input is also
  * tried a second time with its size and CRC re-stamped: that drives the
@@ -10,6 +11,7 @@
  */
 #include "rag_index.h"
 #include "rag_search.h"
+#include "rag_terms.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +50,32 @@ exercise(const uint8_t *data, size_t size)
     rag_index_close(ix);
 }
 
+static int
+count_term(void *ud, const char *t, size_t n, size_t off, size_t len)
+{
+    size_t *total = ud;
+    /* every term is bounded and points inside the input */
+    if (n == 0 || n > RAG_TERM_MAX)
+        __builtin_trap();
+    *total += n + off + len;
+    return 0;
+}
+
+/* The tokenizer and the snippet maker on the same arbitrary bytes (both
+ * see untrusted text: chunk bodies and user queries). */
+static void
+text_paths(const uint8_t *data, size_t size)
+{
+    char snip[97];
+    size_t total = 0, n;
+    const char *t = (const char *) data;
+
+    rag_terms_each(t, size, count_term, &total);
+    n = rag_snippet(t, size, t, size < 64 ? size : 64, snip, sizeof(snip));
+    if (n >= sizeof(snip) || snip[n] != '\0')
+        __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -56,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy;
     uint32_t crc;
 
+    text_paths(data, size);
     exercise(data, size);
     if (size < 64)
         return 0;

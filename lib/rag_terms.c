@@ -343,6 +343,18 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
     return 0;
 }
 
+/* 2+ ASCII capitals and nothing else: a SQL keyword style word */
+static int
+all_caps(const char *w, size_t n)
+{
+    if (n < 2)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_up(w[i]))
+            return 0;
+    return 1;
+}
+
 long
 rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
 {
@@ -350,6 +362,8 @@ rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
     emitter em = {cb, ud, 0};
     span parts[RAG_TERMS_MAX_PARTS];
     size_t i = 0, adv;
+    char prev[RAG_TERM_MAX]; /* last upper-case word, lowercased */
+    size_t prev_len = 0, prev_start = 0, prev_end = 0;
 
     while (i < len) {
         size_t np = 0, id_start, id_end;
@@ -405,6 +419,27 @@ rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
         for (size_t p = 0; p < np; p++)
             if (emit_word(&em, text, parts[p].off, parts[p].len))
                 return -1;
+
+        /* two upper-case words in a row ("CREATE INDEX", "ALTER TABLE")
+         * are a SQL-style phrase: also one term, "create index" */
+        if (np == 1 && all_caps(text + id_start, id_end - id_start)) {
+            if (prev_len && prev_end + 1 == id_start &&
+                text[prev_end] == ' ' &&
+                prev_len + 1 + (id_end - id_start) <= RAG_TERM_MAX) {
+                char buf[RAG_TERM_MAX];
+                size_t n = prev_len;
+                memcpy(buf, prev, n);
+                buf[n++] = ' ';
+                n += lower_into(text + id_start, id_end - id_start, buf + n);
+                if (emit(&em, buf, n, prev_start, id_end - prev_start))
+                    return -1;
+            }
+            prev_len = lower_into(text + id_start, id_end - id_start, prev);
+            prev_start = id_start;
+            prev_end = id_end;
+        } else {
+            prev_len = 0;
+        }
     }
     return em.count;
 }

@@ -6,7 +6,9 @@
  * counts as a letter); words joined by '_', '.', '-', ':' or '/' with no
  * space form an identifier ("pg_dump", "max_connections", "pg_stat.foo"),
  * which yields the whole identifier (lowercased, not stemmed) and each
- * part. camelCase parts are split too ("getElementById" -> "get",
+ * part. Two upper-case words in a row form a phrase term as well
+ * ("CREATE INDEX" -> "creat", "index", "create index"), so pasted SQL
+ * matches SQL in the docs closely. camelCase parts are split too ("getElementById" -> "get",
  * "element", "by", "id" besides "getelementbyid"). Words are lowercased
  * (ASCII fast path; Latin-1, Latin Extended-A, Greek and Cyrillic capitals
  * folded), stopwords dropped, and a light conservative English stemmer is

@@ -37,7 +37,10 @@ test_extract(void)
         {"Hello World", "hello world"},
         {"pg_dump", "pg_dump pg dump"},
         {"SET max_connections = 100", "set max_connections max connection 100"},
-        {"CREATE INDEX", "creat index"},
+        {"CREATE INDEX", "creat index create index"},
+        {"ALTER TABLE ONLY t", "alter tabl alter table only table only t"},
+        {"CREATE  INDEX", "creat index"}, /* not adjacent */
+        {"Create Index", "creat index"},
         {"the indexes are indexed", "index index"},
         {"Indexing an index", "index index"},
         {"getElementById", "getelementbyid get element id"},
