@@ -423,8 +423,7 @@ rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
         /* two upper-case words in a row ("CREATE INDEX", "ALTER TABLE")
          * are a SQL-style phrase: also one term, "create index" */
         if (np == 1 && all_caps(text + id_start, id_end - id_start)) {
-            if (prev_len && prev_end + 1 == id_start &&
-                text[prev_end] == ' ' &&
+            if (prev_len && prev_end + 1 == id_start && text[prev_end] == ' ' &&
                 prev_len + 1 + (id_end - id_start) <= RAG_TERM_MAX) {
                 char buf[RAG_TERM_MAX];
                 size_t n = prev_len;

@@ -8,12 +8,13 @@
  * which yields the whole identifier (lowercased, not stemmed) and each
  * part. Two upper-case words in a row form a phrase term as well
  * ("CREATE INDEX" -> "creat", "index", "create index"), so pasted SQL
- * matches SQL in the docs closely. camelCase parts are split too ("getElementById" -> "get",
- * "element", "by", "id" besides "getelementbyid"). Words are lowercased
- * (ASCII fast path; Latin-1, Latin Extended-A, Greek and Cyrillic capitals
- * folded), stopwords dropped, and a light conservative English stemmer is
- * applied to purely alphabetic ASCII words (plurals, -ing, -ed, final e).
- * Terms longer than RAG_TERM_MAX bytes are skipped (hashes, base64 blobs).
+ * matches SQL in the docs closely. camelCase parts are split too
+ * ("getElementById" -> "get", "element", "by", "id" besides "getelementbyid").
+ * Words are lowercased (ASCII fast path; Latin-1, Latin Extended-A, Greek and
+ * Cyrillic capitals folded), stopwords dropped, and a light conservative
+ * English stemmer is applied to purely alphabetic ASCII words (plurals, -ing,
+ * -ed, final e). Terms longer than RAG_TERM_MAX bytes are skipped (hashes,
+ * base64 blobs).
  *
  * No allocation: terms are handed to a callback in a stack buffer that is
  * only valid during the call.
