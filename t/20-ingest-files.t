@@ -92,6 +92,15 @@ RagTest::write_file("$docs/guide/setup.md",
 is(stat_of($out, 'changed'), 1, 'edited file re-processed');
 is(stat_of($out, 'unchanged'), 3, 'others untouched');
 
+# the source is recorded: a job naming only the collection re-runs it
+like(sqlv("SELECT source::text FROM collections WHERE name = 'site'"),
+    qr/"type": "dir"/, 'collection source recorded');
+RagTest::write_file("$docs/guide/setup.md",
+    "# Setup guide\n\nRun the installer three times.\n");
+($rc, $out) = run_ingest('--job', '{"collection":"site"}');
+is($rc, 0, 'refresh job with the recorded source') or diag $out;
+like($out, qr/unchanged=3 new=0 changed=1/, 'it picked up the edit');
+
 unlink "$docs/guide/setup.md";
 ($rc, $out) = run_ingest(@dir);
 is($rc, 0, 'run after removing a file') or diag $out;

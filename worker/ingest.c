@@ -883,6 +883,62 @@ done:
     return rc;
 }
 
+/* Records how the collection was filled (collections.source), so an
+ * ingest job naming only the collection re-runs it (e.g. a periodic
+ * refresh or a bot command). */
+static int
+save_source(run_t *r)
+{
+    const rag_ingest_opts *o = r->o;
+    rag_buf j;
+    char abs[4096];
+    int rc = -1;
+
+    rag_buf_init(&j, 64 * 1024);
+#define JSTR(k, v)                                                             \
+    (rag_buf_puts(&j, ",\"" k "\":") || rag_buf_json_str(&j, (v), strlen(v)))
+    if (o->type == INGEST_SITE) {
+        if (rag_buf_puts(&j, "{\"type\":\"site\"") || JSTR("url", o->site) ||
+            (o->sitemap && JSTR("sitemap", o->sitemap)))
+            goto done;
+        for (int pass = 0; pass < 2; pass++) {
+            const char *const *v = pass ? o->exclude : o->include;
+            size_t n = pass ? o->nexclude : o->ninclude;
+            if (rag_buf_puts(&j, pass ? ",\"exclude\":[" : ",\"include\":["))
+                goto done;
+            for (size_t i = 0; i < n; i++)
+                if ((i && rag_buf_putc(&j, ',')) ||
+                    rag_buf_json_str(&j, v[i], strlen(v[i])))
+                    goto done;
+            if (rag_buf_putc(&j, ']'))
+                goto done;
+        }
+    } else if (o->type == INGEST_DIR) {
+        if (realpath(o->dir, abs) == NULL)
+            snprintf(abs, sizeof(abs), "%s", o->dir);
+        if (rag_buf_puts(&j, "{\"type\":\"dir\"") || JSTR("dir", abs) ||
+            JSTR("url_template", o->url_template))
+            goto done;
+    } else if (o->type == INGEST_JSON) {
+        if (realpath(o->json, abs) == NULL)
+            snprintf(abs, sizeof(abs), "%s", o->json);
+        if (rag_buf_puts(&j, "{\"type\":\"json\"") || JSTR("file", abs))
+            goto done;
+    } else {
+        rc = 0; /* rechunk / reindex change nothing about the source */
+        goto done;
+    }
+    if ((o->selector && JSTR("selector", o->selector)) || rag_buf_putc(&j, '}'))
+        goto done;
+#undef JSTR
+    const char *p[2] = {r->coll_id, j.data};
+    rc = rag_db_exec(
+        r->db, "UPDATE collections SET source = $2::jsonb WHERE id = $1", 2, p);
+done:
+    rag_buf_free(&j);
+    return rc;
+}
+
 /* ---- entry points
  * ---------------------------------------------------------------- */
 
@@ -1001,6 +1057,8 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                                 errlen) != 0)
         goto done;
     st->generation = gen;
+    if (save_source(&r) != 0)
+        rag_warn("msg=\"cannot record the collection's source\"");
     rc = 0;
 done:
     if (locked) {
@@ -1032,7 +1090,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     rag_ingest_stats st;
     char ebuf[256], line[512];
     const char *src_path[] = {"source", NULL}, *force_path[] = {"force", NULL};
-    yajl_val root, src, v;
+    yajl_val root, src, v, saved = NULL;
     const char *type;
     int rc = -1;
 
@@ -1049,9 +1107,22 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     }
     src = yajl_tree_get(root, src_path, yajl_t_object);
     o.collection = jstr(root, "collection");
+    if (o.collection && src == NULL) {
+        /* no source given: re-run the one recorded for the collection */
+        const char *p[1] = {o.collection};
+        PGresult *res = rag_db_query(
+            db, "SELECT source::text FROM collections WHERE name = $1", 1, p);
+        if (res && PQntuples(res) == 1)
+            saved = yajl_tree_parse(PQgetvalue(res, 0, 0), ebuf, sizeof(ebuf));
+        PQclear(res);
+        if (saved && YAJL_IS_OBJECT(saved))
+            src = saved;
+    }
     type = src ? jstr(src, "type") : NULL;
     if (!o.collection || !type) {
-        snprintf(err, errlen, "payload needs collection and source.type");
+        snprintf(err, errlen,
+                 "payload needs collection and source.type "
+                 "(or a collection with a recorded source)");
         goto done;
     }
     v = yajl_tree_get(root, force_path, yajl_t_any);
@@ -1108,6 +1179,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s", o.collection,
              rc == 0, line);
 done:
+    yajl_tree_free(saved);
     yajl_tree_free(root);
     return rc;
 }

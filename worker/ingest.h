@@ -73,7 +73,9 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
 /* Worker entry for 'ingest' jobs. payload: {"collection":"x","source":
  * {"type":"site"|"dir"|"json"|"rechunk", "url":..., "sitemap":...,
  * "include":[...], "exclude":[...], "selector":..., "dir":...,
- * "url_template":..., "file":...}, "force":false}. Private addresses are
+ * "url_template":..., "file":...}, "force":false}. Without "source", the
+ * source recorded by the last successful site/dir/json run of the
+ * collection (collections.source) is used again. Private addresses are
  * allowed only by the conf key ingest_allow_private (never by the job).
  * 0, or -1 with err. */
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
