@@ -98,6 +98,14 @@ like(sqlv("SELECT source::text FROM collections WHERE name = 'site'"),
 RagTest::write_file("$docs/guide/setup.md",
     "# Setup guide\n\nRun the installer three times.\n");
 ($rc, $out) = run_ingest('--job', '{"collection":"site"}');
+isnt($rc, 0, 'file sources in jobs need ingest_file_root');
+like($out, qr/ingest_file_root/, 'explained');
+$env{RAG_INGEST_FILE_ROOT} = "$tmp/elsewhere";
+mkdir "$tmp/elsewhere";
+($rc, $out) = run_ingest('--job', '{"collection":"site"}');
+like($out, qr/outside ingest_file_root/, 'and must be below it');
+$env{RAG_INGEST_FILE_ROOT} = $tmp;
+($rc, $out) = run_ingest('--job', '{"collection":"site"}');
 is($rc, 0, 'refresh job with the recorded source') or diag $out;
 like($out, qr/unchanged=3 new=0 changed=1/, 'it picked up the edit');
 

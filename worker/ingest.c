@@ -1082,6 +1082,33 @@ jstr(yajl_val v, const char *key)
     return s ? YAJL_GET_STRING(s) : NULL;
 }
 
+/* A job may read local files only below ingest_file_root: jobs are data
+ * (rows anyone with queue access can write), and reading /etc into a
+ * searchable collection must not be one INSERT away. */
+static int
+file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
+{
+    const char *root = rag_conf_get(conf, "ingest_file_root", NULL);
+    char rr[4096], rp[4096];
+    size_t n;
+
+    if (root == NULL || *root == '\0') {
+        snprintf(err, errlen, "file sources in jobs need ingest_file_root");
+        return -1;
+    }
+    if (realpath(root, rr) == NULL || realpath(path, rp) == NULL) {
+        snprintf(err, errlen, "cannot resolve %s", path);
+        return -1;
+    }
+    n = strlen(rr);
+    if (strncmp(rp, rr, n) != 0 ||
+        (rp[n] != '/' && rp[n] != '\0' && !(n == 1 && rr[0] == '/'))) {
+        snprintf(err, errlen, "%s is outside ingest_file_root", path);
+        return -1;
+    }
+    return 0;
+}
+
 int
 rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                    char *err, size_t errlen)
@@ -1174,6 +1201,10 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         snprintf(err, errlen, "unknown source type");
         goto done;
     }
+    if ((o.type == INGEST_DIR || o.type == INGEST_JSON) &&
+        file_allowed(conf, o.type == INGEST_DIR ? o.dir : o.json, err,
+                     errlen) != 0)
+        goto done;
     rc = rag_ingest_run(db, conf, &o, &st, err, errlen);
     rag_ingest_format_stats(&st, line, sizeof(line));
     rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s", o.collection,

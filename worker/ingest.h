@@ -76,7 +76,8 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
  * "url_template":..., "file":...}, "force":false}. Without "source", the
  * source recorded by the last successful site/dir/json run of the
  * collection (collections.source) is used again. Private addresses are
- * allowed only by the conf key ingest_allow_private (never by the job).
+ * allowed only by the conf key ingest_allow_private (never by the job),
+ * and dir/json files only below the conf key ingest_file_root.
  * 0, or -1 with err. */
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                        char *err, size_t errlen);
