@@ -49,7 +49,9 @@ ngx_rag_task_create(ngx_http_request_t *r, ngx_uint_t endpoint,
     if (t->conninfo == NULL) {
         return NULL;
     }
-    ngx_memcpy((u_char *) t->conninfo, rmcf->database.data, len);
+    if (len) {
+        ngx_memcpy((u_char *) t->conninfo, rmcf->database.data, len);
+    }
     ((u_char *) t->conninfo)[len] = '\0';
 
     t->request = r;
