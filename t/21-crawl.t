@@ -279,6 +279,20 @@ RagTest::write_file("$www/robots.txt", join "\n",
     RagTest::write_file("$www/robots.txt", "User-agent: *\nDisallow: /docs/private/\n");
 }
 
+# --- robots.txt answering 5xx stops the crawl (RFC 9309) ---------------------
+{
+    my $port2 = RagTest::free_port();
+    my $ng2 = RagTest::nginx_start(port => $port2, server =>
+        "location = /robots.txt { return 503; }\nlocation / { root $www; }");
+    local @ENV{keys %env} = values %env;
+    local $ENV{RAG_CRAWL_BACKOFF_MS} = 10;
+    $out = `@{[RagTest::bin('rag-ingest')]} --collection r503 --site http://127.0.0.1:$port2/docs/ --allow-private --delay 0 2>&1`;
+    isnt($? >> 8, 0, 'robots.txt 503: crawl refused');
+    like($out, qr/robots\.txt answered HTTP 503/, 'explained');
+    unlike(RagTest::slurp("$ng2->{dir}/logs/access.log"), qr{GET /docs/},
+        'no page requested');
+}
+
 # --- SSRF guard ------------------------------------------------------------
 {
     local @ENV{keys %env} = values %env;

@@ -657,22 +657,31 @@ ingest_site(run_t *r, char *err, size_t errlen)
         snprintf(err, errlen, "bad --site URL");
         goto done;
     }
-    /* robots.txt first: a missing one allows everything */
-    snprintf(robots_url, sizeof(robots_url), "%s://%s%s%s%s:%d/robots.txt",
-             pu.scheme, pu.ipv6 ? "[" : "", pu.host, pu.ipv6 ? "]" : "", "",
+    /* robots.txt first (RFC 9309): 4xx allows everything; a server error
+     * or no answer means "not now", so the crawl stops */
+    snprintf(robots_url, sizeof(robots_url), "%s://%s%s%s:%d/robots.txt",
+             pu.scheme, pu.ipv6 ? "[" : "", pu.host, pu.ipv6 ? "]" : "",
              pu.port);
     {
         crawl_page p;
         polite_wait(&last, 0);
         if (crawl_fetch(&co, robots_url, NULL, NULL, &p) != 0) {
-            if (strncmp(p.error, "refusing", 8) == 0) {
-                snprintf(err, errlen, "%s", p.error);
-                crawl_page_free(&p);
-                goto done;
-            }
-        } else if (p.status == 200 && p.body.len) {
-            crawl_robots_parse(&robots, p.body.data, p.body.len);
+            snprintf(err, errlen, "%s%s",
+                     strncmp(p.error, "refusing", 8) == 0
+                         ? ""
+                         : "robots.txt unavailable, not crawling: ",
+                     p.error);
+            crawl_page_free(&p);
+            goto done;
         }
+        if (p.status >= 500) {
+            snprintf(err, errlen, "robots.txt answered HTTP %ld, not crawling",
+                     p.status);
+            crawl_page_free(&p);
+            goto done;
+        }
+        if (p.status == 200 && p.body.len)
+            crawl_robots_parse(&robots, p.body.data, p.body.len);
         crawl_page_free(&p);
     }
     if (robots.crawl_delay > delay)

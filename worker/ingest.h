@@ -2,7 +2,9 @@
  * ingest — turn documentation into documents + chunks rows, embed new
  * chunks, and rebuild the collection's index (rag_reindex_collection).
  *
- * Sources: a website (sitemap or same-site link following, see crawl.h),
+ * Sources: a website (robots.txt first — 4xx allows all, 5xx or no answer
+ * stops the crawl; then the sitemap (given, from robots.txt, or
+ * /sitemap.xml), else same-site link following; see crawl.h),
  * a directory of Markdown/MDX files with a URL template, a JSON / JSONL
  * file of {url, title, body}, or "rechunk" (documents already in the
  * table whose chunks are missing or stale, e.g. uploads).
