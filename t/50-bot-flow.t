@@ -39,7 +39,7 @@ my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg), log => $log);
 
-ok(RagTest::wait_for(sub { scalar $fd->gw(2) }, 10), 'bot identified')
+ok(RagTest::wait_for(sub { scalar $fd->gw(2) }, 20), 'bot identified')
     or diag(RagTest::slurp($log));
 my ($id) = $fd->gw(2);
 is($id->{intents}, 1 | 512 | 1024 | 32768, 'intents GUILDS|GUILD_MESSAGES|REACTIONS|MESSAGE_CONTENT');

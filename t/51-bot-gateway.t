@@ -33,7 +33,7 @@ my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg, RAG_DISCORD_GATEWAY_URL => $fd->gateway_url),
     log => $log);
 
-ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'session ready')
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'session ready')
     or diag(RagTest::slurp($log));
 is(scalar($fd->rest(method => 'GET', path => qr{/gateway/bot})), 0,
     'discord_gateway_url overrides GET /gateway/bot');

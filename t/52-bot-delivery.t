@@ -36,7 +36,7 @@ $fd->channel(id => $_, guild_id => $G, parent_id => $F, name => 'q') for @T;
 my $log = "$dir/bot.log";
 my $env = $fd->bot_env($pg);
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
-ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'bot connected');
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected');
 
 sub reply {
     my ($thread, $id, $content) = @_;

@@ -37,7 +37,7 @@ $fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q');
 my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg, RAG_INDEX_DIR => "$dir/index"), log => $log);
-ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'connected');
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'connected');
 
 my $n = 0;
 sub cmd {

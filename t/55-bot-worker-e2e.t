@@ -33,7 +33,7 @@ my $bot_id = $fd->{bot_id};
 my $bot = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg, RAG_INDEX_DIR => $ix), log => "$dir/bot.log");
 my ($wpid, $wlog) = WorkerTest::worker($pg, index_dir => $ix, _log_dir => $dir);
-ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'bot connected');
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected');
 
 $fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Snapshots?');
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,

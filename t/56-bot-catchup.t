@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use RagTest;
 use FakeDiscord;
@@ -24,7 +25,8 @@ my $bot_id = $fd->{bot_id};
 my $log = "$dir/bot.log";
 my $env = $fd->bot_env($pg);
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
-ok(RagTest::wait_for(sub { $fd->state->{connected} }, 10), 'connected');
+ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'connected');
+ok(RagTest::wait_for(sub { RagTest::slurp($log) =~ /catch-up done/ }, 10), 'first catch-up done');
 
 $fd->dispatch(THREAD_CREATE => { id => $T1, guild_id => $G, parent_id => $F,
     name => 'first', owner_id => $U, type => 11 });
@@ -50,6 +52,7 @@ $fd->dispatch(THREAD_CREATE => { id => $T2, guild_id => $G, parent_id => $F,
 $fd->dispatch(MESSAGE_CREATE => { id => $T2, channel_id => $T2, guild_id => $G,
     author => { id => $U }, content => 'q2 while offline', mentions => [] });
 
+my $restart = time;
 $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM messages") eq '124' }, 20),
     'missed messages fetched after the restart (two pages)') or diag(RagTest::slurp($log));
@@ -65,7 +68,8 @@ is(RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE kind = 'answer'"), '3',
     'answers asked for the live post, the new post and the mention');
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT thread_controller_id IS NOT NULL
     FROM threads WHERE thread_id = '$T2'") eq 't' }, 5), 'controller posted for the new post');
-my @q = grep { $_->{query} } $fd->rest(method => 'GET', path => qr{/channels/$T1/messages$});
+my @q = grep { $_->{query} && $_->{t} > $restart } $fd->rest(method => 'GET',
+    path => qr{/channels/$T1/messages$});
 is($q[0]{query}{after}, $T1, 'asked for messages after the newest one stored');
 is($q[1]{query}{after}, '320000000000000098', 'then after the last of the first page');
 # a resume replays instead, so the catch-up runs only on a fresh session
