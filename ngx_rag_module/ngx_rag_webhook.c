@@ -2,7 +2,8 @@
  * POST — Hasura-compatible event trigger webhook for the messages table.
  *
  * Checks the shared secret header in constant time (401), parses and
- * validates the event envelope on the event loop (bounded body), then
+ * validates the event envelope on the event loop (bounded body,
+ * lib/rag_event.c), then
  * enqueues one 'answer' job on the thread pool. The job's dedupe key is
  * the message's, the same one the SQL trigger uses, so redelivered events
  * (Hasura is at-least-once) and the trigger together still make one job.
@@ -11,7 +12,7 @@
 
 #include "ngx_rag_module.h"
 
-#include <yajl/yajl_tree.h>
+#include "rag_event.h"
 
 
 typedef struct {
@@ -23,17 +24,6 @@ typedef struct {
 
 static void ngx_rag_webhook_body(ngx_http_request_t *r);
 static void ngx_rag_webhook_run(ngx_rag_task_t *t);
-
-
-static const char *
-ngx_rag_json_str(yajl_val v, const char **path)
-{
-    yajl_val  s;
-
-    s = yajl_tree_get(v, path, yajl_t_string);
-
-    return s ? YAJL_GET_STRING(s) : NULL;
-}
 
 
 static char *
@@ -110,21 +100,13 @@ ngx_rag_webhook_finish(ngx_http_request_t *r, ngx_uint_t status,
 static void
 ngx_rag_webhook_body(ngx_http_request_t *r)
 {
-    char                    errbuf[128];
-    const char             *id, *op, *table, *thread, *message;
-    yajl_val                root, data_new, from_bot;
+    rag_buf                 ack;
+    rag_event               ev;
     ngx_str_t               body;
     ngx_rag_task_t         *t;
+    enum rag_event_rc       rc;
     ngx_rag_loc_conf_t     *rlcf;
     ngx_rag_webhook_ctx_t  *ctx;
-
-    static const char *p_id[] = { "id", NULL };
-    static const char *p_op[] = { "event", "op", NULL };
-    static const char *p_new[] = { "event", "data", "new", NULL };
-    static const char *p_table[] = { "table", "name", NULL };
-    static const char *p_thread[] = { "thread_id", NULL };
-    static const char *p_message[] = { "message_id", NULL };
-    static const char *p_from_bot[] = { "from_bot", NULL };
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
 
@@ -139,88 +121,37 @@ ngx_rag_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    root = yajl_tree_parse((const char *) body.data, errbuf, sizeof(errbuf));
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        yajl_tree_free(root);
-        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
-                               "malformed JSON event");
+    rc = rag_event_parse((const char *) body.data, body.len, &ev);
+
+    if (rc == RAG_EVENT_INVALID) {
+        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST, ev.reason);
         return;
     }
 
-    id = ngx_rag_json_str(root, p_id);
-    op = ngx_rag_json_str(root, p_op);
-    table = ngx_rag_json_str(root, p_table);
+    if (rc == RAG_EVENT_IGNORE) {
+        rag_buf_init(&ack, 256);
+        rag_buf_puts(&ack, "{\"enqueued\":false,\"reason\":");
+        rag_buf_json_str(&ack, ev.reason, ngx_strlen(ev.reason));
+        rag_buf_putc(&ack, '}');
 
-    if (id == NULL || op == NULL || table == NULL
-        || yajl_tree_get(root, p_new, yajl_t_any) == NULL)
-    {
-        yajl_tree_free(root);
-        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
-                               "not a Hasura event: need id, event.op, "
-                               "event.data.new and table.name");
-        return;
-    }
-
-    data_new = yajl_tree_get(root, p_new, yajl_t_object);
-
-    if ((ngx_strcmp(table, "messages") != 0
-         && ngx_strcmp(table, "message") != 0)
-        || (ngx_strcmp(op, "INSERT") != 0 && ngx_strcmp(op, "MANUAL") != 0)
-        || data_new == NULL)
-    {
-        /* acknowledged so Hasura stops retrying: nothing to answer */
-        yajl_tree_free(root);
         ngx_rag_metrics_observe(r, NGX_RAG_EP_WEBHOOK, NGX_HTTP_OK);
-        ngx_http_finalize_request(r,
-            ngx_rag_send(r, NGX_HTTP_OK, NULL,
-                         (u_char *) "{\"enqueued\":false,"
-                         "\"reason\":\"not a new message\"}",
-                         sizeof("{\"enqueued\":false,"
-                                "\"reason\":\"not a new message\"}") - 1, 0));
-        return;
-    }
-
-    thread = ngx_rag_json_str(data_new, p_thread);
-    message = ngx_rag_json_str(data_new, p_message);
-    from_bot = yajl_tree_get(data_new, p_from_bot, yajl_t_any);
-
-    if (thread == NULL || message == NULL
-        || ngx_strlen(thread) > 64 || ngx_strlen(message) > 128
-        || ngx_strlen(id) > 128)
-    {
-        yajl_tree_free(root);
-        ngx_rag_webhook_finish(r, NGX_HTTP_BAD_REQUEST,
-                               "event.data.new needs thread_id and "
-                               "message_id strings");
-        return;
-    }
-
-    if (from_bot && YAJL_IS_TRUE(from_bot)) {
-        yajl_tree_free(root);
-        ngx_rag_metrics_observe(r, NGX_RAG_EP_WEBHOOK, NGX_HTTP_OK);
-        ngx_http_finalize_request(r,
-            ngx_rag_send(r, NGX_HTTP_OK, NULL,
-                         (u_char *) "{\"enqueued\":false,"
-                         "\"reason\":\"bot message\"}",
-                         sizeof("{\"enqueued\":false,"
-                                "\"reason\":\"bot message\"}") - 1, 0));
+        ngx_http_finalize_request(r, ngx_rag_send(r, NGX_HTTP_OK, NULL,
+                                  (u_char *) ack.data, ack.len, 0));
+        rag_buf_free(&ack);
         return;
     }
 
     t = ngx_rag_task_create(r, NGX_RAG_EP_WEBHOOK, ngx_rag_webhook_run,
                             sizeof(ngx_rag_webhook_ctx_t));
     if (t == NULL) {
-        yajl_tree_free(root);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ctx = t->data;
-    ctx->event_id = ngx_rag_pstrdup(r->pool, id);
-    ctx->thread_id = ngx_rag_pstrdup(r->pool, thread);
-    ctx->message_id = ngx_rag_pstrdup(r->pool, message);
-
-    yajl_tree_free(root);
+    ctx->event_id = ngx_rag_pstrdup(r->pool, ev.event_id);
+    ctx->thread_id = ngx_rag_pstrdup(r->pool, ev.thread_id);
+    ctx->message_id = ngx_rag_pstrdup(r->pool, ev.message_id);
 
     if (ctx->event_id == NULL || ctx->thread_id == NULL
         || ctx->message_id == NULL)
