@@ -296,7 +296,6 @@ static void
 gw_connection(gw_state *g, const char *url)
 {
     char err[256];
-    int fails_before = 0;
 
     g->reconnect = 0;
     g->identified = 0;
@@ -309,7 +308,6 @@ gw_connection(gw_state *g, const char *url)
     }
     memset(&g->lim, 0, sizeof(g->lim));
     rag_info("msg=\"gateway connected\"");
-    (void)fails_before;
     while (!*g->c->stop && !g->reconnect) {
         struct pollfd pfd;
         long now = mono_ms(), timeout = 250;
@@ -386,7 +384,7 @@ rag_gw_run(const rag_gw_conf *c)
     rag_buf_init(&g.out, 1 << 16);
     rag_buf_init(&url, 4096);
     while (!*c->stop && !g.fatal) {
-        long had_session = g.session_id[0] != '\0';
+        int had_session = g.session_id[0] != '\0';
         const char *u = had_session && g.resume_url[0] ? g.resume_url : c->url;
         if (rag_gw_url(&url, u) < 0)
             break;
