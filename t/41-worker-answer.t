@@ -73,6 +73,17 @@ is($msgs->[2]{content}, $r->{content}, 'assistant turn is the earlier reply');
 is($msgs->[3]{content}, 'And how do I change the listen port?', 'latest turn last');
 my $r2 = WorkerTest::reply_row($pg, 't1', 't1-m2');
 like($r2->{sources}, qr/listen-port/, 'follow-up retrieves the port section');
+{
+    my %first = map { $_->{chunk_id} => 1 } @$src;
+    my @again = grep { $first{$_->{chunk_id}} } @{ $J->decode($r2->{sources}) };
+    ok(!(grep { $_->{n} != 1 } @again),
+        'passages cited earlier are dropped unless still the best');
+    my @p2 = $msgs->[0]{content} =~ /^\[(\d+)\] .*\((\S+)\)$/mg;
+    my %urls2 = @p2;
+    my %first_url = map { $_->{url} => $_->{n} } @$src;
+    my @repeated = grep { $first_url{$urls2{$_}} } grep { $_ != 1 } keys %urls2;
+    is(scalar @repeated, 0, 'prompt holds no earlier-cited passage below rank 1');
+}
 
 # --- 429 then 500: retried inside the request, then answered ------------
 $ai->clear_log;
