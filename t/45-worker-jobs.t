@@ -14,7 +14,19 @@ my $ixdir = RagTest::tmpdir();
 WorkerTest::load_corpus($pg);
 WorkerTest::reindex($pg, $ixdir, 'acme');
 WorkerTest::guild($pg, helper_role => '777');
+RagTest::psql($pg, q{
+    INSERT INTO jobs (kind, state, dedupe_key, finished_at) VALUES
+        ('embed', 'done', 'old-done', now() - interval '30 days'),
+        ('embed', 'dead', 'old-dead', now() - interval '30 days'),
+        ('embed', 'done', 'new-done', now() - interval '1 day');
+});
 my ($pid, $log) = WorkerTest::worker($pg, index_dir => $ixdir);
+ok(RagTest::wait_for(sub { RagTest::psql($pg,
+    "SELECT count(*) FROM jobs WHERE dedupe_key = 'old-done'") == 0 }, 10),
+    'done jobs older than job_retention_days (7) purged');
+is(RagTest::psql($pg, "SELECT string_agg(dedupe_key, ',' ORDER BY dedupe_key) FROM jobs "
+    . "WHERE dedupe_key IN ('old-dead', 'new-done')"), 'new-done,old-dead',
+    'dead and recent jobs kept');
 
 # a question the index cannot answer yet
 my $m1 = WorkerTest::ask($pg, 'j1', 'Upgrade', 'How do I upgrade acmed to version 3 with acmectl upgrade?');

@@ -126,6 +126,7 @@ rag_jobs_runner_conf(rag_jobs *j, rag_runner_conf *rc)
     rc->backoff_base_s = rag_conf_double(c, "retry_base_seconds", 1.0);
     rc->backoff_cap_s = rag_conf_double(c, "retry_cap_seconds", 3600);
     rc->no_listen = !rag_conf_bool(c, "queue_listen", 1);
+    rc->retention_days = rag_conf_double(c, "job_retention_days", 7);
 }
 
 void
@@ -158,6 +159,7 @@ rag_jobs_reload(void *ctx, void *runner_conf)
     rc->grace_ms = rag_conf_int(conf, "shutdown_grace_ms", 20000);
     rc->backoff_base_s = rag_conf_double(conf, "retry_base_seconds", 1.0);
     rc->backoff_cap_s = rag_conf_double(conf, "retry_cap_seconds", 3600);
+    rc->retention_days = rag_conf_double(conf, "job_retention_days", 7);
     if (rc->poll_interval_ms <= 0)
         rc->poll_interval_ms = 1000;
     if (rc->lease_seconds < 1)

@@ -178,6 +178,27 @@ rag_queue_rescue(PGconn *db)
     return n;
 }
 
+int
+rag_queue_purge(PGconn *db, double days)
+{
+    char d[32];
+    const char *p[1] = {d};
+    PGresult *r;
+    int n;
+
+    snprintf(d, sizeof(d), "%.3f", days);
+    /* bounded batch: a big backlog is worked off over several ticks */
+    r = rag_db_query(db, "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                         " WHERE state = 'done' AND finished_at < now() -"
+                         " make_interval(secs => $1::float8 * 86400)"
+                         " LIMIT 10000)", 1, p);
+    if (r == NULL)
+        return -1;
+    n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n;
+}
+
 double
 rag_queue_backoff(int attempts, double base_s, double cap_s, double jitter01)
 {

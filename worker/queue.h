@@ -69,6 +69,11 @@ int rag_queue_extend(PGconn *db, const rag_job *job, int lease_seconds);
  * they used their last attempt). Returns the number rescued or -1. */
 int rag_queue_rescue(PGconn *db);
 
+/* Deletes 'done' jobs finished more than days ago (the table is high
+ * churn; 'dead' jobs stay for inspection and requeue). Returns the
+ * number deleted or -1. */
+int rag_queue_purge(PGconn *db, double days);
+
 /* Retry delay in seconds after `attempts` failed attempts:
  * min(cap, base * attempts^4) scaled by 0.9 + 0.2 * jitter01 (±10%).
  * Pure; jitter01 in [0, 1). */

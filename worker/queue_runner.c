@@ -375,7 +375,7 @@ rag_runner_run(rag_runner_conf *c)
     sigset_t block, old;
     PGconn *ldb = NULL;
     char hostname[64], wid[128];
-    double last_tick = 0, next_reconnect = 0;
+    double last_tick = 0, next_reconnect = 0, next_purge = 0;
     int rc = -1;
 
     if (c->concurrency < 1)
@@ -523,6 +523,12 @@ rag_runner_run(rag_runner_conf *c)
             }
             if (ldb)
                 heartbeat(rn, ldb);
+            if (ldb && c->retention_days > 0 && now >= next_purge) {
+                int n = rag_queue_purge(ldb, c->retention_days);
+                if (n > 0)
+                    rag_info("msg=\"purged finished jobs\" count=%d", n);
+                next_purge = now + 60;
+            }
             wake_all(rn); /* NOTIFY is only a hint: poll anyway */
         }
     }

@@ -43,6 +43,7 @@ typedef struct {
     long grace_ms;           /* shutdown grace, default 20000 */
     double backoff_base_s;   /* retry delay base (attempts^4 * base) */
     double backoff_cap_s;    /* default 3600 */
+    double retention_days;   /* purge 'done' jobs older than this; 0 keeps */
     int no_listen;           /* poll only (e.g. behind a transaction-mode
                                 pooler, where LISTEN does not work) */
     rag_job_handler handler;
