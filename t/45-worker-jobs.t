@@ -20,7 +20,12 @@ RagTest::psql($pg, q{
         ('embed', 'dead', 'old-dead', now() - interval '30 days'),
         ('embed', 'done', 'new-done', now() - interval '1 day');
 });
-my ($pid, $log) = WorkerTest::worker($pg, index_dir => $ixdir);
+my $root = RagTest::tmpdir();
+RagTest::write_file("$root/faq.json", '[{"url": "https://faq.test/licence", '
+    . '"title": "Licence", "body": "# Licence\n\nThe gizmo is licensed under '
+    . 'the Apache 2.0 licence."}]');
+my ($pid, $log) = WorkerTest::worker($pg, index_dir => $ixdir,
+    ingest_file_root => $root);
 ok(RagTest::wait_for(sub { RagTest::psql($pg,
     "SELECT count(*) FROM jobs WHERE dedupe_key = 'old-done'") == 0 }, 10),
     'done jobs older than job_retention_days (7) purged');
@@ -56,6 +61,21 @@ my $after = WorkerTest::reply_row($pg, 'j1', 'j1-m2');
 like($after->{sources}, qr/upgrade#upgrading/, 'the new section is retrieved (index reopened)');
 like($after->{content}, qr/acmectl upgrade --to 3/, 'and quoted');
 like(RagTest::slurp($log), qr/index reopened/, 'reopen logged');
+
+# an 'ingest' job runs the ingestion code (JSON file source), which
+# also rebuilds the index: the new collection is answerable at once
+RagTest::psql($pg, "SELECT rag_enqueue('ingest', '{\"collection\":\"gizmo\","
+    . "\"source\":{\"type\":\"json\",\"file\":\"$root/faq.json\"}}', 'ingest:1')");
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT state FROM jobs WHERE dedupe_key = 'ingest:1'") eq 'done' }, 20),
+    'ingest job done') or diag(RagTest::psql($pg, "SELECT state || ' ' || coalesce(last_error, '') FROM jobs WHERE dedupe_key = 'ingest:1'"));
+is(RagTest::psql($pg, "SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id WHERE c.name = 'gizmo'"),
+    1, 'document stored');
+{
+    local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
+    my $bin = RagTest::bin('rag-ask');
+    my $out = `$bin --index-dir $ixdir --collection gizmo "Which licence is the gizmo under?" 2>&1`;
+    like($out, qr/Apache 2\.0.*https:\/\/faq\.test\/licence/s, 'answerable from the ingested docs');
+}
 
 # bad reindex payload and an unbuilt kind: dead, with the reason
 RagTest::psql($pg, q{SELECT rag_enqueue('reindex', '{"collection":"../etc"}', 'reindex:bad')});

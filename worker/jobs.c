@@ -9,15 +9,7 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#if __has_include("ingest.h")
 #include "ingest.h"
-/* worker/ingest.c is written concurrently by the ingestion work: weak,
- * so the worker links (and reports 'not built') while it is absent.
- * Worker objects are linked as .o files, so a present definition always
- * resolves it. */
-#pragma weak rag_ingest_run_job
-#define RAG_HAVE_INGEST 1
-#endif
 
 typedef struct {
     rag_conf *conf;
@@ -204,12 +196,10 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
         rc = rag_answer_job(&c->env, db, job, err, errlen);
     } else if (strcmp(job->kind, "reindex") == 0) {
         rc = run_reindex(c, db, job, err, errlen);
-#ifdef RAG_HAVE_INGEST
-    } else if (strcmp(job->kind, "ingest") == 0 && rag_ingest_run_job) {
+    } else if (strcmp(job->kind, "ingest") == 0) {
         rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
                  ? RAG_JOB_OK
                  : RAG_JOB_RETRY;
-#endif
     } else {
         snprintf(err, errlen, "job kind '%s' is not built into this worker",
                  job->kind);
