@@ -145,6 +145,7 @@ sub _record {
 sub _serve {
     my ($self, $lsock) = @_;
     $SIG{TERM} = sub { POSIX::_exit(0) };
+    $SIG{PIPE} = 'IGNORE';   # a client gone mid-write must not kill us
     my $st = $self;
     $st->{conns} = {};
     $st->{sel} = IO::Select->new($lsock);
@@ -215,7 +216,8 @@ sub _drop {
     return if $c->{closed};
     $c->{closed} = 1;
     if ($c->{mode} eq 'ws') {
-        _record($st, { kind => 'gw_conn', event => 'closed', conn => $c->{id} });
+        _record($st, { kind => 'gw_conn', event => 'closed', conn => $c->{id},
+            last_s => $c->{last_s} // 0 });
         delete $st->{ws_conn} if $st->{ws_conn} && $st->{ws_conn} == $c;
     }
     $st->{sel}->remove($c->{fh});
@@ -592,6 +594,7 @@ sub _ws_frame {
 
 sub _ws_send {
     my ($st, $c, $obj) = @_;
+    $c->{last_s} = $obj->{s} if defined $obj->{s};
     _ws_frame($st, $c, 0x1, $JSON->encode($obj));
 }
 
