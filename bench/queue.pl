@@ -34,8 +34,10 @@ RagTest::psql($pg, "SELECT pg_reload_conf()");
 sleep 0.5;
 my $ci = $pg->{conninfo};
 chomp(my $cpus = `nproc`);
-printf "queue bench: Postgres 15 local socket, fsync=%s, %s CPUs\n\n",
-    RagTest::psql($pg, "SHOW fsync"), $cpus;
+my ($load) = `cat /proc/loadavg` =~ /^(\S+)/;
+printf "queue bench: Postgres 15 local socket, fsync=%s, %s CPUs, "
+    . "load average %s at start\n\n", RagTest::psql($pg, "SHOW fsync"), $cpus,
+    $load;
 
 sub fill {
     my ($n) = @_;
