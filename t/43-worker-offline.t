@@ -30,6 +30,9 @@ WorkerTest::guild($pg, helper_role => '777');
         'with its numbered link');
     like($out, qr/^Sources:\n\[1\] Installing Acme › Install > Debian\n    https:\/\/docs\.acme\.test\/install#install-debian/m,
         'numbered sources printed');
+    $out = `$bin --collection acme "How do I change the port acmed listens on?" 2>&1`;
+    my @quoted = $out =~ /^\*\*\[(\d+)\]/mg;
+    is_deeply(\@quoted, [1], 'weak passages are not quoted (answer_extract_min_ratio)');
     $out = `$bin --collection acme "What is the capital of Peru?" 2>&1`;
     like($out, qr/couldn't find this in the Acme Widget docs/, 'rag-ask abstains honestly');
     $out = `$bin --collection nosuch "install" 2>&1`;

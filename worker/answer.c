@@ -39,6 +39,8 @@ rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
     ac->extract_passages =
         (size_t) rag_conf_int(conf, "answer_extract_passages", 3);
     ac->quote_bytes = (size_t) rag_conf_int(conf, "answer_quote_bytes", 600);
+    ac->extract_min_ratio =
+        rag_conf_double(conf, "answer_extract_min_ratio", 0.4);
     ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
     rag_llm_conf_load(&env->llm, conf);
     rag_embed_conf_load(&env->embed, conf);
@@ -209,11 +211,24 @@ rag_answer_generate(const rag_answer_env *env, const char *product,
 
         if (k > res->np)
             k = res->np;
+        rag_passage q[RAG_ANSWER_MAX_K];
+        size_t nq = 0;
+
         res->reason = "extractive";
-        for (size_t i = 0; i < k; i++)
+        /* quote the best passage and those close to it, not weak tails */
+        for (size_t i = 0; i < k; i++) {
+            const rag_passage *p = &res->ps[i];
+            double r = env->ac.extract_min_ratio;
+
+            if (i > 0 && !(res->top_bm25 > 0 && p->bm25 >= r * res->top_bm25) &&
+                !(res->top_cosine > 0 &&
+                  p->cosine >= (0.5 + r / 2) * res->top_cosine))
+                continue;
             res->src[res->nsrc++] = (int) i;
-        return rag_answer_extractive(product, res->ps, k,
-                                     env->ac.quote_bytes, &res->text) == 0
+            q[nq++] = *p;
+        }
+        return rag_answer_extractive(product, q, nq, env->ac.quote_bytes,
+                                     &res->text) == 0
                    ? RAG_LLM_OK
                    : RAG_LLM_PERMANENT;
     }

@@ -38,6 +38,9 @@ typedef struct {
                                   _turn_tokens, _max_turns */
     size_t extract_passages;   /* answer_extract_passages (3) */
     size_t quote_bytes;        /* answer_quote_bytes (600) */
+    double extract_min_ratio;  /* answer_extract_min_ratio (0.4): quote a
+                                  passage only if its BM25 is >= ratio x
+                                  the best one's (or its cosine close) */
     const char *default_collection;
 } rag_answer_conf;
 

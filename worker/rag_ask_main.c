@@ -120,6 +120,8 @@ main(int argc, char **argv)
         fprintf(stderr, "rag-ask: %s\n", err);
         goto done;
     }
+    while (res.text.len > 0 && res.text.data[res.text.len - 1] == '\n')
+        res.text.data[--res.text.len] = '\0';
     printf("%s\n", res.text.data ? res.text.data : "");
     if (res.nsrc > 0) {
         printf("\nSources:\n");
