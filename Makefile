@@ -80,7 +80,10 @@ $(B)/$(call prog_name,$(1)): $(B)/$(basename $(1)).o $(BOT_OBJS) $(B)/librag.a
 endef
 $(foreach m,$(BOT_MAINS),$(eval $(call bot_prog,$(m))))
 
-$(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a
+# Some unit tests #include a worker/ or bot/ source to reach its static
+# functions, so any of those sources can change a test binary.
+$(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
+          $(wildcard worker/*.h bot/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)
 

@@ -197,6 +197,8 @@ EOF
 # Runs nginx -t on a config file; returns (ok, output).
 sub nginx_test_conf {
     my ($conf, $prefix) = @_;
+    local $ENV{LD_PRELOAD} = asan_runtime() if $ENV{RAG_ASAN} && asan_runtime();
+    local $ENV{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{RAG_ASAN};
     my $out = `$NGINX -t -p $prefix -c $conf 2>&1`;
     return ($? == 0, $out);
 }
