@@ -98,5 +98,20 @@ ok($el < 3.0, sprintf('ran concurrently (%.1fs for 4 x 0.8 s)', $el));
 my %by = map { /locked_by=?(\S+)/ ? ($1 => 1) : () }
     split /\n/, RagTest::psql($pg, "SELECT 'locked_by=' || locked_by FROM jobs WHERE payload->>'thread_id' LIKE 'c%'");
 ok(keys %by >= 2, 'claimed by several threads: ' . join(',', sort keys %by));
+
+# --- duplicate jobs for one message running at the same time: one reply --
+$ai->clear_log;
+$ai->set(delay_ms => 2000);   # both are claimed long before either ends
+RagTest::psql($pg, q{
+    INSERT INTO threads (thread_id, guild_id, forum_channel_id, title, collection)
+        VALUES ('d1', 'g1', 'f1', 'Install', 'acme');
+    INSERT INTO messages (thread_id, message_id, author_id, content, first_message)
+        VALUES ('d1', 'd1-m1', 'u1', 'How do I install Acme on Debian?', true);
+    SELECT rag_enqueue('answer', '{"thread_id":"d1","message_id":"d1-m1"}', 'dup:d1');
+});
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE "
+    . "payload->>'thread_id' = 'd1' AND state = 'done'") == 2 }, 15), 'both jobs done');
+is(scalar($ai->requests('/v1/chat/completions')), 2, 'both ran concurrently (two LLM calls)');
+is(WorkerTest::replies($pg, 'd1'), 1, 'exactly one reply');
 RagTest::stop($f, 'TERM', 10);
 done_testing();
