@@ -289,8 +289,9 @@ my $child = fork // die;
 if ($child == 0) {
     my $h = HTTP::Tiny->new(timeout => 10, keep_alive => 1);
     open my $out, '>', $res or die;
-    my $end = time + 4;
-    while (time < $end) {
+    # runs until the parent's swaps are done (a stop file), bounded
+    my $end = time + 60;
+    while (time < $end && !-e "$ixdir/load.stop") {
         my $r2 = $h->get("$base/lex?q=pg_dump+backup&collection=docs&k=5");
         my $g = $r2->{content} =~ /"generation":(\d+)/ ? $1 : -1;
         my $n = () = $r2->{content} =~ /"rank":/g;
@@ -313,6 +314,8 @@ for my $i (1 .. 5) {
     sleep 0.4;
     reindex('docs');
 }
+sleep 0.5;    # let the client see the last generation
+RagTest::write_file("$ixdir/load.stop", '');
 waitpid($child, 0);
 my $held_ok = 0;
 for my $s (@held) {
