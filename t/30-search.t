@@ -314,7 +314,13 @@ for my $i (1 .. 5) {
     sleep 0.4;
     reindex('docs');
 }
-sleep 0.5;    # let the client see the last generation
+# the new mapping is opened on the (busy) pool: stop the client only once
+# the server serves a newer generation, so it has seen one too
+RagTest::wait_for(sub {
+    my (undef, $j2) = get('/lex', q => 'pg_dump', collection => 'docs');
+    return $j2 && $j2->{generation} > 3;
+}, 20);
+sleep 0.5;
 RagTest::write_file("$ixdir/load.stop", '');
 waitpid($child, 0);
 my $held_ok = 0;
