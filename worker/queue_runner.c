@@ -446,7 +446,10 @@ rag_runner_run(rag_runner_conf *c)
     while (!sig_term) {
         struct pollfd pfd[2];
         int nfd = 1, woke = 0;
-        long tick_ms = c->poll_interval_ms;
+        /* ticks also drive the heartbeat: at least 3 per lease */
+        long tick_ms = c->poll_interval_ms < c->lease_seconds * 333L
+                           ? c->poll_interval_ms
+                           : c->lease_seconds * 333L;
         double now;
 
         pfd[0].fd = sig_pipe[0];
