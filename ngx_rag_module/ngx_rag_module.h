@@ -97,6 +97,11 @@ PGconn *ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
 /* Drops this thread's connection after an error so the next call
  * reconnects. */
 void ngx_rag_pg_discard(void);
+/* Thread side: runs one parameterised statement on this thread's
+ * connection. Returns the result (caller PQclears) or NULL with t
+ * already set to 503 (database unreachable) or 500 + fail_msg. */
+PGresult *ngx_rag_task_query(ngx_rag_task_t *t, const char *sql,
+    int nparams, const char *const *params, const char *fail_msg);
 /* Thread side: fill t with a 503 "database unavailable" JSON body. */
 void ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err);
 

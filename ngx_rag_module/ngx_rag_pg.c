@@ -119,3 +119,42 @@ ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err)
         rag_buf_reset(&t->body);
     }
 }
+
+
+PGresult *
+ngx_rag_task_query(ngx_rag_task_t *t, const char *sql, int nparams,
+    const char *const *params, const char *fail_msg)
+{
+    char       err[256];
+    PGconn    *db;
+    PGresult  *res;
+
+    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    if (db == NULL) {
+        ngx_rag_task_db_down(t, err);
+        return NULL;
+    }
+
+    res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK
+        || PQresultStatus(res) == PGRES_COMMAND_OK)
+    {
+        return res;
+    }
+
+    snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
+    PQclear(res);
+
+    if (PQstatus(db) != CONNECTION_OK) {
+        /* the server went away mid-query: 503, and reconnect next time */
+        ngx_rag_pg_discard();
+        ngx_rag_task_db_down(t, err);
+
+    } else {
+        /* the detail stays in the Postgres log, not in the response */
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, fail_msg);
+    }
+
+    return NULL;
+}

@@ -257,17 +257,9 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 static void
 ngx_rag_upload_run(ngx_rag_task_t *t)
 {
-    char                  err[256];
-    PGconn               *db;
     PGresult             *res;
     const char           *params[2];
     ngx_rag_upload_ctx_t *ctx = t->data;
-
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-    if (db == NULL) {
-        ngx_rag_task_db_down(t, err);
-        return;
-    }
 
     params[0] = ctx->collection;
     params[1] = ctx->body;
@@ -277,7 +269,7 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
      * documents (unchanged ones untouched) and the job. The dedupe key
      * is the batch's hash, so a retried upload makes no second job.
      */
-    res = PQexecParams(db,
+    res = ngx_rag_task_query(t,
         "WITH b AS (SELECT $2::jsonb AS j),"
         " c AS (INSERT INTO collections (name) VALUES ($1)"
         "       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
@@ -310,18 +302,9 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "                      'source', jsonb_build_object('type', 'rechunk')),"
         "   'ingest:rechunk:' || $1 || ':' || md5($2::text), 80),"
         "   (SELECT count(*) FROM d), (SELECT count(*) FROM u)",
-        2, NULL, params, NULL, NULL, 0);
+        2, params, "storing documents failed");
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-        PQclear(res);
-        if (PQstatus(db) != CONNECTION_OK) {
-            ngx_rag_pg_discard();
-            ngx_rag_task_db_down(t, err);
-            return;
-        }
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "storing documents failed");
+    if (res == NULL) {
         return;
     }
 

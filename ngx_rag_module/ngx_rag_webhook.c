@@ -171,42 +171,25 @@ ngx_rag_webhook_body(ngx_http_request_t *r)
 static void
 ngx_rag_webhook_run(ngx_rag_task_t *t)
 {
-    char                    err[256];
-    PGconn                 *db;
     PGresult               *res;
     const char             *params[3];
     ngx_rag_webhook_ctx_t  *ctx = t->data;
-
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-    if (db == NULL) {
-        ngx_rag_task_db_down(t, err);
-        return;
-    }
 
     params[0] = ctx->thread_id;
     params[1] = ctx->message_id;
     params[2] = ctx->event_id;
 
     /* the same predicate and key as the messages trigger (sql/) */
-    res = PQexecParams(db,
+    res = ngx_rag_task_query(t,
         "SELECT rag_enqueue('answer',"
         " jsonb_build_object('thread_id', $1::text, 'message_id', $2::text,"
         "                    'event_id', $3::text),"
         " rag_answer_dedupe_key($1, $2), 50)"
         " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
         " AND rag_message_wants_answer(m)",
-        3, NULL, params, NULL, NULL, 0);
+        3, params, "enqueue failed");
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-        PQclear(res);
-        if (PQstatus(db) != CONNECTION_OK) {
-            ngx_rag_pg_discard();
-            ngx_rag_task_db_down(t, err);
-            return;
-        }
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "enqueue failed");
+    if (res == NULL) {
         return;
     }
 
