@@ -1,5 +1,6 @@
 #include "answer.h"
 
+#include "community.h"
 #include "queue_runner.h"
 #include "rag_db.h"
 #include "rag_log.h"
@@ -42,6 +43,8 @@ rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
     ac->extract_min_ratio =
         rag_conf_double(conf, "answer_extract_min_ratio", 0.4);
     ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
+    k = rag_conf_int(conf, "answer_community_passages", 2);
+    ac->community_max = k < 0 ? 0 : k > 2 ? 2 : (size_t) k;
     rag_llm_conf_load(&env->llm, conf);
     rag_embed_conf_load(&env->embed, conf);
     env->index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
@@ -73,105 +76,258 @@ str_dup(rag_str s)
     return strndup(s.p ? s.p : "", s.len);
 }
 
+/* The query embedding, computed at most once per retrieval and reused
+ * for every index with the same dimensions. */
+typedef struct {
+    float *qvec;
+    uint32_t dims;
+    int tried;
+} query_vec;
+
+/* Searches one collection's index for k hits. 0 with *entp NULL when the
+ * index does not exist (warned unless quiet); otherwise *entp is
+ * referenced (the caller puts it, also after -1). */
+static int
+search_index(const rag_answer_env *env, const char *collection,
+             const char *query, size_t k, int quiet, query_vec *qv,
+             rag_ixentry **entp, rag_hit *hits, int *nhp, int *vec_used,
+             char *err, size_t errlen)
+{
+    char path[1024];
+    const rag_index *ix;
+    rag_query q;
+    uint32_t idims;
+    int nh;
+
+    *entp = NULL;
+    *nhp = 0;
+    *vec_used = 0;
+    if (rag_index_path(path, sizeof(path), env->index_dir, collection) != 0) {
+        snprintf(err, errlen, "invalid collection name");
+        return -1;
+    }
+    *entp = rag_ixcache_get(env->ixc, path, err, errlen);
+    if (*entp == NULL) {
+        if (strncmp(err, "missing:", 8) == 0) {
+            if (!quiet)
+                rag_warn("msg=\"no index for collection\" collection=%s",
+                         collection);
+            err[0] = '\0';
+            return 0; /* nothing retrievable */
+        }
+        return -1;
+    }
+    ix = rag_ixentry_index(*entp);
+    idims = rag_index_dims(ix);
+    if (idims > 0 && !qv->tried && rag_embed_enabled(&env->embed)) {
+        char eerr[256];
+        const char *texts[1] = {query};
+
+        qv->tried = 1;
+        if (rag_embed(&env->embed, texts, 1, &qv->qvec, &qv->dims, eerr,
+                      sizeof(eerr)) != 0) {
+            rag_warn("msg=\"query embedding failed, BM25 only\" "
+                     "error=\"%s\"", eerr);
+            qv->qvec = NULL;
+        }
+    }
+    memset(&q, 0, sizeof(q));
+    q.text = query;
+    q.text_len = strlen(query);
+    if (qv->qvec != NULL && idims > 0) {
+        if (qv->dims == idims)
+            q.qvec = qv->qvec;
+        else
+            rag_warn("msg=\"query embedding size differs from the index\" "
+                     "collection=%s dims=%u index_dims=%u", collection,
+                     qv->dims, idims);
+    }
+    q.k = k < 1 ? 1 : k > RAG_SEARCH_MAX_K ? RAG_SEARCH_MAX_K : k;
+    q.mode = RAG_SEARCH_HYBRID;
+    nh = rag_search(ix, &q, hits);
+    if (nh < 0) {
+        snprintf(err, errlen, "search failed");
+        return -1;
+    }
+    *nhp = nh;
+    *vec_used = q.qvec != NULL;
+    return 0;
+}
+
+static int
+excluded(const int64_t *exclude, size_t n, int64_t chunk_id)
+{
+    for (size_t j = 0; j < n; j++)
+        if (exclude[j] == chunk_id)
+            return 1;
+    return 0;
+}
+
+/* 1 when the chunk links to self_url (the asking thread), with or
+ * without an #anchor. */
+static int
+links_to(const rag_index_chunk *ch, const char *self_url)
+{
+    size_t n = self_url ? strlen(self_url) : 0;
+
+    return n > 0 && ch->url.len >= n && memcmp(ch->url.p, self_url, n) == 0 &&
+           (ch->url.len == n || ch->url.p[n] == '#');
+}
+
+/* Appends hit h of ix to res->ps. 1 added, 0 unreadable (skipped), -1
+ * out of memory. Community passages are titled "Community answer: ..."
+ * so the prompt, the extractive text and the sources all say so. */
+static int
+add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
+            int community)
+{
+    static const char prefix[] = "Community answer: ";
+    rag_index_chunk ch;
+    rag_passage *p;
+
+    if (rag_index_chunk_get(ix, h->rec, &ch) != 0)
+        return 0;
+    p = &res->ps[res->np];
+    memset(p, 0, sizeof(*p));
+    p->n = (int) res->np + 1;
+    p->chunk_id = ch.chunk_id;
+    p->url = str_dup(ch.url);
+    if (community) {
+        char *t = malloc(sizeof(prefix) + ch.title.len);
+
+        if (t != NULL)
+            snprintf(t, sizeof(prefix) + ch.title.len, "%s%.*s", prefix,
+                     (int) ch.title.len, ch.title.p ? ch.title.p : "");
+        p->title = t;
+    } else {
+        p->title = str_dup(ch.title);
+    }
+    p->heading = str_dup(ch.heading_path);
+    p->body = str_dup(ch.body);
+    p->body_len = ch.body.len;
+    p->score = h->score;
+    p->bm25 = h->bm25;
+    p->cosine = h->cosine;
+    p->community = community;
+    res->np++; /* counted now so result_free frees what was copied */
+    if (community)
+        res->ncomm++;
+    return p->url && p->title && p->heading && p->body ? 1 : -1;
+}
+
 int
 rag_answer_retrieve(const rag_answer_env *env, const char *collection,
                     const char *query, const int64_t *exclude,
                     size_t nexclude, rag_answer_result *res, char *err,
                     size_t errlen)
 {
-    char path[1024];
-    rag_ixentry *ent = NULL;
-    const rag_index *ix;
-    rag_hit hits[RAG_SEARCH_MAX_K];
-    rag_query q;
-    float *qvec = NULL;
-    uint32_t dims = 0;
-    int nh, rc = -1;
+    return rag_answer_retrieve_with(env, collection, NULL, NULL, query,
+                                    exclude, nexclude, res, err, errlen);
+}
 
-    if (rag_index_path(path, sizeof(path), env->index_dir, collection) != 0) {
-        snprintf(err, errlen, "invalid collection name");
+int
+rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
+                         const char *community, const char *self_url,
+                         const char *query, const int64_t *exclude,
+                         size_t nexclude, rag_answer_result *res, char *err,
+                         size_t errlen)
+{
+    rag_ixentry *de = NULL, *ce = NULL;
+    const rag_index *dix = NULL, *cix = NULL;
+    query_vec qv = {NULL, 0, 0};
+    rag_hit *dh, *chh;  /* 2 x 100 hits: heap, not the thread's stack */
+    size_t k = env->ac.top_k, drank = 0, crank = 0;
+    int nd = 0, nc = 0, dvec = 0, cvec = 0, di = 0, ci = 0, r, rc = -1;
+    char cok[RAG_SEARCH_MAX_K];
+
+    dh = calloc(2 * RAG_SEARCH_MAX_K, sizeof(*dh));
+    if (dh == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ent = rag_ixcache_get(env->ixc, path, err, errlen);
-    if (ent == NULL) {
-        if (strncmp(err, "missing:", 8) == 0) {
-            rag_warn("msg=\"no index for collection\" collection=%s",
-                     collection);
-            err[0] = '\0';
-            return 0; /* nothing retrievable: the caller abstains */
-        }
-        return -1;
-    }
-    ix = rag_ixentry_index(ent);
-    if (rag_index_dims(ix) > 0 && rag_embed_enabled(&env->embed)) {
-        char eerr[256];
-        const char *texts[1] = {query};
-
-        if (rag_embed(&env->embed, texts, 1, &qvec, &dims, eerr,
-                      sizeof(eerr)) != 0) {
-            rag_warn("msg=\"query embedding failed, BM25 only\" "
-                     "error=\"%s\"", eerr);
-            qvec = NULL;
-        } else if (dims != rag_index_dims(ix)) {
-            rag_warn("msg=\"query embedding size differs from the index\" "
-                     "dims=%u index_dims=%u", dims, rag_index_dims(ix));
-            free(qvec);
-            qvec = NULL;
-        }
-    }
-    memset(&q, 0, sizeof(q));
-    q.text = query;
-    q.text_len = strlen(query);
-    q.qvec = qvec;
-    q.k = env->ac.top_k + nexclude + 5;
-    if (q.k > RAG_SEARCH_MAX_K)
-        q.k = RAG_SEARCH_MAX_K;
-    q.mode = RAG_SEARCH_HYBRID;
-    nh = rag_search(ix, &q, hits);
-    if (nh < 0) {
-        snprintf(err, errlen, "search failed");
+    chh = dh + RAG_SEARCH_MAX_K;
+    if (search_index(env, collection, query, k + nexclude + 5, 0, &qv, &de,
+                     dh, &nd, &dvec, err, errlen) != 0)
         goto done;
-    }
-    res->has_vectors = qvec != NULL;
-    for (int i = 0; i < nh; i++) {
-        rag_index_chunk ch;
-        rag_passage *p;
-        int skip = 0;
+    if (de != NULL)
+        dix = rag_ixentry_index(de);
+    if (community != NULL && *community && env->ac.community_max > 0) {
+        char cerr[256];
 
-        if (hits[i].bm25 > res->top_bm25)
-            res->top_bm25 = hits[i].bm25;
-        if (hits[i].cosine > res->top_cosine)
-            res->top_cosine = hits[i].cosine;
-        if (res->np >= env->ac.top_k)
+        /* an extra beside the docs: a missing or broken community index
+         * never fails the answer */
+        if (search_index(env, community, query,
+                         env->ac.community_max + nexclude + 5, 1, &qv, &ce,
+                         chh, &nc, &cvec, cerr, sizeof(cerr)) != 0) {
+            rag_warn("msg=\"community search failed, docs only\" "
+                     "collection=%s error=\"%s\"", community, cerr);
+            nc = 0;
+        }
+        if (ce != NULL && nc > 0)
+            cix = rag_ixentry_index(ce);
+        else
+            nc = 0;
+    }
+    res->has_vectors = dvec;
+    res->comm_vectors = cvec;
+    for (int i = 0; i < nd; i++) {
+        if (dh[i].bm25 > res->top_bm25)
+            res->top_bm25 = dh[i].bm25;
+        if (dh[i].cosine > res->top_cosine)
+            res->top_cosine = dh[i].cosine;
+    }
+    /* community hits count only when relevant on their own (an unrelated
+     * thread must not ride in on rank fusion) and when they are not the
+     * asking thread itself */
+    for (int i = 0; i < nc; i++) {
+        rag_index_chunk ch;
+
+        cok[i] = (chh[i].bm25 >= env->ac.min_score ||
+                  (cvec && chh[i].cosine >= env->ac.min_cosine)) &&
+                 rag_index_chunk_get(cix, chh[i].rec, &ch) == 0 &&
+                 !links_to(&ch, self_url) &&
+                 !(i > 0 && excluded(exclude, nexclude, chh[i].chunk_id));
+        if (!cok[i])
             continue;
-        /* already cited earlier in the thread: skip unless still best */
-        for (size_t j = 0; i > 0 && j < nexclude; j++)
-            if (exclude[j] == hits[i].chunk_id)
-                skip = 1;
-        if (skip || rag_index_chunk_get(ix, hits[i].rec, &ch) != 0)
-            continue;
-        p = &res->ps[res->np];
-        memset(p, 0, sizeof(*p));
-        p->n = (int) res->np + 1;
-        p->chunk_id = ch.chunk_id;
-        p->url = str_dup(ch.url);
-        p->title = str_dup(ch.title);
-        p->heading = str_dup(ch.heading_path);
-        p->body = str_dup(ch.body);
-        p->body_len = ch.body.len;
-        p->score = hits[i].score;
-        p->bm25 = hits[i].bm25;
-        p->cosine = hits[i].cosine;
-        res->np++;
-        if (!p->url || !p->title || !p->heading || !p->body) {
+        if (chh[i].bm25 > res->comm_bm25)
+            res->comm_bm25 = chh[i].bm25;
+        if (chh[i].cosine > res->comm_cosine)
+            res->comm_cosine = chh[i].cosine;
+    }
+    /* Reciprocal-rank merge: BM25 scores of different indexes do not
+     * compare, ranks do. The next community passage (rank crank) goes
+     * before the next docs one (rank drank) only when crank < drank (a
+     * tie goes to the docs); community passages stop at community_max. */
+    while (res->np < k) {
+        int take_comm;
+
+        /* already cited earlier in the thread: skip unless best */
+        while (di < nd && di > 0 && excluded(exclude, nexclude, dh[di].chunk_id))
+            di++;
+        while (ci < nc && !cok[ci])
+            ci++;
+        if (res->ncomm >= env->ac.community_max)
+            ci = nc;
+        if (di >= nd && ci >= nc)
+            break;
+        take_comm = ci < nc && (di >= nd || crank < drank);
+        r = take_comm ? add_passage(res, cix, &chh[ci++], 1)
+                      : add_passage(res, dix, &dh[di++], 0);
+        if (r < 0) {
             snprintf(err, errlen, "out of memory");
             goto done;
         }
+        if (r > 0 && take_comm)
+            crank++;
+        else if (r > 0)
+            drank++;
     }
     rc = 0;
 done:
-    free(qvec);
-    rag_ixcache_put(env->ixc, ent);
+    free(dh);
+    free(qv.qvec);
+    rag_ixcache_put(env->ixc, de);
+    rag_ixcache_put(env->ixc, ce);
     return rc;
 }
 
@@ -181,9 +337,13 @@ confident(const rag_answer_env *env, const rag_answer_result *res,
 {
     if (res->np == 0)
         return 0;
-    if (res->top_bm25 >= threshold)
+    if (res->top_bm25 >= threshold ||
+        (res->has_vectors && res->top_cosine >= env->ac.min_cosine))
         return 1;
-    return res->has_vectors && res->top_cosine >= env->ac.min_cosine;
+    /* a community answer alone can carry the reply */
+    return res->ncomm > 0 &&
+           (res->comm_bm25 >= threshold ||
+            (res->comm_vectors && res->comm_cosine >= env->ac.min_cosine));
 }
 
 int
@@ -219,10 +379,13 @@ rag_answer_generate(const rag_answer_env *env, const char *product,
         for (size_t i = 0; i < k; i++) {
             const rag_passage *p = &res->ps[i];
             double r = env->ac.extract_min_ratio;
+            /* compared with the best of its own index: scores of the
+             * docs and the community index do not compare */
+            double tb = p->community ? res->comm_bm25 : res->top_bm25;
+            double tc = p->community ? res->comm_cosine : res->top_cosine;
 
-            if (i > 0 && !(res->top_bm25 > 0 && p->bm25 >= r * res->top_bm25) &&
-                !(res->top_cosine > 0 &&
-                  p->cosine >= (0.5 + r / 2) * res->top_cosine))
+            if (i > 0 && !(tb > 0 && p->bm25 >= r * tb) &&
+                !(tc > 0 && p->cosine >= (0.5 + r / 2) * tc))
                 continue;
             res->src[res->nsrc++] = (int) i;
             q[nq++] = *p;
@@ -276,9 +439,10 @@ rag_answer_sources_json(const rag_answer_result *res, rag_buf *out)
         rc |= rag_buf_puts(out, ",\"heading\":");
         rc |= rag_buf_json_str(out, p->heading, strlen(p->heading));
         rc |= rag_buf_printf(out, ",\"score\":%.6f,\"bm25\":%.4f,"
-                             "\"cosine\":%.4f,\"chunk_id\":%lld}",
+                             "\"cosine\":%.4f,\"chunk_id\":%lld%s}",
                              p->score, p->bm25, p->cosine,
-                             (long long) p->chunk_id);
+                             (long long) p->chunk_id,
+                             p->community ? ",\"kind\":\"community\"" : "");
     }
     rc |= rag_buf_putc(out, ']');
     return rc ? -1 : 0;
@@ -378,6 +542,7 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
     int64_t exclude[RAG_ANSWER_MAX_EXCLUDE];
     size_t nturns = 0, nex = 0;
     char product[512] = "", role_id[64] = "", score[32], created[64];
+    char community[80], self_url[320] = "";
     const char *collection, *title, *content;
     double threshold = -1;
     rag_answer_result res;
@@ -488,8 +653,19 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
         snprintf(err, errlen, "query: out of memory");
         goto done;
     }
-    if (rag_answer_retrieve(env, collection, query.data ? query.data : "",
-                            exclude, nex, &res, err, errlen) != 0)
+    /* the guild's solved threads beside the docs; never this thread */
+    if (*PQgetvalue(q, 0, 6) &&
+        rag_community_collection(community, sizeof(community),
+                                 PQgetvalue(q, 0, 6)) == 0)
+        snprintf(self_url, sizeof(self_url),
+                 "https://discord.com/channels/%s/%s", PQgetvalue(q, 0, 6),
+                 pl.thread_id);
+    else
+        community[0] = '\0';
+    if (rag_answer_retrieve_with(env, collection,
+                                 *community ? community : NULL, self_url,
+                                 query.data ? query.data : "", exclude, nex,
+                                 &res, err, errlen) != 0)
         goto done;
     lrc = rag_answer_generate(env, product, title, turns, nturns, threshold,
                               role_id, &res, err, errlen);
@@ -540,9 +716,10 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
     if (rag_db_commit(db) != 0)
         goto rollback;
     rag_info("msg=\"answered\" job=%lld thread=%s message=%s mode=%s "
-             "passages=%zu sources=%zu top_bm25=%.3f top_cosine=%.3f",
-             (long long) job->id, pl.thread_id, pl.message_id, res.reason,
-             res.np, res.nsrc, res.top_bm25, res.top_cosine);
+             "passages=%zu community=%zu sources=%zu top_bm25=%.3f "
+             "top_cosine=%.3f", (long long) job->id, pl.thread_id,
+             pl.message_id, res.reason, res.np, res.ncomm, res.nsrc,
+             res.top_bm25, res.top_cosine);
     rc = RAG_JOB_COMPLETED;
     goto done;
 rollback:

@@ -4,7 +4,9 @@
  *
  * Retrieval: top-k hybrid search (rag_search) over the collection's
  * index file <index_dir>/<collection>.idx, with a query embedding from
- * rag_embed when an embedding endpoint is configured. Generation: the
+ * rag_embed when an embedding endpoint is configured; for a thread in
+ * guild G also over community-G.idx (solved threads, worker/community.h),
+ * merged by rank with at most two community passages. Generation: the
  * LLM with a passages-only prompt, or, with no LLM configured, an
  * extractive answer (quoted passages + links). Abstains honestly when
  * retrieval confidence is low or the model says the docs do not cover
@@ -42,6 +44,8 @@ typedef struct {
                                   passage only if its BM25 is >= ratio x
                                   the best one's (or its cosine close) */
     const char *default_collection;
+    size_t community_max;      /* answer_community_passages (2, at most 2;
+                                  0 = docs only) */
 } rag_answer_conf;
 
 typedef struct {
@@ -60,8 +64,11 @@ typedef struct {
     size_t np;                 /* retrieved passages, ranked */
     size_t nsrc;               /* ps[0..nsrc) are the reply's sources */
     int src[RAG_ANSWER_MAX_K]; /* indexes into ps of the sources */
-    double top_bm25, top_cosine;
+    double top_bm25, top_cosine;   /* best docs hit */
     int has_vectors;
+    size_t ncomm;              /* community passages among ps */
+    double comm_bm25, comm_cosine; /* best usable community hit */
+    int comm_vectors;
     int abstained;
     const char *reason;        /* abstain reason or mode */
     int used_llm;
@@ -79,6 +86,21 @@ int rag_answer_retrieve(const rag_answer_env *env, const char *collection,
                         size_t nexclude, rag_answer_result *res, char *err,
                         size_t errlen);
 
+/* The same, plus passages from the community collection (may be NULL)
+ * beside the docs: a missing community index is no hits, not an error;
+ * community hits must pass min_score / min_cosine on their own, chunks
+ * linking to self_url (the asking thread; may be NULL) are dropped, the
+ * two ranked lists are merged by rank (reciprocal-rank style: their BM25
+ * scores do not compare; ties go to the docs) and at most community_max
+ * of the top_k are community passages (rag_passage.community, titled
+ * "Community answer: <thread title>"). */
+int rag_answer_retrieve_with(const rag_answer_env *env,
+                             const char *collection, const char *community,
+                             const char *self_url, const char *query,
+                             const int64_t *exclude, size_t nexclude,
+                             rag_answer_result *res, char *err,
+                             size_t errlen);
+
 /* Writes the reply into res->text. threshold < 0: env's min_score.
  * Returns RAG_LLM_OK, or RAG_LLM_TRANSIENT / RAG_LLM_PERMANENT. */
 int rag_answer_generate(const rag_answer_env *env, const char *product,
@@ -86,7 +108,8 @@ int rag_answer_generate(const rag_answer_env *env, const char *product,
                         double threshold, const char *role_id,
                         rag_answer_result *res, char *err, size_t errlen);
 
-/* [{n,url,title,heading,score,bm25,cosine,chunk_id}] of the sources. */
+/* [{n,url,title,heading,score,bm25,cosine,chunk_id}] of the sources;
+ * community passages also carry "kind":"community". */
 int rag_answer_sources_json(const rag_answer_result *res, rag_buf *out);
 
 /* rag_job_handler for kind 'answer'; ctx is a rag_answer_env. */

@@ -36,6 +36,7 @@ typedef struct {
     double score;       /* fused retrieval score */
     double bm25;
     double cosine;
+    int community;      /* from the guild's community answers */
 } rag_passage;
 
 typedef struct {

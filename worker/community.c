@@ -243,8 +243,14 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         snprintf(err, errlen, "begin: %.200s", PQerrorMessage(db));
         goto done;
     }
-    snprintf(desc, sizeof(desc), "Community answers from guild %s", guild);
+    /* one sync of a guild at a time (two workers running its jobs) */
     p[0] = coll;
+    if (rag_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p) !=
+        0) {
+        snprintf(err, errlen, "lock: %.200s", PQerrorMessage(db));
+        goto fail;
+    }
+    snprintf(desc, sizeof(desc), "Community answers from guild %s", guild);
     p[1] = desc;
     cr = rag_db_query(db,
                       "INSERT INTO collections (name, description, source)"
@@ -373,13 +379,13 @@ rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
 
     if (payload_json == NULL || strlen(payload_json) > 4096) {
         snprintf(err, errlen, "bad community payload");
-        return -1;
+        return -2;
     }
     root = yajl_tree_parse(payload_json, ebuf, sizeof(ebuf));
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         yajl_tree_free(root);
         snprintf(err, errlen, "community payload is not a JSON object");
-        return -1;
+        return -2;
     }
     g = yajl_tree_get(root, gp, yajl_t_string);
     gs = g ? YAJL_GET_STRING(g) : NULL;
@@ -387,7 +393,7 @@ rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
                        rag_community_collection(ebuf, sizeof(ebuf), gs) != 0)) {
         yajl_tree_free(root);
         snprintf(err, errlen, "bad guild id in community payload");
-        return -1;
+        return -2;
     }
     if (gs != NULL)
         snprintf(guild, sizeof(guild), "%s", gs);

@@ -36,7 +36,9 @@ int rag_community_sync_embed(PGconn *db, const char *guild,
                              char *err, size_t errlen);
 
 /* Job entry for the worker: payload {"guild":"<id>"} (or {} / no guild:
- * every guild with solved threads). 0, or -1 with err. */
+ * every guild with solved threads). Enqueued by the threads trigger of
+ * sql/007_community.sql on solve/unsolve. 0; -2 with err for a payload
+ * that can never work (not retried); -1 with err otherwise. */
 int rag_community_job(PGconn *db, const char *payload_json,
                       const char *index_dir, const rag_embed_conf *ec,
                       char *err, size_t errlen);

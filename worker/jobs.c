@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
+#include "community.h"
 #include "ingest.h"
 
 typedef struct {
@@ -200,6 +201,11 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
         rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
                  ? RAG_JOB_OK
                  : RAG_JOB_RETRY;
+    } else if (strcmp(job->kind, "community") == 0) {
+        int r = rag_community_job(db, job->payload, c->env.index_dir,
+                                  &c->env.embed, err, errlen);
+
+        rc = r == 0 ? RAG_JOB_OK : r == -2 ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
     } else {
         snprintf(err, errlen, "job kind '%s' is not built into this worker",
                  job->kind);

@@ -1,6 +1,6 @@
 /*
- * jobs — the rag-worker's job dispatcher: runs 'answer', 'reindex' and
- * 'ingest' jobs, and holds the live configuration.
+ * jobs — the rag-worker's job dispatcher: runs 'answer', 'reindex',
+ * 'ingest' and 'community' jobs, and holds the live configuration.
  *
  * The configuration (a rag_conf plus the rag_answer_env borrowing from
  * it) is reference-counted: a job keeps the snapshot it started with,

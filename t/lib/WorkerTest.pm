@@ -151,4 +151,26 @@ sub worker {
     return ($pid, $log);
 }
 
+# A closed thread in g1 with a question, a bot answer and the solver's
+# note, then marked solved by its asker (the threads trigger of
+# sql/007_community.sql enqueues a 'community' job). Closed, so no
+# answer job is enqueued for it.
+sub solved_thread {
+    my ($pg, $thread, $title, $question, $answer, $note) = @_;
+    my $t = sqlq($thread);
+    RagTest::psql($pg, "INSERT INTO threads (thread_id, guild_id, "
+        . "forum_channel_id, title, collection, author_id, open) VALUES ($t, "
+        . "'g1', 'f1', " . sqlq($title) . ", 'acme', 'a-$thread', false);"
+        . "INSERT INTO messages (thread_id, message_id, author_id, content, "
+        . "first_message, from_bot, processed, created_at) VALUES "
+        . "($t, " . sqlq("$thread-q") . ", 'a-$thread', " . sqlq($question)
+        . ", true, false, false, now() - interval '3 minutes'),"
+        . "($t, " . sqlq("$thread-a") . ", 'bot', " . sqlq($answer)
+        . ", false, true, true, now() - interval '2 minutes'),"
+        . "($t, " . sqlq("$thread-n") . ", 'a-$thread', " . sqlq($note)
+        . ", false, false, false, now() - interval '1 minute');"
+        . "UPDATE threads SET solved = true, solved_by = 'a-$thread', "
+        . "solved_at = now() WHERE thread_id = $t");
+}
+
 1;
