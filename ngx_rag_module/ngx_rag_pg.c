@@ -3,11 +3,16 @@
  * the thread's life. Only pool threads call these functions; the event
  * loop never touches libpq. Thread-local storage is the state here, not
  * a module global: each thread owns its connection.
+ *
+ * There is deliberately no thread-exit destructor: pool threads only end
+ * when the worker process exits, and nginx unloads this module (dlclose)
+ * right after its thread pool lets the last thread go — a destructor in
+ * this object could still be running then (seen under ASan as a jump to
+ * an unmapped address). The kernel closes the socket at exit.
  */
 
 #include "ngx_rag_module.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,31 +20,12 @@
 static __thread PGconn  *ngx_rag_pg_tls_conn;
 static __thread char     ngx_rag_pg_tls_info[1024];
 
-static pthread_key_t   ngx_rag_pg_key;
-static pthread_once_t  ngx_rag_pg_once = PTHREAD_ONCE_INIT;
-
-
-static void
-ngx_rag_pg_thread_exit(void *data)
-{
-    PQfinish((PGconn *) data);
-}
-
-
-static void
-ngx_rag_pg_key_init(void)
-{
-    (void) pthread_key_create(&ngx_rag_pg_key, ngx_rag_pg_thread_exit);
-}
-
-
 void
 ngx_rag_pg_discard(void)
 {
     if (ngx_rag_pg_tls_conn) {
         PQfinish(ngx_rag_pg_tls_conn);
         ngx_rag_pg_tls_conn = NULL;
-        (void) pthread_setspecific(ngx_rag_pg_key, NULL);
     }
 }
 
@@ -52,8 +38,6 @@ ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
     char       *nl;
     PGconn     *db;
     const char *keys[5], *vals[5];
-
-    (void) pthread_once(&ngx_rag_pg_once, ngx_rag_pg_key_init);
 
     if (ngx_rag_pg_tls_conn
         && strcmp(ngx_rag_pg_tls_info, conninfo) == 0
@@ -98,7 +82,6 @@ ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
     ngx_rag_pg_tls_conn = db;
     snprintf(ngx_rag_pg_tls_info, sizeof(ngx_rag_pg_tls_info), "%s",
              conninfo);
-    (void) pthread_setspecific(ngx_rag_pg_key, db);
 
     return db;
 }
