@@ -4,12 +4,16 @@
 # questions in the guild retrieve those threads beside the docs: merged by
 # rank, at most two community passages, marked as community answers,
 # never citing the asking thread itself. Unsolving re-syncs and removes.
+# With an LLM and embeddings: the community index gets vectors, the
+# question is embedded once for both indexes, and the prompt names the
+# community answer as such.
 use strict;
 use warnings;
 use Test::More;
 use JSON::PP;
 use lib 't/lib';
 use RagTest;
+use FakeOpenAI;
 use WorkerTest;
 
 my $pg = RagTest::pg_start();
@@ -162,5 +166,49 @@ ok(RagTest::wait_for(sub { q1("SELECT state || ' ' || attempts FROM jobs "
     'bad guild id: dead after one attempt');
 like(q1("SELECT last_error FROM jobs WHERE dedupe_key = 'community:bad'"),
     qr/bad guild id/, 'says why');
+is(RagTest::stop($pid, 'TERM', 10), 0, 'clean exit');
+
+# --- with an LLM and embeddings ------------------------------------------
+for my $row (split /\n/, q1("SELECT c.id || E'\\t' || c.body FROM chunks c "
+        . "JOIN documents d ON d.id = c.document_id JOIN collections k "
+        . "ON k.id = d.collection_id WHERE k.name = 'acme'")) {
+    my ($id, $body) = split /\t/, $row, 2;
+    my $v = join(',', @{ FakeOpenAI::embed_text($body, 64) });
+    q1("UPDATE chunks SET embedding = '{$v}', embed_model = 'fake-embed' "
+        . "WHERE id = $id");
+}
+like(WorkerTest::reindex($pg, $ixdir, 'acme'), qr/5 chunks/,
+    'docs indexed with vectors');
+my $ai = FakeOpenAI->start(api_key => 'sk-t');
+($pid, $log) = WorkerTest::worker($pg, index_dir => $ixdir, concurrency => 1,
+    llm_base_url => $ai->{url}, llm_api_key => 'sk-t', llm_model => 'm',
+    embed_base_url => $ai->{url}, embed_api_key => 'sk-t',
+    embed_model => 'fake-embed', embed_dimensions => 64,
+    embed_max_retries => 0);
+q1(q{SELECT rag_enqueue('community', '{"guild":"g1"}', 'community:manual')});
+ok(RagTest::wait_for(sub { q1("SELECT state FROM jobs WHERE dedupe_key = "
+    . "'community:manual'") eq 'done' }, 20), 'manual re-sync done')
+    or diag(RagTest::slurp($log));
+is(q1("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
+    . "JOIN collections k ON k.id = d.collection_id WHERE k.name = "
+    . "'community-g1' AND c.embedding IS NULL"), 0,
+    'community chunks embedded by the job');
+$ai->clear_log;
+my $m3 = WorkerTest::ask($pg, 'q3', 'E42 exit',
+    'acmed exits with error E42 after start. What does error E42 mean?');
+ok(RagTest::wait_for(sub { WorkerTest::reply_row($pg, 'q3', $m3) }, 15),
+    'answered by the LLM') or diag(RagTest::slurp($log));
+is(scalar(my @e = $ai->requests('/v1/embeddings')), 1,
+    'question embedded once for both indexes');
+my @chat = $ai->requests('/v1/chat/completions');
+is(scalar @chat, 1, 'one chat call');
+my $sys = @chat ? $chat[0]{body}{messages}[0]{content} : '';
+like($sys, qr/^\[\d\] Community answer: .*\(https:\/\/discord\.com\/channels\/g1\/s[123]\)$/m,
+    'the prompt names the community answer and its thread');
+my @src3 = @{ sources(WorkerTest::reply_row($pg, 'q3', $m3)) };
+my @c3 = grep { ($_->{kind} // '') eq 'community' } @src3;
+ok(@c3 >= 1 && @c3 <= 2, scalar(@c3) . ' community sources (cited)');
+ok((grep { $_->{cosine} > 0 } @c3), 'community passages scored by vectors too');
+like(RagTest::slurp($log), qr/thread=q3 .*community=2 /, 'two community passages');
 is(RagTest::stop($pid, 'TERM', 10), 0, 'clean exit');
 done_testing();
