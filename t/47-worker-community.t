@@ -113,6 +113,9 @@ ok(!(grep { $_->{url} =~ /discord/ && ($_->{kind} // '') ne 'community' } @src),
 like($r1->{content}, qr{\Qhttps://discord.com/channels/g1/s\E[123]},
     'the reply quotes a community answer with its link');
 like($r1->{content}, qr/snapshot/i, 'and its content');
+like($r1->{content}, qr/^Here is what the Acme Widget docs and solved community threads say:/,
+    'the extractive reply says where the quotes come from');
+unlike($r0->{content}, qr/community/, 'docs-only replies unchanged');
 like(RagTest::slurp($log), qr/thread=q1 .*community=2 /,
     'two community passages retrieved (capped at 2 of 3)');
 
@@ -205,6 +208,8 @@ is(scalar @chat, 1, 'one chat call');
 my $sys = @chat ? $chat[0]{body}{messages}[0]{content} : '';
 like($sys, qr/^\[\d\] Community answer: .*\(https:\/\/discord\.com\/channels\/g1\/s[123]\)$/m,
     'the prompt names the community answer and its thread');
+like($sys, qr/Passages titled "Community answer:" come from solved threads/,
+    'the prompt tells the model what community passages are');
 my @src3 = @{ sources(WorkerTest::reply_row($pg, 'q3', $m3)) };
 my @c3 = grep { ($_->{kind} // '') eq 'community' } @src3;
 ok(@c3 >= 1 && @c3 <= 2, scalar(@c3) . ' community sources (cited)');

@@ -137,6 +137,16 @@ cut_dup(const char *s, size_t max_tokens)
     return rag_buf_detach(&b);
 }
 
+/* 1 when a passage comes from the guild's community answers. */
+static int
+any_community(const rag_passage *ps, size_t np)
+{
+    for (size_t i = 0; i < np; i++)
+        if (ps[i].community)
+            return 1;
+    return 0;
+}
+
 int
 rag_answer_prompt(const char *product, const char *title,
                   const rag_turn *turns, size_t n, const rag_passage *ps,
@@ -165,6 +175,13 @@ rag_answer_prompt(const char *product, const char *title,
             "- Be concise, friendly and precise. Use Markdown code blocks "
             "for commands and code.\n",
             product, product, rag_answer_not_covered) != 0)
+        goto done;
+    if (any_community(ps, np) &&
+        rag_buf_puts(&sys,
+            "- Passages titled \"Community answer:\" come from solved "
+            "threads of this forum, not from the documentation: prefer the "
+            "documentation when both apply, and say so when your answer "
+            "relies on a community thread.\n") != 0)
         goto done;
     if (title && *title &&
         (rag_buf_puts(&sys, "\nThread title: ") != 0 ||
@@ -332,7 +349,9 @@ rag_answer_extractive(const char *product, const rag_passage *ps, size_t np,
 {
     int rc = 0;
 
-    rc |= rag_buf_printf(out, "Here is what the %s docs say:\n", product);
+    rc |= rag_buf_printf(out, "Here is what the %s docs%s say:\n", product,
+                         any_community(ps, np) ? " and solved community threads"
+                                               : "");
     for (size_t i = 0; i < np; i++) {
         const char *body = ps[i].body;
         size_t len = ps[i].body_len, cut;
