@@ -302,7 +302,8 @@ rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
         int take_comm;
 
         /* already cited earlier in the thread: skip unless best */
-        while (di < nd && di > 0 && excluded(exclude, nexclude, dh[di].chunk_id))
+        while (di > 0 && di < nd &&
+               excluded(exclude, nexclude, dh[di].chunk_id))
             di++;
         while (ci < nc && !cok[ci])
             ci++;
