@@ -179,7 +179,18 @@ my $lua = "$dir/queries.lua";
     close $fh;
 }
 my $threads = $ncpu < 2 ? 1 : 2;
+# nginx worker RSS before and after: it must stay flat under load
+sub worker_rss_kb {
+    my $kb = 0;
+    for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
+        $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /VmRSS:\s+(\d+)/;
+    }
+    return $kb;
+}
+system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");  # warm
+my $rss0 = worker_rss_kb();
 my $wrk = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+my $rss1 = worker_rss_kb();
 print $wrk if $ENV{BENCH_VERBOSE};
 my ($rps, $p50, $p99, $errs) = $wrk =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
     or die "wrk output not understood:\n$wrk";
@@ -211,3 +222,5 @@ printf "%-34s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu C
 printf "%-34s %10.0f %10.3f %10.3f %8d\n", 'nginx /search (BM25, mmap index)', $rps, $p50, $p99, $errs + ($non2xx // 0);
 printf "%-34s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)', $tps, $pct->(50), $pct->(99), '-';
 printf "speedup: %.1fx req/s\n", $tps > 0 ? $rps / $tps : 0;
+printf "nginx workers RSS: %d kB before, %d kB after %ds of load (%+d kB)\n",
+    $rss0, $rss1, $duration, $rss1 - $rss0;
