@@ -120,6 +120,12 @@ ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
  * (405/415/413/401/403), discarding the body; returns the handler rc. */
 ngx_int_t ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_int_t status);
+/* The tail of every POST JSON handler: rc is NGX_OK or the refusal the
+ * handler decided from the headers (ngx_rag_check_json_post, then auth);
+ * refuses, or reads the body and runs post_handler. Returns the
+ * handler's return value. */
+ngx_int_t ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_int_t rc, ngx_http_client_body_handler_pt post_handler);
 /* Constant-time equality of two secrets of any length. */
 ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
     size_t blen);

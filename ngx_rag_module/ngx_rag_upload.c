@@ -56,19 +56,7 @@ ngx_rag_upload_handler(ngx_http_request_t *r)
         }
     }
 
-    if (rc != NGX_OK) {
-        return ngx_rag_refuse(r, NGX_RAG_EP_UPLOAD, rc);
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_rag_upload_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_rag_read_json(r, NGX_RAG_EP_UPLOAD, rc, ngx_rag_upload_body);
 }
 
 

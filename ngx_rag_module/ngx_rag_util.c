@@ -319,3 +319,23 @@ ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t status)
 
     return ngx_rag_send_error(r, status, msg);
 }
+
+
+ngx_int_t
+ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t rc,
+    ngx_http_client_body_handler_pt post_handler)
+{
+    if (rc != NGX_OK) {
+        return ngx_rag_refuse(r, endpoint, rc);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, post_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
