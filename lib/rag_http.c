@@ -27,16 +27,15 @@ rag_http_global_init(void)
 }
 
 typedef struct {
-    rag_buf *body;
-    int overflow;
+    rag_http_body_sink b; /* first: the write callback's userdata */
     char retry_after[32];
     char retry_after_ms[32];
 } rag_http_sink;
 
-static size_t
-on_body(char *p, size_t sz, size_t n, void *ud)
+size_t
+rag_http_write_body(char *p, size_t sz, size_t n, void *ud)
 {
-    rag_http_sink *s = ud;
+    rag_http_body_sink *s = ud;
 
     if (rag_buf_append(s->body, p, sz * n) != 0) {
         s->overflow = 1;
@@ -45,9 +44,9 @@ on_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static void
-header_value(const char *line, size_t len, const char *name, char *out,
-             size_t outlen)
+void
+rag_http_header_value(const char *line, size_t len, const char *name,
+                      char *out, size_t outlen)
 {
     size_t nl = strlen(name), i;
 
@@ -71,10 +70,10 @@ on_header(char *p, size_t sz, size_t n, void *ud)
 {
     rag_http_sink *s = ud;
 
-    header_value(p, sz * n, "retry-after", s->retry_after,
-                 sizeof(s->retry_after));
-    header_value(p, sz * n, "retry-after-ms", s->retry_after_ms,
-                 sizeof(s->retry_after_ms));
+    rag_http_header_value(p, sz * n, "retry-after", s->retry_after,
+                          sizeof(s->retry_after));
+    rag_http_header_value(p, sz * n, "retry-after-ms", s->retry_after_ms,
+                          sizeof(s->retry_after_ms));
     return sz * n;
 }
 
@@ -159,8 +158,8 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms ? req->connect_timeout_ms
                                              : 5000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink.b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -175,7 +174,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     backoff = req->backoff_base_ms > 0 ? req->backoff_base_ms : 500;
     for (int attempt = 0; attempt <= max_retries; attempt++) {
         memset(&sink, 0, sizeof(sink));
-        sink.body = &resp->body;
+        sink.b.body = &resp->body;
         rag_buf_reset(&resp->body);
         resp->status = 0;
         resp->error[0] = '\0';
@@ -189,9 +188,9 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
             }
         } else {
             snprintf(resp->error, sizeof(resp->error), "%s",
-                     sink.overflow ? "response too large"
+                     sink.b.overflow ? "response too large"
                                    : curl_easy_strerror(cc));
-            if (sink.overflow)
+            if (sink.b.overflow)
                 break;
         }
         if (attempt == max_retries) {

@@ -44,6 +44,20 @@ void rag_http_global_init(void);
  * resp->body must be freed with rag_buf_free even on failure. */
 int rag_http_do(const rag_http_req *req, rag_http_resp *resp);
 
+/* Pieces for other libcurl users (the crawler): a CURLOPT_WRITEFUNCTION
+ * that appends into a bounded rag_buf (userdata: rag_http_body_sink;
+ * overflow set and the transfer aborted past the buffer's max), and the
+ * value of header `name` from one raw header line (copied into out, cut
+ * to outlen - 1; out untouched when the line is another header). */
+typedef struct {
+    rag_buf *body;
+    int overflow;
+} rag_http_body_sink;
+
+size_t rag_http_write_body(char *p, size_t sz, size_t n, void *sink);
+void rag_http_header_value(const char *line, size_t len, const char *name,
+                           char *out, size_t outlen);
+
 /* Delay in ms asked for by Retry-After ("2", "2.5") or retry-after-ms;
  * -1 if neither parses. Exposed for tests. */
 long rag_http_parse_retry_after(const char *retry_after,

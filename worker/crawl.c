@@ -62,40 +62,10 @@ crawl_page_free(crawl_page *p)
 }
 
 typedef struct {
-    rag_buf *body;
-    int overflow;
+    rag_http_body_sink b; /* first: the write callback's userdata */
     char ctype[128], etag[256], lastmod[64], location[RAG_URL_MAX];
     char retry_after[32];
 } sink_t;
-
-static size_t
-on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    sink_t *s = ud;
-
-    if (rag_buf_append(s->body, p, sz * n) != 0) {
-        s->overflow = 1;
-        return 0;
-    }
-    return sz * n;
-}
-
-static void
-hval(const char *line, size_t len, const char *name, char *out, size_t ol)
-{
-    size_t nl = strlen(name), i;
-
-    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    line += nl + 1;
-    len -= nl + 1;
-    while (len && (*line == ' ' || *line == '\t'))
-        line++, len--;
-    for (i = 0; i < len && i + 1 < ol && line[i] != '\r' && line[i] != '\n';
-         i++)
-        out[i] = line[i];
-    out[i] = '\0';
-}
 
 static size_t
 on_header(char *p, size_t sz, size_t n, void *ud)
@@ -108,11 +78,15 @@ on_header(char *p, size_t sz, size_t n, void *ud)
         s->ctype[0] = s->etag[0] = s->lastmod[0] = s->location[0] = '\0';
         s->retry_after[0] = '\0';
     }
-    hval(p, len, "content-type", s->ctype, sizeof(s->ctype));
-    hval(p, len, "etag", s->etag, sizeof(s->etag));
-    hval(p, len, "last-modified", s->lastmod, sizeof(s->lastmod));
-    hval(p, len, "location", s->location, sizeof(s->location));
-    hval(p, len, "retry-after", s->retry_after, sizeof(s->retry_after));
+    rag_http_header_value(p, len, "content-type", s->ctype,
+                          sizeof(s->ctype));
+    rag_http_header_value(p, len, "etag", s->etag, sizeof(s->etag));
+    rag_http_header_value(p, len, "last-modified", s->lastmod,
+                          sizeof(s->lastmod));
+    rag_http_header_value(p, len, "location", s->location,
+                          sizeof(s->location));
+    rag_http_header_value(p, len, "retry-after", s->retry_after,
+                          sizeof(s->retry_after));
     return len;
 }
 
@@ -172,14 +146,14 @@ fetch_once(const crawl_opts *o, const char *url, const char *etag,
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         snprintf(p->error, sizeof(p->error), "%s",
-                 sink->overflow || cc == CURLE_FILESIZE_EXCEEDED
+                 sink->b.overflow || cc == CURLE_FILESIZE_EXCEEDED
                      ? "page too large"
                      : curl_easy_strerror(cc));
         goto done;
@@ -212,7 +186,7 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
     }
     for (;;) {
         memset(&sink, 0, sizeof(sink));
-        sink.body = &p->body;
+        sink.b.body = &p->body;
         rag_buf_reset(&p->body);
         p->status = 0;
         p->error[0] = '\0';
