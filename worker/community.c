@@ -2,6 +2,7 @@
  * community — solved threads -> community-<guild> collection (community.h).
  */
 #include "community.h"
+#include "ingest.h"
 #include "rag_buf.h"
 #include "rag_chunk.h"
 #include "rag_db.h"
@@ -155,74 +156,6 @@ done:
     return rc;
 }
 
-/* Embeds the collection's chunks that have none, 128 per request.
- * 0, or -1 with err. */
-static int
-embed_pending(PGconn *db, const char *coll_id, const rag_embed_conf *ec,
-              char *err, size_t errlen)
-{
-    const char *p[3];
-    const char *texts[128];
-    PGresult *res;
-    float *vec;
-    uint32_t dims, j;
-    rag_buf arr;
-    int i, n, rc;
-
-    for (;;) {
-        p[0] = coll_id;
-        res = rag_db_query(db,
-                           "SELECT c.id, c.heading_path || E'\\n\\n' || c.body"
-                           " FROM chunks c JOIN documents d"
-                           " ON d.id = c.document_id"
-                           " WHERE d.collection_id = $1"
-                           " AND c.embedding IS NULL ORDER BY c.id LIMIT 128",
-                           1, p);
-        if (res == NULL) {
-            snprintf(err, errlen, "cannot read chunks");
-            return -1;
-        }
-        n = PQntuples(res);
-        if (n == 0) {
-            PQclear(res);
-            return 0;
-        }
-        for (i = 0; i < n; i++)
-            texts[i] = PQgetvalue(res, i, 1);
-        vec = NULL;
-        if (rag_embed(ec, texts, (size_t)n, &vec, &dims, err, errlen) != 0) {
-            PQclear(res);
-            return -1;
-        }
-        rag_buf_init(&arr, 0);
-        rc = 0;
-        for (i = 0; i < n && rc == 0; i++) {
-            rag_buf_reset(&arr);
-            rc |= rag_buf_putc(&arr, '{');
-            for (j = 0; j < dims; j++)
-                rc |= rag_buf_printf(&arr, "%s%.8g", j ? "," : "",
-                                     (double)vec[(size_t)i * dims + j]);
-            rc |= rag_buf_putc(&arr, '}');
-            p[0] = PQgetvalue(res, i, 0);
-            p[1] = arr.data;
-            p[2] = ec->model ? ec->model : "";
-            if (rc == 0 &&
-                rag_db_exec(db,
-                            "UPDATE chunks SET embedding = $2::real[],"
-                            " embed_model = $3 WHERE id = $1",
-                            3, p) != 0)
-                rc = -1;
-        }
-        rag_buf_free(&arr);
-        free(vec);
-        PQclear(res);
-        if (rc != 0) {
-            snprintf(err, errlen, "cannot store an embedding");
-            return -1;
-        }
-    }
-}
-
 static int
 sync_guild(PGconn *db, const char *guild, const char *index_dir,
            const rag_embed_conf *ec, char *err, size_t errlen)
@@ -311,7 +244,8 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         goto done;
     }
     if (ec != NULL && rag_embed_enabled(ec) &&
-        embed_pending(db, PQgetvalue(cr, 0, 0), ec, err, errlen) != 0)
+        rag_ingest_embed_pending(db, PQgetvalue(cr, 0, 0), ec, NULL, err,
+                                 errlen) != 0)
         rag_warn("msg=\"community embeddings failed, lexical index\" "
                  "collection=%s error=\"%s\"",
                  coll, err);

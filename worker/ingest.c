@@ -412,19 +412,16 @@ delete_missing(run_t *r, const char *source, char *err, size_t errlen)
     return 0;
 }
 
-/* Embeds every chunk of the collection that has no embedding yet. */
-static int
-embed_pending(run_t *r, char *err, size_t errlen)
+int
+rag_ingest_embed_pending(PGconn *db, const char *coll_id,
+                         const rag_embed_conf *ec, long *embedded, char *err,
+                         size_t errlen)
 {
-    rag_embed_conf ec;
-    const char *p[1] = {r->coll_id};
+    const char *p[1] = {coll_id};
 
-    rag_embed_conf_load(&ec, r->conf);
-    if (!rag_embed_enabled(&ec))
-        return 0;
     for (;;) {
         PGresult *res =
-            rag_db_query(r->db,
+            rag_db_query(db,
                          "SELECT c.id, c.heading_path, c.body FROM chunks c "
                          "JOIN documents d ON d.id = c.document_id "
                          "WHERE d.collection_id = $1 AND c.embedding IS NULL "
@@ -464,7 +461,7 @@ embed_pending(run_t *r, char *err, size_t errlen)
                 texts[i][tl] = '\0';
             }
         }
-        if (rag_embed(&ec, (const char *const *)texts, (size_t)n, &vec, &dims,
+        if (rag_embed(ec, (const char *const *)texts, (size_t)n, &vec, &dims,
                       err, errlen) != 0)
             goto batch_done;
         for (int i = 0; i < n; i++) {
@@ -476,15 +473,16 @@ embed_pending(run_t *r, char *err, size_t errlen)
             if (rag_buf_putc(&arr, '}') != 0)
                 goto batch_done;
             const char *q[3] = {PQgetvalue(res, i, 0), arr.data,
-                                ec.model ? ec.model : ""};
-            if (rag_db_exec(r->db,
+                                ec->model ? ec->model : ""};
+            if (rag_db_exec(db,
                             "UPDATE chunks SET embedding = $2::real[], "
                             "embed_model = $3 WHERE id = $1",
                             3, q) != 0) {
                 snprintf(err, errlen, "cannot store an embedding");
                 goto batch_done;
             }
-            r->st->embedded++;
+            if (embedded)
+                (*embedded)++;
         }
         rc = 0;
     batch_done:
@@ -498,6 +496,19 @@ embed_pending(run_t *r, char *err, size_t errlen)
         if (rc != 0)
             return -1;
     }
+}
+
+/* Embeds what the collection still lacks, when embeddings are configured. */
+static int
+embed_pending(run_t *r, char *err, size_t errlen)
+{
+    rag_embed_conf ec;
+
+    rag_embed_conf_load(&ec, r->conf);
+    if (!rag_embed_enabled(&ec))
+        return 0;
+    return rag_ingest_embed_pending(r->db, r->coll_id, &ec, &r->st->embedded,
+                                    err, errlen);
 }
 
 /* ---- site

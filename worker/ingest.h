@@ -25,6 +25,7 @@
 #define INGEST_H
 
 #include "rag_conf.h"
+#include "rag_embed.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -83,6 +84,15 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
  * 0, or -1 with err. */
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                        char *err, size_t errlen);
+
+/* Embeds every chunk of collection coll_id (its numeric id, as text)
+ * that has no embedding yet, in batches, each input being the chunk's
+ * breadcrumb + body cut to the embedding input limit. Adds the number
+ * embedded to *embedded when not NULL. 0, or -1 with err. Shared by
+ * ingestion and the community-answers sync. */
+int rag_ingest_embed_pending(PGconn *db, const char *coll_id,
+                             const rag_embed_conf *ec, long *embedded,
+                             char *err, size_t errlen);
 
 /* One summary line: "pages fetched=.. unchanged=.. ..." */
 void rag_ingest_format_stats(const rag_ingest_stats *st, char *out,
