@@ -399,26 +399,6 @@ ngx_rag_command_option(yajl_val root, const char *name)
 }
 
 
-static char *
-ngx_rag_pool_cstr(ngx_pool_t *pool, const char *s, size_t max)
-{
-    size_t  len;
-    char   *p;
-
-    len = ngx_strlen(s);
-    if (len > max) {
-        return NULL;
-    }
-
-    p = ngx_pnalloc(pool, len + 1);
-    if (p) {
-        ngx_memcpy(p, s, len + 1);
-    }
-
-    return p;
-}
-
-
 /*
  * /search query:<text> collection:<name> [limit:<n>] — answered from the
  * index within Discord's 3 s. NGX_OK when a search task now owns the
@@ -428,6 +408,7 @@ ngx_rag_pool_cstr(ngx_pool_t *pool, const char *s, size_t max)
 static ngx_int_t
 ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
 {
+    size_t                  qlen;
     ngx_int_t               rc;
     ngx_str_t               coll;
     yajl_val                q, c, l;
@@ -444,6 +425,14 @@ ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
         return NGX_DECLINED;
     }
 
+    qlen = ngx_strlen(q->u.string);
+    coll.data = (u_char *) c->u.string;
+    coll.len = ngx_strlen(c->u.string);
+
+    if (qlen == 0 || qlen > NGX_RAG_DISCORD_QUERY_MAX || coll.len > 64) {
+        return NGX_DECLINED;
+    }
+
     t = ngx_rag_task_create(r, NGX_RAG_EP_INTERACTIONS, ngx_rag_isearch_run,
                             sizeof(ngx_rag_isearch_ctx_t));
     if (t == NULL) {
@@ -451,9 +440,8 @@ ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
     }
 
     ctx = t->data;
-    ctx->query = ngx_rag_pool_cstr(r->pool, q->u.string,
-                                   NGX_RAG_DISCORD_QUERY_MAX);
-    ctx->collection = ngx_rag_pool_cstr(r->pool, c->u.string, 64);
+    ctx->query = ngx_rag_pstrndup(r->pool, q->u.string, qlen);
+    ctx->collection = ngx_rag_pstrndup(r->pool, coll.data, coll.len);
     ctx->limit = 5;
 
     if (l && YAJL_IS_INTEGER(l)) {
@@ -461,14 +449,11 @@ ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
                                               NGX_RAG_DISCORD_SEARCH_MAX));
     }
 
-    if (ctx->query == NULL || ctx->collection == NULL
-        || ctx->query[0] == '\0')
-    {
+    if (ctx->query == NULL || ctx->collection == NULL) {
         return NGX_DECLINED;
     }
 
     coll.data = (u_char *) ctx->collection;
-    coll.len = ngx_strlen(ctx->collection);
 
     rc = ngx_rag_search_pin(r, &coll, &ctx->pin);
 

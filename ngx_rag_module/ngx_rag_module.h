@@ -126,6 +126,9 @@ ngx_int_t ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint,
  * handler's return value. */
 ngx_int_t ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_int_t rc, ngx_http_client_body_handler_pt post_handler);
+/* A NUL-terminated copy of len bytes of s in pool (thread tasks take C
+ * strings); NULL when out of memory. */
+char *ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len);
 /* Constant-time equality of two secrets of any length. */
 ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
     size_t blen);

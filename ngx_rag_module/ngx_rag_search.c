@@ -717,21 +717,6 @@ bad_type:
 }
 
 
-static char *
-ngx_rag_search_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
-{
-    char  *p;
-
-    p = ngx_pnalloc(pool, len + 1);
-    if (p != NULL) {
-        ngx_memcpy(p, s, len);
-        p[len] = '\0';
-    }
-
-    return p;
-}
-
-
 /*
  * Takes the request's hold on collection's index: a reference to the
  * current mapping and/or the duty to open a new file in the thread. The
@@ -776,7 +761,7 @@ ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
         return NGX_AGAIN;
     }
 
-    pin->path = ngx_rag_search_pstrdup(r->pool, (u_char *) path,
+    pin->path = ngx_rag_pstrndup(r->pool, (u_char *) path,
                                        (size_t) (p - (u_char *) path));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (pin->path == NULL || cln == NULL) {
@@ -935,8 +920,8 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->query = ngx_rag_search_pstrdup(r->pool, query->data, query->len);
-    ctx->collection = ngx_rag_search_pstrdup(r->pool, collection->data,
+    ctx->query = ngx_rag_pstrndup(r->pool, query->data, query->len);
+    ctx->collection = ngx_rag_pstrndup(r->pool, collection->data,
                                              collection->len);
     if (ctx->query == NULL || ctx->collection == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -223,14 +223,13 @@ ngx_rag_upload_body(ngx_http_request_t *r)
     ctx->body = (char *) body.data;
 
     /* validated above: a string of at most 64 bytes */
-    n = ngx_strlen(coll->u.string);
-    ctx->collection = ngx_pnalloc(r->pool, n + 1);
+    ctx->collection = ngx_rag_pstrndup(r->pool, coll->u.string,
+                                       ngx_strlen(coll->u.string));
     if (ctx->collection == NULL) {
         yajl_tree_free(root);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-    ngx_memcpy(ctx->collection, coll->u.string, n + 1);
 
     yajl_tree_free(root);
 

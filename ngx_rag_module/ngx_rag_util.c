@@ -339,3 +339,18 @@ ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t rc,
 
     return NGX_DONE;
 }
+
+
+char *
+ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len)
+{
+    char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p != NULL) {
+        ngx_memcpy(p, s, len);
+        p[len] = '\0';
+    }
+
+    return p;
+}

@@ -26,22 +26,6 @@ static void ngx_rag_webhook_body(ngx_http_request_t *r);
 static void ngx_rag_webhook_run(ngx_rag_task_t *t);
 
 
-static char *
-ngx_rag_pstrdup(ngx_pool_t *pool, const char *s)
-{
-    size_t  len;
-    char   *p;
-
-    len = ngx_strlen(s);
-    p = ngx_pnalloc(pool, len + 1);
-    if (p) {
-        ngx_memcpy(p, s, len + 1);
-    }
-
-    return p;
-}
-
-
 ngx_int_t
 ngx_rag_webhook_handler(ngx_http_request_t *r)
 {
@@ -137,9 +121,12 @@ ngx_rag_webhook_body(ngx_http_request_t *r)
     }
 
     ctx = t->data;
-    ctx->event_id = ngx_rag_pstrdup(r->pool, ev.event_id);
-    ctx->thread_id = ngx_rag_pstrdup(r->pool, ev.thread_id);
-    ctx->message_id = ngx_rag_pstrdup(r->pool, ev.message_id);
+    ctx->event_id = ngx_rag_pstrndup(r->pool, ev.event_id,
+                                     ngx_strlen(ev.event_id));
+    ctx->thread_id = ngx_rag_pstrndup(r->pool, ev.thread_id,
+                                     ngx_strlen(ev.thread_id));
+    ctx->message_id = ngx_rag_pstrndup(r->pool, ev.message_id,
+                                     ngx_strlen(ev.message_id));
 
     if (ctx->event_id == NULL || ctx->thread_id == NULL
         || ctx->message_id == NULL)
