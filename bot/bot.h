@@ -17,6 +17,7 @@
 
 #include "rag_buf.h"
 #include "rag_conf.h"
+#include "rag_json.h"
 
 #include <libpq-fe.h>
 #include <yajl/yajl_tree.h>
@@ -46,16 +47,6 @@ typedef struct {
     void (*pump)(void *ud);
     void *pump_ud;
 } rag_bot;
-
-/* d["a"]["b"] as a string (NULL if absent or not a string). The path
- * ends with NULL. */
-const char *rag_j_str(yajl_val v, ...);
-/* Same for booleans (-1 absent), integers (def if absent). */
-int rag_j_bool(yajl_val v, ...);
-long long rag_j_int(yajl_val v, long long def, ...);
-yajl_val rag_j_get(yajl_val v, ...);
-/* Parses len bytes (bounded copy). Free with yajl_tree_free. */
-yajl_val rag_j_parse(const char *json, size_t len);
 
 /* Collection for a configured forum, or NULL (caller frees). */
 char *rag_bot_forum_collection(rag_bot *b, const char *guild_id,

@@ -22,7 +22,7 @@ get_json(rag_bot *b, const char *path)
 
     if (rag_rest_call(b->rest, "GET", path, NULL, &resp) == 0 &&
         resp.status == 200)
-        v = rag_j_parse(resp.body.data, resp.body.len);
+        v = rag_json_parse(resp.body.data, resp.body.len);
     rag_buf_free(&resp.body);
     return v;
 }
@@ -41,8 +41,8 @@ snowflake_cmp(const char *a, const char *b)
 static int
 by_id(const void *x, const void *y)
 {
-    const char *a = rag_j_str(*(yajl_val const *)x, "id", NULL);
-    const char *b = rag_j_str(*(yajl_val const *)y, "id", NULL);
+    const char *a = rag_json_str(*(yajl_val const *)x, "id", NULL);
+    const char *b = rag_json_str(*(yajl_val const *)y, "id", NULL);
 
     return snowflake_cmp(a ? a : "", b ? b : "");
 }
@@ -68,7 +68,7 @@ feed_messages(rag_bot *b, yajl_val arr, const char *guild, char *last,
     for (i = 0; i < n; i++)
         if (YAJL_IS_OBJECT(v[i]))
             rag_events_message(b, v[i], guild);
-    id = rag_j_str(v[n - 1], "id", NULL);
+    id = rag_json_str(v[n - 1], "id", NULL);
     snprintf(last, lastlen, "%s", id ? id : "");
     free(v);
     return (int)n;
@@ -86,13 +86,13 @@ new_threads(rag_bot *b, const char *guild)
     rag_buf_init(&path, 256);
     rag_buf_printf(&path, "/guilds/%s/threads/active", guild);
     v = get_json(b, path.data);
-    threads = rag_j_get(v, "threads", NULL);
+    threads = rag_json_get(v, "threads", NULL);
     for (i = 0; threads && YAJL_IS_ARRAY(threads) && i < threads->u.array.len &&
                 i < RAG_CATCHUP_MAX_THREADS;
          i++) {
         yajl_val t = threads->u.array.values[i], msg;
-        const char *id = rag_j_str(t, "id", NULL),
-                   *parent = rag_j_str(t, "parent_id", NULL);
+        const char *id = rag_json_str(t, "id", NULL),
+                   *parent = rag_json_str(t, "parent_id", NULL);
         const char *p[] = {id};
         PGresult *r;
         int known;
@@ -104,8 +104,8 @@ new_threads(rag_bot *b, const char *guild)
         known = r == NULL || PQntuples(r) > 0;
         PQclear(r);
         if (known || !rag_events_track_thread(b, id, guild, parent,
-                                              rag_j_str(t, "name", NULL),
-                                              rag_j_str(t, "owner_id", NULL)))
+                                              rag_json_str(t, "name", NULL),
+                                              rag_json_str(t, "owner_id", NULL)))
             continue;
         rag_info("msg=\"catch-up: new post\" thread=%s", id);
         /* the starter message has the thread's id */

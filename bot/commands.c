@@ -156,14 +156,14 @@ opt(const cmd_ctx *c, const char *name)
     if (c->options == NULL)
         return NULL;
     if (YAJL_IS_OBJECT(c->options))
-        return rag_j_get(c->options, name, NULL);
+        return rag_json_get(c->options, name, NULL);
     if (!YAJL_IS_ARRAY(c->options))
         return NULL;
     for (i = 0; i < c->options->u.array.len; i++) {
         yajl_val o = c->options->u.array.values[i];
-        const char *n = rag_j_str(o, "name", NULL);
+        const char *n = rag_json_str(o, "name", NULL);
         if (n && strcmp(n, name) == 0)
-            return rag_j_get(o, "value", NULL);
+            return rag_json_get(o, "value", NULL);
     }
     return NULL;
 }
@@ -650,22 +650,22 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
 {
     cmd_ctx c;
     cmd_out o;
-    const char *id = rag_j_str(d, "id", NULL),
-               *token = rag_j_str(d, "token", NULL);
+    const char *id = rag_json_str(d, "id", NULL),
+               *token = rag_json_str(d, "token", NULL);
     rag_buf body, path;
     rag_rest_resp resp;
 
-    if (!id || !token || rag_j_int(d, 0, "type", NULL) != 2)
+    if (!id || !token || rag_json_int(d, 0, "type", NULL) != 2)
         return;
     memset(&c, 0, sizeof(c));
-    c.name = rag_j_str(d, "data", "name", NULL);
-    c.guild = rag_j_str(d, "guild_id", NULL);
-    c.channel = rag_j_str(d, "channel_id", NULL);
-    c.user = rag_j_str(d, "member", "user", "id", NULL);
+    c.name = rag_json_str(d, "data", "name", NULL);
+    c.guild = rag_json_str(d, "guild_id", NULL);
+    c.channel = rag_json_str(d, "channel_id", NULL);
+    c.user = rag_json_str(d, "member", "user", "id", NULL);
     if (c.user == NULL)
-        c.user = rag_j_str(d, "user", "id", NULL);
-    c.roles = rag_j_get(d, "member", "roles", NULL);
-    c.options = rag_j_get(d, "data", "options", NULL);
+        c.user = rag_json_str(d, "user", "id", NULL);
+    c.roles = rag_json_get(d, "member", "roles", NULL);
+    c.options = rag_json_get(d, "data", "options", NULL);
     if (c.name == NULL)
         return;
     memset(&o, 0, sizeof(o));
@@ -727,8 +727,8 @@ rag_commands_run_queue(rag_bot *b)
         char err[64];
         const char *ropt = PQgetvalue(r, i, 9), *rr = PQgetvalue(r, i, 7);
 
-        roles = rag_j_parse(rr, strlen(rr));
-        opts = rag_j_parse(ropt, strlen(ropt));
+        roles = rag_json_parse(rr, strlen(rr));
+        opts = rag_json_parse(ropt, strlen(ropt));
         memset(&c, 0, sizeof(c));
         c.name = PQgetvalue(r, i, 8);
         c.guild = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);

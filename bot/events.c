@@ -51,15 +51,15 @@ rag_events_track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
 static void
 on_thread_create(rag_bot *b, yajl_val d)
 {
-    const char *id = rag_j_str(d, "id", NULL),
-               *guild = rag_j_str(d, "guild_id", NULL),
-               *parent = rag_j_str(d, "parent_id", NULL);
+    const char *id = rag_json_str(d, "id", NULL),
+               *guild = rag_json_str(d, "guild_id", NULL),
+               *parent = rag_json_str(d, "parent_id", NULL);
 
     if (!id || !guild || !parent)
         return;
     if (!rag_events_track_thread(b, id, guild, parent,
-                                 rag_j_str(d, "name", NULL),
-                                 rag_j_str(d, "owner_id", NULL))) {
+                                 rag_json_str(d, "name", NULL),
+                                 rag_json_str(d, "owner_id", NULL))) {
         snprintf(b->untracked[b->untracked_next % 256], 24, "%s", id);
         b->untracked_next++;
     }
@@ -79,9 +79,9 @@ known_untracked(rag_bot *b, const char *id)
 static void
 on_thread_update(rag_bot *b, yajl_val d)
 {
-    const char *id = rag_j_str(d, "id", NULL);
-    int archived = rag_j_bool(d, "thread_metadata", "archived", NULL);
-    int locked = rag_j_bool(d, "thread_metadata", "locked", NULL);
+    const char *id = rag_json_str(d, "id", NULL);
+    int archived = rag_json_bool(d, "thread_metadata", "archived", NULL);
+    int locked = rag_json_bool(d, "thread_metadata", "locked", NULL);
     const char *p[2];
     PGresult *r;
 
@@ -98,7 +98,7 @@ on_thread_update(rag_bot *b, yajl_val d)
         rag_info("msg=\"thread state synced\" thread=%s open=%s", id, p[1]);
     PQclear(r);
     /* a renamed post keeps its title in step */
-    p[1] = rag_j_str(d, "name", NULL);
+    p[1] = rag_json_str(d, "name", NULL);
     if (p[1])
         rag_db_exec(b->db,
                     "UPDATE threads SET title = $2 WHERE thread_id = $1 "
@@ -109,7 +109,7 @@ on_thread_update(rag_bot *b, yajl_val d)
 static void
 on_thread_delete(rag_bot *b, yajl_val d)
 {
-    const char *p[] = {rag_j_str(d, "id", NULL)};
+    const char *p[] = {rag_json_str(d, "id", NULL)};
 
     if (p[0])
         rag_db_exec(b->db,
@@ -131,12 +131,12 @@ fetch_thread(rag_bot *b, const char *channel_id)
     rag_buf_printf(&path, "/channels/%s", channel_id);
     if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
         resp.status == 200) {
-        v = rag_j_parse(resp.body.data, resp.body.len);
-        if (v && rag_j_str(v, "parent_id", NULL))
+        v = rag_json_parse(resp.body.data, resp.body.len);
+        if (v && rag_json_str(v, "parent_id", NULL))
             tracked = rag_events_track_thread(
-                b, channel_id, rag_j_str(v, "guild_id", NULL),
-                rag_j_str(v, "parent_id", NULL), rag_j_str(v, "name", NULL),
-                rag_j_str(v, "owner_id", NULL));
+                b, channel_id, rag_json_str(v, "guild_id", NULL),
+                rag_json_str(v, "parent_id", NULL), rag_json_str(v, "name", NULL),
+                rag_json_str(v, "owner_id", NULL));
     }
     yajl_tree_free(v);
     rag_buf_free(&resp.body);
@@ -181,8 +181,8 @@ ensure_controller(rag_bot *b, const char *thread_id)
     rag_buf_printf(&path, "/channels/%s/messages", thread_id);
     if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
         resp.status / 100 == 2) {
-        v = rag_j_parse(resp.body.data, resp.body.len);
-        p[1] = rag_j_str(v, "id", NULL);
+        v = rag_json_parse(resp.body.data, resp.body.len);
+        p[1] = rag_json_str(v, "id", NULL);
         if (p[1])
             rag_db_exec(b->db,
                         "UPDATE threads SET thread_controller_id = "
@@ -208,7 +208,7 @@ mentions_user(yajl_val mentions, const char *id)
     if (!mentions || !YAJL_IS_ARRAY(mentions) || !id || !*id)
         return 0;
     for (i = 0; i < mentions->u.array.len; i++) {
-        const char *m = rag_j_str(mentions->u.array.values[i], "id", NULL);
+        const char *m = rag_json_str(mentions->u.array.values[i], "id", NULL);
         if (m && strcmp(m, id) == 0)
             return 1;
     }
@@ -241,23 +241,23 @@ ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
 void
 rag_events_message(rag_bot *b, yajl_val d, const char *guild_id)
 {
-    const char *id = rag_j_str(d, "id", NULL),
-               *channel = rag_j_str(d, "channel_id", NULL),
-               *guild = guild_id ? guild_id : rag_j_str(d, "guild_id", NULL),
-               *author = rag_j_str(d, "author", "id", NULL),
-               *content = rag_j_str(d, "content", NULL),
+    const char *id = rag_json_str(d, "id", NULL),
+               *channel = rag_json_str(d, "channel_id", NULL),
+               *guild = guild_id ? guild_id : rag_json_str(d, "guild_id", NULL),
+               *author = rag_json_str(d, "author", "id", NULL),
+               *content = rag_json_str(d, "content", NULL),
                *ref_author =
-                   rag_j_str(d, "referenced_message", "author", "id", NULL);
+                   rag_json_str(d, "referenced_message", "author", "id", NULL);
     const char *p[7];
     PGresult *r = NULL, *ins = NULL;
     int first, mentions, replies, open = 0, tracked_now = 0;
 
     if (!id || !channel || !author ||
-        rag_j_bool(d, "author", "bot", NULL) == 1 ||
+        rag_json_bool(d, "author", "bot", NULL) == 1 ||
         strcmp(author, b->bot_id) == 0)
         return;
     first = strcmp(id, channel) == 0;
-    mentions = mentions_user(rag_j_get(d, "mentions", NULL), b->bot_id);
+    mentions = mentions_user(rag_json_get(d, "mentions", NULL), b->bot_id);
     p[0] = channel;
     r = rag_db_query(b->db,
                      "SELECT open AND NOT solved FROM threads "
@@ -326,10 +326,10 @@ done:
 static void
 on_reaction(rag_bot *b, yajl_val d, int add)
 {
-    const char *user = rag_j_str(d, "user_id", NULL),
-               *msg = rag_j_str(d, "message_id", NULL),
-               *guild = rag_j_str(d, "guild_id", NULL),
-               *emoji = rag_j_str(d, "emoji", "name", NULL);
+    const char *user = rag_json_str(d, "user_id", NULL),
+               *msg = rag_json_str(d, "message_id", NULL),
+               *guild = rag_json_str(d, "guild_id", NULL),
+               *emoji = rag_json_str(d, "emoji", "name", NULL);
     const char *p[4], *vote, *col;
     PGresult *r = NULL, *x = NULL;
     char thread[64], author[64], solved_by[64];
@@ -361,7 +361,7 @@ on_reaction(rag_bot *b, yajl_val d, int add)
         goto done;
     may_solve = strcmp(user, author) == 0 ||
                 (add && rag_bot_is_mod(
-                            b, guild, rag_j_get(d, "member", "roles", NULL))) ||
+                            b, guild, rag_json_get(d, "member", "roles", NULL))) ||
                 (!add && strcmp(user, solved_by) == 0);
     if (rag_db_begin(b->db) < 0)
         goto done;
@@ -444,8 +444,8 @@ announce_login(rag_bot *b)
 static void
 on_ready(rag_bot *b, yajl_val d)
 {
-    const char *uid = rag_j_str(d, "user", "id", NULL),
-               *app = rag_j_str(d, "application", "id", NULL);
+    const char *uid = rag_json_str(d, "user", "id", NULL),
+               *app = rag_json_str(d, "application", "id", NULL);
 
     if (uid)
         snprintf(b->bot_id, sizeof(b->bot_id), "%s", uid);
@@ -464,20 +464,20 @@ on_ready(rag_bot *b, yajl_val d)
 void
 rag_events_handle(rag_bot *b, const char *json, size_t len)
 {
-    yajl_val root = rag_j_parse(json, len), d;
+    yajl_val root = rag_json_parse(json, len), d;
     const char *t;
 
     if (root == NULL)
         return;
-    t = rag_j_str(root, "t", NULL);
-    d = rag_j_get(root, "d", NULL);
+    t = rag_json_str(root, "t", NULL);
+    d = rag_json_get(root, "d", NULL);
     if (t == NULL || d == NULL || !YAJL_IS_OBJECT(d))
         goto done;
     rag_debug("msg=\"dispatch\" t=%s", t);
     if (strcmp(t, "READY") == 0)
         on_ready(b, d);
-    else if (strcmp(t, "GUILD_CREATE") == 0 && rag_j_str(d, "id", NULL))
-        rag_commands_guild_joined(b, rag_j_str(d, "id", NULL));
+    else if (strcmp(t, "GUILD_CREATE") == 0 && rag_json_str(d, "id", NULL))
+        rag_commands_guild_joined(b, rag_json_str(d, "id", NULL));
     else if (strcmp(t, "THREAD_CREATE") == 0)
         on_thread_create(b, d);
     else if (strcmp(t, "THREAD_UPDATE") == 0)

@@ -3,6 +3,7 @@
  */
 #include "gateway.h"
 #include "ws.h"
+#include "rag_time.h"
 
 #include "rag_log.h"
 
@@ -18,14 +19,6 @@
 #define MAX_BACKOFF_MS 60000
 #define CLOSE_RESUME 4000 /* our close code: keeps the session */
 
-static long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Uniform in [0,1). */
 static double
 rand01(void)
@@ -34,19 +27,6 @@ rand01(void)
     if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
         r = (uint32_t)rand();
     return (double)r / 4294967296.0;
-}
-
-static void
-sleep_ms(long ms, volatile sig_atomic_t *stop)
-{
-    long end = mono_ms() + ms;
-    while (!*stop && mono_ms() < end) {
-        long left = end - mono_ms();
-        struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
-        if (left <= 0)
-            break;
-        nanosleep(&ts, NULL);
-    }
 }
 
 int
@@ -201,7 +181,7 @@ typedef struct {
 static int
 gw_send(gw_state *g, int heartbeat)
 {
-    long now = mono_ms();
+    long now = rag_time_mono_ms();
 
     if (!rag_gw_limiter_take(&g->lim, now) && !heartbeat) {
         rag_warn("msg=\"gateway send limit reached, dropping send\"");
@@ -241,7 +221,7 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
             return;
         }
         g->hb_interval = m.heartbeat_interval;
-        g->next_hb = mono_ms() + (long)(g->hb_interval * rand01());
+        g->next_hb = rag_time_mono_ms() + (long)(g->hb_interval * rand01());
         g->acked = 1;
         if (g->session_id[0]) {
             rag_gw_resume_json(&g->out, g->c->token, g->session_id, g->seq);
@@ -310,7 +290,7 @@ gw_connection(gw_state *g, const char *url)
     rag_info("msg=\"gateway connected\"");
     while (!*g->c->stop && !g->reconnect) {
         struct pollfd pfd;
-        long now = mono_ms(), timeout = 250;
+        long now = rag_time_mono_ms(), timeout = 250;
         int n;
 
         if (g->hb_interval > 0) {
@@ -411,7 +391,7 @@ rag_gw_run(const rag_gw_conf *c)
         }
         rag_info("msg=\"gateway reconnecting\" delay_ms=%ld resume=%d",
                  g.wait_before, g.session_id[0] != '\0');
-        sleep_ms(g.wait_before, c->stop);
+        rag_time_sleep_until_stop(g.wait_before, c->stop);
         g.wait_before = 0;
     }
     rag_buf_free(&g.out);

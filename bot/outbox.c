@@ -53,11 +53,11 @@ mark_failed(rag_bot *b, const char *thread, const char *msg, const char *why,
 static const char *
 first_desc(yajl_val msg)
 {
-    yajl_val e = rag_j_get(msg, "embeds", NULL);
+    yajl_val e = rag_json_get(msg, "embeds", NULL);
 
     if (e == NULL || !YAJL_IS_ARRAY(e) || e->u.array.len == 0)
         return NULL;
-    return rag_j_str(e->u.array.values[0], "description", NULL);
+    return rag_json_str(e->u.array.values[0], "description", NULL);
 }
 
 /* On a retry, Discord's nonce memory (a few minutes) may have lapsed:
@@ -74,7 +74,7 @@ static void
 find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
             char *out, size_t outlen)
 {
-    yajl_val mine = rag_j_parse(body, strlen(body));
+    yajl_val mine = rag_json_parse(body, strlen(body));
     const char *want = first_desc(mine);
     size_t i;
 
@@ -83,8 +83,8 @@ find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
          want && recent && YAJL_IS_ARRAY(recent) && i < recent->u.array.len;
          i++) {
         yajl_val m = recent->u.array.values[i];
-        const char *author = rag_j_str(m, "author", "id", NULL),
-                   *id = rag_j_str(m, "id", NULL), *d = first_desc(m);
+        const char *author = rag_json_str(m, "author", "id", NULL),
+                   *id = rag_json_str(m, "id", NULL), *d = first_desc(m);
         /* only messages posted after the reply was written */
         if (id && author && d && strcmp(author, b->bot_id) == 0 &&
             snowflake_ms(id) >= since_ms && strcmp(d, want) == 0) {
@@ -106,7 +106,7 @@ recent_messages(rag_bot *b, const char *thread)
     rag_buf_printf(&path, "/channels/%s/messages?limit=100", thread);
     if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
         resp.status == 200)
-        v = rag_j_parse(resp.body.data, resp.body.len);
+        v = rag_json_parse(resp.body.data, resp.body.len);
     rag_buf_free(&resp.body);
     rag_buf_free(&path);
     return v;
@@ -150,8 +150,8 @@ deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
         rc = rag_rest_call(b->rest, "POST", path.data, bodies[i].data, &resp);
         if (rc == 0 && resp.status / 100 == 2) {
             if (i == 0) {
-                yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
-                const char *id = rag_j_str(v, "id", NULL);
+                yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
+                const char *id = rag_json_str(v, "id", NULL);
                 snprintf(first_id, sizeof(first_id), "%s", id ? id : "");
                 yajl_tree_free(v);
             }

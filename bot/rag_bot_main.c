@@ -39,6 +39,7 @@
 #include "gateway.h"
 #include "outbox.h"
 #include "rest.h"
+#include "rag_time.h"
 
 #include "rag_conf.h"
 #include "rag_db.h"
@@ -177,14 +178,6 @@ pump(void *ud)
     p->busy = 0;
 }
 
-static long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int
 listen_all(PGconn *db)
 {
@@ -203,8 +196,8 @@ discover_gateway(rag_rest *rest)
 
     if (rag_rest_call(rest, "GET", "/gateway/bot", NULL, &resp) == 0 &&
         resp.status == 200) {
-        yajl_val v = rag_j_parse(resp.body.data, resp.body.len);
-        const char *u = rag_j_str(v, "url", NULL);
+        yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
+        const char *u = rag_json_str(v, "url", NULL);
         if (u && (strncmp(u, "wss://", 6) == 0 || strncmp(u, "ws://", 5) == 0))
             url = strdup(u);
         yajl_tree_free(v);
@@ -331,7 +324,7 @@ main(int argc, char **argv)
     while (!stop_flag && !br.gw_done) {
         struct pollfd pfd[2];
         int npfd = 1, due = 0;
-        long now = mono_ms(), timeout;
+        long now = rag_time_mono_ms(), timeout;
 
         pfd[0].fd = br.wake[0];
         pfd[0].events = POLLIN;
@@ -362,7 +355,7 @@ main(int argc, char **argv)
         }
         if (drain_events(&b, &br) > 0)
             due = 1; /* a dispatch may have produced work */
-        if (mono_ms() >= next_poll)
+        if (rag_time_mono_ms() >= next_poll)
             due = 1;
         if (b.catchup_due && PQstatus(b.db) == CONNECTION_OK) {
             rag_catchup_run(&b);
@@ -374,7 +367,7 @@ main(int argc, char **argv)
             if (!b.commands_registered && b.app_id[0] && b.bot_id[0] &&
                 rag_commands_register(&b) == 0)
                 b.commands_registered = 1;
-            next_poll = mono_ms() + poll_ms;
+            next_poll = rag_time_mono_ms() + poll_ms;
         }
     }
     rc = 0;

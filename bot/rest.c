@@ -2,6 +2,7 @@
  * rest — Discord REST client with rate-limit buckets (see rest.h).
  */
 #include "rest.h"
+#include "rag_time.h"
 
 #include "rag_log.h"
 
@@ -237,22 +238,6 @@ typedef struct {
     int global;
 } hdrs;
 
-static long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    if (ms > 0)
-        nanosleep(&ts, NULL);
-}
-
 static size_t
 on_body(char *p, size_t sz, size_t n, void *ud)
 {
@@ -427,7 +412,7 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
     if (snprintf(url, sizeof(url), "%s%s", r->base, path) >= (int)sizeof(url))
         return -1;
     for (tries = 0; tries < MAX_TRIES; tries++) {
-        long now = mono_ms(), w, inv = rag_rl_invalid(&r->rl, now, 0);
+        long now = rag_time_mono_ms(), w, inv = rag_rl_invalid(&r->rl, now, 0);
 
         if (inv >= RAG_RL_INVALID_HARD) {
             rag_error("msg=\"invalid-request budget exhausted, refusing "
@@ -436,7 +421,7 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
             return -1;
         }
         if (inv >= RAG_RL_INVALID_SOFT)
-            sleep_ms(1000);
+            rag_time_sleep_ms(1000);
         w = rag_rl_wait(&r->rl, route, now);
         if (w > MAX_WAIT_MS) {
             rag_warn("msg=\"rate limited for too long\" route=\"%s\" "
@@ -447,16 +432,16 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
         }
         if (w > 0) {
             rag_debug("msg=\"rate limit wait\" route=\"%s\" ms=%ld", route, w);
-            sleep_ms(w);
+            rag_time_sleep_ms(w);
         }
-        rag_rl_sent(&r->rl, mono_ms());
+        rag_rl_sent(&r->rl, rag_time_mono_ms());
         if (rest_once(r, method, url, json, resp, &h) < 0) {
             if (++fails_5xx >= MAX_5XX_TRIES)
                 return -1;
-            sleep_ms(500L << fails_5xx);
+            rag_time_sleep_ms(500L << fails_5xx);
             continue;
         }
-        now = mono_ms();
+        now = rag_time_mono_ms();
         rag_rl_update(&r->rl, route, h.bucket[0] ? h.bucket : NULL,
                       h.remaining[0] ? h.remaining : NULL,
                       h.reset_after[0] ? h.reset_after : NULL, now);
@@ -481,7 +466,7 @@ rag_rest_call(rag_rest *r, const char *method, const char *path,
                 break;
             rag_warn("msg=\"discord 5xx, retrying\" route=\"%s\" status=%ld",
                      route, resp->status);
-            sleep_ms(500L << fails_5xx);
+            rag_time_sleep_ms(500L << fails_5xx);
             continue;
         }
         resp->code = json_code(resp->body.data);

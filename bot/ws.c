@@ -2,6 +2,7 @@
  * ws — WebSocket client over a non-blocking socket (see ws.h).
  */
 #include "ws.h"
+#include "rag_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,19 +212,11 @@ rag_ws_parse_response(const char *buf, size_t len, const char *expect_accept,
     return (long)hdr_len;
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int
 wait_fd(int fd, short ev, long deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = ev};
-    long left = deadline - now_ms();
+    long left = deadline - rag_time_mono_ms();
     int n;
 
     if (left <= 0)
@@ -523,7 +516,7 @@ rag_ws_connect(const char *url, const char *ca_file, long timeout_ms,
 {
     char host[256], port[8], path[1024];
     int tls;
-    long deadline = now_ms() + timeout_ms;
+    long deadline = rag_time_mono_ms() + timeout_ms;
     rag_ws *ws = NULL;
     struct wslay_event_callbacks cbs = {cb_recv, cb_send, cb_genmask, NULL,
                                         NULL,    NULL,    cb_msg};

@@ -1,4 +1,5 @@
 #include "rag_http.h"
+#include "rag_time.h"
 
 #include "rag_log.h"
 
@@ -102,15 +103,6 @@ retryable(long status)
     return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 int
 rag_http_do(const rag_http_req *req, rag_http_resp *resp)
 {
@@ -207,7 +199,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
         rag_warn("msg=\"http retry\" url=\"%s\" status=%ld error=\"%s\" "
                  "attempt=%d wait_ms=%ld",
                  req->url, resp->status, resp->error, attempt + 1, wait);
-        sleep_ms(wait);
+        rag_time_sleep_ms(wait);
         if (backoff < RAG_HTTP_MAX_BACKOFF_MS)
             backoff *= 2;
     }

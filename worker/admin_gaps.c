@@ -12,20 +12,12 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-static const char *
-jstr(yajl_val v, const char *key)
-{
-    const char *path[2] = {key, NULL};
-    yajl_val s = yajl_tree_get(v, path, yajl_t_string);
-    return s ? YAJL_GET_STRING(s) : "";
-}
+#include "rag_json.h"
 
-static long long
-jint(yajl_val v, const char *key)
+static const char *
+or_empty(const char *s)
 {
-    const char *path[2] = {key, NULL};
-    yajl_val s = yajl_tree_get(v, path, yajl_t_number);
-    return s && YAJL_IS_INTEGER(s) ? YAJL_GET_INTEGER(s) : 0;
+    return s ? s : "";
 }
 
 /* Renders the JSON report as text (one parser for both outputs keeps
@@ -44,14 +36,14 @@ print_text(const char *json)
     cls = yajl_tree_get(root, cpath, yajl_t_array);
     printf("gap report: %lld questions in %zu clusters (unsolved after %lld"
            " days)\n",
-           jint(root, "questions"), cls ? cls->u.array.len : 0,
-           jint(root, "days"));
+           rag_json_int(root, 0, "questions", NULL), cls ? cls->u.array.len : 0,
+           rag_json_int(root, 0, "days", NULL));
     for (i = 0; cls && i < cls->u.array.len; i++) {
         yajl_val c = cls->u.array.values[i], ex, pg, rs;
         const char *ep[] = {"examples", NULL}, *pp[] = {"pages", NULL};
         const char *rp[] = {"reasons", NULL};
-        printf("\n#%lld  %lld question(s)  collection=%s ", jint(c, "id"),
-               jint(c, "count"), jstr(c, "collection"));
+        printf("\n#%lld  %lld question(s)  collection=%s ", rag_json_int(c, 0, "id", NULL),
+               rag_json_int(c, 0, "count", NULL), or_empty(rag_json_str(c, "collection", NULL)));
         rs = yajl_tree_get(c, rp, yajl_t_object);
         for (j = 0; rs && j < rs->u.object.len; j++)
             printf(" %s=%lld", rs->u.object.keys[j],
@@ -60,12 +52,12 @@ print_text(const char *json)
         ex = yajl_tree_get(c, ep, yajl_t_array);
         for (j = 0; ex && j < ex->u.array.len; j++) {
             yajl_val e = ex->u.array.values[j];
-            printf("  - [%s] %.160s\n", jstr(e, "reason"), jstr(e, "question"));
+            printf("  - [%s] %.160s\n", or_empty(rag_json_str(e, "reason", NULL)), or_empty(rag_json_str(e, "question", NULL)));
         }
         pg = yajl_tree_get(c, pp, yajl_t_array);
         for (j = 0; pg && j < pg->u.array.len; j++) {
             yajl_val e = pg->u.array.values[j];
-            printf("    closest: %s (%s)\n", jstr(e, "url"), jstr(e, "title"));
+            printf("    closest: %s (%s)\n", or_empty(rag_json_str(e, "url", NULL)), or_empty(rag_json_str(e, "title", NULL)));
         }
     }
     yajl_tree_free(root);

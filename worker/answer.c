@@ -3,6 +3,7 @@
 #include "community.h"
 #include "queue_runner.h"
 #include "rag_db.h"
+#include "rag_json.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
 #include "rag_search.h"
@@ -460,9 +461,7 @@ typedef struct {
 static const char *
 json_str(yajl_val root, const char *key, size_t max)
 {
-    const char *path[2] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-    const char *s = v ? YAJL_GET_STRING(v) : NULL;
+    const char *s = rag_json_str(root, key, NULL);
 
     return s && *s && strlen(s) < max ? s : NULL;
 }

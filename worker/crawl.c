@@ -1,4 +1,5 @@
 #include "crawl.h"
+#include "rag_time.h"
 
 #include "rag_http.h"
 #include "rag_log.h"
@@ -88,15 +89,6 @@ on_header(char *p, size_t sz, size_t n, void *ud)
     rag_http_header_value(p, len, "retry-after", s->retry_after,
                           sizeof(s->retry_after));
     return len;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 /* One request to one vetted address, no redirects followed. */
@@ -224,7 +216,7 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
         rag_warn("msg=\"crawl retry\" url=\"%s\" status=%ld error=\"%s\" "
                  "wait_ms=%ld",
                  cur, p->status, p->error, wait);
-        sleep_ms(wait);
+        rag_time_sleep_ms(wait);
         backoff *= 2;
     }
     p->final_url = strdup(cur);

@@ -1,4 +1,5 @@
 #include "crawl_pool.h"
+#include "rag_time.h"
 
 #include <libxml/parser.h>
 #include <math.h>
@@ -34,28 +35,6 @@ struct crawl_pool {
     double next_start; /* monotonic time the next request may start */
     char *selector;
 };
-
-static double
-mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_s(double s)
-{
-    struct timespec ts;
-
-    if (s <= 0)
-        return;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - floor(s)) * 1e9);
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static void
 task_free(task *t)
@@ -113,12 +92,12 @@ worker(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         /* reserve a start slot: starts are spaced by the delay */
-        now = mono();
+        now = rag_time_mono_s();
         start = p->next_start > now ? p->next_start : now;
         p->next_start = start + p->delay;
         pthread_mutex_unlock(&p->mu);
 
-        sleep_s(start - mono());
+        rag_time_sleep_ms((long)((start - rag_time_mono_s()) * 1000));
         r = run_task(p, t);
         task_free(t);
         d = calloc(1, sizeof(*d));

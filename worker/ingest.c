@@ -1,4 +1,5 @@
 #include "ingest.h"
+#include "rag_time.h"
 
 #include "crawl.h"
 #include "crawl_pool.h"
@@ -8,6 +9,7 @@
 #include "rag_db.h"
 #include "rag_embed.h"
 #include "rag_html.h"
+#include "rag_json.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
 #include "rag_tokens.h"
@@ -153,15 +155,6 @@ typedef struct {
     double t0;
     long progress_total;
 } run_t;
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 sha256_hex(const char *s, size_t n, char out[65])
@@ -600,14 +593,14 @@ in_scope(const rag_ingest_opts *o, const char *root, const char *url)
 static void
 polite_wait(double *last, double delay)
 {
-    double t = now_s(), wait = *last + delay - t;
+    double t = rag_time_mono_s(), wait = *last + delay - t;
 
     if (*last > 0 && wait > 0) {
         struct timespec ts = {(time_t)wait, (long)((wait - floor(wait)) * 1e9)};
         while (nanosleep(&ts, &ts) != 0)
             ;
     }
-    *last = now_s();
+    *last = rag_time_mono_s();
 }
 
 static int
@@ -994,7 +987,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     r.conf = conf;
     r.o = o;
     r.st = st;
-    r.t0 = now_s();
+    r.t0 = rag_time_mono_s();
     rag_chunk_opts_default(&r.copts);
     r.copts.max_tokens = (size_t)rag_conf_int(conf, "chunk_tokens", 500);
     r.copts.overlap_tokens = (size_t)rag_conf_int(
@@ -1087,19 +1080,10 @@ done:
                     "SELECT pg_advisory_unlock(hashtext('rag_ingest:' || $1))",
                     1, p);
     }
-    st->seconds = now_s() - r.t0;
+    st->seconds = rag_time_mono_s() - r.t0;
     ingest_items_free(items, nitems);
     map_free(&r.map);
     return rc;
-}
-
-static const char *
-jstr(yajl_val v, const char *key)
-{
-    const char *path[2] = {key, NULL};
-    yajl_val s = yajl_tree_get(v, path, yajl_t_string);
-
-    return s ? YAJL_GET_STRING(s) : NULL;
 }
 
 /* A job may read local files only below ingest_file_root: jobs are data
@@ -1153,7 +1137,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         return -1;
     }
     src = yajl_tree_get(root, src_path, yajl_t_object);
-    o.collection = jstr(root, "collection");
+    o.collection = rag_json_str(root, "collection", NULL);
     if (o.collection && src == NULL) {
         /* no source given: re-run the one recorded for the collection */
         const char *p[1] = {o.collection};
@@ -1165,7 +1149,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         if (saved && YAJL_IS_OBJECT(saved))
             src = saved;
     }
-    type = src ? jstr(src, "type") : NULL;
+    type = src ? rag_json_str(src, "type", NULL) : NULL;
     if (!o.collection || !type) {
         snprintf(err, errlen,
                  "payload needs collection and source.type "
@@ -1175,13 +1159,13 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     v = yajl_tree_get(root, force_path, yajl_t_any);
     o.force = v && YAJL_IS_TRUE(v);
     o.allow_private = rag_conf_bool(conf, "ingest_allow_private", 0);
-    o.selector = jstr(src, "selector");
+    o.selector = rag_json_str(src, "selector", NULL);
     if (strcmp(type, "site") == 0) {
         const char *inc[] = {"include", NULL}, *exc[] = {"exclude", NULL};
         yajl_val a;
         o.type = INGEST_SITE;
-        o.site = jstr(src, "url");
-        o.sitemap = jstr(src, "sitemap");
+        o.site = rag_json_str(src, "url", NULL);
+        o.sitemap = rag_json_str(src, "sitemap", NULL);
         if ((a = yajl_tree_get(src, inc, yajl_t_array)))
             for (size_t i = 0;
                  i < YAJL_GET_ARRAY(a)->len && o.ninclude < INGEST_MAX_PREFIXES;
@@ -1202,15 +1186,15 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         }
     } else if (strcmp(type, "dir") == 0) {
         o.type = INGEST_DIR;
-        o.dir = jstr(src, "dir");
-        o.url_template = jstr(src, "url_template");
+        o.dir = rag_json_str(src, "dir", NULL);
+        o.url_template = rag_json_str(src, "url_template", NULL);
         if (!o.dir || !o.url_template) {
             snprintf(err, errlen, "dir source needs dir and url_template");
             goto done;
         }
     } else if (strcmp(type, "json") == 0) {
         o.type = INGEST_JSON;
-        o.json = jstr(src, "file");
+        o.json = rag_json_str(src, "file", NULL);
         if (!o.json) {
             snprintf(err, errlen, "json source needs file");
             goto done;

@@ -1,4 +1,5 @@
 #include "queue_runner.h"
+#include "rag_time.h"
 
 #include "rag_db.h"
 #include "rag_log.h"
@@ -62,24 +63,6 @@ on_signal(int sig)
     errno = saved;
 }
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static const char *
 outcome_state(int rc)
 {
@@ -124,7 +107,7 @@ finish_job(rag_runner *rn, PGconn *db, rag_job *job, int rc,
             "msg=\"job\" id=%lld kind=%s attempt=%d/%d state=%s "
             "duration_ms=%.0f retry_in_s=%.1f error=\"%s\"",
             (long long) job->id, job->kind, job->attempts,
-            job->max_attempts, state, (now_s() - t0) * 1000,
+            job->max_attempts, state, (rag_time_mono_s() - t0) * 1000,
             strcmp(state, "retry") == 0 ? delay : 0.0,
             err && *err ? err : "");
 }
@@ -146,7 +129,7 @@ thread_connect(rag_runner *rn, const char *app)
         pthread_mutex_unlock(&rn->mu);
         if (stop)
             return NULL;
-        sleep_ms(backoff);
+        rag_time_sleep_ms(backoff);
         if (backoff < 5000)
             backoff *= 2;
     }
@@ -182,12 +165,12 @@ slot_main(void *arg)
                 db = thread_connect(rn, "rag-worker");
             if (db == NULL)
                 break;
-            sleep_ms(500);
+            rag_time_sleep_ms(500);
             continue;
         }
         got = rag_queue_claim(db, locked_by, c->lease_seconds, &job);
         if (got == 1) {
-            t0 = now_s();
+            t0 = rag_time_mono_s();
             pthread_mutex_lock(&rn->mu);
             if (rn->stopping) {
                 /* claimed while shutdown began: give it straight back */
@@ -224,20 +207,13 @@ slot_main(void *arg)
             continue; /* back to back while work is ready */
         }
         if (got < 0)
-            sleep_ms(200);
+            rag_time_sleep_ms(200);
         /* Nothing ready: sleep until NOTIFY, the next poll tick or stop. */
         pthread_mutex_lock(&rn->mu);
         if (rn->wake_gen == gen && !rn->stopping) {
-            struct timespec ts;
-            long ms = c->poll_interval_ms > 0 ? c->poll_interval_ms : 1000;
+            struct timespec ts = rag_time_abs_after_ms(
+                c->poll_interval_ms > 0 ? c->poll_interval_ms : 1000);
 
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
             pthread_cond_timedwait(&rn->cv, &rn->mu, &ts);
         }
         pthread_mutex_unlock(&rn->mu);
@@ -285,7 +261,7 @@ static void
 heartbeat(rag_runner *rn, PGconn *db)
 {
     rag_runner_conf *c = rn->conf;
-    double now = now_s(), every = c->lease_seconds / 3.0;
+    double now = rag_time_mono_s(), every = c->lease_seconds / 3.0;
 
     for (int i = 0; i < rn->nslots; i++) {
         rag_slot *s = &rn->slots[i];
@@ -322,7 +298,7 @@ static void
 shutdown_slots(rag_runner *rn, PGconn *ldb)
 {
     rag_runner_conf *c = rn->conf;
-    double deadline = now_s() + (double) c->grace_ms / 1000;
+    double deadline = rag_time_mono_s() + (double) c->grace_ms / 1000;
     int busy;
 
     pthread_mutex_lock(&rn->mu);
@@ -332,15 +308,9 @@ shutdown_slots(rag_runner *rn, PGconn *ldb)
     if (busy)
         rag_info("msg=\"stopping: waiting for in-flight jobs\" jobs=%d "
                  "grace_ms=%ld", busy, c->grace_ms);
-    while (busy_count(rn) > 0 && now_s() < deadline) {
-        struct timespec ts;
+    while (busy_count(rn) > 0 && rag_time_mono_s() < deadline) {
+        struct timespec ts = rag_time_abs_after_ms(50);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
         pthread_cond_timedwait(&rn->cv, &rn->mu, &ts);
     }
     pthread_mutex_unlock(&rn->mu);
@@ -459,7 +429,7 @@ rag_runner_run(rag_runner_conf *c)
             pfd[1].events = POLLIN;
             nfd = 2;
         }
-        now = now_s();
+        now = rag_time_mono_s();
         long wait = (long) ((last_tick + (double) tick_ms / 1000 - now) * 1000);
         if (wait < 0)
             wait = 0;
@@ -497,7 +467,7 @@ rag_runner_run(rag_runner_conf *c)
                 rag_warn("msg=\"listen connection lost\"");
                 PQfinish(ldb);
                 ldb = NULL;
-                next_reconnect = now_s() + 0.2;
+                next_reconnect = rag_time_mono_s() + 0.2;
             } else {
                 while ((n = PQnotifies(ldb)) != NULL) {
                     woke = 1;
@@ -507,7 +477,7 @@ rag_runner_run(rag_runner_conf *c)
         }
         if (woke)
             wake_all(rn);
-        now = now_s();
+        now = rag_time_mono_s();
         if (ldb == NULL && now >= next_reconnect) {
             ldb = listen_connect(rn);
             next_reconnect = now + 1;

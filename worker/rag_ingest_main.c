@@ -20,6 +20,7 @@
  * on success, 1 on failure, 2 on bad usage.
  */
 #include "ingest.h"
+#include "rag_time.h"
 #include "rag_buf.h"
 #include "rag_chunk.h"
 #include "rag_conf.h"
@@ -97,7 +98,7 @@ convert_dir(const char *dir, const char *selector)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    struct timespec t0, t1;
+    double t0, t1;
     double secs = 0, csecs = 0;
     size_t pages = 0, bytes = 0, mdbytes = 0, chunks = 0;
     rag_buf b;
@@ -125,21 +126,19 @@ convert_dir(const char *dir, const char *selector)
             if (rag_buf_append(&b, tmp, n) != 0)
                 break;
         fclose(f);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = rag_time_mono_s();
         if (rag_html_convert(b.data ? b.data : "", b.len, url, selector, NULL,
                              &hd, err, sizeof(err)) != 0)
             continue;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        secs += (double)(t1.tv_sec - t0.tv_sec) +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        t1 = rag_time_mono_s();
+        secs += t1 - t0;
         if (rag_chunk_markdown(hd.markdown, hd.markdown_len, hd.title, NULL,
                                &cs) == 0) {
             chunks += cs.n;
             rag_chunks_free(&cs);
         }
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        csecs += (double)(t0.tv_sec - t1.tv_sec) +
-                 (double)(t0.tv_nsec - t1.tv_nsec) / 1e9;
+        t0 = rag_time_mono_s();
+        csecs += t0 - t1;
         pages++;
         bytes += b.len;
         mdbytes += hd.markdown_len;
