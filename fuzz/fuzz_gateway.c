@@ -23,16 +23,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     volatile size_t sink = 0;
 
     (void)rag_gw_parse((const char *)data, size, &m);
-    root = rag_j_parse((const char *)data, size);
+    root = rag_json_parse((const char *)data, size);
     if (root) {
-        d = rag_j_get(root, "d", NULL);
-        if (rag_j_str(d, "author", "id", NULL))
+        d = rag_json_get(root, "d", NULL);
+        if (rag_json_str(d, "author", "id", NULL))
             sink++;
-        if (rag_j_str(d, "referenced_message", "author", "id", NULL))
+        if (rag_json_str(d, "referenced_message", "author", "id", NULL))
             sink++;
-        if (rag_j_bool(d, "thread_metadata", "archived", NULL) == 1)
+        if (rag_json_bool(d, "thread_metadata", "archived", NULL) == 1)
             sink++;
-        sink += (size_t)rag_j_int(d, 0, "type", NULL);
+        sink += (size_t)rag_json_int(d, 0, "type", NULL);
         yajl_tree_free(root);
     }
     if (size < 20000) {
