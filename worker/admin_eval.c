@@ -360,22 +360,24 @@ ratio(size_t a, size_t n)
 static void
 print_table(eval_run *run, eval_spec *specs, size_t nspec)
 {
-    size_t i, j, m;
+    size_t i, j, m, shown;
 
     printf("eval: %zu set%s, k=%zu, full-text config %s%s\n", nspec,
            nspec == 1 ? "" : "s", run->k, run->fts_config,
            run->fts ? "" : " (full-text legs not run)");
     for (i = 0; i < nspec; i++) {
         eval_spec *s = &specs[i];
-        printf("set %s: %s, %zu questions%s; ", s->name, s->file, s->set.n,
-               s->holdout ? " (holdout: misses not shown)" : "");
-        for (j = 0; j < run->ncoll; j++) {
+        printf("set %s: %s, %zu questions%s%s; ", s->name, s->file, s->set.n,
+               s->holdout ? " (holdout: misses not shown)" : "",
+               s->have_vec ? "" : " (no vector leg: hybrid = bm25)");
+        for (j = 0, shown = 0; j < run->ncoll; j++) {
             size_t q, used = 0;
             for (q = 0; q < s->set.n && !used; q++)
                 used = strcmp(item_coll(s, &s->set.v[q]),
                               run->coll[j].name) == 0;
             if (used)
-                printf("%s (generation %llu, %u chunks) ", run->coll[j].name,
+                printf("%s%s (generation %llu, %u chunks)",
+                       shown++ ? ", " : "", run->coll[j].name,
                        (unsigned long long)rag_index_generation(
                            run->coll[j].ix),
                        rag_index_count(run->coll[j].ix));
@@ -387,6 +389,8 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
     for (i = 0; i < nspec; i++) {
         for (m = 0; m < EVAL_MODES; m++) {
             const eval_score *sc = &specs[i].score[m];
+            if (!specs[i].have_vec && (m == M_VECTOR || m == M_HYBRID))
+                continue; /* hybrid without a query vector is bm25 */
             if (sc->n == 0) {
                 printf("%-16s %-8s %5s %9s %9s %9s %7s\n", specs[i].name,
                        mode_name[m], "-", "-", "-", "-", "-");
