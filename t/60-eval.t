@@ -32,7 +32,7 @@ delete local $ENV{RAG_EMBED_BASE_URL};
 sub run {
     my (@cmd) = @_;
     my $out = `@cmd 2>&1`;
-    return ($? >> 8, $out);
+    return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $out);
 }
 
 my $admin = RagTest::bin('rag-admin');

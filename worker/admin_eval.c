@@ -427,8 +427,10 @@ print_json(eval_run *run, eval_spec *specs, size_t nspec)
       run->fts ? "true" : "false");
     JS(run->fts_config);
     J(",\"collections\":[");
-    for (j = 0; j < run->ncoll; j++) {
-        J("%s{\"name\":", j ? "," : "");
+    for (j = 0, m = 0; j < run->ncoll; j++) {
+        if (run->coll[j].ix == NULL)
+            continue; /* named by --base only, no set used it */
+        J("%s{\"name\":", m++ ? "," : "");
         JS(run->coll[j].name);
         J(",\"generation\":%llu,\"chunks\":%u}",
           (unsigned long long)rag_index_generation(run->coll[j].ix),
