@@ -166,6 +166,11 @@ $j = eval { decode_json($out) };
 ok($j && $j->{sets}[0]{modes}{'fts-or'}, 'JSON on stdout, with fts-or')
     or diag $out;
 
+($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/docusaurus.jsonl',
+    '--collection', 'docusaurus', '--no-fts', '--json', "$tmp/no/such/dir.json");
+is($rc, 1, '--json to an unwritable path fails');
+like($out, qr{no/such/dir\.json: No such file}, 'says where');
+
 # A mixed set whose question names a collection that has no index.
 RagTest::write_file("$tmp/mixed.jsonl",
     qq{{"collection":"nosuch","q":"x","urls":["a.html"]}\n});

@@ -153,6 +153,18 @@ item_coll(const eval_spec *s, const eval_item *it)
     return s->collection ? s->collection : "docs";
 }
 
+/* 1 when a question of s is asked of collection name. */
+static int
+set_uses(const eval_spec *s, const char *name)
+{
+    size_t q;
+
+    for (q = 0; q < s->set.n; q++)
+        if (strcmp(item_coll(s, &s->set.v[q]), name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Embeds every question of a set in one batched call (rag_embed batches
  * by size). Returns a malloc'd n*dims array or NULL (vectors skipped,
  * reason in err). */
@@ -213,58 +225,56 @@ off:
     return -1;
 }
 
-/* First matching rank of one question in one mode; -1 when the mode
- * could not run for it, -2 on a hard failure. */
+/* The first k hit URLs of a full-text leg into run->urls; returns how
+ * many, -1 when the leg is off, -2 on a failed query. *res holds them
+ * (PQclear after use). */
 static int
-rank_of(eval_run *run, eval_coll *c, const eval_item *it, int mode,
-        const float *qvec, const char *base, char **top)
+hits_fts(eval_run *run, eval_coll *c, const eval_item *it, int mode,
+         PGresult **res)
 {
     char err[512];
-    size_t j;
-    int nh;
+    int n, t = fts_table(run, c);
 
-    if (mode == M_FTS_AND || mode == M_FTS_OR) {
-        PGresult *r;
-        int t = fts_table(run, c);
-        if (t < 0)
-            return -1;
-        r = eval_fts_search(run->ft, t,
-                            mode == M_FTS_AND ? EVAL_FTS_AND : EVAL_FTS_OR,
-                            it->q, run->k, err, sizeof(err));
-        if (r == NULL) {
-            fprintf(stderr, "rag-admin eval: %s\n", err);
-            return -2;
-        }
-        nh = PQntuples(r);
-        for (j = 0; j < (size_t)nh && j < run->k; j++) {
-            run->urls[j] = PQgetvalue(r, (int)j, 0);
-            run->lens[j] = (size_t)PQgetlength(r, (int)j, 0);
-        }
-        if (j > 0)
-            *top = strndup(run->urls[0], run->lens[0]);
-        nh = eval_first_rank(it, run->urls, run->lens, j, base);
-        PQclear(r);
-        return nh;
+    if (t < 0)
+        return -1;
+    *res = eval_fts_search(run->ft, t,
+                           mode == M_FTS_AND ? EVAL_FTS_AND : EVAL_FTS_OR,
+                           it->q, run->k, err, sizeof(err));
+    if (*res == NULL) {
+        fprintf(stderr, "rag-admin eval: %s\n", err);
+        return -2;
     }
-    {
-        rag_query q;
-        memset(&q, 0, sizeof(q));
-        if (mode == M_VECTOR && qvec == NULL)
-            return -1;
-        q.text = it->q;
-        q.text_len = strlen(it->q);
-        q.qvec = qvec;
-        q.k = run->k;
-        q.mode = mode == M_BM25     ? RAG_SEARCH_BM25
-                 : mode == M_VECTOR ? RAG_SEARCH_VECTOR
-                                    : RAG_SEARCH_HYBRID;
-        nh = rag_search(c->ix, &q, run->hits);
+    for (n = 0; n < PQntuples(*res) && (size_t)n < run->k; n++) {
+        run->urls[n] = PQgetvalue(*res, n, 0);
+        run->lens[n] = (size_t)PQgetlength(*res, n, 0);
     }
+    return n;
+}
+
+/* The same for one of our own legs over the index file. */
+static int
+hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
+           const float *qvec)
+{
+    rag_query q;
+    int j, nh;
+
+    if (mode == M_VECTOR && qvec == NULL)
+        return -1;
+    memset(&q, 0, sizeof(q));
+    q.text = it->q;
+    q.text_len = strlen(it->q);
+    q.qvec = qvec;
+    q.k = run->k;
+    q.mode = mode == M_BM25     ? RAG_SEARCH_BM25
+             : mode == M_VECTOR ? RAG_SEARCH_VECTOR
+                                : RAG_SEARCH_HYBRID;
+    nh = rag_search(c->ix, &q, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
         return -2;
     }
-    for (j = 0; j < (size_t)nh; j++) {
+    for (j = 0; j < nh; j++) {
         rag_index_chunk ch;
         if (rag_index_chunk_get(c->ix, run->hits[j].rec, &ch) != 0) {
             run->urls[j] = "";
@@ -274,9 +284,30 @@ rank_of(eval_run *run, eval_coll *c, const eval_item *it, int mode,
         run->urls[j] = ch.url.p;
         run->lens[j] = ch.url.len;
     }
-    if (nh > 0)
+    return nh;
+}
+
+/* First matching rank of one question in one mode (0 = none in the top
+ * k), with a copy of the top hit's URL in *top; -1 when the mode could
+ * not run for it, -2 on a hard failure. */
+static int
+rank_of(eval_run *run, eval_coll *c, const eval_item *it, int mode,
+        const float *qvec, const char *base, char **top)
+{
+    PGresult *res = NULL;
+    int n, rank;
+
+    if (mode == M_FTS_AND || mode == M_FTS_OR)
+        n = hits_fts(run, c, it, mode, &res);
+    else
+        n = hits_index(run, c, it, mode, qvec);
+    if (n < 0)
+        return n;
+    if (n > 0)
         *top = strndup(run->urls[0], run->lens[0]);
-    return eval_first_rank(it, run->urls, run->lens, (size_t)nh, base);
+    rank = eval_first_rank(it, run->urls, run->lens, (size_t)n, base);
+    PQclear(res);
+    return rank;
 }
 
 /* The mode a set is gated on and shows misses for. */
@@ -313,6 +344,14 @@ run_set(eval_run *run, eval_spec *s)
         if (qvecs == NULL)
             fprintf(stderr, "rag-admin eval: %s: vector leg skipped: %s\n",
                     s->name, err);
+        for (i = 0; qvecs != NULL && i < run->ncoll; i++) {
+            uint32_t d = run->coll[i].ix ? rag_index_dims(run->coll[i].ix) : 0;
+            if (d > 0 && d != qdims && set_uses(s, run->coll[i].name))
+                fprintf(stderr,
+                        "rag-admin eval: %s: vector leg skipped for %s:"
+                        " query vectors have %u dims, index %u\n",
+                        s->name, run->coll[i].name, qdims, d);
+        }
     }
     for (i = 0; i < s->set.n; i++) {
         const eval_item *it = &s->set.v[i];
@@ -371,11 +410,7 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
                s->holdout ? " (holdout: misses not shown)" : "",
                s->have_vec ? "" : " (no vector leg: hybrid = bm25)");
         for (j = 0, shown = 0; j < run->ncoll; j++) {
-            size_t q, used = 0;
-            for (q = 0; q < s->set.n && !used; q++)
-                used = strcmp(item_coll(s, &s->set.v[q]),
-                              run->coll[j].name) == 0;
-            if (used)
+            if (set_uses(s, run->coll[j].name))
                 printf("%s%s (generation %llu, %u chunks)",
                        shown++ ? ", " : "", run->coll[j].name,
                        (unsigned long long)rag_index_generation(
