@@ -2,7 +2,9 @@
 # (Debian's postgresql-doc-15) is served by nginx, crawled and indexed
 # with rag-ingest, and `rag-admin eval eval/postgresql.jsonl` must keep
 # BM25/hybrid recall@5 at or above the figure recorded in eval/README.md
-# (minus a small margin). Also: eval's argument and file errors.
+# (minus a small margin), printing the Postgres full-text baseline beside
+# it. Also: eval's argument and file errors. The user-question sets over
+# six corpora are in t/65-eval-corpora.t.
 use strict;
 use warnings;
 use Test::More;
