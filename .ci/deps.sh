@@ -7,6 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libcurl4-openssl-dev libyajl-dev libpq-dev libssl-dev libwslay-dev
       libxml2-dev
       postgresql postgresql-contrib postgresql-doc-15
+      python3-doc python-django-doc git-doc mkdocs-doc
       perl libio-socket-ssl-perl
       curl wrk valgrind chromium fonts-dejavu-core"
 missing=""

@@ -3,10 +3,12 @@
  */
 #include "eval.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yajl/yajl_tree.h>
 
 /* YAJL_GET_STRING may yield NULL for a non-string; never here. */
@@ -23,33 +25,114 @@ has_scheme(const char *u)
     return strstr(u, "://") != NULL;
 }
 
+static int
+default_port(const char *scheme, size_t slen, const char *port, size_t plen)
+{
+    return (slen == 4 && strncasecmp(scheme, "http", 4) == 0 && plen == 2 &&
+            memcmp(port, "80", 2) == 0) ||
+           (slen == 5 && strncasecmp(scheme, "https", 5) == 0 && plen == 3 &&
+            memcmp(port, "443", 3) == 0);
+}
+
+ssize_t
+eval_url_norm(const char *u, size_t len, int keep_fragment, char *out,
+              size_t outlen)
+{
+    const char *end = u + len, *hash, *q, *host, *path, *colon;
+    size_t n = 0, plen, i;
+
+#define PUT(p_, n_)                                                          \
+    do {                                                                     \
+        if (n + (n_) >= outlen)                                              \
+            return -1;                                                       \
+        memcpy(out + n, (p_), (n_));                                         \
+        n += (n_);                                                           \
+    } while (0)
+
+    hash = memchr(u, '#', len);
+    if (hash != NULL && !keep_fragment)
+        end = hash;
+    if (hash == NULL || hash > end)
+        hash = end;
+    q = memchr(u, '?', (size_t)(hash - u));
+    if (q == NULL)
+        q = hash;
+    host = NULL;
+    for (i = 0; i + 2 < (size_t)(q - u); i++) {
+        if (u[i] == ':' && u[i + 1] == '/' && u[i + 2] == '/') {
+            host = u + i + 3;
+            break;
+        }
+        if (u[i] == '/')
+            break;
+    }
+    path = u;
+    if (host != NULL) {
+        /* scheme and host are case-insensitive; a default port is none */
+        for (path = host; path < q && *path != '/'; path++)
+            ;
+        colon = memchr(host, ':', (size_t)(path - host));
+        for (i = 0; i < (size_t)(host - u); i++) {
+            char c = (char)tolower((unsigned char)u[i]);
+            PUT(&c, 1);
+        }
+        for (i = 0; i < (size_t)((colon ? colon : path) - host); i++) {
+            char c = (char)tolower((unsigned char)host[i]);
+            PUT(&c, 1);
+        }
+        if (colon != NULL &&
+            !default_port(u, (size_t)(host - 3 - u), colon + 1,
+                          (size_t)(path - colon - 1)))
+            PUT(colon, (size_t)(path - colon));
+    }
+    /* ".../index.html" is ".../"; a trailing '/' is dropped */
+    plen = (size_t)(q - path);
+    if (plen >= 10 && memcmp(path + plen - 10, "index.html", 10) == 0 &&
+        (plen == 10 || path[plen - 11] == '/'))
+        plen -= 10;
+    else if (plen >= 9 && memcmp(path + plen - 9, "index.htm", 9) == 0 &&
+             (plen == 9 || path[plen - 10] == '/'))
+        plen -= 9;
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    PUT(path, plen);
+    PUT(q, (size_t)(end - q));
+    out[n] = '\0';
+    return (ssize_t)n;
+#undef PUT
+}
+
 int
 eval_url_match(const char *hit, size_t len, const char *expected,
                const char *base)
 {
-    const char *hash;
-    size_t blen = 0, elen;
+    char want[EVAL_MAX_URL], got[EVAL_MAX_URL], joined[EVAL_MAX_URL];
+    ssize_t wn, gn;
+    int frag;
 
     if (hit == NULL || expected == NULL || *expected == '\0')
         return 0;
-    /* compare without the hit's fragment unless one is expected */
-    if (strchr(expected, '#') == NULL) {
-        hash = memchr(hit, '#', len);
-        if (hash)
-            len = (size_t)(hash - hit);
-    }
     if (base != NULL && *base != '\0' && !has_scheme(expected)) {
-        blen = strlen(base);
+        size_t blen = strlen(base);
         while (blen > 0 && base[blen - 1] == '/')
             blen--;
-        while (*expected == '/')
-            expected++;
-        elen = strlen(expected);
-        return len == blen + 1 + elen && memcmp(hit, base, blen) == 0 &&
-               hit[blen] == '/' && memcmp(hit + blen + 1, expected, elen) == 0;
+        for (;;) {
+            if (*expected == '/')
+                expected++;
+            else if (expected[0] == '.' && expected[1] == '/')
+                expected += 2;
+            else
+                break;
+        }
+        if ((size_t)snprintf(joined, sizeof(joined), "%.*s/%s", (int)blen,
+                             base, expected) >= sizeof(joined))
+            return 0;
+        expected = joined;
     }
-    elen = strlen(expected);
-    return len == elen && memcmp(hit, expected, len) == 0;
+    frag = strchr(expected, '#') != NULL;
+    wn = eval_url_norm(expected, strlen(expected), frag, want, sizeof(want));
+    gn = eval_url_norm(hit, len, frag, got, sizeof(got));
+    return wn >= 0 && gn == wn && memcmp(want, got, (size_t)wn) == 0;
 }
 
 void
@@ -58,6 +141,7 @@ eval_item_free(eval_item *it)
     size_t i;
 
     free(it->q);
+    free(it->collection);
     for (i = 0; i < it->nurls; i++)
         free(it->urls[i]);
     memset(it, 0, sizeof(*it));
@@ -87,8 +171,9 @@ parse_json(const char *line, size_t len, eval_item *it, char *err,
 {
     static const char *qk[] = {"q", NULL}, *qk2[] = {"question", NULL};
     static const char *uk[] = {"urls", NULL}, *uk2[] = {"url", NULL};
+    static const char *ck[] = {"collection", NULL};
     char ebuf[256], *copy;
-    yajl_val root, q, u;
+    yajl_val root, q, u, c;
     size_t i;
     int rc = -1;
 
@@ -114,6 +199,18 @@ parse_json(const char *line, size_t len, eval_item *it, char *err,
     if (it->q == NULL) {
         snprintf(err, errlen, "out of memory");
         goto done;
+    }
+    c = yajl_tree_get(root, ck, yajl_t_any);
+    if (c != NULL) {
+        if (!YAJL_IS_STRING(c) || *jstr(c) == '\0') {
+            snprintf(err, errlen, "\"collection\" must be a name");
+            goto done;
+        }
+        it->collection = strdup(jstr(c));
+        if (it->collection == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
     }
     u = yajl_tree_get(root, uk, yajl_t_array);
     if (u != NULL) {

@@ -4,7 +4,8 @@
  *   rag-admin [-c conf] migrate [--dir DIR]
  *   rag-admin [-c conf] collection-add NAME [DESCRIPTION]
  *   rag-admin [-c conf] forum-add GUILD FORUM_CHANNEL COLLECTION
- *   rag-admin [-c conf] eval FILE [--collection X] [--index-dir DIR] ...
+ *   rag-admin [-c conf] eval [--base COLL=URL]... FILE [--collection X]
+ *                            [--min-recall5 X] [FILE ...] ...
  *   rag-admin [-c conf] export [--guild G] [--since DATE] [--out FILE]
  *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
@@ -29,9 +30,12 @@ usage(void)
         "  migrate [--dir DIR]           apply sql/ migrations\n"
         "  collection-add NAME [DESC]    create a docs collection\n"
         "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
-        "  eval FILE [--collection X] [--index-dir DIR] [--k 10]\n"
-        "       [--base URL] [--min-recall5 X] [--verbose]\n"
-        "                                retrieval recall@k / MRR\n"
+        "  eval [--index-dir DIR] [--k 10] [--json FILE|-] [--verbose]\n"
+        "       [--no-fts] [--fts-config CFG] [--base COLL=URL]...\n"
+        "       FILE [--collection X] [--base URL] [--name N]\n"
+        "       [--min-recall5 X] [--holdout] [FILE ...]\n"
+        "                                retrieval recall@k / MRR per set,\n"
+        "                                beside Postgres full-text search\n"
         "  export [--guild G] [--since DATE] [--out FILE]\n"
         "                                solved threads as JSONL chats\n"
         "  community-sync [--guild G] [--index-dir DIR]\n"
@@ -132,7 +136,7 @@ main(int argc, char **argv)
         fprintf(stderr, "rag-admin: %s\n", err);
         return 1;
     }
-    if (strcmp(argv[i], "eval") == 0) { /* index files only, no database */
+    if (strcmp(argv[i], "eval") == 0) { /* connects only for full-text */
         rc = admin_eval(conf, argc - i - 1, argv + i + 1);
         rag_conf_free(conf);
         return rc;

@@ -33,6 +33,31 @@ test_url_match(void)
         /* absolute expected URLs ignore the base */
         {"https://x/a.html", "https://x/a.html", "http://127.0.0.1", 1},
         {"https://x/a.html", "", "", 0},
+        /* one page, however it is spelled: index.html = dir/ = dir */
+        {"http://h/pg/", "index.html", "http://h/pg", 1},
+        {"http://h/pg/index.html#top", "./", "http://h/pg/", 1},
+        {"http://h/pg", "index.html", "http://h/pg/", 1},
+        {"http://h/guide/setup/index.html", "guide/setup/", "http://h", 1},
+        {"http://h/guide/setup/", "guide/setup", "http://h", 1},
+        {"http://h/guide/setup#x", "guide/setup/index.html", "http://h", 1},
+        {"http://h/guide/setup#x", "./guide/setup/", "http://h/", 1},
+        {"http://h/guide/myindex.html", "guide/my", "http://h", 0},
+        {"http://h/guide/setup/index.html", "guide/", "http://h", 0},
+        {"http://h/a/index.htm", "a", "http://h", 1},
+        /* scheme and host case, default ports */
+        {"HTTP://Docs.Example.ORG:80/A.html", "http://docs.example.org/A.html",
+         "", 1},
+        {"http://docs.example.org/A.html", "http://docs.example.org/a.html",
+         "", 0},
+        {"https://x:443/a.html", "https://x/a.html", "", 1},
+        {"http://x:443/a.html", "http://x/a.html", "", 0},
+        {"https://x:8443/a.html", "https://x/a.html", "", 0},
+        /* the query is part of the page; a fragment expected must match */
+        {"https://x/a?v=2#s", "https://x/a?v=2", "", 1},
+        {"https://x/a?v=3", "https://x/a?v=2", "", 0},
+        {"https://x/a/#sec", "https://x/a#sec", "", 1},
+        {"https://x/a/index.html#sec", "a/#sec", "https://x", 1},
+        {"https://x/a/index.html#sec", "a/#other", "https://x", 0},
     };
     size_t i;
 
@@ -64,6 +89,16 @@ test_parse(void)
     CHECK_STR(it.q, "Why?");
     CHECK_STR(it.urls[0], "c.html");
     eval_item_free(&it);
+
+    l = "{\"collection\":\"py\",\"q\":\"Mixed?\",\"urls\":[\"a.html\"]}";
+    CHECK_INT(eval_parse_line(l, strlen(l), &it, err, sizeof(err)), 1);
+    CHECK_STR(it.collection, "py");
+    eval_item_free(&it);
+    l = "{\"collection\":7,\"q\":\"x\",\"urls\":[\"a.html\"]}";
+    CHECK_INT(eval_parse_line(l, strlen(l), &it, err, sizeof(err)), -1);
+    CHECK_STR(err, "\"collection\" must be a name");
+    l = "{\"collection\":\"\",\"q\":\"x\",\"urls\":[\"a.html\"]}";
+    CHECK_INT(eval_parse_line(l, strlen(l), &it, err, sizeof(err)), -1);
 
     l = "What now?\ta.html\tb.html\r\n";
     CHECK_INT(eval_parse_line(l, strlen(l), &it, err, sizeof(err)), 1);
@@ -123,10 +158,35 @@ test_rank_and_score(void)
     CHECK(fabs(s.rr_sum - (1.0 + 0.25 + 1.0 / 7)) < 1e-12);
 }
 
+static void
+test_url_norm(void)
+{
+    char out[32], big[EVAL_MAX_URL + 16];
+
+    CHECK_INT(eval_url_norm("HTTP://A:80/x/index.html#f", 26, 0, out,
+                            sizeof(out)),
+              10);
+    CHECK_STR(out, "http://a/x");
+    CHECK_INT(eval_url_norm("HTTP://A:80/x/#f", 16, 1, out, sizeof(out)), 12);
+    CHECK_STR(out, "http://a/x#f");
+    CHECK_INT(eval_url_norm("rel/page.html", 13, 0, out, sizeof(out)), 13);
+    CHECK_STR(out, "rel/page.html");
+    CHECK_INT(eval_url_norm("a:b/c", 5, 0, out, sizeof(out)), 5);
+    CHECK_STR(out, "a:b/c");
+    /* too long for the buffer: an error, never a truncated match */
+    CHECK_INT(eval_url_norm("http://host/a-long-path/page.html", 33, 0, out,
+                            sizeof(out)),
+              -1);
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "http://x/", 9);
+    CHECK_INT(eval_url_match(big, sizeof(big), "http://x/", ""), 0);
+}
+
 int
 main(void)
 {
     RUN(test_url_match);
+    RUN(test_url_norm);
     RUN(test_parse);
     RUN(test_rank_and_score);
     UNIT_DONE();
