@@ -8,6 +8,7 @@
  *   rag-admin [-c conf] export [--guild G] [--since DATE] [--out FILE]
  *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
+ *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
  */
 #include "admin.h"
 #include "rag_conf.h"
@@ -39,6 +40,10 @@ usage(void)
         "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
         "       [--index-dir DIR]\n"
         "                                unanswered questions, clustered\n"
+        "  doctor [--bot-conf FILE] [--health-url URL] [--worker-user U]\n"
+        "       [--nginx-user U] [--index-dir DIR]\n"
+        "                                check a deployment, say how to"
+        " fix it\n"
         "Database from database_url in FILE or RAG_DATABASE_URL,\n"
         "else libpq's PG* environment.\n");
 }
@@ -134,6 +139,11 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "eval") == 0) { /* index files only, no database */
         rc = admin_eval(conf, argc - i - 1, argv + i + 1);
+        rag_conf_free(conf);
+        return rc;
+    }
+    if (strcmp(argv[i], "doctor") == 0) { /* reports an unreachable db */
+        rc = admin_doctor(conf, argc - i - 1, argv + i + 1);
         rag_conf_free(conf);
         return rc;
     }
