@@ -35,7 +35,11 @@ rag_sql_dir(char *out, size_t outlen)
         for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
             snprintf(cand, sizeof(cand), "%s/%s", dir, rel[i]);
             if (is_dir(cand)) {
-                snprintf(out, outlen, "%s", cand);
+                /* /usr/bin/../share/ngx-rag/sql -> /usr/share/ngx-rag/sql */
+                if (realpath(cand, exe) != NULL)
+                    snprintf(out, outlen, "%s", exe);
+                else
+                    snprintf(out, outlen, "%s", cand);
                 return out;
             }
         }
