@@ -7,6 +7,8 @@
 #   make demo       build and run the whole path locally (README)
 #   make check      the whole test suite as CI runs it
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
+#   make install    programs, module, SQL, units (DESTDIR, PREFIX; below)
+#   make deb        Debian packages (dpkg-buildpackage) into ../
 #
 # Layout rules the Makefile relies on (so new files need no edits here):
 #   lib/*.c                 -> $(B)/librag.a, linked into every program
@@ -27,7 +29,7 @@ WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
-             -Ilib $(PKG_CFLAGS) $(CFLAGS)
+             -Ilib $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lwslay -lpthread -lm $(LDFLAGS)
 
 LIB_SRCS    := $(wildcard lib/*.c)
@@ -51,7 +53,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: FORCE valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE install install-conf deb pkg-test valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format
 
 all: progs module unit
@@ -101,8 +103,8 @@ $(NGX_BLD)/Makefile: config Makefile $(NGX_BLD)/srcs.list
 	    { echo "nginx-dev missing: run 'make deps'" >&2; exit 1; }
 	mkdir -p $(NGX_BLD)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
-	    --with-cc-opt="-g -O2 -fPIC -D_GNU_SOURCE $(SAN) -Wno-unused-parameter -Wno-format-truncation" \
-	    --with-ld-opt="-fPIC $(SAN)" "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="-g -O2 -fPIC -D_GNU_SOURCE $(SAN) -Wno-unused-parameter -Wno-format-truncation $(CPPFLAGS) $(CFLAGS)" \
+	    --with-ld-opt="-fPIC $(SAN) $(LDFLAGS)" "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_BLD) \
 	    > $(NGX_BLD)/configure.log 2>&1 || \
 	    { tail -30 $(NGX_BLD)/configure.log; exit 1; }
@@ -131,6 +133,7 @@ asan-test: asan
 FUZZ_SECONDS ?= 20
 check:
 	$(MAKE) test
+	$(MAKE) pkg-test
 	$(MAKE) asan-test
 	$(MAKE) valgrind-test
 	$(MAKE) fuzz-smoke
@@ -151,6 +154,64 @@ fuzz-smoke: fuzz
 VALGRIND_TESTS ?= t/41-worker-answer.t t/43-worker-offline.t t/20-ingest-files.t t/55-bot-worker-e2e.t
 valgrind-test: all
 	RAG_BUILD=$(abspath $(B)) RAG_VALGRIND=1 prove $(VALGRIND_TESTS)
+
+# --- install --------------------------------------------------------------
+# `make install` lays out what the Debian package ships (debian/rules runs
+# it with PREFIX=/usr); DESTDIR stages it. It creates no users and writes
+# nothing under /etc: `make install-conf` copies the example configs there
+# without overwriting any. The migrations land in $(DATADIR)/sql, which
+# rag-admin finds relative to its own path (lib/rag_paths.c).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+DATADIR        ?= $(PREFIX)/share/ngx-rag
+NGX_MODDIR     ?= $(PREFIX)/lib/nginx/modules
+NGX_MODCONFDIR ?= $(PREFIX)/share/nginx/modules-available
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= /etc
+INSTALL        ?= install
+
+install: progs module
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(NGX_MODDIR) \
+	    $(DESTDIR)$(NGX_MODCONFDIR) $(DESTDIR)$(DATADIR)/sql \
+	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 $(WORKER_PROGS) $(BOT_PROGS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(MODULE) $(DESTDIR)$(NGX_MODDIR)/ngx_rag_module.so
+	echo 'load_module $(NGX_MODDIR)/ngx_rag_module.so;' \
+	    > $(DESTDIR)$(NGX_MODCONFDIR)/mod-http-rag.conf
+	chmod 0644 $(DESTDIR)$(NGX_MODCONFDIR)/mod-http-rag.conf
+	$(INSTALL) -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	$(INSTALL) -m 0644 conf/nginx.conf conf/worker.conf conf/bot.conf \
+	    conf/secrets.conf.example $(DESTDIR)$(DATADIR)/examples/
+	for u in conf/systemd/*.service; do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g; s|/etc/ngx_rag/|$(SYSCONFDIR)/ngx_rag/|g' \
+	        $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) || exit 1; \
+	done
+
+# Example configs into $(SYSCONFDIR)/ngx_rag, keeping any that exist;
+# secrets.conf is made 0640 (group ownership is the installer's job: the
+# Debian package gives it to ngx-rag).
+install-conf:
+	$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/ngx_rag
+	for f in worker.conf bot.conf; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/ngx_rag/$$f || \
+	    $(INSTALL) -m 0644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/ngx_rag/$$f || exit 1; \
+	done
+	test -e $(DESTDIR)$(SYSCONFDIR)/ngx_rag/secrets.conf || \
+	    $(INSTALL) -m 0640 conf/secrets.conf.example \
+	        $(DESTDIR)$(SYSCONFDIR)/ngx_rag/secrets.conf
+
+# Binary packages from a copy of the tracked files (dpkg-buildpackage
+# writes into the parent directory, so never build in the work tree):
+# DEB_OUT (default build-pkg/) receives the .deb files.
+DEB_OUT ?= build-pkg
+deb:
+	scripts/build-deb.sh $(DEB_OUT)
+
+# Builds the packages, installs them on this machine (root), runs the
+# demo question through the installed programs and module, purges them.
+pkg-test:
+	RAG_BUILD=$(abspath $(B)) RAG_PKG_TEST=1 prove -v t/80-package.t
 
 migrate: progs
 	$(B)/rag-admin migrate
@@ -185,4 +246,4 @@ check-format:
 	clang-format --dry-run --Werror lib/*.c lib/*.h worker/*.c bot/*.c
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb build-pkg

@@ -20,6 +20,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use RagTest;
+use lib $FindBin::Bin;
+use PgManual;
 use HTTP::Tiny;
 use Time::HiRes qw(time);
 
@@ -49,77 +51,10 @@ my @queries = (
 );
 
 # --- corpus -----------------------------------------------------------------
-my %ent = (lt => '<', gt => '>', amp => '&', quot => '"', nbsp => ' ', apos => "'");
-sub text_of {
-    my $s = shift;
-    $s =~ s{<(script|style)\b.*?</\1>}{}gsi;
-    $s =~ s{<pre\b[^>]*>(.*?)</pre>}{my $c = $1; "\n```\n$c\n```\n"}gsie;
-    $s =~ s{<[^>]+>}{ }g;
-    $s =~ s{&(#x[0-9a-f]+|#\d+|\w+);}{
-        my $e = $1;
-        $e =~ /^#x(.*)/i ? chr(hex $1) : $e =~ /^#(\d+)/ ? chr($1)
-            : exists $ent{$e} ? $ent{$e} : "&$e;" }ge;
-    $s =~ s/[ \t\r]+/ /g;
-    $s =~ s/\n\s*\n\s*/\n\n/g;
-    $s =~ s/^\s+|\s+$//g;
-    return $s;
-}
-sub tsv { my $s = shift; $s =~ s/\\/\\\\/g; $s =~ s/\t/\\t/g; $s =~ s/\n/\\n/g; $s =~ s/\r/\\r/g; return $s }
-
 my $t0 = time;
 my $pg = RagTest::pg_start();
 my $dir = RagTest::tmpdir();
-open my $docf, '>:utf8', "$dir/docs.tsv" or die;
-open my $chf, '>:utf8', "$dir/chunks.tsv" or die;
-my ($ndoc, $nchunk, $bytes) = (0, 0, 0);
-for my $file (sort glob("$html/*.html")) {
-    open my $fh, '<:utf8', $file or next;
-    local $/;
-    my $page = <$fh>;
-    close $fh;
-    my ($title) = $page =~ m{<title>(.*?)</title>}si;
-    $title = text_of($title // '');
-    (my $name = $file) =~ s{.*/}{};
-    my $url = "https://www.postgresql.org/docs/15/$name";
-    $ndoc++;
-    print $docf join("\t", $ndoc, 1, tsv($url), tsv($title)), "\n";
-    my @parts = split m{(<h[1-4]\b[^>]*>.*?</h[1-4]>)}si, $page;
-    my ($heading, $anchor, $ord) = ($title, '', 0);
-    my $before = '';
-    for my $p (@parts) {
-        if ($p =~ m{^<h[1-4]}i) {
-            my @ids = $before =~ /\bid="([^"]+)"/g;
-            $anchor = @ids ? $ids[-1] : '';
-            $heading = text_of($p);
-            next;
-        }
-        $before = substr($p, -400);
-        my $text = text_of($p);
-        next if length($text) < 40;
-        while (length $text) {
-            my $piece;
-            if (length($text) <= 2000) {
-                $piece = $text;
-                $text = '';
-            } else {
-                my $cut = rindex($text, ' ', 1500);
-                $cut = 1500 if $cut < 500;
-                $piece = substr($text, 0, $cut);
-                $text = substr($text, $cut);
-                $text =~ s/^\s+//;
-            }
-            $nchunk++;
-            $bytes += length $piece;
-            print $chf join("\t", $ndoc, $ord++, tsv("$title > $heading"),
-                tsv(lc $anchor), tsv($piece)), "\n";
-        }
-    }
-}
-close $docf;
-close $chf;
-RagTest::psql($pg, "INSERT INTO collections (id, name) VALUES (1, 'pg')");
-RagTest::psql($pg, "\\copy documents (id, collection_id, url, title) FROM '$dir/docs.tsv'");
-RagTest::psql($pg, "\\copy chunks (document_id, ordinal, heading_path, anchor, body) FROM '$dir/chunks.tsv'");
+my ($ndoc, $nchunk, $bytes) = PgManual::load($pg, $html, 'pg');
 printf "corpus: %d pages, %d chunks, %.1f MB of text (%.1f s to load)\n",
     $ndoc, $nchunk, $bytes / 1e6, time - $t0;
 

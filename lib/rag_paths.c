@@ -19,8 +19,9 @@ is_dir(const char *p)
 const char *
 rag_sql_dir(char *out, size_t outlen)
 {
-    char exe[PATH_MAX], cand[PATH_MAX + 16];
-    const char *env = getenv("RAG_SQL_DIR");
+    static const char *const rel[] = {"../sql", "../share/ngx-rag/sql"};
+    char exe[PATH_MAX], cand[PATH_MAX + 32];
+    const char *env = getenv("RAG_SQL_DIR"), *dir;
     ssize_t n;
 
     if (env && *env) {
@@ -30,12 +31,19 @@ rag_sql_dir(char *out, size_t outlen)
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
-        snprintf(cand, sizeof(cand), "%s/../sql", dirname(exe));
-        if (is_dir(cand)) {
-            snprintf(out, outlen, "%s", cand);
-            return out;
+        dir = dirname(exe);
+        for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+            snprintf(cand, sizeof(cand), "%s/%s", dir, rel[i]);
+            if (is_dir(cand)) {
+                /* /usr/bin/../share/ngx-rag/sql -> /usr/share/ngx-rag/sql */
+                if (realpath(cand, exe) != NULL)
+                    snprintf(out, outlen, "%s", exe);
+                else
+                    snprintf(out, outlen, "%s", cand);
+                return out;
+            }
         }
     }
-    snprintf(out, outlen, "%s", "/usr/share/ngx_rag/sql");
+    snprintf(out, outlen, "%s", "/usr/share/ngx-rag/sql");
     return out;
 }

@@ -7,8 +7,9 @@
 #include <stddef.h>
 
 /* Directory of migrations: $RAG_SQL_DIR, else <exe dir>/../sql (a build
- * tree inside the repository), else /usr/share/ngx_rag/sql. Writes into
- * out and returns it. */
+ * tree inside the repository), else <exe dir>/../share/ngx-rag/sql (what
+ * `make install PREFIX=...` lays out), else /usr/share/ngx-rag/sql (the
+ * Debian package). Writes into out and returns it. */
 const char *rag_sql_dir(char *out, size_t outlen);
 
 #endif

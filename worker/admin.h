@@ -16,6 +16,8 @@ int admin_eval(rag_conf *conf, int argc, char **argv);
 int admin_export(PGconn *db, rag_conf *conf, int argc, char **argv);
 int admin_gaps(PGconn *db, rag_conf *conf, int argc, char **argv);
 int admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv);
+/* Connects itself: a database it cannot reach is one of its findings. */
+int admin_doctor(rag_conf *conf, int argc, char **argv);
 
 /* The index directory: index_dir in conf (RAG_INDEX_DIR), else the
  * default /var/lib/ngx_rag/index. */

@@ -9,6 +9,7 @@
  *   rag-admin [-c conf] export [--guild G] [--since DATE] [--out FILE]
  *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
+ *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
  */
 #include "admin.h"
 #include "rag_conf.h"
@@ -43,6 +44,10 @@ usage(void)
         "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
         "       [--index-dir DIR]\n"
         "                                unanswered questions, clustered\n"
+        "  doctor [--bot-conf FILE] [--health-url URL] [--worker-user U]\n"
+        "       [--nginx-user U] [--index-dir DIR]\n"
+        "                                check a deployment, say how to"
+        " fix it\n"
         "Database from database_url in FILE or RAG_DATABASE_URL,\n"
         "else libpq's PG* environment.\n");
 }
@@ -138,6 +143,11 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "eval") == 0) { /* connects only for full-text */
         rc = admin_eval(conf, argc - i - 1, argv + i + 1);
+        rag_conf_free(conf);
+        return rc;
+    }
+    if (strcmp(argv[i], "doctor") == 0) { /* reports an unreachable db */
+        rc = admin_doctor(conf, argc - i - 1, argv + i + 1);
         rag_conf_free(conf);
         return rc;
     }

@@ -77,49 +77,21 @@ rag_reindex_collection(PGconn *db, const char *collection,
                                    errlen);
 }
 
-int
-rag_reindex_collection2(PGconn *db, const char *collection,
-                        const char *index_dir, uint64_t *generation,
-                        uint32_t *count, char *err, size_t errlen)
+/* Writes the collection's chunks (coll_id) as an index of generation gen
+ * at path, inside the caller's transaction. 0, or -1 with err filled. */
+static int
+write_index(PGconn *db, long long coll_id, const char *path, uint64_t gen,
+            uint32_t *count, char *err, size_t errlen)
 {
-    char path[4096], sql[1024], idbuf[32], genbuf[32];
-    const char *p[3];
+    char sql[1024], idbuf[32];
+    const char *p[1];
     PGresult *r = NULL;
     rag_index_writer *w = NULL;
     float *vec = NULL;
     uint32_t dims = 0, n = 0;
-    uint64_t gen;
-    long long coll_id;
-    int rc = -1, in_tx = 0;
+    int rc = -1;
 
-    if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
-        snprintf(err, errlen, "invalid collection name or index dir");
-        return -1;
-    }
-    if (rag_db_begin(db) != 0) {
-        snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
-        return -1;
-    }
-    in_tx = 1;
-    /* the row lock serialises reindexes of this collection */
-    p[0] = collection;
-    r = rag_db_query(db,
-                     "SELECT id, index_generation FROM collections"
-                     " WHERE name = $1 FOR UPDATE",
-                     1, p);
-    if (r == NULL) {
-        snprintf(err, errlen, "database: collection lookup failed");
-        goto done;
-    }
-    if (PQntuples(r) != 1) {
-        snprintf(err, errlen, "unknown collection %s", collection);
-        goto done;
-    }
-    coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10) + 1;
-    PQclear(r);
     snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
-
     /* vector size: the most common one among embedded chunks */
     p[0] = idbuf;
     r = rag_db_query(db,
@@ -199,7 +171,62 @@ rag_reindex_collection2(PGconn *db, const char *collection,
     }
     if (rag_index_writer_write(w, path, gen, err, errlen) != 0)
         goto done;
+    rag_info("msg=\"index written\" path=\"%s\" generation=%" PRIu64
+             " chunks=%u dims=%u",
+             path, gen, n, dims);
+    if (count)
+        *count = n;
+    rc = 0;
+done:
+    PQclear(r);
+    rag_index_writer_free(w);
+    free(vec);
+    return rc;
+}
 
+int
+rag_reindex_collection2(PGconn *db, const char *collection,
+                        const char *index_dir, uint64_t *generation,
+                        uint32_t *count, char *err, size_t errlen)
+{
+    char path[4096], idbuf[32], genbuf[32];
+    const char *p[3];
+    PGresult *r = NULL;
+    uint64_t gen;
+    long long coll_id;
+    int rc = -1, in_tx = 0;
+
+    if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
+        snprintf(err, errlen, "invalid collection name or index dir");
+        return -1;
+    }
+    if (rag_db_begin(db) != 0) {
+        snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
+        return -1;
+    }
+    in_tx = 1;
+    /* the row lock serialises reindexes of this collection */
+    p[0] = collection;
+    r = rag_db_query(db,
+                     "SELECT id, index_generation FROM collections"
+                     " WHERE name = $1 FOR UPDATE",
+                     1, p);
+    if (r == NULL) {
+        snprintf(err, errlen, "database: collection lookup failed");
+        goto done;
+    }
+    if (PQntuples(r) != 1) {
+        snprintf(err, errlen, "unknown collection %s", collection);
+        goto done;
+    }
+    coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10) + 1;
+    PQclear(r);
+    r = NULL;
+    if (write_index(db, coll_id, path, gen, count, err, errlen) != 0)
+        goto done;
+
+    snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
     snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
     p[0] = idbuf;
     p[1] = genbuf;
@@ -214,19 +241,70 @@ rag_reindex_collection2(PGconn *db, const char *collection,
         goto done;
     }
     in_tx = 0;
-    rag_info("msg=\"index written\" collection=%s generation=%" PRIu64
-             " chunks=%u dims=%u",
-             collection, gen, n, dims);
     if (generation)
         *generation = gen;
-    if (count)
-        *count = n;
     rc = 0;
 done:
     PQclear(r);
     if (in_tx)
         rag_db_rollback(db);
-    rag_index_writer_free(w);
-    free(vec);
+    return rc;
+}
+
+int
+rag_reindex_mirror(PGconn *db, const char *collection, const char *index_dir,
+                   uint64_t *generation, uint32_t *count, char *err,
+                   size_t errlen)
+{
+    char path[4096];
+    const char *p[1];
+    PGresult *r = NULL;
+    uint64_t gen;
+    long long coll_id;
+    int rc = -1, in_tx = 0;
+
+    if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
+        snprintf(err, errlen, "invalid collection name or index dir");
+        return -1;
+    }
+    /* one snapshot for the generation and the rows; no row lock, so
+     * followers never hold up the primary's reindexes */
+    if (rag_db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+                    NULL) != 0) {
+        snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
+        return -1;
+    }
+    in_tx = 1;
+    p[0] = collection;
+    r = rag_db_query(db,
+                     "SELECT id, index_generation FROM collections"
+                     " WHERE name = $1",
+                     1, p);
+    if (r == NULL) {
+        snprintf(err, errlen, "database: collection lookup failed");
+        goto done;
+    }
+    if (PQntuples(r) != 1) {
+        snprintf(err, errlen, "unknown collection %s", collection);
+        goto done;
+    }
+    coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    if (gen == 0) {
+        snprintf(err, errlen, "collection %s has never been indexed",
+                 collection);
+        goto done;
+    }
+    if (write_index(db, coll_id, path, gen, count, err, errlen) != 0)
+        goto done;
+    if (generation)
+        *generation = gen;
+    rc = 0;
+done:
+    PQclear(r);
+    if (in_tx)
+        rag_db_rollback(db);
     return rc;
 }

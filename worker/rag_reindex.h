@@ -36,4 +36,14 @@ int rag_reindex_collection2(PGconn *db, const char *collection,
                             const char *index_dir, uint64_t *generation,
                             uint32_t *count, char *err, size_t errlen);
 
+/* Follower side: writes the index of the generation Postgres recorded
+ * for the collection (collections.index_generation, not a new one) from
+ * one REPEATABLE READ snapshot, without locking the row or recording
+ * anything. The rows are those of the snapshot: the ones generation N
+ * was built from or newer, never older. -1 with err filled when the
+ * collection is unknown or was never indexed (generation 0). */
+int rag_reindex_mirror(PGconn *db, const char *collection,
+                       const char *index_dir, uint64_t *generation,
+                       uint32_t *count, char *err, size_t errlen);
+
 #endif

@@ -2,30 +2,73 @@
  * rag-reindex — rebuild collection index files from Postgres.
  *
  *   rag-reindex [-c conf] [--dir INDEX_DIR] COLLECTION...
+ *   rag-reindex [-c conf] --follow INDEX_DIR
  *
- * The index directory comes from --dir, else index_dir in the config
+ * The first form writes a new generation of each collection and records
+ * it. The index directory comes from --dir, else index_dir in the config
  * (RAG_INDEX_DIR), else /var/lib/ngx_rag/index.
+ *
+ * --follow runs until SIGTERM/SIGINT on an nginx machine: it keeps
+ * INDEX_DIR at the generations Postgres records, rebuilding a file
+ * locally whenever a new one is recorded (worker/rag_follow.h). Conf:
+ * follow_poll_ms (30000), follow_retry_ms (1000), log_level.
  */
 #include "rag_conf.h"
 #include "rag_db.h"
+#include "rag_follow.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static void
 usage(void)
 {
     fprintf(stderr, "usage: rag-reindex [-c FILE] [--dir INDEX_DIR]"
-                    " COLLECTION...\n");
+                    " COLLECTION...\n"
+                    "       rag-reindex [-c FILE] --follow INDEX_DIR\n");
+}
+
+static int
+follow(rag_conf *conf, const char *dir)
+{
+    struct sigaction sa;
+    rag_follow_conf fc;
+    const char *lvl = rag_conf_get(conf, "log_level", "info");
+
+    if (rag_log_parse_level(lvl) >= 0)
+        rag_log_set_level(rag_log_parse_level(lvl));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    memset(&fc, 0, sizeof(fc));
+    fc.conninfo = rag_conf_database(conf);
+    fc.index_dir = dir;
+    fc.poll_ms = rag_conf_int(conf, "follow_poll_ms", 30000);
+    fc.retry_ms = rag_conf_int(conf, "follow_retry_ms", 1000);
+    fc.stop = &stop_flag;
+    return rag_follow_run(&fc);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *conf_path = NULL, *dir = NULL;
+    const char *conf_path = NULL, *dir = NULL, *follow_dir = NULL;
     char err[512];
     rag_conf *conf;
     PGconn *db;
@@ -36,11 +79,14 @@ main(int argc, char **argv)
             conf_path = argv[i + 1];
         else if (strcmp(argv[i], "--dir") == 0)
             dir = argv[i + 1];
+        else if (strcmp(argv[i], "--follow") == 0)
+            follow_dir = argv[i + 1];
         else
             break;
         i += 2;
     }
-    if (i >= argc || argv[i][0] == '-') {
+    if (follow_dir != NULL ? i != argc || dir != NULL
+                           : i >= argc || argv[i][0] == '-') {
         usage();
         return 2;
     }
@@ -48,6 +94,11 @@ main(int argc, char **argv)
     if (conf == NULL) {
         fprintf(stderr, "rag-reindex: %s\n", err);
         return 1;
+    }
+    if (follow_dir != NULL) {
+        rc = follow(conf, follow_dir);
+        rag_conf_free(conf);
+        return rc;
     }
     if (dir == NULL)
         dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");

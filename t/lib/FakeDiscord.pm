@@ -18,6 +18,10 @@ package FakeDiscord;
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
 #       / (delete_channel => ID) / (forget_nonces => 1)
 #   $fd->records  # everything received, as hashes (JSON lines file)
+#   $fd->guild(id => G, owner_id => U, roles => [{id, permissions}],
+#              members => {user_id => [role ids]})  # for GET /guilds/...
+#   $fd->app(flags => N)   # GET /applications/@me flags (default: the
+#                          # Message Content intent, limited, 1 << 19)
 #
 # It validates what the docs require of a client: masked frames,
 # IDENTIFY / RESUME / heartbeat shapes, the Bot token, a DiscordBot
@@ -88,6 +92,8 @@ sub dispatch { my ($s, $t, $d) = @_; $s->_ctl(action => 'dispatch', t => $t, d =
 sub fault    { my ($s, %f) = @_; $s->_ctl(action => 'fault', %f) }
 sub channel  { my ($s, %c) = @_; $s->_ctl(action => 'channel', channel => \%c) }
 sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
+sub guild    { my ($s, %g) = @_; $s->_ctl(action => 'guild', guild => \%g) }
+sub app      { my ($s, %a) = @_; $s->_ctl(action => 'app', app => \%a) }
 
 sub records {
     my ($self, %f) = @_;
@@ -422,10 +428,39 @@ sub _route {
         @sel = reverse((reverse @sel)[0 .. $limit - 1]) if @sel > $limit;  # oldest after `after`
         return (200, \@sel);
     }
+    if ($method eq 'GET' && $path eq '/users/@me') {
+        return (200, { id => $st->{bot_id}, username => 'ragbot',
+            discriminator => '0', bot => JSON::PP::true });
+    }
+    if ($method eq 'GET' && $path eq '/applications/@me') {
+        return (200, { id => $st->{app_id}, name => 'ragbot',
+            bot_public => JSON::PP::true,
+            flags => $st->{app_flags} // (1 << 19) });
+    }
+    if ($method eq 'GET' && $path =~ m{^/guilds/(\d+)(?:/members/(\d+))?$}) {
+        my ($gid, $uid) = ($1, $2);
+        my $g = $st->{guilds}{$gid}
+            or return (404, { message => 'Unknown Guild', code => 10004 });
+        return (403, { message => 'Missing Access', code => 50001 })
+            unless $g->{members}{ $st->{bot_id} };
+        if (defined $uid) {
+            my $roles = $g->{members}{$uid}
+                or return (404, { message => 'Unknown Member', code => 10007 });
+            return (200, { user => { id => $uid }, roles => $roles,
+                joined_at => '2026-01-01T00:00:00+00:00' });
+        }
+        return (200, { id => $gid, name => $g->{name} // 'Test',
+            owner_id => $g->{owner_id} // '1',
+            roles => [ map { { %$_, permissions => "$_->{permissions}" } }
+                @{ $g->{roles} || [] } ] });
+    }
     if ($path =~ m{^/channels/(\d+)$}) {
         my $ch = $st->{channels}{$1};
         return (404, { message => 'Unknown Channel', code => 10003 })
             if !$ch || $ch->{deleted};
+        # a channel of a registered guild the bot may not view: 403
+        return (403, { message => 'Missing Access', code => 50001 })
+            unless _can_view($st, $ch);
         if ($method eq 'PATCH') {
             $ch->{thread_metadata}{archived} = $b->{archived} ? JSON::PP::true : JSON::PP::false
                 if exists $b->{archived};
@@ -502,6 +537,39 @@ sub _route {
     return (404, { message => '404: Not Found', code => 0 });
 }
 
+# View Channel (1 << 10) for the bot in a channel of a guild registered
+# with guild(), computed as Discord does (roles, Administrator, owner,
+# then @everyone / role / member overwrites). Channels of unregistered
+# guilds are visible (the older tests never register one).
+sub _can_view {
+    my ($st, $ch) = @_;
+    my $g = $st->{guilds}{ $ch->{guild_id} // '' } or return 1;
+    my $bot = $st->{bot_id};
+    my $mine = $g->{members}{$bot} or return 0;
+    return 1 if ($g->{owner_id} // '') eq $bot;
+    my %has = map { $_ => 1 } @$mine, $ch->{guild_id};
+    my $p = 0;
+    $p |= 0 + "$_->{permissions}" for grep { $has{ $_->{id} } } @{ $g->{roles} || [] };
+    return 1 if $p & (1 << 3);
+    my @ow = @{ $ch->{permission_overwrites} || [] };
+    for my $pass (0 .. 2) {
+        my ($allow, $deny) = (0, 0);
+        for my $o (@ow) {
+            my $m = $pass == 0 ? ($o->{type} == 0 && $o->{id} eq $ch->{guild_id})
+                : $pass == 1 ? ($o->{type} == 0 && $o->{id} ne $ch->{guild_id}
+                    && $has{ $o->{id} })
+                : ($o->{type} == 1 && $o->{id} eq $bot);
+            next unless $m;
+            # copies: numeric use would turn the stored strings into
+            # numbers in later JSON, and Discord sends strings
+            $allow |= 0 + "$o->{allow}";
+            $deny |= 0 + "$o->{deny}";
+        }
+        $p = ($p & ~$deny) | $allow;
+    }
+    return ($p & (1 << 10)) ? 1 : 0;
+}
+
 sub _control {
     my ($st, $c, $raw) = @_;
     my $r = $JSON->decode($raw);
@@ -548,6 +616,10 @@ sub _control {
         # Discord remembers nonces only for a few minutes
         $st->{nonces} = {} if $r->{forget_nonces};
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
+    } elsif ($a eq 'guild') {
+        $st->{guilds}{ $r->{guild}{id} } = $r->{guild};
+    } elsif ($a eq 'app') {
+        $st->{app_flags} = $r->{app}{flags};
     } elsif ($a eq 'state') {
     }
     my $ws = $st->{ws_conn};

@@ -150,15 +150,18 @@ sub nginx_start {
         $s =~ s/%%DB%%/$db/g; $s =~ s/%%ROOT%%/$ROOT/g;
         return $s;
     };
-    my $module = module_path();
+    # load => '...' replaces the load_module line (an installed module);
+    # user => 'www-data' runs the workers as that user when root.
+    my $load = $o{load} // 'load_module ' . module_path() . ';';
+    my $user = $o{user} ? "user $o{user};" : $> == 0 ? 'user root root;' : '';
     my $conf = <<"EOF";
-load_module $module;
+$load
 daemon off;
 master_process on;
 worker_processes @{[$o{workers} || 2]};
 error_log $dir/logs/error.log @{[$o{log_level} || 'info']};
 pid $dir/nginx.pid;
-@{[$> == 0 ? 'user root root;' : '']}
+$user
 @{[$expand->($o{main})]}
 events { worker_connections 1024; }
 http {
