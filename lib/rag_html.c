@@ -1,6 +1,7 @@
 #include "rag_html.h"
 
 #include "rag_buf.h"
+#include "rag_charset.h"
 #include "rag_url.h"
 
 #include <ctype.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_DEPTH 200
+#define MAX_DEPTH RAG_HTML_MAX_DEPTH
 #define MAX_SEL 16
 
 /* ---- selectors -------------------------------------------------------- */
@@ -227,6 +228,7 @@ typedef struct {
     const char *base; /* page URL (or <base href>) */
     int in_table;     /* <br> and blocks become spaces */
     int oom;          /* an append failed (output limit) */
+    int flattened;    /* markup deeper than MAX_DEPTH kept as text */
     xmlNode *skip;    /* admonition title rendered separately */
 } ctx;
 
@@ -545,6 +547,53 @@ text_of(ctx *c, xmlNode *n, rag_buf *b, int depth)
     }
 }
 
+/* Preorder successor of n inside root's subtree (root's siblings are
+ * never visited); skip: do not enter n's children. No recursion, so any
+ * depth is fine. */
+static xmlNode *
+walk_next(xmlNode *n, xmlNode *root, int skip)
+{
+    if (!skip && n->type == XML_ELEMENT_NODE && n->children)
+        return n->children;
+    while (n && n != root) {
+        if (n->next)
+            return n->next;
+        n = n->parent;
+    }
+    return NULL;
+}
+
+/* The words of the subtree at n (n included) for markup nested deeper
+ * than MAX_DEPTH: its structure is lost but never its text. raw: code
+ * (whitespace kept, <br> is a newline); else blocks become spaces. */
+static void
+flat_text(ctx *c, xmlNode *n, rag_buf *b, int raw)
+{
+    c->flattened = 1;
+    for (xmlNode *p = n; p;) {
+        int skip = 0;
+        if (p->type == XML_TEXT_NODE || p->type == XML_CDATA_SECTION_NODE) {
+            if (p->content) {
+                size_t len = strlen((const char *)p->content);
+                if (raw)
+                    put(c, b, (const char *)p->content, len);
+                else
+                    put_text(c, b, (const char *)p->content, len);
+            }
+        } else if (p->type == XML_ELEMENT_NODE) {
+            if (dropped(c, p))
+                skip = 1;
+            else if (raw && tag_is(p, "br"))
+                put(c, b, "\n", 1);
+            else if (!raw && is_block(p) && !last_is_space(b))
+                put(c, b, " ", 1);
+        } else {
+            skip = 1;
+        }
+        p = walk_next(p, n, skip);
+    }
+}
+
 /* ---- inline -------------------------------------------------------------- */
 
 static void inline_nodes(ctx *c, xmlNode *n, rag_buf *b, int depth);
@@ -602,7 +651,12 @@ wrap_inline(ctx *c, xmlNode *n, rag_buf *b, const char *mark, int depth)
 static void
 raw_text(ctx *c, xmlNode *n, rag_buf *b, int depth)
 {
-    for (; n && depth < MAX_DEPTH; n = n->next) {
+    if (depth >= MAX_DEPTH) {
+        for (; n; n = n->next)
+            flat_text(c, n, b, 1);
+        return;
+    }
+    for (; n; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             const unsigned char *s = n->content;
             size_t len = s ? strlen((const char *)s) : 0, i = 0, z;
@@ -747,8 +801,12 @@ inline_elem(ctx *c, xmlNode *n, rag_buf *b, int depth)
 {
     const char *t = (const char *)n->name;
 
-    if (dropped(c, n) || depth >= MAX_DEPTH)
+    if (dropped(c, n))
         return;
+    if (depth >= MAX_DEPTH) {
+        flat_text(c, n, b, 0);
+        return;
+    }
     if (tag_is(n, "br")) {
         if (c->in_table) {
             if (!last_is_space(b))
@@ -1406,9 +1464,13 @@ block_nodes(ctx *c, xmlNode *n, blk *b, int depth)
                 put_text(c, &b->para, (const char *)n->content,
                          strlen((const char *)n->content));
         } else if (n->type == XML_ELEMENT_NODE) {
-            if (dropped(c, n) || depth >= MAX_DEPTH)
+            if (dropped(c, n))
                 continue;
-            if (is_block(n) || is_admonition(n))
+            if (depth >= MAX_DEPTH) {
+                if (!last_is_space(&b->para))
+                    put(c, &b->para, " ", 1);
+                flat_text(c, n, &b->para, 0);
+            } else if (is_block(n) || is_admonition(n))
                 block_elem(c, n, b, depth);
             else
                 inline_elem(c, n, &b->para, depth);
@@ -1449,35 +1511,36 @@ strvec_has(const strvec *s, const char *u)
 }
 
 static void
-collect_links(ctx *c, xmlNode *n, strvec *s, int depth)
+collect_links(ctx *c, xmlNode *root, strvec *s)
 {
-    for (; n && depth < MAX_DEPTH; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
+    for (xmlNode *n = root; n && s->n < RAG_HTML_MAX_LINKS;
+         n = walk_next(n, root, 0)) {
+        const char *href, *rel;
+        char abs[RAG_URL_MAX];
+
+        if (!tag_is(n, "a"))
             continue;
-        if (tag_is(n, "a") && s->n < RAG_HTML_MAX_LINKS) {
-            const char *href = attr(n, "href"), *rel = attr(n, "rel");
-            char abs[RAG_URL_MAX];
-            if (href && !(rel && strstr(rel, "nofollow")) &&
-                rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) == 0 &&
-                !strvec_has(s, abs)) {
-                if (s->n == s->cap) {
-                    size_t nc = s->cap ? s->cap * 2 : 64;
-                    char **v = realloc(s->v, nc * sizeof(*v));
-                    if (!v) {
-                        c->oom = 1;
-                        return;
-                    }
-                    s->v = v;
-                    s->cap = nc;
-                }
-                if ((s->v[s->n] = strdup(abs)) == NULL) {
+        href = attr(n, "href");
+        rel = attr(n, "rel");
+        if (href && !(rel && strstr(rel, "nofollow")) &&
+            rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) == 0 &&
+            !strvec_has(s, abs)) {
+            if (s->n == s->cap) {
+                size_t nc = s->cap ? s->cap * 2 : 64;
+                char **v = realloc(s->v, nc * sizeof(*v));
+                if (!v) {
                     c->oom = 1;
                     return;
                 }
-                s->n++;
+                s->v = v;
+                s->cap = nc;
             }
+            if ((s->v[s->n] = strdup(abs)) == NULL) {
+                c->oom = 1;
+                return;
+            }
+            s->n++;
         }
-        collect_links(c, n->children, s, depth + 1);
     }
 }
 
@@ -1496,15 +1559,15 @@ rag_html_doc_free(rag_html_doc *d)
 
 int
 rag_html_convert(const char *html, size_t len, const char *page_url,
-                 const char *selector, const char *encoding, rag_html_doc *out,
-                 char *err, size_t errlen)
+                 const char *selector, const char *http_charset,
+                 rag_html_doc *out, char *err, size_t errlen)
 {
     htmlDocPtr doc = NULL;
     xmlNode *root, *main_el = NULL, *t;
     sel_list sl;
     ctx c;
     blk b;
-    rag_buf title;
+    rag_buf title, u8;
     strvec links = {NULL, 0, 0};
     char base[RAG_URL_MAX];
     int rc = -1;
@@ -1513,6 +1576,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     memset(&c, 0, sizeof(c));
     blk_init(&b);
     rag_buf_init(&title, 4096);
+    rag_buf_init(&u8, RAG_HTML_MAX_INPUT * 3 + 16);
     if (len > RAG_HTML_MAX_INPUT || len > (size_t)0x7fffffff) {
         snprintf(err, errlen, "page too large (%zu bytes)", len);
         goto done;
@@ -1526,10 +1590,23 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         snprintf(err, errlen, "bad page url");
         goto done;
     }
-    doc =
-        htmlReadMemory(html, (int)len, page_url, encoding ? encoding : "UTF-8",
-                       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                           HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+    /* libxml2 gets valid UTF-8 only: its own charset handling fails on
+     * bad bytes, and Postgres refuses invalid UTF-8 */
+    if ((out->replaced = rag_charset_decode_html(html, len, http_charset, &u8,
+                                                 out->charset,
+                                                 sizeof(out->charset))) < 0 ||
+        u8.len > (size_t)0x7fffffff) {
+        snprintf(err, errlen, "page too large once decoded");
+        goto done;
+    }
+    /* HUGE lifts libxml2's nesting limit (256), past which it stops
+     * parsing and the rest of the page is lost; our own walks are
+     * bounded by MAX_DEPTH and flatten what is deeper */
+    doc = htmlReadMemory(u8.data ? u8.data : "", (int)u8.len, page_url,
+                         "UTF-8",
+                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+                             HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+                             HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE);
     if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL) {
         snprintf(err, errlen, "unparsable HTML");
         goto done;
@@ -1555,7 +1632,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     }
     block_nodes(&c, main_el->children, &b, 0);
     blk_flush(&c, &b);
-    collect_links(&c, root, &links, 0);
+    collect_links(&c, root, &links);
     if (c.oom) {
         snprintf(err, errlen, "output limit or out of memory");
         goto done;
@@ -1566,6 +1643,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
             s++;
         out->title = strdup(title.data ? title.data + s : "");
     }
+    out->flattened = c.flattened;
     if (b.out.len)
         rag_buf_putc(&b.out, '\n');
     out->markdown_len = b.out.len;
@@ -1588,5 +1666,6 @@ done:
         xmlFreeDoc(doc);
     blk_free(&b);
     rag_buf_free(&title);
+    rag_buf_free(&u8);
     return rc;
 }

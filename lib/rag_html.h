@@ -31,6 +31,8 @@
 #define RAG_HTML_MAX_INPUT (16u * 1024 * 1024)
 #define RAG_HTML_MAX_OUTPUT (16u * 1024 * 1024)
 #define RAG_HTML_MAX_LINKS 10000
+/* Elements nested deeper than this are converted as plain text. */
+#define RAG_HTML_MAX_DEPTH 200
 #define RAG_HTML_DEFAULT_SELECTOR                                              \
     "article, main, div.body, div[role=main], body"
 
@@ -41,13 +43,20 @@ typedef struct {
     char **links; /* every <a href> in the page, absolute, normalised,
                      fragment dropped, deduplicated, http(s) only */
     size_t nlinks;
+    char charset[32]; /* the charset the page was decoded from */
+    long replaced;    /* invalid byte sequences replaced by U+FFFD */
+    int flattened;    /* markup nested deeper than RAG_HTML_MAX_DEPTH was
+                         kept as plain text (its structure is lost) */
 } rag_html_doc;
 
 /* Converts html[0..len) fetched from page_url. selector NULL/"" = the
- * default; encoding NULL = UTF-8 unless the page declares one. Returns 0,
- * or -1 with err (input too large, unparsable, bad selector). */
+ * default; http_charset: the charset of the HTTP Content-Type header
+ * (NULL if none). The page is first decoded to UTF-8 (rag_charset.h:
+ * BOM, then http_charset, then <meta>, else UTF-8; bad bytes become
+ * U+FFFD), so the output is always valid UTF-8. Returns 0, or -1 with
+ * err (input too large, unparsable, bad selector). */
 int rag_html_convert(const char *html, size_t len, const char *page_url,
-                     const char *selector, const char *encoding,
+                     const char *selector, const char *http_charset,
                      rag_html_doc *out, char *err, size_t errlen);
 
 void rag_html_doc_free(rag_html_doc *d);

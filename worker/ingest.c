@@ -94,6 +94,23 @@ dupv(PGresult *r, int i, int j)
     return strdup(PQgetisnull(r, i, j) ? "" : PQgetvalue(r, i, j));
 }
 
+/* The first line of the server's last error, quotes made single (for a
+ * log value). */
+static void
+db_reason(PGconn *db, char *out, size_t outlen)
+{
+    const char *m = PQerrorMessage(db);
+    size_t n = 0;
+
+    if (strncmp(m, "ERROR:", 6) == 0)
+        m += 6;
+    while (*m == ' ')
+        m++;
+    for (; *m && *m != '\n' && n + 1 < outlen; m++)
+        out[n++] = *m == '"' ? '\'' : *m;
+    out[n] = '\0';
+}
+
 static int
 map_load(PGconn *db, const char *coll_id, doc_map *m)
 {
@@ -152,6 +169,7 @@ typedef struct {
     doc_map map;
     rag_chunk_opts copts;
     int partial; /* the source was not read completely */
+    char dberr[256]; /* why the last page failed to store */
     double t0;
     long progress_total;
 } run_t;
@@ -340,6 +358,7 @@ store_doc(run_t *r, const char *url, const char *title, const char *body,
         r->st->added++;
     return 0;
 fail:
+    db_reason(r->db, r->dberr, sizeof(r->dberr));
     rag_db_rollback(r->db);
     return rc;
 }
@@ -508,47 +527,67 @@ embed_pending(run_t *r, char *err, size_t errlen)
  * -------------------------------------------------------------------- */
 
 typedef struct {
-    char **v;
+    char **v;   /* URLs in discovery order */
+    char **ref; /* the page that linked each, NULL: sitemap or start */
     size_t n, cap;
-    char **set;
+    size_t *set; /* open addressing over v: index + 1, 0 = empty */
     size_t nset;
 } frontier;
 
+static long
+fr_find(const frontier *f, const char *u)
+{
+    if (f->nset == 0)
+        return -1;
+    for (size_t i = fnv(u) % f->nset; f->set[i]; i = (i + 1) % f->nset)
+        if (strcmp(f->v[f->set[i] - 1], u) == 0)
+            return (long)(f->set[i] - 1);
+    return -1;
+}
+
+/* Queues u (found on page ref, NULL if none) unless known: 1 queued,
+ * 0 known, -1 out of memory. */
 static int
-fr_seen_add(frontier *f, const char *u)
+fr_seen_add(frontier *f, const char *u, const char *ref)
 {
     size_t i;
 
+    if (fr_find(f, u) >= 0)
+        return 0;
     if (f->nset == 0 || f->n * 2 + 2 > f->nset) {
         size_t ns = f->nset ? f->nset * 2 : 1024;
-        char **set = calloc(ns, sizeof(char *));
+        size_t *set = calloc(ns, sizeof(*set));
         if (set == NULL)
             return -1;
-        for (size_t k = 0; k < f->nset; k++) {
-            if (!f->set[k])
-                continue;
-            for (i = fnv(f->set[k]) % ns; set[i]; i = (i + 1) % ns)
+        for (size_t k = 0; k < f->n; k++) {
+            for (i = fnv(f->v[k]) % ns; set[i]; i = (i + 1) % ns)
                 ;
-            set[i] = f->set[k];
+            set[i] = k + 1;
         }
         free(f->set);
         f->set = set;
         f->nset = ns;
     }
-    for (i = fnv(u) % f->nset; f->set[i]; i = (i + 1) % f->nset)
-        if (strcmp(f->set[i], u) == 0)
-            return 0;
     if (f->n == f->cap) {
         size_t nc = f->cap ? f->cap * 2 : 256;
         char **v = realloc(f->v, nc * sizeof(*v));
         if (v == NULL)
             return -1;
         f->v = v;
+        if ((v = realloc(f->ref, nc * sizeof(*v))) == NULL)
+            return -1;
+        f->ref = v;
         f->cap = nc;
     }
-    if ((f->v[f->n] = strdup(u)) == NULL)
+    f->ref[f->n] = NULL;
+    if ((f->v[f->n] = strdup(u)) == NULL ||
+        (ref && (f->ref[f->n] = strdup(ref)) == NULL)) {
+        free(f->v[f->n]);
         return -1;
-    f->set[i] = f->v[f->n];
+    }
+    for (i = fnv(u) % f->nset; f->set[i]; i = (i + 1) % f->nset)
+        ;
+    f->set[i] = f->n + 1;
     f->n++;
     return 1;
 }
@@ -556,10 +595,29 @@ fr_seen_add(frontier *f, const char *u)
 static void
 fr_free(frontier *f)
 {
-    for (size_t i = 0; i < f->n; i++)
+    for (size_t i = 0; i < f->n; i++) {
         free(f->v[i]);
+        free(f->ref[i]);
+    }
     free(f->v);
+    free(f->ref);
     free(f->set);
+}
+
+/* After a page failed to store: 0 to go on with the next page (logged
+ * and counted), -1 when the database itself is gone. */
+static int
+store_failed(run_t *r, const char *url, char *err, size_t errlen)
+{
+    if (PQstatus(r->db) != CONNECTION_OK) {
+        snprintf(err, errlen, "database connection lost storing %s", url);
+        return -1;
+    }
+    rag_warn("msg=\"page not stored\" url=\"%s\" error=\"%s\"", url,
+             r->dberr);
+    r->dberr[0] = '\0';
+    r->st->failed++;
+    return 0;
 }
 
 static int
@@ -605,7 +663,7 @@ polite_wait(double *last, double delay)
 
 static int
 follow_stored_links(run_t *r, frontier *fr, const char *root,
-                    const char *doc_id)
+                    const char *doc_id, const char *page)
 {
     const char *p[1] = {doc_id};
     PGresult *res = rag_db_query(
@@ -616,7 +674,7 @@ follow_stored_links(run_t *r, frontier *fr, const char *root,
         return 0; /* nothing to follow; the crawl goes on */
     for (int i = 0; i < PQntuples(res) && rc == 0; i++)
         if (in_scope(r->o, root, PQgetvalue(res, i, 0)) &&
-            fr_seen_add(fr, PQgetvalue(res, i, 0)) < 0)
+            fr_seen_add(fr, PQgetvalue(res, i, 0), page) < 0)
             rc = -1;
     PQclear(res);
     return rc;
@@ -656,6 +714,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
                   : (int)rag_conf_int(r->conf, "crawl_concurrency", 4);
     if (threads < 1 || threads > 16)
         threads = 4;
+    r->st->max_pages = max_pages;
     if (rag_url_normalize(o->site, root, sizeof(root)) != 0 ||
         rag_url_parse(root, &pu) != 0) {
         snprintf(err, errlen, "bad --site URL");
@@ -710,10 +769,10 @@ ingest_site(run_t *r, char *err, size_t errlen)
     }
     for (size_t i = 0; i < sm.n; i++)
         if (rag_url_normalize(sm.v[i], u, sizeof(u)) == 0 &&
-            in_scope(o, root, u) && fr_seen_add(&fr, u) < 0)
+            in_scope(o, root, u) && fr_seen_add(&fr, u, NULL) < 0)
             goto oom;
     use_links = fr.n == 0;
-    if (use_links && fr_seen_add(&fr, root) < 0)
+    if (use_links && fr_seen_add(&fr, root, NULL) < 0)
         goto oom;
     rag_info("msg=\"crawl start\" site=\"%s\" discovery=%s pages=%zu "
              "delay=%.2f",
@@ -732,10 +791,13 @@ ingest_site(run_t *r, char *err, size_t errlen)
             rag_url uu;
             url = fr.v[next++];
             if (dispatched >= max_pages) {
-                rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
+                /* links keep arriving from pages in flight: count them */
+                if (!r->partial)
+                    rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
                 r->partial = 1;
-                next = fr.n;
-                break;
+                r->st->partial = 1;
+                r->st->unvisited++;
+                continue;
             }
             if (rag_url_parse(url, &uu) != 0 ||
                 !crawl_robots_allowed(&robots, uu.path)) {
@@ -770,13 +832,23 @@ ingest_site(run_t *r, char *err, size_t errlen)
             keep_doc(r, url, 1);
             /* not modified: follow the links it had last time */
             if (use_links && d &&
-                follow_stored_links(r, &fr, root, d->id) != 0) {
+                follow_stored_links(r, &fr, root, d->id, d->url) != 0) {
                 crawl_result_free(res);
                 goto oom;
             }
         } else if (pg->status == 404 || pg->status == 410) {
             /* gone: not marked seen, so it is deleted at the end */
+            long k = fr_find(&fr, url);
+            const char *ref = k >= 0 ? fr.ref[k] : NULL;
+            rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" "
+                     "status=%ld",
+                     url,
+                     ref         ? ref
+                     : use_links ? "(start page)"
+                                 : "(sitemap)",
+                     pg->status);
             r->st->fetched++;
+            r->st->notfound++;
         } else if (pg->status != 200) {
             rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
                      pg->status);
@@ -786,7 +858,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
             r->st->skipped++;
         } else if (strcmp(pg->final_url, url) != 0 &&
                    (!in_scope(o, root, pg->final_url) ||
-                    fr_seen_add(&fr, pg->final_url) == 0)) {
+                    fr_seen_add(&fr, pg->final_url, url) == 0)) {
             /* a redirect out of scope, or to a page queued anyway */
             keep_doc(r, url, 0);
         } else if (!res->converted) {
@@ -801,13 +873,21 @@ ingest_site(run_t *r, char *err, size_t errlen)
             int sr;
 
             r->st->fetched++;
+            if (hd->flattened)
+                rag_warn("msg=\"markup nested deeper than %d levels kept as "
+                         "plain text\" url=\"%s\"",
+                         RAG_HTML_MAX_DEPTH, page);
+            if (hd->replaced)
+                rag_info("msg=\"invalid bytes replaced\" url=\"%s\" "
+                         "charset=%s count=%ld",
+                         page, hd->charset, hd->replaced);
             rag_buf_init(&lk, 0);
             for (size_t k = 0; k < hd->nlinks; k++) {
                 if (!in_scope(o, root, hd->links[k]))
                     continue;
                 if ((lk.len && rag_buf_putc(&lk, '\n')) ||
                     rag_buf_puts(&lk, hd->links[k]) ||
-                    (use_links && fr_seen_add(&fr, hd->links[k]) < 0)) {
+                    (use_links && fr_seen_add(&fr, hd->links[k], page) < 0)) {
                     rag_buf_free(&lk);
                     crawl_result_free(res);
                     goto oom;
@@ -817,9 +897,11 @@ ingest_site(run_t *r, char *err, size_t errlen)
                            pg->last_modified, "docs", lk.data ? lk.data : "");
             rag_buf_free(&lk);
             if (sr != 0) {
-                snprintf(err, errlen, "database error storing %s", page);
-                crawl_result_free(res);
-                goto done;
+                if (store_failed(r, page, err, errlen) != 0) {
+                    crawl_result_free(res);
+                    goto done;
+                }
+                keep_doc(r, page, 0);
             }
             if (strcmp(page, url) != 0)
                 keep_doc(r, url, 0);
@@ -850,8 +932,9 @@ ingest_items(run_t *r, ingest_item *items, size_t n, char *err, size_t errlen)
         r->st->fetched++;
         if (store_doc(r, items[i].url, items[i].title, items[i].body, NULL,
                       NULL, "docs", NULL) != 0) {
-            snprintf(err, errlen, "database error storing %s", items[i].url);
-            return -1;
+            if (store_failed(r, items[i].url, err, errlen) != 0)
+                return -1;
+            keep_doc(r, items[i].url, 0);
         }
         progress(r, "");
     }
@@ -883,10 +966,11 @@ ingest_rechunk(run_t *r, char *err, size_t errlen)
             rechunk_doc(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), body,
                         hash) != 0 ||
             rag_db_commit(r->db) != 0) {
+            db_reason(r->db, r->dberr, sizeof(r->dberr));
             rag_db_rollback(r->db);
-            snprintf(err, errlen, "cannot rechunk document %s",
-                     PQgetvalue(res, i, 0));
-            goto done;
+            if (store_failed(r, PQgetvalue(res, i, 0), err, errlen) != 0)
+                goto done;
+            continue;
         }
         r->st->changed++;
     }
@@ -960,11 +1044,12 @@ rag_ingest_format_stats(const rag_ingest_stats *st, char *out, size_t outlen)
 {
     snprintf(out, outlen,
              "pages fetched=%ld unchanged=%ld new=%ld changed=%ld "
-             "deleted=%ld failed=%ld skipped=%ld chunks=%ld embedded=%ld "
-             "generation=%llu seconds=%.2f",
+             "deleted=%ld failed=%ld notfound=%ld skipped=%ld unvisited=%ld "
+             "chunks=%ld embedded=%ld generation=%llu seconds=%.2f%s",
              st->fetched, st->unchanged, st->added, st->changed, st->deleted,
-             st->failed, st->skipped, st->chunks, st->embedded, st->generation,
-             st->seconds);
+             st->failed, st->notfound, st->skipped, st->unvisited, st->chunks,
+             st->embedded, st->generation, st->seconds,
+             st->partial ? " partial" : "");
 }
 
 int
@@ -1211,8 +1296,13 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         goto done;
     rc = rag_ingest_run(db, conf, &o, &st, err, errlen);
     rag_ingest_format_stats(&st, line, sizeof(line));
-    rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s", o.collection,
-             rc == 0, line);
+    if (rc == 0 && st.partial)
+        rag_warn("msg=\"ingest job: partial crawl, page limit reached\" "
+                 "collection=\"%s\" max_pages=%ld %s",
+                 o.collection, st.max_pages, line);
+    else
+        rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s",
+                 o.collection, rc == 0, line);
 done:
     yajl_tree_free(saved);
     yajl_tree_free(root);

@@ -1,6 +1,7 @@
 #include "ingest_src.h"
 
 #include "rag_buf.h"
+#include "rag_charset.h"
 #include "rag_chunk.h"
 #include "rag_url.h"
 
@@ -256,6 +257,20 @@ ingest_read_dir(const char *dir, const char *url_template, ingest_item **items,
         snprintf(full, sizeof(full), "%s/%s", dir, pv.v[i]);
         if ((md = read_file(full, MAX_FILE, &len)) == NULL)
             continue; /* unreadable or too large */
+        if (!rag_utf8_valid(md, len)) {
+            /* not UTF-8 (Latin-1 Markdown, stray bytes): Postgres would
+             * refuse it, so bad bytes become U+FFFD */
+            rag_buf fixed;
+            rag_buf_init(&fixed, MAX_FILE * 3 + 16);
+            if (rag_utf8_repair(md, len, &fixed) < 0) {
+                rag_buf_free(&fixed);
+                free(md);
+                continue;
+            }
+            free(md);
+            len = fixed.len;
+            md = rag_buf_detach(&fixed);
+        }
         body =
             ingest_front_matter(md, title, sizeof(title), slug, sizeof(slug));
         if (strstr(pv.v[i], ".mdx"))

@@ -16,8 +16,12 @@
  * Conf/env: database_url, index_dir, embed_*, chunk_tokens,
  * chunk_overlap, crawl_delay, crawl_timeout_ms, crawl_max_bytes,
  * crawl_max_pages, crawl_concurrency (requests in flight, default 4).
- * Prints a progress bar on a TTY and one summary line on stdout; exits 0
- * on success, 1 on failure, 2 on bad usage.
+ * Prints a progress bar on a TTY and one summary line on stdout. Exit
+ * codes: 0 success (pages that failed alone are counted in failed=, the
+ * rest is indexed), 1 failure (nothing indexed), 2 bad usage, 3 partial
+ * crawl: the page limit (--max-pages / crawl_max_pages, 10000) stopped
+ * it, what was fetched is indexed, nothing was deleted, and the summary
+ * counts the URLs left in unvisited=.
  */
 #include "ingest.h"
 #include "rag_time.h"
@@ -312,8 +316,15 @@ main(int argc, char **argv)
     rc = rag_ingest_run(db, conf, &o, &st, err, sizeof(err)) == 0 ? 0 : 1;
     rag_ingest_format_stats(&st, line, sizeof(line));
     printf("%s\n", line);
-    if (rc != 0)
+    if (rc != 0) {
         fprintf(stderr, "rag-ingest: %s\n", err);
+    } else if (st.partial) {
+        fprintf(stderr,
+                "rag-ingest: partial crawl: page limit %ld reached, %ld URLs "
+                "not fetched (raise --max-pages or crawl_max_pages)\n",
+                st.max_pages, st.unvisited);
+        rc = 3;
+    }
 done:
     if (db)
         PQfinish(db);
