@@ -206,14 +206,33 @@ push_line(chunker *c, size_t off, size_t len)
     return 0;
 }
 
-/* Fence opener: optional indentation, then >= 3 '`' or '~'. */
-static int
-fence_open(const char *s, size_t n, char *ch, size_t *flen)
+/* Length of a line's container prefix: indentation and blockquote
+ * markers ("> > "), so a fence inside an admonition (rendered as a
+ * quote) is a fence too; *depth gets the number of '>' markers. */
+static size_t
+container_prefix(const char *s, size_t n, int *depth)
 {
-    size_t i = 0, k;
+    size_t i = 0;
 
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
+    *depth = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (i < n && s[i] == '>') {
+            i++;
+            (*depth)++;
+            continue;
+        }
+        return i;
+    }
+}
+
+/* Fence opener: container prefix, then >= 3 '`' or '~'. */
+static int
+fence_open(const char *s, size_t n, char *ch, size_t *flen, int *depth)
+{
+    size_t i = container_prefix(s, n, depth), k;
+
     if (i >= n || (s[i] != '`' && s[i] != '~'))
         return 0;
     for (k = i; k < n && s[k] == s[i]; k++)
@@ -227,13 +246,19 @@ fence_open(const char *s, size_t n, char *ch, size_t *flen)
     return 1;
 }
 
+/* 1 when the line closes a fence of flen ch's opened at quote depth qd;
+ * 2 when it is outside the fence's blockquote (the quote ended, and the
+ * fence with it); 0 when it is a line of the fence. */
 static int
-fence_closes(const char *s, size_t n, char ch, size_t flen)
+fence_closes(const char *s, size_t n, char ch, size_t flen, int qd)
 {
-    size_t i = 0, k;
+    int depth;
+    size_t i = container_prefix(s, n, &depth), k;
 
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
+    if (depth < qd)
+        return 2;
+    if (depth > qd)
+        return 0;
     for (k = i; k < n && s[k] == ch; k++)
         ;
     if (k - i < flen)
@@ -298,6 +323,7 @@ scan(chunker *c, const char *title)
     size_t p = 0, budget = c->max > 16 ? c->max - 8 : c->max;
     size_t open = NO_FENCE, flen = 0, table = NO_FENCE;
     char fch = 0;
+    int qd = 0; /* blockquote depth of the open fence */
     char stack[7][256], anchors[7][256];
     char text[256], id[256], slug[256];
     rag_buf path;
@@ -327,13 +353,20 @@ scan(chunker *c, const char *title)
                 k++;
             L->blank = k == n;
         }
+        if (open != NO_FENCE && qd > 0 &&
+            fence_closes(s, n, fch, flen, qd) == 2) {
+            /* the blockquote ended without closing its fence: the fence
+             * ends with it (CommonMark) */
+            c->lines[i0 - 1].fence_close = 1;
+            open = NO_FENCE;
+        }
         if (open != NO_FENCE) {
             L->fence = open;
-            if (fence_closes(s, n, fch, flen)) {
+            if (fence_closes(s, n, fch, flen, qd) == 1) {
                 L->fence_close = 1;
                 open = NO_FENCE;
             }
-        } else if (fence_open(s, n, &ch, &fl)) {
+        } else if (fence_open(s, n, &ch, &fl, &qd)) {
             open = i0;
             fch = ch;
             flen = fl;
@@ -504,8 +537,10 @@ close_tokens(const chunker *c, size_t last)
         return 0;
     F = &c->lines[c->lines[last].fence];
     p = c->md + F->off;
-    while (k < F->len && (p[k] == ' ' || p[k] == '\t'))
-        k++;
+    {
+        int depth;
+        k = container_prefix(p, F->len, &depth);
+    }
     for (e = k; e < F->len && p[e] == p[k]; e++)
         ;
     return rag_tokens_estimate(p, e) + 2;
@@ -557,8 +592,8 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
         size_t k = 0;
         if (t.len && t.data[t.len - 1] != '\n' && rag_buf_putc(&t, '\n'))
             goto done;
-        while (k < F->len && (fp[k] == ' ' || fp[k] == '\t'))
-            k++;
+        int depth;
+        k = container_prefix(fp, F->len, &depth);
         char fc = fp[k];
         if (rag_buf_append(&t, fp, k))
             goto done;

@@ -17,7 +17,8 @@ fences_balanced(const char *t)
     while (*t) {
         const char *nl = strchr(t, '\n');
         size_t n = nl ? (size_t) (nl - t) : strlen(t), i = 0, k;
-        while (i < n && (t[i] == ' ' || t[i] == '\t'))
+        /* container prefix: indentation and blockquote markers */
+        while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '>'))
             i++;
         if (i < n && (t[i] == '`' || t[i] == '~')) {
             for (k = i; k < n && t[k] == t[i]; k++)
@@ -319,6 +320,33 @@ test_fence_split(void)
     rag_buf_free(&b);
 }
 
+/* A long code block inside an admonition (a "> " quote): every chunk
+ * re-opens and closes the fence inside the quote (issue 16). */
+static void
+test_quoted_fence_split(void)
+{
+    rag_buf b;
+    rag_chunk_opts o = {60, 10, 10, 0};
+    rag_chunks cs;
+
+    rag_buf_init(&b, 0);
+    rag_buf_puts(&b, "## Tip\n\n> **Note:** Run this:\n>\n> ```python\n");
+    for (int i = 0; i < 60; i++)
+        rag_buf_printf(&b, "> print(%d)\n", i);
+    rag_buf_puts(&b, "> ```\n\nAfter.\n");
+    CHECK(rag_chunk_markdown(b.data, b.len, "P", &o, &cs) == 0);
+    CHECK(cs.n > 2);
+    for (size_t i = 0; i < cs.n; i++) {
+        CHECK(fences_balanced(cs.v[i].text));
+        if (!fences_balanced(cs.v[i].text))
+            fprintf(stderr, "chunk %zu:\n%s\n", i, cs.v[i].text);
+        if (i > 0 && i + 1 < cs.n)
+            CHECK(strncmp(cs.v[i].text, "> ```python\n", 12) == 0);
+    }
+    rag_chunks_free(&cs);
+    rag_buf_free(&b);
+}
+
 static void
 test_table_split(void)
 {
@@ -366,6 +394,7 @@ main(void)
     RUN(test_explicit_ids);
     RUN(test_tiny_sections_merge);
     RUN(test_fence_split);
+    RUN(test_quoted_fence_split);
     RUN(test_table_split);
     RUN(test_empty);
     RUN(test_properties);
