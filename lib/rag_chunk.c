@@ -395,17 +395,25 @@ scan(chunker *c, const char *title)
                 rag_buf_reset(&path);
                 if (title && *title && rag_buf_puts(&path, title) != 0)
                     goto done;
-                for (int k = 1; k < 7; k++) {
-                    if (!stack[k][0])
-                        continue;
-                    /* the page's h1 usually repeats the title */
-                    if (k == 1 && title &&
-                        strncmp(title, stack[k], strlen(stack[k])) == 0)
-                        continue;
-                    if (path.len && rag_buf_puts(&path, " > ") != 0)
-                        goto done;
-                    if (rag_buf_puts(&path, stack[k]) != 0)
-                        goto done;
+                {
+                    const char *prev = title && *title ? title : NULL;
+                    for (int k = 1; k < 7; k++) {
+                        if (!stack[k][0])
+                            continue;
+                        /* the page's top heading (h1, or DocBook's h2)
+                         * repeats the title; a heading repeating its
+                         * parent adds nothing either */
+                        if (prev && (strcmp(prev, stack[k]) == 0 ||
+                                     (prev == title && k == 1 &&
+                                      strncmp(title, stack[k],
+                                              strlen(stack[k])) == 0)))
+                            continue;
+                        if (path.len && rag_buf_puts(&path, " > ") != 0)
+                            goto done;
+                        if (rag_buf_puts(&path, stack[k]) != 0)
+                            goto done;
+                        prev = stack[k];
+                    }
                 }
                 if (!id[0] && c->explicit_ids) {
                     /* HTML-derived text: only ids that exist on the page;

@@ -8,6 +8,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -230,6 +231,7 @@ typedef struct {
     int oom;          /* an append failed (output limit) */
     int flattened;    /* markup deeper than MAX_DEPTH kept as text */
     xmlNode *skip;    /* admonition title rendered separately */
+    xmlNode *last;    /* the last top-level node of the main content */
 } ctx;
 
 typedef struct {
@@ -1475,6 +1477,8 @@ block_nodes(ctx *c, xmlNode *n, blk *b, int depth)
             else
                 inline_elem(c, n, &b->para, depth);
         }
+        if (n == c->last)
+            break;
     }
 }
 
@@ -1494,6 +1498,180 @@ find_tag(xmlNode *n, const char *tag, int depth)
         }
     }
     return NULL;
+}
+
+/* ---- main content ----------------------------------------------------------
+ *
+ * Without a selector the page's main content is found by text density
+ * (readability-style), not by per-site rules: every element is weighed
+ * by the visible text below it (page chrome that dropped() removes
+ * weighs nothing; link text weighs half, so menus and link lists count
+ * less than prose). From <body> down, the walk enters the one child
+ * holding at least MAIN_SHARE of the page's weight, as long as that
+ * child also holds the page's title heading (the first <h1> that is not
+ * just a link home, else the first <h2>): the deepest such element is
+ * the content. When the weight sits in a sibling of the title (asciidoc
+ * puts the <h1> in div#header and the text in div#content), the content
+ * is the run of siblings from the title's to the heavy one, so trailing
+ * footers stay out.
+ */
+
+#define MAIN_SHARE 85 /* percent */
+
+static size_t
+weight_of(xmlNode *n)
+{
+    return (size_t)(uintptr_t)n->_private;
+}
+
+static size_t
+weigh(ctx *c, xmlNode *n, int depth, int in_link)
+{
+    size_t w = 0;
+
+    for (xmlNode *k = n->children; k; k = k->next) {
+        if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+            size_t t = 0;
+            for (const unsigned char *p = k->content; p && *p; p++)
+                if (!isspace(*p))
+                    t++;
+            w += in_link ? t / 2 : t;
+        } else if (k->type == XML_ELEMENT_NODE) {
+            size_t kw = 0;
+            if (depth < MAX_DEPTH && !dropped(c, k))
+                kw = weigh(c, k, depth + 1, in_link || tag_is(k, "a"));
+            k->_private = (void *)(uintptr_t)kw;
+            w += kw;
+        }
+    }
+    return w;
+}
+
+/* 1 when heading h is only a link elsewhere (a site name linking home). */
+static int
+heading_is_link(ctx *c, xmlNode *h)
+{
+    rag_buf all, in;
+    int r = 0;
+
+    rag_buf_init(&all, 4096);
+    rag_buf_init(&in, 4096);
+    text_of(c, h->children, &all, 0);
+    for (xmlNode *n = h->children; n; n = walk_next(n, h, 0)) {
+        const char *href;
+        if (tag_is(n, "a") && (href = attr(n, "href")) && href[0] != '#')
+            text_of(c, n->children, &in, 0);
+    }
+    rtrim(&all);
+    rtrim(&in);
+    r = all.len > 0 && in.len * 10 >= all.len * 9;
+    rag_buf_free(&all);
+    rag_buf_free(&in);
+    return r;
+}
+
+static xmlNode *
+title_heading(ctx *c, xmlNode *body)
+{
+    for (int level = 1; level <= 2; level++) {
+        for (xmlNode *n = body->children; n;) {
+            int skip = n->type == XML_ELEMENT_NODE && dropped(c, n);
+            if (!skip && heading_level(n) == level && !heading_is_link(c, n))
+                return n;
+            n = walk_next(n, body, skip || heading_level(n));
+        }
+    }
+    return NULL;
+}
+
+static int
+contains(xmlNode *outer, xmlNode *n)
+{
+    for (; n; n = n->parent)
+        if (n == outer)
+            return 1;
+    return 0;
+}
+
+/* The main content: its container, and the first and last of the
+ * container's children to render (NULL, NULL: all of them). */
+static xmlNode *
+main_content(ctx *c, xmlNode *root, xmlNode *h, xmlNode **first,
+             xmlNode **last)
+{
+    xmlNode *body = find_tag(root, "body", 0), *cur;
+    size_t total;
+
+    *first = *last = NULL;
+    if (body == NULL)
+        body = root;
+    total = weigh(c, body, 0, 0);
+    cur = body;
+    for (int depth = 0; total > 0 && depth < MAX_DEPTH; depth++) {
+        xmlNode *heavy = NULL;
+        for (xmlNode *k = cur->children; k; k = k->next)
+            if (k->type == XML_ELEMENT_NODE &&
+                weight_of(k) * 100 >= total * MAIN_SHARE)
+                heavy = k;
+        /* only plain containers: a table, list or admonition is rendered
+         * as a whole */
+        if (heavy == NULL || is_admonition(heavy) ||
+            !(tag_is(heavy, "div") || tag_is(heavy, "section") ||
+              tag_is(heavy, "article") || tag_is(heavy, "main") ||
+              tag_is(heavy, "center")))
+            break;
+        if (h && !contains(heavy, h)) {
+            /* the title sits in a sibling before the content */
+            xmlNode *th = h;
+            while (th->parent != cur)
+                th = th->parent;
+            for (xmlNode *k = th; k; k = k->next)
+                if (k == heavy) {
+                    *first = th;
+                    *last = heavy;
+                    break;
+                }
+            break;
+        }
+        cur = heavy;
+    }
+    return cur;
+}
+
+/* A <title> is often "Page — Site" or "Site | Page": when the page's
+ * title heading is one side of a separator, the title is the heading
+ * (the site name would repeat in every breadcrumb and source). */
+static void
+strip_site_name(ctx *c, rag_buf *title, xmlNode *h)
+{
+    static const char *const seps[] = {" | ", " — ", " – ", " - ", " · ",
+                                       " :: ", " » ", " « ", " / ", NULL};
+    rag_buf t;
+    size_t s = 0;
+
+    if (h == NULL || title->len == 0)
+        return;
+    rag_buf_init(&t, 4096);
+    text_of(c, h->children, &t, 0);
+    rtrim(&t);
+    while (s < t.len && t.data[s] == ' ')
+        s++;
+    if (t.len > s) {
+        const char *ht = t.data + s, *tt = title->data;
+        size_t hl = t.len - s, tl = title->len;
+        for (int i = 0; seps[i]; i++) {
+            size_t sl = strlen(seps[i]);
+            if ((tl > hl + sl && strncmp(tt, ht, hl) == 0 &&
+                 strncmp(tt + hl, seps[i], sl) == 0) ||
+                (tl > hl + sl && strncmp(tt + tl - hl, ht, hl) == 0 &&
+                 strncmp(tt + tl - hl - sl, seps[i], sl) == 0)) {
+                rag_buf_reset(title);
+                put(c, title, ht, hl);
+                break;
+            }
+        }
+    }
+    rag_buf_free(&t);
 }
 
 typedef struct {
@@ -1563,7 +1741,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
                  rag_html_doc *out, char *err, size_t errlen)
 {
     htmlDocPtr doc = NULL;
-    xmlNode *root, *main_el = NULL, *t;
+    xmlNode *root, *main_el = NULL, *first = NULL, *th, *t;
     sel_list sl;
     ctx c;
     blk b;
@@ -1581,8 +1759,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         snprintf(err, errlen, "page too large (%zu bytes)", len);
         goto done;
     }
-    if (sel_parse(selector && *selector ? selector : RAG_HTML_DEFAULT_SELECTOR,
-                  &sl) != 0) {
+    if (selector && *selector && sel_parse(selector, &sl) != 0) {
         snprintf(err, errlen, "bad selector");
         goto done;
     }
@@ -1620,17 +1797,33 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     c.base = base;
     if ((t = find_tag(root, "title", 0)))
         text_of(&c, t->children, &title, 0);
-    for (int i = 0; i < sl.n && main_el == NULL; i++)
-        main_el = sel_find(root, &sl.s[i], 0);
+    if (selector && *selector) {
+        for (int i = 0; i < sl.n && main_el == NULL; i++)
+            main_el = sel_find(root, &sl.s[i], 0);
+        if (main_el == NULL)
+            main_el = root;
+    }
+    th = title_heading(&c, root);
     if (main_el == NULL)
-        main_el = root;
+        main_el = main_content(&c, root, th, &first, &c.last);
     rtrim(&title);
+    {
+        size_t s = 0;
+        while (s < title.len && title.data[s] == ' ')
+            s++;
+        if (s) {
+            memmove(title.data, title.data + s, title.len - s + 1);
+            title.len -= s;
+        }
+    }
+    strip_site_name(&c, &title, th);
     if (title.len == 0 && (t = find_tag(main_el, "h1", 0))) {
         rag_buf_reset(&title);
         text_of(&c, t->children, &title, 0);
         rtrim(&title);
     }
-    block_nodes(&c, main_el->children, &b, 0);
+    block_nodes(&c, first ? first : main_el->children, &b, 0);
+    c.last = NULL;
     blk_flush(&c, &b);
     collect_links(&c, root, &links);
     if (c.oom) {

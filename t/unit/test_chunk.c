@@ -281,6 +281,27 @@ test_explicit_ids(void)
     rag_chunks_free(&cs);
 }
 
+/* DocBook pages title their sect1 with an h2 equal to <title>: the
+ * breadcrumb must not say it twice (issue 16). */
+static void
+test_path_no_repeat(void)
+{
+    const char *md = "## 15.3. Parallel Plans {#PARALLEL-PLANS}\n\nIntro.\n\n"
+                     "### 15.3.1. Parallel Scans {#PARALLEL-SCANS}\n\nScan.\n";
+    rag_chunk_opts o = {50, 0, 1, 1};
+    rag_chunks cs;
+
+    CHECK(rag_chunk_markdown(md, strlen(md), "15.3. Parallel Plans", &o, &cs) ==
+          0);
+    CHECK_INT(cs.n, 2);
+    if (cs.n == 2) {
+        CHECK_STR(cs.v[0].heading_path, "15.3. Parallel Plans");
+        CHECK_STR(cs.v[1].heading_path,
+                  "15.3. Parallel Plans > 15.3.1. Parallel Scans");
+    }
+    rag_chunks_free(&cs);
+}
+
 static void
 test_tiny_sections_merge(void)
 {
@@ -392,6 +413,7 @@ main(void)
 {
     RUN(test_headings);
     RUN(test_explicit_ids);
+    RUN(test_path_no_repeat);
     RUN(test_tiny_sections_merge);
     RUN(test_fence_split);
     RUN(test_quoted_fence_split);

@@ -169,14 +169,63 @@ test_chrome(void)
     CHECK_STR(md, "Real text here.\n");
 }
 
+/* Main content without selectors (issue 16): the element holding most
+ * of the page's text and its title heading; a site-name <h1> that only
+ * links home does not count; asciidoc's title sits in a sibling before
+ * the content, and the footer after it stays out. */
+static void
+test_main_content(void)
+{
+    char prose[2048] = "";
+
+    for (int i = 0; i < 20; i++)
+        strcat(prose, "<p>Some real documentation prose, long enough.</p>");
+    {
+        char h[8192];
+        snprintf(h, sizeof(h),
+                 "<head><title>Making queries &#8212; Django docs</title>"
+                 "</head><body><div id=hd><h1><a href='/'>Django docs</a>"
+                 "</h1><div class=nav><a href=p>previous</a> | <a href=u>up"
+                 "</a></div></div><div id=bd><div class=yui-b><div "
+                 "class=section><h1>Making queries</h1>%s</div></div>"
+                 "<div class=yui-b id=sidebar><h3>Last update:</h3><p>Nov "
+                 "11</p></div></div><div id=ft><a href=p>previous</a></div>"
+                 "</body>",
+                 prose);
+        CHECK_INT(conv(h, NULL), 0);
+        CHECK(strncmp(md, "# Making queries", 16) == 0);
+        HASNT("Last update");
+        HASNT("previous");
+        HASNT("Django docs");
+        CHECK_STR(title, "Making queries");
+    }
+    {
+        char h[8192];
+        snprintf(h, sizeof(h),
+                 "<head><title>git-add(1)</title></head><body><div "
+                 "id=header><h1>git-add(1) Manual Page</h1><h2>NAME</h2><div "
+                 "class=sectionbody><p>git-add - Add file contents</p></div>"
+                 "</div><div id=content>%s</div><div id=footer>Last updated "
+                 "2024-05-31</div></body>",
+                 prose);
+        CHECK_INT(conv(h, NULL), 0);
+        HAS("# git-add(1) Manual Page");
+        HAS("git-add - Add file contents");
+        HAS("Some real documentation prose");
+        HASNT("Last updated");
+        CHECK_STR(title, "git-add(1)");
+    }
+}
+
 static void
 test_selectors(void)
 {
     const char *h = "<body><div id=nav>N</div><div class='x body'>B</div>"
                     "<div role=main>R</div><article>A</article></body>";
 
+    /* no selector and no element holding most of the text: all of it */
     CHECK_INT(conv(h, NULL), 0);
-    CHECK_STR(md, "A\n"); /* article first in the default list */
+    CHECK_STR(md, "N\n\nB\n\nR\n\nA\n");
     CHECK_INT(conv(h, "div.body"), 0);
     CHECK_STR(md, "B\n");
     CHECK_INT(conv(h, "div[role=main]"), 0);
@@ -236,6 +285,7 @@ main(void)
     RUN(test_links_list);
     RUN(test_admonitions);
     RUN(test_chrome);
+    RUN(test_main_content);
     RUN(test_selectors);
     RUN(test_limits);
     UNIT_DONE();
