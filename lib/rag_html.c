@@ -15,6 +15,7 @@
 
 #define MAX_DEPTH RAG_HTML_MAX_DEPTH
 #define MAX_SEL 16
+#define MAX_TABS 32
 
 /* ---- selectors -------------------------------------------------------- */
 
@@ -232,6 +233,8 @@ typedef struct {
     int flattened;    /* markup deeper than MAX_DEPTH kept as text */
     xmlNode *skip;    /* admonition title rendered separately */
     xmlNode *last;    /* the last top-level node of the main content */
+    char *tabs[MAX_TABS]; /* labels of the last tablist, in order */
+    int ntabs, next_tab;
 } ctx;
 
 typedef struct {
@@ -518,7 +521,9 @@ dropped(ctx *c, xmlNode *n)
     for (int i = 0; drop_classes[i]; i++)
         if (has_class_ex(n, drop_classes[i], 1))
             return 1;
-    if (attr(n, "hidden"))
+    /* hidden tab panels are content a click away: kept */
+    if (attr(n, "hidden") && !((v = attr(n, "role")) &&
+                               strcmp(v, "tabpanel") == 0))
         return 1;
     if ((v = attr(n, "aria-hidden")) && strcmp(v, "true") == 0)
         return 1;
@@ -1314,6 +1319,25 @@ adm_title_node(xmlNode *n)
     return NULL;
 }
 
+/* 1 when a and b have the same letters, case and the rest ignored
+ * ("seealso" and "See also"). */
+static int
+same_letters(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && !isalpha((unsigned char)*a))
+            a++;
+        while (*b && !isalpha((unsigned char)*b))
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+        a++;
+        b++;
+    }
+}
+
 static void
 block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
 {
@@ -1321,6 +1345,7 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     rag_buf title, out;
     blk body;
     char kind[32] = "";
+    int titled = 0;
 
     blk_flush(c, b);
     rag_buf_init(&title, 1024);
@@ -1329,19 +1354,17 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         text_of(c, tn->children, &title, depth + 1);
         rtrim(&title);
     }
-    if (title.len == 0) {
-        for (int i = 0; adm_kinds[i] && !kind[0]; i++) {
-            char a[48], t2[48];
-            snprintf(a, sizeof(a), "admonition-%s", adm_kinds[i]);
-            snprintf(t2, sizeof(t2), "theme-admonition-%s", adm_kinds[i]);
-            if (has_class(n, adm_kinds[i]) || has_class(n, a) ||
-                has_class(n, t2))
-                snprintf(kind, sizeof(kind), "%s", adm_kinds[i]);
-        }
-        if (!kind[0])
-            snprintf(kind, sizeof(kind), "note");
+    for (int i = 0; adm_kinds[i] && !kind[0]; i++) {
+        char a[48], t2[48];
+        snprintf(a, sizeof(a), "admonition-%s", adm_kinds[i]);
+        snprintf(t2, sizeof(t2), "theme-admonition-%s", adm_kinds[i]);
+        if (has_class(n, adm_kinds[i]) || has_class(n, a) || has_class(n, t2))
+            snprintf(kind, sizeof(kind), "%s", adm_kinds[i]);
+    }
+    if (kind[0])
         kind[0] = (char)toupper((unsigned char)kind[0]);
-        puts_(c, &title, kind);
+    if (title.len == 0) {
+        puts_(c, &title, kind[0] ? kind : "Note");
     } else {
         size_t s = 0;
         while (s < title.len && title.data[s] == ' ')
@@ -1354,6 +1377,18 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         title.data[0] = (char)toupper((unsigned char)title.data[0]);
         if (title.len && title.data[title.len - 1] == ':')
             title.data[--title.len] = '\0';
+        /* a custom title ("Back up first") must not hide the kind */
+        if (kind[0] && !same_letters(kind, title.data)) {
+            rag_buf kt;
+            rag_buf_init(&kt, 1024 + 64);
+            puts_(c, &kt, kind);
+            puts_(c, &kt, ": ");
+            put(c, &kt, title.data, title.len);
+            rag_buf_reset(&title);
+            put(c, &title, kt.data, kt.len);
+            rag_buf_free(&kt);
+            titled = 1;
+        }
     }
     blk_init(&body);
     c->skip = tn;
@@ -1377,9 +1412,18 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     }
     puts_(c, &out, "> **");
     put(c, &out, title.data, title.len);
-    puts_(c, &out, *txt ? ":** " : "**");
-    if (*txt)
-        put_prefixed(c, &out, txt, "", "> ");
+    if (titled) {
+        /* "Warning: Back up first" reads as a heading line */
+        puts_(c, &out, "**");
+        if (*txt) {
+            puts_(c, &out, "\n>\n");
+            put_prefixed(c, &out, txt, "> ", "> ");
+        }
+    } else {
+        puts_(c, &out, *txt ? ":** " : "**");
+        if (*txt)
+            put_prefixed(c, &out, txt, "", "> ");
+    }
     blk_add(c, b, out.data, out.len);
 done:
     blk_free(&body);
@@ -1407,9 +1451,73 @@ block_quote(ctx *c, xmlNode *n, blk *b, int depth)
 }
 
 static void
+tabs_clear(ctx *c)
+{
+    for (int i = 0; i < c->ntabs; i++)
+        free(c->tabs[i]);
+    c->ntabs = c->next_tab = 0;
+}
+
+/* A tablist (WAI-ARIA, as Docusaurus' <Tabs> renders it) is not content:
+ * its tabs' labels head the tab panels that follow. */
+static void
+tabs_collect(ctx *c, xmlNode *list)
+{
+    tabs_clear(c);
+    for (xmlNode *n = list->children; n && c->ntabs < MAX_TABS;
+         n = walk_next(n, list, 0)) {
+        const char *role = n->type == XML_ELEMENT_NODE ? attr(n, "role") : NULL;
+        rag_buf t;
+        if (!role || strcmp(role, "tab") != 0)
+            continue;
+        rag_buf_init(&t, 1024);
+        text_of(c, n->children, &t, 0);
+        rtrim(&t);
+        c->tabs[c->ntabs++] = rag_buf_detach(&t);
+        if (c->tabs[c->ntabs - 1] == NULL)
+            c->ntabs--;
+    }
+}
+
+/* Every panel is indexed, hidden ones too, under its tab's label. */
+static void
+block_tabpanel(ctx *c, xmlNode *n, blk *b, int depth)
+{
+    blk_flush(c, b);
+    if (c->next_tab < c->ntabs) {
+        const char *l = c->tabs[c->next_tab++];
+        size_t s = 0;
+        while (l[s] == ' ')
+            s++;
+        if (l[s]) {
+            rag_buf t;
+            rag_buf_init(&t, 1100);
+            puts_(c, &t, "**");
+            puts_(c, &t, l + s);
+            puts_(c, &t, ":**");
+            blk_add(c, b, t.data, t.len);
+            rag_buf_free(&t);
+        }
+    }
+    block_nodes(c, n->children, b, depth + 1);
+    blk_flush(c, b);
+}
+
+static void
 block_elem(ctx *c, xmlNode *n, blk *b, int depth)
 {
     const char *src;
+    const char *role = attr(n, "role");
+
+    if (role && strcmp(role, "tablist") == 0) {
+        blk_flush(c, b);
+        tabs_collect(c, n);
+        return;
+    }
+    if (role && strcmp(role, "tabpanel") == 0) {
+        block_tabpanel(c, n, b, depth);
+        return;
+    }
 
     if (heading_level(n)) {
         block_heading(c, n, b, depth);
@@ -1638,6 +1746,51 @@ main_content(ctx *c, xmlNode *root, xmlNode *h, xmlNode **first,
     return cur;
 }
 
+/* The page's <link rel="canonical">, absolute, into out ("" if none). */
+static void
+canonical_link(ctx *c, xmlNode *root, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    for (xmlNode *n = root; n; n = walk_next(n, root, tag_is(n, "body"))) {
+        const char *rel, *href;
+        if (tag_is(n, "link") && (rel = attr(n, "rel")) &&
+            strcasecmp(rel, "canonical") == 0 && (href = attr(n, "href")) &&
+            rag_url_resolve(c->base, href, 0, out, outlen) == 0)
+            return;
+        out[0] = '\0';
+    }
+}
+
+/* 1 for a page that lists other pages' teasers: Docusaurus' blog list,
+ * tag and author pages (their theme's page classes), or any page whose
+ * main content holds two or more <article>s with a linked heading. */
+static int
+is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
+{
+    static const char *const page_classes[] = {
+        "blog-list-page",         "blog-tags-list-page",
+        "blog-tags-post-list-page", "blog-authors-list-page",
+        "blog-authors-posts-page", "blog-archive-page",
+        NULL};
+    int teasers = 0;
+
+    for (xmlNode *n = root; n; n = walk_next(n, root, 0)) {
+        if (n->type != XML_ELEMENT_NODE || !attr(n, "class"))
+            continue;
+        for (int i = 0; page_classes[i]; i++)
+            if (has_class(n, page_classes[i]))
+                return 1;
+    }
+    for (xmlNode *n = main_el; n; n = walk_next(n, main_el, 0)) {
+        xmlNode *h;
+        if (!tag_is(n, "article"))
+            continue;
+        if ((h = first_heading(n->children, 0)) && find_tag(h->children, "a", 0))
+            teasers++;
+    }
+    return teasers >= 2;
+}
+
 /* A <title> is often "Page — Site" or "Site | Page": when the page's
  * title heading is one side of a separator, the title is the heading
  * (the site name would repeat in every breadcrumb and source). */
@@ -1729,6 +1882,7 @@ rag_html_doc_free(rag_html_doc *d)
         return;
     free(d->title);
     free(d->markdown);
+    free(d->canonical);
     for (size_t i = 0; i < d->nlinks; i++)
         free(d->links[i]);
     free(d->links);
@@ -1822,8 +1976,18 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         text_of(&c, t->children, &title, 0);
         rtrim(&title);
     }
+    {
+        char canon[RAG_URL_MAX];
+        canonical_link(&c, root, canon, sizeof(canon));
+        if ((out->canonical = strdup(canon)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+    }
+    out->listing = is_listing(&c, root, main_el);
     block_nodes(&c, first ? first : main_el->children, &b, 0);
     c.last = NULL;
+    tabs_clear(&c);
     blk_flush(&c, &b);
     collect_links(&c, root, &links);
     if (c.oom) {
@@ -1852,6 +2016,8 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     }
     rc = 0;
 done:
+    if (rc != 0)
+        rag_html_doc_free(out);
     for (size_t i = 0; i < links.n; i++)
         free(links.v[i]);
     free(links.v);

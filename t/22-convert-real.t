@@ -78,8 +78,8 @@ sub convert {
         'https://docs.example.com/docs/tutorial-basics/markdown-features');
     like($md, qr/^````md\n```jsx title="src\/components\/HelloDocusaurus\.js"$/m,
         'fence longer than the backticks inside');
-    like($md, qr/^> \*\*My tip:\*\* Use this awesome feature option$/m,
-        'titled admonition');
+    like($md, qr/^> \*\*Tip: My tip\*\*\n>\n> Use this awesome feature option$/m,
+        'titled admonition keeps its kind');
     like($md, qr{\[Create a page\]\(https://docs\.example\.com/docs/tutorial-basics/create-a-page\)},
         'site-relative link made absolute');
 }

@@ -217,6 +217,81 @@ test_main_content(void)
     }
 }
 
+/* Docusaurus <Tabs> (WAI-ARIA markup as its theme renders it): every
+ * panel, hidden ones too, under its tab's label (issue 16). */
+static void
+test_tabs(void)
+{
+    CHECK_INT(conv("<main><h2 id=install>Install</h2><div class='tabs-container"
+                   " tabList__CuJ'><ul role=tablist class=tabs><li role=tab "
+                   "aria-selected=true class='tabs__item "
+                   "tabs__item--active'>Debian</li><li role=tab "
+                   "aria-selected=false class=tabs__item>macOS</li></ul>"
+                   "<div class=margin-top--md><div role=tabpanel "
+                   "class=tabItem_Ymn6><p>apt-get install x</p></div><div "
+                   "role=tabpanel class=tabItem_Ymn6 hidden><p>brew install "
+                   "x</p></div></div></div></main>",
+                   NULL),
+              0);
+    HAS("**Debian:**\n\napt-get install x\n\n**macOS:**\n\nbrew install x");
+    HASNT("- Debian");
+}
+
+/* A titled admonition keeps its kind; an untitled one says its kind;
+ * a title that is the kind is not repeated. */
+static void
+test_admonition_kind(void)
+{
+    CHECK_INT(conv("<main><div class='theme-admonition theme-admonition-warning"
+                   " admonition_xJq3 alert alert--warning'><div "
+                   "class=admonitionHeading_Gvgb>Back up first</div><div "
+                   "class=admonitionContent_BuS1><p>Copy the data.</p></div>"
+                   "</div><div class='admonition seealso'><p "
+                   "class=admonition-title>See also</p><p>Other.</p></div>"
+                   "</main>",
+                   NULL),
+              0);
+    HAS("> **Warning: Back up first**\n>\n> Copy the data.");
+    HAS("> **See also:** Other.");
+}
+
+/* Blog listing, tag and author pages are recognised; canonical links
+ * are reported absolute. */
+static void
+test_listing_canonical(void)
+{
+    rag_html_doc d;
+    char err[256];
+    const char *list =
+        "<html><head><link rel=canonical href='/blog/tags/x'></head><body>"
+        "<div class='main-wrapper blog-wrapper blog-tags-post-list-page'>"
+        "<main><article><h2><a href=/blog/a>A</a></h2><p>Teaser</p>"
+        "</article></main></div></body></html>";
+    const char *teasers =
+        "<body><main><article><h2><a href=/a>A</a></h2><p>x</p></article>"
+        "<article><h2><a href=/b>B</a></h2><p>y</p></article></main></body>";
+    const char *post = "<body><main><article><h1>Post</h1><p>Body text."
+                       "</p></article></main></body>";
+
+    CHECK_INT(rag_html_convert(list, strlen(list), "https://d.org/blog/tags/x/",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 1);
+    CHECK_STR(d.canonical, "https://d.org/blog/tags/x");
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(teasers, strlen(teasers), "https://d.org/blog",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 1);
+    CHECK_STR(d.canonical, "");
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(post, strlen(post), "https://d.org/blog/a",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 0);
+    rag_html_doc_free(&d);
+}
+
 static void
 test_selectors(void)
 {
@@ -286,6 +361,9 @@ main(void)
     RUN(test_admonitions);
     RUN(test_chrome);
     RUN(test_main_content);
+    RUN(test_tabs);
+    RUN(test_admonition_kind);
+    RUN(test_listing_canonical);
     RUN(test_selectors);
     RUN(test_limits);
     UNIT_DONE();
