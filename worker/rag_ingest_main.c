@@ -7,7 +7,7 @@
  *          [--exclude PREFIX]...
  *        | --json FILE | --rechunk | --reindex)
  *       [--selector CSS] [--allow-private] [--force] [--delay SEC]
- *       [--max-pages N] [--concurrency N] [--quiet]
+ *       [--max-pages N] [--concurrency N] [--keep-generated] [--quiet]
  *   rag-ingest --convert FILE.html --url PAGE_URL [--selector CSS]
  *   rag-ingest --convert DIR     (throughput of convert + chunk, in-process)
  *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
@@ -52,7 +52,7 @@ usage(void)
             "          | --json FILE | --rechunk | --reindex)\n"
             "         [--selector CSS] [--allow-private] [--force]"
             " [--delay SEC] [--max-pages N] [--concurrency N]"
-            " [--quiet]\n");
+            " [--keep-generated] [--quiet]\n");
 }
 
 /* --convert FILE --url URL: print the page's title, links and Markdown
@@ -183,6 +183,7 @@ main(int argc, char **argv)
         {"convert", required_argument, NULL, 'V'},
         {"url", required_argument, NULL, 'U'},
         {"job", required_argument, NULL, 'J'},
+        {"keep-generated", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     rag_ingest_opts o;
@@ -263,6 +264,9 @@ main(int argc, char **argv)
             break;
         case 'q':
             quiet = 1;
+            break;
+        case 'G':
+            o.keep_generated = 1;
             break;
         case 'V':
             convert = optarg;
