@@ -1665,11 +1665,9 @@ heading_is_link(ctx *c, xmlNode *h)
     rag_buf_init(&all, 4096);
     rag_buf_init(&in, 4096);
     text_of(c, h->children, &all, 0);
-    for (xmlNode *n = h->children; n; n = walk_next(n, h, 0)) {
-        const char *href;
-        if (tag_is(n, "a") && (href = attr(n, "href")) && href[0] != '#')
+    for (xmlNode *n = h->children; n; n = walk_next(n, h, 0))
+        if (tag_is(n, "a") && attr(n, "href"))
             text_of(c, n->children, &in, 0);
-    }
     rtrim(&all);
     rtrim(&in);
     r = all.len > 0 && in.len * 10 >= all.len * 9;
@@ -1794,35 +1792,90 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
 /* A <title> is often "Page — Site" or "Site | Page": when the page's
  * title heading is one side of a separator, the title is the heading
  * (the site name would repeat in every breadcrumb and source). */
-static void
-strip_site_name(ctx *c, rag_buf *title, xmlNode *h)
+static const char *const title_seps[] = {" | ", " — ", " – ", " - ",  " · ",
+                                         " :: ", " » ", " « ", " / ", NULL};
+
+/* keep (1) or drop (0) the part of the title on one side of a separator
+ * that equals name[0..nl): "Page - Site" with name "Site" -> "Page". */
+static int
+title_minus(ctx *c, rag_buf *title, const char *name, size_t nl, int keep)
 {
-    static const char *const seps[] = {" | ", " — ", " – ", " - ", " · ",
-                                       " :: ", " » ", " « ", " / ", NULL};
+    const char *tt = title->data;
+    size_t tl = title->len;
+
+    for (int i = 0; nl && title_seps[i]; i++) {
+        size_t sl = strlen(title_seps[i]);
+        if (tl <= nl + sl)
+            continue;
+        if (strncmp(tt, name, nl) == 0 &&
+            strncmp(tt + nl, title_seps[i], sl) == 0) {
+            rag_buf t;
+            rag_buf_init(&t, 0);
+            if (keep)
+                put(c, &t, tt, nl);
+            else
+                put(c, &t, tt + nl + sl, tl - nl - sl);
+            rag_buf_reset(title);
+            put(c, title, t.data ? t.data : "", t.len);
+            rag_buf_free(&t);
+            return 1;
+        }
+        if (strncmp(tt + tl - nl, name, nl) == 0 &&
+            strncmp(tt + tl - nl - sl, title_seps[i], sl) == 0) {
+            if (keep) {
+                memmove(title->data, tt + tl - nl, nl);
+                title->len = nl;
+            } else {
+                title->len = tl - nl - sl;
+            }
+            title->data[title->len] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A <title> is "Page — Site" or "Site | Page". The page part is the
+ * title heading's text when that is one side of a separator; else the
+ * site part is the text of a link home (the navbar brand: any link to
+ * the site root or a folder above the page) on the other side. */
+static void
+strip_site_name(ctx *c, rag_buf *title, xmlNode *h, xmlNode *root,
+                const char *page)
+{
     rag_buf t;
     size_t s = 0;
+    int done = 0;
 
-    if (h == NULL || title->len == 0)
+    if (title->len == 0)
         return;
     rag_buf_init(&t, 4096);
-    text_of(c, h->children, &t, 0);
-    rtrim(&t);
-    while (s < t.len && t.data[s] == ' ')
-        s++;
-    if (t.len > s) {
-        const char *ht = t.data + s, *tt = title->data;
-        size_t hl = t.len - s, tl = title->len;
-        for (int i = 0; seps[i]; i++) {
-            size_t sl = strlen(seps[i]);
-            if ((tl > hl + sl && strncmp(tt, ht, hl) == 0 &&
-                 strncmp(tt + hl, seps[i], sl) == 0) ||
-                (tl > hl + sl && strncmp(tt + tl - hl, ht, hl) == 0 &&
-                 strncmp(tt + tl - hl - sl, seps[i], sl) == 0)) {
-                rag_buf_reset(title);
-                put(c, title, ht, hl);
-                break;
-            }
-        }
+    if (h) {
+        text_of(c, h->children, &t, 0);
+        rtrim(&t);
+        while (s < t.len && t.data[s] == ' ')
+            s++;
+        done = title_minus(c, title, t.data + s, t.len - s, 1);
+    }
+    for (xmlNode *n = root; n && !done; n = walk_next(n, root, 0)) {
+        const char *href;
+        char abs[RAG_URL_MAX];
+        size_t al;
+        if (!tag_is(n, "a") || !(href = attr(n, "href")) ||
+            rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) != 0)
+            continue;
+        al = strlen(abs);
+        if (al >= 11 && strcmp(abs + al - 11, "/index.html") == 0)
+            al -= 10;
+        if (al == 0 || abs[al - 1] != '/' || strncmp(page, abs, al) != 0)
+            continue; /* not a folder above this page */
+        rag_buf_reset(&t);
+        text_of(c, n->children, &t, 0);
+        rtrim(&t);
+        for (s = 0; s < t.len && t.data[s] == ' '; s++)
+            ;
+        if (t.len > s && t.len - s < 80)
+            done = title_minus(c, title, t.data + s, t.len - s, 0);
     }
     rag_buf_free(&t);
 }
@@ -1970,7 +2023,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
             title.len -= s;
         }
     }
-    strip_site_name(&c, &title, th);
+    strip_site_name(&c, &title, th, root, base);
     if (title.len == 0 && (t = find_tag(main_el, "h1", 0))) {
         rag_buf_reset(&title);
         text_of(&c, t->children, &title, 0);

@@ -357,8 +357,10 @@ store_doc(run_t *r, const char *url, const char *title, const char *body,
                  other, url);
         if (rag_store_documents_delete_url(r->db, r->coll_id, other) != 0)
             return -1;
-        if (od)
+        if (od) {
             od->seen = 1; /* gone already */
+            r->st->deleted++;
+        }
     }
     if (hm_set(&r->seen_hash, hash, url) != 0)
         return -1;
@@ -1240,7 +1242,7 @@ need_index(run_t *r, const char *index_dir)
     char path[4096];
 
     if (r->o->type == INGEST_REINDEX_ONLY || st->added || st->changed ||
-        st->deleted || st->chunks || st->embedded || st->duplicates)
+        st->deleted || st->chunks || st->embedded)
         return 1;
     snprintf(path, sizeof(path), "%s/%s.idx", index_dir, r->o->collection);
     return access(path, R_OK) != 0 ||
@@ -1310,6 +1312,18 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     if (map_load(db, r.coll_id, &r.map) != 0) {
         snprintf(err, errlen, "cannot read documents");
         goto done;
+    }
+    /* pages by content: what is stored decides between two URLs of one
+     * page, whatever order this run meets them in */
+    for (size_t i = 0; i < r.map.n; i++) {
+        const doc_row *d = &r.map.rows[i];
+        if (strcmp(d->source, "docs") == 0 && d->content_hash[0] &&
+            (!hm_get(&r.seen_hash, d->content_hash) ||
+             url_better(d->url, hm_get(&r.seen_hash, d->content_hash))) &&
+            hm_set(&r.seen_hash, d->content_hash, d->url) != 0) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
     }
     switch (o->type) {
     case INGEST_SITE:

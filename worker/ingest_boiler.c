@@ -73,8 +73,9 @@ line_key(const char *s, size_t n)
 
     while (e > i && isspace((unsigned char)s[e - 1]))
         e--;
-    if (e == i || rag_md_heading(s + i, e - i, text, sizeof(text), id,
-                                 sizeof(id)) > 0)
+    /* headings carry structure, table rows are data */
+    if (e == i || s[i] == '|' ||
+        rag_md_heading(s + i, e - i, text, sizeof(text), id, sizeof(id)) > 0)
         return 0;
     for (; i < e; i++) {
         if (s[i] == ']' && i + 1 < e && s[i + 1] == '(') {

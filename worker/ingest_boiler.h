@@ -9,8 +9,8 @@
  * pages (sites of BOILER_MIN_PAGES pages or more) is dropped before
  * chunking, and so is a heading left with nothing under it.
  *
- * A line counts when it is prose: outside code fences, not a heading,
- * with a letter or digit; it is compared without its blockquote markers,
+ * A line counts when it is prose: outside code fences, not a heading or
+ * a table row, with a letter or digit; it is compared without its blockquote markers,
  * surrounding spaces and link targets ("[next](a.html)" equals
  * "[next](b.html)"). Code is never dropped.
  *
