@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     char *path;
     char *anchor;
+    size_t parent; /* enclosing section (0, the page, for top ones) */
 } section_t;
 
 typedef struct {
@@ -294,7 +295,7 @@ is_table_sep(const char *s, size_t n)
 }
 
 static int
-add_section(chunker *c, const char *path, const char *anchor)
+add_section(chunker *c, const char *path, const char *anchor, size_t parent)
 {
     if (c->nsecs == c->capsecs) {
         size_t nc = c->capsecs ? c->capsecs * 2 : 32;
@@ -306,6 +307,7 @@ add_section(chunker *c, const char *path, const char *anchor)
     }
     c->secs[c->nsecs].path = strdup(path);
     c->secs[c->nsecs].anchor = strdup(anchor);
+    c->secs[c->nsecs].parent = parent;
     if (!c->secs[c->nsecs].path || !c->secs[c->nsecs].anchor) {
         free(c->secs[c->nsecs].path);
         free(c->secs[c->nsecs].anchor);
@@ -325,6 +327,7 @@ scan(chunker *c, const char *title)
     char fch = 0;
     int qd = 0; /* blockquote depth of the open fence */
     char stack[7][256], anchors[7][256];
+    size_t open_sec[7] = {0}; /* section open at each level, 0: none */
     char text[256], id[256], slug[256];
     rag_buf path;
     int rc = -1;
@@ -332,7 +335,7 @@ scan(chunker *c, const char *title)
     memset(stack, 0, sizeof(stack));
     memset(anchors, 0, sizeof(anchors));
     rag_buf_init(&path, 8192);
-    if (add_section(c, title ? title : "", "") != 0)
+    if (add_section(c, title ? title : "", "", 0) != 0)
         goto done;
     while (p < c->len) {
         const char *s = c->md + p;
@@ -415,7 +418,10 @@ scan(chunker *c, const char *title)
                         prev = stack[k];
                     }
                 }
-                if (!id[0] && c->explicit_ids) {
+                if (!id[0] && lvl == 1 && title && strcmp(title, text) == 0) {
+                    /* the page's title heading: Docusaurus and most
+                     * generators give the h1 no id, so link the page */
+                } else if (!id[0] && c->explicit_ids) {
                     /* HTML-derived text: only ids that exist on the page;
                      * else the enclosing section's, else the page top */
                     for (int k = lvl - 1; k >= 1 && !id[0]; k--)
@@ -444,8 +450,17 @@ scan(chunker *c, const char *title)
                 snprintf(anchors[lvl], sizeof(anchors[lvl]), "%s", id);
                 for (int k = lvl + 1; k < 7; k++)
                     anchors[k][0] = '\0';
-                if (add_section(c, path.data ? path.data : "", id) != 0)
-                    goto done;
+                {
+                    size_t parent = 0;
+                    for (int k = lvl - 1; k >= 1 && !parent; k--)
+                        parent = open_sec[k];
+                    if (add_section(c, path.data ? path.data : "", id,
+                                    parent) != 0)
+                        goto done;
+                    open_sec[lvl] = c->nsecs - 1;
+                    for (int k = lvl + 1; k < 7; k++)
+                        open_sec[k] = 0;
+                }
             } else if (!L->blank) {
                 L->splittable = 1;
             }
@@ -554,6 +569,22 @@ close_tokens(const chunker *c, size_t last)
     return rag_tokens_estimate(p, e) + 2;
 }
 
+/* The innermost section enclosing both a and b. */
+static size_t
+common_section(const chunker *c, size_t a, size_t b)
+{
+    for (size_t x = a;; x = c->secs[x].parent) {
+        for (size_t y = b;; y = c->secs[y].parent) {
+            if (x == y)
+                return x;
+            if (y == 0)
+                break;
+        }
+        if (x == 0)
+            return 0;
+    }
+}
+
 static int
 render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
 {
@@ -620,11 +651,17 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
     ch->text_len = t.len;
     ch->text = rag_buf_detach(&t);
     {
-        /* the first non-blank own line names the section */
-        size_t k = s;
+        /* the section that holds all of the chunk's own text: when small
+         * sections are packed together, their common parent, so the
+         * link leads to every part of the passage */
+        size_t k = s, sec;
         while (k + 1 < e && c->lines[k].blank)
             k++;
-        const section_t *S = &c->secs[c->lines[k].section];
+        sec = c->lines[k].section;
+        for (size_t i = k + 1; i < e; i++)
+            if (!c->lines[i].blank)
+                sec = common_section(c, sec, c->lines[i].section);
+        const section_t *S = &c->secs[sec];
         ch->heading_path = strdup(S->path);
         ch->anchor = strdup(S->anchor);
     }

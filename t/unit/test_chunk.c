@@ -302,6 +302,42 @@ test_path_no_repeat(void)
     rag_chunks_free(&cs);
 }
 
+/* Small sections packed into one chunk: the chunk links to the section
+ * that holds all of its text, not to the first one (issue 16). */
+static void
+test_packed_anchor(void)
+{
+    const char *md = "# T\n\n## Install {#install}\n\n"
+                     "### Debian {#debian}\n\nUse apt.\n\n"
+                     "### macOS {#macos}\n\nUse brew.\n";
+    rag_chunk_opts o;
+    rag_chunks cs;
+
+    rag_chunk_opts_default(&o);
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    CHECK_INT(cs.n, 1);
+    if (cs.n == 1) {
+        /* the chunk starts at the page title: the page holds it all */
+        CHECK_STR(cs.v[0].anchor, "");
+        CHECK_STR(cs.v[0].heading_path, "T");
+    }
+    rag_chunks_free(&cs);
+    md = "## Install {#install}\n\n### Debian {#debian}\n\nUse apt.\n\n"
+         "### macOS {#macos}\n\nUse brew.\n";
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    CHECK_INT(cs.n, 1);
+    if (cs.n == 1) {
+        CHECK_STR(cs.v[0].anchor, "install");
+        CHECK_STR(cs.v[0].heading_path, "T > Install");
+    }
+    rag_chunks_free(&cs);
+    md = "### macOS {#macos}\n\nUse brew.\n\nAnd more.\n";
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    if (cs.n == 1)
+        CHECK_STR(cs.v[0].anchor, "macos");
+    rag_chunks_free(&cs);
+}
+
 static void
 test_tiny_sections_merge(void)
 {
@@ -414,6 +450,7 @@ main(void)
     RUN(test_headings);
     RUN(test_explicit_ids);
     RUN(test_path_no_repeat);
+    RUN(test_packed_anchor);
     RUN(test_tiny_sections_merge);
     RUN(test_fence_split);
     RUN(test_quoted_fence_split);
