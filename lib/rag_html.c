@@ -1770,7 +1770,7 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
         "blog-tags-post-list-page", "blog-authors-list-page",
         "blog-authors-posts-page", "blog-archive-page",
         NULL};
-    int teasers = 0;
+    int teasers = 0, blog = 0, post = 0;
 
     for (xmlNode *n = root; n; n = walk_next(n, root, 0)) {
         if (n->type != XML_ELEMENT_NODE || !attr(n, "class"))
@@ -1778,7 +1778,13 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
         for (int i = 0; page_classes[i]; i++)
             if (has_class(n, page_classes[i]))
                 return 1;
+        blog |= has_class(n, "plugin-blog");
+        post |= has_class(n, "blog-post-page");
     }
+    /* the blog plugin's pages are posts or lists of them (the archive
+     * has no page class of its own) */
+    if (blog && !post)
+        return 1;
     for (xmlNode *n = main_el; n; n = walk_next(n, main_el, 0)) {
         xmlNode *h;
         if (!tag_is(n, "article"))
