@@ -423,6 +423,31 @@ convert(mdx *m, const line_t *v, size_t a, size_t b, rag_buf *o)
             const char *c1 = memmem(l->p, l->n, "{/*", 3);
             const char *c2 = memmem(l->p, l->n, "<!--", 4);
             const char *c = c1 && (!c2 || c1 < c2) ? c1 : c2;
+            if (c && c == c1 && lead_spaces(l) < l->n &&
+                l->p[lead_spaces(l)] == '#') {
+                /* "## Install" + an MDX comment holding "#custom-id" is
+                 * Docusaurus' heading id in MDX, kept as "{#custom-id}" */
+                const char *h = c + 3, *e = memmem(c, (size_t)(l->p + l->n - c),
+                                                   "*/}", 3);
+                while (h < l->p + l->n && *h == ' ')
+                    h++;
+                if (e && h < e && *h == '#') {
+                    const char *ie = e;
+                    while (ie > h && ie[-1] == ' ')
+                        ie--;
+                    rag_buf t;
+                    rag_buf_init(&t, 0);
+                    out_put(m, &t, l->p, (size_t)(c - l->p));
+                    out_puts(m, &t, "{");
+                    out_put(m, &t, h, (size_t)(ie - h));
+                    out_puts(m, &t, "}");
+                    out_put(m, &t, e + 3, (size_t)(l->p + l->n - (e + 3)));
+                    out_put(m, o, t.data ? t.data : "", t.len);
+                    out_puts(m, o, "\n");
+                    rag_buf_free(&t);
+                    continue;
+                }
+            }
             if (c) {
                 int mdxc = c == c1;
                 const char *end = mdxc ? "*/}" : "-->";
