@@ -2,12 +2,18 @@
  * rag_html — documentation HTML page -> Markdown, with libxml2's
  * forgiving HTML parser.
  *
- * Only the main content is converted: the first element matching the
- * selector (a comma list tried left to right; each item is a simple CSS
- * selector: tag, .class, #id, tag.class, tag#id, tag[attr=value], or a
- * combination like div.body[role=main]). The default list covers
- * Docusaurus, generic HTML5, Sphinx and MkDocs:
- *     article, main, div.body, div[role=main], body
+ * Only the main content is converted. Without a selector it is found by
+ * text density, with no per-site rules: the deepest plain container
+ * holding most of the page's visible text (link text counts half, page
+ * chrome nothing) and its title heading (rag_html.c, "main content").
+ * A selector (a comma list tried left to right; each item is a simple
+ * CSS selector: tag, .class, #id, tag.class, tag#id, tag[attr=value], or
+ * a combination like div.body[role=main]) picks the first match instead.
+ *
+ * The <title> loses the site name ("Page | Site", "Page - Site"); tab
+ * panels are kept under their tab's label; admonitions keep their kind
+ * ("> **Warning: Custom title**"); blog listing pages are flagged
+ * (listing) and <link rel=canonical> is reported.
  *
  * Output: headings ("## Text {#id}" — the id is the element's real
  * anchor, found on the heading, an <a id|name> or headerlink inside it,
@@ -33,8 +39,6 @@
 #define RAG_HTML_MAX_LINKS 10000
 /* Elements nested deeper than this are converted as plain text. */
 #define RAG_HTML_MAX_DEPTH 200
-#define RAG_HTML_DEFAULT_SELECTOR                                              \
-    "article, main, div.body, div[role=main], body"
 
 typedef struct {
     char *title;    /* <title>, else the first <h1>; "" if neither */
