@@ -213,7 +213,8 @@ boiler_counter_finish(boiler_counter *bc, boiler_set *out)
         for (size_t i = 0; i < bc->nslots; i++)
             if (bc->keys[i] && (size_t)bc->df[i] * 2 > bc->pages)
                 out->keys[out->n++] = bc->keys[i];
-        qsort(out->keys, out->n, sizeof(*out->keys), cmp_u64);
+        if (out->n)
+            qsort(out->keys, out->n, sizeof(*out->keys), cmp_u64);
     }
     boiler_counter_free(bc);
     return 0;
