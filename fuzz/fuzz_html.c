@@ -17,7 +17,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *sel[] = {NULL, "div.body", "#main, article",
                                 "div[role=main]", "p"};
-    static const char *cs[] = {NULL, "iso-8859-1", "shift_jis", "utf-16le"};
+    static const char *charsets[] = {NULL, "iso-8859-1", "shift_jis",
+                                     "utf-16le"};
     rag_html_doc d;
     rag_chunks cs;
     rag_chunk_opts o = {120, 20, 20, 1};
@@ -27,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (rag_html_convert((const char *) data + 1, size - 1,
                          "https://docs.example.org/a/b?c=d",
-                         sel[data[0] % 5], cs[(data[0] / 5) % 4], &d, err,
+                         sel[data[0] % 5], charsets[(data[0] / 5) % 4], &d, err,
                          sizeof(err)) != 0)
         return 0;
     if (strlen(d.markdown) != d.markdown_len ||
