@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     char *path;
     char *anchor;
+    size_t parent; /* enclosing section (0, the page, for top ones) */
 } section_t;
 
 typedef struct {
@@ -206,14 +207,33 @@ push_line(chunker *c, size_t off, size_t len)
     return 0;
 }
 
-/* Fence opener: optional indentation, then >= 3 '`' or '~'. */
-static int
-fence_open(const char *s, size_t n, char *ch, size_t *flen)
+/* Length of a line's container prefix: indentation and blockquote
+ * markers ("> > "), so a fence inside an admonition (rendered as a
+ * quote) is a fence too; *depth gets the number of '>' markers. */
+static size_t
+container_prefix(const char *s, size_t n, int *depth)
 {
-    size_t i = 0, k;
+    size_t i = 0;
 
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
+    *depth = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (i < n && s[i] == '>') {
+            i++;
+            (*depth)++;
+            continue;
+        }
+        return i;
+    }
+}
+
+/* Fence opener: container prefix, then >= 3 '`' or '~'. */
+static int
+fence_open(const char *s, size_t n, char *ch, size_t *flen, int *depth)
+{
+    size_t i = container_prefix(s, n, depth), k;
+
     if (i >= n || (s[i] != '`' && s[i] != '~'))
         return 0;
     for (k = i; k < n && s[k] == s[i]; k++)
@@ -227,13 +247,19 @@ fence_open(const char *s, size_t n, char *ch, size_t *flen)
     return 1;
 }
 
+/* 1 when the line closes a fence of flen ch's opened at quote depth qd;
+ * 2 when it is outside the fence's blockquote (the quote ended, and the
+ * fence with it); 0 when it is a line of the fence. */
 static int
-fence_closes(const char *s, size_t n, char ch, size_t flen)
+fence_closes(const char *s, size_t n, char ch, size_t flen, int qd)
 {
-    size_t i = 0, k;
+    int depth;
+    size_t i = container_prefix(s, n, &depth), k;
 
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-        i++;
+    if (depth < qd)
+        return 2;
+    if (depth > qd)
+        return 0;
     for (k = i; k < n && s[k] == ch; k++)
         ;
     if (k - i < flen)
@@ -269,7 +295,7 @@ is_table_sep(const char *s, size_t n)
 }
 
 static int
-add_section(chunker *c, const char *path, const char *anchor)
+add_section(chunker *c, const char *path, const char *anchor, size_t parent)
 {
     if (c->nsecs == c->capsecs) {
         size_t nc = c->capsecs ? c->capsecs * 2 : 32;
@@ -281,6 +307,7 @@ add_section(chunker *c, const char *path, const char *anchor)
     }
     c->secs[c->nsecs].path = strdup(path);
     c->secs[c->nsecs].anchor = strdup(anchor);
+    c->secs[c->nsecs].parent = parent;
     if (!c->secs[c->nsecs].path || !c->secs[c->nsecs].anchor) {
         free(c->secs[c->nsecs].path);
         free(c->secs[c->nsecs].anchor);
@@ -298,7 +325,9 @@ scan(chunker *c, const char *title)
     size_t p = 0, budget = c->max > 16 ? c->max - 8 : c->max;
     size_t open = NO_FENCE, flen = 0, table = NO_FENCE;
     char fch = 0;
+    int qd = 0; /* blockquote depth of the open fence */
     char stack[7][256], anchors[7][256];
+    size_t open_sec[7] = {0}; /* section open at each level, 0: none */
     char text[256], id[256], slug[256];
     rag_buf path;
     int rc = -1;
@@ -306,7 +335,7 @@ scan(chunker *c, const char *title)
     memset(stack, 0, sizeof(stack));
     memset(anchors, 0, sizeof(anchors));
     rag_buf_init(&path, 8192);
-    if (add_section(c, title ? title : "", "") != 0)
+    if (add_section(c, title ? title : "", "", 0) != 0)
         goto done;
     while (p < c->len) {
         const char *s = c->md + p;
@@ -327,13 +356,20 @@ scan(chunker *c, const char *title)
                 k++;
             L->blank = k == n;
         }
+        if (open != NO_FENCE && qd > 0 &&
+            fence_closes(s, n, fch, flen, qd) == 2) {
+            /* the blockquote ended without closing its fence: the fence
+             * ends with it (CommonMark) */
+            c->lines[i0 - 1].fence_close = 1;
+            open = NO_FENCE;
+        }
         if (open != NO_FENCE) {
             L->fence = open;
-            if (fence_closes(s, n, fch, flen)) {
+            if (fence_closes(s, n, fch, flen, qd) == 1) {
                 L->fence_close = 1;
                 open = NO_FENCE;
             }
-        } else if (fence_open(s, n, &ch, &fl)) {
+        } else if (fence_open(s, n, &ch, &fl, &qd)) {
             open = i0;
             fch = ch;
             flen = fl;
@@ -362,19 +398,30 @@ scan(chunker *c, const char *title)
                 rag_buf_reset(&path);
                 if (title && *title && rag_buf_puts(&path, title) != 0)
                     goto done;
-                for (int k = 1; k < 7; k++) {
-                    if (!stack[k][0])
-                        continue;
-                    /* the page's h1 usually repeats the title */
-                    if (k == 1 && title &&
-                        strncmp(title, stack[k], strlen(stack[k])) == 0)
-                        continue;
-                    if (path.len && rag_buf_puts(&path, " > ") != 0)
-                        goto done;
-                    if (rag_buf_puts(&path, stack[k]) != 0)
-                        goto done;
+                {
+                    const char *prev = title && *title ? title : NULL;
+                    for (int k = 1; k < 7; k++) {
+                        if (!stack[k][0])
+                            continue;
+                        /* the page's top heading (h1, or DocBook's h2)
+                         * repeats the title; a heading repeating its
+                         * parent adds nothing either */
+                        if (prev && (strcmp(prev, stack[k]) == 0 ||
+                                     (prev == title && k == 1 &&
+                                      strncmp(title, stack[k],
+                                              strlen(stack[k])) == 0)))
+                            continue;
+                        if (path.len && rag_buf_puts(&path, " > ") != 0)
+                            goto done;
+                        if (rag_buf_puts(&path, stack[k]) != 0)
+                            goto done;
+                        prev = stack[k];
+                    }
                 }
-                if (!id[0] && c->explicit_ids) {
+                if (!id[0] && lvl == 1 && title && strcmp(title, text) == 0) {
+                    /* the page's title heading: Docusaurus and most
+                     * generators give the h1 no id, so link the page */
+                } else if (!id[0] && c->explicit_ids) {
                     /* HTML-derived text: only ids that exist on the page;
                      * else the enclosing section's, else the page top */
                     for (int k = lvl - 1; k >= 1 && !id[0]; k--)
@@ -403,8 +450,17 @@ scan(chunker *c, const char *title)
                 snprintf(anchors[lvl], sizeof(anchors[lvl]), "%s", id);
                 for (int k = lvl + 1; k < 7; k++)
                     anchors[k][0] = '\0';
-                if (add_section(c, path.data ? path.data : "", id) != 0)
-                    goto done;
+                {
+                    size_t parent = 0;
+                    for (int k = lvl - 1; k >= 1 && !parent; k--)
+                        parent = open_sec[k];
+                    if (add_section(c, path.data ? path.data : "", id,
+                                    parent) != 0)
+                        goto done;
+                    open_sec[lvl] = c->nsecs - 1;
+                    for (int k = lvl + 1; k < 7; k++)
+                        open_sec[k] = 0;
+                }
             } else if (!L->blank) {
                 L->splittable = 1;
             }
@@ -504,11 +560,29 @@ close_tokens(const chunker *c, size_t last)
         return 0;
     F = &c->lines[c->lines[last].fence];
     p = c->md + F->off;
-    while (k < F->len && (p[k] == ' ' || p[k] == '\t'))
-        k++;
+    {
+        int depth;
+        k = container_prefix(p, F->len, &depth);
+    }
     for (e = k; e < F->len && p[e] == p[k]; e++)
         ;
     return rag_tokens_estimate(p, e) + 2;
+}
+
+/* The innermost section enclosing both a and b. */
+static size_t
+common_section(const chunker *c, size_t a, size_t b)
+{
+    for (size_t x = a;; x = c->secs[x].parent) {
+        for (size_t y = b;; y = c->secs[y].parent) {
+            if (x == y)
+                return x;
+            if (y == 0)
+                break;
+        }
+        if (x == 0)
+            return 0;
+    }
 }
 
 static int
@@ -557,8 +631,8 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
         size_t k = 0;
         if (t.len && t.data[t.len - 1] != '\n' && rag_buf_putc(&t, '\n'))
             goto done;
-        while (k < F->len && (fp[k] == ' ' || fp[k] == '\t'))
-            k++;
+        int depth;
+        k = container_prefix(fp, F->len, &depth);
         char fc = fp[k];
         if (rag_buf_append(&t, fp, k))
             goto done;
@@ -577,11 +651,17 @@ render(chunker *c, size_t ov, size_t s, size_t e, rag_chunk *ch)
     ch->text_len = t.len;
     ch->text = rag_buf_detach(&t);
     {
-        /* the first non-blank own line names the section */
-        size_t k = s;
+        /* the section that holds all of the chunk's own text: when small
+         * sections are packed together, their common parent, so the
+         * link leads to every part of the passage */
+        size_t k = s, sec;
         while (k + 1 < e && c->lines[k].blank)
             k++;
-        const section_t *S = &c->secs[c->lines[k].section];
+        sec = c->lines[k].section;
+        for (size_t i = k + 1; i < e; i++)
+            if (!c->lines[i].blank)
+                sec = common_section(c, sec, c->lines[i].section);
+        const section_t *S = &c->secs[sec];
         ch->heading_path = strdup(S->path);
         ch->anchor = strdup(S->anchor);
     }

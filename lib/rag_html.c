@@ -1,18 +1,21 @@
 #include "rag_html.h"
 
 #include "rag_buf.h"
+#include "rag_charset.h"
 #include "rag_url.h"
 
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_DEPTH 200
+#define MAX_DEPTH RAG_HTML_MAX_DEPTH
 #define MAX_SEL 16
+#define MAX_TABS 32
 
 /* ---- selectors -------------------------------------------------------- */
 
@@ -227,7 +230,11 @@ typedef struct {
     const char *base; /* page URL (or <base href>) */
     int in_table;     /* <br> and blocks become spaces */
     int oom;          /* an append failed (output limit) */
+    int flattened;    /* markup deeper than MAX_DEPTH kept as text */
     xmlNode *skip;    /* admonition title rendered separately */
+    xmlNode *last;    /* the last top-level node of the main content */
+    char *tabs[MAX_TABS]; /* labels of the last tablist, in order */
+    int ntabs, next_tab;
 } ctx;
 
 typedef struct {
@@ -514,7 +521,9 @@ dropped(ctx *c, xmlNode *n)
     for (int i = 0; drop_classes[i]; i++)
         if (has_class_ex(n, drop_classes[i], 1))
             return 1;
-    if (attr(n, "hidden"))
+    /* hidden tab panels are content a click away: kept */
+    if (attr(n, "hidden") && !((v = attr(n, "role")) &&
+                               strcmp(v, "tabpanel") == 0))
         return 1;
     if ((v = attr(n, "aria-hidden")) && strcmp(v, "true") == 0)
         return 1;
@@ -542,6 +551,53 @@ text_of(ctx *c, xmlNode *n, rag_buf *b, int depth)
                 put(c, b, " ", 1);
             text_of(c, n->children, b, depth + 1);
         }
+    }
+}
+
+/* Preorder successor of n inside root's subtree (root's siblings are
+ * never visited); skip: do not enter n's children. No recursion, so any
+ * depth is fine. */
+static xmlNode *
+walk_next(xmlNode *n, xmlNode *root, int skip)
+{
+    if (!skip && n->type == XML_ELEMENT_NODE && n->children)
+        return n->children;
+    while (n && n != root) {
+        if (n->next)
+            return n->next;
+        n = n->parent;
+    }
+    return NULL;
+}
+
+/* The words of the subtree at n (n included) for markup nested deeper
+ * than MAX_DEPTH: its structure is lost but never its text. raw: code
+ * (whitespace kept, <br> is a newline); else blocks become spaces. */
+static void
+flat_text(ctx *c, xmlNode *n, rag_buf *b, int raw)
+{
+    c->flattened = 1;
+    for (xmlNode *p = n; p;) {
+        int skip = 0;
+        if (p->type == XML_TEXT_NODE || p->type == XML_CDATA_SECTION_NODE) {
+            if (p->content) {
+                size_t len = strlen((const char *)p->content);
+                if (raw)
+                    put(c, b, (const char *)p->content, len);
+                else
+                    put_text(c, b, (const char *)p->content, len);
+            }
+        } else if (p->type == XML_ELEMENT_NODE) {
+            if (dropped(c, p))
+                skip = 1;
+            else if (raw && tag_is(p, "br"))
+                put(c, b, "\n", 1);
+            else if (!raw && is_block(p) && !last_is_space(b))
+                put(c, b, " ", 1);
+        } else {
+            skip = 1;
+        }
+        p = walk_next(p, n, skip);
     }
 }
 
@@ -602,7 +658,12 @@ wrap_inline(ctx *c, xmlNode *n, rag_buf *b, const char *mark, int depth)
 static void
 raw_text(ctx *c, xmlNode *n, rag_buf *b, int depth)
 {
-    for (; n && depth < MAX_DEPTH; n = n->next) {
+    if (depth >= MAX_DEPTH) {
+        for (; n; n = n->next)
+            flat_text(c, n, b, 1);
+        return;
+    }
+    for (; n; n = n->next) {
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             const unsigned char *s = n->content;
             size_t len = s ? strlen((const char *)s) : 0, i = 0, z;
@@ -747,8 +808,12 @@ inline_elem(ctx *c, xmlNode *n, rag_buf *b, int depth)
 {
     const char *t = (const char *)n->name;
 
-    if (dropped(c, n) || depth >= MAX_DEPTH)
+    if (dropped(c, n))
         return;
+    if (depth >= MAX_DEPTH) {
+        flat_text(c, n, b, 0);
+        return;
+    }
     if (tag_is(n, "br")) {
         if (c->in_table) {
             if (!last_is_space(b))
@@ -1254,6 +1319,25 @@ adm_title_node(xmlNode *n)
     return NULL;
 }
 
+/* 1 when a and b have the same letters, case and the rest ignored
+ * ("seealso" and "See also"). */
+static int
+same_letters(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && !isalpha((unsigned char)*a))
+            a++;
+        while (*b && !isalpha((unsigned char)*b))
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+        a++;
+        b++;
+    }
+}
+
 static void
 block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
 {
@@ -1261,6 +1345,7 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     rag_buf title, out;
     blk body;
     char kind[32] = "";
+    int titled = 0;
 
     blk_flush(c, b);
     rag_buf_init(&title, 1024);
@@ -1269,19 +1354,17 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         text_of(c, tn->children, &title, depth + 1);
         rtrim(&title);
     }
-    if (title.len == 0) {
-        for (int i = 0; adm_kinds[i] && !kind[0]; i++) {
-            char a[48], t2[48];
-            snprintf(a, sizeof(a), "admonition-%s", adm_kinds[i]);
-            snprintf(t2, sizeof(t2), "theme-admonition-%s", adm_kinds[i]);
-            if (has_class(n, adm_kinds[i]) || has_class(n, a) ||
-                has_class(n, t2))
-                snprintf(kind, sizeof(kind), "%s", adm_kinds[i]);
-        }
-        if (!kind[0])
-            snprintf(kind, sizeof(kind), "note");
+    for (int i = 0; adm_kinds[i] && !kind[0]; i++) {
+        char a[48], t2[48];
+        snprintf(a, sizeof(a), "admonition-%s", adm_kinds[i]);
+        snprintf(t2, sizeof(t2), "theme-admonition-%s", adm_kinds[i]);
+        if (has_class(n, adm_kinds[i]) || has_class(n, a) || has_class(n, t2))
+            snprintf(kind, sizeof(kind), "%s", adm_kinds[i]);
+    }
+    if (kind[0])
         kind[0] = (char)toupper((unsigned char)kind[0]);
-        puts_(c, &title, kind);
+    if (title.len == 0) {
+        puts_(c, &title, kind[0] ? kind : "Note");
     } else {
         size_t s = 0;
         while (s < title.len && title.data[s] == ' ')
@@ -1294,6 +1377,18 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         title.data[0] = (char)toupper((unsigned char)title.data[0]);
         if (title.len && title.data[title.len - 1] == ':')
             title.data[--title.len] = '\0';
+        /* a custom title ("Back up first") must not hide the kind */
+        if (kind[0] && !same_letters(kind, title.data)) {
+            rag_buf kt;
+            rag_buf_init(&kt, 1024 + 64);
+            puts_(c, &kt, kind);
+            puts_(c, &kt, ": ");
+            put(c, &kt, title.data, title.len);
+            rag_buf_reset(&title);
+            put(c, &title, kt.data, kt.len);
+            rag_buf_free(&kt);
+            titled = 1;
+        }
     }
     blk_init(&body);
     c->skip = tn;
@@ -1317,9 +1412,18 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
     }
     puts_(c, &out, "> **");
     put(c, &out, title.data, title.len);
-    puts_(c, &out, *txt ? ":** " : "**");
-    if (*txt)
-        put_prefixed(c, &out, txt, "", "> ");
+    if (titled) {
+        /* "Warning: Back up first" reads as a heading line */
+        puts_(c, &out, "**");
+        if (*txt) {
+            puts_(c, &out, "\n>\n");
+            put_prefixed(c, &out, txt, "> ", "> ");
+        }
+    } else {
+        puts_(c, &out, *txt ? ":** " : "**");
+        if (*txt)
+            put_prefixed(c, &out, txt, "", "> ");
+    }
     blk_add(c, b, out.data, out.len);
 done:
     blk_free(&body);
@@ -1347,9 +1451,73 @@ block_quote(ctx *c, xmlNode *n, blk *b, int depth)
 }
 
 static void
+tabs_clear(ctx *c)
+{
+    for (int i = 0; i < c->ntabs; i++)
+        free(c->tabs[i]);
+    c->ntabs = c->next_tab = 0;
+}
+
+/* A tablist (WAI-ARIA, as Docusaurus' <Tabs> renders it) is not content:
+ * its tabs' labels head the tab panels that follow. */
+static void
+tabs_collect(ctx *c, xmlNode *list)
+{
+    tabs_clear(c);
+    for (xmlNode *n = list->children; n && c->ntabs < MAX_TABS;
+         n = walk_next(n, list, 0)) {
+        const char *role = n->type == XML_ELEMENT_NODE ? attr(n, "role") : NULL;
+        rag_buf t;
+        if (!role || strcmp(role, "tab") != 0)
+            continue;
+        rag_buf_init(&t, 1024);
+        text_of(c, n->children, &t, 0);
+        rtrim(&t);
+        c->tabs[c->ntabs++] = rag_buf_detach(&t);
+        if (c->tabs[c->ntabs - 1] == NULL)
+            c->ntabs--;
+    }
+}
+
+/* Every panel is indexed, hidden ones too, under its tab's label. */
+static void
+block_tabpanel(ctx *c, xmlNode *n, blk *b, int depth)
+{
+    blk_flush(c, b);
+    if (c->next_tab < c->ntabs) {
+        const char *l = c->tabs[c->next_tab++];
+        size_t s = 0;
+        while (l[s] == ' ')
+            s++;
+        if (l[s]) {
+            rag_buf t;
+            rag_buf_init(&t, 1100);
+            puts_(c, &t, "**");
+            puts_(c, &t, l + s);
+            puts_(c, &t, ":**");
+            blk_add(c, b, t.data, t.len);
+            rag_buf_free(&t);
+        }
+    }
+    block_nodes(c, n->children, b, depth + 1);
+    blk_flush(c, b);
+}
+
+static void
 block_elem(ctx *c, xmlNode *n, blk *b, int depth)
 {
     const char *src;
+    const char *role = attr(n, "role");
+
+    if (role && strcmp(role, "tablist") == 0) {
+        blk_flush(c, b);
+        tabs_collect(c, n);
+        return;
+    }
+    if (role && strcmp(role, "tabpanel") == 0) {
+        block_tabpanel(c, n, b, depth);
+        return;
+    }
 
     if (heading_level(n)) {
         block_heading(c, n, b, depth);
@@ -1406,13 +1574,19 @@ block_nodes(ctx *c, xmlNode *n, blk *b, int depth)
                 put_text(c, &b->para, (const char *)n->content,
                          strlen((const char *)n->content));
         } else if (n->type == XML_ELEMENT_NODE) {
-            if (dropped(c, n) || depth >= MAX_DEPTH)
+            if (dropped(c, n))
                 continue;
-            if (is_block(n) || is_admonition(n))
+            if (depth >= MAX_DEPTH) {
+                if (!last_is_space(&b->para))
+                    put(c, &b->para, " ", 1);
+                flat_text(c, n, &b->para, 0);
+            } else if (is_block(n) || is_admonition(n))
                 block_elem(c, n, b, depth);
             else
                 inline_elem(c, n, &b->para, depth);
         }
+        if (n == c->last)
+            break;
     }
 }
 
@@ -1434,6 +1608,284 @@ find_tag(xmlNode *n, const char *tag, int depth)
     return NULL;
 }
 
+/* ---- main content ----------------------------------------------------------
+ *
+ * Without a selector the page's main content is found by text density
+ * (readability-style), not by per-site rules: every element is weighed
+ * by the visible text below it (page chrome that dropped() removes
+ * weighs nothing; link text weighs half, so menus and link lists count
+ * less than prose). From <body> down, the walk enters the one child
+ * holding at least MAIN_SHARE of the page's weight, as long as that
+ * child also holds the page's title heading (the first <h1> that is not
+ * just a link home, else the first <h2>): the deepest such element is
+ * the content. When the weight sits in a sibling of the title (asciidoc
+ * puts the <h1> in div#header and the text in div#content), the content
+ * is the run of siblings from the title's to the heavy one, so trailing
+ * footers stay out.
+ */
+
+#define MAIN_SHARE 85 /* percent */
+
+static size_t
+weight_of(xmlNode *n)
+{
+    return (size_t)(uintptr_t)n->_private;
+}
+
+static size_t
+weigh(ctx *c, xmlNode *n, int depth, int in_link)
+{
+    size_t w = 0;
+
+    for (xmlNode *k = n->children; k; k = k->next) {
+        if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+            size_t t = 0;
+            for (const unsigned char *p = k->content; p && *p; p++)
+                if (!isspace(*p))
+                    t++;
+            w += in_link ? t / 2 : t;
+        } else if (k->type == XML_ELEMENT_NODE) {
+            size_t kw = 0;
+            if (depth < MAX_DEPTH && !dropped(c, k))
+                kw = weigh(c, k, depth + 1, in_link || tag_is(k, "a"));
+            k->_private = (void *)(uintptr_t)kw;
+            w += kw;
+        }
+    }
+    return w;
+}
+
+/* 1 when heading h is only a link elsewhere (a site name linking home). */
+static int
+heading_is_link(ctx *c, xmlNode *h)
+{
+    rag_buf all, in;
+    int r = 0;
+
+    rag_buf_init(&all, 4096);
+    rag_buf_init(&in, 4096);
+    text_of(c, h->children, &all, 0);
+    for (xmlNode *n = h->children; n; n = walk_next(n, h, 0))
+        if (tag_is(n, "a") && attr(n, "href"))
+            text_of(c, n->children, &in, 0);
+    rtrim(&all);
+    rtrim(&in);
+    r = all.len > 0 && in.len * 10 >= all.len * 9;
+    rag_buf_free(&all);
+    rag_buf_free(&in);
+    return r;
+}
+
+static xmlNode *
+title_heading(ctx *c, xmlNode *body)
+{
+    for (int level = 1; level <= 2; level++) {
+        for (xmlNode *n = body->children; n;) {
+            int skip = n->type == XML_ELEMENT_NODE && dropped(c, n);
+            if (!skip && heading_level(n) == level && !heading_is_link(c, n))
+                return n;
+            n = walk_next(n, body, skip || heading_level(n));
+        }
+    }
+    return NULL;
+}
+
+static int
+contains(xmlNode *outer, xmlNode *n)
+{
+    for (; n; n = n->parent)
+        if (n == outer)
+            return 1;
+    return 0;
+}
+
+/* The main content: its container, and the first and last of the
+ * container's children to render (NULL, NULL: all of them). */
+static xmlNode *
+main_content(ctx *c, xmlNode *root, xmlNode *h, xmlNode **first,
+             xmlNode **last)
+{
+    xmlNode *body = find_tag(root, "body", 0), *cur;
+    size_t total;
+
+    *first = *last = NULL;
+    if (body == NULL)
+        body = root;
+    total = weigh(c, body, 0, 0);
+    cur = body;
+    for (int depth = 0; total > 0 && depth < MAX_DEPTH; depth++) {
+        xmlNode *heavy = NULL;
+        for (xmlNode *k = cur->children; k; k = k->next)
+            if (k->type == XML_ELEMENT_NODE &&
+                weight_of(k) * 100 >= total * MAIN_SHARE)
+                heavy = k;
+        /* only plain containers: a table, list or admonition is rendered
+         * as a whole */
+        if (heavy == NULL || is_admonition(heavy) ||
+            !(tag_is(heavy, "div") || tag_is(heavy, "section") ||
+              tag_is(heavy, "article") || tag_is(heavy, "main") ||
+              tag_is(heavy, "center")))
+            break;
+        if (h && !contains(heavy, h)) {
+            /* the title sits in a sibling before the content */
+            xmlNode *th = h;
+            while (th->parent != cur)
+                th = th->parent;
+            for (xmlNode *k = th; k; k = k->next)
+                if (k == heavy) {
+                    *first = th;
+                    *last = heavy;
+                    break;
+                }
+            break;
+        }
+        cur = heavy;
+    }
+    return cur;
+}
+
+/* The page's <link rel="canonical">, absolute, into out ("" if none). */
+static void
+canonical_link(ctx *c, xmlNode *root, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    for (xmlNode *n = root; n; n = walk_next(n, root, tag_is(n, "body"))) {
+        const char *rel, *href;
+        if (tag_is(n, "link") && (rel = attr(n, "rel")) &&
+            strcasecmp(rel, "canonical") == 0 && (href = attr(n, "href")) &&
+            rag_url_resolve(c->base, href, 0, out, outlen) == 0)
+            return;
+        out[0] = '\0';
+    }
+}
+
+/* 1 for a page that lists other pages' teasers: Docusaurus' blog list,
+ * tag and author pages (their theme's page classes), or any page whose
+ * main content holds two or more <article>s with a linked heading. */
+static int
+is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
+{
+    static const char *const page_classes[] = {
+        "blog-list-page",         "blog-tags-list-page",
+        "blog-tags-post-list-page", "blog-authors-list-page",
+        "blog-authors-posts-page", "blog-archive-page",
+        NULL};
+    int teasers = 0, blog = 0, post = 0;
+
+    for (xmlNode *n = root; n; n = walk_next(n, root, 0)) {
+        if (n->type != XML_ELEMENT_NODE || !attr(n, "class"))
+            continue;
+        for (int i = 0; page_classes[i]; i++)
+            if (has_class(n, page_classes[i]))
+                return 1;
+        blog |= has_class(n, "plugin-blog");
+        post |= has_class(n, "blog-post-page");
+    }
+    /* the blog plugin's pages are posts or lists of them (the archive
+     * has no page class of its own) */
+    if (blog && !post)
+        return 1;
+    for (xmlNode *n = main_el; n; n = walk_next(n, main_el, 0)) {
+        xmlNode *h;
+        if (!tag_is(n, "article"))
+            continue;
+        if ((h = first_heading(n->children, 0)) && find_tag(h->children, "a", 0))
+            teasers++;
+    }
+    return teasers >= 2;
+}
+
+/* A <title> is often "Page — Site" or "Site | Page": when the page's
+ * title heading is one side of a separator, the title is the heading
+ * (the site name would repeat in every breadcrumb and source). */
+static const char *const title_seps[] = {" | ", " — ", " – ", " - ",  " · ",
+                                         " :: ", " » ", " « ", " / ", NULL};
+
+/* keep (1) or drop (0) the part of the title on one side of a separator
+ * that equals name[0..nl): "Page - Site" with name "Site" -> "Page". */
+static int
+title_minus(ctx *c, rag_buf *title, const char *name, size_t nl, int keep)
+{
+    const char *tt = title->data;
+    size_t tl = title->len;
+
+    for (int i = 0; nl && title_seps[i]; i++) {
+        size_t sl = strlen(title_seps[i]);
+        if (tl <= nl + sl)
+            continue;
+        if (strncmp(tt, name, nl) == 0 &&
+            strncmp(tt + nl, title_seps[i], sl) == 0) {
+            rag_buf t;
+            rag_buf_init(&t, 0);
+            if (keep)
+                put(c, &t, tt, nl);
+            else
+                put(c, &t, tt + nl + sl, tl - nl - sl);
+            rag_buf_reset(title);
+            put(c, title, t.data ? t.data : "", t.len);
+            rag_buf_free(&t);
+            return 1;
+        }
+        if (strncmp(tt + tl - nl, name, nl) == 0 &&
+            strncmp(tt + tl - nl - sl, title_seps[i], sl) == 0) {
+            if (keep) {
+                memmove(title->data, tt + tl - nl, nl);
+                title->len = nl;
+            } else {
+                title->len = tl - nl - sl;
+            }
+            title->data[title->len] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A <title> is "Page — Site" or "Site | Page". The page part is the
+ * title heading's text when that is one side of a separator; else the
+ * site part is the text of a link home (the navbar brand: any link to
+ * the site root or a folder above the page) on the other side. */
+static void
+strip_site_name(ctx *c, rag_buf *title, xmlNode *h, xmlNode *root,
+                const char *page)
+{
+    rag_buf t;
+    size_t s = 0;
+    int done = 0;
+
+    if (title->len == 0)
+        return;
+    rag_buf_init(&t, 4096);
+    if (h) {
+        text_of(c, h->children, &t, 0);
+        rtrim(&t);
+        while (s < t.len && t.data[s] == ' ')
+            s++;
+        done = title_minus(c, title, t.data + s, t.len - s, 1);
+    }
+    for (xmlNode *n = root; n && !done; n = walk_next(n, root, 0)) {
+        const char *href;
+        char abs[RAG_URL_MAX];
+        size_t al;
+        if (!tag_is(n, "a") || !(href = attr(n, "href")) ||
+            rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) != 0)
+            continue;
+        al = strlen(abs);
+        if (al >= 11 && strcmp(abs + al - 11, "/index.html") == 0)
+            al -= 10;
+        if (al == 0 || abs[al - 1] != '/' || strncmp(page, abs, al) != 0)
+            continue; /* not a folder above this page */
+        rag_buf_reset(&t);
+        text_of(c, n->children, &t, 0);
+        rtrim(&t);
+        for (s = 0; s < t.len && t.data[s] == ' '; s++)
+            ;
+        if (t.len > s && t.len - s < 80)
+            done = title_minus(c, title, t.data + s, t.len - s, 0);
+    }
+    rag_buf_free(&t);
+}
+
 typedef struct {
     char **v;
     size_t n, cap;
@@ -1449,35 +1901,36 @@ strvec_has(const strvec *s, const char *u)
 }
 
 static void
-collect_links(ctx *c, xmlNode *n, strvec *s, int depth)
+collect_links(ctx *c, xmlNode *root, strvec *s)
 {
-    for (; n && depth < MAX_DEPTH; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
+    for (xmlNode *n = root; n && s->n < RAG_HTML_MAX_LINKS;
+         n = walk_next(n, root, 0)) {
+        const char *href, *rel;
+        char abs[RAG_URL_MAX];
+
+        if (!tag_is(n, "a"))
             continue;
-        if (tag_is(n, "a") && s->n < RAG_HTML_MAX_LINKS) {
-            const char *href = attr(n, "href"), *rel = attr(n, "rel");
-            char abs[RAG_URL_MAX];
-            if (href && !(rel && strstr(rel, "nofollow")) &&
-                rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) == 0 &&
-                !strvec_has(s, abs)) {
-                if (s->n == s->cap) {
-                    size_t nc = s->cap ? s->cap * 2 : 64;
-                    char **v = realloc(s->v, nc * sizeof(*v));
-                    if (!v) {
-                        c->oom = 1;
-                        return;
-                    }
-                    s->v = v;
-                    s->cap = nc;
-                }
-                if ((s->v[s->n] = strdup(abs)) == NULL) {
+        href = attr(n, "href");
+        rel = attr(n, "rel");
+        if (href && !(rel && strstr(rel, "nofollow")) &&
+            rag_url_resolve(c->base, href, 0, abs, sizeof(abs)) == 0 &&
+            !strvec_has(s, abs)) {
+            if (s->n == s->cap) {
+                size_t nc = s->cap ? s->cap * 2 : 64;
+                char **v = realloc(s->v, nc * sizeof(*v));
+                if (!v) {
                     c->oom = 1;
                     return;
                 }
-                s->n++;
+                s->v = v;
+                s->cap = nc;
             }
+            if ((s->v[s->n] = strdup(abs)) == NULL) {
+                c->oom = 1;
+                return;
+            }
+            s->n++;
         }
-        collect_links(c, n->children, s, depth + 1);
     }
 }
 
@@ -1488,6 +1941,7 @@ rag_html_doc_free(rag_html_doc *d)
         return;
     free(d->title);
     free(d->markdown);
+    free(d->canonical);
     for (size_t i = 0; i < d->nlinks; i++)
         free(d->links[i]);
     free(d->links);
@@ -1496,15 +1950,15 @@ rag_html_doc_free(rag_html_doc *d)
 
 int
 rag_html_convert(const char *html, size_t len, const char *page_url,
-                 const char *selector, const char *encoding, rag_html_doc *out,
-                 char *err, size_t errlen)
+                 const char *selector, const char *http_charset,
+                 rag_html_doc *out, char *err, size_t errlen)
 {
     htmlDocPtr doc = NULL;
-    xmlNode *root, *main_el = NULL, *t;
+    xmlNode *root, *main_el = NULL, *first = NULL, *th, *t;
     sel_list sl;
     ctx c;
     blk b;
-    rag_buf title;
+    rag_buf title, u8;
     strvec links = {NULL, 0, 0};
     char base[RAG_URL_MAX];
     int rc = -1;
@@ -1513,12 +1967,12 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     memset(&c, 0, sizeof(c));
     blk_init(&b);
     rag_buf_init(&title, 4096);
+    rag_buf_init(&u8, RAG_HTML_MAX_INPUT * 3 + 16);
     if (len > RAG_HTML_MAX_INPUT || len > (size_t)0x7fffffff) {
         snprintf(err, errlen, "page too large (%zu bytes)", len);
         goto done;
     }
-    if (sel_parse(selector && *selector ? selector : RAG_HTML_DEFAULT_SELECTOR,
-                  &sl) != 0) {
+    if (selector && *selector && sel_parse(selector, &sl) != 0) {
         snprintf(err, errlen, "bad selector");
         goto done;
     }
@@ -1526,10 +1980,23 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         snprintf(err, errlen, "bad page url");
         goto done;
     }
-    doc =
-        htmlReadMemory(html, (int)len, page_url, encoding ? encoding : "UTF-8",
-                       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                           HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+    /* libxml2 gets valid UTF-8 only: its own charset handling fails on
+     * bad bytes, and Postgres refuses invalid UTF-8 */
+    if ((out->replaced = rag_charset_decode_html(html, len, http_charset, &u8,
+                                                 out->charset,
+                                                 sizeof(out->charset))) < 0 ||
+        u8.len > (size_t)0x7fffffff) {
+        snprintf(err, errlen, "page too large once decoded");
+        goto done;
+    }
+    /* HUGE lifts libxml2's nesting limit (256), past which it stops
+     * parsing and the rest of the page is lost; our own walks are
+     * bounded by MAX_DEPTH and flatten what is deeper */
+    doc = htmlReadMemory(u8.data ? u8.data : "", (int)u8.len, page_url,
+                         "UTF-8",
+                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+                             HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+                             HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE);
     if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL) {
         snprintf(err, errlen, "unparsable HTML");
         goto done;
@@ -1543,19 +2010,45 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     c.base = base;
     if ((t = find_tag(root, "title", 0)))
         text_of(&c, t->children, &title, 0);
-    for (int i = 0; i < sl.n && main_el == NULL; i++)
-        main_el = sel_find(root, &sl.s[i], 0);
+    if (selector && *selector) {
+        for (int i = 0; i < sl.n && main_el == NULL; i++)
+            main_el = sel_find(root, &sl.s[i], 0);
+        if (main_el == NULL)
+            main_el = root;
+    }
+    th = title_heading(&c, root);
     if (main_el == NULL)
-        main_el = root;
+        main_el = main_content(&c, root, th, &first, &c.last);
     rtrim(&title);
+    {
+        size_t s = 0;
+        while (s < title.len && title.data[s] == ' ')
+            s++;
+        if (s) {
+            memmove(title.data, title.data + s, title.len - s + 1);
+            title.len -= s;
+        }
+    }
+    strip_site_name(&c, &title, th, root, base);
     if (title.len == 0 && (t = find_tag(main_el, "h1", 0))) {
         rag_buf_reset(&title);
         text_of(&c, t->children, &title, 0);
         rtrim(&title);
     }
-    block_nodes(&c, main_el->children, &b, 0);
+    {
+        char canon[RAG_URL_MAX];
+        canonical_link(&c, root, canon, sizeof(canon));
+        if ((out->canonical = strdup(canon)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+    }
+    out->listing = is_listing(&c, root, main_el);
+    block_nodes(&c, first ? first : main_el->children, &b, 0);
+    c.last = NULL;
+    tabs_clear(&c);
     blk_flush(&c, &b);
-    collect_links(&c, root, &links, 0);
+    collect_links(&c, root, &links);
     if (c.oom) {
         snprintf(err, errlen, "output limit or out of memory");
         goto done;
@@ -1566,6 +2059,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
             s++;
         out->title = strdup(title.data ? title.data + s : "");
     }
+    out->flattened = c.flattened;
     if (b.out.len)
         rag_buf_putc(&b.out, '\n');
     out->markdown_len = b.out.len;
@@ -1581,6 +2075,8 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     }
     rc = 0;
 done:
+    if (rc != 0)
+        rag_html_doc_free(out);
     for (size_t i = 0; i < links.n; i++)
         free(links.v[i]);
     free(links.v);
@@ -1588,5 +2084,6 @@ done:
         xmlFreeDoc(doc);
     blk_free(&b);
     rag_buf_free(&title);
+    rag_buf_free(&u8);
     return rc;
 }

@@ -2,12 +2,18 @@
  * rag_html — documentation HTML page -> Markdown, with libxml2's
  * forgiving HTML parser.
  *
- * Only the main content is converted: the first element matching the
- * selector (a comma list tried left to right; each item is a simple CSS
- * selector: tag, .class, #id, tag.class, tag#id, tag[attr=value], or a
- * combination like div.body[role=main]). The default list covers
- * Docusaurus, generic HTML5, Sphinx and MkDocs:
- *     article, main, div.body, div[role=main], body
+ * Only the main content is converted. Without a selector it is found by
+ * text density, with no per-site rules: the deepest plain container
+ * holding most of the page's visible text (link text counts half, page
+ * chrome nothing) and its title heading (rag_html.c, "main content").
+ * A selector (a comma list tried left to right; each item is a simple
+ * CSS selector: tag, .class, #id, tag.class, tag#id, tag[attr=value], or
+ * a combination like div.body[role=main]) picks the first match instead.
+ *
+ * The <title> loses the site name ("Page | Site", "Page - Site"); tab
+ * panels are kept under their tab's label; admonitions keep their kind
+ * ("> **Warning: Custom title**"); blog listing pages are flagged
+ * (listing) and <link rel=canonical> is reported.
  *
  * Output: headings ("## Text {#id}" — the id is the element's real
  * anchor, found on the heading, an <a id|name> or headerlink inside it,
@@ -31,8 +37,8 @@
 #define RAG_HTML_MAX_INPUT (16u * 1024 * 1024)
 #define RAG_HTML_MAX_OUTPUT (16u * 1024 * 1024)
 #define RAG_HTML_MAX_LINKS 10000
-#define RAG_HTML_DEFAULT_SELECTOR                                              \
-    "article, main, div.body, div[role=main], body"
+/* Elements nested deeper than this are converted as plain text. */
+#define RAG_HTML_MAX_DEPTH 200
 
 typedef struct {
     char *title;    /* <title>, else the first <h1>; "" if neither */
@@ -41,13 +47,23 @@ typedef struct {
     char **links; /* every <a href> in the page, absolute, normalised,
                      fragment dropped, deduplicated, http(s) only */
     size_t nlinks;
+    char *canonical; /* <link rel=canonical> made absolute, "" if none */
+    int listing;     /* a blog listing, tag or author page (Docusaurus
+                        page classes, or several <article> teasers) */
+    char charset[32]; /* the charset the page was decoded from */
+    long replaced;    /* invalid byte sequences replaced by U+FFFD */
+    int flattened;    /* markup nested deeper than RAG_HTML_MAX_DEPTH was
+                         kept as plain text (its structure is lost) */
 } rag_html_doc;
 
 /* Converts html[0..len) fetched from page_url. selector NULL/"" = the
- * default; encoding NULL = UTF-8 unless the page declares one. Returns 0,
- * or -1 with err (input too large, unparsable, bad selector). */
+ * default; http_charset: the charset of the HTTP Content-Type header
+ * (NULL if none). The page is first decoded to UTF-8 (rag_charset.h:
+ * BOM, then http_charset, then <meta>, else UTF-8; bad bytes become
+ * U+FFFD), so the output is always valid UTF-8. Returns 0, or -1 with
+ * err (input too large, unparsable, bad selector). */
 int rag_html_convert(const char *html, size_t len, const char *page_url,
-                     const char *selector, const char *encoding,
+                     const char *selector, const char *http_charset,
                      rag_html_doc *out, char *err, size_t errlen);
 
 void rag_html_doc_free(rag_html_doc *d);

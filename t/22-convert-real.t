@@ -56,7 +56,7 @@ sub convert {
 {
     my $u = 'https://docs.example.com/docs/reference-sample';
     my ($t, $md) = convert("$fx/docusaurus/reference-sample.html", $u);
-    is($t, 'Reference sample | My Site', 'Docusaurus title');
+    is($t, 'Reference sample', 'Docusaurus title without the site name (" | My Site")');
     like($md, qr/^# Reference sample$/m, 'h1 inside <header> kept');
     like($md, qr/^## Options table \{#options-table\}$/m, 'heading id');
     like($md, qr/^## Install \{#custom-install\}$/m, 'custom heading id');
@@ -78,8 +78,8 @@ sub convert {
         'https://docs.example.com/docs/tutorial-basics/markdown-features');
     like($md, qr/^````md\n```jsx title="src\/components\/HelloDocusaurus\.js"$/m,
         'fence longer than the backticks inside');
-    like($md, qr/^> \*\*My tip:\*\* Use this awesome feature option$/m,
-        'titled admonition');
+    like($md, qr/^> \*\*Tip: My tip\*\*\n>\n> Use this awesome feature option$/m,
+        'titled admonition keeps its kind');
     like($md, qr{\[Create a page\]\(https://docs\.example\.com/docs/tutorial-basics/create-a-page\)},
         'site-relative link made absolute');
 }
@@ -88,7 +88,7 @@ sub convert {
 {
     my ($t, $md) = convert("$fx/mkdocs/configuration.html",
         'https://www.mkdocs.org/user-guide/configuration.html');
-    is($t, 'Configuration - MkDocs', 'MkDocs title');
+    is($t, 'Configuration', 'MkDocs title without the site name');
     like($md, qr/^## Project information \{#project-information\}$/m,
         'div[role=main] content with heading ids');
     like($md, qr/^```yaml\nsite_name: Marshmallow Generator\n```$/m,

@@ -1,4 +1,5 @@
 #include "crawl_pool.h"
+#include "rag_charset.h"
 #include "rag_time.h"
 
 #include <libxml/parser.h>
@@ -58,11 +59,13 @@ run_task(crawl_pool *p, task *t)
     if (r->fetch_rc == 0 && r->page.status == 200 &&
         (strncasecmp(r->page.content_type, "text/html", 9) == 0 ||
          strncasecmp(r->page.content_type, "application/xhtml", 17) == 0)) {
+        char cs[64];
         r->is_html = 1;
+        rag_charset_from_content_type(r->page.content_type, cs, sizeof(cs));
         r->converted =
             rag_html_convert(r->page.body.data ? r->page.body.data : "",
                              r->page.body.len, r->page.final_url, p->selector,
-                             NULL, &r->doc, r->err, sizeof(r->err)) == 0;
+                             cs, &r->doc, r->err, sizeof(r->err)) == 0;
         /* the HTML is not needed once converted */
         rag_buf_free(&r->page.body);
     }

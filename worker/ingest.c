@@ -3,6 +3,7 @@
 
 #include "crawl.h"
 #include "crawl_pool.h"
+#include "ingest_boiler.h"
 #include "ingest_src.h"
 #include "rag_buf.h"
 #include "rag_chunk.h"
@@ -12,6 +13,9 @@
 #include "rag_json.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
+#include "rag_store_chunks.h"
+#include "rag_store_collections.h"
+#include "rag_store_documents.h"
 #include "rag_tokens.h"
 #include "rag_url.h"
 
@@ -94,16 +98,27 @@ dupv(PGresult *r, int i, int j)
     return strdup(PQgetisnull(r, i, j) ? "" : PQgetvalue(r, i, j));
 }
 
+/* The first line of the server's last error, quotes made single (for a
+ * log value). */
+static void
+db_reason(PGconn *db, char *out, size_t outlen)
+{
+    const char *m = PQerrorMessage(db);
+    size_t n = 0;
+
+    if (strncmp(m, "ERROR:", 6) == 0)
+        m += 6;
+    while (*m == ' ')
+        m++;
+    for (; *m && *m != '\n' && n + 1 < outlen; m++)
+        out[n++] = *m == '"' ? '\'' : *m;
+    out[n] = '\0';
+}
+
 static int
 map_load(PGconn *db, const char *coll_id, doc_map *m)
 {
-    const char *p[1] = {coll_id};
-    PGresult *r =
-        rag_db_query(db,
-                     "SELECT url, id, content_hash, chunked_hash, title, "
-                     "coalesce(etag,''), coalesce(last_modified,''), source "
-                     "FROM documents WHERE collection_id = $1",
-                     1, p);
+    PGresult *r = rag_store_documents_list(db, coll_id);
     int rc = -1;
 
     memset(m, 0, sizeof(*m));
@@ -140,6 +155,102 @@ done:
     return rc;
 }
 
+/* ---- pages by content -------------------------------------------------------
+ * The same page under two URLs (/ and git.html) is stored once: a map of
+ * body hash -> URL, seeded with the stored documents, picks one URL by a
+ * fixed rule whatever the crawl order. */
+
+typedef struct {
+    char **hash, **url; /* open addressing, NULL = empty */
+    size_t n, nslots;
+} hash_map;
+
+static const char *
+hm_get(const hash_map *m, const char *hash)
+{
+    if (m->nslots == 0)
+        return NULL;
+    for (size_t i = fnv(hash) % m->nslots; m->hash[i]; i = (i + 1) % m->nslots)
+        if (strcmp(m->hash[i], hash) == 0)
+            return m->url[i];
+    return NULL;
+}
+
+static int
+hm_set(hash_map *m, const char *hash, const char *url)
+{
+    size_t i;
+
+    if (m->nslots == 0 || m->n * 2 + 2 > m->nslots) {
+        size_t ns = m->nslots ? m->nslots * 2 : 1024;
+        char **h = calloc(ns, sizeof(*h)), **u = calloc(ns, sizeof(*u));
+        if (!h || !u) {
+            free(h);
+            free(u);
+            return -1;
+        }
+        for (size_t k = 0; k < m->nslots; k++) {
+            if (!m->hash[k])
+                continue;
+            for (i = fnv(m->hash[k]) % ns; h[i]; i = (i + 1) % ns)
+                ;
+            h[i] = m->hash[k];
+            u[i] = m->url[k];
+        }
+        free(m->hash);
+        free(m->url);
+        m->hash = h;
+        m->url = u;
+        m->nslots = ns;
+    }
+    for (i = fnv(hash) % m->nslots; m->hash[i]; i = (i + 1) % m->nslots)
+        if (strcmp(m->hash[i], hash) == 0) {
+            char *nu = strdup(url);
+            if (nu == NULL)
+                return -1;
+            free(m->url[i]);
+            m->url[i] = nu;
+            return 0;
+        }
+    if ((m->hash[i] = strdup(hash)) == NULL)
+        return -1;
+    if ((m->url[i] = strdup(url)) == NULL) {
+        free(m->hash[i]);
+        m->hash[i] = NULL;
+        return -1;
+    }
+    m->n++;
+    return 0;
+}
+
+static void
+hm_free(hash_map *m)
+{
+    for (size_t i = 0; i < m->nslots; i++) {
+        free(m->hash[i]);
+        free(m->url[i]);
+    }
+    free(m->hash);
+    free(m->url);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Which of two URLs of one page to keep: a named page over a folder
+ * ("git.html" over "/"), then the shorter, then the first in byte
+ * order. 1 when a wins. */
+static int
+url_better(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int fa = la && a[la - 1] == '/', fb = lb && b[lb - 1] == '/';
+
+    if (fa != fb)
+        return fb;
+    if (la != lb)
+        return la < lb;
+    return strcmp(a, b) < 0;
+}
+
 /* ---- the run ----------------------------------------------------------------
  */
 
@@ -152,6 +263,9 @@ typedef struct {
     doc_map map;
     rag_chunk_opts copts;
     int partial; /* the source was not read completely */
+    char dberr[256]; /* why the last page failed to store */
+    boiler_set bp;   /* site boilerplate lines (ingest_boiler.h) */
+    hash_map seen_hash; /* content hash -> URL stored this run */
     double t0;
     long progress_total;
 } run_t;
@@ -186,102 +300,38 @@ progress(run_t *r, const char *what)
     fflush(stderr);
 }
 
-/* Appends s as a quoted element of a Postgres array literal. */
-static int
-pg_array_elem(rag_buf *b, const char *s)
-{
-    if (rag_buf_putc(b, '"'))
-        return -1;
-    for (; *s; s++) {
-        if ((*s == '"' || *s == '\\') && rag_buf_putc(b, '\\'))
-            return -1;
-        if (rag_buf_putc(b, *s))
-            return -1;
-    }
-    return rag_buf_putc(b, '"');
-}
-
-/* Rebuilds the chunks of one document inside the caller's transaction;
- * chunks with unchanged text keep their embeddings. */
+/* Rebuilds the chunks of one document inside the caller's transaction,
+ * without the site's boilerplate lines (source "docs"); chunks with
+ * unchanged text keep their embeddings. */
 static int
 rechunk_doc(run_t *r, const char *doc_id, const char *title, const char *body,
-            const char *hash)
+            const char *source, const char *hash)
 {
     rag_chunks cs = {NULL, 0};
-    rag_buf hp, an, bd, tk;
-    const char *p1[1] = {doc_id};
+    rag_buf clean;
     int rc = -1;
 
-    rag_buf_init(&hp, 0);
-    rag_buf_init(&an, 0);
-    rag_buf_init(&bd, 0);
-    rag_buf_init(&tk, 0);
-    if (rag_chunk_markdown(body, strlen(body), title, &r->copts, &cs) != 0)
-        goto done;
-    if (rag_db_exec(r->db,
-                    "UPDATE chunks SET ordinal = -ordinal - 1 "
-                    "WHERE document_id = $1 AND ordinal >= 0",
-                    1, p1) != 0)
-        goto done;
-    /* all chunks of the page in one statement: four parallel arrays */
-    for (size_t i = 0; i < cs.n; i++) {
-        const char *sep = i ? "," : "{";
-        if (rag_buf_puts(&hp, sep) ||
-            pg_array_elem(&hp, cs.v[i].heading_path) ||
-            rag_buf_puts(&an, sep) || pg_array_elem(&an, cs.v[i].anchor) ||
-            rag_buf_puts(&bd, sep) || pg_array_elem(&bd, cs.v[i].text) ||
-            rag_buf_printf(&tk, "%s%zu", sep, cs.v[i].tokens))
+    rag_buf_init(&clean, RAG_CHUNK_MAX_INPUT);
+    if (strcmp(source, "docs") == 0 && r->bp.n) {
+        if (boiler_strip(body, strlen(body), &r->bp, &clean) != 0)
             goto done;
+        body = clean.data ? clean.data : "";
     }
-    if (cs.n) {
-        const char *p[5];
-        if (rag_buf_putc(&hp, '}') || rag_buf_putc(&an, '}') ||
-            rag_buf_putc(&bd, '}') || rag_buf_putc(&tk, '}'))
-            goto done;
-        p[0] = doc_id;
-        p[1] = hp.data;
-        p[2] = an.data;
-        p[3] = bd.data;
-        p[4] = tk.data;
-        if (rag_db_exec(r->db,
-                        "INSERT INTO chunks (document_id, ordinal, "
-                        "heading_path, anchor, body, token_count) "
-                        "SELECT $1, t.n - 1, t.h, t.a, t.b, t.k FROM "
-                        "unnest($2::text[], $3::text[], $4::text[], "
-                        "$5::int[]) WITH ORDINALITY AS t(h, a, b, k, n)",
-                        5, p) != 0)
-            goto done;
-    }
-    if (rag_db_exec(r->db,
-                    "UPDATE chunks n SET embedding = o.embedding, "
-                    "embed_model = o.embed_model FROM chunks o "
-                    "WHERE n.document_id = $1 AND o.document_id = $1 "
-                    "AND n.ordinal >= 0 AND o.ordinal < 0 "
-                    "AND o.embedding IS NOT NULL AND n.body = o.body",
-                    1, p1) != 0 ||
-        rag_db_exec(r->db,
-                    "DELETE FROM chunks WHERE document_id = $1 "
-                    "AND ordinal < 0",
-                    1, p1) != 0)
-        goto done;
-    const char *p2[2] = {doc_id, hash};
-    if (rag_db_exec(r->db,
-                    "UPDATE documents SET chunked_hash = $2, "
-                    "content_hash = $2 WHERE id = $1",
-                    2, p2) != 0)
+    if (rag_chunk_markdown(body, strlen(body), title, &r->copts, &cs) != 0 ||
+        rag_store_chunks_replace(r->db, doc_id, &cs) != 0 ||
+        rag_store_documents_set_chunked(r->db, doc_id, hash) != 0)
         goto done;
     r->st->chunks += (long)cs.n;
     rc = 0;
 done:
-    rag_buf_free(&hp);
-    rag_buf_free(&an);
-    rag_buf_free(&bd);
-    rag_buf_free(&tk);
+    rag_buf_free(&clean);
     rag_chunks_free(&cs);
     return rc;
 }
 
-/* Stores one page. Returns 0 (counted as new/changed/unchanged) or -1. */
+/* Stores one page; its chunks are (re)built after the source is read,
+ * once the site's boilerplate is known. Returns 0 (counted as new,
+ * changed, unchanged or duplicate) or -1. */
 static int
 store_doc(run_t *r, const char *url, const char *title, const char *body,
           const char *etag, const char *lastmod, const char *source,
@@ -289,59 +339,54 @@ store_doc(run_t *r, const char *url, const char *title, const char *body,
 {
     char hash[65];
     doc_row *d = map_get(&r->map, url);
+    const char *other;
     PGresult *res;
-    int rc = -1;
 
     sha256_hex(body, strlen(body), hash);
+    if ((other = hm_get(&r->seen_hash, hash)) != NULL &&
+        strcmp(other, url) != 0) {
+        /* the same page under another URL: keep one */
+        doc_row *od = map_get(&r->map, other);
+        r->st->duplicates++;
+        if (!url_better(url, other)) {
+            rag_info("msg=\"duplicate page skipped\" url=\"%s\" same_as=\"%s\"",
+                     url, other);
+            return 0;
+        }
+        rag_info("msg=\"duplicate page replaced\" url=\"%s\" same_as=\"%s\"",
+                 other, url);
+        if (rag_store_documents_delete_url(r->db, r->coll_id, other) != 0)
+            return -1;
+        if (od) {
+            od->seen = 1; /* gone already */
+            r->st->deleted++;
+        }
+    }
+    if (hm_set(&r->seen_hash, hash, url) != 0)
+        return -1;
     if (d) {
         d->seen = 1;
         if (strcmp(d->content_hash, hash) == 0 &&
             strcmp(d->chunked_hash, hash) == 0 &&
             strcmp(d->title, title) == 0) {
-            const char *p[4] = {d->id, etag, lastmod, links};
             r->st->unchanged++;
-            return rag_db_exec(r->db,
-                               "UPDATE documents SET fetched_at = now(), "
-                               "etag = $2, last_modified = $3, "
-                               "out_links = coalesce(string_to_array($4, "
-                               "E'\\n'), out_links) WHERE id = $1",
-                               4, p);
+            return rag_store_documents_touch(r->db, d->id, etag, lastmod,
+                                             links);
         }
     }
-    if (rag_db_begin(r->db) != 0)
-        return -1;
-    const char *p[8] = {r->coll_id, url,     title,  body,
-                        etag,       lastmod, source, links};
-    res = rag_db_query(
-        r->db,
-        "INSERT INTO documents (collection_id, url, title, body, etag, "
-        "last_modified, source, fetched_at, out_links) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, now(), "
-        "coalesce(string_to_array($8, E'\\n'), '{}')) "
-        "ON CONFLICT (collection_id, url) DO UPDATE SET title = $3, "
-        "body = $4, etag = $5, last_modified = $6, source = $7, "
-        "fetched_at = now(), out_links = coalesce(string_to_array($8, "
-        "E'\\n'), '{}') RETURNING id",
-        8, p);
+    res = rag_store_documents_upsert(r->db, r->coll_id, url, title, body, hash,
+                                     etag, lastmod, source, links);
     if (res == NULL || PQntuples(res) != 1) {
         PQclear(res);
-        goto fail;
-    }
-    if (rechunk_doc(r, PQgetvalue(res, 0, 0), title, body, hash) != 0) {
-        PQclear(res);
-        goto fail;
+        db_reason(r->db, r->dberr, sizeof(r->dberr));
+        return -1;
     }
     PQclear(res);
-    if (rag_db_commit(r->db) != 0)
-        goto fail;
     if (d)
         r->st->changed++;
     else
         r->st->added++;
     return 0;
-fail:
-    rag_db_rollback(r->db);
-    return rc;
 }
 
 /* Marks a page as present without touching it (304, transient error). */
@@ -354,11 +399,8 @@ keep_doc(run_t *r, const char *url, int not_modified)
         return;
     d->seen = 1;
     if (not_modified) {
-        const char *p[1] = {d->id};
         r->st->unchanged++;
-        rag_db_exec(r->db,
-                    "UPDATE documents SET fetched_at = now() WHERE id = $1", 1,
-                    p);
+        rag_store_documents_touch_fetched(r->db, d->id);
     }
 }
 
@@ -393,9 +435,7 @@ delete_missing(run_t *r, const char *source, char *err, size_t errlen)
         doc_row *d = &r->map.rows[i];
         if (d->seen || strcmp(d->source, source) != 0)
             continue;
-        const char *p[1] = {d->id};
-        if (rag_db_exec(r->db, "DELETE FROM documents WHERE id = $1", 1, p) !=
-            0) {
+        if (rag_store_documents_delete(r->db, d->id) != 0) {
             snprintf(err, errlen, "cannot delete a document");
             return -1;
         }
@@ -410,16 +450,8 @@ rag_ingest_embed_pending(PGconn *db, const char *coll_id,
                          const rag_embed_conf *ec, long *embedded, char *err,
                          size_t errlen)
 {
-    const char *p[1] = {coll_id};
-
     for (;;) {
-        PGresult *res =
-            rag_db_query(db,
-                         "SELECT c.id, c.heading_path, c.body FROM chunks c "
-                         "JOIN documents d ON d.id = c.document_id "
-                         "WHERE d.collection_id = $1 AND c.embedding IS NULL "
-                         "ORDER BY c.id LIMIT 256",
-                         1, p);
+        PGresult *res = rag_store_chunks_unembedded(db, coll_id, EMBED_BATCH);
         int n, rc = -1;
         char **texts = NULL;
         float *vec = NULL;
@@ -465,12 +497,10 @@ rag_ingest_embed_pending(PGconn *db, const char *coll_id,
                                (double)vec[(size_t)i * dims + j]);
             if (rag_buf_putc(&arr, '}') != 0)
                 goto batch_done;
-            const char *q[3] = {PQgetvalue(res, i, 0), arr.data,
-                                ec->model ? ec->model : ""};
-            if (rag_db_exec(db,
-                            "UPDATE chunks SET embedding = $2::real[], "
-                            "embed_model = $3 WHERE id = $1",
-                            3, q) != 0) {
+            if (rag_store_chunks_set_embedding(db, PQgetvalue(res, i, 0),
+                                               arr.data,
+                                               ec->model ? ec->model : "") !=
+                0) {
                 snprintf(err, errlen, "cannot store an embedding");
                 goto batch_done;
             }
@@ -507,59 +537,167 @@ embed_pending(run_t *r, char *err, size_t errlen)
 /* ---- site
  * -------------------------------------------------------------------- */
 
+/* The URL a page is known by: "dir/index.html" is "dir/" (servers
+ * answer both with one page). */
+static void
+canon_key(const char *url, char *out, size_t outlen)
+{
+    size_t n = strcspn(url, "?#");
+    static const char *const idx[] = {"/index.html", "/index.htm", NULL};
+
+    snprintf(out, outlen, "%s", url);
+    for (int i = 0; idx[i]; i++) {
+        size_t l = strlen(idx[i]);
+        if (n >= l && strncmp(url + n - l, idx[i], l) == 0 && n < outlen) {
+            snprintf(out, outlen, "%.*s%s", (int)(n - l + 1), url, url + n);
+            return;
+        }
+    }
+}
+
 typedef struct {
-    char **v;
+    char **v;   /* URLs in discovery order, as found */
+    char **key; /* their canon_key */
+    char **ref; /* the page that linked each, NULL: sitemap or start */
+    char *done; /* 1: fetched another way (a redirect landed on it) */
     size_t n, cap;
-    char **set;
+    size_t *set; /* open addressing over key: index + 1, 0 = empty */
     size_t nset;
 } frontier;
 
-static int
-fr_seen_add(frontier *f, const char *u)
+static long
+fr_find(const frontier *f, const char *u)
 {
+    char k[RAG_URL_MAX];
+
+    if (f->nset == 0)
+        return -1;
+    canon_key(u, k, sizeof(k));
+    for (size_t i = fnv(k) % f->nset; f->set[i]; i = (i + 1) % f->nset)
+        if (strcmp(f->key[f->set[i] - 1], k) == 0)
+            return (long)(f->set[i] - 1);
+    return -1;
+}
+
+/* Queues u (found on page ref, NULL if none) unless a URL with its key is
+ * known: 1 queued, 0 known, -1 out of memory. done: record it as fetched
+ * already. */
+static int
+fr_add(frontier *f, const char *u, const char *ref, int done)
+{
+    char k[RAG_URL_MAX];
     size_t i;
 
+    if (fr_find(f, u) >= 0)
+        return 0;
+    canon_key(u, k, sizeof(k));
     if (f->nset == 0 || f->n * 2 + 2 > f->nset) {
         size_t ns = f->nset ? f->nset * 2 : 1024;
-        char **set = calloc(ns, sizeof(char *));
+        size_t *set = calloc(ns, sizeof(*set));
         if (set == NULL)
             return -1;
-        for (size_t k = 0; k < f->nset; k++) {
-            if (!f->set[k])
-                continue;
-            for (i = fnv(f->set[k]) % ns; set[i]; i = (i + 1) % ns)
+        for (size_t j = 0; j < f->n; j++) {
+            for (i = fnv(f->key[j]) % ns; set[i]; i = (i + 1) % ns)
                 ;
-            set[i] = f->set[k];
+            set[i] = j + 1;
         }
         free(f->set);
         f->set = set;
         f->nset = ns;
     }
-    for (i = fnv(u) % f->nset; f->set[i]; i = (i + 1) % f->nset)
-        if (strcmp(f->set[i], u) == 0)
-            return 0;
     if (f->n == f->cap) {
         size_t nc = f->cap ? f->cap * 2 : 256;
-        char **v = realloc(f->v, nc * sizeof(*v));
-        if (v == NULL)
+        char **v;
+        char *d;
+        if ((v = realloc(f->v, nc * sizeof(*v))) == NULL)
             return -1;
         f->v = v;
+        if ((v = realloc(f->key, nc * sizeof(*v))) == NULL)
+            return -1;
+        f->key = v;
+        if ((v = realloc(f->ref, nc * sizeof(*v))) == NULL)
+            return -1;
+        f->ref = v;
+        if ((d = realloc(f->done, nc)) == NULL)
+            return -1;
+        f->done = d;
         f->cap = nc;
     }
-    if ((f->v[f->n] = strdup(u)) == NULL)
+    f->ref[f->n] = NULL;
+    f->key[f->n] = NULL;
+    f->done[f->n] = (char)done;
+    if ((f->v[f->n] = strdup(u)) == NULL ||
+        (f->key[f->n] = strdup(k)) == NULL ||
+        (ref && (f->ref[f->n] = strdup(ref)) == NULL)) {
+        free(f->v[f->n]);
+        free(f->key[f->n]);
         return -1;
-    f->set[i] = f->v[f->n];
+    }
+    for (i = fnv(k) % f->nset; f->set[i]; i = (i + 1) % f->nset)
+        ;
+    f->set[i] = f->n + 1;
     f->n++;
     return 1;
+}
+
+static int
+fr_seen_add(frontier *f, const char *u, const char *ref)
+{
+    return fr_add(f, u, ref, 0);
+}
+
+/* Generated index pages and source listings (Sphinx's genindex,
+ * py-modindex, search, _modules/, _sources/): no prose of their own. */
+static int
+is_generated(const char *url)
+{
+    static const char *const names[] = {
+        "genindex.html", "py-modindex.html", "modindex.html", "search.html",
+        "np-modindex.html", "searchindex.js", NULL};
+    size_t n = strcspn(url, "?#");
+    const char *b = url + n;
+
+    while (b > url && b[-1] != '/')
+        b--;
+    if (strncmp(b, "genindex-", 9) == 0)
+        return 1;
+    for (int i = 0; names[i]; i++)
+        if ((size_t)(url + n - b) == strlen(names[i]) &&
+            strncmp(b, names[i], strlen(names[i])) == 0)
+            return 1;
+    return strstr(url, "/_modules/") != NULL ||
+           strstr(url, "/_sources/") != NULL;
 }
 
 static void
 fr_free(frontier *f)
 {
-    for (size_t i = 0; i < f->n; i++)
+    for (size_t i = 0; i < f->n; i++) {
         free(f->v[i]);
+        free(f->key[i]);
+        free(f->ref[i]);
+    }
     free(f->v);
+    free(f->key);
+    free(f->ref);
+    free(f->done);
     free(f->set);
+}
+
+/* After a page failed to store: 0 to go on with the next page (logged
+ * and counted), -1 when the database itself is gone. */
+static int
+store_failed(run_t *r, const char *url, char *err, size_t errlen)
+{
+    if (PQstatus(r->db) != CONNECTION_OK) {
+        snprintf(err, errlen, "database connection lost storing %s", url);
+        return -1;
+    }
+    rag_warn("msg=\"page not stored\" url=\"%s\" error=\"%s\"", url,
+             r->dberr);
+    r->dberr[0] = '\0';
+    r->st->failed++;
+    return 0;
 }
 
 static int
@@ -605,21 +743,42 @@ polite_wait(double *last, double delay)
 
 static int
 follow_stored_links(run_t *r, frontier *fr, const char *root,
-                    const char *doc_id)
+                    const char *doc_id, const char *page)
 {
-    const char *p[1] = {doc_id};
-    PGresult *res = rag_db_query(
-        r->db, "SELECT unnest(out_links) FROM documents WHERE id = $1", 1, p);
+    PGresult *res = rag_store_documents_out_links(r->db, doc_id);
     int rc = 0;
 
     if (res == NULL)
         return 0; /* nothing to follow; the crawl goes on */
     for (int i = 0; i < PQntuples(res) && rc == 0; i++)
         if (in_scope(r->o, root, PQgetvalue(res, i, 0)) &&
-            fr_seen_add(fr, PQgetvalue(res, i, 0)) < 0)
+            fr_seen_add(fr, PQgetvalue(res, i, 0), page) < 0)
             rc = -1;
     PQclear(res);
     return rc;
+}
+
+/* After a redirect from url to final: 1 when this copy is not stored
+ * (out of scope, or final is fetched on its own), 0 when it is (final
+ * is new, or queued but not yet fetched: it is marked done so a
+ * sitemap URL redirecting to a trailing slash is fetched once). */
+static int
+redirect_elsewhere(const rag_ingest_opts *o, const char *root, frontier *fr,
+                   size_t next, const char *url, const char *final)
+{
+    long k;
+
+    if (!in_scope(o, root, final))
+        return 1;
+    if ((k = fr_find(fr, final)) < 0)
+        return fr_add(fr, final, url, 1) < 0; /* out of memory: skip it */
+    if ((size_t)k == (size_t)fr_find(fr, url))
+        return 0; /* only /index.html <-> / */
+    if ((size_t)k >= next && !fr->done[k]) {
+        fr->done[k] = 1;
+        return 0;
+    }
+    return 1;
 }
 
 static int
@@ -634,6 +793,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
     double delay, last = 0;
     long max_pages, dispatched = 0;
     crawl_pool *pool = NULL;
+    char key[RAG_URL_MAX];
     size_t next = 0;
     int threads;
     rag_url pu;
@@ -656,6 +816,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
                   : (int)rag_conf_int(r->conf, "crawl_concurrency", 4);
     if (threads < 1 || threads > 16)
         threads = 4;
+    r->st->max_pages = max_pages;
     if (rag_url_normalize(o->site, root, sizeof(root)) != 0 ||
         rag_url_parse(root, &pu) != 0) {
         snprintf(err, errlen, "bad --site URL");
@@ -710,10 +871,10 @@ ingest_site(run_t *r, char *err, size_t errlen)
     }
     for (size_t i = 0; i < sm.n; i++)
         if (rag_url_normalize(sm.v[i], u, sizeof(u)) == 0 &&
-            in_scope(o, root, u) && fr_seen_add(&fr, u) < 0)
+            in_scope(o, root, u) && fr_seen_add(&fr, u, NULL) < 0)
             goto oom;
     use_links = fr.n == 0;
-    if (use_links && fr_seen_add(&fr, root) < 0)
+    if (use_links && fr_seen_add(&fr, root, NULL) < 0)
         goto oom;
     rag_info("msg=\"crawl start\" site=\"%s\" discovery=%s pages=%zu "
              "delay=%.2f",
@@ -730,12 +891,24 @@ ingest_site(run_t *r, char *err, size_t errlen)
         /* keep the pool busy, within the page budget and robots.txt */
         while (next < fr.n && crawl_pool_pending(pool) < (size_t)threads * 2) {
             rag_url uu;
+            if (fr.done[next]) {
+                next++;
+                continue;
+            }
             url = fr.v[next++];
+            if (!o->keep_generated && is_generated(url)) {
+                rag_debug("msg=\"generated page skipped\" url=\"%s\"", url);
+                r->st->skipped++;
+                continue;
+            }
             if (dispatched >= max_pages) {
-                rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
+                /* links keep arriving from pages in flight: count them */
+                if (!r->partial)
+                    rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
                 r->partial = 1;
-                next = fr.n;
-                break;
+                r->st->partial = 1;
+                r->st->unvisited++;
+                continue;
             }
             if (rag_url_parse(url, &uu) != 0 ||
                 !crawl_robots_allowed(&robots, uu.path)) {
@@ -745,7 +918,8 @@ ingest_site(run_t *r, char *err, size_t errlen)
                 r->st->skipped++;
                 continue;
             }
-            d = map_get(&r->map, url);
+            canon_key(url, key, sizeof(key));
+            d = map_get(&r->map, key);
             if (crawl_pool_submit(pool, url, d ? d->etag : NULL,
                                   d ? d->lastmod : NULL) != 0)
                 goto oom;
@@ -759,55 +933,95 @@ ingest_site(run_t *r, char *err, size_t errlen)
         }
         url = res->url;
         pg = &res->page;
-        d = map_get(&r->map, url);
+        canon_key(pg->final_url ? pg->final_url : url, key, sizeof(key));
+        d = map_get(&r->map, key);
         if (res->fetch_rc != 0) {
             rag_warn("msg=\"fetch failed\" url=\"%s\" error=\"%s\"", url,
                      pg->error);
             r->st->failed++;
-            keep_doc(r, url, 0);
+            keep_doc(r, key, 0);
         } else if (pg->status == 304) {
             r->st->fetched++;
-            keep_doc(r, url, 1);
+            keep_doc(r, key, 1);
             /* not modified: follow the links it had last time */
             if (use_links && d &&
-                follow_stored_links(r, &fr, root, d->id) != 0) {
+                follow_stored_links(r, &fr, root, d->id, d->url) != 0) {
                 crawl_result_free(res);
                 goto oom;
             }
         } else if (pg->status == 404 || pg->status == 410) {
             /* gone: not marked seen, so it is deleted at the end */
+            long k = fr_find(&fr, url);
+            const char *ref = k >= 0 ? fr.ref[k] : NULL;
+            rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" "
+                     "status=%ld",
+                     url,
+                     ref         ? ref
+                     : use_links ? "(start page)"
+                                 : "(sitemap)",
+                     pg->status);
             r->st->fetched++;
+            r->st->notfound++;
         } else if (pg->status != 200) {
             rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
                      pg->status);
             r->st->failed++;
-            keep_doc(r, url, 0);
+            keep_doc(r, key, 0);
         } else if (!res->is_html) {
             r->st->skipped++;
         } else if (strcmp(pg->final_url, url) != 0 &&
-                   (!in_scope(o, root, pg->final_url) ||
-                    fr_seen_add(&fr, pg->final_url) == 0)) {
-            /* a redirect out of scope, or to a page queued anyway */
-            keep_doc(r, url, 0);
+                   redirect_elsewhere(o, root, &fr, next, url, pg->final_url)) {
+            /* a redirect out of scope, or to a page fetched anyway */
+            keep_doc(r, key, 0);
+        } else if (res->converted && res->doc.listing) {
+            /* blog list, tag and author pages: teasers of other pages,
+             * which their links lead to */
+            rag_info("msg=\"listing page skipped\" url=\"%s\"", pg->final_url);
+            r->st->skipped++;
+            for (size_t k = 0; use_links && k < res->doc.nlinks; k++)
+                if (in_scope(o, root, res->doc.links[k]) &&
+                    fr_seen_add(&fr, res->doc.links[k], pg->final_url) < 0) {
+                    crawl_result_free(res);
+                    goto oom;
+                }
         } else if (!res->converted) {
             rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
                      pg->final_url, res->err);
             r->st->failed++;
-            keep_doc(r, url, 0);
+            keep_doc(r, key, 0);
         } else {
             rag_html_doc *hd = &res->doc;
-            const char *page = pg->final_url;
+            const char *page = key;
             rag_buf lk;
             int sr;
 
+            /* the page's own canonical URL wins when it is in scope
+             * (Sphinx and MkDocs point theirs at the public site) */
+            if (hd->canonical[0] && in_scope(o, root, hd->canonical) &&
+                strcmp(hd->canonical, page) != 0) {
+                canon_key(hd->canonical, key, sizeof(key));
+                if (fr_add(&fr, key, pg->final_url, 1) < 0) {
+                    crawl_result_free(res);
+                    goto oom;
+                }
+            }
+
             r->st->fetched++;
+            if (hd->flattened)
+                rag_warn("msg=\"markup nested deeper than %d levels kept as "
+                         "plain text\" url=\"%s\"",
+                         RAG_HTML_MAX_DEPTH, page);
+            if (hd->replaced)
+                rag_info("msg=\"invalid bytes replaced\" url=\"%s\" "
+                         "charset=%s count=%ld",
+                         page, hd->charset, hd->replaced);
             rag_buf_init(&lk, 0);
             for (size_t k = 0; k < hd->nlinks; k++) {
                 if (!in_scope(o, root, hd->links[k]))
                     continue;
                 if ((lk.len && rag_buf_putc(&lk, '\n')) ||
                     rag_buf_puts(&lk, hd->links[k]) ||
-                    (use_links && fr_seen_add(&fr, hd->links[k]) < 0)) {
+                    (use_links && fr_seen_add(&fr, hd->links[k], page) < 0)) {
                     rag_buf_free(&lk);
                     crawl_result_free(res);
                     goto oom;
@@ -817,12 +1031,12 @@ ingest_site(run_t *r, char *err, size_t errlen)
                            pg->last_modified, "docs", lk.data ? lk.data : "");
             rag_buf_free(&lk);
             if (sr != 0) {
-                snprintf(err, errlen, "database error storing %s", page);
-                crawl_result_free(res);
-                goto done;
+                if (store_failed(r, page, err, errlen) != 0) {
+                    crawl_result_free(res);
+                    goto done;
+                }
+                keep_doc(r, page, 0);
             }
-            if (strcmp(page, url) != 0)
-                keep_doc(r, url, 0);
         }
         crawl_result_free(res);
         progress(r, "");
@@ -850,50 +1064,116 @@ ingest_items(run_t *r, ingest_item *items, size_t n, char *err, size_t errlen)
         r->st->fetched++;
         if (store_doc(r, items[i].url, items[i].title, items[i].body, NULL,
                       NULL, "docs", NULL) != 0) {
-            snprintf(err, errlen, "database error storing %s", items[i].url);
-            return -1;
+            if (store_failed(r, items[i].url, err, errlen) != 0)
+                return -1;
+            keep_doc(r, items[i].url, 0);
         }
         progress(r, "");
     }
     return 0;
 }
 
+/* (Re)chunks every document whose chunks are stale or missing, in
+ * batches. A page that fails is logged and counted; the run goes on. */
 static int
 ingest_rechunk(run_t *r, char *err, size_t errlen)
 {
-    const char *p[1] = {r->coll_id};
-    PGresult *res = rag_db_query(
-        r->db,
-        "SELECT id, title, body FROM documents WHERE collection_id = $1 "
-        "AND (chunked_hash <> content_hash OR content_hash = '' "
-        "OR NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = "
-        "documents.id)) ORDER BY id",
-        1, p);
-    int rc = -1;
+    char after[32] = "0";
 
-    if (res == NULL) {
-        snprintf(err, errlen, "cannot read documents");
+    for (;;) {
+        PGresult *res =
+            rag_store_documents_stale(r->db, r->coll_id, after, 100);
+        int n;
+
+        if (res == NULL) {
+            snprintf(err, errlen, "cannot read documents");
+            return -1;
+        }
+        if ((n = PQntuples(res)) == 0) {
+            PQclear(res);
+            return 0;
+        }
+        for (int i = 0; i < n; i++) {
+            char hash[65];
+            const char *id = PQgetvalue(res, i, 0), *body = PQgetvalue(res, i, 2);
+            sha256_hex(body, strlen(body), hash);
+            if (rag_db_begin(r->db) != 0 ||
+                rechunk_doc(r, id, PQgetvalue(res, i, 1), body,
+                            PQgetvalue(res, i, 3), hash) != 0 ||
+                rag_db_commit(r->db) != 0) {
+                db_reason(r->db, r->dberr, sizeof(r->dberr));
+                rag_db_rollback(r->db);
+                if (store_failed(r, id, err, errlen) != 0) {
+                    PQclear(res);
+                    return -1;
+                }
+                continue;
+            }
+            if (r->o->type == INGEST_RECHUNK)
+                r->st->changed++;
+        }
+        snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+        PQclear(res);
+    }
+}
+
+/* The site's boilerplate lines over every page the source gave
+ * (ingest_boiler.h). When the set changed since the chunks were built,
+ * every page is re-chunked. */
+static int
+find_boilerplate(run_t *r, char *err, size_t errlen)
+{
+    boiler_counter *bc = boiler_counter_new();
+    char after[32] = "0", sig[64], old[64];
+
+    if (bc == NULL)
+        goto oom;
+    for (;;) {
+        PGresult *res =
+            rag_store_documents_bodies(r->db, r->coll_id, "docs", after, 200);
+        int n;
+        if (res == NULL) {
+            boiler_counter_free(bc);
+            snprintf(err, errlen, "cannot read documents");
+            return -1;
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++)
+            if (boiler_counter_add(bc, PQgetvalue(res, i, 1),
+                                   (size_t)PQgetlength(res, i, 1)) != 0) {
+                PQclear(res);
+                boiler_counter_free(bc);
+                goto oom;
+            }
+        if (n)
+            snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+        PQclear(res);
+        if (n < 200)
+            break;
+    }
+    if (boiler_counter_finish(bc, &r->bp) != 0)
+        goto oom;
+    boiler_set_signature(&r->bp, sig, sizeof(sig));
+    if (rag_store_collections_boilerplate_sig(r->db, r->coll_id, old,
+                                              sizeof(old)) != 0) {
+        snprintf(err, errlen, "cannot read the collection");
         return -1;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
-        char hash[65];
-        const char *body = PQgetvalue(res, i, 2);
-        sha256_hex(body, strlen(body), hash);
-        if (rag_db_begin(r->db) != 0 ||
-            rechunk_doc(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), body,
-                        hash) != 0 ||
-            rag_db_commit(r->db) != 0) {
-            rag_db_rollback(r->db);
-            snprintf(err, errlen, "cannot rechunk document %s",
-                     PQgetvalue(res, i, 0));
-            goto done;
+    if (strcmp(sig, old) != 0) {
+        rag_info("msg=\"site boilerplate changed, re-chunking every page\" "
+                 "lines=%zu",
+                 r->bp.n);
+        if (rag_store_documents_mark_stale(r->db, r->coll_id, "docs") != 0 ||
+            rag_store_collections_set_boilerplate_sig(r->db, r->coll_id,
+                                                      sig) != 0) {
+            snprintf(err, errlen, "cannot mark documents for re-chunking");
+            return -1;
         }
-        r->st->changed++;
     }
-    rc = 0;
-done:
-    PQclear(res);
-    return rc;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 /* Records how the collection was filled (collections.source), so an
@@ -944,9 +1224,7 @@ save_source(run_t *r)
     if ((o->selector && JSTR("selector", o->selector)) || rag_buf_putc(&j, '}'))
         goto done;
 #undef JSTR
-    const char *p[2] = {r->coll_id, j.data};
-    rc = rag_db_exec(
-        r->db, "UPDATE collections SET source = $2::jsonb WHERE id = $1", 2, p);
+    rc = rag_store_collections_set_source(r->db, r->coll_id, j.data);
 done:
     rag_buf_free(&j);
     return rc;
@@ -955,16 +1233,35 @@ done:
 /* ---- entry points
  * ---------------------------------------------------------------- */
 
+/* A new index generation only when something it holds changed (an
+ * unchanged re-crawl writes none), or when there is no index yet. */
+static int
+need_index(run_t *r, const char *index_dir)
+{
+    const rag_ingest_stats *st = r->st;
+    char path[4096];
+
+    if (r->o->type == INGEST_REINDEX_ONLY || st->added || st->changed ||
+        st->deleted || st->chunks || st->embedded)
+        return 1;
+    snprintf(path, sizeof(path), "%s/%s.idx", index_dir, r->o->collection);
+    return access(path, R_OK) != 0 ||
+           rag_store_collections_generation(r->db, r->coll_id) <= 0;
+}
+
 void
 rag_ingest_format_stats(const rag_ingest_stats *st, char *out, size_t outlen)
 {
     snprintf(out, outlen,
              "pages fetched=%ld unchanged=%ld new=%ld changed=%ld "
-             "deleted=%ld failed=%ld skipped=%ld chunks=%ld embedded=%ld "
-             "generation=%llu seconds=%.2f",
+             "deleted=%ld failed=%ld notfound=%ld duplicates=%ld skipped=%ld "
+             "unvisited=%ld chunks=%ld embedded=%ld generation=%llu "
+             "seconds=%.2f%s",
              st->fetched, st->unchanged, st->added, st->changed, st->deleted,
-             st->failed, st->skipped, st->chunks, st->embedded, st->generation,
-             st->seconds);
+             st->failed, st->notfound, st->duplicates, st->skipped,
+             st->unvisited, st->chunks,
+             st->embedded, st->generation, st->seconds,
+             st->partial ? " partial" : "");
 }
 
 int
@@ -972,7 +1269,6 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                rag_ingest_stats *st, char *err, size_t errlen)
 {
     run_t r;
-    PGresult *res;
     const char *index_dir;
     ingest_item *items = NULL;
     size_t nitems = 0;
@@ -999,31 +1295,14 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         snprintf(err, errlen, "bad collection name");
         goto done;
     }
-    {
-        const char *p[1] = {o->collection};
-        if (rag_db_exec(db,
-                        "INSERT INTO collections (name) VALUES ($1) "
-                        "ON CONFLICT (name) DO NOTHING",
-                        1, p) != 0 ||
-            (res =
-                 rag_db_query(db, "SELECT id FROM collections WHERE name = $1",
-                              1, p)) == NULL) {
-            snprintf(err, errlen, "cannot create collection");
-            goto done;
-        }
-        snprintf(r.coll_id, sizeof(r.coll_id), "%s",
-                 PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-        PQclear(res);
+    if (rag_store_collections_ensure(db, o->collection, r.coll_id,
+                                     sizeof(r.coll_id)) != 0) {
+        snprintf(err, errlen, "cannot create collection");
+        goto done;
     }
     {
         /* one ingest per collection at a time (CLI and worker jobs) */
-        const char *p[1] = {o->collection};
-        res = rag_db_query(db,
-                           "SELECT pg_try_advisory_lock(hashtext('rag_ingest:' "
-                           "|| $1))",
-                           1, p);
-        locked = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
+        locked = rag_store_collections_try_lock(db, o->collection) == 1;
         if (!locked) {
             snprintf(err, errlen, "another ingest of collection %s is running",
                      o->collection);
@@ -1033,6 +1312,18 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     if (map_load(db, r.coll_id, &r.map) != 0) {
         snprintf(err, errlen, "cannot read documents");
         goto done;
+    }
+    /* pages by content: what is stored decides between two URLs of one
+     * page, whatever order this run meets them in */
+    for (size_t i = 0; i < r.map.n; i++) {
+        const doc_row *d = &r.map.rows[i];
+        if (strcmp(d->source, "docs") == 0 && d->content_hash[0] &&
+            (!hm_get(&r.seen_hash, d->content_hash) ||
+             url_better(d->url, hm_get(&r.seen_hash, d->content_hash))) &&
+            hm_set(&r.seen_hash, d->content_hash, d->url) != 0) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
     }
     switch (o->type) {
     case INGEST_SITE:
@@ -1059,27 +1350,37 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     }
     if (o->progress)
         fprintf(stderr, "\n");
-    if ((o->type == INGEST_SITE || o->type == INGEST_DIR ||
-         o->type == INGEST_JSON) &&
-        delete_missing(&r, "docs", err, errlen) != 0)
-        goto done;
+    if (o->type == INGEST_SITE || o->type == INGEST_DIR ||
+        o->type == INGEST_JSON) {
+        if (delete_missing(&r, "docs", err, errlen) != 0 ||
+            find_boilerplate(&r, err, errlen) != 0 ||
+            ingest_rechunk(&r, err, errlen) != 0)
+            goto done;
+    }
     if (embed_pending(&r, err, errlen) != 0)
         goto done;
     index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
-    if (rag_reindex_collection2(db, o->collection, index_dir, &gen, &count, err,
-                                errlen) != 0)
-        goto done;
-    st->generation = gen;
+    if (need_index(&r, index_dir)) {
+        if (rag_reindex_collection2(db, o->collection, index_dir, &gen, &count,
+                                    err, errlen) != 0)
+            goto done;
+        st->generation = gen;
+    } else {
+        /* nothing changed: the index in place is current */
+        long long g = rag_store_collections_generation(db, r.coll_id);
+        st->generation = g > 0 ? (unsigned long long)g : 0;
+        rag_info("msg=\"nothing changed, index kept\" collection=%s "
+                 "generation=%llu",
+                 o->collection, st->generation);
+    }
     if (save_source(&r) != 0)
         rag_warn("msg=\"cannot record the collection's source\"");
     rc = 0;
 done:
-    if (locked) {
-        const char *p[1] = {o->collection};
-        rag_db_exec(db,
-                    "SELECT pg_advisory_unlock(hashtext('rag_ingest:' || $1))",
-                    1, p);
-    }
+    if (locked)
+        rag_store_collections_unlock(db, o->collection);
+    boiler_set_free(&r.bp);
+    hm_free(&r.seen_hash);
     st->seconds = rag_time_mono_s() - r.t0;
     ingest_items_free(items, nitems);
     map_free(&r.map);
@@ -1140,12 +1441,10 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     o.collection = rag_json_str(root, "collection", NULL);
     if (o.collection && src == NULL) {
         /* no source given: re-run the one recorded for the collection */
-        const char *p[1] = {o.collection};
-        PGresult *res = rag_db_query(
-            db, "SELECT source::text FROM collections WHERE name = $1", 1, p);
-        if (res && PQntuples(res) == 1)
-            saved = yajl_tree_parse(PQgetvalue(res, 0, 0), ebuf, sizeof(ebuf));
-        PQclear(res);
+        char *js = rag_store_collections_source(db, o.collection);
+        if (js)
+            saved = yajl_tree_parse(js, ebuf, sizeof(ebuf));
+        free(js);
         if (saved && YAJL_IS_OBJECT(saved))
             src = saved;
     }
@@ -1211,8 +1510,13 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         goto done;
     rc = rag_ingest_run(db, conf, &o, &st, err, errlen);
     rag_ingest_format_stats(&st, line, sizeof(line));
-    rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s", o.collection,
-             rc == 0, line);
+    if (rc == 0 && st.partial)
+        rag_warn("msg=\"ingest job: partial crawl, page limit reached\" "
+                 "collection=\"%s\" max_pages=%ld %s",
+                 o.collection, st.max_pages, line);
+    else
+        rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s",
+                 o.collection, rc == 0, line);
 done:
     yajl_tree_free(saved);
     yajl_tree_free(root);

@@ -60,16 +60,28 @@ typedef struct {
     long max_pages;  /* 0: conf/default (10000) */
     int concurrency; /* requests in flight; 0: conf (4) */
     int progress;    /* 1: progress bar on stderr */
+    int keep_generated; /* 1: also index generated index and source-listing
+                           pages (genindex, py-modindex, search, _modules/,
+                           _sources/), skipped by default */
 } rag_ingest_opts;
 
 typedef struct {
     long fetched, unchanged, added, changed, deleted, failed, skipped;
+    long notfound;  /* 404/410 answers (each logged with its referrer) */
+    long duplicates; /* pages whose content another URL already has */
+    long unvisited; /* URLs found but not fetched: page limit reached */
     long chunks, embedded;
     double seconds;
     unsigned long long generation;
+    int partial;    /* the crawl stopped at the page limit (max_pages) */
+    long max_pages; /* the limit in force */
 } rag_ingest_stats;
 
-/* Runs one ingestion. 0, or -1 with err. stats is filled either way. */
+/* Runs one ingestion. 0, or -1 with err. stats is filled either way.
+ * One page never fails the run: a page that cannot be fetched, decoded
+ * or stored is logged and counted in failed, and the rest is indexed.
+ * A crawl cut short by the page limit returns 0 with st->partial set
+ * (nothing is deleted then; rag-ingest exits 3). */
 int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                    rag_ingest_stats *st, char *err, size_t errlen);
 

@@ -1,6 +1,8 @@
 #include "ingest_src.h"
 
 #include "rag_buf.h"
+#include "rag_charset.h"
+#include "ingest_mdx.h"
 #include "rag_chunk.h"
 #include "rag_url.h"
 
@@ -128,28 +130,6 @@ ingest_front_matter(char *md, char *title, size_t tlen, char *slug, size_t slen)
     return p;
 }
 
-/* Drops MDX import/export lines (outside code fences). */
-static void
-strip_mdx(char *s)
-{
-    char *r = s, *w = s;
-    int fence = 0;
-
-    while (*r) {
-        char *nl = strchr(r, '\n');
-        size_t n = nl ? (size_t)(nl - r) + 1 : strlen(r);
-        if (strncmp(r, "```", 3) == 0 || strncmp(r, "~~~", 3) == 0)
-            fence = !fence;
-        if (fence ||
-            !(strncmp(r, "import ", 7) == 0 || strncmp(r, "export ", 7) == 0)) {
-            memmove(w, r, n);
-            w += n;
-        }
-        r += n;
-    }
-    *w = '\0';
-}
-
 typedef struct {
     char **v;
     size_t n, cap;
@@ -216,6 +196,40 @@ walk(const char *root, const char *rel, pathvec *pv, int depth)
     return rc;
 }
 
+typedef struct {
+    const char *tpl;
+} link_ctx;
+
+static int expand(const char *tpl, const char *path, char *out, size_t outlen);
+
+/* The page URL of a source file by its path (a link to "./setup.md"):
+ * extension dropped, index and README pages are their folder. */
+static int
+file_url_cb(void *ud, const char *rel_file, char *url, size_t urllen)
+{
+    const link_ctx *lc = ud;
+    char rel[4096], tmp[RAG_URL_MAX], *dot;
+    size_t rl;
+    const char *r = rel_file;
+
+    while (strncmp(r, "./", 2) == 0)
+        r += 2;
+    snprintf(rel, sizeof(rel), "%s", r);
+    if ((dot = strrchr(rel, '.')) != NULL && !strchr(dot, '/'))
+        *dot = '\0';
+    rl = strlen(rel);
+    if (rl >= 5 && strcmp(rel + rl - 5, "index") == 0 &&
+        (rl == 5 || rel[rl - 6] == '/'))
+        rel[rl - 5] = '\0';
+    else if (rl >= 6 && strcmp(rel + rl - 6, "README") == 0 &&
+             (rl == 6 || rel[rl - 7] == '/'))
+        rel[rl - 6] = '\0';
+    return expand(lc->tpl, rel, tmp, sizeof(tmp)) != 0 ||
+                   rag_url_normalize(tmp, url, urllen) != 0
+               ? -1
+               : 0;
+}
+
 /* "{path}" in the template replaced by path. */
 static int
 expand(const char *tpl, const char *path, char *out, size_t outlen)
@@ -256,10 +270,22 @@ ingest_read_dir(const char *dir, const char *url_template, ingest_item **items,
         snprintf(full, sizeof(full), "%s/%s", dir, pv.v[i]);
         if ((md = read_file(full, MAX_FILE, &len)) == NULL)
             continue; /* unreadable or too large */
+        if (!rag_utf8_valid(md, len)) {
+            /* not UTF-8 (Latin-1 Markdown, stray bytes): Postgres would
+             * refuse it, so bad bytes become U+FFFD */
+            rag_buf fixed;
+            rag_buf_init(&fixed, MAX_FILE * 3 + 16);
+            if (rag_utf8_repair(md, len, &fixed) < 0) {
+                rag_buf_free(&fixed);
+                free(md);
+                continue;
+            }
+            free(md);
+            len = fixed.len;
+            md = rag_buf_detach(&fixed);
+        }
         body =
             ingest_front_matter(md, title, sizeof(title), slug, sizeof(slug));
-        if (strstr(pv.v[i], ".mdx"))
-            strip_mdx(body);
         snprintf(rel, sizeof(rel), "%s", pv.v[i]);
         *strrchr(rel, '.') = '\0';
         if (slug[0] == '/') {
@@ -304,10 +330,21 @@ ingest_read_dir(const char *dir, const char *url_template, ingest_item **items,
             free(md);
             goto done;
         }
-        if (push_item(items, n, &cap, norm, title, body) != 0) {
-            free(md);
-            snprintf(err, errlen, "out of memory");
-            goto done;
+        {
+            /* what the built site shows, not the MDX source */
+            rag_buf conv;
+            link_ctx lc = {url_template};
+            rag_buf_init(&conv, MAX_FILE * 2);
+            if (ingest_mdx_convert(body, strlen(body), pv.v[i], norm,
+                                   file_url_cb, &lc, &conv) != 0 ||
+                push_item(items, n, &cap, norm, title,
+                          conv.data ? conv.data : "") != 0) {
+                rag_buf_free(&conv);
+                free(md);
+                snprintf(err, errlen, "out of memory");
+                goto done;
+            }
+            rag_buf_free(&conv);
         }
         free(md);
     }

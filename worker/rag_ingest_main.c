@@ -7,7 +7,7 @@
  *          [--exclude PREFIX]...
  *        | --json FILE | --rechunk | --reindex)
  *       [--selector CSS] [--allow-private] [--force] [--delay SEC]
- *       [--max-pages N] [--concurrency N] [--quiet]
+ *       [--max-pages N] [--concurrency N] [--keep-generated] [--quiet]
  *   rag-ingest --convert FILE.html --url PAGE_URL [--selector CSS]
  *   rag-ingest --convert DIR     (throughput of convert + chunk, in-process)
  *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
@@ -16,8 +16,12 @@
  * Conf/env: database_url, index_dir, embed_*, chunk_tokens,
  * chunk_overlap, crawl_delay, crawl_timeout_ms, crawl_max_bytes,
  * crawl_max_pages, crawl_concurrency (requests in flight, default 4).
- * Prints a progress bar on a TTY and one summary line on stdout; exits 0
- * on success, 1 on failure, 2 on bad usage.
+ * Prints a progress bar on a TTY and one summary line on stdout. Exit
+ * codes: 0 success (pages that failed alone are counted in failed=, the
+ * rest is indexed), 1 failure (nothing indexed), 2 bad usage, 3 partial
+ * crawl: the page limit (--max-pages / crawl_max_pages, 10000) stopped
+ * it, what was fetched is indexed, nothing was deleted, and the summary
+ * counts the URLs left in unvisited=.
  */
 #include "ingest.h"
 #include "rag_time.h"
@@ -48,7 +52,7 @@ usage(void)
             "          | --json FILE | --rechunk | --reindex)\n"
             "         [--selector CSS] [--allow-private] [--force]"
             " [--delay SEC] [--max-pages N] [--concurrency N]"
-            " [--quiet]\n");
+            " [--keep-generated] [--quiet]\n");
 }
 
 /* --convert FILE --url URL: print the page's title, links and Markdown
@@ -179,6 +183,7 @@ main(int argc, char **argv)
         {"convert", required_argument, NULL, 'V'},
         {"url", required_argument, NULL, 'U'},
         {"job", required_argument, NULL, 'J'},
+        {"keep-generated", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     rag_ingest_opts o;
@@ -260,6 +265,9 @@ main(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'G':
+            o.keep_generated = 1;
+            break;
         case 'V':
             convert = optarg;
             break;
@@ -312,8 +320,15 @@ main(int argc, char **argv)
     rc = rag_ingest_run(db, conf, &o, &st, err, sizeof(err)) == 0 ? 0 : 1;
     rag_ingest_format_stats(&st, line, sizeof(line));
     printf("%s\n", line);
-    if (rc != 0)
+    if (rc != 0) {
         fprintf(stderr, "rag-ingest: %s\n", err);
+    } else if (st.partial) {
+        fprintf(stderr,
+                "rag-ingest: partial crawl: page limit %ld reached, %ld URLs "
+                "not fetched (raise --max-pages or crawl_max_pages)\n",
+                st.max_pages, st.unvisited);
+        rc = 3;
+    }
 done:
     if (db)
         PQfinish(db);

@@ -17,7 +17,8 @@ fences_balanced(const char *t)
     while (*t) {
         const char *nl = strchr(t, '\n');
         size_t n = nl ? (size_t) (nl - t) : strlen(t), i = 0, k;
-        while (i < n && (t[i] == ' ' || t[i] == '\t'))
+        /* container prefix: indentation and blockquote markers */
+        while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '>'))
             i++;
         if (i < n && (t[i] == '`' || t[i] == '~')) {
             for (k = i; k < n && t[k] == t[i]; k++)
@@ -280,6 +281,63 @@ test_explicit_ids(void)
     rag_chunks_free(&cs);
 }
 
+/* DocBook pages title their sect1 with an h2 equal to <title>: the
+ * breadcrumb must not say it twice (issue 16). */
+static void
+test_path_no_repeat(void)
+{
+    const char *md = "## 15.3. Parallel Plans {#PARALLEL-PLANS}\n\nIntro.\n\n"
+                     "### 15.3.1. Parallel Scans {#PARALLEL-SCANS}\n\nScan.\n";
+    rag_chunk_opts o = {50, 0, 1, 1};
+    rag_chunks cs;
+
+    CHECK(rag_chunk_markdown(md, strlen(md), "15.3. Parallel Plans", &o, &cs) ==
+          0);
+    CHECK_INT(cs.n, 2);
+    if (cs.n == 2) {
+        CHECK_STR(cs.v[0].heading_path, "15.3. Parallel Plans");
+        CHECK_STR(cs.v[1].heading_path,
+                  "15.3. Parallel Plans > 15.3.1. Parallel Scans");
+    }
+    rag_chunks_free(&cs);
+}
+
+/* Small sections packed into one chunk: the chunk links to the section
+ * that holds all of its text, not to the first one (issue 16). */
+static void
+test_packed_anchor(void)
+{
+    const char *md = "# T\n\n## Install {#install}\n\n"
+                     "### Debian {#debian}\n\nUse apt.\n\n"
+                     "### macOS {#macos}\n\nUse brew.\n";
+    rag_chunk_opts o;
+    rag_chunks cs;
+
+    rag_chunk_opts_default(&o);
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    CHECK_INT(cs.n, 1);
+    if (cs.n == 1) {
+        /* the chunk starts at the page title: the page holds it all */
+        CHECK_STR(cs.v[0].anchor, "");
+        CHECK_STR(cs.v[0].heading_path, "T");
+    }
+    rag_chunks_free(&cs);
+    md = "## Install {#install}\n\n### Debian {#debian}\n\nUse apt.\n\n"
+         "### macOS {#macos}\n\nUse brew.\n";
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    CHECK_INT(cs.n, 1);
+    if (cs.n == 1) {
+        CHECK_STR(cs.v[0].anchor, "install");
+        CHECK_STR(cs.v[0].heading_path, "T > Install");
+    }
+    rag_chunks_free(&cs);
+    md = "### macOS {#macos}\n\nUse brew.\n\nAnd more.\n";
+    CHECK(rag_chunk_markdown(md, strlen(md), "T", &o, &cs) == 0);
+    if (cs.n == 1)
+        CHECK_STR(cs.v[0].anchor, "macos");
+    rag_chunks_free(&cs);
+}
+
 static void
 test_tiny_sections_merge(void)
 {
@@ -314,6 +372,33 @@ test_fence_split(void)
         if (i > 0 && i + 1 < cs.n)
             CHECK(strncmp(cs.v[i].text, "````python\n", 11) == 0);
         CHECK_STR(cs.v[i].anchor, "code");
+    }
+    rag_chunks_free(&cs);
+    rag_buf_free(&b);
+}
+
+/* A long code block inside an admonition (a "> " quote): every chunk
+ * re-opens and closes the fence inside the quote (issue 16). */
+static void
+test_quoted_fence_split(void)
+{
+    rag_buf b;
+    rag_chunk_opts o = {60, 10, 10, 0};
+    rag_chunks cs;
+
+    rag_buf_init(&b, 0);
+    rag_buf_puts(&b, "## Tip\n\n> **Note:** Run this:\n>\n> ```python\n");
+    for (int i = 0; i < 60; i++)
+        rag_buf_printf(&b, "> print(%d)\n", i);
+    rag_buf_puts(&b, "> ```\n\nAfter.\n");
+    CHECK(rag_chunk_markdown(b.data, b.len, "P", &o, &cs) == 0);
+    CHECK(cs.n > 2);
+    for (size_t i = 0; i < cs.n; i++) {
+        CHECK(fences_balanced(cs.v[i].text));
+        if (!fences_balanced(cs.v[i].text))
+            fprintf(stderr, "chunk %zu:\n%s\n", i, cs.v[i].text);
+        if (i > 0 && i + 1 < cs.n)
+            CHECK(strncmp(cs.v[i].text, "> ```python\n", 12) == 0);
     }
     rag_chunks_free(&cs);
     rag_buf_free(&b);
@@ -364,8 +449,11 @@ main(void)
 {
     RUN(test_headings);
     RUN(test_explicit_ids);
+    RUN(test_path_no_repeat);
+    RUN(test_packed_anchor);
     RUN(test_tiny_sections_merge);
     RUN(test_fence_split);
+    RUN(test_quoted_fence_split);
     RUN(test_table_split);
     RUN(test_empty);
     RUN(test_properties);

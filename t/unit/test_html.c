@@ -169,14 +169,138 @@ test_chrome(void)
     CHECK_STR(md, "Real text here.\n");
 }
 
+/* Main content without selectors (issue 16): the element holding most
+ * of the page's text and its title heading; a site-name <h1> that only
+ * links home does not count; asciidoc's title sits in a sibling before
+ * the content, and the footer after it stays out. */
+static void
+test_main_content(void)
+{
+    char prose[2048] = "";
+
+    for (int i = 0; i < 20; i++)
+        strcat(prose, "<p>Some real documentation prose, long enough.</p>");
+    {
+        char h[8192];
+        snprintf(h, sizeof(h),
+                 "<head><title>Making queries &#8212; Django docs</title>"
+                 "</head><body><div id=hd><h1><a href='/'>Django docs</a>"
+                 "</h1><div class=nav><a href=p>previous</a> | <a href=u>up"
+                 "</a></div></div><div id=bd><div class=yui-b><div "
+                 "class=section><h1>Making queries</h1>%s</div></div>"
+                 "<div class=yui-b id=sidebar><h3>Last update:</h3><p>Nov "
+                 "11</p></div></div><div id=ft><a href=p>previous</a></div>"
+                 "</body>",
+                 prose);
+        CHECK_INT(conv(h, NULL), 0);
+        CHECK(strncmp(md, "# Making queries", 16) == 0);
+        HASNT("Last update");
+        HASNT("previous");
+        HASNT("Django docs");
+        CHECK_STR(title, "Making queries");
+    }
+    {
+        char h[8192];
+        snprintf(h, sizeof(h),
+                 "<head><title>git-add(1)</title></head><body><div "
+                 "id=header><h1>git-add(1) Manual Page</h1><h2>NAME</h2><div "
+                 "class=sectionbody><p>git-add - Add file contents</p></div>"
+                 "</div><div id=content>%s</div><div id=footer>Last updated "
+                 "2024-05-31</div></body>",
+                 prose);
+        CHECK_INT(conv(h, NULL), 0);
+        HAS("# git-add(1) Manual Page");
+        HAS("git-add - Add file contents");
+        HAS("Some real documentation prose");
+        HASNT("Last updated");
+        CHECK_STR(title, "git-add(1)");
+    }
+}
+
+/* Docusaurus <Tabs> (WAI-ARIA markup as its theme renders it): every
+ * panel, hidden ones too, under its tab's label (issue 16). */
+static void
+test_tabs(void)
+{
+    CHECK_INT(conv("<main><h2 id=install>Install</h2><div class='tabs-container"
+                   " tabList__CuJ'><ul role=tablist class=tabs><li role=tab "
+                   "aria-selected=true class='tabs__item "
+                   "tabs__item--active'>Debian</li><li role=tab "
+                   "aria-selected=false class=tabs__item>macOS</li></ul>"
+                   "<div class=margin-top--md><div role=tabpanel "
+                   "class=tabItem_Ymn6><p>apt-get install x</p></div><div "
+                   "role=tabpanel class=tabItem_Ymn6 hidden><p>brew install "
+                   "x</p></div></div></div></main>",
+                   NULL),
+              0);
+    HAS("**Debian:**\n\napt-get install x\n\n**macOS:**\n\nbrew install x");
+    HASNT("- Debian");
+}
+
+/* A titled admonition keeps its kind; an untitled one says its kind;
+ * a title that is the kind is not repeated. */
+static void
+test_admonition_kind(void)
+{
+    CHECK_INT(conv("<main><div class='theme-admonition theme-admonition-warning"
+                   " admonition_xJq3 alert alert--warning'><div "
+                   "class=admonitionHeading_Gvgb>Back up first</div><div "
+                   "class=admonitionContent_BuS1><p>Copy the data.</p></div>"
+                   "</div><div class='admonition seealso'><p "
+                   "class=admonition-title>See also</p><p>Other.</p></div>"
+                   "</main>",
+                   NULL),
+              0);
+    HAS("> **Warning: Back up first**\n>\n> Copy the data.");
+    HAS("> **See also:** Other.");
+}
+
+/* Blog listing, tag and author pages are recognised; canonical links
+ * are reported absolute. */
+static void
+test_listing_canonical(void)
+{
+    rag_html_doc d;
+    char err[256];
+    const char *list =
+        "<html><head><link rel=canonical href='/blog/tags/x'></head><body>"
+        "<div class='main-wrapper blog-wrapper blog-tags-post-list-page'>"
+        "<main><article><h2><a href=/blog/a>A</a></h2><p>Teaser</p>"
+        "</article></main></div></body></html>";
+    const char *teasers =
+        "<body><main><article><h2><a href=/a>A</a></h2><p>x</p></article>"
+        "<article><h2><a href=/b>B</a></h2><p>y</p></article></main></body>";
+    const char *post = "<body><main><article><h1>Post</h1><p>Body text."
+                       "</p></article></main></body>";
+
+    CHECK_INT(rag_html_convert(list, strlen(list), "https://d.org/blog/tags/x/",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 1);
+    CHECK_STR(d.canonical, "https://d.org/blog/tags/x");
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(teasers, strlen(teasers), "https://d.org/blog",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 1);
+    CHECK_STR(d.canonical, "");
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(post, strlen(post), "https://d.org/blog/a",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.listing, 0);
+    rag_html_doc_free(&d);
+}
+
 static void
 test_selectors(void)
 {
     const char *h = "<body><div id=nav>N</div><div class='x body'>B</div>"
                     "<div role=main>R</div><article>A</article></body>";
 
+    /* no selector and no element holding most of the text: all of it */
     CHECK_INT(conv(h, NULL), 0);
-    CHECK_STR(md, "A\n"); /* article first in the default list */
+    CHECK_STR(md, "N\n\nB\n\nR\n\nA\n");
     CHECK_INT(conv(h, "div.body"), 0);
     CHECK_STR(md, "B\n");
     CHECK_INT(conv(h, "div[role=main]"), 0);
@@ -236,6 +360,10 @@ main(void)
     RUN(test_links_list);
     RUN(test_admonitions);
     RUN(test_chrome);
+    RUN(test_main_content);
+    RUN(test_tabs);
+    RUN(test_admonition_kind);
+    RUN(test_listing_canonical);
     RUN(test_selectors);
     RUN(test_limits);
     UNIT_DONE();

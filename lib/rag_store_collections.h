@@ -1,0 +1,37 @@
+/*
+ * rag_store_collections — SQL for the collections table (owned by
+ * ingest). Built on rag_db.h: every call checks its result and logs the
+ * server's message; nothing here keeps state. Strings are borrowed.
+ */
+#ifndef RAG_STORE_COLLECTIONS_H
+#define RAG_STORE_COLLECTIONS_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* Creates the collection if missing; its numeric id (text) into id.
+ * 0 or -1. */
+int rag_store_collections_ensure(PGconn *db, const char *name, char *id,
+                                 size_t idlen);
+
+/* One ingest per collection at a time (session advisory lock): 1 taken,
+ * 0 held by another session, -1 on error. */
+int rag_store_collections_try_lock(PGconn *db, const char *name);
+void rag_store_collections_unlock(PGconn *db, const char *name);
+
+/* collections.source: how the collection was filled (JSON text). The
+ * getter returns a malloc'd copy (caller frees) or NULL. */
+int rag_store_collections_set_source(PGconn *db, const char *id,
+                                     const char *json);
+char *rag_store_collections_source(PGconn *db, const char *name);
+
+/* collections.boilerplate_sig (sql/040). 0 or -1. */
+int rag_store_collections_boilerplate_sig(PGconn *db, const char *id,
+                                          char *out, size_t outlen);
+int rag_store_collections_set_boilerplate_sig(PGconn *db, const char *id,
+                                              const char *sig);
+
+/* collections.index_generation (0: never indexed), or -1. */
+long long rag_store_collections_generation(PGconn *db, const char *id);
+
+#endif
