@@ -153,9 +153,17 @@ ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body)
 }
 
 
+/*
+ * The body as nginx left it in r->request_body->bufs: memory buffers,
+ * or one buffer for the part spooled to client_body_temp_path. Special
+ * buffers carry no data — an empty body (Content-Length: 0) or the end
+ * of a chunked one is a zeroed last_buf whose pos is NULL — and are
+ * skipped, never copied.
+ */
 ngx_int_t
 ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
 {
+    off_t         size;
     size_t        len;
     u_char       *p;
     ssize_t       n;
@@ -165,15 +173,17 @@ ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
     out->len = 0;
     out->data = (u_char *) "";
 
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+    if (r->request_body == NULL) {
         return NGX_OK;
     }
 
     len = 0;
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
+        len += (size_t) ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
     }
 
     p = ngx_pnalloc(r->pool, len + 1);
@@ -185,20 +195,26 @@ ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
+        size = ngx_buf_size(b);
 
-        if (b->in_file) {
-            /* a body over client_body_buffer_size was spooled to a
-             * local temp file; max_body keeps this read small */
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-            if (n != b->file_last - b->file_pos) {
-                return NGX_ERROR;
-            }
-            p += n;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        if (size == 0) {
+            continue;
         }
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, (size_t) size);
+            continue;
+        }
+
+        /* spooled to a temp file; max_body keeps this read small */
+        n = ngx_read_file(b->file, p, (size_t) size, b->file_pos);
+        if (n != (ssize_t) size) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rag: short read of the request body from "
+                          "\"%V\"", &b->file->name);
+            return NGX_ERROR;
+        }
+        p += n;
     }
 
     *p = '\0';
