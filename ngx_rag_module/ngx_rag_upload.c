@@ -17,6 +17,7 @@
 
 #define NGX_RAG_UPLOAD_MAX_DOCS   1000
 #define NGX_RAG_UPLOAD_MAX_URL    2048
+#define NGX_RAG_UPLOAD_DUPS_LISTED "20"   /* repeated URLs named back */
 
 
 typedef struct {
@@ -254,7 +255,10 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
     /*
      * One statement, one transaction: the collection, the upserted
      * documents (unchanged ones untouched) and the job. The dedupe key
-     * is the batch's hash, so a retried upload makes no second job.
+     * is the batch's hash, so a retried upload makes no second job. A
+     * URL given twice is stored once, from its last occurrence (as if
+     * the documents were uploaded one after another); the response
+     * counts the superseded ones and lists the repeated URLs.
      */
     res = ngx_rag_task_query(t,
         "WITH b AS (SELECT $2::jsonb AS j),"
@@ -267,15 +271,16 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "           CASE jsonb_typeof(x->'tags') WHEN 'array' THEN x->'tags'"
         "           ELSE '[]' END)), '{}')"
         "         || CASE WHEN x->>'source' IS NOT NULL"
-        "            THEN ARRAY[x->>'source'] ELSE '{}' END AS tags"
+        "            THEN ARRAY[x->>'source'] ELSE '{}' END AS tags, n"
         "       FROM b, jsonb_array_elements(coalesce(j->'documents',"
-        "            jsonb_build_array(j->'document'))) AS x),"
+        "            jsonb_build_array(j->'document')))"
+        "            WITH ORDINALITY AS a(x, n)),"
         " u AS (INSERT INTO documents (collection_id, url, title, body,"
         "         source, tags, content_hash, fetched_at)"
         "       SELECT DISTINCT ON (d.url) c.id, d.url, d.title, d.body,"
         "         'upload', d.tags,"
         "         encode(sha256(convert_to(d.body, 'UTF8')), 'hex'), now()"
-        "       FROM c, d"
+        "       FROM c, d ORDER BY d.url, d.n DESC"
         "       ON CONFLICT (collection_id, url) DO UPDATE SET"
         "         title = EXCLUDED.title, body = EXCLUDED.body,"
         "         tags = EXCLUDED.tags, content_hash = EXCLUDED.content_hash,"
@@ -288,7 +293,11 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "   jsonb_build_object('collection', $1::text,"
         "                      'source', jsonb_build_object('type', 'rechunk')),"
         "   'ingest:rechunk:' || $1 || ':' || md5($2::text), 80),"
-        "   (SELECT count(*) FROM d), (SELECT count(*) FROM u)",
+        "   (SELECT count(*) FROM d), (SELECT count(*) FROM u),"
+        "   (SELECT count(*) - count(DISTINCT url) FROM d),"
+        "   (SELECT coalesce(json_agg(url ORDER BY url), '[]') FROM"
+        "     (SELECT url FROM d GROUP BY url HAVING count(*) > 1"
+        "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)",
         2, params, "storing documents failed");
 
     if (res == NULL) {
@@ -300,8 +309,10 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
     rag_buf_puts(&t->body, PQgetvalue(res, 0, 0));
     rag_buf_puts(&t->body, ",\"collection\":");
     rag_buf_json_str(&t->body, ctx->collection, strlen(ctx->collection));
-    rag_buf_printf(&t->body, ",\"documents\":%s,\"changed\":%s}",
-                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    rag_buf_printf(&t->body, ",\"documents\":%s,\"changed\":%s,"
+                   "\"duplicates\":%s,\"duplicate_urls\":%s}",
+                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                   PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
 
     PQclear(res);
 }

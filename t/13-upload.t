@@ -40,7 +40,7 @@ is($http->post("$ng->{url}/open-upload", { content => $batch,
 
 my $r = up($batch);
 is($r->{status}, 202, 'upload accepted');
-like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2\}$/,
+like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2,"duplicates":0,"duplicate_urls":\[\]\}$/,
     'job id and counts');
 my ($job) = $r->{content} =~ /"job_id":(\d+)/;
 is(RagTest::psql($pg, "SELECT kind || ' ' || (payload->'source'->>'type') FROM jobs WHERE id = $job"),
@@ -56,7 +56,7 @@ is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '1', 'one job');
 
 (my $edited = $batch) =~ s/Edit the file\./Edit the file and reload./;
 $r = up($edited);
-like($r->{content}, qr/"documents":2,"changed":1\}/, 'one changed document detected');
+like($r->{content}, qr/"documents":2,"changed":1,"duplicates":0,/, 'one changed document detected');
 is(RagTest::psql($pg, 'SELECT count(*) FROM documents'), '2', 'upsert by URL: still 2 rows');
 is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '2', 'new batch, new job');
 
@@ -66,6 +66,23 @@ $r = up('{"collection":"guide","document":{"uid":7,"body":"Legacy body",'
 is($r->{status}, 202, 'legacy shape accepted');
 is(RagTest::psql($pg, "SELECT array_to_string(tags, ',') FROM documents WHERE url LIKE '%legacy'"),
     'Docs V3', 'legacy source kept as a tag');
+
+# The same URL twice in one batch: the last occurrence wins, every time,
+# and the response says which URLs were repeated.
+for my $order ([qw(first second)], [qw(second first)], [qw(one two three)]) {
+    my $docs = join ',', map {
+        qq({"url":"https://docs.example.com/dup","title":"T-$_","body":"body $_"})
+    } @$order;
+    $r = up(qq({"collection":"guide","documents":[$docs,)
+        . qq({"url":"https://docs.example.com/other","body":"other @$order"}]}));
+    is($r->{status}, 202, "duplicate URL (@$order): 202");
+    my $n = @$order;
+    like($r->{content}, qr/"documents":@{[$n + 1]},"changed":2,"duplicates":@{[$n - 1]},"duplicate_urls":\["https:\/\/docs\.example\.com\/dup"\]\}$/,
+        "duplicate URL (@$order): reported");
+    is(RagTest::psql($pg, "SELECT title || '|' || body FROM documents "
+        . "WHERE url = 'https://docs.example.com/dup'"),
+        "T-$order->[-1]|body $order->[-1]", "duplicate URL (@$order): the last one stored");
+}
 
 # Large batch spooled to a temp file by nginx still works.
 my $big = '{"collection":"big","documents":[' . join(',', map {
