@@ -477,37 +477,61 @@ static const char  ngx_rag_dash_html[] =
 
 /* ---- thread side -------------------------------------------------------- */
 
+/* The gap report runs several statements (lib/rag_gaps.c), all reads: on
+ * a lost connection it is run once more on a new one. */
+static void
+ngx_rag_dash_gaps(ngx_rag_task_t *t, ngx_rag_dash_req_t *q)
+{
+    char            err[512];
+    PGconn         *db;
+    ngx_uint_t      attempt;
+    rag_gaps_opts   go;
+
+    ngx_memzero(&go, sizeof(go));
+    go.days = q->days;
+    go.guild = q->guild[0] ? q->guild : NULL;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        db = ngx_rag_pg_conn(t);
+        if (db == NULL) {
+            break;
+        }
+
+        rag_buf_reset(&t->body);
+
+        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) == 0) {
+            t->db_error[0] = '\0';
+            t->db_down = 0;
+            t->status = NGX_HTTP_OK;
+            return;
+        }
+
+        if (PQstatus(db) == CONNECTION_OK) {
+            ngx_rag_pg_error(t, 0, err);
+            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "gap report failed");
+            return;
+        }
+
+        ngx_rag_pg_error(t, 1, err);
+        ngx_rag_pg_discard();
+        t->db_reconnected = 1;
+    }
+
+    ngx_rag_task_db_down(t);
+}
+
+
 static void
 ngx_rag_dash_run(ngx_rag_task_t *t)
 {
-    char                 err[512], num[16];
+    char                 num[16];
     const char          *p[2], *sql;
-    PGconn              *db;
     PGresult            *res;
-    rag_gaps_opts        go;
     ngx_rag_dash_req_t  *q = t->data;
 
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-    if (db == NULL) {
-        ngx_rag_task_db_down(t, err);
-        return;
-    }
-
     if (q->api == NGX_RAG_DASH_GAPS) {
-        ngx_memzero(&go, sizeof(go));
-        go.days = q->days;
-        go.guild = q->guild[0] ? q->guild : NULL;
-        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) != 0)
-        {
-            if (PQstatus(db) != CONNECTION_OK) {
-                ngx_rag_pg_discard();
-                ngx_rag_task_db_down(t, err);
-                return;
-            }
-            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
-            return;
-        }
-        t->status = NGX_HTTP_OK;
+        ngx_rag_dash_gaps(t, q);
         return;
     }
 
@@ -521,28 +545,23 @@ ngx_rag_dash_run(ngx_rag_task_t *t)
     p[0] = num;
     p[1] = q->guild[0] ? q->guild : NULL;
 
-    res = PQexecParams(db, sql, 2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-        err[strcspn(err, "\n")] = '\0';
-        PQclear(res);
-        if (PQstatus(db) != CONNECTION_OK) {
-            ngx_rag_pg_discard();
-            ngx_rag_task_db_down(t, err);
-            return;
-        }
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
+    /* read-only */
+    res = ngx_rag_task_query(t, sql, 2, p, NGX_RAG_PG_IDEMPOTENT,
+                             "dashboard query failed");
+    if (res == NULL) {
         return;
     }
 
-    if (rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
-                       (size_t) PQgetlength(res, 0, 0)) != 0)
+    if (PQntuples(res) != 1
+        || rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
+                          (size_t) PQgetlength(res, 0, 0)) != 0)
     {
         PQclear(res);
         ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
                            "response too large");
         return;
     }
+
     PQclear(res);
     t->status = NGX_HTTP_OK;
 }

@@ -213,9 +213,7 @@ ngx_rag_metrics_handler(ngx_http_request_t *r)
 static void
 ngx_rag_metrics_run(ngx_rag_task_t *t)
 {
-    char                    err[256];
     int                     i, n, db_up;
-    PGconn                 *db;
     PGresult               *res;
     rag_buf                *b;
     ngx_uint_t              ep, j, cum;
@@ -264,41 +262,34 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
                    "rag_index_generation_loaded %lu\n",
                    (unsigned long) s->index_generation);
 
-    db_up = 0;
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    res = ngx_rag_pg_exec(t,
+        "SELECT 'jobs', state, count(*) FROM jobs"
+        " WHERE state <> 'done' GROUP BY state"
+        " UNION ALL SELECT 'outbox', 'pending', count(*) FROM messages"
+        " WHERE from_bot AND NOT processed"
+        " UNION ALL SELECT 'index', name, index_generation"
+        " FROM collections", 0, NULL, NGX_RAG_PG_IDEMPOTENT);
 
-    if (db) {
-        res = PQexec(db,
-            "SELECT 'jobs', state, count(*) FROM jobs"
-            " WHERE state <> 'done' GROUP BY state"
-            " UNION ALL SELECT 'outbox', 'pending', count(*) FROM messages"
-            " WHERE from_bot AND NOT processed"
-            " UNION ALL SELECT 'index', name, index_generation"
-            " FROM collections");
+    db_up = (res != NULL);
 
-        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            db_up = 1;
-            n = PQntuples(res);
+    if (res != NULL) {
+        n = PQntuples(res);
 
-            rag_buf_puts(b, "# TYPE rag_queue_jobs gauge\n");
-            for (i = 0; i < n; i++) {
-                if (strcmp(PQgetvalue(res, i, 0), "jobs") == 0) {
-                    rag_buf_printf(b, "rag_queue_jobs{state=\"%s\"} %s\n",
-                                   PQgetvalue(res, i, 1),
-                                   PQgetvalue(res, i, 2));
-                } else if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0) {
-                    rag_buf_printf(b, "# TYPE rag_outbox_pending gauge\n"
-                                   "rag_outbox_pending %s\n",
-                                   PQgetvalue(res, i, 2));
-                } else {
-                    rag_buf_printf(b, "rag_index_generation{collection="
-                                   "\"%s\"} %s\n", PQgetvalue(res, i, 1),
-                                   PQgetvalue(res, i, 2));
-                }
+        rag_buf_puts(b, "# TYPE rag_queue_jobs gauge\n");
+        for (i = 0; i < n; i++) {
+            if (strcmp(PQgetvalue(res, i, 0), "jobs") == 0) {
+                rag_buf_printf(b, "rag_queue_jobs{state=\"%s\"} %s\n",
+                               PQgetvalue(res, i, 1),
+                               PQgetvalue(res, i, 2));
+            } else if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0) {
+                rag_buf_printf(b, "# TYPE rag_outbox_pending gauge\n"
+                               "rag_outbox_pending %s\n",
+                               PQgetvalue(res, i, 2));
+            } else {
+                rag_buf_printf(b, "rag_index_generation{collection="
+                               "\"%s\"} %s\n", PQgetvalue(res, i, 1),
+                               PQgetvalue(res, i, 2));
             }
-
-        } else {
-            ngx_rag_pg_discard();
         }
 
         PQclear(res);

@@ -77,6 +77,13 @@ struct ngx_rag_task_s {
     const char           *content_type;/* static string; NULL = JSON */
     ngx_uint_t            retry_after; /* seconds, 0 = no header */
 
+    /* database trouble, set by the thread: logged at NGX_LOG_ERR on the
+     * request's log by the event loop, never sent to the client */
+    char                  db_error[512];
+    unsigned              db_down:1;        /* unreachable, not an SQL
+                                               error */
+    unsigned              db_reconnected:1; /* a lost connection replaced */
+
     /* set by the thread when run() returned; read on the event loop only
      * after the pool's completion event, which orders the two */
     ngx_uint_t            complete;
@@ -90,20 +97,40 @@ ngx_rag_task_t *ngx_rag_task_create(ngx_http_request_t *r,
 /* Posts t; NGX_OK, or NGX_ERROR when the queue is full (send 503). */
 ngx_int_t ngx_rag_task_post(ngx_http_request_t *r, ngx_rag_task_t *t);
 
-/* ngx_rag_pg.c — thread side only. Returns this thread's connection to
- * conninfo (connecting or reconnecting as needed), or NULL with err. */
-PGconn *ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
-    size_t errlen);
-/* Drops this thread's connection after an error so the next call
- * reconnects. */
-void ngx_rag_pg_discard(void);
-/* Thread side: runs one parameterised statement on this thread's
- * connection. Returns the result (caller PQclears) or NULL with t
- * already set to 503 (database unreachable) or 500 + fail_msg. */
+/*
+ * ngx_rag_pg.c — thread side only; one connection per pool thread.
+ *
+ * ngx_rag_pg_conn: this thread's connection to t->conninfo, made on
+ * first use; one the server closed while it sat idle (a restart, an idle
+ * timeout) is replaced before use. NULL when the database cannot be
+ * reached, with t->db_error and t->db_down set.
+ *
+ * ngx_rag_pg_exec: runs one parameterised statement. If the connection
+ * is lost, it reconnects and runs the statement once more when that is
+ * safe: libpq could not send it, or flags has NGX_RAG_PG_IDEMPOTENT
+ * (running it twice has the effect of running it once). Returns a
+ * TUPLES_OK / COMMAND_OK result (caller PQclears), or NULL with
+ * t->db_error set, and t->db_down when the database is unreachable
+ * rather than refusing the statement.
+ *
+ * ngx_rag_task_query: the same, and on failure fills t with 503
+ * "database unavailable" (+ Retry-After) or 500 fail_msg.
+ */
+#define NGX_RAG_PG_IDEMPOTENT  0x01
+
+PGconn *ngx_rag_pg_conn(ngx_rag_task_t *t);
+PGresult *ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
+    const char *const *params, ngx_uint_t flags);
 PGresult *ngx_rag_task_query(ngx_rag_task_t *t, const char *sql,
-    int nparams, const char *const *params, const char *fail_msg);
-/* Thread side: fill t with a 503 "database unavailable" JSON body. */
-void ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err);
+    int nparams, const char *const *params, ngx_uint_t flags,
+    const char *fail_msg);
+/* Drops this thread's connection (the next call reconnects). */
+void ngx_rag_pg_discard(void);
+/* Records msg as t->db_error (one line), down: the database is
+ * unreachable. */
+void ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg);
+/* Fills t with a 503 "database unavailable" JSON body + Retry-After. */
+void ngx_rag_task_db_down(ngx_rag_task_t *t);
 
 /* ngx_rag_util.c — event loop side. */
 ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,

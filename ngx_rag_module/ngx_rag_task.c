@@ -169,6 +169,18 @@ ngx_rag_task_finish(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
+    /* what the thread could not log itself (no nginx API there) */
+    if (t->db_error[0]) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rag: database %s: %s",
+                      t->db_down ? "unavailable" : "error", t->db_error);
+
+    } else if (t->db_reconnected) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rag: database connection was closed by the server, "
+                      "reconnected");
+    }
+
     if (t->done) {
         rc = t->done(r, t);
 

@@ -298,7 +298,8 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "   (SELECT coalesce(json_agg(url ORDER BY url), '[]') FROM"
         "     (SELECT url FROM d GROUP BY url HAVING count(*) > 1"
         "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)",
-        2, params, "storing documents failed");
+        2, params, NGX_RAG_PG_IDEMPOTENT,
+        "storing documents failed");
 
     if (res == NULL) {
         return;

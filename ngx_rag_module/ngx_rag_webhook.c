@@ -162,7 +162,8 @@ ngx_rag_webhook_run(ngx_rag_task_t *t)
         " rag_answer_dedupe_key($1, $2), 50)"
         " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
         " AND rag_message_wants_answer(m)",
-        3, params, "enqueue failed");
+        3, params, NGX_RAG_PG_IDEMPOTENT,
+        "enqueue failed");
 
     if (res == NULL) {
         return;

@@ -173,6 +173,42 @@ sub exchange {
     return @out;
 }
 
+# burst($port, [requests], timeout): sends every request on its own
+# connection at once (each should say Connection: close), then reads all
+# of them; returns the first final response of each, in order (undef for
+# a connection that closed without one).
+sub burst {
+    my ($port, $reqs, $timeout) = @_;
+    $timeout ||= 10;
+    my (@socks, %buf, %done);
+    for my $req (@$reqs) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $port, Proto => 'tcp', Timeout => 5) or die "connect: $!";
+        binmode $s;
+        syswrite($s, $req);
+        push @socks, $s;
+        $buf{$s} = '';
+    }
+    my $sel = IO::Select->new(@socks);
+    my $end = time + $timeout;
+    while ($sel->count && time < $end) {
+        for my $s ($sel->can_read(0.2)) {
+            my $n = sysread($s, my $data, 65536);
+            if ($n) { $buf{$s} .= $data; next }
+            $sel->remove($s);
+        }
+    }
+    my @out;
+    for my $s (@socks) {
+        my @r;
+        my $b = $buf{$s};
+        eval { _parse(\$b, [], \@r) };
+        push @out, (finals(@r))[0];
+        close $s;
+    }
+    return @out;
+}
+
 # Final (non-1xx) responses only.
 sub finals { return grep { !$_->{interim} } @_ }
 
