@@ -53,6 +53,7 @@ typedef struct {
     ngx_str_t             upload_token;   /* rag_upload_token */
     u_char               *discord_key;    /* 32-byte Ed25519 public key */
     ngx_str_t             dashboard_token;
+    time_t                dashboard_session;  /* session lifetime, s */
 } ngx_rag_loc_conf_t;
 
 typedef struct ngx_rag_task_s  ngx_rag_task_t;
@@ -156,6 +157,14 @@ ngx_int_t ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint,
 /* A NUL-terminated copy of len bytes of s in pool (thread tasks take C
  * strings); NULL when out of memory. */
 char *ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len);
+/* Decodes an application/x-www-form-urlencoded value ('+' is a space,
+ * %XX escapes) into a NUL-terminated pool copy. */
+ngx_int_t ngx_rag_form_decode(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_str_t *out);
+/* Field name of a urlencoded form (a POST body, or r->args), decoded:
+ * NGX_OK, NGX_DECLINED when absent, NGX_ERROR. */
+ngx_int_t ngx_rag_form_arg(ngx_pool_t *pool, ngx_str_t *form,
+    const char *name, ngx_str_t *out);
 /* Constant-time equality of two secrets of any length. */
 ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
     size_t blen);

@@ -455,34 +455,13 @@ ngx_rag_search_name_ok(ngx_str_t *s)
 static ngx_int_t
 ngx_rag_search_arg(ngx_http_request_t *r, const char *name, ngx_str_t *out)
 {
-    u_char     *dst, *src, *p;
-    ngx_str_t   raw;
+    ngx_str_t  raw;
 
     if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, raw.len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p, raw.data, raw.len);
-    for (src = p; src < p + raw.len; src++) {
-        if (*src == '+') {
-            *src = ' ';
-        }
-    }
-
-    src = p;
-    dst = p;
-    ngx_unescape_uri(&dst, &src, raw.len, 0);
-    *dst = '\0';
-
-    out->data = p;
-    out->len = dst - p;
-
-    return NGX_OK;
+    return ngx_rag_form_decode(r->pool, &raw, out);
 }
 
 

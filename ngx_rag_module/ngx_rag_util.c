@@ -370,3 +370,65 @@ ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len)
 
     return p;
 }
+
+
+ngx_int_t
+ngx_rag_form_decode(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *out)
+{
+    u_char  *dst, *src, *p;
+
+    p = ngx_pnalloc(pool, raw->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, raw->data, raw->len);
+    for (src = p; src < p + raw->len; src++) {
+        if (*src == '+') {
+            *src = ' ';
+        }
+    }
+
+    src = p;
+    dst = p;
+    ngx_unescape_uri(&dst, &src, raw->len, 0);
+    *dst = '\0';
+
+    out->data = p;
+    out->len = dst - p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_form_arg(ngx_pool_t *pool, ngx_str_t *form, const char *name,
+    ngx_str_t *out)
+{
+    u_char     *p, *last, *amp;
+    size_t      n;
+    ngx_str_t   raw;
+
+    n = ngx_strlen(name);
+    p = form->data;
+    last = p + form->len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if ((size_t) (amp - p) > n && ngx_strncmp(p, name, n) == 0
+            && p[n] == '=')
+        {
+            raw.data = p + n + 1;
+            raw.len = amp - raw.data;
+            return ngx_rag_form_decode(pool, &raw, out);
+        }
+
+        p = amp + 1;
+    }
+
+    return NGX_DECLINED;
+}
