@@ -51,6 +51,7 @@ typedef struct {
     ngx_str_t             event_secret_header;
     size_t                max_body;       /* rag_max_body */
     ngx_str_t             upload_token;   /* rag_upload_token */
+    ngx_flag_t            upload_create;  /* rag_upload_create_collections */
     u_char               *discord_key;    /* 32-byte Ed25519 public key */
     ngx_str_t             dashboard_token;
     time_t                dashboard_session;  /* session lifetime, s */

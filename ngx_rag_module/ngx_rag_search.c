@@ -43,7 +43,6 @@
 #include <unistd.h>
 
 #define NGX_RAG_SEARCH_MAX_QUERY   4096      /* bytes of query text */
-#define NGX_RAG_SEARCH_MAX_BODY    16384     /* bytes of POST body */
 #define NGX_RAG_SEARCH_DEFAULT_K   10
 #define NGX_RAG_SEARCH_SNIPPET     240
 #define NGX_RAG_IX_CHECK_MS        100
@@ -510,24 +509,18 @@ ngx_rag_search_parse_k(ngx_str_t *s, ngx_int_t *k)
 static ngx_int_t
 ngx_rag_search_handler(ngx_http_request_t *r)
 {
-    ngx_int_t       rc, k;
-    ngx_str_t       q, coll, ks, ms;
-    ngx_rag_mode_e  mode;
+    ngx_int_t            rc, k;
+    ngx_str_t            q, coll, ks, ms;
+    ngx_rag_mode_e       mode;
+    ngx_rag_loc_conf_t  *rlcf;
 
     if (r->method == NGX_HTTP_POST) {
-        rc = ngx_rag_check_json_post(r, NGX_RAG_SEARCH_MAX_BODY);
-        if (rc != NGX_OK) {
-            return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, rc);
-        }
+        /* rag_max_body, as for every endpoint of the module */
+        rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+        rc = ngx_rag_check_json_post(r, rlcf->max_body);
 
-        r->request_body_in_single_buf = 1;
-
-        rc = ngx_http_read_client_request_body(r, ngx_rag_search_body);
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        return NGX_DONE;
+        return ngx_rag_read_json(r, NGX_RAG_EP_SEARCH, rc,
+                                 ngx_rag_search_body);
     }
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
@@ -576,11 +569,12 @@ ngx_rag_search_handler(ngx_http_request_t *r)
 static void
 ngx_rag_search_body(ngx_http_request_t *r)
 {
-    char            errbuf[128];
-    ngx_int_t       k, rc;
-    ngx_str_t       body, q, coll, ms;
-    yajl_val        root, v;
-    ngx_rag_mode_e  mode;
+    char                 errbuf[128];
+    ngx_int_t            k, rc;
+    ngx_str_t            body, q, coll, ms;
+    yajl_val             root, v;
+    ngx_rag_mode_e       mode;
+    ngx_rag_loc_conf_t  *rlcf;
 
     static const char *p_query[] = { "query", NULL };
     static const char *p_q[] = { "q", NULL };
@@ -594,7 +588,9 @@ ngx_rag_search_body(ngx_http_request_t *r)
         return;
     }
 
-    if (body.len > NGX_RAG_SEARCH_MAX_BODY) {
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    if (body.len > rlcf->max_body) {
         ngx_http_finalize_request(r,
             ngx_rag_search_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                 "body too large"));

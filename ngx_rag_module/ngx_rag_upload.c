@@ -8,6 +8,8 @@
  * by URL, so a re-upload updates in place instead of overwriting by
  * position). Protected by a bearer token compared in constant time.
  * Shape is validated here; Postgres does the upsert in one statement.
+ * The collection must exist (404 naming it) unless the location has
+ * rag_upload_create_collections on.
  */
 
 #include "ngx_rag_module.h"
@@ -21,8 +23,9 @@
 
 
 typedef struct {
-    char  *collection;
-    char  *body;
+    char        *collection;
+    char        *body;
+    ngx_flag_t   create;     /* rag_upload_create_collections */
 } ngx_rag_upload_ctx_t;
 
 
@@ -222,6 +225,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 
     ctx = t->data;
     ctx->body = (char *) body.data;
+    ctx->create = rlcf->upload_create;
 
     /* validated above: a string of at most 64 bytes */
     ctx->collection = ngx_rag_pstrndup(r->pool, coll->u.string,
@@ -245,16 +249,20 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 static void
 ngx_rag_upload_run(ngx_rag_task_t *t)
 {
+    char                  msg[192];
     PGresult             *res;
-    const char           *params[2];
+    const char           *params[3];
     ngx_rag_upload_ctx_t *ctx = t->data;
 
     params[0] = ctx->collection;
     params[1] = ctx->body;
+    params[2] = ctx->create ? "t" : "f";
 
     /*
-     * One statement, one transaction: the collection, the upserted
-     * documents (unchanged ones untouched) and the job. The dedupe key
+     * One statement, one transaction: the collection (created only when
+     * the location allows it; otherwise no row comes back and nothing is
+     * stored or queued), the upserted documents (unchanged ones
+     * untouched) and the job. The dedupe key
      * is the batch's hash, so a retried upload makes no second job. A
      * URL given twice is stored once, from its last occurrence (as if
      * the documents were uploaded one after another); the response
@@ -262,9 +270,11 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
      */
     res = ngx_rag_task_query(t,
         "WITH b AS (SELECT $2::jsonb AS j),"
-        " c AS (INSERT INTO collections (name) VALUES ($1)"
+        " n AS (INSERT INTO collections (name) SELECT $1 WHERE $3::bool"
         "       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
         "       RETURNING id),"
+        " c AS (SELECT id FROM n UNION ALL"
+        "       SELECT id FROM collections WHERE name = $1 AND NOT $3::bool),"
         " d AS (SELECT x->>'url' AS url, coalesce(x->>'title', '') AS title,"
         "         x->>'body' AS body,"
         "         coalesce(ARRAY(SELECT jsonb_array_elements_text("
@@ -297,11 +307,22 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "   (SELECT count(*) - count(DISTINCT url) FROM d),"
         "   (SELECT coalesce(json_agg(url ORDER BY url), '[]') FROM"
         "     (SELECT url FROM d GROUP BY url HAVING count(*) > 1"
-        "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)",
-        2, params, NGX_RAG_PG_IDEMPOTENT,
+        "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)"
+        " FROM c",
+        3, params, NGX_RAG_PG_IDEMPOTENT,
         "storing documents failed");
 
     if (res == NULL) {
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        /* no such collection, and this location may not create one */
+        PQclear(res);
+        snprintf(msg, sizeof(msg), "unknown collection \"%s\" (create it "
+                 "with rag-admin collection-add, or set "
+                 "rag_upload_create_collections on)", ctx->collection);
+        ngx_rag_task_error(t, NGX_HTTP_NOT_FOUND, msg);
         return;
     }
 

@@ -17,6 +17,13 @@ my $ng = RagTest::nginx_start(pg => $pg,
             rag_max_body 256k;
             client_body_buffer_size 8k;  # larger bodies spool to a file
         }
+        location = /upload-create {
+            rag_upload;
+            rag_upload_token "tok-123456";
+            rag_upload_create_collections on;
+            rag_max_body 256k;
+            client_body_buffer_size 8k;
+        }
         location = /open-upload { rag_upload; }
     ');
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -38,7 +45,19 @@ is(up($batch, Authorization => undef)->{status}, 401, 'no token: 401');
 is($http->post("$ng->{url}/open-upload", { content => $batch,
     headers => \%auth })->{status}, 403, 'endpoint without token configured: 403');
 
+# An upload does not create a collection unless its location says so: a
+# typo in the name must not make a collection no forum searches.
 my $r = up($batch);
+is($r->{status}, 404, 'unknown collection: 404');
+is($r->{content}, '{"error":"unknown collection \\"guide\\" (create it with '
+    . 'rag-admin collection-add, or set rag_upload_create_collections on)"}',
+    '... naming the collection and the two ways out');
+is(RagTest::psql($pg, "SELECT (SELECT count(*) FROM collections) || ' ' || "
+    . "(SELECT count(*) FROM documents) || ' ' || (SELECT count(*) FROM jobs)"),
+    '0 0 0', '... and stores nothing');
+RagTest::psql($pg, "INSERT INTO collections (name) VALUES ('guide')");
+
+$r = up($batch);
 is($r->{status}, 202, 'upload accepted');
 like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2,"duplicates":0,"duplicate_urls":\[\]\}$/,
     'job id and counts');
@@ -88,8 +107,10 @@ for my $order ([qw(first second)], [qw(second first)], [qw(one two three)]) {
 my $big = '{"collection":"big","documents":[' . join(',', map {
     qq({"url":"https://docs.example.com/p$_","title":"P$_","body":") . ('word ' x 200) . qq("})
 } 1 .. 100) . ']}';
-$r = up($big);
+$r = $http->post("$ng->{url}/upload-create", { content => $big, headers => \%auth });
 is($r->{status}, 202, 'large batch (spooled body) accepted');
+is(RagTest::psql($pg, "SELECT count(*) FROM collections WHERE name = 'big'"), '1',
+    'rag_upload_create_collections on: the collection is created');
 like($r->{content}, qr/"documents":100/, '100 documents');
 
 # Validation
