@@ -1072,7 +1072,8 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
     if (post_only ? r->method != NGX_HTTP_POST
                   : r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD)
     {
-        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_NOT_ALLOWED);
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_DASHBOARD,
+                                   post_only ? "POST" : "GET, HEAD");
     }
 
     if (rlcf->dashboard_token.len == 0) {

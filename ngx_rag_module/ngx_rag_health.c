@@ -65,7 +65,7 @@ ngx_rag_health_handler(ngx_http_request_t *r)
     ngx_rag_task_t  *t;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_HEALTH, "GET, HEAD");
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -166,7 +166,7 @@ ngx_rag_metrics_handler(ngx_http_request_t *r)
     ngx_rag_metrics_ctx_t  *ctx;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_METRICS, "GET, HEAD");
     }
 
     rc = ngx_http_discard_request_body(r);

@@ -149,6 +149,10 @@ ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
  * (405/415/413/401/403), discarding the body; returns the handler rc. */
 ngx_int_t ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_int_t status);
+/* 405 with the Allow header ("GET, HEAD", "POST", ...), as
+ * ngx_rag_refuse. */
+ngx_int_t ngx_rag_not_allowed(ngx_http_request_t *r, ngx_uint_t endpoint,
+    const char *allow);
 /* The tail of every POST JSON handler: rc is NGX_OK or the refusal the
  * handler decided from the headers (ngx_rag_check_json_post, then auth);
  * refuses, or reads the body and runs post_handler. Returns the

@@ -524,7 +524,7 @@ ngx_rag_search_handler(ngx_http_request_t *r)
     }
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, NGX_HTTP_NOT_ALLOWED);
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_SEARCH, "GET, HEAD, POST");
     }
 
     rc = ngx_http_discard_request_body(r);

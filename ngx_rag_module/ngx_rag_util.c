@@ -338,9 +338,34 @@ ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t status)
 
 
 ngx_int_t
+ngx_rag_not_allowed(ngx_http_request_t *r, ngx_uint_t endpoint,
+    const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    /* RFC 9110 15.5.6: a 405 lists the methods the resource supports */
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_rag_refuse(r, endpoint, NGX_HTTP_NOT_ALLOWED);
+}
+
+
+ngx_int_t
 ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t rc,
     ngx_http_client_body_handler_pt post_handler)
 {
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_rag_not_allowed(r, endpoint, "POST");
+    }
+
     if (rc != NGX_OK) {
         return ngx_rag_refuse(r, endpoint, rc);
     }
