@@ -964,17 +964,7 @@ ngx_rag_dash_login_body(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (body.len > rlcf->max_body) {
-        ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD,
-                                NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
-        ngx_http_finalize_request(r, ngx_rag_send_error(r,
-                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  "body too large"));
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_DASHBOARD, &body) != NGX_OK) {
         return;
     }
 
@@ -1215,14 +1205,7 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
         q->guild[v.len] = '\0';
     }
 
-    if (ngx_rag_task_post(r, t) != NGX_OK) {
-        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "thread pool queue full");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_rag_task_start(r, t);
 }
 
 

@@ -78,12 +78,5 @@ ngx_rag_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_rag_task_post(r, t) != NGX_OK) {
-        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "thread pool queue full");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_rag_task_start(r, t);
 }

@@ -15,7 +15,7 @@
  */
 
 #include "ngx_rag_module.h"
-#include "ngx_rag_search.h"
+#include "ngx_rag_index.h"
 
 #include "rag_search.h"
 
@@ -42,7 +42,7 @@ typedef struct {
 } ngx_rag_interaction_ctx_t;
 
 typedef struct {
-    ngx_rag_search_pin_t  *pin;
+    ngx_rag_index_pin_t   *pin;
     char                  *query;       /* NUL-terminated, pool */
     char                  *collection;
     int                    limit;
@@ -184,17 +184,15 @@ ngx_rag_interactions_body(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_INTERACTIONS, &body) != NGX_OK) {
         return;
     }
 
     sig = ngx_rag_header(r, "X-Signature-Ed25519");
     ts = ngx_rag_header(r, "X-Signature-Timestamp");
 
-    if (body.len > rlcf->max_body
-        || !ngx_rag_discord_verify(r, rlcf->discord_key, &sig->value,
-                                   &ts->value, &body))
+    if (!ngx_rag_discord_verify(r, rlcf->discord_key, &sig->value,
+                                &ts->value, &body))
     {
         ngx_rag_interactions_reply(r, NGX_HTTP_UNAUTHORIZED,
                                    "{\"error\":\"invalid request "
@@ -443,7 +441,7 @@ ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
 
     coll.data = (u_char *) ctx->collection;
 
-    rc = ngx_rag_search_pin(r, &coll, &ctx->pin);
+    rc = ngx_rag_index_pin(r, &coll, &ctx->pin);
 
     if (rc == NGX_DECLINED) {
         /* unknown collection: say so now, nothing to defer */
@@ -521,7 +519,7 @@ ngx_rag_isearch_run(ngx_rag_task_t *t)
     b = &t->body;
     t->status = NGX_HTTP_OK;
 
-    ix = ngx_rag_search_pin_index(ctx->pin, &missing);
+    ix = ngx_rag_index_get(ctx->pin, &missing);
     n = -1;
 
     if (ix != NULL) {

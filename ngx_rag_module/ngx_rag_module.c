@@ -124,6 +124,13 @@ static ngx_command_t  ngx_rag_commands[] = {
       offsetof(ngx_rag_loc_conf_t, dashboard_session),
       NULL },
 
+    { ngx_string("rag_index_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_loc_conf_t, index_dir),
+      NULL },
+
     { ngx_string("rag_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -243,6 +250,8 @@ ngx_rag_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->upload_token, prev->upload_token, "");
     ngx_conf_merge_str_value(conf->dashboard_token, prev->dashboard_token,
                              "");
+    ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
+                             "/var/lib/ngx_rag/index");
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_value(conf->upload_create, prev->upload_create, 0);
     ngx_conf_merge_sec_value(conf->dashboard_session,

@@ -54,6 +54,7 @@ typedef struct {
     ngx_flag_t            upload_create;  /* rag_upload_create_collections */
     u_char               *discord_key;    /* 32-byte Ed25519 public key */
     ngx_str_t             dashboard_token;
+    ngx_str_t             index_dir;      /* rag_index_dir */
     time_t                dashboard_session;  /* session lifetime, s */
 } ngx_rag_loc_conf_t;
 
@@ -98,6 +99,14 @@ ngx_rag_task_t *ngx_rag_task_create(ngx_http_request_t *r,
     ngx_uint_t endpoint, ngx_rag_task_run_pt run, size_t data_size);
 /* Posts t; NGX_OK, or NGX_ERROR when the queue is full (send 503). */
 ngx_int_t ngx_rag_task_post(ngx_http_request_t *r, ngx_rag_task_t *t);
+/* From a content handler: posts t and returns NGX_DONE (the task's
+ * completion finalizes), or answers 503 when the queue is full. */
+ngx_int_t ngx_rag_task_start(ngx_http_request_t *r, ngx_rag_task_t *t);
+/* Thread side: t->status = status, body = {"error":msg}. */
+void ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status,
+    const char *msg);
+/* Thread side: 503 {"error":"database unavailable"} + Retry-After. */
+void ngx_rag_task_db_down(ngx_rag_task_t *t);
 
 /*
  * ngx_rag_pg.c — thread side only; one connection per pool thread.
@@ -131,8 +140,6 @@ void ngx_rag_pg_discard(void);
 /* Records msg as t->db_error (one line), down: the database is
  * unreachable. */
 void ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg);
-/* Fills t with a 503 "database unavailable" JSON body + Retry-After. */
-void ngx_rag_task_db_down(ngx_rag_task_t *t);
 
 /* ngx_rag_util.c — event loop side. */
 ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,
@@ -142,6 +149,11 @@ ngx_int_t ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
 /* Copies the request body into one NUL-terminated pool buffer. */
 ngx_int_t ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out);
+/* In a body handler: the body (as ngx_rag_body) within rag_max_body.
+ * NGX_OK, or NGX_DONE when the request was answered (413) or finalized
+ * (500): the handler returns at once. */
+ngx_int_t ngx_rag_body_bounded(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_str_t *body);
 /* Checks method/content type/length before reading a body; returns
  * NGX_OK or an HTTP status to finalize with (error already sent). */
 ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
@@ -177,16 +189,15 @@ ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
 ngx_table_elt_t *ngx_rag_header(ngx_http_request_t *r, const char *name);
 /* Bearer token from Authorization, or an empty string. */
 ngx_str_t ngx_rag_bearer(ngx_http_request_t *r);
-/* Thread-side helper: t->status = status, body = {"error":msg}. */
-void ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status,
-    const char *msg);
 
-/* ngx_rag_metrics.c */
+/* ngx_rag_metrics.c — event loop; depends on nothing else here. */
 ngx_int_t ngx_rag_metrics_init_conf(ngx_conf_t *cf,
     ngx_rag_main_conf_t *rmcf);
 void ngx_rag_metrics_observe(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_uint_t status);
 void ngx_rag_metrics_set_generation(ngx_http_request_t *r, uint64_t gen);
+/* Appends the counters of every worker as Prometheus text to b. */
+void ngx_rag_metrics_render(ngx_http_request_t *r, rag_buf *b);
 
 /* content handlers, one per directive */
 ngx_int_t ngx_rag_health_handler(ngx_http_request_t *r);

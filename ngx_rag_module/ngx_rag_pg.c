@@ -303,15 +303,6 @@ ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
 }
 
 
-void
-ngx_rag_task_db_down(ngx_rag_task_t *t)
-{
-    ngx_rag_task_error(t, NGX_HTTP_SERVICE_UNAVAILABLE,
-                       "database unavailable");
-    t->retry_after = 5;
-}
-
-
 PGresult *
 ngx_rag_task_query(ngx_rag_task_t *t, const char *sql, int nparams,
     const char *const *params, ngx_uint_t flags, const char *fail_msg)

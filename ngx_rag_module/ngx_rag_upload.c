@@ -165,14 +165,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (body.len > rlcf->max_body) {
-        ngx_rag_upload_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                            "body too large");
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_UPLOAD, &body) != NGX_OK) {
         return;
     }
 

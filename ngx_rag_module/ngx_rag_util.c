@@ -110,21 +110,6 @@ ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-void
-ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status, const char *msg)
-{
-    rag_buf_reset(&t->body);
-    t->status = status;
-
-    if (rag_buf_puts(&t->body, "{\"error\":") != 0
-        || rag_buf_json_str(&t->body, msg, strlen(msg)) != 0
-        || rag_buf_putc(&t->body, '}') != 0)
-    {
-        rag_buf_reset(&t->body);
-    }
-}
-
-
 ngx_int_t
 ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body)
 {
@@ -219,6 +204,33 @@ ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
 
     *p = '\0';
     out->len = len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_body_bounded(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_str_t *body)
+{
+    ngx_rag_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    if (ngx_rag_body(r, body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    /* a chunked body had no Content-Length to refuse before reading */
+    if (body->len > rlcf->max_body) {
+        ngx_rag_metrics_observe(r, endpoint,
+                                NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        ngx_http_finalize_request(r, ngx_rag_send_error(r,
+                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "body too large"));
+        return NGX_DONE;
+    }
 
     return NGX_OK;
 }

@@ -21,18 +21,13 @@ my $pg = RagTest::pg_start();
 my $ix = RagTest::tmpdir();
 WorkerTest::load_corpus($pg);
 WorkerTest::reindex($pg, $ix, 'acme');
-RagTest::psql($pg, q{
-    INSERT INTO threads (thread_id, title, collection, author_id)
-        VALUES ('t1', 'Install', 'acme', 'u1');
-    INSERT INTO messages (thread_id, message_id, author_id, content,
-                          first_message)
-        VALUES ('t1', 'm1', 'u1', 'How do I install acme?', true);
-});
+WorkerTest::ask($pg, 't1', 'Install', 'How do I install acme?');   # t1-m1
 
 my $ng = RagTest::nginx_start(pg => $pg,
     http => 'rag_database "%%DB%%"; rag_db_timeout 5s;',
     server => "
         client_body_buffer_size 1k;   # larger bodies go to a temp file
+        rag_max_body 8k;
         rag_index_dir $ix;
         location = /search { rag_search; }
         location = /hooks {
@@ -58,7 +53,7 @@ my $event = sub {
       . '"trigger":{"name":"new_message_event"},'
       . '"table":{"schema":"public","name":"messages"},'
       . '"event":{"op":"INSERT","data":{"old":null,"new":{"thread_id":"t1",'
-      . '"message_id":"m1","content":"How do I install acme?",'
+      . '"message_id":"t1-m1","content":"How do I install acme?",'
       . '"from_bot":false,"first_message":true}}}' . $extra . '}';
 };
 
@@ -121,6 +116,16 @@ for my $ep (@endpoints) {
         is($r->{status}, $ok_status, "$name: $what: $ok_status");
         like($r->{body}, $ok_re, "$name: $what: the real answer");
     }
+}
+
+# A chunked body has no Content-Length to refuse up front: past
+# rag_max_body it is 413 once read, at every endpoint.
+for my $ep (@endpoints) {
+    my ($name, $path, $hdr, $valid) = @$ep;
+    my $body = $valid->(',"pad":"' . ('x' x 10_000) . '"');
+    my $r = send_one($path, [ $hdr->($body) ], $body, chunked => [4000]);
+    is($r->{status}, 413, "$name: chunked body over rag_max_body: 413");
+    is($r->{body}, '{"error":"body too large"}', "$name: ... JSON error");
 }
 
 # The interactions endpoint verifies the signature over the body it read:

@@ -24,13 +24,7 @@ my $pg = RagTest::pg_start();
 my $ix = RagTest::tmpdir();
 WorkerTest::load_corpus($pg);
 WorkerTest::reindex($pg, $ix, 'acme');
-RagTest::psql($pg, q{
-    INSERT INTO threads (thread_id, title, collection, author_id)
-        VALUES ('t1', 'Install', 'acme', 'u1');
-    INSERT INTO messages (thread_id, message_id, author_id, content,
-                          first_message)
-        VALUES ('t1', 'm1', 'u1', 'How do I install acme?', true);
-});
+WorkerTest::ask($pg, 't1', 'Install', 'How do I install acme?');   # t1-m1
 
 my $locations = "
         rag_index_dir $ix;
@@ -58,7 +52,7 @@ my $event = '{"id":"e1","created_at":"2026-11-24T10:00:00.000Z",'
   . '"trigger":{"name":"new_message_event"},'
   . '"table":{"schema":"public","name":"messages"},'
   . '"event":{"op":"INSERT","data":{"old":null,"new":{"thread_id":"t1",'
-  . '"message_id":"m1","content":"How do I install acme?",'
+  . '"message_id":"t1-m1","content":"How do I install acme?",'
   . '"from_bot":false,"first_message":true}}}' . $pad . '}';
 
 # POST endpoints: path, headers for a body, valid body, its status and
