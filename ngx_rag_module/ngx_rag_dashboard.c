@@ -16,16 +16,29 @@
  * Query arguments: days=N (1..365, default 30; gaps: unsolved after N
  * days, default 7), limit=N (threads, 1..200, default 50), guild=ID.
  *
- * Auth: the dashboard token as a bearer token, a "token" query argument
- * or the "rag_dashboard" cookie (set, HttpOnly + SameSite=Strict, when
- * the page is opened with ?token=), compared in constant time. No token
- * configured: 403 for everything. All database work runs on the thread
- * pool; the page itself is static and sent from the event loop.
+ * <location>/login          POST token=... (a form): a session cookie and
+ *                           303 back to the page; the page without a
+ *                           session is the sign-in form (401)
+ * <location>/logout         POST: clears the cookie
+ *
+ * Auth: the dashboard token as a bearer token, or the "rag_dashboard"
+ * session cookie (HttpOnly, SameSite=Strict, scoped to the location):
+ * a signed, expiring value, never the token (see "sessions" below). The
+ * token is never taken from the URL — nginx logs request lines — and a
+ * "token" query argument is refused. Tokens compare in constant time. No
+ * token configured: 403 for everything. All database work runs on the
+ * thread pool; the pages themselves are static and sent from the event
+ * loop.
  */
 
 #include "ngx_rag_module.h"
 
 #include "rag_gaps.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -51,6 +64,8 @@ typedef struct {
 static char *ngx_rag_dashboard_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_rag_dashboard_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_rag_dash_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
 
 
 static ngx_command_t  ngx_rag_dashboard_commands[] = {
@@ -215,6 +230,9 @@ static const char  ngx_rag_dash_html[] =
     "background:#1d2330;color:#fff}\n"
     "header h1{font-size:18px;margin:0}\n"
     "header span{color:#aab2c5;font-size:13px}\n"
+    "header form{margin-left:auto}\n"
+    "header button{font:inherit;font-size:13px;background:none;color:#aab2c5;\n"
+    "border:1px solid #4a5468;border-radius:6px;padding:2px 10px;cursor:pointer}\n"
     "main{padding:18px 24px;display:grid;gap:16px;grid-template-columns:repeat(12,1fr)}\n"
     "section{background:var(--card);border:1px solid var(--line);border-radius:8px;\n"
     "padding:14px 16px;min-width:0}\n"
@@ -251,7 +269,9 @@ static const char  ngx_rag_dash_html[] =
     "</head>\n"
     "<body>\n"
     "<header><h1>ngx_rag</h1><span id=\"window\">dashboard</span>\n"
-    "<span id=\"updated\"></span></header>\n"
+    "<span id=\"updated\"></span>\n"
+    "<form method=\"post\" action=\"logout\"><button>Sign out</button></form>"
+    "</header>\n"
     "<main>\n"
     "<section id=\"err\"></section>\n"
     "<section class=\"kpis\">\n"
@@ -280,11 +300,7 @@ static const char  ngx_rag_dash_html[] =
     "<script>\n"
     "\"use strict\";\n"
     "(function () {\n"
-    "  var qs = new URLSearchParams(location.search), token = qs.get(\"token\");\n"
-    "  if (token && history.replaceState) {  /* the cookie carries it now */\n"
-    "    qs.delete(\"token\");\n"
-    "    history.replaceState(null, \"\", location.pathname + (qs.toString() ? \"?\" + qs : \"\"));\n"
-    "  }\n"
+    "  var qs = new URLSearchParams(location.search);\n"
     "  var days = qs.get(\"days\") || \"30\";\n"
     "  var NS = \"http://www.w3.org/2000/svg\";\n"
     "\n"
@@ -317,10 +333,8 @@ static const char  ngx_rag_dash_html[] =
     "    a = el(\"a\", null, text || u); a.href = s; a.target = \"_blank\"; a.rel = \"noopener noreferrer\";\n"
     "    return a;\n"
     "  }\n"
-    "  function api(path, q) {\n"
-    "    var h = {};\n"
-    "    if (token) h.Authorization = \"Bearer \" + token;\n"
-    "    return fetch(\"api/\" + path + \"?\" + q, { headers: h, credentials: \"same-origin\" })\n"
+    "  function api(path, q) {  /* the session cookie authenticates */\n"
+    "    return fetch(\"api/\" + path + \"?\" + q, { credentials: \"same-origin\" })\n"
     "      .then(function (r) {\n"
     "        if (!r.ok) throw new Error(path + \": HTTP \" + r.status);\n"
     "        return r.json();\n"
@@ -475,39 +489,103 @@ static const char  ngx_rag_dash_html[] =
     "\n";
 
 
+/* The sign-in page: the token goes in a POST body (never a URL, so never
+ * an access log line). The message is one of the static strings below. */
+static const char  ngx_rag_dash_login_head[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>ngx_rag dashboard: sign in</title>\n"
+    "<style>\n"
+    "body{margin:0;font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;\n"
+    "background:#f6f7f9;color:#1d2330;display:grid;place-items:center;min-height:100vh}\n"
+    "form{background:#fff;border:1px solid #e4e7ec;border-radius:8px;padding:22px 24px;\n"
+    "display:grid;gap:12px;min-width:300px}\n"
+    "h1{font-size:18px;margin:0}\n"
+    "input{font:inherit;padding:6px 8px;border:1px solid #c5cee0;border-radius:6px}\n"
+    "button{font:inherit;padding:6px 8px;border:0;border-radius:6px;background:#3b5bdb;\n"
+    "color:#fff;cursor:pointer}\n"
+    "p{margin:0;color:#e03131;max-width:300px}\n"
+    "</style>\n"
+    "</head>\n"
+    "<body>\n"
+    "<form method=\"post\" action=\"login\">\n"
+    "<h1>ngx_rag dashboard</h1>\n";
+
+static const char  ngx_rag_dash_login_tail[] =
+    "<label>Dashboard token<br>\n"
+    "<input type=\"password\" name=\"token\" autocomplete=\"current-password\" "
+    "required autofocus></label>\n"
+    "<button>Sign in</button>\n"
+    "</form>\n"
+    "</body>\n"
+    "</html>\n";
+
+#define NGX_RAG_DASH_MSG_WRONG  "Wrong token."
+#define NGX_RAG_DASH_MSG_URL                                                  \
+    "The token is not accepted in the address: it would be written to "     \
+    "access logs. Sign in here instead."
+
+
 /* ---- thread side -------------------------------------------------------- */
+
+/* The gap report runs several statements (lib/rag_gaps.c), all reads: on
+ * a lost connection it is run once more on a new one. */
+static void
+ngx_rag_dash_gaps(ngx_rag_task_t *t, ngx_rag_dash_req_t *q)
+{
+    char            err[512];
+    PGconn         *db;
+    ngx_uint_t      attempt;
+    rag_gaps_opts   go;
+
+    ngx_memzero(&go, sizeof(go));
+    go.days = q->days;
+    go.guild = q->guild[0] ? q->guild : NULL;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        db = ngx_rag_pg_conn(t);
+        if (db == NULL) {
+            break;
+        }
+
+        rag_buf_reset(&t->body);
+
+        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) == 0) {
+            t->db_error[0] = '\0';
+            t->db_down = 0;
+            t->status = NGX_HTTP_OK;
+            return;
+        }
+
+        if (PQstatus(db) == CONNECTION_OK) {
+            ngx_rag_pg_error(t, 0, err);
+            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "gap report failed");
+            return;
+        }
+
+        ngx_rag_pg_error(t, 1, err);
+        ngx_rag_pg_discard();
+        t->db_reconnected = 1;
+    }
+
+    ngx_rag_task_db_down(t);
+}
+
 
 static void
 ngx_rag_dash_run(ngx_rag_task_t *t)
 {
-    char                 err[512], num[16];
+    char                 num[16];
     const char          *p[2], *sql;
-    PGconn              *db;
     PGresult            *res;
-    rag_gaps_opts        go;
     ngx_rag_dash_req_t  *q = t->data;
 
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-    if (db == NULL) {
-        ngx_rag_task_db_down(t, err);
-        return;
-    }
-
     if (q->api == NGX_RAG_DASH_GAPS) {
-        ngx_memzero(&go, sizeof(go));
-        go.days = q->days;
-        go.guild = q->guild[0] ? q->guild : NULL;
-        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) != 0)
-        {
-            if (PQstatus(db) != CONNECTION_OK) {
-                ngx_rag_pg_discard();
-                ngx_rag_task_db_down(t, err);
-                return;
-            }
-            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
-            return;
-        }
-        t->status = NGX_HTTP_OK;
+        ngx_rag_dash_gaps(t, q);
         return;
     }
 
@@ -521,71 +599,187 @@ ngx_rag_dash_run(ngx_rag_task_t *t)
     p[0] = num;
     p[1] = q->guild[0] ? q->guild : NULL;
 
-    res = PQexecParams(db, sql, 2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-        err[strcspn(err, "\n")] = '\0';
-        PQclear(res);
-        if (PQstatus(db) != CONNECTION_OK) {
-            ngx_rag_pg_discard();
-            ngx_rag_task_db_down(t, err);
-            return;
-        }
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
+    /* read-only */
+    res = ngx_rag_task_query(t, sql, 2, p, NGX_RAG_PG_IDEMPOTENT,
+                             "dashboard query failed");
+    if (res == NULL) {
         return;
     }
 
-    if (rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
-                       (size_t) PQgetlength(res, 0, 0)) != 0)
+    if (PQntuples(res) != 1
+        || rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
+                          (size_t) PQgetlength(res, 0, 0)) != 0)
     {
         PQclear(res);
         ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
                            "response too large");
         return;
     }
+
     PQclear(res);
     t->status = NGX_HTTP_OK;
 }
 
 
-/* ---- event loop side ---------------------------------------------------- */
+/* ---- sessions ----------------------------------------------------------- */
 
-/* The token presented by the client: bearer, ?token=, or the cookie.
- * *from_query is set when it came from the query string. */
-static ngx_str_t
-ngx_rag_dash_token(ngx_http_request_t *r, ngx_uint_t *from_query)
+/*
+ * The session cookie is "1.<expiry>.<mac>": mac = hex HMAC-SHA256 over
+ * "1.<expiry>|<location>" with a key derived from the dashboard token,
+ * HMAC-SHA256(token, "ngx_rag dashboard session v1"). Deriving the key
+ * from the token (instead of a random secret made at start) keeps one key
+ * in every worker and across reloads and restarts with no shared state,
+ * and changing the token ends every session. The cookie is not the
+ * token and cannot give it back; it expires after rag_dashboard_session.
+ */
+
+#define NGX_RAG_DASH_KEY_LABEL  "ngx_rag dashboard session v1"
+#define NGX_RAG_DASH_MAC_HEX    (2 * SHA256_DIGEST_LENGTH)
+
+
+static ngx_int_t
+ngx_rag_dash_mac(ngx_str_t *token, time_t expiry, ngx_str_t *path,
+    u_char *hex)
 {
-    u_char           *p, *last, *dst, *src;
+    u_char        key[SHA256_DIGEST_LENGTH], mac[SHA256_DIGEST_LENGTH];
+    u_char        msg[NGX_TIME_T_LEN + 4 + 512], *p;
+    unsigned int  len;
+
+    if (path->len > 512) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof(key);
+    if (HMAC(EVP_sha256(), token->data, (int) token->len,
+             (u_char *) NGX_RAG_DASH_KEY_LABEL,
+             sizeof(NGX_RAG_DASH_KEY_LABEL) - 1, key, &len) == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(msg, "1.%T|%V", expiry, path);
+
+    len = sizeof(mac);
+    if (HMAC(EVP_sha256(), key, sizeof(key), msg, p - msg, mac, &len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, mac, sizeof(mac));
+    OPENSSL_cleanse(key, sizeof(key));
+
+    return NGX_OK;
+}
+
+
+/* 1 when value is a session this dashboard issued and it is still valid. */
+static ngx_int_t
+ngx_rag_dash_session_ok(ngx_str_t *value, ngx_rag_loc_conf_t *rlcf,
+    ngx_str_t *path)
+{
+    u_char  *p, *dot, *last, want[NGX_RAG_DASH_MAC_HEX];
+    time_t   expiry, now;
+
+    p = value->data;
+    last = p + value->len;
+
+    if (value->len < 2 + 1 + 1 + NGX_RAG_DASH_MAC_HEX
+        || p[0] != '1' || p[1] != '.')
+    {
+        return 0;
+    }
+
+    p += 2;
+    dot = ngx_strlchr(p, last, '.');
+    if (dot == NULL || last - (dot + 1) != NGX_RAG_DASH_MAC_HEX) {
+        return 0;
+    }
+
+    expiry = ngx_atotm(p, dot - p);
+    now = ngx_time();
+
+    /* expired, or longer than this configuration would have issued */
+    if (expiry == NGX_ERROR || expiry <= now
+        || expiry > now + rlcf->dashboard_session + 60)
+    {
+        return 0;
+    }
+
+    if (ngx_rag_dash_mac(&rlcf->dashboard_token, expiry, path, want)
+        != NGX_OK)
+    {
+        return 0;
+    }
+
+    return CRYPTO_memcmp(want, dot + 1, NGX_RAG_DASH_MAC_HEX) == 0;
+}
+
+
+/* Set-Cookie for a new session, or (clear) one that deletes it. */
+static ngx_int_t
+ngx_rag_dash_set_cookie(ngx_http_request_t *r, ngx_rag_loc_conf_t *rlcf,
+    ngx_str_t *path, ngx_uint_t clear)
+{
+    u_char  *cookie, *p, mac[NGX_RAG_DASH_MAC_HEX];
+    size_t   len;
+    time_t   expiry, max_age;
+
+    expiry = ngx_time() + rlcf->dashboard_session;
+    max_age = clear ? 0 : rlcf->dashboard_session;
+
+    if (!clear
+        && ngx_rag_dash_mac(&rlcf->dashboard_token, expiry, path, mac)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = sizeof(NGX_RAG_DASH_COOKIE "=1..; Path=; Max-Age=; HttpOnly; "
+                 "SameSite=Strict; Secure") + 2 * NGX_TIME_T_LEN
+          + NGX_RAG_DASH_MAC_HEX + path->len;
+
+    cookie = ngx_pnalloc(r->pool, len);
+    if (cookie == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (clear) {
+        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=; Path=%V; Max-Age=0; "
+                        "HttpOnly; SameSite=Strict", path);
+    } else {
+        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=1.%T.%*s; Path=%V; "
+                        "Max-Age=%T; HttpOnly; SameSite=Strict", expiry,
+                        (size_t) NGX_RAG_DASH_MAC_HEX, mac, path, max_age);
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_cpymem(p, "; Secure", 8);
+    }
+#endif
+
+    return ngx_rag_dash_add_header(r, "Set-Cookie", cookie, p - cookie);
+}
+
+
+/* The value of the session cookie, or an empty string. */
+static ngx_str_t
+ngx_rag_dash_cookie(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
     size_t            n;
-    ngx_str_t         tok, v;
+    ngx_str_t         v;
     ngx_table_elt_t  *h;
 
-    *from_query = 0;
-
-    tok = ngx_rag_bearer(r);
-    if (tok.len) {
-        return tok;
-    }
-
-    if (ngx_http_arg(r, (u_char *) "token", 5, &v) == NGX_OK && v.len) {
-        dst = ngx_pnalloc(r->pool, v.len);
-        if (dst == NULL) {
-            return tok;
-        }
-        tok.data = dst;
-        src = v.data;
-        ngx_unescape_uri(&dst, &src, v.len, NGX_UNESCAPE_URI);
-        tok.len = dst - tok.data;
-        *from_query = 1;
-        return tok;
-    }
+    ngx_str_null(&v);
 
     h = ngx_rag_header(r, "Cookie");
     if (h == NULL) {
-        return tok;
+        return v;
     }
 
-    /* "a=b; rag_dashboard=TOKEN; c=d" */
+    /* "a=b; rag_dashboard=VALUE; c=d" */
     n = sizeof(NGX_RAG_DASH_COOKIE) - 1;
     p = h->value.data;
     last = p + h->value.len;
@@ -594,25 +788,27 @@ ngx_rag_dash_token(ngx_http_request_t *r, ngx_uint_t *from_query)
         while (p < last && (*p == ' ' || *p == ';')) {
             p++;
         }
-        if ((size_t) (last - p) > n && ngx_strncmp(p, NGX_RAG_DASH_COOKIE, n)
-            == 0 && p[n] == '=')
+        if ((size_t) (last - p) > n
+            && ngx_strncmp(p, NGX_RAG_DASH_COOKIE, n) == 0 && p[n] == '=')
         {
             p += n + 1;
-            tok.data = p;
+            v.data = p;
             while (p < last && *p != ';') {
                 p++;
             }
-            tok.len = p - tok.data;
-            return tok;
+            v.len = p - v.data;
+            return v;
         }
         while (p < last && *p != ';') {
             p++;
         }
     }
 
-    return tok;
+    return v;
 }
 
+
+/* ---- event loop side ---------------------------------------------------- */
 
 static ngx_int_t
 ngx_rag_dash_add_header(ngx_http_request_t *r, const char *key,
@@ -657,20 +853,12 @@ ngx_rag_dash_int_arg(ngx_http_request_t *r, const char *name, int def,
 }
 
 
+/* Security headers of both HTML pages. */
 static ngx_int_t
-ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
-    ngx_uint_t from_query, ngx_str_t *path)
+ngx_rag_dash_html_headers(ngx_http_request_t *r, const char *csp)
 {
-    u_char  *cookie, *p;
-    size_t   len;
-
-    static const char  csp[] =
-        "default-src 'none'; script-src 'unsafe-inline'; "
-        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
     if (ngx_rag_dash_add_header(r, "Content-Security-Policy", (u_char *) csp,
-                                sizeof(csp) - 1) != NGX_OK
+                                ngx_strlen(csp)) != NGX_OK
         || ngx_rag_dash_add_header(r, "X-Content-Type-Options",
                                    (u_char *) "nosniff", 7) != NGX_OK
         || ngx_rag_dash_add_header(r, "Referrer-Policy",
@@ -678,39 +866,23 @@ ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
         || ngx_rag_dash_add_header(r, "Cache-Control",
                                    (u_char *) "no-store", 8) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rag_dash_page(ngx_http_request_t *r)
+{
+    static const char  csp[] =
+        "default-src 'none'; script-src 'unsafe-inline'; "
+        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+    if (ngx_rag_dash_html_headers(r, csp) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (len = 0; from_query && len < tok->len; len++) {
-        if (tok->data[len] <= ' ' || tok->data[len] >= 0x7f
-            || tok->data[len] == ';' || tok->data[len] == ',')
-        {
-            from_query = 0;   /* not cookie-safe: bearer/query only */
-        }
-    }
-
-    if (from_query) {
-        /* later API calls authenticate with the cookie, so the token need
-         * not stay in links or history */
-        /* scoped to the dashboard's location: never sent elsewhere */
-        len = sizeof(NGX_RAG_DASH_COOKIE "=; Path=; HttpOnly; "
-                     "SameSite=Strict; Secure") + tok->len + path->len;
-        cookie = ngx_pnalloc(r->pool, len);
-        if (cookie == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        p = ngx_sprintf(cookie, NGX_RAG_DASH_COOKIE "=%V; Path=%V; HttpOnly; "
-                        "SameSite=Strict", tok, path);
-#if (NGX_HTTP_SSL)
-        if (r->connection->ssl) {
-            p = ngx_cpymem(p, "; Secure", 8);
-        }
-#endif
-        if (ngx_rag_dash_add_header(r, "Set-Cookie", cookie, p - cookie)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
 
     ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_OK);
@@ -721,6 +893,140 @@ ngx_rag_dash_page(ngx_http_request_t *r, ngx_str_t *tok,
 }
 
 
+/* The sign-in page, 401; msg is NULL or a static string. */
+static ngx_int_t
+ngx_rag_dash_login_page(ngx_http_request_t *r, const char *msg)
+{
+    u_char  *page, *p;
+    size_t   len, mlen;
+
+    static const char  csp[] =
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'";
+    static const char  auth[] = "Bearer realm=\"ngx_rag dashboard\"";
+
+    if (ngx_rag_dash_html_headers(r, csp) != NGX_OK
+        || ngx_rag_dash_add_header(r, "WWW-Authenticate", (u_char *) auth,
+                                   sizeof(auth) - 1) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mlen = msg ? ngx_strlen(msg) : 0;
+    len = sizeof(ngx_rag_dash_login_head) - 1 + sizeof("<p></p>\n") - 1
+          + mlen + sizeof(ngx_rag_dash_login_tail) - 1;
+
+    page = ngx_pnalloc(r->pool, len);
+    if (page == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(page, ngx_rag_dash_login_head,
+                   sizeof(ngx_rag_dash_login_head) - 1);
+    if (msg) {
+        p = ngx_sprintf(p, "<p>%s</p>\n", msg);
+    }
+    p = ngx_cpymem(p, ngx_rag_dash_login_tail,
+                   sizeof(ngx_rag_dash_login_tail) - 1);
+
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_UNAUTHORIZED);
+
+    return ngx_rag_send(r, NGX_HTTP_UNAUTHORIZED, "text/html; charset=utf-8",
+                        page, p - page, 0);
+}
+
+
+static ngx_int_t
+ngx_rag_dash_see_other(ngx_http_request_t *r, ngx_str_t *path)
+{
+    if (ngx_rag_dash_add_header(r, "Location", path->data, path->len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_SEE_OTHER);
+
+    return ngx_rag_send(r, NGX_HTTP_SEE_OTHER, "text/plain", NULL, 0, 0);
+}
+
+
+/* POST <location>/login, body read: token=... → session + 303, or the
+ * sign-in page again. */
+static void
+ngx_rag_dash_login_body(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  body, tok;
+    ngx_rag_loc_conf_t        *rlcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_DASHBOARD, &body) != NGX_OK) {
+        return;
+    }
+
+    rc = ngx_rag_form_arg(r->pool, &body, "token", &tok);
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc != NGX_OK
+        || !ngx_rag_secret_eq(tok.data, tok.len, rlcf->dashboard_token.data,
+                              rlcf->dashboard_token.len))
+    {
+        /* one line per failed sign-in, for fail2ban and the like */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "rag_dashboard: sign-in with a wrong token");
+        ngx_http_finalize_request(r, ngx_rag_dash_login_page(r,
+                                  NGX_RAG_DASH_MSG_WRONG));
+        return;
+    }
+
+    if (ngx_rag_dash_set_cookie(r, rlcf, &clcf->name, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_rag_dash_see_other(r, &clcf->name));
+}
+
+
+static ngx_int_t
+ngx_rag_dash_login(ngx_http_request_t *r, ngx_rag_loc_conf_t *rlcf)
+{
+    ngx_int_t   rc;
+    ngx_str_t  *ct;
+
+    static const char  form[] = "application/x-www-form-urlencoded";
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct == NULL || ct->len < sizeof(form) - 1
+        || ngx_strncasecmp(ct->data, (u_char *) form, sizeof(form) - 1) != 0)
+    {
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD,
+                              NGX_HTTP_UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) rlcf->max_body) {
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD,
+                              NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_rag_dash_login_body);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
 static ngx_int_t
 ngx_rag_dashboard_handler(ngx_http_request_t *r)
 {
@@ -728,39 +1034,16 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
     size_t                     i;
     ngx_int_t                  rc;
     ngx_str_t                  tok, rest, v;
-    ngx_uint_t                 from_query, api;
+    ngx_uint_t                 api, post_only, authed;
     ngx_rag_task_t            *t;
     ngx_rag_loc_conf_t        *rlcf;
     ngx_rag_dash_req_t        *q;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_NOT_ALLOWED);
-    }
-
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
-
-    if (rlcf->dashboard_token.len == 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "rag_dashboard without rag_dashboard_token");
-        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_FORBIDDEN);
-    }
-
-    tok = ngx_rag_dash_token(r, &from_query);
-
-    if (!ngx_rag_secret_eq(tok.data, tok.len, rlcf->dashboard_token.data,
-                           rlcf->dashboard_token.len))
-    {
-        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_UNAUTHORIZED);
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     /* the part of the URI after the location prefix */
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
     rest = r->uri;
     if (rest.len >= clcf->name.len
         && ngx_strncmp(rest.data, clcf->name.data, clcf->name.len) == 0)
@@ -773,29 +1056,111 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
         rest.len--;
     }
 
+    post_only = (rest.len == 5 && ngx_strncmp(rest.data, "login", 5) == 0)
+                || (rest.len == 6 && ngx_strncmp(rest.data, "logout", 6) == 0);
+
+    if (post_only ? r->method != NGX_HTTP_POST
+                  : r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD)
+    {
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_DASHBOARD,
+                                   post_only ? "POST" : "GET, HEAD");
+    }
+
+    if (rlcf->dashboard_token.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rag_dashboard without rag_dashboard_token");
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_FORBIDDEN);
+    }
+
+    if (rest.len == 0 && (r->uri.len == 0 || r->uri.data[r->uri.len - 1] != '/')
+        && r->uri.len == clcf->name.len && !clcf->exact_match)
+    {
+        /* relative "api/..." and "login" links need the trailing slash */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        loc = ngx_pnalloc(r->pool, r->uri.len + 1);
+        if (loc == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_memcpy(loc, r->uri.data, r->uri.len);
+        loc[r->uri.len] = '/';
+        if (ngx_rag_dash_add_header(r, "Location", loc, r->uri.len + 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_rag_send(r, NGX_HTTP_MOVED_PERMANENTLY, "text/plain",
+                            NULL, 0, 0);
+    }
+
+    /*
+     * The token is never taken from the URL: nginx has written the
+     * request line to the access log before any handler runs. Refuse it
+     * so the link gets fixed, and tell the operator the token leaked.
+     */
+    if (ngx_http_arg(r, (u_char *) "token", 5, &v) == NGX_OK) {
+        if (ngx_rag_form_decode(r->pool, &v, &tok) == NGX_OK
+            && ngx_rag_secret_eq(tok.data, tok.len,
+                                 rlcf->dashboard_token.data,
+                                 rlcf->dashboard_token.len))
+        {
+            /* not on the request's log: its lines repeat the URL */
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "rag_dashboard: the dashboard token was sent in a "
+                          "URL by %V, so it is in the access log now: "
+                          "change rag_dashboard_token",
+                          &r->connection->addr_text);
+        }
+
+        if (rest.len >= 4 && ngx_strncmp(rest.data, "api/", 4) == 0) {
+            return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD,
+                                  NGX_HTTP_UNAUTHORIZED);
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_rag_dash_login_page(r, NGX_RAG_DASH_MSG_URL);
+    }
+
+    if (post_only && rest.len == 5) {
+        return ngx_rag_dash_login(r, rlcf);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (post_only) {
+        /* logout */
+        if (ngx_rag_dash_set_cookie(r, rlcf, &clcf->name, 1) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_rag_dash_see_other(r, &clcf->name);
+    }
+
+    tok = ngx_rag_bearer(r);
+    if (tok.len) {
+        authed = ngx_rag_secret_eq(tok.data, tok.len,
+                                   rlcf->dashboard_token.data,
+                                   rlcf->dashboard_token.len);
+    } else {
+        tok = ngx_rag_dash_cookie(r);
+        authed = tok.len && ngx_rag_dash_session_ok(&tok, rlcf, &clcf->name);
+    }
+
     if (rest.len == 0 || (rest.len == 10
                           && ngx_strncmp(rest.data, "index.html", 10) == 0))
     {
-        if (r->uri.len == 0 || r->uri.data[r->uri.len - 1] != '/') {
-            /* relative "api/..." links need the trailing slash */
-            if (r->uri.len == clcf->name.len && !clcf->exact_match) {
-                loc = ngx_pnalloc(r->pool, r->uri.len + 1);
-                if (loc == NULL) {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-                ngx_memcpy(loc, r->uri.data, r->uri.len);
-                loc[r->uri.len] = '/';
-                if (ngx_rag_dash_add_header(r, "Location", loc,
-                                            r->uri.len + 1) != NGX_OK)
-                {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-                r->headers_out.status = NGX_HTTP_MOVED_PERMANENTLY;
-                return ngx_rag_send(r, NGX_HTTP_MOVED_PERMANENTLY,
-                                    "text/plain", NULL, 0, 0);
-            }
-        }
-        return ngx_rag_dash_page(r, &tok, from_query, &clcf->name);
+        return authed ? ngx_rag_dash_page(r) : ngx_rag_dash_login_page(r, NULL);
+    }
+
+    if (!authed) {
+        return ngx_rag_refuse(r, NGX_RAG_EP_DASHBOARD, NGX_HTTP_UNAUTHORIZED);
     }
 
     if (rest.len == 11 && ngx_strncmp(rest.data, "api/summary", 11) == 0) {
@@ -840,14 +1205,7 @@ ngx_rag_dashboard_handler(ngx_http_request_t *r)
         q->guild[v.len] = '\0';
     }
 
-    if (ngx_rag_task_post(r, t) != NGX_OK) {
-        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "thread pool queue full");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_rag_task_start(r, t);
 }
 
 

@@ -6,38 +6,26 @@
 
 #include "ngx_rag_module.h"
 
-#include <string.h>
-
 
 static void
 ngx_rag_health_run(ngx_rag_task_t *t)
 {
-    char      err[256];
-    int       i, n;
-    PGconn   *db;
-    PGresult *res;
-    rag_buf  *b = &t->body;
+    int        i, n;
+    PGresult  *res;
+    rag_buf   *b = &t->body;
 
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    /* read-only: safe to run again on a new connection */
+    res = ngx_rag_pg_exec(t, "SELECT coalesce(max(index_generation), 0),"
+                             " count(*) FROM collections",
+                          0, NULL, NGX_RAG_PG_IDEMPOTENT);
 
-    res = db ? PQexec(db, "SELECT coalesce(max(index_generation), 0),"
-                          " count(*) FROM collections") : NULL;
-
-    if (db == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        if (db) {
-            snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-            ngx_rag_pg_discard();
-        }
-        PQclear(res);
-
+    if (res == NULL) {
+        /* the reason goes to the error log, not to the public */
         t->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         t->retry_after = 5;
-        rag_buf_puts(b, "{\"status\":\"degraded\",\"version\":\""
-                        NGX_RAG_VERSION "\",\"database\":\"down\","
-                        "\"error\":");
-        n = (int) strcspn(err, "\n");
-        rag_buf_json_str(b, err, (size_t) n);
-        rag_buf_putc(b, '}');
+        rag_buf_printf(b, "{\"status\":\"degraded\",\"version\":\""
+                       NGX_RAG_VERSION "\",\"database\":\"%s\"}",
+                       t->db_down ? "down" : "error");
         return;
     }
 
@@ -48,9 +36,10 @@ ngx_rag_health_run(ngx_rag_task_t *t)
                    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     PQclear(res);
 
-    res = PQexec(db, "SELECT name, index_generation FROM collections"
-                     " ORDER BY name LIMIT 100");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+    res = ngx_rag_pg_exec(t, "SELECT name, index_generation FROM collections"
+                             " ORDER BY name LIMIT 100",
+                          0, NULL, NGX_RAG_PG_IDEMPOTENT);
+    if (res != NULL) {
         rag_buf_puts(b, ",\"indexes\":{");
         n = PQntuples(res);
         for (i = 0; i < n; i++) {
@@ -62,8 +51,8 @@ ngx_rag_health_run(ngx_rag_task_t *t)
             rag_buf_printf(b, ":%s", PQgetvalue(res, i, 1));
         }
         rag_buf_putc(b, '}');
+        PQclear(res);
     }
-    PQclear(res);
 
     rag_buf_putc(b, '}');
 }
@@ -76,7 +65,7 @@ ngx_rag_health_handler(ngx_http_request_t *r)
     ngx_rag_task_t  *t;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_HEALTH, "GET, HEAD");
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -89,12 +78,5 @@ ngx_rag_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_rag_task_post(r, t) != NGX_OK) {
-        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "thread pool queue full");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_rag_task_start(r, t);
 }

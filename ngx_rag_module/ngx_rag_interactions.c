@@ -15,7 +15,7 @@
  */
 
 #include "ngx_rag_module.h"
-#include "ngx_rag_search.h"
+#include "ngx_rag_index.h"
 
 #include "rag_search.h"
 
@@ -42,7 +42,7 @@ typedef struct {
 } ngx_rag_interaction_ctx_t;
 
 typedef struct {
-    ngx_rag_search_pin_t  *pin;
+    ngx_rag_index_pin_t   *pin;
     char                  *query;       /* NUL-terminated, pool */
     char                  *collection;
     int                    limit;
@@ -184,17 +184,15 @@ ngx_rag_interactions_body(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_INTERACTIONS, &body) != NGX_OK) {
         return;
     }
 
     sig = ngx_rag_header(r, "X-Signature-Ed25519");
     ts = ngx_rag_header(r, "X-Signature-Timestamp");
 
-    if (body.len > rlcf->max_body
-        || !ngx_rag_discord_verify(r, rlcf->discord_key, &sig->value,
-                                   &ts->value, &body))
+    if (!ngx_rag_discord_verify(r, rlcf->discord_key, &sig->value,
+                                &ts->value, &body))
     {
         ngx_rag_interactions_reply(r, NGX_HTTP_UNAUTHORIZED,
                                    "{\"error\":\"invalid request "
@@ -311,53 +309,41 @@ ngx_rag_interactions_body(ngx_http_request_t *r)
 static void
 ngx_rag_interactions_run(ngx_rag_task_t *t)
 {
-    char                        err[256];
-    PGconn                     *db;
     PGresult                   *res;
     const char                 *params[1];
     ngx_rag_interaction_ctx_t  *ctx = t->data;
 
     t->status = NGX_HTTP_OK;
+    params[0] = ctx->body;
 
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
+    /* idempotent: a second insert of the same interaction does nothing */
+    res = ngx_rag_pg_exec(t,
+        "WITH i AS (SELECT $1::jsonb AS j)"
+        " INSERT INTO interactions (interaction_id, application_id,"
+        "  token, guild_id, channel_id, user_id, member_roles, command,"
+        "  options)"
+        " SELECT j->>'id', j->>'application_id', j->>'token',"
+        "  j->>'guild_id', j->>'channel_id',"
+        "  coalesce(j->'member'->'user'->>'id', j->'user'->>'id'),"
+        "  coalesce(ARRAY(SELECT jsonb_array_elements_text("
+        "   CASE WHEN jsonb_typeof(j->'member'->'roles') = 'array'"
+        "   THEN j->'member'->'roles' ELSE '[]' END)), '{}'),"
+        "  coalesce(j->'data'->>'name', j->'data'->>'custom_id',"
+        "           'component'),"
+        "  coalesce(j->'data', '{}')"
+        " FROM i"
+        " WHERE j->>'id' IS NOT NULL AND j->>'token' IS NOT NULL"
+        "   AND j->>'application_id' IS NOT NULL"
+        " ON CONFLICT (interaction_id) DO NOTHING"
+        " RETURNING id",
+        1, params, NGX_RAG_PG_IDEMPOTENT);
 
-    if (db != NULL) {
-        params[0] = ctx->body;
-
-        res = PQexecParams(db,
-            "WITH i AS (SELECT $1::jsonb AS j)"
-            " INSERT INTO interactions (interaction_id, application_id,"
-            "  token, guild_id, channel_id, user_id, member_roles, command,"
-            "  options)"
-            " SELECT j->>'id', j->>'application_id', j->>'token',"
-            "  j->>'guild_id', j->>'channel_id',"
-            "  coalesce(j->'member'->'user'->>'id', j->'user'->>'id'),"
-            "  coalesce(ARRAY(SELECT jsonb_array_elements_text("
-            "   CASE WHEN jsonb_typeof(j->'member'->'roles') = 'array'"
-            "   THEN j->'member'->'roles' ELSE '[]' END)), '{}'),"
-            "  coalesce(j->'data'->>'name', j->'data'->>'custom_id',"
-            "           'component'),"
-            "  coalesce(j->'data', '{}')"
-            " FROM i"
-            " WHERE j->>'id' IS NOT NULL AND j->>'token' IS NOT NULL"
-            "   AND j->>'application_id' IS NOT NULL"
-            " ON CONFLICT (interaction_id) DO NOTHING"
-            " RETURNING id",
-            1, NULL, params, NULL, NULL, 0);
-
-        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            PQclear(res);
-            rag_buf_printf(&t->body, "{\"type\":%u%s}",
-                           (unsigned) ctx->defer_type,
-                           ctx->ephemeral ? ",\"data\":{\"flags\":64}" : "");
-            return;
-        }
-
-        if (PQstatus(db) != CONNECTION_OK) {
-            ngx_rag_pg_discard();
-        }
-
+    if (res != NULL) {
         PQclear(res);
+        rag_buf_printf(&t->body, "{\"type\":%u%s}",
+                       (unsigned) ctx->defer_type,
+                       ctx->ephemeral ? ",\"data\":{\"flags\":64}" : "");
+        return;
     }
 
     /* Discord shows a 5xx as "interaction failed": say it in words */
@@ -455,7 +441,7 @@ ngx_rag_interactions_search(ngx_http_request_t *r, yajl_val root)
 
     coll.data = (u_char *) ctx->collection;
 
-    rc = ngx_rag_search_pin(r, &coll, &ctx->pin);
+    rc = ngx_rag_index_pin(r, &coll, &ctx->pin);
 
     if (rc == NGX_DECLINED) {
         /* unknown collection: say so now, nothing to defer */
@@ -533,7 +519,7 @@ ngx_rag_isearch_run(ngx_rag_task_t *t)
     b = &t->body;
     t->status = NGX_HTTP_OK;
 
-    ix = ngx_rag_search_pin_index(ctx->pin, &missing);
+    ix = ngx_rag_index_get(ctx->pin, &missing);
     n = -1;
 
     if (ix != NULL) {

@@ -1,14 +1,12 @@
 /*
- * Prometheus-style metrics: per-endpoint request counts by status class
- * and latency histograms, kept in a small shared memory zone so every
- * worker adds to the same counters (atomics, no lock), plus queue depth
- * read from Postgres on each scrape (on the thread pool).
+ * Request metrics: per-endpoint request counts by status class and
+ * latency histograms, kept in a small shared memory zone so every worker
+ * adds to the same counters (atomics, no lock), and their Prometheus
+ * text. Event loop only; depends on nothing else in the module, so every
+ * other file may count requests. The scrape endpoint is ngx_rag_scrape.c.
  */
 
 #include "ngx_rag_module.h"
-
-#include <stdio.h>
-#include <string.h>
 
 
 #define NGX_RAG_LAT_BUCKETS  11
@@ -31,13 +29,7 @@ typedef struct {
 } ngx_rag_metrics_t;
 
 
-typedef struct {
-    ngx_rag_metrics_t  snapshot;   /* copied on the event loop */
-} ngx_rag_metrics_ctx_t;
-
-
 static ngx_int_t ngx_rag_metrics_zone_init(ngx_shm_zone_t *zone, void *data);
-static void ngx_rag_metrics_run(ngx_rag_task_t *t);
 
 
 ngx_int_t
@@ -156,74 +148,17 @@ ngx_rag_metrics_set_generation(ngx_http_request_t *r, uint64_t gen)
 }
 
 
-ngx_int_t
-ngx_rag_metrics_handler(ngx_http_request_t *r)
+void
+ngx_rag_metrics_render(ngx_http_request_t *r, rag_buf *b)
 {
-    ngx_int_t               rc;
-    ngx_uint_t              i, j;
-    ngx_rag_task_t         *t;
-    ngx_rag_metrics_t      *m;
-    ngx_rag_metrics_ctx_t  *ctx;
+    ngx_uint_t          ep, j, cum;
+    ngx_rag_metrics_t  *m, zero;
 
-    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    t = ngx_rag_task_create(r, NGX_RAG_EP_METRICS, ngx_rag_metrics_run,
-                            sizeof(ngx_rag_metrics_ctx_t));
-    if (t == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* snapshot the counters here: the thread must not touch shm */
-    ctx = t->data;
     m = ngx_rag_metrics_get(r);
-
-    if (m != NULL) {
-        for (i = 0; i < NGX_RAG_EP_MAX; i++) {
-            for (j = 0; j < 6; j++) {
-                ctx->snapshot.requests[i][j] = m->requests[i][j];
-            }
-            for (j = 0; j <= NGX_RAG_LAT_BUCKETS; j++) {
-                ctx->snapshot.lat[i][j] = m->lat[i][j];
-            }
-            ctx->snapshot.lat_sum_ms[i] = m->lat_sum_ms[i];
-        }
-        ctx->snapshot.index_generation = m->index_generation;
+    if (m == NULL) {
+        ngx_memzero(&zero, sizeof(zero));
+        m = &zero;
     }
-
-    t->content_type = "text/plain; version=0.0.4";
-
-    if (ngx_rag_task_post(r, t) != NGX_OK) {
-        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "thread pool queue full");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_rag_metrics_run(ngx_rag_task_t *t)
-{
-    char                    err[256];
-    int                     i, n, db_up;
-    PGconn                 *db;
-    PGresult               *res;
-    rag_buf                *b;
-    ngx_uint_t              ep, j, cum;
-    ngx_rag_metrics_t      *s;
-    ngx_rag_metrics_ctx_t  *ctx = t->data;
-
-    s = &ctx->snapshot;
-    b = &t->body;
 
     rag_buf_puts(b, "# HELP rag_requests_total Requests by endpoint and "
                     "status class.\n# TYPE rag_requests_total counter\n");
@@ -233,7 +168,7 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
             rag_buf_printf(b, "rag_requests_total{endpoint=\"%s\","
                            "code=\"%uxx\"} %lu\n", ngx_rag_ep_names[ep],
                            (unsigned) j,
-                           (unsigned long) s->requests[ep][j]);
+                           (unsigned long) m->requests[ep][j]);
         }
     }
 
@@ -243,69 +178,24 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
     for (ep = 0; ep < NGX_RAG_EP_MAX; ep++) {
         cum = 0;
         for (j = 0; j < NGX_RAG_LAT_BUCKETS; j++) {
-            cum += s->lat[ep][j];
+            cum += m->lat[ep][j];
             rag_buf_printf(b, "rag_request_duration_ms_bucket{endpoint="
                            "\"%s\",le=\"%lu\"} %lu\n", ngx_rag_ep_names[ep],
                            (unsigned long) ngx_rag_lat_le[j],
                            (unsigned long) cum);
         }
-        cum += s->lat[ep][NGX_RAG_LAT_BUCKETS];
+        cum += m->lat[ep][NGX_RAG_LAT_BUCKETS];
         rag_buf_printf(b, "rag_request_duration_ms_bucket{endpoint=\"%s\","
                        "le=\"+Inf\"} %lu\n", ngx_rag_ep_names[ep],
                        (unsigned long) cum);
         rag_buf_printf(b, "rag_request_duration_ms_sum{endpoint=\"%s\"} "
                        "%lu\n", ngx_rag_ep_names[ep],
-                       (unsigned long) s->lat_sum_ms[ep]);
+                       (unsigned long) m->lat_sum_ms[ep]);
         rag_buf_printf(b, "rag_request_duration_ms_count{endpoint=\"%s\"} "
                        "%lu\n", ngx_rag_ep_names[ep], (unsigned long) cum);
     }
 
     rag_buf_printf(b, "# TYPE rag_index_generation_loaded gauge\n"
                    "rag_index_generation_loaded %lu\n",
-                   (unsigned long) s->index_generation);
-
-    db_up = 0;
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-
-    if (db) {
-        res = PQexec(db,
-            "SELECT 'jobs', state, count(*) FROM jobs"
-            " WHERE state <> 'done' GROUP BY state"
-            " UNION ALL SELECT 'outbox', 'pending', count(*) FROM messages"
-            " WHERE from_bot AND NOT processed"
-            " UNION ALL SELECT 'index', name, index_generation"
-            " FROM collections");
-
-        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            db_up = 1;
-            n = PQntuples(res);
-
-            rag_buf_puts(b, "# TYPE rag_queue_jobs gauge\n");
-            for (i = 0; i < n; i++) {
-                if (strcmp(PQgetvalue(res, i, 0), "jobs") == 0) {
-                    rag_buf_printf(b, "rag_queue_jobs{state=\"%s\"} %s\n",
-                                   PQgetvalue(res, i, 1),
-                                   PQgetvalue(res, i, 2));
-                } else if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0) {
-                    rag_buf_printf(b, "# TYPE rag_outbox_pending gauge\n"
-                                   "rag_outbox_pending %s\n",
-                                   PQgetvalue(res, i, 2));
-                } else {
-                    rag_buf_printf(b, "rag_index_generation{collection="
-                                   "\"%s\"} %s\n", PQgetvalue(res, i, 1),
-                                   PQgetvalue(res, i, 2));
-                }
-            }
-
-        } else {
-            ngx_rag_pg_discard();
-        }
-
-        PQclear(res);
-    }
-
-    rag_buf_printf(b, "# TYPE rag_database_up gauge\nrag_database_up %d\n",
-                   db_up);
-
-    t->status = NGX_HTTP_OK;
+                   (unsigned long) m->index_generation);
 }

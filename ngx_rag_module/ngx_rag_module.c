@@ -103,11 +103,32 @@ static ngx_command_t  ngx_rag_commands[] = {
       offsetof(ngx_rag_loc_conf_t, upload_token),
       NULL },
 
+    { ngx_string("rag_upload_create_collections"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_loc_conf_t, upload_create),
+      NULL },
+
     { ngx_string("rag_dashboard_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_rag_loc_conf_t, dashboard_token),
+      NULL },
+
+    { ngx_string("rag_dashboard_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_loc_conf_t, dashboard_session),
+      NULL },
+
+    { ngx_string("rag_index_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_loc_conf_t, index_dir),
       NULL },
 
     { ngx_string("rag_max_body"),
@@ -210,6 +231,8 @@ ngx_rag_create_loc_conf(ngx_conf_t *cf)
      */
 
     rlcf->max_body = NGX_CONF_UNSET_SIZE;
+    rlcf->dashboard_session = NGX_CONF_UNSET;
+    rlcf->upload_create = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -227,7 +250,18 @@ ngx_rag_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->upload_token, prev->upload_token, "");
     ngx_conf_merge_str_value(conf->dashboard_token, prev->dashboard_token,
                              "");
+    ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
+                             "/var/lib/ngx_rag/index");
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
+    ngx_conf_merge_value(conf->upload_create, prev->upload_create, 0);
+    ngx_conf_merge_sec_value(conf->dashboard_session,
+                             prev->dashboard_session, 12 * 60 * 60);
+
+    if (conf->dashboard_session < 60) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rag_dashboard_session must be at least 1m");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->discord_key == NULL) {
         conf->discord_key = prev->discord_key;

@@ -51,8 +51,11 @@ typedef struct {
     ngx_str_t             event_secret_header;
     size_t                max_body;       /* rag_max_body */
     ngx_str_t             upload_token;   /* rag_upload_token */
+    ngx_flag_t            upload_create;  /* rag_upload_create_collections */
     u_char               *discord_key;    /* 32-byte Ed25519 public key */
     ngx_str_t             dashboard_token;
+    ngx_str_t             index_dir;      /* rag_index_dir */
+    time_t                dashboard_session;  /* session lifetime, s */
 } ngx_rag_loc_conf_t;
 
 typedef struct ngx_rag_task_s  ngx_rag_task_t;
@@ -77,6 +80,13 @@ struct ngx_rag_task_s {
     const char           *content_type;/* static string; NULL = JSON */
     ngx_uint_t            retry_after; /* seconds, 0 = no header */
 
+    /* database trouble, set by the thread: logged at NGX_LOG_ERR on the
+     * request's log by the event loop, never sent to the client */
+    char                  db_error[512];
+    unsigned              db_down:1;        /* unreachable, not an SQL
+                                               error */
+    unsigned              db_reconnected:1; /* a lost connection replaced */
+
     /* set by the thread when run() returned; read on the event loop only
      * after the pool's completion event, which orders the two */
     ngx_uint_t            complete;
@@ -89,21 +99,47 @@ ngx_rag_task_t *ngx_rag_task_create(ngx_http_request_t *r,
     ngx_uint_t endpoint, ngx_rag_task_run_pt run, size_t data_size);
 /* Posts t; NGX_OK, or NGX_ERROR when the queue is full (send 503). */
 ngx_int_t ngx_rag_task_post(ngx_http_request_t *r, ngx_rag_task_t *t);
+/* From a content handler: posts t and returns NGX_DONE (the task's
+ * completion finalizes), or answers 503 when the queue is full. */
+ngx_int_t ngx_rag_task_start(ngx_http_request_t *r, ngx_rag_task_t *t);
+/* Thread side: t->status = status, body = {"error":msg}. */
+void ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status,
+    const char *msg);
+/* Thread side: 503 {"error":"database unavailable"} + Retry-After. */
+void ngx_rag_task_db_down(ngx_rag_task_t *t);
 
-/* ngx_rag_pg.c — thread side only. Returns this thread's connection to
- * conninfo (connecting or reconnecting as needed), or NULL with err. */
-PGconn *ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
-    size_t errlen);
-/* Drops this thread's connection after an error so the next call
- * reconnects. */
-void ngx_rag_pg_discard(void);
-/* Thread side: runs one parameterised statement on this thread's
- * connection. Returns the result (caller PQclears) or NULL with t
- * already set to 503 (database unreachable) or 500 + fail_msg. */
+/*
+ * ngx_rag_pg.c — thread side only; one connection per pool thread.
+ *
+ * ngx_rag_pg_conn: this thread's connection to t->conninfo, made on
+ * first use; one the server closed while it sat idle (a restart, an idle
+ * timeout) is replaced before use. NULL when the database cannot be
+ * reached, with t->db_error and t->db_down set.
+ *
+ * ngx_rag_pg_exec: runs one parameterised statement. If the connection
+ * is lost, it reconnects and runs the statement once more when that is
+ * safe: libpq could not send it, or flags has NGX_RAG_PG_IDEMPOTENT
+ * (running it twice has the effect of running it once). Returns a
+ * TUPLES_OK / COMMAND_OK result (caller PQclears), or NULL with
+ * t->db_error set, and t->db_down when the database is unreachable
+ * rather than refusing the statement.
+ *
+ * ngx_rag_task_query: the same, and on failure fills t with 503
+ * "database unavailable" (+ Retry-After) or 500 fail_msg.
+ */
+#define NGX_RAG_PG_IDEMPOTENT  0x01
+
+PGconn *ngx_rag_pg_conn(ngx_rag_task_t *t);
+PGresult *ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
+    const char *const *params, ngx_uint_t flags);
 PGresult *ngx_rag_task_query(ngx_rag_task_t *t, const char *sql,
-    int nparams, const char *const *params, const char *fail_msg);
-/* Thread side: fill t with a 503 "database unavailable" JSON body. */
-void ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err);
+    int nparams, const char *const *params, ngx_uint_t flags,
+    const char *fail_msg);
+/* Drops this thread's connection (the next call reconnects). */
+void ngx_rag_pg_discard(void);
+/* Records msg as t->db_error (one line), down: the database is
+ * unreachable. */
+void ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg);
 
 /* ngx_rag_util.c — event loop side. */
 ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,
@@ -113,6 +149,11 @@ ngx_int_t ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
 /* Copies the request body into one NUL-terminated pool buffer. */
 ngx_int_t ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out);
+/* In a body handler: the body (as ngx_rag_body) within rag_max_body.
+ * NGX_OK, or NGX_DONE when the request was answered (413) or finalized
+ * (500): the handler returns at once. */
+ngx_int_t ngx_rag_body_bounded(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_str_t *body);
 /* Checks method/content type/length before reading a body; returns
  * NGX_OK or an HTTP status to finalize with (error already sent). */
 ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
@@ -120,6 +161,10 @@ ngx_int_t ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body);
  * (405/415/413/401/403), discarding the body; returns the handler rc. */
 ngx_int_t ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_int_t status);
+/* 405 with the Allow header ("GET, HEAD", "POST", ...), as
+ * ngx_rag_refuse. */
+ngx_int_t ngx_rag_not_allowed(ngx_http_request_t *r, ngx_uint_t endpoint,
+    const char *allow);
 /* The tail of every POST JSON handler: rc is NGX_OK or the refusal the
  * handler decided from the headers (ngx_rag_check_json_post, then auth);
  * refuses, or reads the body and runs post_handler. Returns the
@@ -129,6 +174,14 @@ ngx_int_t ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint,
 /* A NUL-terminated copy of len bytes of s in pool (thread tasks take C
  * strings); NULL when out of memory. */
 char *ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len);
+/* Decodes an application/x-www-form-urlencoded value ('+' is a space,
+ * %XX escapes) into a NUL-terminated pool copy. */
+ngx_int_t ngx_rag_form_decode(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_str_t *out);
+/* Field name of a urlencoded form (a POST body, or r->args), decoded:
+ * NGX_OK, NGX_DECLINED when absent, NGX_ERROR. */
+ngx_int_t ngx_rag_form_arg(ngx_pool_t *pool, ngx_str_t *form,
+    const char *name, ngx_str_t *out);
 /* Constant-time equality of two secrets of any length. */
 ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
     size_t blen);
@@ -136,16 +189,15 @@ ngx_int_t ngx_rag_secret_eq(const u_char *a, size_t alen, const u_char *b,
 ngx_table_elt_t *ngx_rag_header(ngx_http_request_t *r, const char *name);
 /* Bearer token from Authorization, or an empty string. */
 ngx_str_t ngx_rag_bearer(ngx_http_request_t *r);
-/* Thread-side helper: t->status = status, body = {"error":msg}. */
-void ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status,
-    const char *msg);
 
-/* ngx_rag_metrics.c */
+/* ngx_rag_metrics.c — event loop; depends on nothing else here. */
 ngx_int_t ngx_rag_metrics_init_conf(ngx_conf_t *cf,
     ngx_rag_main_conf_t *rmcf);
 void ngx_rag_metrics_observe(ngx_http_request_t *r, ngx_uint_t endpoint,
     ngx_uint_t status);
 void ngx_rag_metrics_set_generation(ngx_http_request_t *r, uint64_t gen);
+/* Appends the counters of every worker as Prometheus text to b. */
+void ngx_rag_metrics_render(ngx_http_request_t *r, rag_buf *b);
 
 /* content handlers, one per directive */
 ngx_int_t ngx_rag_health_handler(ngx_http_request_t *r);

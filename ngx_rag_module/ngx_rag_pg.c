@@ -4,6 +4,17 @@
  * loop never touches libpq. Thread-local storage is the state here, not
  * a module global: each thread owns its connection.
  *
+ * A kept connection goes stale when the server closes it while it sits
+ * idle (a restart, pg_terminate_backend, an idle timeout). The server
+ * says so first (a FATAL message, then end of file), so before each use
+ * a zero-timeout poll() looks for pending input and reads it: a stale
+ * connection is replaced before any statement is sent on it. A
+ * connection lost while a statement runs is replaced too, and the
+ * statement run once more only if that is safe (see ngx_rag_pg_exec).
+ *
+ * Errors never reach the client: the text goes to t->db_error, which the
+ * event loop logs on the request's log (ngx_rag_task.c).
+ *
  * There is deliberately no thread-exit destructor: pool threads only end
  * when the worker process exits, and nginx unloads this module (dlclose)
  * right after its thread pool lets the last thread go — a destructor in
@@ -13,12 +24,15 @@
 
 #include "ngx_rag_module.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 
 static __thread PGconn  *ngx_rag_pg_tls_conn;
 static __thread char     ngx_rag_pg_tls_info[1024];
+static __thread int      ngx_rag_pg_tls_closing;  /* server sent FATAL */
+
 
 void
 ngx_rag_pg_discard(void)
@@ -30,37 +44,148 @@ ngx_rag_pg_discard(void)
 }
 
 
+/*
+ * Notices and errors that arrive outside a statement. On an idle
+ * connection the only error the server sends is the one that explains
+ * why it is about to close it. Also keeps libpq's default receiver from
+ * printing to nginx's stderr.
+ */
+static void
+ngx_rag_pg_notice(void *arg, const PGresult *res)
+{
+    int         *closing = arg;
+    const char  *sev;
+
+    sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) {
+        *closing = 1;
+    }
+}
+
+
+/* 1 when db can take a statement, as far as can be told without a round
+ * trip; reads whatever the server sent while the connection was idle. */
+static int
+ngx_rag_pg_usable(PGconn *db)
+{
+    int            n;
+    PGnotify      *nf;
+    struct pollfd  pfd;
+
+    if (PQstatus(db) != CONNECTION_OK
+        || PQtransactionStatus(db) != PQTRANS_IDLE
+        || ngx_rag_pg_tls_closing)
+    {
+        return 0;
+    }
+
+    pfd.fd = PQsocket(db);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+
+    n = poll(&pfd, 1, 0);
+
+    if (n <= 0) {
+        /* nothing pending (or EINTR): the statement will tell */
+        return 1;
+    }
+
+    if (!PQconsumeInput(db)) {
+        return 0;
+    }
+
+    while ((nf = PQnotifies(db)) != NULL) {
+        PQfreemem(nf);
+    }
+
+    return PQstatus(db) == CONNECTION_OK && !ngx_rag_pg_tls_closing;
+}
+
+
+void
+ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg)
+{
+    char  *d, *end;
+
+    /* one log line: newlines and tabs of libpq's messages become spaces,
+     * runs of spaces one */
+    d = t->db_error;
+    end = t->db_error + sizeof(t->db_error) - 1;
+
+    for ( /* void */ ; msg && *msg && d < end; msg++) {
+        if (*msg == '\n' || *msg == '\t' || *msg == '\r' || *msg == ' ') {
+            if (d > t->db_error && d[-1] != ' ') {
+                *d++ = ' ';
+            }
+            continue;
+        }
+        *d++ = *msg;
+    }
+
+    while (d > t->db_error && d[-1] == ' ') {
+        d--;
+    }
+    *d = '\0';
+
+    t->db_down = down ? 1 : 0;
+}
+
+
+/* Notes why a statement failed: the server's message and SQLSTATE when
+ * it answered, libpq's text when the connection failed. */
+static void
+ngx_rag_pg_failed(ngx_rag_task_t *t, ngx_uint_t down, PGconn *db,
+    const PGresult *res)
+{
+    char         buf[sizeof(t->db_error)];
+    const char  *msg, *state;
+
+    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (msg == NULL) {
+        ngx_rag_pg_error(t, down, PQerrorMessage(db));
+        return;
+    }
+
+    snprintf(buf, sizeof(buf), "%s (SQLSTATE %s)", msg,
+             state ? state : "unknown");
+    ngx_rag_pg_error(t, down, buf);
+}
+
+
 PGconn *
-ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
-    size_t errlen)
+ngx_rag_pg_conn(ngx_rag_task_t *t)
 {
     char        connect_timeout[24], options[64];
-    char       *nl;
     PGconn     *db;
     const char *keys[5], *vals[5];
 
     if (ngx_rag_pg_tls_conn
-        && strcmp(ngx_rag_pg_tls_info, conninfo) == 0
-        && PQstatus(ngx_rag_pg_tls_conn) == CONNECTION_OK
-        && PQtransactionStatus(ngx_rag_pg_tls_conn) == PQTRANS_IDLE)
+        && strcmp(ngx_rag_pg_tls_info, t->conninfo) == 0)
     {
-        return ngx_rag_pg_tls_conn;
+        if (ngx_rag_pg_usable(ngx_rag_pg_tls_conn)) {
+            return ngx_rag_pg_tls_conn;
+        }
+
+        t->db_reconnected = 1;
     }
 
     ngx_rag_pg_discard();
 
-    if (strlen(conninfo) >= sizeof(ngx_rag_pg_tls_info)) {
-        snprintf(err, errlen, "rag_database string too long");
+    if (strlen(t->conninfo) >= sizeof(ngx_rag_pg_tls_info)) {
+        ngx_rag_pg_error(t, 1, "rag_database string too long");
         return NULL;
     }
 
     /* a stalled server must cost a thread seconds, not forever */
     snprintf(connect_timeout, sizeof(connect_timeout), "%ld",
-             timeout_ms / 1000 > 0 ? timeout_ms / 1000 : 1);
+             t->db_timeout_ms / 1000 > 0 ? t->db_timeout_ms / 1000 : 1);
     snprintf(options, sizeof(options), "-c statement_timeout=%ld",
-             timeout_ms);
+             t->db_timeout_ms);
 
-    keys[0] = "dbname";            vals[0] = conninfo;
+    keys[0] = "dbname";            vals[0] = t->conninfo;
     keys[1] = "connect_timeout";   vals[1] = connect_timeout;
     keys[2] = "options";           vals[2] = options;
     keys[3] = "application_name";  vals[3] = "ngx_rag_module";
@@ -69,75 +194,131 @@ ngx_rag_pg_conn(const char *conninfo, long timeout_ms, char *err,
     db = PQconnectdbParams(keys, vals, 1);
 
     if (db == NULL || PQstatus(db) != CONNECTION_OK) {
-        snprintf(err, errlen, "%s",
-                 db ? PQerrorMessage(db) : "out of memory");
-        nl = strchr(err, '\n');
-        if (nl) {
-            *nl = '\0';
-        }
+        ngx_rag_pg_error(t, 1, db ? PQerrorMessage(db) : "out of memory");
         PQfinish(db);
         return NULL;
     }
 
+    ngx_rag_pg_tls_closing = 0;
+    PQsetNoticeReceiver(db, ngx_rag_pg_notice, &ngx_rag_pg_tls_closing);
+
     ngx_rag_pg_tls_conn = db;
     snprintf(ngx_rag_pg_tls_info, sizeof(ngx_rag_pg_tls_info), "%s",
-             conninfo);
+             t->conninfo);
 
     return db;
 }
 
 
-void
-ngx_rag_task_db_down(ngx_rag_task_t *t, const char *err)
+/* 1 when res is the server ending the session (terminated, shutting
+ * down): the connection is gone even if libpq has not seen EOF yet. */
+static int
+ngx_rag_pg_fatal(const PGresult *res)
 {
-    rag_buf_reset(&t->body);
-    t->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-    t->retry_after = 5;
+    const char  *sev;
 
-    if (rag_buf_puts(&t->body, "{\"error\":\"database unavailable\","
-                               "\"detail\":") != 0
-        || rag_buf_json_str(&t->body, err, strlen(err)) != 0
-        || rag_buf_putc(&t->body, '}') != 0)
-    {
-        rag_buf_reset(&t->body);
+    sev = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)
+              : NULL;
+
+    return sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
+}
+
+
+/* The statement's result: the first error, else the last result. */
+static PGresult *
+ngx_rag_pg_result(PGconn *db)
+{
+    PGresult        *res, *keep;
+    ExecStatusType   st;
+
+    keep = NULL;
+
+    while ((res = PQgetResult(db)) != NULL) {
+        st = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
+
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            PQclear(keep);
+            keep = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+
+    return keep;
+}
+
+
+PGresult *
+ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
+    const char *const *params, ngx_uint_t flags)
+{
+    int              sent;
+    PGconn          *db;
+    PGresult        *res;
+    ngx_uint_t       attempt;
+    ExecStatusType   st;
+
+    for (attempt = 0; /* void */; attempt++) {
+
+        db = ngx_rag_pg_conn(t);
+        if (db == NULL) {
+            return NULL;
+        }
+
+        sent = PQsendQueryParams(db, sql, nparams, NULL, params, NULL, NULL,
+                                 0);
+        res = sent ? ngx_rag_pg_result(db) : NULL;
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            /* a lost connection before does not make this an error */
+            t->db_error[0] = '\0';
+            t->db_down = 0;
+            return res;
+        }
+
+        if (PQstatus(db) == CONNECTION_OK && !ngx_rag_pg_fatal(res)) {
+            /* the server refused the statement */
+            ngx_rag_pg_failed(t, 0, db, res);
+            PQclear(res);
+            return NULL;
+        }
+
+        ngx_rag_pg_failed(t, 1, db, res);
+        PQclear(res);
+        ngx_rag_pg_discard();
+
+        /*
+         * Run it again on a new connection only if it cannot have run
+         * twice in effect: it never left this process (libpq could not
+         * send it), or the caller says running it twice is harmless.
+         */
+        if (attempt > 0 || (sent && !(flags & NGX_RAG_PG_IDEMPOTENT))) {
+            return NULL;
+        }
+
+        t->db_reconnected = 1;
     }
 }
 
 
 PGresult *
 ngx_rag_task_query(ngx_rag_task_t *t, const char *sql, int nparams,
-    const char *const *params, const char *fail_msg)
+    const char *const *params, ngx_uint_t flags, const char *fail_msg)
 {
-    char       err[256];
-    PGconn    *db;
     PGresult  *res;
 
-    db = ngx_rag_pg_conn(t->conninfo, t->db_timeout_ms, err, sizeof(err));
-    if (db == NULL) {
-        ngx_rag_task_db_down(t, err);
-        return NULL;
+    res = ngx_rag_pg_exec(t, sql, nparams, params, flags);
+
+    if (res == NULL) {
+        if (t->db_down) {
+            ngx_rag_task_db_down(t);
+
+        } else {
+            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, fail_msg);
+        }
     }
 
-    res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(res) == PGRES_TUPLES_OK
-        || PQresultStatus(res) == PGRES_COMMAND_OK)
-    {
-        return res;
-    }
-
-    snprintf(err, sizeof(err), "%s", PQerrorMessage(db));
-    PQclear(res);
-
-    if (PQstatus(db) != CONNECTION_OK) {
-        /* the server went away mid-query: 503, and reconnect next time */
-        ngx_rag_pg_discard();
-        ngx_rag_task_db_down(t, err);
-
-    } else {
-        /* the detail stays in the Postgres log, not in the response */
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, fail_msg);
-    }
-
-    return NULL;
+    return res;
 }

@@ -1,100 +1,47 @@
 /*
  * ngx_rag_search_module — GET /search?q=&collection=&k=&mode= and POST
  * {"query","collection","k","mode"}: hybrid retrieval over the collection's
- * mmap'd index file (lib/rag_search), optionally with a query embedding
- * from an OpenAI-compatible endpoint (lib/rag_embed).
+ * mmap'd index file (lib/rag_search, through the worker's index manager,
+ * ngx_rag_index.h), optionally with a query embedding from an
+ * OpenAI-compatible endpoint (lib/rag_embed).
  *
  *   rag_search;                      content handler of the location
- *   rag_index_dir PATH;              where <collection>.idx files live
  *   rag_embed_url URL;               .../v1 (off when unset)
  *   rag_embed_key KEY;  rag_embed_model NAME;
  *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
  *
- * Index manager (one per worker process): read-only mappings keyed by
- * file path. The event loop stat()s a file at most every 100 ms; when it
- * changed, the next search task opens (and fully validates) the new file
- * in the pool thread while other requests keep using the current one.
- * When that task's request ends, on the event loop, the new index is
- * installed; the old mapping is refcounted (the manager's reference plus
- * one per in-flight task) and unmapped on the event loop when the last
- * task using it is done. So a new generation is picked up without reload
- * and without failing a request. Requests that arrive while a worker's
- * first load of a file is under way wait for it (queued on the entry, no
- * thread held) instead of each opening the file. Searches and embedding
- * calls run on the thread pool, never on the event loop; other endpoints
- * can search through the same manager (ngx_rag_search.h).
+ * (rag_index_dir and rag_max_body belong to ngx_rag_module: other
+ * endpoints use them too.) Searches and embedding calls run on the
+ * thread pool, never on the event loop.
  */
 
 #include "ngx_rag_module.h"
 
+#include "ngx_rag_index.h"
+
 #include "rag_embed.h"
 #include "rag_index.h"
 #include "rag_search.h"
-#include "ngx_rag_search.h"
 
 #include <yajl/yajl_tree.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define NGX_RAG_SEARCH_MAX_QUERY   4096      /* bytes of query text */
-#define NGX_RAG_SEARCH_MAX_BODY    16384     /* bytes of POST body */
 #define NGX_RAG_SEARCH_DEFAULT_K   10
 #define NGX_RAG_SEARCH_SNIPPET     240
-#define NGX_RAG_IX_CHECK_MS        100
-#define NGX_RAG_IX_MAX_ENTRIES     256
-#define NGX_RAG_IX_MAX_PATH        1024
 
 
 typedef struct {
-    ngx_str_t    index_dir;
     ngx_str_t    embed_url;
     ngx_str_t    embed_key;
     ngx_str_t    embed_model;
     ngx_msec_t   debug_delay;
 } ngx_rag_search_loc_conf_t;
-
-
-/* One opened index; refs = 1 while current + 1 per task using it. */
-typedef struct {
-    rag_index   *ix;
-    ngx_uint_t   refs;
-} ngx_rag_ixref_t;
-
-
-typedef struct {
-    char              path[NGX_RAG_IX_MAX_PATH];
-    ngx_rag_ixref_t  *cur;
-    ngx_msec_t        checked;
-    unsigned          checked_once:1;
-    unsigned          stale:1;    /* the file differs from cur */
-    unsigned          loading:1;  /* a task is opening it */
-    unsigned          broken:1;   /* this file failed validation */
-    /* identity of the file cur (or the load in progress) came from */
-    dev_t             dev;
-    ino_t             ino;
-    off_t             size;
-    struct timespec   mtime;
-    ngx_uint_t        load_seq;      /* last load handed to a task */
-    ngx_uint_t        installed_seq; /* load that produced cur */
-    /* requests that arrived while the first load of this file ran: they
-     * are posted when it ends, so a burst opens the file once */
-    ngx_queue_t       waiters;
-} ngx_rag_ixent_t;
-
-
-/*
- * Process-wide on purpose: the index mappings belong to this nginx
- * worker process and are shared by all its requests; touched only on the
- * event loop thread.
- */
-static ngx_rag_ixent_t  *ngx_rag_ix_entries;
-static ngx_uint_t        ngx_rag_ix_nentries;
 
 
 typedef enum {
@@ -106,47 +53,20 @@ typedef enum {
 static const char *ngx_rag_mode_names[] = { "hybrid", "bm25", "vector" };
 
 
-/* A request's hold on one collection's index (see ngx_rag_search.h). */
-struct ngx_rag_search_pin_s {
-    /* set on the event loop */
-    ngx_rag_ixent_t   *ent;
-    ngx_rag_ixref_t   *ref;        /* current index, or NULL */
-    ngx_uint_t         load_seq;   /* != 0: open the file in the thread */
-    char              *path;
-
-    /* set by the thread */
-    rag_index         *opened;
-    char               open_err[256];
-    unsigned           open_enoent:1;
-    unsigned           tried:1;
-
-    unsigned           released:1;
-};
-
-
 typedef struct {
-    ngx_rag_search_pin_t  pin;
+    ngx_rag_index_pin_t *pin;
 
-    char              *query;
-    size_t             query_len;
-    char              *collection;
-    size_t             k;
-    ngx_rag_mode_e     mode;
-    rag_embed_conf     embed;
-    ngx_msec_t         delay;
-    struct timespec    start;
+    char                *query;
+    size_t               query_len;
+    char                *collection;
+    size_t               k;
+    ngx_rag_mode_e       mode;
+    rag_embed_conf       embed;
+    ngx_msec_t           delay;
+    struct timespec      start;
 
-    uint64_t           generation; /* set by the thread */
+    uint64_t             generation; /* set by the thread */
 } ngx_rag_search_ctx_t;
-
-
-/* A request parked until its index's first load ends (r->pool). */
-typedef struct {
-    ngx_queue_t           queue;
-    ngx_http_request_t   *request;
-    ngx_rag_task_t       *task;
-    unsigned              linked:1;
-} ngx_rag_search_waiter_t;
 
 
 static ngx_int_t ngx_rag_search_handler(ngx_http_request_t *r);
@@ -157,11 +77,7 @@ static ngx_int_t ngx_rag_search_start(ngx_http_request_t *r,
 static void ngx_rag_search_run(ngx_rag_task_t *t);
 static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
     ngx_rag_task_t *t);
-static void ngx_rag_search_cleanup(void *data);
-static void ngx_rag_search_waiter_cleanup(void *data);
-static void ngx_rag_ix_wake(ngx_rag_ixent_t *e);
-static ngx_int_t ngx_rag_search_pin_init(ngx_http_request_t *r,
-    ngx_rag_search_pin_t *pin, ngx_str_t *collection);
+static void ngx_rag_search_resume(ngx_http_request_t *r, void *data);
 static void *ngx_rag_search_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -176,13 +92,6 @@ static ngx_command_t  ngx_rag_search_commands[] = {
       ngx_rag_search_set,
       0,
       0,
-      NULL },
-
-    { ngx_string("rag_index_dir"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_rag_search_loc_conf_t, index_dir),
       NULL },
 
     { ngx_string("rag_embed_url"),
@@ -267,8 +176,6 @@ ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_rag_search_loc_conf_t *prev = parent;
     ngx_rag_search_loc_conf_t *conf = child;
 
-    ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
-                             "/var/lib/ngx_rag/index");
     ngx_conf_merge_str_value(conf->embed_url, prev->embed_url, "");
     ngx_conf_merge_str_value(conf->embed_key, prev->embed_key, "");
     ngx_conf_merge_str_value(conf->embed_model, prev->embed_model,
@@ -296,116 +203,6 @@ ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* ---- index manager (event loop only) ----------------------------------- */
-
-static void
-ngx_rag_ixref_release(ngx_rag_ixref_t *ref)
-{
-    if (ref == NULL) {
-        return;
-    }
-
-    if (--ref->refs == 0) {
-        rag_index_close(ref->ix);
-        free(ref);
-    }
-}
-
-
-static ngx_rag_ixent_t *
-ngx_rag_ix_entry(const char *path)
-{
-    ngx_uint_t        i;
-    ngx_rag_ixent_t  *e;
-
-    if (ngx_rag_ix_entries == NULL) {
-        ngx_rag_ix_entries = calloc(NGX_RAG_IX_MAX_ENTRIES,
-                                    sizeof(ngx_rag_ixent_t));
-        if (ngx_rag_ix_entries == NULL) {
-            return NULL;
-        }
-    }
-
-    for (i = 0; i < ngx_rag_ix_nentries; i++) {
-        if (strcmp(ngx_rag_ix_entries[i].path, path) == 0) {
-            return &ngx_rag_ix_entries[i];
-        }
-    }
-
-    if (ngx_rag_ix_nentries == NGX_RAG_IX_MAX_ENTRIES) {
-        return NULL;
-    }
-
-    e = &ngx_rag_ix_entries[ngx_rag_ix_nentries++];
-    ngx_cpystrn((u_char *) e->path, (u_char *) path, sizeof(e->path));
-    ngx_queue_init(&e->waiters);
-
-    return e;
-}
-
-
-/*
- * Refreshes the entry's view of the file (stat at most every 100 ms).
- * Returns NGX_OK when a search can go ahead (an index is loaded or being
- * loaded), NGX_DECLINED when the file does not exist, NGX_ABORT when the
- * only file there failed validation.
- */
-static ngx_int_t
-ngx_rag_ix_check(ngx_rag_ixent_t *e, ngx_log_t *log)
-{
-    struct stat  st;
-
-    if (!e->checked_once
-        || (ngx_msec_int_t) (ngx_current_msec - e->checked)
-           >= NGX_RAG_IX_CHECK_MS)
-    {
-        e->checked = ngx_current_msec;
-        e->checked_once = 1;
-
-        if (stat(e->path, &st) != 0) {
-            if (errno != ENOENT) {
-                ngx_log_error(NGX_LOG_ERR, log, errno, "stat \"%s\" failed",
-                              e->path);
-            }
-
-            /* the collection's index is gone: stop serving it */
-            if (e->cur) {
-                ngx_rag_ixref_release(e->cur);
-                e->cur = NULL;
-            }
-            e->stale = 0;
-            e->broken = 0;
-            e->dev = 0;
-            e->ino = 0;
-            return NGX_DECLINED;
-        }
-
-        if (st.st_dev != e->dev || st.st_ino != e->ino
-            || st.st_size != e->size
-            || st.st_mtim.tv_sec != e->mtime.tv_sec
-            || st.st_mtim.tv_nsec != e->mtime.tv_nsec)
-        {
-            /* a new file: (re)load it, even if the last one was bad */
-            e->stale = 1;
-            e->broken = 0;
-            e->dev = st.st_dev;
-            e->ino = st.st_ino;
-            e->size = st.st_size;
-            e->mtime = st.st_mtim;
-
-        } else if (e->cur == NULL && !e->loading && !e->broken) {
-            e->stale = 1;
-        }
-    }
-
-    if (e->cur || e->stale || e->loading) {
-        return NGX_OK;
-    }
-
-    return e->broken ? NGX_ABORT : NGX_DECLINED;
-}
-
-
 /* ---- request handling -------------------------------------------------- */
 
 static ngx_int_t
@@ -417,72 +214,17 @@ ngx_rag_search_fail(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
-ngx_rag_search_name_ok(ngx_str_t *s)
-{
-    size_t  i;
-    u_char  c;
-
-    if (s->len == 0 || s->len > 64) {
-        return 0;
-    }
-
-    for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-        {
-            return 0;
-        }
-    }
-
-    /* "." and anything with ".." could walk out of rag_index_dir */
-    for (i = 0; i + 1 < s->len; i++) {
-        if (s->data[i] == '.' && s->data[i + 1] == '.') {
-            return 0;
-        }
-    }
-
-    if (s->len == 1 && s->data[0] == '.') {
-        return 0;
-    }
-
-    return 1;
-}
-
-
 /* Decodes a query-string value ('+' is a space) into a pool copy. */
 static ngx_int_t
 ngx_rag_search_arg(ngx_http_request_t *r, const char *name, ngx_str_t *out)
 {
-    u_char     *dst, *src, *p;
-    ngx_str_t   raw;
+    ngx_str_t  raw;
 
     if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, raw.len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p, raw.data, raw.len);
-    for (src = p; src < p + raw.len; src++) {
-        if (*src == '+') {
-            *src = ' ';
-        }
-    }
-
-    src = p;
-    dst = p;
-    ngx_unescape_uri(&dst, &src, raw.len, 0);
-    *dst = '\0';
-
-    out->data = p;
-    out->len = dst - p;
-
-    return NGX_OK;
+    return ngx_rag_form_decode(r->pool, &raw, out);
 }
 
 
@@ -531,28 +273,22 @@ ngx_rag_search_parse_k(ngx_str_t *s, ngx_int_t *k)
 static ngx_int_t
 ngx_rag_search_handler(ngx_http_request_t *r)
 {
-    ngx_int_t       rc, k;
-    ngx_str_t       q, coll, ks, ms;
-    ngx_rag_mode_e  mode;
+    ngx_int_t            rc, k;
+    ngx_str_t            q, coll, ks, ms;
+    ngx_rag_mode_e       mode;
+    ngx_rag_loc_conf_t  *rlcf;
 
     if (r->method == NGX_HTTP_POST) {
-        rc = ngx_rag_check_json_post(r, NGX_RAG_SEARCH_MAX_BODY);
-        if (rc != NGX_OK) {
-            return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, rc);
-        }
+        /* rag_max_body, as for every endpoint of the module */
+        rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+        rc = ngx_rag_check_json_post(r, rlcf->max_body);
 
-        r->request_body_in_single_buf = 1;
-
-        rc = ngx_http_read_client_request_body(r, ngx_rag_search_body);
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        return NGX_DONE;
+        return ngx_rag_read_json(r, NGX_RAG_EP_SEARCH, rc,
+                                 ngx_rag_search_body);
     }
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
-        return ngx_rag_refuse(r, NGX_RAG_EP_SEARCH, NGX_HTTP_NOT_ALLOWED);
+        return ngx_rag_not_allowed(r, NGX_RAG_EP_SEARCH, "GET, HEAD, POST");
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -610,15 +346,7 @@ ngx_rag_search_body(ngx_http_request_t *r)
     static const char *p_limit[] = { "limit", NULL };
     static const char *p_mode[] = { "mode", NULL };
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (body.len > NGX_RAG_SEARCH_MAX_BODY) {
-        ngx_http_finalize_request(r,
-            ngx_rag_search_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "body too large"));
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_SEARCH, &body) != NGX_OK) {
         return;
     }
 
@@ -717,152 +445,13 @@ bad_type:
 }
 
 
-/*
- * Takes the request's hold on collection's index: a reference to the
- * current mapping and/or the duty to open a new file in the thread. The
- * hold is released by a pool cleanup, on the event loop. Returns NGX_OK,
- * NGX_AGAIN (the first load of the file is under way: wait for it;
- * pin->ent is set), NGX_DECLINED (no such index), NGX_ABORT (index file
- * invalid), NGX_BUSY (too many collections) or NGX_ERROR.
- */
-static ngx_int_t
-ngx_rag_search_pin_init(ngx_http_request_t *r, ngx_rag_search_pin_t *pin,
-    ngx_str_t *collection)
-{
-    u_char                     *p;
-    char                        path[NGX_RAG_IX_MAX_PATH];
-    ngx_int_t                   rc;
-    ngx_rag_ixent_t            *ent;
-    ngx_pool_cleanup_t         *cln;
-    ngx_rag_search_loc_conf_t  *slcf;
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_rag_search_module);
-
-    if (slcf->index_dir.len + collection->len + 6 > sizeof(path)) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_snprintf((u_char *) path, sizeof(path) - 1, "%V/%V.idx",
-                     &slcf->index_dir, collection);
-    *p = '\0';
-
-    ent = ngx_rag_ix_entry(path);
-    if (ent == NULL) {
-        return NGX_BUSY;
-    }
-
-    rc = ngx_rag_ix_check(ent, r->connection->log);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ent->cur == NULL && ent->loading) {
-        pin->ent = ent;
-        return NGX_AGAIN;
-    }
-
-    pin->path = ngx_rag_pstrndup(r->pool, (u_char *) path,
-                                       (size_t) (p - (u_char *) path));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (pin->path == NULL || cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* a reference for the thread, taken before the task is posted */
-    pin->ent = ent;
-    if (ent->cur) {
-        pin->ref = ent->cur;
-        pin->ref->refs++;
-    }
-
-    if (ent->stale && !ent->loading) {
-        /* this request opens the new file; others keep using cur (or,
-         * with none yet, wait for this one) */
-        pin->load_seq = ++ent->load_seq;
-        ent->loading = 1;
-        ent->stale = 0;
-    }
-
-    cln->handler = ngx_rag_search_cleanup;
-    cln->data = pin;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_rag_search_pin(ngx_http_request_t *r, ngx_str_t *collection,
-    ngx_rag_search_pin_t **out)
-{
-    ngx_int_t              rc;
-    ngx_rag_search_pin_t  *pin;
-
-    *out = NULL;
-
-    if (!ngx_rag_search_name_ok(collection)) {
-        return NGX_DECLINED;
-    }
-
-    pin = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_pin_t));
-    if (pin == NULL) {
-        return NGX_ERROR;
-    }
-
-    *out = pin;
-
-    rc = ngx_rag_search_pin_init(r, pin, collection);
-
-    /* callers without a wait queue retry later: the first load of this
-     * index is under way */
-    return rc == NGX_AGAIN ? NGX_BUSY : rc;
-}
-
-
-const rag_index *
-ngx_rag_search_pin_index(ngx_rag_search_pin_t *pin, int *missing)
-{
-    if (missing) {
-        *missing = 0;
-    }
-
-    if (pin == NULL) {
-        return NULL;
-    }
-
-    if (pin->load_seq && !pin->tried) {
-        pin->tried = 1;
-        pin->opened = rag_index_open(pin->path, pin->open_err,
-                                     sizeof(pin->open_err));
-        if (pin->opened == NULL && errno == ENOENT) {
-            pin->open_enoent = 1;
-        }
-    }
-
-    if (pin->opened) {
-        return pin->opened;
-    }
-
-    if (pin->ref) {
-        return pin->ref->ix;
-    }
-
-    if (missing) {
-        *missing = pin->open_enoent;
-    }
-
-    return NULL;
-}
-
-
 static ngx_int_t
 ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
 {
     ngx_int_t                   rc;
     ngx_rag_task_t             *t;
-    ngx_pool_cleanup_t         *cln;
     ngx_rag_search_ctx_t       *ctx;
-    ngx_rag_search_waiter_t    *w;
     ngx_rag_search_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_rag_search_module);
@@ -882,7 +471,7 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "missing collection");
     }
 
-    if (!ngx_rag_search_name_ok(collection)) {
+    if (!ngx_rag_index_name_ok(collection)) {
         return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
                                    "bad collection name");
     }
@@ -901,7 +490,7 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 
     ctx = t->data;
 
-    rc = ngx_rag_search_pin_init(r, &ctx->pin, collection);
+    rc = ngx_rag_index_pin(r, collection, &ctx->pin);
 
     switch (rc) {
     case NGX_OK:
@@ -949,19 +538,11 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 
     if (rc == NGX_AGAIN) {
         /* the first load of this index is running: wait for it */
-        w = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_waiter_t));
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (w == NULL || cln == NULL) {
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        w->request = r;
-        w->task = t;
-        ngx_queue_insert_tail(&ctx->pin.ent->waiters, &w->queue);
-        w->linked = 1;
-
-        cln->handler = ngx_rag_search_waiter_cleanup;
-        cln->data = w;
 
         return NGX_DONE;
     }
@@ -1063,7 +644,7 @@ ngx_rag_search_run(ngx_rag_task_t *t)
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
 
-    ix = ngx_rag_search_pin_index(&ctx->pin, &missing);
+    ix = ngx_rag_index_get(ctx->pin, &missing);
 
     if (ctx->delay) {
         /* tests: a slow search (after the index is opened) */
@@ -1140,7 +721,7 @@ ngx_rag_search_done(ngx_http_request_t *r, ngx_rag_task_t *t)
     }
 
     /* install a newly opened index now rather than at pool cleanup */
-    ngx_rag_search_cleanup(&ctx->pin);
+    ngx_rag_index_unpin(ctx->pin);
 
     return ngx_rag_send(r, t->status, t->content_type,
                         (u_char *) t->body.data, t->body.len,
@@ -1148,165 +729,49 @@ ngx_rag_search_done(ngx_http_request_t *r, ngx_rag_task_t *t)
 }
 
 
-/*
- * Runs once per request, on the event loop, after the task finished (the
- * request is blocked until then) or when it was never posted.
- */
+/* Event loop: the index's first load, which this request waited for,
+ * ended; pin again and go on, or answer. */
 static void
-ngx_rag_search_cleanup(void *data)
+ngx_rag_search_resume(ngx_http_request_t *r, void *data)
 {
-    ngx_rag_search_pin_t  *pin = data;
-    ngx_rag_ixent_t       *e = pin->ent;
-    ngx_rag_ixref_t       *ref;
-    ngx_uint_t             loader;
+    ngx_int_t              rc;
+    ngx_str_t              coll;
+    ngx_rag_task_t        *t = data;
+    ngx_rag_search_ctx_t  *ctx = t->data;
 
-    if (pin->released || e == NULL) {
-        return;
-    }
-    pin->released = 1;
+    coll.data = (u_char *) ctx->collection;
+    coll.len = ngx_strlen(ctx->collection);
 
-    ngx_rag_ixref_release(pin->ref);
-    pin->ref = NULL;
+    rc = ngx_rag_index_pin(r, &coll, &ctx->pin);
 
-    if (pin->load_seq == 0) {
-        return;
-    }
-
-    loader = (pin->load_seq == e->load_seq);
-    if (loader) {
-        e->loading = 0;
-    }
-
-    if (!pin->tried) {
-        /* the task never ran: let the next request load the file */
-        if (loader) {
-            e->stale = 1;
+    switch (rc) {
+    case NGX_OK:
+        if (ngx_rag_task_post(r, t) == NGX_OK) {
+            return;
         }
-        goto wake;
-    }
-
-    if (pin->opened == NULL) {
-        if (pin->open_err[0] && !pin->open_enoent) {
-            /* keep serving the old index, if any; retry only when the
-             * file changes */
-            e->broken = 1;
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "rag_search: cannot open index: %s",
-                          pin->open_err);
+        rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "search queue full");
+        break;
+    case NGX_AGAIN:
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+            == NGX_OK)
+        {
+            return;
         }
-        goto wake;
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        break;
+    case NGX_DECLINED:
+        rc = ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
+                                 "unknown collection");
+        break;
+    case NGX_ABORT:
+    case NGX_BUSY:
+        rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "collection index unavailable");
+        break;
+    default:
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (pin->load_seq <= e->installed_seq) {
-        /* an older load finished late */
-        rag_index_close(pin->opened);
-        pin->opened = NULL;
-        goto wake;
-    }
-
-    ref = malloc(sizeof(ngx_rag_ixref_t));
-    if (ref == NULL) {
-        rag_index_close(pin->opened);
-        pin->opened = NULL;
-        goto wake;
-    }
-
-    ref->ix = pin->opened;
-    ref->refs = 1;
-    pin->opened = NULL;
-
-    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
-                  "rag_search: %s generation %uL loaded (%uD chunks)",
-                  e->path, (uint64_t) rag_index_generation(ref->ix),
-                  rag_index_count(ref->ix));
-
-    ngx_rag_ixref_release(e->cur);
-    e->cur = ref;
-    e->installed_seq = pin->load_seq;
-    e->broken = 0;
-
-wake:
-
-    if (loader) {
-        ngx_rag_ix_wake(e);
-    }
-}
-
-
-static void
-ngx_rag_search_waiter_cleanup(void *data)
-{
-    ngx_rag_search_waiter_t  *w = data;
-
-    if (w->linked) {
-        ngx_queue_remove(&w->queue);
-        w->linked = 0;
-    }
-}
-
-
-/* Event loop: the first load of e ended (well or not); resume the
- * requests that waited for it. */
-static void
-ngx_rag_ix_wake(ngx_rag_ixent_t *e)
-{
-    ngx_int_t                 rc;
-    ngx_str_t                 coll;
-    ngx_queue_t               q, *x;
-    ngx_connection_t         *c;
-    ngx_http_request_t       *r;
-    ngx_rag_search_ctx_t     *ctx;
-    ngx_rag_search_waiter_t  *w;
-
-    if (ngx_queue_empty(&e->waiters)) {
-        return;
-    }
-
-    /* take them all; any that must wait again re-queue on e->waiters */
-    ngx_queue_init(&q);
-    ngx_queue_add(&q, &e->waiters);
-    ngx_queue_init(&e->waiters);
-
-    while (!ngx_queue_empty(&q)) {
-        x = ngx_queue_head(&q);
-        ngx_queue_remove(x);
-        w = ngx_queue_data(x, ngx_rag_search_waiter_t, queue);
-        w->linked = 0;
-
-        r = w->request;
-        c = r->connection;
-        ctx = w->task->data;
-        coll.data = (u_char *) ctx->collection;
-        coll.len = ngx_strlen(ctx->collection);
-
-        rc = ngx_rag_search_pin_init(r, &ctx->pin, &coll);
-
-        switch (rc) {
-        case NGX_OK:
-            if (ngx_rag_task_post(r, w->task) == NGX_OK) {
-                continue;
-            }
-            rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "search queue full");
-            break;
-        case NGX_AGAIN:
-            ngx_queue_insert_tail(&e->waiters, &w->queue);
-            w->linked = 1;
-            continue;
-        case NGX_DECLINED:
-            rc = ngx_rag_search_fail(r, NGX_HTTP_NOT_FOUND,
-                                     "unknown collection");
-            break;
-        case NGX_ABORT:
-        case NGX_BUSY:
-            rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "collection index unavailable");
-            break;
-        default:
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_finalize_request(r, rc);
-        ngx_http_run_posted_requests(c);
-    }
+    ngx_http_finalize_request(r, rc);
 }

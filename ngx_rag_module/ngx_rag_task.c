@@ -8,6 +8,7 @@
 #include "ngx_rag_module.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 
 typedef struct {
@@ -118,6 +119,22 @@ ngx_rag_task_post(ngx_http_request_t *r, ngx_rag_task_t *t)
 }
 
 
+ngx_int_t
+ngx_rag_task_start(ngx_http_request_t *r, ngx_rag_task_t *t)
+{
+    if (ngx_rag_task_post(r, t) != NGX_OK) {
+        ngx_rag_metrics_observe(r, t->endpoint,
+                                NGX_HTTP_SERVICE_UNAVAILABLE);
+        return ngx_rag_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "thread pool queue full");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 static void
 ngx_rag_task_thread(void *data, ngx_log_t *log)
 {
@@ -169,6 +186,18 @@ ngx_rag_task_finish(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
+    /* what the thread could not log itself (no nginx API there) */
+    if (t->db_error[0]) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rag: database %s: %s",
+                      t->db_down ? "unavailable" : "error", t->db_error);
+
+    } else if (t->db_reconnected) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rag: database connection was closed by the server, "
+                      "reconnected");
+    }
+
     if (t->done) {
         rc = t->done(r, t);
 
@@ -181,4 +210,30 @@ ngx_rag_task_finish(ngx_http_request_t *r)
     ngx_rag_metrics_observe(r, t->endpoint, t->status);
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* ---- results, filled by run() in the thread ----------------------------- */
+
+void
+ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status, const char *msg)
+{
+    rag_buf_reset(&t->body);
+    t->status = status;
+
+    if (rag_buf_puts(&t->body, "{\"error\":") != 0
+        || rag_buf_json_str(&t->body, msg, strlen(msg)) != 0
+        || rag_buf_putc(&t->body, '}') != 0)
+    {
+        rag_buf_reset(&t->body);
+    }
+}
+
+
+void
+ngx_rag_task_db_down(ngx_rag_task_t *t)
+{
+    ngx_rag_task_error(t, NGX_HTTP_SERVICE_UNAVAILABLE,
+                       "database unavailable");
+    t->retry_after = 5;
 }

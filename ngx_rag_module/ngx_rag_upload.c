@@ -8,6 +8,8 @@
  * by URL, so a re-upload updates in place instead of overwriting by
  * position). Protected by a bearer token compared in constant time.
  * Shape is validated here; Postgres does the upsert in one statement.
+ * The collection must exist (404 naming it) unless the location has
+ * rag_upload_create_collections on.
  */
 
 #include "ngx_rag_module.h"
@@ -17,11 +19,13 @@
 
 #define NGX_RAG_UPLOAD_MAX_DOCS   1000
 #define NGX_RAG_UPLOAD_MAX_URL    2048
+#define NGX_RAG_UPLOAD_DUPS_LISTED "20"   /* repeated URLs named back */
 
 
 typedef struct {
-    char  *collection;
-    char  *body;
+    char        *collection;
+    char        *body;
+    ngx_flag_t   create;     /* rag_upload_create_collections */
 } ngx_rag_upload_ctx_t;
 
 
@@ -161,14 +165,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
 
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (body.len > rlcf->max_body) {
-        ngx_rag_upload_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                            "body too large");
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_UPLOAD, &body) != NGX_OK) {
         return;
     }
 
@@ -221,6 +218,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 
     ctx = t->data;
     ctx->body = (char *) body.data;
+    ctx->create = rlcf->upload_create;
 
     /* validated above: a string of at most 64 bytes */
     ctx->collection = ngx_rag_pstrndup(r->pool, coll->u.string,
@@ -244,38 +242,48 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 static void
 ngx_rag_upload_run(ngx_rag_task_t *t)
 {
+    char                  msg[192];
     PGresult             *res;
-    const char           *params[2];
+    const char           *params[3];
     ngx_rag_upload_ctx_t *ctx = t->data;
 
     params[0] = ctx->collection;
     params[1] = ctx->body;
+    params[2] = ctx->create ? "t" : "f";
 
     /*
-     * One statement, one transaction: the collection, the upserted
-     * documents (unchanged ones untouched) and the job. The dedupe key
-     * is the batch's hash, so a retried upload makes no second job.
+     * One statement, one transaction: the collection (created only when
+     * the location allows it; otherwise no row comes back and nothing is
+     * stored or queued), the upserted documents (unchanged ones
+     * untouched) and the job. The dedupe key
+     * is the batch's hash, so a retried upload makes no second job. A
+     * URL given twice is stored once, from its last occurrence (as if
+     * the documents were uploaded one after another); the response
+     * counts the superseded ones and lists the repeated URLs.
      */
     res = ngx_rag_task_query(t,
         "WITH b AS (SELECT $2::jsonb AS j),"
-        " c AS (INSERT INTO collections (name) VALUES ($1)"
+        " n AS (INSERT INTO collections (name) SELECT $1 WHERE $3::bool"
         "       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
         "       RETURNING id),"
+        " c AS (SELECT id FROM n UNION ALL"
+        "       SELECT id FROM collections WHERE name = $1 AND NOT $3::bool),"
         " d AS (SELECT x->>'url' AS url, coalesce(x->>'title', '') AS title,"
         "         x->>'body' AS body,"
         "         coalesce(ARRAY(SELECT jsonb_array_elements_text("
         "           CASE jsonb_typeof(x->'tags') WHEN 'array' THEN x->'tags'"
         "           ELSE '[]' END)), '{}')"
         "         || CASE WHEN x->>'source' IS NOT NULL"
-        "            THEN ARRAY[x->>'source'] ELSE '{}' END AS tags"
+        "            THEN ARRAY[x->>'source'] ELSE '{}' END AS tags, n"
         "       FROM b, jsonb_array_elements(coalesce(j->'documents',"
-        "            jsonb_build_array(j->'document'))) AS x),"
+        "            jsonb_build_array(j->'document')))"
+        "            WITH ORDINALITY AS a(x, n)),"
         " u AS (INSERT INTO documents (collection_id, url, title, body,"
         "         source, tags, content_hash, fetched_at)"
         "       SELECT DISTINCT ON (d.url) c.id, d.url, d.title, d.body,"
         "         'upload', d.tags,"
         "         encode(sha256(convert_to(d.body, 'UTF8')), 'hex'), now()"
-        "       FROM c, d"
+        "       FROM c, d ORDER BY d.url, d.n DESC"
         "       ON CONFLICT (collection_id, url) DO UPDATE SET"
         "         title = EXCLUDED.title, body = EXCLUDED.body,"
         "         tags = EXCLUDED.tags, content_hash = EXCLUDED.content_hash,"
@@ -288,10 +296,26 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         "   jsonb_build_object('collection', $1::text,"
         "                      'source', jsonb_build_object('type', 'rechunk')),"
         "   'ingest:rechunk:' || $1 || ':' || md5($2::text), 80),"
-        "   (SELECT count(*) FROM d), (SELECT count(*) FROM u)",
-        2, params, "storing documents failed");
+        "   (SELECT count(*) FROM d), (SELECT count(*) FROM u),"
+        "   (SELECT count(*) - count(DISTINCT url) FROM d),"
+        "   (SELECT coalesce(json_agg(url ORDER BY url), '[]') FROM"
+        "     (SELECT url FROM d GROUP BY url HAVING count(*) > 1"
+        "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)"
+        " FROM c",
+        3, params, NGX_RAG_PG_IDEMPOTENT,
+        "storing documents failed");
 
     if (res == NULL) {
+        return;
+    }
+
+    if (PQntuples(res) == 0) {
+        /* no such collection, and this location may not create one */
+        PQclear(res);
+        snprintf(msg, sizeof(msg), "unknown collection \"%s\" (create it "
+                 "with rag-admin collection-add, or set "
+                 "rag_upload_create_collections on)", ctx->collection);
+        ngx_rag_task_error(t, NGX_HTTP_NOT_FOUND, msg);
         return;
     }
 
@@ -300,8 +324,10 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
     rag_buf_puts(&t->body, PQgetvalue(res, 0, 0));
     rag_buf_puts(&t->body, ",\"collection\":");
     rag_buf_json_str(&t->body, ctx->collection, strlen(ctx->collection));
-    rag_buf_printf(&t->body, ",\"documents\":%s,\"changed\":%s}",
-                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    rag_buf_printf(&t->body, ",\"documents\":%s,\"changed\":%s,"
+                   "\"duplicates\":%s,\"duplicate_urls\":%s}",
+                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                   PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
 
     PQclear(res);
 }

@@ -110,21 +110,6 @@ ngx_rag_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-void
-ngx_rag_task_error(ngx_rag_task_t *t, ngx_uint_t status, const char *msg)
-{
-    rag_buf_reset(&t->body);
-    t->status = status;
-
-    if (rag_buf_puts(&t->body, "{\"error\":") != 0
-        || rag_buf_json_str(&t->body, msg, strlen(msg)) != 0
-        || rag_buf_putc(&t->body, '}') != 0)
-    {
-        rag_buf_reset(&t->body);
-    }
-}
-
-
 ngx_int_t
 ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body)
 {
@@ -153,9 +138,17 @@ ngx_rag_check_json_post(ngx_http_request_t *r, size_t max_body)
 }
 
 
+/*
+ * The body as nginx left it in r->request_body->bufs: memory buffers,
+ * or one buffer for the part spooled to client_body_temp_path. Special
+ * buffers carry no data — an empty body (Content-Length: 0) or the end
+ * of a chunked one is a zeroed last_buf whose pos is NULL — and are
+ * skipped, never copied.
+ */
 ngx_int_t
 ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
 {
+    off_t         size;
     size_t        len;
     u_char       *p;
     ssize_t       n;
@@ -165,15 +158,17 @@ ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
     out->len = 0;
     out->data = (u_char *) "";
 
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+    if (r->request_body == NULL) {
         return NGX_OK;
     }
 
     len = 0;
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
+        len += (size_t) ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
     }
 
     p = ngx_pnalloc(r->pool, len + 1);
@@ -185,24 +180,57 @@ ngx_rag_body(ngx_http_request_t *r, ngx_str_t *out)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
+        size = ngx_buf_size(b);
 
-        if (b->in_file) {
-            /* a body over client_body_buffer_size was spooled to a
-             * local temp file; max_body keeps this read small */
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-            if (n != b->file_last - b->file_pos) {
-                return NGX_ERROR;
-            }
-            p += n;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        if (size == 0) {
+            continue;
         }
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, (size_t) size);
+            continue;
+        }
+
+        /* spooled to a temp file; max_body keeps this read small */
+        n = ngx_read_file(b->file, p, (size_t) size, b->file_pos);
+        if (n != (ssize_t) size) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "rag: short read of the request body from "
+                          "\"%V\"", &b->file->name);
+            return NGX_ERROR;
+        }
+        p += n;
     }
 
     *p = '\0';
     out->len = len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_body_bounded(ngx_http_request_t *r, ngx_uint_t endpoint,
+    ngx_str_t *body)
+{
+    ngx_rag_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
+
+    if (ngx_rag_body(r, body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    /* a chunked body had no Content-Length to refuse before reading */
+    if (body->len > rlcf->max_body) {
+        ngx_rag_metrics_observe(r, endpoint,
+                                NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        ngx_http_finalize_request(r, ngx_rag_send_error(r,
+                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "body too large"));
+        return NGX_DONE;
+    }
 
     return NGX_OK;
 }
@@ -322,9 +350,34 @@ ngx_rag_refuse(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t status)
 
 
 ngx_int_t
+ngx_rag_not_allowed(ngx_http_request_t *r, ngx_uint_t endpoint,
+    const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    /* RFC 9110 15.5.6: a 405 lists the methods the resource supports */
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_rag_refuse(r, endpoint, NGX_HTTP_NOT_ALLOWED);
+}
+
+
+ngx_int_t
 ngx_rag_read_json(ngx_http_request_t *r, ngx_uint_t endpoint, ngx_int_t rc,
     ngx_http_client_body_handler_pt post_handler)
 {
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_rag_not_allowed(r, endpoint, "POST");
+    }
+
     if (rc != NGX_OK) {
         return ngx_rag_refuse(r, endpoint, rc);
     }
@@ -353,4 +406,66 @@ ngx_rag_pstrndup(ngx_pool_t *pool, const void *s, size_t len)
     }
 
     return p;
+}
+
+
+ngx_int_t
+ngx_rag_form_decode(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *out)
+{
+    u_char  *dst, *src, *p;
+
+    p = ngx_pnalloc(pool, raw->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, raw->data, raw->len);
+    for (src = p; src < p + raw->len; src++) {
+        if (*src == '+') {
+            *src = ' ';
+        }
+    }
+
+    src = p;
+    dst = p;
+    ngx_unescape_uri(&dst, &src, raw->len, 0);
+    *dst = '\0';
+
+    out->data = p;
+    out->len = dst - p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rag_form_arg(ngx_pool_t *pool, ngx_str_t *form, const char *name,
+    ngx_str_t *out)
+{
+    u_char     *p, *last, *amp;
+    size_t      n;
+    ngx_str_t   raw;
+
+    n = ngx_strlen(name);
+    p = form->data;
+    last = p + form->len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if ((size_t) (amp - p) > n && ngx_strncmp(p, name, n) == 0
+            && p[n] == '=')
+        {
+            raw.data = p + n + 1;
+            raw.len = amp - raw.data;
+            return ngx_rag_form_decode(pool, &raw, out);
+        }
+
+        p = amp + 1;
+    }
+
+    return NGX_DECLINED;
 }

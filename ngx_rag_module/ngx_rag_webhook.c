@@ -77,19 +77,9 @@ ngx_rag_webhook_body(ngx_http_request_t *r)
     ngx_str_t               body;
     ngx_rag_task_t         *t;
     enum rag_event_rc       rc;
-    ngx_rag_loc_conf_t     *rlcf;
     ngx_rag_webhook_ctx_t  *ctx;
 
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rag_module);
-
-    if (ngx_rag_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (body.len > rlcf->max_body) {
-        ngx_rag_webhook_finish(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                               "body too large");
+    if (ngx_rag_body_bounded(r, NGX_RAG_EP_WEBHOOK, &body) != NGX_OK) {
         return;
     }
 
@@ -162,7 +152,8 @@ ngx_rag_webhook_run(ngx_rag_task_t *t)
         " rag_answer_dedupe_key($1, $2), 50)"
         " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
         " AND rag_message_wants_answer(m)",
-        3, params, "enqueue failed");
+        3, params, NGX_RAG_PG_IDEMPOTENT,
+        "enqueue failed");
 
     if (res == NULL) {
         return;

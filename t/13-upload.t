@@ -17,6 +17,13 @@ my $ng = RagTest::nginx_start(pg => $pg,
             rag_max_body 256k;
             client_body_buffer_size 8k;  # larger bodies spool to a file
         }
+        location = /upload-create {
+            rag_upload;
+            rag_upload_token "tok-123456";
+            rag_upload_create_collections on;
+            rag_max_body 256k;
+            client_body_buffer_size 8k;
+        }
         location = /open-upload { rag_upload; }
     ');
 my $http = HTTP::Tiny->new(timeout => 10);
@@ -38,9 +45,21 @@ is(up($batch, Authorization => undef)->{status}, 401, 'no token: 401');
 is($http->post("$ng->{url}/open-upload", { content => $batch,
     headers => \%auth })->{status}, 403, 'endpoint without token configured: 403');
 
+# An upload does not create a collection unless its location says so: a
+# typo in the name must not make a collection no forum searches.
 my $r = up($batch);
+is($r->{status}, 404, 'unknown collection: 404');
+is($r->{content}, '{"error":"unknown collection \\"guide\\" (create it with '
+    . 'rag-admin collection-add, or set rag_upload_create_collections on)"}',
+    '... naming the collection and the two ways out');
+is(RagTest::psql($pg, "SELECT (SELECT count(*) FROM collections) || ' ' || "
+    . "(SELECT count(*) FROM documents) || ' ' || (SELECT count(*) FROM jobs)"),
+    '0 0 0', '... and stores nothing');
+RagTest::psql($pg, "INSERT INTO collections (name) VALUES ('guide')");
+
+$r = up($batch);
 is($r->{status}, 202, 'upload accepted');
-like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2\}$/,
+like($r->{content}, qr/^\{"job_id":\d+,"collection":"guide","documents":2,"changed":2,"duplicates":0,"duplicate_urls":\[\]\}$/,
     'job id and counts');
 my ($job) = $r->{content} =~ /"job_id":(\d+)/;
 is(RagTest::psql($pg, "SELECT kind || ' ' || (payload->'source'->>'type') FROM jobs WHERE id = $job"),
@@ -56,7 +75,7 @@ is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '1', 'one job');
 
 (my $edited = $batch) =~ s/Edit the file\./Edit the file and reload./;
 $r = up($edited);
-like($r->{content}, qr/"documents":2,"changed":1\}/, 'one changed document detected');
+like($r->{content}, qr/"documents":2,"changed":1,"duplicates":0,/, 'one changed document detected');
 is(RagTest::psql($pg, 'SELECT count(*) FROM documents'), '2', 'upsert by URL: still 2 rows');
 is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '2', 'new batch, new job');
 
@@ -67,12 +86,31 @@ is($r->{status}, 202, 'legacy shape accepted');
 is(RagTest::psql($pg, "SELECT array_to_string(tags, ',') FROM documents WHERE url LIKE '%legacy'"),
     'Docs V3', 'legacy source kept as a tag');
 
+# The same URL twice in one batch: the last occurrence wins, every time,
+# and the response says which URLs were repeated.
+for my $order ([qw(first second)], [qw(second first)], [qw(one two three)]) {
+    my $docs = join ',', map {
+        qq({"url":"https://docs.example.com/dup","title":"T-$_","body":"body $_"})
+    } @$order;
+    $r = up(qq({"collection":"guide","documents":[$docs,)
+        . qq({"url":"https://docs.example.com/other","body":"other @$order"}]}));
+    is($r->{status}, 202, "duplicate URL (@$order): 202");
+    my $n = @$order;
+    like($r->{content}, qr/"documents":@{[$n + 1]},"changed":2,"duplicates":@{[$n - 1]},"duplicate_urls":\["https:\/\/docs\.example\.com\/dup"\]\}$/,
+        "duplicate URL (@$order): reported");
+    is(RagTest::psql($pg, "SELECT title || '|' || body FROM documents "
+        . "WHERE url = 'https://docs.example.com/dup'"),
+        "T-$order->[-1]|body $order->[-1]", "duplicate URL (@$order): the last one stored");
+}
+
 # Large batch spooled to a temp file by nginx still works.
 my $big = '{"collection":"big","documents":[' . join(',', map {
     qq({"url":"https://docs.example.com/p$_","title":"P$_","body":") . ('word ' x 200) . qq("})
 } 1 .. 100) . ']}';
-$r = up($big);
+$r = $http->post("$ng->{url}/upload-create", { content => $big, headers => \%auth });
 is($r->{status}, 202, 'large batch (spooled body) accepted');
+is(RagTest::psql($pg, "SELECT count(*) FROM collections WHERE name = 'big'"), '1',
+    'rag_upload_create_collections on: the collection is created');
 like($r->{content}, qr/"documents":100/, '100 documents');
 
 # Validation

@@ -19,6 +19,7 @@ my $ng = RagTest::nginx_start(pg => $pg,
         location = /upload_documents {
             rag_upload;
             rag_upload_token "tok-123456";
+            rag_upload_create_collections on;
         }');
 my $worker = RagTest::spawn([RagTest::bin('rag-worker')],
     env => { RAG_DATABASE_URL => $pg->{conninfo}, RAG_INDEX_DIR => $idx,

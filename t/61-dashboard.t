@@ -1,5 +1,6 @@
-# rag_dashboard through the real nginx: token auth (bearer, ?token=,
-# cookie; 401/403), the JSON APIs checked against fixture rows (rates,
+# rag_dashboard through the real nginx: token auth (bearer, or the sign-in
+# form and a signed session cookie; never in a URL or the access log;
+# 401/403), the JSON APIs checked against fixture rows (rates,
 # median time to first answer, votes, queue depth, collections, recent
 # threads with sources, gap clusters with closest pages from a real
 # index), and the page itself rendered by headless Chromium: the DOM after
@@ -90,6 +91,7 @@ my $ng = RagTest::nginx_start(pg => $pg,
     http => 'rag_database "%%DB%%";',
     server => "
         location /dash/ { rag_dashboard; rag_dashboard_token \"$TOKEN\"; }
+        location = /signin.html { root %%DIR%%/html; }
         location /dash { rag_dashboard; rag_dashboard_token \"$TOKEN\"; }
         location /open/ { rag_dashboard; }
     ");
@@ -98,11 +100,19 @@ my $base = "$ng->{url}/dash/";
 my %bearer = (headers => { Authorization => "Bearer $TOKEN" });
 
 # --- auth --------------------------------------------------------------------
-is($http->get($base)->{status}, 401, 'page without token: 401');
+# The README's flow: open the page, sign in with the token through the
+# form (a POST: the token is never in a URL, so never in the access log),
+# then the browser holds a signed, expiring session cookie — never the
+# token itself.
+my $r = $http->get($base);
+is($r->{status}, 401, 'page without a session: 401');
+like($r->{headers}{'content-type'}, qr{^text/html}, '... the sign-in page');
+like($r->{content}, qr{<form method="post" action="login">}, '... with a form that POSTs the token');
+like($r->{content}, qr{<input type="password" name="token"}, '... in a password field');
+like($r->{headers}{'content-security-policy'} // '', qr/form-action 'self'/, '... CSP lets it post here only');
 is($http->get("${base}api/summary")->{status}, 401, 'api without token: 401');
 is($http->get($base, { headers => { Authorization => 'Bearer nope' } })->{status},
     401, 'wrong bearer: 401');
-is($http->get("$base?token=nope")->{status}, 401, 'wrong ?token: 401');
 is($http->get("${base}api/summary",
     { headers => { Cookie => 'rag_dashboard=nope' } })->{status}, 401,
     'wrong cookie: 401');
@@ -111,18 +121,70 @@ is($http->get("${base}api/summary",
     'token with a suffix: 401');
 is($http->get("$ng->{url}/open/", { headers => { Authorization => 'Bearer x' } })
     ->{status}, 403, 'no rag_dashboard_token configured: 403');
-is($http->post("${base}api/summary", \%bearer)->{status}, 405, 'POST: 405');
+is($http->post("${base}api/summary", \%bearer)->{status}, 405, 'POST to the API: 405');
 
-my $r = $http->get("$base?token=$TOKEN");
-is($r->{status}, 200, 'page with ?token=');
+sub login {
+    my ($token, %h) = @_;
+    return $http->post("${base}login", { content => "token=$token",
+        headers => { 'Content-Type' => 'application/x-www-form-urlencoded', %h } });
+}
+$r = login('nope');
+is($r->{status}, 401, 'sign in with a wrong token: 401');
+like($r->{content}, qr/Wrong token/, '... says so on the sign-in page');
+ok(!$r->{headers}{'set-cookie'}, '... and sets no cookie');
+is(login($TOKEN, 'Content-Type' => 'application/json')->{status}, 415,
+    'sign in with a JSON body: 415');
+is($http->get("${base}login")->{status}, 405, 'GET login: 405');
+
+$r = login($TOKEN);
+is($r->{status}, 303, 'sign in: 303');
+is($r->{headers}{location}, '/dash/', '... back to the dashboard');
+my $set = $r->{headers}{'set-cookie'} // '';
+like($set, qr{^rag_dashboard=1\.\d+\.[0-9a-f]{64}; Path=/dash/; Max-Age=43200; HttpOnly; SameSite=Strict$},
+    'a session cookie: version, expiry, HMAC; scoped, HttpOnly, SameSite');
+unlike($set, qr/\Q$TOKEN\E/, 'the cookie is not the token');
+my ($session) = $set =~ /^rag_dashboard=([^;]+)/;
+my ($exp) = $session =~ /^1\.(\d+)\./;
+cmp_ok(abs($exp - (time + 43200)), '<', 60, 'it expires in 12 hours (rag_dashboard_session)');
+my %cookie = (headers => { Cookie => "a=b; rag_dashboard=$session" });
+
+$r = $http->get($base, \%cookie);
+is($r->{status}, 200, 'page with the session');
 like($r->{headers}{'content-type'}, qr{^text/html}, 'HTML');
-like($r->{headers}{'set-cookie'} // '', qr{^rag_dashboard=\Q$TOKEN\E; Path=/dash/; HttpOnly; SameSite=Strict},
-    'cookie set for the API calls');
+ok(!$r->{headers}{'set-cookie'}, 'no new cookie');
 like($r->{headers}{'content-security-policy'} // '', qr/default-src 'none'/, 'CSP');
 like($r->{content}, qr/<svg|createElementNS/, 'page draws SVG charts');
-is($http->get("${base}api/summary",
-    { headers => { Cookie => "a=b; rag_dashboard=$TOKEN" } })->{status}, 200,
-    'cookie auth');
+unlike($r->{content}, qr/Authorization|qs\.get\("token"\)/, 'the page never handles the token');
+is($http->get("${base}api/summary", \%cookie)->{status}, 200, 'cookie auth for the API');
+is($http->get($base, \%bearer)->{status}, 200, 'bearer auth still works');
+
+# The session is an HMAC (key derived from the token) over version, expiry
+# and path: tampering, extending, expiring or replaying the raw token fail.
+use Digest::SHA qw(hmac_sha256 hmac_sha256_hex);
+my $skey = hmac_sha256('ngx_rag dashboard session v1', $TOKEN);
+my $mint = sub { my ($e) = @_; "1.$e." . hmac_sha256_hex("1.$e|/dash/", $skey) };
+is($mint->($exp), $session, 'the session is exactly the documented HMAC');
+my $api = sub { $http->get("${base}api/summary",
+    { headers => { Cookie => "rag_dashboard=$_[0]" } })->{status} };
+(my $tampered = $session) =~ s/([0-9a-f])$/$1 eq '0' ? '1' : '0'/e;
+is($api->($tampered), 401, 'a tampered MAC: 401');
+(my $longer = $session) =~ s/^1\.(\d+)/'1.' . ($1 + 86400)/e;
+is($api->($longer), 401, 'an extended expiry with the old MAC: 401');
+is($api->($mint->(time - 5)), 401, 'an expired session: 401');
+is($api->($mint->(time + 86400 * 30)), 401, 'a session longer than rag_dashboard_session: 401');
+is($api->($mint->(time + 600)), 200, 'any session minted with the key works (every worker, every reload)');
+is($api->($TOKEN), 401, 'the raw token as the cookie: 401');
+my $e2 = time + 600;
+is($api->("1.$e2." . hmac_sha256_hex("1.$e2|/open/", $skey)), 401,
+    'a session for another path: 401');
+RagTest::nginx_reload($ng);
+sleep 1;
+is($api->($session), 200, 'the session survives nginx -s reload');
+
+$r = $http->post("${base}logout", \%cookie);
+is($r->{status}, 303, 'sign out: 303');
+like($r->{headers}{'set-cookie'} // '', qr{^rag_dashboard=; Path=/dash/; Max-Age=0}, '... clears the cookie');
+
 $r = $http->get("$ng->{url}/dash", \%bearer);
 is($r->{status}, 301, 'location without slash redirects');
 like($r->{headers}{location} // '', qr{/dash/$}, '... to the slash');
@@ -202,7 +264,12 @@ SKIP: {
         '--disable-component-update', '--disable-sync',
         '--disable-dev-shm-usage', '--virtual-time-budget=10000',
         '--window-size=1280,900');
-    my $url = "$base?token=$TOKEN";
+    # a browser signs in the README's way: the form, posted
+    RagTest::write_file("$ng->{dir}/html/signin.html",
+        qq{<!doctype html><form method="post" action="/dash/login">}
+        . qq{<input type="password" name="token" value="$TOKEN"></form>}
+        . qq{<script>document.forms[0].submit()</script>});
+    my $url = "$ng->{url}/signin.html";
     my $profile = "$tmp/chrome-dom";
     my $dom = `$chromium @flags --user-data-dir=$profile --dump-dom '$url' 2>$tmp/chrome.log`;
     like($dom, qr/data-ready="1"/, 'JS ran and all APIs answered');
@@ -214,5 +281,22 @@ SKIP: {
     system("$chromium @flags --user-data-dir=$tmp/chrome-shot --screenshot=$png '$url' >>$tmp/chrome.log 2>&1");
     cmp_ok(-s $png // 0, '>', 30_000, 'screenshot is a real picture') or diag RagTest::slurp("$tmp/chrome.log");
 }
+
+# --- the token never reaches the access log ----------------------------------
+my $access = RagTest::slurp("$ng->{dir}/logs/access.log");
+like($access, qr{"POST /dash/login HTTP/1\.1" 303}, 'the sign-in is in the access log');
+unlike($access, qr/\Q$TOKEN\E/, 'the token is not');
+
+# A token in the URL is refused (nginx has already logged it by then):
+# the operator is told to change it.
+$r = $http->get("$base?token=$TOKEN");
+is($r->{status}, 401, '?token= is not accepted');
+like($r->{content}, qr/not accepted in the address/, '... and the page says why');
+ok(!$r->{headers}{'set-cookie'}, '... no session for it');
+is($http->get("${base}api/summary?token=$TOKEN", \%cookie)->{status}, 401,
+    '?token= with a valid session: still 401');
+like(RagTest::error_log($ng), qr/\[warn\][^\n]*dashboard token was sent in a URL[^\n]*change rag_dashboard_token/,
+    'a warning in the error log to change the token');
+unlike(RagTest::error_log($ng), qr/\Q$TOKEN\E/, 'the error log does not hold the token');
 
 done_testing;
