@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Job queue figures for rag-worker, measured in one run on a throwaway
 # Postgres (fsync and synchronous_commit ON):
-#   1. jobs/s claimed + completed by worker/queue.c with 1..8 connections,
+#   1. jobs/s claimed + completed by lib/rag_store_jobs.c with 1..8 connections,
 #      beside the original's style (one UPDATE ... RETURNING of every
 #      ready row, no lease: at-most-once);
 #   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll (rag-worker),
@@ -23,7 +23,7 @@ my $bin = RagTest::tmpdir() . '/queue_bench';
 my $flags = `pkg-config --cflags --libs libpq libcurl yajl libxml-2.0 openssl`;
 chomp $flags;
 system("cc -O2 -std=gnu11 -D_GNU_SOURCE -I$root/lib -I$root/worker "
-    . "-o $bin $root/bench/queue_bench.c $root/worker/queue.c "
+    . "-o $bin $root/bench/queue_bench.c "
     . "$RagTest::BUILD/librag.a $flags -lpthread -lm") == 0
     or die "build failed (run make first)";
 
@@ -47,7 +47,7 @@ sub fill {
     RagTest::psql($pg, "VACUUM ANALYZE jobs");
 }
 
-print "1. jobs/s through worker/queue.c, $JOBS ready jobs, one job per claim\n";
+print "1. jobs/s through lib/rag_store_jobs.c, $JOBS ready jobs, one job per claim\n";
 for my $t (1, 2, 4, 8) {
     fill($JOBS);
     my ($n, $s) = split ' ', `$bin claim '$ci' $t`;

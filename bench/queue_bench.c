@@ -1,5 +1,5 @@
 /*
- * queue_bench — measures the Postgres job queue (worker/queue.c):
+ * queue_bench — measures the Postgres job queue (lib/rag_store_jobs.c):
  *
  *   queue_bench claim CONNINFO THREADS [nocomplete]
  *       claims (+ completes, unless nocomplete) every ready job with
@@ -15,9 +15,9 @@
  *
  * Built and run by bench/queue.sh; not part of the product.
  */
-#include "queue.h"
 #include "rag_db.h"
 #include "rag_log.h"
+#include "rag_store_jobs.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -69,9 +69,9 @@ claimer(void *arg)
     rag_job j;
 
     snprintf(me, sizeof(me), "bench/%ld", (long) (size_t) arg);
-    while (rag_queue_claim(db, me, 60, &j) == 1) {
+    while (rag_store_jobs_claim(db, me, NULL, 60, 1, &j) == 1) {
         if (do_complete)
-            rag_queue_complete(db, &j);
+            rag_store_jobs_complete(db, &j);
         rag_job_free(&j);
         n++;
     }
@@ -198,9 +198,9 @@ run_latency(const char *mode, int n, long interval_ms)
         } else {
             rag_job j;
 
-            while (rag_queue_claim(db, "bench", 60, &j) == 1) {
+            while (rag_store_jobs_claim(db, "bench", NULL, 60, 1, &j) == 1) {
                 record(j.id, now_s());
-                rag_queue_complete(db, &j);
+                rag_store_jobs_complete(db, &j);
                 rag_job_free(&j);
                 got++;
             }
