@@ -12,10 +12,21 @@
 
 /* The ready index is (priority, run_at, id) WHERE state IN
  * ('queued','retry'): the inner SELECT walks it, skipping rows another
- * claimer holds, until it has $3 jobs. */
+ * claimer holds, until it has $3 jobs. A keyed job (one collection's) is
+ * taken only when none of its key runs and it is the first ready one of
+ * its key, so one claim never takes two of a key either. Two claimers
+ * racing for one key (their snapshots cannot see each other) are stopped
+ * by the unique index jobs_serial_running: the loser's statement fails
+ * with unique_violation and is retried. */
 static const char claim_sql[] =
-    "WITH c AS (SELECT id FROM jobs"
+    "WITH c AS (SELECT id FROM jobs j"
     " WHERE state IN ('queued','retry') AND run_at <= now()"
+    " AND (serial_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r"
+    " WHERE r.serial_key = j.serial_key AND r.state = 'running')"
+    " AND NOT EXISTS (SELECT 1 FROM jobs e"
+    " WHERE e.serial_key = j.serial_key AND e.state IN ('queued','retry')"
+    " AND e.run_at <= now()"
+    " AND (e.priority, e.run_at, e.id) < (j.priority, j.run_at, j.id))))"
     " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
     " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,"
     " locked_by = $1, lease_until = now() + make_interval(secs => $2),"
@@ -115,6 +126,34 @@ job_fence(PGresult *r, int i, rag_job *job)
              (long long) job->token);
 }
 
+/* Runs the claim into *out: 1, or 0 when it lost every race for a
+ * collection (unique_violation on jobs_serial_running; the retry's new
+ * snapshot sees the winner, so one retry normally does), or -1. */
+static int
+claim_query(PGconn *db, const char *const *p, PGresult **out)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        PGresult *r = PQexecParams(db, claim_sql, 5, NULL, p, NULL, NULL, 0);
+        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            *out = r;
+            return 1;
+        }
+        if (st == NULL || strcmp(st, "23505") != 0) {
+            rag_error("msg=\"claim failed\" status=%s error=\"%s\"",
+                      PQresStatus(PQresultStatus(r)),
+                      msg ? msg : PQerrorMessage(db));
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    rag_warn("msg=\"claim lost every race for a collection\"");
+    return 0;
+}
+
 int
 rag_store_jobs_claim(PGconn *db, const char *locked_by,
                      const rag_store_jobs_session *session,
@@ -131,9 +170,9 @@ rag_store_jobs_claim(PGconn *db, const char *locked_by,
         return -1;
     snprintf(lease, sizeof(lease), "%d", lease_seconds);
     snprintf(lim, sizeof(lim), "%d", max);
-    r = rag_db_query(db, claim_sql, 5, p);
-    if (r == NULL)
-        return -1;
+    n = claim_query(db, p, &r);
+    if (n <= 0)
+        return n;
     n = PQntuples(r);
     for (i = 0; i < n; i++) {
         const char *pl = PQgetvalue(r, i, 3);

@@ -69,7 +69,10 @@ typedef struct {
     unsigned long long generation;
 } rag_ingest_stats;
 
-/* Runs one ingestion. 0, or -1 with err. stats is filled either way. */
+/* Runs one ingestion. 0, or -1 with err, or RAG_INGEST_BUSY (with err)
+ * when another ingest of the collection holds it (nothing was done).
+ * stats is filled either way. */
+#define RAG_INGEST_BUSY (-2)
 int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                    rag_ingest_stats *st, char *err, size_t errlen);
 
@@ -81,7 +84,7 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
  * collection (collections.source) is used again. Private addresses are
  * allowed only by the conf key ingest_allow_private (never by the job),
  * and dir/json files only below the conf key ingest_file_root.
- * 0, or -1 with err. */
+ * 0, or -1 with err, or RAG_INGEST_BUSY. */
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                        char *err, size_t errlen);
 

@@ -199,9 +199,14 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
     } else if (strcmp(job->kind, "reindex") == 0) {
         rc = run_reindex(c, db, job, err, errlen);
     } else if (strcmp(job->kind, "ingest") == 0) {
-        rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
-                 ? RAG_JOB_OK
-                 : RAG_JOB_RETRY;
+        /* Worker jobs of one collection never overlap (the claim
+         * serialises them); a command-line rag-ingest can still hold the
+         * collection: wait for it without burning an attempt. */
+        int r = rag_ingest_run_job(db, c->conf, job->payload, err, errlen);
+
+        rc = r == 0 ? RAG_JOB_OK
+             : r == RAG_INGEST_BUSY ? RAG_JOB_DEFER
+                                    : RAG_JOB_RETRY;
     } else if (strcmp(job->kind, "community") == 0) {
         int r = rag_community_job(db, job->payload, c->env.index_dir,
                                   &c->env.embed, err, errlen);

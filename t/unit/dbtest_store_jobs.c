@@ -12,6 +12,7 @@
 #include "rag_store_jobs.h"
 #include "rag_time.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 static const char *conninfo;
@@ -270,6 +271,144 @@ test_rescue(PGconn *db)
     PQfinish(live);
 }
 
+/* Ingest, reindex and community jobs of one collection run one at a
+ * time; other jobs are not held up by them. */
+static void
+test_serial(PGconn *db)
+{
+    PGconn *other = connect_db();
+    rag_job j[8], next, none;
+    int n;
+
+    reset(db);
+    rag_db_exec(db,
+                "INSERT INTO jobs (kind, payload) VALUES"
+                " ('ingest', '{\"collection\":\"a\",\"n\":1}'),"
+                " ('reindex', '{\"collection\":\"a\"}'),"
+                " ('ingest', '{\"collection\":\"b\"}'),"
+                " ('community', '{\"guild\":\"42\"}'),"
+                " ('answer', '{}')",
+                0, NULL);
+    CHECK_STR(q(db, "SELECT string_agg(coalesce(serial_key, '-'), ','"
+                    " ORDER BY id) FROM jobs"),
+              "collection:a,collection:a,collection:b,"
+              "collection:community-42,-");
+    n = rag_store_jobs_claim(db, "w", NULL, 30, 8, j);
+    CHECK_INT(n, 4); /* not the second job of collection a */
+    CHECK_STR(q(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM"
+                    " jobs WHERE state = 'running'"), "1,3,4,5");
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &next), 0);
+    /* its end wakes the workers, then the next one is claimable */
+    rag_db_exec(other, "LISTEN rag_jobs", 0, NULL);
+    CHECK_INT(rag_store_jobs_fail(db, &j[0], "x", 0, 0, NULL), 1);
+    {
+        PGnotify *nt;
+        int woke = 0;
+
+        rag_db_exec(other, "SELECT 1", 0, NULL);
+        PQconsumeInput(other);
+        while ((nt = PQnotifies(other)) != NULL) {
+            woke |= strcmp(nt->extra, "collection:a") == 0;
+            PQfreemem(nt);
+        }
+        CHECK(woke);
+    }
+    rag_db_exec(other, "UNLISTEN rag_jobs", 0, NULL);
+    /* the retry (run_at now) queues behind job 2, one at a time */
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &next), 1);
+    CHECK_INT(next.id, 2);
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &none), 0);
+    CHECK_INT(rag_store_jobs_complete(db, &next), 1);
+    rag_job_free(&next);
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &next), 1);
+    CHECK_INT(next.id, 1);
+    CHECK_INT(next.attempts, 2);
+    rag_job_free(&next);
+    for (int i = 0; i < n; i++)
+        rag_job_free(&j[i]);
+    PQfinish(other);
+}
+
+typedef struct {
+    PGconn *db;
+} committer;
+
+static void *
+commit_later(void *arg)
+{
+    committer *c = arg;
+
+    rag_time_sleep_ms(300);
+    rag_db_commit(c->db);
+    return NULL;
+}
+
+/* Two claimers whose snapshots both see a collection free: the unique
+ * index stops the second, which retries and finds the key taken. */
+static void
+test_serial_race(PGconn *db)
+{
+    committer c = {connect_db()};
+    pthread_t t;
+    rag_job j;
+    long t0;
+
+    reset(db);
+    rag_db_exec(db,
+                "INSERT INTO jobs (kind, payload) VALUES"
+                " ('ingest', '{\"collection\":\"r\",\"n\":1}'),"
+                " ('ingest', '{\"collection\":\"r\",\"n\":2}')",
+                0, NULL);
+    /* another claimer, mid-transaction, took the later job of r */
+    rag_db_begin(c.db);
+    rag_db_exec(c.db, "UPDATE jobs SET state = 'running' WHERE id = 2", 0,
+                NULL);
+    t0 = rag_time_mono_ms();
+    pthread_create(&t, NULL, commit_later, &c);
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &j), 0);
+    CHECK(rag_time_mono_ms() - t0 >= 250); /* it waited for the other */
+    pthread_join(t, NULL);
+    CHECK_STR(q(db, "SELECT string_agg(id || ' ' || state, ',' ORDER BY id)"
+                    " FROM jobs"), "1 queued,2 running");
+    PQfinish(c.db);
+}
+
+/* rag_enqueue: replays return the first job; identical collection jobs
+ * still waiting absorb new ones; a running one does not. */
+static void
+test_enqueue(PGconn *db)
+{
+    static const char *pl =
+        "'{\"collection\":\"c\",\"source\":{\"type\":\"rechunk\"}}'";
+    char sql[256], first[32], second[32];
+    rag_job j;
+
+    reset(db);
+#define ENQ(key, prio)                                                     \
+    (snprintf(sql, sizeof(sql), "SELECT rag_enqueue('ingest', %s, '%s',"   \
+                                " %d)", pl, key, prio),                    \
+     q(db, sql))
+    snprintf(first, sizeof(first), "%s", ENQ("k1", 80));
+    CHECK_STR(first, "1");
+    CHECK_STR(ENQ("k1", 80), first);        /* replay */
+    CHECK_STR(ENQ("k2", 80), first);        /* joins the waiting job */
+    CHECK_STR(q(db, "SELECT count(*) FROM jobs"), "1");
+    CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &j), 1);
+    snprintf(second, sizeof(second), "%s", ENQ("k3", 80));
+    CHECK(strcmp(second, first) != 0);      /* the first one started */
+    CHECK_STR(ENQ("k4", 10), second);
+    snprintf(sql, sizeof(sql), "SELECT priority FROM jobs WHERE id = %s",
+             second);
+    CHECK_STR(q(db, sql), "10");            /* the more urgent priority */
+    CHECK_STR(q(db, "SELECT rag_enqueue('ingest', '{\"collection\":\"c\","
+                    "\"source\":{\"type\":\"rechunk\"},\"force\":true}',"
+                    " 'k5', 80) > 2"), "t"); /* different work: own job */
+    CHECK_STR(q(db, "SELECT rag_enqueue('answer', '{}', 'a1') <>"
+                    " rag_enqueue('answer', '{}', 'a2')"), "t");
+#undef ENQ
+    rag_job_free(&j);
+}
+
 static void
 test_purge(PGconn *db)
 {
@@ -304,6 +443,9 @@ main(int argc, char **argv)
     test_fence(db);
     test_extend(db);
     test_rescue(db);
+    test_serial(db);
+    test_serial_race(db);
+    test_enqueue(db);
     test_purge(db);
     PQfinish(db);
     UNIT_DONE();
