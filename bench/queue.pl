@@ -1,14 +1,17 @@
 #!/usr/bin/perl
 # Job queue figures for rag-worker, measured in one run on a throwaway
 # Postgres (fsync and synchronous_commit ON):
-#   1. jobs/s claimed + completed by lib/rag_store_jobs.c with 1..8 connections,
-#      beside the original's style (one UPDATE ... RETURNING of every
-#      ready row, no lease: at-most-once);
+#   1. claims/s and jobs/s (claim + fenced completion, one commit per job)
+#      with 1, 4 and 8 connections: batched claims through
+#      lib/rag_store_jobs.c (BATCH jobs per claim statement) beside the
+#      baseline of one job per claim with the statements as they were
+#      before (75f904a), and the original's style (one UPDATE ...
+#      RETURNING of every ready row, no lease: at-most-once);
 #   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll (rag-worker),
 #      1 s poll only, and the naive 1-second loop;
 #   3. the real rag-worker end to end (enqueue → job recorded), with
 #      queue_listen on and off.
-# Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES]
+# Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES] [BATCH]
 use strict;
 use warnings;
 use FindBin;
@@ -18,6 +21,7 @@ use Time::HiRes qw(time sleep);
 
 my $JOBS = $ARGV[0] || 20000;
 my $N = $ARGV[1] || 60;
+my $BATCH = $ARGV[2] || 64;
 my $root = $RagTest::ROOT;
 my $bin = RagTest::tmpdir() . '/queue_bench';
 my $flags = `pkg-config --cflags --libs libpq libcurl yajl libxml-2.0 openssl`;
@@ -47,15 +51,28 @@ sub fill {
     RagTest::psql($pg, "VACUUM ANALYZE jobs");
 }
 
-print "1. jobs/s through lib/rag_store_jobs.c, $JOBS ready jobs, one job per claim\n";
-for my $t (1, 2, 4, 8) {
+sub rate {
+    my ($args) = @_;
     fill($JOBS);
-    my ($n, $s) = split ' ', `$bin claim '$ci' $t`;
-    fill($JOBS);
-    my ($n2, $s2) = split ' ', `$bin claim '$ci' $t nocomplete`;
-    printf "   %d conn: claim + fenced complete %6.0f jobs/s   claim only %6.0f "
-        . "claims/s\n", $t, $n / $s, $n2 / $s2;
+    my ($n, $secs) = split ' ', `$bin $args`;
+    die "queue_bench $args failed" if $? || !$n || $n != $JOBS;
+    return $n / $secs;
 }
+
+print "1. $JOBS ready jobs; before = one job per claim, statements of 75f904a;"
+    . " after = up to $BATCH jobs per claim statement\n"
+    . "   conn   claims/s: before    after  after/before"
+    . "   jobs/s (claim + complete): before    after  after/before\n";
+for my $t (1, 4, 8) {
+    my $b = rate("legacy '$ci' $t nocomplete");
+    my $a = rate("claim '$ci' $t $BATCH nocomplete");
+    my $bc = rate("legacy '$ci' $t");
+    my $ac = rate("claim '$ci' $t $BATCH");
+    printf "   %4d   %16.0f %8.0f %10.2fx   %31.0f %8.0f %10.2fx\n",
+        $t, $b, $a, $a / $b, $bc, $ac, $ac / $bc;
+}
+printf "   one job per claim through the new store (batch 1), 4 conn: "
+    . "%.0f claims/s\n", rate("claim '$ci' 4 1 nocomplete");
 fill($JOBS);
 my $t0 = time;
 RagTest::psql($pg, "UPDATE jobs SET state = 'done' WHERE state IN ('queued','retry') RETURNING id");

@@ -101,6 +101,20 @@ my %by = map { /msg="job" id=(\d+) .*state=done .*slot=(\d+)/ && $ids{$1} ? ($2 
     split /\n/, RagTest::slurp($flog);
 ok(keys %by >= 2, 'run by several threads: slots ' . join(',', sort keys %by));
 
+# --- jobs ready together are claimed together: one statement, one token --
+my $sql = join '', map {
+    "INSERT INTO threads (thread_id, guild_id, forum_channel_id, title, "
+    . "collection) VALUES ('b$_', 'g1', 'f1', 'Port', 'acme');"
+    . "INSERT INTO messages (thread_id, message_id, author_id, content, "
+    . "first_message) VALUES ('b$_', 'b$_-m1', 'u1', "
+    . "'Which port does acmed listen on, case $_?', true);" } 1 .. 3;
+RagTest::psql($pg, $sql);     # one transaction: ready at the same moment
+ok(RagTest::wait_for(sub { !grep { !WorkerTest::reply_row($pg, "b$_", "b$_-m1") } 1 .. 3 }, 20),
+    'three jobs answered');
+is(RagTest::psql($pg, "SELECT count(DISTINCT claim_token) || ' ' || count(*) "
+    . "FROM jobs WHERE payload->>'thread_id' LIKE 'b%'"), '1 3',
+    'claimed by one statement for three idle threads');
+
 # --- duplicate jobs for one message running at the same time: one reply --
 $ai->clear_log;
 $ai->set(delay_ms => 2000);   # both are claimed long before either ends

@@ -293,13 +293,17 @@ heartbeat(rag_runner *rn)
     return 0;
 }
 
-/* Claims jobs for the idle job threads and hands them over. Returns the
+/* Claims jobs for every idle job thread in one statement (one round
+ * trip and one commit for the lot) and hands them over. Never more than
+ * there are idle threads: a claimed job waits for nobody, and a job that
+ * becomes ready later is not stuck behind prefetched ones. Returns the
  * number handed over, -1 when the queue connection failed. */
 static int
 dispatch(rag_runner *rn)
 {
     rag_runner_conf *c = rn->conf;
-    int idle[RAG_RUNNER_MAX_THREADS], nidle = 0, handed = 0;
+    rag_job jobs[RAG_RUNNER_MAX_THREADS];
+    int idle[RAG_RUNNER_MAX_THREADS], nidle = 0, n;
 
     pthread_mutex_lock(&rn->mu);
     for (int i = 0; i < rn->nslots && !rn->stopping; i++)
@@ -307,25 +311,22 @@ dispatch(rag_runner *rn)
             !rn->slots[i].exited)
             idle[nidle++] = i;
     pthread_mutex_unlock(&rn->mu);
-    for (int k = 0; k < nidle; k++) {
-        rag_job job;
-        int n = rag_store_jobs_claim(rn->db, c->worker_id,
-                                     c->no_session ? NULL : &rn->session,
-                                     c->lease_seconds, 1, &job);
-
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        pthread_mutex_lock(&rn->mu);
-        rn->slots[idle[k]].job = job;
+    if (nidle == 0)
+        return 0;
+    n = rag_store_jobs_claim(rn->db, c->worker_id,
+                             c->no_session ? NULL : &rn->session,
+                             c->lease_seconds, nidle, jobs);
+    if (n <= 0)
+        return n;
+    pthread_mutex_lock(&rn->mu);
+    for (int k = 0; k < n; k++) {
+        rn->slots[idle[k]].job = jobs[k];
         rn->slots[idle[k]].assigned = 1;
         rn->slots[idle[k]].released = 0;
-        pthread_cond_broadcast(&rn->cv);
-        pthread_mutex_unlock(&rn->mu);
-        handed++;
     }
-    return handed;
+    pthread_cond_broadcast(&rn->cv);
+    pthread_mutex_unlock(&rn->mu);
+    return n;
 }
 
 /* (Re)opens the queue connection: LISTEN, this session's identity, then
