@@ -7,8 +7,9 @@
 #      baseline of one job per claim with the statements as they were
 #      before (75f904a), and the original's style (one UPDATE ...
 #      RETURNING of every ready row, no lease: at-most-once);
-#   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll (rag-worker),
-#      1 s poll only, and the naive 1-second loop;
+#   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll with batched
+#      claims (rag-worker) and, before, one job per claim; 1 s poll only;
+#      and the naive 1-second loop;
 #   3. the real rag-worker end to end (enqueue → job recorded), with
 #      queue_listen on and off.
 # Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES] [BATCH]
@@ -83,12 +84,13 @@ printf "   naive batch UPDATE of all rows: %7.0f jobs/s  (no lease, at-most-once
 print "2. enqueue -> claim latency, $N jobs at random 0-100 ms gaps, "
     . "1000 ms poll interval\n";
 my %lat;
-for my $mode (qw(notify poll naive)) {
+for my $mode (qw(legacy notify poll naive)) {
     RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
     my ($m, $p50, $p95, $max, $min) = split ' ', `$bin latency '$ci' $mode $N 1000`;
     $lat{$mode} = $p50;
     printf "   %-36s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)\n",
-        { notify => 'LISTEN/NOTIFY + poll (rag-worker)',
+        { legacy => 'LISTEN/NOTIFY, before (1 per claim)',
+          notify => 'LISTEN/NOTIFY, batched (rag-worker)',
           poll => 'poll only, back-to-back claims',
           naive => 'naive 1 s loop (original)' }->{$mode},
         $p50, $p95, $max, $m;

@@ -12,7 +12,9 @@
  *       a producer enqueues N jobs (rag_enqueue, which NOTIFYs) at random
  *       gaps of 0-100 ms while one consumer claims them; prints the
  *       enqueue→claim latency percentiles. MODE:
- *         notify  LISTEN rag_jobs + poll every INTERVAL_MS (rag-worker)
+ *         notify  LISTEN rag_jobs + poll every INTERVAL_MS, batched
+ *                 claims (rag-worker)
+ *         legacy  the same, one job per claim, statements of 75f904a
  *         poll    poll every INTERVAL_MS, claims back to back
  *         naive   every INTERVAL_MS, one UPDATE ... RETURNING claims all
  *                 ready rows, no lease (the original's task loop)
@@ -221,10 +223,10 @@ run_latency(const char *mode, int n, long interval_ms)
     pthread_t pt;
     double next_tick = 0, *lat;
     int got = 0, m = 0;
+    int listens = strcmp(mode, "notify") == 0 || strcmp(mode, "legacy") == 0;
 
     nprod = n;
-    if (strcmp(mode, "notify") == 0 &&
-        rag_db_exec(db, "LISTEN rag_jobs", 0, NULL) != 0)
+    if (listens && rag_db_exec(db, "LISTEN rag_jobs", 0, NULL) != 0)
         return 1;
     pthread_create(&pt, NULL, producer, NULL);
     next_tick = now_s();
@@ -232,7 +234,7 @@ run_latency(const char *mode, int n, long interval_ms)
         int woke = 0;
         double now = now_s();
 
-        if (strcmp(mode, "notify") == 0) {
+        if (listens) {
             struct pollfd pfd = {PQsocket(db), POLLIN, 0};
             int wait = (int) ((next_tick - now) * 1000);
             PGnotify *nt;
@@ -261,6 +263,21 @@ run_latency(const char *mode, int n, long interval_ms)
 
             for (int i = 0; r && i < PQntuples(r); i++, got++)
                 record(atol(PQgetvalue(r, i, 0)), t);
+            PQclear(r);
+        } else if (strcmp(mode, "legacy") == 0) {
+            const char *p[3] = {"bench", "60", NULL};
+            PGresult *r;
+
+            while ((r = rag_db_query(db, legacy_claim_sql, 2, p)) != NULL &&
+                   PQntuples(r) == 1) {
+                const char *c[3] = {PQgetvalue(r, 0, 0), "bench",
+                                    PQgetvalue(r, 0, 3)};
+
+                record(atol(PQgetvalue(r, 0, 0)), now_s());
+                PQclear(rag_db_query(db, legacy_complete_sql, 3, c));
+                PQclear(r);
+                got++;
+            }
             PQclear(r);
         } else {
             rag_job j[64];
@@ -316,7 +333,7 @@ main(int argc, char **argv)
     fprintf(stderr, "usage: queue_bench claim CONNINFO THREADS BATCH "
                     "[nocomplete]\n"
                     "       queue_bench legacy CONNINFO THREADS [nocomplete]\n"
-                    "       queue_bench latency CONNINFO notify|poll|naive "
+                    "       queue_bench latency CONNINFO notify|legacy|poll|naive "
                     "N INTERVAL_MS\n");
     return 2;
 }
