@@ -38,6 +38,9 @@ BOT_SRCS    := $(filter-out %_main.c,$(wildcard bot/*.c))
 WORKER_MAINS:= $(wildcard worker/*_main.c)
 BOT_MAINS   := $(wildcard bot/*_main.c)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+# t/unit/dbtest_*.c need a database: built with the unit tests, run by
+# the prove test that starts one (e.g. t/48-queue-store.t)
+DBTEST_SRCS := $(wildcard t/unit/dbtest_*.c)
 
 LIB_OBJS    := $(LIB_SRCS:%.c=$(B)/%.o)
 WORKER_OBJS := $(WORKER_SRCS:%.c=$(B)/%.o)
@@ -45,7 +48,8 @@ BOT_OBJS    := $(BOT_SRCS:%.c=$(B)/%.o)
 prog_name    = $(subst _,-,$(patsubst %_main,%,$(notdir $(basename $(1)))))
 WORKER_PROGS:= $(foreach m,$(WORKER_MAINS),$(B)/$(call prog_name,$(m)))
 BOT_PROGS   := $(foreach m,$(BOT_MAINS),$(B)/$(call prog_name,$(m)))
-UNIT_BINS   := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
+UNIT_BINS   := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%) \
+               $(DBTEST_SRCS:t/unit/%.c=$(B)/t/%)
 
 NGX_SRC  ?= /usr/share/nginx/src
 NGX_BLD   = $(abspath $(B))/nginx

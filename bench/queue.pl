@@ -1,14 +1,18 @@
 #!/usr/bin/perl
 # Job queue figures for rag-worker, measured in one run on a throwaway
 # Postgres (fsync and synchronous_commit ON):
-#   1. jobs/s claimed + completed by worker/queue.c with 1..8 connections,
-#      beside the original's style (one UPDATE ... RETURNING of every
-#      ready row, no lease: at-most-once);
-#   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll (rag-worker),
-#      1 s poll only, and the naive 1-second loop;
+#   1. claims/s and jobs/s (claim + fenced completion, one commit per job)
+#      with 1, 4 and 8 connections: batched claims through
+#      lib/rag_store_jobs.c (BATCH jobs per claim statement) beside the
+#      baseline of one job per claim with the statements as they were
+#      before (75f904a), and the original's style (one UPDATE ...
+#      RETURNING of every ready row, no lease: at-most-once);
+#   2. enqueue→claim latency: LISTEN/NOTIFY + 1 s poll with batched
+#      claims (rag-worker) and, before, one job per claim; 1 s poll only;
+#      and the naive 1-second loop;
 #   3. the real rag-worker end to end (enqueue → job recorded), with
 #      queue_listen on and off.
-# Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES]
+# Usage: bench/queue.sh [JOBS] [LATENCY_SAMPLES] [BATCH]
 use strict;
 use warnings;
 use FindBin;
@@ -18,12 +22,13 @@ use Time::HiRes qw(time sleep);
 
 my $JOBS = $ARGV[0] || 20000;
 my $N = $ARGV[1] || 60;
+my $BATCH = $ARGV[2] || 64;
 my $root = $RagTest::ROOT;
 my $bin = RagTest::tmpdir() . '/queue_bench';
 my $flags = `pkg-config --cflags --libs libpq libcurl yajl libxml-2.0 openssl`;
 chomp $flags;
 system("cc -O2 -std=gnu11 -D_GNU_SOURCE -I$root/lib -I$root/worker "
-    . "-o $bin $root/bench/queue_bench.c $root/worker/queue.c "
+    . "-o $bin $root/bench/queue_bench.c "
     . "$RagTest::BUILD/librag.a $flags -lpthread -lm") == 0
     or die "build failed (run make first)";
 
@@ -47,15 +52,28 @@ sub fill {
     RagTest::psql($pg, "VACUUM ANALYZE jobs");
 }
 
-print "1. jobs/s through worker/queue.c, $JOBS ready jobs, one job per claim\n";
-for my $t (1, 2, 4, 8) {
+sub rate {
+    my ($args) = @_;
     fill($JOBS);
-    my ($n, $s) = split ' ', `$bin claim '$ci' $t`;
-    fill($JOBS);
-    my ($n2, $s2) = split ' ', `$bin claim '$ci' $t nocomplete`;
-    printf "   %d conn: claim + fenced complete %6.0f jobs/s   claim only %6.0f "
-        . "claims/s\n", $t, $n / $s, $n2 / $s2;
+    my ($n, $secs) = split ' ', `$bin $args`;
+    die "queue_bench $args failed" if $? || !$n || $n != $JOBS;
+    return $n / $secs;
 }
+
+print "1. $JOBS ready jobs; before = one job per claim, statements of 75f904a;"
+    . " after = up to $BATCH jobs per claim statement\n"
+    . "   conn   claims/s: before    after  after/before"
+    . "   jobs/s (claim + complete): before    after  after/before\n";
+for my $t (1, 4, 8) {
+    my $b = rate("legacy '$ci' $t nocomplete");
+    my $a = rate("claim '$ci' $t $BATCH nocomplete");
+    my $bc = rate("legacy '$ci' $t");
+    my $ac = rate("claim '$ci' $t $BATCH");
+    printf "   %4d   %16.0f %8.0f %10.2fx   %31.0f %8.0f %10.2fx\n",
+        $t, $b, $a, $a / $b, $bc, $ac, $ac / $bc;
+}
+printf "   one job per claim through the new store (batch 1), 4 conn: "
+    . "%.0f claims/s\n", rate("claim '$ci' 4 1 nocomplete");
 fill($JOBS);
 my $t0 = time;
 RagTest::psql($pg, "UPDATE jobs SET state = 'done' WHERE state IN ('queued','retry') RETURNING id");
@@ -66,12 +84,13 @@ printf "   naive batch UPDATE of all rows: %7.0f jobs/s  (no lease, at-most-once
 print "2. enqueue -> claim latency, $N jobs at random 0-100 ms gaps, "
     . "1000 ms poll interval\n";
 my %lat;
-for my $mode (qw(notify poll naive)) {
+for my $mode (qw(legacy notify poll naive)) {
     RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
     my ($m, $p50, $p95, $max, $min) = split ' ', `$bin latency '$ci' $mode $N 1000`;
     $lat{$mode} = $p50;
     printf "   %-36s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)\n",
-        { notify => 'LISTEN/NOTIFY + poll (rag-worker)',
+        { legacy => 'LISTEN/NOTIFY, before (1 per claim)',
+          notify => 'LISTEN/NOTIFY, batched (rag-worker)',
           poll => 'poll only, back-to-back claims',
           naive => 'naive 1 s loop (original)' }->{$mode},
         $p50, $p95, $max, $m;

@@ -77,7 +77,9 @@ is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '1', 'one job');
 $r = up($edited);
 like($r->{content}, qr/"documents":2,"changed":1,"duplicates":0,/, 'one changed document detected');
 is(RagTest::psql($pg, 'SELECT count(*) FROM documents'), '2', 'upsert by URL: still 2 rows');
-is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '2', 'new batch, new job');
+like($r->{content}, qr/"job_id":$job,/,
+    'new batch while the first ingest still waits: joins that job');
+is(RagTest::psql($pg, 'SELECT count(*) FROM jobs'), '1', 'still one job');
 
 # The original's single-document shape still works.
 $r = up('{"collection":"guide","document":{"uid":7,"body":"Legacy body",'

@@ -30,7 +30,8 @@ my $m2 = WorkerTest::ask($pg, 'r2', 'Port', 'Which port does acmed listen on?');
 ok(RagTest::wait_for(sub { WorkerTest::reply_row($pg, 'r2', $m2) }, 15),
     'answered after the restart') or diag(RagTest::slurp($log));
 ok(time - $t0 < 3, sprintf('woken by NOTIFY, not the 6 s poll (%.1fs)', time - $t0));
-is(WorkerTest::job_state($pg, 'r2', $m2), 'done 1', 'on the first attempt');
+is(WorkerTest::job_state($pg, 'r2', $m2), 'done 1', 'on the first attempt')
+    or diag(RagTest::slurp($log));
 like(RagTest::slurp($log), qr/listen connection lost/, 'loss of LISTEN noticed');
 is(RagTest::stop($pid, 'TERM', 10), 0, 'clean exit');
 done_testing();

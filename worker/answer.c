@@ -682,12 +682,10 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
     if (rag_db_begin(db) != 0)
         goto dberr;
     {
-        const char *p[3] = {job->id_str, job->locked_by, job->attempts_str};
-        r = rag_db_query(db, rag_queue_complete_sql, 3, p);
-        if (r == NULL)
+        int ours = rag_store_jobs_complete(db, job);
+
+        if (ours < 0)
             goto rollback;
-        int ours = PQntuples(r) > 0;
-        PQclear(r);
         if (!ours) {
             rag_db_rollback(db);
             snprintf(err, errlen, "lease lost before the reply was written");

@@ -1306,6 +1306,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         if (!locked) {
             snprintf(err, errlen, "another ingest of collection %s is running",
                      o->collection);
+            rc = RAG_INGEST_BUSY;
             goto done;
         }
     }

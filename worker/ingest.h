@@ -77,11 +77,13 @@ typedef struct {
     long max_pages; /* the limit in force */
 } rag_ingest_stats;
 
-/* Runs one ingestion. 0, or -1 with err. stats is filled either way.
- * One page never fails the run: a page that cannot be fetched, decoded
- * or stored is logged and counted in failed, and the rest is indexed.
- * A crawl cut short by the page limit returns 0 with st->partial set
- * (nothing is deleted then; rag-ingest exits 3). */
+/* Runs one ingestion. 0, or -1 with err, or RAG_INGEST_BUSY (with err)
+ * when another ingest of the collection holds it (nothing was done).
+ * stats is filled either way. One page never fails the run: a page that
+ * cannot be fetched, decoded or stored is logged and counted in failed,
+ * and the rest is indexed. A crawl cut short by the page limit returns 0
+ * with st->partial set (nothing is deleted then; rag-ingest exits 3). */
+#define RAG_INGEST_BUSY (-2)
 int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
                    rag_ingest_stats *st, char *err, size_t errlen);
 
@@ -93,7 +95,7 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
  * collection (collections.source) is used again. Private addresses are
  * allowed only by the conf key ingest_allow_private (never by the job),
  * and dir/json files only below the conf key ingest_file_root.
- * 0, or -1 with err. */
+ * 0, or -1 with err, or RAG_INGEST_BUSY. */
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                        char *err, size_t errlen);
 

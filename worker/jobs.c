@@ -114,11 +114,12 @@ rag_jobs_runner_conf(rag_jobs *j, rag_runner_conf *rc)
     rc->worker_id = rag_conf_get(c, "worker_id", NULL);
     rc->concurrency = (int) rag_conf_int(c, "concurrency", 2);
     rc->poll_interval_ms = rag_conf_int(c, "poll_interval_ms", 1000);
-    rc->lease_seconds = (int) rag_conf_int(c, "lease_seconds", 300);
+    rc->lease_seconds = (int) rag_conf_int(c, "lease_seconds", 60);
     rc->grace_ms = rag_conf_int(c, "shutdown_grace_ms", 20000);
     rc->backoff_base_s = rag_conf_double(c, "retry_base_seconds", 1.0);
     rc->backoff_cap_s = rag_conf_double(c, "retry_cap_seconds", 3600);
     rc->no_listen = !rag_conf_bool(c, "queue_listen", 1);
+    rc->no_session = !rag_conf_bool(c, "queue_session_liveness", 1);
     rc->retention_days = rag_conf_double(c, "job_retention_days", 7);
 }
 
@@ -148,7 +149,7 @@ rag_jobs_reload(void *ctx, void *runner_conf)
     apply_log_level(conf);
     /* concurrency, worker_id and the database need a restart */
     rc->poll_interval_ms = rag_conf_int(conf, "poll_interval_ms", 1000);
-    rc->lease_seconds = (int) rag_conf_int(conf, "lease_seconds", 300);
+    rc->lease_seconds = (int) rag_conf_int(conf, "lease_seconds", 60);
     rc->grace_ms = rag_conf_int(conf, "shutdown_grace_ms", 20000);
     rc->backoff_base_s = rag_conf_double(conf, "retry_base_seconds", 1.0);
     rc->backoff_cap_s = rag_conf_double(conf, "retry_cap_seconds", 3600);
@@ -156,7 +157,7 @@ rag_jobs_reload(void *ctx, void *runner_conf)
     if (rc->poll_interval_ms <= 0)
         rc->poll_interval_ms = 1000;
     if (rc->lease_seconds < 1)
-        rc->lease_seconds = 300;
+        rc->lease_seconds = 60;
     cfg_unref(j, old);
 }
 
@@ -198,9 +199,14 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
     } else if (strcmp(job->kind, "reindex") == 0) {
         rc = run_reindex(c, db, job, err, errlen);
     } else if (strcmp(job->kind, "ingest") == 0) {
-        rc = rag_ingest_run_job(db, c->conf, job->payload, err, errlen) == 0
-                 ? RAG_JOB_OK
-                 : RAG_JOB_RETRY;
+        /* Worker jobs of one collection never overlap (the claim
+         * serialises them); a command-line rag-ingest can still hold the
+         * collection: wait for it without burning an attempt. */
+        int r = rag_ingest_run_job(db, c->conf, job->payload, err, errlen);
+
+        rc = r == 0 ? RAG_JOB_OK
+             : r == RAG_INGEST_BUSY ? RAG_JOB_DEFER
+                                    : RAG_JOB_RETRY;
     } else if (strcmp(job->kind, "community") == 0) {
         int r = rag_community_job(db, job->payload, c->env.index_dir,
                                   &c->env.embed, err, errlen);

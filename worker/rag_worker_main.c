@@ -5,8 +5,9 @@
  *   rag-worker [-c FILE]
  *
  * Settings come from the file and RAG_<KEY> environment variables (see
- * conf/worker.conf.example): database_url, index_dir, concurrency,
- * poll_interval_ms, lease_seconds, shutdown_grace_ms, retry_base_seconds,
+ * conf/worker.conf): database_url, index_dir, concurrency,
+ * poll_interval_ms, queue_listen, queue_session_liveness, lease_seconds,
+ * shutdown_grace_ms, retry_base_seconds,
  * llm_*, embed_*, answer_*, log_level, worker_id.
  * SIGTERM: finish or release in-flight jobs, exit. SIGHUP: reload.
  */
