@@ -87,6 +87,10 @@ $(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)
 
+# test_svb checks the codec against the format's reference implementation
+# (Debian's libstreamvbyte); nothing else links it (see lib/rag_svb.h).
+$(B)/t/test_svb: LDLIBS_ALL += -lstreamvbyte
+
 # The module is built the way Debian's dh_nginx does: configure nginx's
 # source tree with the distribution's flags and a private --builddir, then
 # make only the modules. Nothing is written under $(NGX_SRC).

@@ -186,8 +186,10 @@ rag_reindex_collection2(PGconn *db, const char *collection,
                              (long long)in.chunk_id);
             }
             if (rag_index_writer_add(w, &in) != 0) {
-                snprintf(err, errlen, "index writer: cannot add chunk %lld",
-                         (long long)in.chunk_id);
+                const char *why = rag_index_writer_error(w);
+                snprintf(err, errlen, "index writer: cannot add chunk %lld: %s",
+                         (long long)in.chunk_id,
+                         *why ? why : "a field is over 64 MB");
                 goto done;
             }
             n++;
