@@ -18,7 +18,7 @@
 SHELL    := /bin/bash
 B        ?= build
 CC       ?= cc
-PKGS      = libxml-2.0 libcurl yajl libpq openssl
+PKGS      = libxml-2.0 libcurl yajl libpq openssl libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
       nginx nginx-dev
       libcurl4-openssl-dev libyajl-dev libpq-dev libssl-dev libwslay-dev
-      libxml2-dev libstreamvbyte-dev
+      libxml2-dev libzstd-dev libstreamvbyte-dev
       postgresql postgresql-contrib postgresql-doc-15
       perl libio-socket-ssl-perl
       curl wrk valgrind chromium fonts-dejavu-core"

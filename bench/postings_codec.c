@@ -94,10 +94,12 @@ main(int argc, char **argv)
         char **words = NULL;
         size_t nw = 0, wcap = 0;
         uint32_t lim = rag_index_count(ix) < 20000 ? rag_index_count(ix) : 20000;
+        rag_index_buf zb = {NULL, 0, NULL};
         for (uint32_t r = 0; r < lim && nw < 4000; r++) {
-            rag_index_chunk c;
-            rag_index_chunk_get(ix, r, &c);
-            const char *p = c.body.p, *e = p + c.body.len;
+            rag_str body;
+            if (rag_index_chunk_body(ix, r, &zb, &body) != 0)
+                continue;
+            const char *p = body.p, *e = p + body.len;
             while (p < e && nw < 4000) {
                 while (p < e && !(*p >= 'a' && *p <= 'z'))
                     p++;
@@ -138,6 +140,7 @@ main(int argc, char **argv)
                 }
             }
         }
+        rag_index_buf_free(&zb);
         for (size_t i = 0; i < nw; i++)
             free(words[i]);
         free(words);

@@ -25,15 +25,19 @@ exercise(const uint8_t *data, size_t size)
     rag_index *ix = rag_index_open_mem(data, size, err, sizeof(err));
     rag_hit hits[RAG_SEARCH_MAX_K];
     rag_index_chunk c;
+    rag_index_buf zb = {NULL, 0, NULL};
+    rag_str body;
     char snip[128];
 
     if (ix == NULL)
         return;
     for (uint32_t i = 0; i < rag_index_count(ix) && i < 64; i++) {
-        if (rag_index_chunk_get(ix, i, &c) == 0)
-            rag_snippet(c.body.p, c.body.len, "index pg_dump", 13, snip,
+        if (rag_index_chunk_get(ix, i, &c) == 0 &&
+            rag_index_chunk_body(ix, i, &zb, &body) == 0)
+            rag_snippet(body.p, body.len, "index pg_dump", 13, snip,
                         sizeof(snip));
     }
+    rag_index_buf_free(&zb);
     rag_query q = {"index pg_dump create table", 26, NULL, 10,
                    RAG_SEARCH_HYBRID};
     rag_search(ix, &q, hits);

@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 struct rag_index {
     const unsigned char *base;
@@ -41,6 +42,7 @@ struct rag_index {
     double avgdl, k1, b;
     const unsigned char *sec[IXS_COUNT];
     uint64_t seclen[IXS_COUNT];
+    ZSTD_DDict *ddict; /* from BODYDICT, when bodies are compressed */
 };
 
 static void
@@ -341,13 +343,36 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         seterr(err, errlen, "index section sizes inconsistent with counts");
         return -1;
     }
+    if (ix->sec[IXS_BODYDICT] != NULL) {
+        ix->ddict = ZSTD_createDDict(ix->sec[IXS_BODYDICT],
+                                     ix->seclen[IXS_BODYDICT]);
+        if (ix->ddict == NULL) {
+            seterr(err, errlen, "index body dictionary unusable");
+            return -1;
+        }
+    }
     for (uint64_t i = 0; i < nd; i++) {
         const unsigned char *d = ix->sec[IXS_DOCS] + i * IXF_DOC_SZ;
         uint64_t so = ixf_ld64(d + 8), tl = 0;
-        for (int k = 0; k < 4; k++)
+        uint32_t blen = ixf_ld32(d + 28), stored = ixf_ld32(d + 32);
+        uint32_t flags = ixf_ld32(d + 36);
+        for (int k = 0; k < 3; k++)
             tl += ixf_ld32(d + 16 + k * 4);
+        tl += stored;
         if (so > ix->seclen[IXS_STRINGS] || tl > ix->seclen[IXS_STRINGS] - so) {
             seterr(err, errlen, "index record %llu strings out of bounds",
+                   (unsigned long long) i);
+            return -1;
+        }
+        /* a compressed body's frame must announce its plain length (its
+         * content is checked as it is decompressed) */
+        if (flags & ~IXF_DOC_ZSTD || blen > IXF_MAX_FIELD ||
+            (flags == 0 ? stored != blen
+                        : ix->ddict == NULL ||
+                              ZSTD_getFrameContentSize(
+                                  ix->sec[IXS_STRINGS] + so + tl - stored,
+                                  stored) != blen)) {
+            seterr(err, errlen, "index record %llu body invalid",
                    (unsigned long long) i);
             return -1;
         }
@@ -490,7 +515,7 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
     uint64_t nd = ix->ndocs, dims;
 
     if (vi == NULL) {
-        for (int k = IXS_VINFO; k < IXS_COUNT; k++)
+        for (int k = IXS_VINFO; k <= IXS_VCENT; k++)
             if (ix->sec[k] != NULL) {
                 seterr(err, errlen, "index vector sections without VINFO");
                 return -1;
@@ -613,6 +638,7 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
     ix->base = data;
     ix->len = len;
     if (validate(ix, err, errlen) != 0) {
+        ZSTD_freeDDict(ix->ddict);
         free(ix->copy);
         free(ix);
         return NULL;
@@ -670,6 +696,7 @@ rag_index_close(rag_index *ix)
         return;
     if (ix->mapped)
         munmap((void *) ix->base, ix->len);
+    ZSTD_freeDDict(ix->ddict);
     free(ix->copy);
     free(ix);
 }
@@ -746,10 +773,61 @@ rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out)
     s += out->title.len;
     out->heading_path.p = s;
     out->heading_path.len = ixf_ld32(d + 24);
-    s += out->heading_path.len;
-    out->body.p = s;
-    out->body.len = ixf_ld32(d + 28);
     return 0;
+}
+
+int
+rag_index_chunk_body(const rag_index *ix, uint32_t i, rag_index_buf *buf,
+                     rag_str *out)
+{
+    const unsigned char *d;
+    const char *s;
+    uint32_t blen, stored;
+    size_t got;
+
+    out->p = "";
+    out->len = 0;
+    if (i >= ix->ndocs)
+        return -1;
+    d = ix->sec[IXS_DOCS] + (size_t) i * IXF_DOC_SZ;
+    blen = ixf_ld32(d + 28);
+    stored = ixf_ld32(d + 32);
+    s = (const char *) ix->sec[IXS_STRINGS] + ixf_ld64(d + 8) +
+        ixf_ld32(d + 16) + ixf_ld32(d + 20) + ixf_ld32(d + 24);
+    if ((ixf_ld32(d + 36) & IXF_DOC_ZSTD) == 0) {
+        out->p = s;
+        out->len = blen;
+        return 0;
+    }
+    if (buf->dctx == NULL && (buf->dctx = ZSTD_createDCtx()) == NULL)
+        return -1;
+    if (buf->cap < (size_t) blen + 1) {
+        char *np = realloc(buf->p, (size_t) blen + 1);
+        if (np == NULL)
+            return -1;
+        buf->p = np;
+        buf->cap = (size_t) blen + 1;
+    }
+    got = ZSTD_decompress_usingDDict(buf->dctx, buf->p, blen, s, stored,
+                                     ix->ddict);
+    if (ZSTD_isError(got) || got != blen)
+        return -1;
+    buf->p[blen] = '\0';
+    out->p = buf->p;
+    out->len = blen;
+    return 0;
+}
+
+void
+rag_index_buf_free(rag_index_buf *buf)
+{
+    if (buf == NULL)
+        return;
+    ZSTD_freeDCtx(buf->dctx);
+    free(buf->p);
+    buf->dctx = NULL;
+    buf->p = NULL;
+    buf->cap = 0;
 }
 
 const char *

@@ -20,7 +20,8 @@
  * strings and vectors are spilled to unlinked temporary files in $TMPDIR,
  * so its memory stays bounded); a rag_index owns its mapping;
  * rag_index_chunk views point into the mapping and live as long as the
- * rag_index.
+ * rag_index; a body lives in the caller's rag_index_buf when it had to
+ * be decompressed.
  */
 #ifndef RAG_INDEX_H
 #define RAG_INDEX_H
@@ -55,6 +56,17 @@ int rag_index_writer_add(rag_index_writer *w, const rag_index_input *in);
 #define RAG_INDEX_IVF_MIN 65536
 void rag_index_writer_set_vector_lists(rag_index_writer *w, uint32_t n_lists,
                                        uint32_t n_probe);
+/* Body compression: AUTO compresses when there are at least 1,000
+ * records and 4 MB of bodies (a zstd dictionary is trained on them);
+ * ALWAYS also for small sets (the sample itself serves as dictionary
+ * when training finds too little); NEVER keeps bodies plain. */
+enum rag_index_compress {
+    RAG_INDEX_COMPRESS_AUTO = 0,
+    RAG_INDEX_COMPRESS_ALWAYS,
+    RAG_INDEX_COMPRESS_NEVER
+};
+void rag_index_writer_set_compression(rag_index_writer *w,
+                                      enum rag_index_compress mode);
 /* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" is the
  * writer's own) with a one-line value. 0 or -1. */
 int rag_index_writer_set_meta(rag_index_writer *w, const char *key,
@@ -84,11 +96,28 @@ typedef struct {
 
 typedef struct {
     int64_t chunk_id;
-    rag_str url, title, heading_path, body;
+    rag_str url, title, heading_path;
 } rag_index_chunk;
 
 /* Fills out for record i (0 <= i < count). 0 or -1. */
 int rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out);
+
+/* Caller-owned scratch for bodies: zero-initialise, reuse for any number
+ * of records, release with rag_index_buf_free. One thread at a time. */
+typedef struct {
+    char *p;
+    size_t cap;
+    void *dctx;
+} rag_index_buf;
+
+/* Record i's body (chunk Markdown) in *out: a view into the index when
+ * stored plain, else decompressed into buf (large collections store
+ * bodies zstd-compressed); valid until buf is next used or released.
+ * 0, or -1 (no such record, a corrupt body, out of memory) with *out
+ * empty. */
+int rag_index_chunk_body(const rag_index *ix, uint32_t i, rag_index_buf *buf,
+                         rag_str *out);
+void rag_index_buf_free(rag_index_buf *buf);
 
 /* The META value of key (a view into the index, not NUL-terminated), or
  * NULL. */

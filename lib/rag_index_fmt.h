@@ -36,10 +36,16 @@
  *   META      "key=value\n" lines, UTF-8: analyzer (which rag_terms
  *             rules made the terms; a reader refuses one it does not
  *             implement), plus informational keys
- *   DOCS      n_docs x 32: i64 chunk_id, u64 str_off (into STRINGS),
- *             u32 url_len, title_len, heading_len, body_len; the four
- *             strings back to back, not NUL-terminated
+ *   DOCS      n_docs x 40: i64 chunk_id, u64 str_off (into STRINGS),
+ *             u32 url_len, title_len, heading_len, body_len, u32 body
+ *             bytes stored, u32 flags (bit 0: the body is a zstd frame
+ *             made with the BODYDICT dictionary, its content size
+ *             body_len; else stored bytes == body_len); url, title,
+ *             heading and stored body back to back, not NUL-terminated
  *   STRINGS   bytes
+ *   BODYDICT  (large collections) a zstd dictionary trained on a sample
+ *             of the bodies: compressed one by one with it, bodies keep
+ *             random access at about a third of their size
  *   DOCLEN    n_docs x u32: BM25 length (terms) of each record
  *   BM25      40 bytes: u64 total doc length, u32 n_terms, u32 block
  *             size (128), f64 k1, f64 b (the block maxima below were
@@ -92,7 +98,8 @@
 #define IXF_ALIGN 64
 #define IXF_SECT_REQUIRED 1u
 
-#define IXF_DOC_SZ 32
+#define IXF_DOC_SZ 40
+#define IXF_DOC_ZSTD 1u
 #define IXF_TERM_SZ 32
 #define IXF_BLK_SZ 16
 #define IXF_BM25_SZ 40
@@ -127,6 +134,7 @@ enum ixf_sect {
     IXS_VPOS,
     IXS_VLISTS,
     IXS_VCENT,
+    IXS_BODYDICT,
     IXS_COUNT
 };
 
@@ -141,7 +149,7 @@ static const struct {
     {"TERMS", 1, 1},  {"BLOCKS", 1, 1},   {"POSTINGS", 1, 1},
     {"VINFO", 1, 1},  {"VSCALE", 1, 1},   {"VI8", 1, 1},
     {"VF32", 1, 1},   {"VSLOT", 1, 1},    {"VPOS", 1, 1},
-    {"VLISTS", 1, 1}, {"VCENT", 1, 1},
+    {"VLISTS", 1, 1}, {"VCENT", 1, 1},   {"BODYDICT", 1, 1},
 };
 
 static inline uint16_t

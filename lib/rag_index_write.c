@@ -36,8 +36,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zdict.h>
+#include <zstd.h>
 
 #define SPILL_BUF (1u << 20)
+/* bodies are compressed when there are enough of them to train on */
+#define ZDICT_MIN_DOCS 1000
+#define ZDICT_MIN_BYTES (4u << 20)
+#define ZDICT_SIZE (64u << 10)
+#define ZDICT_SAMPLE (6u << 20)
+#define ZSTD_LEVEL 3
+#define READ_WIN (4u << 20)
 #define IVF_ITERS 10
 #define IVF_SAMPLE_PER_LIST 64
 
@@ -69,13 +78,14 @@ typedef struct {
 struct rag_index_writer {
     uint32_t dims;
     uint32_t ivf_lists, ivf_probe; /* 0 = pick */
+    enum rag_index_compress compress;
     int failed;
     char err[256];
     wdoc *docs;
     uint32_t *dl;
     uint8_t *hasvec;
     size_t ndocs, capdocs;
-    uint64_t total_dl, nposts;
+    uint64_t total_dl, nposts, body_bytes;
     spill str, vec;
     float *vunit;
     int8_t *vq;
@@ -83,7 +93,7 @@ struct rag_index_writer {
     size_t nterms, capterms;
     char *ttext;
     size_t ttlen, ttcap;
-    uint32_t *hash; /* term id + 1, 0 = empty; capacity hcap (2^n) */
+    uint64_t *hash; /* hash << 32 | term id + 1, 0 = empty; hcap (2^n) */
     size_t hcap;
     uint32_t *cur; /* distinct term ids of the record being added */
     size_t ncur, capcur;
@@ -246,7 +256,7 @@ rag_index_writer_new(uint32_t dims)
     w->dims = dims;
     w->str.fd = w->vec.fd = -1;
     w->hcap = 1024;
-    w->hash = calloc(w->hcap, sizeof(uint32_t));
+    w->hash = calloc(w->hcap, sizeof(uint64_t));
     if (dims) {
         w->vunit = malloc(dims * sizeof(float));
         w->vq = malloc(dims);
@@ -279,6 +289,13 @@ rag_index_writer_free(rag_index_writer *w)
     free(w->cur);
     free(w->meta);
     free(w);
+}
+
+void
+rag_index_writer_set_compression(rag_index_writer *w,
+                                 enum rag_index_compress mode)
+{
+    w->compress = mode;
 }
 
 const char *
@@ -339,7 +356,7 @@ static int
 hash_grow(rag_index_writer *w)
 {
     size_t nc = w->hcap * 2;
-    uint32_t *nh = calloc(nc, sizeof(uint32_t));
+    uint64_t *nh = calloc(nc, sizeof(uint64_t));
 
     if (nh == NULL)
         return -1;
@@ -347,7 +364,7 @@ hash_grow(rag_index_writer *w)
         size_t h = w->terms[t].hash & (nc - 1);
         while (nh[h])
             h = (h + 1) & (nc - 1);
-        nh[h] = (uint32_t) t + 1;
+        nh[h] = (uint64_t) w->terms[t].hash << 32 | (uint32_t) (t + 1);
     }
     free(w->hash);
     w->hash = nh;
@@ -355,7 +372,9 @@ hash_grow(rag_index_writer *w)
     return 0;
 }
 
-/* Returns the id of term t, adding it; -1 on OOM. */
+/* Returns the id of term t, adding it; -1 on OOM. Every token of every
+ * record passes here: the slot holds the hash, so a probe touches the
+ * term itself only when the hashes agree. */
 static long
 term_id(rag_index_writer *w, const char *t, size_t n)
 {
@@ -367,10 +386,18 @@ term_id(rag_index_writer *w, const char *t, size_t n)
         return -1;
     h = hv & (w->hcap - 1);
     while (w->hash[h]) {
-        e = &w->terms[w->hash[h] - 1];
-        if (e->hash == hv && e->text_len == n &&
-            memcmp(w->ttext + e->text_off, t, n) == 0)
-            return (long) w->hash[h] - 1;
+        if ((uint32_t) (w->hash[h] >> 32) == hv) {
+            uint32_t id = (uint32_t) w->hash[h] - 1;
+            e = &w->terms[id];
+            if (e->text_len == n) {
+                const char *a = w->ttext + e->text_off;
+                size_t i = 0;
+                while (i < n && a[i] == t[i])
+                    i++;
+                if (i == n)
+                    return (long) id;
+            }
+        }
         h = (h + 1) & (w->hcap - 1);
     }
     if (w->nterms >= UINT32_MAX - 1 || w->ttlen + n > UINT32_MAX ||
@@ -385,7 +412,7 @@ term_id(rag_index_writer *w, const char *t, size_t n)
     e->text_off = (uint32_t) w->ttlen;
     e->text_len = (uint32_t) n;
     w->ttlen += n;
-    w->hash[h] = (uint32_t) w->nterms + 1;
+    w->hash[h] = (uint64_t) hv << 32 | (uint32_t) (w->nterms + 1);
     return (long) w->nterms++;
 }
 
@@ -521,6 +548,7 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
             goto ioerr;
         doc->lens[i] = (uint32_t) lens[i];
     }
+    w->body_bytes += lens[3];
     if (w->dims && add_vector(w, d, in->embedding) != 0)
         goto ioerr;
 
@@ -930,6 +958,156 @@ write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
     return 0;
 }
 
+/* Sequential reads of the string spill through a window. */
+typedef struct {
+    int fd;
+    unsigned char *win, *big;
+    uint64_t start;
+    size_t len;
+} sreader;
+
+static const unsigned char *
+sread(sreader *r, uint64_t off, size_t len)
+{
+    if (off >= r->start && off + len <= r->start + r->len)
+        return r->win + (off - r->start);
+    if (len > READ_WIN) {
+        free(r->big);
+        r->big = malloc(len);
+        if (r->big == NULL || pread_all(r->fd, r->big, len, off) != 0)
+            return NULL;
+        return r->big;
+    }
+    ssize_t got = 0;
+    size_t want = READ_WIN;
+    r->start = off;
+    r->len = 0;
+    while (r->len < len) {
+        got = pread(r->fd, r->win + r->len, want - r->len,
+                    (off_t) (off + r->len));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return NULL;
+        r->len += (size_t) got;
+    }
+    return r->win;
+}
+
+/* A zstd dictionary trained on bodies spread over the collection, or
+ * NULL (small collection, or training found nothing to share). */
+static void *
+train_dict(rag_index_writer *w, size_t *dict_len)
+{
+    size_t cap = w->body_bytes < ZDICT_SAMPLE ? w->body_bytes : ZDICT_SAMPLE;
+    size_t used = 0, ns = 0, step, got;
+    unsigned char *sample = NULL;
+    size_t *sizes = NULL;
+    void *dict = NULL;
+
+    if (w->compress == RAG_INDEX_COMPRESS_NEVER || w->body_bytes == 0 ||
+        (w->compress == RAG_INDEX_COMPRESS_AUTO &&
+         (w->ndocs < ZDICT_MIN_DOCS || w->body_bytes < ZDICT_MIN_BYTES)))
+        return NULL;
+    sample = malloc(cap);
+    sizes = malloc(w->ndocs * sizeof(size_t));
+    dict = malloc(ZDICT_SIZE);
+    if (!sample || !sizes || !dict)
+        goto fail;
+    /* every step-th record, step chosen to fill the sample once */
+    step = (size_t) (w->body_bytes / cap);
+    if (step < 1)
+        step = 1;
+    for (size_t i = 0; i < w->ndocs && used < cap; i += step) {
+        const wdoc *d = &w->docs[i];
+        size_t bl = d->lens[3];
+        if (bl == 0 || bl > cap - used)
+            continue;
+        if (pread_all(w->str.fd, sample + used, bl,
+                      d->str_off + d->lens[0] + d->lens[1] + d->lens[2]) != 0)
+            goto fail;
+        sizes[ns++] = bl;
+        used += bl;
+    }
+    got = ZDICT_trainFromBuffer(dict, ZDICT_SIZE, sample, sizes,
+                                (unsigned) ns);
+    if (ZDICT_isError(got)) {
+        if (w->compress != RAG_INDEX_COMPRESS_ALWAYS || used == 0)
+            goto fail;
+        /* too little to train on: the sample as a raw-content dictionary */
+        got = used < ZDICT_SIZE ? used : ZDICT_SIZE;
+        memcpy(dict, sample, got);
+    }
+    free(sample);
+    free(sizes);
+    *dict_len = got;
+    return dict;
+fail:
+    free(sample);
+    free(sizes);
+    free(dict);
+    return NULL;
+}
+
+/* STRINGS: each record's url, title and heading as added, and its body
+ * compressed with the dictionary when that makes it smaller. Fills the
+ * records' new offsets, stored body sizes and flags. */
+static int
+write_strings(rag_index_writer *w, wout *o, const void *dict, size_t dict_len,
+              uint64_t *off, uint32_t *stored, uint32_t *flags)
+{
+    sreader r = {w->str.fd, malloc(READ_WIN), NULL, 0, 0};
+    ZSTD_CCtx *cctx = dict ? ZSTD_createCCtx() : NULL;
+    ZSTD_CDict *cdict = dict ? ZSTD_createCDict(dict, dict_len, ZSTD_LEVEL)
+                             : NULL;
+    unsigned char *zbuf = NULL;
+    size_t zcap = 0;
+    uint64_t base = o->pos;
+    int rc = -1;
+
+    if (r.win == NULL || (dict && (!cctx || !cdict)))
+        goto out;
+    for (size_t i = 0; i < w->ndocs; i++) {
+        const wdoc *d = &w->docs[i];
+        size_t head = (size_t) d->lens[0] + d->lens[1] + d->lens[2];
+        size_t bl = d->lens[3];
+        const unsigned char *p = sread(&r, d->str_off, head + bl);
+        if (p == NULL)
+            goto out;
+        off[i] = o->pos - base;
+        wput(o, p, head);
+        stored[i] = (uint32_t) bl;
+        flags[i] = 0;
+        if (cdict && bl > 0) {
+            size_t bound = ZSTD_compressBound(bl), z;
+            if (bound > zcap) {
+                unsigned char *nz = realloc(zbuf, bound);
+                if (nz == NULL)
+                    goto out;
+                zbuf = nz;
+                zcap = bound;
+            }
+            z = ZSTD_compress_usingCDict(cctx, zbuf, zcap, p + head, bl,
+                                         cdict);
+            if (!ZSTD_isError(z) && z < bl) {
+                wput(o, zbuf, z);
+                stored[i] = (uint32_t) z;
+                flags[i] = IXF_DOC_ZSTD;
+                continue;
+            }
+        }
+        wput(o, p + head, bl);
+    }
+    rc = 0;
+out:
+    free(r.win);
+    free(r.big);
+    free(zbuf);
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeCDict(cdict);
+    return rc;
+}
+
 static int
 fsync_dir(const char *path)
 {
@@ -964,6 +1142,10 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     char tmp[PATH_MAX];
     wout *o = NULL;
     wvec vec = {0};
+    void *dict = NULL;
+    size_t dict_len = 0;
+    uint64_t *soff = NULL;
+    uint32_t *stored = NULL, *sflags = NULL;
     double avgdl;
     int rc = -1, fd = -1;
 
@@ -1003,7 +1185,17 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     if (avgdl <= 0)
         avgdl = 1; /* as the search does */
 
-    nsect = 9 + (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0);
+    if (w->str.fd >= 0)
+        dict = train_dict(w, &dict_len);
+    soff = malloc((w->ndocs + 1) * sizeof(uint64_t));
+    stored = malloc((w->ndocs + 1) * sizeof(uint32_t));
+    sflags = malloc((w->ndocs + 1) * sizeof(uint32_t));
+    if (!soff || !stored || !sflags) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    nsect = 9 + (dict != NULL) +
+            (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0);
     table_end = IXF_HDR + nsect * IXF_SECT_SZ;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -1023,24 +1215,33 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     wput(o, w->meta, w->metalen);
     sect_end(o, tab, &nt);
 
+    sect_begin(o, tab, &nt, IXS_STRINGS);
+    errno = 0;
+    if (w->str.fd >= 0 &&
+        write_strings(w, o, dict, dict_len, soff, stored, sflags) != 0) {
+        snprintf(err, errlen, "index writer: strings: %s",
+                 errno ? strerror(errno) : "out of memory");
+        goto done;
+    }
+    sect_end(o, tab, &nt);
+
+    if (dict) {
+        sect_begin(o, tab, &nt, IXS_BODYDICT);
+        wput(o, dict, dict_len);
+        sect_end(o, tab, &nt);
+    }
+
     sect_begin(o, tab, &nt, IXS_DOCS);
     for (size_t i = 0; i < w->ndocs; i++) {
         unsigned char e[IXF_DOC_SZ];
         const wdoc *d = &w->docs[i];
         ixf_st64(e, (uint64_t) d->chunk_id);
-        ixf_st64(e + 8, d->str_off);
+        ixf_st64(e + 8, soff[i]);
         for (int k = 0; k < 4; k++)
             ixf_st32(e + 16 + k * 4, d->lens[k]);
+        ixf_st32(e + 32, stored[i]);
+        ixf_st32(e + 36, sflags[i]);
         wput(o, e, IXF_DOC_SZ);
-    }
-    sect_end(o, tab, &nt);
-
-    sect_begin(o, tab, &nt, IXS_STRINGS);
-    if (w->str.fd >= 0 &&
-        copy_spill(o, &w->str, w->str.size, buf, bufsz) != 0) {
-        snprintf(err, errlen, "index writer: temporary file: %s",
-                 strerror(errno));
-        goto done;
     }
     sect_end(o, tab, &nt);
 
@@ -1154,6 +1355,10 @@ done:
     free(terms);
     free(buf);
     free(o);
+    free(dict);
+    free(soff);
+    free(stored);
+    free(sflags);
     wvec_free(&vec);
     return rc;
 }

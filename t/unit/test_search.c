@@ -535,8 +535,10 @@ test_pruned_equals_exhaustive(void)
     rag_index_writer_free(w);
     rag_index *ix = rag_index_open(path, err, sizeof(err));
     CHECK(ix != NULL);
-    if (ix == NULL)
+    if (ix == NULL) {
+        fprintf(stderr, "open: %s\n", err);
         return;
+    }
     CHECK(rag_index_avgdl(ix) == (double) total / EQ_DOCS);
 
     double avgdl = (double) total / EQ_DOCS, k1 = 1.2, b = 0.75;
