@@ -172,6 +172,10 @@ check_header(rag_index *ix, char *err, size_t errlen)
         return -1;
     }
     major = ixf_ld16(b + 8);
+    if (major == 0) {
+        seterr(err, errlen, "bad index header");
+        return -1;
+    }
     if (major < IXF_MAJOR) {
         seterr(err, errlen,
                "unsupported index version %u: written by an older ngx_rag; "
