@@ -179,7 +179,7 @@ check_header(rag_index *ix, char *err, size_t errlen)
     if (major < IXF_MAJOR) {
         seterr(err, errlen,
                "unsupported index version %u: written by an older ngx_rag; "
-               "this build reads format %u: rebuild it (rag-admin reindex "
+               "this build reads format %u: rebuild it (rag-reindex "
                "COLLECTION)",
                major, IXF_MAJOR);
         return -1;

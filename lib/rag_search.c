@@ -339,10 +339,12 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                     if (c->blk == c->pl.nblocks)
                         continue;
                     cur_decode(c);
-                    while (c->pos < c->n && c->docs[c->pos] < d)
-                        c->pos++;
-                    if (c->pos < c->n && c->docs[c->pos] == d)
-                        s += bm25_fix(&ctx, c->idf, c->tfs[c->pos], d);
+                    uint32_t p = c->pos, n = c->n;
+                    while (p < n && c->docs[p] < d)
+                        p++;
+                    c->pos = p;
+                    if (p < n && c->docs[p] == d)
+                        s += bm25_fix(&ctx, c->idf, c->tfs[p], d);
                 }
                 if (j == 0 && s > theta)
                     topk_push(h, (double) s, d);

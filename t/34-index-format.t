@@ -93,7 +93,7 @@ ok($all, 'bodies across the collection come back');
 # served, then replaced by a file of an older / a newer major format
 ($r, $j) = search('old', 'replication');
 is($j->{generation}, 1, 'old collection served (generation 1)');
-for my $case ([1, qr/unsupported index version 1: written by an older ngx_rag; this build reads format 2: rebuild it \(rag-admin reindex COLLECTION\)/],
+for my $case ([1, qr/unsupported index version 1: written by an older ngx_rag; this build reads format 2: rebuild it \(rag-reindex COLLECTION\)/],
               [3, qr/unsupported index version 3: written by a newer ngx_rag; this build reads format 2/]) {
     my ($ver, $want) = @$case;
     my $b = RagTest::slurp("$ixdir/old.idx");

@@ -486,7 +486,7 @@ test_corruption(void)
     wr32(v1 + 8, 1);
     ix = rag_index_open_mem(v1, sizeof(v1), err, sizeof(err));
     CHECK(ix == NULL && strstr(err, "unsupported index version 1") != NULL &&
-          strstr(err, "rag-admin reindex") != NULL);
+          strstr(err, "rag-reindex COLLECTION") != NULL);
 }
 
 
