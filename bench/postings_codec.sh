@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 make -s build/librag.a
 out=build/bench-postings-codec
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Ilib -o "$out" bench/postings_codec.c \
-    build/librag.a -lstreamvbyte -lpthread -lm
+    build/librag.a -lstreamvbyte -lzstd -lpthread -lm
 exec "$out" "$@"
