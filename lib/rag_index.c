@@ -43,7 +43,11 @@ struct rag_index {
     const unsigned char *sec[IXS_COUNT];
     uint64_t seclen[IXS_COUNT];
     ZSTD_DDict *ddict; /* from BODYDICT, when bodies are compressed */
+    double *norms;     /* BM25 length normalisation by doc length */
+    uint32_t max_dl;
 };
+
+#define NORM_TABLE_MAX (1u << 20) /* longer records: computed per use */
 
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -392,13 +396,31 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         return -1;
     }
     dl = (const uint32_t *) ix->sec[IXS_DOCLEN];
-    for (uint64_t i = 0; i < nd; i++)
+    for (uint64_t i = 0; i < nd; i++) {
         sum += dl[i];
+        if (dl[i] > ix->max_dl)
+            ix->max_dl = dl[i];
+    }
     if (sum != ix->total_dl) {
         seterr(err, errlen, "index doc lengths inconsistent");
         return -1;
     }
     ix->avgdl = nd ? (double) ix->total_dl / (double) nd : 0;
+    /* k1 (1 - b + b dl / avgdl) for every length that occurs: records
+     * share few lengths, and the search saves a division per posting;
+     * the expression is the search's own, so the values are identical */
+    if (nd && ix->max_dl < NORM_TABLE_MAX) {
+        double avgdl = ix->avgdl > 0 ? ix->avgdl : 1;
+        ix->norms = malloc(((size_t) ix->max_dl + 1) * sizeof(double));
+        if (ix->norms == NULL) {
+            seterr(err, errlen, "out of memory");
+            return -1;
+        }
+        for (uint32_t l = 0; l <= ix->max_dl; l++) {
+            double len = l;
+            ix->norms[l] = ix->k1 * (1 - ix->b + ix->b * len / avgdl);
+        }
+    }
     return 0;
 }
 
@@ -642,6 +664,7 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
     ix->base = data;
     ix->len = len;
     if (validate(ix, err, errlen) != 0) {
+        free(ix->norms);
         ZSTD_freeDDict(ix->ddict);
         free(ix->copy);
         free(ix);
@@ -701,6 +724,7 @@ rag_index_close(rag_index *ix)
     if (ix->mapped)
         munmap((void *) ix->base, ix->len);
     ZSTD_freeDDict(ix->ddict);
+    free(ix->norms);
     free(ix->copy);
     free(ix);
 }
@@ -735,6 +759,13 @@ double
 rag_index_avgdl(const rag_index *ix)
 {
     return ix->avgdl;
+}
+
+const double *
+rag_index_bm25_norms(const rag_index *ix, uint32_t *max_dl)
+{
+    *max_dl = ix->max_dl;
+    return ix->norms;
 }
 
 void

@@ -178,6 +178,9 @@ const uint32_t *rag_index_doc_lens(const rag_index *ix);
 double rag_index_avgdl(const rag_index *ix);
 /* The BM25 k1 and b the block maxima were computed with. */
 void rag_index_bm25_params(const rag_index *ix, double *k1, double *b);
+/* k1 * (1 - b + b * dl / avgdl) for dl = 0..*max_dl (the longest record),
+ * or NULL when that is too long to tabulate. */
+const double *rag_index_bm25_norms(const rag_index *ix, uint32_t *max_dl);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);
  * NULL when the index has no vectors or record i has no embedding. */

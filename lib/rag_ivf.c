@@ -138,6 +138,6 @@ rag_ivf_default_lists(uint64_t n)
 uint32_t
 rag_ivf_default_probe(uint32_t n_lists)
 {
-    uint32_t p = n_lists / 16;
+    uint32_t p = n_lists / 4;
     return p < 1 ? 1 : p > n_lists ? n_lists : p;
 }

@@ -28,7 +28,9 @@ uint32_t rag_ivf_assign(const float *cent, uint32_t k, uint32_t dims,
  * (measured by bench/vectors.sh), at least 16. */
 uint32_t rag_ivf_default_lists(uint64_t n);
 
-/* The n_probe stored as default for n_lists lists. */
+/* The n_probe stored as default for n_lists lists: a quarter of them
+ * (bench/vectors.sh: recall@10 0.93 at a quarter, 0.97 at half, on
+ * 70,000 x 768 vectors made from the PostgreSQL manual). */
 uint32_t rag_ivf_default_probe(uint32_t n_lists);
 
 #endif

@@ -152,6 +152,7 @@ qterm_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 
 typedef struct {
     const uint32_t *dl;
+    const double *norms; /* by length, or NULL */
     double avgdl, k1, b;
 } bm25_ctx;
 
@@ -172,8 +173,9 @@ typedef struct {
 static inline int64_t
 bm25_fix(const bm25_ctx *c, double idf, uint32_t tf, uint32_t d)
 {
-    double t = tf;
-    double norm = c->k1 * (1 - c->b + c->b * c->dl[d] / c->avgdl);
+    double t = tf, len = c->dl[d];
+    double norm = c->norms ? c->norms[c->dl[d]]
+                           : c->k1 * (1 - c->b + c->b * len / c->avgdl);
     return (int64_t) (idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
 }
 
@@ -219,7 +221,10 @@ bm25_terms(const rag_index *ix, const qterms *qt, bcur *cur)
 static void
 bm25_init_ctx(const rag_index *ix, bm25_ctx *c)
 {
+    uint32_t max_dl;
+
     c->dl = rag_index_doc_lens(ix);
+    c->norms = rag_index_bm25_norms(ix, &max_dl);
     c->avgdl = rag_index_avgdl(ix);
     if (c->avgdl <= 0)
         c->avgdl = 1;
@@ -404,19 +409,25 @@ prep_query(const float *qvec, uint32_t dims, float *qn, int8_t *q8)
     return rag_vec_quantize(qvec, dims, qn, q8);
 }
 
+/* Scores slots [first, first + n) (contiguous int8 rows) into h. */
 static void
 scan_slots(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
-           float qscale, rag_vec_dot_i8_fn dot, topk *h)
+           float qscale, topk *h)
 {
     uint32_t dims = rag_index_dims(ix);
+    int32_t dots[256];
 
-    for (uint32_t s = first; s < first + n; s++) {
+    for (uint32_t s0 = first; s0 < first + n; s0 += 256) {
+        uint32_t m = first + n - s0 < 256 ? first + n - s0 : 256, rec;
         float vs;
-        uint32_t rec;
-        const int8_t *v = rag_index_vec_slot(ix, s, &vs, &rec);
+        const int8_t *v = rag_index_vec_slot(ix, s0, &vs, &rec);
         if (v == NULL)
-            continue;
-        topk_push(h, (double) dot(q8, v, dims) * qscale * vs, rec);
+            return;
+        rag_vec_dots_i8(q8, v, m, dims, dots);
+        for (uint32_t j = 0; j < m; j++) {
+            rag_index_vec_slot(ix, s0 + j, &vs, &rec);
+            topk_push(h, (double) dots[j] * qscale * vs, rec);
+        }
     }
 }
 
@@ -428,12 +439,11 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
            float qscale, uint32_t n_probe, float *tmp, topk *h)
 {
     uint32_t dims = rag_index_dims(ix), def, nl = rag_index_vec_lists(ix, &def);
-    rag_vec_dot_i8_fn dot = rag_vec_dot_i8_impl();
 
     if (n_probe == 0)
         n_probe = def;
     if (nl == 0 || n_probe >= nl) {
-        scan_slots(ix, 0, rag_index_vec_count(ix), q8, qscale, dot, h);
+        scan_slots(ix, 0, rag_index_vec_count(ix), q8, qscale, h);
     } else {
         float *cs = malloc((size_t) nl * sizeof(float));
         topk best = {malloc((size_t) n_probe * sizeof(scored)), 0, n_probe};
@@ -448,7 +458,7 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
         for (size_t i = 0; i < best.n; i++) {
             uint32_t first, n;
             rag_index_vec_list(ix, best.v[i].rec, &first, &n);
-            scan_slots(ix, first, n, q8, qscale, dot, h);
+            scan_slots(ix, first, n, q8, qscale, h);
         }
         free(cs);
         free(best.v);

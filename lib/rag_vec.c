@@ -138,7 +138,33 @@ dots_f32_avx2(const float *v, const float *rows, uint32_t nrows, uint32_t n,
         out[j] = dot_f32_avx2(v, rows + (size_t) j * n, n);
 }
 
-static int vec_avx2;
+/* vpdpbusd multiplies unsigned by signed bytes: with the row's bytes
+ * flipped to unsigned (r + 128), dot(q, r) = dot(r + 128, q) - 128 *
+ * sum(q), and sum(q) is computed once per query. Exact (int32 lanes:
+ * 64 products of at most 255 * 127 per lane and 64-byte step). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+dots_i8_vnni(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
+             int32_t *out)
+{
+    uint32_t full = n / 64 * 64;
+    int32_t qsum = 0;
+    const __m512i flip = _mm512_set1_epi8((char) 0x80);
+
+    for (uint32_t i = 0; i < full; i++)
+        qsum += q[i];
+    for (uint32_t j = 0; j < nrows; j++) {
+        const int8_t *r = rows + (size_t) j * n;
+        __m512i acc = _mm512_setzero_si512();
+        for (uint32_t i = 0; i < full; i += 64) {
+            __m512i x = _mm512_xor_si512(_mm512_loadu_si512(r + i), flip);
+            acc = _mm512_dpbusd_epi32(acc, x, _mm512_loadu_si512(q + i));
+        }
+        out[j] = _mm512_reduce_add_epi32(acc) - 128 * qsum +
+                 dot_i8_c(q + full, r + full, n - full);
+    }
+}
+
+static int vec_avx2, vec_vnni;
 static pthread_once_t vec_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -146,6 +172,9 @@ vec_pick(void)
 {
     __builtin_cpu_init();
     vec_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    vec_vnni = __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni");
 }
 
 static int
@@ -159,6 +188,20 @@ rag_vec_dot_i8_fn
 rag_vec_dot_i8_impl(void)
 {
     return use_avx2() ? dot_i8_avx2 : dot_i8_c;
+}
+
+void
+rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
+                uint32_t n, int32_t *out)
+{
+    rag_vec_dot_i8_fn dot = rag_vec_dot_i8_impl();
+
+    if (vec_vnni && n >= 64) {
+        dots_i8_vnni(q, rows, nrows, n, out);
+        return;
+    }
+    for (uint32_t j = 0; j < nrows; j++)
+        out[j] = dot(q, rows + (size_t) j * n, n);
 }
 
 float
@@ -181,6 +224,14 @@ rag_vec_dot_i8_fn
 rag_vec_dot_i8_impl(void)
 {
     return dot_i8_c;
+}
+
+void
+rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
+                uint32_t n, int32_t *out)
+{
+    for (uint32_t j = 0; j < nrows; j++)
+        out[j] = dot_i8_c(q, rows + (size_t) j * n, n);
 }
 
 float

@@ -15,6 +15,12 @@ typedef int32_t (*rag_vec_dot_i8_fn)(const int8_t *a, const int8_t *b,
 /* The exact int8 dot product (int32: no overflow for n <= 8192). */
 rag_vec_dot_i8_fn rag_vec_dot_i8_impl(void);
 
+/* out[j] = exact int8 dot(q, rows[j]) for j < nrows (rows: nrows x n
+ * int8, contiguous): the vector scan's kernel, AVX-512 VNNI when the
+ * CPU has it (the same integers as rag_vec_dot_i8_impl's). */
+void rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
+                     uint32_t n, int32_t *out);
+
 /* Float dot product with float accumulation (order and FMA differ by
  * CPU: for ranking candidates, never for reported scores). */
 float rag_vec_dot_f32(const float *a, const float *b, uint32_t n);
