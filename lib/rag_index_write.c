@@ -808,7 +808,8 @@ build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
         return 0;
     }
     v->nlists = nl;
-    v->nprobe = w->ivf_probe ? w->ivf_probe : rag_ivf_default_probe(nl);
+    v->nprobe = w->ivf_probe ? w->ivf_probe
+                           : rag_ivf_default_probe(nl, v->nvec);
     if (v->nprobe > nl)
         v->nprobe = nl;
 

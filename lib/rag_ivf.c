@@ -136,8 +136,12 @@ rag_ivf_default_lists(uint64_t n)
 }
 
 uint32_t
-rag_ivf_default_probe(uint32_t n_lists)
+rag_ivf_default_probe(uint32_t n_lists, uint64_t n_vec)
 {
-    uint32_t p = n_lists / 4;
-    return p < 1 ? 1 : p > n_lists ? n_lists : p;
+    uint64_t p = n_lists / 8, floor_ = n_vec ? (32768 * (uint64_t) n_lists +
+                                                n_vec - 1) / n_vec
+                                             : n_lists;
+    if (p < floor_)
+        p = floor_;
+    return p < 1 ? 1 : p > n_lists ? n_lists : (uint32_t) p;
 }

@@ -28,9 +28,11 @@ uint32_t rag_ivf_assign(const float *cent, uint32_t k, uint32_t dims,
  * (measured by bench/vectors.sh), at least 16. */
 uint32_t rag_ivf_default_lists(uint64_t n);
 
-/* The n_probe stored as default for n_lists lists: a quarter of them
- * (bench/vectors.sh: recall@10 0.93 at a quarter, 0.97 at half, on
- * 70,000 x 768 vectors made from the PostgreSQL manual). */
-uint32_t rag_ivf_default_probe(uint32_t n_lists);
+/* The n_probe stored as default for n_vec vectors in n_lists lists: an
+ * eighth of the lists, and never fewer than hold ~32k vectors (cheap at
+ * any size, and small sets need a larger share). bench/vectors.sh, 768-d
+ * vectors made from the PostgreSQL manual: recall@10 0.957 at 32 of 250
+ * lists for 1M vectors, 0.971 at 32 of 66 lists for 70k. */
+uint32_t rag_ivf_default_probe(uint32_t n_lists, uint64_t n_vec);
 
 #endif
