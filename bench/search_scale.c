@@ -20,6 +20,8 @@
 #include "rag_index.h"
 #include "rag_search.h"
 
+#include "bench_corpus.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,133 +33,12 @@
 #include <unistd.h>
 
 #define ROUNDS 5
-#define DROP 0.30
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* this thread's CPU time: on a shared, loaded machine the wall clock
- * also counts the time other processes had the core */
-static double
-cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-typedef struct {
-    char *f[4]; /* url, title, heading path, body */
-} chunk;
-
-static char *
-unescape(char *s)
-{
-    char *o = s, *r = s;
-    while (*r) {
-        if (*r == '\\' && r[1]) {
-            r++;
-            *o++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r;
-            r++;
-        } else {
-            *o++ = *r++;
-        }
-    }
-    *o = '\0';
-    return s;
-}
-
-static chunk *
-load_corpus(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0, lcap = 0;
-    chunk *v = NULL;
-    ssize_t len;
-
-    *n = 0;
-    if (f == NULL)
-        return NULL;
-    while ((len = getline(&line, &lcap, f)) > 0) {
-        char *p = line, *t[4];
-        if (line[len - 1] == '\n')
-            line[len - 1] = '\0';
-        for (int i = 0; i < 4; i++) {
-            t[i] = p;
-            p = strchr(p, '\t');
-            if (p == NULL && i < 3)
-                break;
-            if (p)
-                *p++ = '\0';
-        }
-        if (p == NULL && t[3] == NULL)
-            continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            v = realloc(v, cap * sizeof(chunk));
-        }
-        for (int i = 0; i < 4; i++)
-            v[*n].f[i] = strdup(unescape(t[i]));
-        (*n)++;
-    }
-    free(line);
-    fclose(f);
-    return v;
-}
-
-static uint64_t
-mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* copy c of body: every whitespace-separated word kept with
- * probability 0.7 (copy 0 is the original) */
-static size_t
-make_copy(const char *body, uint64_t c, uint64_t chunk_no, char *out)
-{
-    uint64_t s = mix(c * 0x9e3779b97f4a7c15ull + chunk_no + 1);
-    const char *p = body;
-    size_t o = 0;
-
-    if (c == 0) {
-        size_t l = strlen(body);
-        memcpy(out, body, l + 1);
-        return l;
-    }
-    while (*p) {
-        const char *w = p;
-        while (*p && *p != ' ' && *p != '\n')
-            p++;
-        size_t wl = (size_t) (p - w);
-        s = mix(s);
-        if (wl && (double) (s >> 11) / 9007199254740992.0 >= DROP) {
-            memcpy(out + o, w, wl);
-            o += wl;
-            out[o++] = ' ';
-        }
-        if (*p == '\n' && o && out[o - 1] == ' ')
-            out[o - 1] = '\n';
-        if (*p)
-            p++;
-    }
-    out[o] = '\0';
-    return o;
-}
 
 static int
 build(const char *corpus, uint64_t n, const char *ixpath)
 {
     size_t nc;
-    chunk *v = load_corpus(corpus, &nc);
+    bench_chunk *v = load_corpus(corpus, &nc);
     rag_index_writer *w;
     char *buf, err[256];
     double t_gen = 0, t0 = now_s(), t1, c_gen = 0, c0;
@@ -178,7 +59,7 @@ build(const char *corpus, uint64_t n, const char *ixpath)
     for (uint64_t r = 0; r < n; r++) {
         uint64_t c = r / nc, i = r % nc;
         double g0 = now_s(), gc0 = cpu_s();
-        make_copy(v[i].f[3], c, i, buf);
+        make_copy(v[i].f[3], c, i, 1, buf);
         t_gen += now_s() - g0;
         c_gen += cpu_s() - gc0;
         rag_index_input in = {(int64_t) r + 1, v[i].f[0], v[i].f[1],
@@ -199,13 +80,6 @@ build(const char *corpus, uint64_t n, const char *ixpath)
     printf("copy_gen_s %.2f\n", t_gen);
     fflush(stdout);
     return 0;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
 }
 
 int
