@@ -20,7 +20,7 @@
 SHELL    := /bin/bash
 B        ?= build
 CC       ?= cc
-PKGS      = libxml-2.0 libcurl yajl libpq openssl
+PKGS      = libxml-2.0 libcurl yajl libpq openssl libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
@@ -92,6 +92,10 @@ $(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
           $(wildcard worker/*.h bot/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)
+
+# test_svb checks the codec against the format's reference implementation
+# (Debian's libstreamvbyte); nothing else links it (see lib/rag_svb.h).
+$(B)/t/test_svb: LDLIBS_ALL += -lstreamvbyte
 
 # The module is built the way Debian's dh_nginx does: configure nginx's
 # source tree with the distribution's flags and a private --builddir, then

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 make -s build/librag.a
 out=build/bench-search-vectors
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Ilib -o "$out" bench/search_vectors.c \
-    build/librag.a -lpthread -lm
+    build/librag.a -lzstd -lpthread -lm
 exec "$out" "$@"

@@ -9,19 +9,26 @@
  * before use: a corrupt or truncated file is rejected, never trusted.
  *
  * Contents: one record per chunk (chunk id, url with #anchor, title,
- * heading path, body), BM25 postings (terms from rag_terms), and, when
- * embeddings exist, int8-quantized vectors plus the float32 originals for
- * rescoring.
+ * heading path, body), BM25 postings (terms from rag_terms) compressed in
+ * blocks of 128 (doc-id gaps + term frequencies, Stream VByte) with each
+ * block's maximum score for dynamic pruning, and, when embeddings exist,
+ * int8-quantized vectors (partitioned into k-means lists for large
+ * collections) plus the float32 originals for rescoring. The layout, in
+ * named and versioned sections, is described in rag_index_fmt.h.
  *
- * Ownership: a rag_index_writer owns copies of everything added; a
- * rag_index owns its mapping; rag_index_chunk views point into the
- * mapping and live as long as the rag_index.
+ * Ownership: a rag_index_writer owns copies of everything added (record
+ * strings and vectors are spilled to unlinked temporary files in $TMPDIR,
+ * so its memory stays bounded); a rag_index owns its mapping;
+ * rag_index_chunk views point into the mapping and live as long as the
+ * rag_index; a body lives in the caller's rag_index_buf when it had to
+ * be decompressed.
  */
 #ifndef RAG_INDEX_H
 #define RAG_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct rag_index_writer rag_index_writer;
 typedef struct rag_index rag_index;
@@ -35,9 +42,37 @@ typedef struct {
     const float *embedding;   /* dims floats, or NULL */
 } rag_index_input;
 
+/* The index format this build writes and reads (older and newer majors
+ * are refused at open with a message saying so). */
+#define RAG_INDEX_FORMAT_MAJOR 2
+
 /* dims = 0: lexical only. */
 rag_index_writer *rag_index_writer_new(uint32_t dims);
 int rag_index_writer_add(rag_index_writer *w, const rag_index_input *in);
+/* Vector partitioning: n_lists = 0 picks by collection size (exact scan
+ * below RAG_INDEX_IVF_MIN vectors, else about sqrt(n)/4 k-means lists),
+ * 1 forces the exact scan, > 1 forces that many lists; n_probe = 0 picks
+ * the default stored for searches. For benches and tests. */
+#define RAG_INDEX_IVF_MIN 65536
+void rag_index_writer_set_vector_lists(rag_index_writer *w, uint32_t n_lists,
+                                       uint32_t n_probe);
+/* Body compression: AUTO compresses when there are at least 1,000
+ * records and 4 MB of bodies (a zstd dictionary is trained on them);
+ * ALWAYS also for small sets (the sample itself serves as dictionary
+ * when training finds too little); NEVER keeps bodies plain. */
+enum rag_index_compress {
+    RAG_INDEX_COMPRESS_AUTO = 0,
+    RAG_INDEX_COMPRESS_ALWAYS,
+    RAG_INDEX_COMPRESS_NEVER
+};
+void rag_index_writer_set_compression(rag_index_writer *w,
+                                      enum rag_index_compress mode);
+/* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" is the
+ * writer's own) with a one-line value. 0 or -1. */
+int rag_index_writer_set_meta(rag_index_writer *w, const char *key,
+                              const char *value);
+/* Why the last add failed (out of memory, temporary file), or "". */
+const char *rag_index_writer_error(const rag_index_writer *w);
 /* Writes atomically (tmp + fsync + rename). 0 or -1 with err filled. */
 int rag_index_writer_write(rag_index_writer *w, const char *path,
                            uint64_t generation, char *err, size_t errlen);
@@ -61,45 +96,91 @@ typedef struct {
 
 typedef struct {
     int64_t chunk_id;
-    rag_str url, title, heading_path, body;
+    rag_str url, title, heading_path;
 } rag_index_chunk;
 
 /* Fills out for record i (0 <= i < count). 0 or -1. */
 int rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out);
 
+/* Caller-owned scratch for bodies: zero-initialise, reuse for any number
+ * of records, release with rag_index_buf_free. One thread at a time. */
+typedef struct {
+    char *p;
+    size_t cap;
+    void *dctx;
+} rag_index_buf;
+
+/* Record i's body (chunk Markdown) in *out: a view into the index when
+ * stored plain, else decompressed into buf (large collections store
+ * bodies zstd-compressed); valid until buf is next used or released.
+ * 0, or -1 (no such record, a corrupt body, out of memory) with *out
+ * empty. */
+int rag_index_chunk_body(const rag_index *ix, uint32_t i, rag_index_buf *buf,
+                         rag_str *out);
+void rag_index_buf_free(rag_index_buf *buf);
+
+/* The META value of key (a view into the index, not NUL-terminated), or
+ * NULL. */
+const char *rag_index_meta(const rag_index *ix, const char *key, size_t *len);
+
 /* ---- Lower-level read access, for rag_search and tests ----------------
  * All views point into the index's memory and were bounds-checked when
  * the index was opened. */
 
+#define RAG_POSTINGS_BLOCK 128
+
+/* One term's postings: ceil(df / 128) blocks of doc ids (ascending) and
+ * term frequencies. */
 typedef struct {
-    const unsigned char *p; /* df entries of {u32 doc, u32 tf}, LE */
     uint32_t df;
+    uint32_t nblocks;
+    float max;                /* largest block max (see below) */
+    const unsigned char *blk; /* nblocks entries of 16 bytes */
+    const unsigned char *data;
 } rag_postings;
 
 /* Looks up an exact term (as produced by rag_terms). 0 when found. */
 int rag_index_term(const rag_index *ix, const char *term, size_t len,
                    rag_postings *out);
 
+/* Last doc id of block b. */
 static inline uint32_t
-rag_postings_doc(const rag_postings *pl, uint32_t i)
+rag_postings_block_last(const rag_postings *pl, uint32_t b)
 {
-    const unsigned char *q = pl->p + (size_t)i * 8;
-    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-           (uint32_t)q[3] << 24;
+    const unsigned char *q = pl->blk + (size_t) b * 16;
+    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
+           (uint32_t) q[3] << 24;
 }
 
-static inline uint32_t
-rag_postings_tf(const rag_postings *pl, uint32_t i)
+/* Upper bound, over block b, of tf * (k1 + 1) / (tf + k1 * (1 - b + b *
+ * dl / avgdl)): a posting's BM25 score is idf times that. */
+static inline float
+rag_postings_block_max(const rag_postings *pl, uint32_t b)
 {
-    const unsigned char *q = pl->p + (size_t)i * 8 + 4;
-    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-           (uint32_t)q[3] << 24;
+    const unsigned char *q = pl->blk + (size_t) b * 16 + 8;
+    uint32_t u = (uint32_t) q[0] | (uint32_t) q[1] << 8 |
+                 (uint32_t) q[2] << 16 | (uint32_t) q[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
+
+/* Decodes block b into docs[] and tfs[] (RAG_POSTINGS_BLOCK entries
+ * each); returns the number of postings in it. */
+uint32_t rag_postings_decode(const rag_postings *pl, uint32_t b,
+                             uint32_t *docs, uint32_t *tfs);
 
 uint32_t rag_index_term_count(const rag_index *ix);
-/* Number of BM25 terms in record i (title + heading path + body). */
+/* Number of BM25 terms in record i (title + heading path twice + body). */
 uint32_t rag_index_doc_len(const rag_index *ix, uint32_t i);
+/* All of them, count entries (aligned, host order). */
+const uint32_t *rag_index_doc_lens(const rag_index *ix);
 double rag_index_avgdl(const rag_index *ix);
+/* The BM25 k1 and b the block maxima were computed with. */
+void rag_index_bm25_params(const rag_index *ix, double *k1, double *b);
+/* k1 * (1 - b + b * dl / avgdl) for dl = 0..*max_dl (the longest record),
+ * or NULL when that is too long to tabulate. */
+const double *rag_index_bm25_norms(const rag_index *ix, uint32_t *max_dl);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);
  * NULL when the index has no vectors or record i has no embedding. */
@@ -107,6 +188,19 @@ const int8_t *rag_index_vec_i8(const rag_index *ix, uint32_t i, float *scale);
 /* Copies record i's L2-normalised float32 vector into out (dims floats).
  * 0, or -1 when it has none. */
 int rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out);
+
+/* Vector storage by slot (int8 vectors are stored in list order):
+ * the number of k-means lists (0: none, exact scan) and the default
+ * number probed; slots [first, first + n) of list l; list l's centroid
+ * (dims floats, unit length); slot s's vector, scale and record. Slots
+ * past the last list's (up to count) hold records without a vector. */
+uint32_t rag_index_vec_lists(const rag_index *ix, uint32_t *n_probe);
+uint32_t rag_index_vec_count(const rag_index *ix);
+void rag_index_vec_list(const rag_index *ix, uint32_t l, uint32_t *first,
+                        uint32_t *n);
+const float *rag_index_vec_centroid(const rag_index *ix, uint32_t l);
+const int8_t *rag_index_vec_slot(const rag_index *ix, uint32_t s,
+                                 float *scale, uint32_t *rec);
 
 /* CRC-32C (Castagnoli), as used for the file checksum. */
 uint32_t rag_crc32c(uint32_t crc, const void *p, size_t n);

@@ -1,33 +1,60 @@
 /*
  * rag_search — BM25 + vector retrieval with reciprocal rank fusion.
  *
- * BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5)))
- * is computed term-at-a-time into a per-call dense score array; each
- * distinct query term counts once. The vector leg scans every int8 vector
- * (integer dot product times both scales), keeps the best 4k candidates
- * and rescores them with the float32 originals (exact cosine: both sides
- * are L2-normalised). Hybrid fuses the two lists (each up to 4k long) by
- * RRF, score = sum 1 / (60 + rank). Every ordering breaks ties on the
- * record number, so results are deterministic.
+ * BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5)));
+ * each distinct query term counts once. A posting's score is computed in
+ * double, exactly as before, then rounded to a fixed-point integer
+ * (units of 2^-40): a record's score is the integer sum of its terms'
+ * (the order of addition cannot change it), so the pruned search below
+ * returns exactly what scoring every posting would. Ties, here and in
+ * every other list, go to the lower record number.
  *
- * All state is per call (malloc'd), the index is only read: any number
- * of threads may search one rag_index at once.
+ * Dynamic pruning: block-max MaxScore over windows of doc ids (as in
+ * Lucene's MaxScoreBulkScorer; Turtle and Flood 1995, Ding and Suel 2011,
+ * Mallia et al. 2019). Windows are 2048 doc ids; each term's bound in
+ * one is idf times the largest stored maximum of the blocks it spans
+ * there (windows bounded by the first block end instead were ~60 ids
+ * long on a 6-term query, and cost more in bookkeeping than pruning
+ * saved). Sorted by bound, the terms whose bounds sum to
+ * no more than the current k-th score are "non-essential": a record
+ * matching only them cannot enter the top k, so only the essential
+ * terms' postings are decoded and summed (into a window-sized
+ * accumulator: no per-query array over all records), and each candidate
+ * then probes the non-essential terms, highest bound first, giving up as
+ * soon as its score plus the remaining bounds cannot beat the k-th. A
+ * window where every term is non-essential is skipped without decoding.
+ * The skipped records, all past the heap's, could at best tie the k-th
+ * score, and a tie goes to the lower record, so nothing is lost.
+ *
+ * The vector leg scans int8 vectors (integer dot product times both
+ * scales), keeps the best 4k candidates and rescores them with the
+ * float32 originals (exact cosine: both sides are L2-normalised). A
+ * large index has its vectors in k-means lists: the query is compared
+ * with the centroids and only the best n_probe lists are scanned; a
+ * small one, or n_probe >= lists, scans all of them. Hybrid fuses the
+ * two lists (each up to 4k long) by RRF, score = sum 1 / (60 + rank).
+ *
+ * All state is per call (malloc'd, bounded by the query, not the index),
+ * the index is only read: any number of threads may search one rag_index
+ * at once.
  */
 #include "rag_search.h"
 
 #include "rag_terms.h"
+#include "rag_vec.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BM25_K1 1.2
-#define BM25_B 0.75
 #define RRF_K 60.0
 #define OVERSAMPLE 4
 #define MAX_QTERMS 64
+#define FIX 1099511627776.0 /* 2^40: score units */
+#ifndef WIN
+#define WIN 2048 /* window, doc ids */
+#endif
 
 typedef struct {
     double s;
@@ -121,168 +148,330 @@ qterm_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     return 0;
 }
 
-/* BM25 scores of every record into score[] (zeroed by the caller); the
- * best cap records go to h. */
-static void
-bm25_leg(const rag_index *ix, const rag_query *q, double *score,
-         uint32_t *touched, topk *h)
-{
-    qterms qt;
-    uint32_t ntouched = 0, n = rag_index_count(ix);
-    double avgdl = rag_index_avgdl(ix);
+/* ---- BM25 --------------------------------------------------------------- */
 
-    qt.n = 0;
-    if (q->text == NULL)
-        return;
-    rag_terms_each(q->text, q->text_len, qterm_cb, &qt);
-    if (avgdl <= 0)
-        avgdl = 1;
-    for (size_t t = 0; t < qt.n; t++) {
-        rag_postings pl;
-        double idf;
-        if (rag_index_term(ix, qt.t[t], qt.len[t], &pl) != 0)
-            continue;
-        idf = log(1.0 + ((double)n - pl.df + 0.5) / (pl.df + 0.5));
-        for (uint32_t i = 0; i < pl.df; i++) {
-            uint32_t d = rag_postings_doc(&pl, i);
-            double tf = rag_postings_tf(&pl, i);
-            double dl = rag_index_doc_len(ix, d);
-            double norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl);
-            if (score[d] == 0)
-                touched[ntouched++] = d;
-            score[d] += idf * tf * (BM25_K1 + 1) / (tf + norm);
-        }
-    }
-    for (uint32_t i = 0; i < ntouched; i++)
-        topk_push(h, score[touched[i]], touched[i]);
+typedef struct {
+    const uint32_t *dl;
+    const double *norms; /* by length, or NULL */
+    double avgdl, k1, b;
+} bm25_ctx;
+
+/* One query term's postings cursor. */
+typedef struct {
+    rag_postings pl;
+    double idf;
+    uint32_t blk;     /* current block: the first whose last doc >= window */
+    uint32_t dec;     /* block held in docs/tfs, UINT32_MAX none */
+    uint32_t n, pos;  /* postings in it, next one to look at */
+    int64_t wub;      /* bound of any posting in the current window */
+    uint32_t docs[RAG_POSTINGS_BLOCK], tfs[RAG_POSTINGS_BLOCK];
+} bcur;
+
+/* A posting's score in fixed point: the double computed as the
+ * exhaustive scorer always did, rounded. t/unit/test_search.c repeats
+ * this formula in its reference scorer. */
+static inline int64_t
+bm25_fix(const bm25_ctx *c, double idf, uint32_t tf, uint32_t d)
+{
+    double t = tf, len = c->dl[d];
+    double norm = c->norms ? c->norms[c->dl[d]]
+                           : c->k1 * (1 - c->b + c->b * len / c->avgdl);
+    return (int64_t) (idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
 }
 
-static double
-dot_f32(const float *a, const float *b, uint32_t n)
+/* An upper bound of bm25_fix over a block whose stored maximum of
+ * tf(k1+1)/(tf+norm) is m (itself rounded up when written); the margin
+ * covers the different rounding of the two computations. */
+static inline int64_t
+bm25_bound(double idf, float m)
 {
-    double s = 0;
-    for (uint32_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
+    return (int64_t) (idf * (double) m * (1 + 1e-9) * FIX) + 2;
+}
+
+static void
+cur_decode(bcur *c)
+{
+    if (c->dec != c->blk) {
+        c->n = rag_postings_decode(&c->pl, c->blk, c->docs, c->tfs);
+        c->dec = c->blk;
+        c->pos = 0;
+    }
+}
+
+/* Looks up the query's terms; returns the number of cursors set up. */
+static size_t
+bm25_terms(const rag_index *ix, const qterms *qt, bcur *cur)
+{
+    double n = rag_index_count(ix);
+    size_t m = 0;
+
+    for (size_t t = 0; t < qt->n; t++) {
+        bcur *c = &cur[m];
+        if (rag_index_term(ix, qt->t[t], qt->len[t], &c->pl) != 0)
+            continue;
+        c->idf = log(1.0 + (n - c->pl.df + 0.5) / (c->pl.df + 0.5));
+        c->blk = 0;
+        c->dec = UINT32_MAX;
+        c->n = c->pos = 0;
+        m++;
+    }
+    return m;
+}
+
+static void
+bm25_init_ctx(const rag_index *ix, bm25_ctx *c)
+{
+    uint32_t max_dl;
+
+    c->dl = rag_index_doc_lens(ix);
+    c->norms = rag_index_bm25_norms(ix, &max_dl);
+    c->avgdl = rag_index_avgdl(ix);
+    if (c->avgdl <= 0)
+        c->avgdl = 1;
+    rag_index_bm25_params(ix, &c->k1, &c->b);
+}
+
+/* The best h->cap records by BM25 into h (scores in fixed point). */
+static int
+bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
+{
+    bm25_ctx ctx;
+    bcur *cur = NULL, **act = NULL;
+    int64_t *acc = NULL, prefix[MAX_QTERMS];
+    uint64_t bits[WIN / 64];
+    uint32_t nd = rag_index_count(ix), wmin = 0;
+    size_t m;
+
+    if (qt->n == 0 || nd == 0)
+        return 0;
+    cur = malloc(qt->n * sizeof(bcur));
+    act = malloc(qt->n * sizeof(bcur *));
+    acc = calloc(WIN, sizeof(int64_t));
+    if (!cur || !act || !acc) {
+        free(cur);
+        free(act);
+        free(acc);
+        return -1;
+    }
+    bm25_init_ctx(ix, &ctx);
+    m = bm25_terms(ix, qt, cur);
+    for (size_t i = 0; i < m; i++)
+        act[i] = &cur[i];
+    memset(bits, 0, sizeof(bits));
+
+    while (m > 0 && wmin < nd) {
+        uint64_t wmax = (uint64_t) wmin + WIN;
+        int64_t theta = h->n < h->cap ? -1 : (int64_t) h->v[0].s, sum = 0;
+        size_t live = 0, ne;
+
+        if (wmax > nd)
+            wmax = nd;
+        /* move every term to its block holding wmin, drop finished ones;
+         * its bound in the window: the largest of the blocks it spans */
+        for (size_t i = 0; i < m; i++) {
+            bcur *c = act[i];
+            uint32_t b, nb = c->pl.nblocks;
+            while (c->blk < nb && rag_postings_block_last(&c->pl, c->blk) < wmin)
+                c->blk++;
+            if (c->blk == nb)
+                continue;
+            float mx = rag_postings_block_max(&c->pl, c->blk);
+            for (b = c->blk; b + 1 < nb &&
+                             rag_postings_block_last(&c->pl, b) + 1 < wmax;) {
+                b++;
+                if (rag_postings_block_max(&c->pl, b) > mx)
+                    mx = rag_postings_block_max(&c->pl, b);
+            }
+            c->wub = bm25_bound(c->idf, mx);
+            /* insertion by bound, ascending */
+            size_t j = live++;
+            while (j > 0 && act[j - 1]->wub > c->wub) {
+                act[j] = act[j - 1];
+                j--;
+            }
+            act[j] = c;
+        }
+        m = live;
+        if (m == 0)
+            break;
+        for (ne = 0; ne < m && sum + act[ne]->wub <= theta; ne++) {
+            sum += act[ne]->wub;
+            prefix[ne] = sum;
+        }
+        if (ne == m) { /* nothing in this window can make the top k */
+            wmin = (uint32_t) wmax;
+            continue;
+        }
+
+        /* essential terms: every posting in the window */
+        for (size_t j = ne; j < m; j++) {
+            bcur *c = act[j];
+            for (;;) {
+                cur_decode(c);
+                while (c->pos < c->n && c->docs[c->pos] < wmin)
+                    c->pos++;
+                while (c->pos < c->n && c->docs[c->pos] < wmax) {
+                    uint32_t d = c->docs[c->pos], o = d - wmin;
+                    acc[o] += bm25_fix(&ctx, c->idf, c->tfs[c->pos], d);
+                    bits[o / 64] |= 1ull << (o % 64);
+                    c->pos++;
+                }
+                if (c->pos < c->n || c->blk + 1 >= c->pl.nblocks ||
+                    rag_postings_block_last(&c->pl, c->blk) + 1 >= wmax)
+                    break;
+                c->blk++;
+            }
+        }
+
+        /* candidates, in doc order */
+        for (uint32_t wi = 0; wi < (wmax - wmin + 63) / 64; wi++) {
+            while (bits[wi]) {
+                uint32_t o = wi * 64 + (uint32_t) __builtin_ctzll(bits[wi]);
+                uint32_t d = wmin + o;
+                int64_t s = acc[o];
+                bits[wi] &= bits[wi] - 1;
+                acc[o] = 0;
+                theta = h->n < h->cap ? -1 : (int64_t) h->v[0].s;
+                size_t j = ne;
+                while (j > 0) {
+                    bcur *c = act[j - 1];
+                    if (s + prefix[j - 1] <= theta)
+                        break;
+                    j--;
+                    while (c->blk < c->pl.nblocks &&
+                           rag_postings_block_last(&c->pl, c->blk) < d)
+                        c->blk++;
+                    if (c->blk == c->pl.nblocks)
+                        continue;
+                    cur_decode(c);
+                    uint32_t p = c->pos, n = c->n;
+                    while (p < n && c->docs[p] < d)
+                        p++;
+                    c->pos = p;
+                    if (p < n && c->docs[p] == d)
+                        s += bm25_fix(&ctx, c->idf, c->tfs[p], d);
+                }
+                if (j == 0 && s > theta)
+                    topk_push(h, (double) s, d);
+            }
+        }
+        wmin = (uint32_t) wmax;
+    }
+    free(cur);
+    free(act);
+    free(acc);
+    return 0;
+}
+
+/* Record d's BM25 score (fixed point), for a fused hit that was not in
+ * the BM25 list. */
+static int64_t
+bm25_point(const rag_index *ix, const qterms *qt, uint32_t d)
+{
+    bm25_ctx ctx;
+    bcur c;
+    double n = rag_index_count(ix);
+    int64_t s = 0;
+
+    bm25_init_ctx(ix, &ctx);
+    for (size_t t = 0; t < qt->n; t++) {
+        uint32_t lo = 0, hi;
+        if (rag_index_term(ix, qt->t[t], qt->len[t], &c.pl) != 0)
+            continue;
+        hi = c.pl.nblocks;
+        while (lo < hi) { /* first block whose last doc >= d */
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (rag_postings_block_last(&c.pl, mid) < d)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == c.pl.nblocks)
+            continue;
+        c.n = rag_postings_decode(&c.pl, lo, c.docs, c.tfs);
+        for (uint32_t i = 0; i < c.n; i++)
+            if (c.docs[i] == d) {
+                double idf =
+                    log(1.0 + (n - c.pl.df + 0.5) / (c.pl.df + 0.5));
+                s += bm25_fix(&ctx, idf, c.tfs[i], d);
+            }
+    }
     return s;
 }
 
-static int32_t
-dot_i8_c(const int8_t *a, const int8_t *b, uint32_t n)
-{
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    uint32_t i = 0;
-
-    for (; i + 4 <= n; i += 4) {
-        s0 += (int32_t)a[i] * b[i];
-        s1 += (int32_t)a[i + 1] * b[i + 1];
-        s2 += (int32_t)a[i + 2] * b[i + 2];
-        s3 += (int32_t)a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++)
-        s0 += (int32_t)a[i] * b[i];
-    return s0 + s1 + s2 + s3;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-
-/* The scan is the vector leg's whole cost: 16 int8 pairs per step,
- * widened to int16 and multiply-added into int32 lanes (no overflow:
- * |127 * 127 * 2| per lane step, dims <= 8192). */
-__attribute__((target("avx2"))) static int32_t
-dot_i8_avx2(const int8_t *a, const int8_t *b, uint32_t n)
-{
-    __m256i acc = _mm256_setzero_si256();
-    uint32_t i = 0;
-    int32_t lanes[8], s = 0;
-
-    for (; i + 16 <= n; i += 16) {
-        __m256i x =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
-        __m256i y =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
-    }
-    _mm256_storeu_si256((__m256i *)lanes, acc);
-    for (int k = 0; k < 8; k++)
-        s += lanes[k];
-    return s + dot_i8_c(a + i, b + i, n - i);
-}
-
-/* chosen once per process; pthread_once orders it for every thread */
-static int32_t (*dot_impl)(const int8_t *, const int8_t *, uint32_t);
-static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
-
-static void
-dot_pick(void)
-{
-    __builtin_cpu_init();
-    dot_impl = __builtin_cpu_supports("avx2") ? dot_i8_avx2 : dot_i8_c;
-}
-
-static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *, uint32_t)
-{
-    pthread_once(&dot_once, dot_pick);
-    return dot_impl;
-}
-#else
-static int32_t (*resolve_dot(void))(const int8_t *, const int8_t *, uint32_t)
-{
-    return dot_i8_c;
-}
-#endif
+/* ---- vectors ------------------------------------------------------------ */
 
 /* Normalises qvec into qn and quantises it into q8; returns q8's scale,
  * or 0 when the query vector is zero or not finite. */
 static float
 prep_query(const float *qvec, uint32_t dims, float *qn, int8_t *q8)
 {
-    double norm = 0;
-    float mx = 0, scale;
-
-    for (uint32_t i = 0; i < dims; i++) {
-        if (!isfinite(qvec[i]))
-            return 0;
-        norm += (double)qvec[i] * qvec[i];
-    }
-    if (!(norm > 0))
-        return 0;
-    norm = sqrt(norm);
-    for (uint32_t i = 0; i < dims; i++) {
-        qn[i] = (float)(qvec[i] / norm);
-        if (fabsf(qn[i]) > mx)
-            mx = fabsf(qn[i]);
-    }
-    scale = mx / 127.0f;
-    for (uint32_t i = 0; i < dims; i++) {
-        long r = lrintf(qn[i] / scale);
-        q8[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
-    }
-    return scale;
+    return rag_vec_quantize(qvec, dims, qn, q8);
 }
 
-/* int8 scan of all records, float32 rescoring of the best cap; result in
- * h sorted best first, scores are exact cosines. */
+/* Scores slots [first, first + n) (contiguous int8 rows) into h. */
 static void
-vector_leg(const rag_index *ix, const float *qn, const int8_t *q8, float qscale,
-           float *tmp, topk *h)
+scan_slots(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
+           float qscale, topk *h)
 {
-    uint32_t n = rag_index_count(ix), dims = rag_index_dims(ix);
-    int32_t (*dot_i8)(const int8_t *, const int8_t *, uint32_t) = resolve_dot();
+    uint32_t dims = rag_index_dims(ix);
+    int32_t dots[256];
 
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t s0 = first; s0 < first + n; s0 += 256) {
+        uint32_t m = first + n - s0 < 256 ? first + n - s0 : 256, rec;
         float vs;
-        const int8_t *v = rag_index_vec_i8(ix, i, &vs);
+        const int8_t *v = rag_index_vec_slot(ix, s0, &vs, &rec);
         if (v == NULL)
-            continue;
-        topk_push(h, (double)dot_i8(q8, v, dims) * qscale * vs, i);
+            return;
+        rag_vec_dots_i8(q8, v, m, dims, dots);
+        for (uint32_t j = 0; j < m; j++) {
+            rag_index_vec_slot(ix, s0 + j, &vs, &rec);
+            topk_push(h, (double) dots[j] * qscale * vs, rec);
+        }
+    }
+}
+
+/* int8 scan of the probed lists (or all vectors), float32 rescoring of
+ * the best cap; result in h sorted best first, scores are exact
+ * cosines. */
+static int
+vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
+           float qscale, uint32_t n_probe, float *tmp, topk *h)
+{
+    uint32_t dims = rag_index_dims(ix), def, nl = rag_index_vec_lists(ix, &def);
+
+    if (n_probe == 0)
+        n_probe = def;
+    if (nl == 0 || n_probe >= nl) {
+        scan_slots(ix, 0, rag_index_vec_count(ix), q8, qscale, h);
+    } else {
+        float *cs = malloc((size_t) nl * sizeof(float));
+        topk best = {malloc((size_t) n_probe * sizeof(scored)), 0, n_probe};
+        if (cs == NULL || best.v == NULL) {
+            free(cs);
+            free(best.v);
+            return -1;
+        }
+        rag_vec_dots_f32(qn, rag_index_vec_centroid(ix, 0), nl, dims, cs);
+        for (uint32_t l = 0; l < nl; l++)
+            topk_push(&best, cs[l], l);
+        for (size_t i = 0; i < best.n; i++) {
+            uint32_t first, n;
+            rag_index_vec_list(ix, best.v[i].rec, &first, &n);
+            scan_slots(ix, first, n, q8, qscale, h);
+        }
+        free(cs);
+        free(best.v);
     }
     for (size_t j = 0; j < h->n; j++) {
         if (rag_index_vec_f32(ix, h->v[j].rec, tmp) == 0)
-            h->v[j].s = dot_f32(qn, tmp, dims);
+            h->v[j].s = rag_vec_dot_f64(qn, tmp, dims);
     }
     topk_sort(h);
+    return 0;
 }
+
+/* ---- fusion ------------------------------------------------------------- */
 
 typedef struct {
     uint32_t rec;
@@ -309,12 +498,18 @@ cmp_fused_rec(const void *a, const void *b)
 int
 rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
 {
+    return rag_search_ex(ix, q, NULL, hits);
+}
+
+int
+rag_search_ex(const rag_index *ix, const rag_query *q,
+              const rag_search_opts *opts, rag_hit *hits)
+{
     uint32_t n, dims, k;
     int use_bm25, use_vec, nout = -1;
-    double *score = NULL;
-    uint32_t *touched = NULL;
     float *qn = NULL, *tmp = NULL, qscale = 0;
     int8_t *q8 = NULL;
+    qterms *qt = NULL;
     topk hb = {0}, hv = {0};
     fused *fu = NULL;
     size_t cand, nf = 0;
@@ -324,7 +519,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
         return -1;
     n = rag_index_count(ix);
     dims = rag_index_dims(ix);
-    k = (uint32_t)q->k;
+    k = (uint32_t) q->k;
     switch (q->mode) {
     case RAG_SEARCH_HYBRID:
         use_bm25 = 1;
@@ -346,35 +541,42 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
     if (n == 0)
         return 0;
     /* each leg's list: k when alone, 4k when fused */
-    cand = use_bm25 && use_vec ? (size_t)k * OVERSAMPLE : k;
+    cand = use_bm25 && use_vec ? (size_t) k * OVERSAMPLE : k;
 
-    score = calloc(n, sizeof(double));
-    touched = malloc(n * sizeof(uint32_t));
+    qt = malloc(sizeof(*qt));
     hb.v = malloc(cand * sizeof(scored));
-    if (!score || !touched || !hb.v)
+    if (!qt || !hb.v)
         goto done;
+    qt->n = 0;
     hb.cap = cand;
     if (use_bm25) {
-        bm25_leg(ix, q, score, touched, &hb);
+        if (q->text)
+            rag_terms_each(q->text, q->text_len, qterm_cb, qt);
+        if (bm25_leg(ix, qt, &hb) != 0)
+            goto done;
         topk_sort(&hb);
+        for (size_t i = 0; i < hb.n; i++)
+            hb.v[i].s /= FIX;
     }
     if (use_vec) {
         qn = malloc(dims * sizeof(float));
         tmp = malloc(dims * sizeof(float));
         q8 = malloc(dims);
-        hv.cap = (size_t)k * OVERSAMPLE;
+        hv.cap = (size_t) k * OVERSAMPLE;
         hv.v = malloc(hv.cap * sizeof(scored));
         if (!qn || !tmp || !q8 || !hv.v)
             goto done;
         qscale = prep_query(q->qvec, dims, qn, q8);
-        if (qscale > 0)
-            vector_leg(ix, qn, q8, qscale, tmp, &hv);
+        if (qscale > 0 &&
+            vector_leg(ix, qn, q8, qscale, opts ? opts->n_probe : 0, tmp,
+                       &hv) != 0)
+            goto done;
         if (!use_bm25 && hv.n > k)
             hv.n = k;
     }
 
     if (use_bm25 && !use_vec) {
-        nout = (int)(hb.n < k ? hb.n : k);
+        nout = (int) (hb.n < k ? hb.n : k);
         for (int i = 0; i < nout; i++) {
             hits[i].rec = hb.v[i].rec;
             hits[i].score = hits[i].bm25 = hb.v[i].s;
@@ -383,7 +585,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
             hits[i].vec_rank = 0;
         }
     } else if (use_vec && !use_bm25) {
-        nout = (int)hv.n;
+        nout = (int) hv.n;
         for (int i = 0; i < nout; i++) {
             hits[i].rec = hv.v[i].rec;
             hits[i].score = hits[i].cosine = hv.v[i].s;
@@ -397,9 +599,9 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
         if (fu == NULL)
             goto done;
         for (size_t i = 0; i < hb.n; i++)
-            fu[nf++] = (fused){hb.v[i].rec, (int)i + 1, 0, 0};
+            fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, 0};
         for (size_t i = 0; i < hv.n; i++)
-            fu[nf++] = (fused){hv.v[i].rec, 0, (int)i + 1, 0};
+            fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, 0};
         qsort(fu, nf, sizeof(fused), cmp_fused_rec);
         size_t m = 0;
         for (size_t i = 0; i < nf; i++) {
@@ -417,16 +619,17 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
             fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
                       (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0);
         qsort(fu, nf, sizeof(fused), cmp_fused);
-        nout = (int)(nf < k ? nf : k);
+        nout = (int) (nf < k ? nf : k);
         for (int i = 0; i < nout; i++) {
             hits[i].rec = fu[i].rec;
             hits[i].score = fu[i].s;
-            hits[i].bm25 = score[fu[i].rec];
+            hits[i].bm25 = fu[i].r1 ? hb.v[fu[i].r1 - 1].s
+                                    : bm25_point(ix, qt, fu[i].rec) / FIX;
             hits[i].bm25_rank = fu[i].r1;
             hits[i].vec_rank = fu[i].r2;
             hits[i].cosine = 0;
             if (qscale > 0 && rag_index_vec_f32(ix, fu[i].rec, tmp) == 0)
-                hits[i].cosine = dot_f32(qn, tmp, dims);
+                hits[i].cosine = rag_vec_dot_f64(qn, tmp, dims);
         }
     }
     for (int i = 0; i < nout; i++) {
@@ -435,8 +638,7 @@ rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
             rag_index_chunk_get(ix, hits[i].rec, &c) == 0 ? c.chunk_id : 0;
     }
 done:
-    free(score);
-    free(touched);
+    free(qt);
     free(hb.v);
     free(hv.v);
     free(qn);

@@ -1,7 +1,9 @@
 /*
  * rag_search — hybrid retrieval over one rag_index: BM25 over the
- * postings, optional vector similarity (int8 scan, float32 rescore),
- * fused with reciprocal rank fusion (k = 60).
+ * postings (dynamic pruning, results identical to scoring every
+ * posting), optional vector similarity (int8 scan of all vectors or of
+ * the nearest k-means lists, float32 rescore), fused with reciprocal rank
+ * fusion (k = 60).
  *
  * Pure computation, no I/O: safe to call from any thread on a shared
  * read-only rag_index. Query embeddings are obtained by the caller.
@@ -40,8 +42,17 @@ typedef struct {
 } rag_hit;
 
 /* Fills up to q->k hits, best first; returns the number, or -1 on bad
- * arguments. */
+ * arguments (or out of memory). */
 int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
+
+typedef struct {
+    uint32_t n_probe; /* vector lists scanned: 0 = the index's default,
+                         >= its list count = every vector (exact) */
+} rag_search_opts;
+
+/* rag_search with tuning; opts may be NULL (defaults). */
+int rag_search_ex(const rag_index *ix, const rag_query *q,
+                  const rag_search_opts *opts, rag_hit *hits);
 
 /* Writes a plain-text snippet (<= outlen-1 bytes, UTF-8 safe, NUL
  * terminated) of body around the first query term; returns its length. */

@@ -1,6 +1,8 @@
 #include "rag_terms.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An identifier longer than this many parts is cut into several. */
@@ -166,26 +168,54 @@ static const char *const stopwords[] = {
     "you",  "your",
 };
 
+/* Every token is checked: the words are packed into integers (length
+ * in the top byte) once, and looked up by binary search over those. */
+static uint64_t stop_keys[sizeof(stopwords) / sizeof(stopwords[0])];
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+
+static uint64_t
+stop_key(const char *w, size_t len)
+{
+    uint64_t k = (uint64_t) len << 56;
+    for (size_t i = 0; i < len; i++)
+        k |= (uint64_t) (unsigned char) w[i] << (8 * (4 - i));
+    return k;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return (x > y) - (x < y);
+}
+
+static void
+stop_init(void)
+{
+    size_t n = sizeof(stopwords) / sizeof(stopwords[0]);
+    for (size_t i = 0; i < n; i++)
+        stop_keys[i] = stop_key(stopwords[i], strlen(stopwords[i]));
+    qsort(stop_keys, n, sizeof(uint64_t), cmp_u64);
+}
+
 int
 rag_term_is_stopword(const char *w, size_t len)
 {
-    size_t lo = 0, hi = sizeof(stopwords) / sizeof(stopwords[0]);
+    size_t lo = 0, hi = sizeof(stop_keys) / sizeof(stop_keys[0]);
+    uint64_t k;
 
-    if (len > 5)
+    if (len == 0 || len > 5)
         return 0;
+    pthread_once(&stop_once, stop_init);
+    k = stop_key(w, len);
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const char *s = stopwords[mid];
-        size_t sl = strlen(s);
-        int c = memcmp(w, s, len < sl ? len : sl);
-        if (c == 0)
-            c = (len > sl) - (len < sl);
-        if (c == 0)
+        if (stop_keys[mid] == k)
             return 1;
-        if (c < 0)
-            hi = mid;
-        else
+        if (stop_keys[mid] < k)
             lo = mid + 1;
+        else
+            hi = mid;
     }
     return 0;
 }

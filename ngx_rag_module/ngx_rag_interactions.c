@@ -513,6 +513,8 @@ ngx_rag_isearch_run(ngx_rag_task_t *t)
     rag_hit                 hits[NGX_RAG_DISCORD_SEARCH_MAX];
     rag_query               q;
     const rag_index        *ix;
+    rag_str                 body;
+    rag_index_buf           zb = { NULL, 0, NULL };
     rag_index_chunk         ch;
     ngx_rag_isearch_ctx_t  *ctx = t->data;
 
@@ -551,7 +553,8 @@ ngx_rag_isearch_run(ngx_rag_task_t *t)
             continue;
         }
 
-        rag_snippet(ch.body.p, ch.body.len, ctx->query, strlen(ctx->query),
+        (void) rag_index_chunk_body(ix, hits[i].rec, &zb, &body);
+        rag_snippet(body.p, body.len, ctx->query, strlen(ctx->query),
                     snip, sizeof(snip));
 
         /* relative to the best hit: BM25 has no absolute scale */
@@ -565,6 +568,7 @@ ngx_rag_isearch_run(ngx_rag_task_t *t)
         ngx_rag_isearch_field(b, shown, &ch, pct, snip);
     }
 
+    rag_index_buf_free(&zb);
     rag_buf_puts(b, "]");
 
     if (shown == 0) {

@@ -567,6 +567,8 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
     char                  *snip;
     double                 ms;
     rag_buf               *b;
+    rag_str                body;
+    rag_index_buf          zb = { NULL, 0, NULL };
     rag_index_chunk        c;
     struct timespec        now;
     ngx_rag_search_ctx_t  *ctx = t->data;
@@ -602,7 +604,8 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
         if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0) {
             continue;
         }
-        rag_snippet(c.body.p, c.body.len, ctx->query, ctx->query_len, snip,
+        (void) rag_index_chunk_body(ix, hits[i].rec, &zb, &body);
+        rag_snippet(body.p, body.len, ctx->query, ctx->query_len, snip,
                     NGX_RAG_SEARCH_SNIPPET + 1);
 
         rag_buf_printf(b, "%s{\"rank\":%d,\"chunk_id\":%lld,\"url\":",
@@ -627,6 +630,7 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
     }
 
     free(snip);
+    rag_index_buf_free(&zb);
 }
 
 

@@ -23,13 +23,23 @@ RagTest::psql($pg, q{
       (1, 2, 'c', 'gamma text', '{0,0,1}'), (2, 0, 'd', 'delta text', '{1,1,0}'),
       (2, 1, 'e', 'odd size', '{1,1}'),     (2, 2, 'f', 'no vector', NULL)});
 
+# the format-2 header and, through the section table, VINFO's dims
+# (lib/rag_index_fmt.h)
 sub header {
     my ($path) = @_;
     open my $fh, '<:raw', $path or return;
-    read($fh, my $h, 64) == 64 or return;
-    my ($magic, $ver, undef, $gen, $size, $n, $nterms, $dims) =
-        unpack('a8 V V Q< Q< V V V', $h);
-    return { magic => $magic, version => $ver, gen => $gen, size => $size,
+    local $/;
+    my $b = <$fh>;
+    length($b) >= 64 or return;
+    my ($magic, $major, undef, undef, $gen, $size, $n, $nsect) =
+        unpack('a8 v v V Q< Q< V V', $b);
+    my $dims = 0;
+    for my $i (0 .. $nsect - 1) {
+        my ($name, undef, undef, undef, $off) =
+            unpack('Z8 v v V Q<', substr($b, 64 + 32 * $i, 32));
+        $dims = unpack('V', substr($b, $off, 4)) if $name eq 'VINFO';
+    }
+    return { magic => $magic, version => $major, gen => $gen, size => $size,
              n => $n, dims => $dims, actual => -s $path };
 }
 

@@ -184,10 +184,15 @@ add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
 {
     static const char prefix[] = "Community answer: ";
     rag_index_chunk ch;
+    rag_index_buf zb = {NULL, 0, NULL};
+    rag_str body;
     rag_passage *p;
 
-    if (rag_index_chunk_get(ix, h->rec, &ch) != 0)
+    if (rag_index_chunk_get(ix, h->rec, &ch) != 0 ||
+        rag_index_chunk_body(ix, h->rec, &zb, &body) != 0) {
+        rag_index_buf_free(&zb);
         return 0;
+    }
     p = &res->ps[res->np];
     memset(p, 0, sizeof(*p));
     p->n = (int) res->np + 1;
@@ -204,8 +209,9 @@ add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
         p->title = str_dup(ch.title);
     }
     p->heading = str_dup(ch.heading_path);
-    p->body = str_dup(ch.body);
-    p->body_len = ch.body.len;
+    p->body = str_dup(body);
+    p->body_len = body.len;
+    rag_index_buf_free(&zb);
     p->score = h->score;
     p->bm25 = h->bm25;
     p->cosine = h->cosine;

@@ -158,8 +158,10 @@ write_index(PGconn *db, long long coll_id, const char *path, uint64_t gen,
                              (long long)in.chunk_id);
             }
             if (rag_index_writer_add(w, &in) != 0) {
-                snprintf(err, errlen, "index writer: cannot add chunk %lld",
-                         (long long)in.chunk_id);
+                const char *why = rag_index_writer_error(w);
+                snprintf(err, errlen, "index writer: cannot add chunk %lld: %s",
+                         (long long)in.chunk_id,
+                         *why ? why : "a field is over 64 MB");
                 goto done;
             }
             n++;

@@ -1,5 +1,7 @@
 #include "rag_index.h"
 #include "rag_search.h"
+#include "rag_terms.h"
+#include "rag_vec.h"
 #include "unit.h"
 
 #include <math.h>
@@ -347,6 +349,420 @@ done:
     free(vecs);
 }
 
+
+/* ---- pruned BM25 == exhaustive BM25 ------------------------------------
+ * A generated corpus (Zipf-distributed words, lengths 1-300, title and
+ * heading fields, and many exact duplicates so equal scores straddle the
+ * k-th place) is scored here the plain way: every record, every term,
+ * from the text itself (rag_terms, the writer's field rules), with the
+ * formula documented in rag_search.c rounded to 2^-40 units. The index's
+ * pruned search must return the same records, in the same order, with
+ * the same scores, for random queries at several k. */
+
+#define EQ_DOCS 12000
+#define EQ_VOCAB 400
+
+typedef struct {
+    char *text[EQ_VOCAB];
+    size_t len[EQ_VOCAB];
+} eq_vocab;
+
+typedef struct {
+    uint32_t *term, *tf; /* distinct terms of the record */
+    uint32_t n, dl;
+} eq_doc;
+
+typedef struct {
+    eq_vocab *v;
+    uint32_t *tf; /* per vocabulary word, in this record */
+    uint32_t *seen, nseen;
+    uint32_t dl;
+    int unknown;
+} eq_ctx;
+
+static int
+eq_word(const eq_vocab *v, const char *t, size_t n)
+{
+    for (int i = 0; i < EQ_VOCAB; i++)
+        if (v->len[i] == n && memcmp(v->text[i], t, n) == 0)
+            return i;
+    return -1;
+}
+
+static int
+eq_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
+{
+    eq_ctx *c = ud;
+    int w = eq_word(c->v, t, n);
+
+    c->dl++;
+    if (w < 0) {
+        c->unknown = 1;
+        return 0;
+    }
+    if (c->tf[w]++ == 0)
+        c->seen[c->nseen++] = (uint32_t) w;
+    return 0;
+}
+
+/* k-th record of a Zipf(1) draw over n */
+static int
+zipf(int n)
+{
+    static double cdf[EQ_VOCAB];
+    static int ready;
+    double u;
+
+    if (!ready) {
+        double z = 0;
+        for (int i = 0; i < EQ_VOCAB; i++)
+            z += 1.0 / (i + 1);
+        for (int i = 0, acc = 0; i < EQ_VOCAB; i++) {
+            cdf[i] = (i ? cdf[i - 1] : 0) + 1.0 / (i + 1) / z;
+            (void) acc;
+        }
+        ready = 1;
+    }
+    u = rnd();
+    for (int i = 0; i < n; i++)
+        if (u <= cdf[i])
+            return i;
+    return n - 1;
+}
+
+typedef struct {
+    int64_t s;
+    uint32_t rec;
+} eq_scored;
+
+static int
+eq_cmp(const void *a, const void *b)
+{
+    const eq_scored *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s > y->s ? -1 : 1;
+    return (x->rec > y->rec) - (x->rec < y->rec);
+}
+
+static void
+test_pruned_equals_exhaustive(void)
+{
+    static eq_vocab voc;
+    static char body[4096], title[256], heading[256];
+    eq_doc *docs = calloc(EQ_DOCS, sizeof(eq_doc));
+    uint32_t *df = calloc(EQ_VOCAB, sizeof(uint32_t));
+    eq_scored *all = malloc(EQ_DOCS * sizeof(eq_scored));
+    int64_t *acc = calloc(EQ_DOCS, sizeof(int64_t));
+    uint8_t *hit = calloc(EQ_DOCS, 1);
+    eq_ctx ctx = {&voc, calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4), 0, 0, 0};
+    rag_index_writer *w = rag_index_writer_new(0);
+    char path[256], err[256];
+    uint64_t total = 0;
+    int add_fail = 0;
+    int queries = 0, same = 0, tie_at_k = 0, pruned_k = 0;
+
+    /* words: "qa".."zz" style, never stopwords, stable under stemming
+     * (the index and this scorer both use rag_terms anyway) */
+    for (int i = 0; i < EQ_VOCAB; i++) {
+        char wbuf[16];
+        snprintf(wbuf, sizeof(wbuf), "k%c%c%cx", 'a' + i % 26,
+                 'a' + (i / 26) % 26, 'a' + i / 676);
+        voc.text[i] = strdup(wbuf);
+        voc.len[i] = strlen(wbuf);
+    }
+    for (uint32_t d = 0; d < EQ_DOCS; d++) {
+        size_t o = 0;
+        /* every 7th record repeats an earlier one: equal scores */
+        if (d > 100 && d % 7 == 0) {
+            uint32_t src = (uint32_t) (rnd() * (d - 1));
+            rag_index_chunk c;
+            (void) c;
+            docs[d] = docs[src];
+            docs[d].term = malloc(docs[src].n * 4 + 4);
+            docs[d].tf = malloc(docs[src].n * 4 + 4);
+            memcpy(docs[d].term, docs[src].term, docs[src].n * 4);
+            memcpy(docs[d].tf, docs[src].tf, docs[src].n * 4);
+            /* the writer needs the text: regenerate from the stored
+             * bag of words (order does not matter to BM25) */
+            title[0] = heading[0] = '\0';
+            for (uint32_t i = 0; i < docs[d].n; i++)
+                for (uint32_t r = 0; r < docs[d].tf[i]; r++)
+                    o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
+                                           voc.text[docs[d].term[i]]);
+        } else {
+            int nw = 1 + (int) (rnd() * rnd() * 300);
+            for (int i = 0; i < nw && o < sizeof(body) - 16; i++)
+                o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
+                                       voc.text[zipf(EQ_VOCAB)]);
+            snprintf(title, sizeof(title), "%s", d % 3 ? "" :
+                     voc.text[zipf(EQ_VOCAB)]);
+            snprintf(heading, sizeof(heading), "%s %s",
+                     d % 5 ? "" : voc.text[zipf(EQ_VOCAB)],
+                     d % 5 ? "" : voc.text[zipf(EQ_VOCAB)]);
+            /* the reference: the writer's fields, heading twice */
+            ctx.nseen = 0;
+            ctx.dl = 0;
+            rag_terms_each(title, strlen(title), eq_cb, &ctx);
+            rag_terms_each(heading, strlen(heading), eq_cb, &ctx);
+            rag_terms_each(heading, strlen(heading), eq_cb, &ctx);
+            rag_terms_each(body, o, eq_cb, &ctx);
+            docs[d].n = ctx.nseen;
+            docs[d].dl = ctx.dl;
+            docs[d].term = malloc(ctx.nseen * 4 + 4);
+            docs[d].tf = malloc(ctx.nseen * 4 + 4);
+            for (uint32_t i = 0; i < ctx.nseen; i++) {
+                docs[d].term[i] = ctx.seen[i];
+                docs[d].tf[i] = ctx.tf[ctx.seen[i]];
+                ctx.tf[ctx.seen[i]] = 0;
+            }
+        }
+        if (d > 100 && d % 7 == 0) {
+            body[o] = '\0';
+            rag_index_input in = {d, "u", "", "", body, NULL};
+            add_fail += rag_index_writer_add(w, &in) != 0;
+        } else {
+            body[o] = '\0';
+            rag_index_input in = {d, "u", title, heading, body, NULL};
+            add_fail += rag_index_writer_add(w, &in) != 0;
+        }
+        total += docs[d].dl;
+        for (uint32_t i = 0; i < docs[d].n; i++)
+            df[docs[d].term[i]]++;
+    }
+    CHECK(!ctx.unknown);
+    CHECK_INT(add_fail, 0);
+    snprintf(path, sizeof(path), "%s/eq.idx", dir);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    rag_index *ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL) {
+        fprintf(stderr, "open: %s\n", err);
+        return;
+    }
+    CHECK(rag_index_avgdl(ix) == (double) total / EQ_DOCS);
+
+    double avgdl = (double) total / EQ_DOCS, k1 = 1.2, b = 0.75;
+    static const size_t ks[] = {1, 3, 10, 40, 100};
+    for (int qi = 0; qi < 400; qi++) {
+        char qtext[512];
+        size_t qo = 0;
+        int nq = 1 + (int) (rnd() * 8), qw[16], nqw = 0;
+        size_t k = ks[qi % 5];
+        rag_hit h[RAG_SEARCH_MAX_K];
+
+        for (int i = 0; i < nq; i++) {
+            /* a mix of frequent and rare words, repeats, and an unknown
+             * word now and then */
+            int wi = qi % 3 == 0 ? zipf(EQ_VOCAB)
+                                 : (int) (rnd() * EQ_VOCAB);
+            if (rnd() < 0.05) {
+                qo += (size_t) snprintf(qtext + qo, sizeof(qtext) - qo,
+                                        "zzunknownzz ");
+                continue;
+            }
+            qo += (size_t) snprintf(qtext + qo, sizeof(qtext) - qo, "%s ",
+                                    voc.text[wi]);
+            int dup = 0;
+            for (int j = 0; j < nqw; j++)
+                dup |= qw[j] == wi;
+            if (!dup)
+                qw[nqw++] = wi;
+        }
+        /* exhaustive: every posting of every query term */
+        memset(acc, 0, EQ_DOCS * sizeof(int64_t));
+        memset(hit, 0, EQ_DOCS);
+        for (uint32_t d = 0; d < EQ_DOCS; d++) {
+            for (uint32_t i = 0; i < docs[d].n; i++) {
+                for (int j = 0; j < nqw; j++) {
+                    if ((int) docs[d].term[i] != qw[j])
+                        continue;
+                    double n = EQ_DOCS, dfj = df[qw[j]];
+                    double idf = log(1.0 + (n - dfj + 0.5) / (dfj + 0.5));
+                    double t = docs[d].tf[i];
+                    double norm = k1 * (1 - b + b * docs[d].dl / avgdl);
+                    acc[d] += (int64_t) (idf * t * (k1 + 1) / (t + norm) *
+                                             1099511627776.0 +
+                                         0.5);
+                    hit[d] = 1;
+                }
+            }
+        }
+        size_t nall = 0;
+        for (uint32_t d = 0; d < EQ_DOCS; d++)
+            if (hit[d])
+                all[nall++] = (eq_scored){acc[d], d};
+        qsort(all, nall, sizeof(eq_scored), eq_cmp);
+        size_t want = nall < k ? nall : k;
+        if (want > 0 && want < nall && all[want - 1].s == all[want].s)
+            tie_at_k++;
+        if (nall > 4 * k)
+            pruned_k++;
+
+        rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25};
+        int got = rag_search(ix, &q, h), ok = got == (int) want;
+        for (int i = 0; ok && i < got; i++)
+            ok = h[i].rec == all[i].rec &&
+                 h[i].bm25 == all[i].s / 1099511627776.0 &&
+                 h[i].chunk_id == (int64_t) all[i].rec;
+        if (!ok && same == queries)
+            fprintf(stderr, "query %d \"%s\" k=%zu: got %d, want %zu; "
+                            "first: rec %u vs %u\n",
+                    qi, qtext, k, got, want, got > 0 ? h[0].rec : 0,
+                    want ? all[0].rec : 0);
+        same += ok;
+        queries++;
+    }
+    CHECK_INT(same, queries);
+    /* the corpus did exercise what it is for */
+    CHECK(tie_at_k >= 20);
+    CHECK(pruned_k >= 200);
+    fprintf(stderr, "  pruned == exhaustive on %d queries (%d with a tie at "
+                    "the k-th place)\n",
+            queries, tie_at_k);
+    rag_index_close(ix);
+    for (uint32_t d = 0; d < EQ_DOCS; d++) {
+        free(docs[d].term);
+        free(docs[d].tf);
+    }
+    for (int i = 0; i < EQ_VOCAB; i++)
+        free(voc.text[i]);
+    free(docs);
+    free(df);
+    free(all);
+    free(acc);
+    free(hit);
+    free(ctx.tf);
+    free(ctx.seen);
+}
+
+/* ---- vector lists -------------------------------------------------------
+ * Clustered vectors (200 centres, spread 0.3): with k-means lists and the
+ * default probes, recall@10 against the exact scan stays high; probing
+ * every list is the exact scan itself. */
+static void
+test_vector_lists(void)
+{
+    enum { N = 6000, D = 24, C = 200, Q = 40, K = 10 };
+    float *vecs = malloc(sizeof(float) * N * D), *cent = malloc(sizeof(float) * C * D);
+    char path[256], err[256];
+    rag_index *ix;
+    rag_hit h[K], e[K];
+    int found = 0, exact_same = 0;
+
+    for (int i = 0; i < C * D; i++)
+        cent[i] = (float) gauss();
+    for (int i = 0; i < N; i++) {
+        int c = (int) (rnd() * C);
+        for (int j = 0; j < D; j++)
+            vecs[i * D + j] = cent[c * D + j] + 0.3f * (float) gauss();
+    }
+    rag_index_writer *w = rag_index_writer_new(D);
+    rag_index_writer_set_vector_lists(w, 64, 8);
+    for (int i = 0; i < N; i++) {
+        rag_index_input in = {i, "u", "", "", "x",
+                              i % 97 == 5 ? NULL : vecs + (size_t) i * D};
+        rag_index_writer_add(w, &in);
+    }
+    snprintf(path, sizeof(path), "%s/ivf.idx", dir);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    uint32_t probe, lists = rag_index_vec_lists(ix, &probe), total = 0;
+    CHECK_INT(lists, 64);
+    CHECK_INT(probe, 8);
+    CHECK_INT(rag_index_vec_count(ix), N - (N + 91) / 97);
+    for (uint32_t l = 0; l < lists; l++) {
+        uint32_t first, n;
+        rag_index_vec_list(ix, l, &first, &n);
+        CHECK(first == total);
+        total += n;
+    }
+    CHECK_INT(total, rag_index_vec_count(ix));
+    float sc;
+    CHECK(rag_index_vec_i8(ix, 5, &sc) == NULL); /* no embedding */
+    CHECK(rag_index_vec_i8(ix, 6, &sc) != NULL);
+    for (int qi = 0; qi < Q; qi++) {
+        float qv[D];
+        int c = (int) (rnd() * C);
+        for (int j = 0; j < D; j++)
+            qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
+        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
+        rag_search_opts all = {lists}, def = {0};
+        int ne = rag_search_ex(ix, &q, &all, e);
+        int nd = rag_search_ex(ix, &q, &def, h);
+        CHECK_INT(ne, K);
+        CHECK_INT(nd, K);
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < K; j++)
+                found += h[i].rec == e[j].rec;
+        /* the exact scan through the lists == the plain exact scan */
+        rag_search_opts more = {lists + 5};
+        rag_hit x[K];
+        rag_search_ex(ix, &q, &more, x);
+        int eq = 1;
+        for (int i = 0; i < K; i++)
+            eq &= x[i].rec == e[i].rec && x[i].cosine == e[i].cosine;
+        exact_same += eq;
+    }
+    CHECK_INT(exact_same, Q);
+    CHECK(found >= Q * K * 95 / 100);
+    fprintf(stderr, "  lists: recall@10 %.3f at 8 of 64 lists\n",
+            found / (double) (Q * K));
+    rag_index_close(ix);
+
+    /* below RAG_INDEX_IVF_MIN the writer keeps the exact scan */
+    w = rag_index_writer_new(D);
+    for (int i = 0; i < 1000; i++) {
+        rag_index_input in = {i, "u", "", "", "x", vecs + (size_t) i * D};
+        rag_index_writer_add(w, &in);
+    }
+    CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL && rag_index_vec_lists(ix, NULL) == 0);
+    rag_index_close(ix);
+done:
+    free(vecs);
+    free(cent);
+}
+
+/* the scan kernel (VNNI where the CPU has it) gives the portable dot's
+ * integers, at every length and for extreme values */
+static void
+test_dots_i8(void)
+{
+    static int8_t q[1100], rows[8][1100];
+    int32_t out[8];
+    int bad = 0;
+    rag_vec_dot_i8_fn dot = rag_vec_dot_i8_impl();
+
+    for (uint32_t n = 1; n <= 1100; n += (n < 130 ? 1 : 97)) {
+        for (uint32_t i = 0; i < n; i++) {
+            q[i] = (int8_t) (rnd() < 0.1 ? -127 : (int) (rnd() * 255) - 127);
+            for (int r = 0; r < 8; r++)
+                rows[r][i] = (int8_t) (rnd() < 0.1 ? 127 : (int) (rnd() * 255) - 127);
+        }
+        int8_t *flat = malloc(8 * (size_t) n);
+        for (int r = 0; r < 8; r++)
+            memcpy(flat + r * n, rows[r], n);
+        rag_vec_dots_i8(q, flat, 8, n, out);
+        for (int r = 0; r < 8; r++) {
+            int32_t want = 0;
+            for (uint32_t i = 0; i < n; i++)
+                want += (int32_t) q[i] * rows[r][i];
+            bad += out[r] != want || dot(q, flat + r * n, n) != want;
+        }
+        free(flat);
+    }
+    CHECK_INT(bad, 0);
+}
+
 static int
 valid_utf8(const char *s, size_t n)
 {
@@ -422,6 +838,9 @@ main(void)
     RUN(test_threads);
     RUN(test_rrf);
     RUN(test_vector_recall);
+    RUN(test_pruned_equals_exhaustive);
+    RUN(test_vector_lists);
+    RUN(test_dots_i8);
     RUN(test_snippet);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
