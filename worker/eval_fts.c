@@ -99,6 +99,7 @@ static int
 copy_records(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
 {
     uint32_t i, n = rag_index_count(ix);
+    rag_index_buf zb = {NULL, 0, NULL};
     rag_buf b;
     PGresult *r;
     int rc = -1;
@@ -106,7 +107,10 @@ copy_records(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
     rag_buf_init(&b, 0);
     for (i = 0; i < n; i++) {
         rag_index_chunk c;
-        if (rag_index_chunk_get(ix, i, &c) != 0) {
+        rag_str body;
+
+        if (rag_index_chunk_get(ix, i, &c) != 0 ||
+            rag_index_chunk_body(ix, i, &zb, &body) != 0) {
             snprintf(err, errlen, "index record %u unreadable", i);
             goto done;
         }
@@ -117,7 +121,7 @@ copy_records(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
             rag_buf_puts(&b, "\\n") != 0 ||
             put_field(&b, c.heading_path.p, c.heading_path.len) != 0 ||
             rag_buf_puts(&b, "\\n") != 0 ||
-            put_field(&b, c.body.p, c.body.len) != 0 ||
+            put_field(&b, body.p, body.len) != 0 ||
             rag_buf_putc(&b, '\n') != 0) {
             snprintf(err, errlen, "out of memory");
             goto done;
@@ -133,6 +137,7 @@ copy_records(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
     }
     rc = 0;
 done:
+    rag_index_buf_free(&zb);
     /* end the COPY either way so the connection stays usable */
     if (PQputCopyEnd(f->db, rc == 0 ? NULL : "eval aborted") != 1)
         rc = -1;
