@@ -375,7 +375,8 @@ main(int argc, char **argv)
         for (int round = -1; round < ROUNDS; round++) {
             for (size_t q = 0; q < nq; q++) {
                 rag_hit h[K];
-                rag_query rq = {NULL, 0, qv + q * dims, K, RAG_SEARCH_VECTOR};
+                rag_query rq = {NULL, 0, qv + q * dims, K,
+                                RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
                 double q0 = now_s(), c0 = cpu_s();
                 int got = rag_search_ex(ix, &rq, &o, h);
                 double dt = (now_s() - q0) * 1e3, dc = (cpu_s() - c0) * 1e3;

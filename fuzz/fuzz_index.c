@@ -39,7 +39,7 @@ exercise(const uint8_t *data, size_t size)
     }
     rag_index_buf_free(&zb);
     rag_query q = {"index pg_dump create table", 26, NULL, 10,
-                   RAG_SEARCH_HYBRID};
+                   RAG_SEARCH_HYBRID, 0};
     rag_search(ix, &q, hits);
     q.k = 1;
     rag_search(ix, &q, hits);

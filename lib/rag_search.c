@@ -471,7 +471,7 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
     return 0;
 }
 
-/* ---- fusion ------------------------------------------------------------- */
+/* ---- fusion and page diversity ----------------------------------------- */
 
 typedef struct {
     uint32_t rec;
@@ -495,6 +495,111 @@ cmp_fused_rec(const void *a, const void *b)
     return (x->rec > y->rec) - (x->rec < y->rec);
 }
 
+/* RRF over both lists into fu (room for hb->n + hv->n), best first;
+ * returns the number of distinct records. */
+static size_t
+rrf(const topk *hb, const topk *hv, fused *fu)
+{
+    size_t nf = 0, m = 0;
+
+    for (size_t i = 0; i < hb->n; i++)
+        fu[nf++] = (fused){hb->v[i].rec, (int) i + 1, 0, 0};
+    for (size_t i = 0; i < hv->n; i++)
+        fu[nf++] = (fused){hv->v[i].rec, 0, (int) i + 1, 0};
+    qsort(fu, nf, sizeof(fused), cmp_fused_rec);
+    for (size_t i = 0; i < nf; i++) {
+        if (m > 0 && fu[m - 1].rec == fu[i].rec) {
+            if (fu[i].r1)
+                fu[m - 1].r1 = fu[i].r1;
+            if (fu[i].r2)
+                fu[m - 1].r2 = fu[i].r2;
+        } else {
+            fu[m++] = fu[i];
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
+                  (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0);
+    qsort(fu, m, sizeof(fused), cmp_fused);
+    return m;
+}
+
+/* The page of record rec: its URL up to the '#'. */
+static rag_str
+page_of(const rag_index *ix, uint32_t rec)
+{
+    rag_index_chunk c;
+    rag_str p = {"", 0};
+    const char *hash;
+
+    if (rag_index_chunk_get(ix, rec, &c) == 0) {
+        hash = memchr(c.url.p, '#', c.url.len);
+        p.p = c.url.p;
+        p.len = hash ? (size_t) (hash - c.url.p) : c.url.len;
+    }
+    return p;
+}
+
+static uint64_t
+page_hash(rag_str p)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < p.len; i++) {
+        h ^= (unsigned char) p.p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Reorders fu[0..n) (best first) so that no page has more than per_page
+ * of the first places while the list holds other pages: the entries
+ * within their page's allowance keep their order, the others follow,
+ * best first. Returns 0 or -1 (out of memory: fu left as it was). */
+static int
+diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
+{
+    size_t cap = 16, nt = 0, nk = 0;
+    struct slot {
+        uint64_t h;
+        rag_str page;
+        unsigned seen;
+    } *tab;
+    fused *late;
+
+    if (per_page == RAG_SEARCH_PER_PAGE_ANY || n < 2)
+        return 0;
+    while (cap < 2 * n)
+        cap *= 2;
+    tab = calloc(cap, sizeof(*tab));
+    late = malloc(n * sizeof(fused));
+    if (tab == NULL || late == NULL) {
+        free(tab);
+        free(late);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rag_str p = page_of(ix, fu[i].rec);
+        uint64_t h = page_hash(p) | 1; /* 0 marks a free slot */
+        size_t j = h & (cap - 1);
+        while (tab[j].h != 0 &&
+               (tab[j].h != h || tab[j].page.len != p.len ||
+                memcmp(tab[j].page.p, p.p, p.len) != 0))
+            j = (j + 1) & (cap - 1);
+        if (tab[j].h == 0) {
+            tab[j].h = h;
+            tab[j].page = p;
+        }
+        if (tab[j].seen++ < per_page)
+            fu[nk++] = fu[i]; /* nk <= i: in place */
+        else
+            late[nt++] = fu[i];
+    }
+    memcpy(fu + nk, late, nt * sizeof(fused));
+    free(tab);
+    free(late);
+    return 0;
+}
+
 int
 rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
 {
@@ -506,6 +611,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
               const rag_search_opts *opts, rag_hit *hits)
 {
     uint32_t n, dims, k;
+    unsigned per_page;
     int use_bm25, use_vec, nout = -1;
     float *qn = NULL, *tmp = NULL, qscale = 0;
     int8_t *q8 = NULL;
@@ -520,6 +626,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     n = rag_index_count(ix);
     dims = rag_index_dims(ix);
     k = (uint32_t) q->k;
+    per_page = q->per_page ? q->per_page : 1;
     switch (q->mode) {
     case RAG_SEARCH_HYBRID:
         use_bm25 = 1;
@@ -540,8 +647,14 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     }
     if (n == 0)
         return 0;
-    /* each leg's list: k when alone, 4k when fused */
+    /* each leg's list: k when alone, 4k when fused; a pool of at least
+     * RAG_SEARCH_POOL when pages are diversified */
     cand = use_bm25 && use_vec ? (size_t) k * OVERSAMPLE : k;
+    if (per_page != RAG_SEARCH_PER_PAGE_ANY) {
+        cand = (size_t) k * OVERSAMPLE;
+        if (cand < RAG_SEARCH_POOL)
+            cand = RAG_SEARCH_POOL;
+    }
 
     qt = malloc(sizeof(*qt));
     hb.v = malloc(cand * sizeof(scored));
@@ -562,7 +675,8 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         qn = malloc(dims * sizeof(float));
         tmp = malloc(dims * sizeof(float));
         q8 = malloc(dims);
-        hv.cap = (size_t) k * OVERSAMPLE;
+        hv.cap = cand > (size_t) k * OVERSAMPLE ? cand
+                                                : (size_t) k * OVERSAMPLE;
         hv.v = malloc(hv.cap * sizeof(scored));
         if (!qn || !tmp || !q8 || !hv.v)
             goto done;
@@ -571,71 +685,43 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
             vector_leg(ix, qn, q8, qscale, opts ? opts->n_probe : 0, tmp,
                        &hv) != 0)
             goto done;
-        if (!use_bm25 && hv.n > k)
-            hv.n = k;
+        if (!use_bm25 && hv.n > cand)
+            hv.n = cand;
     }
 
+    /* one ranked list, whatever the legs */
+    fu = malloc((hb.n + hv.n + 1) * sizeof(fused));
+    if (fu == NULL)
+        goto done;
     if (use_bm25 && !use_vec) {
-        nout = (int) (hb.n < k ? hb.n : k);
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = hb.v[i].rec;
-            hits[i].score = hits[i].bm25 = hb.v[i].s;
-            hits[i].cosine = 0;
-            hits[i].bm25_rank = i + 1;
-            hits[i].vec_rank = 0;
-        }
-    } else if (use_vec && !use_bm25) {
-        nout = (int) hv.n;
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = hv.v[i].rec;
-            hits[i].score = hits[i].cosine = hv.v[i].s;
-            hits[i].bm25 = 0;
-            hits[i].bm25_rank = 0;
-            hits[i].vec_rank = i + 1;
-        }
-    } else {
-        /* RRF over both lists: gather, merge duplicates by record */
-        fu = malloc((hb.n + hv.n + 1) * sizeof(fused));
-        if (fu == NULL)
-            goto done;
         for (size_t i = 0; i < hb.n; i++)
-            fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, 0};
+            fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, hb.v[i].s};
+    } else if (use_vec && !use_bm25) {
         for (size_t i = 0; i < hv.n; i++)
-            fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, 0};
-        qsort(fu, nf, sizeof(fused), cmp_fused_rec);
-        size_t m = 0;
-        for (size_t i = 0; i < nf; i++) {
-            if (m > 0 && fu[m - 1].rec == fu[i].rec) {
-                if (fu[i].r1)
-                    fu[m - 1].r1 = fu[i].r1;
-                if (fu[i].r2)
-                    fu[m - 1].r2 = fu[i].r2;
-            } else {
-                fu[m++] = fu[i];
-            }
-        }
-        nf = m;
-        for (size_t i = 0; i < nf; i++)
-            fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
-                      (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0);
-        qsort(fu, nf, sizeof(fused), cmp_fused);
-        nout = (int) (nf < k ? nf : k);
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = fu[i].rec;
-            hits[i].score = fu[i].s;
-            hits[i].bm25 = fu[i].r1 ? hb.v[fu[i].r1 - 1].s
-                                    : bm25_point(ix, qt, fu[i].rec) / FIX;
-            hits[i].bm25_rank = fu[i].r1;
-            hits[i].vec_rank = fu[i].r2;
-            hits[i].cosine = 0;
-            if (qscale > 0 && rag_index_vec_f32(ix, fu[i].rec, tmp) == 0)
-                hits[i].cosine = rag_vec_dot_f64(qn, tmp, dims);
-        }
+            fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, hv.v[i].s};
+    } else {
+        nf = rrf(&hb, &hv, fu);
     }
+    if (diversify(ix, fu, nf, per_page) != 0)
+        goto done;
+
+    nout = (int) (nf < k ? nf : k);
     for (int i = 0; i < nout; i++) {
+        const fused *f = &fu[i];
         rag_index_chunk c;
+        hits[i].rec = f->rec;
+        hits[i].score = f->s;
+        hits[i].bm25_rank = f->r1;
+        hits[i].vec_rank = f->r2;
+        hits[i].bm25 = f->r1                ? hb.v[f->r1 - 1].s
+                       : use_bm25           ? bm25_point(ix, qt, f->rec) / FIX
+                                            : 0;
+        hits[i].cosine = f->r2 ? hv.v[f->r2 - 1].s : 0;
+        if (use_bm25 && use_vec && !f->r2 && qscale > 0 &&
+            rag_index_vec_f32(ix, f->rec, tmp) == 0)
+            hits[i].cosine = rag_vec_dot_f64(qn, tmp, dims);
         hits[i].chunk_id =
-            rag_index_chunk_get(ix, hits[i].rec, &c) == 0 ? c.chunk_id : 0;
+            rag_index_chunk_get(ix, f->rec, &c) == 0 ? c.chunk_id : 0;
     }
 done:
     free(qt);

@@ -23,12 +23,24 @@ enum rag_search_mode {
 
 #define RAG_SEARCH_MAX_K 100
 
+/* rag_query.per_page: 0 is the default, one hit per page; this asks for
+ * every chunk in score order (several of one page may follow). */
+#define RAG_SEARCH_PER_PAGE_ANY ((unsigned) -1)
+#define RAG_SEARCH_POOL 50 /* candidates diversified, at least (or 4k) */
+
 typedef struct {
     const char *text;          /* query text (BM25) */
     size_t text_len;
     const float *qvec;         /* rag_index_dims() floats, or NULL */
     size_t k;                  /* results wanted, 1..RAG_SEARCH_MAX_K */
     enum rag_search_mode mode;
+    /* Page diversity over the best candidates (RAG_SEARCH_POOL at
+     * least): the hits are those candidates in score order, skipping a
+     * page's (its URL without the #anchor) chunks past its first
+     * per_page; when that gives fewer than k, the skipped ones follow,
+     * best first. 0 = 1 (the default: no page twice while other pages
+     * matched), RAG_SEARCH_PER_PAGE_ANY = plain chunk order. */
+    unsigned per_page;
 } rag_query;
 
 typedef struct {

@@ -71,6 +71,7 @@ typedef struct {
     const char *dir, *fts_config;
     const char *json; /* --json FILE, "-" = stdout instead of the table */
     size_t k;
+    unsigned per_page; /* rag_query.per_page */
     int verbose, fts;
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
@@ -266,6 +267,7 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
     q.text_len = strlen(it->q);
     q.qvec = qvec;
     q.k = run->k;
+    q.per_page = run->per_page;
     q.mode = mode == M_BM25     ? RAG_SEARCH_BM25
              : mode == M_VECTOR ? RAG_SEARCH_VECTOR
                                 : RAG_SEARCH_HYBRID;
@@ -555,7 +557,8 @@ usage(void)
     fprintf(stderr,
             "usage: rag-admin eval [--index-dir DIR] [--k 10] [--json FILE|-]"
             " [--verbose] [--no-fts]\n"
-            "         [--fts-config english] [--base COLLECTION=URL]...\n"
+            "         [--per-page N|any] [--fts-config english]"
+            " [--base COLLECTION=URL]...\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
             "         [FILE [set options]]...\n");
@@ -607,6 +610,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                     strcmp(o, "--base") == 0 ||
                     strcmp(o, "--collection") == 0 ||
                     strcmp(o, "--name") == 0 ||
+                    strcmp(o, "--per-page") == 0 ||
                     strcmp(o, "--min-recall5") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
@@ -633,6 +637,14 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 goto done;
             }
             run.k = (size_t)d;
+        } else if (strcmp(o, "--per-page") == 0) {
+            if (strcmp(v, "any") == 0)
+                run.per_page = RAG_SEARCH_PER_PAGE_ANY;
+            else if (parse_num(o, v, 1, RAG_SEARCH_MAX_K, &d) != 0) {
+                rc = 2;
+                goto done;
+            } else
+                run.per_page = (unsigned)d;
         } else if (strcmp(o, "--base") == 0) {
             if (split_coll_base(v, cname, sizeof(cname), &curl)) {
                 eval_coll *c = coll_find(&run, cname, 1);

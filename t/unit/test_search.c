@@ -17,16 +17,18 @@ typedef struct {
     const float *vec;
 } doc;
 
+/* urls NULL: every record at "u", one page */
 static rag_index *
-build(const doc *docs, size_t n, uint32_t dims, const char *name)
+build_at(const doc *docs, const char *const *urls, size_t n, uint32_t dims,
+         const char *name)
 {
     char path[256], err[256];
     rag_index_writer *w = rag_index_writer_new(dims);
     rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
-        rag_index_input in = {(int64_t) (100 + i), "u", "", "",
-                              docs[i].body, docs[i].vec};
+        rag_index_input in = {(int64_t) (100 + i), urls ? urls[i] : "u", "",
+                              "", docs[i].body, docs[i].vec};
         if (rag_index_writer_add(w, &in) != 0)
             return NULL;
     }
@@ -41,6 +43,12 @@ build(const doc *docs, size_t n, uint32_t dims, const char *name)
     if (ix == NULL)
         fprintf(stderr, "open: %s\n", err);
     return ix;
+}
+
+static rag_index *
+build(const doc *docs, size_t n, uint32_t dims, const char *name)
+{
+    return build_at(docs, NULL, n, dims, name);
 }
 
 static int
@@ -67,7 +75,7 @@ test_bm25(void)
     };
     rag_index *ix = build(docs, 3, 0, "bm25");
     rag_hit h[10];
-    rag_query q = {"cat", 3, NULL, 10, RAG_SEARCH_HYBRID};
+    rag_query q = {"cat", 3, NULL, 10, RAG_SEARCH_HYBRID, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -123,7 +131,7 @@ test_ties(void)
     };
     rag_index *ix = build(docs, 4, 0, "ties");
     rag_hit h[10];
-    rag_query q = {"same", 4, NULL, 2, RAG_SEARCH_BM25};
+    rag_query q = {"same", 4, NULL, 2, RAG_SEARCH_BM25, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -131,6 +139,64 @@ test_ties(void)
     CHECK_INT(rag_search(ix, &q, h), 2);
     CHECK_INT(h[0].rec, 1); /* equal scores: lower record first */
     CHECK_INT(h[1].rec, 2);
+    rag_index_close(ix);
+}
+
+/* Page diversity: page a's three chunks outscore b's and c's. By
+ * default no page comes twice before every matching page came once; its
+ * further chunks follow, best first. */
+static void
+test_per_page(void)
+{
+    static const doc docs[] = {
+        {"lock lock lock row", NULL},
+        {"lock lock row", NULL},
+        {"lock lock lock row row", NULL},
+        {"lock and some other words here", NULL},
+        {"row and some other words here too", NULL},
+        {"nothing to see", NULL},
+    };
+    static const char *const urls[] = {
+        "http://x/a.html#one", "http://x/a.html#two", "http://x/a.html",
+        "http://x/b.html#b",   "http://x/c.html",     "http://x/d.html",
+    };
+    rag_index *ix = build_at(docs, urls, 6, 0, "perpage");
+    rag_hit h[10];
+    rag_query q = {"lock row", 8, NULL, 10, RAG_SEARCH_BM25,
+                   RAG_SEARCH_PER_PAGE_ANY};
+    int order[5];
+
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    /* plain chunk order: page a takes the first three places */
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    for (int i = 0; i < 5; i++)
+        order[i] = (int) h[i].rec;
+    CHECK(order[0] <= 2 && order[1] <= 2 && order[2] <= 2);
+    CHECK(order[3] >= 3 && order[4] >= 3);
+    /* default: a's best, then b and c, then a's other two in order */
+    q.per_page = 0;
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    CHECK_INT(h[0].rec, order[0]);
+    CHECK_INT(h[1].rec, order[3]);
+    CHECK_INT(h[2].rec, order[4]);
+    CHECK_INT(h[3].rec, order[1]);
+    CHECK_INT(h[4].rec, order[2]);
+    CHECK_INT(h[1].bm25_rank, 4);
+    /* two per page */
+    q.per_page = 2;
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    CHECK_INT(h[0].rec, order[0]);
+    CHECK_INT(h[1].rec, order[1]);
+    CHECK_INT(h[2].rec, order[3]);
+    CHECK_INT(h[3].rec, order[4]);
+    CHECK_INT(h[4].rec, order[2]);
+    /* k cuts the diversified list, not the chunk list */
+    q.per_page = 0;
+    q.k = 2;
+    CHECK_INT(rag_search(ix, &q, h), 2);
+    CHECK_INT(h[1].rec, order[3]);
     rag_index_close(ix);
 }
 
@@ -147,7 +213,7 @@ test_rrf(void)
     static const float qv[] = {2, 0}; /* normalised by the search */
     rag_index *ix = build(docs, 3, 2, "rrf");
     rag_hit h[10];
-    rag_query q = {"cat", 3, qv, 10, RAG_SEARCH_HYBRID};
+    rag_query q = {"cat", 3, qv, 10, RAG_SEARCH_HYBRID, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -218,7 +284,7 @@ mt_worker(void *p)
     for (int round = 0; round < 200; round++) {
         int i = round % a->nq;
         rag_query q = {a->queries[i], strlen(a->queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25};
+                       RAG_SEARCH_BM25, 0};
         int n = rag_search(a->ix, &q, h);
         if (n != a->wantn[i])
             a->mismatches++;
@@ -252,7 +318,7 @@ test_threads(void)
         return;
     for (int i = 0; i < 5; i++) {
         rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25};
+                       RAG_SEARCH_BM25, 0};
         wantn[i] = rag_search(ix, &q, want[i]);
     }
     for (int t = 0; t < 4; t++) {
@@ -336,7 +402,7 @@ test_vector_recall(void)
             }
             best[r] = bi;
         }
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
+        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
         int n = rag_search(ix, &q, h), same = n == K;
         for (int r = 0; same && r < K; r++)
             same = (int) h[r].rec == best[r] &&
@@ -452,6 +518,8 @@ test_pruned_equals_exhaustive(void)
     eq_doc *docs = calloc(EQ_DOCS, sizeof(eq_doc));
     uint32_t *df = calloc(EQ_VOCAB, sizeof(uint32_t));
     eq_scored *all = malloc(EQ_DOCS * sizeof(eq_scored));
+    eq_scored *div = malloc(EQ_DOCS * sizeof(eq_scored));
+    eq_scored *late = malloc(EQ_DOCS * sizeof(eq_scored));
     int64_t *acc = calloc(EQ_DOCS, sizeof(int64_t));
     uint8_t *hit = calloc(EQ_DOCS, 1);
     eq_ctx ctx = {&voc, calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4), 0, 0, 0};
@@ -459,7 +527,7 @@ test_pruned_equals_exhaustive(void)
     char path[256], err[256];
     uint64_t total = 0;
     int add_fail = 0;
-    int queries = 0, same = 0, tie_at_k = 0, pruned_k = 0;
+    int queries = 0, same = 0, tie_at_k = 0, pruned_k = 0, distinct = 0;
 
     /* words: "qa".."zz" style, never stopwords, stable under stemming
      * (the index and this scorer both use rag_terms anyway) */
@@ -472,6 +540,9 @@ test_pruned_equals_exhaustive(void)
     }
     for (uint32_t d = 0; d < EQ_DOCS; d++) {
         size_t o = 0;
+        char url[32];
+        /* pages of three chunks: record d is on page d / 3 */
+        snprintf(url, sizeof(url), "p%u#s%u", d / 3, d % 3);
         /* every 7th record repeats an earlier one: equal scores */
         if (d > 100 && d % 7 == 0) {
             uint32_t src = (uint32_t) (rnd() * (d - 1));
@@ -518,11 +589,11 @@ test_pruned_equals_exhaustive(void)
         }
         if (d > 100 && d % 7 == 0) {
             body[o] = '\0';
-            rag_index_input in = {d, "u", "", "", body, NULL};
+            rag_index_input in = {d, url, "", "", body, NULL};
             add_fail += rag_index_writer_add(w, &in) != 0;
         } else {
             body[o] = '\0';
-            rag_index_input in = {d, "u", title, heading, body, NULL};
+            rag_index_input in = {d, url, title, heading, body, NULL};
             add_fail += rag_index_writer_add(w, &in) != 0;
         }
         total += docs[d].dl;
@@ -599,12 +670,39 @@ test_pruned_equals_exhaustive(void)
         if (nall > 4 * k)
             pruned_k++;
 
-        rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25};
+        rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25,
+                       RAG_SEARCH_PER_PAGE_ANY};
         int got = rag_search(ix, &q, h), ok = got == (int) want;
         for (int i = 0; ok && i < got; i++)
             ok = h[i].rec == all[i].rec &&
                  h[i].bm25 == all[i].s / 1099511627776.0 &&
                  h[i].chunk_id == (int64_t) all[i].rec;
+        /* diversified (the default): the exhaustive best max(4k, pool)
+         * in order, a page's second and later chunks moved behind */
+        size_t pool = 4 * k > RAG_SEARCH_POOL ? 4 * k : RAG_SEARCH_POOL;
+        size_t nd = 0, nl = 0;
+        if (pool > nall)
+            pool = nall;
+        for (size_t i = 0; i < pool; i++) {
+            int first = 1;
+            for (size_t j = 0; j < i && first; j++)
+                first = all[j].rec / 3 != all[i].rec / 3;
+            if (first)
+                div[nd++] = all[i];
+            else
+                late[nl++] = all[i];
+        }
+        memcpy(div + nd, late, nl * sizeof(eq_scored));
+        q.per_page = 0;
+        got = rag_search(ix, &q, h);
+        ok = ok && got == (int) (want < pool ? want : pool);
+        for (int i = 0; ok && i < got; i++)
+            ok = h[i].rec == div[i].rec &&
+                 h[i].bm25 == div[i].s / 1099511627776.0;
+        for (int i = 0; ok && i + 1 < got; i++)
+            for (int j = i + 1; ok && j < got && (size_t) j < nd; j++)
+                ok = h[i].rec / 3 != h[j].rec / 3;
+        distinct += ok && nd < pool;
         if (!ok && same == queries)
             fprintf(stderr, "query %d \"%s\" k=%zu: got %d, want %zu; "
                             "first: rec %u vs %u\n",
@@ -617,6 +715,7 @@ test_pruned_equals_exhaustive(void)
     /* the corpus did exercise what it is for */
     CHECK(tie_at_k >= 20);
     CHECK(pruned_k >= 200);
+    CHECK(distinct >= 100); /* pages did repeat in the pool */
     fprintf(stderr, "  pruned == exhaustive on %d queries (%d with a tie at "
                     "the k-th place)\n",
             queries, tie_at_k);
@@ -630,6 +729,8 @@ test_pruned_equals_exhaustive(void)
     free(docs);
     free(df);
     free(all);
+    free(div);
+    free(late);
     free(acc);
     free(hit);
     free(ctx.tf);
@@ -692,7 +793,7 @@ test_vector_lists(void)
         int c = (int) (rnd() * C);
         for (int j = 0; j < D; j++)
             qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
+        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
         rag_search_opts all = {lists}, def = {0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
@@ -835,6 +936,7 @@ main(void)
         return 1;
     RUN(test_bm25);
     RUN(test_ties);
+    RUN(test_per_page);
     RUN(test_threads);
     RUN(test_rrf);
     RUN(test_vector_recall);
