@@ -154,6 +154,7 @@ typedef struct {
     const uint32_t *dl;
     const double *norms; /* by length, or NULL */
     double avgdl, k1, b;
+    const rag_index_fields *f; /* BM25F, or NULL: plain BM25 */
 } bm25_ctx;
 
 /* One query term's postings cursor. */
@@ -165,18 +166,59 @@ typedef struct {
     uint32_t n, pos;  /* postings in it, next one to look at */
     int64_t wub;      /* bound of any posting in the current window */
     uint32_t docs[RAG_POSTINGS_BLOCK], tfs[RAG_POSTINGS_BLOCK];
+    int fields; /* BM25F: title or heading frequencies in ttf/htf */
+    uint32_t ttf[RAG_POSTINGS_BLOCK], htf[RAG_POSTINGS_BLOCK];
 } bcur;
 
-/* A posting's score in fixed point: the double computed as the
- * exhaustive scorer always did, rounded. t/unit/test_search.c repeats
- * this formula in its reference scorer. */
-static inline int64_t
-bm25_fix(const bm25_ctx *c, double idf, uint32_t tf, uint32_t d)
+/* BM25F: field f's weight / normalisation at length len */
+static inline double
+wnorm(const rag_index_fields *f, int fi, uint32_t len)
 {
-    double t = tf, len = c->dl[d];
-    double norm = c->norms ? c->norms[c->dl[d]]
-                           : c->k1 * (1 - c->b + c->b * len / c->avgdl);
-    return (int64_t) (idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
+    return f->wnorm[fi] ? f->wnorm[fi][len]
+                        : rag_bm25f_wnorm(f->p.weight[fi], f->p.b[fi], len,
+                                          f->avglen[fi]);
+}
+
+/* Posting p of c's decoded block (record d): its score in fixed point,
+ * the double computed as the exhaustive scorer does, rounded.
+ * t/unit/test_search.c repeats both formulas in its reference scorer.
+ * BM25F adds the fields body, heading, title (a field without the term
+ * adds nothing: its normalisation may be zero). */
+static inline int64_t
+bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p,
+         uint32_t d)
+{
+    double t = cu->tfs[p];
+
+    if (c->f == NULL) {
+        double len = c->dl[d];
+        double norm = c->norms ? c->norms[c->dl[d]]
+                               : c->k1 * (1 - c->b + c->b * len / c->avgdl);
+        return (int64_t) (idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
+    }
+    const uint32_t *len = c->f->len + (size_t) d * RAG_INDEX_FIELDS;
+    uint32_t tt = 0, th = 0, tb;
+    double x = 0, k1 = c->f->p.k1;
+    if (cu->fields) {
+        tt = cu->ttf[p];
+        th = cu->htf[p];
+    }
+    tb = cu->tfs[p] - tt - 2 * th;
+    if (tb)
+        x += tb * wnorm(c->f, RAG_FIELD_BODY, len[RAG_FIELD_BODY]);
+    if (th)
+        x += th * wnorm(c->f, RAG_FIELD_HEADING, len[RAG_FIELD_HEADING]);
+    if (tt)
+        x += tt * wnorm(c->f, RAG_FIELD_TITLE, len[RAG_FIELD_TITLE]);
+    return (int64_t) (idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
+}
+
+/* The stored bound of block b (plain or BM25F). */
+static inline float
+block_max(const bm25_ctx *c, const rag_postings *pl, uint32_t b)
+{
+    return c->f ? rag_postings_block_fmax(pl, b)
+                : rag_postings_block_max(pl, b);
 }
 
 /* An upper bound of bm25_fix over a block whose stored maximum of
@@ -193,6 +235,8 @@ cur_decode(bcur *c)
 {
     if (c->dec != c->blk) {
         c->n = rag_postings_decode(&c->pl, c->blk, c->docs, c->tfs);
+        c->fields = c->pl.fblk != NULL &&
+                    rag_postings_decode_fields(&c->pl, c->blk, c->ttf, c->htf);
         c->dec = c->blk;
         c->pos = 0;
     }
@@ -229,6 +273,7 @@ bm25_init_ctx(const rag_index *ix, bm25_ctx *c)
     if (c->avgdl <= 0)
         c->avgdl = 1;
     rag_index_bm25_params(ix, &c->k1, &c->b);
+    c->f = rag_index_fields_get(ix);
 }
 
 /* The best h->cap records by BM25 into h (scores in fixed point). */
@@ -275,12 +320,12 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                 c->blk++;
             if (c->blk == nb)
                 continue;
-            float mx = rag_postings_block_max(&c->pl, c->blk);
+            float mx = block_max(&ctx, &c->pl, c->blk);
             for (b = c->blk; b + 1 < nb &&
                              rag_postings_block_last(&c->pl, b) + 1 < wmax;) {
                 b++;
-                if (rag_postings_block_max(&c->pl, b) > mx)
-                    mx = rag_postings_block_max(&c->pl, b);
+                if (block_max(&ctx, &c->pl, b) > mx)
+                    mx = block_max(&ctx, &c->pl, b);
             }
             c->wub = bm25_bound(c->idf, mx);
             /* insertion by bound, ascending */
@@ -312,7 +357,7 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                     c->pos++;
                 while (c->pos < c->n && c->docs[c->pos] < wmax) {
                     uint32_t d = c->docs[c->pos], o = d - wmin;
-                    acc[o] += bm25_fix(&ctx, c->idf, c->tfs[c->pos], d);
+                    acc[o] += bm25_fix(&ctx, c->idf, c, c->pos, d);
                     bits[o / 64] |= 1ull << (o % 64);
                     c->pos++;
                 }
@@ -349,7 +394,7 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                         p++;
                     c->pos = p;
                     if (p < n && c->docs[p] == d)
-                        s += bm25_fix(&ctx, c->idf, c->tfs[p], d);
+                        s += bm25_fix(&ctx, c->idf, c, p, d);
                 }
                 if (j == 0 && s > theta)
                     topk_push(h, (double) s, d);
@@ -388,12 +433,14 @@ bm25_point(const rag_index *ix, const qterms *qt, uint32_t d)
         }
         if (lo == c.pl.nblocks)
             continue;
-        c.n = rag_postings_decode(&c.pl, lo, c.docs, c.tfs);
+        c.blk = lo;
+        c.dec = UINT32_MAX;
+        cur_decode(&c);
         for (uint32_t i = 0; i < c.n; i++)
             if (c.docs[i] == d) {
                 double idf =
                     log(1.0 + (n - c.pl.df + 0.5) / (c.pl.df + 0.5));
-                s += bm25_fix(&ctx, idf, c.tfs[i], d);
+                s += bm25_fix(&ctx, idf, &c, i, d);
             }
     }
     return s;

@@ -37,12 +37,13 @@ for my $c (sort keys %DOCS) {
 # Measured 2026-11-29 (questions recalled at 5 / set size): when the sets
 # were committed postgresql 14/32, python 17/34, django 22/35, git 21/35,
 # mkdocs 28/31, docusaurus 12/12; with one hit per page first (rank step
-# 1) 15/32, 19/34, 23/35, 23/35, 29/31, 12/12.
+# 1) 15/32, 19/34, 23/35, 23/35, 29/31, 12/12; with BM25F (step 2) git
+# 24/35, the rest unchanged.
 my %FLOOR = (
     postgresql => 0.40,    # 13/32
     python     => 0.50,    # 17/34
     django     => 0.60,    # 21/35
-    git        => 0.60,    # 21/35
+    git        => 0.62,    # 22/35
     mkdocs     => 0.87,    # 27/31
     docusaurus => 0.83,    # 10/12
 );
