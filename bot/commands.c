@@ -8,6 +8,7 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_search.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,36 +472,32 @@ cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 static void
 cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
-    PGresult *r = thread_row(b, c, o, 1), *u = NULL;
-    const char *p[] = {c->channel, c->user ? c->user : ""}, *sql, *done;
+    PGresult *r = thread_row(b, c, o, 1);
+    const char *done;
+    int changed;
 
     if (r == NULL)
         return;
     if (strcmp(c->name, "solve") == 0) {
-        sql = "UPDATE threads SET solved = true, solved_by = $2, "
-              "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-              "RETURNING 1";
+        changed = rag_store_threads_solve(b->db, c->channel,
+                                          c->user ? c->user : "");
         done = "This post has been marked as solved.";
     } else if (strcmp(c->name, "unsolve") == 0) {
-        sql = "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
-              "solved AND $2 = $2 RETURNING 1";
+        changed = rag_store_threads_unsolve(b->db, c->channel);
         done = "This post is no longer marked as solved.";
     } else if (strcmp(c->name, "open") == 0) {
-        sql = "UPDATE threads SET open = true WHERE thread_id = $1 AND NOT "
-              "open AND $2 = $2 RETURNING 1";
+        changed = rag_store_threads_set_open(b->db, c->channel, 1);
         done = "This post has been re-opened.";
         o->unarchive = 1;
     } else {
-        sql = "UPDATE threads SET open = false WHERE thread_id = $1 AND "
-              "open AND $2 = $2 RETURNING 1";
+        changed = rag_store_threads_set_open(b->db, c->channel, 0);
         done = "This post has been closed.";
         o->archive_after = 1;
     }
-    u = rag_db_query(b->db, sql, 2, p);
-    if (u == NULL) {
+    if (changed < 0) {
         error_reply(o, "Could not update the thread; try again later.");
         o->archive_after = o->unarchive = 0;
-    } else if (PQntuples(u) == 0) {
+    } else if (changed == 0) {
         reply(o, "Thread Status",
               "Nothing to change: the thread is "
               "already in that state.",
@@ -511,7 +508,6 @@ cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
                  c->channel, c->name, c->user ? c->user : "");
         reply(o, "Thread Status", done, RAG_COLOR_INFO);
     }
-    PQclear(u);
     PQclear(r);
 }
 

@@ -7,6 +7,8 @@
 
 #include "rag_db.h"
 #include "rag_log.h"
+#include "rag_store_feedback.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,92 +332,49 @@ on_reaction(rag_bot *b, yajl_val d, int add)
                *msg = rag_json_str(d, "message_id", NULL),
                *guild = rag_json_str(d, "guild_id", NULL),
                *emoji = rag_json_str(d, "emoji", "name", NULL);
-    const char *p[4], *vote, *col;
-    PGresult *r = NULL, *x = NULL;
-    char thread[64], author[64], solved_by[64];
-    int may_solve, changed = 0;
+    const char *vote;
+    rag_thread_ref t;
+    int may_solve, voted, changed = 0;
 
     if (!user || !msg || !emoji || strcmp(user, b->bot_id) == 0)
         return;
-    if (strcmp(emoji, EMOJI_YES) == 0) {
+    if (strcmp(emoji, EMOJI_YES) == 0)
         vote = "up";
-        col = "solved_votes";
-    } else if (strcmp(emoji, EMOJI_NO) == 0) {
+    else if (strcmp(emoji, EMOJI_NO) == 0)
         vote = "down";
-        col = "failed_votes";
-    } else {
+    else
         return;
-    }
-    p[0] = msg;
-    r = rag_db_query(b->db,
-                     "SELECT thread_id, coalesce(author_id, ''), "
-                     "coalesce(solved_by, '') FROM threads "
-                     "WHERE thread_controller_id = $1",
-                     1, p);
-    if (r == NULL || PQntuples(r) != 1)
-        goto done;
-    snprintf(thread, sizeof(thread), "%s", PQgetvalue(r, 0, 0));
-    snprintf(author, sizeof(author), "%s", PQgetvalue(r, 0, 1));
-    snprintf(solved_by, sizeof(solved_by), "%s", PQgetvalue(r, 0, 2));
-    if (rag_bot_is_banned(b, guild, user))
-        goto done;
-    may_solve = strcmp(user, author) == 0 ||
+    if (rag_store_threads_by_controller(b->db, msg, &t) != 1 ||
+        rag_bot_is_banned(b, guild, user))
+        return;
+    /* only the author (or a mod) marks solved, and only the author or
+     * whoever solved it takes it back; a vote never closes */
+    may_solve = strcmp(user, t.author_id) == 0 ||
                 (add && rag_bot_is_mod(
                             b, guild, rag_json_get(d, "member", "roles", NULL))) ||
-                (!add && strcmp(user, solved_by) == 0);
+                (!add && strcmp(user, t.solved_by) == 0);
+    /* the feedback row and the solved mark change together */
     if (rag_db_begin(b->db) < 0)
-        goto done;
-    p[0] = thread;
-    p[1] = user;
-    p[2] = vote;
-    /* one vote per user: the feedback row is the truth, the thread's
-     * counters follow it in the same transaction */
-    x = rag_db_query(
-        b->db,
-        add ? "INSERT INTO feedback (thread_id, user_id, vote) VALUES "
-              "($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1"
-            : "DELETE FROM feedback WHERE thread_id = $1 AND user_id = $2 "
-              "AND vote = $3 RETURNING 1",
-        3, p);
-    if (x == NULL)
+        return;
+    voted = add ? rag_store_feedback_add(b->db, t.thread_id, user, vote)
+                : rag_store_feedback_remove(b->db, t.thread_id, user, vote);
+    if (voted < 0)
         goto rollback;
-    if (PQntuples(x) == 1) {
-        char sql[256];
-        snprintf(sql, sizeof(sql),
-                 "UPDATE threads SET %s = greatest(0, %s "
-                 "%s 1) WHERE thread_id = $1",
-                 col, col, add ? "+" : "-");
-        if (rag_db_exec(b->db, sql, 1, p) < 0)
-            goto rollback;
-    }
-    PQclear(x);
-    x = NULL;
-    /* only the author (or a mod) marks solved; a vote never closes */
     if (strcmp(vote, "up") == 0 && may_solve) {
-        x = rag_db_query(
-            b->db,
-            add ? "UPDATE threads SET solved = true, solved_by = $2, "
-                  "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-                  "RETURNING 1"
-                : "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
-                  "solved RETURNING 1",
-            2, p);
-        if (x == NULL)
+        changed = add ? rag_store_threads_solve(b->db, t.thread_id, user)
+                      : rag_store_threads_unsolve(b->db, t.thread_id);
+        if (changed < 0)
             goto rollback;
-        changed = PQntuples(x) == 1;
     }
     if (rag_db_commit(b->db) < 0)
-        goto done;
+        return;
     rag_info("msg=\"vote %s\" thread=%s vote=%s solved_change=%d",
-             add ? "added" : "removed", thread, vote, changed);
+             add ? "added" : "removed", t.thread_id, vote, changed);
     if (changed)
-        rag_bot_controller_refresh(b, thread);
-    goto done;
+        rag_bot_controller_refresh(b, t.thread_id);
+    return;
 rollback:
     rag_db_rollback(b->db);
-done:
-    PQclear(x);
-    PQclear(r);
 }
 
 /* Once per process: say so in each guild's logging channel, as the
