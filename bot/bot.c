@@ -12,6 +12,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+int
+rag_bot_web_base(const char *conf, const char *api_base, char *out,
+                 size_t outlen)
+{
+    int configured = conf && *conf;
+    const char *src = configured ? conf : api_base, *host;
+    size_t n;
+
+    if (src == NULL || (host = strstr(src, "://")) == NULL || host == src)
+        return -1;
+    host += 3;
+    /* a configured base is used as given; otherwise the API's origin */
+    n = configured ? strlen(src)
+                   : (size_t)(host - src) + strcspn(host, "/?#");
+    while (n > 0 && src[n - 1] == '/')
+        n--;
+    if (n <= (size_t)(host - src) || n >= outlen)
+        return -1;
+    memcpy(out, src, n);
+    out[n] = '\0';
+    return 0;
+}
+
 char *
 rag_bot_forum_collection(rag_bot *b, const char *guild_id, const char *forum_id)
 {

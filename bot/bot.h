@@ -31,6 +31,7 @@ typedef struct {
     char bot_id[32];    /* from READY */
     char app_id[32];    /* conf, else READY */
     char worker_id[64]; /* locked_by for leases: host:pid */
+    char web_base[256]; /* links to threads: discord_web_base */
     const char *index_dir;
     int commands_registered;
     int announced;   /* login posted to logging channels */
@@ -47,6 +48,12 @@ typedef struct {
     void (*pump)(void *ud);
     void *pump_ud;
 } rag_bot;
+
+/* The web origin for links to Discord: conf (discord_web_base) when
+ * set, else the scheme://host[:port] of api_base, so a bot pointed at
+ * another Discord (canary, a test server) links there. 0 or -1. */
+int rag_bot_web_base(const char *conf, const char *api_base, char *out,
+                     size_t outlen);
 
 /* Collection for a configured forum, or NULL (caller frees). */
 char *rag_bot_forum_collection(rag_bot *b, const char *guild_id,

@@ -433,19 +433,17 @@ thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
 }
 
 static void
-status_text(rag_buf *t, PGresult *r, const char *guild)
+status_text(rag_bot *b, rag_buf *t, PGresult *r, const char *guild)
 {
     const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
 
     rag_buf_printf(t,
                    "**Thread:** %.200s\n**ID:** %s\n"
-                   "**Link:** https://discord.com/channels/%s/%s\n",
-                   PQgetvalue(r, 0, 1), id, guild, id);
+                   "**Link:** %s/channels/%s/%s\n",
+                   PQgetvalue(r, 0, 1), id, b->web_base, guild, id);
     if (*ctl)
-        rag_buf_printf(t,
-                       "**Controller:** https://discord.com/channels/"
-                       "%s/%s/%s\n",
-                       guild, id, ctl);
+        rag_buf_printf(t, "**Controller:** %s/channels/%s/%s/%s\n",
+                       b->web_base, guild, id, ctl);
     rag_buf_printf(t,
                    "**Status:** %s\n**Solved:** %s\n"
                    "**✅ votes:** %s\n**❌ votes:** %s",
@@ -463,7 +461,7 @@ cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
     if (r == NULL)
         return;
     rag_buf_init(&t, RAG_EMBED_DESC_MAX);
-    status_text(&t, r, PQgetvalue(r, 0, 8));
+    status_text(b, &t, r, PQgetvalue(r, 0, 8));
     reply(o, "Thread Status", t.data, RAG_COLOR_INFO);
     rag_buf_free(&t);
     PQclear(r);

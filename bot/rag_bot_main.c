@@ -11,6 +11,8 @@
  *                           whose first line is the token); never logged
  *   discord_application_id  application id (default: from READY)
  *   discord_api_base        REST base, default https://discord.com/api/v10
+ *   discord_web_base        origin of links to threads (/status), default
+ *                           the origin of discord_api_base
  *   discord_gateway_url     gateway URL override (default: GET /gateway/bot)
  *   discord_ca_file         extra CA certificate file (tests)
  *   index_dir               directory of <collection>.idx search indexes
@@ -255,6 +257,12 @@ main(int argc, char **argv)
     if (poll_ms < 10)
         poll_ms = 10;
     b.conf = conf;
+    if (rag_bot_web_base(rag_conf_get(conf, "discord_web_base", NULL), api,
+                         b.web_base, sizeof(b.web_base)) < 0) {
+        rag_error("msg=\"discord_web_base / discord_api_base is not an "
+                  "absolute URL\"");
+        goto done;
+    }
     b.index_dir = rag_conf_get(conf, "index_dir", NULL);
     snprintf(b.app_id, sizeof(b.app_id), "%s",
              rag_conf_get(conf, "discord_application_id", ""));

@@ -69,6 +69,17 @@ $d = cmd('commands');
 like($d->{embeds}[0]{description}, qr{/info.*/commands}s, '/commands lists /info too');
 unlike($d->{embeds}[0]{description}, qr{/update}, 'no /update');
 
+# /status links point at the configured Discord, not a hard-coded one:
+# by default the web origin of discord_api_base (here the stand-in)
+my $web = $fd->url;
+$d = cmd('status');
+like($d->{embeds}[0]{description}, qr{\*\*Link:\*\* \Q$web\E/channels/$G/$T\n},
+    '/status thread link uses the configured base');
+like($d->{embeds}[0]{description},
+    qr{\*\*Controller:\*\* \Q$web\E/channels/$G/$T/310000000000000001\n},
+    'and so does the controller link');
+unlike($d->{embeds}[0]{description}, qr{discord\.com}, 'no hard-coded discord.com');
+
 # wrong channel: a clear error embed, not a crash
 $d = cmd('status', [], channel => '999999999999999999');
 like($d->{embeds}[0]{description}, qr/only works inside a help forum thread/, 'wrong-channel error');

@@ -128,6 +128,27 @@ test_permanent(void)
     CHECK_INT(rag_outbox_permanent(0, 0), 0);
 }
 
+static void
+test_web_base(void)
+{
+    char out[64];
+
+    CHECK_INT(rag_bot_web_base(NULL, "https://discord.com/api/v10", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "https://discord.com");
+    CHECK_INT(rag_bot_web_base("", "http://127.0.0.1:4000/api/v10", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "http://127.0.0.1:4000");
+    CHECK_INT(rag_bot_web_base("https://ptb.discord.com/", "x", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "https://ptb.discord.com");
+    CHECK_INT(rag_bot_web_base(NULL, "discord.com/api", out, sizeof(out)), -1);
+    CHECK_INT(rag_bot_web_base("https://", "x", out, sizeof(out)), -1);
+    CHECK_INT(rag_bot_web_base(NULL, "https://a-very-long-host-name-that-"
+                               "does-not-fit-in-the-buffer.example/api",
+                               out, 16), -1);
+}
+
 int
 main(void)
 {
@@ -137,5 +158,6 @@ main(void)
     RUN(test_retry_after);
     RUN(test_invalid_window);
     RUN(test_permanent);
+    RUN(test_web_base);
     UNIT_DONE();
 }
