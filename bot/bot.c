@@ -6,6 +6,7 @@
 
 #include "rag_db.h"
 #include "rag_log.h"
+#include "rag_store_threads.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,57 +101,42 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 }
 
 int
-rag_bot_controller_refresh(rag_bot *b, const char *thread_id)
+rag_bot_controller_refresh(rag_bot *b, const char *thread_id,
+                           rag_rest_done done, void *ud)
 {
-    const char *p[] = {thread_id};
-    PGresult *r;
+    rag_thread_ctl t;
     rag_controller c;
     rag_buf body, path;
-    rag_rest_resp resp;
     int rc = -1;
 
-    r = rag_db_query(
-        b->db,
-        "SELECT thread_controller_id, author_id, open, solved, "
-        "       solved_by IS NOT NULL, "
-        "       EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = "
-        "               t.thread_id AND m.from_bot AND "
-        "               m.discord_message_id IS NOT NULL) "
-        "FROM threads t WHERE thread_id = $1",
-        1, p);
-    if (r == NULL || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
-        PQclear(r);
+    if (rag_store_threads_controller(b->db, thread_id, &t) != 1 ||
+        !t.controller_id[0])
         return -1;
-    }
     memset(&c, 0, sizeof(c));
     c.thread_id = thread_id;
-    c.author_id = PQgetvalue(r, 0, 1);
+    c.author_id = t.author_id;
     c.bot_id = b->bot_id;
-    c.open = PQgetvalue(r, 0, 2)[0] == 't';
-    c.solved = PQgetvalue(r, 0, 3)[0] == 't';
-    c.was_solved = PQgetvalue(r, 0, 4)[0] == 't';
-    c.answered = PQgetvalue(r, 0, 5)[0] == 't';
+    c.open = t.open;
+    c.solved = t.solved;
+    c.was_solved = t.was_solved;
+    c.answered = t.answered;
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 256);
-    rag_buf_init(&resp.body, 0);
     if (rag_embed_controller_json(&body, &c) == 0 &&
         rag_buf_printf(&path, "/channels/%s/messages/%s", thread_id,
-                       PQgetvalue(r, 0, 0)) == 0 &&
-        rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
-        resp.status / 100 == 2)
+                       t.controller_id) == 0 &&
+        rag_rest_submit(b->rest, "PATCH", path.data, body.data, done, ud) ==
+            0)
         rc = 0;
     else
-        rag_warn("msg=\"controller edit failed\" thread=%s", thread_id);
-    rag_buf_free(&resp.body);
+        rag_warn("msg=\"controller edit not queued\" thread=%s", thread_id);
     rag_buf_free(&body);
     rag_buf_free(&path);
-    PQclear(r);
     return rc;
 }
 
-/* Percent-encodes a UTF-8 emoji for the reactions path. */
-static void
-url_encode(rag_buf *b, const char *s)
+void
+rag_bot_url_encode(rag_buf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -168,49 +154,31 @@ rag_bot_react(rag_bot *b, const char *channel, const char *message,
               const char *emoji)
 {
     rag_buf path;
-    rag_rest_resp resp;
     int rc;
 
     rag_buf_init(&path, 512);
     rag_buf_printf(&path, "/channels/%s/messages/%s/reactions/", channel,
                    message);
-    url_encode(&path, emoji);
+    rag_bot_url_encode(&path, emoji);
     rag_buf_puts(&path, "/@me");
-    rc = rag_rest_call(b->rest, "PUT", path.data, NULL, &resp) == 0 &&
-                 resp.status / 100 == 2
-             ? 0
-             : -1;
-    rag_buf_free(&resp.body);
+    rc = rag_rest_submit(b->rest, "PUT", path.data, NULL, NULL, NULL);
     rag_buf_free(&path);
     return rc;
 }
 
 int
 rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
-                   const char *text, int color, char *id_out, size_t id_len)
+                   const char *text, int color)
 {
     rag_buf body, path;
-    rag_rest_resp resp;
     int rc = -1;
 
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 256);
-    rag_buf_init(&resp.body, 0);
-    rag_buf_printf(&path, "/channels/%s/messages", channel);
-    if (rag_embed_simple(&body, title, text, color) == 0 &&
-        rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
-        resp.status / 100 == 2) {
-        rc = 0;
-        if (id_out) {
-            yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
-            const char *id = rag_json_str(v, "id", NULL);
-            snprintf(id_out, id_len, "%s", id ? id : "");
-            if (!id)
-                rc = -1;
-            yajl_tree_free(v);
-        }
-    }
-    rag_buf_free(&resp.body);
+    if (rag_buf_printf(&path, "/channels/%s/messages", channel) == 0 &&
+        rag_embed_simple(&body, title, text, color) == 0)
+        rc = rag_rest_submit(b->rest, "POST", path.data, body.data, NULL,
+                             NULL);
     rag_buf_free(&body);
     rag_buf_free(&path);
     return rc;

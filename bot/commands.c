@@ -46,30 +46,6 @@ rag_commands_json(void)
 }
 
 static int
-put_commands(rag_bot *b, const char *guild_id)
-{
-    rag_buf path;
-    rag_rest_resp resp;
-    int rc = 0;
-
-    rag_buf_init(&path, 256);
-    if (guild_id)
-        rag_buf_printf(&path, "/applications/%s/guilds/%s/commands", b->app_id,
-                       guild_id);
-    else
-        rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
-    if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp) != 0 ||
-        resp.status / 100 != 2) {
-        rag_warn("msg=\"command registration failed\" guild=%s status=%ld",
-                 guild_id ? guild_id : "global", resp.status);
-        rc = -1;
-    }
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-    return rc;
-}
-
-static int
 guild_registered(rag_bot *b, const char *guild_id)
 {
     unsigned i;
@@ -88,30 +64,82 @@ guild_mark(rag_bot *b, const char *guild_id)
     b->cmd_guilds_next++;
 }
 
+typedef struct {
+    rag_bot *b;
+    char guild[24]; /* "" for the global set */
+} reg_req;
+
+static void
+put_done(void *ud, const rag_rest_result *res)
+{
+    reg_req *q = ud;
+    rag_bot *b = q->b;
+
+    if (!res->cancelled) {
+        if (res->status / 100 == 2) {
+            if (q->guild[0] && !guild_registered(b, q->guild))
+                guild_mark(b, q->guild);
+            rag_info("msg=\"slash commands registered\" guild=%s",
+                     q->guild[0] ? q->guild : "global");
+        } else {
+            b->cmd_failed = 1;
+            rag_warn("msg=\"command registration failed\" guild=%s "
+                     "status=%ld",
+                     q->guild[0] ? q->guild : "global", res->status);
+        }
+        if (--b->cmd_inflight == 0 && !b->cmd_failed)
+            b->commands_registered = 1;
+    }
+    free(q);
+}
+
+static int
+put_commands(rag_bot *b, const char *guild_id)
+{
+    reg_req *q = calloc(1, sizeof(*q));
+    char path[160];
+
+    if (q == NULL)
+        return -1;
+    q->b = b;
+    snprintf(q->guild, sizeof(q->guild), "%s", guild_id ? guild_id : "");
+    if (guild_id)
+        snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands",
+                 b->app_id, guild_id);
+    else
+        snprintf(path, sizeof(path), "/applications/%s/commands", b->app_id);
+    if (rag_rest_submit(b->rest, "PUT", path, commands_json, put_done, q) !=
+        0) {
+        free(q);
+        return -1;
+    }
+    b->cmd_inflight++;
+    return 0;
+}
+
 int
 rag_commands_register(rag_bot *b)
 {
     PGresult *r;
     int i, n, rc = 0;
 
+    if (b->cmd_inflight > 0)
+        return 0;
     r = rag_db_query(b->db, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
                      NULL);
     if (r == NULL)
         return -1;
+    b->cmd_failed = 0;
     n = PQntuples(r);
-    if (n == 0)
-        rc = put_commands(b, NULL);
+    if (n == 0 && put_commands(b, NULL) != 0)
+        rc = -1;
     for (i = 0; i < n; i++) {
         const char *g = PQgetvalue(r, i, 0);
-        if (guild_registered(b, g))
-            continue;
-        if (put_commands(b, g) == 0)
-            guild_mark(b, g);
-        else
+        if (!guild_registered(b, g) && put_commands(b, g) != 0)
             rc = -1;
     }
-    if (rc == 0)
-        rag_info("msg=\"slash commands registered\" guilds=%d", n);
+    if (b->cmd_inflight == 0 && rc == 0)
+        b->commands_registered = 1;
     PQclear(r);
     return rc;
 }
@@ -123,14 +151,13 @@ rag_commands_guild_joined(rag_bot *b, const char *guild_id)
     PGresult *r;
 
     if (!b->app_id[0] || !b->commands_registered ||
-        guild_registered(b, guild_id))
+        guild_registered(b, guild_id) || strlen(guild_id) >= 24)
         return;
     r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
                      p);
-    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) == 0) {
+    /* marked at once, so a second GUILD_CREATE does not PUT again */
+    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) == 0)
         guild_mark(b, guild_id);
-        rag_info("msg=\"slash commands registered\" guild=%s", guild_id);
-    }
     PQclear(r);
 }
 
@@ -589,37 +616,70 @@ run(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
         error_reply(o, "Unknown command.");
 }
 
-static void
-set_archived(rag_bot *b, const char *channel, int archived)
-{
-    rag_buf path;
-    rag_rest_resp resp;
+/* Work after a command changed a thread, in order: unarchive first
+ * (so the controller can be edited), refresh the controller, archive
+ * last. Each step starts when the one before has been answered. */
+typedef struct {
+    rag_bot *b;
+    char channel[32];
+    int unarchive, refresh, archive;
+} after_ctx;
 
-    rag_buf_init(&path, 128);
-    rag_buf_printf(&path, "/channels/%s", channel);
-    rag_rest_call(b->rest, "PATCH", path.data,
-                  archived ? "{\"archived\":true}" : "{\"archived\":false}",
-                  &resp);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
+static void after_step(after_ctx *a);
+
+static void
+after_done(void *ud, const rag_rest_result *res)
+{
+    after_ctx *a = ud;
+
+    if (res->cancelled) {
+        free(a);
+        return;
+    }
+    after_step(a);
 }
 
-/* Work after the command changed a thread: unarchive first (so the
- * controller can be edited), refresh the controller, archive last. */
 static void
-before_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o)
+after_step(after_ctx *a)
 {
-    if (o->unarchive)
-        set_archived(b, c->channel, 0);
+    char path[64];
+
+    snprintf(path, sizeof(path), "/channels/%s", a->channel);
+    if (a->unarchive) {
+        a->unarchive = 0;
+        if (rag_rest_submit(a->b->rest, "PATCH", path,
+                            "{\"archived\":false}", after_done, a) == 0)
+            return;
+    }
+    if (a->refresh) {
+        a->refresh = 0;
+        if (rag_bot_controller_refresh(a->b, a->channel, after_done, a) == 0)
+            return;
+    }
+    if (a->archive) {
+        a->archive = 0;
+        if (rag_rest_submit(a->b->rest, "PATCH", path, "{\"archived\":true}",
+                            after_done, a) == 0)
+            return;
+    }
+    free(a);
 }
 
 static void
 after_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o, int changed)
 {
-    if (changed)
-        rag_bot_controller_refresh(b, c->channel);
-    if (o->archive_after)
-        set_archived(b, c->channel, 1);
+    after_ctx *a;
+
+    if (!(o->unarchive || changed || o->archive_after) || !c->channel ||
+        strlen(c->channel) >= sizeof(a->channel) ||
+        (a = calloc(1, sizeof(*a))) == NULL)
+        return;
+    a->b = b;
+    snprintf(a->channel, sizeof(a->channel), "%s", c->channel);
+    a->unarchive = o->unarchive;
+    a->refresh = changed;
+    a->archive = o->archive_after;
+    after_step(a);
 }
 
 /* data with "flags":64 merged in when ephemeral. */
@@ -639,6 +699,18 @@ is_toggle(const char *n)
            strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
 }
 
+static void
+callback_done(void *ud, const rag_rest_result *res)
+{
+    char *name = ud;
+
+    if (!res->cancelled && res->status / 100 != 2)
+        rag_warn("msg=\"interaction response failed\" command=%s "
+                 "status=%ld code=%d",
+                 name, res->status, res->code);
+    free(name);
+}
+
 void
 rag_commands_gateway(rag_bot *b, yajl_val d)
 {
@@ -647,7 +719,7 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     const char *id = rag_json_str(d, "id", NULL),
                *token = rag_json_str(d, "token", NULL);
     rag_buf body, path;
-    rag_rest_resp resp;
+    char *name;
 
     if (!id || !token || rag_json_int(d, 0, "type", NULL) != 2)
         return;
@@ -667,21 +739,56 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 512);
     run(b, &c, &o, id);
-    before_answer(b, &c, &o);
     rag_buf_puts(&body, "{\"type\":4,\"data\":");
     with_flags(&body, &o);
     rag_buf_putc(&body, '}');
     rag_buf_printf(&path, "/interactions/%s/%s/callback", id, token);
-    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) != 0 ||
-        resp.status / 100 != 2)
-        rag_warn("msg=\"interaction response failed\" command=%s "
-                 "status=%ld",
-                 c.name, resp.status);
-    rag_buf_free(&resp.body);
+    name = strdup(c.name);
+    if (name == NULL || rag_rest_submit(b->rest, "POST", path.data, body.data,
+                                        callback_done, name) != 0) {
+        rag_warn("msg=\"interaction response not queued\" command=%s",
+                 c.name);
+        free(name);
+    }
     after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
     rag_buf_free(&o.data);
     rag_buf_free(&body);
     rag_buf_free(&path);
+}
+
+/* A deferred interaction's answer: the row settles when Discord has
+ * taken the webhook edit. */
+typedef struct {
+    rag_bot *b;
+    char id[24];
+} deferred;
+
+static void
+deferred_done(void *ud, const rag_rest_result *res)
+{
+    deferred *q = ud;
+    const char *p[2] = {q->id, NULL};
+    char err[200], desc[160];
+
+    if (!res->cancelled) {
+        if (res->status / 100 == 2) {
+            rag_db_exec(q->b->db,
+                        "UPDATE interactions SET state = 'done', "
+                        "lease_until = NULL WHERE id = $1",
+                        1, p);
+        } else {
+            rag_rest_describe(res->status, res->code, res->error, desc,
+                              sizeof(desc));
+            snprintf(err, sizeof(err), "webhook edit: status %ld: %s",
+                     res->status, desc);
+            p[1] = err;
+            rag_db_exec(q->b->db,
+                        "UPDATE interactions SET state = 'failed', "
+                        "last_error = $2 WHERE id = $1",
+                        2, p);
+        }
+    }
+    free(q);
 }
 
 int
@@ -715,10 +822,8 @@ rag_commands_run_queue(rag_bot *b)
         cmd_ctx c;
         cmd_out o;
         yajl_val roles, opts;
-        rag_buf path, body;
-        rag_rest_resp resp;
-        const char *p[2];
-        char err[64];
+        rag_buf path;
+        deferred *q;
         const char *ropt = PQgetvalue(r, i, 9), *rr = PQgetvalue(r, i, 7);
 
         roles = rag_json_parse(rr, strlen(rr));
@@ -732,35 +837,23 @@ rag_commands_run_queue(rag_bot *b)
         c.options = opts;
         memset(&o, 0, sizeof(o));
         rag_buf_init(&o.data, 64 * 1024);
-        rag_buf_init(&body, 64 * 1024);
         rag_buf_init(&path, 512);
         run(b, &c, &o, PQgetvalue(r, i, 1));
-        before_answer(b, &c, &o);
         /* the deferred reply's visibility was fixed by the module */
         if (o.data.len == 0)
             error_reply(&o, "Something went wrong; please try again.");
-        rag_buf_append(&body, o.data.data, o.data.len);
         rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-        p[0] = PQgetvalue(r, i, 0);
-        if (rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
-            resp.status / 100 == 2) {
-            rag_db_exec(b->db,
-                        "UPDATE interactions SET state = 'done', "
-                        "lease_until = NULL WHERE id = $1",
-                        1, p);
-        } else {
-            snprintf(err, sizeof(err), "webhook edit: status %ld", resp.status);
-            p[1] = err;
-            rag_db_exec(b->db,
-                        "UPDATE interactions SET state = 'failed', "
-                        "last_error = $2 WHERE id = $1",
-                        2, p);
+        q = calloc(1, sizeof(*q));
+        if (q) {
+            q->b = b;
+            snprintf(q->id, sizeof(q->id), "%s", PQgetvalue(r, i, 0));
+            if (rag_rest_submit(b->rest, "PATCH", path.data, o.data.data,
+                                deferred_done, q) != 0)
+                free(q); /* the lease runs out; retried */
         }
-        rag_buf_free(&resp.body);
         after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
         rag_buf_free(&o.data);
-        rag_buf_free(&body);
         rag_buf_free(&path);
         yajl_tree_free(roles);
         yajl_tree_free(opts);

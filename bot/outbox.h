@@ -1,6 +1,7 @@
 /*
  * outbox — delivers bot replies from the messages table (from_bot and
- * not processed): claim with a lease, POST with a per-part nonce and
+ * not processed): claim with a lease (one reply per thread at a time,
+ * renewed while in flight), POST with a per-part nonce and
  * enforce_nonce so a retry after a crash never posts twice, record the
  * Discord message id, refresh the controller and add the vote
  * reactions. Discord remembers nonces only for a few minutes, so a retry
@@ -15,9 +16,13 @@
 
 #include "bot.h"
 
-/* Delivers what is due; returns how many rows were handled. lease_s is
- * how long a claim lasts before another bot may take the row over. */
-int rag_outbox_run(rag_bot *b, long lease_s);
+/* Claims what is due and starts delivering it (asynchronously: parts
+ * are posted one after another as Discord answers); returns how many
+ * replies were claimed. */
+int rag_outbox_run(rag_bot *b);
+
+/* Extends the leases of replies still in flight (call every lease/3). */
+void rag_outbox_renew(rag_bot *b);
 
 /* 1 when a Discord error is permanent for this reply. */
 int rag_outbox_permanent(long status, int code);

@@ -19,6 +19,10 @@
  *   outbox_poll_ms          outbox / interactions poll interval, default
  *                           2000 (LISTEN rag_outbox wakes it earlier)
  *   outbox_lease_s          how long a claimed reply stays ours, default 60
+ *                           (renewed while its delivery is in flight)
+ *   outbox_backoff_ms       retry delay base: backoff * attempts^2 (at most
+ *                           300 s), default 1000
+ *   outbox_max_attempts     attempts before a delivery is given up, 10
  *   gateway_backoff_ms      base reconnect delay, default 1000
  *   log_level               debug | info | warn | error (default info)
  *
@@ -26,6 +30,9 @@
  * whatever REST or the database do) and passes dispatch payloads over a
  * queue + pipe; the main thread owns the database connection and the
  * REST client and handles events, the outbox and deferred interactions.
+ * The main thread never waits for Discord: REST requests run
+ * asynchronously (rest.h) in the same poll as the wake pipe and the
+ * database socket, so a rate-limited route delays nothing else.
  *
  * After a fresh gateway session the bot fetches over REST what happened
  * while it was away (catchup.h); replies are delivered from the outbox
@@ -162,24 +169,6 @@ drain_events(rag_bot *b, bridge *br)
     return n;
 }
 
-typedef struct {
-    rag_bot *b;
-    bridge *br;
-    int busy;
-} pump_ctx;
-
-static void
-pump(void *ud)
-{
-    pump_ctx *p = ud;
-
-    if (p->busy)
-        return;
-    p->busy = 1;
-    drain_events(p->b, p->br);
-    p->busy = 0;
-}
-
 static int
 listen_all(PGconn *db)
 {
@@ -220,10 +209,9 @@ main(int argc, char **argv)
     bridge br;
     pthread_t th;
     int started = 0, rc = 1, opt;
-    long poll_ms, lease_s, next_poll = 0;
+    long poll_ms, next_poll = 0, next_renew = 0;
     char *discovered = NULL;
     struct sigaction sa;
-    pump_ctx pc = {NULL, NULL, 0};
 
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c') {
@@ -253,9 +241,15 @@ main(int argc, char **argv)
     api = rag_conf_get(conf, "discord_api_base", "https://discord.com/api/v10");
     ca = rag_conf_get(conf, "discord_ca_file", NULL);
     poll_ms = rag_conf_int(conf, "outbox_poll_ms", 2000);
-    lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
     if (poll_ms < 10)
         poll_ms = 10;
+    b.lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
+    if (b.lease_s < 1)
+        b.lease_s = 1;
+    b.retry_backoff_ms = rag_conf_int(conf, "outbox_backoff_ms", 1000);
+    b.max_attempts = (int)rag_conf_int(conf, "outbox_max_attempts", 10);
+    if (b.max_attempts < 1)
+        b.max_attempts = 1;
     b.conf = conf;
     if (rag_bot_web_base(rag_conf_get(conf, "discord_web_base", NULL), api,
                          b.web_base, sizeof(b.web_base)) < 0) {
@@ -308,10 +302,6 @@ main(int argc, char **argv)
     br.gw.on_event = bridge_push;
     br.gw.ud = &br;
     br.gw.stop = &stop_flag;
-    pc.b = &b;
-    pc.br = &br;
-    b.pump = pump;
-    b.pump_ud = &pc;
     {
         /* signals go to the main thread, whose poll() they interrupt */
         sigset_t block, old;
@@ -331,19 +321,26 @@ main(int argc, char **argv)
 
     while (!stop_flag && !br.gw_done) {
         struct pollfd pfd[2];
-        int npfd = 1, due = 0;
+        int npfd = 1, due = 0, db_ok = PQstatus(b.db) == CONNECTION_OK;
         long now = rag_time_mono_ms(), timeout;
 
         pfd[0].fd = br.wake[0];
         pfd[0].events = POLLIN;
-        if (PQstatus(b.db) == CONNECTION_OK && PQsocket(b.db) >= 0) {
+        pfd[0].revents = 0;
+        if (db_ok && PQsocket(b.db) >= 0) {
             pfd[1].fd = PQsocket(b.db);
             pfd[1].events = POLLIN;
+            pfd[1].revents = 0;
             npfd = 2;
         }
         timeout = next_poll > now ? next_poll - now : 0;
-        if (poll(pfd, (nfds_t)npfd, (int)timeout) < 0 && errno != EINTR)
-            break;
+        if (next_renew - now < timeout)
+            timeout = next_renew > now ? next_renew - now : 0;
+        /* Discord's answers, gateway events and notifications, all in
+         * one wait: REST callbacks run in here */
+        if (rag_rest_wait(b.rest, pfd, (unsigned)npfd, timeout) < 0 &&
+            !stop_flag)
+            rag_time_sleep_ms(10); /* interrupted or failed: no spin */
         if (pfd[0].revents & POLLIN) {
             char drain[256];
             while (read(br.wake[0], drain, sizeof(drain)) > 0)
@@ -363,19 +360,24 @@ main(int argc, char **argv)
         }
         if (drain_events(&b, &br) > 0)
             due = 1; /* a dispatch may have produced work */
-        if (rag_time_mono_ms() >= next_poll)
+        now = rag_time_mono_ms();
+        if (now >= next_poll)
             due = 1;
-        if (b.catchup_due && PQstatus(b.db) == CONNECTION_OK) {
+        db_ok = PQstatus(b.db) == CONNECTION_OK;
+        if (b.catchup_due && db_ok) {
             rag_catchup_run(&b);
             due = 1;
         }
-        if (due && PQstatus(b.db) == CONNECTION_OK) {
-            rag_outbox_run(&b, lease_s);
+        if (due && db_ok) {
+            rag_outbox_run(&b);
             rag_commands_run_queue(&b);
-            if (!b.commands_registered && b.app_id[0] && b.bot_id[0] &&
-                rag_commands_register(&b) == 0)
-                b.commands_registered = 1;
+            if (!b.commands_registered && b.app_id[0] && b.bot_id[0])
+                rag_commands_register(&b);
             next_poll = rag_time_mono_ms() + poll_ms;
+        }
+        if (now >= next_renew && db_ok) {
+            rag_outbox_renew(&b);
+            next_renew = now + b.lease_s * 1000 / 3;
         }
     }
     rc = 0;

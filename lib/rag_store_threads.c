@@ -6,6 +6,7 @@
 #include "rag_db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Runs a statement that RETURNs one row when it changed something:
@@ -83,4 +84,147 @@ rag_store_threads_set_open(PGconn *db, const char *thread_id, int open)
                    "UPDATE threads SET open = $2::boolean WHERE "
                    "thread_id = $1 AND open <> $2::boolean RETURNING 1",
                    2, p);
+}
+
+int
+rag_store_threads_track(PGconn *db, const rag_thread_new *t)
+{
+    const char *p[] = {t->thread_id, t->guild_id,   t->forum_id,
+                       t->title,     t->collection, t->author_id};
+
+    return changed(db,
+                   "INSERT INTO threads (thread_id, guild_id, "
+                   "forum_channel_id, title, collection, author_id) "
+                   "VALUES ($1, $2, $3, $4, $5, $6) "
+                   "ON CONFLICT (thread_id) DO NOTHING RETURNING 1",
+                   6, p);
+}
+
+int
+rag_store_threads_state(PGconn *db, const char *thread_id)
+{
+    const char *p[] = {thread_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(db,
+                     "SELECT open AND NOT solved FROM threads "
+                     "WHERE thread_id = $1",
+                     1, p);
+    if (r == NULL)
+        return -1;
+    if (PQntuples(r) == 0)
+        rc = 0;
+    else
+        rc = PQgetvalue(r, 0, 0)[0] == 't' ? 1 : 2;
+    PQclear(r);
+    return rc;
+}
+
+int
+rag_store_threads_set_title(PGconn *db, const char *thread_id,
+                            const char *title)
+{
+    const char *p[] = {thread_id, title};
+
+    return changed(db,
+                   "UPDATE threads SET title = $2 WHERE thread_id = $1 "
+                   "AND title IS DISTINCT FROM $2 RETURNING 1",
+                   2, p);
+}
+
+int
+rag_store_threads_controller(PGconn *db, const char *thread_id,
+                             rag_thread_ctl *out)
+{
+    const char *p[] = {thread_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(
+        db,
+        "SELECT coalesce(thread_controller_id, ''), coalesce(author_id, ''),"
+        "       open, solved, solved_by IS NOT NULL, "
+        "       EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = "
+        "               t.thread_id AND m.from_bot AND "
+        "               m.discord_message_id IS NOT NULL) "
+        "FROM threads t WHERE thread_id = $1",
+        1, p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1;
+    if (rc) {
+        snprintf(out->controller_id, sizeof(out->controller_id), "%s",
+                 PQgetvalue(r, 0, 0));
+        snprintf(out->author_id, sizeof(out->author_id), "%s",
+                 PQgetvalue(r, 0, 1));
+        out->open = PQgetvalue(r, 0, 2)[0] == 't';
+        out->solved = PQgetvalue(r, 0, 3)[0] == 't';
+        out->was_solved = PQgetvalue(r, 0, 4)[0] == 't';
+        out->answered = PQgetvalue(r, 0, 5)[0] == 't';
+    }
+    PQclear(r);
+    return rc;
+}
+
+int
+rag_store_threads_set_controller(PGconn *db, const char *thread_id,
+                                 const char *controller_id)
+{
+    const char *p[] = {thread_id, controller_id};
+
+    return changed(db,
+                   "UPDATE threads SET thread_controller_id = $2 "
+                   "WHERE thread_id = $1 AND thread_controller_id IS NULL "
+                   "RETURNING 1",
+                   2, p);
+}
+
+int
+rag_store_threads_recent(PGconn *db, int days, int max,
+                         rag_thread_recent **out)
+{
+    char d[16], m[16];
+    const char *p[] = {d, m};
+    PGresult *r;
+    int i, n;
+
+    *out = NULL;
+    snprintf(d, sizeof(d), "%d", days);
+    snprintf(m, sizeof(m), "%d", max);
+    r = rag_db_query(
+        db,
+        "SELECT t.thread_id, coalesce(t.guild_id, ''), "
+        "       coalesce((SELECT m.message_id FROM messages m "
+        "         WHERE m.thread_id = t.thread_id AND NOT m.from_bot "
+        "           AND m.message_id ~ '^[0-9]{1,20}$' "
+        "         ORDER BY length(m.message_id) DESC, m.message_id DESC "
+        "         LIMIT 1), '') "
+        "FROM threads t WHERE t.open "
+        "  AND t.updated_at > now() - make_interval(days => $1::int) "
+        "ORDER BY t.updated_at DESC LIMIT $2::int",
+        2, p);
+    if (r == NULL)
+        return -1;
+    n = PQntuples(r);
+    if (n > 0 && (*out = calloc((size_t)n, sizeof(**out))) == NULL) {
+        PQclear(r);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf((*out)[i].thread_id, RAG_STORE_ID_MAX, "%s",
+                 PQgetvalue(r, i, 0));
+        snprintf((*out)[i].guild_id, RAG_STORE_ID_MAX, "%s",
+                 PQgetvalue(r, i, 1));
+        snprintf((*out)[i].last_seen, RAG_STORE_ID_MAX, "%s",
+                 PQgetvalue(r, i, 2));
+    }
+    PQclear(r);
+    return n;
+}
+
+void
+rag_store_threads_recent_free(rag_thread_recent *v)
+{
+    free(v);
 }

@@ -20,6 +20,55 @@ typedef struct {
     char solved_by[RAG_STORE_ID_MAX]; /* "" when never solved */
 } rag_thread_ref;
 
+/* A forum post to track. */
+typedef struct {
+    const char *thread_id, *guild_id, *forum_id, *title, *collection,
+        *author_id; /* title, author_id may be NULL */
+} rag_thread_new;
+
+/* Inserts the thread unless it is known. 1 inserted, 0 already tracked,
+ * -1 error. */
+int rag_store_threads_track(PGconn *db, const rag_thread_new *t);
+
+/* -1 error, 0 not tracked, 1 tracked and answerable (open, not solved),
+ * 2 tracked but closed or solved. */
+int rag_store_threads_state(PGconn *db, const char *thread_id);
+
+/* Renames the thread. 1 changed, 0 same title (or unknown), -1 error. */
+int rag_store_threads_set_title(PGconn *db, const char *thread_id,
+                                const char *title);
+
+/* What the controller message shows, from the thread's row. */
+typedef struct {
+    char controller_id[RAG_STORE_ID_MAX]; /* "" until posted */
+    char author_id[RAG_STORE_ID_MAX];
+    int open, solved, was_solved;
+    int answered; /* a reply was delivered */
+} rag_thread_ctl;
+
+/* 1 found (out filled), 0 unknown thread, -1 error. */
+int rag_store_threads_controller(PGconn *db, const char *thread_id,
+                                 rag_thread_ctl *out);
+
+/* Records the controller message id (only if none was recorded: the
+ * first one posted stays). 1 recorded, 0 one was there, -1 error. */
+int rag_store_threads_set_controller(PGconn *db, const char *thread_id,
+                                     const char *controller_id);
+
+/* Threads to look at after a fresh gateway session: open, active within
+ * `days`, newest first, at most max; with the newest user message id
+ * stored (snowflakes only; "" when none). Returns the count (rows in
+ * *out, free with rag_store_threads_recent_free) or -1. */
+typedef struct {
+    char thread_id[RAG_STORE_ID_MAX];
+    char guild_id[RAG_STORE_ID_MAX];  /* "" when unknown */
+    char last_seen[RAG_STORE_ID_MAX]; /* "" when none */
+} rag_thread_recent;
+
+int rag_store_threads_recent(PGconn *db, int days, int max,
+                             rag_thread_recent **out);
+void rag_store_threads_recent_free(rag_thread_recent *v);
+
 /* The thread whose controller message is controller_id: 1 found (out
  * filled), 0 none, -1 error. */
 int rag_store_threads_by_controller(PGconn *db, const char *controller_id,

@@ -184,7 +184,7 @@ ok(RagTest::wait_for(sub { delivered('after-1') }, 15), 'later reply delivered')
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT processed FROM messages
     WHERE message_id='gone-1'") eq 't' }, 10), 'deleted-thread reply settled');
 like(RagTest::psql($pg, "SELECT last_error || '|' || coalesce(discord_message_id, 'none')
-    FROM messages WHERE message_id='gone-1'"), qr/status 404 code 10003\|none/, 'marked failed with the error');
+    FROM messages WHERE message_id='gone-1'"), qr/status 404 code 10003: Unknown Channel \(10003\)\|none/, 'marked failed with the error');
 my $n = scalar $fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$});
 sleep 1.5;
 is(scalar($fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$})), $n, 'not retried');

@@ -23,8 +23,12 @@ package FakeDiscord;
 # IDENTIFY / RESUME / heartbeat shapes, the Bot token, a DiscordBot
 # User-Agent, embed limits (4096 description, 256 title, 6000 total, 10
 # per message), nonce length (<= 25) and enforce_nonce deduplication
-# (the existing message is returned). Violations are recorded with
-# kind => 'violation'.
+# (the existing message is returned). Like Discord it enforces its rate
+# limits: a request on a route still inside a 429's retry_after, on an
+# exhausted bucket, or beyond 50 requests/s (interaction callbacks
+# excepted) gets a 429. An interaction must be answered once, within 3 s
+# of its dispatch (10062 Unknown interaction, 40060 already
+# acknowledged). Violations are recorded with kind => 'violation'.
 
 use strict;
 use warnings;
@@ -283,6 +287,23 @@ sub _route_key {
     return "$method " . join('/', @k);
 }
 
+# Why a request must be refused with a 429 now, or undef.
+sub _over_limit {
+    my ($st, $key, $path) = @_;
+    my $now = time;
+    return 'request inside retry_after' if $now < ($st->{limited}{$key} // 0);
+    return 'request inside global retry_after' if $now < ($st->{global_until} // 0);
+    my $b = $st->{bucket}{$key};
+    return 'request on an exhausted bucket'
+        if $b && $now < $b->{reset} && $b->{used} >= 50;
+    return undef if $path =~ m{^/api/v10/(?:interactions|webhooks)/};
+    my $w = $st->{global_window} //= [];
+    shift @$w while @$w && $w->[0] <= $now - 1;
+    return 'more than 50 requests/s (global limit)' if @$w >= 50;
+    push @$w, $now;
+    return undef;
+}
+
 sub _ratelimit_headers {
     my ($st, $key) = @_;
     my $b = $st->{bucket}{$key} //= { reset => time + 1, used => 0 };
@@ -347,6 +368,21 @@ sub _rest {
         _record($st, $rec);
         return _respond($st, $c, 401, { message => '401: Unauthorized', code => 0 });
     }
+    # Discord's own limits: a client that reads the headers never hits
+    # these (interaction callbacks are outside the global limit)
+    if (my $why = _over_limit($st, $key, $path)) {
+        $rec->{status} = 429;
+        _record($st, $rec);
+        _record($st, { kind => 'violation', what => "$why: $method $path" });
+        my $ra = $why =~ /global/ ? 1 : ($st->{limited}{$key} // time + 1) - time;
+        $ra = 0.1 if $ra < 0.1;
+        return _respond($st, $c, 429, { message => 'You are being rate limited.',
+            retry_after => 0 + sprintf('%.3f', $ra),
+            global => $why =~ /global/ ? JSON::PP::true : JSON::PP::false },
+            headers => { 'Retry-After' => int($ra + 0.999),
+                'X-RateLimit-Scope' => $why =~ /global/ ? 'global' : 'user',
+                ($why =~ /global/ ? ('X-RateLimit-Global' => 'true') : ()) });
+    }
     # injected faults, first match wins
     for my $f (@{ $st->{faults} }) {
         next unless $f->{count} > 0;
@@ -360,6 +396,8 @@ sub _rest {
         my %hd = _ratelimit_headers($st, $key);
         if ($f->{status} == 429) {
             my $ra = $f->{body}{retry_after} // 1;
+            if ($f->{body}{global}) { $st->{global_until} = time + $ra }
+            else { $st->{limited}{$key} = time + $ra }
             %hd = (%hd, 'Retry-After' => int($ra + 0.999),
                 'X-RateLimit-Remaining' => 0,
                 'X-RateLimit-Reset-After' => $ra,
@@ -377,6 +415,9 @@ sub _rest {
         $f->{count}--;
         $delay = $f->{delay_ms} // 0;
         $hdr = $f->{headers} || {};   # e.g. an exhausted bucket
+        # an advertised exhausted bucket is enforced like Discord does
+        $st->{limited}{$key} = time + ($hdr->{'X-RateLimit-Reset-After'} // 1)
+            if defined $hdr->{'X-RateLimit-Remaining'} && $hdr->{'X-RateLimit-Remaining'} == 0;
         $rec->{delayed} = $delay if $delay;
         last;
     }
@@ -490,8 +531,22 @@ sub _route {
         return (200, [ map { { %$_, id => _snowflake($st), application_id => $1 } } @$b ]);
     }
     if ($path =~ m{^/interactions/(\d+)/([^/]+)/callback$} && $method eq 'POST') {
+        my ($iid, $tok) = ($1, $2);
+        my $it = $st->{interactions}{$iid};
+        if (!$it || $it->{token} ne $tok) {
+            return (404, { message => 'Unknown interaction', code => 10062 });
+        }
+        if (time - $it->{t} > 3) {
+            _record($st, { kind => 'violation', what => sprintf(
+                'interaction %s answered after %.1f s (3 s limit)', $iid, time - $it->{t}) });
+            return (404, { message => 'Unknown interaction', code => 10062 });
+        }
+        return (400, { message => 'Interaction has already been acknowledged.',
+            code => 40060 }) if $it->{acked};
         return (400, { message => 'bad callback', code => 50035 })
             unless ref $b eq 'HASH' && defined $b->{type};
+        $it->{acked} = 1;
+        $rec->{latency} = sprintf('%.3f', time - $it->{t});
         return (204, undef);
     }
     if ($path =~ m{^/webhooks/(\d+)/([^/]+)/messages/\@original$} && $method eq 'PATCH') {
@@ -520,6 +575,9 @@ sub _control {
             delete $m{guild_id};
             delete $m{member};
             push @{ $st->{history}{ $d->{channel_id} } }, \%m;
+        } elsif ($r->{t} eq 'INTERACTION_CREATE') {
+            # the token is valid for an initial response within 3 s
+            $st->{interactions}{ $d->{id} } = { t => time, token => $d->{token} // '' };
         } elsif ($r->{t} eq 'THREAD_CREATE' || $r->{t} eq 'THREAD_UPDATE') {
             my $ch = $st->{channels}{ $d->{id} } ||= {};
             %$ch = (%$ch, %$d);
