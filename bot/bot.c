@@ -6,7 +6,6 @@
 
 #include "rag_db.h"
 #include "rag_log.h"
-#include "rag_store_threads.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,41 +99,6 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
     return yes;
 }
 
-int
-rag_bot_controller_refresh(rag_bot *b, const char *thread_id,
-                           rag_rest_done done, void *ud)
-{
-    rag_thread_ctl t;
-    rag_controller c;
-    rag_buf body, path;
-    int rc = -1;
-
-    if (rag_store_threads_controller(b->db, thread_id, &t) != 1 ||
-        !t.controller_id[0])
-        return -1;
-    memset(&c, 0, sizeof(c));
-    c.thread_id = thread_id;
-    c.author_id = t.author_id;
-    c.bot_id = b->bot_id;
-    c.open = t.open;
-    c.solved = t.solved;
-    c.was_solved = t.was_solved;
-    c.answered = t.answered;
-    rag_buf_init(&body, 64 * 1024);
-    rag_buf_init(&path, 256);
-    if (rag_embed_controller_json(&body, &c) == 0 &&
-        rag_buf_printf(&path, "/channels/%s/messages/%s", thread_id,
-                       t.controller_id) == 0 &&
-        rag_rest_submit(b->rest, "PATCH", path.data, body.data, done, ud) ==
-            0)
-        rc = 0;
-    else
-        rag_warn("msg=\"controller edit not queued\" thread=%s", thread_id);
-    rag_buf_free(&body);
-    rag_buf_free(&path);
-    return rc;
-}
-
 void
 rag_bot_url_encode(rag_buf *b, const char *s)
 {
@@ -147,23 +111,6 @@ rag_bot_url_encode(rag_buf *b, const char *s)
         else
             rag_buf_printf(b, "%%%02X", c);
     }
-}
-
-int
-rag_bot_react(rag_bot *b, const char *channel, const char *message,
-              const char *emoji)
-{
-    rag_buf path;
-    int rc;
-
-    rag_buf_init(&path, 512);
-    rag_buf_printf(&path, "/channels/%s/messages/%s/reactions/", channel,
-                   message);
-    rag_bot_url_encode(&path, emoji);
-    rag_buf_puts(&path, "/@me");
-    rc = rag_rest_submit(b->rest, "PUT", path.data, NULL, NULL, NULL);
-    rag_buf_free(&path);
-    return rc;
 }
 
 int

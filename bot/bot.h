@@ -47,7 +47,8 @@ typedef struct {
     int catchup_due; /* after READY: fetch what happened while away */
     unsigned catchup_pending; /* catch-up requests in flight */
     int catchup_fed;          /* messages handed over by this catch-up */
-    unsigned outbox_inflight; /* replies being delivered */
+    unsigned outbox_inflight;     /* replies being delivered */
+    unsigned deliveries_inflight; /* other deliveries in flight */
     /* guilds whose commands were registered by this process */
     char cmd_guilds[RAG_BOT_MAX_GUILDS][24];
     unsigned cmd_guilds_next;
@@ -70,17 +71,6 @@ char *rag_bot_forum_collection(rag_bot *b, const char *guild_id,
 int rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user);
 /* 1 if roles (a yajl array of strings) holds the guild's mod role. */
 int rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles);
-
-/* Re-renders the thread's controller message from its row (loading or
- * voting text, solved / closed status) and queues the PATCH; done(ud)
- * (may be NULL) runs when Discord answered. 0, or -1 when there is no
- * controller to edit (done will not run). */
-int rag_bot_controller_refresh(rag_bot *b, const char *thread_id,
-                               rag_rest_done done, void *ud);
-
-/* Queues a reaction (emoji as UTF-8) on a message. */
-int rag_bot_react(rag_bot *b, const char *channel, const char *message,
-                  const char *emoji);
 
 /* Queues a simple embed for a channel. 0 or -1. */
 int rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,

@@ -8,6 +8,8 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_search.h"
+#include "rag_store_messages.h"
+#include "rag_store_outbox.h"
 #include "rag_store_threads.h"
 
 #include <stdio.h>
@@ -172,8 +174,6 @@ typedef struct {
 typedef struct {
     rag_buf data; /* {"embeds":[...]} */
     int ephemeral;
-    int archive_after; /* /close: archive the thread once answered */
-    int unarchive;     /* /open: unarchive before answering */
 } cmd_out;
 
 static yajl_val
@@ -494,6 +494,39 @@ cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
     PQclear(r);
 }
 
+/* Changes the thread's state and, in the same transaction, records
+ * what Discord must show for it, in order: unarchive before the
+ * controller edit (an archived thread cannot be edited), archive after
+ * it. */
+static int
+toggle(rag_bot *b, const cmd_ctx *c)
+{
+    const char *t = c->channel;
+    int changed;
+
+    if (rag_db_begin(b->db) < 0)
+        return -1;
+    if (strcmp(c->name, "solve") == 0)
+        changed = rag_store_threads_solve(b->db, t, c->user ? c->user : "");
+    else if (strcmp(c->name, "unsolve") == 0)
+        changed = rag_store_threads_unsolve(b->db, t);
+    else
+        changed = rag_store_threads_set_open(b->db, t,
+                                             strcmp(c->name, "open") == 0);
+    if (changed > 0 &&
+        ((strcmp(c->name, "open") == 0 &&
+          rag_store_outbox_archive(b->db, t, 0) < 0) ||
+         rag_store_outbox_edit(b->db, t) < 0 ||
+         (strcmp(c->name, "close") == 0 &&
+          rag_store_outbox_archive(b->db, t, 1) < 0)))
+        changed = -1;
+    if (changed < 0 || rag_db_commit(b->db) < 0) {
+        rag_db_rollback(b->db);
+        return -1;
+    }
+    return changed;
+}
+
 static void
 cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
@@ -503,25 +536,17 @@ cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 
     if (r == NULL)
         return;
-    if (strcmp(c->name, "solve") == 0) {
-        changed = rag_store_threads_solve(b->db, c->channel,
-                                          c->user ? c->user : "");
+    if (strcmp(c->name, "solve") == 0)
         done = "This post has been marked as solved.";
-    } else if (strcmp(c->name, "unsolve") == 0) {
-        changed = rag_store_threads_unsolve(b->db, c->channel);
+    else if (strcmp(c->name, "unsolve") == 0)
         done = "This post is no longer marked as solved.";
-    } else if (strcmp(c->name, "open") == 0) {
-        changed = rag_store_threads_set_open(b->db, c->channel, 1);
+    else if (strcmp(c->name, "open") == 0)
         done = "This post has been re-opened.";
-        o->unarchive = 1;
-    } else {
-        changed = rag_store_threads_set_open(b->db, c->channel, 0);
+    else
         done = "This post has been closed.";
-        o->archive_after = 1;
-    }
+    changed = toggle(b, c);
     if (changed < 0) {
         error_reply(o, "Could not update the thread; try again later.");
-        o->archive_after = o->unarchive = 0;
     } else if (changed == 0) {
         reply(o, "Thread Status",
               "Nothing to change: the thread is "
@@ -540,48 +565,40 @@ static void
 cmd_ask(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
 {
     yajl_val q = opt(c, "question");
-    const char *p[4];
     char mid[96], query[QUERY_MAX + 1];
-    PGresult *r;
+    rag_user_message m;
     char *coll;
+    int state;
 
     if (q == NULL || !YAJL_IS_STRING(q) || !*q->u.string) {
         error_reply(o, "Ask a question: /ask question:<text>");
         return;
     }
     snprintf(query, sizeof(query), "%s", q->u.string);
-    p[0] = c->channel ? c->channel : "";
-    r = rag_db_query(b->db,
-                     "SELECT open AND NOT solved FROM threads WHERE "
-                     "thread_id = $1",
-                     1, p);
-    if (r && PQntuples(r) == 1) {
-        if (PQgetvalue(r, 0, 0)[0] != 't') {
-            error_reply(o, "This thread is closed or solved; open a new "
-                           "post to ask something else.");
-        } else {
-            /* stored like a mention: the trigger enqueues the answer */
-            snprintf(mid, sizeof(mid), "ask-%s", iid);
-            p[1] = mid;
-            p[2] = c->user ? c->user : "";
-            p[3] = query;
-            if (rag_db_exec(b->db,
-                            "INSERT INTO messages (thread_id, "
-                            "message_id, author_id, content, mentions_bot,"
-                            " processed) VALUES ($1, $2, $3, $4, true, "
-                            "true) ON CONFLICT DO NOTHING",
-                            4, p) == 0)
-                reply(o, "Question received",
-                      "The answer will be posted "
-                      "in this thread.",
-                      RAG_COLOR_INFO);
-            else
-                error_reply(o, "Could not queue the question; try again.");
-        }
-        PQclear(r);
+    state = c->channel ? rag_store_threads_state(b->db, c->channel) : 0;
+    if (state == 2) {
+        error_reply(o, "This thread is closed or solved; open a new "
+                       "post to ask something else.");
         return;
     }
-    PQclear(r);
+    if (state == 1) {
+        /* stored like a mention: the trigger enqueues the answer */
+        snprintf(mid, sizeof(mid), "ask-%s", iid);
+        memset(&m, 0, sizeof(m));
+        m.thread_id = c->channel;
+        m.message_id = mid;
+        m.author_id = c->user ? c->user : "";
+        m.content = query;
+        m.mentions_bot = 1;
+        if (rag_store_messages_insert_user(b->db, &m) >= 0)
+            reply(o, "Question received",
+                  "The answer will be posted "
+                  "in this thread.",
+                  RAG_COLOR_INFO);
+        else
+            error_reply(o, "Could not queue the question; try again.");
+        return;
+    }
     /* outside a help thread: the top passages, quoted as links */
     coll = pick_collection(b, c);
     if (coll == NULL) {
@@ -616,72 +633,6 @@ run(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
         error_reply(o, "Unknown command.");
 }
 
-/* Work after a command changed a thread, in order: unarchive first
- * (so the controller can be edited), refresh the controller, archive
- * last. Each step starts when the one before has been answered. */
-typedef struct {
-    rag_bot *b;
-    char channel[32];
-    int unarchive, refresh, archive;
-} after_ctx;
-
-static void after_step(after_ctx *a);
-
-static void
-after_done(void *ud, const rag_rest_result *res)
-{
-    after_ctx *a = ud;
-
-    if (res->cancelled) {
-        free(a);
-        return;
-    }
-    after_step(a);
-}
-
-static void
-after_step(after_ctx *a)
-{
-    char path[64];
-
-    snprintf(path, sizeof(path), "/channels/%s", a->channel);
-    if (a->unarchive) {
-        a->unarchive = 0;
-        if (rag_rest_submit(a->b->rest, "PATCH", path,
-                            "{\"archived\":false}", after_done, a) == 0)
-            return;
-    }
-    if (a->refresh) {
-        a->refresh = 0;
-        if (rag_bot_controller_refresh(a->b, a->channel, after_done, a) == 0)
-            return;
-    }
-    if (a->archive) {
-        a->archive = 0;
-        if (rag_rest_submit(a->b->rest, "PATCH", path, "{\"archived\":true}",
-                            after_done, a) == 0)
-            return;
-    }
-    free(a);
-}
-
-static void
-after_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o, int changed)
-{
-    after_ctx *a;
-
-    if (!(o->unarchive || changed || o->archive_after) || !c->channel ||
-        strlen(c->channel) >= sizeof(a->channel) ||
-        (a = calloc(1, sizeof(*a))) == NULL)
-        return;
-    a->b = b;
-    snprintf(a->channel, sizeof(a->channel), "%s", c->channel);
-    a->unarchive = o->unarchive;
-    a->refresh = changed;
-    a->archive = o->archive_after;
-    after_step(a);
-}
-
 /* data with "flags":64 merged in when ephemeral. */
 static void
 with_flags(rag_buf *dst, cmd_out *o)
@@ -690,13 +641,6 @@ with_flags(rag_buf *dst, cmd_out *o)
         error_reply(o, "Something went wrong; please try again.");
     rag_buf_append(dst, o->data.data, o->data.len - 1);
     rag_buf_printf(dst, ",\"flags\":%d}", o->ephemeral ? 64 : 0);
-}
-
-static int
-is_toggle(const char *n)
-{
-    return strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0 ||
-           strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
 }
 
 static void
@@ -750,7 +694,6 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
                  c.name);
         free(name);
     }
-    after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
     rag_buf_free(&o.data);
     rag_buf_free(&body);
     rag_buf_free(&path);
@@ -852,7 +795,6 @@ rag_commands_run_queue(rag_bot *b)
                                 deferred_done, q) != 0)
                 free(q); /* the lease runs out; retried */
         }
-        after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
         rag_buf_free(&o.data);
         rag_buf_free(&path);
         yajl_tree_free(roles);

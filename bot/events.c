@@ -9,6 +9,7 @@
 #include "rag_log.h"
 #include "rag_store_feedback.h"
 #include "rag_store_messages.h"
+#include "rag_store_outbox.h"
 #include "rag_store_threads.h"
 
 #include <stdio.h>
@@ -277,92 +278,43 @@ lookup_start(rag_bot *b, held_msg *m)
     return 0;
 }
 
-/* Sends the controller once per thread (the nonce makes a second POST
- * return the first message) and records its id. */
-typedef struct {
-    rag_bot *b;
-    char thread[32];
-} ctl_post;
-
-static void
-controller_posted(void *ud, const rag_rest_result *res)
-{
-    ctl_post *c = ud;
-    yajl_val v;
-    const char *id;
-
-    if (!res->cancelled && res->status / 100 == 2) {
-        v = rag_json_parse(res->body, res->body_len);
-        id = rag_json_str(v, "id", NULL);
-        if (id)
-            rag_store_threads_set_controller(c->b->db, c->thread, id);
-        yajl_tree_free(v);
-    } else if (!res->cancelled) {
-        rag_warn("msg=\"controller post failed\" thread=%s status=%ld",
-                 c->thread, res->status);
-    }
-    free(c);
-}
-
-static void
-ensure_controller(rag_bot *b, const char *thread_id, const char *author)
-{
-    rag_thread_ctl t;
-    rag_controller c;
-    rag_buf body, path, key;
-    char nonce[RAG_NONCE_LEN + 1];
-    ctl_post *cp;
-
-    if (rag_store_threads_controller(b->db, thread_id, &t) != 1 ||
-        t.controller_id[0] || (cp = calloc(1, sizeof(*cp))) == NULL)
-        return;
-    cp->b = b;
-    snprintf(cp->thread, sizeof(cp->thread), "%s", thread_id);
-    memset(&c, 0, sizeof(c));
-    c.thread_id = thread_id;
-    c.author_id = t.author_id[0] ? t.author_id : author;
-    c.bot_id = b->bot_id;
-    c.open = 1;
-    rag_buf_init(&body, 16384);
-    rag_buf_init(&path, 128);
-    rag_buf_init(&key, 128);
-    rag_buf_printf(&key, "controller:%s", thread_id);
-    rag_embed_nonce(key.data, 0, nonce);
-    c.nonce = nonce;
-    rag_embed_controller_json(&body, &c);
-    rag_buf_printf(&path, "/channels/%s/messages", thread_id);
-    if (rag_rest_submit(b->rest, "POST", path.data, body.data,
-                        controller_posted, cp) != 0)
-        free(cp);
-    rag_buf_free(&body);
-    rag_buf_free(&path);
-    rag_buf_free(&key);
-}
-
+/* One notice per banned user, recorded with the ban_notices row. */
 static void
 ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
 {
     const char *p[] = {guild, user};
-    PGresult *r;
-    char text[256];
+    PGresult *r = NULL;
+    char text[256], key[96];
+    rag_buf body;
 
+    rag_buf_init(&body, 16384);
+    snprintf(text, sizeof(text),
+             "<@%s>, you have been banned from "
+             "using the help bot, so it will not answer you.",
+             user);
+    snprintf(key, sizeof(key), "ban:%s:%s", guild ? guild : "", user);
+    if (rag_embed_simple(&body, "Banned", text, RAG_COLOR_ERROR) != 0 ||
+        rag_db_begin(b->db) < 0)
+        goto done;
     r = rag_db_query(b->db,
                      "INSERT INTO ban_notices (guild_id, user_id) "
                      "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
                      2, p);
-    if (r && PQntuples(r) == 1) {
-        snprintf(text, sizeof(text),
-                 "<@%s>, you have been banned from "
-                 "using the help bot, so it will not answer you.",
-                 user);
-        rag_bot_post_embed(b, channel, "Banned", text, RAG_COLOR_ERROR);
-        rag_info("msg=\"ban notice sent\" user=%s", user);
+    if (r && PQntuples(r) == 1 &&
+        rag_store_outbox_notice(b->db, channel, key, body.data) >= 0 &&
+        rag_db_commit(b->db) == 0) {
+        rag_info("msg=\"ban notice queued\" user=%s", user);
+        goto done;
     }
+    rag_db_rollback(b->db);
+done:
     PQclear(r);
+    rag_buf_free(&body);
 }
 
 /* The message in a tracked thread: stored once (the trigger asks for
- * the answer), with the controller and the 👀 reaction. */
+ * the answer) and, in the same transaction, the controller (for a new
+ * post) and the 👀 reaction are recorded for delivery. */
 static void
 handle_message(rag_bot *b, const held_msg *m, int tracked_now)
 {
@@ -385,17 +337,27 @@ handle_message(rag_bot *b, const held_msg *m, int tracked_now)
     um.first = first;
     um.mentions_bot = m->mentions;
     um.replies_to_bot = replies;
+    if (rag_db_begin(b->db) < 0)
+        return;
     /* the AFTER INSERT trigger enqueues the answer job when warranted */
     stored = rag_store_messages_insert_user(b->db, &um);
     if (stored != 1)
-        return; /* a replayed dispatch, or an error (logged) */
+        goto rollback; /* a replayed dispatch, or an error (logged) */
+    if ((first || tracked_now) &&
+        rag_store_outbox_controller(b->db, m->channel) < 0)
+        goto rollback;
+    if ((first || ((m->mentions || replies) && state == 1)) &&
+        rag_store_outbox_react(b->db, m->channel, m->id, EMOJI_EYES, "eyes") <
+            0)
+        goto rollback;
+    if (rag_db_commit(b->db) < 0)
+        return;
     rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
              "mention=%d reply=%d",
              m->channel, m->id, first, m->mentions, replies);
-    if (first || tracked_now)
-        ensure_controller(b, m->channel, m->author);
-    if (first || ((m->mentions || replies) && state == 1))
-        rag_bot_react(b, m->channel, m->id, EMOJI_EYES);
+    return;
+rollback:
+    rag_db_rollback(b->db);
 }
 
 void
@@ -470,15 +432,15 @@ on_reaction(rag_bot *b, yajl_val d, int add)
     if (strcmp(vote, "up") == 0 && may_solve) {
         changed = add ? rag_store_threads_solve(b->db, t.thread_id, user)
                       : rag_store_threads_unsolve(b->db, t.thread_id);
-        if (changed < 0)
+        /* the controller shows the solved status */
+        if (changed < 0 ||
+            (changed && rag_store_outbox_edit(b->db, t.thread_id) < 0))
             goto rollback;
     }
     if (rag_db_commit(b->db) < 0)
         return;
     rag_info("msg=\"vote %s\" thread=%s vote=%s solved_change=%d",
              add ? "added" : "removed", t.thread_id, vote, changed);
-    if (changed)
-        rag_bot_controller_refresh(b, t.thread_id, NULL, NULL);
     return;
 rollback:
     rag_db_rollback(b->db);

@@ -4,9 +4,9 @@
 #include "outbox.h"
 #include "embed.h"
 
+#include "rag_db.h"
 #include "rag_log.h"
 #include "rag_store_outbox.h"
-#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +65,15 @@ job_failed(reply_job *j, const char *why, int permanent)
     job_free(j);
 }
 
-/* First embed's description of a message body we built or fetched. */
+/* The first embed's field of a message body we built or fetched. */
 static const char *
-first_desc(yajl_val msg)
+first_embed(yajl_val msg, const char *field)
 {
     yajl_val e = rag_json_get(msg, "embeds", NULL);
 
     if (e == NULL || !YAJL_IS_ARRAY(e) || e->u.array.len == 0)
         return NULL;
-    return rag_json_str(e->u.array.values[0], "description", NULL);
+    return rag_json_str(e->u.array.values[0], field, NULL);
 }
 
 /* Creation time in ms of a snowflake id. */
@@ -83,29 +83,36 @@ snowflake_ms(const char *id)
     return (long long)(strtoull(id, NULL, 10) >> 22) + 1420070400000LL;
 }
 
-/* On a retry, Discord's nonce memory (a few minutes) may have lapsed:
- * look for the part among the bot's recent messages in the thread.
- * Returns the existing message id in out, or "" if not found. */
-static void
-find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
-            char *out, size_t outlen)
+static int
+same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+void
+rag_outbox_find_posted(rag_bot *b, yajl_val recent, const char *body,
+                       long long since_ms, int title_only, char *out,
+                       size_t outlen)
 {
     yajl_val mine;
-    const char *want;
+    const char *title, *desc;
     size_t i;
 
     out[0] = '\0';
-    if (recent == NULL || !YAJL_IS_ARRAY(recent))
+    if (recent == NULL || !YAJL_IS_ARRAY(recent) || !b->bot_id[0])
         return;
     mine = rag_json_parse(body, strlen(body));
-    want = first_desc(mine);
-    for (i = 0; want && i < recent->u.array.len; i++) {
+    title = first_embed(mine, "title");
+    desc = first_embed(mine, "description");
+    for (i = 0; (title || desc) && i < recent->u.array.len; i++) {
         yajl_val m = recent->u.array.values[i];
         const char *author = rag_json_str(m, "author", "id", NULL),
-                   *id = rag_json_str(m, "id", NULL), *d = first_desc(m);
-        /* only messages posted after the reply was written */
-        if (id && author && d && strcmp(author, b->bot_id) == 0 &&
-            snowflake_ms(id) >= since_ms && strcmp(d, want) == 0) {
+                   *id = rag_json_str(m, "id", NULL);
+        /* only the bot's messages, posted after the intent was written */
+        if (id && author && strcmp(author, b->bot_id) == 0 &&
+            snowflake_ms(id) >= since_ms &&
+            same(first_embed(m, "title"), title) &&
+            (title_only || same(first_embed(m, "description"), desc))) {
             snprintf(out, outlen, "%s", id);
             break;
         }
@@ -115,32 +122,34 @@ find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
 
 static void post_next(reply_job *j);
 
-/* All parts are out: record it, then the controller's voting state. */
+/* All parts are out: record it and, in the same transaction, what the
+ * controller needs now that the thread is answered. */
 static void
 job_done(reply_job *j)
 {
     rag_bot *b = j->b;
-    rag_thread_ctl t;
-    int rc;
+    int rc = -1;
 
-    rc = rag_store_outbox_reply_delivered(b->db, j->r.thread_id,
-                                          j->r.message_id, j->first_id,
-                                          b->worker_id);
-    if (rc == 1) {
+    if (rag_db_begin(b->db) == 0) {
+        rc = rag_store_outbox_reply_delivered(b->db, j->r.thread_id,
+                                              j->r.message_id, j->first_id,
+                                              b->worker_id);
+        if (rc == 1 &&
+            rag_store_outbox_controller_followups(b->db, j->r.thread_id) < 0)
+            rc = -1;
+        if (rc < 0)
+            rag_db_rollback(b->db); /* the lease runs out, then a retry */
+        else if (rag_db_commit(b->db) < 0)
+            rc = -1;
+    }
+    if (rc == 1)
         rag_info("msg=\"reply delivered\" thread=%s message=%s parts=%ld "
                  "discord_id=%s",
                  j->r.thread_id, j->r.message_id, j->n, j->first_id);
-        if (rag_store_threads_controller(b->db, j->r.thread_id, &t) == 1 &&
-            t.controller_id[0]) {
-            rag_bot_controller_refresh(b, j->r.thread_id, NULL, NULL);
-            rag_bot_react(b, j->r.thread_id, t.controller_id, "\xE2\x9C\x85");
-            rag_bot_react(b, j->r.thread_id, t.controller_id, "\xE2\x9D\x8C");
-        }
-    } else if (rc == 0) {
+    else if (rc == 0)
         rag_warn("msg=\"lease lost before recording delivery\" thread=%s "
                  "message=%s",
                  j->r.thread_id, j->r.message_id);
-    }
     job_free(j);
 }
 
@@ -178,8 +187,9 @@ post_next(reply_job *j)
     char found[32];
 
     for (; j->i < j->n; j->i++) {
-        find_posted(j->b, j->recent, j->bodies[j->i].data,
-                    j->r.created_ms - 1000, found, sizeof(found));
+        rag_outbox_find_posted(j->b, j->recent, j->bodies[j->i].data,
+                               j->r.created_ms - 1000, 0, found,
+                               sizeof(found));
         if (!found[0])
             break;
         rag_info("msg=\"reply part already posted\" thread=%s "
@@ -269,6 +279,6 @@ rag_outbox_run(rag_bot *b)
 void
 rag_outbox_renew(rag_bot *b)
 {
-    if (b->outbox_inflight > 0)
+    if (b->outbox_inflight > 0 || b->deliveries_inflight > 0)
         rag_store_outbox_renew(b->db, b->worker_id, b->lease_s);
 }

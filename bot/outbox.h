@@ -27,4 +27,12 @@ void rag_outbox_renew(rag_bot *b);
 /* 1 when a Discord error is permanent for this reply. */
 int rag_outbox_permanent(long status, int code);
 
+/* After a crash Discord may have forgotten a nonce: looks among recent
+ * (a GET .../messages array) for a message the bot posted after
+ * since_ms whose first embed has the title and description of body's
+ * (the title alone when title_only). Copies its id into out, or "". */
+void rag_outbox_find_posted(rag_bot *b, yajl_val recent, const char *body,
+                            long long since_ms, int title_only, char *out,
+                            size_t outlen);
+
 #endif

@@ -44,6 +44,7 @@
 #include "bot.h"
 #include "catchup.h"
 #include "commands.h"
+#include "deliveries.h"
 #include "events.h"
 #include "gateway.h"
 #include "outbox.h"
@@ -370,13 +371,14 @@ main(int argc, char **argv)
         }
         if (due && db_ok) {
             rag_outbox_run(&b);
+            rag_deliveries_run(&b);
             rag_commands_run_queue(&b);
             if (!b.commands_registered && b.app_id[0] && b.bot_id[0])
                 rag_commands_register(&b);
             next_poll = rag_time_mono_ms() + poll_ms;
         }
         if (now >= next_renew && db_ok) {
-            rag_outbox_renew(&b);
+            rag_outbox_renew(&b); /* replies and deliveries */
             next_renew = now + b.lease_s * 1000 / 3;
         }
     }

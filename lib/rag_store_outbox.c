@@ -143,23 +143,272 @@ rag_store_outbox_reply_failed(PGconn *db, const char *thread_id,
         6, p);
 }
 
+/* Runs a statement returning rows: how many, or -1. */
+static int
+count_rows(PGconn *db, const char *sql, int n, const char *const *p)
+{
+    PGresult *r = rag_db_query(db, sql, n, p);
+    int rows;
+
+    if (r == NULL)
+        return -1;
+    rows = PQntuples(r);
+    PQclear(r);
+    return rows;
+}
+
 int
 rag_store_outbox_renew(PGconn *db, const char *worker, long lease_s)
 {
     char lease[32];
     const char *p[] = {worker, lease};
-    PGresult *r;
-    int n;
+    int a, b;
 
     snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
-    r = rag_db_query(db,
-                     "UPDATE messages SET lease_until = now() + "
-                     "make_interval(secs => $2::int) WHERE locked_by = $1 "
-                     "AND from_bot AND NOT processed RETURNING 1",
-                     2, p);
+    a = count_rows(db,
+                   "UPDATE messages SET lease_until = now() + "
+                   "make_interval(secs => $2::int) WHERE locked_by = $1 "
+                   "AND from_bot AND NOT processed RETURNING 1",
+                   2, p);
+    b = count_rows(db,
+                   "UPDATE deliveries SET lease_until = now() + "
+                   "make_interval(secs => $2::int) WHERE locked_by = $1 "
+                   "AND state = 'queued' RETURNING 1",
+                   2, p);
+    return a < 0 || b < 0 ? -1 : a + b;
+}
+
+/* --- deliveries --------------------------------------------------------- */
+
+/* Records one intent; edits and archive changes re-arm (see the
+ * migration). */
+static int
+enqueue(PGconn *db, const char *thread, const char *kind, const char *target,
+        const char *emoji, const char *body, const char *key)
+{
+    const char *p[] = {thread, kind, target, emoji, body, key};
+
+    return count_rows(
+        db,
+        "INSERT INTO deliveries (thread_id, kind, target_id, emoji, body, "
+        "  dedupe_key) VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
+        "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'queued', "
+        "  seq = nextval('deliveries_seq'), body = EXCLUDED.body, "
+        "  dirty = deliveries.state = 'queued' AND "
+        "          deliveries.locked_by IS NOT NULL, "
+        "  attempts = CASE WHEN deliveries.state = 'queued' AND "
+        "    deliveries.locked_by IS NOT NULL THEN deliveries.attempts "
+        "    ELSE 0 END, "
+        "  lease_until = CASE WHEN deliveries.state = 'queued' AND "
+        "    deliveries.locked_by IS NOT NULL THEN deliveries.lease_until "
+        "    END, "
+        "  last_error = NULL, done_at = NULL "
+        "WHERE deliveries.kind IN ('edit', 'archive') RETURNING 1",
+        6, p);
+}
+
+int
+rag_store_outbox_controller(PGconn *db, const char *thread_id)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "controller:%s", thread_id);
+    return enqueue(db, thread_id, "controller", NULL, NULL, NULL, key);
+}
+
+int
+rag_store_outbox_edit(PGconn *db, const char *thread_id)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "edit:%s", thread_id);
+    return enqueue(db, thread_id, "edit", NULL, NULL, NULL, key);
+}
+
+int
+rag_store_outbox_react(PGconn *db, const char *thread_id,
+                       const char *message_id, const char *emoji,
+                       const char *name)
+{
+    char key[192];
+
+    snprintf(key, sizeof(key), "react:%s:%s:%s", thread_id, message_id,
+             name);
+    return enqueue(db, thread_id, "react", message_id, emoji, NULL, key);
+}
+
+int
+rag_store_outbox_archive(PGconn *db, const char *thread_id, int archived)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "archive:%s", thread_id);
+    return enqueue(db, thread_id, "archive", NULL, NULL,
+                   archived ? "{\"archived\":true}" : "{\"archived\":false}",
+                   key);
+}
+
+int
+rag_store_outbox_notice(PGconn *db, const char *thread_id, const char *key,
+                        const char *body)
+{
+    char k[192];
+
+    snprintf(k, sizeof(k), "notice:%s", key);
+    return enqueue(db, thread_id, "notice", NULL, NULL, body, k);
+}
+
+int
+rag_store_outbox_controller_followups(PGconn *db, const char *thread_id)
+{
+    const char *p[] = {thread_id};
+    PGresult *r;
+    char ctl[64];
+    int ready, rc = 0;
+
+    r = rag_db_query(
+        db,
+        "SELECT coalesce(thread_controller_id, ''), EXISTS (SELECT 1 FROM "
+        "  messages m WHERE m.thread_id = t.thread_id AND m.from_bot AND "
+        "  m.discord_message_id IS NOT NULL) "
+        "FROM threads t WHERE thread_id = $1 FOR UPDATE",
+        1, p);
+    if (r == NULL)
+        return -1;
+    ready = PQntuples(r) == 1 && *PQgetvalue(r, 0, 0) &&
+            PQgetvalue(r, 0, 1)[0] == 't';
+    if (ready)
+        snprintf(ctl, sizeof(ctl), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (ready &&
+        (rag_store_outbox_edit(db, thread_id) < 0 ||
+         rag_store_outbox_react(db, thread_id, ctl, "\xE2\x9C\x85", "yes") <
+             0 ||
+         rag_store_outbox_react(db, thread_id, ctl, "\xE2\x9D\x8C", "no") < 0))
+        rc = -1;
+    return rc;
+}
+
+int
+rag_store_outbox_claim(PGconn *db, const char *worker, long lease_s, int max,
+                       rag_delivery **out)
+{
+    char lease[32], lim[16];
+    const char *p[] = {worker, lease, lim};
+    PGresult *r;
+    int i, n;
+
+    *out = NULL;
+    snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
+    snprintf(lim, sizeof(lim), "%d", max > 0 ? max : 1);
+    r = rag_db_query(
+        db,
+        "WITH c AS (SELECT d.id FROM deliveries d "
+        "  WHERE d.state = 'queued' AND "
+        "        (d.lease_until IS NULL OR d.lease_until < now()) AND "
+        "        (d.kind NOT IN ('edit', 'archive') OR NOT EXISTS ("
+        "          SELECT 1 FROM deliveries o WHERE o.thread_id = d.thread_id"
+        "            AND o.state = 'queued' AND o.id <> d.id AND "
+        "            o.kind IN ('controller', 'edit', 'archive') AND "
+        "            (o.seq < d.seq OR o.lease_until > now()))) "
+        "  ORDER BY d.seq LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+        "UPDATE deliveries d SET locked_by = $1, dirty = false, "
+        "  lease_until = now() + make_interval(secs => $2::int), "
+        "  attempts = d.attempts + 1 "
+        "FROM c WHERE d.id = c.id "
+        "RETURNING d.id, d.thread_id, d.kind, coalesce(d.target_id, ''), "
+        "  coalesce(d.emoji, ''), d.dedupe_key, d.body::text, d.attempts, "
+        "  (extract(epoch FROM d.created_at) * 1000)::bigint",
+        3, p);
     if (r == NULL)
         return -1;
     n = PQntuples(r);
+    if (n > 0 && (*out = calloc((size_t)n, sizeof(**out))) == NULL) {
+        PQclear(r);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        rag_delivery *d = &(*out)[i];
+        d->id = atoll(PQgetvalue(r, i, 0));
+        snprintf(d->thread_id, sizeof(d->thread_id), "%s",
+                 PQgetvalue(r, i, 1));
+        snprintf(d->kind, sizeof(d->kind), "%s", PQgetvalue(r, i, 2));
+        snprintf(d->target_id, sizeof(d->target_id), "%s",
+                 PQgetvalue(r, i, 3));
+        snprintf(d->emoji, sizeof(d->emoji), "%s", PQgetvalue(r, i, 4));
+        snprintf(d->key, sizeof(d->key), "%s", PQgetvalue(r, i, 5));
+        if (!PQgetisnull(r, i, 6) &&
+            (d->body = strdup(PQgetvalue(r, i, 6))) == NULL) {
+            rag_store_outbox_deliveries_free(*out, i);
+            *out = NULL;
+            PQclear(r);
+            return -1; /* the leases run out */
+        }
+        d->attempts = atoi(PQgetvalue(r, i, 7));
+        d->created_ms = atoll(PQgetvalue(r, i, 8));
+    }
     PQclear(r);
     return n;
+}
+
+void
+rag_store_outbox_deliveries_free(rag_delivery *v, int n)
+{
+    int i;
+
+    for (i = 0; v && i < n; i++)
+        free(v[i].body);
+    free(v);
+}
+
+int
+rag_store_outbox_done(PGconn *db, long long id, const char *worker,
+                      const char *discord_id)
+{
+    char ids[32];
+    const char *p[] = {ids, worker, discord_id};
+
+    snprintf(ids, sizeof(ids), "%lld", id);
+    return count_rows(
+        db,
+        "UPDATE deliveries SET "
+        "  state = CASE WHEN dirty THEN 'queued' ELSE 'done' END, "
+        "  attempts = CASE WHEN dirty THEN 0 ELSE attempts END, "
+        "  done_at = CASE WHEN dirty THEN NULL ELSE now() END, "
+        "  dirty = false, discord_id = coalesce($3, discord_id), "
+        "  lease_until = NULL, locked_by = NULL, last_error = NULL "
+        "WHERE id = $1::bigint AND locked_by = $2 RETURNING 1",
+        3, p);
+}
+
+int
+rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
+                        const char *why, int permanent, long backoff_ms,
+                        int max_attempts)
+{
+    char ids[32], base[32], max[16];
+    const char *p[] = {ids, worker, why, base, max};
+
+    snprintf(ids, sizeof(ids), "%lld", id);
+    snprintf(base, sizeof(base), "%ld", backoff_ms > 0 ? backoff_ms : 1000);
+    snprintf(max, sizeof(max), "%d", max_attempts > 0 ? max_attempts : 10);
+    if (permanent)
+        return count_rows(db,
+                          "UPDATE deliveries SET state = 'failed', "
+                          "last_error = $3, dirty = false, lease_until = NULL,"
+                          " locked_by = NULL WHERE id = $1::bigint AND "
+                          "locked_by = $2 RETURNING 1",
+                          3, p);
+    return count_rows(
+        db,
+        "UPDATE deliveries SET locked_by = NULL, dirty = false, "
+        "  state = CASE WHEN attempts >= $5::int THEN 'failed' "
+        "    ELSE 'queued' END, "
+        "  last_error = CASE WHEN attempts >= $5::int "
+        "    THEN $3 || ' (gave up after ' || attempts || ' attempts)' "
+        "    ELSE $3 END, "
+        "  lease_until = now() + make_interval(secs => least(300, "
+        "    $4::bigint / 1000.0 * attempts * attempts)) "
+        "WHERE id = $1::bigint AND locked_by = $2 RETURNING 1",
+        5, p);
 }

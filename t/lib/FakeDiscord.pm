@@ -16,7 +16,7 @@ package FakeDiscord;
 #                   body => {...}, delay_ms => N, count => 1})
 #       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
-#       / (delete_channel => ID) / (forget_nonces => 1)
+#       / (delete_channel => ID) / (forget_nonces => 1) / (clear_faults => 1)
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #
 # It validates what the docs require of a client: masked frames,
@@ -28,7 +28,12 @@ package FakeDiscord;
 # exhausted bucket, or beyond 50 requests/s (interaction callbacks
 # excepted) gets a 429. An interaction must be answered once, within 3 s
 # of its dispatch (10062 Unknown interaction, 40060 already
-# acknowledged). Violations are recorded with kind => 'violation'.
+# acknowledged). Messages and reactions follow Discord's thread rules:
+# an empty message is refused (50006), reactions need the message to be
+# in that channel (10008) and an URL-encoded emoji (10014), nothing but a
+# new message may touch an archived thread (50083; a new message
+# unarchives it, with a THREAD_UPDATE, unless it is locked: 160005).
+# Violations are recorded with kind => 'violation'.
 
 use strict;
 use warnings;
@@ -428,6 +433,8 @@ sub _rest {
     _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
 }
 
+sub _archived { my ($ch) = @_; return $ch->{thread_metadata} && $ch->{thread_metadata}{archived} }
+
 sub _cmp_id { length($_[0]) <=> length($_[1]) || $_[0] cmp $_[1] }
 sub _by_id_desc { _cmp_id($b->{id}, $a->{id}) }  # package $a/$b
 
@@ -483,6 +490,15 @@ sub _route {
             _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
             return (400, { message => 'Invalid Form Body', code => 50035, errors => \@bad });
         }
+        return (400, { message => 'Cannot send an empty message', code => 50006 })
+            unless length($b->{content} // '') || @{ $b->{embeds} || [] };
+        if (_archived($ch)) {
+            return (403, { message => 'Thread is locked', code => 160005 })
+                if $ch->{thread_metadata}{locked};
+            # a new message unarchives the thread
+            $ch->{thread_metadata}{archived} = JSON::PP::false;
+            _dispatch($st, 'THREAD_UPDATE', { %$ch });
+        }
         my $nonce = $b->{nonce};
         if (defined $nonce && $b->{enforce_nonce}) {
             my $mid = $st->{nonces}{"$chid:$nonce"};
@@ -501,9 +517,15 @@ sub _route {
         return (200, $m);
     }
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)$} && $method eq 'PATCH') {
-        my $m = $st->{messages}{$2};
+        my ($chid, $mid) = ($1, $2);
+        my $ch = $st->{channels}{$chid};
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
+        return (403, { message => 'Cannot edit a message authored by another user',
+            code => 50005 }) if ($st->{user_messages}{$mid} // '') eq $chid;
+        my $m = $st->{messages}{$mid};
         return (404, { message => 'Unknown Message', code => 10008 })
-            if !$m || $m->{channel_id} ne $1;
+            if !$m || $m->{channel_id} ne $chid;
+        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
         my @bad = _check_message($b || {});
         if (@bad) {
             _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
@@ -516,11 +538,17 @@ sub _route {
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/\@me$}
         && $method eq 'PUT') {
         my ($chid, $mid, $emoji) = ($1, $2, $3);
+        my $ch = $st->{channels}{$chid};
+        return (400, { message => 'Unknown Emoji', code => 10014 })
+            if $emoji =~ /[^\x21-\x7e]/;   # not URL-encoded
         $emoji =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
         $rec->{emoji} = $emoji;
         utf8::decode($rec->{emoji});
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
         return (404, { message => 'Unknown Message', code => 10008 })
-            unless $st->{messages}{$mid} || $st->{user_messages}{$mid};
+            unless ($st->{messages}{$mid} && $st->{messages}{$mid}{channel_id} eq $chid)
+                || ($st->{user_messages}{$mid} // '') eq $chid;
+        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
         return (204, undef);
     }
     if ($path =~ m{^/applications/(\d+)(?:/guilds/(\d+))?/commands$} && $method eq 'PUT') {
@@ -569,7 +597,7 @@ sub _control {
     } elsif ($a eq 'dispatch') {
         my $d = $r->{d};
         if ($r->{t} eq 'MESSAGE_CREATE') {
-            $st->{user_messages}{ $d->{id} } = 1;
+            $st->{user_messages}{ $d->{id} } = $d->{channel_id};
             # the channel's history, for GET .../messages (catch-up)
             my %m = %$d;
             delete $m{guild_id};
@@ -605,6 +633,7 @@ sub _control {
         }
         # Discord remembers nonces only for a few minutes
         $st->{nonces} = {} if $r->{forget_nonces};
+        $st->{faults} = [] if $r->{clear_faults};
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
     } elsif ($a eq 'state') {
     }
