@@ -10,8 +10,11 @@
 #include "rag_search.h"
 #include "rag_store_messages.h"
 #include "rag_store_outbox.h"
+#include "rag_store_interactions.h"
 #include "rag_store_threads.h"
+#include "rag_time.h"
 
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,103 +50,175 @@ rag_commands_json(void)
     return commands_json;
 }
 
+#define REG_BACKOFF_MIN_MS 5000L
+#define REG_BACKOFF_MAX_MS 3600000L
+
+/* Hex SHA-256 of the command set: what a scope was registered with. */
+static void
+commands_hash(char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    int i;
+
+    SHA256((const unsigned char *)commands_json, strlen(commands_json), md);
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+typedef struct {
+    rag_bot *b;
+    char scope[24]; /* guild id, or "global" */
+    char hash[2 * SHA256_DIGEST_LENGTH + 1];
+} reg_req;
+
 static int
-guild_registered(rag_bot *b, const char *guild_id)
+reg_running(rag_bot *b, const char *scope)
 {
     unsigned i;
 
-    for (i = 0; i < RAG_BOT_MAX_GUILDS; i++)
-        if (strcmp(b->cmd_guilds[i], guild_id) == 0)
+    for (i = 0; i < b->reg_n; i++)
+        if (strcmp(b->reg_inflight[i], scope) == 0)
             return 1;
     return 0;
 }
 
 static void
-guild_mark(rag_bot *b, const char *guild_id)
+reg_forget(rag_bot *b, const char *scope)
 {
-    snprintf(b->cmd_guilds[b->cmd_guilds_next % RAG_BOT_MAX_GUILDS],
-             sizeof(b->cmd_guilds[0]), "%s", guild_id);
-    b->cmd_guilds_next++;
+    unsigned i;
+
+    for (i = 0; i < b->reg_n; i++)
+        if (strcmp(b->reg_inflight[i], scope) == 0) {
+            memmove(b->reg_inflight[i], b->reg_inflight[b->reg_n - 1],
+                    sizeof(b->reg_inflight[0]));
+            b->reg_n--;
+            return;
+        }
 }
 
-typedef struct {
-    rag_bot *b;
-    char guild[24]; /* "" for the global set */
-} reg_req;
+/* The last PUT of a pass ended: done, or try again after the backoff. */
+static void
+reg_settle(rag_bot *b)
+{
+    if (!b->reg_failed) {
+        b->reg_due = 0;
+        b->reg_backoff_ms = 0;
+        return;
+    }
+    b->reg_due = 1;
+    b->reg_next_ms = rag_time_mono_ms() + b->reg_backoff_ms;
+    b->reg_backoff_ms = b->reg_backoff_ms * 2 > REG_BACKOFF_MAX_MS
+                            ? REG_BACKOFF_MAX_MS
+                            : b->reg_backoff_ms * 2;
+    b->reg_failed = 0;
+}
 
 static void
 put_done(void *ud, const rag_rest_result *res)
 {
     reg_req *q = ud;
     rag_bot *b = q->b;
+    char desc[160];
 
-    if (!res->cancelled) {
-        if (res->status / 100 == 2) {
-            if (q->guild[0] && !guild_registered(b, q->guild))
-                guild_mark(b, q->guild);
-            rag_info("msg=\"slash commands registered\" guild=%s",
-                     q->guild[0] ? q->guild : "global");
-        } else {
-            b->cmd_failed = 1;
-            rag_warn("msg=\"command registration failed\" guild=%s "
-                     "status=%ld",
-                     q->guild[0] ? q->guild : "global", res->status);
-        }
-        if (--b->cmd_inflight == 0 && !b->cmd_failed)
-            b->commands_registered = 1;
+    reg_forget(b, q->scope);
+    if (res->cancelled) {
+        free(q);
+        return;
     }
+    if (res->status / 100 == 2 &&
+        rag_store_interactions_commands_registered(b->db, q->scope, b->app_id,
+                                                   q->hash) == 0) {
+        rag_info("msg=\"slash commands registered\" scope=%s", q->scope);
+    } else {
+        if (b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
+        b->reg_failed = 1;
+        /* Discord's JSON body is logged in full by rest.c */
+        rag_warn("msg=\"command registration failed\" scope=%s status=%ld "
+                 "error=\"%s\" retry_in_s=%ld",
+                 q->scope, res->status,
+                 rag_rest_describe(res->status, res->code, res->error, desc,
+                                   sizeof(desc)),
+                 b->reg_backoff_ms / 1000);
+    }
+    if (b->reg_n == 0)
+        reg_settle(b);
     free(q);
 }
 
+/* PUTs the set for scope unless Discord already has it; 1 when a PUT
+ * was queued, 0 when none was needed, -1 on error. */
 static int
-put_commands(rag_bot *b, const char *guild_id)
+put_commands(rag_bot *b, const char *scope)
 {
-    reg_req *q = calloc(1, sizeof(*q));
+    reg_req *q;
     char path[160];
+    int current;
 
-    if (q == NULL)
+    if (reg_running(b, scope))
+        return 0;
+    if (b->reg_n >= RAG_BOT_MAX_GUILDS || strlen(scope) >= sizeof(q->scope) ||
+        (q = calloc(1, sizeof(*q))) == NULL)
         return -1;
     q->b = b;
-    snprintf(q->guild, sizeof(q->guild), "%s", guild_id ? guild_id : "");
-    if (guild_id)
-        snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands",
-                 b->app_id, guild_id);
-    else
+    snprintf(q->scope, sizeof(q->scope), "%s", scope);
+    commands_hash(q->hash);
+    current = rag_store_interactions_commands_current(b->db, scope,
+                                                      b->app_id, q->hash);
+    if (current != 0) {
+        free(q);
+        return current > 0 ? 0 : -1;
+    }
+    if (strcmp(scope, "global") == 0)
         snprintf(path, sizeof(path), "/applications/%s/commands", b->app_id);
+    else
+        snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands",
+                 b->app_id, scope);
     if (rag_rest_submit(b->rest, "PUT", path, commands_json, put_done, q) !=
         0) {
         free(q);
         return -1;
     }
-    b->cmd_inflight++;
-    return 0;
+    snprintf(b->reg_inflight[b->reg_n++], sizeof(b->reg_inflight[0]), "%s",
+             scope);
+    return 1;
+}
+
+void
+rag_commands_ready(rag_bot *b)
+{
+    b->reg_due = 1; /* compared with what Discord has, PUT if it differs */
 }
 
 int
 rag_commands_register(rag_bot *b)
 {
     PGresult *r;
-    int i, n, rc = 0;
+    int i, n, rc, queued = 0, failed = 0;
 
-    if (b->cmd_inflight > 0)
+    if (!b->reg_due || !b->app_id[0] || b->reg_n > 0 ||
+        rag_time_mono_ms() < b->reg_next_ms)
         return 0;
     r = rag_db_query(b->db, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
                      NULL);
     if (r == NULL)
         return -1;
-    b->cmd_failed = 0;
     n = PQntuples(r);
-    if (n == 0 && put_commands(b, NULL) != 0)
-        rc = -1;
-    for (i = 0; i < n; i++) {
-        const char *g = PQgetvalue(r, i, 0);
-        if (!guild_registered(b, g) && put_commands(b, g) != 0)
-            rc = -1;
+    for (i = 0; i < (n ? n : 1); i++) {
+        rc = put_commands(b, n ? PQgetvalue(r, i, 0) : "global");
+        queued += rc > 0;
+        failed |= rc < 0;
     }
-    if (b->cmd_inflight == 0 && rc == 0)
-        b->commands_registered = 1;
     PQclear(r);
-    return rc;
+    if (queued == 0) {
+        b->reg_failed = failed;
+        if (failed && b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
+        reg_settle(b);
+        if (!failed)
+            rag_debug("msg=\"slash commands up to date\"");
+    }
+    return queued;
 }
 
 void
@@ -152,14 +227,16 @@ rag_commands_guild_joined(rag_bot *b, const char *guild_id)
     const char *p[] = {guild_id};
     PGresult *r;
 
-    if (!b->app_id[0] || !b->commands_registered ||
-        guild_registered(b, guild_id) || strlen(guild_id) >= 24)
+    if (!b->app_id[0] || strlen(guild_id) >= 24)
         return;
     r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
                      p);
-    /* marked at once, so a second GUILD_CREATE does not PUT again */
-    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) == 0)
-        guild_mark(b, guild_id);
+    /* a guild configured since the start: its set, unless it has it */
+    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) < 0) {
+        b->reg_due = 1; /* the next pass tries again */
+        if (b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
+    }
     PQclear(r);
 }
 
@@ -703,32 +780,24 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
  * taken the webhook edit. */
 typedef struct {
     rag_bot *b;
-    char id[24];
+    long long id;
 } deferred;
 
 static void
 deferred_done(void *ud, const rag_rest_result *res)
 {
     deferred *q = ud;
-    const char *p[2] = {q->id, NULL};
     char err[200], desc[160];
 
     if (!res->cancelled) {
         if (res->status / 100 == 2) {
-            rag_db_exec(q->b->db,
-                        "UPDATE interactions SET state = 'done', "
-                        "lease_until = NULL WHERE id = $1",
-                        1, p);
+            rag_store_interactions_done(q->b->db, q->id);
         } else {
             rag_rest_describe(res->status, res->code, res->error, desc,
                               sizeof(desc));
             snprintf(err, sizeof(err), "webhook edit: status %ld: %s",
                      res->status, desc);
-            p[1] = err;
-            rag_db_exec(q->b->db,
-                        "UPDATE interactions SET state = 'failed', "
-                        "last_error = $2 WHERE id = $1",
-                        2, p);
+            rag_store_interactions_failed(q->b->db, q->id, err);
         }
     }
     free(q);
@@ -737,60 +806,42 @@ deferred_done(void *ud, const rag_rest_result *res)
 int
 rag_commands_run_queue(rag_bot *b)
 {
-    PGresult *r;
+    rag_interaction *v;
     int i, n;
 
     /* interaction tokens last 15 minutes: older rows cannot be answered */
-    rag_db_exec(b->db,
-                "UPDATE interactions SET state = 'failed', "
-                "last_error = 'token expired' WHERE state IN ('queued', "
-                "'running') AND created_at < now() - interval '15 min'",
-                0, NULL);
-    r = rag_db_query(
-        b->db,
-        "WITH c AS (SELECT id FROM interactions WHERE state = 'queued' OR "
-        "  (state = 'running' AND lease_until < now()) ORDER BY id "
-        "  LIMIT 10 FOR UPDATE SKIP LOCKED) "
-        "UPDATE interactions i SET state = 'running', "
-        "  lease_until = now() + interval '60 s' FROM c WHERE i.id = c.id "
-        "RETURNING i.id, i.interaction_id, i.application_id, i.token, "
-        "  i.guild_id, i.channel_id, i.user_id, "
-        "  array_to_json(i.member_roles)::text, i.command, "
-        "  i.options::text",
-        0, NULL);
-    if (r == NULL)
-        return 0;
-    n = PQntuples(r);
+    rag_store_interactions_expire(b->db);
+    n = rag_store_interactions_claim(b->db, 60, 10, &v);
     for (i = 0; i < n; i++) {
+        rag_interaction *x = &v[i];
         cmd_ctx c;
         cmd_out o;
         yajl_val roles, opts;
         rag_buf path;
         deferred *q;
-        const char *ropt = PQgetvalue(r, i, 9), *rr = PQgetvalue(r, i, 7);
 
-        roles = rag_json_parse(rr, strlen(rr));
-        opts = rag_json_parse(ropt, strlen(ropt));
+        roles = rag_json_parse(x->roles_json, strlen(x->roles_json));
+        opts = rag_json_parse(x->options_json, strlen(x->options_json));
         memset(&c, 0, sizeof(c));
-        c.name = PQgetvalue(r, i, 8);
-        c.guild = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
-        c.channel = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
-        c.user = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6);
+        c.name = x->command;
+        c.guild = *x->guild_id ? x->guild_id : NULL;
+        c.channel = *x->channel_id ? x->channel_id : NULL;
+        c.user = *x->user_id ? x->user_id : NULL;
         c.roles = roles;
         c.options = opts;
         memset(&o, 0, sizeof(o));
         rag_buf_init(&o.data, 64 * 1024);
         rag_buf_init(&path, 512);
-        run(b, &c, &o, PQgetvalue(r, i, 1));
+        run(b, &c, &o, x->interaction_id);
         /* the deferred reply's visibility was fixed by the module */
         if (o.data.len == 0)
             error_reply(&o, "Something went wrong; please try again.");
         rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
-                       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+                       x->application_id, x->token);
         q = calloc(1, sizeof(*q));
         if (q) {
             q->b = b;
-            snprintf(q->id, sizeof(q->id), "%s", PQgetvalue(r, i, 0));
+            q->id = x->id;
             if (rag_rest_submit(b->rest, "PATCH", path.data, o.data.data,
                                 deferred_done, q) != 0)
                 free(q); /* the lease runs out; retried */
@@ -800,6 +851,6 @@ rag_commands_run_queue(rag_bot *b)
         yajl_tree_free(roles);
         yajl_tree_free(opts);
     }
-    PQclear(r);
-    return n;
+    rag_store_interactions_free(v, n > 0 ? n : 0);
+    return n < 0 ? 0 : n;
 }

@@ -480,8 +480,7 @@ on_ready(rag_bot *b, yajl_val d)
     if (!b->app_id[0] && app)
         snprintf(b->app_id, sizeof(b->app_id), "%s", app);
     rag_info("msg=\"logged in\" user=%s application=%s", b->bot_id, b->app_id);
-    if (!b->commands_registered && b->app_id[0])
-        rag_commands_register(b);
+    rag_commands_ready(b); /* registered if the set changed */
     if (!b->announced)
         announce_login(b);
     /* a fresh session replays nothing: look for what we missed */

@@ -373,8 +373,7 @@ main(int argc, char **argv)
             rag_outbox_run(&b);
             rag_deliveries_run(&b);
             rag_commands_run_queue(&b);
-            if (!b.commands_registered && b.app_id[0] && b.bot_id[0])
-                rag_commands_register(&b);
+            rag_commands_register(&b); /* when due, after any backoff */
             next_poll = rag_time_mono_ms() + poll_ms;
         }
         if (now >= next_renew && db_ok) {

@@ -7,7 +7,7 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use RagTest;
 use FakeDiscord;
@@ -150,5 +150,43 @@ SKIP: {
         '/search over the index file');
     like($d->{embeds}[0]{description}, qr/· \d+%/, 'with a percentage');
 }
+# --- registration: once per READY, only when the command set changed ----------
+my $env = $fd->bot_env($pg, RAG_INDEX_DIR => "$dir/index");
+my @puts_before = $fd->rest(method => 'PUT', path => qr{/commands$});
+is(RagTest::stop($pid, 'TERM'), 0, 'bot stopped');
+my $t_restart = time;
+$pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
+ok(RagTest::wait_for(sub { $fd->state->{connected} && RagTest::slurp($log) =~
+    /catch-up done.*\n(?:.*\n)*.*catch-up done/ }, 20), 'restarted');
+sleep 2;
+is(scalar $fd->rest(method => 'PUT', path => qr{/commands$}), scalar(@puts_before),
+    'the same command set is not registered again after a restart');
+
+# Discord refuses: its reasons are logged, and the bot backs off instead
+# of asking again on every poll (it used to: 44 PUTs in 101 s)
+is(RagTest::stop($pid, 'TERM'), 0, 'bot stopped again');
+eval { RagTest::psql($pg, "DELETE FROM command_registrations") };  # force a new PUT
+$fd->fault(rest => { method => 'PUT', path => 'commands$', status => 400, count => 1000,
+    body => { code => 50035, message => 'Invalid Form Body',
+        errors => { _errors => [ { code => 'APPLICATION_COMMAND_TOO_LARGE',
+            message => 'Command exceeds maximum size (8000)' } ] } } });
+my $t_refused = time;
+$pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
+ok(RagTest::wait_for(sub { grep { $_->{t} > $t_refused && $_->{status} == 400 }
+    $fd->rest(method => 'PUT', path => qr{/commands$}) }, 20), 'registration refused');
+sleep 4;
+my @refused = grep { $_->{t} > $t_refused } $fd->rest(method => 'PUT', path => qr{/commands$});
+ok(@refused >= 1 && @refused <= 4, 'backed off: ' . scalar(@refused) . ' PUTs in about 4 s');
+like(RagTest::slurp($log), qr/APPLICATION_COMMAND_TOO_LARGE.*Command exceeds maximum size/,
+    "Discord's JSON error body is in the log");
+like(RagTest::slurp($log), qr/command registration failed.*retry_in_s=\d+/,
+    'with when it will be tried again');
+$fd->fault(clear_faults => 1);
+ok(RagTest::wait_for(sub { grep { $_->{t} > $t_refused && $_->{status} == 200 }
+    $fd->rest(method => 'PUT', path => qr{/guilds/$G/commands$}) }, 30),
+    'registered once Discord accepts it') or diag(RagTest::slurp($log));
+is(RagTest::psql($pg, "SELECT count(*) FROM command_registrations"), '2',
+    'the registered set is remembered per guild');
+
 is(scalar $fd->records(kind => 'violation'), 0, 'no violations');
 done_testing();

@@ -28,7 +28,10 @@ package FakeDiscord;
 # exhausted bucket, or beyond 50 requests/s (interaction callbacks
 # excepted) gets a 429. An interaction must be answered once, within 3 s
 # of its dispatch (10062 Unknown interaction, 40060 already
-# acknowledged). Messages and reactions follow Discord's thread rules:
+# acknowledged). Command sets are checked against the application
+# commands rules (names, lengths, option order and types, 25 options,
+# 100 commands; 400 with Discord's nested errors) and the 200 creates a
+# day per guild. Messages and reactions follow Discord's thread rules:
 # an empty message is refused (50006), reactions need the message to be
 # in that channel (10008) and an URL-encoded emoji (10014), nothing but a
 # new message may touch an archived thread (50083; a new message
@@ -433,6 +436,63 @@ sub _rest {
     _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
 }
 
+# Bulk overwrite body, as the application commands docs constrain it:
+# returns Discord-style nested errors ({} when fine).
+sub _check_commands {
+    my ($b) = @_;
+    my %e;
+    my $err = sub { my ($where, $code, $msg) = @_;
+        my $h = \%e; $h = $h->{$_} //= {} for @$where;
+        push @{ $h->{_errors} }, { code => $code, message => $msg } };
+    return { _errors => [ { code => 'BASE_TYPE_ARRAY', message => 'Must be an array' } ] }
+        unless ref $b eq 'ARRAY';
+    $err->([], 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length') if @$b > 100;
+    my %names;
+    for my $i (0 .. $#$b) {
+        my $c = $b->[$i];
+        if (ref $c ne 'HASH') { $err->([$i], 'MODEL_TYPE_CONVERT', 'Only dictionaries'); next }
+        my $n = $c->{name} // '';
+        $err->([$i, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid')
+            unless $n =~ /^[-_'\p{Ll}\p{Lo}\p{N}]{1,32}$/;
+        $err->([$i, 'name'], 'APPLICATION_COMMANDS_DUPLICATE_NAME',
+            'Application command names must be unique') if $names{$n}++;
+        my $d = $c->{description} // '';
+        $err->([$i, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length')
+            unless length $d >= 1 && length $d <= 100;
+        my $opts = $c->{options} // [];
+        $err->([$i, 'options'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length')
+            if @$opts > 25;
+        my (%on, $optional);
+        for my $j (0 .. $#$opts) {
+            my $o = $opts->[$j];
+            my @w = ($i, 'options', $j);
+            $err->([@w, 'type'], 'BASE_TYPE_CHOICES', 'Value must be one of 1..11')
+                unless ($o->{type} // 0) =~ /^(?:[1-9]|10|11)$/;
+            $err->([@w, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Option name is invalid')
+                unless ($o->{name} // '') =~ /^[-_'\p{Ll}\p{Lo}\p{N}]{1,32}$/;
+            $err->([@w, 'name'], 'APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS',
+                'Option names must be unique') if $on{ $o->{name} // '' }++;
+            $err->([@w, 'description'], 'BASE_TYPE_BAD_LENGTH',
+                'Must be between 1 and 100 in length')
+                unless length($o->{description} // '') >= 1 && length($o->{description}) <= 100;
+            if ($o->{required}) {
+                $err->([@w, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID',
+                    'Required options must be placed before non-required options') if $optional;
+            } else { $optional = 1 }
+            my $t = $o->{type} // 0;
+            $err->([@w, 'max_length'], 'BASE_TYPE_BAD_INT', 'max_length: 1 to 6000, strings only')
+                if defined $o->{max_length} && ($t != 3 || $o->{max_length} < 1 || $o->{max_length} > 6000);
+            for my $k (qw(min_value max_value)) {
+                $err->([@w, $k], 'BASE_TYPE_BAD_VALUE', "$k is for INTEGER and NUMBER options")
+                    if defined $o->{$k} && $t != 4 && $t != 10;
+            }
+            $err->([@w, 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length')
+                if $o->{choices} && @{ $o->{choices} } > 25;
+        }
+    }
+    return \%e;
+}
+
 sub _archived { my ($ch) = @_; return $ch->{thread_metadata} && $ch->{thread_metadata}{archived} }
 
 sub _cmp_id { length($_[0]) <=> length($_[1]) || $_[0] cmp $_[1] }
@@ -552,11 +612,24 @@ sub _route {
         return (204, undef);
     }
     if ($path =~ m{^/applications/(\d+)(?:/guilds/(\d+))?/commands$} && $method eq 'PUT') {
-        return (400, { message => 'bad commands', code => 50035 })
-            unless ref $b eq 'ARRAY' && @$b <= 100
-                && !grep { !defined $_->{name} || $_->{name} !~ /^[-_a-z0-9]{1,32}$/
-                    || !defined $_->{description} || length($_->{description}) > 100 } @$b;
-        return (200, [ map { { %$_, id => _snowflake($st), application_id => $1 } } @$b ]);
+        my ($app, $guild) = ($1, $2 // 'global');
+        return (403, { message => 'You are not authorized to perform this action on this application',
+            code => 20012 }) if $app ne $st->{app_id};
+        my $errors = _check_commands($b);
+        if (%$errors) {
+            _record($st, { kind => 'violation', what => 'commands refused: '
+                . $JSON->encode($errors) });
+            return (400, { message => 'Invalid Form Body', code => 50035, errors => $errors });
+        }
+        # 200 command creates per day per guild; overwriting is free
+        my $known = $st->{commands}{$guild} //= {};
+        my $new = grep { !$known->{ $_->{name} } } @$b;
+        $st->{creates}{$guild} += $new;
+        return (429, { message => 'Max number of daily application command creates has '
+            . 'been reached (200)', code => 30034, retry_after => 86400, global => JSON::PP::false })
+            if $st->{creates}{$guild} > 200;
+        $st->{commands}{$guild} = { map { $_->{name} => 1 } @$b };
+        return (200, [ map { { %$_, id => _snowflake($st), application_id => $app } } @$b ]);
     }
     if ($path =~ m{^/interactions/(\d+)/([^/]+)/callback$} && $method eq 'POST') {
         my ($iid, $tok) = ($1, $2);
