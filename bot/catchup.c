@@ -7,6 +7,7 @@
  */
 #include "catchup.h"
 #include "events.h"
+#include "outbox.h"
 
 #include "rag_db.h"
 #include "rag_log.h"
@@ -28,6 +29,22 @@ typedef struct {
 } cu_req;
 
 static void cu_finish(rag_bot *b);
+
+/* A thread's channel answered that it is gone or out of reach: no
+ * catch-up (nor delivery) asks for it again. */
+static void
+cu_check_gone(cu_req *c, const rag_rest_result *res)
+{
+    rag_outbox_verdict v;
+
+    if (res->status / 100 != 4)
+        return;
+    rag_outbox_classify(res->status, res->code, &v);
+    if (v.channel_gone &&
+        rag_store_threads_unreachable(c->b->db, c->thread, v.failure) == 1)
+        rag_warn("msg=\"catch-up: thread unreachable\" thread=%s reason=%s",
+                 c->thread, v.failure);
+}
 
 /* Queues GET path for done; 0 or -1 (c freed). */
 static int
@@ -124,6 +141,7 @@ starter_fetched(void *ud, const rag_rest_result *res)
         }
         yajl_tree_free(msg);
     }
+    cu_check_gone(c, res);
     snprintf(c->after, sizeof(c->after), "%s", c->thread);
     c->page = 0;
     if (page_get(c) != 0)
@@ -197,6 +215,7 @@ page_fetched(void *ud, const rag_rest_result *res)
         yajl_tree_free(v);
         b->catchup_fed += got;
     }
+    cu_check_gone(c, res);
     c->page++;
     /* only a snowflake goes into the next URL */
     if (got == 100 && c->page < CATCHUP_PAGES && c->after[0] &&

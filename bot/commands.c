@@ -540,6 +540,8 @@ static void
 status_text(rag_bot *b, rag_buf *t, PGresult *r, const char *guild)
 {
     const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
+    rag_delivery_failure f[3];
+    int i, n;
 
     rag_buf_printf(t,
                    "**Thread:** %.200s\n**ID:** %s\n"
@@ -554,6 +556,11 @@ status_text(rag_bot *b, rag_buf *t, PGresult *r, const char *guild)
                    PQgetvalue(r, 0, 2)[0] == 't' ? "Open" : "Closed",
                    PQgetvalue(r, 0, 3)[0] == 't' ? "Yes" : "No",
                    PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
+    /* deliveries Discord refused for good: why a reply is missing */
+    n = rag_store_outbox_failures(b->db, id, f, 3);
+    for (i = 0; i < n; i++)
+        rag_buf_printf(t, "%s%s — %.200s", i ? "\n" : "\n**Not delivered:** ",
+                       f[i].kind, f[i].error);
 }
 
 static void

@@ -37,12 +37,12 @@ job_free(dl_job *j)
 }
 
 static void
-job_failed(dl_job *j, const char *why, int permanent)
+job_failed(dl_job *j, const char *why, const char *failure, int permanent)
 {
     rag_bot *b = j->b;
 
-    rag_store_outbox_failed(b->db, j->d.id, b->worker_id, why, permanent,
-                            b->retry_backoff_ms, b->max_attempts);
+    rag_store_outbox_failed(b->db, j->d.id, b->worker_id, why, failure,
+                            permanent, b->retry_backoff_ms, b->max_attempts);
     rag_warn("msg=\"delivery failed\" kind=%s thread=%s id=%lld "
              "permanent=%d error=\"%s\"",
              j->d.kind, j->d.thread_id, j->d.id, permanent, why);
@@ -89,7 +89,8 @@ static void
 sent(void *ud, const rag_rest_result *res)
 {
     dl_job *j = ud;
-    char why[256], desc[160];
+    char why[256], what[32];
+    rag_outbox_verdict verdict;
     yajl_val v;
 
     if (res->cancelled) {
@@ -99,19 +100,19 @@ sent(void *ud, const rag_rest_result *res)
     if (res->status / 100 == 2) {
         v = j->creates ? rag_json_parse(res->body, res->body_len) : NULL;
         if (j->creates && rag_json_str(v, "id", NULL) == NULL)
-            job_failed(j, "no message id in Discord's answer", 0);
+            job_failed(j, "no message id in Discord's answer", "other", 0);
         else
             job_done(j, rag_json_str(v, "id", NULL));
         yajl_tree_free(v);
         return;
     }
-    rag_rest_describe(res->status, res->code, res->error, desc, sizeof(desc));
-    snprintf(why, sizeof(why), "%s %s: status %ld code %d: %s",
+    snprintf(what, sizeof(what), "%s %s",
              j->creates ? "POST" : strcmp(j->d.kind, "react") == 0 ? "PUT"
                                                                     : "PATCH",
-             j->d.kind, res->status, res->code, desc);
-    job_failed(j, why,
-               res->status != 0 && rag_outbox_permanent(res->status, res->code));
+             j->d.kind);
+    rag_outbox_failed_request(j->b, j->d.thread_id, what, res, &verdict, why,
+                              sizeof(why));
+    job_failed(j, why, verdict.failure, verdict.permanent);
 }
 
 static void
@@ -123,7 +124,7 @@ send_now(dl_job *j)
 
     if (rag_rest_submit(j->b->rest, method, j->path,
                         j->body.len ? j->body.data : NULL, sent, j) != 0)
-        job_failed(j, "cannot queue the request", 0);
+        job_failed(j, "cannot queue the request", "other", 0);
 }
 
 /* A retry of a message-creating delivery: first look whether the last
@@ -226,16 +227,21 @@ job_start(rag_bot *b, rag_delivery *d)
                  d->thread_id);
         rc = build_notice(j);
     } else if (strcmp(k, "controller") == 0 || strcmp(k, "edit") == 0) {
-        if (rag_store_threads_controller(b->db, d->thread_id, &t) != 1) {
-            job_failed(j, "the thread is gone", 1);
+        rc = rag_store_threads_controller(b->db, d->thread_id, &t);
+        if (rc != 1) {
+            if (rc < 0)
+                job_failed(j, "database error", "other", 0);
+            else
+                job_failed(j, "the thread is gone", "unknown_channel", 1);
             return;
         }
+        rc = 0;
         if (strcmp(k, "controller") == 0 && t.controller_id[0]) {
             job_done(j, t.controller_id); /* recorded meanwhile */
             return;
         }
         if (strcmp(k, "edit") == 0 && !t.controller_id[0]) {
-            job_failed(j, "no controller message to edit", 1);
+            job_failed(j, "no controller message to edit", "unknown_message", 1);
             return;
         }
         j->creates = strcmp(k, "controller") == 0;
@@ -250,7 +256,7 @@ job_start(rag_bot *b, rag_delivery *d)
         rc = -1;
     }
     if (rc != 0 || !j->path[0]) {
-        job_failed(j, "cannot build the request", 1);
+        job_failed(j, "cannot build the request", "invalid_request", 1);
         return;
     }
     if (j->creates && d->attempts > 1 && b->bot_id[0]) {

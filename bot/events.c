@@ -111,6 +111,9 @@ on_thread_update(rag_bot *b, yajl_val d)
 
     if (!id || archived < 0)
         return;
+    /* Discord told us about it: it is there and we can see it */
+    if (rag_store_threads_reachable(b->db, id) == 1)
+        rag_info("msg=\"thread reachable again\" thread=%s", id);
     if (rag_store_threads_set_open(b->db, id, open) == 1)
         rag_info("msg=\"thread state synced\" thread=%s open=%d", id, open);
     /* a renamed post keeps its title in step */
@@ -123,8 +126,10 @@ on_thread_delete(rag_bot *b, yajl_val d)
 {
     const char *id = rag_json_str(d, "id", NULL);
 
-    if (id)
-        rag_store_threads_set_open(b->db, id, 0);
+    /* deleted: closed, and nothing more is sent there */
+    if (id && rag_store_threads_set_open(b->db, id, 0) >= 0 &&
+        rag_store_threads_unreachable(b->db, id, "unknown_channel") == 1)
+        rag_info("msg=\"thread deleted\" thread=%s", id);
 }
 
 /* --- messages ------------------------------------------------------------ */
@@ -349,6 +354,9 @@ handle_message(rag_bot *b, const held_msg *m, int tracked_now)
     if ((first || ((m->mentions || replies) && state == 1)) &&
         rag_store_outbox_react(b->db, m->channel, m->id, EMOJI_EYES, "eyes") <
             0)
+        goto rollback;
+    /* a message there: the channel is alive again */
+    if (rag_store_threads_reachable(b->db, m->channel) < 0)
         goto rollback;
     if (rag_db_commit(b->db) < 0)
         return;

@@ -7,6 +7,7 @@
 #include "rag_db.h"
 #include "rag_log.h"
 #include "rag_store_outbox.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,76 @@
 #define BATCH 10
 #define MAX_INFLIGHT 50 /* replies being delivered at once */
 
+void
+rag_outbox_classify(long status, int code, rag_outbox_verdict *v)
+{
+    static const struct {
+        int code, gone;
+        const char *failure;
+    } codes[] = {
+        {10003, 1, "unknown_channel"},  {50001, 1, "missing_access"},
+        {10008, 0, "unknown_message"},  {50013, 0, "missing_permissions"},
+        {50083, 0, "archived_thread"},  {160005, 0, "thread_locked"},
+        {10014, 0, "unknown_emoji"},    {50006, 0, "invalid_request"},
+        {50035, 0, "invalid_request"},
+    };
+    size_t i;
+
+    memset(v, 0, sizeof(*v));
+    if (status == 0) {
+        v->failure = "no_response";
+        return;
+    }
+    if (status >= 500) {
+        v->failure = "server_error";
+        return;
+    }
+    if (status == 429) {
+        v->failure = "rate_limited";
+        return;
+    }
+    if (status == 401) {
+        v->failure = "unauthorized"; /* the token: not this delivery's */
+        return;
+    }
+    v->permanent = status >= 400;
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (codes[i].code == code) {
+            v->channel_gone = codes[i].gone;
+            v->failure = codes[i].failure;
+            return;
+        }
+    v->failure = status == 404   ? "not_found"
+                 : status == 403 ? "forbidden"
+                 : status == 400 ? "invalid_request"
+                                 : "rejected";
+}
+
 int
 rag_outbox_permanent(long status, int code)
 {
-    /* 10003 Unknown Channel, 10008 Unknown Message, 50001 Missing
-     * Access, 50013 Missing Permissions, 50083 archived thread */
-    if (status == 404 || status == 403 || status == 400)
-        return 1;
-    return code == 10003 || code == 50001 || code == 50013 || code == 50083;
+    rag_outbox_verdict v;
+
+    rag_outbox_classify(status, code, &v);
+    return v.permanent;
+}
+
+void
+rag_outbox_failed_request(rag_bot *b, const char *thread_id, const char *what,
+                          const rag_rest_result *res, rag_outbox_verdict *v,
+                          char *why, size_t whylen)
+{
+    char desc[160];
+
+    rag_outbox_classify(res->status, res->code, v);
+    rag_rest_describe(res->status, res->code, res->error, desc, sizeof(desc));
+    snprintf(why, whylen, "%s: status %ld code %d: %s", what, res->status,
+             res->code, desc);
+    if (v->channel_gone &&
+        rag_store_threads_unreachable(b->db, thread_id, v->failure) == 1)
+        rag_warn("msg=\"thread unreachable, its deliveries stop\" "
+                 "thread=%s reason=%s",
+                 thread_id, v->failure);
 }
 
 /* One reply in flight: its message bodies, posted one after another. */
@@ -52,12 +115,12 @@ job_free(reply_job *j)
 }
 
 static void
-job_failed(reply_job *j, const char *why, int permanent)
+job_failed(reply_job *j, const char *why, const char *failure, int permanent)
 {
     rag_bot *b = j->b;
 
     rag_store_outbox_reply_failed(b->db, j->r.thread_id, j->r.message_id,
-                                  b->worker_id, why, permanent,
+                                  b->worker_id, why, failure, permanent,
                                   b->retry_backoff_ms, b->max_attempts);
     rag_warn("msg=\"reply delivery failed\" thread=%s message=%s "
              "permanent=%d error=\"%s\"",
@@ -157,7 +220,8 @@ static void
 part_posted(void *ud, const rag_rest_result *res)
 {
     reply_job *j = ud;
-    char why[200], desc[160];
+    char why[256];
+    rag_outbox_verdict verdict;
 
     if (res->cancelled) {
         job_free(j); /* the lease runs out; the nonce covers a retry */
@@ -174,11 +238,9 @@ part_posted(void *ud, const rag_rest_result *res)
         post_next(j);
         return;
     }
-    rag_rest_describe(res->status, res->code, res->error, desc, sizeof(desc));
-    snprintf(why, sizeof(why), "POST messages: status %ld code %d: %s",
-             res->status, res->code, desc);
-    job_failed(j, why,
-               res->status != 0 && rag_outbox_permanent(res->status, res->code));
+    rag_outbox_failed_request(j->b, j->r.thread_id, "POST messages", res,
+                              &verdict, why, sizeof(why));
+    job_failed(j, why, verdict.failure, verdict.permanent);
 }
 
 static void
@@ -204,7 +266,7 @@ post_next(reply_job *j)
     }
     if (rag_rest_submit(j->b->rest, "POST", j->path, j->bodies[j->i].data,
                         part_posted, j) != 0)
-        job_failed(j, "cannot queue the request", 0);
+        job_failed(j, "cannot queue the request", "other", 0);
 }
 
 static void
@@ -241,7 +303,7 @@ job_start(rag_bot *b, rag_outbox_reply *r)
                                     r->abstained, &j->bodies);
     if (j->n <= 0) {
         j->n = 0;
-        job_failed(j, "cannot build message", 0);
+        job_failed(j, "cannot build message", "invalid_request", 0);
         return;
     }
     /* a retry: maybe the last attempt got through before we crashed */
@@ -260,6 +322,12 @@ rag_outbox_run(rag_bot *b)
 {
     rag_outbox_reply *v;
     int i, n, total = 0;
+
+    /* threads that are gone: settle what they have pending, no request */
+    if ((n = rag_store_outbox_fail_unreachable(b->db)) > 0)
+        rag_info("msg=\"deliveries to unreachable threads given up\" "
+                 "count=%d",
+                 n);
 
     while (b->outbox_inflight < MAX_INFLIGHT) {
         n = rag_store_outbox_claim_replies(b->db, b->worker_id, b->lease_s,

@@ -7,9 +7,12 @@
  * reactions. Discord remembers nonces only for a few minutes, so a retry
  * first looks among the thread's recent messages for a part the bot
  * already posted (same first embed, posted after the reply was written)
- * and does not post it again. Permanent failures (deleted thread, no access, bad body)
- * mark the row processed with last_error and no discord_message_id;
- * transient ones release the lease with backoff.
+ * and does not post it again. Failures that cannot heal (deleted thread,
+ * no access, no permission, bad body) mark the row processed with the
+ * reason and no discord_message_id; 5xx and no response release the
+ * lease with backoff, a bounded number of times. A thread whose channel
+ * is gone is marked unreachable: what else it has pending fails without
+ * a request.
  */
 #ifndef RAG_BOT_OUTBOX_H
 #define RAG_BOT_OUTBOX_H
@@ -24,8 +27,31 @@ int rag_outbox_run(rag_bot *b);
 /* Extends the leases of replies still in flight (call every lease/3). */
 void rag_outbox_renew(rag_bot *b);
 
-/* 1 when a Discord error is permanent for this reply. */
+/* What a failed Discord request means for a delivery. */
+typedef struct {
+    int permanent;       /* cannot heal: give up now */
+    int channel_gone;    /* the thread's channel is gone / out of reach */
+    const char *failure; /* short reason: "unknown_channel", ... */
+} rag_outbox_verdict;
+
+/* Classifies a final REST result (status 0: no response). 4xx that
+ * cannot heal (10003 Unknown Channel, 10008 Unknown Message, 50001
+ * Missing Access, 50013 Missing Permissions, bad bodies, ...) are
+ * permanent; 5xx, 429 and no response are not (the attempts are
+ * bounded by the caller). */
+void rag_outbox_classify(long status, int code, rag_outbox_verdict *v);
+
+/* 1 when a Discord error is permanent for a delivery. */
 int rag_outbox_permanent(long status, int code);
+
+/* Settles a failed attempt's side effects shared by every delivery:
+ * logs it and, when the channel is gone, marks the thread unreachable
+ * (its other deliveries then fail without a request). why is written
+ * into (a description of the error, for last_error). */
+void rag_outbox_failed_request(rag_bot *b, const char *thread_id,
+                               const char *what, const rag_rest_result *res,
+                               rag_outbox_verdict *v, char *why,
+                               size_t whylen);
 
 /* After a crash Discord may have forgotten a nonce: looks among recent
  * (a GET .../messages array) for a message the bot posted after

@@ -29,6 +29,9 @@ rag_store_outbox_claim_replies(PGconn *db, const char *worker, long lease_s,
         "WITH c AS (SELECT m.thread_id, m.message_id FROM messages m "
         "  WHERE m.from_bot AND NOT m.processed AND "
         "        (m.lease_until IS NULL OR m.lease_until < now()) AND "
+        "        NOT EXISTS (SELECT 1 FROM threads t WHERE "
+        "          t.thread_id = m.thread_id AND t.unreachable IS NOT NULL) "
+        "        AND "
         "        NOT EXISTS (SELECT 1 FROM messages o "
         "          WHERE o.thread_id = m.thread_id AND o.from_bot AND "
         "                NOT o.processed AND o.message_id <> m.message_id "
@@ -113,11 +116,11 @@ rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
 int
 rag_store_outbox_reply_failed(PGconn *db, const char *thread_id,
                               const char *message_id, const char *worker,
-                              const char *why, int permanent, long backoff_ms,
-                              int max_attempts)
+                              const char *why, const char *failure,
+                              int permanent, long backoff_ms, int max_attempts)
 {
     char base[32], max[16];
-    const char *p[] = {thread_id, message_id, why, worker, base, max};
+    const char *p[] = {thread_id, message_id, why, worker, failure, base, max};
 
     snprintf(base, sizeof(base), "%ld", backoff_ms > 0 ? backoff_ms : 1000);
     snprintf(max, sizeof(max), "%d", max_attempts > 0 ? max_attempts : 10);
@@ -127,20 +130,22 @@ rag_store_outbox_reply_failed(PGconn *db, const char *thread_id,
         return rag_db_exec(
             db,
             "UPDATE messages SET processed = true, last_error = $3, "
-            "lease_until = NULL, locked_by = NULL WHERE thread_id = $1 AND "
-            "message_id = $2 AND locked_by = $4",
-            4, p);
+            "delivery_failure = $5, lease_until = NULL, locked_by = NULL "
+            "WHERE thread_id = $1 AND message_id = $2 AND locked_by = $4",
+            5, p);
     return rag_db_exec(
         db,
         "UPDATE messages SET locked_by = NULL, "
-        "  last_error = CASE WHEN delivery_attempts >= $6::int "
+        "  last_error = CASE WHEN delivery_attempts >= $7::int "
         "    THEN $3 || ' (gave up after ' || delivery_attempts || "
         "         ' attempts)' ELSE $3 END, "
+        "  delivery_failure = CASE WHEN delivery_attempts >= $7::int "
+        "    THEN $5 END, "
         "  lease_until = now() + make_interval(secs => least(300, "
-        "    $5::bigint / 1000.0 * delivery_attempts * delivery_attempts)), "
-        "  processed = delivery_attempts >= $6::int "
+        "    $6::bigint / 1000.0 * delivery_attempts * delivery_attempts)), "
+        "  processed = delivery_attempts >= $7::int "
         "WHERE thread_id = $1 AND message_id = $2 AND locked_by = $4",
-        6, p);
+        7, p);
 }
 
 /* Runs a statement returning rows: how many, or -1. */
@@ -306,6 +311,9 @@ rag_store_outbox_claim(PGconn *db, const char *worker, long lease_s, int max,
         "WITH c AS (SELECT d.id FROM deliveries d "
         "  WHERE d.state = 'queued' AND "
         "        (d.lease_until IS NULL OR d.lease_until < now()) AND "
+        "        NOT EXISTS (SELECT 1 FROM threads t WHERE "
+        "          t.thread_id = d.thread_id AND t.unreachable IS NOT NULL) "
+        "        AND "
         "        (d.kind NOT IN ('edit', 'archive') OR NOT EXISTS ("
         "          SELECT 1 FROM deliveries o WHERE o.thread_id = d.thread_id"
         "            AND o.state = 'queued' AND o.id <> d.id AND "
@@ -383,11 +391,11 @@ rag_store_outbox_done(PGconn *db, long long id, const char *worker,
 
 int
 rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
-                        const char *why, int permanent, long backoff_ms,
-                        int max_attempts)
+                        const char *why, const char *failure, int permanent,
+                        long backoff_ms, int max_attempts)
 {
     char ids[32], base[32], max[16];
-    const char *p[] = {ids, worker, why, base, max};
+    const char *p[] = {ids, worker, why, failure, base, max};
 
     snprintf(ids, sizeof(ids), "%lld", id);
     snprintf(base, sizeof(base), "%ld", backoff_ms > 0 ? backoff_ms : 1000);
@@ -395,20 +403,78 @@ rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
     if (permanent)
         return count_rows(db,
                           "UPDATE deliveries SET state = 'failed', "
-                          "last_error = $3, dirty = false, lease_until = NULL,"
-                          " locked_by = NULL WHERE id = $1::bigint AND "
-                          "locked_by = $2 RETURNING 1",
-                          3, p);
+                          "last_error = $3, failure = $4, dirty = false, "
+                          "lease_until = NULL, locked_by = NULL "
+                          "WHERE id = $1::bigint AND locked_by = $2 "
+                          "RETURNING 1",
+                          4, p);
     return count_rows(
         db,
         "UPDATE deliveries SET locked_by = NULL, dirty = false, "
-        "  state = CASE WHEN attempts >= $5::int THEN 'failed' "
+        "  state = CASE WHEN attempts >= $6::int THEN 'failed' "
         "    ELSE 'queued' END, "
-        "  last_error = CASE WHEN attempts >= $5::int "
+        "  failure = CASE WHEN attempts >= $6::int THEN $4 END, "
+        "  last_error = CASE WHEN attempts >= $6::int "
         "    THEN $3 || ' (gave up after ' || attempts || ' attempts)' "
         "    ELSE $3 END, "
         "  lease_until = now() + make_interval(secs => least(300, "
-        "    $4::bigint / 1000.0 * attempts * attempts)) "
+        "    $5::bigint / 1000.0 * attempts * attempts)) "
         "WHERE id = $1::bigint AND locked_by = $2 RETURNING 1",
-        5, p);
+        6, p);
+}
+
+int
+rag_store_outbox_fail_unreachable(PGconn *db)
+{
+    int a, b;
+
+    /* not while a worker holds the row: its own answer settles it */
+    a = count_rows(
+        db,
+        "UPDATE messages m SET processed = true, lease_until = NULL, "
+        "  locked_by = NULL, delivery_failure = t.unreachable, "
+        "  last_error = 'thread unreachable (' || t.unreachable || ')' "
+        "FROM threads t WHERE t.thread_id = m.thread_id AND "
+        "  t.unreachable IS NOT NULL AND m.from_bot AND NOT m.processed "
+        "  AND (m.locked_by IS NULL OR m.lease_until < now()) RETURNING 1",
+        0, NULL);
+    b = count_rows(
+        db,
+        "UPDATE deliveries d SET state = 'failed', lease_until = NULL, "
+        "  locked_by = NULL, dirty = false, failure = t.unreachable, "
+        "  last_error = 'thread unreachable (' || t.unreachable || ')' "
+        "FROM threads t WHERE t.thread_id = d.thread_id AND "
+        "  t.unreachable IS NOT NULL AND d.state = 'queued' "
+        "  AND (d.locked_by IS NULL OR d.lease_until < now()) RETURNING 1",
+        0, NULL);
+    return a < 0 || b < 0 ? -1 : a + b;
+}
+
+int
+rag_store_outbox_failures(PGconn *db, const char *thread_id,
+                          rag_delivery_failure *out, int max)
+{
+    char lim[16];
+    const char *p[] = {thread_id, lim};
+    PGresult *r;
+    int i, n;
+
+    snprintf(lim, sizeof(lim), "%d", max > 0 ? max : 1);
+    r = rag_db_query(db,
+                     "SELECT kind, failure, coalesce(error, '') FROM "
+                     "delivery_failures WHERE thread_id = $1 "
+                     "ORDER BY failed_at DESC, ref LIMIT $2::int",
+                     2, p);
+    if (r == NULL)
+        return -1;
+    n = PQntuples(r);
+    for (i = 0; i < n; i++) {
+        snprintf(out[i].kind, sizeof(out[i].kind), "%s", PQgetvalue(r, i, 0));
+        snprintf(out[i].failure, sizeof(out[i].failure), "%s",
+                 PQgetvalue(r, i, 1));
+        snprintf(out[i].error, sizeof(out[i].error), "%s",
+                 PQgetvalue(r, i, 2));
+    }
+    PQclear(r);
+    return n;
 }

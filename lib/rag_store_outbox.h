@@ -52,13 +52,33 @@ int rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
                                      const char *discord_id,
                                      const char *worker);
 
-/* A failed attempt: permanent gives up now (processed, why kept);
+/* A failed attempt: permanent gives up now (processed, why and the
+ * short failure reason kept: "unknown_channel", "server_error", ...);
  * otherwise the reply waits backoff_ms * attempts^2 (at most 300 s)
- * and is given up on once max_attempts are used. 0 or -1. */
+ * and is given up on (with failure) once max_attempts are used. 0 or
+ * -1. */
 int rag_store_outbox_reply_failed(PGconn *db, const char *thread_id,
                                   const char *message_id, const char *worker,
-                                  const char *why, int permanent,
-                                  long backoff_ms, int max_attempts);
+                                  const char *why, const char *failure,
+                                  int permanent, long backoff_ms,
+                                  int max_attempts);
+
+/* Gives up, without a request, what is pending for threads marked
+ * unreachable (rag_store_threads_unreachable), replies and deliveries
+ * not in flight. Rows settled, or -1. */
+int rag_store_outbox_fail_unreachable(PGconn *db);
+
+/* The deliveries given up on for a thread, newest first (the
+ * delivery_failures view). */
+typedef struct {
+    char kind[16];
+    char failure[32];
+    char error[256];
+} rag_delivery_failure;
+
+/* Up to max rows into out; how many, or -1. */
+int rag_store_outbox_failures(PGconn *db, const char *thread_id,
+                              rag_delivery_failure *out, int max);
 
 /* Extends the leases worker holds on replies and deliveries in flight.
  * Rows updated, or -1. */
@@ -117,7 +137,7 @@ void rag_store_outbox_deliveries_free(rag_delivery *v, int n);
 int rag_store_outbox_done(PGconn *db, long long id, const char *worker,
                           const char *discord_id);
 int rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
-                            const char *why, int permanent, long backoff_ms,
-                            int max_attempts);
+                            const char *why, const char *failure,
+                            int permanent, long backoff_ms, int max_attempts);
 
 #endif

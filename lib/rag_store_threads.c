@@ -200,7 +200,7 @@ rag_store_threads_recent(PGconn *db, int days, int max,
         "           AND m.message_id ~ '^[0-9]{1,20}$' "
         "         ORDER BY length(m.message_id) DESC, m.message_id DESC "
         "         LIMIT 1), '') "
-        "FROM threads t WHERE t.open "
+        "FROM threads t WHERE t.open AND t.unreachable IS NULL "
         "  AND t.updated_at > now() - make_interval(days => $1::int) "
         "ORDER BY t.updated_at DESC LIMIT $2::int",
         2, p);
@@ -227,4 +227,29 @@ void
 rag_store_threads_recent_free(rag_thread_recent *v)
 {
     free(v);
+}
+
+int
+rag_store_threads_unreachable(PGconn *db, const char *thread_id,
+                              const char *reason)
+{
+    const char *p[] = {thread_id, reason};
+
+    return changed(db,
+                   "UPDATE threads SET unreachable = $2, unreachable_at = "
+                   "now() WHERE thread_id = $1 AND unreachable IS NULL "
+                   "RETURNING 1",
+                   2, p);
+}
+
+int
+rag_store_threads_reachable(PGconn *db, const char *thread_id)
+{
+    const char *p[] = {thread_id};
+
+    return changed(db,
+                   "UPDATE threads SET unreachable = NULL, unreachable_at = "
+                   "NULL WHERE thread_id = $1 AND unreachable IS NOT NULL "
+                   "RETURNING 1",
+                   1, p);
 }

@@ -55,9 +55,19 @@ int rag_store_threads_controller(PGconn *db, const char *thread_id,
 int rag_store_threads_set_controller(PGconn *db, const char *thread_id,
                                      const char *controller_id);
 
-/* Threads to look at after a fresh gateway session: open, active within
- * `days`, newest first, at most max; with the newest user message id
- * stored (snowflakes only; "" when none). Returns the count (rows in
+/* Marks the thread unreachable (its channel is gone or out of the bot's
+ * reach) with a short reason ("unknown_channel", "missing_access"); the
+ * first reason stays. 1 marked now, 0 already so or unknown, -1 error. */
+int rag_store_threads_unreachable(PGconn *db, const char *thread_id,
+                                  const char *reason);
+
+/* Clears the mark (the thread showed itself alive). 1 cleared, 0 it
+ * was not marked, -1 error. */
+int rag_store_threads_reachable(PGconn *db, const char *thread_id);
+
+/* Threads to look at after a fresh gateway session: open, reachable,
+ * active within `days`, newest first, at most max; with the newest user
+ * message id stored (snowflakes only; "" when none). Returns the count (rows in
  * *out, free with rag_store_threads_recent_free) or -1. */
 typedef struct {
     char thread_id[RAG_STORE_ID_MAX];

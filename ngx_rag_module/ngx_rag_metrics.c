@@ -214,7 +214,7 @@ static void
 ngx_rag_metrics_run(ngx_rag_task_t *t)
 {
     char                    err[256];
-    int                     i, n, db_up;
+    int                     i, n, db_up, typed;
     PGconn                 *db;
     PGresult               *res;
     rag_buf                *b;
@@ -273,6 +273,8 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
             " WHERE state <> 'done' GROUP BY state"
             " UNION ALL SELECT 'outbox', 'pending', count(*) FROM messages"
             " WHERE from_bot AND NOT processed"
+            " UNION ALL SELECT 'failed', failure, count(*)"
+            " FROM delivery_failures GROUP BY failure"
             " UNION ALL SELECT 'index', name, index_generation"
             " FROM collections");
 
@@ -281,6 +283,7 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
             n = PQntuples(res);
 
             rag_buf_puts(b, "# TYPE rag_queue_jobs gauge\n");
+            typed = 0;
             for (i = 0; i < n; i++) {
                 if (strcmp(PQgetvalue(res, i, 0), "jobs") == 0) {
                     rag_buf_printf(b, "rag_queue_jobs{state=\"%s\"} %s\n",
@@ -289,6 +292,14 @@ ngx_rag_metrics_run(ngx_rag_task_t *t)
                 } else if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0) {
                     rag_buf_printf(b, "# TYPE rag_outbox_pending gauge\n"
                                    "rag_outbox_pending %s\n",
+                                   PQgetvalue(res, i, 2));
+                } else if (strcmp(PQgetvalue(res, i, 0), "failed") == 0) {
+                    /* the reasons are the bot's own slugs */
+                    if (!typed++) {
+                        rag_buf_puts(b, "# TYPE rag_delivery_failed gauge\n");
+                    }
+                    rag_buf_printf(b, "rag_delivery_failed{reason=\"%s\"} "
+                                   "%s\n", PQgetvalue(res, i, 1),
                                    PQgetvalue(res, i, 2));
                 } else {
                     rag_buf_printf(b, "rag_index_generation{collection="

@@ -16,7 +16,10 @@ package FakeDiscord;
 #                   body => {...}, delay_ms => N, count => 1})
 #       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
-#       / (delete_channel => ID) / (forget_nonces => 1) / (clear_faults => 1)
+#       / (delete_channel => ID) / (delete_message => ID) / (forget_nonces => 1)
+#       / (clear_faults => 1)
+#   $fd->channel(id => ..., no_access => 1)  # 50001 on every request there
+#   $fd->channel(id => ..., no_send => 1)    # 50013 on POST .../messages
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #
 # It validates what the docs require of a client: masked frames,
@@ -506,6 +509,13 @@ sub _route {
             session_start_limit => { total => 1000, remaining => 999,
                 reset_after => 14400000, max_concurrency => 1 } });
     }
+    # the bot's view of a channel: gone, out of reach, or read-only
+    if ($path =~ m{^/channels/(\d+)(/.*)?$} && (my $ch0 = $st->{channels}{$1})) {
+        my $rest = $2 // '';
+        return (403, { message => 'Missing Access', code => 50001 }) if $ch0->{no_access};
+        return (403, { message => 'Missing Permissions', code => 50013 })
+            if $ch0->{no_send} && $method eq 'POST' && $rest eq '/messages';
+    }
     if ($method eq 'GET' && $path =~ m{^/guilds/(\d+)/threads/active$}) {
         my $g = $1;
         return (200, { members => [], threads => [ grep { ($_->{guild_id} // '') eq $g
@@ -708,6 +718,7 @@ sub _control {
         $st->{nonces} = {} if $r->{forget_nonces};
         $st->{faults} = [] if $r->{clear_faults};
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
+        delete $st->{messages}{ $r->{delete_message} } if $r->{delete_message};
     } elsif ($a eq 'state') {
     }
     my $ws = $st->{ws_conn};
