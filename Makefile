@@ -14,6 +14,8 @@
 #                              named after the file: worker/rag_ask_main.c
 #                              becomes $(B)/rag-ask
 #   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
+#   t/unit/db_*.c           -> test binaries that need a database, run by
+#                              their prove test (t/64-bot-sql.t)
 
 SHELL    := /bin/bash
 B        ?= build
@@ -36,6 +38,7 @@ BOT_SRCS    := $(filter-out %_main.c,$(wildcard bot/*.c))
 WORKER_MAINS:= $(wildcard worker/*_main.c)
 BOT_MAINS   := $(wildcard bot/*_main.c)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+DBTEST_SRCS := $(wildcard t/unit/db_*.c)
 
 LIB_OBJS    := $(LIB_SRCS:%.c=$(B)/%.o)
 WORKER_OBJS := $(WORKER_SRCS:%.c=$(B)/%.o)
@@ -44,6 +47,7 @@ prog_name    = $(subst _,-,$(patsubst %_main,%,$(notdir $(basename $(1)))))
 WORKER_PROGS:= $(foreach m,$(WORKER_MAINS),$(B)/$(call prog_name,$(m)))
 BOT_PROGS   := $(foreach m,$(BOT_MAINS),$(B)/$(call prog_name,$(m)))
 UNIT_BINS   := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
+DBTEST_BINS := $(DBTEST_SRCS:t/unit/%.c=$(B)/t/%)
 
 NGX_SRC  ?= /usr/share/nginx/src
 NGX_BLD   = $(abspath $(B))/nginx
@@ -57,7 +61,7 @@ MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
 all: progs module unit
 
 progs: $(WORKER_PROGS) $(BOT_PROGS)
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(DBTEST_BINS)
 module: $(MODULE)
 
 $(B)/%.o: %.c $(wildcard lib/*.h worker/*.h bot/*.h)

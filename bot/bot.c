@@ -73,6 +73,74 @@ rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user)
 }
 
 int
+rag_bot_guild_configured(rag_bot *b, const char *guild_id)
+{
+    const char *p[] = {guild_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1",
+                     1, p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
+/* The first column of every row as a NULL-terminated list. */
+static char **
+column_list(rag_bot *b, const char *sql)
+{
+    PGresult *r = rag_db_query(b->db, sql, 0, NULL);
+    char **v;
+    int i, n;
+
+    if (r == NULL)
+        return NULL;
+    n = PQntuples(r);
+    v = calloc((size_t)n + 1, sizeof(*v));
+    for (i = 0; v && i < n; i++)
+        if ((v[i] = strdup(PQgetvalue(r, i, 0))) == NULL) {
+            rag_bot_list_free(v);
+            v = NULL;
+        }
+    PQclear(r);
+    return v;
+}
+
+char **
+rag_bot_configured_guilds(rag_bot *b)
+{
+    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1");
+}
+
+char **
+rag_bot_forum_guilds(rag_bot *b)
+{
+    return column_list(b, "SELECT DISTINCT guild_id FROM guild_forums "
+                          "ORDER BY 1");
+}
+
+char **
+rag_bot_logging_channels(rag_bot *b)
+{
+    return column_list(b, "SELECT DISTINCT logging_channel_id FROM "
+                          "guild_config WHERE logging_channel_id IS NOT NULL "
+                          "ORDER BY 1");
+}
+
+void
+rag_bot_list_free(char **list)
+{
+    size_t i;
+
+    for (i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+int
 rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 {
     const char *p[] = {guild_id};

@@ -1,7 +1,9 @@
 /*
  * bot — state shared by the rag-bot main thread's parts (events,
- * outbox, catch-up, commands) and small helpers they all use:
- * per-guild configuration lookups and fire-and-forget Discord writes.
+ * outbox, catch-up, commands) and small helpers they all use: the
+ * bot's reads of the per-guild configuration (guild_config,
+ * guild_forums: its only SQL outside lib/rag_store_*) and
+ * fire-and-forget Discord writes.
  *
  * Everything here runs on the main thread, which owns the database
  * connection and the asynchronous REST client; the gateway thread only
@@ -68,6 +70,15 @@ int rag_bot_web_base(const char *conf, const char *api_base, char *out,
 char *rag_bot_forum_collection(rag_bot *b, const char *guild_id,
                                const char *forum_id);
 int rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user);
+/* 1 when the guild has a guild_config row, 0 not, -1 error. */
+int rag_bot_guild_configured(rag_bot *b, const char *guild_id);
+/* NULL-terminated lists (free with rag_bot_list_free; NULL on error):
+ * configured guilds, guilds with a configured forum, and the guilds'
+ * logging channels. */
+char **rag_bot_configured_guilds(rag_bot *b);
+char **rag_bot_forum_guilds(rag_bot *b);
+char **rag_bot_logging_channels(rag_bot *b);
+void rag_bot_list_free(char **list);
 /* 1 if roles (a yajl array of strings) holds the guild's mod role. */
 int rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles);
 

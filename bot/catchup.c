@@ -9,7 +9,6 @@
 #include "events.h"
 #include "outbox.h"
 
-#include "rag_db.h"
 #include "rag_log.h"
 #include "rag_store_threads.h"
 
@@ -244,7 +243,7 @@ page_get(cu_req *c)
 int
 rag_catchup_run(rag_bot *b)
 {
-    PGresult *r;
+    char **guilds;
     rag_thread_recent *t = NULL;
     cu_req *c;
     char path[128];
@@ -255,17 +254,17 @@ rag_catchup_run(rag_bot *b)
         return 0; /* one run at a time */
     b->catchup_fed = 0;
     b->catchup_pending = 1; /* held until everything is queued */
-    r = rag_db_query(b->db, "SELECT DISTINCT guild_id FROM guild_forums", 0,
-                     NULL);
-    for (i = 0; r && i < PQntuples(r); i++) {
-        if ((c = calloc(1, sizeof(*c))) == NULL)
-            break;
+    guilds = rag_bot_forum_guilds(b);
+    for (i = 0; guilds && guilds[i]; i++) {
+        if (strlen(guilds[i]) >= sizeof(c->guild) ||
+            (c = calloc(1, sizeof(*c))) == NULL)
+            continue;
         c->b = b;
-        snprintf(c->guild, sizeof(c->guild), "%s", PQgetvalue(r, i, 0));
+        snprintf(c->guild, sizeof(c->guild), "%s", guilds[i]);
         snprintf(path, sizeof(path), "/guilds/%s/threads/active", c->guild);
         cu_get(c, path, active_fetched);
     }
-    PQclear(r);
+    rag_bot_list_free(guilds);
     /* messages after the newest one stored in each open, recent thread */
     n = rag_store_threads_recent(b->db, CATCHUP_DAYS, RAG_CATCHUP_MAX_THREADS,
                                  &t);

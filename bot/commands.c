@@ -193,23 +193,22 @@ rag_commands_ready(rag_bot *b)
 int
 rag_commands_register(rag_bot *b)
 {
-    PGresult *r;
+    char **guilds;
     int i, n, rc, queued = 0, failed = 0;
 
     if (!b->reg_due || !b->app_id[0] || b->reg_n > 0 ||
         rag_time_mono_ms() < b->reg_next_ms)
         return 0;
-    r = rag_db_query(b->db, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
-                     NULL);
-    if (r == NULL)
+    if ((guilds = rag_bot_configured_guilds(b)) == NULL)
         return -1;
-    n = PQntuples(r);
+    for (n = 0; guilds[n]; n++)
+        ;
     for (i = 0; i < (n ? n : 1); i++) {
-        rc = put_commands(b, n ? PQgetvalue(r, i, 0) : "global");
+        rc = put_commands(b, n ? guilds[i] : "global");
         queued += rc > 0;
         failed |= rc < 0;
     }
-    PQclear(r);
+    rag_bot_list_free(guilds);
     if (queued == 0) {
         b->reg_failed = failed;
         if (failed && b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
@@ -224,20 +223,15 @@ rag_commands_register(rag_bot *b)
 void
 rag_commands_guild_joined(rag_bot *b, const char *guild_id)
 {
-    const char *p[] = {guild_id};
-    PGresult *r;
-
     if (!b->app_id[0] || strlen(guild_id) >= 24)
         return;
-    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
-                     p);
     /* a guild configured since the start: its set, unless it has it */
-    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) < 0) {
+    if (rag_bot_guild_configured(b, guild_id) == 1 &&
+        put_commands(b, guild_id) < 0) {
         b->reg_due = 1; /* the next pass tries again */
         if (b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
             b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
     }
-    PQclear(r);
 }
 
 /* One command invocation, from either path. */
@@ -339,19 +333,12 @@ cmd_collections(rag_bot *b, cmd_out *o)
 static char *
 pick_collection(rag_bot *b, const cmd_ctx *c)
 {
-    const char *p[] = {c->channel ? c->channel : "", c->guild ? c->guild : ""};
-    PGresult *r = rag_db_query(
-        b->db,
-        "SELECT collection FROM threads WHERE thread_id = $1 UNION ALL "
-        "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
-        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
-        2, p);
-    char *s = NULL;
+    char name[128];
 
-    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        s = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return s;
+    if (rag_store_threads_collection(b->db, c->channel, c->guild, name,
+                                     sizeof(name)) != 1)
+        return NULL;
+    return strdup(name);
 }
 
 /* A collection name safe to use as a file name. */
@@ -507,75 +494,67 @@ cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 }
 
 /* Thread commands: loads the row; replies with an error when the
- * channel is not a tracked thread or the user may not change it. */
-static PGresult *
-thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
+ * channel is not a tracked thread or the user may not change it. 1 when
+ * *t is the thread, 0 when o holds the error. */
+static int
+thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm,
+           rag_thread_status *t)
 {
-    const char *p[] = {c->channel ? c->channel : ""};
-    PGresult *r = rag_db_query(
-        b->db,
-        "SELECT thread_id, title, open, solved, solved_votes, failed_votes,"
-        " coalesce(thread_controller_id, ''), coalesce(author_id, ''), "
-        " coalesce(guild_id, '') FROM threads WHERE thread_id = $1",
-        1, p);
-
-    if (r == NULL || PQntuples(r) != 1) {
-        PQclear(r);
+    if (c->channel == NULL || rag_store_threads_status(b->db, c->channel, t) != 1) {
         error_reply(o, "This command only works inside a help forum "
                        "thread.");
-        return NULL;
+        return 0;
     }
     if (need_perm &&
-        (c->user == NULL || strcmp(c->user, PQgetvalue(r, 0, 7)) != 0) &&
+        (c->user == NULL || strcmp(c->user, t->author_id) != 0) &&
         !rag_bot_is_mod(b, c->guild, c->roles)) {
-        PQclear(r);
         error_reply(o, "You do not have permission to do that: only the "
                        "thread's author or a moderator can.");
-        return NULL;
+        return 0;
     }
-    return r;
+    return 1;
 }
 
 static void
-status_text(rag_bot *b, rag_buf *t, PGresult *r, const char *guild)
+status_text(rag_bot *b, rag_buf *out, const rag_thread_status *t)
 {
-    const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
     rag_delivery_failure f[3];
     int i, n;
 
-    rag_buf_printf(t,
+    rag_buf_printf(out,
                    "**Thread:** %.200s\n**ID:** %s\n"
                    "**Link:** %s/channels/%s/%s\n",
-                   PQgetvalue(r, 0, 1), id, b->web_base, guild, id);
-    if (*ctl)
-        rag_buf_printf(t, "**Controller:** %s/channels/%s/%s/%s\n",
-                       b->web_base, guild, id, ctl);
-    rag_buf_printf(t,
+                   t->title, t->thread_id, b->web_base, t->guild_id,
+                   t->thread_id);
+    if (t->controller_id[0])
+        rag_buf_printf(out, "**Controller:** %s/channels/%s/%s/%s\n",
+                       b->web_base, t->guild_id, t->thread_id,
+                       t->controller_id);
+    rag_buf_printf(out,
                    "**Status:** %s\n**Solved:** %s\n"
-                   "**✅ votes:** %s\n**❌ votes:** %s",
-                   PQgetvalue(r, 0, 2)[0] == 't' ? "Open" : "Closed",
-                   PQgetvalue(r, 0, 3)[0] == 't' ? "Yes" : "No",
-                   PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
+                   "**✅ votes:** %ld\n**❌ votes:** %ld",
+                   t->open ? "Open" : "Closed", t->solved ? "Yes" : "No",
+                   t->solved_votes, t->failed_votes);
     /* deliveries Discord refused for good: why a reply is missing */
-    n = rag_store_outbox_failures(b->db, id, f, 3);
+    n = rag_store_outbox_failures(b->db, t->thread_id, f, 3);
     for (i = 0; i < n; i++)
-        rag_buf_printf(t, "%s%s — %.200s", i ? "\n" : "\n**Not delivered:** ",
-                       f[i].kind, f[i].error);
+        rag_buf_printf(out, "%s%s — %.200s",
+                       i ? "\n" : "\n**Not delivered:** ", f[i].kind,
+                       f[i].error);
 }
 
 static void
 cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
-    PGresult *r = thread_row(b, c, o, 0);
-    rag_buf t;
+    rag_thread_status t;
+    rag_buf text;
 
-    if (r == NULL)
+    if (!thread_row(b, c, o, 0, &t))
         return;
-    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
-    status_text(b, &t, r, PQgetvalue(r, 0, 8));
-    reply(o, "Thread Status", t.data, RAG_COLOR_INFO);
-    rag_buf_free(&t);
-    PQclear(r);
+    rag_buf_init(&text, RAG_EMBED_DESC_MAX);
+    status_text(b, &text, &t);
+    reply(o, "Thread Status", text.data, RAG_COLOR_INFO);
+    rag_buf_free(&text);
 }
 
 /* Changes the thread's state and, in the same transaction, records
@@ -614,11 +593,11 @@ toggle(rag_bot *b, const cmd_ctx *c)
 static void
 cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
-    PGresult *r = thread_row(b, c, o, 1);
+    rag_thread_status t;
     const char *done;
     int changed;
 
-    if (r == NULL)
+    if (!thread_row(b, c, o, 1, &t))
         return;
     if (strcmp(c->name, "solve") == 0)
         done = "This post has been marked as solved.";
@@ -642,7 +621,6 @@ cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
                  c->channel, c->name, c->user ? c->user : "");
         reply(o, "Thread Status", done, RAG_COLOR_INFO);
     }
-    PQclear(r);
 }
 
 static void

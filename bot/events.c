@@ -283,37 +283,30 @@ lookup_start(rag_bot *b, held_msg *m)
     return 0;
 }
 
-/* One notice per banned user, recorded with the ban_notices row. */
+/* One notice per banned user and guild. */
 static void
 ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
 {
-    const char *p[] = {guild, user};
-    PGresult *r = NULL;
-    char text[256], key[96];
+    char text[256];
     rag_buf body;
+    int told = -1;
 
     rag_buf_init(&body, 16384);
     snprintf(text, sizeof(text),
              "<@%s>, you have been banned from "
              "using the help bot, so it will not answer you.",
              user);
-    snprintf(key, sizeof(key), "ban:%s:%s", guild ? guild : "", user);
-    if (rag_embed_simple(&body, "Banned", text, RAG_COLOR_ERROR) != 0 ||
-        rag_db_begin(b->db) < 0)
-        goto done;
-    r = rag_db_query(b->db,
-                     "INSERT INTO ban_notices (guild_id, user_id) "
-                     "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
-                     2, p);
-    if (r && PQntuples(r) == 1 &&
-        rag_store_outbox_notice(b->db, channel, key, body.data) >= 0 &&
-        rag_db_commit(b->db) == 0) {
-        rag_info("msg=\"ban notice queued\" user=%s", user);
-        goto done;
+    if (rag_embed_simple(&body, "Banned", text, RAG_COLOR_ERROR) == 0 &&
+        rag_db_begin(b->db) == 0) {
+        told = rag_store_outbox_ban_notice(b->db, guild, user, channel,
+                                           body.data);
+        if (told <= 0 || rag_db_commit(b->db) < 0) {
+            rag_db_rollback(b->db);
+            told = told > 0 ? -1 : told;
+        }
     }
-    rag_db_rollback(b->db);
-done:
-    PQclear(r);
+    if (told == 1)
+        rag_info("msg=\"ban notice queued\" user=%s", user);
     rag_buf_free(&body);
 }
 
@@ -459,22 +452,16 @@ rollback:
 static void
 announce_login(rag_bot *b)
 {
-    PGresult *r;
-    char text[128];
-    int i;
+    char **ch = rag_bot_logging_channels(b), text[128];
+    size_t i;
 
     b->announced = 1;
-    r = rag_db_query(b->db,
-                     "SELECT DISTINCT logging_channel_id FROM "
-                     "guild_config WHERE logging_channel_id IS NOT NULL",
-                     0, NULL);
     snprintf(text, sizeof(text), "The bot has logged in as <@%s>.", b->bot_id);
-    for (i = 0; r && i < PQntuples(r); i++)
-        if (rag_bot_post_embed(b, PQgetvalue(r, i, 0), "Bot online", text,
-                               RAG_COLOR_INFO) < 0)
-            rag_warn("msg=\"login notice failed\" channel=%s",
-                     PQgetvalue(r, i, 0));
-    PQclear(r);
+    for (i = 0; ch && ch[i]; i++)
+        if (rag_bot_post_embed(b, ch[i], "Bot online", text, RAG_COLOR_INFO) <
+            0)
+            rag_warn("msg=\"login notice failed\" channel=%s", ch[i]);
+    rag_bot_list_free(ch);
 }
 
 static void

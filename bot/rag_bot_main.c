@@ -55,6 +55,7 @@
 #include "rag_db.h"
 #include "rag_http.h"
 #include "rag_log.h"
+#include "rag_store_outbox.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -170,14 +171,6 @@ drain_events(rag_bot *b, bridge *br)
     return n;
 }
 
-static int
-listen_all(PGconn *db)
-{
-    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0 &&
-                   rag_db_exec(db, "LISTEN rag_interactions", 0, NULL) == 0
-               ? 0
-               : -1;
-}
 
 /* GET /gateway/bot -> url (caller frees). */
 static char *
@@ -279,7 +272,7 @@ main(int argc, char **argv)
         rag_error("msg=\"database connection failed\" error=\"%s\"", err);
         goto done;
     }
-    if (listen_all(b.db) < 0)
+    if (rag_store_outbox_listen(b.db) < 0)
         goto done;
     b.rest = rag_rest_new(api, token, ca);
     if (b.rest == NULL)
@@ -349,7 +342,7 @@ main(int argc, char **argv)
         }
         /* database: reconnect if needed, then collect notifications */
         if (PQstatus(b.db) != CONNECTION_OK) {
-            if (rag_db_ensure(b.db) && listen_all(b.db) == 0)
+            if (rag_db_ensure(b.db) && rag_store_outbox_listen(b.db) == 0)
                 due = 1; /* catch up on what we missed */
         } else if (npfd == 2 && (pfd[1].revents & POLLIN)) {
             PGnotify *n;

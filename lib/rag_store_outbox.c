@@ -478,3 +478,31 @@ rag_store_outbox_failures(PGconn *db, const char *thread_id,
     PQclear(r);
     return n;
 }
+
+int
+rag_store_outbox_ban_notice(PGconn *db, const char *guild_id,
+                            const char *user_id, const char *thread_id,
+                            const char *body)
+{
+    const char *p[] = {guild_id ? guild_id : "", user_id};
+    char key[160];
+    int told;
+
+    told = count_rows(db,
+                      "INSERT INTO ban_notices (guild_id, user_id) "
+                      "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+                      2, p);
+    if (told <= 0)
+        return told;
+    snprintf(key, sizeof(key), "ban:%s:%s", p[0], user_id);
+    return rag_store_outbox_notice(db, thread_id, key, body) < 0 ? -1 : 1;
+}
+
+int
+rag_store_outbox_listen(PGconn *db)
+{
+    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0 &&
+                   rag_db_exec(db, "LISTEN rag_interactions", 0, NULL) == 0
+               ? 0
+               : -1;
+}

@@ -106,6 +106,18 @@ int rag_store_outbox_notice(PGconn *db, const char *thread_id,
 /* All of the above return 1 when recorded (or re-armed), 0 when that
  * intent was already recorded, -1 on error. */
 
+/* A banned user is told once per guild: records that they were told
+ * (ban_notices) and the notice for the thread, together. 1 recorded, 0
+ * told before, -1 error. Call inside a transaction. */
+int rag_store_outbox_ban_notice(PGconn *db, const char *guild_id,
+                                const char *user_id, const char *thread_id,
+                                const char *body);
+
+/* LISTENs on the channels that announce work for the bot (rag_outbox:
+ * replies and deliveries, rag_interactions: deferred commands). 0 or
+ * -1. */
+int rag_store_outbox_listen(PGconn *db);
+
 /* After the controller id or a delivered reply was recorded (in the
  * same transaction): once both exist, records the controller edit and
  * the ✅ / ❌ reactions that open the vote. Locks the thread row, so the

@@ -253,3 +253,63 @@ rag_store_threads_reachable(PGconn *db, const char *thread_id)
                    "RETURNING 1",
                    1, p);
 }
+
+int
+rag_store_threads_status(PGconn *db, const char *thread_id,
+                         rag_thread_status *out)
+{
+    const char *p[] = {thread_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(
+        db,
+        "SELECT thread_id, coalesce(title, ''), open, solved, solved_votes, "
+        " failed_votes, coalesce(thread_controller_id, ''), "
+        " coalesce(author_id, ''), coalesce(guild_id, '') "
+        "FROM threads WHERE thread_id = $1",
+        1, p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1;
+    if (rc) {
+        snprintf(out->thread_id, sizeof(out->thread_id), "%s",
+                 PQgetvalue(r, 0, 0));
+        snprintf(out->title, sizeof(out->title), "%s", PQgetvalue(r, 0, 1));
+        out->open = PQgetvalue(r, 0, 2)[0] == 't';
+        out->solved = PQgetvalue(r, 0, 3)[0] == 't';
+        out->solved_votes = atol(PQgetvalue(r, 0, 4));
+        out->failed_votes = atol(PQgetvalue(r, 0, 5));
+        snprintf(out->controller_id, sizeof(out->controller_id), "%s",
+                 PQgetvalue(r, 0, 6));
+        snprintf(out->author_id, sizeof(out->author_id), "%s",
+                 PQgetvalue(r, 0, 7));
+        snprintf(out->guild_id, sizeof(out->guild_id), "%s",
+                 PQgetvalue(r, 0, 8));
+    }
+    PQclear(r);
+    return rc;
+}
+
+int
+rag_store_threads_collection(PGconn *db, const char *channel,
+                             const char *guild, char *out, size_t outlen)
+{
+    const char *p[] = {channel ? channel : "", guild ? guild : ""};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(
+        db,
+        "SELECT collection FROM threads WHERE thread_id = $1 AND "
+        "collection IS NOT NULL UNION ALL "
+        "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
+        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
+        2, p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1 && snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0)) <
+                                  (int)outlen;
+    PQclear(r);
+    return rc;
+}

@@ -11,6 +11,7 @@
 #define RAG_STORE_THREADS_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #define RAG_STORE_ID_MAX 64 /* room for any id we store, with the NUL */
 
@@ -54,6 +55,27 @@ int rag_store_threads_controller(PGconn *db, const char *thread_id,
  * first one posted stays). 1 recorded, 0 one was there, -1 error. */
 int rag_store_threads_set_controller(PGconn *db, const char *thread_id,
                                      const char *controller_id);
+
+/* What /status shows of a thread. */
+typedef struct {
+    char thread_id[RAG_STORE_ID_MAX];
+    char title[256];
+    char controller_id[RAG_STORE_ID_MAX]; /* "" until posted */
+    char author_id[RAG_STORE_ID_MAX];     /* "" when unknown */
+    char guild_id[RAG_STORE_ID_MAX];      /* "" when unknown */
+    int open, solved;
+    long solved_votes, failed_votes;
+} rag_thread_status;
+
+/* 1 found (out filled), 0 unknown thread, -1 error. */
+int rag_store_threads_status(PGconn *db, const char *thread_id,
+                             rag_thread_status *out);
+
+/* The collection a command in channel (a thread, or NULL) of guild (or
+ * NULL) searches: the thread's, else the guild's first forum's. 1 found
+ * (copied into out), 0 none, -1 error. */
+int rag_store_threads_collection(PGconn *db, const char *channel,
+                                 const char *guild, char *out, size_t outlen);
 
 /* Marks the thread unreachable (its channel is gone or out of the bot's
  * reach) with a short reason ("unknown_channel", "missing_access"); the

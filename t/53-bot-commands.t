@@ -104,8 +104,9 @@ $d = cmd('close');
 is(RagTest::psql($pg, "SELECT open FROM threads"), 'f', '/close by the author');
 $d = cmd('open');
 is(RagTest::psql($pg, "SELECT open FROM threads"), 't', '/open');
-ok((grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
-    $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$})), 'unarchived on /open');
+# the thread's archive state follows as a delivery, after the answer
+ok(RagTest::wait_for(sub { grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
+    $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$}) }, 5), 'unarchived on /open');
 
 # configuration edits apply without a restart: a forum added now is
 # served, a user banned now is ignored
