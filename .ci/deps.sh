@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libxml2-dev
       postgresql postgresql-contrib postgresql-doc-15
       perl libio-socket-ssl-perl
-      curl wrk valgrind chromium fonts-dejavu-core"
+      curl wrk valgrind chromium fonts-dejavu-core lcov"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \

@@ -24,8 +24,7 @@ rag_bot_web_base(const char *conf, const char *api_base, char *out,
         return -1;
     host += 3;
     /* a configured base is used as given; otherwise the API's origin */
-    n = configured ? strlen(src)
-                   : (size_t)(host - src) + strcspn(host, "/?#");
+    n = configured ? strlen(src) : (size_t)(host - src) + strcspn(host, "/?#");
     while (n > 0 && src[n - 1] == '/')
         n--;
     if (n <= (size_t)(host - src) || n >= outlen)
@@ -79,8 +78,8 @@ rag_bot_guild_configured(rag_bot *b, const char *guild_id)
     PGresult *r;
     int rc;
 
-    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1",
-                     1, p);
+    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
+                     p);
     if (r == NULL)
         return -1;
     rc = PQntuples(r) == 1;
@@ -192,8 +191,7 @@ rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
     rag_buf_init(&path, 256);
     if (rag_buf_printf(&path, "/channels/%s/messages", channel) == 0 &&
         rag_embed_simple(&body, title, text, color) == 0)
-        rc = rag_rest_submit(b->rest, "POST", path.data, body.data, NULL,
-                             NULL);
+        rc = rag_rest_submit(b->rest, "POST", path.data, body.data, NULL, NULL);
     rag_buf_free(&body);
     rag_buf_free(&path);
     return rc;

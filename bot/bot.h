@@ -39,19 +39,19 @@ typedef struct {
     char worker_id[64]; /* locked_by for leases: host:pid */
     char web_base[256]; /* links to threads: discord_web_base */
     const char *index_dir;
-    long lease_s;           /* delivery lease */
-    long retry_backoff_ms;  /* delivery retry: backoff * attempts^2 */
-    int max_attempts;       /* delivery attempts before giving up */
+    long lease_s;          /* delivery lease */
+    long retry_backoff_ms; /* delivery retry: backoff * attempts^2 */
+    int max_attempts;      /* delivery attempts before giving up */
     /* command registration: due after READY, backed off on failure */
     int reg_due, reg_failed;
     long reg_next_ms, reg_backoff_ms;
     char reg_inflight[RAG_BOT_MAX_GUILDS][24]; /* scopes being PUT */
     unsigned reg_n;
-    int announced;   /* login posted to logging channels */
-    int catchup_due; /* after READY: fetch what happened while away */
+    int announced;            /* login posted to logging channels */
+    int catchup_due;          /* after READY: fetch what happened while away */
     unsigned catchup_pending; /* catch-up requests in flight */
     int catchup_fed;          /* messages handed over by this catch-up */
-    unsigned outbox_inflight;     /* replies being delivered */
+    unsigned outbox_inflight; /* replies being delivered */
     unsigned deliveries_inflight; /* other deliveries in flight */
     /* threads seen in THREAD_CREATE outside configured forums: their
      * messages need no GET /channels lookup (a small ring) */

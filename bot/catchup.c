@@ -218,8 +218,7 @@ page_fetched(void *ud, const rag_rest_result *res)
     c->page++;
     /* only a snowflake goes into the next URL */
     if (got == 100 && c->page < CATCHUP_PAGES && c->after[0] &&
-        c->after[strspn(c->after, "0123456789")] == '\0' &&
-        page_get(c) == 0) {
+        c->after[strspn(c->after, "0123456789")] == '\0' && page_get(c) == 0) {
         cu_ended(b); /* this page; the next one is counted */
         return;
     }

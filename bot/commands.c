@@ -163,8 +163,8 @@ put_commands(rag_bot *b, const char *scope)
     q->b = b;
     snprintf(q->scope, sizeof(q->scope), "%s", scope);
     commands_hash(q->hash);
-    current = rag_store_interactions_commands_current(b->db, scope,
-                                                      b->app_id, q->hash);
+    current = rag_store_interactions_commands_current(b->db, scope, b->app_id,
+                                                      q->hash);
     if (current != 0) {
         free(q);
         return current > 0 ? 0 : -1;
@@ -500,13 +500,13 @@ static int
 thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm,
            rag_thread_status *t)
 {
-    if (c->channel == NULL || rag_store_threads_status(b->db, c->channel, t) != 1) {
+    if (c->channel == NULL ||
+        rag_store_threads_status(b->db, c->channel, t) != 1) {
         error_reply(o, "This command only works inside a help forum "
                        "thread.");
         return 0;
     }
-    if (need_perm &&
-        (c->user == NULL || strcmp(c->user, t->author_id) != 0) &&
+    if (need_perm && (c->user == NULL || strcmp(c->user, t->author_id) != 0) &&
         !rag_bot_is_mod(b, c->guild, c->roles)) {
         error_reply(o, "You do not have permission to do that: only the "
                        "thread's author or a moderator can.");
@@ -538,9 +538,8 @@ status_text(rag_bot *b, rag_buf *out, const rag_thread_status *t)
     /* deliveries Discord refused for good: why a reply is missing */
     n = rag_store_outbox_failures(b->db, t->thread_id, f, 3);
     for (i = 0; i < n; i++)
-        rag_buf_printf(out, "%s%s — %.200s",
-                       i ? "\n" : "\n**Not delivered:** ", f[i].kind,
-                       f[i].error);
+        rag_buf_printf(out, "%s%s — %.200s", i ? "\n" : "\n**Not delivered:** ",
+                       f[i].kind, f[i].error);
 }
 
 static void
@@ -574,14 +573,13 @@ toggle(rag_bot *b, const cmd_ctx *c)
     else if (strcmp(c->name, "unsolve") == 0)
         changed = rag_store_threads_unsolve(b->db, t);
     else
-        changed = rag_store_threads_set_open(b->db, t,
-                                             strcmp(c->name, "open") == 0);
-    if (changed > 0 &&
-        ((strcmp(c->name, "open") == 0 &&
-          rag_store_outbox_archive(b->db, t, 0) < 0) ||
-         rag_store_outbox_edit(b->db, t) < 0 ||
-         (strcmp(c->name, "close") == 0 &&
-          rag_store_outbox_archive(b->db, t, 1) < 0)))
+        changed =
+            rag_store_threads_set_open(b->db, t, strcmp(c->name, "open") == 0);
+    if (changed > 0 && ((strcmp(c->name, "open") == 0 &&
+                         rag_store_outbox_archive(b->db, t, 0) < 0) ||
+                        rag_store_outbox_edit(b->db, t) < 0 ||
+                        (strcmp(c->name, "close") == 0 &&
+                         rag_store_outbox_archive(b->db, t, 1) < 0)))
         changed = -1;
     if (changed < 0 || rag_db_commit(b->db) < 0) {
         rag_db_rollback(b->db);
@@ -752,8 +750,7 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     name = strdup(c.name);
     if (name == NULL || rag_rest_submit(b->rest, "POST", path.data, body.data,
                                         callback_done, name) != 0) {
-        rag_warn("msg=\"interaction response not queued\" command=%s",
-                 c.name);
+        rag_warn("msg=\"interaction response not queued\" command=%s", c.name);
         free(name);
     }
     rag_buf_free(&o.data);

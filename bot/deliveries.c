@@ -23,8 +23,8 @@ typedef struct {
     rag_bot *b;
     rag_delivery d;
     char path[256];
-    rag_buf body;  /* request body, "" for none */
-    int creates;   /* POSTs a message: nonce, and a look before a retry */
+    rag_buf body; /* request body, "" for none */
+    int creates;  /* POSTs a message: nonce, and a look before a retry */
 } dl_job;
 
 static void
@@ -64,8 +64,7 @@ job_done(dl_job *j, const char *discord_id)
         if (rc == 1 && ctl &&
             (rag_store_threads_set_controller(b->db, j->d.thread_id,
                                               discord_id) < 0 ||
-             rag_store_outbox_controller_followups(b->db, j->d.thread_id) <
-                 0))
+             rag_store_outbox_controller_followups(b->db, j->d.thread_id) < 0))
             rc = -1;
         if (rc < 0)
             rag_db_rollback(b->db); /* the lease runs out, then a retry */
@@ -107,8 +106,9 @@ sent(void *ud, const rag_rest_result *res)
         return;
     }
     snprintf(what, sizeof(what), "%s %s",
-             j->creates ? "POST" : strcmp(j->d.kind, "react") == 0 ? "PUT"
-                                                                    : "PATCH",
+             j->creates                        ? "POST"
+             : strcmp(j->d.kind, "react") == 0 ? "PUT"
+                                               : "PATCH",
              j->d.kind);
     rag_outbox_failed_request(j->b, j->d.thread_id, what, res, &verdict, why,
                               sizeof(why));
@@ -118,7 +118,7 @@ sent(void *ud, const rag_rest_result *res)
 static void
 send_now(dl_job *j)
 {
-    const char *method = j->creates                         ? "POST"
+    const char *method = j->creates                        ? "POST"
                          : strcmp(j->d.kind, "react") == 0 ? "PUT"
                                                            : "PATCH";
 
@@ -140,8 +140,8 @@ recent_fetched(void *ud, const rag_rest_result *res)
         job_free(j);
         return;
     }
-    recent = res->status == 200 ? rag_json_parse(res->body, res->body_len)
-                                : NULL;
+    recent =
+        res->status == 200 ? rag_json_parse(res->body, res->body_len) : NULL;
     rag_outbox_find_posted(j->b, recent, j->body.data, j->d.created_ms - 1000,
                            strcmp(j->d.kind, "controller") == 0, found,
                            sizeof(found));
@@ -187,8 +187,9 @@ build_notice(dl_job *j)
     if (n < 2 || j->d.body[0] != '{')
         return -1;
     rag_embed_nonce(j->d.key, 0, nonce);
-    return rag_buf_printf(&j->body, "{\"nonce\":\"%s\",\"enforce_nonce\":true,%s",
-                          nonce, j->d.body + 1);
+    return rag_buf_printf(&j->body,
+                          "{\"nonce\":\"%s\",\"enforce_nonce\":true,%s", nonce,
+                          j->d.body + 1);
 }
 
 /* Takes over d (its body) and starts it. */
@@ -241,7 +242,8 @@ job_start(rag_bot *b, rag_delivery *d)
             return;
         }
         if (strcmp(k, "edit") == 0 && !t.controller_id[0]) {
-            job_failed(j, "no controller message to edit", "unknown_message", 1);
+            job_failed(j, "no controller message to edit", "unknown_message",
+                       1);
             return;
         }
         j->creates = strcmp(k, "controller") == 0;
@@ -262,8 +264,7 @@ job_start(rag_bot *b, rag_delivery *d)
     if (j->creates && d->attempts > 1 && b->bot_id[0]) {
         snprintf(path, sizeof(path), "/channels/%s/messages?limit=100",
                  d->thread_id);
-        if (rag_rest_submit(b->rest, "GET", path, NULL, recent_fetched, j) ==
-            0)
+        if (rag_rest_submit(b->rest, "GET", path, NULL, recent_fetched, j) == 0)
             return;
     }
     send_now(j);

@@ -184,8 +184,8 @@ held_from_json(rag_bot *b, yajl_val d, const char *guild_id)
     m->id = strdup(id);
     m->channel = strdup(channel);
     m->author = strdup(author);
-    m->guild = dup_or_null(guild_id ? guild_id
-                                    : rag_json_str(d, "guild_id", NULL));
+    m->guild =
+        dup_or_null(guild_id ? guild_id : rag_json_str(d, "guild_id", NULL));
     m->content = dup_or_null(rag_json_str(d, "content", NULL));
     m->ref_author = dup_or_null(
         rag_json_str(d, "referenced_message", "author", "id", NULL));
@@ -244,7 +244,8 @@ lookup_done(void *ud, const rag_rest_result *res)
         if (v && rag_json_str(v, "parent_id", NULL))
             tracked = rag_events_track_thread(
                 b, l->channel, rag_json_str(v, "guild_id", NULL),
-                rag_json_str(v, "parent_id", NULL), rag_json_str(v, "name", NULL),
+                rag_json_str(v, "parent_id", NULL),
+                rag_json_str(v, "name", NULL),
                 rag_json_str(v, "owner_id", NULL));
         yajl_tree_free(v);
         if (!tracked)
@@ -298,8 +299,8 @@ ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
              user);
     if (rag_embed_simple(&body, "Banned", text, RAG_COLOR_ERROR) == 0 &&
         rag_db_begin(b->db) == 0) {
-        told = rag_store_outbox_ban_notice(b->db, guild, user, channel,
-                                           body.data);
+        told =
+            rag_store_outbox_ban_notice(b->db, guild, user, channel, body.data);
         if (told <= 0 || rag_db_commit(b->db) < 0) {
             rag_db_rollback(b->db);
             told = told > 0 ? -1 : told;
@@ -419,10 +420,11 @@ on_reaction(rag_bot *b, yajl_val d, int add)
         return;
     /* only the author (or a mod) marks solved, and only the author or
      * whoever solved it takes it back; a vote never closes */
-    may_solve = strcmp(user, t.author_id) == 0 ||
-                (add && rag_bot_is_mod(
-                            b, guild, rag_json_get(d, "member", "roles", NULL))) ||
-                (!add && strcmp(user, t.solved_by) == 0);
+    may_solve =
+        strcmp(user, t.author_id) == 0 ||
+        (add &&
+         rag_bot_is_mod(b, guild, rag_json_get(d, "member", "roles", NULL))) ||
+        (!add && strcmp(user, t.solved_by) == 0);
     /* the feedback row and the solved mark change together */
     if (rag_db_begin(b->db) < 0)
         return;

@@ -23,10 +23,10 @@ rag_outbox_classify(long status, int code, rag_outbox_verdict *v)
         int code, gone;
         const char *failure;
     } codes[] = {
-        {10003, 1, "unknown_channel"},  {50001, 1, "missing_access"},
-        {10008, 0, "unknown_message"},  {50013, 0, "missing_permissions"},
-        {50083, 0, "archived_thread"},  {160005, 0, "thread_locked"},
-        {10014, 0, "unknown_emoji"},    {50006, 0, "invalid_request"},
+        {10003, 1, "unknown_channel"}, {50001, 1, "missing_access"},
+        {10008, 0, "unknown_message"}, {50013, 0, "missing_permissions"},
+        {50083, 0, "archived_thread"}, {160005, 0, "thread_locked"},
+        {10014, 0, "unknown_emoji"},   {50006, 0, "invalid_request"},
         {50035, 0, "invalid_request"},
     };
     size_t i;
@@ -194,9 +194,8 @@ job_done(reply_job *j)
     int rc = -1;
 
     if (rag_db_begin(b->db) == 0) {
-        rc = rag_store_outbox_reply_delivered(b->db, j->r.thread_id,
-                                              j->r.message_id, j->first_id,
-                                              b->worker_id);
+        rc = rag_store_outbox_reply_delivered(
+            b->db, j->r.thread_id, j->r.message_id, j->first_id, b->worker_id);
         if (rc == 1 &&
             rag_store_outbox_controller_followups(b->db, j->r.thread_id) < 0)
             rc = -1;
@@ -250,8 +249,7 @@ post_next(reply_job *j)
 
     for (; j->i < j->n; j->i++) {
         rag_outbox_find_posted(j->b, j->recent, j->bodies[j->i].data,
-                               j->r.created_ms - 1000, 0, found,
-                               sizeof(found));
+                               j->r.created_ms - 1000, 0, found, sizeof(found));
         if (!found[0])
             break;
         rag_info("msg=\"reply part already posted\" thread=%s "
@@ -310,8 +308,7 @@ job_start(rag_bot *b, rag_outbox_reply *r)
     if (r->attempts > 1 && b->bot_id[0]) {
         snprintf(path, sizeof(path), "/channels/%s/messages?limit=100",
                  r->thread_id);
-        if (rag_rest_submit(b->rest, "GET", path, NULL, recent_fetched, j) ==
-            0)
+        if (rag_rest_submit(b->rest, "GET", path, NULL, recent_fetched, j) == 0)
             return;
     }
     post_next(j);

@@ -50,8 +50,7 @@ int rag_outbox_permanent(long status, int code);
  * into (a description of the error, for last_error). */
 void rag_outbox_failed_request(rag_bot *b, const char *thread_id,
                                const char *what, const rag_rest_result *res,
-                               rag_outbox_verdict *v, char *why,
-                               size_t whylen);
+                               rag_outbox_verdict *v, char *why, size_t whylen);
 
 /* After a crash Discord may have forgotten a nonce: looks among recent
  * (a GET .../messages array) for a message the bot posted after

@@ -171,7 +171,6 @@ drain_events(rag_bot *b, bridge *br)
     return n;
 }
 
-
 /* GET /gateway/bot -> url (caller frees). */
 static char *
 discover_gateway(rag_rest *rest)
@@ -363,14 +362,20 @@ main(int argc, char **argv)
             due = 1;
         }
         if (due && db_ok) {
-            rag_outbox_run(&b);
-            rag_deliveries_run(&b);
+            /* deliveries wait for the session (the bot's id is in them) */
+            if (b.bot_id[0]) {
+                rag_outbox_run(&b);
+                rag_deliveries_run(&b);
+            }
             rag_commands_run_queue(&b);
             rag_commands_register(&b); /* when due, after any backoff */
-            next_poll = rag_time_mono_ms() + poll_ms;
         }
-        if (now >= next_renew && db_ok) {
-            rag_outbox_renew(&b); /* replies and deliveries */
+        /* timers move on even while the database is away (no spinning) */
+        if (due)
+            next_poll = rag_time_mono_ms() + poll_ms;
+        if (now >= next_renew) {
+            if (db_ok)
+                rag_outbox_renew(&b); /* replies and deliveries */
             next_renew = now + b.lease_s * 1000 / 3;
         }
     }

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-
 void
 rag_rl_route_key(const char *method, const char *path, char *out, size_t outlen)
 {
@@ -274,7 +273,7 @@ struct rag_rest {
     char *ca_file;
     rag_http_multi *http;
     rag_rl rl;
-    rest_route *routes;          /* in start order, for fairness */
+    rest_route *routes;           /* in start order, for fairness */
     rest_req *ended, *ended_tail; /* refused locally, to report */
     unsigned pending;
     long last_sent;
@@ -355,12 +354,17 @@ rag_rest_describe(long status, int code, const char *message, char *out,
         int code;
         const char *name;
     } names[] = {
-        {10003, "Unknown Channel"},       {10008, "Unknown Message"},
-        {10014, "Unknown Emoji"},         {10062, "Unknown Interaction"},
+        {10003, "Unknown Channel"},
+        {10008, "Unknown Message"},
+        {10014, "Unknown Emoji"},
+        {10062, "Unknown Interaction"},
         {40060, "Interaction Already Acknowledged"},
-        {50001, "Missing Access"},        {50006, "Empty Message"},
-        {50013, "Missing Permissions"},   {50035, "Invalid Form Body"},
-        {50083, "Archived Thread"},       {160005, "Thread Locked"},
+        {50001, "Missing Access"},
+        {50006, "Empty Message"},
+        {50013, "Missing Permissions"},
+        {50035, "Invalid Form Body"},
+        {50083, "Archived Thread"},
+        {160005, "Thread Locked"},
     };
     size_t i;
 

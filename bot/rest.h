@@ -83,9 +83,9 @@ typedef struct rag_rest rag_rest;
 
 /* What a request came to; valid during the callback only. */
 typedef struct {
-    long status;       /* HTTP status; 0 when there was no response */
-    int code;          /* Discord's JSON error "code", 0 if none */
-    const char *body;  /* response body, NUL-terminated ("" if none) */
+    long status;      /* HTTP status; 0 when there was no response */
+    int code;         /* Discord's JSON error "code", 0 if none */
+    const char *body; /* response body, NUL-terminated ("" if none) */
     size_t body_len;
     const char *error; /* status 0: why; 4xx/5xx: Discord's "message" */
     int cancelled;     /* the client is shutting down: free, touch nothing */

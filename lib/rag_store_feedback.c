@@ -14,8 +14,8 @@ vote_ok(const char *vote)
 }
 
 static int
-one_row(PGconn *db, const char *sql, const char *thread_id,
-        const char *user_id, const char *vote)
+one_row(PGconn *db, const char *sql, const char *thread_id, const char *user_id,
+        const char *vote)
 {
     const char *p[] = {thread_id, user_id, vote};
     PGresult *r;

@@ -37,8 +37,8 @@ rag_store_interactions_expire(PGconn *db)
 static void
 copy(char *dst, size_t len, PGresult *r, int row, int col)
 {
-    snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? ""
-                                                      : PQgetvalue(r, row, col));
+    snprintf(dst, len, "%s",
+             PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
 int

@@ -55,8 +55,7 @@ rag_store_outbox_claim_replies(PGconn *db, const char *worker, long lease_s,
         goto oom;
     for (i = 0; i < n; i++) {
         rag_outbox_reply *o = &(*out)[i];
-        snprintf(o->thread_id, sizeof(o->thread_id), "%s",
-                 PQgetvalue(r, i, 0));
+        snprintf(o->thread_id, sizeof(o->thread_id), "%s", PQgetvalue(r, i, 0));
         snprintf(o->message_id, sizeof(o->message_id), "%s",
                  PQgetvalue(r, i, 1));
         o->content = strdup(PQgetvalue(r, i, 2));
@@ -92,8 +91,8 @@ rag_store_outbox_replies_free(rag_outbox_reply *v, int n)
 
 int
 rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
-                                 const char *message_id,
-                                 const char *discord_id, const char *worker)
+                                 const char *message_id, const char *discord_id,
+                                 const char *worker)
 {
     const char *p[] = {thread_id, message_id, discord_id, worker};
     PGresult *r;
@@ -237,8 +236,7 @@ rag_store_outbox_react(PGconn *db, const char *thread_id,
 {
     char key[192];
 
-    snprintf(key, sizeof(key), "react:%s:%s:%s", thread_id, message_id,
-             name);
+    snprintf(key, sizeof(key), "react:%s:%s:%s", thread_id, message_id, name);
     return enqueue(db, thread_id, "react", message_id, emoji, NULL, key);
 }
 
@@ -338,11 +336,9 @@ rag_store_outbox_claim(PGconn *db, const char *worker, long lease_s, int max,
     for (i = 0; i < n; i++) {
         rag_delivery *d = &(*out)[i];
         d->id = atoll(PQgetvalue(r, i, 0));
-        snprintf(d->thread_id, sizeof(d->thread_id), "%s",
-                 PQgetvalue(r, i, 1));
+        snprintf(d->thread_id, sizeof(d->thread_id), "%s", PQgetvalue(r, i, 1));
         snprintf(d->kind, sizeof(d->kind), "%s", PQgetvalue(r, i, 2));
-        snprintf(d->target_id, sizeof(d->target_id), "%s",
-                 PQgetvalue(r, i, 3));
+        snprintf(d->target_id, sizeof(d->target_id), "%s", PQgetvalue(r, i, 3));
         snprintf(d->emoji, sizeof(d->emoji), "%s", PQgetvalue(r, i, 4));
         snprintf(d->key, sizeof(d->key), "%s", PQgetvalue(r, i, 5));
         if (!PQgetisnull(r, i, 6) &&
@@ -472,8 +468,7 @@ rag_store_outbox_failures(PGconn *db, const char *thread_id,
         snprintf(out[i].kind, sizeof(out[i].kind), "%s", PQgetvalue(r, i, 0));
         snprintf(out[i].failure, sizeof(out[i].failure), "%s",
                  PQgetvalue(r, i, 1));
-        snprintf(out[i].error, sizeof(out[i].error), "%s",
-                 PQgetvalue(r, i, 2));
+        snprintf(out[i].error, sizeof(out[i].error), "%s", PQgetvalue(r, i, 2));
     }
     PQclear(r);
     return n;

@@ -30,19 +30,18 @@
 typedef struct {
     char thread_id[64];
     char message_id[128];
-    char *content;      /* malloc'd */
-    char *sources;      /* malloc'd JSON text, or NULL */
+    char *content; /* malloc'd */
+    char *sources; /* malloc'd JSON text, or NULL */
     int abstained;
-    int attempts;       /* this one included */
+    int attempts;         /* this one included */
     long long created_ms; /* when the reply was written (epoch ms) */
 } rag_outbox_reply;
 
 /* Claims up to max due replies for worker for lease_s seconds. Returns
  * how many (*out holds them; rag_store_outbox_replies_free), -1 on
  * error. */
-int rag_store_outbox_claim_replies(PGconn *db, const char *worker,
-                                   long lease_s, int max,
-                                   rag_outbox_reply **out);
+int rag_store_outbox_claim_replies(PGconn *db, const char *worker, long lease_s,
+                                   int max, rag_outbox_reply **out);
 void rag_store_outbox_replies_free(rag_outbox_reply *v, int n);
 
 /* Records the delivery (first part's Discord id). 1 recorded, 0 the
@@ -97,12 +96,11 @@ int rag_store_outbox_react(PGconn *db, const char *thread_id,
                            const char *message_id, const char *emoji,
                            const char *name);
 /* Records archiving (1) or unarchiving (0) the thread (latest wins). */
-int rag_store_outbox_archive(PGconn *db, const char *thread_id,
-                             int archived);
+int rag_store_outbox_archive(PGconn *db, const char *thread_id, int archived);
 /* Records a message for the thread, once per key; body is the message
  * JSON (its nonce is added when sent). */
-int rag_store_outbox_notice(PGconn *db, const char *thread_id,
-                            const char *key, const char *body);
+int rag_store_outbox_notice(PGconn *db, const char *thread_id, const char *key,
+                            const char *body);
 /* All of the above return 1 when recorded (or re-armed), 0 when that
  * intent was already recorded, -1 on error. */
 
@@ -127,12 +125,12 @@ int rag_store_outbox_controller_followups(PGconn *db, const char *thread_id);
 typedef struct {
     long long id;
     char thread_id[64];
-    char kind[16];       /* controller | edit | react | archive | notice */
-    char target_id[64];  /* react */
-    char emoji[32];      /* react */
-    char key[192];       /* dedupe key: nonces derive from it */
-    char *body;          /* malloc'd JSON, or NULL */
-    int attempts;        /* this one included */
+    char kind[16];      /* controller | edit | react | archive | notice */
+    char target_id[64]; /* react */
+    char emoji[32];     /* react */
+    char key[192];      /* dedupe key: nonces derive from it */
+    char *body;         /* malloc'd JSON, or NULL */
+    int attempts;       /* this one included */
     long long created_ms;
 } rag_delivery;
 
@@ -149,7 +147,7 @@ void rag_store_outbox_deliveries_free(rag_delivery *v, int n);
 int rag_store_outbox_done(PGconn *db, long long id, const char *worker,
                           const char *discord_id);
 int rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
-                            const char *why, const char *failure,
-                            int permanent, long backoff_ms, int max_attempts);
+                            const char *why, const char *failure, int permanent,
+                            long backoff_ms, int max_attempts);
 
 #endif

@@ -181,8 +181,7 @@ rag_store_threads_set_controller(PGconn *db, const char *thread_id,
 }
 
 int
-rag_store_threads_recent(PGconn *db, int days, int max,
-                         rag_thread_recent **out)
+rag_store_threads_recent(PGconn *db, int days, int max, rag_thread_recent **out)
 {
     char d[16], m[16];
     const char *p[] = {d, m};
@@ -292,24 +291,23 @@ rag_store_threads_status(PGconn *db, const char *thread_id,
 }
 
 int
-rag_store_threads_collection(PGconn *db, const char *channel,
-                             const char *guild, char *out, size_t outlen)
+rag_store_threads_collection(PGconn *db, const char *channel, const char *guild,
+                             char *out, size_t outlen)
 {
     const char *p[] = {channel ? channel : "", guild ? guild : ""};
     PGresult *r;
     int rc;
 
-    r = rag_db_query(
-        db,
-        "SELECT collection FROM threads WHERE thread_id = $1 AND "
-        "collection IS NOT NULL UNION ALL "
-        "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
-        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
-        2, p);
+    r = rag_db_query(db,
+                     "SELECT collection FROM threads WHERE thread_id = $1 AND "
+                     "collection IS NOT NULL UNION ALL "
+                     "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
+                     " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
+                     2, p);
     if (r == NULL)
         return -1;
-    rc = PQntuples(r) == 1 && snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0)) <
-                                  (int)outlen;
+    rc = PQntuples(r) == 1 &&
+         snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0)) < (int)outlen;
     PQclear(r);
     return rc;
 }

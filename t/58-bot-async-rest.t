@@ -111,5 +111,21 @@ ok($ok200->{t} - $r429->{t} >= $HOLD - 0.05, sprintf('and not before retry_after
     $ok200->{t} - $r429->{t}));
 is(scalar($fd->records(kind => 'violation')), 0, 'no request inside a retry_after, no violations')
     or diag(explain([ $fd->records(kind => 'violation') ]));
+
+# --- the token is reset in the Developer Portal: one 401, then silence -------
+$fd->fault(token => 'a-new-token');
+my $t401 = time;
+RagTest::psql($pg, "INSERT INTO messages (thread_id, message_id, content, from_bot)
+    VALUES ('$B[1]', 'after-401-1', 'refused', true)");
+ok(RagTest::wait_for(sub { grep { $_->{status} == 401 } $fd->rest() }, 10), 'Discord answers 401');
+ok(RagTest::wait_for(sub { RagTest::slurp($log) =~ /refused the token \(401\)/ }, 5),
+    'the bot says why it stops');
+RagTest::psql($pg, "INSERT INTO messages (thread_id, message_id, content, from_bot)
+    VALUES ('$B[2]', 'after-401-2', 'refused too', true)");
+sleep 2;
+is(scalar(grep { $_->{t} > $t401 } $fd->rest()), 1,
+    'no request after the 401 (each would count against the invalid-request limit)');
+is(RagTest::psql($pg, "SELECT count(*) FROM messages WHERE message_id LIKE 'after-401-%'
+    AND discord_message_id IS NOT NULL"), '0', 'nothing delivered with a refused token');
 is(RagTest::stop($pid, 'TERM'), 0, 'clean exit');
 done_testing();

@@ -37,6 +37,9 @@ sub start_bot {
     ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected');
 }
 sub crash { kill 'KILL', $pid; waitpid($pid, 0) }
+# the process that recovered stops cleanly before the next crash (its
+# coverage counts are written at exit; a SIGKILL would lose them)
+sub restart_clean { is(RagTest::stop($pid, 'TERM'), 0, 'clean stop'); start_bot() }
 sub ctl_of { RagTest::psql($pg, "SELECT coalesce(thread_controller_id, '') FROM threads
     WHERE thread_id = '$_[0]'") }
 sub controllers { grep { ($_->{body}{embeds}[0]{title} // '') eq 'Help Bot Thread Information' }
@@ -95,6 +98,7 @@ is(ctl_of($T1), (created_controllers($T1))[0], 'and it is the one recorded');
 ok(RagTest::wait_for(sub { grep { $_->{emoji} eq '👀' } $fd->rest(method => 'PUT',
     path => qr{/channels/$T1/messages/$T1/reactions/}) }, 10), '👀 on the question');
 voting_ok($T1);
+restart_clean();
 
 # --- the same, restarted after Discord forgot the nonce ----------------------
 $fd->fault(rest => { method => 'POST', path => "channels/$T2/messages\$", delay_ms => 30000 });
@@ -109,6 +113,7 @@ ok(RagTest::wait_for(sub { ctl_of($T2) ne '' }, 15), 'controller id stored')
 is(scalar(created_controllers($T2)), 1, 'found in the thread, not posted again');
 is(ctl_of($T2), (created_controllers($T2))[0], 'the existing one is recorded');
 voting_ok($T2);
+restart_clean();
 
 # --- kill -9 while the ✅ reaction and the controller edit are held -----------
 post($T3);

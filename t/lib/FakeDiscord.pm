@@ -17,7 +17,7 @@ package FakeDiscord;
 #       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
 #       / (delete_channel => ID) / (delete_message => ID) / (forget_nonces => 1)
-#       / (clear_faults => 1)
+#       / (clear_faults => 1) / (token => 'new')  # the old one gets 401
 #   $fd->channel(id => ..., no_access => 1)  # 50001 on every request there
 #   $fd->channel(id => ..., no_send => 1)    # 50013 on POST .../messages
 #   $fd->records  # everything received, as hashes (JSON lines file)
@@ -717,6 +717,7 @@ sub _control {
         # Discord remembers nonces only for a few minutes
         $st->{nonces} = {} if $r->{forget_nonces};
         $st->{faults} = [] if $r->{clear_faults};
+        $st->{token} = $r->{token} if defined $r->{token};   # token reset
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
         delete $st->{messages}{ $r->{delete_message} } if $r->{delete_message};
     } elsif ($a eq 'state') {

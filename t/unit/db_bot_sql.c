@@ -131,12 +131,12 @@ test_threads(void)
     CHECK_INT(rag_store_threads_collection(db, T1, NULL, coll, sizeof(coll)),
               1);
     CHECK_STR(coll, "docs");
-    CHECK_INT(rag_store_threads_collection(db, "elsewhere", G, coll,
-                                           sizeof(coll)),
-              1); /* the guild's forum */
-    CHECK_INT(rag_store_threads_collection(db, "elsewhere", "x", coll,
-                                           sizeof(coll)),
-              0);
+    CHECK_INT(
+        rag_store_threads_collection(db, "elsewhere", G, coll, sizeof(coll)),
+        1); /* the guild's forum */
+    CHECK_INT(
+        rag_store_threads_collection(db, "elsewhere", "x", coll, sizeof(coll)),
+        0);
     /* catch-up list: open, reachable, with the newest user message */
     sql("INSERT INTO messages (thread_id, message_id, author_id, content, "
         "processed) VALUES ('" T1 "', '320000000000000009', '" U "', 'hi', "
@@ -239,8 +239,7 @@ test_replies(void)
     rag_store_outbox_replies_free(v, n);
     CHECK_INT(rag_store_outbox_reply_failed(db, T1, "r2", "w1",
                                             "Missing Permissions (50013)",
-                                            "missing_permissions", 1, 1000,
-                                            3),
+                                            "missing_permissions", 1, 1000, 3),
               0);
     CHECK_STR(val("SELECT failure || '|' || error FROM delivery_failures "
                   "WHERE ref = 'r2'"),
@@ -259,8 +258,10 @@ test_deliveries(void)
         "VALUES ('" T2 "', '" G "', 'docs', '" U "')");
     CHECK_INT(rag_store_outbox_controller(db, T2), 1);
     CHECK_INT(rag_store_outbox_controller(db, T2), 0);
-    CHECK_INT(rag_store_outbox_react(db, T2, T2, "\xF0\x9F\x91\x80", "eyes"), 1);
-    CHECK_INT(rag_store_outbox_react(db, T2, T2, "\xF0\x9F\x91\x80", "eyes"), 0);
+    CHECK_INT(rag_store_outbox_react(db, T2, T2, "\xF0\x9F\x91\x80", "eyes"),
+              1);
+    CHECK_INT(rag_store_outbox_react(db, T2, T2, "\xF0\x9F\x91\x80", "eyes"),
+              0);
     CHECK_INT(rag_store_outbox_edit(db, T2), 1);
     CHECK_INT(rag_store_outbox_edit(db, T2), 1); /* re-armed */
     CHECK_INT(rag_store_outbox_archive(db, T2, 1), 1);
@@ -279,9 +280,9 @@ test_deliveries(void)
             CHECK_STR(v[i].key, "controller:" T2);
             /* re-arming an edit while the controller is in flight */
             CHECK_INT(rag_store_outbox_done(db, v[i].id, "w2", "1"), 0);
-            CHECK_INT(rag_store_outbox_done(db, v[i].id, "w1",
-                                            "320000000000000001"),
-                      1);
+            CHECK_INT(
+                rag_store_outbox_done(db, v[i].id, "w1", "320000000000000001"),
+                1);
         } else if (strcmp(v[i].kind, "react") == 0) {
             CHECK_STR(v[i].emoji, "\xF0\x9F\x91\x80");
             CHECK_STR(v[i].target_id, T2);
@@ -341,12 +342,12 @@ test_deliveries(void)
     CHECK_STR(val("SELECT state FROM deliveries WHERE kind = 'edit'"),
               "queued");
     /* a ban notice: once per user and guild */
-    CHECK_INT(rag_store_outbox_ban_notice(db, G, "666", T2,
-                                          "{\"content\":\"no\"}"),
-              1);
-    CHECK_INT(rag_store_outbox_ban_notice(db, G, "666", T2,
-                                          "{\"content\":\"no\"}"),
-              0);
+    CHECK_INT(
+        rag_store_outbox_ban_notice(db, G, "666", T2, "{\"content\":\"no\"}"),
+        1);
+    CHECK_INT(
+        rag_store_outbox_ban_notice(db, G, "666", T2, "{\"content\":\"no\"}"),
+        0);
     /* an unreachable thread: what is pending fails without a request */
     sql("INSERT INTO messages (thread_id, message_id, content, from_bot) "
         "VALUES ('" T2 "', 'r4', 'lost', true)");
