@@ -18,17 +18,10 @@ one_row(PGconn *db, const char *sql, const char *thread_id, const char *user_id,
         const char *vote)
 {
     const char *p[] = {thread_id, user_id, vote};
-    PGresult *r;
-    int rc;
 
     if (!vote_ok(vote) || !thread_id || !user_id)
         return -1;
-    r = rag_db_query(db, sql, 3, p);
-    if (r == NULL)
-        return -1;
-    rc = PQntuples(r) > 0;
-    PQclear(r);
-    return rc;
+    return rag_db_count(db, sql, 3, p);
 }
 
 int

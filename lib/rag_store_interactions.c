@@ -10,28 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-rows(PGconn *db, const char *sql, int n, const char *const *p)
-{
-    PGresult *r = rag_db_query(db, sql, n, p);
-    int k;
-
-    if (r == NULL)
-        return -1;
-    k = PQntuples(r);
-    PQclear(r);
-    return k;
-}
-
 int
 rag_store_interactions_expire(PGconn *db)
 {
-    return rows(db,
-                "UPDATE interactions SET state = 'failed', "
-                "last_error = 'token expired' WHERE state IN ('queued', "
-                "'running') AND created_at < now() - interval '15 min' "
-                "RETURNING 1",
-                0, NULL);
+    return rag_db_count(
+        db,
+        "UPDATE interactions SET state = 'failed', "
+        "last_error = 'token expired' WHERE state IN ('queued', "
+        "'running') AND created_at < now() - interval '15 min' "
+        "RETURNING 1",
+        0, NULL);
 }
 
 static void
@@ -143,10 +131,11 @@ rag_store_interactions_commands_current(PGconn *db, const char *scope,
 {
     const char *p[] = {scope, application_id, hash};
 
-    return rows(db,
-                "SELECT 1 FROM command_registrations WHERE scope = $1 AND "
-                "application_id = $2 AND commands_hash = $3",
-                3, p);
+    return rag_db_count(
+        db,
+        "SELECT 1 FROM command_registrations WHERE scope = $1 AND "
+        "application_id = $2 AND commands_hash = $3",
+        3, p);
 }
 
 int

@@ -15,19 +15,12 @@ rag_store_messages_insert_user(PGconn *db, const rag_user_message *m)
                        m->first ? "true" : "false",
                        m->mentions_bot ? "true" : "false",
                        m->replies_to_bot ? "true" : "false"};
-    PGresult *r;
-    int rc;
 
-    r = rag_db_query(
+    return rag_db_count(
         db,
         "INSERT INTO messages (thread_id, message_id, author_id, content, "
         "first_message, mentions_bot, replies_to_bot, processed) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, true) "
         "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1",
         7, p);
-    if (r == NULL)
-        return -1;
-    rc = PQntuples(r) == 1;
-    PQclear(r);
-    return rc;
 }

@@ -95,21 +95,14 @@ rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
                                  const char *worker)
 {
     const char *p[] = {thread_id, message_id, discord_id, worker};
-    PGresult *r;
-    int rc;
 
-    r = rag_db_query(
+    return rag_db_count(
         db,
         "UPDATE messages SET processed = true, discord_message_id = $3, "
         "delivered_at = now(), lease_until = NULL, locked_by = NULL, "
         "last_error = NULL WHERE thread_id = $1 AND message_id = $2 AND "
         "locked_by = $4 RETURNING 1",
         4, p);
-    if (r == NULL)
-        return -1;
-    rc = PQntuples(r) == 1;
-    PQclear(r);
-    return rc;
 }
 
 int
@@ -147,20 +140,6 @@ rag_store_outbox_reply_failed(PGconn *db, const char *thread_id,
         7, p);
 }
 
-/* Runs a statement returning rows: how many, or -1. */
-static int
-count_rows(PGconn *db, const char *sql, int n, const char *const *p)
-{
-    PGresult *r = rag_db_query(db, sql, n, p);
-    int rows;
-
-    if (r == NULL)
-        return -1;
-    rows = PQntuples(r);
-    PQclear(r);
-    return rows;
-}
-
 int
 rag_store_outbox_renew(PGconn *db, const char *worker, long lease_s)
 {
@@ -169,16 +148,16 @@ rag_store_outbox_renew(PGconn *db, const char *worker, long lease_s)
     int a, b;
 
     snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
-    a = count_rows(db,
-                   "UPDATE messages SET lease_until = now() + "
-                   "make_interval(secs => $2::int) WHERE locked_by = $1 "
-                   "AND from_bot AND NOT processed RETURNING 1",
-                   2, p);
-    b = count_rows(db,
-                   "UPDATE deliveries SET lease_until = now() + "
-                   "make_interval(secs => $2::int) WHERE locked_by = $1 "
-                   "AND state = 'queued' RETURNING 1",
-                   2, p);
+    a = rag_db_count(db,
+                     "UPDATE messages SET lease_until = now() + "
+                     "make_interval(secs => $2::int) WHERE locked_by = $1 "
+                     "AND from_bot AND NOT processed RETURNING 1",
+                     2, p);
+    b = rag_db_count(db,
+                     "UPDATE deliveries SET lease_until = now() + "
+                     "make_interval(secs => $2::int) WHERE locked_by = $1 "
+                     "AND state = 'queued' RETURNING 1",
+                     2, p);
     return a < 0 || b < 0 ? -1 : a + b;
 }
 
@@ -192,7 +171,7 @@ enqueue(PGconn *db, const char *thread, const char *kind, const char *target,
 {
     const char *p[] = {thread, kind, target, emoji, body, key};
 
-    return count_rows(
+    return rag_db_count(
         db,
         "INSERT INTO deliveries (thread_id, kind, target_id, emoji, body, "
         "  dedupe_key) VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
@@ -373,7 +352,7 @@ rag_store_outbox_done(PGconn *db, long long id, const char *worker,
     const char *p[] = {ids, worker, discord_id};
 
     snprintf(ids, sizeof(ids), "%lld", id);
-    return count_rows(
+    return rag_db_count(
         db,
         "UPDATE deliveries SET "
         "  state = CASE WHEN dirty THEN 'queued' ELSE 'done' END, "
@@ -397,14 +376,14 @@ rag_store_outbox_failed(PGconn *db, long long id, const char *worker,
     snprintf(base, sizeof(base), "%ld", backoff_ms > 0 ? backoff_ms : 1000);
     snprintf(max, sizeof(max), "%d", max_attempts > 0 ? max_attempts : 10);
     if (permanent)
-        return count_rows(db,
-                          "UPDATE deliveries SET state = 'failed', "
-                          "last_error = $3, failure = $4, dirty = false, "
-                          "lease_until = NULL, locked_by = NULL "
-                          "WHERE id = $1::bigint AND locked_by = $2 "
-                          "RETURNING 1",
-                          4, p);
-    return count_rows(
+        return rag_db_count(db,
+                            "UPDATE deliveries SET state = 'failed', "
+                            "last_error = $3, failure = $4, dirty = false, "
+                            "lease_until = NULL, locked_by = NULL "
+                            "WHERE id = $1::bigint AND locked_by = $2 "
+                            "RETURNING 1",
+                            4, p);
+    return rag_db_count(
         db,
         "UPDATE deliveries SET locked_by = NULL, dirty = false, "
         "  state = CASE WHEN attempts >= $6::int THEN 'failed' "
@@ -425,7 +404,7 @@ rag_store_outbox_fail_unreachable(PGconn *db)
     int a, b;
 
     /* not while a worker holds the row: its own answer settles it */
-    a = count_rows(
+    a = rag_db_count(
         db,
         "UPDATE messages m SET processed = true, lease_until = NULL, "
         "  locked_by = NULL, delivery_failure = t.unreachable, "
@@ -434,7 +413,7 @@ rag_store_outbox_fail_unreachable(PGconn *db)
         "  t.unreachable IS NOT NULL AND m.from_bot AND NOT m.processed "
         "  AND (m.locked_by IS NULL OR m.lease_until < now()) RETURNING 1",
         0, NULL);
-    b = count_rows(
+    b = rag_db_count(
         db,
         "UPDATE deliveries d SET state = 'failed', lease_until = NULL, "
         "  locked_by = NULL, dirty = false, failure = t.unreachable, "
@@ -483,10 +462,10 @@ rag_store_outbox_ban_notice(PGconn *db, const char *guild_id,
     char key[160];
     int told;
 
-    told = count_rows(db,
-                      "INSERT INTO ban_notices (guild_id, user_id) "
-                      "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
-                      2, p);
+    told = rag_db_count(db,
+                        "INSERT INTO ban_notices (guild_id, user_id) "
+                        "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+                        2, p);
     if (told <= 0)
         return told;
     snprintf(key, sizeof(key), "ban:%s:%s", p[0], user_id);

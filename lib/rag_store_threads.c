@@ -9,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs a statement that RETURNs one row when it changed something:
- * 1 changed, 0 not, -1 error. */
-static int
-changed(PGconn *db, const char *sql, int n, const char *const *p)
-{
-    PGresult *r = rag_db_query(db, sql, n, p);
-    int rc;
-
-    if (r == NULL)
-        return -1;
-    rc = PQntuples(r) > 0;
-    PQclear(r);
-    return rc;
-}
-
 int
 rag_store_threads_by_controller(PGconn *db, const char *controller_id,
                                 rag_thread_ref *out)
@@ -57,11 +42,11 @@ rag_store_threads_solve(PGconn *db, const char *thread_id, const char *user_id)
 {
     const char *p[] = {thread_id, user_id};
 
-    return changed(db,
-                   "UPDATE threads SET solved = true, solved_by = $2, "
-                   "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-                   "RETURNING 1",
-                   2, p);
+    return rag_db_count(db,
+                        "UPDATE threads SET solved = true, solved_by = $2, "
+                        "solved_at = now() WHERE thread_id = $1 AND NOT solved "
+                        "RETURNING 1",
+                        2, p);
 }
 
 int
@@ -69,10 +54,11 @@ rag_store_threads_unsolve(PGconn *db, const char *thread_id)
 {
     const char *p[] = {thread_id};
 
-    return changed(db,
-                   "UPDATE threads SET solved = false WHERE thread_id = $1 "
-                   "AND solved RETURNING 1",
-                   1, p);
+    return rag_db_count(
+        db,
+        "UPDATE threads SET solved = false WHERE thread_id = $1 "
+        "AND solved RETURNING 1",
+        1, p);
 }
 
 int
@@ -80,10 +66,10 @@ rag_store_threads_set_open(PGconn *db, const char *thread_id, int open)
 {
     const char *p[] = {thread_id, open ? "true" : "false"};
 
-    return changed(db,
-                   "UPDATE threads SET open = $2::boolean WHERE "
-                   "thread_id = $1 AND open <> $2::boolean RETURNING 1",
-                   2, p);
+    return rag_db_count(db,
+                        "UPDATE threads SET open = $2::boolean WHERE "
+                        "thread_id = $1 AND open <> $2::boolean RETURNING 1",
+                        2, p);
 }
 
 int
@@ -92,12 +78,12 @@ rag_store_threads_track(PGconn *db, const rag_thread_new *t)
     const char *p[] = {t->thread_id, t->guild_id,   t->forum_id,
                        t->title,     t->collection, t->author_id};
 
-    return changed(db,
-                   "INSERT INTO threads (thread_id, guild_id, "
-                   "forum_channel_id, title, collection, author_id) "
-                   "VALUES ($1, $2, $3, $4, $5, $6) "
-                   "ON CONFLICT (thread_id) DO NOTHING RETURNING 1",
-                   6, p);
+    return rag_db_count(db,
+                        "INSERT INTO threads (thread_id, guild_id, "
+                        "forum_channel_id, title, collection, author_id) "
+                        "VALUES ($1, $2, $3, $4, $5, $6) "
+                        "ON CONFLICT (thread_id) DO NOTHING RETURNING 1",
+                        6, p);
 }
 
 int
@@ -127,10 +113,10 @@ rag_store_threads_set_title(PGconn *db, const char *thread_id,
 {
     const char *p[] = {thread_id, title};
 
-    return changed(db,
-                   "UPDATE threads SET title = $2 WHERE thread_id = $1 "
-                   "AND title IS DISTINCT FROM $2 RETURNING 1",
-                   2, p);
+    return rag_db_count(db,
+                        "UPDATE threads SET title = $2 WHERE thread_id = $1 "
+                        "AND title IS DISTINCT FROM $2 RETURNING 1",
+                        2, p);
 }
 
 int
@@ -173,11 +159,11 @@ rag_store_threads_set_controller(PGconn *db, const char *thread_id,
 {
     const char *p[] = {thread_id, controller_id};
 
-    return changed(db,
-                   "UPDATE threads SET thread_controller_id = $2 "
-                   "WHERE thread_id = $1 AND thread_controller_id IS NULL "
-                   "RETURNING 1",
-                   2, p);
+    return rag_db_count(db,
+                        "UPDATE threads SET thread_controller_id = $2 "
+                        "WHERE thread_id = $1 AND thread_controller_id IS NULL "
+                        "RETURNING 1",
+                        2, p);
 }
 
 int
@@ -234,11 +220,11 @@ rag_store_threads_unreachable(PGconn *db, const char *thread_id,
 {
     const char *p[] = {thread_id, reason};
 
-    return changed(db,
-                   "UPDATE threads SET unreachable = $2, unreachable_at = "
-                   "now() WHERE thread_id = $1 AND unreachable IS NULL "
-                   "RETURNING 1",
-                   2, p);
+    return rag_db_count(db,
+                        "UPDATE threads SET unreachable = $2, unreachable_at = "
+                        "now() WHERE thread_id = $1 AND unreachable IS NULL "
+                        "RETURNING 1",
+                        2, p);
 }
 
 int
@@ -246,11 +232,12 @@ rag_store_threads_reachable(PGconn *db, const char *thread_id)
 {
     const char *p[] = {thread_id};
 
-    return changed(db,
-                   "UPDATE threads SET unreachable = NULL, unreachable_at = "
-                   "NULL WHERE thread_id = $1 AND unreachable IS NOT NULL "
-                   "RETURNING 1",
-                   1, p);
+    return rag_db_count(
+        db,
+        "UPDATE threads SET unreachable = NULL, unreachable_at = "
+        "NULL WHERE thread_id = $1 AND unreachable IS NOT NULL "
+        "RETURNING 1",
+        1, p);
 }
 
 int
