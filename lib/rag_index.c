@@ -44,6 +44,7 @@ struct rag_index {
     const unsigned char *sec[IXS_COUNT];
     uint64_t seclen[IXS_COUNT];
     ZSTD_DDict *ddict; /* from BODYDICT, when bodies are compressed */
+    char language[32]; /* Snowball analyzer's language, or "" */
     double *norms;     /* BM25 length normalisation by doc length */
     uint32_t max_dl;
     int has_fields;    /* the BM25F sections are there */
@@ -310,12 +311,15 @@ meta_key_ok(const char *k, size_t n)
     return 1;
 }
 
+/* META: well-formed lines; an analyzer this build implements, and for
+ * the Snowball one a language its libstemmer has. */
 static int
 check_meta(rag_index *ix, char *err, size_t errlen)
 {
     const char *p = (const char *) ix->sec[IXS_META];
-    size_t n = ix->seclen[IXS_META], i = 0;
-    int analyzer = 0;
+    size_t n = ix->seclen[IXS_META], i = 0, vl;
+    const char *an = NULL, *lang = NULL;
+    size_t an_len = 0, lang_len = 0;
 
     while (i < n) {
         const char *line = p + i, *eq, *nl;
@@ -326,25 +330,53 @@ check_meta(rag_index *ix, char *err, size_t errlen)
             seterr(err, errlen, "index META malformed");
             return -1;
         }
+        vl = (size_t) (nl - eq - 1);
         if (eq - line == 8 && memcmp(line, "analyzer", 8) == 0) {
-            size_t vl = (size_t) (nl - eq - 1);
-            if (vl != strlen(IXF_ANALYZER) ||
-                memcmp(eq + 1, IXF_ANALYZER, vl) != 0) {
-                seterr(err, errlen,
-                       "index analyzer \"%.*s\" is not implemented by this "
-                       "build (%s)",
-                       (int) (vl > 64 ? 64 : vl), eq + 1, IXF_ANALYZER);
-                return -1;
-            }
-            analyzer = 1;
+            an = eq + 1;
+            an_len = vl;
+        } else if (eq - line == 8 && memcmp(line, "language", 8) == 0) {
+            lang = eq + 1;
+            lang_len = vl;
         }
         i = (size_t) (nl - p) + 1;
     }
-    if (!analyzer) {
+    if (an == NULL) {
         seterr(err, errlen, "index META has no analyzer");
         return -1;
     }
-    return 0;
+    if (an_len == strlen(IXF_ANALYZER) &&
+        memcmp(an, IXF_ANALYZER, an_len) == 0 && lang == NULL)
+        return 0;
+    if (an_len == strlen(IXF_ANALYZER_SNOWBALL) &&
+        memcmp(an, IXF_ANALYZER_SNOWBALL, an_len) == 0) {
+        if (lang == NULL || lang_len == 0 ||
+            lang_len >= sizeof(ix->language)) {
+            seterr(err, errlen, "index analyzer %s without a language",
+                   IXF_ANALYZER_SNOWBALL);
+            return -1;
+        }
+        memcpy(ix->language, lang, lang_len);
+        ix->language[lang_len] = '\0';
+        if (!rag_stem_language_ok(ix->language)) {
+            seterr(err, errlen,
+                   "index language \"%s\" has no stemmer in this build's "
+                   "libstemmer",
+                   ix->language);
+            return -1;
+        }
+        return 0;
+    }
+    if (lang != NULL && an_len == strlen(IXF_ANALYZER) &&
+        memcmp(an, IXF_ANALYZER, an_len) == 0) {
+        seterr(err, errlen, "index META language with analyzer %s",
+               IXF_ANALYZER);
+        return -1;
+    }
+    seterr(err, errlen,
+           "index analyzer \"%.*s\" is not implemented by this build (%s, %s)",
+           (int) (an_len > 64 ? 64 : an_len), an, IXF_ANALYZER,
+           IXF_ANALYZER_SNOWBALL);
+    return -1;
 }
 
 static int
@@ -911,6 +943,12 @@ rag_index_close(rag_index *ix)
     free(ix->norms);
     free(ix->copy);
     free(ix);
+}
+
+const char *
+rag_index_language(const rag_index *ix)
+{
+    return ix->language[0] ? ix->language : NULL;
 }
 
 const rag_index_fields *

@@ -107,8 +107,17 @@ rag_bm25f_wnorm(double weight, double b, double len, double avglen)
     return weight / (1 - b + b * len / avglen);
 }
 
-/* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" is the
- * writer's own) with a one-line value. 0 or -1. */
+/* The stemmer the terms are made with: a Snowball language (the
+ * collection's, rag_terms.h: "english", "german", ...) recorded in META
+ * (analyzer IXF_ANALYZER_SNOWBALL, language) so that queries are stemmed
+ * as the records were; NULL: the light English stemmer (IXF_ANALYZER,
+ * the default). Before the first record. 0, or -1 with err filled (an
+ * unknown language names the known ones). */
+int rag_index_writer_set_language(rag_index_writer *w, const char *language,
+                                  char *err, size_t errlen);
+
+/* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" and
+ * "language" are the writer's own) with a one-line value. 0 or -1. */
 int rag_index_writer_set_meta(rag_index_writer *w, const char *key,
                               const char *value);
 /* Why the last add failed (out of memory, temporary file), or "". */
@@ -162,6 +171,11 @@ void rag_index_buf_free(rag_index_buf *buf);
 /* The META value of key (a view into the index, not NUL-terminated), or
  * NULL. */
 const char *rag_index_meta(const rag_index *ix, const char *key, size_t *len);
+/* The Snowball language the index's terms were stemmed with
+ * (NUL-terminated, valid while the index is open), or NULL: the light
+ * English stemmer. Queries must be stemmed the same way (rag_search
+ * does). */
+const char *rag_index_language(const rag_index *ix);
 
 /* ---- Lower-level read access, for rag_search and tests ----------------
  * All views point into the index's memory and were bounds-checked when

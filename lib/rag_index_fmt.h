@@ -35,7 +35,9 @@
  * Sections of format 2.0 (all major 1):
  *   META      "key=value\n" lines, UTF-8: analyzer (which rag_terms
  *             rules made the terms; a reader refuses one it does not
- *             implement), plus informational keys
+ *             implement), with the Snowball analyzer language (the
+ *             libstemmer algorithm; a reader refuses one its libstemmer
+ *             lacks), plus informational keys
  *   DOCS      n_docs x 40: i64 chunk_id, u64 str_off (into STRINGS),
  *             u32 url_len, title_len, heading_len, body_len, u32 body
  *             bytes stored, u32 flags (bit 0: the body is a zstd frame
@@ -142,6 +144,8 @@
 /* The analyzer this build implements: rag_terms' rules (light English
  * stemmer, identifiers, SQL phrases), heading counted twice. */
 #define IXF_ANALYZER "rag_terms-en/1"
+/* The same rules with a Snowball stemmer (META language) instead. */
+#define IXF_ANALYZER_SNOWBALL "rag_terms-snowball/1"
 
 /* BM25 parameters the writer uses. */
 #define IXF_K1 1.2

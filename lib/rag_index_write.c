@@ -108,6 +108,7 @@ struct rag_index_writer {
     uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
     uint64_t ftotal[RAG_INDEX_FIELDS];
     int cur_field, cur_rep; /* what occ_cb is reading */
+    rag_stemmer *st; /* Snowball, or NULL: the light English stemmer */
     const void *ft; /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
@@ -275,8 +276,7 @@ rag_index_writer_new(uint32_t dims)
         w->vunit = malloc(dims * sizeof(float));
         w->vq = malloc(dims);
     }
-    if (w->hash == NULL || (dims && (w->vunit == NULL || w->vq == NULL)) ||
-        rag_index_writer_set_meta(w, "analyzer", IXF_ANALYZER) != 0) {
+    if (w->hash == NULL || (dims && (w->vunit == NULL || w->vq == NULL))) {
         rag_index_writer_free(w);
         return NULL;
     }
@@ -293,6 +293,7 @@ rag_index_writer_free(rag_index_writer *w)
     free(w->docs);
     free(w->dl);
     free(w->flen);
+    rag_stemmer_free(w->st);
     free(w->hasvec);
     spill_close(&w->str);
     spill_close(&w->vec);
@@ -381,8 +382,9 @@ rag_index_writer_set_meta(rag_index_writer *w, const char *key,
 {
     size_t kl = strlen(key), vl = strlen(value);
 
-    if (kl == 0 || kl > 64 || strchr(value, '\n') != NULL || vl > 4096)
-        return -1;
+    if (kl == 0 || kl > 64 || strchr(value, '\n') != NULL || vl > 4096 ||
+        strcmp(key, "analyzer") == 0 || strcmp(key, "language") == 0)
+        return -1; /* the writer's own */
     for (size_t i = 0; i < kl; i++) {
         char c = key[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -401,6 +403,29 @@ rag_index_writer_set_meta(rag_index_writer *w, const char *key,
         return -1;
     w->meta = m;
     w->metalen += (size_t) sprintf(m + w->metalen, "%s=%s\n", key, value);
+    return 0;
+}
+
+int
+rag_index_writer_set_language(rag_index_writer *w, const char *language,
+                              char *err, size_t errlen)
+{
+    rag_stemmer *st;
+
+    if (w->ndocs > 0) {
+        snprintf(err, errlen, "index writer: language set after records");
+        return -1;
+    }
+    if (language == NULL) {
+        rag_stemmer_free(w->st);
+        w->st = NULL;
+        return 0;
+    }
+    st = rag_stemmer_new(language, err, errlen);
+    if (st == NULL)
+        return -1;
+    rag_stemmer_free(w->st);
+    w->st = st;
     return 0;
 }
 
@@ -646,7 +671,7 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
         w->cur_field = i - 1;
         for (int rep = 0; rep < (i == 2 ? 2 : 1); rep++) {
             w->cur_rep = rep;
-            got = rag_terms_each(f[i], lens[i], occ_cb, w);
+            got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
             if (got < 0)
                 goto oom;
             before += (uint64_t) got;
@@ -1504,6 +1529,15 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     }
 
     sect_begin(o, tab, &nt, IXS_META);
+    {
+        char an[128];
+        int al = w->st ? snprintf(an, sizeof(an), "analyzer=%s\nlanguage=%s\n",
+                                  IXF_ANALYZER_SNOWBALL,
+                                  rag_stemmer_language(w->st))
+                       : snprintf(an, sizeof(an), "analyzer=%s\n",
+                                  IXF_ANALYZER);
+        wput(o, an, (size_t) al);
+    }
     wput(o, w->meta, w->metalen);
     sect_end(o, tab, &nt);
 

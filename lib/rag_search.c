@@ -689,6 +689,24 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
     return 0;
 }
 
+/* The query's terms into qt, stemmed as the index's records were (its
+ * Snowball language, or the light English stemmer). 0 or -1 (out of
+ * memory). */
+static int
+query_terms(const rag_index *ix, const char *text, size_t len, qterms *qt)
+{
+    const char *lang = rag_index_language(ix);
+    rag_stemmer *st = NULL;
+    char err[64];
+
+    /* a stemmer is not thread-safe and costs little: one per query */
+    if (lang != NULL && (st = rag_stemmer_new(lang, err, sizeof(err))) == NULL)
+        return -1;
+    rag_terms_each_stem(st, text, len, qterm_cb, qt);
+    rag_stemmer_free(st);
+    return 0;
+}
+
 int
 rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
 {
@@ -773,8 +791,8 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     qt->n = 0;
     hb.cap = cand;
     if (use_bm25) {
-        if (q->text)
-            rag_terms_each(q->text, q->text_len, qterm_cb, qt);
+        if (q->text && query_terms(ix, q->text, q->text_len, qt) != 0)
+            goto done;
         if (bm25_leg(ix, qt, &hb) != 0)
             goto done;
         topk_sort(&hb);

@@ -3,6 +3,9 @@
 # /search and through the answer path (rag-ask): both rank with
 # lib/rag_search and must agree.
 #   - page diversity: no page twice in the top while other pages matched
+#   - a collection's language: its Snowball stemmer builds the index and
+#     stems the queries of /search and the answer path alike; an unknown
+#     language is refused with the list of known ones
 use strict;
 use warnings;
 use Test::More;
@@ -119,6 +122,80 @@ sub ask {
     my @asked = ask('row lock');
     is_deeply(\@asked, \@hits, 'the answer path ranks the same passages')
         or diag explain [\@asked, \@hits];
+}
+
+# --- a collection's language ------------------------------------------------
+{
+    my $admin = RagTest::bin('rag-admin');
+    my $o = `$admin collection-add handbuch Handbuch --language klingon 2>&1`;
+    is($? >> 8, 2, 'unknown language refused');
+    like($o, qr/unknown language "klingon" \(default, or one of: .*german/,
+        'names the languages there are');
+    is(RagTest::psql($pg,
+        "SELECT count(*) FROM collections WHERE name = 'handbuch'"), 0,
+        'nothing created');
+    $o = `$admin collection-add handbuch Handbuch --language german 2>&1`;
+    is($?, 0, 'collection-add --language german') or diag $o;
+    like($o, qr/language german/, 'says so');
+    is(RagTest::psql($pg,
+        "SELECT language FROM collections WHERE name = 'handbuch'"),
+        'german', 'stored');
+    my @de = (
+        ['https://docs.example/de/haus', 'Häuser', 'Häuser bauen',
+         'Jedes der Häuser braucht ein Fundament und ein Dach.'],
+        ['https://docs.example/de/strasse', 'Straßen', 'Straßen planen',
+         'Die Straße verbindet die Orte; jede Straße hat einen Namen.'],
+        ['https://docs.example/de/auto', 'Autos', 'Fahren',
+         'Ein Auto fährt auf der Straße.'],
+    );
+    for my $d (@de) {
+        my ($url, $title, $hp, $body) = @$d;
+        my $id = RagTest::psql($pg, "INSERT INTO documents (collection_id, "
+            . "url, title) SELECT id, " . q_($url) . ", " . q_($title)
+            . " FROM collections WHERE name = 'handbuch' RETURNING id");
+        RagTest::psql($pg, "INSERT INTO chunks (document_id, ordinal, "
+            . "heading_path, anchor, body) VALUES ($id, 0, " . q_($hp)
+            . ", '', " . q_($body) . ")");
+    }
+    $o = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir handbuch 2>&1`;
+    is($?, 0, 'rag-reindex handbuch') or diag $o;
+    # "Haus" meets "Häuser" only through the German stemmer; the light
+    # English one keeps them apart
+    my @hits = search(q => 'Haus', collection => 'handbuch', k => 5,
+        mode => 'bm25');
+    is_deeply(\@hits, ['https://docs.example/de/haus'],
+        '/search stems the query in German') or diag explain \@hits;
+    @hits = search(q => 'Strassen', collection => 'handbuch', k => 5,
+        mode => 'bm25');
+    is($hits[0], 'https://docs.example/de/strasse', 'Strassen finds Straße');
+    my $c2 = "$ixdir/ask-de.conf";
+    RagTest::write_file($c2, "index_dir = $ixdir\nanswer_top_k = 5\n"
+        . "answer_extract_passages = 5\nanswer_extract_min_ratio = 0\n"
+        . "answer_min_score = 0\n");
+    my $a = `@{[RagTest::bin('rag-ask')]} -c $c2 --collection handbuch 'Strassen' 2>&1`;
+    my ($src) = $a =~ /^Sources:\n(.*)\z/ms;
+    my @asked = ($src // '') =~ /^    (\S+)  \(score/mg;
+    is_deeply(\@asked, \@hits, 'the answer path ranks the same in German')
+        or diag explain [\@asked, \@hits, $a];
+
+    # back to the built-in English stemmer: "Haus" no longer finds it
+    $o = `$admin collection-add handbuch Handbuch --language default 2>&1`;
+    is($?, 0, '--language default') or diag $o;
+    is(RagTest::psql($pg, "SELECT coalesce(language, 'NULL') FROM "
+        . "collections WHERE name = 'handbuch'"), 'NULL', 'cleared');
+    $o = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir handbuch 2>&1`;
+    is($?, 0, 'reindexed') or diag $o;
+    ok(RagTest::wait_for(sub {
+        !search(q => 'Haus', collection => 'handbuch', k => 5,
+            mode => 'bm25') }, 10), 'English stemming: no hit for Haus');
+
+    # a language written past rag-admin: the indexer refuses it, clearly
+    RagTest::psql($pg, "UPDATE collections SET language = 'klingon' "
+        . "WHERE name = 'handbuch'");
+    $o = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir handbuch 2>&1`;
+    isnt($?, 0, 'rag-reindex fails on an unknown language');
+    like($o, qr/collection handbuch: unknown stemmer language "klingon"/,
+        'says which and why') or diag $o;
 }
 
 done_testing;

@@ -623,6 +623,91 @@ strings_len(const unsigned char *b)
     return (size_t) rd64(b + entry(b, "STRINGS") + 24);
 }
 
+/* A collection's language: its Snowball stemmer makes the terms, META
+ * records it, the reader gives it back and refuses one libstemmer lacks;
+ * the writer refuses an unknown language and one set after records. */
+static void
+test_language(void)
+{
+    char path[256], err[512];
+    rag_index_writer *w = rag_index_writer_new(0);
+    rag_index_input a = {1, "https://d.example/haus", "Das Haus",
+                         "Die H\xc3\xa4user", "Viele H\xc3\xa4user und Stra\xc3\x9f" "en",
+                         NULL};
+    rag_index *ix;
+    rag_postings pl;
+    size_t ml;
+    const char *mv;
+
+    snprintf(path, sizeof(path), "%s/lang.idx", dir);
+    CHECK_INT(rag_index_writer_set_language(w, "klingon", err, sizeof(err)),
+              -1);
+    CHECK(strstr(err, "unknown stemmer language \"klingon\"") != NULL &&
+          strstr(err, "german") != NULL);
+    CHECK_INT(rag_index_writer_set_meta(w, "language", "german"), -1);
+    CHECK_INT(rag_index_writer_set_meta(w, "analyzer", "x"), -1);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    CHECK_INT(rag_index_writer_add(w, &a), 0);
+    CHECK_INT(rag_index_writer_set_language(w, "french", err, sizeof(err)),
+              -1);
+    CHECK(strstr(err, "after records") != NULL);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    CHECK(rag_index_language(ix) != NULL &&
+          strcmp(rag_index_language(ix), "german") == 0);
+    mv = rag_index_meta(ix, "analyzer", &ml);
+    CHECK(mv != NULL && ml == 20 &&
+          memcmp(mv, "rag_terms-snowball/1", 20) == 0);
+    /* Haus, Häuser: one term; Straßen: strass; "die" is a word */
+    CHECK_INT(rag_index_term(ix, "haus", 4, &pl), 0);
+    CHECK_INT(pl.df, 1);
+    CHECK_INT(rag_index_term(ix, "strass", 6, &pl), 0);
+    CHECK_INT(rag_index_term(ix, "die", 3, &pl), 0);
+    CHECK(rag_index_term(ix, "h\xc3\xa4user", 7, &pl) != 0);
+    rag_index_close(ix);
+
+    /* the META language damaged: refused, saying why */
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    size_t m = sect_off(b, "META");
+    unsigned char *d = malloc(len);
+    char *at = memmem(b + m, 64, "language=german", 15);
+    CHECK(at != NULL);
+    if (at != NULL) {
+        size_t o = (size_t) ((unsigned char *) at - b);
+        memcpy(d, b, len);
+        d[o + 14] = 'X';
+        expect_reject_buf(d, len, "language \"germaX\" has no stemmer");
+        memcpy(d, b, len);
+        d[o + 7] = 'X'; /* languagX=german: no language */
+        expect_reject_buf(d, len, "without a language");
+    }
+    free(d);
+    free(b);
+
+    /* NULL: the light English stemmer again, no language in META */
+    w = rag_index_writer_new(0);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    CHECK_INT(rag_index_writer_set_language(w, NULL, err, sizeof(err)), 0);
+    CHECK_INT(rag_index_writer_add(w, &a), 0);
+    CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL && rag_index_language(ix) == NULL);
+    CHECK(ix != NULL && rag_index_meta(ix, "language", &ml) == NULL);
+    rag_index_close(ix);
+}
+
 static void
 test_compressed_bodies(void)
 {
@@ -794,6 +879,7 @@ main(void)
     RUN(test_open_errors);
     RUN(test_corruption);
     RUN(test_compressed_bodies);
+    RUN(test_language);
     RUN(test_paths);
     RUN(test_vectors_parse);
     char cmd[300];

@@ -296,6 +296,81 @@ mt_worker(void *p)
     return NULL;
 }
 
+/* An index in a collection's language: the query is stemmed with the
+ * index's Snowball stemmer (German here), so "Haus" finds "Häuser";
+ * the light English stemmer would not. Searched from several threads at
+ * once (a stemmer is not thread-safe: one per query). */
+static void
+test_language(void)
+{
+    static const char *const bodies[] = {
+        "Die H\xc3\xa4user der Altstadt", "Ein Auto f\xc3\xa4hrt schnell",
+        "Stra\xc3\x9f" "en und Wege", "Das Auto und die Stra\xc3\x9f" "e"};
+    static const char *const urls[] = {"u1", "u2", "u3", "u4"};
+    static const char *const queries[] = {"Haus", "STRASSE", "Auto",
+                                           "h\xc3\xa4usern", "Wegen"};
+    static const int first[] = {100, -1, -1, 100, 102};
+    char path[256], err[512];
+    rag_index_writer *w = rag_index_writer_new(0);
+    rag_index *ix;
+    rag_hit h[5], want[5][5];
+    int wantn[5], bad = 0;
+    pthread_t th[4];
+    mt_arg args[4];
+
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    for (int i = 0; i < 4; i++) {
+        rag_index_input in = {100 + i, urls[i], "", "", bodies[i], NULL};
+        CHECK_INT(rag_index_writer_add(w, &in), 0);
+    }
+    snprintf(path, sizeof(path), "%s/german.idx", dir);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    for (int i = 0; i < 5; i++) {
+        rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
+                       RAG_SEARCH_BM25, 0};
+        wantn[i] = rag_search(ix, &q, want[i]);
+        if (first[i] >= 0) {
+            CHECK(wantn[i] >= 1 && want[i][0].chunk_id == first[i]);
+        }
+    }
+    CHECK_INT(wantn[0], 1);
+    CHECK_INT(wantn[1], 2); /* Straßen, Straße */
+    CHECK_INT(wantn[2], 2); /* Auto twice */
+    for (int t = 0; t < 4; t++) {
+        args[t] = (mt_arg){ix, queries, 5, want, wantn, 0};
+        pthread_create(&th[t], NULL, mt_worker, &args[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        bad += args[t].mismatches;
+    }
+    CHECK_INT(bad, 0);
+    rag_index_close(ix);
+
+    /* the same records stemmed by the light English stemmer: "Haus"
+     * does not meet "Häuser" */
+    w = rag_index_writer_new(0);
+    for (int i = 0; i < 4; i++) {
+        rag_index_input in = {100 + i, urls[i], "", "", bodies[i], NULL};
+        CHECK_INT(rag_index_writer_add(w, &in), 0);
+    }
+    CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix) {
+        rag_query q = {"Haus", 4, NULL, 5, RAG_SEARCH_BM25, 0};
+        CHECK_INT(rag_search(ix, &q, h), 0);
+        rag_index_close(ix);
+    }
+}
+
 static void
 test_threads(void)
 {
@@ -1037,6 +1112,7 @@ main(void)
     RUN(test_ties);
     RUN(test_per_page);
     RUN(test_threads);
+    RUN(test_language);
     RUN(test_rrf);
     RUN(test_vector_recall);
     RUN(test_pruned_equals_exhaustive);
