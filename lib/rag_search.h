@@ -77,10 +77,16 @@ typedef struct {
  * arguments (or out of memory). */
 int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
 
+/* Pseudo-relevance feedback on the BM25 leg when it runs alone (no
+ * vector or in-process semantic leg; lib/rag_search.c, prf_expand): on by
+ * default; off for tests and measurements. */
+enum rag_search_prf { RAG_SEARCH_PRF_AUTO = 0, RAG_SEARCH_PRF_OFF };
+
 typedef struct {
     uint32_t n_probe; /* vector lists scanned: 0 = the index's default,
                          >= its list count = every vector (exact) */
     enum rag_search_ft ft;
+    enum rag_search_prf prf;
 } rag_search_opts;
 
 /* rag_search with tuning; opts may be NULL (defaults). */

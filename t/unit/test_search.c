@@ -371,6 +371,61 @@ test_language(void)
     }
 }
 
+/* Pseudo-relevance feedback: the words the best records share (here
+ * "skip locked") join the query, so a record naming the feature without
+ * any of the user's words is found; the first pass's best stays first;
+ * terms in a tenth or more of the records are not taken. */
+static void
+test_prf(void)
+{
+    enum { NF = 44 };
+    static char bodies[NF][96];
+    static const char *urls[NF];
+    static char ubuf[NF][16];
+    doc docs[NF];
+    rag_hit h[10], h0[10];
+    rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF};
+    rag_query q = {"two servers grab the same row", 29, NULL, 10,
+                   RAG_SEARCH_BM25, 0};
+
+    snprintf(bodies[0], 96, "servers grab row row: use skip locked");
+    snprintf(bodies[1], 96, "two servers grab a row; skip locked rows");
+    snprintf(bodies[2], 96, "same row grabbed by servers, skip locked");
+    snprintf(bodies[3], 96, "the skip locked clause of select for update");
+    for (int i = 4; i < NF; i++)
+        snprintf(bodies[i], 96, "filler w%dq number x%dz", i, i);
+    for (int i = 0; i < NF; i++) {
+        snprintf(ubuf[i], 16, "p%d", i);
+        urls[i] = ubuf[i];
+        docs[i] = (doc){bodies[i], NULL};
+    }
+    rag_index *ix = build_at(docs, urls, NF, 0, "prf");
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    int n0 = rag_search_ex(ix, &q, &off, h0);
+    int n1 = rag_search(ix, &q, h);
+    CHECK_INT(n0, 3); /* the records with the user's words */
+    CHECK_INT(n1, 4); /* and the one naming the feature */
+    CHECK(n0 > 0 && n1 > 0 && h[0].rec == h0[0].rec);
+    int found = 0;
+    for (int i = 0; i < n1; i++)
+        found |= h[i].chunk_id == 103;
+    CHECK(found);
+    CHECK(n1 == 4 && h[3].chunk_id == 103 && h[3].bm25 > 0);
+    for (int i = 0; i + 1 < n1; i++)
+        CHECK(h[i].score >= h[i + 1].score);
+    rag_index_close(ix);
+
+    /* "skip" and "locked" in 4 of 5 records: too common to add */
+    ix = build_at(docs, urls, 5, 0, "prf5");
+    CHECK(ix != NULL);
+    if (ix) {
+        CHECK_INT(rag_search(ix, &q, h), 3);
+        rag_index_close(ix);
+    }
+}
+
 static void
 test_threads(void)
 {
@@ -836,9 +891,13 @@ test_pruned_equals_exhaustive(void)
             if (nall > 4 * k)
                 pruned_k++;
 
+            /* feedback off: BM25 of the query's own terms exactly */
+            rag_search_opts noprf = {0, RAG_SEARCH_FT_AUTO,
+                                     RAG_SEARCH_PRF_OFF};
             rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25,
                            RAG_SEARCH_PER_PAGE_ANY};
-            int got = rag_search(ixs[m], &q, h), ok = got == (int) want;
+            int got = rag_search_ex(ixs[m], &q, &noprf, h),
+                ok = got == (int) want;
             for (int i = 0; ok && i < got; i++)
                 ok = h[i].rec == all[i].rec &&
                      h[i].bm25 == all[i].s / 1099511627776.0 &&
@@ -861,7 +920,7 @@ test_pruned_equals_exhaustive(void)
             }
             memcpy(div + nd, late, nl * sizeof(eq_scored));
             q.per_page = 0;
-            got = rag_search(ixs[m], &q, h);
+            got = rag_search_ex(ixs[m], &q, &noprf, h);
             ok = ok && got == (int) (want < pool ? want : pool);
             for (int i = 0; ok && i < got; i++)
                 ok = h[i].rec == div[i].rec &&
@@ -968,7 +1027,7 @@ test_vector_lists(void)
             qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
         rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR,
                        RAG_SEARCH_PER_PAGE_ANY};
-        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO}, def = {0, 0};
+        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO, 0}, def = {0, 0, 0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
         CHECK_INT(ne, K);
@@ -977,7 +1036,7 @@ test_vector_lists(void)
             for (int j = 0; j < K; j++)
                 found += h[i].rec == e[j].rec;
         /* the exact scan through the lists == the plain exact scan */
-        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO};
+        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO, 0};
         rag_hit x[K];
         rag_search_ex(ix, &q, &more, x);
         int eq = 1;
@@ -1112,6 +1171,7 @@ main(void)
     RUN(test_ties);
     RUN(test_per_page);
     RUN(test_threads);
+    RUN(test_prf);
     RUN(test_language);
     RUN(test_rrf);
     RUN(test_vector_recall);
