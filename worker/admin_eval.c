@@ -12,7 +12,7 @@
  *
  *   rag-admin eval [GLOBAL...] [SETOPT...] FILE [SETOPT...] [FILE ...]
  *     GLOBAL: --index-dir DIR, --k 10, --json FILE|-, --verbose, --no-fts,
- *             --fts-config english, --base COLLECTION=URL
+ *             --fts-config english, --base COLLECTION=URL, --prf
  *     SETOPT: --collection X, --base URL, --name N, --min-recall5 X,
  *             --holdout
  *
@@ -90,7 +90,7 @@ typedef struct {
     const char *json; /* --json FILE, "-" = stdout instead of the table */
     size_t k;
     unsigned per_page; /* rag_query.per_page */
-    int verbose, fts;
+    int verbose, fts, prf; /* prf: rag_search_opts.prf on */
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
     PGconn *db;
@@ -294,6 +294,7 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
              : mode == M_FASTTEXT ? RAG_SEARCH_FASTTEXT
                                   : RAG_SEARCH_HYBRID;
     o.ft = mode == M_3WAY ? RAG_SEARCH_FT_ALWAYS : RAG_SEARCH_FT_AUTO;
+    o.prf = run->prf ? RAG_SEARCH_PRF_ON : RAG_SEARCH_PRF_OFF;
     nh = rag_search_ex(c->ix, &q, &o, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
@@ -589,7 +590,7 @@ usage(void)
     fprintf(stderr,
             "usage: rag-admin eval [--index-dir DIR] [--k 10] [--json FILE|-]"
             " [--verbose] [--no-fts]\n"
-            "         [--per-page N|any] [--fts-config english]"
+            "         [--per-page N|any] [--prf] [--fts-config english]"
             " [--base COLLECTION=URL]...\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
@@ -657,6 +658,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             run.json = v;
         else if (strcmp(o, "--no-fts") == 0)
             run.fts = 0;
+        else if (strcmp(o, "--prf") == 0)
+            run.prf = 1;
         else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)

@@ -383,8 +383,9 @@ test_prf(void)
     static const char *urls[NF];
     static char ubuf[NF][16];
     doc docs[NF];
-    rag_hit h[10], h0[10];
-    rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF};
+    rag_hit h[10], h0[10], h2[10];
+    rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF},
+                    on = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_ON};
     rag_query q = {"two servers grab the same row", 29, NULL, 10,
                    RAG_SEARCH_BM25, 0};
 
@@ -404,7 +405,8 @@ test_prf(void)
     if (ix == NULL)
         return;
     int n0 = rag_search_ex(ix, &q, &off, h0);
-    int n1 = rag_search(ix, &q, h);
+    int n1 = rag_search_ex(ix, &q, &on, h);
+    CHECK_INT(rag_search(ix, &q, h2), n0); /* the default: off */
     CHECK_INT(n0, 3); /* the records with the user's words */
     CHECK_INT(n1, 4); /* and the one naming the feature */
     CHECK(n0 > 0 && n1 > 0 && h[0].rec == h0[0].rec);
@@ -421,7 +423,7 @@ test_prf(void)
     ix = build_at(docs, urls, 5, 0, "prf5");
     CHECK(ix != NULL);
     if (ix) {
-        CHECK_INT(rag_search(ix, &q, h), 3);
+        CHECK_INT(rag_search_ex(ix, &q, &on, h), 3);
         rag_index_close(ix);
     }
 }
