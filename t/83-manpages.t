@@ -14,7 +14,8 @@
 #     every environment variable they getenv() too;
 # and ngx-rag.conf(5) documents every key read anywhere (worker/, bot/,
 # lib/), as a .TP tag, and no key that nothing reads.
-# Finally `make install-man` installs each page under $(MANDIR)/manN.
+# The systemd units name their page (Documentation=man:...), and
+# `make install-man` installs each page under $(MANDIR)/manN.
 use strict;
 use warnings;
 use Test::More;
@@ -230,6 +231,13 @@ for my $prog (sort keys %progs) {
     ok($doc{$_}, "$conf: key $_ documented") for sort keys %$all;
     ok($all->{$_}, "$conf: documented key $_ is read by the source")
         for sort keys %doc;
+}
+
+# --- the systemd units point at the pages (Documentation=, lintian) -----
+for my $u (sort glob('conf/systemd/*.service')) {
+    my ($name, $sec) = RagTest::slurp($u) =~ /^Documentation=man:([\w.-]+)\((\d)\)$/m;
+    ok($name && -f "man/$name.$sec", "$u: Documentation=man:"
+        . ($name // '?') . '(' . ($sec // '?') . ') is a page of man/');
 }
 
 # --- make install-man -------------------------------------------------
