@@ -58,7 +58,7 @@ note $out;
 like($out,
     qr/^postgresql\s+bm25\s+\d+\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}$/m,
     'bm25 row');
-like($out, qr/no vector leg: hybrid = bm25/, 'no vector leg without embeddings');
+like($out, qr/no semantic leg: hybrid = bm25/, 'no semantic leg without embeddings or a trained model');
 unlike($out, qr/^postgresql\s+(vector|hybrid)\s/m, 'so no vector/hybrid rows');
 like($out, qr/^postgresql\s+fts-or\s+\d+\s+\d\.\d{3}/m, 'full-text baseline');
 my ($q) = $out =~ /^set postgresql: \S+, (\d+) questions/m;

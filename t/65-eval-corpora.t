@@ -119,8 +119,8 @@ note $out;
 note sprintf "eval: %.1f s", time - $t0;
 is($rc, 0, 'every set at or above its recall@5 floor') or diag $out;
 for my $s (sort(keys %FLOOR), 'holdout', 'postgresql-tuned') {
-    like($out, qr/^set \Q$s\E: .*no vector leg: hybrid = bm25/m,
-        "$s: no vector leg without embeddings");
+    like($out, qr/^set \Q$s\E: .*no semantic leg: hybrid = bm25/m,
+        "$s: no semantic leg (default: none trained, no embeddings)");
     for my $m (qw(bm25 fts-and fts-or)) {
         like($out,
             qr/^\Q$s\E\s+\Q$m\E\s+\d+\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}$/m,

@@ -45,8 +45,8 @@ ft_train_conf_load(ft_train_conf *c, rag_conf *conf)
     char err[128];
     rag_conf *env = conf ? NULL : rag_conf_load(NULL, err, sizeof(err));
     rag_conf *cf = conf ? conf : env;
-    const char *leg = cf ? rag_conf_get(cf, "semantic_leg", "fasttext")
-                         : "fasttext";
+    const char *leg = cf ? rag_conf_get(cf, "semantic_leg", "off")
+                         : "off";
     long v;
 
     memset(c, 0, sizeof(*c));

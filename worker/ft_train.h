@@ -26,7 +26,7 @@
 #include <stdio.h>
 
 typedef struct {
-    int enabled;             /* semantic_leg = fasttext (default) | off */
+    int enabled;             /* semantic_leg = fasttext | off (default) */
     char bin[256];           /* fasttext_bin: /usr/bin/fasttext */
     uint32_t dim;            /* 100 */
     uint32_t epoch;          /* 15 */
