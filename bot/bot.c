@@ -7,6 +7,7 @@
 #include "rag_db.h"
 #include "rag_log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,4 +196,70 @@ rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
     rag_buf_free(&body);
     rag_buf_free(&path);
     return rc;
+}
+
+int
+rag_bot_guild_shard(const char *guild_id, int count)
+{
+    size_t n = guild_id ? strlen(guild_id) : 0;
+    unsigned long long id;
+
+    if (count <= 1 || n == 0 || n > 20 ||
+        strspn(guild_id, "0123456789") != n)
+        return 0;
+    errno = 0;
+    id = strtoull(guild_id, NULL, 10);
+    if (errno != 0)
+        return 0;
+    return (int)((id >> 22) % (unsigned)count);
+}
+
+int
+rag_bot_owns_guild(const rag_bot *b, const char *guild_id)
+{
+    int s = rag_bot_guild_shard(guild_id, b->shard_count), i;
+
+    if (b->shard_count <= 1)
+        return 1;
+    for (i = 0; i < b->nshards; i++)
+        if (b->shards[i] == s)
+            return 1;
+    return 0;
+}
+
+int
+rag_bot_parse_shards(const char *list, int count, int *out, int max)
+{
+    const char *p = list;
+    char *end;
+    int n = 0, i;
+    long v;
+
+    if (count < 1)
+        return -1;
+    if (list == NULL || *list == '\0') {
+        if (count > max)
+            return -1;
+        for (i = 0; i < count; i++)
+            out[i] = i;
+        return count;
+    }
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        errno = 0;
+        v = strtol(p, &end, 10);
+        if (end == p || errno != 0 || v < 0 || v >= count || n >= max)
+            return -1;
+        for (i = 0; i < n; i++)
+            if (out[i] == (int)v)
+                return -1;
+        out[n++] = (int)v;
+        p = end;
+        if (*p && *p != ',' && *p != ' ')
+            return -1;
+    }
+    return n > 0 ? n : -1;
 }

@@ -793,7 +793,7 @@ rag_commands_run_queue(rag_bot *b)
 
     /* interaction tokens last 15 minutes: older rows cannot be answered */
     rag_store_interactions_expire(b->db);
-    n = rag_store_interactions_claim(b->db, 60, 10, &v);
+    n = rag_store_interactions_claim(b->db, b->worker_id, 60, 10, &v);
     for (i = 0; i < n; i++) {
         rag_interaction *x = &v[i];
         cmd_ctx c;
