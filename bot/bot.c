@@ -90,9 +90,9 @@ rag_bot_guild_configured(rag_bot *b, const char *guild_id)
 
 /* The first column of every row as a NULL-terminated list. */
 static char **
-column_list(rag_bot *b, const char *sql)
+column_list(rag_bot *b, const char *sql, int np, const char *const *p)
 {
-    PGresult *r = rag_db_query(b->db, sql, 0, NULL);
+    PGresult *r = rag_db_query(b->db, sql, np, p);
     char **v;
     int i, n;
 
@@ -112,22 +112,30 @@ column_list(rag_bot *b, const char *sql)
 char **
 rag_bot_configured_guilds(rag_bot *b)
 {
-    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1");
+    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
+                       NULL);
 }
 
 char **
 rag_bot_forum_guilds(rag_bot *b)
 {
-    return column_list(b, "SELECT DISTINCT guild_id FROM guild_forums "
-                          "ORDER BY 1");
+    return column_list(b,
+                       "SELECT DISTINCT guild_id FROM guild_forums "
+                       "ORDER BY 1",
+                       0, NULL);
 }
 
 char **
 rag_bot_logging_channels(rag_bot *b)
 {
-    return column_list(b, "SELECT DISTINCT logging_channel_id FROM "
-                          "guild_config WHERE logging_channel_id IS NOT NULL "
-                          "ORDER BY 1");
+    const char *p[] = {b->worker_id};
+
+    /* each guild's notice comes from the process owning its shard */
+    return column_list(b,
+                       "SELECT DISTINCT logging_channel_id FROM "
+                       "guild_config WHERE logging_channel_id IS NOT NULL "
+                       "AND rag_shard_owned($1, guild_id) ORDER BY 1",
+                       1, p);
 }
 
 void

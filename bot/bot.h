@@ -91,6 +91,7 @@ int rag_bot_guild_configured(rag_bot *b, const char *guild_id);
  * logging channels. */
 char **rag_bot_configured_guilds(rag_bot *b);
 char **rag_bot_forum_guilds(rag_bot *b);
+/* (logging channels: only of guilds on shards this process holds) */
 char **rag_bot_logging_channels(rag_bot *b);
 void rag_bot_list_free(char **list);
 /* 1 if roles (a yajl array of strings) holds the guild's mod role. */

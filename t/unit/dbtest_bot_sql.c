@@ -534,6 +534,12 @@ test_bot(rag_bot *b)
     list = rag_bot_logging_channels(b);
     CHECK(list && list[0] && strcmp(list[0], "777") == 0 && !list[1]);
     rag_bot_list_free(list);
+    /* another process's guilds: their owner announces there */
+    snprintf(b->worker_id, sizeof(b->worker_id), "w2");
+    list = rag_bot_logging_channels(b);
+    CHECK(list && !list[0]);
+    rag_bot_list_free(list);
+    snprintf(b->worker_id, sizeof(b->worker_id), "w1");
     yajl_tree_free(roles);
 
     memset(&cx, 0, sizeof(cx));
@@ -588,6 +594,7 @@ main(void)
     memset(&b, 0, sizeof(b));
     b.db = db;
     snprintf(b.web_base, sizeof(b.web_base), "https://discord.com");
+    snprintf(b.worker_id, sizeof(b.worker_id), "w1"); /* holds shard 0/1 */
     test_bot(&b);
     PQfinish(db);
     UNIT_DONE();
