@@ -25,7 +25,8 @@
  *   outbox_max_attempts     attempts before a delivery is given up, 10
  *   gateway_backoff_ms      base reconnect delay, default 1000
  *   shard_count             gateway shards in all (0, the default: the
- *                           count GET /gateway/bot recommends)
+ *                           count GET /gateway/bot recommends; 1 with
+ *                           discord_gateway_url)
  *   shards                  the shard ids this process runs, "0,1"
  *                           (default: all); several processes on one
  *                           database split them, each delivering only
@@ -341,9 +342,11 @@ main(int argc, char **argv)
     b.rest = rag_rest_new(api, token, ca);
     if (b.rest == NULL)
         goto done;
+    /* an overridden gateway (a proxy, a test) is not asked for shard
+     * counts: shard_count from the conf, else 1 */
     gw_url = rag_conf_get(conf, "discord_gateway_url", NULL);
-    discovered = discover_gateway(b.rest, &rec_shards, &max_conc);
     if (gw_url == NULL || *gw_url == '\0') {
+        discovered = discover_gateway(b.rest, &rec_shards, &max_conc);
         if (discovered == NULL)
             goto done;
         gw_url = discovered;
