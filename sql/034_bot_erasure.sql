@@ -10,7 +10,8 @@
 
 -- Ids of erased messages (ids only, no content): a replayed
 -- MESSAGE_CREATE (RESUME, a catch-up page) or an answer finishing after
--- the delete must not bring anything back.
+-- the delete must not bring anything back. An erased thread's id (its
+-- starter message's) is one of them: nothing more is stored in it.
 CREATE TABLE erased_messages (
     message_id text PRIMARY KEY,
     erased_at  timestamptz NOT NULL DEFAULT now()
@@ -22,7 +23,8 @@ BEGIN
     IF EXISTS (SELECT 1 FROM erased_messages e
                WHERE e.message_id = NEW.message_id
                   OR e.message_id = NEW.reply_to
-                  OR e.message_id = NEW.edit_of) THEN
+                  OR e.message_id = NEW.edit_of
+                  OR e.message_id = NEW.thread_id) THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
@@ -121,6 +123,7 @@ BEGIN
     INSERT INTO erased_messages (message_id)
     SELECT message_id FROM messages
      WHERE thread_id = p_thread AND NOT from_bot
+    UNION SELECT p_thread WHERE g IS NOT NULL
     ON CONFLICT DO NOTHING;
     DELETE FROM jobs
      WHERE kind = 'answer' AND state <> 'running'
