@@ -128,7 +128,8 @@ known_command(const char *name)
 {
     static const char *const cmds[] = {
         "migrate", "collection-add", "forum-add", "eval",
-        "export",  "community-sync", "gaps",      "doctor"};
+        "export",  "community-sync", "gaps",      "doctor",
+        "forget-user"};
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(name, cmds[i]) == 0)
