@@ -230,6 +230,13 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
             rag_gw_resume_json(&g->out, g->c->token, g->session_id, g->seq);
             rag_info("msg=\"gateway resume\" seq=%lld", g->seq);
         } else {
+            /* the shard's identify bucket, taken when the IDENTIFY
+             * goes out (not before connecting: connects take time) */
+            if (g->c->identify_gate &&
+                g->c->identify_gate(g->c->gate_ud, g->c->shard_id) < 0) {
+                g->reconnect = 1;
+                return;
+            }
             rag_gw_identify_json(&g->out, g->c->token, g->c->intents,
                                  g->c->shard_id, g->c->shard_count);
             rag_info("msg=\"gateway identify\" intents=%u shard=%d/%d",
@@ -373,10 +380,6 @@ rag_gw_run(const rag_gw_conf *c)
         int had_session = g.session_id[0] != '\0';
         const char *u = had_session && g.resume_url[0] ? g.resume_url : c->url;
         if (rag_gw_url(&url, u) < 0)
-            break;
-        /* a new session: wait for the shard's identify bucket */
-        if (!had_session && c->identify_gate &&
-            c->identify_gate(c->gate_ud, c->shard_id) < 0)
             break;
         gw_connection(&g, url.data);
         if (*c->stop || g.fatal)

@@ -29,8 +29,8 @@ typedef struct {
     volatile sig_atomic_t *stop;
     /* sharding: IDENTIFY carries [shard_id, shard_count] when count > 1 */
     int shard_id, shard_count;
-    /* called before each IDENTIFY (not RESUME): waits for the shard's
-     * identify bucket; 0 go, -1 stop. NULL: no wait. */
+    /* called on HELLO before each IDENTIFY (not RESUME): waits for the
+     * shard's identify bucket; 0 go, -1 stop. NULL: no wait. */
     int (*identify_gate)(void *gate_ud, int shard_id);
     void *gate_ud;
 } rag_gw_conf;

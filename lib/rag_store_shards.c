@@ -75,7 +75,7 @@ rag_store_shards_identify_slot(PGconn *db, const char *bucket)
         return -1;
     return rag_db_count(db,
                         "UPDATE bot_identify "
-                        "SET next_at = now() + interval '5 seconds' "
+                        "SET next_at = now() + interval '5.5 seconds' "
                         "WHERE bucket = $1 AND next_at <= now() RETURNING 1",
                         1, p);
 }

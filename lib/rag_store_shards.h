@@ -24,8 +24,9 @@ int rag_store_shards_claim(PGconn *db, const char *owner, int count,
 /* Gives up owner's shards (a clean stop: a successor starts at once). */
 int rag_store_shards_release(PGconn *db, const char *owner);
 
-/* One IDENTIFY per bucket per 5 s, across processes: 1 when bucket's
- * slot was taken now, 0 not yet, -1 error. */
+/* One IDENTIFY per bucket per 5 s (5.5: the IDENTIFY still has to
+ * reach Discord), across processes: 1 when bucket's slot was taken now,
+ * 0 not yet, -1 error. */
 int rag_store_shards_identify_slot(PGconn *db, const char *bucket);
 
 #endif

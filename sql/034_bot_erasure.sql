@@ -33,6 +33,20 @@ END $$;
 CREATE TRIGGER messages_not_erased BEFORE INSERT ON messages
     FOR EACH ROW EXECUTE FUNCTION rag_messages_not_erased();
 
+-- nor is an erased thread tracked again (a catch-up page, a replay)
+CREATE FUNCTION rag_threads_not_erased() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM erased_messages e
+               WHERE e.message_id = NEW.thread_id) THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER threads_not_erased BEFORE INSERT ON threads
+    FOR EACH ROW EXECUTE FUNCTION rag_threads_not_erased();
+
 CREATE FUNCTION rag_gaps_not_erased() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -775,6 +775,14 @@ sub _control {
             my $ch = $st->{channels}{ $d->{id} } ||= {};
             %$ch = (%$ch, %$d);
             $ch->{thread_metadata} //= { archived => JSON::PP::false, locked => JSON::PP::false };
+        } elsif ($r->{t} eq 'THREAD_DELETE') {
+            # gone: from the active list, for every request
+            $st->{channels}{ $d->{id} }{deleted} = 1 if $st->{channels}{ $d->{id} };
+        } elsif ($r->{t} eq 'MESSAGE_DELETE' || $r->{t} eq 'MESSAGE_DELETE_BULK') {
+            my %gone = map { $_ => 1 } $r->{t} eq 'MESSAGE_DELETE' ? ($d->{id}) : @{ $d->{ids} || [] };
+            my $h = $st->{history}{ $d->{channel_id} // '' } || [];
+            @$h = grep { !$gone{ $_->{id} } } @$h;
+            delete $st->{user_messages}{$_} for keys %gone;
         }
         _dispatch($st, $r->{t}, $r->{d});
     } elsif ($a eq 'fault') {
