@@ -450,7 +450,8 @@ on_message_update(rag_bot *b, yajl_val d)
     rag_edit_outcome o;
     int mentions, rev;
 
-    if (!id || !channel || !content || rag_json_bool(d, "author", "bot", NULL) == 1 ||
+    if (!id || !channel || !content ||
+        rag_json_bool(d, "author", "bot", NULL) == 1 ||
         (author && strcmp(author, b->bot_id) == 0))
         return;
     /* held for a lookup: it is stored as edited */
