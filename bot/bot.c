@@ -7,6 +7,7 @@
 #include "rag_db.h"
 #include "rag_log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,9 +90,9 @@ rag_bot_guild_configured(rag_bot *b, const char *guild_id)
 
 /* The first column of every row as a NULL-terminated list. */
 static char **
-column_list(rag_bot *b, const char *sql)
+column_list(rag_bot *b, const char *sql, int np, const char *const *p)
 {
-    PGresult *r = rag_db_query(b->db, sql, 0, NULL);
+    PGresult *r = rag_db_query(b->db, sql, np, p);
     char **v;
     int i, n;
 
@@ -111,22 +112,30 @@ column_list(rag_bot *b, const char *sql)
 char **
 rag_bot_configured_guilds(rag_bot *b)
 {
-    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1");
+    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
+                       NULL);
 }
 
 char **
 rag_bot_forum_guilds(rag_bot *b)
 {
-    return column_list(b, "SELECT DISTINCT guild_id FROM guild_forums "
-                          "ORDER BY 1");
+    return column_list(b,
+                       "SELECT DISTINCT guild_id FROM guild_forums "
+                       "ORDER BY 1",
+                       0, NULL);
 }
 
 char **
 rag_bot_logging_channels(rag_bot *b)
 {
-    return column_list(b, "SELECT DISTINCT logging_channel_id FROM "
-                          "guild_config WHERE logging_channel_id IS NOT NULL "
-                          "ORDER BY 1");
+    const char *p[] = {b->worker_id};
+
+    /* each guild's notice comes from the process owning its shard */
+    return column_list(b,
+                       "SELECT DISTINCT logging_channel_id FROM "
+                       "guild_config WHERE logging_channel_id IS NOT NULL "
+                       "AND rag_shard_owned($1, guild_id) ORDER BY 1",
+                       1, p);
 }
 
 void
@@ -195,4 +204,70 @@ rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
     rag_buf_free(&body);
     rag_buf_free(&path);
     return rc;
+}
+
+int
+rag_bot_guild_shard(const char *guild_id, int count)
+{
+    size_t n = guild_id ? strlen(guild_id) : 0;
+    unsigned long long id;
+
+    if (count <= 1 || n == 0 || n > 20 ||
+        strspn(guild_id, "0123456789") != n)
+        return 0;
+    errno = 0;
+    id = strtoull(guild_id, NULL, 10);
+    if (errno != 0)
+        return 0;
+    return (int)((id >> 22) % (unsigned)count);
+}
+
+int
+rag_bot_owns_guild(const rag_bot *b, const char *guild_id)
+{
+    int s = rag_bot_guild_shard(guild_id, b->shard_count), i;
+
+    if (b->shard_count <= 1)
+        return 1;
+    for (i = 0; i < b->nshards; i++)
+        if (b->shards[i] == s)
+            return 1;
+    return 0;
+}
+
+int
+rag_bot_parse_shards(const char *list, int count, int *out, int max)
+{
+    const char *p = list;
+    char *end;
+    int n = 0, i;
+    long v;
+
+    if (count < 1)
+        return -1;
+    if (list == NULL || *list == '\0') {
+        if (count > max)
+            return -1;
+        for (i = 0; i < count; i++)
+            out[i] = i;
+        return count;
+    }
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        errno = 0;
+        v = strtol(p, &end, 10);
+        if (end == p || errno != 0 || v < 0 || v >= count || n >= max)
+            return -1;
+        for (i = 0; i < n; i++)
+            if (out[i] == (int)v)
+                return -1;
+        out[n++] = (int)v;
+        p = end;
+        if (*p && *p != ',' && *p != ' ')
+            return -1;
+    }
+    return n > 0 ? n : -1;
 }

@@ -27,6 +27,7 @@
 #include <yajl/yajl_tree.h>
 
 #define RAG_BOT_MAX_GUILDS 64
+#define RAG_BOT_MAX_SHARDS 64 /* shards one process runs */
 
 typedef struct rag_lookup rag_lookup; /* events.c: unknown threads */
 
@@ -58,7 +59,20 @@ typedef struct {
     char untracked[256][24];
     unsigned untracked_next;
     rag_lookup *lookups; /* GET /channels in flight, with held messages */
+    /* the gateway shards this process runs (of shard_count) */
+    int shard_count;
+    int shards[RAG_BOT_MAX_SHARDS];
+    int nshards;
 } rag_bot;
+
+/* Discord's shard of a guild: (guild_id >> 22) % count; 0 for a DM or
+ * an id that is not a snowflake. */
+int rag_bot_guild_shard(const char *guild_id, int count);
+/* 1 when the guild's events come to one of this process's shards. */
+int rag_bot_owns_guild(const rag_bot *b, const char *guild_id);
+/* Parses "0,2,5" (ids < count, no repeats) into out; "" or NULL: all
+ * of 0..count-1. Returns how many, or -1 (bad list, too many). */
+int rag_bot_parse_shards(const char *list, int count, int *out, int max);
 
 /* The web origin for links to Discord: conf (discord_web_base) when
  * set, else the scheme://host[:port] of api_base, so a bot pointed at
@@ -77,6 +91,7 @@ int rag_bot_guild_configured(rag_bot *b, const char *guild_id);
  * logging channels. */
 char **rag_bot_configured_guilds(rag_bot *b);
 char **rag_bot_forum_guilds(rag_bot *b);
+/* (logging channels: only of guilds on shards this process holds) */
 char **rag_bot_logging_channels(rag_bot *b);
 void rag_bot_list_free(char **list);
 /* 1 if roles (a yajl array of strings) holds the guild's mod role. */

@@ -255,6 +255,8 @@ rag_catchup_run(rag_bot *b)
     b->catchup_pending = 1; /* held until everything is queued */
     guilds = rag_bot_forum_guilds(b);
     for (i = 0; guilds && guilds[i]; i++) {
+        if (!rag_bot_owns_guild(b, guilds[i]))
+            continue; /* another process's shard catches it up */
         if (strlen(guilds[i]) >= sizeof(c->guild) ||
             (c = calloc(1, sizeof(*c))) == NULL)
             continue;
@@ -268,6 +270,8 @@ rag_catchup_run(rag_bot *b)
     n = rag_store_threads_recent(b->db, CATCHUP_DAYS, RAG_CATCHUP_MAX_THREADS,
                                  &t);
     for (i = 0; i < n; i++) {
+        if (!rag_bot_owns_guild(b, t[i].guild_id))
+            continue;
         if (strlen(t[i].thread_id) >= sizeof(c->thread) ||
             (c = calloc(1, sizeof(*c))) == NULL)
             continue;

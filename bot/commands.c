@@ -793,7 +793,7 @@ rag_commands_run_queue(rag_bot *b)
 
     /* interaction tokens last 15 minutes: older rows cannot be answered */
     rag_store_interactions_expire(b->db);
-    n = rag_store_interactions_claim(b->db, 60, 10, &v);
+    n = rag_store_interactions_claim(b->db, b->worker_id, 60, 10, &v);
     for (i = 0; i < n; i++) {
         rag_interaction *x = &v[i];
         cmd_ctx c;
@@ -810,7 +810,12 @@ rag_commands_run_queue(rag_bot *b)
         c.channel = *x->channel_id ? x->channel_id : NULL;
         c.user = *x->user_id ? x->user_id : NULL;
         c.roles = roles;
-        c.options = opts;
+        /* the module queues the interaction's "data": its options are
+         * inside (a bare array or {name: value} object also works) */
+        c.options =
+            opts && YAJL_IS_OBJECT(opts) && rag_json_get(opts, "name", NULL)
+                ? rag_json_get(opts, "options", NULL)
+                : opts;
         memset(&o, 0, sizeof(o));
         rag_buf_init(&o.data, 64 * 1024);
         rag_buf_init(&path, 512);

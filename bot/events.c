@@ -19,6 +19,7 @@
 #define EMOJI_YES "\xE2\x9C\x85"      /* ✅ */
 #define EMOJI_NO "\xE2\x9D\x8C"       /* ❌ */
 #define EMOJI_EYES "\xF0\x9F\x91\x80" /* 👀 */
+#define EMOJI_REDO "\xF0\x9F\x94\x81" /* 🔁: answer the edit */
 #define LOOKUP_HELD_MAX 100 /* messages held per thread being looked up */
 
 /* One message, copied out of its JSON so it can wait for a lookup. */
@@ -121,15 +122,29 @@ on_thread_update(rag_bot *b, yajl_val d)
         rag_store_threads_set_title(b->db, id, name);
 }
 
+/* Deleted on Discord: erased here with all derived from it (Discord's
+ * developer policy; sql/034_bot_erasure.sql). */
 static void
 on_thread_delete(rag_bot *b, yajl_val d)
 {
     const char *id = rag_json_str(d, "id", NULL);
 
-    /* deleted: closed, and nothing more is sent there */
-    if (id && rag_store_threads_set_open(b->db, id, 0) >= 0 &&
-        rag_store_threads_unreachable(b->db, id, "unknown_channel") == 1)
-        rag_info("msg=\"thread deleted\" thread=%s", id);
+    if (id && rag_store_threads_erase(b->db, id) == 1)
+        rag_info("msg=\"thread deleted, erased\" thread=%s", id);
+}
+
+/* Removed from a guild (no "unavailable": an outage erases nothing). */
+static void
+on_guild_delete(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_json_str(d, "id", NULL);
+    int n;
+
+    if (id == NULL || rag_json_bool(d, "unavailable", NULL) == 1)
+        return;
+    n = rag_store_threads_erase_guild(b->db, id);
+    if (n >= 0)
+        rag_info("msg=\"left guild, erased\" guild=%s threads=%d", id, n);
 }
 
 /* --- messages ------------------------------------------------------------ */
@@ -396,6 +411,156 @@ done:
     held_free(m);
 }
 
+/* An edit of a message answered already: the 🔁 reaction on it and a
+ * notice saying what it does, recorded with the edit. */
+static int
+offer_reanswer(rag_bot *b, const char *channel, const char *id, int rev)
+{
+    char key[96];
+    rag_buf body;
+    int rc = -1;
+
+    rag_buf_init(&body, 4096);
+    snprintf(key, sizeof(key), "reanswer:%s:%d", id, rev);
+    if (rag_embed_simple(&body, "Question edited",
+                         "This question was edited after it was answered. "
+                         "React with " EMOJI_REDO " on it to get an answer "
+                         "to the edited question.",
+                         RAG_COLOR_INFO) == 0 &&
+        rag_store_outbox_react(b->db, channel, id, EMOJI_REDO, "reanswer") >=
+            0 &&
+        rag_store_outbox_notice(b->db, channel, key, body.data) >= 0)
+        rc = 0;
+    rag_buf_free(&body);
+    return rc;
+}
+
+/* MESSAGE_UPDATE: updates may carry a subset of the message; only one
+ * with content is an edit of the text. Before the answer: the answer
+ * reads the edit. After: a re-answer is offered. */
+static void
+on_message_update(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_json_str(d, "id", NULL),
+               *channel = rag_json_str(d, "channel_id", NULL),
+               *content = rag_json_str(d, "content", NULL),
+               *author = rag_json_str(d, "author", "id", NULL);
+    rag_lookup *l;
+    held_msg *m;
+    rag_edit_outcome o;
+    int mentions, rev;
+
+    if (!id || !channel || !content ||
+        rag_json_bool(d, "author", "bot", NULL) == 1 ||
+        (author && strcmp(author, b->bot_id) == 0))
+        return;
+    /* held for a lookup: it is stored as edited */
+    if ((l = lookup_find(b, channel)) != NULL)
+        for (m = l->head; m; m = m->next)
+            if (strcmp(m->id, id) == 0) {
+                char *c = strdup(content);
+                if (c) {
+                    free(m->content);
+                    m->content = c;
+                }
+            }
+    if (rag_store_threads_state(b->db, channel) <= 0)
+        return;
+    mentions = mentions_user(rag_json_get(d, "mentions", NULL), b->bot_id);
+    if (rag_db_begin(b->db) < 0)
+        return;
+    o = rag_store_messages_edited(b->db, channel, id, content, mentions, &rev);
+    if (o == RAG_EDIT_ERROR ||
+        (o == RAG_EDIT_OFFER && offer_reanswer(b, channel, id, rev) < 0)) {
+        rag_db_rollback(b->db);
+        return;
+    }
+    if (rag_db_commit(b->db) < 0)
+        return;
+    if (o != RAG_EDIT_UNKNOWN && o != RAG_EDIT_SAME)
+        rag_info("msg=\"message edited\" thread=%s message=%s outcome=%d",
+                 channel, id, (int)o);
+}
+
+/* Messages held for a lookup that were deleted meanwhile are dropped. */
+static void
+lookup_forget(rag_bot *b, const char *channel, const char *const *ids,
+              size_t n)
+{
+    rag_lookup *l = lookup_find(b, channel);
+    held_msg **pp, *m;
+    size_t i;
+
+    if (l == NULL)
+        return;
+    for (pp = &l->head; (m = *pp) != NULL;) {
+        for (i = 0; i < n && strcmp(ids[i], m->id) != 0; i++)
+            ;
+        if (i == n) {
+            pp = &m->next;
+            continue;
+        }
+        *pp = m->next;
+        l->n--;
+        held_free(m);
+    }
+    for (l->tail = NULL, m = l->head; m; m = m->next)
+        l->tail = m;
+}
+
+#define DELETE_BULK_MAX 100 /* Discord's bulk delete limit */
+
+/* MESSAGE_DELETE / MESSAGE_DELETE_BULK in a tracked thread: erased with
+ * all derived from them. Ids only are logged. */
+static void
+on_message_delete(rag_bot *b, yajl_val d, int bulk)
+{
+    const char *channel = rag_json_str(d, "channel_id", NULL);
+    const char *ids[DELETE_BULK_MAX];
+    yajl_val arr;
+    size_t n = 0, i;
+    int erased;
+
+    if (channel == NULL)
+        return;
+    if (!bulk) {
+        if ((ids[0] = rag_json_str(d, "id", NULL)) != NULL)
+            n = 1;
+    } else if ((arr = rag_json_get(d, "ids", NULL)) != NULL &&
+               YAJL_IS_ARRAY(arr)) {
+        for (i = 0; i < arr->u.array.len && n < DELETE_BULK_MAX; i++)
+            if (YAJL_IS_STRING(arr->u.array.values[i]))
+                ids[n++] = arr->u.array.values[i]->u.string;
+    }
+    if (n == 0)
+        return;
+    lookup_forget(b, channel, ids, n);
+    if (rag_store_threads_state(b->db, channel) <= 0)
+        return; /* not a thread we store anything of */
+    erased = rag_store_messages_erase(b->db, ids, n);
+    if (erased >= 0)
+        rag_info("msg=\"messages deleted, erased\" thread=%s deleted=%zu "
+                 "stored=%d",
+                 channel, n, erased);
+}
+
+/* 🔁 on an edited, answered question: its author (or a mod) asks for
+ * an answer to the edit. */
+static void
+on_reanswer(rag_bot *b, yajl_val d, const char *user, const char *guild,
+            const char *msg)
+{
+    const char *channel = rag_json_str(d, "channel_id", NULL);
+    int mod, rc;
+
+    if (channel == NULL || rag_bot_is_banned(b, guild, user))
+        return;
+    mod = rag_bot_is_mod(b, guild, rag_json_get(d, "member", "roles", NULL));
+    rc = rag_store_messages_reanswer(b->db, channel, msg, user, mod);
+    if (rc == 1)
+        rag_info("msg=\"re-answer asked\" thread=%s message=%s", channel, msg);
+}
+
 static void
 on_reaction(rag_bot *b, yajl_val d, int add)
 {
@@ -409,6 +574,11 @@ on_reaction(rag_bot *b, yajl_val d, int add)
 
     if (!user || !msg || !emoji || strcmp(user, b->bot_id) == 0)
         return;
+    if (strcmp(emoji, EMOJI_REDO) == 0) {
+        if (add)
+            on_reanswer(b, d, user, guild, msg);
+        return;
+    }
     if (strcmp(emoji, EMOJI_YES) == 0)
         vote = "up";
     else if (strcmp(emoji, EMOJI_NO) == 0)
@@ -509,6 +679,14 @@ rag_events_handle(rag_bot *b, const char *json, size_t len)
         on_thread_delete(b, d);
     else if (strcmp(t, "MESSAGE_CREATE") == 0)
         rag_events_message(b, d, NULL);
+    else if (strcmp(t, "MESSAGE_UPDATE") == 0)
+        on_message_update(b, d);
+    else if (strcmp(t, "MESSAGE_DELETE") == 0)
+        on_message_delete(b, d, 0);
+    else if (strcmp(t, "MESSAGE_DELETE_BULK") == 0)
+        on_message_delete(b, d, 1);
+    else if (strcmp(t, "GUILD_DELETE") == 0)
+        on_guild_delete(b, d);
     else if (strcmp(t, "MESSAGE_REACTION_ADD") == 0)
         on_reaction(b, d, 1);
     else if (strcmp(t, "MESSAGE_REACTION_REMOVE") == 0)

@@ -116,11 +116,14 @@ rag_gw_url(rag_buf *out, const char *url)
 }
 
 int
-rag_gw_identify_json(rag_buf *b, const char *token, unsigned intents)
+rag_gw_identify_json(rag_buf *b, const char *token, unsigned intents,
+                     int shard_id, int shard_count)
 {
     rag_buf_reset(b);
     if (rag_buf_puts(b, "{\"op\":2,\"d\":{\"token\":") < 0 ||
         rag_buf_json_str(b, token, strlen(token)) < 0 ||
+        (shard_count > 1 &&
+         rag_buf_printf(b, ",\"shard\":[%d,%d]", shard_id, shard_count) < 0) ||
         rag_buf_printf(b,
                        ",\"intents\":%u,\"properties\":{\"os\":"
                        "\"linux\",\"browser\":\"ngx_rag\",\"device\":"
@@ -227,8 +230,18 @@ gw_on_msg(void *ud, const uint8_t *data, size_t len)
             rag_gw_resume_json(&g->out, g->c->token, g->session_id, g->seq);
             rag_info("msg=\"gateway resume\" seq=%lld", g->seq);
         } else {
-            rag_gw_identify_json(&g->out, g->c->token, g->c->intents);
-            rag_info("msg=\"gateway identify\" intents=%u", g->c->intents);
+            /* the shard's identify bucket, taken when the IDENTIFY
+             * goes out (not before connecting: connects take time) */
+            if (g->c->identify_gate &&
+                g->c->identify_gate(g->c->gate_ud, g->c->shard_id) < 0) {
+                g->reconnect = 1;
+                return;
+            }
+            rag_gw_identify_json(&g->out, g->c->token, g->c->intents,
+                                 g->c->shard_id, g->c->shard_count);
+            rag_info("msg=\"gateway identify\" intents=%u shard=%d/%d",
+                     g->c->intents, g->c->shard_id,
+                     g->c->shard_count > 0 ? g->c->shard_count : 1);
         }
         gw_send(g, 0);
         g->identified = 1;
@@ -329,7 +342,7 @@ gw_connection(gw_state *g, const char *url)
                           : code == 4012 ? "invalid API version"
                           : code == 4011 ? "sharding required"
                                          : "invalid shard");
-                g->fatal = 1;
+                g->fatal = code == 4011 ? 3 : 1;
             } else {
                 rag_warn("msg=\"gateway connection ended\" code=%d", code);
                 if (code && !rag_gw_close_keeps_session(code))
@@ -396,5 +409,5 @@ rag_gw_run(const rag_gw_conf *c)
     }
     rag_buf_free(&g.out);
     rag_buf_free(&url);
-    return g.fatal ? 2 : 0;
+    return g.fatal == 3 ? 3 : g.fatal ? 2 : 0;
 }

@@ -27,9 +27,16 @@ typedef struct {
     void (*on_event)(void *ud, const char *json, size_t len);
     void *ud;
     volatile sig_atomic_t *stop;
+    /* sharding: IDENTIFY carries [shard_id, shard_count] when count > 1 */
+    int shard_id, shard_count;
+    /* called on HELLO before each IDENTIFY (not RESUME): waits for the
+     * shard's identify bucket; 0 go, -1 stop. NULL: no wait. */
+    int (*identify_gate)(void *gate_ud, int shard_id);
+    void *gate_ud;
 } rag_gw_conf;
 
-/* Runs until *stop (returns 0) or a fatal close code (returns 2). */
+/* Runs until *stop (returns 0) or a fatal close code: 3 for 4011
+ * (sharding required: more shards needed), 2 for the others. */
 int rag_gw_run(const rag_gw_conf *c);
 
 /* --- pure parts (unit tests, fuzzing) -------------------------------- */
@@ -54,7 +61,9 @@ int rag_gw_close_keeps_session(int code); /* not 1000/1001/4007/4009 */
 /* Appends "?v=10&encoding=json" unless url already has a query. */
 int rag_gw_url(rag_buf *out, const char *url);
 
-int rag_gw_identify_json(rag_buf *b, const char *token, unsigned intents);
+/* shard_count > 1 adds "shard":[shard_id, shard_count]. */
+int rag_gw_identify_json(rag_buf *b, const char *token, unsigned intents,
+                         int shard_id, int shard_count);
 int rag_gw_resume_json(rag_buf *b, const char *token, const char *session,
                        long long seq);
 

@@ -25,6 +25,13 @@
  *                           300 s), default 1000
  *   outbox_max_attempts     attempts before a delivery is given up, 10
  *   gateway_backoff_ms      base reconnect delay, default 1000
+ *   shard_count             gateway shards in all (0, the default: the
+ *                           count GET /gateway/bot recommends; 1 with
+ *                           discord_gateway_url)
+ *   shards                  the shard ids this process runs, "0,1"
+ *                           (default: all); several processes on one
+ *                           database split them, each delivering only
+ *                           its guilds' replies (rag_store_shards.h)
  *   log_level               debug | info | warn | error (default info)
  *
  * Threads: the gateway runs on its own thread (heartbeats stay on time
@@ -57,6 +64,7 @@
 #include "rag_http.h"
 #include "rag_log.h"
 #include "rag_store_outbox.h"
+#include "rag_store_shards.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -88,10 +96,24 @@ typedef struct {
     ev *head, *tail;
     size_t n;
     int wake[2]; /* pipe: a byte per batch of events */
-    rag_gw_conf gw;
-    int gw_result;
-    volatile sig_atomic_t gw_done;
+    volatile sig_atomic_t gw_done; /* a shard's session ended for good */
 } bridge;
+
+/* One gateway shard's thread. */
+typedef struct {
+    bridge *br;
+    rag_gw_conf gw;
+    pthread_t th;
+    int started, result;
+} gw_thread;
+
+/* IDENTIFY buckets shared through Postgres (rag_store_shards.h); each
+ * waiting gateway thread uses a connection of its own. */
+typedef struct {
+    const char *conninfo;
+    int max_concurrency;
+    volatile sig_atomic_t *stop;
+} identify_gate;
 
 static void
 on_signal(int sig)
@@ -147,14 +169,48 @@ bridge_take_all(bridge *br)
 static void *
 gateway_thread(void *arg)
 {
-    bridge *br = arg;
+    gw_thread *t = arg;
     char c = 2;
 
-    br->gw_result = rag_gw_run(&br->gw);
-    br->gw_done = 1;
-    if (write(br->wake[1], &c, 1) < 0)
+    t->result = rag_gw_run(&t->gw);
+    t->br->gw_done = 1;
+    if (write(t->br->wake[1], &c, 1) < 0)
         rag_warn("msg=\"wake pipe write failed\"");
     return NULL;
+}
+
+/* Waits for the shard's bucket (shard_id % max_concurrency): one
+ * IDENTIFY per bucket per 5 s across all processes. */
+static int
+identify_wait(void *ud, int shard_id)
+{
+    identify_gate *g = ud;
+    char bucket[48], err[256];
+    PGconn *db = NULL;
+    int rc = -1, logged = 0;
+
+    snprintf(bucket, sizeof(bucket), "%d:%d", g->max_concurrency,
+             shard_id % g->max_concurrency);
+    while (!*g->stop) {
+        if (db == NULL)
+            db = rag_db_connect(g->conninfo, "rag-bot-identify", err,
+                                sizeof(err));
+        rc = db ? rag_store_shards_identify_slot(db, bucket) : -1;
+        if (rc == 1)
+            break;
+        if (rc < 0 && db) {
+            PQfinish(db);
+            db = NULL;
+        }
+        if (!logged++)
+            rag_info("msg=\"waiting for the identify bucket\" shard=%d "
+                     "bucket=%s",
+                     shard_id, bucket);
+        rag_time_sleep_until_stop(rc < 0 ? 1000 : 200, g->stop);
+    }
+    if (db)
+        PQfinish(db);
+    return rc == 1 ? 0 : -1;
 }
 
 /* Handles every queued dispatch; returns how many. */
@@ -173,9 +229,10 @@ drain_events(rag_bot *b, bridge *br)
     return n;
 }
 
-/* GET /gateway/bot -> url (caller frees). */
+/* GET /gateway/bot -> url (caller frees), the recommended shard count
+ * and session_start_limit.max_concurrency (left alone when absent). */
 static char *
-discover_gateway(rag_rest *rest)
+discover_gateway(rag_rest *rest, long *shards, long *max_concurrency)
 {
     rag_rest_resp resp;
     char *url = NULL;
@@ -184,8 +241,15 @@ discover_gateway(rag_rest *rest)
         resp.status == 200) {
         yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
         const char *u = rag_json_str(v, "url", NULL);
+        long long n = rag_json_int(v, 0, "shards", NULL),
+                  mc = rag_json_int(v, 0, "session_start_limit",
+                                    "max_concurrency", NULL);
         if (u && (strncmp(u, "wss://", 6) == 0 || strncmp(u, "ws://", 5) == 0))
             url = strdup(u);
+        if (n > 0 && n <= 1 << 16)
+            *shards = (long)n;
+        if (mc > 0 && mc <= 1 << 16)
+            *max_concurrency = (long)mc;
         yajl_tree_free(v);
     } else {
         rag_error("msg=\"GET /gateway/bot failed\" status=%ld", resp.status);
@@ -202,9 +266,11 @@ main(int argc, char **argv)
     rag_conf *conf = NULL;
     rag_bot b;
     bridge br;
-    pthread_t th;
-    int started = 0, rc = 1, opt;
+    static gw_thread gt[RAG_BOT_MAX_SHARDS];
+    identify_gate gate;
+    int started = 0, rc = 1, opt, i, held, auto_shards, reshard = 0;
     long poll_ms, next_poll = 0, next_renew = 0;
+    long shard_count, rec_shards = 0, max_conc = 1;
     char *discovered = NULL;
     struct sigaction sa;
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
@@ -284,41 +350,88 @@ main(int argc, char **argv)
     b.rest = rag_rest_new(api, token, ca);
     if (b.rest == NULL)
         goto done;
+    /* an overridden gateway (a proxy, a test) is not asked for shard
+     * counts: shard_count from the conf, else 1 */
     gw_url = rag_conf_get(conf, "discord_gateway_url", NULL);
     if (gw_url == NULL || *gw_url == '\0') {
-        discovered = discover_gateway(b.rest);
+        discovered = discover_gateway(b.rest, &rec_shards, &max_conc);
         if (discovered == NULL)
             goto done;
         gw_url = discovered;
     }
+    shard_count = rag_conf_int(conf, "shard_count", 0);
+    auto_shards = shard_count <= 0 &&
+                  *rag_conf_get(conf, "shards", "") == '\0';
+    if (shard_count <= 0)
+        shard_count = rec_shards > 0 ? rec_shards : 1;
+    b.shard_count = (int)shard_count;
+    b.nshards = rag_bot_parse_shards(rag_conf_get(conf, "shards", ""),
+                                     b.shard_count, b.shards,
+                                     RAG_BOT_MAX_SHARDS);
+    if (shard_count > 1 << 16 || b.nshards < 0) {
+        rag_error("msg=\"shards must list distinct shard ids below "
+                  "shard_count (at most %d per process)\" shard_count=%ld",
+                  RAG_BOT_MAX_SHARDS, shard_count);
+        goto done;
+    }
+    /* our shards: one live process per shard (a killed one's lease runs
+     * out first), so a guild's replies are never delivered twice */
+    for (i = 0; !stop_flag; i++) {
+        held = rag_store_shards_claim(b.db, b.worker_id, b.shard_count,
+                                      b.shards, b.nshards, b.lease_s);
+        if (held == b.nshards)
+            break;
+        if (i == 0)
+            rag_warn("msg=\"shards held by another process, waiting for "
+                     "their lease\" shard_count=%d held=%d of=%d",
+                     b.shard_count, held, b.nshards);
+        if (held > 0)
+            rag_store_shards_release(b.db, b.worker_id);
+        rag_time_sleep_until_stop(500, &stop_flag);
+    }
+    if (stop_flag) {
+        rc = 0;
+        goto done;
+    }
+    gate.conninfo = rag_conf_database(conf);
+    gate.max_concurrency = (int)max_conc;
+    gate.stop = &stop_flag;
 
     if (pipe2(br.wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
         pthread_mutex_init(&br.mu, NULL) != 0)
         goto done;
-    br.gw.url = gw_url;
-    br.gw.token = token;
-    br.gw.ca_file = ca;
-    br.gw.intents = RAG_GW_INTENTS;
-    br.gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
-    br.gw.on_event = bridge_push;
-    br.gw.ud = &br;
-    br.gw.stop = &stop_flag;
-    {
+    started = 1;
+    for (i = 0; i < b.nshards; i++) {
         /* signals go to the main thread, whose poll() they interrupt */
         sigset_t block, old;
+        gw_thread *t = &gt[i];
         int prc;
 
+        t->br = &br;
+        t->gw.url = gw_url;
+        t->gw.token = token;
+        t->gw.ca_file = ca;
+        t->gw.intents = RAG_GW_INTENTS;
+        t->gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
+        t->gw.on_event = bridge_push;
+        t->gw.ud = &br;
+        t->gw.stop = &stop_flag;
+        t->gw.shard_id = b.shards[i];
+        t->gw.shard_count = b.shard_count;
+        t->gw.identify_gate = identify_wait;
+        t->gw.gate_ud = &gate;
         sigemptyset(&block);
         sigaddset(&block, SIGTERM);
         sigaddset(&block, SIGINT);
         pthread_sigmask(SIG_BLOCK, &block, &old);
-        prc = pthread_create(&th, NULL, gateway_thread, &br);
+        prc = pthread_create(&t->th, NULL, gateway_thread, t);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (prc != 0)
             goto done;
+        t->started = 1;
     }
-    started = 1;
-    rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s", api, b.worker_id);
+    rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
+             api, b.worker_id, b.nshards, b.shard_count);
 
     while (!stop_flag && !br.gw_done) {
         struct pollfd pfd[2];
@@ -382,23 +495,46 @@ main(int argc, char **argv)
         if (due)
             next_poll = rag_time_mono_ms() + poll_ms;
         if (now >= next_renew) {
+            if (db_ok && rag_store_shards_claim(b.db, b.worker_id,
+                                                b.shard_count, b.shards,
+                                                b.nshards,
+                                                b.lease_s) != b.nshards)
+                rag_warn("msg=\"shard lease not renewed: delivering only "
+                         "for the shards still held\"");
             if (db_ok)
                 rag_outbox_renew(&b); /* replies and deliveries */
             next_renew = now + b.lease_s * 1000 / 3;
         }
     }
     rc = 0;
-    if (br.gw_done && br.gw_result == 2) {
-        rag_error("msg=\"stopping: Discord refused the session (see the "
-                  "close code above)\"");
-        rc = 2;
-    }
     stop_flag = 1;
 done:
     if (started) {
-        pthread_join(th, NULL);
-        if (br.gw_result == 2)
+        for (i = 0; i < b.nshards; i++) {
+            if (!gt[i].started)
+                continue;
+            pthread_join(gt[i].th, NULL);
+            if (gt[i].result == 2)
+                rc = 2;
+            else if (gt[i].result == 3)
+                reshard = 1;
+        }
+        if (rc == 2)
+            rag_error("msg=\"stopping: Discord refused the session (see the "
+                      "close code above)\"");
+        if (reshard && auto_shards) {
+            /* 4011: the bot outgrew its shard count; start over with the
+             * count /gateway/bot recommends now */
+            rag_warn("msg=\"Discord requires more shards (4011): "
+                     "restarting with the recommended count\"");
+        } else if (reshard) {
+            rag_error("msg=\"Discord requires more shards (4011): raise "
+                      "shard_count and split the shards between the "
+                      "processes\" shard_count=%d",
+                      b.shard_count);
             rc = 2;
+            reshard = 0;
+        }
         {
             ev *e = bridge_take_all(&br), *next;
             for (; e; e = next) {
@@ -412,6 +548,8 @@ done:
         close(br.wake[0]);
         close(br.wake[1]);
     }
+    if (b.db && PQstatus(b.db) == CONNECTION_OK)
+        rag_store_shards_release(b.db, b.worker_id); /* successor: now */
     rag_info("msg=\"rag-bot stopped\" status=%d", rc);
     free(discovered);
     rag_rest_free(b.rest);
@@ -419,5 +557,11 @@ done:
         PQfinish(b.db);
     rag_conf_free(conf);
     curl_global_cleanup();
+    if (reshard) {
+        rag_time_sleep_ms(1000); /* never a tight loop of restarts */
+        execv("/proc/self/exe", argv);
+        rag_error("msg=\"re-exec failed\" errno=%d", errno);
+        return 1;
+    }
     return rc;
 }

@@ -30,11 +30,11 @@ copy(char *dst, size_t len, PGresult *r, int row, int col)
 }
 
 int
-rag_store_interactions_claim(PGconn *db, long lease_s, int max,
-                             rag_interaction **out)
+rag_store_interactions_claim(PGconn *db, const char *owner, long lease_s,
+                             int max, rag_interaction **out)
 {
     char lease[32], lim[16];
-    const char *p[] = {lease, lim};
+    const char *p[] = {lease, lim, owner};
     PGresult *r;
     int i, n;
 
@@ -43,8 +43,9 @@ rag_store_interactions_claim(PGconn *db, long lease_s, int max,
     snprintf(lim, sizeof(lim), "%d", max > 0 ? max : 1);
     r = rag_db_query(
         db,
-        "WITH c AS (SELECT id FROM interactions WHERE state = 'queued' OR "
-        "  (state = 'running' AND lease_until < now()) ORDER BY id "
+        "WITH c AS (SELECT id FROM interactions WHERE (state = 'queued' OR "
+        "  (state = 'running' AND lease_until < now())) "
+        "  AND rag_shard_owned($3, guild_id) ORDER BY id "
         "  LIMIT $2::int FOR UPDATE SKIP LOCKED) "
         "UPDATE interactions i SET state = 'running', "
         "  lease_until = now() + make_interval(secs => $1::int) "
@@ -53,7 +54,7 @@ rag_store_interactions_claim(PGconn *db, long lease_s, int max,
         "  i.guild_id, i.channel_id, i.user_id, "
         "  array_to_json(i.member_roles)::text, i.command, "
         "  i.options::text",
-        2, p);
+        3, p);
     if (r == NULL)
         return -1;
     n = PQntuples(r);

@@ -30,10 +30,11 @@ typedef struct {
 int rag_store_interactions_expire(PGconn *db);
 
 /* Claims up to max queued rows (or running ones whose lease ran out)
- * for lease_s seconds. Returns how many (*out;
+ * for lease_s seconds, of guilds on shards owner holds
+ * (rag_store_shards). Returns how many (*out;
  * rag_store_interactions_free) or -1. */
-int rag_store_interactions_claim(PGconn *db, long lease_s, int max,
-                                 rag_interaction **out);
+int rag_store_interactions_claim(PGconn *db, const char *owner, long lease_s,
+                                 int max, rag_interaction **out);
 void rag_store_interactions_free(rag_interaction *v, int n);
 
 /* Settles a claimed row: done, or failed with why. 0 or -1. */

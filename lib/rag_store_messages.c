@@ -3,7 +3,11 @@
  */
 #include "rag_store_messages.h"
 
+#include "rag_buf.h"
 #include "rag_db.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int
 rag_store_messages_insert_user(PGconn *db, const rag_user_message *m)
@@ -23,4 +27,123 @@ rag_store_messages_insert_user(PGconn *db, const rag_user_message *m)
         "VALUES ($1, $2, $3, $4, $5, $6, $7, true) "
         "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1",
         7, p);
+}
+
+int
+rag_store_is_snowflake(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return n > 0 && n <= 20 && strspn(s, "0123456789") == n;
+}
+
+/* The int a one-value SELECT returned, or -1. */
+static int
+erased_count(PGconn *db, const char *sql, int np, const char *const *p)
+{
+    PGresult *r = rag_db_query(db, sql, np, p);
+    int v = -1;
+
+    if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+int
+rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n)
+{
+    const char *p[1];
+    rag_buf arr;
+    size_t i;
+    int rc = -1;
+
+    /* a text[] literal of digits only: nothing to quote */
+    rag_buf_init(&arr, 0);
+    if (rag_buf_putc(&arr, '{') != 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (!rag_store_is_snowflake(ids[i]))
+            continue;
+        if ((arr.len > 1 && rag_buf_putc(&arr, ',') != 0) ||
+            rag_buf_puts(&arr, ids[i]) != 0)
+            goto out;
+    }
+    if (rag_buf_putc(&arr, '}') != 0)
+        goto out;
+    p[0] = arr.data;
+    rc = erased_count(db, "SELECT rag_erase_messages($1::text[])",
+                      1, p);
+out:
+    rag_buf_free(&arr);
+    return rc;
+}
+
+int
+rag_store_messages_forget_user(PGconn *db, const char *user_id,
+                               rag_forget_counts *out)
+{
+    const char *p[] = {user_id};
+    PGresult *r;
+
+    if (!rag_store_is_snowflake(user_id))
+        return -2;
+    r = rag_db_query(db,
+                     "SELECT messages, threads, votes, commands"
+                     " FROM rag_forget_user($1)",
+                     1, p);
+    if (r == NULL)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return -1;
+    }
+    out->messages = atol(PQgetvalue(r, 0, 0));
+    out->threads = atol(PQgetvalue(r, 0, 1));
+    out->votes = atol(PQgetvalue(r, 0, 2));
+    out->commands = atol(PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return 0;
+}
+
+rag_edit_outcome
+rag_store_messages_edited(PGconn *db, const char *thread_id,
+                          const char *message_id, const char *content,
+                          int mentions, int *revision)
+{
+    static const char *const names[] = {"unknown", "same",     "stored",
+                                        "pending", "enqueued", "offer",
+                                        "closed"};
+    const char *p[] = {thread_id, message_id, content ? content : "",
+                       mentions ? "true" : "false"};
+    PGresult *r;
+    rag_edit_outcome o = RAG_EDIT_ERROR;
+    size_t i;
+
+    *revision = 0;
+    r = rag_db_query(db,
+                     "SELECT outcome, coalesce(revision, 0)"
+                     " FROM rag_message_edited($1, $2, $3, $4)",
+                     4, p);
+    if (r == NULL)
+        return RAG_EDIT_ERROR;
+    if (PQntuples(r) == 1)
+        *revision = atoi(PQgetvalue(r, 0, 1));
+    for (i = 0; PQntuples(r) == 1 && i < sizeof(names) / sizeof(*names); i++)
+        if (strcmp(PQgetvalue(r, 0, 0), names[i]) == 0)
+            o = (rag_edit_outcome)i;
+    PQclear(r);
+    return o;
+}
+
+int
+rag_store_messages_reanswer(PGconn *db, const char *thread_id,
+                            const char *message_id, const char *user_id,
+                            int mod)
+{
+    const char *p[] = {thread_id, message_id, user_id, mod ? "true" : "false"};
+
+    return rag_db_count(db,
+                        "SELECT 1 WHERE rag_message_reanswer($1, $2, $3, $4)",
+                        4, p);
 }

@@ -10,6 +10,7 @@
 #define RAG_STORE_MESSAGES_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 typedef struct {
     const char *thread_id, *message_id, *author_id;
@@ -21,5 +22,53 @@ typedef struct {
 /* Stores a user message once (processed: nothing to deliver). 1 stored,
  * 0 already there (a replayed event), -1 error. */
 int rag_store_messages_insert_user(PGconn *db, const rag_user_message *m);
+
+/* What an edit calls for (sql/033_bot_edits.sql). */
+typedef enum {
+    RAG_EDIT_ERROR = -1,
+    RAG_EDIT_UNKNOWN,  /* not a stored message */
+    RAG_EDIT_SAME,     /* the text did not change */
+    RAG_EDIT_STORED,   /* stored; nothing to answer */
+    RAG_EDIT_PENDING,  /* its answer is still to come and reads the edit */
+    RAG_EDIT_ENQUEUED, /* the edit asks the bot: answer enqueued */
+    RAG_EDIT_OFFER,    /* answered already: offer a re-answer */
+    RAG_EDIT_CLOSED    /* answered, and the thread is solved or closed */
+} rag_edit_outcome;
+
+/* Stores a user's edit of a message (MESSAGE_UPDATE with content).
+ * mentions: the edited message mentions the bot. *revision: the edits
+ * seen so far (this one included). */
+rag_edit_outcome rag_store_messages_edited(PGconn *db, const char *thread_id,
+                                           const char *message_id,
+                                           const char *content, int mentions,
+                                           int *revision);
+
+/* The author's (or, with mod, anyone's) request to answer an edited,
+ * answered message again: stores its text as a re-ask row, answered like
+ * a mention, once per revision. 1 asked, 0 nothing to re-answer, -1. */
+int rag_store_messages_reanswer(PGconn *db, const char *thread_id,
+                                const char *message_id, const char *user_id,
+                                int mod);
+
+/* Erases messages deleted on Discord (MESSAGE_DELETE, _BULK) and all
+ * derived from them (sql/034_bot_erasure.sql: answers' text, gaps, jobs,
+ * queued reactions, community documents); their ids are remembered so a
+ * replay stores nothing. ids must be snowflakes (others are skipped).
+ * Returns users' messages erased, or -1. */
+int rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n);
+
+/* What rag_store_messages_forget_user erased. */
+typedef struct {
+    long messages, threads, votes, commands;
+} rag_forget_counts;
+
+/* Erases one person: their messages as above, their votes, the commands
+ * they ran and their id on threads they opened or solved (one
+ * transaction). 0 (counts in *out), -2 not a snowflake, -1 error. */
+int rag_store_messages_forget_user(PGconn *db, const char *user_id,
+                                   rag_forget_counts *out);
+
+/* 1 when s is a Discord snowflake (1-20 digits). */
+int rag_store_is_snowflake(const char *s);
 
 #endif

@@ -118,4 +118,12 @@ int rag_store_threads_unsolve(PGconn *db, const char *thread_id);
 /* Sets open (1) or closed (0). 1 changed, 0 already so, -1 error. */
 int rag_store_threads_set_open(PGconn *db, const char *thread_id, int open);
 
+/* A thread deleted on Discord: erases it and everything derived from it
+ * (sql/034_bot_erasure.sql). 1 erased, 0 not tracked, -1 error. */
+int rag_store_threads_erase(PGconn *db, const char *thread_id);
+
+/* The bot removed from a guild: erases its threads, commands and ban
+ * notices; its configuration stays. Threads erased, or -1. */
+int rag_store_threads_erase_guild(PGconn *db, const char *guild_id);
+
 #endif

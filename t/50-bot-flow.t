@@ -250,6 +250,19 @@ ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT state FROM interactions") 
     'deferred interaction finished');
 my ($wh) = $fd->rest(method => 'PATCH', path => qr{/webhooks/$fd->{app_id}/deferredtok/messages/\@original$});
 is($wh->{body}{embeds}[0]{title}, 'Bot Info', 'webhook edit carries the answer');
+# the module queues the interaction's whole "data" object: its options
+# are read from inside it
+RagTest::psql($pg, qq{INSERT INTO interactions (interaction_id, application_id, token,
+    guild_id, channel_id, user_id, command, options) VALUES ('710000000000000002',
+    '$fd->{app_id}', 'deferredtok2', '$G', '$T', '$V', 'search',
+    '{"id": "1", "name": "search", "type": 1, "options": [{"name": "query",
+      "type": 3, "value": "configure x"}, {"name": "limit", "type": 4, "value": 3}]}')});
+ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT state FROM interactions
+    WHERE interaction_id = '710000000000000002'") eq 'done' }, 10), 'deferred /search finished');
+($wh) = $fd->rest(method => 'PATCH', path => qr{/webhooks/$fd->{app_id}/deferredtok2/messages/\@original$});
+is($wh->{body}{embeds}[0]{title}, 'Search Results', 'with its options (query, limit) read')
+    or diag(explain($wh->{body}));
+like($wh->{body}{embeds}[0]{description} // '', qr/\*\*Query:\*\* configure x/, 'the query it was given');
 
 is(scalar($fd->records(kind => 'violation')), 0, 'no protocol violations')
     or diag(explain([ $fd->records(kind => 'violation') ]));

@@ -1,6 +1,6 @@
 # Every SQL statement of the bot runs against the real schema (issue 12):
 # t/unit/dbtest_bot_sql.c calls each function of the bot's stores
-# (lib/rag_store_{threads,messages,outbox,feedback,interactions}) and the
+# (lib/rag_store_{threads,messages,outbox,feedback,interactions,shards}) and the
 # bot's own reads (bot/bot.c, bot/commands.c) on a migrated database and
 # checks their effects. Postgres logs every statement meanwhile; each SQL
 # text found in those sources must be among them, none may fail, and each
@@ -56,7 +56,7 @@ sub sql_literals {
     }
     return @sql;
 }
-my @stores = map { "lib/rag_store_$_" } qw(threads messages outbox feedback interactions);
+my @stores = map { "lib/rag_store_$_" } qw(threads messages outbox feedback interactions shards);
 my @files = ((map { "$_.c" } @stores), grep { !/_main\.c$/ } glob('bot/*.c'));
 my $n = 0;
 for my $f (@files) {

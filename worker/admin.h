@@ -1,6 +1,7 @@
 /*
  * admin — rag-admin subcommands beyond the schema basics, one file each
- * (admin_eval.c, admin_export.c, admin_gaps.c, admin_community.c).
+ * (admin_eval.c, admin_export.c, admin_gaps.c, admin_community.c,
+ * admin_forget.c).
  * Each takes the arguments after its name and returns the exit code.
  * db may be NULL for commands that need no database (eval).
  */
@@ -18,6 +19,8 @@ int admin_gaps(PGconn *db, rag_conf *conf, int argc, char **argv);
 int admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv);
 /* Connects itself: a database it cannot reach is one of its findings. */
 int admin_doctor(rag_conf *conf, int argc, char **argv);
+/* Validates its argument before connecting (admin_forget.c). */
+int admin_forget_user(rag_conf *conf, int argc, char **argv);
 
 /* The index directory: index_dir in conf (RAG_INDEX_DIR), else the
  * default /var/lib/ngx_rag/index. */

@@ -51,6 +51,8 @@ usage(FILE *f)
         "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
         "       [--index-dir DIR]\n"
         "                                unanswered questions, clustered\n"
+        "  forget-user USER_ID           erase one person's messages,\n"
+        "                                votes and commands (on request)\n"
         "  doctor [--bot-conf FILE] [--health-url URL] [--worker-user U]\n"
         "       [--nginx-user U] [--index-dir DIR]\n"
         "                                check a deployment, say how to"
@@ -169,7 +171,8 @@ known_command(const char *name)
 {
     static const char *const cmds[] = {
         "migrate", "collection-add", "forum-add", "eval",
-        "export",  "community-sync", "gaps",      "doctor"};
+        "export",  "community-sync", "gaps",      "doctor",
+        "forget-user"};
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(name, cmds[i]) == 0)
@@ -207,6 +210,11 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[i], "eval") == 0) { /* connects only for full-text */
         rc = admin_eval(conf, argc - i - 1, argv + i + 1);
+        rag_conf_free(conf);
+        return rc;
+    }
+    if (strcmp(argv[i], "forget-user") == 0) { /* checks the id first */
+        rc = admin_forget_user(conf, argc - i - 1, argv + i + 1);
         rag_conf_free(conf);
         return rc;
     }

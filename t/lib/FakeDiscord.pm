@@ -44,6 +44,16 @@ package FakeDiscord;
 # new message may touch an archived thread (50083; a new message
 # unarchives it, with a THREAD_UPDATE, unless it is locked: 160005).
 # Violations are recorded with kind => 'violation'.
+#
+# Sharding (start(shards => N, max_concurrency => M, guild_ids => [...],
+# min_shards => K)): GET /gateway/bot recommends N shards and M
+# concurrent identifies; several gateway connections live at once, each
+# an IDENTIFY with "shard": [id, count] (0 <= id < count, else close 4010
+# Invalid shard; count < K, or none, closes 4011 Sharding required); a
+# guild's events go only to the session of shard (guild_id >> 22) % count
+# (others, and DMs, to shard 0), READY lists that shard's guilds; more
+# than one IDENTIFY per bucket (id % M) in 5 s is a violation answered
+# with op 9, as Discord invalidates such sessions.
 
 use strict;
 use warnings;
@@ -76,6 +86,8 @@ sub start {
         heartbeat_interval => $o{heartbeat_interval} // 45000,
         # what GET /gateway/bot and READY advertise (e.g. a TLS front)
         gateway_base => $o{gateway_base},
+        shards => $o{shards} // 1, max_concurrency => $o{max_concurrency} // 1,
+        min_shards => $o{min_shards} // 0, guild_ids => $o{guild_ids},
     }, $class;
     open my $fh, '>', $self->{records_file} or die;
     close $fh;
@@ -240,6 +252,7 @@ sub _drop {
         _record($st, { kind => 'gw_conn', event => 'closed', conn => $c->{id},
             last_s => $c->{last_s} // 0 });
         delete $st->{ws_conn} if $st->{ws_conn} && $st->{ws_conn} == $c;
+        delete $st->{ws_conns}{ $c->{id} };
     }
     $st->{sel}->remove($c->{fh});
     delete $st->{conns}{fileno $c->{fh}};
@@ -511,9 +524,10 @@ sub _route {
     my ($st, $method, $path, $b, $rec, $q) = @_;
     $path =~ s{^/api/v10}{} or return (404, { message => 'bad version', code => 0 });
     if ($method eq 'GET' && $path eq '/gateway/bot') {
-        return (200, { url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/gw', shards => 1,
+        return (200, { url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/gw',
+            shards => $st->{shards} + 0,
             session_start_limit => { total => 1000, remaining => 999,
-                reset_after => 14400000, max_concurrency => 1 } });
+                reset_after => 14400000, max_concurrency => $st->{max_concurrency} + 0 } });
     }
     # the bot's view of a channel: gone, out of reach, or read-only
     if ($path =~ m{^/channels/(\d+)(/.*)?$} && (my $ch0 = $st->{channels}{$1})) {
@@ -761,6 +775,14 @@ sub _control {
             my $ch = $st->{channels}{ $d->{id} } ||= {};
             %$ch = (%$ch, %$d);
             $ch->{thread_metadata} //= { archived => JSON::PP::false, locked => JSON::PP::false };
+        } elsif ($r->{t} eq 'THREAD_DELETE') {
+            # gone: from the active list, for every request
+            $st->{channels}{ $d->{id} }{deleted} = 1 if $st->{channels}{ $d->{id} };
+        } elsif ($r->{t} eq 'MESSAGE_DELETE' || $r->{t} eq 'MESSAGE_DELETE_BULK') {
+            my %gone = map { $_ => 1 } $r->{t} eq 'MESSAGE_DELETE' ? ($d->{id}) : @{ $d->{ids} || [] };
+            my $h = $st->{history}{ $d->{channel_id} // '' } || [];
+            @$h = grep { !$gone{ $_->{id} } } @$h;
+            delete $st->{user_messages}{$_} for keys %gone;
         }
         _dispatch($st, $r->{t}, $r->{d});
     } elsif ($a eq 'fault') {
@@ -786,6 +808,9 @@ sub _control {
         $st->{nonces} = {} if $r->{forget_nonces};
         $st->{faults} = [] if $r->{clear_faults};
         $st->{token} = $r->{token} if defined $r->{token};   # token reset
+        # the bot outgrew its shards: a new recommendation (and requirement)
+        $st->{shards} = $r->{shards} if $r->{shards};
+        $st->{min_shards} = $r->{min_shards} if exists $r->{min_shards};
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
         delete $st->{messages}{ $r->{delete_message} } if $r->{delete_message};
     } elsif ($a eq 'guild') {
@@ -795,7 +820,8 @@ sub _control {
     } elsif ($a eq 'state') {
     }
     my $ws = $st->{ws_conn};
-    return _respond($st, $c, 200, { ok => 1, connected => ($ws && $ws->{ready} ? 1 : 0),
+    my $ready = grep { $_->{ready} && !$_->{closed} } values %{ $st->{ws_conns} // {} };
+    return _respond($st, $c, 200, { ok => 1, connected => (_sharded($st) ? $ready : $ws && $ws->{ready} ? 1 : 0),
         session => $ws ? $ws->{session} : undef,
         messages => scalar(keys %{ $st->{messages} }) });
 }
@@ -820,8 +846,9 @@ sub _ws_upgrade {
     _write($st, $c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
         . "Connection: Upgrade\r\nSec-WebSocket-Accept: $accept\r\n\r\n");
     $c->{mode} = 'ws';
-    _drop($st, $st->{ws_conn}) if $st->{ws_conn};
+    _drop($st, $st->{ws_conn}) if $st->{ws_conn} && !_sharded($st);
     $st->{ws_conn} = $c;
+    $st->{ws_conns}{ $c->{id} } = $c;
     _ws_send($st, $c, { op => 10, d => { heartbeat_interval => $st->{heartbeat_interval} + 0 } });
     _ws_in($st, $c) if length $c->{in};
 }
@@ -901,21 +928,52 @@ sub _gw {
         $rec->{intents} = $d->{intents} if ref $d eq 'HASH';
         $rec->{ok} = $ok ? 1 : 0;
         $rec->{token_ok} = ($ok && $d->{token} eq $st->{token}) ? 1 : 0;
+        $rec->{shard} = ref $d eq 'HASH' && exists $d->{shard} ? $d->{shard} : [ 0, 1 ];
         _record($st, $rec);
         if (!$ok) { _ws_frame($st, $c, 0x8, pack('n', 4002)); return _drop($st, $c) }
         if (!$rec->{token_ok}) { _ws_frame($st, $c, 0x8, pack('n', 4004)); return _drop($st, $c) }
+        my ($shard, $count) = (0, 1);
+        if (exists $d->{shard}) {
+            my $sh = $d->{shard};
+            unless (ref $sh eq 'ARRAY' && @$sh == 2 && "$sh->[0]$sh->[1]" =~ /^\d+$/
+                    && $sh->[1] >= 1 && $sh->[0] < $sh->[1]) {
+                _record($st, { kind => 'gw_close', code => 4010, conn => $c->{id} });
+                _ws_frame($st, $c, 0x8, pack('n', 4010) . 'Invalid shard');
+                return _drop($st, $c);
+            }
+            ($shard, $count) = map { $_ + 0 } @$sh;
+        }
+        if ($st->{min_shards} && $count < $st->{min_shards}) {
+            _record($st, { kind => 'gw_close', code => 4011, conn => $c->{id} });
+            _ws_frame($st, $c, 0x8, pack('n', 4011) . 'Sharding required');
+            return _drop($st, $c);
+        }
+        # one IDENTIFY per bucket (shard % max_concurrency) per 5 s
+        my $bucket = $shard % $st->{max_concurrency};
+        my $last = $st->{identified_at}{$bucket};
+        $st->{identified_at}{$bucket} = time;
+        if (defined $last && time - $last < 5) {
+            _record($st, { kind => 'violation', what => sprintf(
+                'IDENTIFY %.2fs after the last one in bucket %d', time - $last, $bucket) });
+            return _ws_send($st, $c, { op => 9, d => JSON::PP::false });
+        }
         my $sid = sprintf('sess%04d', ++$st->{session_seq});
-        $st->{sessions}{$sid} = { seq => 0, log => [] };
+        $st->{sessions}{$sid} = { seq => 0, log => [], shard => $shard, count => $count };
         $st->{session} = $sid;
+        $st->{shard_session}{$shard} = $sid;
+        $st->{shard_count} = $count;
         $c->{session} = $sid;
         $c->{ready} = 1;
+        my @mine = grep { _guild_shard($st, $_, $count) == $shard }
+            @{ $st->{guild_ids} // [ $st->{guild_id} ] };
         _dispatch($st, 'READY', { v => 10, session_id => $sid,
             resume_gateway_url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/resume',
             user => { id => $st->{bot_id}, username => 'ragbot', bot => JSON::PP::true },
-            guilds => [ { id => $st->{guild_id}, unavailable => JSON::PP::true } ],
-            application => { id => $st->{app_id}, flags => 0 } });
-        _dispatch($st, 'GUILD_CREATE', { id => $st->{guild_id}, name => 'Test',
-            threads => [], channels => [] });
+            guilds => [ map { { id => $_, unavailable => JSON::PP::true } } @mine ],
+            ($count > 1 ? (shard => [ $shard, $count ]) : ()),
+            application => { id => $st->{app_id}, flags => 0 } }, $sid);
+        _dispatch($st, 'GUILD_CREATE', { id => $_, name => "Test $_",
+            threads => [], channels => [] }, $sid) for @mine;
     } elsif ($op == 6) {
         my $ok = ref $d eq 'HASH' && defined $d->{token} && defined $d->{session_id}
             && defined $d->{seq} && $d->{seq} =~ /^\d+$/;
@@ -931,7 +989,7 @@ sub _gw {
             _ws_send($st, $c, $ev) if $ev->{s} > $d->{seq};
         }
         $c->{ready} = 1;
-        _dispatch($st, 'RESUMED', undef);
+        _dispatch($st, 'RESUMED', undef, $d->{session_id});
     } else {
         $rec->{d} = $d;
         _record($st, $rec);
@@ -941,13 +999,28 @@ sub _gw {
 # Sends a dispatch on the current session; kept in the session's log so a
 # RESUME replays what the client missed.
 sub _dispatch {
-    my ($st, $t, $d) = @_;
-    my $sid = $st->{session} or return;
+    my ($st, $t, $d, $sid) = @_;
+    if (!defined $sid && _sharded($st)) {
+        # the shard that receives the guild's events (DMs: shard 0)
+        my $g = ref $d eq 'HASH' ? ($d->{guild_id} // ($t =~ /^GUILD_/ ? $d->{id} : undef)) : undef;
+        $sid = $st->{shard_session}{ _guild_shard($st, $g, $st->{shard_count} // 1) };
+    }
+    $sid //= $st->{session};
+    return unless defined $sid;
     my $s = $st->{sessions}{$sid};
     my $ev = { op => 0, t => $t, s => ++$s->{seq}, d => $d };
     push @{ $s->{log} }, $ev;
-    my $c = $st->{ws_conn};
-    _ws_send($st, $c, $ev) if $c && $c->{ready} && ($c->{session} // '') eq $sid;
+    for my $c (_sharded($st) ? values %{ $st->{ws_conns} } : ($st->{ws_conn})) {
+        _ws_send($st, $c, $ev) if $c && $c->{ready} && ($c->{session} // '') eq $sid;
+    }
+}
+
+sub _sharded { $_[0]{shards} > 1 || $_[0]{min_shards} > 1 }
+
+sub _guild_shard {
+    my ($st, $g, $count) = @_;
+    return 0 unless defined $g && $g =~ /^\d{1,20}$/ && $count > 1;
+    return (($g >> 22) % $count);
 }
 
 1;

@@ -20,6 +20,7 @@
 #include "rag_store_interactions.h"
 #include "rag_store_messages.h"
 #include "rag_store_outbox.h"
+#include "rag_store_shards.h"
 #include "rag_store_threads.h"
 
 #include <stdlib.h>
@@ -180,6 +181,102 @@ test_messages_feedback(void)
     CHECK_STR(val("SELECT solved_votes || '/' || failed_votes FROM threads "
                   "WHERE thread_id = '" T1 "'"),
               "0/1");
+}
+
+/* Edits (sql/033) and erasure (sql/034) through the message and thread
+ * stores; t/71 and t/72 run them end to end. */
+static void
+test_edits_erasure(void)
+{
+#define T9 "300000000000000009"
+#define M9 "500000000000000009"
+#define W9 "400000000000000099"
+    const char *ids[] = {M9, "x; DROP"};
+    rag_user_message m;
+    rag_forget_counts c;
+    int rev = -1;
+
+    sql("INSERT INTO threads (thread_id, guild_id, forum_channel_id, title, "
+        "author_id) VALUES ('" T9 "', '" G "', '" F "', 'edit me', '" W9 "'), "
+        "('300000000000000010', '100000000000000077', '" F "', 'gone', "
+        "'" U "')");
+    memset(&m, 0, sizeof(m));
+    m.thread_id = T9;
+    m.message_id = M9;
+    m.author_id = W9;
+    m.content = "before";
+    m.mentions_bot = 1;
+    CHECK_INT(rag_store_messages_insert_user(db, &m), 1);
+    CHECK_INT(rag_store_messages_edited(db, T9, M9, "after", 0, &rev),
+              RAG_EDIT_PENDING);
+    CHECK_INT(rev, 1);
+    CHECK_INT(rag_store_messages_edited(db, T9, M9, "after", 0, &rev),
+              RAG_EDIT_SAME);
+    CHECK_INT(rag_store_messages_edited(db, T9, "5", "x", 0, &rev),
+              RAG_EDIT_UNKNOWN);
+    sql("INSERT INTO messages (thread_id, message_id, content, from_bot, "
+        "processed, reply_to, discord_message_id) VALUES ('" T9 "', "
+        "'reply:" M9 "', 'the answer', true, true, '" M9 "', '77')");
+    CHECK_INT(rag_store_messages_edited(db, T9, M9, "again", 1, &rev),
+              RAG_EDIT_OFFER);
+    CHECK_INT(rev, 2);
+    CHECK_INT(rag_store_messages_reanswer(db, T9, M9, V, 0), 0);
+    CHECK_INT(rag_store_messages_reanswer(db, T9, M9, W9, 0), 1);
+    CHECK_INT(rag_store_messages_reanswer(db, T9, M9, V, 1), 0); /* once */
+    CHECK_STR(val("SELECT content FROM messages WHERE edit_of = '" M9 "'"),
+              "again");
+    CHECK_INT(rag_store_messages_erase(db, ids, 2), 1);
+    CHECK_STR(val("SELECT count(*) FROM messages WHERE message_id = '" M9
+                  "' OR edit_of = '" M9 "' OR content <> '' AND thread_id = '"
+                  T9 "'"),
+              "0");
+    CHECK_INT(rag_store_messages_insert_user(db, &m), 0); /* a replay */
+    CHECK_INT(rag_store_messages_forget_user(db, "x", &c), -2);
+    CHECK_INT(rag_store_is_snowflake("123"), 1);
+    CHECK_INT(rag_store_is_snowflake("123456789012345678901"), 0);
+    CHECK_INT(rag_store_is_snowflake(""), 0);
+    CHECK_INT(rag_store_messages_forget_user(db, W9, &c), 0);
+    CHECK_STR(val("SELECT count(*) FROM threads WHERE author_id = '" W9 "'"),
+              "0");
+    CHECK_INT(rag_store_threads_erase(db, T9), 1);
+    CHECK_INT(rag_store_threads_erase(db, T9), 0);
+    CHECK_INT(rag_store_threads_erase_guild(db, "100000000000000077"), 1);
+#undef T9
+#undef M9
+#undef W9
+}
+
+/* Shard leases: one owner per shard; a second process under another
+ * count takes nothing while the first is alive; identify buckets. */
+static void
+test_shards(void)
+{
+    static const int zero[] = {0}, both[] = {0, 1};
+
+    /* (81384788765712384 >> 22) % 4 == 2, as the C side computes */
+    CHECK_INT(rag_bot_guild_shard("81384788765712384", 4), 2);
+    CHECK_INT(rag_bot_guild_shard("x1", 4), 0);
+    CHECK_STR(val("SELECT rag_guild_shard('4194304', 2) || ',' || "
+                  "rag_guild_shard('8388608', 2) || ',' || "
+                  "rag_guild_shard('81384788765712384', 4) || ',' || "
+                  "rag_guild_shard(NULL, 2) || ',' || "
+                  "rag_guild_shard('g1', 2)"),
+              "1,0,2,0,0");
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1); /* renew */
+    CHECK_INT(rag_store_shards_claim(db, "w2", 1, zero, 1, 60), 0);
+    CHECK_INT(rag_store_shards_claim(db, "w2", 2, both, 2, 60), 0);
+    CHECK_STR(val("SELECT rag_shard_owned('w1', '4194304')::text || "
+                  "rag_shard_owned('w2', '4194304')::text"),
+              "truefalse");
+    /* a dead owner's shard is taken once its lease ran out */
+    sql("UPDATE bot_shards SET owner = 'dead', lease_until = now() - "
+        "interval '1 s'");
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
+    CHECK_INT(rag_store_shards_identify_slot(db, "1:0"), 1);
+    CHECK_INT(rag_store_shards_identify_slot(db, "1:0"), 0);
+    CHECK_INT(rag_store_shards_identify_slot(db, "1:1"), 1);
+    CHECK_INT(rag_store_shards_release(db, "w2"), 0);
 }
 
 static void
@@ -384,7 +481,7 @@ test_interactions(void)
     CHECK_STR(val("SELECT state || ':' || last_error FROM interactions "
                   "WHERE interaction_id = 'i2'"),
               "failed:token expired");
-    n = rag_store_interactions_claim(db, 60, 10, &v);
+    n = rag_store_interactions_claim(db, "w1", 60, 10, &v);
     CHECK_INT(n, 1);
     if (n == 1) {
         CHECK_STR(v[0].token, "tok1");
@@ -437,6 +534,12 @@ test_bot(rag_bot *b)
     list = rag_bot_logging_channels(b);
     CHECK(list && list[0] && strcmp(list[0], "777") == 0 && !list[1]);
     rag_bot_list_free(list);
+    /* another process's guilds: their owner announces there */
+    snprintf(b->worker_id, sizeof(b->worker_id), "w2");
+    list = rag_bot_logging_channels(b);
+    CHECK(list && !list[0]);
+    rag_bot_list_free(list);
+    snprintf(b->worker_id, sizeof(b->worker_id), "w1");
     yajl_tree_free(roles);
 
     memset(&cx, 0, sizeof(cx));
@@ -483,12 +586,15 @@ main(void)
     seed();
     RUN(test_threads);
     RUN(test_messages_feedback);
+    RUN(test_shards);
     RUN(test_replies);
     RUN(test_deliveries);
     RUN(test_interactions);
+    RUN(test_edits_erasure);
     memset(&b, 0, sizeof(b));
     b.db = db;
     snprintf(b.web_base, sizeof(b.web_base), "https://discord.com");
+    snprintf(b.worker_id, sizeof(b.worker_id), "w1"); /* holds shard 0/1 */
     test_bot(&b);
     PQfinish(db);
     UNIT_DONE();

@@ -168,10 +168,14 @@ test_payloads(void)
     rag_buf b;
 
     rag_buf_init(&b, 4096);
-    CHECK_INT(rag_gw_identify_json(&b, "to\"k", RAG_GW_INTENTS), 0);
+    CHECK_INT(rag_gw_identify_json(&b, "to\"k", RAG_GW_INTENTS, 0, 1), 0);
     CHECK_STR(b.data, "{\"op\":2,\"d\":{\"token\":\"to\\\"k\",\"intents\":"
                       "34305,\"properties\":{\"os\":\"linux\",\"browser\":"
                       "\"ngx_rag\",\"device\":\"ngx_rag\"}}}");
+    CHECK_INT(rag_gw_identify_json(&b, "t", 1, 3, 4), 0);
+    CHECK_STR(b.data, "{\"op\":2,\"d\":{\"token\":\"t\",\"shard\":[3,4],"
+                      "\"intents\":1,\"properties\":{\"os\":\"linux\","
+                      "\"browser\":\"ngx_rag\",\"device\":\"ngx_rag\"}}}");
     CHECK_INT(rag_gw_resume_json(&b, "t", "s1", 42), 0);
     CHECK_STR(b.data, "{\"op\":6,\"d\":{\"token\":\"t\",\"session_id\":"
                       "\"s1\",\"seq\":42}}");

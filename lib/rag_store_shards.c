@@ -1,0 +1,81 @@
+/*
+ * rag_store_shards — shard leases and identify buckets (see
+ * rag_store_shards.h).
+ */
+#include "rag_store_shards.h"
+
+#include "rag_buf.h"
+#include "rag_db.h"
+
+#include <stdio.h>
+
+int
+rag_store_shards_claim(PGconn *db, const char *owner, int count,
+                       const int *ids, int n, long lease_s)
+{
+    char cnt[16], lease[32];
+    const char *p[4];
+    rag_buf arr;
+    int i, rc = -1;
+
+    if (count < 1 || n < 0)
+        return -1;
+    rag_buf_init(&arr, 0);
+    if (rag_buf_putc(&arr, '{') != 0)
+        goto out;
+    for (i = 0; i < n; i++)
+        if (rag_buf_printf(&arr, "%s%d", i ? "," : "", ids[i]) != 0)
+            goto out;
+    if (rag_buf_putc(&arr, '}') != 0)
+        goto out;
+    snprintf(cnt, sizeof(cnt), "%d", count);
+    snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
+    p[0] = owner;
+    p[1] = cnt;
+    p[2] = arr.data;
+    p[3] = lease;
+    rc = rag_db_count(
+        db,
+        "INSERT INTO bot_shards (shard_count, shard_id, owner, lease_until) "
+        "SELECT $2::int, s, $1, now() + make_interval(secs => $4::int) "
+        "  FROM unnest($3::int[]) s "
+        " WHERE NOT EXISTS (SELECT 1 FROM bot_shards o "
+        "   WHERE o.shard_count <> $2::int AND o.owner <> $1 "
+        "     AND o.lease_until > now()) "
+        "ON CONFLICT (shard_count, shard_id) DO UPDATE "
+        "  SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until "
+        "  WHERE bot_shards.owner = EXCLUDED.owner "
+        "     OR bot_shards.lease_until < now() "
+        "RETURNING 1",
+        4, p);
+out:
+    rag_buf_free(&arr);
+    return rc;
+}
+
+int
+rag_store_shards_release(PGconn *db, const char *owner)
+{
+    const char *p[] = {owner};
+
+    return rag_db_count(db, "DELETE FROM bot_shards WHERE owner = $1 "
+                            "RETURNING 1",
+                        1, p);
+}
+
+int
+rag_store_shards_identify_slot(PGconn *db, const char *bucket)
+{
+    const char *p[] = {bucket};
+
+    if (rag_db_exec(db,
+                    "INSERT INTO bot_identify (bucket) VALUES ($1) "
+                    "ON CONFLICT DO NOTHING",
+                    1, p) != 0)
+        return -1;
+    return rag_db_count(db,
+                        "UPDATE bot_identify "
+                        "SET next_at = now() + interval '5.5 seconds' "
+                        "WHERE bucket = $1 AND next_at <= now() RETURNING 1",
+                        1, p);
+}

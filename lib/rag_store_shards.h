@@ -1,0 +1,32 @@
+/*
+ * rag_store_shards — gateway shards shared by several rag-bot processes
+ * on one Postgres (sql/035_bot_shards.sql). A process leases the shards
+ * it runs; the outbox, deliveries and deferred-command claims
+ * (rag_store_outbox, rag_store_interactions) take only rows of guilds
+ * on shards their owner holds, so a guild's replies are delivered by
+ * one process, never two. IDENTIFY buckets are shared the same way.
+ *
+ * Runs on the caller's connection (rag_db.h logs errors).
+ */
+#ifndef RAG_STORE_SHARDS_H
+#define RAG_STORE_SHARDS_H
+
+#include <libpq-fe.h>
+
+/* Takes or renews owner's lease on shards ids[0..n) of count for
+ * lease_s seconds: a shard another owner holds stays theirs until its
+ * lease ends, and nothing is taken while another owner holds a live
+ * lease under a different count. Returns how many of the n it holds,
+ * or -1. */
+int rag_store_shards_claim(PGconn *db, const char *owner, int count,
+                           const int *ids, int n, long lease_s);
+
+/* Gives up owner's shards (a clean stop: a successor starts at once). */
+int rag_store_shards_release(PGconn *db, const char *owner);
+
+/* One IDENTIFY per bucket per 5 s (5.5: the IDENTIFY still has to
+ * reach Discord), across processes: 1 when bucket's slot was taken now,
+ * 0 not yet, -1 error. */
+int rag_store_shards_identify_slot(PGconn *db, const char *bucket);
+
+#endif
