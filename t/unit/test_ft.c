@@ -632,6 +632,9 @@ test_conf(void)
 {
     ft_train_conf c;
 
+    setenv("RAG_SEMANTIC_LEG", "fasttext", 1);
+    ft_train_conf_load(&c, NULL);
+    CHECK_INT(c.enabled, 1);
     setenv("RAG_SEMANTIC_LEG", "off", 1);
     setenv("RAG_FASTTEXT_EPOCH", "3", 1);
     setenv("RAG_FASTTEXT_BUCKET", "-5", 1); /* out of range: default */
@@ -643,7 +646,7 @@ test_conf(void)
     unsetenv("RAG_FASTTEXT_EPOCH");
     unsetenv("RAG_FASTTEXT_BUCKET");
     ft_train_conf_load(&c, NULL);
-    CHECK_INT(c.enabled, 1);
+    CHECK_INT(c.enabled, 0); /* off by default (README: measured) */
     CHECK_INT(c.dim, 100);
     CHECK_INT(c.epoch, 15);
     CHECK_INT(c.min_count, 2);
