@@ -11,10 +11,18 @@
 # characters split further — a simple stand-in for rag-ingest, good
 # enough for a retrieval benchmark. Both sides see the same chunks and
 # the same 50 queries, k = 10:
+#   trivial   wrk, GET /ok on the same nginx (location /ok { return 200
+#             "ok"; }): what nginx itself does on this machine, the
+#             ceiling /search is measured against
 #   /search   wrk, GET /search?q=..&collection=pg&k=10&mode=bm25 (BM25,
 #             snippets and JSON included), nginx with one worker per CPU
 #   Postgres  pgbench -f: websearch_to_tsquery + GIN index + ts_rank_cd,
 #             ORDER BY rank LIMIT 10 (ids and ranks only)
+#   baseline  with RAG_BENCH_BASELINE_MODULE=/path/ngx_rag_module.so (an
+#             older build), /search once more on a second nginx loading
+#             that module, in the same run, for before/after figures
+# Goals (issue 13.1): /search >= 35 % of trivial, >= 10x Postgres FTS,
+# p99 < 2 ms; nginx workers' RSS flat under load.
 use strict;
 use warnings;
 use FindBin;
@@ -79,30 +87,42 @@ for my $i (0 .. $#queries) {
 }
 printf "postgres: tsvector column + GIN index %.2f s\n", time - $t0;
 
-# --- /search with wrk ---------------------------------------------------------
-my $ng = RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
-    main => 'thread_pool rag threads=4 max_queue=65536;',
-    http => "rag_thread_pool rag; rag_index_dir $ixdir;",
-    server => 'location /search { rag_search; }');
-my $http = HTTP::Tiny->new(timeout => 10);
-my $hits = 0;
-for my $q (@queries) {
-    (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
-    my $r = $http->get("$ng->{url}/search?collection=pg&k=10&mode=bm25&q=$e");
-    die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
-    $hits++ if $r->{content} =~ /"rank":1,/;
-}
-print "search: $hits/" . scalar(@queries) . " queries have results\n";
+# --- trivial handler and /search with wrk ----------------------------------
+my $threads = $ncpu < 2 ? 1 : 2;
+my @paths = map {
+    (my $e = $_) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
+    "/search?collection=pg&k=10&mode=bm25&q=$e"
+} @queries;
 
-my $lua = "$dir/queries.lua";
-{
-    open my $fh, '>', $lua or die;
-    print $fh "local qs = {\n";
-    for my $q (@queries) {
-        (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
-        print $fh "  \"/search?collection=pg&k=10&mode=bm25&q=$e\",\n";
+# nginx with the module (the one under test, or another build's .so)
+sub start_nginx {
+    my ($module) = @_;
+    return RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
+        ($module ? (load => "load_module $module;") : ()),
+        main => 'thread_pool rag threads=4 max_queue=65536;',
+        http => "rag_thread_pool rag; rag_index_dir $ixdir;",
+        server => "location /search { rag_search; }\n"
+            . "location /ok { return 200 \"ok\"; }");
+}
+
+sub check_search {
+    my ($ng) = @_;
+    my $http = HTTP::Tiny->new(timeout => 10);
+    my $hits = 0;
+    for my $p (@paths) {
+        my $r = $http->get("$ng->{url}$p");
+        die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
+        $hits++ if $r->{content} =~ /"rank":1,/;
     }
-    print $fh "}\nlocal i = 0\n"
+    return $hits;
+}
+
+# A wrk script cycling through paths, reporting one parsable line.
+sub wrk_script {
+    my ($name, @p) = @_;
+    my $lua = "$dir/$name.lua";
+    open my $fh, '>', $lua or die;
+    print $fh "local qs = {\n", map({ "  \"$_\",\n" } @p), "}\nlocal i = 0\n"
         . "function setup(thread) thread:set('i', math.random(0, #qs)) end\n"
         . "function request() i = i + 1; return wrk.format('GET', qs[(i % #qs) + 1]) end\n"
         . "function done(summary, latency, requests)\n"
@@ -112,24 +132,53 @@ my $lua = "$dir/queries.lua";
         . " + summary.errors.read + summary.errors.write + summary.errors.timeout))\n"
         . "end\n";
     close $fh;
+    return $lua;
 }
-my $threads = $ncpu < 2 ? 1 : 2;
-# nginx worker RSS before and after: it must stay flat under load
+
+# nginx worker RSS: it must stay flat under load
 sub worker_rss_kb {
+    my ($ng) = @_;
     my $kb = 0;
     for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
         $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /VmRSS:\s+(\d+)/;
     }
     return $kb;
 }
-system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");  # warm
-my $rss0 = worker_rss_kb();
-my $wrk = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
-my $rss1 = worker_rss_kb();
-print $wrk if $ENV{BENCH_VERBOSE};
-my ($rps, $p50, $p99, $errs) = $wrk =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
-    or die "wrk output not understood:\n$wrk";
-my ($non2xx) = $wrk =~ /Non-2xx or 3xx responses: (\d+)/;
+
+# Warms up for 2 s, then loads $ng for $duration; returns a hash of
+# figures (rps, p50, p99, errors incl. non-2xx, rss0/rss1 in kB).
+sub run_wrk {
+    my ($ng, $lua) = @_;
+    system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");
+    my $rss0 = worker_rss_kb($ng);
+    my $out = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+    my $rss1 = worker_rss_kb($ng);
+    print $out if $ENV{BENCH_VERBOSE};
+    my ($rps, $p50, $p99, $errs) =
+        $out =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
+        or die "wrk output not understood:\n$out";
+    my ($non2xx) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
+    return { rps => $rps, p50 => $p50, p99 => $p99,
+        errors => $errs + ($non2xx // 0), rss0 => $rss0, rss1 => $rss1 };
+}
+
+my $ng = start_nginx();
+my $hits = check_search($ng);
+print "search: $hits/" . scalar(@queries) . " queries have results\n";
+my $ok = run_wrk($ng, wrk_script('ok', '/ok'));
+my $se = run_wrk($ng, wrk_script('search', @paths));
+RagTest::stop($ng->{pid}, 'QUIT', 10);
+$ng->{pid} = 0;
+
+my $base;
+if (my $mod = $ENV{RAG_BENCH_BASELINE_MODULE}) {
+    -f $mod or die "RAG_BENCH_BASELINE_MODULE: $mod not found\n";
+    my $bng = start_nginx($mod);
+    check_search($bng);
+    $base = run_wrk($bng, wrk_script('search', @paths));
+    RagTest::stop($bng->{pid}, 'QUIT', 10);
+    $bng->{pid} = 0;
+}
 
 # --- Postgres full-text search with pgbench --------------------------------
 my $script = "$dir/fts.sql";
@@ -152,10 +201,30 @@ for my $f (glob("$logp.*")) {
 @lat = sort { $a <=> $b } @lat;
 my $pct = sub { my $p = shift; @lat ? $lat[int($p / 100 * $#lat)] : 0 };
 
+my ($load) = RagTest::slurp('/proc/loadavg') =~ /^(\S+)/;
 print "\n";
-printf "%-34s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu CPUs)", 'req/s', 'p50 ms', 'p99 ms', 'errors';
-printf "%-34s %10.0f %10.3f %10.3f %8d\n", 'nginx /search (BM25, mmap index)', $rps, $p50, $p99, $errs + ($non2xx // 0);
-printf "%-34s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)', $tps, $pct->(50), $pct->(99), '-';
-printf "speedup: %.1fx req/s\n", $tps > 0 ? $rps / $tps : 0;
-printf "nginx workers RSS: %d kB before, %d kB after %ds of load (%+d kB)\n",
-    $rss0, $rss1, $duration, $rss1 - $rss0;
+printf "%-36s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
+    'req/s', 'p50 ms', 'p99 ms', 'errors';
+my $row = sub {
+    my ($name, $f) = @_;
+    printf "%-36s %10.0f %10.3f %10.3f %8d\n", $name, @$f{qw(rps p50 p99 errors)};
+};
+$row->('nginx trivial (return 200 "ok")', $ok);
+$row->('nginx /search (BM25, mmap index)', $se);
+$row->('nginx /search, baseline module', $base) if $base;
+printf "%-36s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)',
+    $tps, $pct->(50), $pct->(99), '-';
+print "\n";
+my $ratio = sub { $_[1] > 0 ? $_[0] / $_[1] : 0 };
+printf "/search vs trivial:        %5.1f %% of its req/s   (goal >= 35 %%)\n",
+    100 * $ratio->($se->{rps}, $ok->{rps});
+printf "/search vs Postgres FTS:   %5.1fx req/s           (goal >= 10x)\n",
+    $ratio->($se->{rps}, $tps);
+printf "/search p99:               %6.3f ms              (goal < 2 ms)\n", $se->{p99};
+printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms "
+    . "(baseline %.1f %% of trivial)\n",
+    $ratio->($se->{rps}, $base->{rps}), $base->{p99}, $se->{p99},
+    100 * $ratio->($base->{rps}, $ok->{rps}) if $base;
+printf "nginx workers RSS under /search: %d kB before, %d kB after %ds of load (%+d kB)\n",
+    $se->{rss0}, $se->{rss1}, $duration, $se->{rss1} - $se->{rss0};
+printf "load average at the end: %s\n", $load;
