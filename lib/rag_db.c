@@ -69,6 +69,20 @@ rag_db_exec(PGconn *db, const char *sql, int nparams,
 }
 
 int
+rag_db_count(PGconn *db, const char *sql, int nparams,
+             const char *const *params)
+{
+    PGresult *r = rag_db_query(db, sql, nparams, params);
+    int n;
+
+    if (r == NULL)
+        return -1;
+    n = PQntuples(r);
+    PQclear(r);
+    return n;
+}
+
+int
 rag_db_begin(PGconn *db)
 {
     return rag_db_exec(db, "BEGIN", 0, NULL);

@@ -27,6 +27,12 @@ PGresult *rag_db_query(PGconn *db, const char *sql, int nparams,
 int rag_db_exec(PGconn *db, const char *sql, int nparams,
                 const char *const *params);
 
+/* Like rag_db_query for a statement whose rows are only counted (an
+ * UPDATE ... RETURNING 1: "did it change anything"). Returns the number
+ * of rows, or -1. */
+int rag_db_count(PGconn *db, const char *sql, int nparams,
+                 const char *const *params);
+
 /* BEGIN / COMMIT / ROLLBACK; return 0 or -1. ROLLBACK never logs. */
 int rag_db_begin(PGconn *db);
 int rag_db_commit(PGconn *db);

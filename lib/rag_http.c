@@ -4,6 +4,8 @@
 #include "rag_log.h"
 
 #include <curl/curl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@ typedef struct {
     rag_http_body_sink b; /* first: the write callback's userdata */
     char retry_after[32];
     char retry_after_ms[32];
+    void (*hook)(void *ud, const char *line, size_t len);
+    void *hook_ud;
 } rag_http_sink;
 
 size_t
@@ -75,6 +79,8 @@ on_header(char *p, size_t sz, size_t n, void *ud)
                           sizeof(s->retry_after));
     rag_http_header_value(p, sz * n, "retry-after-ms", s->retry_after_ms,
                           sizeof(s->retry_after_ms));
+    if (s->hook)
+        s->hook(s->hook_ud, p, sz * n);
     return sz * n;
 }
 
@@ -103,11 +109,81 @@ retryable(long status)
     return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
+/* Sets up h for req: headers (into *hdrs, the caller frees them after
+ * the transfer), timeouts, body, callbacks into sink. copy_body: curl
+ * keeps its own copy of the body (transfers that outlive the caller's
+ * buffer). 0, or -1 when out of memory. */
+static int
+easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
+           struct curl_slist **hdrs, int copy_body)
+{
+    struct curl_slist *tmp;
+    char line[1024];
+
+    *hdrs = NULL;
+    snprintf(line, sizeof(line), "Content-Type: %s",
+             req->content_type ? req->content_type : "application/json");
+    if ((tmp = curl_slist_append(*hdrs, line)) == NULL)
+        return -1;
+    *hdrs = tmp;
+    if (req->bearer && *req->bearer) {
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", req->bearer);
+        tmp = curl_slist_append(*hdrs, line);
+        memset(line, 0, sizeof(line));
+        if (tmp == NULL)
+            return -1;
+        *hdrs = tmp;
+    }
+    /* no "Expect: 100-continue" round trip before a body */
+    if ((tmp = curl_slist_append(*hdrs, "Expect:")) == NULL)
+        return -1;
+    *hdrs = tmp;
+    for (size_t i = 0; req->headers && req->headers[i]; i++) {
+        if ((tmp = curl_slist_append(*hdrs, req->headers[i])) == NULL)
+            return -1;
+        *hdrs = tmp;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+    curl_easy_setopt(h, CURLOPT_USERAGENT,
+                     req->user_agent ? req->user_agent : "ngx_rag/0.1");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms ? req->timeout_ms : 60000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms ? req->connect_timeout_ms
+                                             : 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (req->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+    if (req->method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body || (req->method && (strcmp(req->method, "POST") == 0 ||
+                                      strcmp(req->method, "PUT") == 0 ||
+                                      strcmp(req->method, "PATCH") == 0))) {
+        /* a body-less PUT still says Content-Length: 0 */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) (req->body ? req->body_len : 0));
+        if (copy_body)
+            curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS,
+                             req->body ? req->body : "");
+        else
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+                             req->body ? req->body : "");
+    }
+    sink->hook = req->on_header;
+    sink->hook_ud = req->header_ud;
+    return 0;
+}
+
 int
 rag_http_do(const rag_http_req *req, rag_http_resp *resp)
 {
-    struct curl_slist *hdrs = NULL, *tmp;
-    char auth[1024], ctype[160];
+    struct curl_slist *hdrs = NULL;
     rag_http_sink sink;
     CURL *h = NULL;
     CURLcode cc;
@@ -117,6 +193,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     unsigned seed = (unsigned) time(NULL) ^ (unsigned) (size_t) resp;
 
     memset(resp, 0, sizeof(*resp));
+    memset(&sink, 0, sizeof(sink));
     rag_buf_init(&resp->body, req->max_response ? req->max_response
                                                 : 8u * 1024 * 1024);
     rag_http_global_init();
@@ -125,47 +202,15 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
         snprintf(resp->error, sizeof(resp->error), "curl_easy_init failed");
         return -1;
     }
-    snprintf(ctype, sizeof(ctype), "Content-Type: %s",
-             req->content_type ? req->content_type : "application/json");
-    if ((tmp = curl_slist_append(hdrs, ctype)) == NULL)
+    if (easy_setup(h, req, &sink, &hdrs, 0) != 0) {
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
         goto done;
-    hdrs = tmp;
-    if (req->bearer && *req->bearer) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
-        if ((tmp = curl_slist_append(hdrs, auth)) == NULL)
-            goto done;
-        hdrs = tmp;
     }
-    for (size_t i = 0; req->headers && req->headers[i]; i++) {
-        if ((tmp = curl_slist_append(hdrs, req->headers[i])) == NULL)
-            goto done;
-        hdrs = tmp;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ngx_rag/0.1");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     req->timeout_ms ? req->timeout_ms : 60000L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms ? req->connect_timeout_ms
-                                             : 5000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink.b);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (req->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t) req->body_len);
-    }
-    if (req->method)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 
     backoff = req->backoff_base_ms > 0 ? req->backoff_base_ms : 500;
     for (int attempt = 0; attempt <= max_retries; attempt++) {
-        memset(&sink, 0, sizeof(sink));
+        memset(&sink.b, 0, sizeof(sink.b));
+        sink.retry_after[0] = sink.retry_after_ms[0] = '\0';
         sink.b.body = &resp->body;
         rag_buf_reset(&resp->body);
         resp->status = 0;
@@ -207,4 +252,176 @@ done:
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return rc;
+}
+
+/* --- non-blocking transfers ------------------------------------------- */
+
+typedef struct rag_http_xfer {
+    struct rag_http_xfer *prev, *next;
+    CURL *h;
+    struct curl_slist *hdrs;
+    rag_http_sink sink;
+    rag_http_resp resp;
+    rag_http_done_fn done;
+    void *ud;
+} rag_http_xfer;
+
+struct rag_http_multi {
+    CURLM *cm;
+    rag_http_xfer *xfers; /* running */
+    unsigned running;
+};
+
+rag_http_multi *
+rag_http_multi_new(void)
+{
+    rag_http_multi *m;
+
+    rag_http_global_init();
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->cm = curl_multi_init();
+    if (m->cm == NULL) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void
+xfer_unlink(rag_http_multi *m, rag_http_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        m->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    m->running--;
+}
+
+/* Reports x to its owner and frees it (x is already unlinked). */
+static void
+xfer_finish(rag_http_multi *m, rag_http_xfer *x)
+{
+    curl_multi_remove_handle(m->cm, x->h);
+    x->done(x->ud, &x->resp);
+    rag_buf_free(&x->resp.body);
+    curl_slist_free_all(x->hdrs);
+    curl_easy_cleanup(x->h);
+    free(x);
+}
+
+void
+rag_http_multi_free(rag_http_multi *m)
+{
+    rag_http_xfer *x;
+
+    if (m == NULL)
+        return;
+    while ((x = m->xfers) != NULL) {
+        xfer_unlink(m, x);
+        x->resp.status = 0;
+        snprintf(x->resp.error, sizeof(x->resp.error), "aborted");
+        xfer_finish(m, x);
+    }
+    curl_multi_cleanup(m->cm);
+    free(m);
+}
+
+int
+rag_http_multi_add(rag_http_multi *m, const rag_http_req *req,
+                   rag_http_done_fn done, void *ud)
+{
+    rag_http_xfer *x = calloc(1, sizeof(*x));
+
+    if (x == NULL)
+        return -1;
+    x->h = curl_easy_init();
+    rag_buf_init(&x->resp.body, req->max_response ? req->max_response
+                                                  : 8u * 1024 * 1024);
+    x->sink.b.body = &x->resp.body;
+    x->done = done;
+    x->ud = ud;
+    x->resp.attempts = 1;
+    if (x->h == NULL || easy_setup(x->h, req, &x->sink, &x->hdrs, 1) != 0)
+        goto fail;
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(m->cm, x->h) != CURLM_OK)
+        goto fail;
+    x->next = m->xfers;
+    if (m->xfers)
+        m->xfers->prev = x;
+    m->xfers = x;
+    m->running++;
+    return 0;
+fail:
+    curl_slist_free_all(x->hdrs);
+    if (x->h)
+        curl_easy_cleanup(x->h);
+    rag_buf_free(&x->resp.body);
+    free(x);
+    return -1;
+}
+
+int
+rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
+                    long timeout_ms)
+{
+    struct curl_waitfd w[RAG_HTTP_WAIT_FDS];
+    CURLMsg *msg;
+    unsigned i;
+    int still, left;
+
+    if (nfds > RAG_HTTP_WAIT_FDS)
+        return -1;
+    for (i = 0; i < nfds; i++) {
+        w[i].fd = fds[i].fd;
+        w[i].events = (short) (((fds[i].events & POLLIN) ? CURL_WAIT_POLLIN
+                                                         : 0) |
+                               ((fds[i].events & POLLOUT) ? CURL_WAIT_POLLOUT
+                                                          : 0));
+        w[i].revents = 0;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (timeout_ms > INT_MAX)
+        timeout_ms = INT_MAX;
+    if (curl_multi_poll(m->cm, w, nfds, (int) timeout_ms, NULL) != CURLM_OK)
+        return -1;
+    for (i = 0; i < nfds; i++)
+        fds[i].revents = (short) (((w[i].revents & CURL_WAIT_POLLIN)
+                                       ? POLLIN : 0) |
+                                  ((w[i].revents & CURL_WAIT_POLLOUT)
+                                       ? POLLOUT : 0));
+    if (curl_multi_perform(m->cm, &still) != CURLM_OK)
+        return -1;
+    while ((msg = curl_multi_info_read(m->cm, &left)) != NULL) {
+        rag_http_xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+        if (x == NULL)
+            continue;
+        if (msg->data.result == CURLE_OK) {
+            curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->resp.status);
+        } else {
+            x->resp.status = 0;
+            snprintf(x->resp.error, sizeof(x->resp.error), "%s",
+                     x->sink.b.overflow ? "response too large"
+                                        : curl_easy_strerror(
+                                              msg->data.result));
+        }
+        xfer_unlink(m, x);
+        xfer_finish(m, x);
+    }
+    return (int) m->running;
+}
+
+unsigned
+rag_http_multi_running(const rag_http_multi *m)
+{
+    return m->running;
 }
