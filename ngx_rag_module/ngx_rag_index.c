@@ -374,6 +374,17 @@ ngx_rag_index_get(ngx_rag_index_pin_t *pin, int *missing)
 }
 
 
+const rag_index *
+ngx_rag_index_ready(ngx_rag_index_pin_t *pin)
+{
+    if (pin == NULL || pin->load_seq || pin->ref == NULL) {
+        return NULL;
+    }
+
+    return pin->ref->ix;
+}
+
+
 void
 ngx_rag_index_unpin(ngx_rag_index_pin_t *pin)
 {

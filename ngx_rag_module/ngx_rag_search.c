@@ -10,9 +10,19 @@
  *   rag_embed_key KEY;  rag_embed_model NAME;
  *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
  *
+ *   rag_search_inline_max SIZE;      vector elements a search may scan
+ *                                    on the event loop (default 1m; 0:
+ *                                    every search on the thread pool)
+ *
  * (rag_index_dir and rag_max_body belong to ngx_rag_module: other
- * endpoints use them too.) Searches and embedding calls run on the
- * thread pool, never on the event loop.
+ * endpoints use them too.) A search over an index this worker has
+ * already mapped is pure computation taking microseconds (BM25 with
+ * pruning, ten bounded snippets): it runs right on the event loop, with
+ * no thread hand-off. The thread pool keeps what can block or take long:
+ * opening (and validating) an index file, the first time or a new
+ * generation, and searches whose semantic legs would scan more than
+ * rag_search_inline_max vector elements (the in-process fastText leg
+ * and an endpoint's vectors are exact scans, linear in the chunks).
  */
 
 #include "ngx_rag_module.h"
@@ -20,6 +30,7 @@
 #include "ngx_rag_index.h"
 
 #include "rag_embed.h"
+#include "rag_ft.h"
 #include "rag_index.h"
 #include "rag_search.h"
 
@@ -34,6 +45,10 @@
 #define NGX_RAG_SEARCH_MAX_QUERY   4096      /* bytes of query text */
 #define NGX_RAG_SEARCH_DEFAULT_K   10
 #define NGX_RAG_SEARCH_SNIPPET     240
+#define NGX_RAG_SEARCH_MAX_RESPONSE  (16 * 1024 * 1024)
+/* vector elements the semantic legs may scan on the event loop: about
+ * 0.3 ms of multiply-adds here (bench/search.pl prints both paths) */
+#define NGX_RAG_SEARCH_INLINE_MAX  (1024 * 1024)
 
 
 typedef struct {
@@ -41,6 +56,7 @@ typedef struct {
     ngx_str_t    embed_key;
     ngx_str_t    embed_model;
     ngx_msec_t   debug_delay;
+    size_t       inline_max;
 } ngx_rag_search_loc_conf_t;
 
 
@@ -63,9 +79,15 @@ typedef struct {
     ngx_rag_mode_e       mode;
     rag_embed_conf       embed;
     ngx_msec_t           delay;
+    size_t               inline_max;
     struct timespec      start;
 
-    uint64_t             generation; /* set by the thread */
+    /* the query's embedding, when an endpoint is configured (r->pool) */
+    float               *qvec;
+    uint32_t             qdims;
+    const char          *vector_note; /* why there is none, or NULL */
+
+    uint64_t             generation; /* set by whoever searched */
 } ngx_rag_search_ctx_t;
 
 
@@ -74,6 +96,14 @@ static void ngx_rag_search_body(ngx_http_request_t *r);
 static ngx_int_t ngx_rag_search_start(ngx_http_request_t *r,
     ngx_str_t *query, ngx_str_t *collection, ngx_int_t k,
     ngx_rag_mode_e mode);
+static ngx_int_t ngx_rag_search_go(ngx_http_request_t *r,
+    ngx_rag_search_ctx_t *ctx);
+static ngx_uint_t ngx_rag_search_long(ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix);
+static ngx_int_t ngx_rag_search_inline(ngx_http_request_t *r,
+    ngx_rag_search_ctx_t *ctx, const rag_index *ix);
+static ngx_uint_t ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix, rag_buf *b, const char **err);
 static void ngx_rag_search_run(ngx_rag_task_t *t);
 static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
     ngx_rag_task_t *t);
@@ -113,6 +143,13 @@ static ngx_command_t  ngx_rag_search_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_rag_search_loc_conf_t, embed_model),
+      NULL },
+
+    { ngx_string("rag_search_inline_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, inline_max),
       NULL },
 
     { ngx_string("rag_search_debug_delay"),
@@ -165,6 +202,7 @@ ngx_rag_search_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->debug_delay = NGX_CONF_UNSET_MSEC;
+    conf->inline_max = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -181,6 +219,8 @@ ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->embed_model, prev->embed_model,
                              "text-embedding-3-small");
     ngx_conf_merge_msec_value(conf->debug_delay, prev->debug_delay, 0);
+    ngx_conf_merge_size_value(conf->inline_max, prev->inline_max,
+                              NGX_RAG_SEARCH_INLINE_MAX);
 
     return NGX_CONF_OK;
 }
@@ -450,7 +490,6 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
 {
     ngx_int_t                   rc;
-    ngx_rag_task_t             *t;
     ngx_rag_search_ctx_t       *ctx;
     ngx_rag_search_loc_conf_t  *slcf;
 
@@ -482,13 +521,10 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "mode=vector needs rag_embed_url");
     }
 
-    t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run,
-                            sizeof(ngx_rag_search_ctx_t));
-    if (t == NULL) {
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_ctx_t));
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx = t->data;
 
     rc = ngx_rag_index_pin(r, collection, &ctx->pin);
 
@@ -520,6 +556,7 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ctx->k = (size_t) k;
     ctx->mode = mode;
     ctx->delay = slcf->debug_delay;
+    ctx->inline_max = slcf->inline_max;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 
     if (slcf->embed_url.len && mode != NGX_RAG_MODE_BM25)
@@ -534,11 +571,9 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
         ctx->embed.max_tokens = 8192;
     }
 
-    t->done = ngx_rag_search_done;
-
     if (rc == NGX_AGAIN) {
         /* the first load of this index is running: wait for it */
-        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, ctx)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -546,6 +581,37 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 
         return NGX_DONE;
     }
+
+    return ngx_rag_search_go(r, ctx);
+}
+
+
+/*
+ * Event loop, the index pinned: search right here when the index is
+ * mapped already and the search is short, else hand it to the pool.
+ * Returns the response's rc, or NGX_DONE (the task finalizes).
+ */
+static ngx_int_t
+ngx_rag_search_go(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx)
+{
+    ngx_rag_task_t   *t;
+    const rag_index  *ix;
+
+    ix = ngx_rag_index_ready(ctx->pin);
+
+    if (ix != NULL && ctx->delay == 0 && ctx->embed.base_url == NULL
+        && !ngx_rag_search_long(ctx, ix))
+    {
+        return ngx_rag_search_inline(r, ctx, ix);
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run, 0);
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->data = ctx;
+    t->done = ngx_rag_search_done;
 
     if (ngx_rag_task_post(r, t) != NGX_OK) {
         /* the cleanup releases the reference and the load claim */
@@ -557,31 +623,100 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 }
 
 
-/* ---- thread side -------------------------------------------------------- */
-
-static void
-ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
-    const rag_hit *hits, int n, const char *vector_note)
+/* Would the search's semantic legs scan more than rag_search_inline_max
+ * vector elements? (BM25 with pruning and the snippets are short.) */
+static ngx_uint_t
+ngx_rag_search_long(ngx_rag_search_ctx_t *ctx, const rag_index *ix)
 {
-    int                    i;
-    char                  *snip;
-    double                 ms;
-    rag_buf               *b;
-    rag_str                body;
-    rag_index_buf          zb = { NULL, 0, NULL };
-    rag_index_chunk        c;
-    struct timespec        now;
-    ngx_rag_search_ctx_t  *ctx = t->data;
+    uint32_t             lists, probe;
+    uint64_t             work, n;
+    const rag_ft_model  *ftm;
 
-    b = &t->body;
+    if (ctx->inline_max == 0) {
+        return 1;
+    }
+
+    if (ctx->mode == NGX_RAG_MODE_BM25) {
+        return 0;
+    }
+
+    work = 0;
+    n = rag_index_count(ix);
+
+    if (ctx->qvec != NULL) {
+        /* the endpoint's vectors: every one, or the probed lists' */
+        work = n * rag_index_dims(ix);
+        lists = rag_index_vec_lists(ix, &probe);
+        if (lists > 0 && probe < lists) {
+            work = work * probe / lists;
+        }
+
+    } else {
+        /* hybrid without an endpoint vector: the in-process leg */
+        ftm = rag_index_ft_model(ix);
+        if (ftm != NULL) {
+            work = n * ftm->dim;
+        }
+    }
+
+    return work > ctx->inline_max;
+}
+
+
+/* Event loop: search the mapped index and answer. */
+static ngx_int_t
+ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix)
+{
+    ngx_int_t    rc;
+    ngx_uint_t   status;
+    rag_buf      b;
+    const char  *err = NULL;
+
+    rag_buf_init(&b, NGX_RAG_SEARCH_MAX_RESPONSE);
+
+    status = ngx_rag_search_exec(ctx, ix, &b, &err);
+
+    if (ctx->generation) {
+        ngx_rag_metrics_set_generation(r, ctx->generation);
+    }
+
+    ngx_rag_index_unpin(ctx->pin);
+
+    if (err != NULL) {
+        rag_buf_free(&b);
+        return ngx_rag_search_fail(r, status, err);
+    }
+
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_SEARCH, status);
+
+    rc = ngx_rag_send(r, status, NULL, (u_char *) b.data, b.len, 0);
+    rag_buf_free(&b);
+
+    return rc;
+}
+
+
+/* ---- the search itself (event loop or pool thread) ---------------------- */
+
+/* The JSON response for hits into b. */
+static ngx_int_t
+ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
+    const rag_hit *hits, int n, const char *vector_note, rag_buf *b)
+{
+    int                 i;
+    char                snip[NGX_RAG_SEARCH_SNIPPET + 1];
+    double              ms;
+    rag_str             body;
+    rag_index_buf       zb = { NULL, 0, NULL };
+    rag_index_chunk     c;
+    struct timespec     now;
+    rag_snippet_query   sq;
+
     rag_buf_reset(b);
 
-    snip = malloc(NGX_RAG_SEARCH_SNIPPET + 1);
-    if (snip == NULL) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "out of memory");
-        return;
-    }
+    /* the query's terms once, for every snippet */
+    rag_snippet_query_init(&sq, ctx->query, ctx->query_len);
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (double) (now.tv_sec - ctx->start.tv_sec) * 1e3
@@ -604,9 +739,11 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
         if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0) {
             continue;
         }
-        (void) rag_index_chunk_body(ix, hits[i].rec, &zb, &body);
-        rag_snippet(body.p, body.len, ctx->query, ctx->query_len, snip,
-                    NGX_RAG_SEARCH_SNIPPET + 1);
+        if (rag_index_chunk_body(ix, hits[i].rec, &zb, &body) != 0) {
+            body.p = NULL;
+            body.len = 0;
+        }
+        rag_snippet_make(&sq, body.p, body.len, snip, sizeof(snip));
 
         rag_buf_printf(b, "%s{\"rank\":%d,\"chunk_id\":%lld,\"url\":",
                        i ? "," : "", i + 1, (long long) c.chunk_id);
@@ -622,29 +759,85 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
         rag_buf_putc(b, '}');
     }
 
-    if (rag_buf_puts(b, "]}") != 0) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "response too large");
-    } else {
-        t->status = NGX_HTTP_OK;
-    }
-
-    free(snip);
     rag_index_buf_free(&zb);
+
+    return rag_buf_puts(b, "]}") == 0 ? NGX_OK : NGX_ERROR;
 }
 
+
+/*
+ * Searches ix and writes the JSON answer into b. Returns the HTTP
+ * status; on failure *err says why (b is then unused). Pure
+ * computation on the mapped index: no I/O, no locks.
+ */
+static ngx_uint_t
+ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
+    rag_buf *b, const char **err)
+{
+    int           n;
+    rag_hit       hits[RAG_SEARCH_MAX_K];
+    rag_query     q;
+    const float  *qvec;
+    const char   *note;
+
+    ctx->generation = rag_index_generation(ix);
+
+    qvec = ctx->qvec;
+    note = ctx->vector_note;
+
+    if (qvec != NULL && ctx->qdims != rag_index_dims(ix)) {
+        qvec = NULL;
+        note = rag_index_dims(ix) == 0
+               ? "no vectors, lexical only"
+               : "embedding size differs from the index, lexical only";
+
+    } else if (qvec == NULL && note == NULL
+               && ctx->mode != NGX_RAG_MODE_BM25
+               && rag_index_ft_model(ix) == NULL)
+    {
+        note = "no vectors, lexical only";
+    }
+
+    if (ctx->mode == NGX_RAG_MODE_VECTOR && qvec == NULL) {
+        *err = note ? note : "no query embedding";
+        return NGX_HTTP_BAD_GATEWAY;
+    }
+
+    q.text = ctx->query;
+    q.text_len = ctx->query_len;
+    q.qvec = qvec;
+    q.k = ctx->k;
+    q.mode = ctx->mode == NGX_RAG_MODE_BM25 ? RAG_SEARCH_BM25
+             : ctx->mode == NGX_RAG_MODE_VECTOR ? RAG_SEARCH_VECTOR
+             : RAG_SEARCH_HYBRID;
+
+    n = rag_search(ix, &q, hits);
+
+    if (n < 0) {
+        *err = "search failed";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_rag_search_json(ctx, ix, hits, n, note, b) != NGX_OK) {
+        *err = "response too large";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_OK;
+}
+
+
+/* ---- thread side -------------------------------------------------------- */
 
 static void
 ngx_rag_search_run(ngx_rag_task_t *t)
 {
-    int                    n, missing;
-    char                   err[256];
+    int                    missing;
+    char                   errbuf[256];
     float                 *qvec = NULL;
     uint32_t               qdims = 0;
-    rag_hit                hits[RAG_SEARCH_MAX_K];
-    rag_query              q;
-    const char            *note = NULL;
     const char            *texts[1];
+    const char            *err = NULL;
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
 
@@ -666,50 +859,27 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         return;
     }
 
-    ctx->generation = rag_index_generation(ix);
-
-    if (ctx->embed.base_url && rag_index_dims(ix) > 0) {
+    if (ctx->embed.base_url && ctx->qvec == NULL && ctx->vector_note == NULL
+        && rag_index_dims(ix) > 0)
+    {
         texts[0] = ctx->query;
-        if (rag_embed(&ctx->embed, texts, 1, &qvec, &qdims, err,
-                      sizeof(err)) != 0)
+        if (rag_embed(&ctx->embed, texts, 1, &qvec, &qdims, errbuf,
+                      sizeof(errbuf)) != 0)
         {
             qvec = NULL;
-            note = "embedding failed, lexical only";
-
-        } else if (qdims != rag_index_dims(ix)) {
-            free(qvec);
-            qvec = NULL;
-            note = "embedding size differs from the index, lexical only";
+            ctx->vector_note = "embedding failed, lexical only";
         }
-
-    } else if (ctx->mode != NGX_RAG_MODE_BM25) {
-        note = "no vectors, lexical only";
+        ctx->qvec = qvec;
+        ctx->qdims = qdims;
     }
 
-    if (ctx->mode == NGX_RAG_MODE_VECTOR && qvec == NULL) {
-        ngx_rag_task_error(t, NGX_HTTP_BAD_GATEWAY,
-                           note ? note : "no query embedding");
-        return;
+    t->status = ngx_rag_search_exec(ctx, ix, &t->body, &err);
+    if (err != NULL) {
+        ngx_rag_task_error(t, t->status, err);
     }
 
-    q.text = ctx->query;
-    q.text_len = ctx->query_len;
-    q.qvec = qvec;
-    q.k = ctx->k;
-    q.mode = ctx->mode == NGX_RAG_MODE_BM25 ? RAG_SEARCH_BM25
-             : ctx->mode == NGX_RAG_MODE_VECTOR ? RAG_SEARCH_VECTOR
-             : RAG_SEARCH_HYBRID;
-
-    n = rag_search(ix, &q, hits);
     free(qvec);
-
-    if (n < 0) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "search failed");
-        return;
-    }
-
-    ngx_rag_search_json(t, ix, hits, n, note);
+    ctx->qvec = NULL;
 }
 
 
@@ -740,8 +910,7 @@ ngx_rag_search_resume(ngx_http_request_t *r, void *data)
 {
     ngx_int_t              rc;
     ngx_str_t              coll;
-    ngx_rag_task_t        *t = data;
-    ngx_rag_search_ctx_t  *ctx = t->data;
+    ngx_rag_search_ctx_t  *ctx = data;
 
     coll.data = (u_char *) ctx->collection;
     coll.len = ngx_strlen(ctx->collection);
@@ -750,14 +919,13 @@ ngx_rag_search_resume(ngx_http_request_t *r, void *data)
 
     switch (rc) {
     case NGX_OK:
-        if (ngx_rag_task_post(r, t) == NGX_OK) {
+        rc = ngx_rag_search_go(r, ctx);
+        if (rc == NGX_DONE) {
             return;
         }
-        rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 "search queue full");
         break;
     case NGX_AGAIN:
-        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, ctx)
             == NGX_OK)
         {
             return;
