@@ -3,11 +3,16 @@
  * {"query","collection","k","mode"}: hybrid retrieval over the collection's
  * mmap'd index file (lib/rag_search, through the worker's index manager,
  * ngx_rag_index.h), optionally with a query embedding from an
- * OpenAI-compatible endpoint (lib/rag_embed).
+ * OpenAI-compatible endpoint, fetched by a subrequest and cached in shared
+ * memory (ngx_rag_embed.h).
  *
  *   rag_search;                      content handler of the location
- *   rag_embed_url URL;               .../v1 (off when unset)
+ *   rag_embed_pass URI;              internal location proxying to the
+ *                                    endpoint's /v1/embeddings (off when
+ *                                    unset)
  *   rag_embed_key KEY;  rag_embed_model NAME;
+ *   rag_embed_cache SIZE;            (http) shared cache of recent query
+ *                                    vectors (off when unset)
  *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
  *
  *   rag_search_inline_max SIZE;      vector elements a search may scan
@@ -28,8 +33,8 @@
 #include "ngx_rag_module.h"
 
 #include "ngx_rag_index.h"
+#include "ngx_rag_embed.h"
 
-#include "rag_embed.h"
 #include "rag_ft.h"
 #include "rag_index.h"
 #include "rag_search.h"
@@ -52,9 +57,8 @@
 
 
 typedef struct {
-    ngx_str_t    embed_url;
-    ngx_str_t    embed_key;
-    ngx_str_t    embed_model;
+    ngx_rag_embed_conf_t  embed;
+    ngx_str_t             embed_url;  /* obsolete: refused */
     ngx_msec_t   debug_delay;
     size_t       inline_max;
 } ngx_rag_search_loc_conf_t;
@@ -77,7 +81,9 @@ typedef struct {
     char                *collection;
     size_t               k;
     ngx_rag_mode_e       mode;
-    rag_embed_conf       embed;
+    ngx_rag_embed_conf_t *embed;      /* NULL: no embedding wanted */
+    ngx_rag_embed_res_t  emb;
+    unsigned             embed_done:1;
     ngx_msec_t           delay;
     size_t               inline_max;
     struct timespec      start;
@@ -86,6 +92,7 @@ typedef struct {
     float               *qvec;
     uint32_t             qdims;
     const char          *vector_note; /* why there is none, or NULL */
+    unsigned             embed_cached:1;
 
     uint64_t             generation; /* set by whoever searched */
 } ngx_rag_search_ctx_t;
@@ -113,6 +120,10 @@ static char *ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_rag_search_embed_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_rag_search_embedded(ngx_http_request_t *r, void *data,
+    ngx_rag_embed_res_t *res);
 
 
 static ngx_command_t  ngx_rag_search_commands[] = {
@@ -131,18 +142,32 @@ static ngx_command_t  ngx_rag_search_commands[] = {
       offsetof(ngx_rag_search_loc_conf_t, embed_url),
       NULL },
 
+    { ngx_string("rag_embed_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, embed.pass),
+      NULL },
+
     { ngx_string("rag_embed_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_rag_search_loc_conf_t, embed_key),
+      offsetof(ngx_rag_search_loc_conf_t, embed.key),
       NULL },
 
     { ngx_string("rag_embed_model"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_rag_search_loc_conf_t, embed_model),
+      offsetof(ngx_rag_search_loc_conf_t, embed.model),
+      NULL },
+
+    { ngx_string("rag_embed_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_rag_search_embed_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("rag_search_inline_max"),
@@ -202,6 +227,7 @@ ngx_rag_search_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->debug_delay = NGX_CONF_UNSET_MSEC;
+    conf->embed.cache = NGX_CONF_UNSET_PTR;
     conf->inline_max = NGX_CONF_UNSET_SIZE;
 
     return conf;
@@ -215,9 +241,27 @@ ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_rag_search_loc_conf_t *conf = child;
 
     ngx_conf_merge_str_value(conf->embed_url, prev->embed_url, "");
-    ngx_conf_merge_str_value(conf->embed_key, prev->embed_key, "");
-    ngx_conf_merge_str_value(conf->embed_model, prev->embed_model,
+    ngx_conf_merge_str_value(conf->embed.pass, prev->embed.pass, "");
+    ngx_conf_merge_str_value(conf->embed.key, prev->embed.key, "");
+    ngx_conf_merge_str_value(conf->embed.model, prev->embed.model,
                              "text-embedding-3-small");
+    ngx_conf_merge_ptr_value(conf->embed.cache, prev->embed.cache, NULL);
+
+    if (conf->embed_url.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rag_embed_url is gone: query embeddings go "
+                           "through a subrequest; name an internal "
+                           "location that proxies to the endpoint's "
+                           "/v1/embeddings with rag_embed_pass");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->embed.pass.len && conf->embed.pass.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rag_embed_pass \"%V\" must be a URI "
+                           "(an internal location)", &conf->embed.pass);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_msec_value(conf->debug_delay, prev->debug_delay, 0);
     ngx_conf_merge_size_value(conf->inline_max, prev->inline_max,
                               NGX_RAG_SEARCH_INLINE_MAX);
@@ -238,6 +282,35 @@ ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_rag_search_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rag_search_embed_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rag_search_loc_conf_t *slcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (slcf->embed.cache != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        return "must be a size of at least 8 pages (32k)";
+    }
+
+    slcf->embed.cache = ngx_rag_embed_cache_zone(cf, (size_t) size,
+                                                 &ngx_rag_search_module);
+    if (slcf->embed.cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -515,10 +588,10 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "bad collection name");
     }
 
-    if (mode == NGX_RAG_MODE_VECTOR && slcf->embed_url.len == 0)
+    if (mode == NGX_RAG_MODE_VECTOR && slcf->embed.pass.len == 0)
     {
         return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
-                                   "mode=vector needs rag_embed_url");
+                                   "mode=vector needs rag_embed_pass");
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_ctx_t));
@@ -559,16 +632,8 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ctx->inline_max = slcf->inline_max;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 
-    if (slcf->embed_url.len && mode != NGX_RAG_MODE_BM25)
-    {
-        ctx->embed.base_url = (const char *) slcf->embed_url.data;
-        ctx->embed.api_key = slcf->embed_key.len
-                             ? (const char *) slcf->embed_key.data : NULL;
-        ctx->embed.model = (const char *) slcf->embed_model.data;
-        ctx->embed.timeout_ms = 10000;
-        ctx->embed.max_retries = 1;
-        ctx->embed.max_inputs = 1;
-        ctx->embed.max_tokens = 8192;
+    if (slcf->embed.pass.len && mode != NGX_RAG_MODE_BM25) {
+        ctx->embed = &slcf->embed;
     }
 
     if (rc == NGX_AGAIN) {
@@ -594,14 +659,38 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 static ngx_int_t
 ngx_rag_search_go(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx)
 {
+    ngx_int_t         rc;
+    ngx_str_t         q;
     ngx_rag_task_t   *t;
     const rag_index  *ix;
 
     ix = ngx_rag_index_ready(ctx->pin);
 
-    if (ix != NULL && ctx->delay == 0 && ctx->embed.base_url == NULL
-        && !ngx_rag_search_long(ctx, ix))
-    {
+    if (ctx->embed != NULL && !ctx->embed_done) {
+        /* the query's vector first: from the cache, or a subrequest
+         * (no thread waits for it); skipped for an index without
+         * vectors */
+        ctx->embed_done = 1;
+
+        if (ix == NULL || rag_index_dims(ix) > 0) {
+            q.data = (u_char *) ctx->query;
+            q.len = ctx->query_len;
+
+            rc = ngx_rag_embed_query(r, ctx->embed, &q,
+                                     ngx_rag_search_embedded, ctx,
+                                     &ctx->emb);
+            if (rc == NGX_DONE) {
+                return NGX_DONE;
+            }
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_rag_search_embedded(NULL, ctx, &ctx->emb);
+        }
+    }
+
+    if (ix != NULL && ctx->delay == 0 && !ngx_rag_search_long(ctx, ix)) {
         return ngx_rag_search_inline(r, ctx, ix);
     }
 
@@ -620,6 +709,32 @@ ngx_rag_search_go(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx)
     }
 
     return NGX_DONE;
+}
+
+
+/* The query's embedding arrived (r == NULL: at once, from the cache or
+ * as a failure note; else on the event loop after the subrequest: go on
+ * with the search and answer). */
+static void
+ngx_rag_search_embedded(ngx_http_request_t *r, void *data,
+    ngx_rag_embed_res_t *res)
+{
+    ngx_int_t              rc;
+    ngx_rag_search_ctx_t  *ctx = data;
+
+    ctx->qvec = res->vec;
+    ctx->qdims = res->dims;
+    ctx->vector_note = res->vec ? NULL : res->note;
+    ctx->embed_cached = res->cached;
+
+    if (r == NULL) {
+        return;
+    }
+
+    rc = ngx_rag_search_go(r, ctx);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 
@@ -733,6 +848,10 @@ ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         rag_buf_puts(b, ",\"vector\":");
         rag_buf_json_str(b, vector_note, strlen(vector_note));
     }
+    if (ctx->embed != NULL && ctx->qvec != NULL) {
+        rag_buf_printf(b, ",\"embedding\":\"%s\"",
+                       ctx->embed_cached ? "cached" : "endpoint");
+    }
     rag_buf_puts(b, ",\"results\":[");
 
     for (i = 0; i < n; i++) {
@@ -833,10 +952,6 @@ static void
 ngx_rag_search_run(ngx_rag_task_t *t)
 {
     int                    missing;
-    char                   errbuf[256];
-    float                 *qvec = NULL;
-    uint32_t               qdims = 0;
-    const char            *texts[1];
     const char            *err = NULL;
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
@@ -859,27 +974,10 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         return;
     }
 
-    if (ctx->embed.base_url && ctx->qvec == NULL && ctx->vector_note == NULL
-        && rag_index_dims(ix) > 0)
-    {
-        texts[0] = ctx->query;
-        if (rag_embed(&ctx->embed, texts, 1, &qvec, &qdims, errbuf,
-                      sizeof(errbuf)) != 0)
-        {
-            qvec = NULL;
-            ctx->vector_note = "embedding failed, lexical only";
-        }
-        ctx->qvec = qvec;
-        ctx->qdims = qdims;
-    }
-
     t->status = ngx_rag_search_exec(ctx, ix, &t->body, &err);
     if (err != NULL) {
         ngx_rag_task_error(t, t->status, err);
     }
-
-    free(qvec);
-    ctx->qvec = NULL;
 }
 
 
