@@ -69,12 +69,24 @@ printf "corpus: %d pages, %d chunks, %.1f MB of text (%.1f s to load)\n",
 $t0 = time;
 my $ixdir = "$dir/ix";
 mkdir $ixdir;
-{
+# RAG_BENCH_INDEX_CACHE=DIR: reuse DIR/pg.idx (rag-reindex trains the
+# fastText leg's model, minutes on a loaded machine), or keep it there
+my $cache = $ENV{RAG_BENCH_INDEX_CACHE};
+if ($cache && -f "$cache/pg.idx") {
+    system('cp', "$cache/pg.idx", "$ixdir/pg.idx") == 0 or die "cp: $!";
+    printf "index: reused %s/pg.idx, %.1f MB\n", $cache, (-s "$ixdir/pg.idx") / 1e6;
+} else {
     local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
     my $out = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir pg 2>&1`;
     die "rag-reindex: $out" if $?;
+    printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
+    if ($cache) {
+        mkdir $cache;
+        system('cp', "$ixdir/pg.idx", "$cache/pg.idx");
+    }
 }
-printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
+my $has_ft = `strings -n 7 $ixdir/pg.idx | head -c 100000` =~ /FTMODEL/ ? 1 : 0;
+print "index: fastText leg (FTMODEL) ", ($has_ft ? "present" : "absent"), "\n";
 
 $t0 = time;
 RagTest::psql($pg, "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS"
@@ -89,10 +101,14 @@ printf "postgres: tsvector column + GIN index %.2f s\n", time - $t0;
 
 # --- trivial handler and /search with wrk ----------------------------------
 my $threads = $ncpu < 2 ? 1 : 2;
-my @paths = map {
-    (my $e = $_) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
-    "/search?collection=pg&k=10&mode=bm25&q=$e"
-} @queries;
+sub paths_for {
+    my ($loc, $mode) = @_;
+    return map {
+        (my $e = $_) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
+        "$loc?collection=pg&k=10&mode=$mode&q=$e"
+    } @queries;
+}
+my @paths = paths_for('/search', 'bm25');
 
 # nginx with the module (the one under test, or another build's .so)
 sub start_nginx {
@@ -102,14 +118,16 @@ sub start_nginx {
         main => 'thread_pool rag threads=4 max_queue=65536;',
         http => "rag_thread_pool rag; rag_index_dir $ixdir;",
         server => "location /search { rag_search; }\n"
+            . "location /pooled { rag_search; rag_search_inline_max 0; }\n"
             . "location /ok { return 200 \"ok\"; }");
 }
 
 sub check_search {
-    my ($ng) = @_;
+    my ($ng, @p) = @_;
+    @p = @paths unless @p;
     my $http = HTTP::Tiny->new(timeout => 10);
     my $hits = 0;
-    for my $p (@paths) {
+    for my $p (@p) {
         my $r = $http->get("$ng->{url}$p");
         die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
         $hits++ if $r->{content} =~ /"rank":1,/;
@@ -167,6 +185,15 @@ my $hits = check_search($ng);
 print "search: $hits/" . scalar(@queries) . " queries have results\n";
 my $ok = run_wrk($ng, wrk_script('ok', '/ok'));
 my $se = run_wrk($ng, wrk_script('search', @paths));
+# the same searches handed to the thread pool (the previous design)
+my $sp = run_wrk($ng, wrk_script('pooled', paths_for('/pooled', 'bm25')));
+# hybrid: BM25 + the in-process fastText leg, when the index has it
+my ($hy, $hp);
+if ($has_ft) {
+    check_search($ng, paths_for('/search', 'hybrid'));
+    $hy = run_wrk($ng, wrk_script('hybrid', paths_for('/search', 'hybrid')));
+    $hp = run_wrk($ng, wrk_script('hybridp', paths_for('/pooled', 'hybrid')));
+}
 RagTest::stop($ng->{pid}, 'QUIT', 10);
 $ng->{pid} = 0;
 
@@ -211,6 +238,9 @@ my $row = sub {
 };
 $row->('nginx trivial (return 200 "ok")', $ok);
 $row->('nginx /search (BM25, mmap index)', $se);
+$row->('nginx /search, thread pool', $sp);
+$row->('nginx /search hybrid (BM25+fastText)', $hy) if $hy;
+$row->('nginx /search hybrid, thread pool', $hp) if $hp;
 $row->('nginx /search, baseline module', $base) if $base;
 printf "%-36s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)',
     $tps, $pct->(50), $pct->(99), '-';
@@ -221,6 +251,12 @@ printf "/search vs trivial:        %5.1f %% of its req/s   (goal >= 35 %%)\n",
 printf "/search vs Postgres FTS:   %5.1fx req/s           (goal >= 10x)\n",
     $ratio->($se->{rps}, $tps);
 printf "/search p99:               %6.3f ms              (goal < 2 ms)\n", $se->{p99};
+printf "/search on the loop vs thread pool: %.2fx req/s, p99 %.3f -> %.3f ms\n",
+    $ratio->($se->{rps}, $sp->{rps}), $sp->{p99}, $se->{p99};
+printf "hybrid (fastText leg) vs trivial: %.1f %%, vs FTS %.1fx, p99 %.3f ms;"
+    . " on the loop vs pool %.2fx\n",
+    100 * $ratio->($hy->{rps}, $ok->{rps}), $ratio->($hy->{rps}, $tps),
+    $hy->{p99}, $ratio->($hy->{rps}, $hp->{rps}) if $hy;
 printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms "
     . "(baseline %.1f %% of trivial)\n",
     $ratio->($se->{rps}, $base->{rps}), $base->{p99}, $se->{p99},
