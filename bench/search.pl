@@ -77,7 +77,15 @@ if ($cache && -f "$cache/pg.idx") {
     printf "index: reused %s/pg.idx, %.1f MB\n", $cache, (-s "$ixdir/pg.idx") / 1e6;
 } else {
     local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
-    my $out = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir pg 2>&1`;
+    # RAG_BENCH_FT_EPOCH=N: train the fastText model with fewer epochs
+    # (same dimension, so the same query-time cost; for a loaded machine)
+    my $cf = '';
+    if (my $ep = $ENV{RAG_BENCH_FT_EPOCH}) {
+        RagTest::write_file("$dir/reindex.conf",
+            "database_url = $pg->{conninfo}\nfasttext_epoch = $ep\n");
+        $cf = "-c $dir/reindex.conf";
+    }
+    my $out = `@{[RagTest::bin('rag-reindex')]} $cf --dir $ixdir pg 2>&1`;
     die "rag-reindex: $out" if $?;
     printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
     if ($cache) {
