@@ -10,6 +10,7 @@
  *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
  *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
+ *   rag-admin -h | --help
  */
 #include "admin.h"
 #include "rag_conf.h"
@@ -23,11 +24,12 @@
 #include <string.h>
 
 static void
-usage(void)
+usage(FILE *f)
 {
     fprintf(
-        stderr,
+        f,
         "usage: rag-admin [-c FILE] COMMAND ...\n"
+        "       rag-admin -h | --help\n"
         "  migrate [--dir DIR]           apply sql/ migrations\n"
         "  collection-add NAME [DESC]    create a docs collection\n"
         "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
@@ -39,7 +41,7 @@ usage(void)
         "                                beside Postgres full-text search\n"
         "  export [--guild G] [--since DATE] [--out FILE]\n"
         "                                solved threads as JSONL chats\n"
-        "  community-sync [--guild G] [--index-dir DIR]\n"
+        "  community-sync [--guild G] [--index-dir DIR] [--job JSON]\n"
         "                                solved threads -> community-<guild>\n"
         "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
         "       [--index-dir DIR]\n"
@@ -76,7 +78,7 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
     const char *p[2];
 
     if (argc < 1) {
-        usage();
+        usage(stderr);
         return 2;
     }
     p[0] = argv[0];
@@ -98,7 +100,7 @@ cmd_forum_add(PGconn *db, int argc, char **argv)
     const char *p[3];
 
     if (argc < 3) {
-        usage();
+        usage(stderr);
         return 2;
     }
     p[0] = argv[0];
@@ -119,6 +121,19 @@ cmd_forum_add(PGconn *db, int argc, char **argv)
     return 0;
 }
 
+static int
+known_command(const char *name)
+{
+    static const char *const cmds[] = {
+        "migrate", "collection-add", "forum-add", "eval",
+        "export",  "community-sync", "gaps",      "doctor"};
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(name, cmds[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -132,8 +147,14 @@ main(int argc, char **argv)
         conf_path = argv[2];
         i = 3;
     }
-    if (i >= argc) {
-        usage();
+    if (i < argc &&
+        (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    /* an unknown command is bad usage, whether or not a database answers */
+    if (i >= argc || !known_command(argv[i])) {
+        usage(stderr);
         return 2;
     }
     conf = rag_conf_load(conf_path, err, sizeof(err));
@@ -170,7 +191,7 @@ main(int argc, char **argv)
     else if (strcmp(argv[i], "community-sync") == 0)
         rc = admin_community_sync(db, conf, argc - i - 1, argv + i + 1);
     else {
-        usage();
+        usage(stderr); /* unreachable: known_command() */
         rc = 2;
     }
     PQfinish(db);
