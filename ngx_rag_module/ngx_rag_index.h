@@ -56,6 +56,9 @@ void ngx_rag_index_unpin(ngx_rag_index_pin_t *pin);
  * file to open (a search on it is pure computation, no I/O), else NULL:
  * the first open and a new generation's open go to the thread pool. */
 const rag_index *ngx_rag_index_ready(ngx_rag_index_pin_t *pin);
+/* Event loop only: the worker's scratch for rag_index_chunk_body (kept
+ * between requests; never from a pool thread). */
+rag_index_buf *ngx_rag_index_loop_scratch(void);
 const rag_index *ngx_rag_index_get(ngx_rag_index_pin_t *pin, int *missing);
 
 #endif /* _NGX_RAG_INDEX_H_INCLUDED_ */

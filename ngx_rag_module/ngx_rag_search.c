@@ -16,7 +16,7 @@
  *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
  *
  *   rag_search_inline_max SIZE;      vector elements a search may scan
- *                                    on the event loop (default 1m; 0:
+ *                                    on the event loop (default 128k; 0:
  *                                    every search on the thread pool)
  *
  * (rag_index_dir and rag_max_body belong to ngx_rag_module: other
@@ -51,9 +51,12 @@
 #define NGX_RAG_SEARCH_DEFAULT_K   10
 #define NGX_RAG_SEARCH_SNIPPET     240
 #define NGX_RAG_SEARCH_MAX_RESPONSE  (16 * 1024 * 1024)
-/* vector elements the semantic legs may scan on the event loop: about
- * 0.3 ms of multiply-adds here (bench/search.pl prints both paths) */
-#define NGX_RAG_SEARCH_INLINE_MAX  (1024 * 1024)
+/* vector elements the semantic legs may scan on the event loop: the
+ * fastText leg costs ~0.2 ns an element here (168 us a query over the
+ * PostgreSQL manual's 8,237 x 100), against a pool hand-off of ~10-20
+ * us; 128k elements (~25 us) keeps a loop stall near the hand-off's
+ * cost, and bigger legs go to the pool */
+#define NGX_RAG_SEARCH_INLINE_MAX  (128 * 1024)
 
 
 typedef struct {
@@ -110,7 +113,7 @@ static ngx_uint_t ngx_rag_search_long(ngx_rag_search_ctx_t *ctx,
 static ngx_int_t ngx_rag_search_inline(ngx_http_request_t *r,
     ngx_rag_search_ctx_t *ctx, const rag_index *ix);
 static ngx_uint_t ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx,
-    const rag_index *ix, rag_buf *b, const char **err);
+    const rag_index *ix, rag_buf *b, rag_index_buf *zb, const char **err);
 static void ngx_rag_search_run(ngx_rag_task_t *t);
 static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
     ngx_rag_task_t *t);
@@ -790,7 +793,8 @@ ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
 
     rag_buf_init(&b, NGX_RAG_SEARCH_MAX_RESPONSE);
 
-    status = ngx_rag_search_exec(ctx, ix, &b, &err);
+    status = ngx_rag_search_exec(ctx, ix, &b, ngx_rag_index_loop_scratch(),
+                                 &err);
 
     if (ctx->generation) {
         ngx_rag_metrics_set_generation(r, ctx->generation);
@@ -817,13 +821,13 @@ ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
 /* The JSON response for hits into b. */
 static ngx_int_t
 ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
-    const rag_hit *hits, int n, const char *vector_note, rag_buf *b)
+    const rag_hit *hits, int n, const char *vector_note, rag_buf *b,
+    rag_index_buf *zb)
 {
     int                 i;
     char                snip[NGX_RAG_SEARCH_SNIPPET + 1];
     double              ms;
     rag_str             body;
-    rag_index_buf       zb = { NULL, 0, NULL };
     rag_index_chunk     c;
     struct timespec     now;
     rag_snippet_query   sq;
@@ -858,7 +862,7 @@ ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0) {
             continue;
         }
-        if (rag_index_chunk_body(ix, hits[i].rec, &zb, &body) != 0) {
+        if (rag_index_chunk_body(ix, hits[i].rec, zb, &body) != 0) {
             body.p = NULL;
             body.len = 0;
         }
@@ -878,8 +882,6 @@ ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         rag_buf_putc(b, '}');
     }
 
-    rag_index_buf_free(&zb);
-
     return rag_buf_puts(b, "]}") == 0 ? NGX_OK : NGX_ERROR;
 }
 
@@ -891,7 +893,7 @@ ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
  */
 static ngx_uint_t
 ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
-    rag_buf *b, const char **err)
+    rag_buf *b, rag_index_buf *zb, const char **err)
 {
     int           n;
     rag_hit       hits[RAG_SEARCH_MAX_K];
@@ -937,7 +939,7 @@ ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_rag_search_json(ctx, ix, hits, n, note, b) != NGX_OK) {
+    if (ngx_rag_search_json(ctx, ix, hits, n, note, b, zb) != NGX_OK) {
         *err = "response too large";
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -953,6 +955,7 @@ ngx_rag_search_run(ngx_rag_task_t *t)
 {
     int                    missing;
     const char            *err = NULL;
+    rag_index_buf          zb = { NULL, 0, NULL };
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
 
@@ -974,7 +977,8 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         return;
     }
 
-    t->status = ngx_rag_search_exec(ctx, ix, &t->body, &err);
+    t->status = ngx_rag_search_exec(ctx, ix, &t->body, &zb, &err);
+    rag_index_buf_free(&zb);
     if (err != NULL) {
         ngx_rag_task_error(t, t->status, err);
     }
