@@ -166,18 +166,35 @@ sub worker_rss_kb {
     my ($ng) = @_;
     my $kb = 0;
     for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
-        $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /VmRSS:\s+(\d+)/;
+        # anonymous memory only: the mapped index file's pages come and
+        # go with the page cache, heap growth is what would leak
+        $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /RssAnon:\s+(\d+)/;
     }
     return $kb;
 }
 
+# CPU seconds (user + system, every thread) the nginx workers used so
+# far: per request, a figure the machine's other load barely moves
+sub worker_cpu_s {
+    my ($ng) = @_;
+    my $ticks = 0;
+    for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
+        my @f = split ' ', (RagTest::slurp("/proc/$p/stat") =~ /\)\s+(.*)/)[0] // '';
+        $ticks += ($f[11] // 0) + ($f[12] // 0);
+    }
+    return $ticks / 100;
+}
+
 # Warms up for 2 s, then loads $ng for $duration; returns a hash of
-# figures (rps, p50, p99, errors incl. non-2xx, rss0/rss1 in kB).
+# figures (rps, p50, p99, errors incl. non-2xx, rss0/rss1 in kB, cpu_us
+# per request).
 sub run_wrk {
     my ($ng, $lua) = @_;
     system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");
     my $rss0 = worker_rss_kb($ng);
+    my $cpu0 = worker_cpu_s($ng);
     my $out = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+    my $cpu1 = worker_cpu_s($ng);
     my $rss1 = worker_rss_kb($ng);
     print $out if $ENV{BENCH_VERBOSE};
     my ($rps, $p50, $p99, $errs) =
@@ -185,7 +202,8 @@ sub run_wrk {
         or die "wrk output not understood:\n$out";
     my ($non2xx) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
     return { rps => $rps, p50 => $p50, p99 => $p99,
-        errors => $errs + ($non2xx // 0), rss0 => $rss0, rss1 => $rss1 };
+        errors => $errs + ($non2xx // 0), rss0 => $rss0, rss1 => $rss1,
+        cpu_us => $rps > 0 ? ($cpu1 - $cpu0) * 1e6 / ($rps * $duration) : 0 };
 }
 
 my $ng = start_nginx();
@@ -238,11 +256,12 @@ my $pct = sub { my $p = shift; @lat ? $lat[int($p / 100 * $#lat)] : 0 };
 
 my ($load) = RagTest::slurp('/proc/loadavg') =~ /^(\S+)/;
 print "\n";
-printf "%-36s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
-    'req/s', 'p50 ms', 'p99 ms', 'errors';
+printf "%-36s %10s %10s %10s %8s %12s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
+    'req/s', 'p50 ms', 'p99 ms', 'errors', 'nginx CPU/req';
 my $row = sub {
     my ($name, $f) = @_;
-    printf "%-36s %10.0f %10.3f %10.3f %8d\n", $name, @$f{qw(rps p50 p99 errors)};
+    printf "%-36s %10.0f %10.3f %10.3f %8d %9.1f us\n", $name,
+        @$f{qw(rps p50 p99 errors cpu_us)};
 };
 $row->('nginx trivial (return 200 "ok")', $ok);
 $row->('nginx /search (BM25, mmap index)', $se);
@@ -261,6 +280,10 @@ printf "/search vs Postgres FTS:   %5.1fx req/s           (goal >= 10x)\n",
 printf "/search p99:               %6.3f ms              (goal < 2 ms)\n", $se->{p99};
 printf "/search on the loop vs thread pool: %.2fx req/s, p99 %.3f -> %.3f ms\n",
     $ratio->($se->{rps}, $sp->{rps}), $sp->{p99}, $se->{p99};
+printf "nginx CPU per request: trivial %.1f us, /search loop %.1f us, pool %.1f us"
+    . " (/search at %.1f %% of trivial by CPU; %.1fx Postgres FTS by req/s)\n",
+    $ok->{cpu_us}, $se->{cpu_us}, $sp->{cpu_us},
+    100 * $ratio->($ok->{cpu_us}, $se->{cpu_us}), $ratio->($se->{rps}, $tps);
 printf "hybrid (fastText leg) vs trivial: %.1f %%, vs FTS %.1fx, p99 %.3f ms;"
     . " on the loop vs pool %.2fx\n",
     100 * $ratio->($hy->{rps}, $ok->{rps}), $ratio->($hy->{rps}, $tps),
@@ -269,6 +292,6 @@ printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms "
     . "(baseline %.1f %% of trivial)\n",
     $ratio->($se->{rps}, $base->{rps}), $base->{p99}, $se->{p99},
     100 * $ratio->($base->{rps}, $ok->{rps}) if $base;
-printf "nginx workers RSS under /search: %d kB before, %d kB after %ds of load (%+d kB)\n",
+printf "nginx workers RssAnon under /search: %d kB before, %d kB after %ds of load (%+d kB)\n",
     $se->{rss0}, $se->{rss1}, $duration, $se->{rss1} - $se->{rss0};
 printf "load average at the end: %s\n", $load;
