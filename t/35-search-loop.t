@@ -36,7 +36,7 @@ my $ng = RagTest::nginx_start(pg => $pg, workers => 1,
     server => <<'EOF2');
 location /search { rag_search; }
 location /pooled { rag_search; rag_search_inline_max 0; }
-location /slow { rag_search; rag_search_debug_delay 2500ms; }
+location /slow { rag_search; rag_search_debug_delay 4000ms; }
 EOF2
 my $http = HTTP::Tiny->new(timeout => 10);
 my $r = $http->get("$ng->{url}/search?q=checkpoints&collection=docs");

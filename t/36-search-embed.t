@@ -59,7 +59,7 @@ location = /_down { internal;
 location /search { rag_search; rag_embed_pass /_embed; rag_embed_key sk-test; }
 location /nokey { rag_search; rag_embed_pass /_embed; }
 location /down { rag_search; rag_embed_pass /_down; rag_embed_key sk-test; }
-location /slow { rag_search; rag_search_debug_delay 2500ms; }
+location /slow { rag_search; rag_search_debug_delay 4000ms; }
 EOF
 my $http = HTTP::Tiny->new(timeout => 10);
 
@@ -146,11 +146,14 @@ my @slow = map { send_get('/slow?q=wal&collection=docs') } 1 .. 2;
 sleep 0.3;
 $ai->set(delay_ms => 600);
 my @emb = map { send_get('/search?collection=docs&q=' . esc("slow endpoint question $_")) } 1 .. 4;
+# wait until all four answered or a /slow task ended (then the order
+# would prove nothing)
 my $sel = IO::Select->new(@emb);
-my ($done, $deadline) = (0, time + 2.0);
+my $slowsel = IO::Select->new(@slow);
+my ($done, $deadline) = (0, time + 4.5);
 my %got;
-while ($done < @emb && time < $deadline) {
-    for my $s ($sel->can_read($deadline - time)) {
+while ($done < @emb && time < $deadline && !$slowsel->can_read(0)) {
+    for my $s ($sel->can_read(0.05)) {
         $got{fileno $s} = read_all($s);
         $sel->remove($s);
         $done++;
