@@ -39,7 +39,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
              -Ilib $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lwslay -lpthread -lm $(LDFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lwslay -lpthread -lm $(LDFLAGS)
 
 LIB_SRCS    := $(wildcard lib/*.c)
 WORKER_SRCS := $(filter-out %_main.c,$(wildcard worker/*.c))

@@ -116,3 +116,18 @@ rag_store_collections_generation(PGconn *db, const char *id)
     PQclear(r);
     return g;
 }
+
+int
+rag_store_collections_set_language(PGconn *db, const char *name,
+                                   const char *language)
+{
+    const char *p[2] = {name, language};
+    PGresult *r = rag_db_query(db,
+                               "UPDATE collections SET language = $2"
+                               " WHERE name = $1 RETURNING id",
+                               2, p);
+    int rc = r && PQntuples(r) == 1 ? 0 : -1;
+
+    PQclear(r);
+    return rc;
+}

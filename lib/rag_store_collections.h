@@ -31,6 +31,13 @@ int rag_store_collections_boilerplate_sig(PGconn *db, const char *id,
 int rag_store_collections_set_boilerplate_sig(PGconn *db, const char *id,
                                               const char *sig);
 
+/* collections.language (sql/110, owned by rank): the Snowball stemmer
+ * language its index is built with, NULL for the built-in English one.
+ * The caller checks the name (rag_stem_language_ok). 0, or -1 (also when
+ * there is no such collection). */
+int rag_store_collections_set_language(PGconn *db, const char *name,
+                                       const char *language);
+
 /* collections.index_generation (0: never indexed), or -1. */
 long long rag_store_collections_generation(PGconn *db, const char *id);
 

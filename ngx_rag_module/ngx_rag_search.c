@@ -924,6 +924,7 @@ ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         return NGX_HTTP_BAD_GATEWAY;
     }
 
+    ngx_memzero(&q, sizeof(q));  /* per_page 0: one hit per page first */
     q.text = ctx->query;
     q.text_len = ctx->query_len;
     q.qvec = qvec;

@@ -99,8 +99,9 @@ rag_reindex_collection(PGconn *db, const char *collection,
  * at path, inside the caller's transaction. 0, or -1 with err filled. */
 static int
 write_index(PGconn *db, long long coll_id, const char *collection,
-            const char *path, uint64_t gen, const rag_reindex_opts *opts,
-            uint32_t *count, char *err, size_t errlen)
+            const char *language, const char *path, uint64_t gen,
+            const rag_reindex_opts *opts, uint32_t *count, char *err,
+            size_t errlen)
 {
     char sql[1024], idbuf[32];
     const char *p[1], *sem = "off";
@@ -137,6 +138,14 @@ write_index(PGconn *db, long long coll_id, const char *collection,
     vec = malloc(((size_t)dims + 1) * sizeof(float));
     if (w == NULL || vec == NULL) {
         snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* the collection's stemmer (NULL: the built-in English one),
+     * recorded in the index for the queries */
+    if (rag_index_writer_set_language(w, language, err, errlen) != 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "collection %s: %s", collection, why);
         goto done;
     }
     snprintf(sql, sizeof(sql),
@@ -227,12 +236,12 @@ rag_reindex_collection_opts(PGconn *db, const char *collection,
                             char *err, size_t errlen)
 {
     rag_reindex_opts def;
-    char path[4096], idbuf[32], genbuf[32];
+    char path[4096], idbuf[32], genbuf[32], lang[64];
     const char *p[3];
     PGresult *r = NULL;
     uint64_t gen;
     long long coll_id;
-    int rc = -1, in_tx = 0;
+    int rc = -1, in_tx = 0, has_lang;
 
     if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
         snprintf(err, errlen, "invalid collection name or index dir");
@@ -246,7 +255,7 @@ rag_reindex_collection_opts(PGconn *db, const char *collection,
     /* the row lock serialises reindexes of this collection */
     p[0] = collection;
     r = rag_db_query(db,
-                     "SELECT id, index_generation FROM collections"
+                     "SELECT id, index_generation, language FROM collections"
                      " WHERE name = $1 FOR UPDATE",
                      1, p);
     if (r == NULL) {
@@ -259,9 +268,11 @@ rag_reindex_collection_opts(PGconn *db, const char *collection,
     }
     coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10) + 1;
+    snprintf(lang, sizeof(lang), "%s", PQgetvalue(r, 0, 2));
+    has_lang = !PQgetisnull(r, 0, 2);
     PQclear(r);
     r = NULL;
-    if (write_index(db, coll_id, collection, path, gen,
+    if (write_index(db, coll_id, collection, has_lang ? lang : NULL, path, gen,
                     opts_or_default(opts, &def), count, err, errlen) != 0)
         goto done;
 
@@ -306,12 +317,12 @@ rag_reindex_mirror_opts(PGconn *db, const char *collection,
                         size_t errlen)
 {
     rag_reindex_opts def;
-    char path[4096];
+    char path[4096], lang[64];
     const char *p[1];
     PGresult *r = NULL;
     uint64_t gen;
     long long coll_id;
-    int rc = -1, in_tx = 0;
+    int rc = -1, in_tx = 0, has_lang;
 
     if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
         snprintf(err, errlen, "invalid collection name or index dir");
@@ -327,7 +338,7 @@ rag_reindex_mirror_opts(PGconn *db, const char *collection,
     in_tx = 1;
     p[0] = collection;
     r = rag_db_query(db,
-                     "SELECT id, index_generation FROM collections"
+                     "SELECT id, index_generation, language FROM collections"
                      " WHERE name = $1",
                      1, p);
     if (r == NULL) {
@@ -340,6 +351,8 @@ rag_reindex_mirror_opts(PGconn *db, const char *collection,
     }
     coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+    snprintf(lang, sizeof(lang), "%s", PQgetvalue(r, 0, 2));
+    has_lang = !PQgetisnull(r, 0, 2);
     PQclear(r);
     r = NULL;
     if (gen == 0) {
@@ -347,8 +360,9 @@ rag_reindex_mirror_opts(PGconn *db, const char *collection,
                  collection);
         goto done;
     }
-    if (write_index(db, coll_id, collection, path, gen,
-                    opts_or_default(opts, &def), count, err, errlen) != 0)
+    if (write_index(db, coll_id, collection, has_lang ? lang : NULL, path,
+                    gen, opts_or_default(opts, &def), count, err,
+                    errlen) != 0)
         goto done;
     if (generation)
         *generation = gen;
