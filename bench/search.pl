@@ -11,10 +11,18 @@
 # characters split further — a simple stand-in for rag-ingest, good
 # enough for a retrieval benchmark. Both sides see the same chunks and
 # the same 50 queries, k = 10:
+#   trivial   wrk, GET /ok on the same nginx (location /ok { return 200
+#             "ok"; }): what nginx itself does on this machine, the
+#             ceiling /search is measured against
 #   /search   wrk, GET /search?q=..&collection=pg&k=10&mode=bm25 (BM25,
 #             snippets and JSON included), nginx with one worker per CPU
 #   Postgres  pgbench -f: websearch_to_tsquery + GIN index + ts_rank_cd,
 #             ORDER BY rank LIMIT 10 (ids and ranks only)
+#   baseline  with RAG_BENCH_BASELINE_MODULE=/path/ngx_rag_module.so (an
+#             older build), /search once more on a second nginx loading
+#             that module, in the same run, for before/after figures
+# Goals (issue 13.1): /search >= 35 % of trivial, >= 10x Postgres FTS,
+# p99 < 2 ms; nginx workers' RSS flat under load.
 use strict;
 use warnings;
 use FindBin;
@@ -61,12 +69,32 @@ printf "corpus: %d pages, %d chunks, %.1f MB of text (%.1f s to load)\n",
 $t0 = time;
 my $ixdir = "$dir/ix";
 mkdir $ixdir;
-{
+# RAG_BENCH_INDEX_CACHE=DIR: reuse DIR/pg.idx (rag-reindex trains the
+# fastText leg's model, minutes on a loaded machine), or keep it there
+my $cache = $ENV{RAG_BENCH_INDEX_CACHE};
+if ($cache && -f "$cache/pg.idx") {
+    system('cp', "$cache/pg.idx", "$ixdir/pg.idx") == 0 or die "cp: $!";
+    printf "index: reused %s/pg.idx, %.1f MB\n", $cache, (-s "$ixdir/pg.idx") / 1e6;
+} else {
     local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
-    my $out = `@{[RagTest::bin('rag-reindex')]} --dir $ixdir pg 2>&1`;
+    # RAG_BENCH_FT_EPOCH=N: train the fastText model with fewer epochs
+    # (same dimension, so the same query-time cost; for a loaded machine)
+    my $cf = '';
+    if (my $ep = $ENV{RAG_BENCH_FT_EPOCH}) {
+        RagTest::write_file("$dir/reindex.conf",
+            "database_url = $pg->{conninfo}\nfasttext_epoch = $ep\n");
+        $cf = "-c $dir/reindex.conf";
+    }
+    my $out = `@{[RagTest::bin('rag-reindex')]} $cf --dir $ixdir pg 2>&1`;
     die "rag-reindex: $out" if $?;
+    printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
+    if ($cache) {
+        mkdir $cache;
+        system('cp', "$ixdir/pg.idx", "$cache/pg.idx");
+    }
 }
-printf "index: rag-reindex %.2f s, %.1f MB\n", time - $t0, (-s "$ixdir/pg.idx") / 1e6;
+my $has_ft = `strings -n 7 $ixdir/pg.idx | head -c 100000` =~ /FTMODEL/ ? 1 : 0;
+print "index: fastText leg (FTMODEL) ", ($has_ft ? "present" : "absent"), "\n";
 
 $t0 = time;
 RagTest::psql($pg, "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS"
@@ -79,30 +107,48 @@ for my $i (0 .. $#queries) {
 }
 printf "postgres: tsvector column + GIN index %.2f s\n", time - $t0;
 
-# --- /search with wrk ---------------------------------------------------------
-my $ng = RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
-    main => 'thread_pool rag threads=4 max_queue=65536;',
-    http => "rag_thread_pool rag; rag_index_dir $ixdir;",
-    server => 'location /search { rag_search; }');
-my $http = HTTP::Tiny->new(timeout => 10);
-my $hits = 0;
-for my $q (@queries) {
-    (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
-    my $r = $http->get("$ng->{url}/search?collection=pg&k=10&mode=bm25&q=$e");
-    die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
-    $hits++ if $r->{content} =~ /"rank":1,/;
+# --- trivial handler and /search with wrk ----------------------------------
+my $threads = $ncpu < 2 ? 1 : 2;
+sub paths_for {
+    my ($loc, $mode) = @_;
+    return map {
+        (my $e = $_) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
+        "$loc?collection=pg&k=10&mode=$mode&q=$e"
+    } @queries;
 }
-print "search: $hits/" . scalar(@queries) . " queries have results\n";
+my @paths = paths_for('/search', 'bm25');
 
-my $lua = "$dir/queries.lua";
-{
-    open my $fh, '>', $lua or die;
-    print $fh "local qs = {\n";
-    for my $q (@queries) {
-        (my $e = $q) =~ s/([^A-Za-z0-9_.-])/sprintf('%%%02X', ord $1)/ge;
-        print $fh "  \"/search?collection=pg&k=10&mode=bm25&q=$e\",\n";
+# nginx with the module (the one under test, or another build's .so)
+sub start_nginx {
+    my ($module) = @_;
+    return RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
+        ($module ? (load => "load_module $module;") : ()),
+        main => 'thread_pool rag threads=4 max_queue=65536;',
+        http => "rag_thread_pool rag; rag_index_dir $ixdir;",
+        server => "location /search { rag_search; }\n"
+            . "location /pooled { rag_search; rag_search_inline_max 0; }\n"
+            . "location /ok { return 200 \"ok\"; }");
+}
+
+sub check_search {
+    my ($ng, @p) = @_;
+    @p = @paths unless @p;
+    my $http = HTTP::Tiny->new(timeout => 10);
+    my $hits = 0;
+    for my $p (@p) {
+        my $r = $http->get("$ng->{url}$p");
+        die "search failed: $r->{status} $r->{content}" unless $r->{status} == 200;
+        $hits++ if $r->{content} =~ /"rank":1,/;
     }
-    print $fh "}\nlocal i = 0\n"
+    return $hits;
+}
+
+# A wrk script cycling through paths, reporting one parsable line.
+sub wrk_script {
+    my ($name, @p) = @_;
+    my $lua = "$dir/$name.lua";
+    open my $fh, '>', $lua or die;
+    print $fh "local qs = {\n", map({ "  \"$_\",\n" } @p), "}\nlocal i = 0\n"
         . "function setup(thread) thread:set('i', math.random(0, #qs)) end\n"
         . "function request() i = i + 1; return wrk.format('GET', qs[(i % #qs) + 1]) end\n"
         . "function done(summary, latency, requests)\n"
@@ -112,24 +158,80 @@ my $lua = "$dir/queries.lua";
         . " + summary.errors.read + summary.errors.write + summary.errors.timeout))\n"
         . "end\n";
     close $fh;
+    return $lua;
 }
-my $threads = $ncpu < 2 ? 1 : 2;
-# nginx worker RSS before and after: it must stay flat under load
+
+# nginx worker RSS: it must stay flat under load
 sub worker_rss_kb {
+    my ($ng) = @_;
     my $kb = 0;
     for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
-        $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /VmRSS:\s+(\d+)/;
+        # anonymous memory only: the mapped index file's pages come and
+        # go with the page cache, heap growth is what would leak
+        $kb += $1 if RagTest::slurp("/proc/$p/status") =~ /RssAnon:\s+(\d+)/;
     }
     return $kb;
 }
-system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");  # warm
-my $rss0 = worker_rss_kb();
-my $wrk = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
-my $rss1 = worker_rss_kb();
-print $wrk if $ENV{BENCH_VERBOSE};
-my ($rps, $p50, $p99, $errs) = $wrk =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
-    or die "wrk output not understood:\n$wrk";
-my ($non2xx) = $wrk =~ /Non-2xx or 3xx responses: (\d+)/;
+
+# CPU seconds (user + system, every thread) the nginx workers used so
+# far: per request, a figure the machine's other load barely moves
+sub worker_cpu_s {
+    my ($ng) = @_;
+    my $ticks = 0;
+    for my $p (map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`) {
+        my @f = split ' ', (RagTest::slurp("/proc/$p/stat") =~ /\)\s+(.*)/)[0] // '';
+        $ticks += ($f[11] // 0) + ($f[12] // 0);
+    }
+    return $ticks / 100;
+}
+
+# Warms up for 2 s, then loads $ng for $duration; returns a hash of
+# figures (rps, p50, p99, errors incl. non-2xx, rss0/rss1 in kB, cpu_us
+# per request).
+sub run_wrk {
+    my ($ng, $lua) = @_;
+    system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");
+    my $rss0 = worker_rss_kb($ng);
+    my $cpu0 = worker_cpu_s($ng);
+    my $out = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+    my $cpu1 = worker_cpu_s($ng);
+    my $rss1 = worker_rss_kb($ng);
+    print $out if $ENV{BENCH_VERBOSE};
+    my ($rps, $p50, $p99, $errs) =
+        $out =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
+        or die "wrk output not understood:\n$out";
+    my ($non2xx) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
+    return { rps => $rps, p50 => $p50, p99 => $p99,
+        errors => $errs + ($non2xx // 0), rss0 => $rss0, rss1 => $rss1,
+        cpu_us => $rps > 0 ? ($cpu1 - $cpu0) * 1e6 / ($rps * $duration) : 0 };
+}
+
+my $ng = start_nginx();
+my $hits = check_search($ng);
+print "search: $hits/" . scalar(@queries) . " queries have results\n";
+my $ok = run_wrk($ng, wrk_script('ok', '/ok'));
+my $se = run_wrk($ng, wrk_script('search', @paths));
+# the same searches handed to the thread pool (the previous design)
+my $sp = run_wrk($ng, wrk_script('pooled', paths_for('/pooled', 'bm25')));
+# hybrid: BM25 + the in-process fastText leg, when the index has it
+my ($hy, $hp);
+if ($has_ft) {
+    check_search($ng, paths_for('/search', 'hybrid'));
+    $hy = run_wrk($ng, wrk_script('hybrid', paths_for('/search', 'hybrid')));
+    $hp = run_wrk($ng, wrk_script('hybridp', paths_for('/pooled', 'hybrid')));
+}
+RagTest::stop($ng->{pid}, 'QUIT', 10);
+$ng->{pid} = 0;
+
+my $base;
+if (my $mod = $ENV{RAG_BENCH_BASELINE_MODULE}) {
+    -f $mod or die "RAG_BENCH_BASELINE_MODULE: $mod not found\n";
+    my $bng = start_nginx($mod);
+    check_search($bng);
+    $base = run_wrk($bng, wrk_script('search', @paths));
+    RagTest::stop($bng->{pid}, 'QUIT', 10);
+    $bng->{pid} = 0;
+}
 
 # --- Postgres full-text search with pgbench --------------------------------
 my $script = "$dir/fts.sql";
@@ -152,10 +254,44 @@ for my $f (glob("$logp.*")) {
 @lat = sort { $a <=> $b } @lat;
 my $pct = sub { my $p = shift; @lat ? $lat[int($p / 100 * $#lat)] : 0 };
 
+my ($load) = RagTest::slurp('/proc/loadavg') =~ /^(\S+)/;
 print "\n";
-printf "%-34s %10s %10s %10s %8s\n", "($conns connections, ${duration}s, $ncpu CPUs)", 'req/s', 'p50 ms', 'p99 ms', 'errors';
-printf "%-34s %10.0f %10.3f %10.3f %8d\n", 'nginx /search (BM25, mmap index)', $rps, $p50, $p99, $errs + ($non2xx // 0);
-printf "%-34s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)', $tps, $pct->(50), $pct->(99), '-';
-printf "speedup: %.1fx req/s\n", $tps > 0 ? $rps / $tps : 0;
-printf "nginx workers RSS: %d kB before, %d kB after %ds of load (%+d kB)\n",
-    $rss0, $rss1, $duration, $rss1 - $rss0;
+printf "%-36s %10s %10s %10s %8s %12s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
+    'req/s', 'p50 ms', 'p99 ms', 'errors', 'nginx CPU/req';
+my $row = sub {
+    my ($name, $f) = @_;
+    printf "%-36s %10.0f %10.3f %10.3f %8d %9.1f us\n", $name,
+        @$f{qw(rps p50 p99 errors cpu_us)};
+};
+$row->('nginx trivial (return 200 "ok")', $ok);
+$row->('nginx /search (BM25, mmap index)', $se);
+$row->('nginx /search, thread pool', $sp);
+$row->('nginx /search hybrid (BM25+fastText)', $hy) if $hy;
+$row->('nginx /search hybrid, thread pool', $hp) if $hp;
+$row->('nginx /search, baseline module', $base) if $base;
+printf "%-36s %10.0f %10.3f %10.3f %8s\n", 'Postgres FTS (GIN + ts_rank_cd)',
+    $tps, $pct->(50), $pct->(99), '-';
+print "\n";
+my $ratio = sub { $_[1] > 0 ? $_[0] / $_[1] : 0 };
+printf "/search vs trivial:        %5.1f %% of its req/s   (goal >= 35 %%)\n",
+    100 * $ratio->($se->{rps}, $ok->{rps});
+printf "/search vs Postgres FTS:   %5.1fx req/s           (goal >= 10x)\n",
+    $ratio->($se->{rps}, $tps);
+printf "/search p99:               %6.3f ms              (goal < 2 ms)\n", $se->{p99};
+printf "/search on the loop vs thread pool: %.2fx req/s, p99 %.3f -> %.3f ms\n",
+    $ratio->($se->{rps}, $sp->{rps}), $sp->{p99}, $se->{p99};
+printf "nginx CPU per request: trivial %.1f us, /search loop %.1f us, pool %.1f us"
+    . " (/search at %.1f %% of trivial by CPU; %.1fx Postgres FTS by req/s)\n",
+    $ok->{cpu_us}, $se->{cpu_us}, $sp->{cpu_us},
+    100 * $ratio->($ok->{cpu_us}, $se->{cpu_us}), $ratio->($se->{rps}, $tps);
+printf "hybrid (fastText leg) vs trivial: %.1f %%, vs FTS %.1fx, p99 %.3f ms;"
+    . " on the loop vs pool %.2fx\n",
+    100 * $ratio->($hy->{rps}, $ok->{rps}), $ratio->($hy->{rps}, $tps),
+    $hy->{p99}, $ratio->($hy->{rps}, $hp->{rps}) if $hy;
+printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms "
+    . "(baseline %.1f %% of trivial)\n",
+    $ratio->($se->{rps}, $base->{rps}), $base->{p99}, $se->{p99},
+    100 * $ratio->($base->{rps}, $ok->{rps}) if $base;
+printf "nginx workers RssAnon under /search: %d kB before, %d kB after %ds of load (%+d kB)\n",
+    $se->{rss0}, $se->{rss1}, $duration, $se->{rss1} - $se->{rss0};
+printf "load average at the end: %s\n", $load;

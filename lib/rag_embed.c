@@ -126,6 +126,56 @@ done:
     return rc;
 }
 
+int
+rag_embed_request_body(const rag_embed_conf *ec, const char *const *texts,
+                       size_t n, rag_buf *body)
+{
+    if (rag_buf_puts(body, "{\"model\":") ||
+        rag_buf_json_str(body, ec->model ? ec->model : "",
+                         ec->model ? strlen(ec->model) : 0) ||
+        rag_buf_puts(body, ",\"encoding_format\":\"float\""))
+        return -1;
+    if (ec->dimensions &&
+        rag_buf_printf(body, ",\"dimensions\":%u", ec->dimensions))
+        return -1;
+    if (rag_buf_puts(body, ",\"input\":["))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = texts[i] ? texts[i] : "";
+        size_t tl = strlen(t);
+        if (tl == 0)
+            t = " ", tl = 1; /* the API rejects empty strings */
+        if ((i && rag_buf_putc(body, ',')) || rag_buf_json_str(body, t, tl))
+            return -1;
+    }
+    return rag_buf_puts(body, "]}");
+}
+
+int
+rag_embed_parse(const char *body, size_t n, float **out, uint32_t *dims,
+                char *err, size_t errlen)
+{
+    float *vec = NULL;
+    int pr;
+
+    *out = NULL;
+    *dims = 0;
+    /* learn the dimension from the answer, then size */
+    pr = parse_response(body, n, 0, &vec, dims, err, errlen);
+    if (pr < 0 || *dims == 0)
+        return -1;
+    if ((vec = calloc(n * (size_t)*dims, sizeof(float))) == NULL) {
+        snprintf(err, errlen, "embeddings: out of memory");
+        return -1;
+    }
+    if (parse_response(body, n, 0, &vec, dims, err, errlen) != 0) {
+        free(vec);
+        return -1;
+    }
+    *out = vec;
+    return 0;
+}
+
 static int
 request_batch(const rag_embed_conf *ec, const char *const *texts, size_t first,
               size_t n, rag_http_resp *resp, char *err, size_t errlen)
@@ -136,25 +186,7 @@ request_batch(const rag_embed_conf *ec, const char *const *texts, size_t first,
     int rc = -1;
 
     rag_buf_init(&body, 0);
-    if (rag_buf_puts(&body, "{\"model\":") ||
-        rag_buf_json_str(&body, ec->model ? ec->model : "",
-                         ec->model ? strlen(ec->model) : 0) ||
-        rag_buf_puts(&body, ",\"encoding_format\":\"float\""))
-        goto oom;
-    if (ec->dimensions &&
-        rag_buf_printf(&body, ",\"dimensions\":%u", ec->dimensions))
-        goto oom;
-    if (rag_buf_puts(&body, ",\"input\":["))
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        const char *t = texts[first + i] ? texts[first + i] : "";
-        size_t tl = strlen(t);
-        if (tl == 0)
-            t = " ", tl = 1; /* the API rejects empty strings */
-        if ((i && rag_buf_putc(&body, ',')) || rag_buf_json_str(&body, t, tl))
-            goto oom;
-    }
-    if (rag_buf_puts(&body, "]}"))
+    if (rag_embed_request_body(ec, texts + first, n, &body))
         goto oom;
     snprintf(url, sizeof(url), "%s/embeddings", ec->base_url);
     memset(&req, 0, sizeof(req));

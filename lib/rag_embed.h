@@ -9,6 +9,7 @@
 #ifndef RAG_EMBED_H
 #define RAG_EMBED_H
 
+#include "rag_buf.h"
 #include "rag_conf.h"
 
 #include <stddef.h>
@@ -36,5 +37,17 @@ int rag_embed_enabled(const rag_embed_conf *ec);
  * *out a malloc'd n*dims array (caller frees). -1 + err on failure. */
 int rag_embed(const rag_embed_conf *ec, const char *const *texts, size_t n,
               float **out, uint32_t *dims_out, char *err, size_t errlen);
+
+/* The request rag_embed sends for n texts (model, dimensions, input),
+ * appended to body: for callers that do their own HTTP (nginx's
+ * subrequests). 0, or -1 when body's ceiling was reached. */
+int rag_embed_request_body(const rag_embed_conf *ec, const char *const *texts,
+                           size_t n, rag_buf *body);
+
+/* Parses an embeddings response (NUL-terminated) for n texts: 0 with
+ * *out a malloc'd n * *dims array, L2-normalised (caller frees), or -1
+ * + err. */
+int rag_embed_parse(const char *body, size_t n, float **out, uint32_t *dims,
+                    char *err, size_t errlen);
 
 #endif

@@ -94,9 +94,7 @@ typedef struct {
 int rag_search_ex(const rag_index *ix, const rag_query *q,
                   const rag_search_opts *opts, rag_hit *hits);
 
-/* Writes a plain-text snippet (<= outlen-1 bytes, UTF-8 safe, NUL
- * terminated) of body around the first query term; returns its length. */
-size_t rag_snippet(const char *body, size_t body_len, const char *query,
-                   size_t query_len, char *out, size_t outlen);
+/* Snippets of result bodies: rag_snippet.h. */
+#include "rag_snippet.h"
 
 #endif

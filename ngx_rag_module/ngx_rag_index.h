@@ -26,6 +26,8 @@
  *   thread:      ix = ngx_rag_index_get(pin, &missing);
  *                NULL when the index could not be opened (missing = 1
  *                when the file is gone)
+ *   or, on the event loop, ix = ngx_rag_index_ready(pin): non-NULL when
+ *                nothing needs opening; search it right there
  *   event loop:  ngx_rag_index_unpin(pin) when the task is done
  *                (optional: installs a newly opened generation now rather
  *                than at the request's pool cleanup)
@@ -50,6 +52,13 @@ ngx_int_t ngx_rag_index_pin(ngx_http_request_t *r, ngx_str_t *collection,
 ngx_int_t ngx_rag_index_wait(ngx_http_request_t *r, ngx_rag_index_pin_t *pin,
     ngx_rag_index_resume_pt resume, void *data);
 void ngx_rag_index_unpin(ngx_rag_index_pin_t *pin);
+/* Event loop: the pinned, already mapped index when this request has no
+ * file to open (a search on it is pure computation, no I/O), else NULL:
+ * the first open and a new generation's open go to the thread pool. */
+const rag_index *ngx_rag_index_ready(ngx_rag_index_pin_t *pin);
+/* Event loop only: the worker's scratch for rag_index_chunk_body (kept
+ * between requests; never from a pool thread). */
+rag_index_buf *ngx_rag_index_loop_scratch(void);
 const rag_index *ngx_rag_index_get(ngx_rag_index_pin_t *pin, int *missing);
 
 #endif /* _NGX_RAG_INDEX_H_INCLUDED_ */

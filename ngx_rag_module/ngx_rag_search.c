@@ -3,23 +3,39 @@
  * {"query","collection","k","mode"}: hybrid retrieval over the collection's
  * mmap'd index file (lib/rag_search, through the worker's index manager,
  * ngx_rag_index.h), optionally with a query embedding from an
- * OpenAI-compatible endpoint (lib/rag_embed).
+ * OpenAI-compatible endpoint, fetched by a subrequest and cached in shared
+ * memory (ngx_rag_embed.h).
  *
  *   rag_search;                      content handler of the location
- *   rag_embed_url URL;               .../v1 (off when unset)
+ *   rag_embed_pass URI;              internal location proxying to the
+ *                                    endpoint's /v1/embeddings (off when
+ *                                    unset)
  *   rag_embed_key KEY;  rag_embed_model NAME;
+ *   rag_embed_cache SIZE;            (http) shared cache of recent query
+ *                                    vectors (off when unset)
  *   rag_search_debug_delay TIME;     tests only: sleep in the pool thread
  *
+ *   rag_search_inline_max SIZE;      vector elements a search may scan
+ *                                    on the event loop (default 128k; 0:
+ *                                    every search on the thread pool)
+ *
  * (rag_index_dir and rag_max_body belong to ngx_rag_module: other
- * endpoints use them too.) Searches and embedding calls run on the
- * thread pool, never on the event loop.
+ * endpoints use them too.) A search over an index this worker has
+ * already mapped is pure computation taking microseconds (BM25 with
+ * pruning, ten bounded snippets): it runs right on the event loop, with
+ * no thread hand-off. The thread pool keeps what can block or take long:
+ * opening (and validating) an index file, the first time or a new
+ * generation, and searches whose semantic legs would scan more than
+ * rag_search_inline_max vector elements (the in-process fastText leg
+ * and an endpoint's vectors are exact scans, linear in the chunks).
  */
 
 #include "ngx_rag_module.h"
 
 #include "ngx_rag_index.h"
+#include "ngx_rag_embed.h"
 
-#include "rag_embed.h"
+#include "rag_ft.h"
 #include "rag_index.h"
 #include "rag_search.h"
 
@@ -34,13 +50,20 @@
 #define NGX_RAG_SEARCH_MAX_QUERY   4096      /* bytes of query text */
 #define NGX_RAG_SEARCH_DEFAULT_K   10
 #define NGX_RAG_SEARCH_SNIPPET     240
+#define NGX_RAG_SEARCH_MAX_RESPONSE  (16 * 1024 * 1024)
+/* vector elements the semantic legs may scan on the event loop: the
+ * fastText leg costs ~0.2 ns an element here (168 us a query over the
+ * PostgreSQL manual's 8,237 x 100), against a pool hand-off of ~10-20
+ * us; 128k elements (~25 us) keeps a loop stall near the hand-off's
+ * cost, and bigger legs go to the pool */
+#define NGX_RAG_SEARCH_INLINE_MAX  (128 * 1024)
 
 
 typedef struct {
-    ngx_str_t    embed_url;
-    ngx_str_t    embed_key;
-    ngx_str_t    embed_model;
+    ngx_rag_embed_conf_t  embed;
+    ngx_str_t             embed_url;  /* obsolete: refused */
     ngx_msec_t   debug_delay;
+    size_t       inline_max;
 } ngx_rag_search_loc_conf_t;
 
 
@@ -61,11 +84,20 @@ typedef struct {
     char                *collection;
     size_t               k;
     ngx_rag_mode_e       mode;
-    rag_embed_conf       embed;
+    ngx_rag_embed_conf_t *embed;      /* NULL: no embedding wanted */
+    ngx_rag_embed_res_t  emb;
+    unsigned             embed_done:1;
     ngx_msec_t           delay;
+    size_t               inline_max;
     struct timespec      start;
 
-    uint64_t             generation; /* set by the thread */
+    /* the query's embedding, when an endpoint is configured (r->pool) */
+    float               *qvec;
+    uint32_t             qdims;
+    const char          *vector_note; /* why there is none, or NULL */
+    unsigned             embed_cached:1;
+
+    uint64_t             generation; /* set by whoever searched */
 } ngx_rag_search_ctx_t;
 
 
@@ -74,6 +106,14 @@ static void ngx_rag_search_body(ngx_http_request_t *r);
 static ngx_int_t ngx_rag_search_start(ngx_http_request_t *r,
     ngx_str_t *query, ngx_str_t *collection, ngx_int_t k,
     ngx_rag_mode_e mode);
+static ngx_int_t ngx_rag_search_go(ngx_http_request_t *r,
+    ngx_rag_search_ctx_t *ctx);
+static ngx_uint_t ngx_rag_search_long(ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix);
+static ngx_int_t ngx_rag_search_inline(ngx_http_request_t *r,
+    ngx_rag_search_ctx_t *ctx, const rag_index *ix);
+static ngx_uint_t ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix, rag_buf *b, rag_index_buf *zb, const char **err);
 static void ngx_rag_search_run(ngx_rag_task_t *t);
 static ngx_int_t ngx_rag_search_done(ngx_http_request_t *r,
     ngx_rag_task_t *t);
@@ -83,6 +123,10 @@ static char *ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_rag_search_embed_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_rag_search_embedded(ngx_http_request_t *r, void *data,
+    ngx_rag_embed_res_t *res);
 
 
 static ngx_command_t  ngx_rag_search_commands[] = {
@@ -101,18 +145,39 @@ static ngx_command_t  ngx_rag_search_commands[] = {
       offsetof(ngx_rag_search_loc_conf_t, embed_url),
       NULL },
 
+    { ngx_string("rag_embed_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, embed.pass),
+      NULL },
+
     { ngx_string("rag_embed_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_rag_search_loc_conf_t, embed_key),
+      offsetof(ngx_rag_search_loc_conf_t, embed.key),
       NULL },
 
     { ngx_string("rag_embed_model"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_rag_search_loc_conf_t, embed_model),
+      offsetof(ngx_rag_search_loc_conf_t, embed.model),
+      NULL },
+
+    { ngx_string("rag_embed_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_rag_search_embed_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rag_search_inline_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rag_search_loc_conf_t, inline_max),
       NULL },
 
     { ngx_string("rag_search_debug_delay"),
@@ -165,6 +230,8 @@ ngx_rag_search_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->debug_delay = NGX_CONF_UNSET_MSEC;
+    conf->embed.cache = NGX_CONF_UNSET_PTR;
+    conf->inline_max = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -177,10 +244,30 @@ ngx_rag_search_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_rag_search_loc_conf_t *conf = child;
 
     ngx_conf_merge_str_value(conf->embed_url, prev->embed_url, "");
-    ngx_conf_merge_str_value(conf->embed_key, prev->embed_key, "");
-    ngx_conf_merge_str_value(conf->embed_model, prev->embed_model,
+    ngx_conf_merge_str_value(conf->embed.pass, prev->embed.pass, "");
+    ngx_conf_merge_str_value(conf->embed.key, prev->embed.key, "");
+    ngx_conf_merge_str_value(conf->embed.model, prev->embed.model,
                              "text-embedding-3-small");
+    ngx_conf_merge_ptr_value(conf->embed.cache, prev->embed.cache, NULL);
+
+    if (conf->embed_url.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rag_embed_url is gone: query embeddings go "
+                           "through a subrequest; name an internal "
+                           "location that proxies to the endpoint's "
+                           "/v1/embeddings with rag_embed_pass");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->embed.pass.len && conf->embed.pass.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "rag_embed_pass \"%V\" must be a URI "
+                           "(an internal location)", &conf->embed.pass);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_msec_value(conf->debug_delay, prev->debug_delay, 0);
+    ngx_conf_merge_size_value(conf->inline_max, prev->inline_max,
+                              NGX_RAG_SEARCH_INLINE_MAX);
 
     return NGX_CONF_OK;
 }
@@ -198,6 +285,35 @@ ngx_rag_search_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_rag_search_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rag_search_embed_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rag_search_loc_conf_t *slcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (slcf->embed.cache != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        return "must be a size of at least 8 pages (32k)";
+    }
+
+    slcf->embed.cache = ngx_rag_embed_cache_zone(cf, (size_t) size,
+                                                 &ngx_rag_search_module);
+    if (slcf->embed.cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -450,7 +566,6 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ngx_str_t *collection, ngx_int_t k, ngx_rag_mode_e mode)
 {
     ngx_int_t                   rc;
-    ngx_rag_task_t             *t;
     ngx_rag_search_ctx_t       *ctx;
     ngx_rag_search_loc_conf_t  *slcf;
 
@@ -476,19 +591,16 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
                                    "bad collection name");
     }
 
-    if (mode == NGX_RAG_MODE_VECTOR && slcf->embed_url.len == 0)
+    if (mode == NGX_RAG_MODE_VECTOR && slcf->embed.pass.len == 0)
     {
         return ngx_rag_search_fail(r, NGX_HTTP_BAD_REQUEST,
-                                   "mode=vector needs rag_embed_url");
+                                   "mode=vector needs rag_embed_pass");
     }
 
-    t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run,
-                            sizeof(ngx_rag_search_ctx_t));
-    if (t == NULL) {
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_rag_search_ctx_t));
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx = t->data;
 
     rc = ngx_rag_index_pin(r, collection, &ctx->pin);
 
@@ -520,25 +632,16 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
     ctx->k = (size_t) k;
     ctx->mode = mode;
     ctx->delay = slcf->debug_delay;
+    ctx->inline_max = slcf->inline_max;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 
-    if (slcf->embed_url.len && mode != NGX_RAG_MODE_BM25)
-    {
-        ctx->embed.base_url = (const char *) slcf->embed_url.data;
-        ctx->embed.api_key = slcf->embed_key.len
-                             ? (const char *) slcf->embed_key.data : NULL;
-        ctx->embed.model = (const char *) slcf->embed_model.data;
-        ctx->embed.timeout_ms = 10000;
-        ctx->embed.max_retries = 1;
-        ctx->embed.max_inputs = 1;
-        ctx->embed.max_tokens = 8192;
+    if (slcf->embed.pass.len && mode != NGX_RAG_MODE_BM25) {
+        ctx->embed = &slcf->embed;
     }
-
-    t->done = ngx_rag_search_done;
 
     if (rc == NGX_AGAIN) {
         /* the first load of this index is running: wait for it */
-        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, ctx)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -546,6 +649,61 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 
         return NGX_DONE;
     }
+
+    return ngx_rag_search_go(r, ctx);
+}
+
+
+/*
+ * Event loop, the index pinned: search right here when the index is
+ * mapped already and the search is short, else hand it to the pool.
+ * Returns the response's rc, or NGX_DONE (the task finalizes).
+ */
+static ngx_int_t
+ngx_rag_search_go(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_str_t         q;
+    ngx_rag_task_t   *t;
+    const rag_index  *ix;
+
+    ix = ngx_rag_index_ready(ctx->pin);
+
+    if (ctx->embed != NULL && !ctx->embed_done) {
+        /* the query's vector first: from the cache, or a subrequest
+         * (no thread waits for it); skipped for an index without
+         * vectors */
+        ctx->embed_done = 1;
+
+        if (ix == NULL || rag_index_dims(ix) > 0) {
+            q.data = (u_char *) ctx->query;
+            q.len = ctx->query_len;
+
+            rc = ngx_rag_embed_query(r, ctx->embed, &q,
+                                     ngx_rag_search_embedded, ctx,
+                                     &ctx->emb);
+            if (rc == NGX_DONE) {
+                return NGX_DONE;
+            }
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_rag_search_embedded(NULL, ctx, &ctx->emb);
+        }
+    }
+
+    if (ix != NULL && ctx->delay == 0 && !ngx_rag_search_long(ctx, ix)) {
+        return ngx_rag_search_inline(r, ctx, ix);
+    }
+
+    t = ngx_rag_task_create(r, NGX_RAG_EP_SEARCH, ngx_rag_search_run, 0);
+    if (t == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->data = ctx;
+    t->done = ngx_rag_search_done;
 
     if (ngx_rag_task_post(r, t) != NGX_OK) {
         /* the cleanup releases the reference and the load claim */
@@ -557,31 +715,127 @@ ngx_rag_search_start(ngx_http_request_t *r, ngx_str_t *query,
 }
 
 
-/* ---- thread side -------------------------------------------------------- */
-
+/* The query's embedding arrived (r == NULL: at once, from the cache or
+ * as a failure note; else on the event loop after the subrequest: go on
+ * with the search and answer). */
 static void
-ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
-    const rag_hit *hits, int n, const char *vector_note)
+ngx_rag_search_embedded(ngx_http_request_t *r, void *data,
+    ngx_rag_embed_res_t *res)
 {
-    int                    i;
-    char                  *snip;
-    double                 ms;
-    rag_buf               *b;
-    rag_str                body;
-    rag_index_buf          zb = { NULL, 0, NULL };
-    rag_index_chunk        c;
-    struct timespec        now;
-    ngx_rag_search_ctx_t  *ctx = t->data;
+    ngx_int_t              rc;
+    ngx_rag_search_ctx_t  *ctx = data;
 
-    b = &t->body;
-    rag_buf_reset(b);
+    ctx->qvec = res->vec;
+    ctx->qdims = res->dims;
+    ctx->vector_note = res->vec ? NULL : res->note;
+    ctx->embed_cached = res->cached;
 
-    snip = malloc(NGX_RAG_SEARCH_SNIPPET + 1);
-    if (snip == NULL) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "out of memory");
+    if (r == NULL) {
         return;
     }
+
+    rc = ngx_rag_search_go(r, ctx);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* Would the search's semantic legs scan more than rag_search_inline_max
+ * vector elements? (BM25 with pruning and the snippets are short.) */
+static ngx_uint_t
+ngx_rag_search_long(ngx_rag_search_ctx_t *ctx, const rag_index *ix)
+{
+    uint32_t             lists, probe;
+    uint64_t             work, n;
+    const rag_ft_model  *ftm;
+
+    if (ctx->inline_max == 0) {
+        return 1;
+    }
+
+    if (ctx->mode == NGX_RAG_MODE_BM25) {
+        return 0;
+    }
+
+    work = 0;
+    n = rag_index_count(ix);
+
+    if (ctx->qvec != NULL) {
+        /* the endpoint's vectors: every one, or the probed lists' */
+        work = n * rag_index_dims(ix);
+        lists = rag_index_vec_lists(ix, &probe);
+        if (lists > 0 && probe < lists) {
+            work = work * probe / lists;
+        }
+
+    } else {
+        /* hybrid without an endpoint vector: the in-process leg */
+        ftm = rag_index_ft_model(ix);
+        if (ftm != NULL) {
+            work = n * ftm->dim;
+        }
+    }
+
+    return work > ctx->inline_max;
+}
+
+
+/* Event loop: search the mapped index and answer. */
+static ngx_int_t
+ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
+    const rag_index *ix)
+{
+    ngx_int_t    rc;
+    ngx_uint_t   status;
+    rag_buf      b;
+    const char  *err = NULL;
+
+    rag_buf_init(&b, NGX_RAG_SEARCH_MAX_RESPONSE);
+
+    status = ngx_rag_search_exec(ctx, ix, &b, ngx_rag_index_loop_scratch(),
+                                 &err);
+
+    if (ctx->generation) {
+        ngx_rag_metrics_set_generation(r, ctx->generation);
+    }
+
+    ngx_rag_index_unpin(ctx->pin);
+
+    if (err != NULL) {
+        rag_buf_free(&b);
+        return ngx_rag_search_fail(r, status, err);
+    }
+
+    ngx_rag_metrics_observe(r, NGX_RAG_EP_SEARCH, status);
+
+    rc = ngx_rag_send(r, status, NULL, (u_char *) b.data, b.len, 0);
+    rag_buf_free(&b);
+
+    return rc;
+}
+
+
+/* ---- the search itself (event loop or pool thread) ---------------------- */
+
+/* The JSON response for hits into b. */
+static ngx_int_t
+ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
+    const rag_hit *hits, int n, const char *vector_note, rag_buf *b,
+    rag_index_buf *zb)
+{
+    int                 i;
+    char                snip[NGX_RAG_SEARCH_SNIPPET + 1];
+    double              ms;
+    rag_str             body;
+    rag_index_chunk     c;
+    struct timespec     now;
+    rag_snippet_query   sq;
+
+    rag_buf_reset(b);
+
+    /* the query's terms once, for every snippet */
+    rag_snippet_query_init(&sq, ctx->query, ctx->query_len);
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (double) (now.tv_sec - ctx->start.tv_sec) * 1e3
@@ -598,15 +852,21 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
         rag_buf_puts(b, ",\"vector\":");
         rag_buf_json_str(b, vector_note, strlen(vector_note));
     }
+    if (ctx->embed != NULL && ctx->qvec != NULL) {
+        rag_buf_printf(b, ",\"embedding\":\"%s\"",
+                       ctx->embed_cached ? "cached" : "endpoint");
+    }
     rag_buf_puts(b, ",\"results\":[");
 
     for (i = 0; i < n; i++) {
         if (rag_index_chunk_get(ix, hits[i].rec, &c) != 0) {
             continue;
         }
-        (void) rag_index_chunk_body(ix, hits[i].rec, &zb, &body);
-        rag_snippet(body.p, body.len, ctx->query, ctx->query_len, snip,
-                    NGX_RAG_SEARCH_SNIPPET + 1);
+        if (rag_index_chunk_body(ix, hits[i].rec, zb, &body) != 0) {
+            body.p = NULL;
+            body.len = 0;
+        }
+        rag_snippet_make(&sq, body.p, body.len, snip, sizeof(snip));
 
         rag_buf_printf(b, "%s{\"rank\":%d,\"chunk_id\":%lld,\"url\":",
                        i ? "," : "", i + 1, (long long) c.chunk_id);
@@ -622,29 +882,81 @@ ngx_rag_search_json(ngx_rag_task_t *t, const rag_index *ix,
         rag_buf_putc(b, '}');
     }
 
-    if (rag_buf_puts(b, "]}") != 0) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "response too large");
-    } else {
-        t->status = NGX_HTTP_OK;
-    }
-
-    free(snip);
-    rag_index_buf_free(&zb);
+    return rag_buf_puts(b, "]}") == 0 ? NGX_OK : NGX_ERROR;
 }
 
+
+/*
+ * Searches ix and writes the JSON answer into b. Returns the HTTP
+ * status; on failure *err says why (b is then unused). Pure
+ * computation on the mapped index: no I/O, no locks.
+ */
+static ngx_uint_t
+ngx_rag_search_exec(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
+    rag_buf *b, rag_index_buf *zb, const char **err)
+{
+    int           n;
+    rag_hit       hits[RAG_SEARCH_MAX_K];
+    rag_query     q;
+    const float  *qvec;
+    const char   *note;
+
+    ctx->generation = rag_index_generation(ix);
+
+    qvec = ctx->qvec;
+    note = ctx->vector_note;
+
+    if (qvec != NULL && ctx->qdims != rag_index_dims(ix)) {
+        qvec = NULL;
+        note = rag_index_dims(ix) == 0
+               ? "no vectors, lexical only"
+               : "embedding size differs from the index, lexical only";
+
+    } else if (qvec == NULL && note == NULL
+               && ctx->mode != NGX_RAG_MODE_BM25
+               && rag_index_ft_model(ix) == NULL)
+    {
+        note = "no vectors, lexical only";
+    }
+
+    if (ctx->mode == NGX_RAG_MODE_VECTOR && qvec == NULL) {
+        *err = note ? note : "no query embedding";
+        return NGX_HTTP_BAD_GATEWAY;
+    }
+
+    ngx_memzero(&q, sizeof(q));  /* per_page 0: one hit per page first */
+    q.text = ctx->query;
+    q.text_len = ctx->query_len;
+    q.qvec = qvec;
+    q.k = ctx->k;
+    q.mode = ctx->mode == NGX_RAG_MODE_BM25 ? RAG_SEARCH_BM25
+             : ctx->mode == NGX_RAG_MODE_VECTOR ? RAG_SEARCH_VECTOR
+             : RAG_SEARCH_HYBRID;
+
+    n = rag_search(ix, &q, hits);
+
+    if (n < 0) {
+        *err = "search failed";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_rag_search_json(ctx, ix, hits, n, note, b, zb) != NGX_OK) {
+        *err = "response too large";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_OK;
+}
+
+
+/* ---- thread side -------------------------------------------------------- */
 
 static void
 ngx_rag_search_run(ngx_rag_task_t *t)
 {
-    int                    n, missing;
-    char                   err[256];
-    float                 *qvec = NULL;
-    uint32_t               qdims = 0;
-    rag_hit                hits[RAG_SEARCH_MAX_K];
-    rag_query              q;
-    const char            *note = NULL;
-    const char            *texts[1];
+    int                    missing;
+    const char            *err = NULL;
+    rag_index_buf          zb = { NULL, 0, NULL };
     const rag_index       *ix;
     ngx_rag_search_ctx_t  *ctx = t->data;
 
@@ -666,51 +978,11 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         return;
     }
 
-    ctx->generation = rag_index_generation(ix);
-
-    if (ctx->embed.base_url && rag_index_dims(ix) > 0) {
-        texts[0] = ctx->query;
-        if (rag_embed(&ctx->embed, texts, 1, &qvec, &qdims, err,
-                      sizeof(err)) != 0)
-        {
-            qvec = NULL;
-            note = "embedding failed, lexical only";
-
-        } else if (qdims != rag_index_dims(ix)) {
-            free(qvec);
-            qvec = NULL;
-            note = "embedding size differs from the index, lexical only";
-        }
-
-    } else if (ctx->mode != NGX_RAG_MODE_BM25) {
-        note = "no vectors, lexical only";
+    t->status = ngx_rag_search_exec(ctx, ix, &t->body, &zb, &err);
+    rag_index_buf_free(&zb);
+    if (err != NULL) {
+        ngx_rag_task_error(t, t->status, err);
     }
-
-    if (ctx->mode == NGX_RAG_MODE_VECTOR && qvec == NULL) {
-        ngx_rag_task_error(t, NGX_HTTP_BAD_GATEWAY,
-                           note ? note : "no query embedding");
-        return;
-    }
-
-    ngx_memzero(&q, sizeof(q));  /* per_page 0: one hit per page first */
-    q.text = ctx->query;
-    q.text_len = ctx->query_len;
-    q.qvec = qvec;
-    q.k = ctx->k;
-    q.mode = ctx->mode == NGX_RAG_MODE_BM25 ? RAG_SEARCH_BM25
-             : ctx->mode == NGX_RAG_MODE_VECTOR ? RAG_SEARCH_VECTOR
-             : RAG_SEARCH_HYBRID;
-
-    n = rag_search(ix, &q, hits);
-    free(qvec);
-
-    if (n < 0) {
-        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                           "search failed");
-        return;
-    }
-
-    ngx_rag_search_json(t, ix, hits, n, note);
 }
 
 
@@ -741,8 +1013,7 @@ ngx_rag_search_resume(ngx_http_request_t *r, void *data)
 {
     ngx_int_t              rc;
     ngx_str_t              coll;
-    ngx_rag_task_t        *t = data;
-    ngx_rag_search_ctx_t  *ctx = t->data;
+    ngx_rag_search_ctx_t  *ctx = data;
 
     coll.data = (u_char *) ctx->collection;
     coll.len = ngx_strlen(ctx->collection);
@@ -751,14 +1022,13 @@ ngx_rag_search_resume(ngx_http_request_t *r, void *data)
 
     switch (rc) {
     case NGX_OK:
-        if (ngx_rag_task_post(r, t) == NGX_OK) {
+        rc = ngx_rag_search_go(r, ctx);
+        if (rc == NGX_DONE) {
             return;
         }
-        rc = ngx_rag_search_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                 "search queue full");
         break;
     case NGX_AGAIN:
-        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, t)
+        if (ngx_rag_index_wait(r, ctx->pin, ngx_rag_search_resume, ctx)
             == NGX_OK)
         {
             return;

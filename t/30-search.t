@@ -85,7 +85,9 @@ my $ng = RagTest::nginx_start(pg => $pg,
     http => "rag_database \"%%DB%%\"; rag_thread_pool ragpool;"
         . " rag_index_dir $ixdir;",
     server => <<"EOF");
-location /search { rag_search; rag_embed_url $ai->{url}; }
+location = /_embed { internal; proxy_pass $ai->{url}/embeddings;
+    proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_read_timeout 3s; }
+location /search { rag_search; rag_embed_pass /_embed; }
 location /lex { rag_search; add_header X-Worker \$pid always; }
 location /slow { rag_search; rag_search_debug_delay 1500ms; }
 location /capped { rag_search; rag_max_body 1k; }
