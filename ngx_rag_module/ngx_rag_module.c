@@ -15,6 +15,7 @@ static char *ngx_rag_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rag_set_discord_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_rag_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_rag_commands[] = {
@@ -164,13 +165,20 @@ ngx_module_t  ngx_rag_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_rag_init_process,                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_rag_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_rag_log_init_process(cycle);
+}
 
 
 static void *

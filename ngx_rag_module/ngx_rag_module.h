@@ -87,6 +87,12 @@ struct ngx_rag_task_s {
                                                error */
     unsigned              db_reconnected:1; /* a lost connection replaced */
 
+    /* lib/'s log lines while run() ran (ngx_rag_log.c): written on the
+     * request's log by the event loop */
+    char                  lib_log[1024];
+    size_t                lib_log_len;
+    ngx_uint_t            lib_log_dropped;
+
     /* set by the thread when run() returned; read on the event loop only
      * after the pool's completion event, which orders the two */
     ngx_uint_t            complete;
@@ -140,6 +146,17 @@ void ngx_rag_pg_discard(void);
 /* Records msg as t->db_error (one line), down: the database is
  * unreachable. */
 void ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg);
+
+/*
+ * ngx_rag_log.c — lib/'s rag_log() lines into nginx's error log.
+ * init_process installs the sink (and forbids lib/ to sleep); a pool
+ * thread brackets a task's run() with begin/end so its lines are kept in
+ * the task, and the event loop writes them with flush.
+ */
+ngx_int_t ngx_rag_log_init_process(ngx_cycle_t *cycle);
+void ngx_rag_log_task_begin(ngx_rag_task_t *t);
+void ngx_rag_log_task_end(void);
+void ngx_rag_log_task_flush(ngx_rag_task_t *t, ngx_log_t *log);
 
 /* ngx_rag_util.c — event loop side. */
 ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,
