@@ -31,6 +31,8 @@ typedef struct {
     rag_http_body_sink b; /* first: the write callback's userdata */
     char retry_after[32];
     char retry_after_ms[32];
+    void (*hook)(void *ud, const char *line, size_t len);
+    void *hook_ud;
 } rag_http_sink;
 
 size_t
@@ -75,6 +77,8 @@ on_header(char *p, size_t sz, size_t n, void *ud)
                           sizeof(s->retry_after));
     rag_http_header_value(p, sz * n, "retry-after-ms", s->retry_after_ms,
                           sizeof(s->retry_after_ms));
+    if (s->hook)
+        s->hook(s->hook_ud, p, sz * n);
     return sz * n;
 }
 
@@ -103,11 +107,89 @@ retryable(long status)
     return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
+/* Appends line to *hdrs. 0, or -1 when out of memory. */
+static int
+add_header(struct curl_slist **hdrs, const char *line)
+{
+    struct curl_slist *tmp = curl_slist_append(*hdrs, line);
+
+    if (tmp == NULL)
+        return -1;
+    *hdrs = tmp;
+    return 0;
+}
+
+/* Sets up h for req: header lines into *hdrs and the pinned address into
+ * *resolve (the caller frees both after the transfer), timeouts, body,
+ * callbacks into sink. 0, or -1 when out of memory. */
+static int
+easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
+           struct curl_slist **hdrs, struct curl_slist **resolve)
+{
+    char line[1024];
+    int rc = 0;
+
+    *hdrs = NULL;
+    *resolve = NULL;
+    if (req->body || req->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s",
+                 req->content_type ? req->content_type : "application/json");
+        rc |= add_header(hdrs, line);
+    }
+    if (req->bearer && *req->bearer) {
+        snprintf(line, sizeof(line), "Authorization: Bearer %s", req->bearer);
+        rc |= add_header(hdrs, line);
+        memset(line, 0, sizeof(line));
+    }
+    for (size_t i = 0; req->headers && req->headers[i]; i++)
+        rc |= add_header(hdrs, req->headers[i]);
+    if (req->resolve && (*resolve = curl_slist_append(NULL, req->resolve)) ==
+                            NULL)
+        rc = -1;
+    if (rc != 0)
+        return -1;
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+    curl_easy_setopt(h, CURLOPT_USERAGENT,
+                     req->user_agent ? req->user_agent : "ngx_rag/0.1");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms ? req->timeout_ms : 60000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms ? req->connect_timeout_ms
+                                             : 5000L);
+    if (sink->b.body->max > 0) /* refused early by Content-Length */
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                         (curl_off_t) sink->b.body->max);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (*resolve)
+        curl_easy_setopt(h, CURLOPT_RESOLVE, *resolve);
+    if (req->no_proxy)
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (req->accept_encoding)
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, req->accept_encoding);
+    if (req->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+    if (req->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) req->body_len);
+    }
+    if (req->method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    sink->hook = req->on_header;
+    sink->hook_ud = req->header_ud;
+    return 0;
+}
+
 int
 rag_http_do(const rag_http_req *req, rag_http_resp *resp)
 {
-    struct curl_slist *hdrs = NULL, *tmp;
-    char auth[1024], ctype[160];
+    struct curl_slist *hdrs = NULL, *resolve = NULL;
     rag_http_sink sink;
     CURL *h = NULL;
     CURLcode cc;
@@ -117,55 +199,25 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     unsigned seed = (unsigned) time(NULL) ^ (unsigned) (size_t) resp;
 
     memset(resp, 0, sizeof(*resp));
+    memset(&sink, 0, sizeof(sink));
     rag_buf_init(&resp->body, req->max_response ? req->max_response
                                                 : 8u * 1024 * 1024);
+    sink.b.body = &resp->body;
     rag_http_global_init();
     h = curl_easy_init();
     if (h == NULL) {
         snprintf(resp->error, sizeof(resp->error), "curl_easy_init failed");
         return -1;
     }
-    snprintf(ctype, sizeof(ctype), "Content-Type: %s",
-             req->content_type ? req->content_type : "application/json");
-    if ((tmp = curl_slist_append(hdrs, ctype)) == NULL)
+    if (easy_setup(h, req, &sink, &hdrs, &resolve) != 0) {
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
         goto done;
-    hdrs = tmp;
-    if (req->bearer && *req->bearer) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->bearer);
-        if ((tmp = curl_slist_append(hdrs, auth)) == NULL)
-            goto done;
-        hdrs = tmp;
     }
-    for (size_t i = 0; req->headers && req->headers[i]; i++) {
-        if ((tmp = curl_slist_append(hdrs, req->headers[i])) == NULL)
-            goto done;
-        hdrs = tmp;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ngx_rag/0.1");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                     req->timeout_ms ? req->timeout_ms : 60000L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms ? req->connect_timeout_ms
-                                             : 5000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink.b);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (req->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t) req->body_len);
-    }
-    if (req->method)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 
     backoff = req->backoff_base_ms > 0 ? req->backoff_base_ms : 500;
     for (int attempt = 0; attempt <= max_retries; attempt++) {
-        memset(&sink, 0, sizeof(sink));
+        memset(&sink.b, 0, sizeof(sink.b));
+        sink.retry_after[0] = sink.retry_after_ms[0] = '\0';
         sink.b.body = &resp->body;
         rag_buf_reset(&resp->body);
         resp->status = 0;
@@ -179,6 +231,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
                 break;
             }
         } else {
+            sink.b.overflow |= cc == CURLE_FILESIZE_EXCEEDED;
             snprintf(resp->error, sizeof(resp->error), "%s",
                      sink.b.overflow ? "response too large"
                                    : curl_easy_strerror(cc));
@@ -186,6 +239,14 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
                 break;
         }
         if (attempt == max_retries) {
+            rc = cc == CURLE_OK ? 0 : -1;
+            break;
+        }
+        if (!rag_time_may_sleep()) {
+            /* an nginx thread: answer with what we have */
+            rag_warn("msg=\"http retry skipped: this thread may not sleep\" "
+                     "url=\"%s\" status=%ld error=\"%s\"",
+                     req->url, resp->status, resp->error);
             rc = cc == CURLE_OK ? 0 : -1;
             break;
         }
@@ -205,6 +266,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     }
 done:
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(resolve);
     curl_easy_cleanup(h);
     return rc;
 }

@@ -1,12 +1,15 @@
 /*
- * rag_http — blocking HTTP client (libcurl easy) for OpenAI-compatible
- * APIs and other JSON services, with bounded responses and retries.
+ * rag_http — the one HTTP client (libcurl easy) for OpenAI-compatible
+ * APIs, the crawler and other services, with bounded responses and
+ * retries.
  *
  * Retries 408/429/5xx and connection errors with jittered exponential
  * backoff (base_ms doubling up to 8 s), honouring Retry-After /
  * retry-after-ms when the server sends them. Thread-safe as long as
  * curl_global_init() ran first (rag_http_global_init). No signals are
- * used (CURLOPT_NOSIGNAL), so it may run on an nginx thread.
+ * used (CURLOPT_NOSIGNAL), so it may run on an nginx thread; there it
+ * never sleeps: in a process that forbade sleeping (rag_time.h) a retry
+ * that would have to wait is not made, and the last response stands.
  */
 #ifndef RAG_HTTP_H
 #define RAG_HTTP_H
@@ -27,7 +30,23 @@ typedef struct {
     long connect_timeout_ms;   /* default 5000 */
     int max_retries;           /* default 0: one attempt */
     long backoff_base_ms;      /* default 500 */
-    size_t max_response;       /* default 8 MiB */
+    size_t max_response;       /* default 8 MiB: past it (or a larger
+                                  Content-Length) the transfer stops with
+                                  error "response too large" */
+    const char *user_agent;    /* default "ngx_rag/0.1" */
+    const char *ca_file;       /* extra CA bundle, or NULL: system CAs */
+    /* Called for every response header line as received (CRLF kept, the
+     * status lines of interim responses too); parse with
+     * rag_http_header_value. May be NULL. */
+    void (*on_header)(void *ud, const char *line, size_t len);
+    void *header_ud;
+    /* The crawler's guards: resolve pins the connection to one vetted
+     * address ("host:port:address", curl's CURLOPT_RESOLVE form), no_proxy
+     * ignores the environment's proxies, accept_encoding asks for
+     * compressed bodies ("" = every encoding curl decodes; NULL = none). */
+    const char *resolve;
+    int no_proxy;
+    const char *accept_encoding;
 } rag_http_req;
 
 typedef struct {
