@@ -23,6 +23,7 @@ my $ng = RagTest::nginx_start(pg => $pg,
         location = /upload_documents {
             rag_upload;
             rag_upload_token "tok-123456";
+            rag_upload_create_collections on;
         }');
 # four threads: without serialisation the uploads' ingests would overlap
 my ($worker, $wlog) = WorkerTest::worker($pg, index_dir => $idx,

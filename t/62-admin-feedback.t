@@ -118,7 +118,7 @@ is(RagTest::psql($pg, "SELECT index_generation FROM collections
 RagTest::write_file("$tmp/c.tsv",
     "websocket connections dropped on nginx reload\thttps://discord.com/channels/g1/100\n");
 ($rc, $out) = run('eval', "$tmp/c.tsv", '--collection', 'community-g1');
-like($out, qr/^bm25\s+1\.000/m, 'community thread retrieved first');
+like($out, qr/^c\s+bm25\s+1\s+1\.000/m, 'community thread retrieved first');
 
 # incremental: unchanged threads keep their chunks; unsolved ones leave
 my $ids = RagTest::psql($pg, "SELECT string_agg(ch.id::text, ',' ORDER BY ch.id)
@@ -167,7 +167,7 @@ is($rc, 1, 'job payload must be an object');
         ON d.id = ch.document_id JOIN collections c ON c.id = d.collection_id
         WHERE c.name = 'community-g1'"), 'every community chunk embedded');
     ($rc, $out) = run('eval', "$tmp/c.tsv", '--collection', 'community-g1');
-    like($out, qr/^vector\s+1\.000/m, 'vector leg finds the thread');
+    like($out, qr/^c\s+vector\s+1\s+1\.000/m, 'vector leg finds the thread');
     # endpoint down: logged, lexical index still rebuilt
     RagTest::psql($pg, "UPDATE chunks SET embedding = NULL");
     local $ENV{RAG_EMBED_BASE_URL} = 'http://127.0.0.1:9/v1';

@@ -29,7 +29,8 @@ sub nginx {
                    rag_index_dir $dir;},
         server => qq{location = /search { rag_search; }
             location = /upload_documents { rag_upload;
-                rag_upload_token "$TOKEN"; }});
+                rag_upload_token "$TOKEN";
+                rag_upload_create_collections on; }});
 }
 my $na = nginx($adir);
 my $nb = nginx($bdir);
