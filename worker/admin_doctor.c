@@ -29,6 +29,8 @@
 #include "rag_json.h"
 #include "rag_paths.h"
 #include "rag_reindex.h"
+#include "rag_store_collections.h"
+#include "rag_store_guild_config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -171,8 +173,10 @@ check_migrations(doctor *d, PGconn *db)
     }
     closedir(dh);
     qsort(files, nf, sizeof(files[0]), cmp_name);
-    r = PQexec(db, "SELECT version FROM schema_migrations ORDER BY version");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rag_db_log_errors(0); /* a database without the table is reported */
+    r = rag_db_migrations_applied(db);
+    rag_db_log_errors(1);
+    if (r == NULL) {
         fail(d, "migrations", "rag-admin migrate",
              "the database has no schema (schema_migrations missing)");
         goto done;
@@ -404,15 +408,10 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
     PGresult *r;
     int bad = 0, n = 0;
 
-    r = rag_db_query(db,
-                     "SELECT c.name, c.index_generation,"
-                     " EXISTS (SELECT 1 FROM documents WHERE"
-                     " collection_id = c.id)"
-                     " FROM collections c ORDER BY c.name",
-                     0, NULL);
+    r = rag_store_collections_index_state(db);
     if (r == NULL) {
         fail(d, "indexes", "rag-admin migrate",
-             "cannot read collections: %s", PQerrorMessage(db));
+             "cannot read collections: %s", rag_db_last_error()->message);
         return;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -744,10 +743,7 @@ check_discord(doctor *d, PGconn *db, rag_conf *bot)
     int nforums = -1;
 
     if (db) {
-        r = rag_db_query(db,
-                         "SELECT guild_id, forum_channel_id FROM guild_forums"
-                         " ORDER BY 1, 2",
-                         0, NULL);
+        r = rag_store_guild_config_forums(db);
         nforums = r ? PQntuples(r) : -1;
     }
     if (token == NULL || *token == '\0') {

@@ -7,6 +7,11 @@
 #include "rag_log.h"
 #include "rag_reindex.h"
 #include "rag_search.h"
+#include "rag_store_collections.h"
+#include "rag_store_gaps.h"
+#include "rag_store_guild_config.h"
+#include "rag_store_jobs.h"
+#include "rag_store_messages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,63 +498,19 @@ parse_payload(const char *json, answer_payload *pl)
     return rc;
 }
 
-static const char question_sql[] =
-    "SELECT m.from_bot, m.created_at::text, coalesce(t.title, ''),"
-    " coalesce(t.collection, (SELECT f.collection FROM guild_forums f"
-    "   WHERE f.guild_id = t.guild_id"
-    "   AND f.forum_channel_id = t.forum_channel_id), ''),"
-    " t.open, t.solved, coalesce(t.guild_id, ''), m.content,"
-    " EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id"
-    "   AND r.message_id = 'reply:' || m.message_id),"
-    " EXISTS (SELECT 1 FROM guild_config g WHERE g.guild_id = t.guild_id"
-    "   AND m.author_id = ANY (g.banned_user_ids))"
-    " FROM messages m JOIN threads t USING (thread_id)"
-    " WHERE m.thread_id = $1 AND m.message_id = $2";
-
-static const char turns_sql[] =
-    "SELECT from_bot, content FROM (SELECT from_bot, content, created_at,"
-    " message_id FROM messages WHERE thread_id = $1"
-    " AND (created_at < $2::timestamptz OR message_id = $3)"
-    " ORDER BY created_at DESC, message_id DESC LIMIT 60) x"
-    " ORDER BY created_at, message_id";
-
-static const char cited_sql[] =
-    "SELECT DISTINCT (s->>'chunk_id')::bigint FROM messages m,"
-    " jsonb_array_elements(CASE WHEN jsonb_typeof(m.sources) = 'array'"
-    "   THEN m.sources ELSE '[]'::jsonb END) s"
-    " WHERE m.thread_id = $1 AND m.from_bot AND s ? 'chunk_id'"
-    " AND (s->>'chunk_id') ~ '^[0-9]{1,18}$' LIMIT 200";
-
-static const char guild_sql[] =
-    "SELECT coalesce(helper_role_id, mod_role_id, ''),"
-    " coalesce(answer_threshold::text, '')"
-    " FROM guild_config WHERE guild_id = $1";
-
-static const char insert_reply_sql[] =
-    "INSERT INTO messages (thread_id, message_id, content, from_bot,"
-    " processed, reply_to, sources, abstained)"
-    " VALUES ($1, 'reply:' || $2, $3, true, false, $2, $4::jsonb, $5)"
-    " ON CONFLICT (thread_id, message_id) DO NOTHING";
-
-static const char insert_gap_sql[] =
-    "INSERT INTO gaps (thread_id, message_id, collection, question, reason,"
-    " top_score, top_url) VALUES ($1, $2, $3, $4, 'abstain', $5::real,"
-    " nullif($6, ''))"
-    " ON CONFLICT (thread_id, message_id, reason) DO NOTHING";
-
 int
 rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
                size_t errlen)
 {
     const rag_answer_env *env = ctx;
     answer_payload pl;
-    PGresult *q = NULL, *tr = NULL, *cr = NULL, *gr = NULL, *r;
+    PGresult *q = NULL, *tr = NULL, *cr = NULL;
     rag_turn turns[RAG_ANSWER_MAX_TURNS_LOADED];
     int64_t exclude[RAG_ANSWER_MAX_EXCLUDE];
     size_t nturns = 0, nex = 0;
     char product[512] = "", role_id[64] = "", score[32], created[64];
     char community[80], self_url[320] = "";
-    const char *collection, *title, *content;
+    const char *collection, *title, *content, *guild;
     double threshold = -1;
     rag_answer_result res;
     rag_buf query, sources, question;
@@ -565,10 +526,7 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
         rc = RAG_JOB_PERMANENT;
         goto done;
     }
-    {
-        const char *p[2] = {pl.thread_id, pl.message_id};
-        q = rag_db_query(db, question_sql, 2, p);
-    }
+    q = rag_store_messages_question(db, pl.thread_id, pl.message_id);
     if (q == NULL) {
         snprintf(err, errlen, "database error loading the message");
         goto done;
@@ -578,26 +536,32 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
                  pl.message_id, pl.thread_id);
         goto done; /* may not be committed yet: retry */
     }
-    if (strcmp(PQgetvalue(q, 0, 0), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 4), "f") == 0 ||
-        strcmp(PQgetvalue(q, 0, 5), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 8), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 9), "t") == 0) {
+    if (strcmp(PQgetvalue(q, 0, RAG_QUESTION_FROM_BOT), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, RAG_QUESTION_OPEN), "f") == 0 ||
+        strcmp(PQgetvalue(q, 0, RAG_QUESTION_SOLVED), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, RAG_QUESTION_ANSWERED), "t") == 0 ||
+        strcmp(PQgetvalue(q, 0, RAG_QUESTION_BANNED), "t") == 0) {
         rag_info("msg=\"answer skipped\" job=%lld thread=%s message=%s "
                  "reason=%s", (long long) job->id, pl.thread_id,
                  pl.message_id,
-                 strcmp(PQgetvalue(q, 0, 0), "t") == 0   ? "from_bot"
-                 : strcmp(PQgetvalue(q, 0, 8), "t") == 0 ? "already_answered"
-                 : strcmp(PQgetvalue(q, 0, 9), "t") == 0 ? "banned_author"
-                 : strcmp(PQgetvalue(q, 0, 5), "t") == 0 ? "solved"
-                                                         : "closed");
+                 strcmp(PQgetvalue(q, 0, RAG_QUESTION_FROM_BOT), "t") == 0
+                     ? "from_bot"
+                 : strcmp(PQgetvalue(q, 0, RAG_QUESTION_ANSWERED), "t") == 0
+                     ? "already_answered"
+                 : strcmp(PQgetvalue(q, 0, RAG_QUESTION_BANNED), "t") == 0
+                     ? "banned_author"
+                 : strcmp(PQgetvalue(q, 0, RAG_QUESTION_SOLVED), "t") == 0
+                     ? "solved"
+                     : "closed");
         rc = RAG_JOB_OK;
         goto done;
     }
-    snprintf(created, sizeof(created), "%s", PQgetvalue(q, 0, 1));
-    title = PQgetvalue(q, 0, 2);
-    collection = PQgetvalue(q, 0, 3);
-    content = PQgetvalue(q, 0, 7);
+    snprintf(created, sizeof(created), "%s",
+             PQgetvalue(q, 0, RAG_QUESTION_CREATED_AT));
+    title = PQgetvalue(q, 0, RAG_QUESTION_TITLE);
+    collection = PQgetvalue(q, 0, RAG_QUESTION_COLLECTION);
+    content = PQgetvalue(q, 0, RAG_QUESTION_CONTENT);
+    guild = PQgetvalue(q, 0, RAG_QUESTION_GUILD_ID);
     if (*collection == '\0')
         collection = env->ac.default_collection ? env->ac.default_collection
                                                 : "";
@@ -607,30 +571,22 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
         rc = RAG_JOB_PERMANENT;
         goto done;
     }
-    {
-        const char *p[1] = {collection};
-        r = rag_db_query(db, "SELECT coalesce(nullif(description, ''), name)"
-                             " FROM collections WHERE name = $1", 1, p);
-        if (r == NULL)
-            goto dberr;
-        snprintf(product, sizeof(product), "%s",
-                 PQntuples(r) ? PQgetvalue(r, 0, 0) : collection);
-        PQclear(r);
+    switch (rag_store_collections_product(db, collection, product,
+                                          sizeof(product))) {
+    case -1:
+        goto dberr;
+    case 0:
+        snprintf(product, sizeof(product), "%s", collection);
+        break;
     }
-    if (*PQgetvalue(q, 0, 6)) {
-        const char *p[1] = {PQgetvalue(q, 0, 6)};
-        gr = rag_db_query(db, guild_sql, 1, p);
-        if (gr == NULL)
-            goto dberr;
-        if (PQntuples(gr)) {
-            snprintf(role_id, sizeof(role_id), "%s", PQgetvalue(gr, 0, 0));
-            if (*PQgetvalue(gr, 0, 1))
-                threshold = atof(PQgetvalue(gr, 0, 1));
-        }
-    }
+    if (*guild && rag_store_guild_config_answering(db, guild, role_id,
+                                                   sizeof(role_id),
+                                                   &threshold) < 0)
+        goto dberr;
     {
-        const char *p[3] = {pl.thread_id, created, pl.message_id};
-        tr = rag_db_query(db, turns_sql, 3, p);
+        tr = rag_store_messages_turns(db, pl.thread_id, created,
+                                      pl.message_id,
+                                      RAG_ANSWER_MAX_TURNS_LOADED);
         if (tr == NULL)
             goto dberr;
         for (int i = 0; i < PQntuples(tr) && nturns < 60; i++) {
@@ -646,8 +602,8 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
         nturns = 1;
     }
     {
-        const char *p[1] = {pl.thread_id};
-        cr = rag_db_query(db, cited_sql, 1, p);
+        cr = rag_store_messages_cited_chunks(db, pl.thread_id,
+                                             RAG_ANSWER_MAX_EXCLUDE);
         if (cr == NULL)
             goto dberr;
         for (int i = 0; i < PQntuples(cr) && nex < RAG_ANSWER_MAX_EXCLUDE;
@@ -660,12 +616,10 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
         goto done;
     }
     /* the guild's solved threads beside the docs; never this thread */
-    if (*PQgetvalue(q, 0, 6) &&
-        rag_community_collection(community, sizeof(community),
-                                 PQgetvalue(q, 0, 6)) == 0)
+    if (*guild &&
+        rag_community_collection(community, sizeof(community), guild) == 0)
         snprintf(self_url, sizeof(self_url),
-                 "https://discord.com/channels/%s/%s", PQgetvalue(q, 0, 6),
-                 pl.thread_id);
+                 "https://discord.com/channels/%s/%s", guild, pl.thread_id);
     else
         community[0] = '\0';
     if (rag_answer_retrieve_with(env, collection,
@@ -699,22 +653,21 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
             goto done;
         }
     }
-    {
-        const char *p[5] = {pl.thread_id, pl.message_id, res.text.data,
-                            res.abstained ? NULL : sources.data,
-                            res.abstained ? "true" : "false"};
-        if (rag_db_exec(db, insert_reply_sql, 5, p) != 0)
-            goto rollback;
-    }
+    if (rag_store_messages_add_reply(db, pl.thread_id, pl.message_id,
+                                     res.text.data,
+                                     res.abstained ? NULL : sources.data,
+                                     res.abstained) != 0)
+        goto rollback;
     if (res.abstained) {
         rag_buf_append(&question, content,
                        rag_answer_cut(content, strlen(content),
                                       RAG_GAP_QUESTION_BYTES));
         snprintf(score, sizeof(score), "%.4f", res.top_bm25);
-        const char *p[6] = {pl.thread_id, pl.message_id, collection,
-                            question.data ? question.data : "", score,
-                            res.np ? res.ps[0].url : ""};
-        if (rag_db_exec(db, insert_gap_sql, 6, p) != 0)
+        if (rag_store_gaps_add_abstain(db, pl.thread_id, pl.message_id,
+                                       collection,
+                                       question.data ? question.data : "",
+                                       score,
+                                       res.np ? res.ps[0].url : "") != 0)
             goto rollback;
     }
     if (rag_db_commit(db) != 0)
@@ -735,7 +688,6 @@ done:
     PQclear(q);
     PQclear(tr);
     PQclear(cr);
-    PQclear(gr);
     rag_buf_free(&query);
     rag_buf_free(&sources);
     rag_buf_free(&question);

@@ -1295,7 +1295,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         snprintf(err, errlen, "bad collection name");
         goto done;
     }
-    if (rag_store_collections_ensure(db, o->collection, r.coll_id,
+    if (rag_store_collections_upsert(db, o->collection, NULL, NULL, r.coll_id,
                                      sizeof(r.coll_id)) != 0) {
         snprintf(err, errlen, "cannot create collection");
         goto done;

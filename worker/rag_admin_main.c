@@ -16,6 +16,8 @@
 #include "rag_db.h"
 #include "rag_log.h"
 #include "rag_paths.h"
+#include "rag_store_collections.h"
+#include "rag_store_guild_config.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -73,20 +75,14 @@ cmd_migrate(PGconn *db, int argc, char **argv)
 static int
 cmd_collection_add(PGconn *db, int argc, char **argv)
 {
-    const char *p[2];
+    char id[32];
 
     if (argc < 1) {
         usage();
         return 2;
     }
-    p[0] = argv[0];
-    p[1] = argc > 1 ? argv[1] : "";
-    if (rag_db_exec(
-            db,
-            "INSERT INTO collections (name, description) VALUES ($1, $2)"
-            " ON CONFLICT (name) DO UPDATE SET description ="
-            " EXCLUDED.description",
-            2, p) != 0)
+    if (rag_store_collections_upsert(db, argv[0], argc > 1 ? argv[1] : "",
+                                     NULL, id, sizeof(id)) != 0)
         return 1;
     printf("collection %s ready\n", argv[0]);
     return 0;
@@ -95,25 +91,11 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
 static int
 cmd_forum_add(PGconn *db, int argc, char **argv)
 {
-    const char *p[3];
-
     if (argc < 3) {
         usage();
         return 2;
     }
-    p[0] = argv[0];
-    p[1] = argv[1];
-    p[2] = argv[2];
-    if (rag_db_exec(db,
-                    "INSERT INTO guild_config (guild_id) VALUES ($1)"
-                    " ON CONFLICT DO NOTHING",
-                    1, p) != 0 ||
-        rag_db_exec(db,
-                    "INSERT INTO guild_forums (guild_id, forum_channel_id,"
-                    " collection) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (guild_id, forum_channel_id)"
-                    " DO UPDATE SET collection = EXCLUDED.collection",
-                    3, p) != 0)
+    if (rag_store_guild_config_map_forum(db, argv[0], argv[1], argv[2]) != 0)
         return 1;
     printf("forum %s in guild %s answers from %s\n", argv[1], argv[0], argv[2]);
     return 0;

@@ -15,6 +15,7 @@
 #include "rag_db.h"
 #include "rag_http.h"
 #include "rag_log.h"
+#include "rag_store_collections.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,6 @@ product_name(rag_conf *conf, const char *collection, char *out,
     const char *url = rag_conf_database(conf);
     char err[256];
     PGconn *db;
-    PGresult *r;
 
     snprintf(out, outlen, "%s", collection);
     if (url == NULL || *url == '\0')
@@ -41,15 +41,7 @@ product_name(rag_conf *conf, const char *collection, char *out,
     db = rag_db_connect(url, "rag-ask", err, sizeof(err));
     if (db == NULL)
         return;
-    {
-        const char *p[1] = {collection};
-        r = rag_db_query(db, "SELECT coalesce(nullif(description, ''), "
-                             "name) FROM collections WHERE name = $1",
-                         1, p);
-    }
-    if (r && PQntuples(r) == 1)
-        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
+    rag_store_collections_product(db, collection, out, outlen);
     PQfinish(db);
 }
 

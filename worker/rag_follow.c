@@ -4,6 +4,7 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
+#include "rag_store_collections.h"
 #include "rag_time.h"
 
 #include <errno.h>
@@ -137,10 +138,7 @@ sync_all(follower *f)
 {
     PGresult *r;
 
-    r = rag_db_query(f->db,
-                     "SELECT name, index_generation FROM collections"
-                     " WHERE index_generation > 0 ORDER BY name",
-                     0, NULL);
+    r = rag_store_collections_indexed(f->db);
     if (r == NULL)
         return -1;
     for (int i = 0; i < PQntuples(r) && !*f->c->stop; i++)
@@ -153,18 +151,11 @@ sync_all(follower *f)
 static int
 sync_named(follower *f, const char *name)
 {
-    const char *p[1] = {name};
-    PGresult *r;
+    long long gen = rag_store_collections_generation_named(f->db, name);
 
-    r = rag_db_query(f->db,
-                     "SELECT index_generation FROM collections"
-                     " WHERE name = $1",
-                     1, p);
-    if (r == NULL)
+    if (gen < 0)
         return -1;
-    if (PQntuples(r) == 1)
-        sync_one(f, name, strtoull(PQgetvalue(r, 0, 0), NULL, 10));
-    PQclear(r);
+    sync_one(f, name, (uint64_t) gen);
     return 0;
 }
 
@@ -178,7 +169,7 @@ connect_and_listen(follower *f)
         rag_warn("msg=\"follow: database unreachable\" error=\"%s\"", err);
         return -1;
     }
-    if (rag_db_exec(f->db, "LISTEN rag_index", 0, NULL) != 0) {
+    if (rag_store_collections_listen(f->db) != 0) {
         PQfinish(f->db);
         f->db = NULL;
         return -1;
