@@ -39,7 +39,7 @@ WORKER_MAINS:= $(wildcard worker/*_main.c)
 BOT_MAINS   := $(wildcard bot/*_main.c)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 # t/unit/dbtest_*.c need a database: built with the unit tests, run by
-# the prove test that starts one (e.g. t/48-queue-store.t)
+# t/90-stores.t, which starts one and runs every dbtest_* program
 DBTEST_SRCS := $(wildcard t/unit/dbtest_*.c)
 
 LIB_OBJS    := $(LIB_SRCS:%.c=$(B)/%.o)

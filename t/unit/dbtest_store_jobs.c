@@ -1,7 +1,7 @@
 /*
  * dbtest_store_jobs — runs every statement of lib/rag_store_jobs.c
  * against the real, migrated schema and checks what each one did to the
- * rows. Needs a database: t/48-queue-store.t starts a throwaway cluster
+ * rows. Needs a database: t/90-stores.t starts a throwaway cluster
  * and passes its conninfo as argv[1] (t/unit/run.sh does not run
  * dbtest_* programs).
  */
@@ -433,7 +433,7 @@ main(int argc, char **argv)
     conninfo = argc > 1 ? argv[1] : getenv("RAG_TEST_DATABASE_URL");
     if (conninfo == NULL) {
         fprintf(stderr, "usage: dbtest_store_jobs CONNINFO (see "
-                        "t/48-queue-store.t)\n");
+                        "t/90-stores.t)\n");
         return 2;
     }
     rag_log_set_level(RAG_LOG_ERROR);
