@@ -9,6 +9,8 @@
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
 #   make install    programs, module, SQL, units (DESTDIR, PREFIX; below)
 #   make deb        Debian packages (dpkg-buildpackage) into ../
+#   make coverage   unit + prove tests on a gcov build (build-cov/), line
+#                   coverage per directory (lcov; HTML in build-cov/html)
 #
 # Layout rules the Makefile relies on (so new files need no edits here):
 #   lib/*.c                 -> $(B)/librag.a, linked into every program
@@ -16,6 +18,8 @@
 #                              named after the file: worker/rag_ask_main.c
 #                              becomes $(B)/rag-ask
 #   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
+#   t/unit/dbtest_*.c       -> test binaries that need a database, run
+#                              by t/90-stores.t
 
 SHELL    := /bin/bash
 B        ?= build
@@ -58,7 +62,7 @@ MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
 .PHONY: FORCE install install-conf deb pkg-test valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
-        migrate check-format
+        migrate check-format coverage
 
 all: progs module unit
 
@@ -220,6 +224,34 @@ deb:
 # demo question through the installed programs and module, purges them.
 pkg-test:
 	RAG_BUILD=$(abspath $(B)) RAG_PKG_TEST=1 prove -v t/80-package.t
+# Line coverage: the unit and prove tests on an instrumented build
+# (build-cov/, -O0 --coverage, the module included), then the lines hit
+# per source directory. Processes stopped with SIGKILL by a test leave
+# no counts (gcov writes them at exit). COV_TESTS narrows the prove run;
+# the target fails if a test failed, after printing the figures.
+COV_TESTS ?= t/
+COV = build-cov
+coverage:
+	$(MAKE) B=$(COV) OPT="-O0 -g" SAN="--coverage" all
+	lcov --quiet --zerocounters --directory $(COV)
+	@rc=0; t/unit/run.sh $(COV) || rc=1; \
+	RAG_BUILD=$(abspath $(COV)) prove -r $(COV_TESTS) || rc=1; \
+	lcov --quiet --capture --directory $(COV) \
+	    --output-file $(COV)/coverage.raw.info 2>$(COV)/lcov.log && \
+	lcov --quiet --extract $(COV)/coverage.raw.info '$(CURDIR)/bot/*' \
+	    '$(CURDIR)/worker/*' '$(CURDIR)/lib/*' '$(CURDIR)/ngx_rag_module/*' \
+	    --output-file $(COV)/coverage.info 2>>$(COV)/lcov.log && \
+	genhtml --quiet --output-directory $(COV)/html $(COV)/coverage.info \
+	    2>>$(COV)/lcov.log || { tail -20 $(COV)/lcov.log; exit 1; }; \
+	awk -F: -v root='$(CURDIR)/' ' \
+	    /^SF:/ { d = substr($$2, length(root) + 1); sub("/[^/]*$$", "", d) } \
+	    /^LF:/ { lf[d] += $$2; tf += $$2 } /^LH:/ { lh[d] += $$2; th += $$2 } \
+	    END { printf "%-16s %7s %15s\n", "directory", "lines", "hit / found"; \
+	          for (d in lf) printf "%-16s %6.1f%% %7d / %-7d\n", d "/", \
+	              100 * lh[d] / lf[d], lh[d], lf[d] | "sort"; close("sort"); \
+	          printf "%-16s %6.1f%% %7d / %-7d\n", "total", 100 * th / tf, th, tf }' \
+	    $(COV)/coverage.info; \
+	echo "coverage: per-file report in $(COV)/html/index.html"; exit $$rc
 
 migrate: progs
 	$(B)/rag-admin migrate
@@ -254,4 +286,4 @@ check-format:
 	clang-format --dry-run --Werror lib/*.c lib/*.h worker/*.c bot/*.c
 
 clean:
-	rm -rf build build-asan build-fuzz build-deb build-pkg
+	rm -rf build build-asan build-fuzz build-deb build-pkg build-cov

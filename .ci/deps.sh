@@ -5,12 +5,12 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
       nginx nginx-dev
       libcurl4-openssl-dev libyajl-dev libpq-dev libssl-dev libwslay-dev
-      libxml2-dev libzstd-dev libstreamvbyte-dev
+      libxml2-dev libzstd-dev libstreamvbyte-dev fasttext
       postgresql postgresql-contrib postgresql-doc-15
       python3-doc python-django-doc git-doc mkdocs-doc
       perl libio-socket-ssl-perl
       curl wrk valgrind chromium fonts-dejavu-core
-      debhelper dpkg-dev lintian adduser"
+      debhelper dpkg-dev lintian adduser lcov"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \

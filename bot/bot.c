@@ -12,6 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+int
+rag_bot_web_base(const char *conf, const char *api_base, char *out,
+                 size_t outlen)
+{
+    int configured = conf && *conf;
+    const char *src = configured ? conf : api_base, *host;
+    size_t n;
+
+    if (src == NULL || (host = strstr(src, "://")) == NULL || host == src)
+        return -1;
+    host += 3;
+    /* a configured base is used as given; otherwise the API's origin */
+    n = configured ? strlen(src) : (size_t)(host - src) + strcspn(host, "/?#");
+    while (n > 0 && src[n - 1] == '/')
+        n--;
+    if (n <= (size_t)(host - src) || n >= outlen)
+        return -1;
+    memcpy(out, src, n);
+    out[n] = '\0';
+    return 0;
+}
+
 char *
 rag_bot_forum_collection(rag_bot *b, const char *guild_id, const char *forum_id)
 {
@@ -50,6 +72,74 @@ rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user)
 }
 
 int
+rag_bot_guild_configured(rag_bot *b, const char *guild_id)
+{
+    const char *p[] = {guild_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
+                     p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
+/* The first column of every row as a NULL-terminated list. */
+static char **
+column_list(rag_bot *b, const char *sql)
+{
+    PGresult *r = rag_db_query(b->db, sql, 0, NULL);
+    char **v;
+    int i, n;
+
+    if (r == NULL)
+        return NULL;
+    n = PQntuples(r);
+    v = calloc((size_t)n + 1, sizeof(*v));
+    for (i = 0; v && i < n; i++)
+        if ((v[i] = strdup(PQgetvalue(r, i, 0))) == NULL) {
+            rag_bot_list_free(v);
+            v = NULL;
+        }
+    PQclear(r);
+    return v;
+}
+
+char **
+rag_bot_configured_guilds(rag_bot *b)
+{
+    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1");
+}
+
+char **
+rag_bot_forum_guilds(rag_bot *b)
+{
+    return column_list(b, "SELECT DISTINCT guild_id FROM guild_forums "
+                          "ORDER BY 1");
+}
+
+char **
+rag_bot_logging_channels(rag_bot *b)
+{
+    return column_list(b, "SELECT DISTINCT logging_channel_id FROM "
+                          "guild_config WHERE logging_channel_id IS NOT NULL "
+                          "ORDER BY 1");
+}
+
+void
+rag_bot_list_free(char **list)
+{
+    size_t i;
+
+    for (i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+int
 rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 {
     const char *p[] = {guild_id};
@@ -76,58 +166,8 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
     return yes;
 }
 
-int
-rag_bot_controller_refresh(rag_bot *b, const char *thread_id)
-{
-    const char *p[] = {thread_id};
-    PGresult *r;
-    rag_controller c;
-    rag_buf body, path;
-    rag_rest_resp resp;
-    int rc = -1;
-
-    r = rag_db_query(
-        b->db,
-        "SELECT thread_controller_id, author_id, open, solved, "
-        "       solved_by IS NOT NULL, "
-        "       EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = "
-        "               t.thread_id AND m.from_bot AND "
-        "               m.discord_message_id IS NOT NULL) "
-        "FROM threads t WHERE thread_id = $1",
-        1, p);
-    if (r == NULL || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
-        PQclear(r);
-        return -1;
-    }
-    memset(&c, 0, sizeof(c));
-    c.thread_id = thread_id;
-    c.author_id = PQgetvalue(r, 0, 1);
-    c.bot_id = b->bot_id;
-    c.open = PQgetvalue(r, 0, 2)[0] == 't';
-    c.solved = PQgetvalue(r, 0, 3)[0] == 't';
-    c.was_solved = PQgetvalue(r, 0, 4)[0] == 't';
-    c.answered = PQgetvalue(r, 0, 5)[0] == 't';
-    rag_buf_init(&body, 64 * 1024);
-    rag_buf_init(&path, 256);
-    rag_buf_init(&resp.body, 0);
-    if (rag_embed_controller_json(&body, &c) == 0 &&
-        rag_buf_printf(&path, "/channels/%s/messages/%s", thread_id,
-                       PQgetvalue(r, 0, 0)) == 0 &&
-        rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
-        resp.status / 100 == 2)
-        rc = 0;
-    else
-        rag_warn("msg=\"controller edit failed\" thread=%s", thread_id);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&body);
-    rag_buf_free(&path);
-    PQclear(r);
-    return rc;
-}
-
-/* Percent-encodes a UTF-8 emoji for the reactions path. */
-static void
-url_encode(rag_buf *b, const char *s)
+void
+rag_bot_url_encode(rag_buf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -141,53 +181,17 @@ url_encode(rag_buf *b, const char *s)
 }
 
 int
-rag_bot_react(rag_bot *b, const char *channel, const char *message,
-              const char *emoji)
-{
-    rag_buf path;
-    rag_rest_resp resp;
-    int rc;
-
-    rag_buf_init(&path, 512);
-    rag_buf_printf(&path, "/channels/%s/messages/%s/reactions/", channel,
-                   message);
-    url_encode(&path, emoji);
-    rag_buf_puts(&path, "/@me");
-    rc = rag_rest_call(b->rest, "PUT", path.data, NULL, &resp) == 0 &&
-                 resp.status / 100 == 2
-             ? 0
-             : -1;
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-    return rc;
-}
-
-int
 rag_bot_post_embed(rag_bot *b, const char *channel, const char *title,
-                   const char *text, int color, char *id_out, size_t id_len)
+                   const char *text, int color)
 {
     rag_buf body, path;
-    rag_rest_resp resp;
     int rc = -1;
 
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 256);
-    rag_buf_init(&resp.body, 0);
-    rag_buf_printf(&path, "/channels/%s/messages", channel);
-    if (rag_embed_simple(&body, title, text, color) == 0 &&
-        rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
-        resp.status / 100 == 2) {
-        rc = 0;
-        if (id_out) {
-            yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
-            const char *id = rag_json_str(v, "id", NULL);
-            snprintf(id_out, id_len, "%s", id ? id : "");
-            if (!id)
-                rc = -1;
-            yajl_tree_free(v);
-        }
-    }
-    rag_buf_free(&resp.body);
+    if (rag_buf_printf(&path, "/channels/%s/messages", channel) == 0 &&
+        rag_embed_simple(&body, title, text, color) == 0)
+        rc = rag_rest_submit(b->rest, "POST", path.data, body.data, NULL, NULL);
     rag_buf_free(&body);
     rag_buf_free(&path);
     return rc;

@@ -7,7 +7,8 @@
  *   - open tracked threads active in the last 7 days: messages after the
  *     newest one stored, processed oldest first.
  * Everything goes through the normal event handlers, which are
- * idempotent, so overlapping with live dispatches is harmless.
+ * idempotent, so overlapping with live dispatches is harmless. The
+ * requests run asynchronously beside everything else.
  */
 #ifndef RAG_BOT_CATCHUP_H
 #define RAG_BOT_CATCHUP_H
@@ -16,7 +17,9 @@
 
 #define RAG_CATCHUP_MAX_THREADS 200
 
-/* Returns how many messages were handed to the handlers. */
+/* Queues the catch-up requests (at most one run at a time; their
+ * answers are handled as they come, and "catch-up done" is logged when
+ * the last one is). Returns how many tracked threads are looked at. */
 int rag_catchup_run(rag_bot *b);
 
 #endif

@@ -8,7 +8,13 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_search.h"
+#include "rag_store_messages.h"
+#include "rag_store_outbox.h"
+#include "rag_store_interactions.h"
+#include "rag_store_threads.h"
+#include "rag_time.h"
 
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,93 +50,188 @@ rag_commands_json(void)
     return commands_json;
 }
 
-static int
-put_commands(rag_bot *b, const char *guild_id)
-{
-    rag_buf path;
-    rag_rest_resp resp;
-    int rc = 0;
+#define REG_BACKOFF_MIN_MS 5000L
+#define REG_BACKOFF_MAX_MS 3600000L
 
-    rag_buf_init(&path, 256);
-    if (guild_id)
-        rag_buf_printf(&path, "/applications/%s/guilds/%s/commands", b->app_id,
-                       guild_id);
-    else
-        rag_buf_printf(&path, "/applications/%s/commands", b->app_id);
-    if (rag_rest_call(b->rest, "PUT", path.data, commands_json, &resp) != 0 ||
-        resp.status / 100 != 2) {
-        rag_warn("msg=\"command registration failed\" guild=%s status=%ld",
-                 guild_id ? guild_id : "global", resp.status);
-        rc = -1;
-    }
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-    return rc;
+/* Hex SHA-256 of the command set: what a scope was registered with. */
+static void
+commands_hash(char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    int i;
+
+    SHA256((const unsigned char *)commands_json, strlen(commands_json), md);
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+typedef struct {
+    rag_bot *b;
+    char scope[24]; /* guild id, or "global" */
+    char hash[2 * SHA256_DIGEST_LENGTH + 1];
+} reg_req;
+
 static int
-guild_registered(rag_bot *b, const char *guild_id)
+reg_running(rag_bot *b, const char *scope)
 {
     unsigned i;
 
-    for (i = 0; i < RAG_BOT_MAX_GUILDS; i++)
-        if (strcmp(b->cmd_guilds[i], guild_id) == 0)
+    for (i = 0; i < b->reg_n; i++)
+        if (strcmp(b->reg_inflight[i], scope) == 0)
             return 1;
     return 0;
 }
 
 static void
-guild_mark(rag_bot *b, const char *guild_id)
+reg_forget(rag_bot *b, const char *scope)
 {
-    snprintf(b->cmd_guilds[b->cmd_guilds_next % RAG_BOT_MAX_GUILDS],
-             sizeof(b->cmd_guilds[0]), "%s", guild_id);
-    b->cmd_guilds_next++;
+    unsigned i;
+
+    for (i = 0; i < b->reg_n; i++)
+        if (strcmp(b->reg_inflight[i], scope) == 0) {
+            memmove(b->reg_inflight[i], b->reg_inflight[b->reg_n - 1],
+                    sizeof(b->reg_inflight[0]));
+            b->reg_n--;
+            return;
+        }
+}
+
+/* The last PUT of a pass ended: done, or try again after the backoff. */
+static void
+reg_settle(rag_bot *b)
+{
+    if (!b->reg_failed) {
+        b->reg_due = 0;
+        b->reg_backoff_ms = 0;
+        return;
+    }
+    b->reg_due = 1;
+    b->reg_next_ms = rag_time_mono_ms() + b->reg_backoff_ms;
+    b->reg_backoff_ms = b->reg_backoff_ms * 2 > REG_BACKOFF_MAX_MS
+                            ? REG_BACKOFF_MAX_MS
+                            : b->reg_backoff_ms * 2;
+    b->reg_failed = 0;
+}
+
+static void
+put_done(void *ud, const rag_rest_result *res)
+{
+    reg_req *q = ud;
+    rag_bot *b = q->b;
+    char desc[160];
+
+    reg_forget(b, q->scope);
+    if (res->cancelled) {
+        free(q);
+        return;
+    }
+    if (res->status / 100 == 2 &&
+        rag_store_interactions_commands_registered(b->db, q->scope, b->app_id,
+                                                   q->hash) == 0) {
+        rag_info("msg=\"slash commands registered\" scope=%s", q->scope);
+    } else {
+        if (b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
+        b->reg_failed = 1;
+        /* Discord's JSON body is logged in full by rest.c */
+        rag_warn("msg=\"command registration failed\" scope=%s status=%ld "
+                 "error=\"%s\" retry_in_s=%ld",
+                 q->scope, res->status,
+                 rag_rest_describe(res->status, res->code, res->error, desc,
+                                   sizeof(desc)),
+                 b->reg_backoff_ms / 1000);
+    }
+    if (b->reg_n == 0)
+        reg_settle(b);
+    free(q);
+}
+
+/* PUTs the set for scope unless Discord already has it; 1 when a PUT
+ * was queued, 0 when none was needed, -1 on error. */
+static int
+put_commands(rag_bot *b, const char *scope)
+{
+    reg_req *q;
+    char path[160];
+    int current;
+
+    if (reg_running(b, scope))
+        return 0;
+    if (b->reg_n >= RAG_BOT_MAX_GUILDS || strlen(scope) >= sizeof(q->scope) ||
+        (q = calloc(1, sizeof(*q))) == NULL)
+        return -1;
+    q->b = b;
+    snprintf(q->scope, sizeof(q->scope), "%s", scope);
+    commands_hash(q->hash);
+    current = rag_store_interactions_commands_current(b->db, scope, b->app_id,
+                                                      q->hash);
+    if (current != 0) {
+        free(q);
+        return current > 0 ? 0 : -1;
+    }
+    if (strcmp(scope, "global") == 0)
+        snprintf(path, sizeof(path), "/applications/%s/commands", b->app_id);
+    else
+        snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands",
+                 b->app_id, scope);
+    if (rag_rest_submit(b->rest, "PUT", path, commands_json, put_done, q) !=
+        0) {
+        free(q);
+        return -1;
+    }
+    snprintf(b->reg_inflight[b->reg_n++], sizeof(b->reg_inflight[0]), "%s",
+             scope);
+    return 1;
+}
+
+void
+rag_commands_ready(rag_bot *b)
+{
+    b->reg_due = 1; /* compared with what Discord has, PUT if it differs */
 }
 
 int
 rag_commands_register(rag_bot *b)
 {
-    PGresult *r;
-    int i, n, rc = 0;
+    char **guilds;
+    int i, n, rc, queued = 0, failed = 0;
 
-    r = rag_db_query(b->db, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
-                     NULL);
-    if (r == NULL)
+    if (!b->reg_due || !b->app_id[0] || b->reg_n > 0 ||
+        rag_time_mono_ms() < b->reg_next_ms)
+        return 0;
+    if ((guilds = rag_bot_configured_guilds(b)) == NULL)
         return -1;
-    n = PQntuples(r);
-    if (n == 0)
-        rc = put_commands(b, NULL);
-    for (i = 0; i < n; i++) {
-        const char *g = PQgetvalue(r, i, 0);
-        if (guild_registered(b, g))
-            continue;
-        if (put_commands(b, g) == 0)
-            guild_mark(b, g);
-        else
-            rc = -1;
+    for (n = 0; guilds[n]; n++)
+        ;
+    for (i = 0; i < (n ? n : 1); i++) {
+        rc = put_commands(b, n ? guilds[i] : "global");
+        queued += rc > 0;
+        failed |= rc < 0;
     }
-    if (rc == 0)
-        rag_info("msg=\"slash commands registered\" guilds=%d", n);
-    PQclear(r);
-    return rc;
+    rag_bot_list_free(guilds);
+    if (queued == 0) {
+        b->reg_failed = failed;
+        if (failed && b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
+        reg_settle(b);
+        if (!failed)
+            rag_debug("msg=\"slash commands up to date\"");
+    }
+    return queued;
 }
 
 void
 rag_commands_guild_joined(rag_bot *b, const char *guild_id)
 {
-    const char *p[] = {guild_id};
-    PGresult *r;
-
-    if (!b->app_id[0] || !b->commands_registered ||
-        guild_registered(b, guild_id))
+    if (!b->app_id[0] || strlen(guild_id) >= 24)
         return;
-    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
-                     p);
-    if (r && PQntuples(r) == 1 && put_commands(b, guild_id) == 0) {
-        guild_mark(b, guild_id);
-        rag_info("msg=\"slash commands registered\" guild=%s", guild_id);
+    /* a guild configured since the start: its set, unless it has it */
+    if (rag_bot_guild_configured(b, guild_id) == 1 &&
+        put_commands(b, guild_id) < 0) {
+        b->reg_due = 1; /* the next pass tries again */
+        if (b->reg_backoff_ms < REG_BACKOFF_MIN_MS)
+            b->reg_backoff_ms = REG_BACKOFF_MIN_MS;
     }
-    PQclear(r);
 }
 
 /* One command invocation, from either path. */
@@ -144,8 +245,6 @@ typedef struct {
 typedef struct {
     rag_buf data; /* {"embeds":[...]} */
     int ephemeral;
-    int archive_after; /* /close: archive the thread once answered */
-    int unarchive;     /* /open: unarchive before answering */
 } cmd_out;
 
 static yajl_val
@@ -234,19 +333,12 @@ cmd_collections(rag_bot *b, cmd_out *o)
 static char *
 pick_collection(rag_bot *b, const cmd_ctx *c)
 {
-    const char *p[] = {c->channel ? c->channel : "", c->guild ? c->guild : ""};
-    PGresult *r = rag_db_query(
-        b->db,
-        "SELECT collection FROM threads WHERE thread_id = $1 UNION ALL "
-        "(SELECT collection FROM guild_forums WHERE guild_id = $2 "
-        " ORDER BY forum_channel_id LIMIT 1) LIMIT 1",
-        2, p);
-    char *s = NULL;
+    char name[128];
 
-    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        s = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return s;
+    if (rag_store_threads_collection(b->db, c->channel, c->guild, name,
+                                     sizeof(name)) != 1)
+        return NULL;
+    return strdup(name);
 }
 
 /* A collection name safe to use as a file name. */
@@ -402,105 +494,121 @@ cmd_search(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 }
 
 /* Thread commands: loads the row; replies with an error when the
- * channel is not a tracked thread or the user may not change it. */
-static PGresult *
-thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm)
+ * channel is not a tracked thread or the user may not change it. 1 when
+ * *t is the thread, 0 when o holds the error. */
+static int
+thread_row(rag_bot *b, const cmd_ctx *c, cmd_out *o, int need_perm,
+           rag_thread_status *t)
 {
-    const char *p[] = {c->channel ? c->channel : ""};
-    PGresult *r = rag_db_query(
-        b->db,
-        "SELECT thread_id, title, open, solved, solved_votes, failed_votes,"
-        " coalesce(thread_controller_id, ''), coalesce(author_id, ''), "
-        " coalesce(guild_id, '') FROM threads WHERE thread_id = $1",
-        1, p);
-
-    if (r == NULL || PQntuples(r) != 1) {
-        PQclear(r);
+    if (c->channel == NULL ||
+        rag_store_threads_status(b->db, c->channel, t) != 1) {
         error_reply(o, "This command only works inside a help forum "
                        "thread.");
-        return NULL;
+        return 0;
     }
-    if (need_perm &&
-        (c->user == NULL || strcmp(c->user, PQgetvalue(r, 0, 7)) != 0) &&
+    if (need_perm && (c->user == NULL || strcmp(c->user, t->author_id) != 0) &&
         !rag_bot_is_mod(b, c->guild, c->roles)) {
-        PQclear(r);
         error_reply(o, "You do not have permission to do that: only the "
                        "thread's author or a moderator can.");
-        return NULL;
+        return 0;
     }
-    return r;
+    return 1;
 }
 
 static void
-status_text(rag_buf *t, PGresult *r, const char *guild)
+status_text(rag_bot *b, rag_buf *out, const rag_thread_status *t)
 {
-    const char *id = PQgetvalue(r, 0, 0), *ctl = PQgetvalue(r, 0, 6);
+    rag_delivery_failure f[3];
+    int i, n;
 
-    rag_buf_printf(t,
+    rag_buf_printf(out,
                    "**Thread:** %.200s\n**ID:** %s\n"
-                   "**Link:** https://discord.com/channels/%s/%s\n",
-                   PQgetvalue(r, 0, 1), id, guild, id);
-    if (*ctl)
-        rag_buf_printf(t,
-                       "**Controller:** https://discord.com/channels/"
-                       "%s/%s/%s\n",
-                       guild, id, ctl);
-    rag_buf_printf(t,
+                   "**Link:** %s/channels/%s/%s\n",
+                   t->title, t->thread_id, b->web_base, t->guild_id,
+                   t->thread_id);
+    if (t->controller_id[0])
+        rag_buf_printf(out, "**Controller:** %s/channels/%s/%s/%s\n",
+                       b->web_base, t->guild_id, t->thread_id,
+                       t->controller_id);
+    rag_buf_printf(out,
                    "**Status:** %s\n**Solved:** %s\n"
-                   "**✅ votes:** %s\n**❌ votes:** %s",
-                   PQgetvalue(r, 0, 2)[0] == 't' ? "Open" : "Closed",
-                   PQgetvalue(r, 0, 3)[0] == 't' ? "Yes" : "No",
-                   PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
+                   "**✅ votes:** %ld\n**❌ votes:** %ld",
+                   t->open ? "Open" : "Closed", t->solved ? "Yes" : "No",
+                   t->solved_votes, t->failed_votes);
+    /* deliveries Discord refused for good: why a reply is missing */
+    n = rag_store_outbox_failures(b->db, t->thread_id, f, 3);
+    for (i = 0; i < n; i++)
+        rag_buf_printf(out, "%s%s — %.200s", i ? "\n" : "\n**Not delivered:** ",
+                       f[i].kind, f[i].error);
 }
 
 static void
 cmd_status(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
-    PGresult *r = thread_row(b, c, o, 0);
-    rag_buf t;
+    rag_thread_status t;
+    rag_buf text;
 
-    if (r == NULL)
+    if (!thread_row(b, c, o, 0, &t))
         return;
-    rag_buf_init(&t, RAG_EMBED_DESC_MAX);
-    status_text(&t, r, PQgetvalue(r, 0, 8));
-    reply(o, "Thread Status", t.data, RAG_COLOR_INFO);
-    rag_buf_free(&t);
-    PQclear(r);
+    rag_buf_init(&text, RAG_EMBED_DESC_MAX);
+    status_text(b, &text, &t);
+    reply(o, "Thread Status", text.data, RAG_COLOR_INFO);
+    rag_buf_free(&text);
+}
+
+/* Changes the thread's state and, in the same transaction, records
+ * what Discord must show for it, in order: unarchive before the
+ * controller edit (an archived thread cannot be edited), archive after
+ * it. */
+static int
+toggle(rag_bot *b, const cmd_ctx *c)
+{
+    const char *t = c->channel;
+    int changed;
+
+    if (rag_db_begin(b->db) < 0)
+        return -1;
+    if (strcmp(c->name, "solve") == 0)
+        changed = rag_store_threads_solve(b->db, t, c->user ? c->user : "");
+    else if (strcmp(c->name, "unsolve") == 0)
+        changed = rag_store_threads_unsolve(b->db, t);
+    else
+        changed =
+            rag_store_threads_set_open(b->db, t, strcmp(c->name, "open") == 0);
+    if (changed > 0 && ((strcmp(c->name, "open") == 0 &&
+                         rag_store_outbox_archive(b->db, t, 0) < 0) ||
+                        rag_store_outbox_edit(b->db, t) < 0 ||
+                        (strcmp(c->name, "close") == 0 &&
+                         rag_store_outbox_archive(b->db, t, 1) < 0)))
+        changed = -1;
+    if (changed < 0 || rag_db_commit(b->db) < 0) {
+        rag_db_rollback(b->db);
+        return -1;
+    }
+    return changed;
 }
 
 static void
 cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
 {
-    PGresult *r = thread_row(b, c, o, 1), *u = NULL;
-    const char *p[] = {c->channel, c->user ? c->user : ""}, *sql, *done;
+    rag_thread_status t;
+    const char *done;
+    int changed;
 
-    if (r == NULL)
+    if (!thread_row(b, c, o, 1, &t))
         return;
-    if (strcmp(c->name, "solve") == 0) {
-        sql = "UPDATE threads SET solved = true, solved_by = $2, "
-              "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-              "RETURNING 1";
+    if (strcmp(c->name, "solve") == 0)
         done = "This post has been marked as solved.";
-    } else if (strcmp(c->name, "unsolve") == 0) {
-        sql = "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
-              "solved AND $2 = $2 RETURNING 1";
+    else if (strcmp(c->name, "unsolve") == 0)
         done = "This post is no longer marked as solved.";
-    } else if (strcmp(c->name, "open") == 0) {
-        sql = "UPDATE threads SET open = true WHERE thread_id = $1 AND NOT "
-              "open AND $2 = $2 RETURNING 1";
+    else if (strcmp(c->name, "open") == 0)
         done = "This post has been re-opened.";
-        o->unarchive = 1;
-    } else {
-        sql = "UPDATE threads SET open = false WHERE thread_id = $1 AND "
-              "open AND $2 = $2 RETURNING 1";
+    else
         done = "This post has been closed.";
-        o->archive_after = 1;
-    }
-    u = rag_db_query(b->db, sql, 2, p);
-    if (u == NULL) {
+    changed = toggle(b, c);
+    if (changed < 0) {
         error_reply(o, "Could not update the thread; try again later.");
-        o->archive_after = o->unarchive = 0;
-    } else if (PQntuples(u) == 0) {
+    } else if (changed == 0) {
         reply(o, "Thread Status",
               "Nothing to change: the thread is "
               "already in that state.",
@@ -511,56 +619,46 @@ cmd_toggle(rag_bot *b, const cmd_ctx *c, cmd_out *o)
                  c->channel, c->name, c->user ? c->user : "");
         reply(o, "Thread Status", done, RAG_COLOR_INFO);
     }
-    PQclear(u);
-    PQclear(r);
 }
 
 static void
 cmd_ask(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
 {
     yajl_val q = opt(c, "question");
-    const char *p[4];
     char mid[96], query[QUERY_MAX + 1];
-    PGresult *r;
+    rag_user_message m;
     char *coll;
+    int state;
 
     if (q == NULL || !YAJL_IS_STRING(q) || !*q->u.string) {
         error_reply(o, "Ask a question: /ask question:<text>");
         return;
     }
     snprintf(query, sizeof(query), "%s", q->u.string);
-    p[0] = c->channel ? c->channel : "";
-    r = rag_db_query(b->db,
-                     "SELECT open AND NOT solved FROM threads WHERE "
-                     "thread_id = $1",
-                     1, p);
-    if (r && PQntuples(r) == 1) {
-        if (PQgetvalue(r, 0, 0)[0] != 't') {
-            error_reply(o, "This thread is closed or solved; open a new "
-                           "post to ask something else.");
-        } else {
-            /* stored like a mention: the trigger enqueues the answer */
-            snprintf(mid, sizeof(mid), "ask-%s", iid);
-            p[1] = mid;
-            p[2] = c->user ? c->user : "";
-            p[3] = query;
-            if (rag_db_exec(b->db,
-                            "INSERT INTO messages (thread_id, "
-                            "message_id, author_id, content, mentions_bot,"
-                            " processed) VALUES ($1, $2, $3, $4, true, "
-                            "true) ON CONFLICT DO NOTHING",
-                            4, p) == 0)
-                reply(o, "Question received",
-                      "The answer will be posted "
-                      "in this thread.",
-                      RAG_COLOR_INFO);
-            else
-                error_reply(o, "Could not queue the question; try again.");
-        }
-        PQclear(r);
+    state = c->channel ? rag_store_threads_state(b->db, c->channel) : 0;
+    if (state == 2) {
+        error_reply(o, "This thread is closed or solved; open a new "
+                       "post to ask something else.");
         return;
     }
-    PQclear(r);
+    if (state == 1) {
+        /* stored like a mention: the trigger enqueues the answer */
+        snprintf(mid, sizeof(mid), "ask-%s", iid);
+        memset(&m, 0, sizeof(m));
+        m.thread_id = c->channel;
+        m.message_id = mid;
+        m.author_id = c->user ? c->user : "";
+        m.content = query;
+        m.mentions_bot = 1;
+        if (rag_store_messages_insert_user(b->db, &m) >= 0)
+            reply(o, "Question received",
+                  "The answer will be posted "
+                  "in this thread.",
+                  RAG_COLOR_INFO);
+        else
+            error_reply(o, "Could not queue the question; try again.");
+        return;
+    }
     /* outside a help thread: the top passages, quoted as links */
     coll = pick_collection(b, c);
     if (coll == NULL) {
@@ -595,39 +693,6 @@ run(rag_bot *b, const cmd_ctx *c, cmd_out *o, const char *iid)
         error_reply(o, "Unknown command.");
 }
 
-static void
-set_archived(rag_bot *b, const char *channel, int archived)
-{
-    rag_buf path;
-    rag_rest_resp resp;
-
-    rag_buf_init(&path, 128);
-    rag_buf_printf(&path, "/channels/%s", channel);
-    rag_rest_call(b->rest, "PATCH", path.data,
-                  archived ? "{\"archived\":true}" : "{\"archived\":false}",
-                  &resp);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-}
-
-/* Work after the command changed a thread: unarchive first (so the
- * controller can be edited), refresh the controller, archive last. */
-static void
-before_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o)
-{
-    if (o->unarchive)
-        set_archived(b, c->channel, 0);
-}
-
-static void
-after_answer(rag_bot *b, const cmd_ctx *c, cmd_out *o, int changed)
-{
-    if (changed)
-        rag_bot_controller_refresh(b, c->channel);
-    if (o->archive_after)
-        set_archived(b, c->channel, 1);
-}
-
 /* data with "flags":64 merged in when ephemeral. */
 static void
 with_flags(rag_buf *dst, cmd_out *o)
@@ -638,11 +703,16 @@ with_flags(rag_buf *dst, cmd_out *o)
     rag_buf_printf(dst, ",\"flags\":%d}", o->ephemeral ? 64 : 0);
 }
 
-static int
-is_toggle(const char *n)
+static void
+callback_done(void *ud, const rag_rest_result *res)
 {
-    return strcmp(n, "solve") == 0 || strcmp(n, "unsolve") == 0 ||
-           strcmp(n, "open") == 0 || strcmp(n, "close") == 0;
+    char *name = ud;
+
+    if (!res->cancelled && res->status / 100 != 2)
+        rag_warn("msg=\"interaction response failed\" command=%s "
+                 "status=%ld code=%d",
+                 name, res->status, res->code);
+    free(name);
 }
 
 void
@@ -653,7 +723,7 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     const char *id = rag_json_str(d, "id", NULL),
                *token = rag_json_str(d, "token", NULL);
     rag_buf body, path;
-    rag_rest_resp resp;
+    char *name;
 
     if (!id || !token || rag_json_int(d, 0, "type", NULL) != 2)
         return;
@@ -673,104 +743,96 @@ rag_commands_gateway(rag_bot *b, yajl_val d)
     rag_buf_init(&body, 64 * 1024);
     rag_buf_init(&path, 512);
     run(b, &c, &o, id);
-    before_answer(b, &c, &o);
     rag_buf_puts(&body, "{\"type\":4,\"data\":");
     with_flags(&body, &o);
     rag_buf_putc(&body, '}');
     rag_buf_printf(&path, "/interactions/%s/%s/callback", id, token);
-    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) != 0 ||
-        resp.status / 100 != 2)
-        rag_warn("msg=\"interaction response failed\" command=%s "
-                 "status=%ld",
-                 c.name, resp.status);
-    rag_buf_free(&resp.body);
-    after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
+    name = strdup(c.name);
+    if (name == NULL || rag_rest_submit(b->rest, "POST", path.data, body.data,
+                                        callback_done, name) != 0) {
+        rag_warn("msg=\"interaction response not queued\" command=%s", c.name);
+        free(name);
+    }
     rag_buf_free(&o.data);
     rag_buf_free(&body);
     rag_buf_free(&path);
 }
 
+/* A deferred interaction's answer: the row settles when Discord has
+ * taken the webhook edit. */
+typedef struct {
+    rag_bot *b;
+    long long id;
+} deferred;
+
+static void
+deferred_done(void *ud, const rag_rest_result *res)
+{
+    deferred *q = ud;
+    char err[200], desc[160];
+
+    if (!res->cancelled) {
+        if (res->status / 100 == 2) {
+            rag_store_interactions_done(q->b->db, q->id);
+        } else {
+            rag_rest_describe(res->status, res->code, res->error, desc,
+                              sizeof(desc));
+            snprintf(err, sizeof(err), "webhook edit: status %ld: %s",
+                     res->status, desc);
+            rag_store_interactions_failed(q->b->db, q->id, err);
+        }
+    }
+    free(q);
+}
+
 int
 rag_commands_run_queue(rag_bot *b)
 {
-    PGresult *r;
+    rag_interaction *v;
     int i, n;
 
     /* interaction tokens last 15 minutes: older rows cannot be answered */
-    rag_db_exec(b->db,
-                "UPDATE interactions SET state = 'failed', "
-                "last_error = 'token expired' WHERE state IN ('queued', "
-                "'running') AND created_at < now() - interval '15 min'",
-                0, NULL);
-    r = rag_db_query(
-        b->db,
-        "WITH c AS (SELECT id FROM interactions WHERE state = 'queued' OR "
-        "  (state = 'running' AND lease_until < now()) ORDER BY id "
-        "  LIMIT 10 FOR UPDATE SKIP LOCKED) "
-        "UPDATE interactions i SET state = 'running', "
-        "  lease_until = now() + interval '60 s' FROM c WHERE i.id = c.id "
-        "RETURNING i.id, i.interaction_id, i.application_id, i.token, "
-        "  i.guild_id, i.channel_id, i.user_id, "
-        "  array_to_json(i.member_roles)::text, i.command, "
-        "  i.options::text",
-        0, NULL);
-    if (r == NULL)
-        return 0;
-    n = PQntuples(r);
+    rag_store_interactions_expire(b->db);
+    n = rag_store_interactions_claim(b->db, 60, 10, &v);
     for (i = 0; i < n; i++) {
+        rag_interaction *x = &v[i];
         cmd_ctx c;
         cmd_out o;
         yajl_val roles, opts;
-        rag_buf path, body;
-        rag_rest_resp resp;
-        const char *p[2];
-        char err[64];
-        const char *ropt = PQgetvalue(r, i, 9), *rr = PQgetvalue(r, i, 7);
+        rag_buf path;
+        deferred *q;
 
-        roles = rag_json_parse(rr, strlen(rr));
-        opts = rag_json_parse(ropt, strlen(ropt));
+        roles = rag_json_parse(x->roles_json, strlen(x->roles_json));
+        opts = rag_json_parse(x->options_json, strlen(x->options_json));
         memset(&c, 0, sizeof(c));
-        c.name = PQgetvalue(r, i, 8);
-        c.guild = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
-        c.channel = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
-        c.user = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6);
+        c.name = x->command;
+        c.guild = *x->guild_id ? x->guild_id : NULL;
+        c.channel = *x->channel_id ? x->channel_id : NULL;
+        c.user = *x->user_id ? x->user_id : NULL;
         c.roles = roles;
         c.options = opts;
         memset(&o, 0, sizeof(o));
         rag_buf_init(&o.data, 64 * 1024);
-        rag_buf_init(&body, 64 * 1024);
         rag_buf_init(&path, 512);
-        run(b, &c, &o, PQgetvalue(r, i, 1));
-        before_answer(b, &c, &o);
+        run(b, &c, &o, x->interaction_id);
         /* the deferred reply's visibility was fixed by the module */
         if (o.data.len == 0)
             error_reply(&o, "Something went wrong; please try again.");
-        rag_buf_append(&body, o.data.data, o.data.len);
         rag_buf_printf(&path, "/webhooks/%s/%s/messages/@original",
-                       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-        p[0] = PQgetvalue(r, i, 0);
-        if (rag_rest_call(b->rest, "PATCH", path.data, body.data, &resp) == 0 &&
-            resp.status / 100 == 2) {
-            rag_db_exec(b->db,
-                        "UPDATE interactions SET state = 'done', "
-                        "lease_until = NULL WHERE id = $1",
-                        1, p);
-        } else {
-            snprintf(err, sizeof(err), "webhook edit: status %ld", resp.status);
-            p[1] = err;
-            rag_db_exec(b->db,
-                        "UPDATE interactions SET state = 'failed', "
-                        "last_error = $2 WHERE id = $1",
-                        2, p);
+                       x->application_id, x->token);
+        q = calloc(1, sizeof(*q));
+        if (q) {
+            q->b = b;
+            q->id = x->id;
+            if (rag_rest_submit(b->rest, "PATCH", path.data, o.data.data,
+                                deferred_done, q) != 0)
+                free(q); /* the lease runs out; retried */
         }
-        rag_buf_free(&resp.body);
-        after_answer(b, &c, &o, is_toggle(c.name) && !o.ephemeral);
         rag_buf_free(&o.data);
-        rag_buf_free(&body);
         rag_buf_free(&path);
         yajl_tree_free(roles);
         yajl_tree_free(opts);
     }
-    PQclear(r);
-    return n;
+    rag_store_interactions_free(v, n > 0 ? n : 0);
+    return n < 0 ? 0 : n;
 }

@@ -7,6 +7,10 @@
 
 #include "rag_db.h"
 #include "rag_log.h"
+#include "rag_store_feedback.h"
+#include "rag_store_messages.h"
+#include "rag_store_outbox.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,26 @@
 #define EMOJI_YES "\xE2\x9C\x85"      /* ✅ */
 #define EMOJI_NO "\xE2\x9D\x8C"       /* ❌ */
 #define EMOJI_EYES "\xF0\x9F\x91\x80" /* 👀 */
+#define LOOKUP_HELD_MAX 100 /* messages held per thread being looked up */
+
+/* One message, copied out of its JSON so it can wait for a lookup. */
+typedef struct held_msg {
+    struct held_msg *next;
+    char *id, *channel, *guild, *author, *content, *ref_author;
+    int author_bot, mentions;
+} held_msg;
+
+/* GET /channels/<id> in flight for a thread we have no row for; the
+ * messages that arrive meanwhile wait here, in order. */
+struct rag_lookup {
+    rag_lookup *next;
+    rag_bot *b;
+    char channel[32];
+    held_msg *head, *tail;
+    unsigned n;
+};
+
+static void handle_message(rag_bot *b, const held_msg *m, int tracked_now);
 
 /* Inserts the thread row if its parent is a configured forum; returns 1
  * when the thread is (now) tracked. */
@@ -24,45 +48,30 @@ rag_events_track_thread(rag_bot *b, const char *thread_id, const char *guild_id,
                         const char *owner)
 {
     char *coll = rag_bot_forum_collection(b, guild_id, parent_id);
-    const char *p[6];
+    rag_thread_new t;
     int rc;
 
     if (coll == NULL)
         return 0;
-    p[0] = thread_id;
-    p[1] = guild_id;
-    p[2] = parent_id;
-    p[3] = name;
-    p[4] = coll;
-    p[5] = owner;
-    rc = rag_db_exec(
-        b->db,
-        "INSERT INTO threads (thread_id, guild_id, forum_channel_id, title,"
-        " collection, author_id) VALUES ($1, $2, $3, $4, $5, $6) "
-        "ON CONFLICT (thread_id) DO NOTHING",
-        6, p);
-    if (rc == 0)
+    t.thread_id = thread_id;
+    t.guild_id = guild_id;
+    t.forum_id = parent_id;
+    t.title = name;
+    t.collection = coll;
+    t.author_id = owner;
+    rc = rag_store_threads_track(b->db, &t);
+    if (rc == 1)
         rag_info("msg=\"thread tracked\" thread=%s collection=%s", thread_id,
                  coll);
     free(coll);
-    return rc == 0;
+    return rc >= 0;
 }
 
 static void
-on_thread_create(rag_bot *b, yajl_val d)
+mark_untracked(rag_bot *b, const char *id)
 {
-    const char *id = rag_json_str(d, "id", NULL),
-               *guild = rag_json_str(d, "guild_id", NULL),
-               *parent = rag_json_str(d, "parent_id", NULL);
-
-    if (!id || !guild || !parent)
-        return;
-    if (!rag_events_track_thread(b, id, guild, parent,
-                                 rag_json_str(d, "name", NULL),
-                                 rag_json_str(d, "owner_id", NULL))) {
-        snprintf(b->untracked[b->untracked_next % 256], 24, "%s", id);
-        b->untracked_next++;
-    }
+    snprintf(b->untracked[b->untracked_next % 256], 24, "%s", id);
+    b->untracked_next++;
 }
 
 static int
@@ -77,127 +86,72 @@ known_untracked(rag_bot *b, const char *id)
 }
 
 static void
+on_thread_create(rag_bot *b, yajl_val d)
+{
+    const char *id = rag_json_str(d, "id", NULL),
+               *guild = rag_json_str(d, "guild_id", NULL),
+               *parent = rag_json_str(d, "parent_id", NULL);
+
+    if (!id || !guild || !parent)
+        return;
+    if (!rag_events_track_thread(b, id, guild, parent,
+                                 rag_json_str(d, "name", NULL),
+                                 rag_json_str(d, "owner_id", NULL)))
+        mark_untracked(b, id);
+}
+
+static void
 on_thread_update(rag_bot *b, yajl_val d)
 {
-    const char *id = rag_json_str(d, "id", NULL);
+    const char *id = rag_json_str(d, "id", NULL),
+               *name = rag_json_str(d, "name", NULL);
     int archived = rag_json_bool(d, "thread_metadata", "archived", NULL);
     int locked = rag_json_bool(d, "thread_metadata", "locked", NULL);
-    const char *p[2];
-    PGresult *r;
+    int open = !(archived == 1 || locked == 1);
 
     if (!id || archived < 0)
         return;
-    p[0] = id;
-    p[1] = (archived == 1 || locked == 1) ? "false" : "true";
-    r = rag_db_query(b->db,
-                     "UPDATE threads SET open = $2::boolean WHERE "
-                     "thread_id = $1 AND open <> $2::boolean "
-                     "RETURNING 1",
-                     2, p);
-    if (r && PQntuples(r) == 1)
-        rag_info("msg=\"thread state synced\" thread=%s open=%s", id, p[1]);
-    PQclear(r);
+    /* Discord told us about it: it is there and we can see it */
+    if (rag_store_threads_reachable(b->db, id) == 1)
+        rag_info("msg=\"thread reachable again\" thread=%s", id);
+    if (rag_store_threads_set_open(b->db, id, open) == 1)
+        rag_info("msg=\"thread state synced\" thread=%s open=%d", id, open);
     /* a renamed post keeps its title in step */
-    p[1] = rag_json_str(d, "name", NULL);
-    if (p[1])
-        rag_db_exec(b->db,
-                    "UPDATE threads SET title = $2 WHERE thread_id = $1 "
-                    "AND title IS DISTINCT FROM $2",
-                    2, p);
+    if (name)
+        rag_store_threads_set_title(b->db, id, name);
 }
 
 static void
 on_thread_delete(rag_bot *b, yajl_val d)
 {
-    const char *p[] = {rag_json_str(d, "id", NULL)};
+    const char *id = rag_json_str(d, "id", NULL);
 
-    if (p[0])
-        rag_db_exec(b->db,
-                    "UPDATE threads SET open = false WHERE "
-                    "thread_id = $1 AND open",
-                    1, p);
+    /* deleted: closed, and nothing more is sent there */
+    if (id && rag_store_threads_set_open(b->db, id, 0) >= 0 &&
+        rag_store_threads_unreachable(b->db, id, "unknown_channel") == 1)
+        rag_info("msg=\"thread deleted\" thread=%s", id);
 }
 
-/* Learns a thread we have no row for (starter message first). */
-static int
-fetch_thread(rag_bot *b, const char *channel_id)
+/* --- messages ------------------------------------------------------------ */
+
+static char *
+dup_or_null(const char *s)
 {
-    rag_buf path;
-    rag_rest_resp resp;
-    yajl_val v = NULL;
-    int tracked = 0;
-
-    rag_buf_init(&path, 128);
-    rag_buf_printf(&path, "/channels/%s", channel_id);
-    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
-        resp.status == 200) {
-        v = rag_json_parse(resp.body.data, resp.body.len);
-        if (v && rag_json_str(v, "parent_id", NULL))
-            tracked = rag_events_track_thread(
-                b, channel_id, rag_json_str(v, "guild_id", NULL),
-                rag_json_str(v, "parent_id", NULL), rag_json_str(v, "name", NULL),
-                rag_json_str(v, "owner_id", NULL));
-    }
-    yajl_tree_free(v);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-    return tracked;
+    return s ? strdup(s) : NULL;
 }
 
-/* Sends the controller once per thread (nonce makes a retry safe) and
- * records its id. */
 static void
-ensure_controller(rag_bot *b, const char *thread_id)
+held_free(held_msg *m)
 {
-    const char *p[2] = {thread_id, NULL};
-    PGresult *r;
-    rag_controller c;
-    rag_buf body, path, key;
-    rag_rest_resp resp;
-    char nonce[RAG_NONCE_LEN + 1];
-    yajl_val v = NULL;
-
-    r = rag_db_query(b->db,
-                     "SELECT author_id FROM threads WHERE "
-                     "thread_id = $1 AND thread_controller_id IS NULL",
-                     1, p);
-    if (r == NULL || PQntuples(r) != 1) {
-        PQclear(r);
+    if (m == NULL)
         return;
-    }
-    memset(&c, 0, sizeof(c));
-    c.thread_id = thread_id;
-    c.author_id = PQgetvalue(r, 0, 0);
-    c.bot_id = b->bot_id;
-    c.open = 1;
-    rag_buf_init(&body, 16384);
-    rag_buf_init(&path, 128);
-    rag_buf_init(&key, 128);
-    rag_buf_init(&resp.body, 0);
-    rag_buf_printf(&key, "controller:%s", thread_id);
-    rag_embed_nonce(key.data, 0, nonce);
-    c.nonce = nonce;
-    rag_embed_controller_json(&body, &c);
-    rag_buf_printf(&path, "/channels/%s/messages", thread_id);
-    if (rag_rest_call(b->rest, "POST", path.data, body.data, &resp) == 0 &&
-        resp.status / 100 == 2) {
-        v = rag_json_parse(resp.body.data, resp.body.len);
-        p[1] = rag_json_str(v, "id", NULL);
-        if (p[1])
-            rag_db_exec(b->db,
-                        "UPDATE threads SET thread_controller_id = "
-                        "$2 WHERE thread_id = $1",
-                        2, p);
-    } else {
-        rag_warn("msg=\"controller post failed\" thread=%s status=%ld",
-                 thread_id, resp.status);
-    }
-    yajl_tree_free(v);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&body);
-    rag_buf_free(&path);
-    rag_buf_free(&key);
-    PQclear(r);
+    free(m->id);
+    free(m->channel);
+    free(m->guild);
+    free(m->author);
+    free(m->content);
+    free(m->ref_author);
+    free(m);
 }
 
 static int
@@ -215,112 +169,231 @@ mentions_user(yajl_val mentions, const char *id)
     return 0;
 }
 
+/* Copies what the handlers need out of a message object; NULL when it
+ * lacks an id, channel or author (or memory ran out). */
+static held_msg *
+held_from_json(rag_bot *b, yajl_val d, const char *guild_id)
+{
+    held_msg *m;
+    const char *id = rag_json_str(d, "id", NULL),
+               *channel = rag_json_str(d, "channel_id", NULL),
+               *author = rag_json_str(d, "author", "id", NULL);
+
+    if (!id || !channel || !author || (m = calloc(1, sizeof(*m))) == NULL)
+        return NULL;
+    m->id = strdup(id);
+    m->channel = strdup(channel);
+    m->author = strdup(author);
+    m->guild =
+        dup_or_null(guild_id ? guild_id : rag_json_str(d, "guild_id", NULL));
+    m->content = dup_or_null(rag_json_str(d, "content", NULL));
+    m->ref_author = dup_or_null(
+        rag_json_str(d, "referenced_message", "author", "id", NULL));
+    m->author_bot = rag_json_bool(d, "author", "bot", NULL) == 1;
+    m->mentions = mentions_user(rag_json_get(d, "mentions", NULL), b->bot_id);
+    if (!m->id || !m->channel || !m->author) {
+        held_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static rag_lookup *
+lookup_find(rag_bot *b, const char *channel)
+{
+    rag_lookup *l;
+
+    for (l = b->lookups; l; l = l->next)
+        if (strcmp(l->channel, channel) == 0)
+            return l;
+    return NULL;
+}
+
+static void
+lookup_hold(rag_lookup *l, held_msg *m)
+{
+    if (l->n >= LOOKUP_HELD_MAX) {
+        held_free(m);
+        return;
+    }
+    if (l->tail)
+        l->tail->next = m;
+    else
+        l->head = m;
+    l->tail = m;
+    l->n++;
+}
+
+/* GET /channels/<id> answered: track the thread if it is a forum post
+ * of a configured forum, then handle the messages held meanwhile. */
+static void
+lookup_done(void *ud, const rag_rest_result *res)
+{
+    rag_lookup *l = ud, **pp;
+    rag_bot *b = l->b;
+    held_msg *m, *next;
+    int tracked = 0;
+
+    for (pp = &b->lookups; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    if (!res->cancelled && res->status == 200) {
+        yajl_val v = rag_json_parse(res->body, res->body_len);
+        if (v && rag_json_str(v, "parent_id", NULL))
+            tracked = rag_events_track_thread(
+                b, l->channel, rag_json_str(v, "guild_id", NULL),
+                rag_json_str(v, "parent_id", NULL),
+                rag_json_str(v, "name", NULL),
+                rag_json_str(v, "owner_id", NULL));
+        yajl_tree_free(v);
+        if (!tracked)
+            mark_untracked(b, l->channel);
+    } else if (!res->cancelled && res->status / 100 == 4) {
+        mark_untracked(b, l->channel); /* gone or not ours */
+    }
+    for (m = l->head; m; m = next) {
+        next = m->next;
+        if (tracked)
+            handle_message(b, m, 1);
+        held_free(m);
+    }
+    free(l);
+}
+
+/* Starts a lookup for m's channel, holding m; 0, or -1 (m not taken). */
+static int
+lookup_start(rag_bot *b, held_msg *m)
+{
+    rag_lookup *l = calloc(1, sizeof(*l));
+    char path[64];
+
+    if (l == NULL)
+        return -1;
+    l->b = b;
+    snprintf(l->channel, sizeof(l->channel), "%s", m->channel);
+    snprintf(path, sizeof(path), "/channels/%s", m->channel);
+    if (rag_rest_submit(b->rest, "GET", path, NULL, lookup_done, l) != 0) {
+        free(l);
+        return -1;
+    }
+    lookup_hold(l, m);
+    l->next = b->lookups;
+    b->lookups = l;
+    return 0;
+}
+
+/* One notice per banned user and guild. */
 static void
 ban_notice(rag_bot *b, const char *guild, const char *user, const char *channel)
 {
-    const char *p[] = {guild, user};
-    PGresult *r;
     char text[256];
+    rag_buf body;
+    int told = -1;
 
-    r = rag_db_query(b->db,
-                     "INSERT INTO ban_notices (guild_id, user_id) "
-                     "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
-                     2, p);
-    if (r && PQntuples(r) == 1) {
-        snprintf(text, sizeof(text),
-                 "<@%s>, you have been banned from "
-                 "using the help bot, so it will not answer you.",
-                 user);
-        rag_bot_post_embed(b, channel, "Banned", text, RAG_COLOR_ERROR, NULL,
-                           0);
-        rag_info("msg=\"ban notice sent\" user=%s", user);
+    rag_buf_init(&body, 16384);
+    snprintf(text, sizeof(text),
+             "<@%s>, you have been banned from "
+             "using the help bot, so it will not answer you.",
+             user);
+    if (rag_embed_simple(&body, "Banned", text, RAG_COLOR_ERROR) == 0 &&
+        rag_db_begin(b->db) == 0) {
+        told =
+            rag_store_outbox_ban_notice(b->db, guild, user, channel, body.data);
+        if (told <= 0 || rag_db_commit(b->db) < 0) {
+            rag_db_rollback(b->db);
+            told = told > 0 ? -1 : told;
+        }
     }
-    PQclear(r);
+    if (told == 1)
+        rag_info("msg=\"ban notice queued\" user=%s", user);
+    rag_buf_free(&body);
+}
+
+/* The message in a tracked thread: stored once (the trigger asks for
+ * the answer) and, in the same transaction, the controller (for a new
+ * post) and the 👀 reaction are recorded for delivery. */
+static void
+handle_message(rag_bot *b, const held_msg *m, int tracked_now)
+{
+    rag_user_message um;
+    int first = strcmp(m->id, m->channel) == 0, state, replies, stored;
+
+    state = rag_store_threads_state(b->db, m->channel);
+    if (state <= 0)
+        return;
+    if (rag_bot_is_banned(b, m->guild, m->author)) {
+        ban_notice(b, m->guild, m->author, m->channel);
+        return;
+    }
+    replies = m->ref_author && strcmp(m->ref_author, b->bot_id) == 0;
+    memset(&um, 0, sizeof(um));
+    um.thread_id = m->channel;
+    um.message_id = m->id;
+    um.author_id = m->author;
+    um.content = m->content;
+    um.first = first;
+    um.mentions_bot = m->mentions;
+    um.replies_to_bot = replies;
+    if (rag_db_begin(b->db) < 0)
+        return;
+    /* the AFTER INSERT trigger enqueues the answer job when warranted */
+    stored = rag_store_messages_insert_user(b->db, &um);
+    if (stored != 1)
+        goto rollback; /* a replayed dispatch, or an error (logged) */
+    if ((first || tracked_now) &&
+        rag_store_outbox_controller(b->db, m->channel) < 0)
+        goto rollback;
+    if ((first || ((m->mentions || replies) && state == 1)) &&
+        rag_store_outbox_react(b->db, m->channel, m->id, EMOJI_EYES, "eyes") <
+            0)
+        goto rollback;
+    /* a message there: the channel is alive again */
+    if (rag_store_threads_reachable(b->db, m->channel) < 0)
+        goto rollback;
+    if (rag_db_commit(b->db) < 0)
+        return;
+    rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
+             "mention=%d reply=%d",
+             m->channel, m->id, first, m->mentions, replies);
+    return;
+rollback:
+    rag_db_rollback(b->db);
 }
 
 void
 rag_events_message(rag_bot *b, yajl_val d, const char *guild_id)
 {
-    const char *id = rag_json_str(d, "id", NULL),
-               *channel = rag_json_str(d, "channel_id", NULL),
-               *guild = guild_id ? guild_id : rag_json_str(d, "guild_id", NULL),
-               *author = rag_json_str(d, "author", "id", NULL),
-               *content = rag_json_str(d, "content", NULL),
-               *ref_author =
-                   rag_json_str(d, "referenced_message", "author", "id", NULL);
-    const char *p[7];
-    PGresult *r = NULL, *ins = NULL;
-    int first, mentions, replies, open = 0, tracked_now = 0;
+    held_msg *m = held_from_json(b, d, guild_id);
+    rag_lookup *l;
+    int first, state;
 
-    if (!id || !channel || !author ||
-        rag_json_bool(d, "author", "bot", NULL) == 1 ||
-        strcmp(author, b->bot_id) == 0)
+    if (m == NULL)
         return;
-    first = strcmp(id, channel) == 0;
-    mentions = mentions_user(rag_json_get(d, "mentions", NULL), b->bot_id);
-    p[0] = channel;
-    r = rag_db_query(b->db,
-                     "SELECT open AND NOT solved FROM threads "
-                     "WHERE thread_id = $1",
-                     1, p);
-    if (r == NULL)
+    if (m->author_bot || strcmp(m->author, b->bot_id) == 0)
+        goto done;
+    /* a thread being looked up: keep the order of its messages */
+    if ((l = lookup_find(b, m->channel)) != NULL) {
+        lookup_hold(l, m);
         return;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        r = NULL;
-        /* a starter message, or a mention in a post from before the
-         * bot's time, can reveal a forum thread we have no row for */
-        if (!(first || mentions) || known_untracked(b, channel))
-            return;
-        if (!fetch_thread(b, channel)) {
-            snprintf(b->untracked[b->untracked_next % 256], 24, "%s", channel);
-            b->untracked_next++;
-            return;
-        }
-        tracked_now = 1;
-        r = rag_db_query(b->db,
-                         "SELECT open AND NOT solved FROM threads "
-                         "WHERE thread_id = $1",
-                         1, p);
-        if (r == NULL || PQntuples(r) == 0)
-            goto done;
     }
-    open = PQgetvalue(r, 0, 0)[0] == 't';
-    if (rag_bot_is_banned(b, guild, author)) {
-        ban_notice(b, guild, author, channel);
+    state = rag_store_threads_state(b->db, m->channel);
+    if (state < 0)
+        goto done;
+    if (state > 0) {
+        handle_message(b, m, 0);
         goto done;
     }
-    replies = ref_author && strcmp(ref_author, b->bot_id) == 0;
-    p[0] = channel;
-    p[1] = id;
-    p[2] = author;
-    p[3] = content ? content : "";
-    p[4] = first ? "true" : "false";
-    p[5] = mentions ? "true" : "false";
-    p[6] = replies ? "true" : "false";
-    /* the AFTER INSERT trigger enqueues the answer job when warranted */
-    ins = rag_db_query(
-        b->db,
-        "INSERT INTO messages (thread_id, message_id, author_id, content, "
-        "first_message, mentions_bot, replies_to_bot, processed) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, true) "
-        "ON CONFLICT (thread_id, message_id) DO NOTHING RETURNING 1",
-        7, p);
-    if (ins == NULL || PQntuples(ins) == 0)
-        goto done; /* replayed dispatch */
-    rag_info("msg=\"message stored\" thread=%s message=%s first=%d "
-             "mention=%d reply=%d",
-             channel, id, first, mentions, replies);
-    if (first || tracked_now)
-        ensure_controller(b, channel);
-    if (first) {
-        rag_bot_react(b, channel, id, EMOJI_EYES);
-    } else if ((mentions || replies) && open) {
-        rag_bot_react(b, channel, id, EMOJI_EYES);
-    }
+    /* a starter message, or a mention in a post from before the bot's
+     * time, can reveal a forum thread we have no row for */
+    first = strcmp(m->id, m->channel) == 0;
+    if (!(first || m->mentions) || known_untracked(b, m->channel))
+        goto done;
+    if (lookup_start(b, m) == 0)
+        return;
 done:
-    PQclear(ins);
-    PQclear(r);
+    held_free(m);
 }
 
 static void
@@ -330,92 +403,50 @@ on_reaction(rag_bot *b, yajl_val d, int add)
                *msg = rag_json_str(d, "message_id", NULL),
                *guild = rag_json_str(d, "guild_id", NULL),
                *emoji = rag_json_str(d, "emoji", "name", NULL);
-    const char *p[4], *vote, *col;
-    PGresult *r = NULL, *x = NULL;
-    char thread[64], author[64], solved_by[64];
-    int may_solve, changed = 0;
+    const char *vote;
+    rag_thread_ref t;
+    int may_solve, voted, changed = 0;
 
     if (!user || !msg || !emoji || strcmp(user, b->bot_id) == 0)
         return;
-    if (strcmp(emoji, EMOJI_YES) == 0) {
+    if (strcmp(emoji, EMOJI_YES) == 0)
         vote = "up";
-        col = "solved_votes";
-    } else if (strcmp(emoji, EMOJI_NO) == 0) {
+    else if (strcmp(emoji, EMOJI_NO) == 0)
         vote = "down";
-        col = "failed_votes";
-    } else {
+    else
         return;
-    }
-    p[0] = msg;
-    r = rag_db_query(b->db,
-                     "SELECT thread_id, coalesce(author_id, ''), "
-                     "coalesce(solved_by, '') FROM threads "
-                     "WHERE thread_controller_id = $1",
-                     1, p);
-    if (r == NULL || PQntuples(r) != 1)
-        goto done;
-    snprintf(thread, sizeof(thread), "%s", PQgetvalue(r, 0, 0));
-    snprintf(author, sizeof(author), "%s", PQgetvalue(r, 0, 1));
-    snprintf(solved_by, sizeof(solved_by), "%s", PQgetvalue(r, 0, 2));
-    if (rag_bot_is_banned(b, guild, user))
-        goto done;
-    may_solve = strcmp(user, author) == 0 ||
-                (add && rag_bot_is_mod(
-                            b, guild, rag_json_get(d, "member", "roles", NULL))) ||
-                (!add && strcmp(user, solved_by) == 0);
+    if (rag_store_threads_by_controller(b->db, msg, &t) != 1 ||
+        rag_bot_is_banned(b, guild, user))
+        return;
+    /* only the author (or a mod) marks solved, and only the author or
+     * whoever solved it takes it back; a vote never closes */
+    may_solve =
+        strcmp(user, t.author_id) == 0 ||
+        (add &&
+         rag_bot_is_mod(b, guild, rag_json_get(d, "member", "roles", NULL))) ||
+        (!add && strcmp(user, t.solved_by) == 0);
+    /* the feedback row and the solved mark change together */
     if (rag_db_begin(b->db) < 0)
-        goto done;
-    p[0] = thread;
-    p[1] = user;
-    p[2] = vote;
-    /* one vote per user: the feedback row is the truth, the thread's
-     * counters follow it in the same transaction */
-    x = rag_db_query(
-        b->db,
-        add ? "INSERT INTO feedback (thread_id, user_id, vote) VALUES "
-              "($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1"
-            : "DELETE FROM feedback WHERE thread_id = $1 AND user_id = $2 "
-              "AND vote = $3 RETURNING 1",
-        3, p);
-    if (x == NULL)
+        return;
+    voted = add ? rag_store_feedback_add(b->db, t.thread_id, user, vote)
+                : rag_store_feedback_remove(b->db, t.thread_id, user, vote);
+    if (voted < 0)
         goto rollback;
-    if (PQntuples(x) == 1) {
-        char sql[256];
-        snprintf(sql, sizeof(sql),
-                 "UPDATE threads SET %s = greatest(0, %s "
-                 "%s 1) WHERE thread_id = $1",
-                 col, col, add ? "+" : "-");
-        if (rag_db_exec(b->db, sql, 1, p) < 0)
-            goto rollback;
-    }
-    PQclear(x);
-    x = NULL;
-    /* only the author (or a mod) marks solved; a vote never closes */
     if (strcmp(vote, "up") == 0 && may_solve) {
-        x = rag_db_query(
-            b->db,
-            add ? "UPDATE threads SET solved = true, solved_by = $2, "
-                  "solved_at = now() WHERE thread_id = $1 AND NOT solved "
-                  "RETURNING 1"
-                : "UPDATE threads SET solved = false WHERE thread_id = $1 AND "
-                  "solved RETURNING 1",
-            2, p);
-        if (x == NULL)
+        changed = add ? rag_store_threads_solve(b->db, t.thread_id, user)
+                      : rag_store_threads_unsolve(b->db, t.thread_id);
+        /* the controller shows the solved status */
+        if (changed < 0 ||
+            (changed && rag_store_outbox_edit(b->db, t.thread_id) < 0))
             goto rollback;
-        changed = PQntuples(x) == 1;
     }
     if (rag_db_commit(b->db) < 0)
-        goto done;
+        return;
     rag_info("msg=\"vote %s\" thread=%s vote=%s solved_change=%d",
-             add ? "added" : "removed", thread, vote, changed);
-    if (changed)
-        rag_bot_controller_refresh(b, thread);
-    goto done;
+             add ? "added" : "removed", t.thread_id, vote, changed);
+    return;
 rollback:
     rag_db_rollback(b->db);
-done:
-    PQclear(x);
-    PQclear(r);
 }
 
 /* Once per process: say so in each guild's logging channel, as the
@@ -423,22 +454,16 @@ done:
 static void
 announce_login(rag_bot *b)
 {
-    PGresult *r;
-    char text[128];
-    int i;
+    char **ch = rag_bot_logging_channels(b), text[128];
+    size_t i;
 
     b->announced = 1;
-    r = rag_db_query(b->db,
-                     "SELECT DISTINCT logging_channel_id FROM "
-                     "guild_config WHERE logging_channel_id IS NOT NULL",
-                     0, NULL);
     snprintf(text, sizeof(text), "The bot has logged in as <@%s>.", b->bot_id);
-    for (i = 0; r && i < PQntuples(r); i++)
-        if (rag_bot_post_embed(b, PQgetvalue(r, i, 0), "Bot online", text,
-                               RAG_COLOR_INFO, NULL, 0) < 0)
-            rag_warn("msg=\"login notice failed\" channel=%s",
-                     PQgetvalue(r, i, 0));
-    PQclear(r);
+    for (i = 0; ch && ch[i]; i++)
+        if (rag_bot_post_embed(b, ch[i], "Bot online", text, RAG_COLOR_INFO) <
+            0)
+            rag_warn("msg=\"login notice failed\" channel=%s", ch[i]);
+    rag_bot_list_free(ch);
 }
 
 static void
@@ -452,9 +477,7 @@ on_ready(rag_bot *b, yajl_val d)
     if (!b->app_id[0] && app)
         snprintf(b->app_id, sizeof(b->app_id), "%s", app);
     rag_info("msg=\"logged in\" user=%s application=%s", b->bot_id, b->app_id);
-    if (!b->commands_registered && b->app_id[0] &&
-        rag_commands_register(b) == 0)
-        b->commands_registered = 1;
+    rag_commands_ready(b); /* registered if the set changed */
     if (!b->announced)
         announce_login(b);
     /* a fresh session replays nothing: look for what we missed */

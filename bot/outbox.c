@@ -6,63 +6,139 @@
 
 #include "rag_db.h"
 #include "rag_log.h"
+#include "rag_store_outbox.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BATCH 10
-#define MAX_ATTEMPTS 10
+#define MAX_INFLIGHT 50 /* replies being delivered at once */
+
+void
+rag_outbox_classify(long status, int code, rag_outbox_verdict *v)
+{
+    static const struct {
+        int code, gone;
+        const char *failure;
+    } codes[] = {
+        {10003, 1, "unknown_channel"}, {50001, 1, "missing_access"},
+        {10008, 0, "unknown_message"}, {50013, 0, "missing_permissions"},
+        {50083, 0, "archived_thread"}, {160005, 0, "thread_locked"},
+        {10014, 0, "unknown_emoji"},   {50006, 0, "invalid_request"},
+        {50035, 0, "invalid_request"},
+    };
+    size_t i;
+
+    memset(v, 0, sizeof(*v));
+    if (status == 0) {
+        v->failure = "no_response";
+        return;
+    }
+    if (status >= 500) {
+        v->failure = "server_error";
+        return;
+    }
+    if (status == 429) {
+        v->failure = "rate_limited";
+        return;
+    }
+    if (status == 401) {
+        v->failure = "unauthorized"; /* the token: not this delivery's */
+        return;
+    }
+    v->permanent = status >= 400;
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (codes[i].code == code) {
+            v->channel_gone = codes[i].gone;
+            v->failure = codes[i].failure;
+            return;
+        }
+    v->failure = status == 404   ? "not_found"
+                 : status == 403 ? "forbidden"
+                 : status == 400 ? "invalid_request"
+                                 : "rejected";
+}
 
 int
 rag_outbox_permanent(long status, int code)
 {
-    /* 10003 Unknown Channel, 10008 Unknown Message, 50001 Missing
-     * Access, 50013 Missing Permissions, 50083 archived thread */
-    if (status == 404 || status == 403 || status == 400)
-        return 1;
-    return code == 10003 || code == 50001 || code == 50013 || code == 50083;
+    rag_outbox_verdict v;
+
+    rag_outbox_classify(status, code, &v);
+    return v.permanent;
+}
+
+void
+rag_outbox_failed_request(rag_bot *b, const char *thread_id, const char *what,
+                          const rag_rest_result *res, rag_outbox_verdict *v,
+                          char *why, size_t whylen)
+{
+    char desc[160];
+
+    rag_outbox_classify(res->status, res->code, v);
+    rag_rest_describe(res->status, res->code, res->error, desc, sizeof(desc));
+    snprintf(why, whylen, "%s: status %ld code %d: %s", what, res->status,
+             res->code, desc);
+    if (v->channel_gone &&
+        rag_store_threads_unreachable(b->db, thread_id, v->failure) == 1)
+        rag_warn("msg=\"thread unreachable, its deliveries stop\" "
+                 "thread=%s reason=%s",
+                 thread_id, v->failure);
+}
+
+/* One reply in flight: its message bodies, posted one after another. */
+typedef struct {
+    rag_bot *b;
+    rag_outbox_reply r;
+    rag_buf *bodies;
+    long n, i;
+    char first_id[32];
+    char path[128];
+    yajl_val recent; /* the thread's recent messages, on a retry */
+} reply_job;
+
+static void
+job_free(reply_job *j)
+{
+    long i;
+
+    j->b->outbox_inflight--;
+    yajl_tree_free(j->recent);
+    for (i = 0; i < j->n; i++)
+        rag_buf_free(&j->bodies[i]);
+    free(j->bodies);
+    free(j->r.content);
+    free(j->r.sources);
+    free(j);
 }
 
 static void
-mark_failed(rag_bot *b, const char *thread, const char *msg, const char *why,
-            int permanent)
+job_failed(reply_job *j, const char *why, const char *failure, int permanent)
 {
-    const char *p[] = {thread, msg, why, b->worker_id};
+    rag_bot *b = j->b;
 
-    /* a permanent failure is processed with no discord_message_id;
-     * otherwise the lease is pushed out with backoff (attempts^2 s) */
-    rag_db_exec(
-        b->db,
-        permanent
-            ? "UPDATE messages SET processed = true, last_error = $3, "
-              "lease_until = NULL, locked_by = NULL WHERE thread_id = $1 AND "
-              "message_id = $2 AND locked_by = $4"
-            : "UPDATE messages SET last_error = $3, locked_by = NULL, "
-              "lease_until = now() + make_interval(secs => "
-              "least(300, delivery_attempts * delivery_attempts)), "
-              "processed = delivery_attempts >= 10 "
-              "WHERE thread_id = $1 AND message_id = $2 AND locked_by = $4",
-        4, p);
+    rag_store_outbox_reply_failed(b->db, j->r.thread_id, j->r.message_id,
+                                  b->worker_id, why, failure, permanent,
+                                  b->retry_backoff_ms, b->max_attempts);
     rag_warn("msg=\"reply delivery failed\" thread=%s message=%s "
              "permanent=%d error=\"%s\"",
-             thread, msg, permanent, why);
+             j->r.thread_id, j->r.message_id, permanent, why);
+    job_free(j);
 }
 
-/* First embed's description of a message body we built or fetched. */
+/* The first embed's field of a message body we built or fetched. */
 static const char *
-first_desc(yajl_val msg)
+first_embed(yajl_val msg, const char *field)
 {
     yajl_val e = rag_json_get(msg, "embeds", NULL);
 
     if (e == NULL || !YAJL_IS_ARRAY(e) || e->u.array.len == 0)
         return NULL;
-    return rag_json_str(e->u.array.values[0], "description", NULL);
+    return rag_json_str(e->u.array.values[0], field, NULL);
 }
 
-/* On a retry, Discord's nonce memory (a few minutes) may have lapsed:
- * look for the part among the bot's recent messages in the thread.
- * Returns the existing message id in out, or "" if not found. */
 /* Creation time in ms of a snowflake id. */
 static long long
 snowflake_ms(const char *id)
@@ -70,24 +146,36 @@ snowflake_ms(const char *id)
     return (long long)(strtoull(id, NULL, 10) >> 22) + 1420070400000LL;
 }
 
-static void
-find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
-            char *out, size_t outlen)
+static int
+same(const char *a, const char *b)
 {
-    yajl_val mine = rag_json_parse(body, strlen(body));
-    const char *want = first_desc(mine);
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+void
+rag_outbox_find_posted(rag_bot *b, yajl_val recent, const char *body,
+                       long long since_ms, int title_only, char *out,
+                       size_t outlen)
+{
+    yajl_val mine;
+    const char *title, *desc;
     size_t i;
 
     out[0] = '\0';
-    for (i = 0;
-         want && recent && YAJL_IS_ARRAY(recent) && i < recent->u.array.len;
-         i++) {
+    if (recent == NULL || !YAJL_IS_ARRAY(recent) || !b->bot_id[0])
+        return;
+    mine = rag_json_parse(body, strlen(body));
+    title = first_embed(mine, "title");
+    desc = first_embed(mine, "description");
+    for (i = 0; (title || desc) && i < recent->u.array.len; i++) {
         yajl_val m = recent->u.array.values[i];
         const char *author = rag_json_str(m, "author", "id", NULL),
-                   *id = rag_json_str(m, "id", NULL), *d = first_desc(m);
-        /* only messages posted after the reply was written */
-        if (id && author && d && strcmp(author, b->bot_id) == 0 &&
-            snowflake_ms(id) >= since_ms && strcmp(d, want) == 0) {
+                   *id = rag_json_str(m, "id", NULL);
+        /* only the bot's messages, posted after the intent was written */
+        if (id && author && strcmp(author, b->bot_id) == 0 &&
+            snowflake_ms(id) >= since_ms &&
+            same(first_embed(m, "title"), title) &&
+            (title_only || same(first_embed(m, "description"), desc))) {
             snprintf(out, outlen, "%s", id);
             break;
         }
@@ -95,160 +183,167 @@ find_posted(rag_bot *b, yajl_val recent, const char *body, long long since_ms,
     yajl_tree_free(mine);
 }
 
-static yajl_val
-recent_messages(rag_bot *b, const char *thread)
-{
-    rag_buf path;
-    rag_rest_resp resp;
-    yajl_val v = NULL;
+static void post_next(reply_job *j);
 
-    rag_buf_init(&path, 128);
-    rag_buf_printf(&path, "/channels/%s/messages?limit=100", thread);
-    if (rag_rest_call(b->rest, "GET", path.data, NULL, &resp) == 0 &&
-        resp.status == 200)
-        v = rag_json_parse(resp.body.data, resp.body.len);
-    rag_buf_free(&resp.body);
-    rag_buf_free(&path);
-    return v;
+/* All parts are out: record it and, in the same transaction, what the
+ * controller needs now that the thread is answered. */
+static void
+job_done(reply_job *j)
+{
+    rag_bot *b = j->b;
+    int rc = -1;
+
+    if (rag_db_begin(b->db) == 0) {
+        rc = rag_store_outbox_reply_delivered(
+            b->db, j->r.thread_id, j->r.message_id, j->first_id, b->worker_id);
+        if (rc == 1 &&
+            rag_store_outbox_controller_followups(b->db, j->r.thread_id) < 0)
+            rc = -1;
+        if (rc < 0)
+            rag_db_rollback(b->db); /* the lease runs out, then a retry */
+        else if (rag_db_commit(b->db) < 0)
+            rc = -1;
+    }
+    if (rc == 1)
+        rag_info("msg=\"reply delivered\" thread=%s message=%s parts=%ld "
+                 "discord_id=%s",
+                 j->r.thread_id, j->r.message_id, j->n, j->first_id);
+    else if (rc == 0)
+        rag_warn("msg=\"lease lost before recording delivery\" thread=%s "
+                 "message=%s",
+                 j->r.thread_id, j->r.message_id);
+    job_free(j);
 }
 
 static void
-deliver(rag_bot *b, const char *thread, const char *msg, const char *content,
-        const char *sources, int abstained, int attempt, long long created_ms)
+part_posted(void *ud, const rag_rest_result *res)
 {
-    rag_buf *bodies = NULL, path;
-    long n, i;
-    char first_id[32] = "", why[160], found[32];
-    const char *p[4];
-    PGresult *r;
-    yajl_val recent = NULL;
+    reply_job *j = ud;
+    char why[256];
+    rag_outbox_verdict verdict;
 
-    n = rag_embed_reply_messages(content, sources, msg, abstained, &bodies);
-    if (n <= 0) {
-        mark_failed(b, thread, msg, "cannot build message", 0);
+    if (res->cancelled) {
+        job_free(j); /* the lease runs out; the nonce covers a retry */
         return;
     }
-    rag_buf_init(&path, 128);
-    rag_buf_printf(&path, "/channels/%s/messages", thread);
-    /* a retry: maybe the last attempt got through before we crashed */
-    if (attempt > 1 && b->bot_id[0])
-        recent = recent_messages(b, thread);
-    for (i = 0; i < n; i++) {
-        rag_rest_resp resp;
-        int rc;
+    if (res->status / 100 == 2) {
+        if (j->i == 0) {
+            yajl_val v = rag_json_parse(res->body, res->body_len);
+            const char *id = rag_json_str(v, "id", NULL);
+            snprintf(j->first_id, sizeof(j->first_id), "%s", id ? id : "");
+            yajl_tree_free(v);
+        }
+        j->i++;
+        post_next(j);
+        return;
+    }
+    rag_outbox_failed_request(j->b, j->r.thread_id, "POST messages", res,
+                              &verdict, why, sizeof(why));
+    job_failed(j, why, verdict.failure, verdict.permanent);
+}
 
-        find_posted(b, recent, bodies[i].data, created_ms - 1000, found,
-                    sizeof(found));
-        if (found[0]) {
-            rag_info("msg=\"reply part already posted\" thread=%s "
-                     "message=%s part=%ld discord_id=%s",
-                     thread, msg, i, found);
-            if (i == 0)
-                snprintf(first_id, sizeof(first_id), "%s", found);
-            continue;
-        }
-        rc = rag_rest_call(b->rest, "POST", path.data, bodies[i].data, &resp);
-        if (rc == 0 && resp.status / 100 == 2) {
-            if (i == 0) {
-                yajl_val v = rag_json_parse(resp.body.data, resp.body.len);
-                const char *id = rag_json_str(v, "id", NULL);
-                snprintf(first_id, sizeof(first_id), "%s", id ? id : "");
-                yajl_tree_free(v);
-            }
-            rag_buf_free(&resp.body);
-            continue;
-        }
-        snprintf(why, sizeof(why), "POST messages: status %ld code %d",
-                 resp.status, resp.code);
-        mark_failed(b, thread, msg, why,
-                    rc == 0 && rag_outbox_permanent(resp.status, resp.code));
-        rag_buf_free(&resp.body);
-        goto done;
+static void
+post_next(reply_job *j)
+{
+    char found[32];
+
+    for (; j->i < j->n; j->i++) {
+        rag_outbox_find_posted(j->b, j->recent, j->bodies[j->i].data,
+                               j->r.created_ms - 1000, 0, found, sizeof(found));
+        if (!found[0])
+            break;
+        rag_info("msg=\"reply part already posted\" thread=%s "
+                 "message=%s part=%ld discord_id=%s",
+                 j->r.thread_id, j->r.message_id, j->i, found);
+        if (j->i == 0)
+            snprintf(j->first_id, sizeof(j->first_id), "%s", found);
     }
-    p[0] = thread;
-    p[1] = msg;
-    p[2] = first_id;
-    p[3] = b->worker_id;
-    r = rag_db_query(
-        b->db,
-        "UPDATE messages SET processed = true, discord_message_id = $3, "
-        "delivered_at = now(), lease_until = NULL, locked_by = NULL, "
-        "last_error = NULL WHERE thread_id = $1 AND message_id = $2 AND "
-        "locked_by = $4 RETURNING 1",
-        4, p);
-    if (r && PQntuples(r) == 1) {
-        rag_info("msg=\"reply delivered\" thread=%s message=%s parts=%ld "
-                 "discord_id=%s",
-                 thread, msg, n, first_id);
-        PQclear(r);
-        p[0] = thread;
-        r = rag_db_query(b->db,
-                         "SELECT thread_controller_id FROM threads "
-                         "WHERE thread_id = $1 AND thread_controller_id "
-                         "IS NOT NULL",
-                         1, p);
-        if (r && PQntuples(r) == 1) {
-            rag_bot_controller_refresh(b, thread);
-            rag_bot_react(b, thread, PQgetvalue(r, 0, 0), "\xE2\x9C\x85");
-            rag_bot_react(b, thread, PQgetvalue(r, 0, 0), "\xE2\x9D\x8C");
-        }
-    } else {
-        rag_warn("msg=\"lease lost before recording delivery\" thread=%s "
-                 "message=%s",
-                 thread, msg);
+    if (j->i == j->n) {
+        job_done(j);
+        return;
     }
-    PQclear(r);
-done:
-    yajl_tree_free(recent);
-    for (i = 0; i < n; i++)
-        rag_buf_free(&bodies[i]);
-    free(bodies);
-    rag_buf_free(&path);
+    if (rag_rest_submit(j->b->rest, "POST", j->path, j->bodies[j->i].data,
+                        part_posted, j) != 0)
+        job_failed(j, "cannot queue the request", "other", 0);
+}
+
+static void
+recent_fetched(void *ud, const rag_rest_result *res)
+{
+    reply_job *j = ud;
+
+    if (res->cancelled) {
+        job_free(j);
+        return;
+    }
+    if (res->status == 200)
+        j->recent = rag_json_parse(res->body, res->body_len);
+    post_next(j);
+}
+
+/* Takes over r (its strings) and starts delivering it. */
+static void
+job_start(rag_bot *b, rag_outbox_reply *r)
+{
+    reply_job *j = calloc(1, sizeof(*j));
+    char path[160];
+
+    if (j == NULL) {
+        free(r->content);
+        free(r->sources);
+        return; /* the lease runs out, then someone retries */
+    }
+    j->b = b;
+    j->r = *r;
+    b->outbox_inflight++;
+    snprintf(j->path, sizeof(j->path), "/channels/%s/messages", r->thread_id);
+    j->n = rag_embed_reply_messages(r->content, r->sources, r->message_id,
+                                    r->abstained, &j->bodies);
+    if (j->n <= 0) {
+        j->n = 0;
+        job_failed(j, "cannot build message", "invalid_request", 0);
+        return;
+    }
+    /* a retry: maybe the last attempt got through before we crashed */
+    if (r->attempts > 1 && b->bot_id[0]) {
+        snprintf(path, sizeof(path), "/channels/%s/messages?limit=100",
+                 r->thread_id);
+        if (rag_rest_submit(b->rest, "GET", path, NULL, recent_fetched, j) == 0)
+            return;
+    }
+    post_next(j);
 }
 
 int
-rag_outbox_run(rag_bot *b, long lease_s)
+rag_outbox_run(rag_bot *b)
 {
-    char lease[32], batch[16];
-    const char *p[] = {b->worker_id, lease, batch};
-    PGresult *r;
+    rag_outbox_reply *v;
     int i, n, total = 0;
 
-    snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
-    snprintf(batch, sizeof(batch), "%d", BATCH);
-    for (;;) {
-        /* claim: the lease, not "processed", marks a reply in flight, so
-         * a crash leaves it to be retried (with the same nonces) */
-        r = rag_db_query(
-            b->db,
-            "WITH c AS (SELECT thread_id, message_id FROM messages "
-            "  WHERE from_bot AND NOT processed AND "
-            "        (lease_until IS NULL OR lease_until < now()) "
-            "  ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-            "UPDATE messages m SET locked_by = $1, "
-            "  lease_until = now() + make_interval(secs => $2::int), "
-            "  delivery_attempts = m.delivery_attempts + 1 "
-            "FROM c WHERE m.thread_id = c.thread_id AND "
-            "  m.message_id = c.message_id "
-            "RETURNING m.thread_id, m.message_id, m.content, "
-            "  m.sources::text, m.abstained, m.delivery_attempts, "
-            "  (extract(epoch FROM m.created_at) * 1000)::bigint",
-            3, p);
-        if (r == NULL)
-            return total;
-        n = PQntuples(r);
-        for (i = 0; i < n; i++) {
-            if (i > 0 && b->pump)
-                b->pump(b->pump_ud);
-            deliver(b, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                    PQgetvalue(r, i, 2),
-                    PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
-                    PQgetvalue(r, i, 4)[0] == 't', atoi(PQgetvalue(r, i, 5)),
-                    atoll(PQgetvalue(r, i, 6)));
-        }
-        PQclear(r);
+    /* threads that are gone: settle what they have pending, no request */
+    if ((n = rag_store_outbox_fail_unreachable(b->db)) > 0)
+        rag_info("msg=\"deliveries to unreachable threads given up\" "
+                 "count=%d",
+                 n);
+
+    while (b->outbox_inflight < MAX_INFLIGHT) {
+        n = rag_store_outbox_claim_replies(b->db, b->worker_id, b->lease_s,
+                                           BATCH, &v);
+        if (n <= 0)
+            break;
+        for (i = 0; i < n; i++)
+            job_start(b, &v[i]); /* takes the strings */
+        free(v);
         total += n;
-        if (n < BATCH || total >= 100)
-            return total;
+        if (n < BATCH)
+            break;
     }
+    return total;
+}
+
+void
+rag_outbox_renew(rag_bot *b)
+{
+    if (b->outbox_inflight > 0 || b->deliveries_inflight > 0)
+        rag_store_outbox_renew(b->db, b->worker_id, b->lease_s);
 }

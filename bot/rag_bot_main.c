@@ -11,12 +11,18 @@
  *                           whose first line is the token); never logged
  *   discord_application_id  application id (default: from READY)
  *   discord_api_base        REST base, default https://discord.com/api/v10
+ *   discord_web_base        origin of links to threads (/status), default
+ *                           the origin of discord_api_base
  *   discord_gateway_url     gateway URL override (default: GET /gateway/bot)
  *   discord_ca_file         extra CA certificate file (tests)
  *   index_dir               directory of <collection>.idx search indexes
  *   outbox_poll_ms          outbox / interactions poll interval, default
  *                           2000 (LISTEN rag_outbox wakes it earlier)
  *   outbox_lease_s          how long a claimed reply stays ours, default 60
+ *                           (renewed while its delivery is in flight)
+ *   outbox_backoff_ms       retry delay base: backoff * attempts^2 (at most
+ *                           300 s), default 1000
+ *   outbox_max_attempts     attempts before a delivery is given up, 10
  *   gateway_backoff_ms      base reconnect delay, default 1000
  *   log_level               debug | info | warn | error (default info)
  *
@@ -24,6 +30,9 @@
  * whatever REST or the database do) and passes dispatch payloads over a
  * queue + pipe; the main thread owns the database connection and the
  * REST client and handles events, the outbox and deferred interactions.
+ * The main thread never waits for Discord: REST requests run
+ * asynchronously (rest.h) in the same poll as the wake pipe and the
+ * database socket, so a rate-limited route delays nothing else.
  *
  * After a fresh gateway session the bot fetches over REST what happened
  * while it was away (catchup.h); replies are delivered from the outbox
@@ -35,6 +44,7 @@
 #include "bot.h"
 #include "catchup.h"
 #include "commands.h"
+#include "deliveries.h"
 #include "events.h"
 #include "gateway.h"
 #include "outbox.h"
@@ -45,6 +55,7 @@
 #include "rag_db.h"
 #include "rag_http.h"
 #include "rag_log.h"
+#include "rag_store_outbox.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -160,33 +171,6 @@ drain_events(rag_bot *b, bridge *br)
     return n;
 }
 
-typedef struct {
-    rag_bot *b;
-    bridge *br;
-    int busy;
-} pump_ctx;
-
-static void
-pump(void *ud)
-{
-    pump_ctx *p = ud;
-
-    if (p->busy)
-        return;
-    p->busy = 1;
-    drain_events(p->b, p->br);
-    p->busy = 0;
-}
-
-static int
-listen_all(PGconn *db)
-{
-    return rag_db_exec(db, "LISTEN rag_outbox", 0, NULL) == 0 &&
-                   rag_db_exec(db, "LISTEN rag_interactions", 0, NULL) == 0
-               ? 0
-               : -1;
-}
-
 /* GET /gateway/bot -> url (caller frees). */
 static char *
 discover_gateway(rag_rest *rest)
@@ -218,10 +202,9 @@ main(int argc, char **argv)
     bridge br;
     pthread_t th;
     int started = 0, rc = 1, opt;
-    long poll_ms, lease_s, next_poll = 0;
+    long poll_ms, next_poll = 0, next_renew = 0;
     char *discovered = NULL;
     struct sigaction sa;
-    pump_ctx pc = {NULL, NULL, 0};
 
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c') {
@@ -251,10 +234,22 @@ main(int argc, char **argv)
     api = rag_conf_get(conf, "discord_api_base", "https://discord.com/api/v10");
     ca = rag_conf_get(conf, "discord_ca_file", NULL);
     poll_ms = rag_conf_int(conf, "outbox_poll_ms", 2000);
-    lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
     if (poll_ms < 10)
         poll_ms = 10;
+    b.lease_s = rag_conf_int(conf, "outbox_lease_s", 60);
+    if (b.lease_s < 1)
+        b.lease_s = 1;
+    b.retry_backoff_ms = rag_conf_int(conf, "outbox_backoff_ms", 1000);
+    b.max_attempts = (int)rag_conf_int(conf, "outbox_max_attempts", 10);
+    if (b.max_attempts < 1)
+        b.max_attempts = 1;
     b.conf = conf;
+    if (rag_bot_web_base(rag_conf_get(conf, "discord_web_base", NULL), api,
+                         b.web_base, sizeof(b.web_base)) < 0) {
+        rag_error("msg=\"discord_web_base / discord_api_base is not an "
+                  "absolute URL\"");
+        goto done;
+    }
     b.index_dir = rag_conf_get(conf, "index_dir", NULL);
     snprintf(b.app_id, sizeof(b.app_id), "%s",
              rag_conf_get(conf, "discord_application_id", ""));
@@ -276,7 +271,7 @@ main(int argc, char **argv)
         rag_error("msg=\"database connection failed\" error=\"%s\"", err);
         goto done;
     }
-    if (listen_all(b.db) < 0)
+    if (rag_store_outbox_listen(b.db) < 0)
         goto done;
     b.rest = rag_rest_new(api, token, ca);
     if (b.rest == NULL)
@@ -300,10 +295,6 @@ main(int argc, char **argv)
     br.gw.on_event = bridge_push;
     br.gw.ud = &br;
     br.gw.stop = &stop_flag;
-    pc.b = &b;
-    pc.br = &br;
-    b.pump = pump;
-    b.pump_ud = &pc;
     {
         /* signals go to the main thread, whose poll() they interrupt */
         sigset_t block, old;
@@ -323,19 +314,26 @@ main(int argc, char **argv)
 
     while (!stop_flag && !br.gw_done) {
         struct pollfd pfd[2];
-        int npfd = 1, due = 0;
+        int npfd = 1, due = 0, db_ok = PQstatus(b.db) == CONNECTION_OK;
         long now = rag_time_mono_ms(), timeout;
 
         pfd[0].fd = br.wake[0];
         pfd[0].events = POLLIN;
-        if (PQstatus(b.db) == CONNECTION_OK && PQsocket(b.db) >= 0) {
+        pfd[0].revents = 0;
+        if (db_ok && PQsocket(b.db) >= 0) {
             pfd[1].fd = PQsocket(b.db);
             pfd[1].events = POLLIN;
+            pfd[1].revents = 0;
             npfd = 2;
         }
         timeout = next_poll > now ? next_poll - now : 0;
-        if (poll(pfd, (nfds_t)npfd, (int)timeout) < 0 && errno != EINTR)
-            break;
+        if (next_renew - now < timeout)
+            timeout = next_renew > now ? next_renew - now : 0;
+        /* Discord's answers, gateway events and notifications, all in
+         * one wait: REST callbacks run in here */
+        if (rag_rest_wait(b.rest, pfd, (unsigned)npfd, timeout) < 0 &&
+            !stop_flag)
+            rag_time_sleep_ms(10); /* interrupted or failed: no spin */
         if (pfd[0].revents & POLLIN) {
             char drain[256];
             while (read(br.wake[0], drain, sizeof(drain)) > 0)
@@ -343,7 +341,7 @@ main(int argc, char **argv)
         }
         /* database: reconnect if needed, then collect notifications */
         if (PQstatus(b.db) != CONNECTION_OK) {
-            if (rag_db_ensure(b.db) && listen_all(b.db) == 0)
+            if (rag_db_ensure(b.db) && rag_store_outbox_listen(b.db) == 0)
                 due = 1; /* catch up on what we missed */
         } else if (npfd == 2 && (pfd[1].revents & POLLIN)) {
             PGnotify *n;
@@ -355,19 +353,30 @@ main(int argc, char **argv)
         }
         if (drain_events(&b, &br) > 0)
             due = 1; /* a dispatch may have produced work */
-        if (rag_time_mono_ms() >= next_poll)
+        now = rag_time_mono_ms();
+        if (now >= next_poll)
             due = 1;
-        if (b.catchup_due && PQstatus(b.db) == CONNECTION_OK) {
+        db_ok = PQstatus(b.db) == CONNECTION_OK;
+        if (b.catchup_due && db_ok) {
             rag_catchup_run(&b);
             due = 1;
         }
-        if (due && PQstatus(b.db) == CONNECTION_OK) {
-            rag_outbox_run(&b, lease_s);
+        if (due && db_ok) {
+            /* deliveries wait for the session (the bot's id is in them) */
+            if (b.bot_id[0]) {
+                rag_outbox_run(&b);
+                rag_deliveries_run(&b);
+            }
             rag_commands_run_queue(&b);
-            if (!b.commands_registered && b.app_id[0] && b.bot_id[0] &&
-                rag_commands_register(&b) == 0)
-                b.commands_registered = 1;
+            rag_commands_register(&b); /* when due, after any backoff */
+        }
+        /* timers move on even while the database is away (no spinning) */
+        if (due)
             next_poll = rag_time_mono_ms() + poll_ms;
+        if (now >= next_renew) {
+            if (db_ok)
+                rag_outbox_renew(&b); /* replies and deliveries */
+            next_renew = now + b.lease_s * 1000 / 3;
         }
     }
     rc = 0;

@@ -51,7 +51,8 @@ exercise(const uint8_t *data, size_t size)
     if (rag_index_dims(ix) > 0 && rag_index_dims(ix) <= 4096) {
         float *qv = calloc(rag_index_dims(ix), sizeof(float));
         if (qv) {
-            rag_search_opts one = {1}, all = {UINT32_MAX};
+            rag_search_opts one = {1, RAG_SEARCH_FT_AUTO},
+                            all = {UINT32_MAX, RAG_SEARCH_FT_ALWAYS};
             qv[0] = 1;
             q.qvec = qv;
             rag_search(ix, &q, hits);

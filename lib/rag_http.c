@@ -4,6 +4,8 @@
 #include "rag_log.h"
 
 #include <curl/curl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,17 +123,24 @@ add_header(struct curl_slist **hdrs, const char *line)
 
 /* Sets up h for req: header lines into *hdrs and the pinned address into
  * *resolve (the caller frees both after the transfer), timeouts, body,
- * callbacks into sink. 0, or -1 when out of memory. */
+ * callbacks into sink. copy_body: curl keeps its own copy of the body
+ * (transfers that outlive the caller's buffer). 0, or -1 when out of
+ * memory. */
 static int
 easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
-           struct curl_slist **hdrs, struct curl_slist **resolve)
+           struct curl_slist **hdrs, struct curl_slist **resolve,
+           int copy_body)
 {
+    int has_body = req->body != NULL ||
+                   (req->method && (strcmp(req->method, "POST") == 0 ||
+                                    strcmp(req->method, "PUT") == 0 ||
+                                    strcmp(req->method, "PATCH") == 0));
     char line[1024];
     int rc = 0;
 
     *hdrs = NULL;
     *resolve = NULL;
-    if (req->body || req->content_type) {
+    if (has_body || req->content_type) {
         snprintf(line, sizeof(line), "Content-Type: %s",
                  req->content_type ? req->content_type : "application/json");
         rc |= add_header(hdrs, line);
@@ -141,6 +150,8 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
         rc |= add_header(hdrs, line);
         memset(line, 0, sizeof(line));
     }
+    /* no "Expect: 100-continue" round trip before a body */
+    rc |= add_header(hdrs, "Expect:");
     for (size_t i = 0; req->headers && req->headers[i]; i++)
         rc |= add_header(hdrs, req->headers[i]);
     if (req->resolve && (*resolve = curl_slist_append(NULL, req->resolve)) ==
@@ -174,13 +185,16 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, req->accept_encoding);
     if (req->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
-    if (req->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t) req->body_len);
-    }
     if (req->method)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    if (has_body) {
+        /* a body-less PUT still says Content-Length: 0 */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) (req->body ? req->body_len : 0));
+        curl_easy_setopt(h, copy_body ? CURLOPT_COPYPOSTFIELDS
+                                      : CURLOPT_POSTFIELDS,
+                         req->body ? req->body : "");
+    }
     sink->hook = req->on_header;
     sink->hook_ud = req->header_ud;
     return 0;
@@ -209,7 +223,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
         snprintf(resp->error, sizeof(resp->error), "curl_easy_init failed");
         return -1;
     }
-    if (easy_setup(h, req, &sink, &hdrs, &resolve) != 0) {
+    if (easy_setup(h, req, &sink, &hdrs, &resolve, 0) != 0) {
         snprintf(resp->error, sizeof(resp->error), "out of memory");
         goto done;
     }
@@ -269,4 +283,181 @@ done:
     curl_slist_free_all(resolve);
     curl_easy_cleanup(h);
     return rc;
+}
+
+/* --- non-blocking transfers ------------------------------------------- */
+
+typedef struct rag_http_xfer {
+    struct rag_http_xfer *prev, *next;
+    CURL *h;
+    struct curl_slist *hdrs;
+    struct curl_slist *resolve;
+    rag_http_sink sink;
+    rag_http_resp resp;
+    rag_http_done_fn done;
+    void *ud;
+} rag_http_xfer;
+
+struct rag_http_multi {
+    CURLM *cm;
+    rag_http_xfer *xfers; /* running */
+    unsigned running;
+};
+
+rag_http_multi *
+rag_http_multi_new(void)
+{
+    rag_http_multi *m;
+
+    rag_http_global_init();
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->cm = curl_multi_init();
+    if (m->cm == NULL) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void
+xfer_unlink(rag_http_multi *m, rag_http_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        m->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    m->running--;
+}
+
+/* Reports x to its owner and frees it (x is already unlinked). */
+static void
+xfer_finish(rag_http_multi *m, rag_http_xfer *x)
+{
+    curl_multi_remove_handle(m->cm, x->h);
+    x->done(x->ud, &x->resp);
+    rag_buf_free(&x->resp.body);
+    curl_slist_free_all(x->hdrs);
+    curl_slist_free_all(x->resolve);
+    curl_easy_cleanup(x->h);
+    free(x);
+}
+
+void
+rag_http_multi_free(rag_http_multi *m)
+{
+    rag_http_xfer *x;
+
+    if (m == NULL)
+        return;
+    while ((x = m->xfers) != NULL) {
+        xfer_unlink(m, x);
+        x->resp.status = 0;
+        snprintf(x->resp.error, sizeof(x->resp.error), "aborted");
+        xfer_finish(m, x);
+    }
+    curl_multi_cleanup(m->cm);
+    free(m);
+}
+
+int
+rag_http_multi_add(rag_http_multi *m, const rag_http_req *req,
+                   rag_http_done_fn done, void *ud)
+{
+    rag_http_xfer *x = calloc(1, sizeof(*x));
+
+    if (x == NULL)
+        return -1;
+    x->h = curl_easy_init();
+    rag_buf_init(&x->resp.body, req->max_response ? req->max_response
+                                                  : 8u * 1024 * 1024);
+    x->sink.b.body = &x->resp.body;
+    x->done = done;
+    x->ud = ud;
+    x->resp.attempts = 1;
+    if (x->h == NULL || easy_setup(x->h, req, &x->sink, &x->hdrs, &x->resolve,
+                                     1) != 0)
+        goto fail;
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(m->cm, x->h) != CURLM_OK)
+        goto fail;
+    x->next = m->xfers;
+    if (m->xfers)
+        m->xfers->prev = x;
+    m->xfers = x;
+    m->running++;
+    return 0;
+fail:
+    curl_slist_free_all(x->hdrs);
+    curl_slist_free_all(x->resolve);
+    if (x->h)
+        curl_easy_cleanup(x->h);
+    rag_buf_free(&x->resp.body);
+    free(x);
+    return -1;
+}
+
+int
+rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
+                    long timeout_ms)
+{
+    struct curl_waitfd w[RAG_HTTP_WAIT_FDS];
+    CURLMsg *msg;
+    unsigned i;
+    int still, left;
+
+    if (nfds > RAG_HTTP_WAIT_FDS)
+        return -1;
+    for (i = 0; i < nfds; i++) {
+        w[i].fd = fds[i].fd;
+        w[i].events = (short) (((fds[i].events & POLLIN) ? CURL_WAIT_POLLIN
+                                                         : 0) |
+                               ((fds[i].events & POLLOUT) ? CURL_WAIT_POLLOUT
+                                                          : 0));
+        w[i].revents = 0;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (timeout_ms > INT_MAX)
+        timeout_ms = INT_MAX;
+    if (curl_multi_poll(m->cm, w, nfds, (int) timeout_ms, NULL) != CURLM_OK)
+        return -1;
+    for (i = 0; i < nfds; i++)
+        fds[i].revents = (short) (((w[i].revents & CURL_WAIT_POLLIN)
+                                       ? POLLIN : 0) |
+                                  ((w[i].revents & CURL_WAIT_POLLOUT)
+                                       ? POLLOUT : 0));
+    if (curl_multi_perform(m->cm, &still) != CURLM_OK)
+        return -1;
+    while ((msg = curl_multi_info_read(m->cm, &left)) != NULL) {
+        rag_http_xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+        if (x == NULL)
+            continue;
+        if (msg->data.result == CURLE_OK) {
+            curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->resp.status);
+        } else {
+            x->resp.status = 0;
+            x->sink.b.overflow |= msg->data.result == CURLE_FILESIZE_EXCEEDED;
+            snprintf(x->resp.error, sizeof(x->resp.error), "%s",
+                     x->sink.b.overflow ? "response too large"
+                                        : curl_easy_strerror(
+                                              msg->data.result));
+        }
+        xfer_unlink(m, x);
+        xfer_finish(m, x);
+    }
+    return (int) m->running;
+}
+
+unsigned
+rag_http_multi_running(const rag_http_multi *m)
+{
+    return m->running;
 }

@@ -14,6 +14,7 @@
  */
 #include "rag_index.h"
 
+#include "rag_ft.h"
 #include "rag_index_fmt.h"
 #include "rag_svb.h"
 #include "rag_terms.h"
@@ -45,6 +46,10 @@ struct rag_index {
     ZSTD_DDict *ddict; /* from BODYDICT, when bodies are compressed */
     double *norms;     /* BM25 length normalisation by doc length */
     uint32_t max_dl;
+    rag_ft_model ft;   /* the semantic leg, when has_ft */
+    int has_ft;
+    const float *ft_pc, *ft_vecs;
+    uint32_t ft_nvec;
 };
 
 #define NORM_TABLE_MAX (1u << 20) /* longer records: computed per use */
@@ -624,12 +629,74 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
     return 0;
 }
 
+/* FTMODEL and FTDOCS (both or neither): the model as rag_ft checks it,
+ * then every record vector finite and of unit length or zero, the
+ * component likewise. A model cut by other tokenizer rules is sound but
+ * unusable: the index opens without its semantic leg. */
+static int
+check_ft(rag_index *ix, char *err, size_t errlen)
+{
+    const unsigned char *fd = ix->sec[IXS_FTDOCS];
+    uint64_t nd = ix->ndocs, dim, nvec = 0;
+    char e2[200];
+    int rc;
+
+    if ((ix->sec[IXS_FTMODEL] == NULL) != (fd == NULL)) {
+        seterr(err, errlen, "index has one of FTMODEL and FTDOCS");
+        return -1;
+    }
+    if (fd == NULL)
+        return 0;
+    rc = rag_ft_model_open(&ix->ft, ix->sec[IXS_FTMODEL],
+                           ix->seclen[IXS_FTMODEL], e2, sizeof(e2));
+    if (rc == -2)
+        return 0;
+    if (rc != 0) {
+        seterr(err, errlen, "index FTMODEL: %s", e2);
+        return -1;
+    }
+    dim = ix->ft.dim;
+    if (ix->seclen[IXS_FTDOCS] != IXF_FTDOCS_HDR + (nd + 1) * dim * 4 ||
+        ixf_ld32(fd) != dim || ixf_ld32(fd + 4) != nd) {
+        seterr(err, errlen, "index FTDOCS inconsistent with counts");
+        return -1;
+    }
+    for (int i = 8; i < IXF_FTDOCS_HDR; i++)
+        if (fd[i] != 0) {
+            seterr(err, errlen, "index FTDOCS inconsistent with counts");
+            return -1;
+        }
+    for (uint64_t r = 0; r <= nd; r++) {
+        const float *v = (const float *) (fd + IXF_FTDOCS_HDR) + r * dim;
+        double norm = 0;
+        for (uint64_t d = 0; d < dim; d++) {
+            if (!isfinite(v[d])) {
+                seterr(err, errlen, "index FTDOCS value invalid");
+                return -1;
+            }
+            norm += (double) v[d] * v[d];
+        }
+        if (norm != 0 && fabs(norm - 1) > 1e-3) {
+            seterr(err, errlen, "index FTDOCS vector %llu not of unit length",
+                   (unsigned long long) r);
+            return -1;
+        }
+        if (r > 0 && norm != 0)
+            nvec++;
+    }
+    ix->ft_pc = (const float *) (fd + IXF_FTDOCS_HDR);
+    ix->ft_vecs = ix->ft_pc + dim;
+    ix->ft_nvec = (uint32_t) nvec;
+    ix->has_ft = 1;
+    return 0;
+}
+
 static int
 validate(rag_index *ix, char *err, size_t errlen)
 {
     if (check_header(ix, err, errlen) != 0 || check_meta(ix, err, errlen) ||
         check_docs(ix, err, errlen) != 0 || check_terms(ix, err, errlen) != 0 ||
-        check_vectors(ix, err, errlen) != 0)
+        check_vectors(ix, err, errlen) != 0 || check_ft(ix, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -1000,4 +1067,33 @@ rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out)
     memcpy(out, ix->sec[IXS_VF32] + (size_t) i * ix->dims * 4,
            (size_t) ix->dims * 4);
     return 0;
+}
+
+/* ---- the semantic leg --------------------------------------------------- */
+
+const rag_ft_model *
+rag_index_ft_model(const rag_index *ix)
+{
+    return ix->has_ft ? &ix->ft : NULL;
+}
+
+const void *
+rag_index_ft_model_bytes(const rag_index *ix, size_t *len)
+{
+    *len = ix->has_ft ? ix->seclen[IXS_FTMODEL] : 0;
+    return ix->has_ft ? ix->sec[IXS_FTMODEL] : NULL;
+}
+
+const float *
+rag_index_ft_pc(const rag_index *ix)
+{
+    return ix->has_ft ? ix->ft_pc : NULL;
+}
+
+const float *
+rag_index_ft_vecs(const rag_index *ix, uint32_t *nvec)
+{
+    if (nvec)
+        *nvec = ix->has_ft ? ix->ft_nvec : 0;
+    return ix->has_ft ? ix->ft_vecs : NULL;
 }

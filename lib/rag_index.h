@@ -13,7 +13,9 @@
  * blocks of 128 (doc-id gaps + term frequencies, Stream VByte) with each
  * block's maximum score for dynamic pruning, and, when embeddings exist,
  * int8-quantized vectors (partitioned into k-means lists for large
- * collections) plus the float32 originals for rescoring. The layout, in
+ * collections) plus the float32 originals for rescoring, and the
+ * semantic leg trained on the collection (a fastText model and each
+ * record's vector, rag_ft.h). The layout, in
  * named and versioned sections, is described in rag_index_fmt.h.
  *
  * Ownership: a rag_index_writer owns copies of everything added (record
@@ -25,6 +27,8 @@
  */
 #ifndef RAG_INDEX_H
 #define RAG_INDEX_H
+
+#include "rag_ft.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +71,12 @@ enum rag_index_compress {
 };
 void rag_index_writer_set_compression(rag_index_writer *w,
                                       enum rag_index_compress mode);
+/* The semantic leg: model is an FTMODEL (rag_ft.h; validated here, -1
+ * with the writer's error when it is not), borrowed until write
+ * returns. The writer then stores it (FTMODEL) and embeds every record
+ * with it (title, heading path, body: FTDOCS, rag_index_fmt.h). 0 or -1. */
+int rag_index_writer_set_ft(rag_index_writer *w, const void *model,
+                            size_t len);
 /* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" is the
  * writer's own) with a one-line value. 0 or -1. */
 int rag_index_writer_set_meta(rag_index_writer *w, const char *key,
@@ -201,6 +211,17 @@ void rag_index_vec_list(const rag_index *ix, uint32_t l, uint32_t *first,
 const float *rag_index_vec_centroid(const rag_index *ix, uint32_t l);
 const int8_t *rag_index_vec_slot(const rag_index *ix, uint32_t s,
                                  float *scale, uint32_t *rec);
+
+/* The semantic leg (rag_ft.h), when the index has one it can use: the
+ * model; its FTMODEL bytes (to carry it into the next generation); the
+ * principal component removed from the record vectors (dim floats, zero
+ * when none); the record vectors (count x dim floats, unit length, zero
+ * for a record without one) and how many are not zero. NULL / 0 when the
+ * index has no semantic leg, or one cut by other tokenizer rules. */
+const rag_ft_model *rag_index_ft_model(const rag_index *ix);
+const void *rag_index_ft_model_bytes(const rag_index *ix, size_t *len);
+const float *rag_index_ft_pc(const rag_index *ix);
+const float *rag_index_ft_vecs(const rag_index *ix, uint32_t *nvec);
 
 /* CRC-32C (Castagnoli), as used for the file checksum. */
 uint32_t rag_crc32c(uint32_t crc, const void *p, size_t n);

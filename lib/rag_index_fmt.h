@@ -29,8 +29,8 @@
  * A reader refuses a file whose major version it does not know, a known
  * section with an unknown major, and an unknown REQUIRED section; minors
  * only add optional content. Later work adds sections, e.g. per-field
- * BM25F statistics ("FIELDS", "FLDLEN"), fastText word/subword vectors
- * ("FTWORDS", "FTSUBW"); the stemmer language goes in META.
+ * BM25F statistics ("FIELDS", "FLDLEN"); the stemmer language goes in
+ * META.
  *
  * Sections of format 2.0 (all major 1):
  *   META      "key=value\n" lines, UTF-8: analyzer (which rag_terms
@@ -78,6 +78,18 @@
  *             [v[l], v[l+1]); v[0] = 0, v[n_lists] = records with a
  *             vector; slots past it hold the records without one
  *   VCENT     (n_lists > 0) n_lists x dims f32 centroids (unit length)
+ *
+ * Optional sections of the semantic leg (lib/rag_ft.h), both or neither:
+ *   FTMODEL   the fastText model trained on the collection: vocabulary,
+ *             word vectors, subword bucket rows (layout in rag_ft.h); the
+ *             same bytes from one generation to the next until the worker
+ *             re-trains
+ *   FTDOCS    64-byte header: u32 dim (the model's), u32 n_docs, zeros;
+ *             then dim f32: the first principal component removed from
+ *             every vector (unit length, or zero: none); then n_docs x
+ *             dim f32, record order: each record's SIF vector of title,
+ *             heading path and body, that component removed,
+ *             L2-normalised (zero: no token had a vector)
  */
 #ifndef RAG_INDEX_FMT_H
 #define RAG_INDEX_FMT_H
@@ -104,6 +116,7 @@
 #define IXF_BLK_SZ 16
 #define IXF_BM25_SZ 40
 #define IXF_VINFO_SZ 16
+#define IXF_FTDOCS_HDR 64
 #define IXF_BLOCK 128 /* postings per block */
 #define IXF_MAX_DIMS 8192
 #define IXF_MAX_FIELD (64u * 1024 * 1024) /* one string of one record */
@@ -135,6 +148,8 @@ enum ixf_sect {
     IXS_VLISTS,
     IXS_VCENT,
     IXS_BODYDICT,
+    IXS_FTMODEL,
+    IXS_FTDOCS,
     IXS_COUNT
 };
 
@@ -150,6 +165,7 @@ static const struct {
     {"VINFO", 1, 1},  {"VSCALE", 1, 1},   {"VI8", 1, 1},
     {"VF32", 1, 1},   {"VSLOT", 1, 1},    {"VPOS", 1, 1},
     {"VLISTS", 1, 1}, {"VCENT", 1, 1},   {"BODYDICT", 1, 1},
+    {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
 };
 
 static inline uint16_t

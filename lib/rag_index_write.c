@@ -21,6 +21,7 @@
  */
 #include "rag_index.h"
 
+#include "rag_ft.h"
 #include "rag_index_fmt.h"
 #include "rag_ivf.h"
 #include "rag_svb.h"
@@ -49,6 +50,7 @@
 #define READ_WIN (4u << 20)
 #define IVF_ITERS 10
 #define IVF_SAMPLE_PER_LIST 64
+#define FT_PC_SAMPLE 100000 /* records the principal component is taken of */
 
 typedef struct {
     int64_t chunk_id;
@@ -99,6 +101,9 @@ struct rag_index_writer {
     size_t ncur, capcur;
     char *meta;
     size_t metalen;
+    const void *ft; /* FTMODEL (borrowed), or NULL */
+    size_t ftlen;
+    rag_ft_model ftm;
 };
 
 static void
@@ -296,6 +301,24 @@ rag_index_writer_set_compression(rag_index_writer *w,
                                  enum rag_index_compress mode)
 {
     w->compress = mode;
+}
+
+int
+rag_index_writer_set_ft(rag_index_writer *w, const void *model, size_t len)
+{
+    char e[200];
+
+    if (model == NULL) {
+        w->ft = NULL;
+        return 0;
+    }
+    if (rag_ft_model_open(&w->ftm, model, len, e, sizeof(e)) != 0) {
+        snprintf(w->err, sizeof(w->err), "%s", e);
+        return -1;
+    }
+    w->ft = model;
+    w->ftlen = len;
+    return 0;
 }
 
 const char *
@@ -1109,6 +1132,84 @@ out:
     return rc;
 }
 
+/* Record i's SIF vector (title, heading path, body) into v; the number
+ * of its tokens that had a vector, or -1 on a read error. */
+static long
+ft_record(rag_index_writer *w, sreader *r, size_t i, float *v)
+{
+    const wdoc *d = &w->docs[i];
+    const char *parts[3];
+    size_t lens[3] = {d->lens[1], d->lens[2], d->lens[3]};
+    const unsigned char *p =
+        sread(r, d->str_off, (size_t) d->lens[0] + lens[0] + lens[1] + lens[2]);
+
+    if (p == NULL)
+        return -1;
+    parts[0] = (const char *) p + d->lens[0];
+    parts[1] = parts[0] + lens[0];
+    parts[2] = parts[1] + lens[1];
+    return (long) rag_ft_sif(&w->ftm, parts, lens, 3, v);
+}
+
+/* FTMODEL and FTDOCS: every record embedded as a query is (rag_ft), the
+ * first principal component of the records' vectors (of up to
+ * FT_PC_SAMPLE of them, spread over the collection) removed from each.
+ * Two passes over the record strings, so memory stays dim x dim. */
+static int
+write_ft(rag_index_writer *w, wout *o, wsect *tab, size_t *nt)
+{
+    uint32_t dim = w->ftm.dim;
+    size_t step = w->ndocs > FT_PC_SAMPLE ? w->ndocs / FT_PC_SAMPLE : 1;
+    sreader r = {w->str.fd, malloc(READ_WIN), NULL, 0, 0};
+    double *cov = calloc((size_t) dim * dim, sizeof(double));
+    float *v = malloc(dim * sizeof(float)), *pc = calloc(dim, sizeof(float));
+    unsigned char e[IXF_FTDOCS_HDR];
+    int rc = -1;
+
+    if (r.win == NULL || cov == NULL || v == NULL || pc == NULL)
+        goto done;
+    for (size_t i = 0; i < w->ndocs; i += step) {
+        if (ft_record(w, &r, i, v) < 0)
+            goto done;
+        for (uint32_t a = 0; a < dim; a++)
+            for (uint32_t b = a; b < dim; b++)
+                cov[(size_t) a * dim + b] += (double) v[a] * v[b];
+    }
+    for (uint32_t a = 0; a < dim; a++)
+        for (uint32_t b = 0; b < a; b++)
+            cov[(size_t) a * dim + b] = cov[(size_t) b * dim + a];
+    if (rag_ft_first_pc(cov, dim, pc) != 0)
+        memset(pc, 0, dim * sizeof(float));
+
+    sect_begin(o, tab, nt, IXS_FTMODEL);
+    wput(o, w->ft, w->ftlen);
+    sect_end(o, tab, nt);
+
+    sect_begin(o, tab, nt, IXS_FTDOCS);
+    memset(e, 0, sizeof(e));
+    ixf_st32(e, dim);
+    ixf_st32(e + 4, (uint32_t) w->ndocs);
+    wput(o, e, sizeof(e));
+    wput(o, pc, dim * sizeof(float));
+    for (size_t i = 0; i < w->ndocs; i++) {
+        long n = ft_record(w, &r, i, v);
+        if (n < 0)
+            goto done;
+        if (n == 0 || rag_ft_finish(pc, v, dim) != 0)
+            memset(v, 0, dim * sizeof(float));
+        wput(o, v, dim * sizeof(float));
+    }
+    sect_end(o, tab, nt);
+    rc = 0;
+done:
+    free(r.win);
+    free(r.big);
+    free(cov);
+    free(v);
+    free(pc);
+    return rc;
+}
+
 static int
 fsync_dir(const char *path)
 {
@@ -1196,7 +1297,8 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         goto done;
     }
     nsect = 9 + (dict != NULL) +
-            (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0);
+            (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0) +
+            (w->ft ? 2 : 0);
     table_end = IXF_HDR + nsect * IXF_SECT_SZ;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -1286,6 +1388,12 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         write_vectors(w, o, tab, &nt, &vec, buf, bufsz) != 0) {
         snprintf(err, errlen, "index writer: temporary file: %s",
                  strerror(errno));
+        goto done;
+    }
+    errno = 0;
+    if (w->ft && write_ft(w, o, tab, &nt) != 0) {
+        snprintf(err, errlen, "index writer: semantic vectors: %s",
+                 errno ? strerror(errno) : "out of memory");
         goto done;
     }
     wflush(o);

@@ -31,8 +31,15 @@
  * float32 originals (exact cosine: both sides are L2-normalised). A
  * large index has its vectors in k-means lists: the query is compared
  * with the centroids and only the best n_probe lists are scanned; a
- * small one, or n_probe >= lists, scans all of them. Hybrid fuses the
- * two lists (each up to 4k long) by RRF, score = sum 1 / (60 + rank).
+ * small one, or n_probe >= lists, scans all of them.
+ *
+ * The in-process semantic leg (rag_ft) embeds the query text with the
+ * index's fastText model and takes the cosine with every record's
+ * vector (float32 scan, the best 4k rescored in double). Hybrid fuses
+ * the lists (each up to 4k long) by RRF, score = sum w / (60 + rank),
+ * w = 1 for BM25 and the endpoint's vectors, 0.5 for the in-process leg
+ * (the weight measured on the PostgreSQL manual, issue 16: at 1 the
+ * weaker leg displaced good lexical hits on the tuned set).
  *
  * All state is per call (malloc'd, bounded by the query, not the index),
  * the index is only read: any number of threads may search one rag_index
@@ -40,6 +47,7 @@
  */
 #include "rag_search.h"
 
+#include "rag_ft.h"
 #include "rag_terms.h"
 #include "rag_vec.h"
 
@@ -49,6 +57,7 @@
 #include <string.h>
 
 #define RRF_K 60.0
+#define FT_WEIGHT 0.5 /* RRF weight of the in-process semantic leg */
 #define OVERSAMPLE 4
 #define MAX_QTERMS 64
 #define FIX 1099511627776.0 /* 2^40: score units */
@@ -471,11 +480,35 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
     return 0;
 }
 
+/* The in-process leg: cosine of the query vector qf with every record
+ * vector (float32 to pick the best cap, then exact in double), sorted
+ * into h; records without a vector, or not similar at all (cosine <= 0),
+ * are left out. */
+static void
+ft_leg(const rag_index *ix, const float *qf, topk *h)
+{
+    uint32_t n = rag_index_count(ix), dim = rag_index_ft_model(ix)->dim;
+    const float *vecs = rag_index_ft_vecs(ix, NULL);
+    float dots[256];
+
+    for (uint32_t s0 = 0; s0 < n; s0 += 256) {
+        uint32_t m = n - s0 < 256 ? n - s0 : 256;
+        rag_vec_dots_f32(qf, vecs + (size_t) s0 * dim, m, dim, dots);
+        for (uint32_t j = 0; j < m; j++)
+            if (dots[j] > 0)
+                topk_push(h, dots[j], s0 + j);
+    }
+    for (size_t j = 0; j < h->n; j++)
+        h->v[j].s = rag_vec_dot_f64(qf, vecs + (size_t) h->v[j].rec * dim,
+                                    dim);
+    topk_sort(h);
+}
+
 /* ---- fusion ------------------------------------------------------------- */
 
 typedef struct {
     uint32_t rec;
-    int r1, r2;
+    int r1, r2, r3; /* ranks in the BM25, vector and in-process lists */
     double s;
 } fused;
 
@@ -505,12 +538,14 @@ int
 rag_search_ex(const rag_index *ix, const rag_query *q,
               const rag_search_opts *opts, rag_hit *hits)
 {
+    const rag_ft_model *ftm;
+    enum rag_search_ft ftp = opts ? opts->ft : RAG_SEARCH_FT_AUTO;
     uint32_t n, dims, k;
-    int use_bm25, use_vec, nout = -1;
-    float *qn = NULL, *tmp = NULL, qscale = 0;
+    int use_bm25, use_vec, use_ft, nout = -1;
+    float *qn = NULL, *tmp = NULL, *qf = NULL, qscale = 0;
     int8_t *q8 = NULL;
     qterms *qt = NULL;
-    topk hb = {0}, hv = {0};
+    topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
     size_t cand, nf = 0;
 
@@ -519,33 +554,52 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         return -1;
     n = rag_index_count(ix);
     dims = rag_index_dims(ix);
+    ftm = rag_index_ft_model(ix);
     k = (uint32_t) q->k;
     switch (q->mode) {
     case RAG_SEARCH_HYBRID:
         use_bm25 = 1;
         use_vec = q->qvec != NULL && dims > 0;
+        use_ft = ftm != NULL && ftp != RAG_SEARCH_FT_OFF &&
+                 (ftp == RAG_SEARCH_FT_ALWAYS || !use_vec);
         break;
     case RAG_SEARCH_BM25:
         use_bm25 = 1;
-        use_vec = 0;
+        use_vec = use_ft = 0;
         break;
     case RAG_SEARCH_VECTOR:
         if (q->qvec == NULL || dims == 0)
             return -1;
-        use_bm25 = 0;
+        use_bm25 = use_ft = 0;
         use_vec = 1;
+        break;
+    case RAG_SEARCH_FASTTEXT:
+        if (ftm == NULL)
+            return -1;
+        use_bm25 = use_vec = 0;
+        use_ft = 1;
         break;
     default:
         return -1;
     }
     if (n == 0)
         return 0;
+    if (use_ft) {
+        qf = malloc(ftm->dim * sizeof(float));
+        if (qf == NULL)
+            return -1;
+        /* a query with no token the model has a vector for: no leg */
+        if (rag_ft_embed(ftm, rag_index_ft_pc(ix), q->text, q->text_len,
+                         qf) != 0)
+            use_ft = 0;
+    }
     /* each leg's list: k when alone, 4k when fused */
-    cand = use_bm25 && use_vec ? (size_t) k * OVERSAMPLE : k;
+    cand = use_bm25 + use_vec + use_ft > 1 ? (size_t) k * OVERSAMPLE : k;
 
     qt = malloc(sizeof(*qt));
     hb.v = malloc(cand * sizeof(scored));
-    if (!qt || !hb.v)
+    hf.v = malloc(cand * sizeof(scored));
+    if (!qt || !hb.v || !hf.v)
         goto done;
     qt->n = 0;
     hb.cap = cand;
@@ -571,65 +625,73 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
             vector_leg(ix, qn, q8, qscale, opts ? opts->n_probe : 0, tmp,
                        &hv) != 0)
             goto done;
-        if (!use_bm25 && hv.n > k)
-            hv.n = k;
+        if (hv.n > cand)
+            hv.n = cand;
+    }
+    if (use_ft) {
+        hf.cap = cand;
+        ft_leg(ix, qf, &hf);
     }
 
-    if (use_bm25 && !use_vec) {
-        nout = (int) (hb.n < k ? hb.n : k);
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = hb.v[i].rec;
-            hits[i].score = hits[i].bm25 = hb.v[i].s;
-            hits[i].cosine = 0;
-            hits[i].bm25_rank = i + 1;
-            hits[i].vec_rank = 0;
+    /* RRF over the lists that ran (one list alone: its own order),
+     * duplicates merged by record */
+    fu = malloc((hb.n + hv.n + hf.n + 1) * sizeof(fused));
+    if (fu == NULL)
+        goto done;
+    for (size_t i = 0; i < hb.n; i++)
+        fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, 0, 0};
+    for (size_t i = 0; i < hv.n; i++)
+        fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, 0, 0};
+    for (size_t i = 0; i < hf.n; i++)
+        fu[nf++] = (fused){hf.v[i].rec, 0, 0, (int) i + 1, 0};
+    qsort(fu, nf, sizeof(fused), cmp_fused_rec);
+    size_t m = 0;
+    for (size_t i = 0; i < nf; i++) {
+        if (m > 0 && fu[m - 1].rec == fu[i].rec) {
+            if (fu[i].r1)
+                fu[m - 1].r1 = fu[i].r1;
+            if (fu[i].r2)
+                fu[m - 1].r2 = fu[i].r2;
+            if (fu[i].r3)
+                fu[m - 1].r3 = fu[i].r3;
+        } else {
+            fu[m++] = fu[i];
         }
-    } else if (use_vec && !use_bm25) {
-        nout = (int) hv.n;
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = hv.v[i].rec;
-            hits[i].score = hits[i].cosine = hv.v[i].s;
-            hits[i].bm25 = 0;
-            hits[i].bm25_rank = 0;
-            hits[i].vec_rank = i + 1;
-        }
-    } else {
-        /* RRF over both lists: gather, merge duplicates by record */
-        fu = malloc((hb.n + hv.n + 1) * sizeof(fused));
-        if (fu == NULL)
-            goto done;
-        for (size_t i = 0; i < hb.n; i++)
-            fu[nf++] = (fused){hb.v[i].rec, (int) i + 1, 0, 0};
-        for (size_t i = 0; i < hv.n; i++)
-            fu[nf++] = (fused){hv.v[i].rec, 0, (int) i + 1, 0};
-        qsort(fu, nf, sizeof(fused), cmp_fused_rec);
-        size_t m = 0;
-        for (size_t i = 0; i < nf; i++) {
-            if (m > 0 && fu[m - 1].rec == fu[i].rec) {
-                if (fu[i].r1)
-                    fu[m - 1].r1 = fu[i].r1;
-                if (fu[i].r2)
-                    fu[m - 1].r2 = fu[i].r2;
-            } else {
-                fu[m++] = fu[i];
-            }
-        }
-        nf = m;
-        for (size_t i = 0; i < nf; i++)
+    }
+    nf = m;
+    for (size_t i = 0; i < nf; i++) {
+        if (use_bm25 + use_vec + use_ft == 1) /* its own score */
+            fu[i].s = fu[i].r1   ? hb.v[fu[i].r1 - 1].s
+                      : fu[i].r2 ? hv.v[fu[i].r2 - 1].s
+                                 : hf.v[fu[i].r3 - 1].s;
+        else
             fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
-                      (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0);
-        qsort(fu, nf, sizeof(fused), cmp_fused);
-        nout = (int) (nf < k ? nf : k);
-        for (int i = 0; i < nout; i++) {
-            hits[i].rec = fu[i].rec;
-            hits[i].score = fu[i].s;
-            hits[i].bm25 = fu[i].r1 ? hb.v[fu[i].r1 - 1].s
-                                    : bm25_point(ix, qt, fu[i].rec) / FIX;
-            hits[i].bm25_rank = fu[i].r1;
-            hits[i].vec_rank = fu[i].r2;
-            hits[i].cosine = 0;
-            if (qscale > 0 && rag_index_vec_f32(ix, fu[i].rec, tmp) == 0)
-                hits[i].cosine = rag_vec_dot_f64(qn, tmp, dims);
+                      (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0) +
+                      (fu[i].r3 ? FT_WEIGHT / (RRF_K + fu[i].r3) : 0);
+    }
+    qsort(fu, nf, sizeof(fused), cmp_fused);
+    nout = (int) (nf < k ? nf : k);
+    for (int i = 0; i < nout; i++) {
+        rag_hit *h = &hits[i];
+        h->rec = fu[i].rec;
+        h->score = fu[i].s;
+        h->bm25_rank = fu[i].r1;
+        h->vec_rank = fu[i].r2;
+        h->ft_rank = fu[i].r3;
+        h->bm25 = !use_bm25 ? 0
+                  : fu[i].r1 ? hb.v[fu[i].r1 - 1].s
+                             : bm25_point(ix, qt, fu[i].rec) / FIX;
+        h->cosine = h->ft_cosine = 0;
+        if (qscale > 0 && rag_index_vec_f32(ix, fu[i].rec, tmp) == 0)
+            h->cosine = rag_vec_dot_f64(qn, tmp, dims);
+        if (use_ft) {
+            h->ft_cosine = fu[i].r3 ? hf.v[fu[i].r3 - 1].s
+                                    : rag_vec_dot_f64(qf,
+                                          rag_index_ft_vecs(ix, NULL) +
+                                              (size_t) fu[i].rec * ftm->dim,
+                                          ftm->dim);
+            if (!use_vec)
+                h->cosine = h->ft_cosine;
         }
     }
     for (int i = 0; i < nout; i++) {
@@ -641,9 +703,11 @@ done:
     free(qt);
     free(hb.v);
     free(hv.v);
+    free(hf.v);
     free(qn);
     free(tmp);
     free(q8);
+    free(qf);
     free(fu);
     return nout;
 }

@@ -2,11 +2,14 @@
  * rag_search — hybrid retrieval over one rag_index: BM25 over the
  * postings (dynamic pruning, results identical to scoring every
  * posting), optional vector similarity (int8 scan of all vectors or of
- * the nearest k-means lists, float32 rescore), fused with reciprocal rank
- * fusion (k = 60).
+ * the nearest k-means lists, float32 rescore), and the semantic leg
+ * trained on the collection (rag_ft: the query embedded in-process,
+ * cosine with every record's vector), fused with reciprocal rank fusion
+ * (k = 60; the in-process leg's list at weight 0.5).
  *
  * Pure computation, no I/O: safe to call from any thread on a shared
- * read-only rag_index. Query embeddings are obtained by the caller.
+ * read-only rag_index. Embeddings-endpoint query vectors are obtained by
+ * the caller; the in-process leg needs nothing from it.
  */
 #ifndef RAG_SEARCH_H
 #define RAG_SEARCH_H
@@ -16,9 +19,22 @@
 #include <stddef.h>
 
 enum rag_search_mode {
-    RAG_SEARCH_HYBRID = 0, /* BM25 + vector when qvec given, else BM25 */
+    RAG_SEARCH_HYBRID = 0, /* BM25 + the semantic legs (rag_search_ft) */
     RAG_SEARCH_BM25,
-    RAG_SEARCH_VECTOR
+    RAG_SEARCH_VECTOR,     /* the embeddings endpoint's vectors alone */
+    RAG_SEARCH_FASTTEXT    /* the in-process leg alone */
+};
+
+/* Which semantic legs a hybrid search fuses with BM25. The in-process
+ * leg (fastText, when the index has a model) is the default semantic
+ * leg; a query vector from an embeddings endpoint replaces it (AUTO):
+ * a real embedding model is the stronger of the two, and whether adding
+ * the weaker leg helps or hurts it has not been measured with a real
+ * model yet (rag-admin eval reports every combination to decide). */
+enum rag_search_ft {
+    RAG_SEARCH_FT_AUTO = 0, /* in-process leg unless qvec is given */
+    RAG_SEARCH_FT_OFF,      /* never the in-process leg */
+    RAG_SEARCH_FT_ALWAYS    /* also beside qvec: three-way fusion */
 };
 
 #define RAG_SEARCH_MAX_K 100
@@ -36,9 +52,13 @@ typedef struct {
     int64_t chunk_id;
     double score;      /* fused score (RRF) or the single leg's score */
     double bm25;       /* BM25 score, 0 if not matched lexically */
-    double cosine;     /* cosine similarity, 0 if no vectors */
+    double cosine;     /* the semantic leg's cosine similarity: the
+                          endpoint vector's when qvec was used, else the
+                          in-process leg's; 0 if neither ran */
+    double ft_cosine;  /* the in-process leg's cosine, 0 if it did not run */
     int bm25_rank;     /* 1-based, 0 = not in that leg's list */
     int vec_rank;
+    int ft_rank;
 } rag_hit;
 
 /* Fills up to q->k hits, best first; returns the number, or -1 on bad
@@ -48,6 +68,7 @@ int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
 typedef struct {
     uint32_t n_probe; /* vector lists scanned: 0 = the index's default,
                          >= its list count = every vector (exact) */
+    enum rag_search_ft ft;
 } rag_search_opts;
 
 /* rag_search with tuning; opts may be NULL (defaults). */

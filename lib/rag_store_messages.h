@@ -1,9 +1,10 @@
 /*
- * rag_store_messages — the messages table as the worker sees it: the
- * question an answer job is for, the thread's conversation, the chunks
- * earlier replies cited, the reply it writes, and transcripts for
- * rag-admin export. (The bot's own functions for this table — storing
- * users' messages — live beside these on its branch.)
+ * rag_store_messages — the messages table: users' forum messages the bot
+ * stores (the table's AFTER INSERT trigger enqueues the answer job when
+ * one is warranted), and what the worker reads and writes — the question
+ * an answer job is for, the thread's conversation, the chunks earlier
+ * replies cited, the reply (a from_bot row, delivered through
+ * rag_store_outbox), and transcripts for rag-admin export.
  *
  * Runs on the caller's connection (rag_db.h logs errors), inside the
  * caller's transaction if there is one. Returned PGresults belong to the
@@ -13,6 +14,17 @@
 #define RAG_STORE_MESSAGES_H
 
 #include <libpq-fe.h>
+
+typedef struct {
+    const char *thread_id, *message_id, *author_id;
+    const char *content; /* NULL: "" */
+    int first;           /* the post's starter message */
+    int mentions_bot, replies_to_bot;
+} rag_user_message;
+
+/* Stores a user message once (processed: nothing to deliver). 1 stored,
+ * 0 already there (a replayed event), -1 error. */
+int rag_store_messages_insert_user(PGconn *db, const rag_user_message *m);
 
 /* Columns of rag_store_messages_question. */
 enum {

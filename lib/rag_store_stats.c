@@ -59,6 +59,9 @@ rag_store_stats_summary(PGconn *db, int days, const char *guild_id)
         "          AS s(state)),"
         "  'outbox_pending', (SELECT count(*) FROM messages"
         "     WHERE from_bot AND NOT processed),"
+        "  'delivery_failures', (SELECT coalesce(json_object_agg(f.failure, f.n),"
+        "     '{}') FROM (SELECT failure, count(*) AS n FROM delivery_failures"
+        "     WHERE ($2::text IS NULL OR guild_id = $2) GROUP BY failure) f),"
         "  'collections', (SELECT coalesce(json_agg(json_build_object("
         "     'name', c.name, 'generation', c.index_generation,"
         "     'indexed_at', c.indexed_at,"
@@ -115,7 +118,12 @@ rag_store_stats_threads(PGconn *db, int limit, const char *guild_id)
         "      'sources', coalesce(m.sources, '[]'::jsonb))"
         "      ORDER BY m.created_at, m.message_id), '[]')"
         "    FROM messages m WHERE m.thread_id = t.thread_id AND m.from_bot)"
-        "    AS answers"
+        "    AS answers, t.unreachable,"
+        "   (SELECT coalesce(json_agg(json_build_object('kind', f.kind,"
+        "      'failure', f.failure, 'error', f.error, 'failed_at', f.failed_at)"
+        "      ORDER BY f.failed_at DESC, f.ref), '[]')"
+        "    FROM delivery_failures f WHERE f.thread_id = t.thread_id)"
+        "    AS delivery_failures"
         " FROM threads t WHERE ($2::text IS NULL OR t.guild_id = $2)"
         " ORDER BY t.created_at DESC, t.thread_id LIMIT $1::int) x",
         2, p);
@@ -129,6 +137,8 @@ rag_store_stats_gauges(PGconn *db)
                         " WHERE state <> 'done' GROUP BY state"
                         " UNION ALL SELECT 'outbox', 'pending', count(*)"
                         " FROM messages WHERE from_bot AND NOT processed"
+                        " UNION ALL SELECT 'failed', failure, count(*)"
+                        " FROM delivery_failures GROUP BY failure"
                         " UNION ALL SELECT 'index', name, index_generation"
                         " FROM collections",
                         0, NULL);

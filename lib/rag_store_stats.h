@@ -26,7 +26,8 @@ PGresult *rag_store_stats_threads(PGconn *db, int limit,
 
 /* Gauges for /rag/metrics: rows (kind, label, value): ("jobs", state,
  * count) for every state but done, ("outbox", "pending", count),
- * ("index", collection, generation). */
+ * ("failed", reason, count) of deliveries that stopped, ("index",
+ * collection, generation). */
 PGresult *rag_store_stats_gauges(PGconn *db);
 
 #endif

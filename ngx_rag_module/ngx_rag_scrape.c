@@ -58,7 +58,7 @@ ngx_rag_scrape_read(PGconn *db, void *arg)
 static void
 ngx_rag_scrape_run(ngx_rag_task_t *t)
 {
-    int        i, n, db_up;
+    int        i, n, db_up, typed = 0;
     PGresult  *res;
     rag_buf   *b = &t->body;
 
@@ -77,6 +77,14 @@ ngx_rag_scrape_run(ngx_rag_task_t *t)
             } else if (strcmp(PQgetvalue(res, i, 0), "outbox") == 0) {
                 rag_buf_printf(b, "# TYPE rag_outbox_pending gauge\n"
                                "rag_outbox_pending %s\n",
+                               PQgetvalue(res, i, 2));
+            } else if (strcmp(PQgetvalue(res, i, 0), "failed") == 0) {
+                /* the reasons are the bot's own slugs */
+                if (!typed++) {
+                    rag_buf_puts(b, "# TYPE rag_delivery_failed gauge\n");
+                }
+                rag_buf_printf(b, "rag_delivery_failed{reason=\"%s\"} %s\n",
+                               PQgetvalue(res, i, 1),
                                PQgetvalue(res, i, 2));
             } else {
                 rag_buf_printf(b, "rag_index_generation{collection="

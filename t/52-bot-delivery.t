@@ -142,10 +142,11 @@ kill 'KILL', $pid;
 waitpid($pid, 0);
 is(RagTest::psql($pg, "SELECT processed FROM messages WHERE message_id='kill-1'"), 'f',
     'the database never heard of it');
-# hide the thread's history (catch-up and the retry's own look), so this
-# retry relies on the nonce alone
-$fd->fault(rest => { method => 'GET', path => "channels/$T[3]/messages", status => 403,
-    body => { message => 'Missing Access', code => 50001 }, count => 2 });
+# the thread's history is unavailable for a moment (catch-up and the
+# retry's own look), so this retry relies on the nonce alone (a 5xx: a
+# 403 Missing Access would rightly mark the thread unreachable)
+$fd->fault(rest => { method => 'GET', path => "channels/$T[3]/messages", status => 503,
+    count => 6 });
 $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
 ok(RagTest::wait_for(sub { delivered('kill-1') }, 20), 'delivered after restart')
     or diag(RagTest::slurp($log));
@@ -184,7 +185,7 @@ ok(RagTest::wait_for(sub { delivered('after-1') }, 15), 'later reply delivered')
 ok(RagTest::wait_for(sub { RagTest::psql($pg, "SELECT processed FROM messages
     WHERE message_id='gone-1'") eq 't' }, 10), 'deleted-thread reply settled');
 like(RagTest::psql($pg, "SELECT last_error || '|' || coalesce(discord_message_id, 'none')
-    FROM messages WHERE message_id='gone-1'"), qr/status 404 code 10003\|none/, 'marked failed with the error');
+    FROM messages WHERE message_id='gone-1'"), qr/status 404 code 10003: Unknown Channel \(10003\)\|none/, 'marked failed with the error');
 my $n = scalar $fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$});
 sleep 1.5;
 is(scalar($fd->rest(method => 'POST', path => qr{channels/$T[4]/messages$})), $n, 'not retried');

@@ -7,7 +7,7 @@ use strict;
 use warnings;
 use utf8;
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use RagTest;
 use FakeDiscord;
@@ -69,6 +69,17 @@ $d = cmd('commands');
 like($d->{embeds}[0]{description}, qr{/info.*/commands}s, '/commands lists /info too');
 unlike($d->{embeds}[0]{description}, qr{/update}, 'no /update');
 
+# /status links point at the configured Discord, not a hard-coded one:
+# by default the web origin of discord_api_base (here the stand-in)
+my $web = $fd->url;
+$d = cmd('status');
+like($d->{embeds}[0]{description}, qr{\*\*Link:\*\* \Q$web\E/channels/$G/$T\n},
+    '/status thread link uses the configured base');
+like($d->{embeds}[0]{description},
+    qr{\*\*Controller:\*\* \Q$web\E/channels/$G/$T/310000000000000001\n},
+    'and so does the controller link');
+unlike($d->{embeds}[0]{description}, qr{discord\.com}, 'no hard-coded discord.com');
+
 # wrong channel: a clear error embed, not a crash
 $d = cmd('status', [], channel => '999999999999999999');
 like($d->{embeds}[0]{description}, qr/only works inside a help forum thread/, 'wrong-channel error');
@@ -93,8 +104,9 @@ $d = cmd('close');
 is(RagTest::psql($pg, "SELECT open FROM threads"), 'f', '/close by the author');
 $d = cmd('open');
 is(RagTest::psql($pg, "SELECT open FROM threads"), 't', '/open');
-ok((grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
-    $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$})), 'unarchived on /open');
+# the thread's archive state follows as a delivery, after the answer
+ok(RagTest::wait_for(sub { grep { $_->{body} && exists $_->{body}{archived} && !$_->{body}{archived} }
+    $fd->rest(method => 'PATCH', path => qr{^/api/v10/channels/$T$}) }, 5), 'unarchived on /open');
 
 # configuration edits apply without a restart: a forum added now is
 # served, a user banned now is ignored
@@ -139,5 +151,43 @@ SKIP: {
         '/search over the index file');
     like($d->{embeds}[0]{description}, qr/· \d+%/, 'with a percentage');
 }
+# --- registration: once per READY, only when the command set changed ----------
+my $env = $fd->bot_env($pg, RAG_INDEX_DIR => "$dir/index");
+my @puts_before = $fd->rest(method => 'PUT', path => qr{/commands$});
+is(RagTest::stop($pid, 'TERM'), 0, 'bot stopped');
+my $t_restart = time;
+$pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
+ok(RagTest::wait_for(sub { $fd->state->{connected} && RagTest::slurp($log) =~
+    /catch-up done.*\n(?:.*\n)*.*catch-up done/ }, 20), 'restarted');
+sleep 2;
+is(scalar $fd->rest(method => 'PUT', path => qr{/commands$}), scalar(@puts_before),
+    'the same command set is not registered again after a restart');
+
+# Discord refuses: its reasons are logged, and the bot backs off instead
+# of asking again on every poll (it used to: 44 PUTs in 101 s)
+is(RagTest::stop($pid, 'TERM'), 0, 'bot stopped again');
+eval { RagTest::psql($pg, "DELETE FROM command_registrations") };  # force a new PUT
+$fd->fault(rest => { method => 'PUT', path => 'commands$', status => 400, count => 1000,
+    body => { code => 50035, message => 'Invalid Form Body',
+        errors => { _errors => [ { code => 'APPLICATION_COMMAND_TOO_LARGE',
+            message => 'Command exceeds maximum size (8000)' } ] } } });
+my $t_refused = time;
+$pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);
+ok(RagTest::wait_for(sub { grep { $_->{t} > $t_refused && $_->{status} == 400 }
+    $fd->rest(method => 'PUT', path => qr{/commands$}) }, 20), 'registration refused');
+sleep 4;
+my @refused = grep { $_->{t} > $t_refused } $fd->rest(method => 'PUT', path => qr{/commands$});
+ok(@refused >= 1 && @refused <= 4, 'backed off: ' . scalar(@refused) . ' PUTs in about 4 s');
+like(RagTest::slurp($log), qr/APPLICATION_COMMAND_TOO_LARGE.*Command exceeds maximum size/,
+    "Discord's JSON error body is in the log");
+like(RagTest::slurp($log), qr/command registration failed.*retry_in_s=\d+/,
+    'with when it will be tried again');
+$fd->fault(clear_faults => 1);
+ok(RagTest::wait_for(sub { grep { $_->{t} > $t_refused && $_->{status} == 200 }
+    $fd->rest(method => 'PUT', path => qr{/guilds/$G/commands$}) }, 30),
+    'registered once Discord accepts it') or diag(RagTest::slurp($log));
+is(RagTest::psql($pg, "SELECT count(*) FROM command_registrations"), '2',
+    'the registered set is remembered per guild');
+
 is(scalar $fd->records(kind => 'violation'), 0, 'no violations');
 done_testing();

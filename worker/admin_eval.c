@@ -1,8 +1,11 @@
 /*
  * rag-admin eval — retrieval quality of one or more question sets over
  * one or more collections' index files, in one run: page-level
- * recall@1/5/10 and MRR for BM25, vector (when the index has vectors and
- * embed_* is configured) and hybrid, beside PostgreSQL full-text search
+ * recall@1/5/10 and MRR for every leg — BM25, vector (when the index has
+ * vectors and embed_* is configured), fasttext (the in-process leg, when
+ * the index has a model) — and their fusions: hybrid (as /search and the
+ * answerer rank), and with both semantic legs bm25+ft and 3-way, beside
+ * PostgreSQL full-text search
  * over the same chunks (eval_fts.h: AND and OR variants), so every
  * release shows where it stands against the obvious baseline. See eval.h
  * for the definitions.
@@ -18,7 +21,7 @@
  * "collection" (mixed-corpus sets), else the set's (default "docs"); its
  * expected URLs are relative to that collection's --base NAME=URL, else
  * to the set's --base. Each set with --min-recall5 is gated on hybrid
- * recall@5 (= BM25 when no vector leg ran): exit 3 when any is below.
+ * recall@5 (= BM25 when no semantic leg ran): exit 3 when any is below.
  * --holdout sets are reported like the others but their misses and
  * questions are never printed (README: nobody tunes on them).
  */
@@ -38,10 +41,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { M_BM25, M_VECTOR, M_HYBRID, M_FTS_AND, M_FTS_OR, EVAL_MODES };
+enum {
+    M_BM25,
+    M_VECTOR,
+    M_FASTTEXT,
+    M_HYBRID,
+    M_BM25_FT,
+    M_3WAY,
+    M_FTS_AND,
+    M_FTS_OR,
+    EVAL_MODES
+};
 
-static const char *mode_name[EVAL_MODES] = {"bm25", "vector", "hybrid",
-                                            "fts-and", "fts-or"};
+/* hybrid: what /search and the answerer run (rag_search's default
+ * fusion); bm25+ft and 3-way only when the endpoint's vectors made
+ * hybrid BM25 + vector, to tell whether the in-process leg helps them */
+static const char *mode_name[EVAL_MODES] = {
+    "bm25", "vector", "fasttext", "hybrid", "bm25+ft", "3-way",
+    "fts-and", "fts-or"};
 
 #define EVAL_MAX_SETS 32
 #define EVAL_MAX_COLLS 64
@@ -63,7 +80,8 @@ typedef struct {
     char *own_name; /* name made from the file name, or NULL */
     int *rank; /* set.n * EVAL_MODES first ranks, -1 = mode not run */
     char **top; /* set.n * EVAL_MODES first hit URLs (for misses), or NULL */
-    int have_vec;
+    int have_vec; /* the endpoint's vectors ran for some question */
+    int have_ft;  /* the in-process leg ran for some question */
 } eval_spec;
 
 typedef struct {
@@ -256,20 +274,25 @@ static int
 hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
            const float *qvec)
 {
+    rag_search_opts o;
     rag_query q;
-    int j, nh;
+    int j, nh, ft = rag_index_ft_model(c->ix) != NULL;
 
-    if (mode == M_VECTOR && qvec == NULL)
+    if ((mode == M_VECTOR && qvec == NULL) || (mode == M_FASTTEXT && !ft) ||
+        ((mode == M_BM25_FT || mode == M_3WAY) && (qvec == NULL || !ft)))
         return -1;
     memset(&q, 0, sizeof(q));
+    memset(&o, 0, sizeof(o));
     q.text = it->q;
     q.text_len = strlen(it->q);
-    q.qvec = qvec;
+    q.qvec = mode == M_BM25_FT ? NULL : qvec;
     q.k = run->k;
-    q.mode = mode == M_BM25     ? RAG_SEARCH_BM25
-             : mode == M_VECTOR ? RAG_SEARCH_VECTOR
-                                : RAG_SEARCH_HYBRID;
-    nh = rag_search(c->ix, &q, run->hits);
+    q.mode = mode == M_BM25       ? RAG_SEARCH_BM25
+             : mode == M_VECTOR   ? RAG_SEARCH_VECTOR
+             : mode == M_FASTTEXT ? RAG_SEARCH_FASTTEXT
+                                  : RAG_SEARCH_HYBRID;
+    o.ft = mode == M_3WAY ? RAG_SEARCH_FT_ALWAYS : RAG_SEARCH_FT_AUTO;
+    nh = rag_search_ex(c->ix, &q, &o, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
         return -2;
@@ -314,7 +337,7 @@ rank_of(eval_run *run, eval_coll *c, const eval_item *it, int mode,
 static int
 gate_mode(const eval_spec *s)
 {
-    return s->have_vec ? M_HYBRID : M_BM25;
+    return s->have_vec || s->have_ft ? M_HYBRID : M_BM25;
 }
 
 static int
@@ -362,6 +385,8 @@ run_set(eval_run *run, eval_spec *s)
             qv = qvecs + (size_t)qdims * i;
             s->have_vec = 1;
         }
+        if (rag_index_ft_model(c->ix) != NULL)
+            s->have_ft = 1;
         for (m = 0; m < EVAL_MODES; m++) {
             size_t slot = i * EVAL_MODES + (size_t)m;
             int r = rank_of(run, c, it, m, qv, base, &s->top[slot]);
@@ -408,14 +433,19 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
         eval_spec *s = &specs[i];
         printf("set %s: %s, %zu questions%s%s; ", s->name, s->file, s->set.n,
                s->holdout ? " (holdout: misses not shown)" : "",
-               s->have_vec ? "" : " (no vector leg: hybrid = bm25)");
+               s->have_vec || s->have_ft
+                   ? ""
+                   : " (no semantic leg: hybrid = bm25)");
         for (j = 0, shown = 0; j < run->ncoll; j++) {
             if (set_uses(s, run->coll[j].name))
-                printf("%s%s (generation %llu, %u chunks)",
+                printf("%s%s (generation %llu, %u chunks%s)",
                        shown++ ? ", " : "", run->coll[j].name,
                        (unsigned long long)rag_index_generation(
                            run->coll[j].ix),
-                       rag_index_count(run->coll[j].ix));
+                       rag_index_count(run->coll[j].ix),
+                       rag_index_ft_model(run->coll[j].ix)
+                           ? ", fastText model"
+                           : "");
         }
         printf("\n");
     }
@@ -424,8 +454,10 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
     for (i = 0; i < nspec; i++) {
         for (m = 0; m < EVAL_MODES; m++) {
             const eval_score *sc = &specs[i].score[m];
-            if (!specs[i].have_vec && (m == M_VECTOR || m == M_HYBRID))
-                continue; /* hybrid without a query vector is bm25 */
+            if (m < M_FTS_AND && sc->n == 0)
+                continue; /* a leg that did not run */
+            if (m == M_HYBRID && !specs[i].have_vec && !specs[i].have_ft)
+                continue; /* hybrid without a semantic leg is bm25 */
             if (sc->n == 0) {
                 printf("%-16s %-8s %5s %9s %9s %9s %7s\n", specs[i].name,
                        mode_name[m], "-", "-", "-", "-", "-");

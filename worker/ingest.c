@@ -1362,8 +1362,10 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         goto done;
     index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
     if (need_index(&r, index_dir)) {
-        if (rag_reindex_collection2(db, o->collection, index_dir, &gen, &count,
-                                    err, errlen) != 0)
+        rag_reindex_opts ro;
+        rag_reindex_opts_load(&ro, conf);
+        if (rag_reindex_collection_opts(db, o->collection, index_dir, &ro,
+                                        &gen, &count, err, errlen) != 0)
             goto done;
         st->generation = gen;
     } else {

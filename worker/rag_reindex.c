@@ -3,6 +3,7 @@
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_log.h"
+#include "reindex_ft.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -69,6 +70,23 @@ parse_vec(const char *s, float *out, uint32_t dims)
     return *s == '}' && i == dims ? 0 : -1;
 }
 
+void
+rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf)
+{
+    memset(o, 0, sizeof(*o));
+    ft_train_conf_load(&o->ft, conf);
+}
+
+/* opts, or the defaults (and environment) in *def */
+static const rag_reindex_opts *
+opts_or_default(const rag_reindex_opts *opts, rag_reindex_opts *def)
+{
+    if (opts != NULL)
+        return opts;
+    rag_reindex_opts_load(def, NULL);
+    return def;
+}
+
 int
 rag_reindex_collection(PGconn *db, const char *collection,
                        const char *index_dir, char *err, size_t errlen)
@@ -80,17 +98,20 @@ rag_reindex_collection(PGconn *db, const char *collection,
 /* Writes the collection's chunks (coll_id) as an index of generation gen
  * at path, inside the caller's transaction. 0, or -1 with err filled. */
 static int
-write_index(PGconn *db, long long coll_id, const char *path, uint64_t gen,
+write_index(PGconn *db, long long coll_id, const char *collection,
+            const char *path, uint64_t gen, const rag_reindex_opts *opts,
             uint32_t *count, char *err, size_t errlen)
 {
     char sql[1024], idbuf[32];
-    const char *p[1];
+    const char *p[1], *sem = "off";
     PGresult *r = NULL;
     rag_index_writer *w = NULL;
+    reindex_ft ft;
     float *vec = NULL;
     uint32_t dims = 0, n = 0;
     int rc = -1;
 
+    reindex_ft_begin(&ft, &opts->ft, path);
     snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
     /* vector size: the most common one among embedded chunks */
     p[0] = idbuf;
@@ -164,6 +185,7 @@ write_index(PGconn *db, long long coll_id, const char *path, uint64_t gen,
                          *why ? why : "a field is over 64 MB");
                 goto done;
             }
+            reindex_ft_add(&ft, in.title, in.heading_path, in.body);
             n++;
         }
         PQclear(r);
@@ -171,17 +193,19 @@ write_index(PGconn *db, long long coll_id, const char *path, uint64_t gen,
         if (rows < REINDEX_FETCH)
             break;
     }
+    reindex_ft_finish(&ft, w, collection, gen, opts->retrain, &sem);
     if (rag_index_writer_write(w, path, gen, err, errlen) != 0)
         goto done;
     rag_info("msg=\"index written\" path=\"%s\" generation=%" PRIu64
-             " chunks=%u dims=%u",
-             path, gen, n, dims);
+             " chunks=%u dims=%u semantic=\"%s\"",
+             path, gen, n, dims, sem);
     if (count)
         *count = n;
     rc = 0;
 done:
     PQclear(r);
     rag_index_writer_free(w);
+    reindex_ft_free(&ft);
     free(vec);
     return rc;
 }
@@ -191,6 +215,18 @@ rag_reindex_collection2(PGconn *db, const char *collection,
                         const char *index_dir, uint64_t *generation,
                         uint32_t *count, char *err, size_t errlen)
 {
+    return rag_reindex_collection_opts(db, collection, index_dir, NULL,
+                                       generation, count, err, errlen);
+}
+
+int
+rag_reindex_collection_opts(PGconn *db, const char *collection,
+                            const char *index_dir,
+                            const rag_reindex_opts *opts,
+                            uint64_t *generation, uint32_t *count,
+                            char *err, size_t errlen)
+{
+    rag_reindex_opts def;
     char path[4096], idbuf[32], genbuf[32];
     const char *p[3];
     PGresult *r = NULL;
@@ -225,7 +261,8 @@ rag_reindex_collection2(PGconn *db, const char *collection,
     gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10) + 1;
     PQclear(r);
     r = NULL;
-    if (write_index(db, coll_id, path, gen, count, err, errlen) != 0)
+    if (write_index(db, coll_id, collection, path, gen,
+                    opts_or_default(opts, &def), count, err, errlen) != 0)
         goto done;
 
     snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
@@ -258,6 +295,17 @@ rag_reindex_mirror(PGconn *db, const char *collection, const char *index_dir,
                    uint64_t *generation, uint32_t *count, char *err,
                    size_t errlen)
 {
+    return rag_reindex_mirror_opts(db, collection, index_dir, NULL,
+                                   generation, count, err, errlen);
+}
+
+int
+rag_reindex_mirror_opts(PGconn *db, const char *collection,
+                        const char *index_dir, const rag_reindex_opts *opts,
+                        uint64_t *generation, uint32_t *count, char *err,
+                        size_t errlen)
+{
+    rag_reindex_opts def;
     char path[4096];
     const char *p[1];
     PGresult *r = NULL;
@@ -299,7 +347,8 @@ rag_reindex_mirror(PGconn *db, const char *collection, const char *index_dir,
                  collection);
         goto done;
     }
-    if (write_index(db, coll_id, path, gen, count, err, errlen) != 0)
+    if (write_index(db, coll_id, collection, path, gen,
+                    opts_or_default(opts, &def), count, err, errlen) != 0)
         goto done;
     if (generation)
         *generation = gen;

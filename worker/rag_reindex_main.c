@@ -1,12 +1,14 @@
 /*
  * rag-reindex — rebuild collection index files from Postgres.
  *
- *   rag-reindex [-c conf] [--dir INDEX_DIR] COLLECTION...
+ *   rag-reindex [-c conf] [--dir INDEX_DIR] [--retrain] COLLECTION...
  *   rag-reindex [-c conf] --follow INDEX_DIR
  *
  * The first form writes a new generation of each collection and records
  * it. The index directory comes from --dir, else index_dir in the config
- * (RAG_INDEX_DIR), else /var/lib/ngx_rag/index.
+ * (RAG_INDEX_DIR), else /var/lib/ngx_rag/index. --retrain trains the
+ * semantic leg's model anew (semantic_leg, fasttext_* in the config)
+ * even when the collection has not changed enough to need it.
  *
  * --follow runs until SIGTERM/SIGINT on an nginx machine: it keeps
  * INDEX_DIR at the generations Postgres records, rebuilding a file
@@ -37,7 +39,7 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: rag-reindex [-c FILE] [--dir INDEX_DIR]"
-                    " COLLECTION...\n"
+                    " [--retrain] COLLECTION...\n"
                     "       rag-reindex [-c FILE] --follow INDEX_DIR\n");
 }
 
@@ -71,10 +73,16 @@ main(int argc, char **argv)
     const char *conf_path = NULL, *dir = NULL, *follow_dir = NULL;
     char err[512];
     rag_conf *conf;
+    rag_reindex_opts opts;
     PGconn *db;
-    int i = 1, rc = 0;
+    int i = 1, rc = 0, retrain = 0;
 
     while (i + 1 < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--retrain") == 0) {
+            retrain = 1;
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "-c") == 0)
             conf_path = argv[i + 1];
         else if (strcmp(argv[i], "--dir") == 0)
@@ -85,7 +93,7 @@ main(int argc, char **argv)
             break;
         i += 2;
     }
-    if (follow_dir != NULL ? i != argc || dir != NULL
+    if (follow_dir != NULL ? i != argc || dir != NULL || retrain
                            : i >= argc || argv[i][0] == '-') {
         usage();
         return 2;
@@ -109,11 +117,13 @@ main(int argc, char **argv)
         rag_conf_free(conf);
         return 1;
     }
+    rag_reindex_opts_load(&opts, conf);
+    opts.retrain = retrain;
     for (; i < argc; i++) {
         uint64_t gen;
         uint32_t n;
-        if (rag_reindex_collection2(db, argv[i], dir, &gen, &n, err,
-                                    sizeof(err)) != 0) {
+        if (rag_reindex_collection_opts(db, argv[i], dir, &opts, &gen, &n,
+                                        err, sizeof(err)) != 0) {
             fprintf(stderr, "rag-reindex: %s: %s\n", argv[i], err);
             rc = 1;
             continue;

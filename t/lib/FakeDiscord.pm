@@ -16,7 +16,10 @@ package FakeDiscord;
 #                   body => {...}, delay_ms => N, count => 1})
 #       / (rest => {path => qr, headers => {'X-RateLimit-Remaining' => 0,
 #                   'X-RateLimit-Reset-After' => 1.5}})  # a normal answer
-#       / (delete_channel => ID) / (forget_nonces => 1)
+#       / (delete_channel => ID) / (delete_message => ID) / (forget_nonces => 1)
+#       / (clear_faults => 1) / (token => 'new')  # the old one gets 401
+#   $fd->channel(id => ..., no_access => 1)  # 50001 on every request there
+#   $fd->channel(id => ..., no_send => 1)    # 50013 on POST .../messages
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #   $fd->guild(id => G, owner_id => U, roles => [{id, permissions}],
 #              members => {user_id => [role ids]})  # for GET /guilds/...
@@ -27,8 +30,20 @@ package FakeDiscord;
 # IDENTIFY / RESUME / heartbeat shapes, the Bot token, a DiscordBot
 # User-Agent, embed limits (4096 description, 256 title, 6000 total, 10
 # per message), nonce length (<= 25) and enforce_nonce deduplication
-# (the existing message is returned). Violations are recorded with
-# kind => 'violation'.
+# (the existing message is returned). Like Discord it enforces its rate
+# limits: a request on a route still inside a 429's retry_after, on an
+# exhausted bucket, or beyond 50 requests/s (interaction callbacks
+# excepted) gets a 429. An interaction must be answered once, within 3 s
+# of its dispatch (10062 Unknown interaction, 40060 already
+# acknowledged). Command sets are checked against the application
+# commands rules (names, lengths, option order and types, 25 options,
+# 100 commands; 400 with Discord's nested errors) and the 200 creates a
+# day per guild. Messages and reactions follow Discord's thread rules:
+# an empty message is refused (50006), reactions need the message to be
+# in that channel (10008) and an URL-encoded emoji (10014), nothing but a
+# new message may touch an archived thread (50083; a new message
+# unarchives it, with a THREAD_UPDATE, unless it is locked: 160005).
+# Violations are recorded with kind => 'violation'.
 
 use strict;
 use warnings;
@@ -289,6 +304,23 @@ sub _route_key {
     return "$method " . join('/', @k);
 }
 
+# Why a request must be refused with a 429 now, or undef.
+sub _over_limit {
+    my ($st, $key, $path) = @_;
+    my $now = time;
+    return 'request inside retry_after' if $now < ($st->{limited}{$key} // 0);
+    return 'request inside global retry_after' if $now < ($st->{global_until} // 0);
+    my $b = $st->{bucket}{$key};
+    return 'request on an exhausted bucket'
+        if $b && $now < $b->{reset} && $b->{used} >= 50;
+    return undef if $path =~ m{^/api/v10/(?:interactions|webhooks)/};
+    my $w = $st->{global_window} //= [];
+    shift @$w while @$w && $w->[0] <= $now - 1;
+    return 'more than 50 requests/s (global limit)' if @$w >= 50;
+    push @$w, $now;
+    return undef;
+}
+
 sub _ratelimit_headers {
     my ($st, $key) = @_;
     my $b = $st->{bucket}{$key} //= { reset => time + 1, used => 0 };
@@ -353,6 +385,21 @@ sub _rest {
         _record($st, $rec);
         return _respond($st, $c, 401, { message => '401: Unauthorized', code => 0 });
     }
+    # Discord's own limits: a client that reads the headers never hits
+    # these (interaction callbacks are outside the global limit)
+    if (my $why = _over_limit($st, $key, $path)) {
+        $rec->{status} = 429;
+        _record($st, $rec);
+        _record($st, { kind => 'violation', what => "$why: $method $path" });
+        my $ra = $why =~ /global/ ? 1 : ($st->{limited}{$key} // time + 1) - time;
+        $ra = 0.1 if $ra < 0.1;
+        return _respond($st, $c, 429, { message => 'You are being rate limited.',
+            retry_after => 0 + sprintf('%.3f', $ra),
+            global => $why =~ /global/ ? JSON::PP::true : JSON::PP::false },
+            headers => { 'Retry-After' => int($ra + 0.999),
+                'X-RateLimit-Scope' => $why =~ /global/ ? 'global' : 'user',
+                ($why =~ /global/ ? ('X-RateLimit-Global' => 'true') : ()) });
+    }
     # injected faults, first match wins
     for my $f (@{ $st->{faults} }) {
         next unless $f->{count} > 0;
@@ -366,6 +413,8 @@ sub _rest {
         my %hd = _ratelimit_headers($st, $key);
         if ($f->{status} == 429) {
             my $ra = $f->{body}{retry_after} // 1;
+            if ($f->{body}{global}) { $st->{global_until} = time + $ra }
+            else { $st->{limited}{$key} = time + $ra }
             %hd = (%hd, 'Retry-After' => int($ra + 0.999),
                 'X-RateLimit-Remaining' => 0,
                 'X-RateLimit-Reset-After' => $ra,
@@ -383,6 +432,9 @@ sub _rest {
         $f->{count}--;
         $delay = $f->{delay_ms} // 0;
         $hdr = $f->{headers} || {};   # e.g. an exhausted bucket
+        # an advertised exhausted bucket is enforced like Discord does
+        $st->{limited}{$key} = time + ($hdr->{'X-RateLimit-Reset-After'} // 1)
+            if defined $hdr->{'X-RateLimit-Remaining'} && $hdr->{'X-RateLimit-Remaining'} == 0;
         $rec->{delayed} = $delay if $delay;
         last;
     }
@@ -392,6 +444,65 @@ sub _rest {
     my %hd = (_ratelimit_headers($st, $key), %$hdr);
     _respond($st, $c, $status, $resp, headers => \%hd, delay_ms => $delay);
 }
+
+# Bulk overwrite body, as the application commands docs constrain it:
+# returns Discord-style nested errors ({} when fine).
+sub _check_commands {
+    my ($b) = @_;
+    my %e;
+    my $err = sub { my ($where, $code, $msg) = @_;
+        my $h = \%e; $h = $h->{$_} //= {} for @$where;
+        push @{ $h->{_errors} }, { code => $code, message => $msg } };
+    return { _errors => [ { code => 'BASE_TYPE_ARRAY', message => 'Must be an array' } ] }
+        unless ref $b eq 'ARRAY';
+    $err->([], 'BASE_TYPE_MAX_LENGTH', 'Must be 100 or fewer in length') if @$b > 100;
+    my %names;
+    for my $i (0 .. $#$b) {
+        my $c = $b->[$i];
+        if (ref $c ne 'HASH') { $err->([$i], 'MODEL_TYPE_CONVERT', 'Only dictionaries'); next }
+        my $n = $c->{name} // '';
+        $err->([$i, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid')
+            unless $n =~ /^[-_'\p{Ll}\p{Lo}\p{N}]{1,32}$/;
+        $err->([$i, 'name'], 'APPLICATION_COMMANDS_DUPLICATE_NAME',
+            'Application command names must be unique') if $names{$n}++;
+        my $d = $c->{description} // '';
+        $err->([$i, 'description'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length')
+            unless length $d >= 1 && length $d <= 100;
+        my $opts = $c->{options} // [];
+        $err->([$i, 'options'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length')
+            if @$opts > 25;
+        my (%on, $optional);
+        for my $j (0 .. $#$opts) {
+            my $o = $opts->[$j];
+            my @w = ($i, 'options', $j);
+            $err->([@w, 'type'], 'BASE_TYPE_CHOICES', 'Value must be one of 1..11')
+                unless ($o->{type} // 0) =~ /^(?:[1-9]|10|11)$/;
+            $err->([@w, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Option name is invalid')
+                unless ($o->{name} // '') =~ /^[-_'\p{Ll}\p{Lo}\p{N}]{1,32}$/;
+            $err->([@w, 'name'], 'APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS',
+                'Option names must be unique') if $on{ $o->{name} // '' }++;
+            $err->([@w, 'description'], 'BASE_TYPE_BAD_LENGTH',
+                'Must be between 1 and 100 in length')
+                unless length($o->{description} // '') >= 1 && length($o->{description}) <= 100;
+            if ($o->{required}) {
+                $err->([@w, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID',
+                    'Required options must be placed before non-required options') if $optional;
+            } else { $optional = 1 }
+            my $t = $o->{type} // 0;
+            $err->([@w, 'max_length'], 'BASE_TYPE_BAD_INT', 'max_length: 1 to 6000, strings only')
+                if defined $o->{max_length} && ($t != 3 || $o->{max_length} < 1 || $o->{max_length} > 6000);
+            for my $k (qw(min_value max_value)) {
+                $err->([@w, $k], 'BASE_TYPE_BAD_VALUE', "$k is for INTEGER and NUMBER options")
+                    if defined $o->{$k} && $t != 4 && $t != 10;
+            }
+            $err->([@w, 'choices'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length')
+                if $o->{choices} && @{ $o->{choices} } > 25;
+        }
+    }
+    return \%e;
+}
+
+sub _archived { my ($ch) = @_; return $ch->{thread_metadata} && $ch->{thread_metadata}{archived} }
 
 sub _cmp_id { length($_[0]) <=> length($_[1]) || $_[0] cmp $_[1] }
 sub _by_id_desc { _cmp_id($b->{id}, $a->{id}) }  # package $a/$b
@@ -403,6 +514,13 @@ sub _route {
         return (200, { url => ($st->{gateway_base} // "ws://127.0.0.1:$st->{port}") . '/gw', shards => 1,
             session_start_limit => { total => 1000, remaining => 999,
                 reset_after => 14400000, max_concurrency => 1 } });
+    }
+    # the bot's view of a channel: gone, out of reach, or read-only
+    if ($path =~ m{^/channels/(\d+)(/.*)?$} && (my $ch0 = $st->{channels}{$1})) {
+        my $rest = $2 // '';
+        return (403, { message => 'Missing Access', code => 50001 }) if $ch0->{no_access};
+        return (403, { message => 'Missing Permissions', code => 50013 })
+            if $ch0->{no_send} && $method eq 'POST' && $rest eq '/messages';
     }
     if ($method eq 'GET' && $path =~ m{^/guilds/(\d+)/threads/active$}) {
         my $g = $1;
@@ -477,6 +595,15 @@ sub _route {
             _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
             return (400, { message => 'Invalid Form Body', code => 50035, errors => \@bad });
         }
+        return (400, { message => 'Cannot send an empty message', code => 50006 })
+            unless length($b->{content} // '') || @{ $b->{embeds} || [] };
+        if (_archived($ch)) {
+            return (403, { message => 'Thread is locked', code => 160005 })
+                if $ch->{thread_metadata}{locked};
+            # a new message unarchives the thread
+            $ch->{thread_metadata}{archived} = JSON::PP::false;
+            _dispatch($st, 'THREAD_UPDATE', { %$ch });
+        }
         my $nonce = $b->{nonce};
         if (defined $nonce && $b->{enforce_nonce}) {
             my $mid = $st->{nonces}{"$chid:$nonce"};
@@ -495,9 +622,15 @@ sub _route {
         return (200, $m);
     }
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)$} && $method eq 'PATCH') {
-        my $m = $st->{messages}{$2};
+        my ($chid, $mid) = ($1, $2);
+        my $ch = $st->{channels}{$chid};
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
+        return (403, { message => 'Cannot edit a message authored by another user',
+            code => 50005 }) if ($st->{user_messages}{$mid} // '') eq $chid;
+        my $m = $st->{messages}{$mid};
         return (404, { message => 'Unknown Message', code => 10008 })
-            if !$m || $m->{channel_id} ne $1;
+            if !$m || $m->{channel_id} ne $chid;
+        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
         my @bad = _check_message($b || {});
         if (@bad) {
             _record($st, { kind => 'violation', what => join('; ', @bad), path => $path });
@@ -510,23 +643,56 @@ sub _route {
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/\@me$}
         && $method eq 'PUT') {
         my ($chid, $mid, $emoji) = ($1, $2, $3);
+        my $ch = $st->{channels}{$chid};
+        return (400, { message => 'Unknown Emoji', code => 10014 })
+            if $emoji =~ /[^\x21-\x7e]/;   # not URL-encoded
         $emoji =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
         $rec->{emoji} = $emoji;
         utf8::decode($rec->{emoji});
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
         return (404, { message => 'Unknown Message', code => 10008 })
-            unless $st->{messages}{$mid} || $st->{user_messages}{$mid};
+            unless ($st->{messages}{$mid} && $st->{messages}{$mid}{channel_id} eq $chid)
+                || ($st->{user_messages}{$mid} // '') eq $chid;
+        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
         return (204, undef);
     }
     if ($path =~ m{^/applications/(\d+)(?:/guilds/(\d+))?/commands$} && $method eq 'PUT') {
-        return (400, { message => 'bad commands', code => 50035 })
-            unless ref $b eq 'ARRAY' && @$b <= 100
-                && !grep { !defined $_->{name} || $_->{name} !~ /^[-_a-z0-9]{1,32}$/
-                    || !defined $_->{description} || length($_->{description}) > 100 } @$b;
-        return (200, [ map { { %$_, id => _snowflake($st), application_id => $1 } } @$b ]);
+        my ($app, $guild) = ($1, $2 // 'global');
+        return (403, { message => 'You are not authorized to perform this action on this application',
+            code => 20012 }) if $app ne $st->{app_id};
+        my $errors = _check_commands($b);
+        if (%$errors) {
+            _record($st, { kind => 'violation', what => 'commands refused: '
+                . $JSON->encode($errors) });
+            return (400, { message => 'Invalid Form Body', code => 50035, errors => $errors });
+        }
+        # 200 command creates per day per guild; overwriting is free
+        my $known = $st->{commands}{$guild} //= {};
+        my $new = grep { !$known->{ $_->{name} } } @$b;
+        $st->{creates}{$guild} += $new;
+        return (429, { message => 'Max number of daily application command creates has '
+            . 'been reached (200)', code => 30034, retry_after => 86400, global => JSON::PP::false })
+            if $st->{creates}{$guild} > 200;
+        $st->{commands}{$guild} = { map { $_->{name} => 1 } @$b };
+        return (200, [ map { { %$_, id => _snowflake($st), application_id => $app } } @$b ]);
     }
     if ($path =~ m{^/interactions/(\d+)/([^/]+)/callback$} && $method eq 'POST') {
+        my ($iid, $tok) = ($1, $2);
+        my $it = $st->{interactions}{$iid};
+        if (!$it || $it->{token} ne $tok) {
+            return (404, { message => 'Unknown interaction', code => 10062 });
+        }
+        if (time - $it->{t} > 3) {
+            _record($st, { kind => 'violation', what => sprintf(
+                'interaction %s answered after %.1f s (3 s limit)', $iid, time - $it->{t}) });
+            return (404, { message => 'Unknown interaction', code => 10062 });
+        }
+        return (400, { message => 'Interaction has already been acknowledged.',
+            code => 40060 }) if $it->{acked};
         return (400, { message => 'bad callback', code => 50035 })
             unless ref $b eq 'HASH' && defined $b->{type};
+        $it->{acked} = 1;
+        $rec->{latency} = sprintf('%.3f', time - $it->{t});
         return (204, undef);
     }
     if ($path =~ m{^/webhooks/(\d+)/([^/]+)/messages/\@original$} && $method eq 'PATCH') {
@@ -582,12 +748,15 @@ sub _control {
     } elsif ($a eq 'dispatch') {
         my $d = $r->{d};
         if ($r->{t} eq 'MESSAGE_CREATE') {
-            $st->{user_messages}{ $d->{id} } = 1;
+            $st->{user_messages}{ $d->{id} } = $d->{channel_id};
             # the channel's history, for GET .../messages (catch-up)
             my %m = %$d;
             delete $m{guild_id};
             delete $m{member};
             push @{ $st->{history}{ $d->{channel_id} } }, \%m;
+        } elsif ($r->{t} eq 'INTERACTION_CREATE') {
+            # the token is valid for an initial response within 3 s
+            $st->{interactions}{ $d->{id} } = { t => time, token => $d->{token} // '' };
         } elsif ($r->{t} eq 'THREAD_CREATE' || $r->{t} eq 'THREAD_UPDATE') {
             my $ch = $st->{channels}{ $d->{id} } ||= {};
             %$ch = (%$ch, %$d);
@@ -615,7 +784,10 @@ sub _control {
         }
         # Discord remembers nonces only for a few minutes
         $st->{nonces} = {} if $r->{forget_nonces};
+        $st->{faults} = [] if $r->{clear_faults};
+        $st->{token} = $r->{token} if defined $r->{token};   # token reset
         if ($r->{delete_channel}) { $st->{channels}{ $r->{delete_channel} }{deleted} = 1 }
+        delete $st->{messages}{ $r->{delete_message} } if $r->{delete_message};
     } elsif ($a eq 'guild') {
         $st->{guilds}{ $r->{guild}{id} } = $r->{guild};
     } elsif ($a eq 'app') {

@@ -128,6 +128,84 @@ test_permanent(void)
     CHECK_INT(rag_outbox_permanent(0, 0), 0);
 }
 
+static void
+test_classify(void)
+{
+    static const struct {
+        long status;
+        int code, permanent, gone;
+        const char *failure;
+    } t[] = {
+        {404, 10003, 1, 1, "unknown_channel"},
+        {403, 50001, 1, 1, "missing_access"},
+        {404, 10008, 1, 0, "unknown_message"},
+        {403, 50013, 1, 0, "missing_permissions"},
+        {400, 50083, 1, 0, "archived_thread"},
+        {403, 160005, 1, 0, "thread_locked"},
+        {400, 50035, 1, 0, "invalid_request"},
+        {400, 0, 1, 0, "invalid_request"},
+        {404, 0, 1, 0, "not_found"},
+        {403, 0, 1, 0, "forbidden"},
+        {405, 0, 1, 0, "rejected"},
+        {502, 0, 0, 0, "server_error"},
+        {500, 10003, 0, 0, "server_error"}, /* a 5xx can heal */
+        {429, 0, 0, 0, "rate_limited"},
+        {401, 0, 0, 0, "unauthorized"},
+        {0, 0, 0, 0, "no_response"},
+    };
+    rag_outbox_verdict v;
+    size_t i;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        rag_outbox_classify(t[i].status, t[i].code, &v);
+        CHECK_INT(v.permanent, t[i].permanent);
+        CHECK_INT(v.channel_gone, t[i].gone);
+        CHECK_STR(v.failure, t[i].failure);
+    }
+}
+
+static void
+test_describe(void)
+{
+    char out[160];
+
+    CHECK_STR(rag_rest_describe(404, 10003, "Unknown Channel", out,
+                                sizeof(out)),
+              "Unknown Channel (10003)");
+    CHECK_STR(rag_rest_describe(400, 50035, "Invalid Form Body", out,
+                                sizeof(out)),
+              "Invalid Form Body (50035)");
+    CHECK_STR(rag_rest_describe(400, 12345, "Odd", out, sizeof(out)),
+              "HTTP 400, code 12345: Odd");
+    CHECK_STR(rag_rest_describe(502, 0, "", out, sizeof(out)), "HTTP 502");
+    CHECK_STR(rag_rest_describe(0, 0, "Couldn't connect to server", out,
+                                sizeof(out)),
+              "no response (Couldn't connect to server)");
+    CHECK_STR(rag_rest_describe(0, 0, NULL, out, sizeof(out)),
+              "no response (transport error)");
+}
+
+static void
+test_web_base(void)
+{
+    char out[64];
+
+    CHECK_INT(rag_bot_web_base(NULL, "https://discord.com/api/v10", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "https://discord.com");
+    CHECK_INT(rag_bot_web_base("", "http://127.0.0.1:4000/api/v10", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "http://127.0.0.1:4000");
+    CHECK_INT(rag_bot_web_base("https://ptb.discord.com/", "x", out,
+                               sizeof(out)), 0);
+    CHECK_STR(out, "https://ptb.discord.com");
+    CHECK_INT(rag_bot_web_base(NULL, "discord.com/api", out, sizeof(out)), -1);
+    CHECK_INT(rag_bot_web_base("https://", "x", out, sizeof(out)), -1);
+    CHECK_INT(rag_bot_web_base(NULL, "https://a-very-long-host-name-that-"
+                               "does-not-fit-in-the-buffer.example/api",
+                               out, 16), -1);
+}
+
 int
 main(void)
 {
@@ -137,5 +215,8 @@ main(void)
     RUN(test_retry_after);
     RUN(test_invalid_window);
     RUN(test_permanent);
+    RUN(test_web_base);
+    RUN(test_classify);
+    RUN(test_describe);
     UNIT_DONE();
 }

@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* the pure helpers of worker/rag_reindex.c (the rest needs Postgres) */
+/* the pure helpers of worker/rag_reindex.c (the rest needs Postgres),
+ * with the semantic leg's sources it builds on */
+#include "../../worker/ft_train.c"
 #include "../../worker/rag_reindex.c"
+#include "../../worker/reindex_ft.c"
 
 static char dir[] = "/tmp/test_index_XXXXXX";
 

@@ -693,7 +693,7 @@ test_vector_lists(void)
         for (int j = 0; j < D; j++)
             qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
         rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
-        rag_search_opts all = {lists}, def = {0};
+        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO}, def = {0, 0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
         CHECK_INT(ne, K);
@@ -702,7 +702,7 @@ test_vector_lists(void)
             for (int j = 0; j < K; j++)
                 found += h[i].rec == e[j].rec;
         /* the exact scan through the lists == the plain exact scan */
-        rag_search_opts more = {lists + 5};
+        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO};
         rag_hit x[K];
         rag_search_ex(ix, &q, &more, x);
         int eq = 1;
