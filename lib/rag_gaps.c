@@ -2,6 +2,7 @@
  * rag_gaps — gap report queries, term-set clustering, closest pages.
  */
 #include "rag_gaps.h"
+#include "rag_collection.h"
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_search.h"
@@ -182,13 +183,9 @@ coll_index(gaps_coll *cs, size_t *ncs, const char *name, const char *path,
             return cs[i].ix;
     if (*ncs == GAPS_MAX_COLLS)
         return NULL;
-    if (*path == '\0' && index_dir != NULL && *index_dir != '\0' &&
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789._-") == strlen(name) &&
-        strstr(name, "..") == NULL) {
-        snprintf(buf, sizeof(buf), "%s/%s.idx", index_dir, name);
+    if (*path == '\0' &&
+        rag_index_path(buf, sizeof(buf), index_dir, name) == 0)
         path = buf;
-    }
     cs = &cs[(*ncs)++];
     snprintf(cs->name, sizeof(cs->name), "%s", name);
     cs->ix = *path ? rag_index_open(path, err, sizeof(err)) : NULL;

@@ -6,6 +6,8 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_collection.h"
+
 static void *ngx_rag_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rag_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_rag_create_loc_conf(ngx_conf_t *cf);
@@ -259,7 +261,7 @@ ngx_rag_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->dashboard_token, prev->dashboard_token,
                              "");
     ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
-                             "/var/lib/ngx_rag/index");
+                             RAG_INDEX_DIR_DEFAULT);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_value(conf->upload_create, prev->upload_create, 0);
     ngx_conf_merge_sec_value(conf->dashboard_session,

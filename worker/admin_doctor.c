@@ -19,6 +19,7 @@
  * index_dir, and the worker's llm_* / embed_*; Discord keys from
  * --bot-conf (discord_token[_file], discord_api_base).
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "llm.h"
 #include "rag_conf.h"
@@ -948,11 +949,11 @@ admin_doctor(rag_conf *conf, int argc, char **argv)
     }
     rag_http_global_init();
     if (health == NULL)
-        health = rag_conf_get(conf, "health_url", NULL);
+        health = rag_conf_str(conf, &rag_conf_admin_own, "health_url");
     if (wuser == NULL)
-        wuser = rag_conf_get(conf, "worker_user", "ngx-rag");
+        wuser = rag_conf_str(conf, &rag_conf_admin_own, "worker_user");
     if (nuser == NULL)
-        nuser = rag_conf_get(conf, "nginx_user", "www-data");
+        nuser = rag_conf_str(conf, &rag_conf_admin_own, "nginx_user");
     if (dir == NULL)
         dir = admin_index_dir(conf);
 

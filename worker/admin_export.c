@@ -13,6 +13,7 @@
  *
  *   rag-admin export [--guild G] [--since DATE] [--out FILE]
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "rag_db.h"
 #include "rag_store_messages.h"
@@ -136,7 +137,9 @@ admin_export(PGconn *db, rag_conf *conf, int argc, char **argv)
                         " [--out FILE]\n");
         return 2;
     }
-    sys = rag_conf_get(conf, "export_system_prompt", EXPORT_DEFAULT_SYSTEM);
+    sys = rag_conf_str(conf, &rag_conf_admin_own, "export_system_prompt");
+    if (sys == NULL)
+        sys = EXPORT_DEFAULT_SYSTEM;
     res = rag_store_threads_to_export(db, guild, since);
     if (res == NULL) {
         fprintf(stderr, "rag-admin export: query failed: %s\n",

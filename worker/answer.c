@@ -1,6 +1,7 @@
 #include "answer.h"
 
 #include "community.h"
+#include "conf_tables.h"
 #include "queue_runner.h"
 #include "rag_db.h"
 #include "rag_json.h"
@@ -26,34 +27,28 @@
 void
 rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
 {
+    const rag_conf_section *s = &rag_conf_answer;
     rag_answer_conf *ac = &env->ac;
-    long k = rag_conf_int(conf, "answer_top_k", 5);
 
-    if (k < 1)
-        k = 1;
-    if (k > RAG_ANSWER_MAX_K)
-        k = RAG_ANSWER_MAX_K;
-    ac->top_k = (size_t) k;
-    ac->min_score = rag_conf_double(conf, "answer_min_score", 1.0);
-    ac->min_cosine = rag_conf_double(conf, "answer_min_cosine", 0.5);
+    ac->top_k = (size_t) rag_conf_long(conf, s, "answer_top_k");
+    ac->min_score = rag_conf_num(conf, s, "answer_min_score");
+    ac->min_cosine = rag_conf_num(conf, s, "answer_min_cosine");
     ac->lim.budget_tokens =
-        (size_t) rag_conf_int(conf, "answer_token_budget", 6000);
+        (size_t) rag_conf_long(conf, s, "answer_token_budget");
     ac->lim.passage_tokens =
-        (size_t) rag_conf_int(conf, "answer_passage_tokens", 600);
-    ac->lim.turn_tokens =
-        (size_t) rag_conf_int(conf, "answer_turn_tokens", 800);
-    ac->lim.max_turns = (size_t) rag_conf_int(conf, "answer_max_turns", 12);
+        (size_t) rag_conf_long(conf, s, "answer_passage_tokens");
+    ac->lim.turn_tokens = (size_t) rag_conf_long(conf, s, "answer_turn_tokens");
+    ac->lim.max_turns = (size_t) rag_conf_long(conf, s, "answer_max_turns");
     ac->extract_passages =
-        (size_t) rag_conf_int(conf, "answer_extract_passages", 3);
-    ac->quote_bytes = (size_t) rag_conf_int(conf, "answer_quote_bytes", 600);
-    ac->extract_min_ratio =
-        rag_conf_double(conf, "answer_extract_min_ratio", 0.4);
-    ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
-    k = rag_conf_int(conf, "answer_community_passages", 2);
-    ac->community_max = k < 0 ? 0 : k > 2 ? 2 : (size_t) k;
+        (size_t) rag_conf_long(conf, s, "answer_extract_passages");
+    ac->quote_bytes = (size_t) rag_conf_long(conf, s, "answer_quote_bytes");
+    ac->extract_min_ratio = rag_conf_num(conf, s, "answer_extract_min_ratio");
+    ac->default_collection = rag_conf_str(conf, s, "default_collection");
+    ac->community_max =
+        (size_t) rag_conf_long(conf, s, "answer_community_passages");
     rag_llm_conf_load(&env->llm, conf);
     rag_embed_conf_load(&env->embed, conf);
-    env->index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+    env->index_dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
 }
 
 void

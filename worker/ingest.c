@@ -1,6 +1,7 @@
 #include "ingest.h"
 #include "rag_time.h"
 
+#include "conf_tables.h"
 #include "crawl.h"
 #include "crawl_pool.h"
 #include "ingest_boiler.h"
@@ -31,7 +32,6 @@
 #define EMBED_BATCH 256
 /* the API takes 8,192 tokens per input; the estimate can be ~11% low */
 #define EMBED_MAX_INPUT_TOKENS 7000
-#define DEFAULT_MAX_PAGES 10000
 
 /* ---- existing documents -------------------------------------------------- */
 
@@ -792,6 +792,7 @@ ingest_site(run_t *r, char *err, size_t errlen)
     char root[RAG_URL_MAX], u[RAG_URL_MAX], robots_url[RAG_URL_MAX];
     double delay, last = 0;
     long max_pages, dispatched = 0;
+    const rag_conf_section *cs = &rag_conf_ingest;
     crawl_pool *pool = NULL;
     char key[RAG_URL_MAX];
     size_t next = 0;
@@ -802,18 +803,17 @@ ingest_site(run_t *r, char *err, size_t errlen)
     memset(&robots, 0, sizeof(robots));
     crawl_opts_default(&co);
     co.allow_private = o->allow_private;
-    co.timeout_ms = rag_conf_int(r->conf, "crawl_timeout_ms", 30000);
-    co.max_bytes =
-        (size_t)rag_conf_int(r->conf, "crawl_max_bytes", 8L * 1024 * 1024);
-    co.backoff_ms = rag_conf_int(r->conf, "crawl_backoff_ms", 500);
-    delay =
-        o->delay >= 0 ? o->delay : rag_conf_double(r->conf, "crawl_delay", 0.5);
-    max_pages = o->max_pages > 0 ? o->max_pages
-                                 : rag_conf_int(r->conf, "crawl_max_pages",
-                                                DEFAULT_MAX_PAGES);
+    co.timeout_ms = rag_conf_long(r->conf, cs, "crawl_timeout_ms");
+    co.max_bytes = (size_t)rag_conf_long(r->conf, cs, "crawl_max_bytes");
+    co.backoff_ms = rag_conf_long(r->conf, cs, "crawl_backoff_ms");
+    delay = o->delay >= 0 ? o->delay
+                          : rag_conf_num(r->conf, cs, "crawl_delay");
+    max_pages = o->max_pages > 0
+                    ? o->max_pages
+                    : rag_conf_long(r->conf, cs, "crawl_max_pages");
     threads = o->concurrency > 0
                   ? o->concurrency
-                  : (int)rag_conf_int(r->conf, "crawl_concurrency", 4);
+                  : (int)rag_conf_long(r->conf, cs, "crawl_concurrency");
     if (threads < 1 || threads > 16)
         threads = 4;
     r->st->max_pages = max_pages;
@@ -1244,8 +1244,9 @@ need_index(run_t *r, const char *index_dir)
     if (r->o->type == INGEST_REINDEX_ONLY || st->added || st->changed ||
         st->deleted || st->chunks || st->embedded)
         return 1;
-    snprintf(path, sizeof(path), "%s/%s.idx", index_dir, r->o->collection);
-    return access(path, R_OK) != 0 ||
+    return rag_index_path(path, sizeof(path), index_dir, r->o->collection) !=
+               0 ||
+           access(path, R_OK) != 0 ||
            rag_store_collections_generation(r->db, r->coll_id) <= 0;
 }
 
@@ -1285,9 +1286,12 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     r.st = st;
     r.t0 = rag_time_mono_s();
     rag_chunk_opts_default(&r.copts);
-    r.copts.max_tokens = (size_t)rag_conf_int(conf, "chunk_tokens", 500);
-    r.copts.overlap_tokens = (size_t)rag_conf_int(
-        conf, "chunk_overlap", (long)r.copts.max_tokens * 15 / 100);
+    r.copts.max_tokens =
+        (size_t)rag_conf_long(conf, &rag_conf_ingest, "chunk_tokens");
+    r.copts.overlap_tokens =
+        rag_conf_str(conf, &rag_conf_ingest, "chunk_overlap")
+            ? (size_t)rag_conf_long(conf, &rag_conf_ingest, "chunk_overlap")
+            : r.copts.max_tokens * 15 / 100;
     r.copts.min_tokens = r.copts.max_tokens / 5;
     /* crawled pages: anchors must exist in the HTML, never made up */
     r.copts.explicit_ids = o->type == INGEST_SITE;
@@ -1360,7 +1364,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     }
     if (embed_pending(&r, err, errlen) != 0)
         goto done;
-    index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+    index_dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
     if (need_index(&r, index_dir)) {
         rag_reindex_opts ro;
         rag_reindex_opts_load(&ro, conf);
@@ -1396,7 +1400,7 @@ done:
 static int
 file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
 {
-    const char *root = rag_conf_get(conf, "ingest_file_root", NULL);
+    const char *root = rag_conf_str(conf, &rag_conf_ingest, "ingest_file_root");
     char rr[4096], rp[4096];
     size_t n;
 
@@ -1460,7 +1464,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     }
     v = yajl_tree_get(root, force_path, yajl_t_any);
     o.force = v && YAJL_IS_TRUE(v);
-    o.allow_private = rag_conf_bool(conf, "ingest_allow_private", 0);
+    o.allow_private = rag_conf_on(conf, &rag_conf_ingest, "ingest_allow_private");
     o.selector = rag_json_str(src, "selector", NULL);
     if (strcmp(type, "site") == 0) {
         const char *inc[] = {"include", NULL}, *exc[] = {"exclude", NULL};

@@ -11,6 +11,7 @@
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
  *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "rag_conf.h"
 #include "rag_db.h"
@@ -50,8 +51,48 @@ usage(void)
         "       [--nginx-user U] [--index-dir DIR]\n"
         "                                check a deployment, say how to"
         " fix it\n"
+        "  config [--check] [PROGRAM]    the keys PROGRAM (rag-worker, ...)\n"
+        "                                reads; --check: FILE's values\n"
         "Database from database_url in FILE or RAG_DATABASE_URL,\n"
         "else libpq's PG* environment.\n");
+}
+
+/* rag-admin [-c FILE] config [--check] [PROGRAM]: the config tables, or
+ * (--check) whether FILE suits PROGRAM. Needs no database. */
+static int
+cmd_config(const char *conf_path, int argc, char **argv)
+{
+    const rag_conf_program *prog = NULL;
+    int check = argc > 0 && strcmp(argv[0], "--check") == 0;
+    char err[512];
+    rag_conf *c;
+
+    if (argc > check + 1) {
+        usage();
+        return 2;
+    }
+    if (argc > check &&
+        (prog = rag_conf_program_find(argv[check])) == NULL) {
+        fprintf(stderr, "rag-admin: config: no program %s\n", argv[check]);
+        return 2;
+    }
+    if (!check) {
+        rag_conf_print_programs(stdout, prog);
+        return 0;
+    }
+    if (prog == NULL) {
+        usage();
+        return 2;
+    }
+    c = rag_conf_load_program(conf_path, prog, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "rag-admin: config: %s\n", err);
+        return 1;
+    }
+    rag_conf_free(c);
+    printf("config: %s suits %s\n", conf_path ? conf_path : "environment",
+           prog->name);
+    return 0;
 }
 
 static int
@@ -118,7 +159,10 @@ main(int argc, char **argv)
         usage();
         return 2;
     }
-    conf = rag_conf_load(conf_path, err, sizeof(err));
+    if (strcmp(argv[i], "config") == 0) /* checks FILE for another program */
+        return cmd_config(conf_path, argc - i - 1, argv + i + 1);
+    conf = rag_conf_load_program(conf_path, &rag_conf_prog_admin, err,
+                                 sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-admin: %s\n", err);
         return 1;

@@ -10,6 +10,7 @@
  * description (the product name used in the prompt) is read from the
  * database when database_url is set; otherwise the name is used.
  */
+#include "conf_tables.h"
 #include "answer.h"
 #include "rag_conf.h"
 #include "rag_db.h"
@@ -75,15 +76,12 @@ main(int argc, char **argv)
         usage();
         return 2;
     }
-    conf = rag_conf_load(path, err, sizeof(err));
+    conf = rag_conf_load_program(path, &rag_conf_prog_ask, err, sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-ask: %s\n", err);
         return 1;
     }
-    {
-        int lvl = rag_log_parse_level(rag_conf_get(conf, "log_level", "warn"));
-        rag_log_set_level(lvl >= 0 ? (enum rag_log_level) lvl : RAG_LOG_WARN);
-    }
+    rag_conf_apply_log_level(conf, &rag_conf_ask_own);
     rag_http_global_init();
     memset(&env, 0, sizeof(env));
     rag_answer_env_load(&env, conf);

@@ -16,20 +16,12 @@
 #define RAG_REINDEX_H
 
 #include "ft_train.h"
+#include "rag_collection.h" /* rag_index_path, rag_collection_name_ok */
 #include "rag_conf.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Writes "<index_dir>/<collection>.idx" into out. -1 when the name is not
- * a valid collection name (must match [A-Za-z0-9._-]{1,64}, no "..") or
- * the result does not fit. */
-int rag_index_path(char *out, size_t outlen, const char *index_dir,
-                   const char *collection);
-
-/* 1 when name is a valid collection name (see above). */
-int rag_collection_name_ok(const char *name);
 
 /* How an index is built; the functions without opts use the defaults
  * and the environment (RAG_SEMANTIC_LEG, RAG_FASTTEXT_*). */

@@ -8,6 +8,7 @@
 #include "unit.h"
 
 #include "../../worker/admin_export.c"
+#include "../../worker/conf_tables.c"
 
 #include <yajl/yajl_tree.h>
 
