@@ -204,3 +204,42 @@ rag_store_collections_listen(PGconn *db)
 {
     return rag_db_exec(db, "LISTEN rag_index", 0, NULL);
 }
+
+int
+rag_store_collections_index_row(PGconn *db, const char *name, int lock,
+                                long long *id, unsigned long long *gen)
+{
+    const char *p[1] = {name};
+    PGresult *r = rag_db_query(
+        db,
+        lock ? "SELECT id, index_generation FROM collections"
+               " WHERE name = $1 FOR UPDATE"
+             : "SELECT id, index_generation FROM collections WHERE name = $1",
+        1, p);
+    int rc = -1;
+
+    if (r) {
+        rc = PQntuples(r) == 1;
+        if (rc) {
+            *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            *gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int
+rag_store_collections_set_indexed(PGconn *db, long long id,
+                                  unsigned long long gen, const char *path)
+{
+    char idbuf[32], genbuf[32];
+    const char *p[3] = {idbuf, genbuf, path};
+
+    snprintf(idbuf, sizeof(idbuf), "%lld", id);
+    snprintf(genbuf, sizeof(genbuf), "%llu", gen);
+    return rag_db_exec(db,
+                       "UPDATE collections SET index_generation = $2,"
+                       " index_path = $3, indexed_at = now() WHERE id = $1",
+                       3, p);
+}

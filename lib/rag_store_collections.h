@@ -73,4 +73,18 @@ PGresult *rag_store_collections_index_state(PGconn *db);
  * index generation (sql/060). 0 or -1. */
 int rag_store_collections_listen(PGconn *db);
 
+/* The index writer's (worker/rag_reindex.c), inside the caller's
+ * transaction: the collection's id and recorded index generation — with
+ * the row locked FOR UPDATE (lock: serialises reindexes of one
+ * collection), or not (a follower's snapshot). 1 found, 0 unknown, -1
+ * error. */
+int rag_store_collections_index_row(PGconn *db, const char *name, int lock,
+                                    long long *id, unsigned long long *gen);
+
+/* Records that generation gen of collection id is written at path (and
+ * when). 0 or -1. */
+int rag_store_collections_set_indexed(PGconn *db, long long id,
+                                      unsigned long long gen,
+                                      const char *path);
+
 #endif

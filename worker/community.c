@@ -173,7 +173,7 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         rag_warn("msg=\"community embeddings failed, lexical index\" "
                  "collection=%s error=\"%s\"",
                  coll, err);
-    if (rag_reindex_collection(db, coll, index_dir, err, errlen) != 0)
+    if (rag_reindex(db, coll, index_dir, NULL, NULL, err, errlen) != 0)
         goto done;
     rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d", guild,
              coll, n);

@@ -52,7 +52,8 @@ const rag_conf_section rag_conf_queue = {
         {"poll_interval_ms", RAG_CONF_INT, "1000", 10, DAY_MS, NULL,
          "fallback poll; LISTEN `rag_jobs` wakes workers at once"},
         {"queue_listen", RAG_CONF_BOOL, "on", 0, 1, NULL,
-         "LISTEN for new jobs (turn off behind a transaction-mode pooler)"},
+         "wake on NOTIFY `rag_jobs` (turn off behind a transaction-mode "
+         "pooler)"},
         {"queue_session_liveness", RAG_CONF_BOOL, "on", 0, 1, NULL,
          "a job whose claiming session ended (crash, `kill -9`) is retried "
          "at the next poll, not after its lease; off behind a "

@@ -177,8 +177,7 @@ run_reindex(jobs_cfg *c, PGconn *db, const rag_job *job, char *err,
     yajl_tree_free(root);
     rag_reindex_opts ro;
     rag_reindex_opts_load(&ro, c->conf);
-    if (rag_reindex_collection_opts(db, coll, c->env.index_dir, &ro, NULL,
-                                    NULL, err, errlen) != 0)
+    if (rag_reindex(db, coll, c->env.index_dir, &ro, NULL, err, errlen) != 0)
         return RAG_JOB_RETRY;
     return RAG_JOB_OK;
 }

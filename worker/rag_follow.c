@@ -105,8 +105,9 @@ static void
 sync_one(follower *f, const char *name, uint64_t recorded)
 {
     char path[4096], err[512];
-    uint64_t local, gen = 0;
-    uint32_t count = 0;
+    rag_reindex_opts ro;
+    rag_reindex_result res;
+    uint64_t local;
     struct stat st;
     long t0;
 
@@ -117,18 +118,20 @@ sync_one(follower *f, const char *name, uint64_t recorded)
     if (local == recorded)
         return;
     t0 = rag_time_mono_ms();
-    if (rag_reindex_mirror(f->db, name, f->c->index_dir, &gen, &count, err,
-                           sizeof(err)) != 0) {
+    rag_reindex_opts_load(&ro, NULL);
+    ro.mirror = 1;
+    if (rag_reindex(f->db, name, f->c->index_dir, &ro, &res, err,
+                    sizeof(err)) != 0) {
         rag_warn("msg=\"follow rebuild failed\" collection=%s error=\"%s\"",
                  name, err);
         f->failed = 1;
         return;
     }
     if (stat(path, &st) == 0)
-        remember(ent_get(f, name, 1), &st, gen);
+        remember(ent_get(f, name, 1), &st, res.generation);
     rag_info("msg=\"index followed\" collection=%s generation=%" PRIu64
              " previous=%" PRIu64 " chunks=%u ms=%ld",
-             name, gen, local, count, rag_time_mono_ms() - t0);
+             name, res.generation, local, res.count, rag_time_mono_ms() - t0);
 }
 
 /* Compares every indexed collection with its file. -1 when the query

@@ -120,15 +120,15 @@ main(int argc, char **argv)
     rag_reindex_opts_load(&opts, conf);
     opts.retrain = retrain;
     for (; i < argc; i++) {
-        uint64_t gen;
-        uint32_t n;
-        if (rag_reindex_collection_opts(db, argv[i], dir, &opts, &gen, &n,
-                                        err, sizeof(err)) != 0) {
+        rag_reindex_result res;
+        if (rag_reindex(db, argv[i], dir, &opts, &res, err, sizeof(err)) !=
+            0) {
             fprintf(stderr, "rag-reindex: %s: %s\n", argv[i], err);
             rc = 1;
             continue;
         }
-        printf("%s: generation %" PRIu64 ", %u chunks\n", argv[i], gen, n);
+        printf("%s: generation %" PRIu64 ", %u chunks\n", argv[i],
+               res.generation, res.count);
     }
     PQfinish(db);
     rag_conf_free(conf);

@@ -9,6 +9,7 @@
  * dbtest_store_jobs. t/unit/run.sh does not run dbtest_* programs.
  */
 #include "unit.h"
+#include "dbtest.h"
 
 #include "rag_chunk.h"
 #include "rag_db.h"
@@ -27,21 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *conninfo;
-
-static PGconn *
-connect_db(void)
-{
-    char err[256];
-    PGconn *db = rag_db_connect(conninfo, "dbtest_stores", err, sizeof(err));
-
-    if (db == NULL) {
-        fprintf(stderr, "connect: %s\n", err);
-        exit(2);
-    }
-    return db;
-}
-
 /* Set-up statements: must work. */
 static void
 sql(PGconn *db, const char *q)
@@ -50,20 +36,6 @@ sql(PGconn *db, const char *q)
         fprintf(stderr, "setup failed: %s\n", q);
         exit(2);
     }
-}
-
-/* First column of the first row of q, as text ("" when no row). */
-static char *
-val(PGconn *db, const char *q)
-{
-    static char out[1024];
-    PGresult *r = rag_db_query(db, q, 0, NULL);
-
-    out[0] = '\0';
-    if (r && PQntuples(r) > 0)
-        snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return out;
 }
 
 /* Column c of row i of r ("" when absent). */
@@ -207,6 +179,52 @@ test_collections(PGconn *db)
     PQfinish(other);
 }
 
+/* The index writer's reads (worker/rag_reindex.c): docs holds one
+ * document of nchunks chunks, one of them with a 3-dimension embedding. */
+static void
+test_index_reads(PGconn *db, int nchunks)
+{
+    long long cid = 0, docs = atoll(docs_id);
+    unsigned long long g = 99;
+    int rows = 0, embedded = 0;
+    PGresult *r;
+
+    CHECK_INT(rag_store_chunks_common_dims(db, docs, 8), 3);
+    CHECK_INT(rag_store_chunks_common_dims(db, docs, 2), 0); /* too large */
+    CHECK_INT(rag_store_chunks_common_dims(db, 999999, 8), 0);
+    sql(db, "BEGIN");
+    CHECK_INT(rag_store_chunks_index_open(db, docs, 3), 0);
+    for (int n = 1; n <= 100; n *= 100) { /* one row, then the rest */
+        r = rag_store_chunks_index_fetch(db, n);
+        CHECK(r != NULL);
+        for (int i = 0; r && i < PQntuples(r); i++, rows++) {
+            CHECK(strncmp(cell(r, i, 1), "https://d/a", 11) == 0);
+            if (!PQgetisnull(r, i, 5)) {
+                embedded++;
+                CHECK_STR(cell(r, i, 5), "{1,0,0}");
+            }
+        }
+        PQclear(r);
+    }
+    sql(db, "COMMIT");
+    CHECK_INT(rows, nchunks);
+    CHECK_INT(embedded, 1);
+
+    sql(db, "BEGIN");
+    CHECK_INT(rag_store_collections_index_row(db, "docs", 1, &cid, &g), 1);
+    CHECK(cid == docs && g == 0);
+    CHECK_INT(rag_store_collections_set_indexed(db, cid, 4, "/ix/docs.idx"),
+              0);
+    sql(db, "COMMIT");
+    CHECK_INT(rag_store_collections_index_row(db, "docs", 0, &cid, &g), 1);
+    CHECK(g == 4);
+    CHECK_STR(val(db, "SELECT index_path || (indexed_at IS NOT NULL)"
+                      " FROM collections WHERE name = 'docs'"),
+              "/ix/docs.idxtrue");
+    CHECK_INT(rag_store_collections_index_row(db, "nope", 0, &cid, &g), 0);
+    sql(db, "UPDATE collections SET index_generation = 0 WHERE name = 'docs'");
+}
+
 static void
 test_documents_chunks(PGconn *db)
 {
@@ -263,6 +281,7 @@ test_documents_chunks(PGconn *db)
     CHECK_STR(val(db, "SELECT count(embedding) FROM chunks c JOIN documents d"
                       " ON d.id = c.document_id WHERE d.url = 'https://d/a'"),
               "1");
+    test_index_reads(db, (int) cs.n);
     rag_chunks_free(&cs);
     r = rag_store_documents_bodies(db, docs_id, "site", "0", 10);
     CHECK_INT(r ? PQntuples(r) : -1, 1);
@@ -617,16 +636,8 @@ test_db(PGconn *db)
 int
 main(int argc, char **argv)
 {
-    PGconn *db;
+    PGconn *db = dbtest_start(argc, argv, "dbtest_stores");
 
-    conninfo = argc > 1 ? argv[1] : getenv("RAG_TEST_DATABASE_URL");
-    if (conninfo == NULL) {
-        fprintf(stderr, "usage: dbtest_stores CONNINFO (see "
-                        "t/90-stores.t)\n");
-        return 2;
-    }
-    rag_log_set_level(RAG_LOG_ERROR);
-    db = connect_db();
     test_collections(db);
     test_documents_chunks(db);
     test_guilds_threads_messages(db);
