@@ -7,7 +7,8 @@
 #   make demo       build and run the whole path locally (README)
 #   make check      the whole test suite as CI runs it
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
-#   make install    programs, module, SQL, units (DESTDIR, PREFIX; below)
+#   make install    programs, module, SQL, units, manual pages (DESTDIR,
+#                   PREFIX; below)
 #   make deb        Debian packages (dpkg-buildpackage) into ../
 #   make coverage   unit + prove tests on a gcov build (build-cov/), line
 #                   coverage per directory (lcov; HTML in build-cov/html)
@@ -17,6 +18,9 @@
 #   worker/*.c, bot/*.c     -> objects; files named *_main.c are programs,
 #                              named after the file: worker/rag_ask_main.c
 #                              becomes $(B)/rag-ask
+#   man/NAME.N              -> manual page NAME in section N, installed in
+#                              $(MANDIR)/manN (t/83-manpages.t wants one
+#                              per program)
 #   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
 #   t/unit/dbtest_*.c       -> test binaries that need a database, run
 #                              by t/90-stores.t
@@ -61,7 +65,7 @@ MODULE    = $(NGX_BLD)/ngx_rag_module.so
 MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
-.PHONY: FORCE install install-conf deb pkg-test valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
+.PHONY: FORCE install install-man install-conf deb pkg-test valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
         migrate check-format coverage
 
 all: progs module unit
@@ -179,10 +183,12 @@ DATADIR        ?= $(PREFIX)/share/ngx-rag
 NGX_MODDIR     ?= $(PREFIX)/lib/nginx/modules
 NGX_MODCONFDIR ?= $(PREFIX)/share/nginx/modules-available
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR         ?= $(PREFIX)/share/man
+MAN_PAGES      := $(wildcard man/*.[1-8])
 SYSCONFDIR     ?= /etc
 INSTALL        ?= install
 
-install: progs module
+install: progs module install-man
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(NGX_MODDIR) \
 	    $(DESTDIR)$(NGX_MODCONFDIR) $(DESTDIR)$(DATADIR)/sql \
 	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
@@ -198,6 +204,14 @@ install: progs module
 	    sed 's|/usr/local/bin/|$(BINDIR)/|g; s|/etc/ngx_rag/|$(SYSCONFDIR)/ngx_rag/|g' \
 	        $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u) || exit 1; \
+	done
+
+# Manual pages uncompressed, as upstream installs do: the Debian package
+# compresses them (dh_compress: gzip -9n); man-db reads both.
+install-man:
+	for m in $(MAN_PAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.} && $(INSTALL) -d $$d && \
+	    $(INSTALL) -m 0644 $$m $$d/ || exit 1; \
 	done
 
 # Example configs into $(SYSCONFDIR)/ngx_rag, keeping any that exist;

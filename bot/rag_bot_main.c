@@ -4,6 +4,7 @@
  * solved marks, slash commands.
  *
  *   rag-bot [-c FILE]
+ *   rag-bot -h | --help
  *
  * Configuration ("key = value" in FILE, each overridable by RAG_<KEY>):
  *   database_url            libpq conninfo (else PG* environment)
@@ -60,6 +61,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -205,12 +207,18 @@ main(int argc, char **argv)
     long poll_ms, next_poll = 0, next_renew = 0;
     char *discovered = NULL;
     struct sigaction sa;
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
 
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
         if (opt == 'c') {
             conf_path = optarg;
         } else {
-            fprintf(stderr, "usage: rag-bot [-c FILE]\n");
+            /* bad usage is a start-up error (1): 2 means Discord refused
+             * the session, which the unit does not restart */
+            fprintf(opt == 'h' ? stdout : stderr,
+                    "usage: rag-bot [-c FILE]\n"
+                    "       rag-bot -h | --help\n");
             return opt == 'h' ? 0 : 1;
         }
     }

@@ -77,6 +77,11 @@ is($rc, 0, 'dpkg -i both packages') or BAIL_OUT($out);
 
 ok(-x "/usr/bin/$_", "/usr/bin/$_") for qw(rag-worker rag-ingest rag-ask
     rag-admin rag-reindex rag-bot);
+# every page of man/, compressed by dh_compress (t/83 checks the pages)
+for my $p (glob("$RagTest::ROOT/man/*.[1-8]")) {
+    my ($name, $sec) = $p =~ m{([^/]+)\.(\d)$};
+    ok(-f "/usr/share/man/man$sec/$name.$sec.gz", "man page $name($sec)");
+}
 ok(-f '/usr/lib/nginx/modules/ngx_rag_module.so', 'module installed');
 is(readlink('/etc/nginx/modules-enabled/50-mod-http-rag.conf'),
     '/usr/share/nginx/modules-available/mod-http-rag.conf',
@@ -191,6 +196,7 @@ RagTest::stop($ng->{pid}, 'QUIT', 10);
 ($rc, $out) = purge();
 is($rc, 0, 'dpkg --purge both') or diag $out;
 ok(!-e "/usr/bin/$_", "$_ removed") for qw(rag-worker rag-admin);
+ok(!-e '/usr/share/man/man8/rag-worker.8.gz', 'man pages removed');
 ok(!-e '/usr/lib/nginx/modules/ngx_rag_module.so', 'module removed');
 ok(!-e '/etc/nginx/modules-enabled/50-mod-http-rag.conf'
     && !-l '/etc/nginx/modules-enabled/50-mod-http-rag.conf.removed',

@@ -10,6 +10,7 @@
  *   rag-admin [-c conf] community-sync [--guild G] [--index-dir DIR]
  *   rag-admin [-c conf] gaps [--json] [--days N] [--guild G]
  *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
+ *   rag-admin -h | --help
  */
 #include "conf_tables.h"
 #include "admin.h"
@@ -26,11 +27,12 @@
 #include <string.h>
 
 static void
-usage(void)
+usage(FILE *f)
 {
     fprintf(
-        stderr,
+        f,
         "usage: rag-admin [-c FILE] COMMAND ...\n"
+        "       rag-admin -h | --help\n"
         "  migrate [--dir DIR]           apply sql/ migrations\n"
         "  collection-add NAME [DESC]    create a docs collection\n"
         "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
@@ -42,7 +44,7 @@ usage(void)
         "                                beside Postgres full-text search\n"
         "  export [--guild G] [--since DATE] [--out FILE]\n"
         "                                solved threads as JSONL chats\n"
-        "  community-sync [--guild G] [--index-dir DIR]\n"
+        "  community-sync [--guild G] [--index-dir DIR] [--job JSON]\n"
         "                                solved threads -> community-<guild>\n"
         "  gaps [--json] [--days N] [--guild G] [--threshold T]\n"
         "       [--index-dir DIR]\n"
@@ -119,7 +121,7 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
     char id[32];
 
     if (argc < 1) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (rag_store_collections_upsert(db, argv[0], argc > 1 ? argv[1] : "",
@@ -133,12 +135,25 @@ static int
 cmd_forum_add(PGconn *db, int argc, char **argv)
 {
     if (argc < 3) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (rag_store_guild_config_map_forum(db, argv[0], argv[1], argv[2]) != 0)
         return 1;
     printf("forum %s in guild %s answers from %s\n", argv[1], argv[0], argv[2]);
+    return 0;
+}
+
+static int
+known_command(const char *name)
+{
+    static const char *const cmds[] = {
+        "migrate", "collection-add", "forum-add", "eval",
+        "export",  "community-sync", "gaps",      "doctor"};
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(name, cmds[i]) == 0)
+            return 1;
     return 0;
 }
 
@@ -155,8 +170,14 @@ main(int argc, char **argv)
         conf_path = argv[2];
         i = 3;
     }
-    if (i >= argc) {
-        usage();
+    if (i < argc &&
+        (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    /* an unknown command is bad usage, whether or not a database answers */
+    if (i >= argc || !known_command(argv[i])) {
+        usage(stderr);
         return 2;
     }
     if (strcmp(argv[i], "config") == 0) /* checks FILE for another program */
@@ -196,7 +217,7 @@ main(int argc, char **argv)
     else if (strcmp(argv[i], "community-sync") == 0)
         rc = admin_community_sync(db, conf, argc - i - 1, argv + i + 1);
     else {
-        usage();
+        usage(stderr); /* unreachable: known_command() */
         rc = 2;
     }
     PQfinish(db);

@@ -4,6 +4,7 @@
  * reply row): prints the answer and its numbered sources.
  *
  *   rag-ask [-c FILE] [--index-dir DIR] --collection NAME "question"
+ *   rag-ask -h | --help
  *
  * With no llm_base_url configured the answer is extractive (quoted
  * passages with links), so it works offline. The collection's
@@ -22,10 +23,11 @@
 #include <string.h>
 
 static void
-usage(void)
+usage(FILE *f)
 {
-    fprintf(stderr, "usage: rag-ask [-c FILE] [--index-dir DIR] "
-                    "--collection NAME \"question\"\n");
+    fprintf(f, "usage: rag-ask [-c FILE] [--index-dir DIR] "
+               "--collection NAME \"question\"\n"
+               "       rag-ask -h | --help\n");
 }
 
 static void
@@ -66,14 +68,17 @@ main(int argc, char **argv)
             collection = argv[++i];
         else if (strcmp(argv[i], "--index-dir") == 0 && i + 1 < argc)
             index_dir = argv[++i];
-        else if (argv[i][0] == '-' || question) {
-            usage();
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' || question) {
+            usage(stderr);
             return 2;
         } else
             question = argv[i];
     }
     if (collection == NULL || question == NULL || *question == '\0') {
-        usage();
+        usage(stderr);
         return 2;
     }
     conf = rag_conf_load_program(path, &rag_conf_prog_ask, err, sizeof(err));

@@ -12,6 +12,7 @@
  *   rag-ingest --convert DIR     (throughput of convert + chunk, in-process)
  *   rag-ingest [-c conf] --job '{"collection":..,"source":{..}}'  (the
  *       worker's ingest job, e.g. {"type":"rechunk"})
+ *   rag-ingest -h | --help
  *
  * Conf/env: database_url, index_dir, embed_*, chunk_tokens,
  * chunk_overlap, crawl_delay, crawl_timeout_ms, crawl_max_bytes,
@@ -43,9 +44,9 @@
 #include <unistd.h>
 
 static void
-usage(void)
+usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: rag-ingest [-c conf] --collection NAME\n"
             "         (--dir DIR --url-template 'https://x/docs/{path}'\n"
             "          | --site URL [--sitemap URL] [--include PREFIX]..."
@@ -53,7 +54,12 @@ usage(void)
             "          | --json FILE | --rechunk | --reindex)\n"
             "         [--selector CSS] [--allow-private] [--force]"
             " [--delay SEC] [--max-pages N] [--concurrency N]"
-            " [--keep-generated] [--quiet]\n");
+            " [--keep-generated] [--quiet]\n"
+            "       rag-ingest [-c conf] --job JSON\n"
+            "       rag-ingest --convert FILE.html --url PAGE_URL"
+            " [--selector CSS]\n"
+            "       rag-ingest --convert DIR [--selector CSS]\n"
+            "       rag-ingest -h | --help\n");
 }
 
 /* --convert FILE --url URL: print the page's title, links and Markdown
@@ -280,6 +286,9 @@ main(int argc, char **argv)
             nsrc++;
             o.collection = "-";
             break;
+        case 'h':
+            usage(stdout);
+            return 0;
         default:
             goto bad;
         }
@@ -333,6 +342,6 @@ done:
     rag_conf_free(conf);
     return rc;
 bad:
-    usage();
+    usage(stderr);
     return 2;
 }

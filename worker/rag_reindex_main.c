@@ -3,6 +3,7 @@
  *
  *   rag-reindex [-c conf] [--dir INDEX_DIR] [--retrain] COLLECTION...
  *   rag-reindex [-c conf] --follow INDEX_DIR
+ *   rag-reindex -h | --help
  *
  * The first form writes a new generation of each collection and records
  * it. The index directory comes from --dir, else index_dir in the config
@@ -37,11 +38,12 @@ on_stop(int sig)
 }
 
 static void
-usage(void)
+usage(FILE *f)
 {
-    fprintf(stderr, "usage: rag-reindex [-c FILE] [--dir INDEX_DIR]"
-                    " [--retrain] COLLECTION...\n"
-                    "       rag-reindex [-c FILE] --follow INDEX_DIR\n");
+    fprintf(f, "usage: rag-reindex [-c FILE] [--dir INDEX_DIR]"
+               " [--retrain] COLLECTION...\n"
+               "       rag-reindex [-c FILE] --follow INDEX_DIR\n"
+               "       rag-reindex -h | --help\n");
 }
 
 static int
@@ -76,6 +78,11 @@ main(int argc, char **argv)
     PGconn *db;
     int i = 1, rc = 0, retrain = 0;
 
+    if (argc == 2 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
     while (i + 1 < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "--retrain") == 0) {
             retrain = 1;
@@ -94,7 +101,7 @@ main(int argc, char **argv)
     }
     if (follow_dir != NULL ? i != argc || dir != NULL || retrain
                            : i >= argc || argv[i][0] == '-') {
-        usage();
+        usage(stderr);
         return 2;
     }
     conf = rag_conf_load_program(conf_path, &rag_conf_prog_reindex, err,

@@ -3,6 +3,7 @@
  * answers (retrieval + LLM or extractive), reindex, ingest.
  *
  *   rag-worker [-c FILE]
+ *   rag-worker -h | --help
  *
  * Settings come from the file and RAG_<KEY> environment variables (see
  * conf/worker.conf): database_url, index_dir, concurrency,
@@ -22,6 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: rag-worker [-c FILE]\n"
+               "       rag-worker -h | --help\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -36,8 +44,12 @@ main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             path = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
         } else {
-            fprintf(stderr, "usage: rag-worker [-c FILE]\n");
+            usage(stderr);
             return 2;
         }
     }
