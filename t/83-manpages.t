@@ -70,14 +70,16 @@ sub tp_tags {
     return map { $l[$_ + 1] // '' } grep { $l[$_] =~ /^\.TP\b/ } 0 .. $#l;
 }
 
-# Configuration keys read in files: rag_conf_get/int/double/bool(c, "key"
-# and ft_train.c's KEY(field, "key", ...).
+# Configuration keys read in files: rag_conf_get/int/double/bool(c, "key",
+# the config tables' accessors rag_conf_str/long/num/on(c, &section, "key"
+# and the tables' entries {"key", RAG_CONF_...} (rag_conf.h).
 sub conf_keys {
     my %k;
     for my $f (@_) {
         my $s = RagTest::slurp($f);
         $k{$1} = 1 while $s =~ /rag_conf_(?:get|int|double|bool)\(\s*[^,()]+,\s*"([a-z0-9_]+)"/g;
-        $k{$1} = 1 while $s =~ /\bKEY\(\s*\w+,\s*"([a-z0-9_]+)"/g;
+        $k{$1} = 1 while $s =~ /rag_conf_(?:str|long|num|on)\(\s*[^,()]+,\s*[^,()]+,\s*"([a-z0-9_]+)"/g;
+        $k{$1} = 1 while $s =~ /\{\s*"([a-z0-9_]+)",\s*RAG_CONF_[A-Z]+\b/g;
     }
     return \%k;
 }

@@ -70,7 +70,7 @@ cmd_config(const char *conf_path, int argc, char **argv)
     rag_conf *c;
 
     if (argc > check + 1) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (argc > check &&
@@ -83,7 +83,7 @@ cmd_config(const char *conf_path, int argc, char **argv)
         return 0;
     }
     if (prog == NULL) {
-        usage();
+        usage(stderr);
         return 2;
     }
     c = rag_conf_load_program(conf_path, prog, err, sizeof(err));
@@ -149,7 +149,8 @@ known_command(const char *name)
 {
     static const char *const cmds[] = {
         "migrate", "collection-add", "forum-add", "eval",
-        "export",  "community-sync", "gaps",      "doctor"};
+        "export",  "community-sync", "gaps",      "doctor",
+        "config"};
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(name, cmds[i]) == 0)
