@@ -14,6 +14,7 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_collection.h"
 #include "rag_db.h"
 #include "rag_store_collections.h"
 #include "rag_store_documents.h"
@@ -75,24 +76,6 @@ ngx_rag_upload_fail(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_rag_metrics_observe(r, NGX_RAG_EP_UPLOAD, status);
     ngx_http_finalize_request(r, ngx_rag_send_error(r, status, msg));
-}
-
-
-static ngx_int_t
-ngx_rag_valid_collection(const char *s)
-{
-    size_t  n;
-
-    for (n = 0; s[n]; n++) {
-        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
-              || (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_'
-              || s[n] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return n >= 1 && n <= 64;
 }
 
 
@@ -186,7 +169,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
     doc = yajl_tree_get(root, p_doc, yajl_t_object);
     bad = NULL;
 
-    if (coll == NULL || !ngx_rag_valid_collection(coll->u.string)) {
+    if (coll == NULL || !rag_collection_name_ok(coll->u.string)) {
         bad = "collection must match [A-Za-z0-9._-]{1,64}";
 
     } else if (docs) {
