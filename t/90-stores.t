@@ -103,8 +103,9 @@ for my $h (glob("$ROOT/lib/rag_store_*.h")) {
 # Left where they are, on purpose: rag_db.c (migrations; its own table),
 # eval_fts.c (rag-admin eval's temporary full-text tables); the bot's
 # reads above are checked to run.
-my %exempt = map { $_ => 1 } qw(lib/rag_db.c worker/eval_fts.c);
-for my $f (map { s{^\Q$ROOT\E/}{}r } glob("$ROOT/{lib,worker,ngx_rag_module}/*.c")) {
+my %exempt = map { $_ => 1 } qw(lib/rag_db.c worker/admin/eval_fts.c);
+for my $f (map { s{^\Q$ROOT\E/}{}r }
+    glob("$ROOT/{lib,worker,worker/*,ngx_rag_module}/*.c")) {
     next if $exempt{$f} || $f =~ m{^lib/rag_store_};
     my @q = sql_literals("$ROOT/$f");
     is(scalar(@q), 0, "$f: no SQL of its own") or diag join "\n", @q;
