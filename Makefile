@@ -41,7 +41,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
              -Ilib $(WORKER_DIRS:%=-I%) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lwslay -lpthread -lm $(LDFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lwslay -lpthread -lm $(LDFLAGS)
 
 LIB_SRCS    := $(wildcard lib/*.c)
 WORKER_DIRS := worker $(patsubst %/,%,$(wildcard worker/*/))

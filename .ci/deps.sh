@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
       nginx nginx-dev
       libcurl4-openssl-dev libyajl-dev libpq-dev libssl-dev libwslay-dev
-      libxml2-dev libzstd-dev libstreamvbyte-dev fasttext
+      libxml2-dev libzstd-dev libstreamvbyte-dev libstemmer-dev fasttext
       postgresql postgresql-contrib postgresql-doc-15
       python3-doc python-django-doc git-doc mkdocs-doc
       perl libio-socket-ssl-perl

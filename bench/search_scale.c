@@ -152,7 +152,8 @@ main(int argc, char **argv)
     for (int round = -1; round < ROUNDS; round++) {
         for (size_t i = 0; i < nq; i++) {
             rag_hit h[10];
-            rag_query q = {qs[i], strlen(qs[i]), NULL, 10, RAG_SEARCH_BM25};
+            rag_query q = {qs[i], strlen(qs[i]), NULL, 10, RAG_SEARCH_BM25,
+                           RAG_SEARCH_PER_PAGE_ANY};
             double q0 = now_s(), qc0 = cpu_s();
             int got = rag_search(ix, &q, h);
             double dt = (now_s() - q0) * 1e3, dc = (cpu_s() - qc0) * 1e3;

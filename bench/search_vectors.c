@@ -114,7 +114,8 @@ main(int argc, char **argv)
 
     qv = malloc(sizeof(float) * dims);
     for (int q = 0; q < nq; q++) {
-        rag_query rq = {NULL, 0, qv, 10, RAG_SEARCH_VECTOR};
+        rag_query rq = {NULL, 0, qv, 10, RAG_SEARCH_VECTOR,
+                        RAG_SEARCH_PER_PAGE_ANY};
         for (uint32_t j = 0; j < dims; j++)
             qv[j] = gauss();
         t0 = now_ms();
@@ -164,7 +165,8 @@ main(int argc, char **argv)
         char text[128];
         snprintf(text, sizeof(text), "%s %s %s", words[q % 20],
                  words[(q * 7) % 20], words[(q * 13) % 20]);
-        rag_query rq = {text, strlen(text), NULL, 10, RAG_SEARCH_BM25};
+        rag_query rq = {text, strlen(text), NULL, 10, RAG_SEARCH_BM25,
+                        RAG_SEARCH_PER_PAGE_ANY};
         t0 = now_ms();
         rag_search(ix, &rq, hits);
         blat[q] = now_ms() - t0;

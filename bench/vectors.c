@@ -368,14 +368,15 @@ main(int argc, char **argv)
            "CPU p50", "CPU p99", "wall p50", "wall p99", "recall@10",
            "(text/para)");
     for (size_t pi = 0; pi < sizeof(probes) / sizeof(probes[0]); pi++) {
-        rag_search_opts o = {probes[pi], RAG_SEARCH_FT_AUTO};
+        rag_search_opts o = {probes[pi], RAG_SEARCH_FT_AUTO, 0};
         size_t found[2] = {0, 0};
         if (probes[pi] != UINT32_MAX && probes[pi] != 0 && probes[pi] >= lists)
             continue;
         for (int round = -1; round < ROUNDS; round++) {
             for (size_t q = 0; q < nq; q++) {
                 rag_hit h[K];
-                rag_query rq = {NULL, 0, qv + q * dims, K, RAG_SEARCH_VECTOR};
+                rag_query rq = {NULL, 0, qv + q * dims, K,
+                                RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
                 double q0 = now_s(), c0 = cpu_s();
                 int got = rag_search_ex(ix, &rq, &o, h);
                 double dt = (now_s() - q0) * 1e3, dc = (cpu_s() - c0) * 1e3;

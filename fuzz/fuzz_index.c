@@ -39,7 +39,7 @@ exercise(const uint8_t *data, size_t size)
     }
     rag_index_buf_free(&zb);
     rag_query q = {"index pg_dump create table", 26, NULL, 10,
-                   RAG_SEARCH_HYBRID};
+                   RAG_SEARCH_HYBRID, 0};
     rag_search(ix, &q, hits);
     q.k = 1;
     rag_search(ix, &q, hits);
@@ -51,8 +51,8 @@ exercise(const uint8_t *data, size_t size)
     if (rag_index_dims(ix) > 0 && rag_index_dims(ix) <= 4096) {
         float *qv = calloc(rag_index_dims(ix), sizeof(float));
         if (qv) {
-            rag_search_opts one = {1, RAG_SEARCH_FT_AUTO},
-                            all = {UINT32_MAX, RAG_SEARCH_FT_ALWAYS};
+            rag_search_opts one = {1, RAG_SEARCH_FT_AUTO, 0},
+                            all = {UINT32_MAX, RAG_SEARCH_FT_ALWAYS, 0};
             qv[0] = 1;
             q.qvec = qv;
             rag_search(ix, &q, hits);

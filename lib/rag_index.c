@@ -44,8 +44,13 @@ struct rag_index {
     const unsigned char *sec[IXS_COUNT];
     uint64_t seclen[IXS_COUNT];
     ZSTD_DDict *ddict; /* from BODYDICT, when bodies are compressed */
+    char language[32]; /* Snowball analyzer's language, or "" */
     double *norms;     /* BM25 length normalisation by doc length */
     uint32_t max_dl;
+    int has_fields;    /* the BM25F sections are there */
+    rag_index_fields fields;
+    double *wnorm[RAG_INDEX_FIELDS];
+    uint64_t fldtf_sum; /* FLDTF bytes the blocks account for */
     rag_ft_model ft;   /* the semantic leg, when has_ft */
     int has_ft;
     const float *ft_pc, *ft_vecs;
@@ -306,12 +311,15 @@ meta_key_ok(const char *k, size_t n)
     return 1;
 }
 
+/* META: well-formed lines; an analyzer this build implements, and for
+ * the Snowball one a language its libstemmer has. */
 static int
 check_meta(rag_index *ix, char *err, size_t errlen)
 {
     const char *p = (const char *) ix->sec[IXS_META];
-    size_t n = ix->seclen[IXS_META], i = 0;
-    int analyzer = 0;
+    size_t n = ix->seclen[IXS_META], i = 0, vl;
+    const char *an = NULL, *lang = NULL;
+    size_t an_len = 0, lang_len = 0;
 
     while (i < n) {
         const char *line = p + i, *eq, *nl;
@@ -322,25 +330,53 @@ check_meta(rag_index *ix, char *err, size_t errlen)
             seterr(err, errlen, "index META malformed");
             return -1;
         }
+        vl = (size_t) (nl - eq - 1);
         if (eq - line == 8 && memcmp(line, "analyzer", 8) == 0) {
-            size_t vl = (size_t) (nl - eq - 1);
-            if (vl != strlen(IXF_ANALYZER) ||
-                memcmp(eq + 1, IXF_ANALYZER, vl) != 0) {
-                seterr(err, errlen,
-                       "index analyzer \"%.*s\" is not implemented by this "
-                       "build (%s)",
-                       (int) (vl > 64 ? 64 : vl), eq + 1, IXF_ANALYZER);
-                return -1;
-            }
-            analyzer = 1;
+            an = eq + 1;
+            an_len = vl;
+        } else if (eq - line == 8 && memcmp(line, "language", 8) == 0) {
+            lang = eq + 1;
+            lang_len = vl;
         }
         i = (size_t) (nl - p) + 1;
     }
-    if (!analyzer) {
+    if (an == NULL) {
         seterr(err, errlen, "index META has no analyzer");
         return -1;
     }
-    return 0;
+    if (an_len == strlen(IXF_ANALYZER) &&
+        memcmp(an, IXF_ANALYZER, an_len) == 0 && lang == NULL)
+        return 0;
+    if (an_len == strlen(IXF_ANALYZER_SNOWBALL) &&
+        memcmp(an, IXF_ANALYZER_SNOWBALL, an_len) == 0) {
+        if (lang == NULL || lang_len == 0 ||
+            lang_len >= sizeof(ix->language)) {
+            seterr(err, errlen, "index analyzer %s without a language",
+                   IXF_ANALYZER_SNOWBALL);
+            return -1;
+        }
+        memcpy(ix->language, lang, lang_len);
+        ix->language[lang_len] = '\0';
+        if (!rag_stem_language_ok(ix->language)) {
+            seterr(err, errlen,
+                   "index language \"%s\" has no stemmer in this build's "
+                   "libstemmer",
+                   ix->language);
+            return -1;
+        }
+        return 0;
+    }
+    if (lang != NULL && an_len == strlen(IXF_ANALYZER) &&
+        memcmp(an, IXF_ANALYZER, an_len) == 0) {
+        seterr(err, errlen, "index META language with analyzer %s",
+               IXF_ANALYZER);
+        return -1;
+    }
+    seterr(err, errlen,
+           "index analyzer \"%.*s\" is not implemented by this build (%s, %s)",
+           (int) (an_len > 64 ? 64 : an_len), an, IXF_ANALYZER,
+           IXF_ANALYZER_SNOWBALL);
+    return -1;
 }
 
 static int
@@ -433,6 +469,35 @@ check_docs(rag_index *ix, char *err, size_t errlen)
  * stays inside the section (before its padding), doc ids increase and
  * stay below n_docs, frequencies are >= 1. Returns the term's data
  * length, or -1. */
+/* BM25F: block b's (global number) FBLOCKS entry and FLDTF streams: at
+ * the next offset, inside the section, lengths agreeing with the control
+ * bytes, and no field frequency above the posting's (the body's, what
+ * is left, is never negative). 0 or -1. */
+static int
+check_field_block(rag_index *ix, uint64_t b, uint32_t n, const uint32_t *tfs)
+{
+    const unsigned char *e = ix->sec[IXS_FBLOCKS] + b * IXF_FBLK_SZ;
+    const unsigned char *d = ix->sec[IXS_FLDTF];
+    uint64_t off = ixf_ld64(e), limit = ix->seclen[IXS_FLDTF] - RAG_SVB_PAD;
+    uint32_t tb = ixf_ld16(e + 8), hb = ixf_ld16(e + 10);
+    uint32_t tt[IXF_BLOCK], th[IXF_BLOCK];
+    float mx = ixf_ldf(e + 12);
+
+    if (off != ix->fldtf_sum || off > limit || (uint64_t) tb + hb > limit - off ||
+        (n + 3) / 4 > tb || (n + 3) / 4 > hb ||
+        rag_svb_stream_len(d + off, n, RAG_SVB_0124) != tb ||
+        rag_svb_stream_len(d + off + tb, n, RAG_SVB_0124) != hb ||
+        !isfinite(mx) || mx < 0)
+        return -1;
+    rag_svb_decode_0124(d + off, n, tt);
+    rag_svb_decode_0124(d + off + tb, n, th);
+    for (uint32_t i = 0; i < n; i++)
+        if ((uint64_t) tt[i] + 2 * (uint64_t) th[i] > (uint64_t) tfs[i] + 1)
+            return -1;
+    ix->fldtf_sum = off + tb + hb;
+    return 0;
+}
+
 static int64_t
 check_blocks(rag_index *ix, uint64_t data_off, uint64_t blk0, uint32_t df,
              float *maxf)
@@ -466,6 +531,8 @@ check_blocks(rag_index *ix, uint64_t data_off, uint64_t blk0, uint32_t df,
                 return -1;
         }
         if (docs[n - 1] != last)
+            return -1;
+        if (ix->has_fields && check_field_block(ix, blk0 + b, n, tfs) != 0)
             return -1;
         prev = last;
         if (bm > mx)
@@ -531,10 +598,86 @@ check_terms(rag_index *ix, char *err, size_t errlen)
     }
     if (post_sum != ix->npost ||
         blk_sum != ix->seclen[IXS_BLOCKS] / IXF_BLK_SZ ||
-        data_sum + RAG_SVB_PAD != ix->seclen[IXS_POSTINGS]) {
+        data_sum + RAG_SVB_PAD != ix->seclen[IXS_POSTINGS] ||
+        (ix->has_fields &&
+         ix->fldtf_sum + RAG_SVB_PAD != ix->seclen[IXS_FLDTF])) {
         seterr(err, errlen, "index postings count inconsistent");
         return -1;
     }
+    return 0;
+}
+
+/* FIELDS and FLDLEN (the per-block FBLOCKS and FLDTF are checked with
+ * the postings); tabulates each field's weight / normalisation by
+ * length, as the BM25 norms. */
+static int
+check_fields(rag_index *ix, char *err, size_t errlen)
+{
+    static const char *const names[RAG_INDEX_FIELDS] = {"title", "heading",
+                                                        "body"};
+    const unsigned char *fs = ix->sec[IXS_FIELDS];
+    rag_index_fields *F = &ix->fields;
+    uint64_t nd = ix->ndocs, sum[RAG_INDEX_FIELDS] = {0};
+    const uint32_t *len;
+
+    if (fs == NULL) {
+        if (ix->sec[IXS_FLDLEN] || ix->sec[IXS_FBLOCKS] || ix->sec[IXS_FLDTF]) {
+            seterr(err, errlen, "index field sections without FIELDS");
+            return -1;
+        }
+        return 0;
+    }
+    if (!ix->sec[IXS_FLDLEN] || !ix->sec[IXS_FBLOCKS] || !ix->sec[IXS_FLDTF] ||
+        ix->seclen[IXS_FIELDS] != IXF_FIELDS_SZ ||
+        ix->seclen[IXS_FLDLEN] != nd * RAG_INDEX_FIELDS * 4 ||
+        ix->seclen[IXS_FBLOCKS] / IXF_FBLK_SZ !=
+            ix->seclen[IXS_BLOCKS] / IXF_BLK_SZ ||
+        ix->seclen[IXS_FBLOCKS] % IXF_FBLK_SZ != 0 ||
+        ix->seclen[IXS_FLDTF] < RAG_SVB_PAD ||
+        ixf_ld32(fs) != RAG_INDEX_FIELDS || ixf_ld32(fs + 4) != 0) {
+        seterr(err, errlen, "index field sections inconsistent");
+        return -1;
+    }
+    F->p.k1 = ixf_ldd(fs + 8);
+    len = (const uint32_t *) ix->sec[IXS_FLDLEN];
+    for (uint64_t i = 0; i < nd * RAG_INDEX_FIELDS; i++) {
+        sum[i % RAG_INDEX_FIELDS] += len[i];
+        if (len[i] > F->max_len[i % RAG_INDEX_FIELDS])
+            F->max_len[i % RAG_INDEX_FIELDS] = len[i];
+    }
+    int ok = isfinite(F->p.k1) && F->p.k1 >= 0 && F->p.k1 <= 100;
+    for (int f = 0; f < RAG_INDEX_FIELDS && ok; f++) {
+        const unsigned char *q = fs + 16 + f * 32;
+        char name[9] = {0};
+        memcpy(name, q, 8);
+        F->p.weight[f] = ixf_ldd(q + 8);
+        F->p.b[f] = ixf_ldd(q + 16);
+        ok = strcmp(name, names[f]) == 0 && F->p.weight[f] >= 0 &&
+             F->p.weight[f] <= 1000 && F->p.b[f] >= 0 && F->p.b[f] <= 1 &&
+             ixf_ld64(q + 24) == sum[f];
+        F->avglen[f] = nd ? (double) sum[f] / (double) nd : 0;
+        if (F->avglen[f] <= 0)
+            F->avglen[f] = 1;
+    }
+    if (!ok) {
+        seterr(err, errlen, "index FIELDS invalid");
+        return -1;
+    }
+    F->len = len;
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
+        if (F->max_len[f] >= NORM_TABLE_MAX)
+            continue; /* computed per use */
+        ix->wnorm[f] = malloc(((size_t) F->max_len[f] + 1) * sizeof(double));
+        if (ix->wnorm[f] == NULL) {
+            seterr(err, errlen, "out of memory");
+            return -1;
+        }
+        for (uint32_t l = 0; l <= F->max_len[f]; l++)
+            ix->wnorm[f][l] = rag_bm25f_wnorm(F->p.weight[f], F->p.b[f], l,
+                                              F->avglen[f]);
+        F->wnorm[f] = ix->wnorm[f];
+    }
+    ix->has_fields = 1;
     return 0;
 }
 
@@ -695,7 +838,9 @@ static int
 validate(rag_index *ix, char *err, size_t errlen)
 {
     if (check_header(ix, err, errlen) != 0 || check_meta(ix, err, errlen) ||
-        check_docs(ix, err, errlen) != 0 || check_terms(ix, err, errlen) != 0 ||
+        check_docs(ix, err, errlen) != 0 ||
+        check_fields(ix, err, errlen) != 0 ||
+        check_terms(ix, err, errlen) != 0 ||
         check_vectors(ix, err, errlen) != 0 || check_ft(ix, err, errlen) != 0)
         return -1;
     return 0;
@@ -731,6 +876,8 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
     ix->base = data;
     ix->len = len;
     if (validate(ix, err, errlen) != 0) {
+        for (int f = 0; f < RAG_INDEX_FIELDS; f++)
+            free(ix->wnorm[f]);
         free(ix->norms);
         ZSTD_freeDDict(ix->ddict);
         free(ix->copy);
@@ -791,9 +938,23 @@ rag_index_close(rag_index *ix)
     if (ix->mapped)
         munmap((void *) ix->base, ix->len);
     ZSTD_freeDDict(ix->ddict);
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++)
+        free(ix->wnorm[f]);
     free(ix->norms);
     free(ix->copy);
     free(ix);
+}
+
+const char *
+rag_index_language(const rag_index *ix)
+{
+    return ix->language[0] ? ix->language : NULL;
+}
+
+const rag_index_fields *
+rag_index_fields_get(const rag_index *ix)
+{
+    return ix->has_fields ? &ix->fields : NULL;
 }
 
 /* ---- accessors -------------------------------------------------------- */
@@ -971,6 +1132,12 @@ rag_index_term(const rag_index *ix, const char *term, size_t len,
             out->max = ixf_ldf(t + 28);
             out->blk = ix->sec[IXS_BLOCKS] + ixf_ld64(t + 8) * IXF_BLK_SZ;
             out->data = ix->sec[IXS_POSTINGS] + ixf_ld64(t);
+            out->fblk = out->fdata = NULL;
+            if (ix->has_fields) {
+                out->fblk =
+                    ix->sec[IXS_FBLOCKS] + ixf_ld64(t + 8) * IXF_FBLK_SZ;
+                out->fdata = ix->sec[IXS_FLDTF];
+            }
             return 0;
         }
         if (c < 0)
@@ -995,6 +1162,23 @@ rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
     for (uint32_t i = 0; i < n; i++)
         tfs[i]++;
     return n;
+}
+
+int
+rag_postings_decode_fields(const rag_postings *pl, uint32_t b,
+                           uint32_t *title, uint32_t *heading)
+{
+    const unsigned char *e = pl->fblk + (size_t) b * IXF_FBLK_SZ;
+    const unsigned char *d = pl->fdata + ixf_ld64(e);
+    uint32_t n = b + 1 < pl->nblocks ? IXF_BLOCK : pl->df - b * IXF_BLOCK;
+    uint32_t tb = ixf_ld16(e + 8), hb = ixf_ld16(e + 10);
+
+    /* a 0124 stream of zeros is its control bytes alone */
+    if (tb == (n + 3) / 4 && hb == (n + 3) / 4)
+        return 0;
+    rag_svb_decode_0124(d, n, title);
+    rag_svb_decode_0124(d + tb, n, heading);
+    return 1;
 }
 
 /* ---- vectors ---------------------------------------------------------- */

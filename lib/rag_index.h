@@ -77,8 +77,47 @@ void rag_index_writer_set_compression(rag_index_writer *w,
  * with it (title, heading path, body: FTDOCS, rag_index_fmt.h). 0 or -1. */
 int rag_index_writer_set_ft(rag_index_writer *w, const void *model,
                             size_t len);
-/* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" is the
- * writer's own) with a one-line value. 0 or -1. */
+
+/* BM25F (Robertson, Zaragoza and Taylor 2004): a term's frequencies in
+ * the title, heading path and body, each divided by its field's length
+ * normalisation and weighted, are summed before the one saturation:
+ *   x = sum_f weight_f * tf_f / (1 - b_f + b_f * len_f / avglen_f)
+ *   score = sum_terms idf * x (k1 + 1) / (x + k1)
+ * Index-time parameters (the block bounds are computed with them), stored
+ * in the index's FIELDS section. */
+#define RAG_INDEX_FIELDS 3 /* title, heading path, body */
+enum { RAG_FIELD_TITLE, RAG_FIELD_HEADING, RAG_FIELD_BODY };
+typedef struct {
+    double k1;
+    double weight[RAG_INDEX_FIELDS];
+    double b[RAG_INDEX_FIELDS];
+} rag_index_bm25f;
+/* The parameters new indexes get by default. */
+void rag_index_bm25f_defaults(rag_index_bm25f *p);
+/* p NULL: plain BM25 only (title + heading path twice + body as one bag
+ * of words, no field sections); else BM25F with p (weights 0..1000, b
+ * 0..1, k1 0..100). The default is rag_index_bm25f_defaults. 0 or -1. */
+int rag_index_writer_set_bm25f(rag_index_writer *w, const rag_index_bm25f *p);
+
+/* One field's weight divided by its length normalisation; the writer,
+ * the reader's tables and the tests all compute it with this. */
+static inline double
+rag_bm25f_wnorm(double weight, double b, double len, double avglen)
+{
+    return weight / (1 - b + b * len / avglen);
+}
+
+/* The stemmer the terms are made with: a Snowball language (the
+ * collection's, rag_terms.h: "english", "german", ...) recorded in META
+ * (analyzer IXF_ANALYZER_SNOWBALL, language) so that queries are stemmed
+ * as the records were; NULL: the light English stemmer (IXF_ANALYZER,
+ * the default). Before the first record. 0, or -1 with err filled (an
+ * unknown language names the known ones). */
+int rag_index_writer_set_language(rag_index_writer *w, const char *language,
+                                  char *err, size_t errlen);
+
+/* Adds a META key (letters, digits, '_', '.', '-'; "analyzer" and
+ * "language" are the writer's own) with a one-line value. 0 or -1. */
 int rag_index_writer_set_meta(rag_index_writer *w, const char *key,
                               const char *value);
 /* Why the last add failed (out of memory, temporary file), or "". */
@@ -132,6 +171,11 @@ void rag_index_buf_free(rag_index_buf *buf);
 /* The META value of key (a view into the index, not NUL-terminated), or
  * NULL. */
 const char *rag_index_meta(const rag_index *ix, const char *key, size_t *len);
+/* The Snowball language the index's terms were stemmed with
+ * (NUL-terminated, valid while the index is open), or NULL: the light
+ * English stemmer. Queries must be stemmed the same way (rag_search
+ * does). */
+const char *rag_index_language(const rag_index *ix);
 
 /* ---- Lower-level read access, for rag_search and tests ----------------
  * All views point into the index's memory and were bounds-checked when
@@ -140,13 +184,16 @@ const char *rag_index_meta(const rag_index *ix, const char *key, size_t *len);
 #define RAG_POSTINGS_BLOCK 128
 
 /* One term's postings: ceil(df / 128) blocks of doc ids (ascending) and
- * term frequencies. */
+ * term frequencies (title + heading path twice + body), and with BM25F
+ * the title's and heading path's frequencies. */
 typedef struct {
     uint32_t df;
     uint32_t nblocks;
     float max;                /* largest block max (see below) */
     const unsigned char *blk; /* nblocks entries of 16 bytes */
     const unsigned char *data;
+    const unsigned char *fblk; /* BM25F: nblocks entries of 16, or NULL */
+    const unsigned char *fdata;
 } rag_postings;
 
 /* Looks up an exact term (as produced by rag_terms). 0 when found. */
@@ -180,6 +227,25 @@ rag_postings_block_max(const rag_postings *pl, uint32_t b)
 uint32_t rag_postings_decode(const rag_postings *pl, uint32_t b,
                              uint32_t *docs, uint32_t *tfs);
 
+/* BM25F (pl->fblk set): upper bound, over block b, of x (k1 + 1) / (x +
+ * k1) (see rag_index_bm25f); a posting's score is idf times that. */
+static inline float
+rag_postings_block_fmax(const rag_postings *pl, uint32_t b)
+{
+    const unsigned char *q = pl->fblk + (size_t) b * 16 + 12;
+    uint32_t u = (uint32_t) q[0] | (uint32_t) q[1] << 8 |
+                 (uint32_t) q[2] << 16 | (uint32_t) q[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* BM25F: decodes block b's title and heading path frequencies (the
+ * body's is tfs[i] - title[i] - 2 * heading[i]); returns 1, or 0 without
+ * touching the arrays when they are all zero (the block is body only). */
+int rag_postings_decode_fields(const rag_postings *pl, uint32_t b,
+                               uint32_t *title, uint32_t *heading);
+
 uint32_t rag_index_term_count(const rag_index *ix);
 /* Number of BM25 terms in record i (title + heading path twice + body). */
 uint32_t rag_index_doc_len(const rag_index *ix, uint32_t i);
@@ -191,6 +257,19 @@ void rag_index_bm25_params(const rag_index *ix, double *k1, double *b);
 /* k1 * (1 - b + b * dl / avgdl) for dl = 0..*max_dl (the longest record),
  * or NULL when that is too long to tabulate. */
 const double *rag_index_bm25_norms(const rag_index *ix, uint32_t *max_dl);
+
+/* BM25F statistics of an index written with fields, or NULL (plain
+ * BM25). Views into the index, valid while it is open. */
+typedef struct {
+    rag_index_bm25f p;
+    double avglen[RAG_INDEX_FIELDS]; /* 1 when a field is empty throughout */
+    const uint32_t *len; /* count x RAG_INDEX_FIELDS, record by record */
+    /* rag_bm25f_wnorm by length 0..max_len[f], or NULL when too long to
+     * tabulate */
+    const double *wnorm[RAG_INDEX_FIELDS];
+    uint32_t max_len[RAG_INDEX_FIELDS];
+} rag_index_fields;
+const rag_index_fields *rag_index_fields_get(const rag_index *ix);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);
  * NULL when the index has no vectors or record i has no embedding. */

@@ -35,7 +35,9 @@
  * Sections of format 2.0 (all major 1):
  *   META      "key=value\n" lines, UTF-8: analyzer (which rag_terms
  *             rules made the terms; a reader refuses one it does not
- *             implement), plus informational keys
+ *             implement), with the Snowball analyzer language (the
+ *             libstemmer algorithm; a reader refuses one its libstemmer
+ *             lacks), plus informational keys
  *   DOCS      n_docs x 40: i64 chunk_id, u64 str_off (into STRINGS),
  *             u32 url_len, title_len, heading_len, body_len, u32 body
  *             bytes stored, u32 flags (bit 0: the body is a zstd frame
@@ -90,6 +92,21 @@
  *             dim f32, record order: each record's SIF vector of title,
  *             heading path and body, that component removed,
  *             L2-normalised (zero: no token had a vector)
+ *
+ * BM25F (optional sections, all four or none; without them a reader
+ * ranks with BM25 over DOCLEN and the POSTINGS tfs):
+ *   FIELDS    112 bytes: u32 n_fields = 3, u32 0, f64 k1, then per field
+ *             (title, heading path, body) 32 bytes: name (8 bytes,
+ *             NUL-padded), f64 weight, f64 b, u64 total length (terms)
+ *   FLDLEN    n_docs x 3 u32: each record's field lengths (terms)
+ *   FBLOCKS   16 bytes per block of BLOCKS (same numbering): u64 offset
+ *             into FLDTF, u16 title stream bytes, u16 heading stream
+ *             bytes, f32 max over the block of x(k1+1)/(x+k1), rounded
+ *             up, where x = sum over fields of weight * tf / (1 - b + b *
+ *             len / avglen)
+ *   FLDTF     per block: Stream VByte 0124 of the title tfs, then of the
+ *             heading tfs (the body's is the POSTINGS tf minus the title's
+ *             minus twice the heading's); RAG_SVB_PAD zero bytes end it
  */
 #ifndef RAG_INDEX_FMT_H
 #define RAG_INDEX_FMT_H
@@ -117,6 +134,9 @@
 #define IXF_BM25_SZ 40
 #define IXF_VINFO_SZ 16
 #define IXF_FTDOCS_HDR 64
+#define IXF_NFIELDS 3 /* title, heading path, body */
+#define IXF_FIELDS_SZ (16 + IXF_NFIELDS * 32)
+#define IXF_FBLK_SZ 16
 #define IXF_BLOCK 128 /* postings per block */
 #define IXF_MAX_DIMS 8192
 #define IXF_MAX_FIELD (64u * 1024 * 1024) /* one string of one record */
@@ -124,10 +144,25 @@
 /* The analyzer this build implements: rag_terms' rules (light English
  * stemmer, identifiers, SQL phrases), heading counted twice. */
 #define IXF_ANALYZER "rag_terms-en/1"
+/* The same rules with a Snowball stemmer (META language) instead. */
+#define IXF_ANALYZER_SNOWBALL "rag_terms-snowball/1"
 
 /* BM25 parameters the writer uses. */
 #define IXF_K1 1.2
 #define IXF_B 0.75
+
+/* BM25F defaults (rag_index_bm25f_defaults). Over eval/sets (page
+ * recall@5, one hit per page) weights 1-8 for title and heading, b 0.3-0.9
+ * and k1 0.9-2 all landed within two questions of the heading-twice bag of
+ * words (0.676): 0.659-0.682. These gave 0.682; the heading, the
+ * section's own, above the title every chunk of a page shares. */
+#define IXF_BM25F_K1 1.2
+#define IXF_W_TITLE 3.0
+#define IXF_W_HEADING 5.0
+#define IXF_W_BODY 1.0
+#define IXF_B_TITLE 0.5
+#define IXF_B_HEADING 0.5
+#define IXF_B_BODY 0.75
 
 enum ixf_sect {
     IXS_META,
@@ -150,6 +185,10 @@ enum ixf_sect {
     IXS_BODYDICT,
     IXS_FTMODEL,
     IXS_FTDOCS,
+    IXS_FIELDS,
+    IXS_FLDLEN,
+    IXS_FBLOCKS,
+    IXS_FLDTF,
     IXS_COUNT
 };
 
@@ -166,6 +205,8 @@ static const struct {
     {"VF32", 1, 1},   {"VSLOT", 1, 1},    {"VPOS", 1, 1},
     {"VLISTS", 1, 1}, {"VCENT", 1, 1},   {"BODYDICT", 1, 1},
     {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
+    {"FIELDS", 1, 0}, {"FLDLEN", 1, 0},   {"FBLOCKS", 1, 0},
+    {"FLDTF", 1, 0},
 };
 
 static inline uint16_t

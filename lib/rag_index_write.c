@@ -59,11 +59,13 @@ typedef struct {
 } wdoc;
 
 typedef struct {
-    unsigned char *p; /* varint pairs: doc gap, tf */
+    unsigned char *p; /* varints per posting: doc gap, tf, title tf,
+                         heading tf */
     uint32_t len, cap;
     uint32_t last; /* last doc added */
     uint32_t df;
-    uint32_t tf;  /* in the record being added */
+    uint32_t tf;  /* in the record being added: all, title, heading */
+    uint32_t tft, tfh;
     uint32_t hash;
     uint32_t text_off;
     uint32_t text_len;
@@ -101,6 +103,12 @@ struct rag_index_writer {
     size_t ncur, capcur;
     char *meta;
     size_t metalen;
+    int fields; /* BM25F sections written */
+    rag_index_bm25f bf;
+    uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
+    uint64_t ftotal[RAG_INDEX_FIELDS];
+    int cur_field, cur_rep; /* what occ_cb is reading */
+    rag_stemmer *st; /* Snowball, or NULL: the light English stemmer */
     const void *ft; /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
@@ -260,14 +268,15 @@ rag_index_writer_new(uint32_t dims)
         return NULL;
     w->dims = dims;
     w->str.fd = w->vec.fd = -1;
+    w->fields = 1;
+    rag_index_bm25f_defaults(&w->bf);
     w->hcap = 1024;
     w->hash = calloc(w->hcap, sizeof(uint64_t));
     if (dims) {
         w->vunit = malloc(dims * sizeof(float));
         w->vq = malloc(dims);
     }
-    if (w->hash == NULL || (dims && (w->vunit == NULL || w->vq == NULL)) ||
-        rag_index_writer_set_meta(w, "analyzer", IXF_ANALYZER) != 0) {
+    if (w->hash == NULL || (dims && (w->vunit == NULL || w->vq == NULL))) {
         rag_index_writer_free(w);
         return NULL;
     }
@@ -283,6 +292,8 @@ rag_index_writer_free(rag_index_writer *w)
         free(w->terms[i].p);
     free(w->docs);
     free(w->dl);
+    free(w->flen);
+    rag_stemmer_free(w->st);
     free(w->hasvec);
     spill_close(&w->str);
     spill_close(&w->vec);
@@ -328,6 +339,36 @@ rag_index_writer_error(const rag_index_writer *w)
 }
 
 void
+rag_index_bm25f_defaults(rag_index_bm25f *p)
+{
+    p->k1 = IXF_BM25F_K1;
+    p->weight[RAG_FIELD_TITLE] = IXF_W_TITLE;
+    p->weight[RAG_FIELD_HEADING] = IXF_W_HEADING;
+    p->weight[RAG_FIELD_BODY] = IXF_W_BODY;
+    p->b[RAG_FIELD_TITLE] = IXF_B_TITLE;
+    p->b[RAG_FIELD_HEADING] = IXF_B_HEADING;
+    p->b[RAG_FIELD_BODY] = IXF_B_BODY;
+}
+
+int
+rag_index_writer_set_bm25f(rag_index_writer *w, const rag_index_bm25f *p)
+{
+    if (p == NULL) {
+        w->fields = 0;
+        return 0;
+    }
+    if (!(p->k1 >= 0 && p->k1 <= 100))
+        return -1;
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++)
+        if (!(p->weight[f] >= 0 && p->weight[f] <= 1000) ||
+            !(p->b[f] >= 0 && p->b[f] <= 1))
+            return -1;
+    w->fields = 1;
+    w->bf = *p;
+    return 0;
+}
+
+void
 rag_index_writer_set_vector_lists(rag_index_writer *w, uint32_t n_lists,
                                   uint32_t n_probe)
 {
@@ -341,8 +382,9 @@ rag_index_writer_set_meta(rag_index_writer *w, const char *key,
 {
     size_t kl = strlen(key), vl = strlen(value);
 
-    if (kl == 0 || kl > 64 || strchr(value, '\n') != NULL || vl > 4096)
-        return -1;
+    if (kl == 0 || kl > 64 || strchr(value, '\n') != NULL || vl > 4096 ||
+        strcmp(key, "analyzer") == 0 || strcmp(key, "language") == 0)
+        return -1; /* the writer's own */
     for (size_t i = 0; i < kl; i++) {
         char c = key[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -361,6 +403,29 @@ rag_index_writer_set_meta(rag_index_writer *w, const char *key,
         return -1;
     w->meta = m;
     w->metalen += (size_t) sprintf(m + w->metalen, "%s=%s\n", key, value);
+    return 0;
+}
+
+int
+rag_index_writer_set_language(rag_index_writer *w, const char *language,
+                              char *err, size_t errlen)
+{
+    rag_stemmer *st;
+
+    if (w->ndocs > 0) {
+        snprintf(err, errlen, "index writer: language set after records");
+        return -1;
+    }
+    if (language == NULL) {
+        rag_stemmer_free(w->st);
+        w->st = NULL;
+        return 0;
+    }
+    st = rag_stemmer_new(language, err, errlen);
+    if (st == NULL)
+        return -1;
+    rag_stemmer_free(w->st);
+    w->st = st;
     return 0;
 }
 
@@ -455,6 +520,10 @@ occ_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
             return 1;
         w->cur[w->ncur++] = (uint32_t) id;
     }
+    if (w->cur_field == RAG_FIELD_TITLE)
+        w->terms[id].tft++;
+    else if (w->cur_field == RAG_FIELD_HEADING && w->cur_rep == 0)
+        w->terms[id].tfh++;
     return 0;
 }
 
@@ -486,11 +555,11 @@ get_varint(const unsigned char **pp)
     return v;
 }
 
-/* Appends record d's posting (gap, tf) to term t. */
+/* Appends record d's posting (gap, tf, title tf, heading tf) to term t. */
 static int
 post_add(wterm *t, uint32_t d)
 {
-    if (t->cap - t->len < 10) {
+    if (t->cap - t->len < 20) {
         uint32_t nc = t->cap ? t->cap * 2 : 16;
         unsigned char *np;
         if (t->cap > UINT32_MAX / 2)
@@ -503,10 +572,23 @@ post_add(wterm *t, uint32_t d)
     }
     t->len += (uint32_t) put_varint(t->p + t->len, d - t->last);
     t->len += (uint32_t) put_varint(t->p + t->len, t->tf);
+    t->len += (uint32_t) put_varint(t->p + t->len, t->tft);
+    t->len += (uint32_t) put_varint(t->p + t->len, t->tfh);
     t->last = d;
     t->df++;
-    t->tf = 0;
+    t->tf = t->tft = t->tfh = 0;
     return 0;
+}
+
+/* Reads the next posting of a term's varints at *pp. */
+static void
+post_next(const unsigned char **pp, uint32_t *doc, uint32_t *tf,
+          uint32_t *tft, uint32_t *tfh)
+{
+    *doc += get_varint(pp);
+    *tf = get_varint(pp);
+    *tft = get_varint(pp);
+    *tfh = get_varint(pp);
 }
 
 static int
@@ -552,8 +634,11 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     }
     if (d >= w->capdocs) {
         size_t cap = w->capdocs, c2 = cap;
+        size_t c3 = cap;
         if (grow((void **) &w->docs, &cap, d + 1, sizeof(wdoc)) ||
-            grow((void **) &w->dl, &c2, d + 1, sizeof(uint32_t)))
+            grow((void **) &w->dl, &c2, d + 1, sizeof(uint32_t)) ||
+            grow((void **) &w->flen, &c3, d + 1,
+                 RAG_INDEX_FIELDS * sizeof(uint32_t)))
             goto oom;
         if (w->dims) {
             uint8_t *hv = realloc(w->hasvec, cap);
@@ -575,22 +660,30 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     if (w->dims && add_vector(w, d, in->embedding) != 0)
         goto ioerr;
 
-    /* BM25 terms: title, heading path and body; the heading path (which
-     * ends with the section's own heading) counts twice, a cheap field
-     * boost: a section titled with the query words ranks first */
+    /* BM25 terms: title, heading path and body. For plain BM25 (the
+     * POSTINGS tfs and DOCLEN) the heading path (which ends with the
+     * section's own heading) counts twice, a cheap field boost; BM25F
+     * counts each field once, in its own field */
     w->ncur = 0;
     uint64_t before = 0;
     long got;
     for (int i = 1; i < 4; i++) {
+        w->cur_field = i - 1;
         for (int rep = 0; rep < (i == 2 ? 2 : 1); rep++) {
-            got = rag_terms_each(f[i], lens[i], occ_cb, w);
+            w->cur_rep = rep;
+            got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
             if (got < 0)
                 goto oom;
             before += (uint64_t) got;
+            if (rep == 0)
+                w->flen[d * RAG_INDEX_FIELDS + (size_t) (i - 1)] =
+                    (uint32_t) got;
         }
     }
     if (before > UINT32_MAX)
         goto oom;
+    for (int i = 0; i < RAG_INDEX_FIELDS; i++)
+        w->ftotal[i] += w->flen[d * RAG_INDEX_FIELDS + (size_t) i];
     w->dl[d] = (uint32_t) before;
     w->total_dl += before;
     for (size_t i = 0; i < w->ncur; i++)
@@ -733,9 +826,9 @@ write_postings(rag_index_writer *w, wout *o, const uint32_t *order,
             size_t db, tb;
             unsigned char *e = blk + nblk * IXF_BLK_SZ;
             for (uint32_t k = 0; k < n; k++) {
-                doc += get_varint(&p);
+                uint32_t tft, tfh;
+                post_next(&p, &doc, &tfs[k], &tft, &tfh);
                 docs[k] = doc;
-                tfs[k] = get_varint(&p);
                 double tf = tfs[k];
                 double norm =
                     IXF_K1 * (1 - IXF_B + IXF_B * w->dl[doc] / avgdl);
@@ -771,6 +864,127 @@ write_postings(rag_index_writer *w, wout *o, const uint32_t *order,
         data += rel;
     }
     wput(o, zpad, sizeof(zpad));
+    return 0;
+}
+
+/* BM25F x of one posting: the fields' weighted normalised frequencies,
+ * added body, heading, title (the search's order); a field the term is
+ * not in adds nothing (its normalisation may be zero). */
+static double
+bm25f_x(const rag_index_bm25f *p, const double *avg, const uint32_t *len,
+        uint32_t tf, uint32_t tft, uint32_t tfh)
+{
+    uint32_t tfb = tf - tft - 2 * tfh;
+    double x = 0;
+
+    if (tfb)
+        x += tfb * rag_bm25f_wnorm(p->weight[RAG_FIELD_BODY],
+                                   p->b[RAG_FIELD_BODY],
+                                   len[RAG_FIELD_BODY], avg[RAG_FIELD_BODY]);
+    if (tfh)
+        x += tfh * rag_bm25f_wnorm(p->weight[RAG_FIELD_HEADING],
+                                   p->b[RAG_FIELD_HEADING],
+                                   len[RAG_FIELD_HEADING],
+                                   avg[RAG_FIELD_HEADING]);
+    if (tft)
+        x += tft * rag_bm25f_wnorm(p->weight[RAG_FIELD_TITLE],
+                                   p->b[RAG_FIELD_TITLE],
+                                   len[RAG_FIELD_TITLE],
+                                   avg[RAG_FIELD_TITLE]);
+    return x;
+}
+
+/* FLDTF: every term's blocks again, in dictionary order: the title and
+ * heading frequencies as two 0124 streams per block, and each block's
+ * FBLOCKS entry (offset, stream sizes, BM25F bound) into fblk. */
+static int
+write_fldtf(rag_index_writer *w, wout *o, const uint32_t *order,
+            unsigned char *fblk)
+{
+    static const unsigned char zpad[RAG_SVB_PAD];
+    uint32_t tft[IXF_BLOCK], tfh[IXF_BLOCK];
+    unsigned char enc[2 * RAG_SVB_MAX_BYTES(IXF_BLOCK)];
+    const rag_index_bm25f *bf = &w->bf;
+    double avg[RAG_INDEX_FIELDS], k1 = bf->k1;
+    uint64_t off = 0, nblk = 0;
+
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
+        avg[f] = w->ndocs ? (double) w->ftotal[f] / (double) w->ndocs : 0;
+        if (avg[f] <= 0)
+            avg[f] = 1; /* as the reader does */
+    }
+    for (size_t i = 0; i < w->nterms; i++) {
+        const wterm *t = &w->terms[order[i]];
+        const unsigned char *p = t->p;
+        uint32_t doc = 0, left = t->df;
+
+        while (left) {
+            uint32_t n = left < IXF_BLOCK ? left : IXF_BLOCK, tf;
+            unsigned char *e = fblk + nblk * IXF_FBLK_SZ;
+            double mx = 0;
+            size_t tb, hb;
+            for (uint32_t k = 0; k < n; k++) {
+                post_next(&p, &doc, &tf, &tft[k], &tfh[k]);
+                double x = bm25f_x(bf, avg, w->flen + (size_t) doc *
+                                                   RAG_INDEX_FIELDS,
+                                   tf, tft[k], tfh[k]);
+                double sat = x * (k1 + 1) / (x + k1);
+                if (sat > mx)
+                    mx = sat;
+            }
+            tb = rag_svb_encode_0124(tft, n, enc);
+            hb = rag_svb_encode_0124(tfh, n, enc + tb);
+            ixf_st64(e, off);
+            ixf_st16(e + 8, (uint16_t) tb);
+            ixf_st16(e + 10, (uint16_t) hb);
+            ixf_stf(e + 12, round_up_float(mx));
+            wput(o, enc, tb + hb);
+            off += tb + hb;
+            left -= n;
+            nblk++;
+        }
+    }
+    wput(o, zpad, sizeof(zpad));
+    return 0;
+}
+
+/* FIELDS, FLDLEN, FLDTF, FBLOCKS */
+static int
+write_fields(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
+             const uint32_t *order, uint64_t nblocks)
+{
+    static const char *const names[RAG_INDEX_FIELDS] = {"title", "heading",
+                                                        "body"};
+    unsigned char e[IXF_FIELDS_SZ], *fblk;
+
+    memset(e, 0, sizeof(e));
+    ixf_st32(e, RAG_INDEX_FIELDS);
+    ixf_std(e + 8, w->bf.k1);
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
+        unsigned char *q = e + 16 + f * 32;
+        memcpy(q, names[f], strlen(names[f]));
+        ixf_std(q + 8, w->bf.weight[f]);
+        ixf_std(q + 16, w->bf.b[f]);
+        ixf_st64(q + 24, w->ftotal[f]);
+    }
+    sect_begin(o, tab, nt, IXS_FIELDS);
+    wput(o, e, IXF_FIELDS_SZ);
+    sect_end(o, tab, nt);
+
+    sect_begin(o, tab, nt, IXS_FLDLEN);
+    wput(o, w->flen, w->ndocs * RAG_INDEX_FIELDS * sizeof(uint32_t));
+    sect_end(o, tab, nt);
+
+    fblk = malloc(nblocks * IXF_FBLK_SZ + 1);
+    if (fblk == NULL)
+        return -1;
+    sect_begin(o, tab, nt, IXS_FLDTF);
+    write_fldtf(w, o, order, fblk);
+    sect_end(o, tab, nt);
+    sect_begin(o, tab, nt, IXS_FBLOCKS);
+    wput(o, fblk, nblocks * IXF_FBLK_SZ);
+    sect_end(o, tab, nt);
+    free(fblk);
     return 0;
 }
 
@@ -1296,7 +1510,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    nsect = 9 + (dict != NULL) +
+    nsect = 9 + (dict != NULL) + (w->fields ? 4 : 0) +
             (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0) +
             (w->ft ? 2 : 0);
     table_end = IXF_HDR + nsect * IXF_SECT_SZ;
@@ -1315,6 +1529,15 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     }
 
     sect_begin(o, tab, &nt, IXS_META);
+    {
+        char an[128];
+        int al = w->st ? snprintf(an, sizeof(an), "analyzer=%s\nlanguage=%s\n",
+                                  IXF_ANALYZER_SNOWBALL,
+                                  rag_stemmer_language(w->st))
+                       : snprintf(an, sizeof(an), "analyzer=%s\n",
+                                  IXF_ANALYZER);
+        wput(o, an, (size_t) al);
+    }
     wput(o, w->meta, w->metalen);
     sect_end(o, tab, &nt);
 
@@ -1383,6 +1606,11 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         wput(o, e, IXF_BM25_SZ);
     }
     sect_end(o, tab, &nt);
+
+    if (w->fields && write_fields(w, o, tab, &nt, order, nblocks) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
 
     if (w->dims && w->ndocs &&
         write_vectors(w, o, tab, &nt, &vec, buf, bufsz) != 0) {

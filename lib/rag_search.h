@@ -39,12 +39,24 @@ enum rag_search_ft {
 
 #define RAG_SEARCH_MAX_K 100
 
+/* rag_query.per_page: 0 is the default, one hit per page; this asks for
+ * every chunk in score order (several of one page may follow). */
+#define RAG_SEARCH_PER_PAGE_ANY ((unsigned) -1)
+#define RAG_SEARCH_POOL 50 /* candidates diversified, at least (or 4k) */
+
 typedef struct {
     const char *text;          /* query text (BM25) */
     size_t text_len;
     const float *qvec;         /* rag_index_dims() floats, or NULL */
     size_t k;                  /* results wanted, 1..RAG_SEARCH_MAX_K */
     enum rag_search_mode mode;
+    /* Page diversity over the best candidates (RAG_SEARCH_POOL at
+     * least): the hits are those candidates in score order, skipping a
+     * page's (its URL without the #anchor) chunks past its first
+     * per_page; when that gives fewer than k, the skipped ones follow,
+     * best first. 0 = 1 (the default: no page twice while other pages
+     * matched), RAG_SEARCH_PER_PAGE_ANY = plain chunk order. */
+    unsigned per_page;
 } rag_query;
 
 typedef struct {
@@ -65,10 +77,17 @@ typedef struct {
  * arguments (or out of memory). */
 int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
 
+/* Pseudo-relevance feedback on the BM25 leg when it runs alone (no
+ * vector or in-process semantic leg; lib/rag_search.c, prf_expand). Off
+ * by default: it gained on eval/sets but lost two questions at 5 on the
+ * holdout set; `rag-admin eval --prf` measures it. */
+enum rag_search_prf { RAG_SEARCH_PRF_OFF = 0, RAG_SEARCH_PRF_ON };
+
 typedef struct {
     uint32_t n_probe; /* vector lists scanned: 0 = the index's default,
                          >= its list count = every vector (exact) */
     enum rag_search_ft ft;
+    enum rag_search_prf prf;
 } rag_search_opts;
 
 /* rag_search with tuning; opts may be NULL (defaults). */

@@ -207,14 +207,16 @@ rag_store_collections_listen(PGconn *db)
 
 int
 rag_store_collections_index_row(PGconn *db, const char *name, int lock,
-                                long long *id, unsigned long long *gen)
+                                long long *id, unsigned long long *gen,
+                                char *language, size_t langlen)
 {
     const char *p[1] = {name};
     PGresult *r = rag_db_query(
         db,
-        lock ? "SELECT id, index_generation FROM collections"
-               " WHERE name = $1 FOR UPDATE"
-             : "SELECT id, index_generation FROM collections WHERE name = $1",
+        lock ? "SELECT id, index_generation, coalesce(language, '')"
+               " FROM collections WHERE name = $1 FOR UPDATE"
+             : "SELECT id, index_generation, coalesce(language, '')"
+               " FROM collections WHERE name = $1",
         1, p);
     int rc = -1;
 
@@ -223,6 +225,7 @@ rag_store_collections_index_row(PGconn *db, const char *name, int lock,
         if (rc) {
             *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             *gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+            snprintf(language, langlen, "%s", PQgetvalue(r, 0, 2));
         }
     }
     PQclear(r);
@@ -242,4 +245,19 @@ rag_store_collections_set_indexed(PGconn *db, long long id,
                        "UPDATE collections SET index_generation = $2,"
                        " index_path = $3, indexed_at = now() WHERE id = $1",
                        3, p);
+}
+
+int
+rag_store_collections_set_language(PGconn *db, const char *name,
+                                   const char *language)
+{
+    const char *p[2] = {name, language};
+    PGresult *r = rag_db_query(db,
+                               "UPDATE collections SET language = $2"
+                               " WHERE name = $1 RETURNING id",
+                               2, p);
+    int rc = r && PQntuples(r) == 1 ? 0 : -1;
+
+    PQclear(r);
+    return rc;
 }

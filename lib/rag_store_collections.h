@@ -51,6 +51,13 @@ int rag_store_collections_boilerplate_sig(PGconn *db, const char *id,
 int rag_store_collections_set_boilerplate_sig(PGconn *db, const char *id,
                                               const char *sig);
 
+/* collections.language (sql/110, owned by rank): the Snowball stemmer
+ * language its index is built with, NULL for the built-in English one.
+ * The caller checks the name (rag_stem_language_ok). 0, or -1 (also when
+ * there is no such collection). */
+int rag_store_collections_set_language(PGconn *db, const char *name,
+                                       const char *language);
+
 /* collections.index_generation (0: never indexed), or -1. */
 long long rag_store_collections_generation(PGconn *db, const char *id);
 /* The same by name: 0 also when there is no such collection. */
@@ -74,12 +81,14 @@ PGresult *rag_store_collections_index_state(PGconn *db);
 int rag_store_collections_listen(PGconn *db);
 
 /* The index writer's (worker/rag_reindex.c), inside the caller's
- * transaction: the collection's id and recorded index generation — with
- * the row locked FOR UPDATE (lock: serialises reindexes of one
- * collection), or not (a follower's snapshot). 1 found, 0 unknown, -1
- * error. */
+ * transaction: the collection's id, recorded index generation and
+ * language (copied into language; "" when it has none: the built-in
+ * English stemmer) — with the row locked FOR UPDATE (lock: serialises
+ * reindexes of one collection), or not (a follower's snapshot). 1 found,
+ * 0 unknown, -1 error. */
 int rag_store_collections_index_row(PGconn *db, const char *name, int lock,
-                                    long long *id, unsigned long long *gen);
+                                    long long *id, unsigned long long *gen,
+                                    char *language, size_t langlen);
 
 /* Records that generation gen of collection id is written at path (and
  * when). 0 or -1. */

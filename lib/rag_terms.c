@@ -1,6 +1,8 @@
 #include "rag_terms.h"
 
+#include <libstemmer.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,10 +304,87 @@ rag_term_stem(char *w, size_t n)
     return n;
 }
 
+struct rag_stemmer {
+    struct sb_stemmer *sb;
+    int english; /* the English stopwords apply */
+    char language[32];
+};
+
+int
+rag_stem_language_ok(const char *language)
+{
+    const char **l = sb_stemmer_list();
+
+    if (language == NULL)
+        return 0;
+    for (; *l; l++)
+        if (strcmp(*l, language) == 0)
+            return 1;
+    return 0;
+}
+
+void
+rag_stem_languages(char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    for (const char **l = sb_stemmer_list(); *l && o < outlen; l++) {
+        int n = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", *l);
+        if (n < 0)
+            break;
+        o += (size_t) n;
+    }
+}
+
+rag_stemmer *
+rag_stemmer_new(const char *language, char *err, size_t errlen)
+{
+    rag_stemmer *st;
+    char langs[512];
+
+    if (!rag_stem_language_ok(language) || strlen(language) >= 32) {
+        rag_stem_languages(langs, sizeof(langs));
+        snprintf(err, errlen, "unknown stemmer language \"%.32s\" (one of: %s)",
+                 language ? language : "", langs);
+        return NULL;
+    }
+    st = calloc(1, sizeof(*st));
+    if (st != NULL)
+        st->sb = sb_stemmer_new(language, "UTF_8");
+    if (st == NULL || st->sb == NULL) {
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->english = strcmp(language, "english") == 0 ||
+                  strcmp(language, "porter") == 0;
+    snprintf(st->language, sizeof(st->language), "%s", language);
+    return st;
+}
+
+void
+rag_stemmer_free(rag_stemmer *st)
+{
+    if (st == NULL)
+        return;
+    sb_stemmer_delete(st->sb);
+    free(st);
+}
+
+const char *
+rag_stemmer_language(const rag_stemmer *st)
+{
+    return st->language;
+}
+
 typedef struct {
     rag_term_cb cb;
     void *ud;
     long count;
+    rag_stemmer *st; /* NULL: the light English stemmer */
 } emitter;
 
 static int
@@ -317,13 +396,39 @@ emit(emitter *em, const char *t, size_t n, size_t off, size_t len)
     return em->cb(em->ud, t, n, off, len);
 }
 
+/* Snowball: words of letters only are stemmed (numbers and words with
+ * digits are left as they are, as the light stemmer does) */
+static int
+has_digit(const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i] >= '0' && w[i] <= '9')
+            return 1;
+    return 0;
+}
+
 /* A plain word: stopword filter, then stem. */
 static int
 emit_simple(emitter *em, char *buf, size_t n, size_t off, size_t len)
 {
-    if (rag_term_is_stopword(buf, n))
+    if (em->st == NULL) {
+        if (rag_term_is_stopword(buf, n))
+            return 0;
+        n = rag_term_stem(buf, n);
+        return emit(em, buf, n, off, len);
+    }
+    if (em->st->english && rag_term_is_stopword(buf, n))
         return 0;
-    n = rag_term_stem(buf, n);
+    if (!has_digit(buf, n)) {
+        const sb_symbol *s =
+            sb_stemmer_stem(em->st->sb, (const sb_symbol *) buf, (int) n);
+        int sl = sb_stemmer_length(em->st->sb);
+        /* NULL: out of memory in the stemmer; the word as it is */
+        if (s != NULL && sl > 0 && sl <= RAG_TERM_MAX) { /* buf has room */
+            memcpy(buf, s, (size_t) sl);
+            n = (size_t) sl;
+        }
+    }
     return emit(em, buf, n, off, len);
 }
 
@@ -388,8 +493,15 @@ all_caps(const char *w, size_t n)
 long
 rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud)
 {
+    return rag_terms_each_stem(NULL, text, len, cb, ud);
+}
+
+long
+rag_terms_each_stem(rag_stemmer *st, const char *text, size_t len,
+                    rag_term_cb cb, void *ud)
+{
     const unsigned char *s = (const unsigned char *)text;
-    emitter em = {cb, ud, 0};
+    emitter em = {cb, ud, 0, st};
     span parts[RAG_TERMS_MAX_PARTS];
     size_t i = 0, adv;
     char prev[RAG_TERM_MAX]; /* last upper-case word, lowercased */

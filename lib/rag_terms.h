@@ -16,6 +16,11 @@
  * -ed, final e). Terms longer than RAG_TERM_MAX bytes are skipped (hashes,
  * base64 blobs).
  *
+ * With a Snowball stemmer (rag_stemmer, Debian's libstemmer) instead of
+ * the light English one, every word of letters only (any script) is
+ * stemmed by the collection's language's algorithm, and the English
+ * stopwords are dropped only when that language is English.
+ *
  * No allocation: terms are handed to a callback in a stack buffer that is
  * only valid during the call.
  */
@@ -34,6 +39,29 @@ typedef int (*rag_term_cb)(void *ud, const char *term, size_t len,
 /* Emits the terms of text in order. Returns the number emitted, or -1 if
  * the callback stopped the walk. Invalid UTF-8 bytes act as separators. */
 long rag_terms_each(const char *text, size_t len, rag_term_cb cb, void *ud);
+
+/* A Snowball stemmer for one language. Not thread-safe: one per thread
+ * (or per call; creating one costs a few small allocations). */
+typedef struct rag_stemmer rag_stemmer;
+
+/* The Snowball algorithm named language (lower case, a canonical name
+ * libstemmer lists: "english", "german", "french", ...). NULL with err
+ * filled (naming the languages there are) when there is no such one or
+ * on out of memory. The caller frees it with rag_stemmer_free. */
+rag_stemmer *rag_stemmer_new(const char *language, char *err, size_t errlen);
+void rag_stemmer_free(rag_stemmer *st);
+const char *rag_stemmer_language(const rag_stemmer *st);
+
+/* 1 when language is one of libstemmer's canonical algorithm names. */
+int rag_stem_language_ok(const char *language);
+
+/* The languages, comma-separated, into out (truncated to outlen). */
+void rag_stem_languages(char *out, size_t outlen);
+
+/* rag_terms_each with st's stemmer; st NULL: the light English one
+ * (exactly rag_terms_each). */
+long rag_terms_each_stem(rag_stemmer *st, const char *text, size_t len,
+                         rag_term_cb cb, void *ud);
 
 /* Stems one lowercased word in place; returns its new length. Exposed for
  * tests. */

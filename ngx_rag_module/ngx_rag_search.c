@@ -692,6 +692,7 @@ ngx_rag_search_run(ngx_rag_task_t *t)
         return;
     }
 
+    ngx_memzero(&q, sizeof(q));  /* per_page 0: one hit per page first */
     q.text = ctx->query;
     q.text_len = ctx->query_len;
     q.qvec = qvec;

@@ -145,6 +145,10 @@ search_index(const rag_answer_env *env, const char *collection,
     }
     q.k = k < 1 ? 1 : k > RAG_SEARCH_MAX_K ? RAG_SEARCH_MAX_K : k;
     q.mode = RAG_SEARCH_HYBRID;
+    /* the ranking /search shows: one passage per page while other pages
+     * matched, a page's further sections after them (page recall@5 over
+     * eval/sets: 0.654 in chunk order, 0.676 so, 0.665 with two a page) */
+    q.per_page = 0;
     nh = rag_search(ix, &q, hits);
     if (nh < 0) {
         snprintf(err, errlen, "search failed");

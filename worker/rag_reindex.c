@@ -63,8 +63,9 @@ opts_or_default(const rag_reindex_opts *opts, rag_reindex_opts *def)
  * at path, inside the caller's transaction. 0, or -1 with err filled. */
 static int
 write_index(PGconn *db, long long coll_id, const char *collection,
-            const char *path, uint64_t gen, const rag_reindex_opts *opts,
-            uint32_t *count, char *err, size_t errlen)
+            const char *language, const char *path, uint64_t gen,
+            const rag_reindex_opts *opts, uint32_t *count, char *err,
+            size_t errlen)
 {
     const char *sem = "off";
     PGresult *r = NULL;
@@ -87,6 +88,14 @@ write_index(PGconn *db, long long coll_id, const char *collection,
     vec = malloc(((size_t)dims + 1) * sizeof(float));
     if (w == NULL || vec == NULL) {
         snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* the collection's stemmer (NULL: the built-in English one),
+     * recorded in the index for the queries */
+    if (rag_index_writer_set_language(w, language, err, errlen) != 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "collection %s: %s", collection, why);
         goto done;
     }
     if (rag_store_chunks_index_open(db, coll_id, dims) != 0) {
@@ -153,11 +162,13 @@ done:
  * generation to write — the next one under the row lock (which
  * serialises reindexes of one collection), or, mirroring, the recorded
  * one from one REPEATABLE READ snapshot without a lock (followers never
- * hold up the primary's reindexes). 0 inside the transaction, or -1
- * with err filled and no transaction open. */
+ * hold up the primary's reindexes); and its language into lang (""
+ * when it has none). 0 inside the transaction, or -1 with err filled
+ * and no transaction open. */
 static int
 reindex_begin(PGconn *db, const char *collection, int mirror,
-              long long *coll_id, uint64_t *gen, char *err, size_t errlen)
+              long long *coll_id, uint64_t *gen, char *lang, size_t langlen,
+              char *err, size_t errlen)
 {
     unsigned long long recorded = 0;
     int found;
@@ -170,7 +181,7 @@ reindex_begin(PGconn *db, const char *collection, int mirror,
         return -1;
     }
     found = rag_store_collections_index_row(db, collection, !mirror, coll_id,
-                                            &recorded);
+                                            &recorded, lang, langlen);
     if (found != 1) {
         if (found < 0)
             snprintf(err, errlen, "database: collection lookup failed");
@@ -211,7 +222,7 @@ rag_reindex(PGconn *db, const char *collection, const char *index_dir,
             size_t errlen)
 {
     rag_reindex_opts def;
-    char path[4096];
+    char path[4096], lang[64];
     uint64_t gen;
     uint32_t count = 0;
     long long coll_id;
@@ -221,11 +232,11 @@ rag_reindex(PGconn *db, const char *collection, const char *index_dir,
         snprintf(err, errlen, "invalid collection name or index dir");
         return -1;
     }
-    if (reindex_begin(db, collection, opts->mirror, &coll_id, &gen, err,
-                      errlen) != 0)
+    if (reindex_begin(db, collection, opts->mirror, &coll_id, &gen, lang,
+                      sizeof(lang), err, errlen) != 0)
         return -1;
-    if (write_index(db, coll_id, collection, path, gen, opts, &count, err,
-                    errlen) != 0) {
+    if (write_index(db, coll_id, collection, *lang ? lang : NULL, path, gen,
+                    opts, &count, err, errlen) != 0) {
         rag_db_rollback(db);
         return -1;
     }

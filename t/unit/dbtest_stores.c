@@ -186,6 +186,7 @@ test_index_reads(PGconn *db, int nchunks)
 {
     long long cid = 0, docs = atoll(docs_id);
     unsigned long long g = 99;
+    char lang[64];
     int rows = 0, embedded = 0;
     PGresult *r;
 
@@ -211,17 +212,28 @@ test_index_reads(PGconn *db, int nchunks)
     CHECK_INT(embedded, 1);
 
     sql(db, "BEGIN");
-    CHECK_INT(rag_store_collections_index_row(db, "docs", 1, &cid, &g), 1);
+    CHECK_INT(rag_store_collections_index_row(db, "docs", 1, &cid, &g, lang,
+                                              sizeof(lang)),
+              1);
+    CHECK_STR(lang, "");
     CHECK(cid == docs && g == 0);
     CHECK_INT(rag_store_collections_set_indexed(db, cid, 4, "/ix/docs.idx"),
               0);
     sql(db, "COMMIT");
-    CHECK_INT(rag_store_collections_index_row(db, "docs", 0, &cid, &g), 1);
+    CHECK_INT(rag_store_collections_set_language(db, "docs", "german"), 0);
+    CHECK_INT(rag_store_collections_set_language(db, "nope", "german"), -1);
+    CHECK_INT(rag_store_collections_index_row(db, "docs", 0, &cid, &g, lang,
+                                              sizeof(lang)),
+              1);
+    CHECK_STR(lang, "german");
+    CHECK_INT(rag_store_collections_set_language(db, "docs", NULL), 0);
     CHECK(g == 4);
     CHECK_STR(val(db, "SELECT index_path || (indexed_at IS NOT NULL)"
                       " FROM collections WHERE name = 'docs'"),
               "/ix/docs.idxtrue");
-    CHECK_INT(rag_store_collections_index_row(db, "nope", 0, &cid, &g), 0);
+    CHECK_INT(rag_store_collections_index_row(db, "nope", 0, &cid, &g, lang,
+                                              sizeof(lang)),
+              0);
     sql(db, "UPDATE collections SET index_generation = 0 WHERE name = 'docs'");
 }
 

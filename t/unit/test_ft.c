@@ -782,7 +782,7 @@ test_index(void)
     }
     /* a record's own text as the query: itself first, cosine 1 */
     snprintf(q, sizeof(q), "%s %s", titles[42], bodies[42]);
-    rq = (rag_query){q, strlen(q), NULL, 10, RAG_SEARCH_FASTTEXT};
+    rq = (rag_query){q, strlen(q), NULL, 10, RAG_SEARCH_FASTTEXT, 0};
     CHECK_INT(rag_search(ix, &rq, h), 10);
     CHECK_INT(h[0].chunk_id, 43);
     CHECK(fabs(h[0].ft_cosine - 1) < 1e-5 && h[0].cosine == h[0].ft_cosine);
@@ -798,7 +798,7 @@ test_index(void)
     CHECK(fabs(h[0].score - (1.0 / 61 + 0.5 / 61)) < 1e-12);
     /* the leg turned off: BM25 exactly */
     {
-        rag_search_opts noft = {0, RAG_SEARCH_FT_OFF};
+        rag_search_opts noft = {0, RAG_SEARCH_FT_OFF, 0};
         rag_query bq = rq;
         int n1 = rag_search_ex(ix, &rq, &noft, h), n2;
         bq.mode = RAG_SEARCH_BM25;
@@ -809,7 +809,7 @@ test_index(void)
                   h[i].ft_rank == 0 && h[i].cosine == 0);
     }
     /* nothing the model knows in the query: BM25 alone, no leg */
-    rq = (rag_query){"?", 1, NULL, 10, RAG_SEARCH_FASTTEXT};
+    rq = (rag_query){"?", 1, NULL, 10, RAG_SEARCH_FASTTEXT, 0};
     CHECK_INT(rag_search(ix, &rq, h), 0);
     rag_index_close(ix);
 
@@ -845,7 +845,7 @@ test_index(void)
         if (ix != NULL) {
             CHECK(rag_index_ft_model(ix) == NULL);
             snprintf(q, sizeof(q), "%s", titles[3]);
-            rq = (rag_query){q, strlen(q), NULL, 10, RAG_SEARCH_FASTTEXT};
+            rq = (rag_query){q, strlen(q), NULL, 10, RAG_SEARCH_FASTTEXT, 0};
             CHECK_INT(rag_search(ix, &rq, h), -1);
             rq.mode = RAG_SEARCH_HYBRID;
             CHECK(rag_search(ix, &rq, h) > 0 && h[0].ft_rank == 0);

@@ -119,6 +119,32 @@ test_roundtrip(void)
     CHECK_INT(rag_index_term(ix, "intro", 5, &pl), 0);
     CHECK_INT(rag_postings_decode(&pl, 0, docs, tfs), 1);
     CHECK_INT(tfs[0], 2);
+    /* BM25F: each field's own frequency and length */
+    const rag_index_fields *F = rag_index_fields_get(ix);
+    uint32_t tt[RAG_POSTINGS_BLOCK], th[RAG_POSTINGS_BLOCK];
+    CHECK(F != NULL && pl.fblk != NULL);
+    CHECK_INT(rag_postings_decode_fields(&pl, 0, tt, th), 1);
+    CHECK_INT(tt[0], 0);
+    CHECK_INT(th[0], 1);
+    CHECK(rag_postings_block_fmax(&pl, 0) > 0);
+    CHECK_INT(rag_index_term(ix, "alpha", 5, &pl), 0);
+    CHECK_INT(rag_postings_decode_fields(&pl, 0, tt, th), 1);
+    CHECK_INT(tt[0], 1);
+    CHECK_INT(th[0], 0);
+    CHECK_INT(rag_index_term(ix, "backup", 6, &pl), 0); /* body only */
+    CHECK_INT(rag_postings_decode_fields(&pl, 0, tt, th), 0);
+    if (F) {
+        CHECK_INT(F->len[0], 1); /* alpha */
+        CHECK_INT(F->len[1], 2); /* guide intro */
+        CHECK_INT(F->len[2], 5); /* pg_dump pg dump write backup */
+        CHECK(F->avglen[0] == 2.0 / 3); /* alpha, beta */
+        CHECK(F->avglen[1] == 2.0 / 3);
+        CHECK(F->wnorm[2] != NULL && F->max_len[2] == 5);
+        rag_index_bm25f def;
+        rag_index_bm25f_defaults(&def);
+        CHECK(F->p.k1 == def.k1 && F->p.weight[0] == def.weight[0] &&
+              F->p.b[2] == def.b[2]);
+    }
     /* META: the analyzer, and keys added by the caller */
     size_t ml;
     const char *mv = rag_index_meta(ix, "analyzer", &ml);
@@ -149,7 +175,34 @@ test_roundtrip(void)
     rag_index_writer_free(w);
     ix = rag_index_open(path, err, sizeof(err));
     CHECK(ix != NULL && rag_index_count(ix) == 0);
+    CHECK(ix != NULL && rag_index_fields_get(ix) != NULL);
     rag_index_close(ix);
+    /* plain BM25 only: no field sections; BM25F parameters checked */
+    w = rag_index_writer_new(0);
+    rag_index_bm25f bad;
+    rag_index_bm25f_defaults(&bad);
+    bad.b[1] = 1.5;
+    CHECK_INT(rag_index_writer_set_bm25f(w, &bad), -1);
+    rag_index_bm25f_defaults(&bad);
+    bad.weight[0] = -1;
+    CHECK_INT(rag_index_writer_set_bm25f(w, &bad), -1);
+    rag_index_bm25f_defaults(&bad);
+    bad.k1 = 0.0 / 0.0;
+    CHECK_INT(rag_index_writer_set_bm25f(w, &bad), -1);
+    CHECK_INT(rag_index_writer_set_bm25f(w, NULL), 0);
+    rag_index_input one = {1, "u", "T", "H", "body words", NULL};
+    CHECK_INT(rag_index_writer_add(w, &one), 0);
+    CHECK_INT(rag_index_writer_write(w, path, 3, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL && rag_index_fields_get(ix) == NULL);
+    if (ix) {
+        CHECK_INT(rag_index_term(ix, "bodi", 4, &pl) == 0 ||
+                      rag_index_term(ix, "body", 4, &pl) == 0,
+                  1);
+        CHECK(pl.fblk == NULL);
+        rag_index_close(ix);
+    }
     /* no temp file left behind */
     char tmp[300];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid());
@@ -483,6 +536,50 @@ test_corruption(void)
     expect_reject(b, len, sect_off(b, "VF32"), 0x7f800000u, "vector value");
     expect_reject(b, len, sect_off(b, "VSLOT"), 1, "permutation");
     expect_reject(b, len, sect_off(b, "VPOS"), 2, "permutation");
+    /* BM25F fields */
+    size_t fields = sect_off(b, "FIELDS"), fblocks = sect_off(b, "FBLOCKS");
+    size_t fldtf = sect_off(b, "FLDTF");
+    expect_reject(b, len, fields, 2, "field sections inconsistent");
+    expect_reject(b, len, fields + 4, 1, "field sections inconsistent");
+    expect_reject(b, len, fields + 12, 0x7ff80000u, "FIELDS invalid"); /* k1 */
+    expect_reject(b, len, fields + 16, 0x656c7469, "FIELDS invalid"); /* name */
+    expect_reject(b, len, fields + 16 + 32 + 20, 0x3ff80000u,
+                  "FIELDS invalid"); /* heading b = 1.5 */
+    expect_reject(b, len, fields + 16 + 8 + 4, 0xbff00000u,
+                  "FIELDS invalid"); /* title weight -1 */
+    expect_reject(b, len, fields + 16 + 64 + 24, 99, "FIELDS invalid");
+    expect_reject(b, len, sect_off(b, "FLDLEN"), 7, "FIELDS invalid");
+    expect_reject(b, len, entry(b, "FLDLEN") + 24, 8,
+                  "field sections inconsistent");
+    expect_reject(b, len, fblocks, 1, "bad postings block"); /* offset */
+    expect_reject(b, len, fblocks + 8, 9, "bad postings block");
+    expect_reject(b, len, fblocks + 12, 0x7fc00000u, "bad postings block");
+    expect_reject(b, len, fldtf, 0x03, "bad postings block"); /* ctrl */
+    {
+        /* "alpha" is in record 0's title once: a title tf of 3 is more
+         * than the term has */
+        size_t te = 0, tt = sect_off(b, "TERMTEXT");
+        for (size_t t = terms; t < terms + rd64(b + entry(b, "TERMS") + 24);
+             t += 32)
+            if (rd32(b + t + 24) == 5 &&
+                memcmp(b + tt + rd32(b + t + 20), "alpha", 5) == 0)
+                te = t;
+        CHECK(te != 0);
+        unsigned char *d = malloc(len);
+        memcpy(d, b, len);
+        size_t at = fldtf + (size_t) rd64(b + fblocks + rd64(b + te + 8) * 16);
+        CHECK(d[at] == 0x01 && d[at + 1] == 1);
+        d[at + 1] = 3;
+        expect_reject_buf(d, len, "bad postings block");
+        /* the field sections without FIELDS, or FIELDS alone */
+        memcpy(d, b, len);
+        memcpy(d + entry(d, "FIELDS"), "FUTURE", 6);
+        expect_reject_buf(d, len, "field sections without FIELDS");
+        memcpy(d, b, len);
+        memcpy(d + entry(d, "FLDTF"), "FUTUR", 5);
+        expect_reject_buf(d, len, "field sections inconsistent");
+        free(d);
+    }
     free(b);
 
     /* a format-1 file (before named sections) */
@@ -525,6 +622,91 @@ static size_t
 strings_len(const unsigned char *b)
 {
     return (size_t) rd64(b + entry(b, "STRINGS") + 24);
+}
+
+/* A collection's language: its Snowball stemmer makes the terms, META
+ * records it, the reader gives it back and refuses one libstemmer lacks;
+ * the writer refuses an unknown language and one set after records. */
+static void
+test_language(void)
+{
+    char path[256], err[512];
+    rag_index_writer *w = rag_index_writer_new(0);
+    rag_index_input a = {1, "https://d.example/haus", "Das Haus",
+                         "Die H\xc3\xa4user", "Viele H\xc3\xa4user und Stra\xc3\x9f" "en",
+                         NULL};
+    rag_index *ix;
+    rag_postings pl;
+    size_t ml;
+    const char *mv;
+
+    snprintf(path, sizeof(path), "%s/lang.idx", dir);
+    CHECK_INT(rag_index_writer_set_language(w, "klingon", err, sizeof(err)),
+              -1);
+    CHECK(strstr(err, "unknown stemmer language \"klingon\"") != NULL &&
+          strstr(err, "german") != NULL);
+    CHECK_INT(rag_index_writer_set_meta(w, "language", "german"), -1);
+    CHECK_INT(rag_index_writer_set_meta(w, "analyzer", "x"), -1);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    CHECK_INT(rag_index_writer_add(w, &a), 0);
+    CHECK_INT(rag_index_writer_set_language(w, "french", err, sizeof(err)),
+              -1);
+    CHECK(strstr(err, "after records") != NULL);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    CHECK(rag_index_language(ix) != NULL &&
+          strcmp(rag_index_language(ix), "german") == 0);
+    mv = rag_index_meta(ix, "analyzer", &ml);
+    CHECK(mv != NULL && ml == 20 &&
+          memcmp(mv, "rag_terms-snowball/1", 20) == 0);
+    /* Haus, Häuser: one term; Straßen: strass; "die" is a word */
+    CHECK_INT(rag_index_term(ix, "haus", 4, &pl), 0);
+    CHECK_INT(pl.df, 1);
+    CHECK_INT(rag_index_term(ix, "strass", 6, &pl), 0);
+    CHECK_INT(rag_index_term(ix, "die", 3, &pl), 0);
+    CHECK(rag_index_term(ix, "h\xc3\xa4user", 7, &pl) != 0);
+    rag_index_close(ix);
+
+    /* the META language damaged: refused, saying why */
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    size_t m = sect_off(b, "META");
+    unsigned char *d = malloc(len);
+    char *at = memmem(b + m, 64, "language=german", 15);
+    CHECK(at != NULL);
+    if (at != NULL) {
+        size_t o = (size_t) ((unsigned char *) at - b);
+        memcpy(d, b, len);
+        d[o + 14] = 'X';
+        expect_reject_buf(d, len, "language \"germaX\" has no stemmer");
+        memcpy(d, b, len);
+        d[o + 7] = 'X'; /* languagX=german: no language */
+        expect_reject_buf(d, len, "without a language");
+    }
+    free(d);
+    free(b);
+
+    /* NULL: the light English stemmer again, no language in META */
+    w = rag_index_writer_new(0);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    CHECK_INT(rag_index_writer_set_language(w, NULL, err, sizeof(err)), 0);
+    CHECK_INT(rag_index_writer_add(w, &a), 0);
+    CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL && rag_index_language(ix) == NULL);
+    CHECK(ix != NULL && rag_index_meta(ix, "language", &ml) == NULL);
+    rag_index_close(ix);
 }
 
 static void
@@ -698,6 +880,7 @@ main(void)
     RUN(test_open_errors);
     RUN(test_corruption);
     RUN(test_compressed_bodies);
+    RUN(test_language);
     RUN(test_paths);
     RUN(test_vectors_parse);
     char cmd[300];

@@ -17,16 +17,18 @@ typedef struct {
     const float *vec;
 } doc;
 
+/* urls NULL: every record at "u", one page */
 static rag_index *
-build(const doc *docs, size_t n, uint32_t dims, const char *name)
+build_at(const doc *docs, const char *const *urls, size_t n, uint32_t dims,
+         const char *name)
 {
     char path[256], err[256];
     rag_index_writer *w = rag_index_writer_new(dims);
     rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
-        rag_index_input in = {(int64_t) (100 + i), "u", "", "",
-                              docs[i].body, docs[i].vec};
+        rag_index_input in = {(int64_t) (100 + i), urls ? urls[i] : "u", "",
+                              "", docs[i].body, docs[i].vec};
         if (rag_index_writer_add(w, &in) != 0)
             return NULL;
     }
@@ -41,6 +43,12 @@ build(const doc *docs, size_t n, uint32_t dims, const char *name)
     if (ix == NULL)
         fprintf(stderr, "open: %s\n", err);
     return ix;
+}
+
+static rag_index *
+build(const doc *docs, size_t n, uint32_t dims, const char *name)
+{
+    return build_at(docs, NULL, n, dims, name);
 }
 
 static int
@@ -67,7 +75,7 @@ test_bm25(void)
     };
     rag_index *ix = build(docs, 3, 0, "bm25");
     rag_hit h[10];
-    rag_query q = {"cat", 3, NULL, 10, RAG_SEARCH_HYBRID};
+    rag_query q = {"cat", 3, NULL, 10, RAG_SEARCH_HYBRID, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -123,7 +131,7 @@ test_ties(void)
     };
     rag_index *ix = build(docs, 4, 0, "ties");
     rag_hit h[10];
-    rag_query q = {"same", 4, NULL, 2, RAG_SEARCH_BM25};
+    rag_query q = {"same", 4, NULL, 2, RAG_SEARCH_BM25, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -131,6 +139,64 @@ test_ties(void)
     CHECK_INT(rag_search(ix, &q, h), 2);
     CHECK_INT(h[0].rec, 1); /* equal scores: lower record first */
     CHECK_INT(h[1].rec, 2);
+    rag_index_close(ix);
+}
+
+/* Page diversity: page a's three chunks outscore b's and c's. By
+ * default no page comes twice before every matching page came once; its
+ * further chunks follow, best first. */
+static void
+test_per_page(void)
+{
+    static const doc docs[] = {
+        {"lock lock lock row", NULL},
+        {"lock lock row", NULL},
+        {"lock lock lock row row", NULL},
+        {"lock and some other words here", NULL},
+        {"row and some other words here too", NULL},
+        {"nothing to see", NULL},
+    };
+    static const char *const urls[] = {
+        "http://x/a.html#one", "http://x/a.html#two", "http://x/a.html",
+        "http://x/b.html#b",   "http://x/c.html",     "http://x/d.html",
+    };
+    rag_index *ix = build_at(docs, urls, 6, 0, "perpage");
+    rag_hit h[10];
+    rag_query q = {"lock row", 8, NULL, 10, RAG_SEARCH_BM25,
+                   RAG_SEARCH_PER_PAGE_ANY};
+    int order[5];
+
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    /* plain chunk order: page a takes the first three places */
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    for (int i = 0; i < 5; i++)
+        order[i] = (int) h[i].rec;
+    CHECK(order[0] <= 2 && order[1] <= 2 && order[2] <= 2);
+    CHECK(order[3] >= 3 && order[4] >= 3);
+    /* default: a's best, then b and c, then a's other two in order */
+    q.per_page = 0;
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    CHECK_INT(h[0].rec, order[0]);
+    CHECK_INT(h[1].rec, order[3]);
+    CHECK_INT(h[2].rec, order[4]);
+    CHECK_INT(h[3].rec, order[1]);
+    CHECK_INT(h[4].rec, order[2]);
+    CHECK_INT(h[1].bm25_rank, 4);
+    /* two per page */
+    q.per_page = 2;
+    CHECK_INT(rag_search(ix, &q, h), 5);
+    CHECK_INT(h[0].rec, order[0]);
+    CHECK_INT(h[1].rec, order[1]);
+    CHECK_INT(h[2].rec, order[3]);
+    CHECK_INT(h[3].rec, order[4]);
+    CHECK_INT(h[4].rec, order[2]);
+    /* k cuts the diversified list, not the chunk list */
+    q.per_page = 0;
+    q.k = 2;
+    CHECK_INT(rag_search(ix, &q, h), 2);
+    CHECK_INT(h[1].rec, order[3]);
     rag_index_close(ix);
 }
 
@@ -147,7 +213,7 @@ test_rrf(void)
     static const float qv[] = {2, 0}; /* normalised by the search */
     rag_index *ix = build(docs, 3, 2, "rrf");
     rag_hit h[10];
-    rag_query q = {"cat", 3, qv, 10, RAG_SEARCH_HYBRID};
+    rag_query q = {"cat", 3, qv, 10, RAG_SEARCH_HYBRID, 0};
 
     CHECK(ix != NULL);
     if (ix == NULL)
@@ -218,7 +284,7 @@ mt_worker(void *p)
     for (int round = 0; round < 200; round++) {
         int i = round % a->nq;
         rag_query q = {a->queries[i], strlen(a->queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25};
+                       RAG_SEARCH_BM25, 0};
         int n = rag_search(a->ix, &q, h);
         if (n != a->wantn[i])
             a->mismatches++;
@@ -228,6 +294,138 @@ mt_worker(void *p)
                 a->mismatches++;
     }
     return NULL;
+}
+
+/* An index in a collection's language: the query is stemmed with the
+ * index's Snowball stemmer (German here), so "Haus" finds "Häuser";
+ * the light English stemmer would not. Searched from several threads at
+ * once (a stemmer is not thread-safe: one per query). */
+static void
+test_language(void)
+{
+    static const char *const bodies[] = {
+        "Die H\xc3\xa4user der Altstadt", "Ein Auto f\xc3\xa4hrt schnell",
+        "Stra\xc3\x9f" "en und Wege", "Das Auto und die Stra\xc3\x9f" "e"};
+    static const char *const urls[] = {"u1", "u2", "u3", "u4"};
+    static const char *const queries[] = {"Haus", "STRASSE", "Auto",
+                                           "h\xc3\xa4usern", "Wegen"};
+    static const int first[] = {100, -1, -1, 100, 102};
+    char path[256], err[512];
+    rag_index_writer *w = rag_index_writer_new(0);
+    rag_index *ix;
+    rag_hit h[5], want[5][5];
+    int wantn[5], bad = 0;
+    pthread_t th[4];
+    mt_arg args[4];
+
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
+              0);
+    for (int i = 0; i < 4; i++) {
+        rag_index_input in = {100 + i, urls[i], "", "", bodies[i], NULL};
+        CHECK_INT(rag_index_writer_add(w, &in), 0);
+    }
+    snprintf(path, sizeof(path), "%s/german.idx", dir);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    for (int i = 0; i < 5; i++) {
+        rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
+                       RAG_SEARCH_BM25, 0};
+        wantn[i] = rag_search(ix, &q, want[i]);
+        if (first[i] >= 0) {
+            CHECK(wantn[i] >= 1 && want[i][0].chunk_id == first[i]);
+        }
+    }
+    CHECK_INT(wantn[0], 1);
+    CHECK_INT(wantn[1], 2); /* Straßen, Straße */
+    CHECK_INT(wantn[2], 2); /* Auto twice */
+    for (int t = 0; t < 4; t++) {
+        args[t] = (mt_arg){ix, queries, 5, want, wantn, 0};
+        pthread_create(&th[t], NULL, mt_worker, &args[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        bad += args[t].mismatches;
+    }
+    CHECK_INT(bad, 0);
+    rag_index_close(ix);
+
+    /* the same records stemmed by the light English stemmer: "Haus"
+     * does not meet "Häuser" */
+    w = rag_index_writer_new(0);
+    for (int i = 0; i < 4; i++) {
+        rag_index_input in = {100 + i, urls[i], "", "", bodies[i], NULL};
+        CHECK_INT(rag_index_writer_add(w, &in), 0);
+    }
+    CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix) {
+        rag_query q = {"Haus", 4, NULL, 5, RAG_SEARCH_BM25, 0};
+        CHECK_INT(rag_search(ix, &q, h), 0);
+        rag_index_close(ix);
+    }
+}
+
+/* Pseudo-relevance feedback: the words the best records share (here
+ * "skip locked") join the query, so a record naming the feature without
+ * any of the user's words is found; the first pass's best stays first;
+ * terms in a tenth or more of the records are not taken. */
+static void
+test_prf(void)
+{
+    enum { NF = 44 };
+    static char bodies[NF][96];
+    static const char *urls[NF];
+    static char ubuf[NF][16];
+    doc docs[NF];
+    rag_hit h[10], h0[10], h2[10];
+    rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF},
+                    on = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_ON};
+    rag_query q = {"two servers grab the same row", 29, NULL, 10,
+                   RAG_SEARCH_BM25, 0};
+
+    snprintf(bodies[0], 96, "servers grab row row: use skip locked");
+    snprintf(bodies[1], 96, "two servers grab a row; skip locked rows");
+    snprintf(bodies[2], 96, "same row grabbed by servers, skip locked");
+    snprintf(bodies[3], 96, "the skip locked clause of select for update");
+    for (int i = 4; i < NF; i++)
+        snprintf(bodies[i], 96, "filler w%dq number x%dz", i, i);
+    for (int i = 0; i < NF; i++) {
+        snprintf(ubuf[i], 16, "p%d", i);
+        urls[i] = ubuf[i];
+        docs[i] = (doc){bodies[i], NULL};
+    }
+    rag_index *ix = build_at(docs, urls, NF, 0, "prf");
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    int n0 = rag_search_ex(ix, &q, &off, h0);
+    int n1 = rag_search_ex(ix, &q, &on, h);
+    CHECK_INT(rag_search(ix, &q, h2), n0); /* the default: off */
+    CHECK_INT(n0, 3); /* the records with the user's words */
+    CHECK_INT(n1, 4); /* and the one naming the feature */
+    CHECK(n0 > 0 && n1 > 0 && h[0].rec == h0[0].rec);
+    int found = 0;
+    for (int i = 0; i < n1; i++)
+        found |= h[i].chunk_id == 103;
+    CHECK(found);
+    CHECK(n1 == 4 && h[3].chunk_id == 103 && h[3].bm25 > 0);
+    for (int i = 0; i + 1 < n1; i++)
+        CHECK(h[i].score >= h[i + 1].score);
+    rag_index_close(ix);
+
+    /* "skip" and "locked" in 4 of 5 records: too common to add */
+    ix = build_at(docs, urls, 5, 0, "prf5");
+    CHECK(ix != NULL);
+    if (ix) {
+        CHECK_INT(rag_search_ex(ix, &q, &on, h), 3);
+        rag_index_close(ix);
+    }
 }
 
 static void
@@ -252,7 +450,7 @@ test_threads(void)
         return;
     for (int i = 0; i < 5; i++) {
         rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25};
+                       RAG_SEARCH_BM25, 0};
         wantn[i] = rag_search(ix, &q, want[i]);
     }
     for (int t = 0; t < 4; t++) {
@@ -336,7 +534,8 @@ test_vector_recall(void)
             }
             best[r] = bi;
         }
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
+        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR,
+                       RAG_SEARCH_PER_PAGE_ANY};
         int n = rag_search(ix, &q, h), same = n == K;
         for (int r = 0; same && r < K; r++)
             same = (int) h[r].rec == best[r] &&
@@ -368,15 +567,20 @@ typedef struct {
 } eq_vocab;
 
 typedef struct {
-    uint32_t *term, *tf; /* distinct terms of the record */
+    /* distinct terms of the record: frequency in all (title + heading
+     * twice + body, plain BM25's bag), in the title, in the heading */
+    uint32_t *term, *tf, *tt, *th;
     uint32_t n, dl;
+    uint32_t flen[RAG_INDEX_FIELDS];
 } eq_doc;
 
 typedef struct {
     eq_vocab *v;
-    uint32_t *tf; /* per vocabulary word, in this record */
+    uint32_t *tf, *tt, *th; /* per vocabulary word, in this record */
     uint32_t *seen, nseen;
     uint32_t dl;
+    int field, rep; /* being read: RAG_FIELD_*, heading's second pass */
+    uint32_t flen[RAG_INDEX_FIELDS];
     int unknown;
 } eq_ctx;
 
@@ -396,12 +600,18 @@ eq_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     int w = eq_word(c->v, t, n);
 
     c->dl++;
+    if (c->rep == 0)
+        c->flen[c->field]++;
     if (w < 0) {
         c->unknown = 1;
         return 0;
     }
     if (c->tf[w]++ == 0)
         c->seen[c->nseen++] = (uint32_t) w;
+    if (c->field == RAG_FIELD_TITLE)
+        c->tt[w]++;
+    else if (c->field == RAG_FIELD_HEADING && c->rep == 0)
+        c->th[w]++;
     return 0;
 }
 
@@ -444,6 +654,42 @@ eq_cmp(const void *a, const void *b)
     return (x->rec > y->rec) - (x->rec < y->rec);
 }
 
+/* The reference score of term i of record dc (fixed point), plain BM25
+ * (bf NULL) or BM25F with bf and the fields' average lengths. */
+static int64_t
+eq_score(const eq_doc *dc, uint32_t i, double idf, double avgdl,
+         const rag_index_bm25f *bf, const double *avg)
+{
+    double k1 = 1.2, b = 0.75;
+
+    if (bf == NULL) {
+        double t = dc->tf[i];
+        double norm = k1 * (1 - b + b * dc->dl / avgdl);
+        return (int64_t) (idf * t * (k1 + 1) / (t + norm) * 1099511627776.0 +
+                          0.5);
+    }
+    uint32_t tt = dc->tt[i], th = dc->th[i], tb = dc->tf[i] - tt - 2 * th;
+    double x = 0;
+    if (tb)
+        x += tb * rag_bm25f_wnorm(bf->weight[RAG_FIELD_BODY],
+                                  bf->b[RAG_FIELD_BODY],
+                                  dc->flen[RAG_FIELD_BODY],
+                                  avg[RAG_FIELD_BODY]);
+    if (th)
+        x += th * rag_bm25f_wnorm(bf->weight[RAG_FIELD_HEADING],
+                                  bf->b[RAG_FIELD_HEADING],
+                                  dc->flen[RAG_FIELD_HEADING],
+                                  avg[RAG_FIELD_HEADING]);
+    if (tt)
+        x += tt * rag_bm25f_wnorm(bf->weight[RAG_FIELD_TITLE],
+                                  bf->b[RAG_FIELD_TITLE],
+                                  dc->flen[RAG_FIELD_TITLE],
+                                  avg[RAG_FIELD_TITLE]);
+    return (int64_t) (idf * (x * (bf->k1 + 1) / (x + bf->k1)) *
+                          1099511627776.0 +
+                      0.5);
+}
+
 static void
 test_pruned_equals_exhaustive(void)
 {
@@ -452,15 +698,27 @@ test_pruned_equals_exhaustive(void)
     eq_doc *docs = calloc(EQ_DOCS, sizeof(eq_doc));
     uint32_t *df = calloc(EQ_VOCAB, sizeof(uint32_t));
     eq_scored *all = malloc(EQ_DOCS * sizeof(eq_scored));
+    eq_scored *div = malloc(EQ_DOCS * sizeof(eq_scored));
+    eq_scored *late = malloc(EQ_DOCS * sizeof(eq_scored));
     int64_t *acc = calloc(EQ_DOCS, sizeof(int64_t));
     uint8_t *hit = calloc(EQ_DOCS, 1);
-    eq_ctx ctx = {&voc, calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4), 0, 0, 0};
-    rag_index_writer *w = rag_index_writer_new(0);
+    eq_ctx ctx = {&voc, calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4),
+                  calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4), 0, 0, 0, 0,
+                  {0}, 0};
+    /* [0] plain BM25, [1] BM25F (the default) */
+    rag_index_writer *w[2] = {rag_index_writer_new(0),
+                              rag_index_writer_new(0)};
+    rag_index *ixs[2] = {NULL, NULL};
+    rag_index_bm25f bf;
     char path[256], err[256];
-    uint64_t total = 0;
+    uint64_t total = 0, ftotal[RAG_INDEX_FIELDS] = {0};
+    double favg[RAG_INDEX_FIELDS];
     int add_fail = 0;
-    int queries = 0, same = 0, tie_at_k = 0, pruned_k = 0;
+    int queries = 0, same = 0, tie_at_k = 0, pruned_k = 0, distinct = 0;
+    int titled = 0;
 
+    rag_index_bm25f_defaults(&bf);
+    CHECK_INT(rag_index_writer_set_bm25f(w[0], NULL), 0);
     /* words: "qa".."zz" style, never stopwords, stable under stemming
      * (the index and this scorer both use rag_terms anyway) */
     for (int i = 0; i < EQ_VOCAB; i++) {
@@ -472,77 +730,114 @@ test_pruned_equals_exhaustive(void)
     }
     for (uint32_t d = 0; d < EQ_DOCS; d++) {
         size_t o = 0;
+        char url[32];
+        /* pages of three chunks: record d is on page d / 3 */
+        snprintf(url, sizeof(url), "p%u#s%u", d / 3, d % 3);
         /* every 7th record repeats an earlier one: equal scores */
         if (d > 100 && d % 7 == 0) {
             uint32_t src = (uint32_t) (rnd() * (d - 1));
-            rag_index_chunk c;
-            (void) c;
-            docs[d] = docs[src];
-            docs[d].term = malloc(docs[src].n * 4 + 4);
-            docs[d].tf = malloc(docs[src].n * 4 + 4);
-            memcpy(docs[d].term, docs[src].term, docs[src].n * 4);
-            memcpy(docs[d].tf, docs[src].tf, docs[src].n * 4);
+            eq_doc *dc = &docs[d];
+            *dc = docs[src];
+            dc->term = malloc(dc->n * 4 + 4);
+            dc->tf = malloc(dc->n * 4 + 4);
+            dc->tt = calloc(dc->n + 1, 4);
+            dc->th = calloc(dc->n + 1, 4);
+            memcpy(dc->term, docs[src].term, dc->n * 4);
+            memcpy(dc->tf, docs[src].tf, dc->n * 4);
             /* the writer needs the text: regenerate from the stored
-             * bag of words (order does not matter to BM25) */
+             * bag of words (order does not matter to BM25), all of it
+             * in the body */
             title[0] = heading[0] = '\0';
-            for (uint32_t i = 0; i < docs[d].n; i++)
-                for (uint32_t r = 0; r < docs[d].tf[i]; r++)
+            for (uint32_t i = 0; i < dc->n; i++)
+                for (uint32_t r = 0; r < dc->tf[i]; r++)
                     o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
-                                           voc.text[docs[d].term[i]]);
+                                           voc.text[dc->term[i]]);
+            dc->flen[RAG_FIELD_TITLE] = dc->flen[RAG_FIELD_HEADING] = 0;
+            dc->flen[RAG_FIELD_BODY] = dc->dl;
         } else {
             int nw = 1 + (int) (rnd() * rnd() * 300);
             for (int i = 0; i < nw && o < sizeof(body) - 16; i++)
                 o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
                                        voc.text[zipf(EQ_VOCAB)]);
-            snprintf(title, sizeof(title), "%s", d % 3 ? "" :
-                     voc.text[zipf(EQ_VOCAB)]);
+            /* titles of one or two words, some of them body words */
+            snprintf(title, sizeof(title), "%s %s",
+                     d % 3 ? "" : voc.text[zipf(EQ_VOCAB)],
+                     d % 6 ? "" : voc.text[(int) (rnd() * EQ_VOCAB)]);
             snprintf(heading, sizeof(heading), "%s %s",
                      d % 5 ? "" : voc.text[zipf(EQ_VOCAB)],
                      d % 5 ? "" : voc.text[zipf(EQ_VOCAB)]);
-            /* the reference: the writer's fields, heading twice */
+            /* the reference: the writer's fields, heading twice for
+             * plain BM25, once in its field for BM25F */
             ctx.nseen = 0;
             ctx.dl = 0;
+            memset(ctx.flen, 0, sizeof(ctx.flen));
+            ctx.rep = 0;
+            ctx.field = RAG_FIELD_TITLE;
             rag_terms_each(title, strlen(title), eq_cb, &ctx);
+            ctx.field = RAG_FIELD_HEADING;
             rag_terms_each(heading, strlen(heading), eq_cb, &ctx);
+            ctx.rep = 1;
             rag_terms_each(heading, strlen(heading), eq_cb, &ctx);
+            ctx.rep = 0;
+            ctx.field = RAG_FIELD_BODY;
             rag_terms_each(body, o, eq_cb, &ctx);
-            docs[d].n = ctx.nseen;
-            docs[d].dl = ctx.dl;
-            docs[d].term = malloc(ctx.nseen * 4 + 4);
-            docs[d].tf = malloc(ctx.nseen * 4 + 4);
+            eq_doc *dc = &docs[d];
+            dc->n = ctx.nseen;
+            dc->dl = ctx.dl;
+            memcpy(dc->flen, ctx.flen, sizeof(ctx.flen));
+            dc->term = malloc(ctx.nseen * 4 + 4);
+            dc->tf = malloc(ctx.nseen * 4 + 4);
+            dc->tt = malloc(ctx.nseen * 4 + 4);
+            dc->th = malloc(ctx.nseen * 4 + 4);
             for (uint32_t i = 0; i < ctx.nseen; i++) {
-                docs[d].term[i] = ctx.seen[i];
-                docs[d].tf[i] = ctx.tf[ctx.seen[i]];
-                ctx.tf[ctx.seen[i]] = 0;
+                uint32_t v = ctx.seen[i];
+                dc->term[i] = v;
+                dc->tf[i] = ctx.tf[v];
+                dc->tt[i] = ctx.tt[v];
+                dc->th[i] = ctx.th[v];
+                titled += dc->tt[i] > 0 && dc->tt[i] < dc->tf[i];
+                ctx.tf[v] = ctx.tt[v] = ctx.th[v] = 0;
             }
         }
-        if (d > 100 && d % 7 == 0) {
-            body[o] = '\0';
-            rag_index_input in = {d, "u", "", "", body, NULL};
-            add_fail += rag_index_writer_add(w, &in) != 0;
-        } else {
-            body[o] = '\0';
-            rag_index_input in = {d, "u", title, heading, body, NULL};
-            add_fail += rag_index_writer_add(w, &in) != 0;
+        body[o] = '\0';
+        for (int m = 0; m < 2; m++) {
+            rag_index_input in = {d, url, title, heading, body, NULL};
+            add_fail += rag_index_writer_add(w[m], &in) != 0;
         }
         total += docs[d].dl;
+        for (int f = 0; f < RAG_INDEX_FIELDS; f++)
+            ftotal[f] += docs[d].flen[f];
         for (uint32_t i = 0; i < docs[d].n; i++)
             df[docs[d].term[i]]++;
     }
     CHECK(!ctx.unknown);
     CHECK_INT(add_fail, 0);
-    snprintf(path, sizeof(path), "%s/eq.idx", dir);
-    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
-    rag_index_writer_free(w);
-    rag_index *ix = rag_index_open(path, err, sizeof(err));
-    CHECK(ix != NULL);
-    if (ix == NULL) {
-        fprintf(stderr, "open: %s\n", err);
-        return;
+    CHECK(titled > 1000); /* terms in the title and the body */
+    for (int m = 0; m < 2; m++) {
+        snprintf(path, sizeof(path), "%s/eq%d.idx", dir, m);
+        CHECK_INT(rag_index_writer_write(w[m], path, 1, err, sizeof(err)), 0);
+        rag_index_writer_free(w[m]);
+        ixs[m] = rag_index_open(path, err, sizeof(err));
+        CHECK(ixs[m] != NULL);
+        if (ixs[m] == NULL) {
+            fprintf(stderr, "open: %s\n", err);
+            return;
+        }
+        CHECK(rag_index_avgdl(ixs[m]) == (double) total / EQ_DOCS);
     }
-    CHECK(rag_index_avgdl(ix) == (double) total / EQ_DOCS);
+    CHECK(rag_index_fields_get(ixs[0]) == NULL);
+    const rag_index_fields *F = rag_index_fields_get(ixs[1]);
+    CHECK(F != NULL);
+    if (F == NULL)
+        return;
+    for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
+        favg[f] = (double) ftotal[f] / EQ_DOCS;
+        CHECK(F->avglen[f] == favg[f]);
+        CHECK(F->p.weight[f] == bf.weight[f] && F->p.b[f] == bf.b[f]);
+    }
+    CHECK(F->p.k1 == bf.k1);
 
-    double avgdl = (double) total / EQ_DOCS, k1 = 1.2, b = 0.75;
+    double avgdl = (double) total / EQ_DOCS;
     static const size_t ks[] = {1, 3, 10, 40, 100};
     for (int qi = 0; qi < 400; qi++) {
         char qtext[512];
@@ -569,70 +864,110 @@ test_pruned_equals_exhaustive(void)
             if (!dup)
                 qw[nqw++] = wi;
         }
-        /* exhaustive: every posting of every query term */
-        memset(acc, 0, EQ_DOCS * sizeof(int64_t));
-        memset(hit, 0, EQ_DOCS);
-        for (uint32_t d = 0; d < EQ_DOCS; d++) {
-            for (uint32_t i = 0; i < docs[d].n; i++) {
-                for (int j = 0; j < nqw; j++) {
-                    if ((int) docs[d].term[i] != qw[j])
-                        continue;
-                    double n = EQ_DOCS, dfj = df[qw[j]];
-                    double idf = log(1.0 + (n - dfj + 0.5) / (dfj + 0.5));
-                    double t = docs[d].tf[i];
-                    double norm = k1 * (1 - b + b * docs[d].dl / avgdl);
-                    acc[d] += (int64_t) (idf * t * (k1 + 1) / (t + norm) *
-                                             1099511627776.0 +
-                                         0.5);
-                    hit[d] = 1;
+        for (int m = 0; m < 2; m++) {
+            /* exhaustive: every posting of every query term */
+            memset(acc, 0, EQ_DOCS * sizeof(int64_t));
+            memset(hit, 0, EQ_DOCS);
+            for (uint32_t d = 0; d < EQ_DOCS; d++) {
+                for (uint32_t i = 0; i < docs[d].n; i++) {
+                    for (int j = 0; j < nqw; j++) {
+                        if ((int) docs[d].term[i] != qw[j])
+                            continue;
+                        double n = EQ_DOCS, dfj = df[qw[j]];
+                        double idf =
+                            log(1.0 + (n - dfj + 0.5) / (dfj + 0.5));
+                        acc[d] += eq_score(&docs[d], i, idf, avgdl,
+                                           m ? &bf : NULL, favg);
+                        hit[d] = 1;
+                    }
                 }
             }
-        }
-        size_t nall = 0;
-        for (uint32_t d = 0; d < EQ_DOCS; d++)
-            if (hit[d])
-                all[nall++] = (eq_scored){acc[d], d};
-        qsort(all, nall, sizeof(eq_scored), eq_cmp);
-        size_t want = nall < k ? nall : k;
-        if (want > 0 && want < nall && all[want - 1].s == all[want].s)
-            tie_at_k++;
-        if (nall > 4 * k)
-            pruned_k++;
+            size_t nall = 0;
+            for (uint32_t d = 0; d < EQ_DOCS; d++)
+                if (hit[d])
+                    all[nall++] = (eq_scored){acc[d], d};
+            qsort(all, nall, sizeof(eq_scored), eq_cmp);
+            size_t want = nall < k ? nall : k;
+            if (want > 0 && want < nall && all[want - 1].s == all[want].s)
+                tie_at_k++;
+            if (nall > 4 * k)
+                pruned_k++;
 
-        rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25};
-        int got = rag_search(ix, &q, h), ok = got == (int) want;
-        for (int i = 0; ok && i < got; i++)
-            ok = h[i].rec == all[i].rec &&
-                 h[i].bm25 == all[i].s / 1099511627776.0 &&
-                 h[i].chunk_id == (int64_t) all[i].rec;
-        if (!ok && same == queries)
-            fprintf(stderr, "query %d \"%s\" k=%zu: got %d, want %zu; "
-                            "first: rec %u vs %u\n",
-                    qi, qtext, k, got, want, got > 0 ? h[0].rec : 0,
-                    want ? all[0].rec : 0);
-        same += ok;
-        queries++;
+            /* feedback off: BM25 of the query's own terms exactly */
+            rag_search_opts noprf = {0, RAG_SEARCH_FT_AUTO,
+                                     RAG_SEARCH_PRF_OFF};
+            rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25,
+                           RAG_SEARCH_PER_PAGE_ANY};
+            int got = rag_search_ex(ixs[m], &q, &noprf, h),
+                ok = got == (int) want;
+            for (int i = 0; ok && i < got; i++)
+                ok = h[i].rec == all[i].rec &&
+                     h[i].bm25 == all[i].s / 1099511627776.0 &&
+                     h[i].chunk_id == (int64_t) all[i].rec;
+            /* diversified (the default): the exhaustive best max(4k,
+             * pool) in order, a page's second and later chunks moved
+             * behind */
+            size_t pool = 4 * k > RAG_SEARCH_POOL ? 4 * k : RAG_SEARCH_POOL;
+            size_t nd = 0, nl = 0;
+            if (pool > nall)
+                pool = nall;
+            for (size_t i = 0; i < pool; i++) {
+                int first = 1;
+                for (size_t j = 0; j < i && first; j++)
+                    first = all[j].rec / 3 != all[i].rec / 3;
+                if (first)
+                    div[nd++] = all[i];
+                else
+                    late[nl++] = all[i];
+            }
+            memcpy(div + nd, late, nl * sizeof(eq_scored));
+            q.per_page = 0;
+            got = rag_search_ex(ixs[m], &q, &noprf, h);
+            ok = ok && got == (int) (want < pool ? want : pool);
+            for (int i = 0; ok && i < got; i++)
+                ok = h[i].rec == div[i].rec &&
+                     h[i].bm25 == div[i].s / 1099511627776.0;
+            for (int i = 0; ok && i + 1 < got; i++)
+                for (int j = i + 1; ok && j < got && (size_t) j < nd; j++)
+                    ok = h[i].rec / 3 != h[j].rec / 3;
+            distinct += ok && nd < pool;
+            if (!ok && same == queries)
+                fprintf(stderr, "%s query %d \"%s\" k=%zu: got %d, want "
+                                "%zu; first: rec %u vs %u\n",
+                        m ? "BM25F" : "BM25", qi, qtext, k, got, want,
+                        got > 0 ? h[0].rec : 0, want ? all[0].rec : 0);
+            same += ok;
+            queries++;
+        }
     }
     CHECK_INT(same, queries);
     /* the corpus did exercise what it is for */
-    CHECK(tie_at_k >= 20);
-    CHECK(pruned_k >= 200);
-    fprintf(stderr, "  pruned == exhaustive on %d queries (%d with a tie at "
-                    "the k-th place)\n",
+    CHECK(tie_at_k >= 40);
+    CHECK(pruned_k >= 400);
+    CHECK(distinct >= 200); /* pages did repeat in the pool */
+    fprintf(stderr, "  pruned == exhaustive on %d queries, BM25 and BM25F "
+                    "(%d with a tie at the k-th place)\n",
             queries, tie_at_k);
-    rag_index_close(ix);
+    rag_index_close(ixs[0]);
+    rag_index_close(ixs[1]);
     for (uint32_t d = 0; d < EQ_DOCS; d++) {
         free(docs[d].term);
         free(docs[d].tf);
+        free(docs[d].tt);
+        free(docs[d].th);
     }
     for (int i = 0; i < EQ_VOCAB; i++)
         free(voc.text[i]);
     free(docs);
     free(df);
     free(all);
+    free(div);
+    free(late);
     free(acc);
     free(hit);
     free(ctx.tf);
+    free(ctx.tt);
+    free(ctx.th);
     free(ctx.seen);
 }
 
@@ -692,8 +1027,9 @@ test_vector_lists(void)
         int c = (int) (rnd() * C);
         for (int j = 0; j < D; j++)
             qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR};
-        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO}, def = {0, 0};
+        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR,
+                       RAG_SEARCH_PER_PAGE_ANY};
+        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO, 0}, def = {0, 0, 0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
         CHECK_INT(ne, K);
@@ -702,7 +1038,7 @@ test_vector_lists(void)
             for (int j = 0; j < K; j++)
                 found += h[i].rec == e[j].rec;
         /* the exact scan through the lists == the plain exact scan */
-        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO};
+        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO, 0};
         rag_hit x[K];
         rag_search_ex(ix, &q, &more, x);
         int eq = 1;
@@ -835,7 +1171,10 @@ main(void)
         return 1;
     RUN(test_bm25);
     RUN(test_ties);
+    RUN(test_per_page);
     RUN(test_threads);
+    RUN(test_prf);
+    RUN(test_language);
     RUN(test_rrf);
     RUN(test_vector_recall);
     RUN(test_pruned_equals_exhaustive);

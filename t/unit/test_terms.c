@@ -118,6 +118,75 @@ test_stopwords(void)
     CHECK(!rag_term_is_stopword("thesaurus", 9));
 }
 
+static const char *
+terms_st(rag_stemmer *st, const char *s)
+{
+    static char out[512];
+    out[0] = '\0';
+    rag_terms_each_stem(st, s, strlen(s), join_cb, out);
+    return out;
+}
+
+/* Snowball stemmers by collection language: words of one family meet in
+ * German and French as in English; identifiers, numbers and the English
+ * stopwords (English only) as with the light stemmer. */
+static void
+test_snowball(void)
+{
+    char err[1024];
+    rag_stemmer *de = rag_stemmer_new("german", err, sizeof(err));
+    rag_stemmer *fr = rag_stemmer_new("french", err, sizeof(err));
+    rag_stemmer *en = rag_stemmer_new("english", err, sizeof(err));
+
+    CHECK(de != NULL && fr != NULL && en != NULL);
+    if (de == NULL || fr == NULL || en == NULL)
+        goto out;
+    CHECK_STR(rag_stemmer_language(de), "german");
+    /* German: plural and umlaut, compounds' inflections, sharp s; "die"
+     * and "in" are words here (the English stopwords do not apply) */
+    CHECK_STR(terms_st(de, "H\xc3\xa4user Haus"), "haus haus");
+    CHECK_STR(terms_st(de, "die Datenbanken in der Datenbank"),
+              "die datenbank in der datenbank");
+    CHECK_STR(terms_st(de, "STRASSE Stra\xc3\x9f" "e Stra\xc3\x9f" "en"),
+              "strass strass strass");
+    /* the light English stemmer leaves German alone */
+    CHECK_STR(terms(("H\xc3\xa4user Haus"), strlen("H\xc3\xa4user Haus")),
+              "h\xc3\xa4user haus");
+    /* French */
+    CHECK_STR(terms_st(fr, "les serveurs du serveur"), "le serveur du serveur");
+    CHECK_STR(terms_st(fr, "donn\xc3\xa9" "es donn\xc3\xa9" "e"), "don don");
+    /* English Snowball: the stopwords go, families meet */
+    CHECK_STR(terms_st(en, "the indexes are indexed by vacuuming"),
+              "index index vacuum");
+    /* identifiers and numbers are not stemmed, in any language */
+    CHECK_STR(terms_st(de, "pg_dump Version 15.2"),
+              "pg_dump pg dump version 15.2 15 2");
+    CHECK_STR(terms_st(fr, "getElementById"),
+              "getelementbyid get element by id");
+    /* NULL: the light stemmer, exactly rag_terms_each */
+    CHECK_STR(terms_st(NULL, "the indexes are indexed CREATE INDEX"),
+              "index index creat index create index");
+out:
+    rag_stemmer_free(de);
+    rag_stemmer_free(fr);
+    rag_stemmer_free(en);
+    rag_stemmer_free(NULL);
+
+    /* an unknown language: a clear error naming the ones there are */
+    CHECK(rag_stemmer_new("klingon", err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "unknown stemmer language \"klingon\"") != NULL);
+    CHECK(strstr(err, "german") != NULL && strstr(err, "french") != NULL);
+    CHECK(rag_stemmer_new(NULL, err, sizeof(err)) == NULL);
+    CHECK(rag_stemmer_new("", err, sizeof(err)) == NULL);
+    CHECK(rag_stemmer_new("German", err, sizeof(err)) == NULL); /* case */
+    CHECK(rag_stemmer_new("de", err, sizeof(err)) == NULL); /* names only */
+    CHECK(rag_stem_language_ok("english") && rag_stem_language_ok("russian"));
+    CHECK(!rag_stem_language_ok("english ") && !rag_stem_language_ok(NULL));
+    char small[12];
+    rag_stem_languages(small, sizeof(small));
+    CHECK(strlen(small) < sizeof(small));
+}
+
 static int
 offs_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
@@ -150,6 +219,7 @@ main(void)
     RUN(test_long_terms);
     RUN(test_stem);
     RUN(test_stopwords);
+    RUN(test_snowball);
     RUN(test_offsets);
     UNIT_DONE();
 }

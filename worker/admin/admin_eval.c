@@ -12,7 +12,7 @@
  *
  *   rag-admin eval [GLOBAL...] [SETOPT...] FILE [SETOPT...] [FILE ...]
  *     GLOBAL: --index-dir DIR, --k 10, --json FILE|-, --verbose, --no-fts,
- *             --fts-config english, --base COLLECTION=URL
+ *             --fts-config english, --base COLLECTION=URL, --prf
  *     SETOPT: --collection X, --base URL, --name N, --min-recall5 X,
  *             --holdout
  *
@@ -90,7 +90,8 @@ typedef struct {
     const char *dir, *fts_config;
     const char *json; /* --json FILE, "-" = stdout instead of the table */
     size_t k;
-    int verbose, fts;
+    unsigned per_page; /* rag_query.per_page */
+    int verbose, fts, prf; /* prf: rag_search_opts.prf on */
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
     PGconn *db;
@@ -288,11 +289,13 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
     q.text_len = strlen(it->q);
     q.qvec = mode == M_BM25_FT ? NULL : qvec;
     q.k = run->k;
+    q.per_page = run->per_page;
     q.mode = mode == M_BM25       ? RAG_SEARCH_BM25
              : mode == M_VECTOR   ? RAG_SEARCH_VECTOR
              : mode == M_FASTTEXT ? RAG_SEARCH_FASTTEXT
                                   : RAG_SEARCH_HYBRID;
     o.ft = mode == M_3WAY ? RAG_SEARCH_FT_ALWAYS : RAG_SEARCH_FT_AUTO;
+    o.prf = run->prf ? RAG_SEARCH_PRF_ON : RAG_SEARCH_PRF_OFF;
     nh = rag_search_ex(c->ix, &q, &o, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
@@ -588,7 +591,8 @@ usage(void)
     fprintf(stderr,
             "usage: rag-admin eval [--index-dir DIR] [--k 10] [--json FILE|-]"
             " [--verbose] [--no-fts]\n"
-            "         [--fts-config english] [--base COLLECTION=URL]...\n"
+            "         [--per-page N|any] [--prf] [--fts-config english]"
+            " [--base COLLECTION=URL]...\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
             "         [FILE [set options]]...\n");
@@ -640,6 +644,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                     strcmp(o, "--base") == 0 ||
                     strcmp(o, "--collection") == 0 ||
                     strcmp(o, "--name") == 0 ||
+                    strcmp(o, "--per-page") == 0 ||
                     strcmp(o, "--min-recall5") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
@@ -654,6 +659,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             run.json = v;
         else if (strcmp(o, "--no-fts") == 0)
             run.fts = 0;
+        else if (strcmp(o, "--prf") == 0)
+            run.prf = 1;
         else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)
@@ -666,6 +673,14 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 goto done;
             }
             run.k = (size_t)d;
+        } else if (strcmp(o, "--per-page") == 0) {
+            if (strcmp(v, "any") == 0)
+                run.per_page = RAG_SEARCH_PER_PAGE_ANY;
+            else if (parse_num(o, v, 1, RAG_SEARCH_MAX_K, &d) != 0) {
+                rc = 2;
+                goto done;
+            } else
+                run.per_page = (unsigned)d;
         } else if (strcmp(o, "--base") == 0) {
             if (split_coll_base(v, cname, sizeof(cname), &curl)) {
                 eval_coll *c = coll_find(&run, cname, 1);

@@ -2,7 +2,7 @@
  * rag-admin — operator commands against the ngx_rag database.
  *
  *   rag-admin [-c conf] migrate [--dir DIR]
- *   rag-admin [-c conf] collection-add NAME [DESCRIPTION]
+ *   rag-admin [-c conf] collection-add NAME [DESCRIPTION] [--language L]
  *   rag-admin [-c conf] forum-add GUILD FORUM_CHANNEL COLLECTION
  *   rag-admin [-c conf] eval [--base COLL=URL]... FILE [--collection X]
  *                            [--min-recall5 X] [FILE ...] ...
@@ -20,6 +20,7 @@
 #include "rag_paths.h"
 #include "rag_store_collections.h"
 #include "rag_store_guild_config.h"
+#include "rag_terms.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -34,7 +35,10 @@ usage(FILE *f)
         "usage: rag-admin [-c FILE] COMMAND ...\n"
         "       rag-admin -h | --help\n"
         "  migrate [--dir DIR]           apply sql/ migrations\n"
-        "  collection-add NAME [DESC]    create a docs collection\n"
+        "  collection-add NAME [DESC] [--language L]\n"
+        "                                create a docs collection (L: its\n"
+        "                                Snowball stemmer, e.g. german;\n"
+        "                                default: built-in English)\n"
         "  forum-add GUILD FORUM COLL    answer a forum from a collection\n"
         "  eval [--index-dir DIR] [--k 10] [--json FILE|-] [--verbose]\n"
         "       [--no-fts] [--fts-config CFG] [--base COLL=URL]...\n"
@@ -115,19 +119,57 @@ cmd_migrate(PGconn *db, int argc, char **argv)
     return 0;
 }
 
+/* collection-add NAME [DESC] [--language L]: creates the collection, or
+ * updates its description; --language sets the Snowball stemmer its index
+ * is built with ("default": the built-in English stemmer, what a new
+ * collection gets); the next reindex uses it. */
 static int
 cmd_collection_add(PGconn *db, int argc, char **argv)
 {
-    char id[32];
+    const char *lang = NULL, *pos[2] = {NULL, NULL};
+    char langs[512], id[32];
+    int npos = 0;
 
-    if (argc < 1) {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--language") == 0 && i + 1 < argc)
+            lang = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            npos = 3; /* unknown option, or --language without a value */
+        else if (npos < 2)
+            pos[npos++] = argv[i];
+        else
+            npos = 3;
+    }
+    if (npos < 1 || npos > 2) {
         usage(stderr);
         return 2;
     }
-    if (rag_store_collections_upsert(db, argv[0], argc > 1 ? argv[1] : "",
-                                     NULL, id, sizeof(id)) != 0)
+    if (lang != NULL && strcmp(lang, "default") != 0 &&
+        !rag_stem_language_ok(lang)) {
+        rag_stem_languages(langs, sizeof(langs));
+        fprintf(stderr,
+                "rag-admin: collection-add: unknown language \"%s\""
+                " (default, or one of: %s)\n",
+                lang, langs);
+        return 2;
+    }
+    if (rag_db_begin(db) != 0)
         return 1;
-    printf("collection %s ready\n", argv[0]);
+    if (rag_store_collections_upsert(db, pos[0], pos[1] ? pos[1] : "", NULL,
+                                     id, sizeof(id)) != 0 ||
+        (lang != NULL &&
+         rag_store_collections_set_language(
+             db, pos[0], strcmp(lang, "default") == 0 ? NULL : lang) != 0) ||
+        rag_db_commit(db) != 0) {
+        rag_db_rollback(db);
+        return 1;
+    }
+    if (lang != NULL)
+        printf("collection %s ready (language %s; takes effect at the next"
+               " reindex)\n",
+               pos[0], lang);
+    else
+        printf("collection %s ready\n", pos[0]);
     return 0;
 }
 
