@@ -15,16 +15,18 @@
 #
 # Layout rules the Makefile relies on (so new files need no edits here):
 #   lib/*.c                 -> $(B)/librag.a, linked into every program
-#   worker/*.c, bot/*.c     -> objects; files named *_main.c are programs,
+#   worker/*.c, worker/*/*.c, bot/*.c
+#                           -> objects; files named *_main.c are programs,
 #                              named after the file: worker/rag_ask_main.c
-#                              becomes $(B)/rag-ask
+#                              becomes $(B)/rag-ask, and
+#                              worker/admin/rag_admin_main.c $(B)/rag-admin;
+#                              every worker/ folder is on the include path
 #   man/NAME.N              -> manual page NAME in section N, installed in
 #                              $(MANDIR)/manN (t/83-manpages.t wants one
 #                              per program)
 #   t/unit/test_*.c         -> one test binary each, run by t/unit/run.sh
-#   t/unit/dbtest_*.c       -> test binaries that need a database, run by
-#                              their prove test (t/48-queue-store.t,
-#                              t/64-bot-sql.t)
+#   t/unit/dbtest_*.c       -> test binaries that need a database, run
+#                              by t/90-stores.t
 
 SHELL    := /bin/bash
 B        ?= build
@@ -38,17 +40,19 @@ WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -fPIC \
-             -Ilib $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+             -Ilib $(WORKER_DIRS:%=-I%) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lwslay -lpthread -lm $(LDFLAGS)
 
 LIB_SRCS    := $(wildcard lib/*.c)
-WORKER_SRCS := $(filter-out %_main.c,$(wildcard worker/*.c))
+WORKER_DIRS := worker $(patsubst %/,%,$(wildcard worker/*/))
+WORKER_SRCS := $(filter-out %_main.c,$(wildcard $(WORKER_DIRS:%=%/*.c)))
+WORKER_HDRS := $(wildcard $(WORKER_DIRS:%=%/*.h))
 BOT_SRCS    := $(filter-out %_main.c,$(wildcard bot/*.c))
-WORKER_MAINS:= $(wildcard worker/*_main.c)
+WORKER_MAINS:= $(wildcard $(WORKER_DIRS:%=%/*_main.c))
 BOT_MAINS   := $(wildcard bot/*_main.c)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 # t/unit/dbtest_*.c need a database: built with the unit tests, run by
-# the prove test that starts one (e.g. t/48-queue-store.t)
+# t/90-stores.t, which starts one and runs every dbtest_* program
 DBTEST_SRCS := $(wildcard t/unit/dbtest_*.c)
 
 LIB_OBJS    := $(LIB_SRCS:%.c=$(B)/%.o)
@@ -75,7 +79,7 @@ progs: $(WORKER_PROGS) $(BOT_PROGS)
 unit: $(UNIT_BINS)
 module: $(MODULE)
 
-$(B)/%.o: %.c $(wildcard lib/*.h worker/*.h bot/*.h)
+$(B)/%.o: %.c $(wildcard lib/*.h bot/*.h) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -98,7 +102,7 @@ $(foreach m,$(BOT_MAINS),$(eval $(call bot_prog,$(m))))
 # Some unit tests #include a worker/ or bot/ source to reach its static
 # functions, so any of those sources can change a test binary.
 $(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
-          $(wildcard worker/*.h bot/*.h)
+          $(WORKER_HDRS) $(wildcard bot/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)
 
@@ -284,11 +288,11 @@ demo-stop:
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(WORKER_SRCS) $(BOT_SRCS)
-FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -Ilib -Iworker -Ibot \
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -Ilib $(WORKER_DIRS:%=-I%) -Ibot \
               $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZ_BINS)
-build-fuzz/obj/%.o: %.c $(wildcard lib/*.h worker/*.h bot/*.h)
+build-fuzz/obj/%.o: %.c $(wildcard lib/*.h bot/*.h) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 build-fuzz/libfuzzrag.a: $(FUZZ_OBJS)
@@ -298,7 +302,7 @@ build-fuzz/%: fuzz/%.c build-fuzz/libfuzzrag.a
 	    build-fuzz/libfuzzrag.a $(LDLIBS_ALL)
 
 check-format:
-	clang-format --dry-run --Werror lib/*.c lib/*.h worker/*.c bot/*.c
+	clang-format --dry-run --Werror lib/*.c lib/*.h $(WORKER_DIRS:%=%/*.c) bot/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz build-deb build-pkg build-cov

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "embed.h"
 
+#include "rag_collection.h"
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_log.h"
@@ -341,22 +342,6 @@ pick_collection(rag_bot *b, const cmd_ctx *c)
     return strdup(name);
 }
 
-/* A collection name safe to use as a file name. */
-static int
-coll_name_ok(const char *s)
-{
-    size_t i, n = strlen(s);
-
-    if (n == 0 || n > 64 || s[0] == '.')
-        return 0;
-    for (i = 0; i < n; i++)
-        if (!(s[i] == '-' || s[i] == '_' || s[i] == '.' ||
-              (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= 'A' && s[i] <= 'Z')))
-            return 0;
-    return 1;
-}
-
 /* BM25 over <index_dir>/<collection>.idx (the bot has no query
  * embedding, so the lexical leg only). Shown score: s / (s + 1).
  * Returns 0 when it answered, -1 when there is no usable index. */
@@ -371,9 +356,7 @@ search_index(rag_bot *b, const char *coll, const char *query, int limit,
     rag_buf t;
     int n, i;
 
-    if (b->index_dir == NULL || !*b->index_dir || !coll_name_ok(coll) ||
-        snprintf(path, sizeof(path), "%s/%s.idx", b->index_dir, coll) >=
-            (int)sizeof(path))
+    if (rag_index_path(path, sizeof(path), b->index_dir, coll) != 0)
         return -1;
     ix = rag_index_open(path, err, sizeof(err));
     if (ix == NULL)

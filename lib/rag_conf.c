@@ -1,5 +1,8 @@
 #include "rag_conf.h"
 
+#include "rag_collection.h"
+#include "rag_log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -206,24 +209,172 @@ rag_conf_double(rag_conf *c, const char *key, double def)
     return *end ? def : d;
 }
 
+static int
+parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+        !strcasecmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "0") || !strcasecmp(v, "no") ||
+             !strcasecmp(v, "false") || !strcasecmp(v, "off"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
 int
 rag_conf_bool(rag_conf *c, const char *key, int def)
 {
     const char *v = rag_conf_get(c, key, NULL);
+    int b;
 
-    if (v == NULL)
-        return def;
-    if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
-        !strcasecmp(v, "on"))
-        return 1;
-    if (!strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "false") ||
-        !strcasecmp(v, "off"))
-        return 0;
-    return def;
+    return v && parse_bool(v, &b) == 0 ? b : def;
 }
 
 const char *
 rag_conf_database(rag_conf *c)
 {
     return rag_conf_get(c, "database_url", "");
+}
+
+/* --- config tables ----------------------------------------------------- */
+
+const rag_conf_section rag_conf_common = {
+    "common",
+    (const rag_conf_key[]){
+        {"database_url", RAG_CONF_STR, NULL, 0, 0, NULL,
+         "libpq connection string (default: libpq's `PG*` environment)"},
+        {"index_dir", RAG_CONF_STR, RAG_INDEX_DIR_DEFAULT, 0, 0,
+         rag_index_dir_check,
+         "where `<collection>.idx` files are written and read"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL},
+    },
+};
+
+static const rag_conf_key *
+table_key(const rag_conf_section *sec, const char *key)
+{
+    for (const rag_conf_key *k = sec->keys; k->key; k++)
+        if (strcmp(k->key, key) == 0)
+            return k;
+    rag_error("msg=\"config key not in its table\" section=%s key=%s",
+              sec->name, key);
+    return NULL;
+}
+
+/* Parses v as k's type into *num (numbers and booleans). NULL when fine,
+ * else why not. */
+static const char *
+key_parse(const rag_conf_key *k, const char *v, double *num)
+{
+    char *end;
+    int b;
+
+    switch (k->type) {
+    case RAG_CONF_STR:
+        return k->check ? k->check(v) : NULL;
+    case RAG_CONF_BOOL:
+        if (parse_bool(v, &b) != 0)
+            return "must be on or off";
+        *num = b;
+        return NULL;
+    case RAG_CONF_INT:
+        errno = 0;
+        *num = (double) strtol(v, &end, 10);
+        if (errno || end == v || *end)
+            return "must be a whole number";
+        break;
+    case RAG_CONF_NUM:
+        errno = 0;
+        *num = strtod(v, &end);
+        if (errno || end == v || *end || *num != *num)
+            return "must be a number";
+        break;
+    }
+    if (*num < k->min || *num > k->max)
+        return "out of range";
+    return NULL;
+}
+
+int
+rag_conf_check(rag_conf *c, const rag_conf_program *prog, char *err,
+               size_t errlen)
+{
+    for (size_t s = 0; prog->sections[s]; s++) {
+        for (const rag_conf_key *k = prog->sections[s]->keys; k->key; k++) {
+            const char *v = rag_conf_get(c, k->key, NULL), *why;
+            double num;
+
+            /* "key =" with nothing after it leaves a number unset */
+            if (v == NULL || (*v == '\0' && k->type != RAG_CONF_STR))
+                continue;
+            if ((why = key_parse(k, v, &num)) == NULL)
+                continue;
+            if (k->type == RAG_CONF_INT || k->type == RAG_CONF_NUM)
+                snprintf(err, errlen, "%s = \"%s\": %s (%g to %g)", k->key,
+                         v, why, k->min, k->max);
+            else
+                snprintf(err, errlen, "%s = \"%s\": %s", k->key, v, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *
+rag_conf_str(rag_conf *c, const rag_conf_section *sec, const char *key)
+{
+    const rag_conf_key *k = table_key(sec, key);
+
+    return k ? rag_conf_get(c, key, k->def) : NULL;
+}
+
+/* The value of a numeric or boolean key, else its default, else 0. */
+static double
+key_num(rag_conf *c, const rag_conf_section *sec, const char *key)
+{
+    const rag_conf_key *k = table_key(sec, key);
+    const char *v;
+    double num = 0;
+
+    if (k == NULL)
+        return 0;
+    v = rag_conf_get(c, key, NULL);
+    if (v && *v && key_parse(k, v, &num) == NULL)
+        return num;
+    if (k->def == NULL || key_parse(k, k->def, &num) != NULL)
+        return 0;
+    return num;
+}
+
+long
+rag_conf_long(rag_conf *c, const rag_conf_section *sec, const char *key)
+{
+    return (long) key_num(c, sec, key);
+}
+
+double
+rag_conf_num(rag_conf *c, const rag_conf_section *sec, const char *key)
+{
+    return key_num(c, sec, key);
+}
+
+int
+rag_conf_on(rag_conf *c, const rag_conf_section *sec, const char *key)
+{
+    return key_num(c, sec, key) != 0;
+}
+
+void
+rag_conf_print(FILE *out, const rag_conf_section *sec)
+{
+    fprintf(out, "\n**%s**\n\n| key | default | meaning |\n|---|---|---|\n",
+            sec->name);
+    for (const rag_conf_key *k = sec->keys; k->key; k++) {
+        const char *d = k->def && *k->def ? k->def : NULL;
+
+        fprintf(out, "| `%s` | %s%s%s | %s |\n", k->key, d ? "`" : "",
+                d ? d : "—", d ? "`" : "", k->doc);
+    }
 }

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Per thread: connections are not shared between threads, nor are their
+ * failures. */
+static __thread rag_db_error rag_db_tls_error;
+static __thread int rag_db_tls_quiet;
+
 #define RAG_MIGRATION_MAX_BYTES (4u * 1024 * 1024)
 #define RAG_MIGRATION_MAX_FILES 512
 /* arbitrary constant shared by every rag-admin: serialises migrations */
@@ -39,21 +44,87 @@ rag_db_connect(const char *conninfo, const char *app, char *err,
     return db;
 }
 
+const rag_db_error *
+rag_db_last_error(void)
+{
+    return &rag_db_tls_error;
+}
+
+void
+rag_db_log_errors(int on)
+{
+    rag_db_tls_quiet = !on;
+}
+
+/* Records why r (NULL: no result at all) failed, as one line. */
+static void
+record_error(PGconn *db, const PGresult *r)
+{
+    rag_db_error *e = &rag_db_tls_error;
+    const char *msg, *state, *sev;
+    size_t i = 0;
+
+    msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    sev = r ? PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
+    for (msg = msg ? msg : PQerrorMessage(db); *msg && i + 1 <
+                                                         sizeof(e->message);
+         msg++) {
+        if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
+            if (i > 0 && e->message[i - 1] != ' ')
+                e->message[i++] = ' ';
+        } else {
+            e->message[i++] = *msg;
+        }
+    }
+    while (i > 0 && e->message[i - 1] == ' ')
+        i--;
+    e->message[i] = '\0';
+    snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state ? state : "");
+    e->conn_lost = PQstatus(db) != CONNECTION_OK ||
+                   (sev && (strcmp(sev, "FATAL") == 0 ||
+                            strcmp(sev, "PANIC") == 0));
+}
+
 PGresult *
 rag_db_query(PGconn *db, const char *sql, int nparams,
              const char *const *params)
 {
     PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
-    const char *msg;
 
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        rag_db_tls_error.message[0] = '\0';
+        rag_db_tls_error.sqlstate[0] = '\0';
+        rag_db_tls_error.conn_lost = 0;
         return r;
-    msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    rag_error("msg=\"query failed\" status=%s error=\"%s\" sql=\"%.60s\"",
-              PQresStatus(st), msg ? msg : PQerrorMessage(db), sql);
+    }
+    record_error(db, r);
+    if (!rag_db_tls_quiet)
+        rag_error("msg=\"query failed\" status=%s error=\"%s\" sqlstate=%s "
+                  "sql=\"%.60s\"",
+                  PQresStatus(st), rag_db_tls_error.message,
+                  rag_db_tls_error.sqlstate[0] ? rag_db_tls_error.sqlstate
+                                               : "-",
+                  sql);
     PQclear(r);
     return NULL;
+}
+
+int
+rag_db_value(PGconn *db, const char *sql, int nparams,
+             const char *const *params, char *out, size_t outlen)
+{
+    PGresult *r = rag_db_query(db, sql, nparams, params);
+    int rc;
+
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) > 0;
+    if (rc)
+        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
 }
 
 int
@@ -184,6 +255,13 @@ done:
     PQclear(r);
     rag_buf_free(&sql);
     return rc;
+}
+
+PGresult *
+rag_db_migrations_applied(PGconn *db)
+{
+    return rag_db_query(
+        db, "SELECT version FROM schema_migrations ORDER BY version", 0, NULL);
 }
 
 int

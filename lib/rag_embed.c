@@ -16,25 +16,44 @@
 #define EMBED_MAX_DIMS 16384
 #define EMBED_MAX_RESPONSE (256u * 1024 * 1024)
 
+const rag_conf_section rag_conf_embed = {
+    "embeddings",
+    (const rag_conf_key[]){
+        {"embed_base_url", RAG_CONF_STR, NULL, 0, 0, NULL,
+         "OpenAI-compatible `/v1/embeddings` for chunks and queries; unset: "
+         "no endpoint vectors"},
+        {"embed_api_key", RAG_CONF_STR, NULL, 0, 0, NULL,
+         "its bearer key (or `embed_api_key_file`)"},
+        {"embed_model", RAG_CONF_STR, "text-embedding-3-small", 0, 0, NULL,
+         "must match the model the module's `rag_embed_model` names"},
+        {"embed_dimensions", RAG_CONF_INT, "0", 0, EMBED_MAX_DIMS, NULL,
+         "vector size asked for (0: the model's own)"},
+        {"embed_timeout_ms", RAG_CONF_INT, "60000", 1, 86400000, NULL,
+         "per request"},
+        {"embed_max_retries", RAG_CONF_INT, "4", 0, 100, NULL,
+         "408/409/429/5xx retried, honouring `Retry-After`"},
+        {"embed_max_inputs", RAG_CONF_INT, "2048", 1, EMBED_MAX_INPUTS, NULL,
+         "inputs per request"},
+        {"embed_max_tokens", RAG_CONF_INT, "300000", 1, EMBED_MAX_TOKENS,
+         NULL, "estimated tokens per request"},
+        {NULL, 0, NULL, 0, 0, NULL, NULL},
+    },
+};
+
 void
 rag_embed_conf_load(rag_embed_conf *ec, rag_conf *conf)
 {
-    long v;
+    const rag_conf_section *s = &rag_conf_embed;
 
     memset(ec, 0, sizeof(*ec));
-    ec->base_url = rag_conf_get(conf, "embed_base_url", NULL);
-    ec->api_key = rag_conf_get(conf, "embed_api_key", NULL);
-    ec->model = rag_conf_get(conf, "embed_model", "text-embedding-3-small");
-    v = rag_conf_int(conf, "embed_dimensions", 0);
-    ec->dimensions = v > 0 && v <= EMBED_MAX_DIMS ? (uint32_t)v : 0;
-    ec->timeout_ms = rag_conf_int(conf, "embed_timeout_ms", 60000);
-    ec->max_retries = (int)rag_conf_int(conf, "embed_max_retries", 4);
-    v = rag_conf_int(conf, "embed_max_inputs", EMBED_MAX_INPUTS);
-    ec->max_inputs =
-        v > 0 && v <= EMBED_MAX_INPUTS ? (size_t)v : EMBED_MAX_INPUTS;
-    v = rag_conf_int(conf, "embed_max_tokens", EMBED_MAX_TOKENS);
-    ec->max_tokens =
-        v > 0 && v <= EMBED_MAX_TOKENS ? (size_t)v : EMBED_MAX_TOKENS;
+    ec->base_url = rag_conf_str(conf, s, "embed_base_url");
+    ec->api_key = rag_conf_str(conf, s, "embed_api_key");
+    ec->model = rag_conf_str(conf, s, "embed_model");
+    ec->dimensions = (uint32_t)rag_conf_long(conf, s, "embed_dimensions");
+    ec->timeout_ms = rag_conf_long(conf, s, "embed_timeout_ms");
+    ec->max_retries = (int)rag_conf_long(conf, s, "embed_max_retries");
+    ec->max_inputs = (size_t)rag_conf_long(conf, s, "embed_max_inputs");
+    ec->max_tokens = (size_t)rag_conf_long(conf, s, "embed_max_tokens");
 }
 
 int

@@ -28,6 +28,9 @@ typedef struct {
 
 /* Reads embed_base_url, embed_api_key, embed_model, embed_dimensions,
  * embed_timeout_ms, embed_max_retries from conf (borrowed strings). */
+/* The embed_* keys (rag_conf.h tables): what rag_embed_conf_load reads. */
+extern const rag_conf_section rag_conf_embed;
+
 void rag_embed_conf_load(rag_embed_conf *ec, rag_conf *conf);
 
 /* 1 when an endpoint is configured. */

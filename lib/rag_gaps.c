@@ -2,8 +2,11 @@
  * rag_gaps — gap report queries, term-set clustering, closest pages.
  */
 #include "rag_gaps.h"
+#include "rag_collection.h"
+#include "rag_db.h"
 #include "rag_index.h"
 #include "rag_search.h"
+#include "rag_store_gaps.h"
 #include "rag_terms.h"
 
 #include <limits.h>
@@ -14,45 +17,6 @@
 #define TERMSET_MAX 512
 #define GAPS_MAX_COLLS 16
 #define GAPS_QUERY_MAX 4096 /* bytes of a cluster's combined query */
-
-/* One row per thread (or per gap without a thread), the strongest reason
- * first: abstain, then downvote, then unsolved. Newest first. */
-static const char *const gaps_sql =
-    "SELECT q.question, coalesce(q.thread_id, ''), q.reason,"
-    "       to_char(q.created_at AT TIME ZONE 'UTC',"
-    "               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    "       coalesce(q.collection, ''), coalesce(c.index_path, '')"
-    " FROM (SELECT DISTINCT ON (k) * FROM ("
-    "   SELECT coalesce(g.thread_id, 'gap:' || g.id) AS k, g.thread_id,"
-    "          coalesce(g.collection, t.collection) AS collection,"
-    "          g.question, g.reason, g.created_at, 1 AS pri"
-    "   FROM gaps g LEFT JOIN threads t ON t.thread_id = g.thread_id"
-    "   WHERE ($1::text IS NULL OR t.guild_id = $1)"
-    "   UNION ALL"
-    "   SELECT t.thread_id, t.thread_id, t.collection,"
-    "          concat_ws(E'\\n', t.title, fm.content), 'downvote',"
-    "          t.created_at, 2"
-    "   FROM threads t LEFT JOIN LATERAL (SELECT content FROM messages m"
-    "        WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
-    "        ORDER BY m.first_message DESC, m.created_at LIMIT 1) fm ON true"
-    "   WHERE ($1::text IS NULL OR t.guild_id = $1)"
-    "     AND (t.failed_votes > t.solved_votes"
-    "          OR (SELECT count(*) FILTER (WHERE vote = 'down')"
-    "                   - count(*) FILTER (WHERE vote = 'up')"
-    "              FROM feedback f WHERE f.thread_id = t.thread_id) > 0)"
-    "   UNION ALL"
-    "   SELECT t.thread_id, t.thread_id, t.collection,"
-    "          concat_ws(E'\\n', t.title, fm.content), 'unsolved',"
-    "          t.created_at, 3"
-    "   FROM threads t LEFT JOIN LATERAL (SELECT content FROM messages m"
-    "        WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
-    "        ORDER BY m.first_message DESC, m.created_at LIMIT 1) fm ON true"
-    "   WHERE ($1::text IS NULL OR t.guild_id = $1)"
-    "     AND t.open AND NOT t.solved"
-    "     AND t.created_at < now() - make_interval(days => $2::int)"
-    "  ) u ORDER BY k, pri) q"
-    " LEFT JOIN collections c ON c.name = q.collection"
-    " ORDER BY q.created_at DESC, q.k LIMIT 2000";
 
 /* ---- term sets -------------------------------------------------------- */
 
@@ -219,13 +183,9 @@ coll_index(gaps_coll *cs, size_t *ncs, const char *name, const char *path,
             return cs[i].ix;
     if (*ncs == GAPS_MAX_COLLS)
         return NULL;
-    if (*path == '\0' && index_dir != NULL && *index_dir != '\0' &&
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789._-") == strlen(name) &&
-        strstr(name, "..") == NULL) {
-        snprintf(buf, sizeof(buf), "%s/%s.idx", index_dir, name);
+    if (*path == '\0' &&
+        rag_index_path(buf, sizeof(buf), index_dir, name) == 0)
         path = buf;
-    }
     cs = &cs[(*ncs)++];
     snprintf(cs->name, sizeof(cs->name), "%s", name);
     cs->ix = *path ? rag_index_open(path, err, sizeof(err)) : NULL;
@@ -301,10 +261,8 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
                      char *err, size_t errlen)
 {
     static const char *reasons[] = {"abstain", "downvote", "unsolved"};
-    char days[16];
-    const char *p[2];
     const char **texts = NULL;
-    int *cl = NULL, k, rc = -1, brc = 0;
+    int *cl = NULL, k, rc = -1, brc = 0, days;
     cl_order *ord = NULL;
     PGresult *res;
     gaps_coll colls[GAPS_MAX_COLLS];
@@ -314,14 +272,12 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
     double thr = o->threshold > 0 ? o->threshold : RAG_GAPS_DEFAULT_THRESHOLD;
     rag_buf qtext;
 
-    snprintf(days, sizeof(days), "%d",
-             o->days > 0 ? o->days : RAG_GAPS_DEFAULT_DAYS);
-    p[0] = o->guild;
-    p[1] = days;
-    res = PQexecParams(db, gaps_sql, 2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "gaps query: %.200s", PQerrorMessage(db));
-        PQclear(res);
+    days = o->days > 0 ? o->days : RAG_GAPS_DEFAULT_DAYS;
+    res = rag_store_gaps_questions(db, o->guild, days,
+                                   RAG_GAPS_MAX_QUESTIONS);
+    if (res == NULL) {
+        snprintf(err, errlen, "gaps query: %.200s",
+                 rag_db_last_error()->message);
         return -1;
     }
     rag_buf_init(&qtext, GAPS_QUERY_MAX);
@@ -350,7 +306,7 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
     qsort(ord, (size_t)k, sizeof(*ord), cl_cmp);
 
     brc |= rag_buf_printf(out,
-                          "{\"days\":%s,\"threshold\":%.2f,"
+                          "{\"days\":%d,\"threshold\":%.2f,"
                           "\"questions\":%zu,\"clusters\":[",
                           days, thr, n);
     for (c = 0; c < (size_t)k; c++) {

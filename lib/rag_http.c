@@ -109,40 +109,56 @@ retryable(long status)
     return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
-/* Sets up h for req: headers (into *hdrs, the caller frees them after
- * the transfer), timeouts, body, callbacks into sink. copy_body: curl
- * keeps its own copy of the body (transfers that outlive the caller's
- * buffer). 0, or -1 when out of memory. */
+/* Appends line to *hdrs. 0, or -1 when out of memory. */
+static int
+add_header(struct curl_slist **hdrs, const char *line)
+{
+    struct curl_slist *tmp = curl_slist_append(*hdrs, line);
+
+    if (tmp == NULL)
+        return -1;
+    *hdrs = tmp;
+    return 0;
+}
+
+/* Sets up h for req: header lines into *hdrs and the pinned address into
+ * *resolve (the caller frees both after the transfer), timeouts, body,
+ * callbacks into sink. copy_body: curl keeps its own copy of the body
+ * (transfers that outlive the caller's buffer). 0, or -1 when out of
+ * memory. */
 static int
 easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
-           struct curl_slist **hdrs, int copy_body)
+           struct curl_slist **hdrs, struct curl_slist **resolve,
+           int copy_body)
 {
-    struct curl_slist *tmp;
+    int has_body = req->body != NULL ||
+                   (req->method && (strcmp(req->method, "POST") == 0 ||
+                                    strcmp(req->method, "PUT") == 0 ||
+                                    strcmp(req->method, "PATCH") == 0));
     char line[1024];
+    int rc = 0;
 
     *hdrs = NULL;
-    snprintf(line, sizeof(line), "Content-Type: %s",
-             req->content_type ? req->content_type : "application/json");
-    if ((tmp = curl_slist_append(*hdrs, line)) == NULL)
-        return -1;
-    *hdrs = tmp;
+    *resolve = NULL;
+    if (has_body || req->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s",
+                 req->content_type ? req->content_type : "application/json");
+        rc |= add_header(hdrs, line);
+    }
     if (req->bearer && *req->bearer) {
         snprintf(line, sizeof(line), "Authorization: Bearer %s", req->bearer);
-        tmp = curl_slist_append(*hdrs, line);
+        rc |= add_header(hdrs, line);
         memset(line, 0, sizeof(line));
-        if (tmp == NULL)
-            return -1;
-        *hdrs = tmp;
     }
     /* no "Expect: 100-continue" round trip before a body */
-    if ((tmp = curl_slist_append(*hdrs, "Expect:")) == NULL)
+    rc |= add_header(hdrs, "Expect:");
+    for (size_t i = 0; req->headers && req->headers[i]; i++)
+        rc |= add_header(hdrs, req->headers[i]);
+    if (req->resolve && (*resolve = curl_slist_append(NULL, req->resolve)) ==
+                            NULL)
+        rc = -1;
+    if (rc != 0)
         return -1;
-    *hdrs = tmp;
-    for (size_t i = 0; req->headers && req->headers[i]; i++) {
-        if ((tmp = curl_slist_append(*hdrs, req->headers[i])) == NULL)
-            return -1;
-        *hdrs = tmp;
-    }
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
@@ -153,27 +169,31 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms ? req->connect_timeout_ms
                                              : 5000L);
+    if (sink->b.body->max > 0) /* refused early by Content-Length */
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                         (curl_off_t) sink->b.body->max);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (*resolve)
+        curl_easy_setopt(h, CURLOPT_RESOLVE, *resolve);
+    if (req->no_proxy)
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (req->accept_encoding)
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, req->accept_encoding);
     if (req->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
     if (req->method)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-    if (req->body || (req->method && (strcmp(req->method, "POST") == 0 ||
-                                      strcmp(req->method, "PUT") == 0 ||
-                                      strcmp(req->method, "PATCH") == 0))) {
+    if (has_body) {
         /* a body-less PUT still says Content-Length: 0 */
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t) (req->body ? req->body_len : 0));
-        if (copy_body)
-            curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS,
-                             req->body ? req->body : "");
-        else
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-                             req->body ? req->body : "");
+        curl_easy_setopt(h, copy_body ? CURLOPT_COPYPOSTFIELDS
+                                      : CURLOPT_POSTFIELDS,
+                         req->body ? req->body : "");
     }
     sink->hook = req->on_header;
     sink->hook_ud = req->header_ud;
@@ -183,7 +203,7 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
 int
 rag_http_do(const rag_http_req *req, rag_http_resp *resp)
 {
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = NULL, *resolve = NULL;
     rag_http_sink sink;
     CURL *h = NULL;
     CURLcode cc;
@@ -196,13 +216,14 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     memset(&sink, 0, sizeof(sink));
     rag_buf_init(&resp->body, req->max_response ? req->max_response
                                                 : 8u * 1024 * 1024);
+    sink.b.body = &resp->body;
     rag_http_global_init();
     h = curl_easy_init();
     if (h == NULL) {
         snprintf(resp->error, sizeof(resp->error), "curl_easy_init failed");
         return -1;
     }
-    if (easy_setup(h, req, &sink, &hdrs, 0) != 0) {
+    if (easy_setup(h, req, &sink, &hdrs, &resolve, 0) != 0) {
         snprintf(resp->error, sizeof(resp->error), "out of memory");
         goto done;
     }
@@ -224,6 +245,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
                 break;
             }
         } else {
+            sink.b.overflow |= cc == CURLE_FILESIZE_EXCEEDED;
             snprintf(resp->error, sizeof(resp->error), "%s",
                      sink.b.overflow ? "response too large"
                                    : curl_easy_strerror(cc));
@@ -231,6 +253,14 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
                 break;
         }
         if (attempt == max_retries) {
+            rc = cc == CURLE_OK ? 0 : -1;
+            break;
+        }
+        if (!rag_time_may_sleep()) {
+            /* an nginx thread: answer with what we have */
+            rag_warn("msg=\"http retry skipped: this thread may not sleep\" "
+                     "url=\"%s\" status=%ld error=\"%s\"",
+                     req->url, resp->status, resp->error);
             rc = cc == CURLE_OK ? 0 : -1;
             break;
         }
@@ -250,6 +280,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     }
 done:
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(resolve);
     curl_easy_cleanup(h);
     return rc;
 }
@@ -260,6 +291,7 @@ typedef struct rag_http_xfer {
     struct rag_http_xfer *prev, *next;
     CURL *h;
     struct curl_slist *hdrs;
+    struct curl_slist *resolve;
     rag_http_sink sink;
     rag_http_resp resp;
     rag_http_done_fn done;
@@ -309,6 +341,7 @@ xfer_finish(rag_http_multi *m, rag_http_xfer *x)
     x->done(x->ud, &x->resp);
     rag_buf_free(&x->resp.body);
     curl_slist_free_all(x->hdrs);
+    curl_slist_free_all(x->resolve);
     curl_easy_cleanup(x->h);
     free(x);
 }
@@ -345,7 +378,8 @@ rag_http_multi_add(rag_http_multi *m, const rag_http_req *req,
     x->done = done;
     x->ud = ud;
     x->resp.attempts = 1;
-    if (x->h == NULL || easy_setup(x->h, req, &x->sink, &x->hdrs, 1) != 0)
+    if (x->h == NULL || easy_setup(x->h, req, &x->sink, &x->hdrs, &x->resolve,
+                                     1) != 0)
         goto fail;
     curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
     if (curl_multi_add_handle(m->cm, x->h) != CURLM_OK)
@@ -358,6 +392,7 @@ rag_http_multi_add(rag_http_multi *m, const rag_http_req *req,
     return 0;
 fail:
     curl_slist_free_all(x->hdrs);
+    curl_slist_free_all(x->resolve);
     if (x->h)
         curl_easy_cleanup(x->h);
     rag_buf_free(&x->resp.body);
@@ -409,6 +444,7 @@ rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
             curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->resp.status);
         } else {
             x->resp.status = 0;
+            x->sink.b.overflow |= msg->data.result == CURLE_FILESIZE_EXCEEDED;
             snprintf(x->resp.error, sizeof(x->resp.error), "%s",
                      x->sink.b.overflow ? "response too large"
                                         : curl_easy_strerror(

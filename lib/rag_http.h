@@ -1,6 +1,7 @@
 /*
  * rag_http — the one HTTP client (libcurl) for OpenAI-compatible APIs,
- * Discord's REST API and other JSON services, with bounded responses.
+ * Discord's REST API, the crawler and other services, with bounded
+ * responses.
  *
  * Two ways to run a request described by a rag_http_req:
  *   - rag_http_do: blocking, with retries: 408/429/5xx and connection
@@ -8,11 +9,15 @@
  *     doubling up to 8 s), honouring Retry-After / retry-after-ms.
  *   - rag_http_multi: non-blocking transfers driven by the caller's poll
  *     loop (curl multi), one attempt each; the caller schedules retries.
- * Both share the same request set-up, body byte cap and header hook.
+ * Both share the same request set-up, body byte cap, header hook and the
+ * crawler's guards (pinned address, no proxy).
  *
  * Thread-safe as long as curl_global_init() ran first
  * (rag_http_global_init); a rag_http_multi belongs to one thread. No
- * signals are used (CURLOPT_NOSIGNAL), so it may run on an nginx thread.
+ * signals are used (CURLOPT_NOSIGNAL), so it may run on an nginx thread;
+ * there it never sleeps: in a process that forbade sleeping (rag_time.h)
+ * a retry that would have to wait is not made, and the last response
+ * stands.
  */
 #ifndef RAG_HTTP_H
 #define RAG_HTTP_H
@@ -33,14 +38,23 @@ typedef struct {
     long connect_timeout_ms;   /* default 5000 */
     int max_retries;           /* default 0: one attempt */
     long backoff_base_ms;      /* default 500 */
-    size_t max_response;       /* default 8 MiB: past it, error
-                                  "response too large" */
+    size_t max_response;       /* default 8 MiB: past it (or a larger
+                                  Content-Length) the transfer stops with
+                                  error "response too large" */
     const char *user_agent;    /* default "ngx_rag/0.1" */
     const char *ca_file;       /* extra CA bundle, or NULL: system CAs */
-    /* Called for every response header line as received (CRLF kept);
-     * parse with rag_http_header_value. May be NULL. */
+    /* Called for every response header line as received (CRLF kept, the
+     * status lines of interim responses too); parse with
+     * rag_http_header_value. May be NULL. */
     void (*on_header)(void *ud, const char *line, size_t len);
     void *header_ud;
+    /* The crawler's guards: resolve pins the connection to one vetted
+     * address ("host:port:address", curl's CURLOPT_RESOLVE form), no_proxy
+     * ignores the environment's proxies, accept_encoding asks for
+     * compressed bodies ("" = every encoding curl decodes; NULL = none). */
+    const char *resolve;
+    int no_proxy;
+    const char *accept_encoding;
 } rag_http_req;
 
 typedef struct {

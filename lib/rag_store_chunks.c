@@ -4,6 +4,7 @@
 #include "rag_db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Appends s as a quoted element of a Postgres array literal. */
 static int
@@ -110,4 +111,56 @@ rag_store_chunks_set_embedding(PGconn *db, const char *id, const char *vec,
                        "UPDATE chunks SET embedding = $2::real[], "
                        "embed_model = $3 WHERE id = $1",
                        3, p);
+}
+
+long
+rag_store_chunks_common_dims(PGconn *db, long long coll_id, long max_dims)
+{
+    char id[32];
+    const char *p[1] = {id};
+    PGresult *r;
+    long d = 0;
+
+    snprintf(id, sizeof(id), "%lld", coll_id);
+    r = rag_db_query(db,
+                     "SELECT array_length(c.embedding, 1), count(*)"
+                     " FROM chunks c JOIN documents d ON d.id = c.document_id"
+                     " WHERE d.collection_id = $1 AND c.embedding IS NOT NULL"
+                     " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1",
+                     1, p);
+    if (r == NULL)
+        return -1;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        d = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return d > 0 && d <= max_dims ? d : 0;
+}
+
+int
+rag_store_chunks_index_open(PGconn *db, long long coll_id, unsigned dims)
+{
+    char sql[640];
+
+    /* DECLARE takes no parameters: two numbers, printed */
+    snprintf(sql, sizeof(sql),
+             "DECLARE rag_reindex_cur NO SCROLL CURSOR FOR"
+             " SELECT c.id, CASE WHEN c.anchor <> ''"
+             "   THEN d.url || '#' || c.anchor ELSE d.url END,"
+             " d.title, c.heading_path, c.body,"
+             " CASE WHEN array_length(c.embedding, 1) = %u"
+             "   THEN c.embedding::text END"
+             " FROM chunks c JOIN documents d ON d.id = c.document_id"
+             " WHERE d.collection_id = %lld"
+             " ORDER BY d.url, c.ordinal, c.id",
+             dims, coll_id);
+    return rag_db_exec(db, sql, 0, NULL);
+}
+
+PGresult *
+rag_store_chunks_index_fetch(PGconn *db, int n)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "FETCH %d FROM rag_reindex_cur", n);
+    return rag_db_query(db, sql, 0, NULL);
 }

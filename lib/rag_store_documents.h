@@ -47,6 +47,31 @@ PGresult *rag_store_documents_bodies(PGconn *db, const char *coll_id,
                                      const char *source, const char *after_id,
                                      int limit);
 
+/* Upserts a document (source: who wrote it, e.g. "community") whose
+ * content hash (SHA-256 of body) is computed by Postgres. 1 when it is
+ * new, changed (body or title) or its chunks are stale: id and hash are
+ * filled and the caller re-chunks it; 0 when nothing changed; -1 on
+ * error. */
+int rag_store_documents_put_changed(PGconn *db, const char *coll_id,
+                                    const char *url, const char *title,
+                                    const char *body, const char *source,
+                                    char *id, size_t idlen, char *hash,
+                                    size_t hashlen);
+
+/* Deletes source's documents of the collection whose URL is not in
+ * keep_urls (a Postgres text[] literal, "{}" for none). 0 or -1. */
+int rag_store_documents_prune(PGconn *db, const char *coll_id,
+                              const char *source, const char *keep_urls);
+
+/* An upload (the nginx module's /upload_documents): batch_json is
+ * {"documents":[{url,title?,body,tags?,source?},...]} or {"document":
+ * {...}}; a URL given twice is stored once, from its last occurrence;
+ * unchanged documents are not touched. Source 'upload'. One row:
+ * documents in the batch, documents changed, duplicates, the repeated
+ * URLs (JSON array, at most max_dups), md5 of the batch. */
+PGresult *rag_store_documents_upload(PGconn *db, const char *coll_id,
+                                     const char *batch_json, int max_dups);
+
 /* The chunks now match hash (= content_hash). */
 int rag_store_documents_set_chunked(PGconn *db, const char *id,
                                     const char *hash);

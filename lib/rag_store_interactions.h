@@ -1,11 +1,12 @@
 /*
  * rag_store_interactions — slash commands seen from the database: the
- * deferred interactions the nginx module queued (the interactions
- * table: claimed with a lease, settled done or failed) and the command
- * sets Discord accepted per scope (command_registrations).
+ * deferred interactions the nginx module queues (the interactions table:
+ * queued by the module, claimed by rag-bot with a lease, settled done or
+ * failed) and the command sets Discord accepted per scope
+ * (command_registrations).
  *
  * Runs on the caller's connection (rag_db.h logs errors). Claimed rows
- * are copied into caller-owned arrays.
+ * are copied into caller-owned arrays; strings passed in are borrowed.
  */
 #ifndef RAG_STORE_INTERACTIONS_H
 #define RAG_STORE_INTERACTIONS_H
@@ -50,5 +51,12 @@ int rag_store_interactions_commands_current(PGconn *db, const char *scope,
 int rag_store_interactions_commands_registered(PGconn *db, const char *scope,
                                                const char *application_id,
                                                const char *hash);
+
+/* Queues the interaction Discord sent (its JSON, already verified):
+ * id, application_id, token, guild, channel, user, the member's roles,
+ * the command (or component) name and its data. A replayed interaction
+ * is stored once. 1 queued, 0 already there or not an interaction (no
+ * id, token or application_id), -1 error. */
+int rag_store_interactions_queue(PGconn *db, const char *interaction_json);
 
 #endif

@@ -351,3 +351,42 @@ rag_store_jobs_purge(PGconn *db, double days)
     PQclear(r);
     return n;
 }
+
+int
+rag_store_jobs_enqueue(PGconn *db, const char *kind, const char *payload_json,
+                       const char *dedupe_key, int priority, char *id,
+                       size_t idlen)
+{
+    char prio[16];
+    const char *p[4] = {kind, payload_json, dedupe_key, prio};
+
+    snprintf(prio, sizeof(prio), "%d", priority);
+    return rag_db_value(db, "SELECT rag_enqueue($1, $2::jsonb, $3, $4::int)",
+                        4, p, id, idlen) == 1
+               ? 0
+               : -1;
+}
+
+int
+rag_store_jobs_enqueue_answer(PGconn *db, const char *thread_id,
+                              const char *message_id, const char *event_id,
+                              char *id, size_t idlen)
+{
+    const char *p[3] = {thread_id, message_id, event_id};
+
+    return rag_db_value(
+        db,
+        "SELECT rag_enqueue('answer',"
+        " jsonb_build_object('thread_id', $1::text, 'message_id', $2::text,"
+        "                    'event_id', $3::text),"
+        " rag_answer_dedupe_key($1, $2), 50)"
+        " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
+        " AND rag_message_wants_answer(m)",
+        3, p, id, idlen);
+}
+
+int
+rag_store_jobs_listen(PGconn *db)
+{
+    return rag_db_exec(db, "LISTEN rag_jobs", 0, NULL);
+}

@@ -103,4 +103,23 @@ int rag_store_jobs_rescue(PGconn *db);
  * ones stay for inspection). Returns the number deleted, or -1. */
 int rag_store_jobs_purge(PGconn *db, double days);
 
+/* Enqueues through the SQL function rag_enqueue() (dedupe key: a replay
+ * returns the first job; a waiting identical collection job absorbs the
+ * new one). The job's id (text) into id. 0 or -1. */
+int rag_store_jobs_enqueue(PGconn *db, const char *kind,
+                           const char *payload_json, const char *dedupe_key,
+                           int priority, char *id, size_t idlen);
+
+/* The answer job for a stored message, with the key and predicate the
+ * messages trigger uses (sql/001): 1 enqueued (or already there: id
+ * filled), 0 the message is unknown or needs no answer, -1 on error. */
+int rag_store_jobs_enqueue_answer(PGconn *db, const char *thread_id,
+                                  const char *message_id,
+                                  const char *event_id, char *id,
+                                  size_t idlen);
+
+/* LISTEN rag_jobs: enqueues, rescues and ends of serialized jobs notify.
+ * 0 or -1. */
+int rag_store_jobs_listen(PGconn *db);
+
 #endif

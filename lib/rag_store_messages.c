@@ -1,5 +1,5 @@
 /*
- * rag_store_messages — users' messages (see rag_store_messages.h).
+ * rag_store_messages — the messages table (see rag_store_messages.h).
  */
 #include "rag_store_messages.h"
 
@@ -8,6 +8,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <stdio.h>
 
 int
 rag_store_messages_insert_user(PGconn *db, const rag_user_message *m)
@@ -146,4 +148,93 @@ rag_store_messages_reanswer(PGconn *db, const char *thread_id,
     return rag_db_count(db,
                         "SELECT 1 WHERE rag_message_reanswer($1, $2, $3, $4)",
                         4, p);
+}
+
+PGresult *
+rag_store_messages_question(PGconn *db, const char *thread_id,
+                            const char *message_id)
+{
+    const char *p[2] = {thread_id, message_id};
+
+    return rag_db_query(
+        db,
+        "SELECT m.from_bot, m.created_at::text, coalesce(t.title, ''),"
+        " coalesce(t.collection, (SELECT f.collection FROM guild_forums f"
+        "   WHERE f.guild_id = t.guild_id"
+        "   AND f.forum_channel_id = t.forum_channel_id), ''),"
+        " t.open, t.solved, coalesce(t.guild_id, ''), m.content,"
+        " EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id"
+        "   AND r.message_id = 'reply:' || m.message_id),"
+        " EXISTS (SELECT 1 FROM guild_config g WHERE g.guild_id = t.guild_id"
+        "   AND m.author_id = ANY (g.banned_user_ids))"
+        " FROM messages m JOIN threads t USING (thread_id)"
+        " WHERE m.thread_id = $1 AND m.message_id = $2",
+        2, p);
+}
+
+PGresult *
+rag_store_messages_turns(PGconn *db, const char *thread_id,
+                         const char *created_at, const char *message_id,
+                         int limit)
+{
+    char lim[16];
+    const char *p[4] = {thread_id, created_at, message_id, lim};
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    return rag_db_query(
+        db,
+        "SELECT from_bot, content FROM (SELECT from_bot, content, created_at,"
+        " message_id FROM messages WHERE thread_id = $1"
+        " AND (created_at < $2::timestamptz OR message_id = $3)"
+        " ORDER BY created_at DESC, message_id DESC LIMIT $4::int) x"
+        " ORDER BY created_at, message_id",
+        4, p);
+}
+
+PGresult *
+rag_store_messages_cited_chunks(PGconn *db, const char *thread_id, int limit)
+{
+    char lim[16];
+    const char *p[2] = {thread_id, lim};
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    return rag_db_query(
+        db,
+        "SELECT DISTINCT (s->>'chunk_id')::bigint FROM messages m,"
+        " jsonb_array_elements(CASE WHEN jsonb_typeof(m.sources) = 'array'"
+        "   THEN m.sources ELSE '[]'::jsonb END) s"
+        " WHERE m.thread_id = $1 AND m.from_bot AND s ? 'chunk_id'"
+        " AND (s->>'chunk_id') ~ '^[0-9]{1,18}$' LIMIT $2::int",
+        2, p);
+}
+
+int
+rag_store_messages_add_reply(PGconn *db, const char *thread_id,
+                             const char *message_id, const char *content,
+                             const char *sources_json, int abstained)
+{
+    const char *p[5] = {thread_id, message_id, content, sources_json,
+                        abstained ? "true" : "false"};
+
+    return rag_db_exec(
+        db,
+        "INSERT INTO messages (thread_id, message_id, content, from_bot,"
+        " processed, reply_to, sources, abstained)"
+        " VALUES ($1, 'reply:' || $2, $3, true, false, $2, $4::jsonb, $5)"
+        " ON CONFLICT (thread_id, message_id) DO NOTHING",
+        5, p);
+}
+
+PGresult *
+rag_store_messages_transcript(PGconn *db, const char *thread_id, int limit)
+{
+    char lim[16];
+    const char *p[2] = {thread_id, lim};
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    return rag_db_query(db,
+                        "SELECT content, from_bot FROM messages"
+                        " WHERE thread_id = $1 AND content <> ''"
+                        " ORDER BY created_at, message_id LIMIT $2::int",
+                        2, p);
 }

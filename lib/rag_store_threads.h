@@ -1,11 +1,14 @@
 /*
  * rag_store_threads — the threads table: forum posts the bot tracks,
- * their open / solved state and their controller message.
+ * their open / solved state and their controller message; the solved
+ * threads that become community answers (worker/community.c) and the
+ * threads worth exporting as chats (rag-admin export).
  *
  * Every function runs on the caller's connection (see rag_db.h; errors
  * are logged there) and may run inside the caller's transaction. Ids are
- * Discord snowflakes as text. Nothing returned points into a PGresult:
- * out-structs are filled with copies, owned by the caller.
+ * Discord snowflakes as text. Out-structs are filled with copies, owned
+ * by the caller; returned PGresults belong to the caller (PQclear);
+ * strings passed in are borrowed.
  */
 #ifndef RAG_STORE_THREADS_H
 #define RAG_STORE_THREADS_H
@@ -125,5 +128,22 @@ int rag_store_threads_erase(PGconn *db, const char *thread_id);
 /* The bot removed from a guild: erases its threads, commands and ban
  * notices; its configuration stays. Threads erased, or -1. */
 int rag_store_threads_erase_guild(PGconn *db, const char *guild_id);
+
+/* Guilds that have solved threads, in order. One column. */
+PGresult *rag_store_threads_guilds_with_solved(PGconn *db);
+
+/* One row per solved thread of guild_id, in the order they were solved:
+ * thread_id, title (else "Thread <id>"), the question (first message,
+ * else the author's first), the last answer of the bot that did not
+ * abstain (""), and the solver's own later messages ("", joined by blank
+ * lines). */
+PGresult *rag_store_threads_solved_in_guild(PGconn *db, const char *guild_id);
+
+/* Threads worth learning from — solved, or voted up on balance (reaction
+ * counters and feedback rows) — that have a real bot answer, oldest
+ * first; guild_id and since (a timestamp) NULL: no filter. Columns:
+ * thread_id, guild_id (""), title (""). */
+PGresult *rag_store_threads_to_export(PGconn *db, const char *guild_id,
+                                      const char *since);
 
 #endif

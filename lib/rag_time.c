@@ -3,6 +3,21 @@
 
 #include <errno.h>
 
+/* Process-wide, set once at start-up before threads exist. */
+static int rag_time_no_sleep;
+
+void
+rag_time_forbid_sleep(void)
+{
+    rag_time_no_sleep = 1;
+}
+
+int
+rag_time_may_sleep(void)
+{
+    return !rag_time_no_sleep;
+}
+
 long
 rag_time_mono_ms(void)
 {
@@ -26,7 +41,7 @@ rag_time_sleep_ms(long ms)
 {
     struct timespec ts;
 
-    if (ms <= 0)
+    if (ms <= 0 || rag_time_no_sleep)
         return;
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (ms % 1000) * 1000000L;
@@ -39,6 +54,8 @@ rag_time_sleep_until_stop(long ms, volatile sig_atomic_t *stop)
 {
     long end = rag_time_mono_ms() + ms, left;
 
+    if (rag_time_no_sleep)
+        return;
     while (!*stop && (left = end - rag_time_mono_ms()) > 0)
         rag_time_sleep_ms(left > 100 ? 100 : left);
 }

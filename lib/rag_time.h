@@ -6,8 +6,10 @@
  * except rag_time_sleep_until_stop(), which also returns early once *stop
  * is set (for loops that must notice SIGTERM). Nothing here allocates.
  *
- * Never call a sleep from code that runs on an nginx thread or event
- * loop.
+ * Never sleep on an nginx thread or event loop: the module calls
+ * rag_time_forbid_sleep() when a worker process starts, and code shared
+ * with the daemons (rag_http's retries) asks rag_time_may_sleep() before
+ * waiting and gives up instead.
  */
 #ifndef RAG_TIME_H
 #define RAG_TIME_H
@@ -25,6 +27,13 @@ void rag_time_sleep_ms(long ms);
 /* Sleeps ms in slices of at most 100 ms, returning early when *stop
  * becomes non-zero. */
 void rag_time_sleep_until_stop(long ms, volatile sig_atomic_t *stop);
+
+/* From now on this process must not sleep (nginx: every thread is the
+ * event loop or a pool thread owed back to it). Set once at start-up;
+ * afterwards the sleeps above return at once. */
+void rag_time_forbid_sleep(void);
+/* 1 unless rag_time_forbid_sleep() was called. */
+int rag_time_may_sleep(void);
 
 /* Wall-clock time ms from now, for pthread_cond_timedwait(). */
 struct timespec rag_time_abs_after_ms(long ms);

@@ -34,6 +34,7 @@
 #include "ngx_rag_module.h"
 
 #include "rag_gaps.h"
+#include "rag_store_stats.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -107,116 +108,6 @@ ngx_module_t  ngx_rag_dashboard_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* ---- SQL (JSON is built by Postgres: one round trip, always valid) ---- */
-
-/* $1 window days, $2 guild or NULL */
-static const char  ngx_rag_dash_summary_sql[] =
-    "WITH th AS ("
-    "  SELECT t.thread_id, t.created_at, t.open, t.solved,"
-    "         t.solved_votes, t.failed_votes,"
-    "         (SELECT min(m.created_at) FROM messages m"
-    "          WHERE m.thread_id = t.thread_id AND m.from_bot"
-    "            AND NOT m.abstained) AS first_answer,"
-    "         EXISTS (SELECT 1 FROM messages m"
-    "                 WHERE m.thread_id = t.thread_id AND m.from_bot"
-    "                   AND m.abstained) AS abstained"
-    "  FROM threads t"
-    "  WHERE t.created_at >= now() - make_interval(days => $1::int)"
-    "    AND ($2::text IS NULL OR t.guild_id = $2)),"
-    " days AS ("
-    "  SELECT d::date AS day FROM generate_series("
-    "    date_trunc('day', now() AT TIME ZONE 'UTC')"
-    "      - make_interval(days => least($1::int, 90) - 1),"
-    "    date_trunc('day', now() AT TIME ZONE 'UTC'), '1 day') d)"
-    " SELECT json_build_object("
-    "  'window_days', $1::int,"
-    "  'threads', (SELECT count(*) FROM th),"
-    "  'answered', (SELECT count(first_answer) FROM th),"
-    "  'abstained', (SELECT count(*) FROM th"
-    "                WHERE abstained AND first_answer IS NULL),"
-    "  'solved', (SELECT count(*) FILTER (WHERE solved) FROM th),"
-    "  'open', (SELECT count(*) FILTER (WHERE open AND NOT solved) FROM th),"
-    "  'answer_rate', (SELECT round(count(first_answer)::numeric"
-    "                   / nullif(count(*), 0), 4) FROM th),"
-    "  'solved_rate', (SELECT round(count(*) FILTER (WHERE solved)::numeric"
-    "                   / nullif(count(*), 0), 4) FROM th),"
-    "  'median_first_answer_s', (SELECT round(percentile_cont(0.5)"
-    "     WITHIN GROUP (ORDER BY extract(epoch FROM first_answer"
-    "                                     - created_at))::numeric, 1)"
-    "     FROM th WHERE first_answer IS NOT NULL),"
-    "  'reactions', json_build_object("
-    "     'solved', (SELECT coalesce(sum(solved_votes), 0) FROM th),"
-    "     'failed', (SELECT coalesce(sum(failed_votes), 0) FROM th)),"
-    "  'feedback', (SELECT json_build_object("
-    "     'up', count(*) FILTER (WHERE f.vote = 'up'),"
-    "     'down', count(*) FILTER (WHERE f.vote = 'down'))"
-    "     FROM feedback f JOIN th ON th.thread_id = f.thread_id),"
-    "  'queue', (SELECT json_object_agg(s.state, (SELECT count(*)"
-    "             FROM jobs j WHERE j.state = s.state))"
-    "     FROM unnest(ARRAY['queued','running','retry','dead','done'])"
-    "          AS s(state)),"
-    "  'outbox_pending', (SELECT count(*) FROM messages"
-    "     WHERE from_bot AND NOT processed),"
-    "  'delivery_failures', (SELECT coalesce(json_object_agg(f.failure, f.n),"
-    "     '{}') FROM (SELECT failure, count(*) AS n FROM delivery_failures"
-    "     WHERE ($2::text IS NULL OR guild_id = $2) GROUP BY failure) f),"
-    "  'collections', (SELECT coalesce(json_agg(json_build_object("
-    "     'name', c.name, 'generation', c.index_generation,"
-    "     'indexed_at', c.indexed_at,"
-    "     'documents', (SELECT count(*) FROM documents d"
-    "                   WHERE d.collection_id = c.id),"
-    "     'chunks', (SELECT count(*) FROM chunks ch JOIN documents d"
-    "                ON d.id = ch.document_id WHERE d.collection_id = c.id),"
-    "     'embedded', (SELECT count(ch.embedding) FROM chunks ch"
-    "                  JOIN documents d ON d.id = ch.document_id"
-    "                  WHERE d.collection_id = c.id))"
-    "     ORDER BY c.name), '[]') FROM collections c),"
-    "  'daily', (SELECT json_agg(json_build_object("
-    "     'day', days.day,"
-    "     'questions', (SELECT count(*) FROM threads t"
-    "        WHERE (t.created_at AT TIME ZONE 'UTC')::date = days.day"
-    "          AND ($2::text IS NULL OR t.guild_id = $2)),"
-    "     'answers', (SELECT count(*) FROM messages m JOIN threads t"
-    "        ON t.thread_id = m.thread_id"
-    "        WHERE m.from_bot AND NOT m.abstained"
-    "          AND (m.created_at AT TIME ZONE 'UTC')::date = days.day"
-    "          AND ($2::text IS NULL OR t.guild_id = $2)),"
-    "     'solved', (SELECT count(*) FROM threads t"
-    "        WHERE (t.solved_at AT TIME ZONE 'UTC')::date = days.day"
-    "          AND ($2::text IS NULL OR t.guild_id = $2)))"
-    "     ORDER BY days.day) FROM days)"
-    " )::text";
-
-/* $1 limit, $2 guild or NULL */
-static const char  ngx_rag_dash_threads_sql[] =
-    "SELECT json_build_object('threads', coalesce(json_agg(x"
-    "   ORDER BY x.created_at DESC, x.thread_id), '[]'))::text FROM ("
-    " SELECT t.thread_id, t.guild_id, t.title, t.collection, t.created_at,"
-    "   t.open, t.solved, t.solved_at, t.solved_votes, t.failed_votes,"
-    "   (SELECT count(*) FROM feedback f WHERE f.thread_id = t.thread_id"
-    "      AND f.vote = 'up') AS up,"
-    "   (SELECT count(*) FROM feedback f WHERE f.thread_id = t.thread_id"
-    "      AND f.vote = 'down') AS down,"
-    "   (SELECT left(m.content, 500) FROM messages m"
-    "      WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
-    "      ORDER BY m.first_message DESC, m.created_at LIMIT 1) AS question,"
-    "   (SELECT coalesce(json_agg(json_build_object("
-    "      'message_id', m.message_id, 'created_at', m.created_at,"
-    "      'abstained', m.abstained, 'delivered', m.processed,"
-    "      'content', left(m.content, 1500),"
-    "      'sources', coalesce(m.sources, '[]'::jsonb))"
-    "      ORDER BY m.created_at, m.message_id), '[]')"
-    "    FROM messages m WHERE m.thread_id = t.thread_id AND m.from_bot)"
-    "    AS answers, t.unreachable,"
-    "   (SELECT coalesce(json_agg(json_build_object('kind', f.kind,"
-    "      'failure', f.failure, 'error', f.error, 'failed_at', f.failed_at)"
-    "      ORDER BY f.failed_at DESC, f.ref), '[]')"
-    "    FROM delivery_failures f WHERE f.thread_id = t.thread_id)"
-    "    AS delivery_failures"
-    " FROM threads t WHERE ($2::text IS NULL OR t.guild_id = $2)"
-    " ORDER BY t.created_at DESC, t.thread_id LIMIT $1::int) x";
 
 
 /* The page: static, no external resources (CSP forbids them). Data is
@@ -541,92 +432,86 @@ static const char  ngx_rag_dash_login_tail[] =
 
 /* ---- thread side -------------------------------------------------------- */
 
-/* The gap report runs several statements (lib/rag_gaps.c), all reads: on
- * a lost connection it is run once more on a new one. */
-static void
-ngx_rag_dash_gaps(ngx_rag_task_t *t, ngx_rag_dash_req_t *q)
+typedef struct {
+    ngx_rag_dash_req_t  *q;
+    rag_buf             *body;
+    PGresult            *res;
+} ngx_rag_dash_call_t;
+
+
+/* The gap report (lib/rag_gaps.c): several statements, all reads. */
+static ngx_int_t
+ngx_rag_dash_gaps(PGconn *db, void *arg)
 {
-    char            err[512];
-    PGconn         *db;
-    ngx_uint_t      attempt;
-    rag_gaps_opts   go;
+    char                  err[512];
+    rag_gaps_opts         go;
+    ngx_rag_dash_call_t  *c = arg;
 
     ngx_memzero(&go, sizeof(go));
-    go.days = q->days;
-    go.guild = q->guild[0] ? q->guild : NULL;
+    go.days = c->q->days;
+    go.guild = c->q->guild[0] ? c->q->guild : NULL;
 
-    for (attempt = 0; attempt < 2; attempt++) {
-        db = ngx_rag_pg_conn(t);
-        if (db == NULL) {
-            break;
-        }
+    rag_buf_reset(c->body);
 
-        rag_buf_reset(&t->body);
+    return rag_gaps_report_json(db, &go, c->body, err, sizeof(err)) == 0
+           ? NGX_OK : NGX_ERROR;
+}
 
-        if (rag_gaps_report_json(db, &go, &t->body, err, sizeof(err)) == 0) {
-            t->db_error[0] = '\0';
-            t->db_down = 0;
-            t->status = NGX_HTTP_OK;
-            return;
-        }
 
-        if (PQstatus(db) == CONNECTION_OK) {
-            ngx_rag_pg_error(t, 0, err);
-            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                               "gap report failed");
-            return;
-        }
+/* The summary or the thread list: JSON built by Postgres, one round
+ * trip (lib/rag_store_stats.c). */
+static ngx_int_t
+ngx_rag_dash_stats(PGconn *db, void *arg)
+{
+    const char           *guild;
+    ngx_rag_dash_call_t  *c = arg;
 
-        ngx_rag_pg_error(t, 1, err);
-        ngx_rag_pg_discard();
-        t->db_reconnected = 1;
-    }
+    guild = c->q->guild[0] ? c->q->guild : NULL;
 
-    ngx_rag_task_db_down(t);
+    c->res = c->q->api == NGX_RAG_DASH_SUMMARY
+             ? rag_store_stats_summary(db, c->q->days, guild)
+             : rag_store_stats_threads(db, c->q->limit, guild);
+
+    return c->res ? NGX_OK : NGX_ERROR;
 }
 
 
 static void
 ngx_rag_dash_run(ngx_rag_task_t *t)
 {
-    char                 num[16];
-    const char          *p[2], *sql;
-    PGresult            *res;
-    ngx_rag_dash_req_t  *q = t->data;
+    ngx_rag_dash_call_t   c;
 
-    if (q->api == NGX_RAG_DASH_GAPS) {
-        ngx_rag_dash_gaps(t, q);
-        return;
-    }
-
-    if (q->api == NGX_RAG_DASH_SUMMARY) {
-        sql = ngx_rag_dash_summary_sql;
-        snprintf(num, sizeof(num), "%d", q->days);
-    } else {
-        sql = ngx_rag_dash_threads_sql;
-        snprintf(num, sizeof(num), "%d", q->limit);
-    }
-    p[0] = num;
-    p[1] = q->guild[0] ? q->guild : NULL;
+    c.q = t->data;
+    c.body = &t->body;
+    c.res = NULL;
 
     /* read-only */
-    res = ngx_rag_task_query(t, sql, 2, p, NGX_RAG_PG_IDEMPOTENT,
-                             "dashboard query failed");
-    if (res == NULL) {
+    if (ngx_rag_task_call(t, c.q->api == NGX_RAG_DASH_GAPS
+                             ? ngx_rag_dash_gaps : ngx_rag_dash_stats,
+                          &c, NGX_RAG_PG_IDEMPOTENT,
+                          c.q->api == NGX_RAG_DASH_GAPS
+                          ? "gap report failed" : "dashboard query failed")
+        != NGX_OK)
+    {
         return;
     }
 
-    if (PQntuples(res) != 1
-        || rag_buf_append(&t->body, PQgetvalue(res, 0, 0),
-                          (size_t) PQgetlength(res, 0, 0)) != 0)
+    if (c.q->api == NGX_RAG_DASH_GAPS) {
+        t->status = NGX_HTTP_OK;
+        return;
+    }
+
+    if (PQntuples(c.res) != 1
+        || rag_buf_append(&t->body, PQgetvalue(c.res, 0, 0),
+                          (size_t) PQgetlength(c.res, 0, 0)) != 0)
     {
-        PQclear(res);
+        PQclear(c.res);
         ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
                            "response too large");
         return;
     }
 
-    PQclear(res);
+    PQclear(c.res);
     t->status = NGX_HTTP_OK;
 }
 

@@ -6,20 +6,34 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_store_collections.h"
+
+
+#define NGX_RAG_HEALTH_INDEXES  100
+
+
+static ngx_int_t
+ngx_rag_health_read(PGconn *db, void *arg)
+{
+    PGresult  **res = arg;
+
+    *res = rag_store_collections_overview(db, NGX_RAG_HEALTH_INDEXES);
+
+    return *res ? NGX_OK : NGX_ERROR;
+}
+
 
 static void
 ngx_rag_health_run(ngx_rag_task_t *t)
 {
     int        i, n;
-    PGresult  *res;
     rag_buf   *b = &t->body;
+    PGresult  *res;
 
     /* read-only: safe to run again on a new connection */
-    res = ngx_rag_pg_exec(t, "SELECT coalesce(max(index_generation), 0),"
-                             " count(*) FROM collections",
-                          0, NULL, NGX_RAG_PG_IDEMPOTENT);
-
-    if (res == NULL) {
+    if (ngx_rag_pg_call(t, ngx_rag_health_read, &res, NGX_RAG_PG_IDEMPOTENT)
+        != NGX_OK)
+    {
         /* the reason goes to the error log, not to the public */
         t->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         t->retry_after = 5;
@@ -29,32 +43,26 @@ ngx_rag_health_run(ngx_rag_task_t *t)
         return;
     }
 
+    n = PQntuples(res);
+
     t->status = NGX_HTTP_OK;
     rag_buf_printf(b, "{\"status\":\"ok\",\"version\":\"" NGX_RAG_VERSION
                    "\",\"database\":\"ok\",\"index_generation\":%s,"
-                   "\"collections\":%s",
-                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-    PQclear(res);
+                   "\"collections\":%s,\"indexes\":{",
+                   n ? PQgetvalue(res, 0, 2) : "0",
+                   n ? PQgetvalue(res, 0, 3) : "0");
 
-    res = ngx_rag_pg_exec(t, "SELECT name, index_generation FROM collections"
-                             " ORDER BY name LIMIT 100",
-                          0, NULL, NGX_RAG_PG_IDEMPOTENT);
-    if (res != NULL) {
-        rag_buf_puts(b, ",\"indexes\":{");
-        n = PQntuples(res);
-        for (i = 0; i < n; i++) {
-            if (i) {
-                rag_buf_putc(b, ',');
-            }
-            rag_buf_json_str(b, PQgetvalue(res, i, 0),
-                             (size_t) PQgetlength(res, i, 0));
-            rag_buf_printf(b, ":%s", PQgetvalue(res, i, 1));
+    for (i = 0; i < n; i++) {
+        if (i) {
+            rag_buf_putc(b, ',');
         }
-        rag_buf_putc(b, '}');
-        PQclear(res);
+        rag_buf_json_str(b, PQgetvalue(res, i, 0),
+                         (size_t) PQgetlength(res, i, 0));
+        rag_buf_printf(b, ":%s", PQgetvalue(res, i, 1));
     }
 
-    rag_buf_putc(b, '}');
+    rag_buf_puts(b, "}}");
+    PQclear(res);
 }
 
 

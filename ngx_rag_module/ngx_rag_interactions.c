@@ -18,6 +18,7 @@
 #include "ngx_rag_index.h"
 
 #include "rag_search.h"
+#include "rag_store_interactions.h"
 
 #include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
@@ -306,40 +307,28 @@ ngx_rag_interactions_body(ngx_http_request_t *r)
 }
 
 
+static ngx_int_t
+ngx_rag_interactions_queue(PGconn *db, void *arg)
+{
+    ngx_rag_interaction_ctx_t  *ctx = arg;
+
+    return rag_store_interactions_queue(db, ctx->body) < 0 ? NGX_ERROR
+                                                           : NGX_OK;
+}
+
+
 static void
 ngx_rag_interactions_run(ngx_rag_task_t *t)
 {
-    PGresult                   *res;
-    const char                 *params[1];
     ngx_rag_interaction_ctx_t  *ctx = t->data;
 
     t->status = NGX_HTTP_OK;
-    params[0] = ctx->body;
 
     /* idempotent: a second insert of the same interaction does nothing */
-    res = ngx_rag_pg_exec(t,
-        "WITH i AS (SELECT $1::jsonb AS j)"
-        " INSERT INTO interactions (interaction_id, application_id,"
-        "  token, guild_id, channel_id, user_id, member_roles, command,"
-        "  options)"
-        " SELECT j->>'id', j->>'application_id', j->>'token',"
-        "  j->>'guild_id', j->>'channel_id',"
-        "  coalesce(j->'member'->'user'->>'id', j->'user'->>'id'),"
-        "  coalesce(ARRAY(SELECT jsonb_array_elements_text("
-        "   CASE WHEN jsonb_typeof(j->'member'->'roles') = 'array'"
-        "   THEN j->'member'->'roles' ELSE '[]' END)), '{}'),"
-        "  coalesce(j->'data'->>'name', j->'data'->>'custom_id',"
-        "           'component'),"
-        "  coalesce(j->'data', '{}')"
-        " FROM i"
-        " WHERE j->>'id' IS NOT NULL AND j->>'token' IS NOT NULL"
-        "   AND j->>'application_id' IS NOT NULL"
-        " ON CONFLICT (interaction_id) DO NOTHING"
-        " RETURNING id",
-        1, params, NGX_RAG_PG_IDEMPOTENT);
-
-    if (res != NULL) {
-        PQclear(res);
+    if (ngx_rag_pg_call(t, ngx_rag_interactions_queue, ctx,
+                        NGX_RAG_PG_IDEMPOTENT)
+        == NGX_OK)
+    {
         rag_buf_printf(&t->body, "{\"type\":%u%s}",
                        (unsigned) ctx->defer_type,
                        ctx->ephemeral ? ",\"data\":{\"flags\":64}" : "");

@@ -6,6 +6,8 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_collection.h"
+
 static void *ngx_rag_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rag_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_rag_create_loc_conf(ngx_conf_t *cf);
@@ -15,6 +17,7 @@ static char *ngx_rag_set_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rag_set_discord_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_rag_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_rag_commands[] = {
@@ -164,13 +167,20 @@ ngx_module_t  ngx_rag_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_rag_init_process,                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_rag_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_rag_log_init_process(cycle);
+}
 
 
 static void *
@@ -251,7 +261,7 @@ ngx_rag_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->dashboard_token, prev->dashboard_token,
                              "");
     ngx_conf_merge_str_value(conf->index_dir, prev->index_dir,
-                             "/var/lib/ngx_rag/index");
+                             RAG_INDEX_DIR_DEFAULT);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_value(conf->upload_create, prev->upload_create, 0);
     ngx_conf_merge_sec_value(conf->dashboard_session,

@@ -87,6 +87,12 @@ struct ngx_rag_task_s {
                                                error */
     unsigned              db_reconnected:1; /* a lost connection replaced */
 
+    /* lib/'s log lines while run() ran (ngx_rag_log.c): written on the
+     * request's log by the event loop */
+    char                  lib_log[1024];
+    size_t                lib_log_len;
+    ngx_uint_t            lib_log_dropped;
+
     /* set by the thread when run() returned; read on the event loop only
      * after the pool's completion event, which orders the two */
     ngx_uint_t            complete;
@@ -116,30 +122,43 @@ void ngx_rag_task_db_down(ngx_rag_task_t *t);
  * timeout) is replaced before use. NULL when the database cannot be
  * reached, with t->db_error and t->db_down set.
  *
- * ngx_rag_pg_exec: runs one parameterised statement. If the connection
- * is lost, it reconnects and runs the statement once more when that is
- * safe: libpq could not send it, or flags has NGX_RAG_PG_IDEMPOTENT
- * (running it twice has the effect of running it once). Returns a
- * TUPLES_OK / COMMAND_OK result (caller PQclears), or NULL with
- * t->db_error set, and t->db_down when the database is unreachable
- * rather than refusing the statement.
+ * ngx_rag_pg_call: runs call(db, arg) — a few calls into lib/'s stores
+ * (rag_store_*.h), which return NGX_OK or NGX_ERROR — on that
+ * connection. If the connection is lost meanwhile, it reconnects and
+ * runs the call once more when flags has NGX_RAG_PG_IDEMPOTENT (running
+ * it twice has the effect of running it once; a call that opened a
+ * transaction and failed is rolled back first). NGX_ERROR leaves
+ * t->db_error set (the server's message and SQLSTATE), and t->db_down
+ * when the database is unreachable rather than refusing a statement.
  *
- * ngx_rag_task_query: the same, and on failure fills t with 503
+ * ngx_rag_task_call: the same, and on failure fills t with 503
  * "database unavailable" (+ Retry-After) or 500 fail_msg.
  */
 #define NGX_RAG_PG_IDEMPOTENT  0x01
 
+typedef ngx_int_t (*ngx_rag_pg_call_pt)(PGconn *db, void *arg);
+
 PGconn *ngx_rag_pg_conn(ngx_rag_task_t *t);
-PGresult *ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
-    const char *const *params, ngx_uint_t flags);
-PGresult *ngx_rag_task_query(ngx_rag_task_t *t, const char *sql,
-    int nparams, const char *const *params, ngx_uint_t flags,
-    const char *fail_msg);
+ngx_int_t ngx_rag_pg_call(ngx_rag_task_t *t, ngx_rag_pg_call_pt call,
+    void *arg, ngx_uint_t flags);
+ngx_int_t ngx_rag_task_call(ngx_rag_task_t *t, ngx_rag_pg_call_pt call,
+    void *arg, ngx_uint_t flags, const char *fail_msg);
 /* Drops this thread's connection (the next call reconnects). */
 void ngx_rag_pg_discard(void);
 /* Records msg as t->db_error (one line), down: the database is
  * unreachable. */
 void ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg);
+
+/*
+ * ngx_rag_log.c — lib/'s rag_log() lines into nginx's error log.
+ * init_process installs the sink (and forbids lib/ to sleep); a pool
+ * thread brackets a task's run() with begin/end so its lines are kept in
+ * the task, and the event loop writes them with flush.
+ */
+ngx_int_t ngx_rag_log_init_process(ngx_cycle_t *cycle);
+void ngx_rag_log_task_begin(ngx_rag_task_t *t);
+void ngx_rag_log_task_end(void);
+void ngx_rag_log_task_flush(ngx_rag_task_t *t, ngx_log_t *log);
 
 /* ngx_rag_util.c — event loop side. */
 ngx_int_t ngx_rag_send(ngx_http_request_t *r, ngx_uint_t status,

@@ -4,16 +4,22 @@
  * loop never touches libpq. Thread-local storage is the state here, not
  * a module global: each thread owns its connection.
  *
+ * The SQL itself lives in lib/'s stores (rag_store_*.h, on rag_db.h),
+ * the same code the daemons run; ngx_rag_pg_call runs one store call on
+ * this thread's connection.
+ *
  * A kept connection goes stale when the server closes it while it sits
  * idle (a restart, pg_terminate_backend, an idle timeout). The server
  * says so first (a FATAL message, then end of file), so before each use
  * a zero-timeout poll() looks for pending input and reads it: a stale
  * connection is replaced before any statement is sent on it. A
- * connection lost while a statement runs is replaced too, and the
- * statement run once more only if that is safe (see ngx_rag_pg_exec).
+ * connection lost while a call runs is replaced too, and the call run
+ * once more only if that is safe (see ngx_rag_pg_call).
  *
- * Errors never reach the client: the text goes to t->db_error, which the
- * event loop logs on the request's log (ngx_rag_task.c).
+ * Errors never reach the client: rag_db records them instead of logging
+ * (rag_db_log_errors(0) on these threads), the text goes to
+ * t->db_error, which the event loop logs on the request's log
+ * (ngx_rag_task.c).
  *
  * There is deliberately no thread-exit destructor: pool threads only end
  * when the worker process exits, and nginx unloads this module (dlclose)
@@ -23,6 +29,8 @@
  */
 
 #include "ngx_rag_module.h"
+
+#include "rag_db.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -132,29 +140,6 @@ ngx_rag_pg_error(ngx_rag_task_t *t, ngx_uint_t down, const char *msg)
 }
 
 
-/* Notes why a statement failed: the server's message and SQLSTATE when
- * it answered, libpq's text when the connection failed. */
-static void
-ngx_rag_pg_failed(ngx_rag_task_t *t, ngx_uint_t down, PGconn *db,
-    const PGresult *res)
-{
-    char         buf[sizeof(t->db_error)];
-    const char  *msg, *state;
-
-    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-    if (msg == NULL) {
-        ngx_rag_pg_error(t, down, PQerrorMessage(db));
-        return;
-    }
-
-    snprintf(buf, sizeof(buf), "%s (SQLSTATE %s)", msg,
-             state ? state : "unknown");
-    ngx_rag_pg_error(t, down, buf);
-}
-
-
 PGconn *
 ngx_rag_pg_conn(ngx_rag_task_t *t)
 {
@@ -202,6 +187,9 @@ ngx_rag_pg_conn(ngx_rag_task_t *t)
     ngx_rag_pg_tls_closing = 0;
     PQsetNoticeReceiver(db, ngx_rag_pg_notice, &ngx_rag_pg_tls_closing);
 
+    /* failures are the request's: reported through t->db_error */
+    rag_db_log_errors(0);
+
     ngx_rag_pg_tls_conn = db;
     snprintf(ngx_rag_pg_tls_info, sizeof(ngx_rag_pg_tls_info), "%s",
              t->conninfo);
@@ -210,92 +198,62 @@ ngx_rag_pg_conn(ngx_rag_task_t *t)
 }
 
 
-/* 1 when res is the server ending the session (terminated, shutting
- * down): the connection is gone even if libpq has not seen EOF yet. */
-static int
-ngx_rag_pg_fatal(const PGresult *res)
+ngx_int_t
+ngx_rag_pg_call(ngx_rag_task_t *t, ngx_rag_pg_call_pt call, void *arg,
+    ngx_uint_t flags)
 {
-    const char  *sev;
-
-    sev = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)
-              : NULL;
-
-    return sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
-}
-
-
-/* The statement's result: the first error, else the last result. */
-static PGresult *
-ngx_rag_pg_result(PGconn *db)
-{
-    PGresult        *res, *keep;
-    ExecStatusType   st;
-
-    keep = NULL;
-
-    while ((res = PQgetResult(db)) != NULL) {
-        st = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
-
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            PQclear(keep);
-            keep = res;
-
-        } else {
-            PQclear(res);
-        }
-    }
-
-    return keep;
-}
-
-
-PGresult *
-ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
-    const char *const *params, ngx_uint_t flags)
-{
-    int              sent;
-    PGconn          *db;
-    PGresult        *res;
-    ngx_uint_t       attempt;
-    ExecStatusType   st;
+    char                 buf[sizeof(t->db_error)];
+    PGconn              *db;
+    ngx_uint_t           attempt;
+    const rag_db_error  *e;
 
     for (attempt = 0; /* void */; attempt++) {
 
         db = ngx_rag_pg_conn(t);
         if (db == NULL) {
-            return NULL;
+            return NGX_ERROR;
         }
 
-        sent = PQsendQueryParams(db, sql, nparams, NULL, params, NULL, NULL,
-                                 0);
-        res = sent ? ngx_rag_pg_result(db) : NULL;
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        if (call(db, arg) == NGX_OK) {
             /* a lost connection before does not make this an error */
             t->db_error[0] = '\0';
             t->db_down = 0;
-            return res;
+            return NGX_OK;
         }
 
-        if (PQstatus(db) == CONNECTION_OK && !ngx_rag_pg_fatal(res)) {
+        /* a call that ended inside a transaction did not finish it */
+        if (PQtransactionStatus(db) != PQTRANS_IDLE) {
+            rag_db_rollback(db);
+        }
+
+        e = rag_db_last_error();
+
+        if (e->sqlstate[0]) {
+            snprintf(buf, sizeof(buf), "%s (SQLSTATE %s)", e->message,
+                     e->sqlstate);
+
+        } else {
+            snprintf(buf, sizeof(buf), "%s",
+                     e->message[0] ? e->message : "statement failed");
+        }
+
+        if (!e->conn_lost && PQstatus(db) == CONNECTION_OK
+            && !ngx_rag_pg_tls_closing)
+        {
             /* the server refused the statement */
-            ngx_rag_pg_failed(t, 0, db, res);
-            PQclear(res);
-            return NULL;
+            ngx_rag_pg_error(t, 0, buf);
+            return NGX_ERROR;
         }
 
-        ngx_rag_pg_failed(t, 1, db, res);
-        PQclear(res);
+        ngx_rag_pg_error(t, 1, buf);
         ngx_rag_pg_discard();
 
         /*
-         * Run it again on a new connection only if it cannot have run
-         * twice in effect: it never left this process (libpq could not
-         * send it), or the caller says running it twice is harmless.
+         * Run it again on a new connection only if running it twice has
+         * the effect of running it once: the caller says so.
          */
-        if (attempt > 0 || (sent && !(flags & NGX_RAG_PG_IDEMPOTENT))) {
-            return NULL;
+        if (attempt > 0 || !(flags & NGX_RAG_PG_IDEMPOTENT)) {
+            return NGX_ERROR;
         }
 
         t->db_reconnected = 1;
@@ -303,22 +261,20 @@ ngx_rag_pg_exec(ngx_rag_task_t *t, const char *sql, int nparams,
 }
 
 
-PGresult *
-ngx_rag_task_query(ngx_rag_task_t *t, const char *sql, int nparams,
-    const char *const *params, ngx_uint_t flags, const char *fail_msg)
+ngx_int_t
+ngx_rag_task_call(ngx_rag_task_t *t, ngx_rag_pg_call_pt call, void *arg,
+    ngx_uint_t flags, const char *fail_msg)
 {
-    PGresult  *res;
-
-    res = ngx_rag_pg_exec(t, sql, nparams, params, flags);
-
-    if (res == NULL) {
-        if (t->db_down) {
-            ngx_rag_task_db_down(t);
-
-        } else {
-            ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, fail_msg);
-        }
+    if (ngx_rag_pg_call(t, call, arg, flags) == NGX_OK) {
+        return NGX_OK;
     }
 
-    return res;
+    if (t->db_down) {
+        ngx_rag_task_db_down(t);
+
+    } else {
+        ngx_rag_task_error(t, NGX_HTTP_INTERNAL_SERVER_ERROR, fail_msg);
+    }
+
+    return NGX_ERROR;
 }

@@ -7,6 +7,8 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_store_stats.h"
+
 #include <string.h>
 
 
@@ -42,6 +44,17 @@ ngx_rag_metrics_handler(ngx_http_request_t *r)
 }
 
 
+static ngx_int_t
+ngx_rag_scrape_read(PGconn *db, void *arg)
+{
+    PGresult  **res = arg;
+
+    *res = rag_store_stats_gauges(db);
+
+    return *res ? NGX_OK : NGX_ERROR;
+}
+
+
 static void
 ngx_rag_scrape_run(ngx_rag_task_t *t)
 {
@@ -49,19 +62,10 @@ ngx_rag_scrape_run(ngx_rag_task_t *t)
     PGresult  *res;
     rag_buf   *b = &t->body;
 
-    res = ngx_rag_pg_exec(t,
-        "SELECT 'jobs', state, count(*) FROM jobs"
-        " WHERE state <> 'done' GROUP BY state"
-        " UNION ALL SELECT 'outbox', 'pending', count(*) FROM messages"
-        " WHERE from_bot AND NOT processed"
-        " UNION ALL SELECT 'failed', failure, count(*)"
-        " FROM delivery_failures GROUP BY failure"
-        " UNION ALL SELECT 'index', name, index_generation"
-        " FROM collections", 0, NULL, NGX_RAG_PG_IDEMPOTENT);
+    db_up = ngx_rag_pg_call(t, ngx_rag_scrape_read, &res,
+                            NGX_RAG_PG_IDEMPOTENT) == NGX_OK;
 
-    db_up = (res != NULL);
-
-    if (res != NULL) {
+    if (db_up) {
         n = PQntuples(res);
 
         rag_buf_puts(b, "# TYPE rag_queue_jobs gauge\n");

@@ -140,7 +140,9 @@ ngx_rag_task_thread(void *data, ngx_log_t *log)
 {
     ngx_rag_thread_ctx_t *ctx = data;
 
+    ngx_rag_log_task_begin(ctx->task);
     ctx->task->run(ctx->task);
+    ngx_rag_log_task_end();
     ctx->task->complete = 1;
 }
 
@@ -148,6 +150,7 @@ ngx_rag_task_thread(void *data, ngx_log_t *log)
 static void
 ngx_rag_task_event(ngx_event_t *ev)
 {
+    ngx_rag_task_t      *t;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -155,6 +158,12 @@ ngx_rag_task_event(ngx_event_t *ev)
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
+
+    /* what lib/ logged in the thread, even if the client left */
+    t = ngx_http_get_module_ctx(r, ngx_rag_module);
+    if (t != NULL && t->lib_log_len + t->lib_log_dropped) {
+        ngx_rag_log_task_flush(t, c->log);
+    }
 
     r->main->blocked--;
     r->aio = 0;

@@ -14,12 +14,18 @@
 
 #include "ngx_rag_module.h"
 
+#include "rag_collection.h"
+#include "rag_db.h"
+#include "rag_store_collections.h"
+#include "rag_store_documents.h"
+#include "rag_store_jobs.h"
+
 #include <yajl/yajl_tree.h>
 
 
 #define NGX_RAG_UPLOAD_MAX_DOCS   1000
 #define NGX_RAG_UPLOAD_MAX_URL    2048
-#define NGX_RAG_UPLOAD_DUPS_LISTED "20"   /* repeated URLs named back */
+#define NGX_RAG_UPLOAD_DUPS_LISTED 20     /* repeated URLs named back */
 
 
 typedef struct {
@@ -70,24 +76,6 @@ ngx_rag_upload_fail(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_rag_metrics_observe(r, NGX_RAG_EP_UPLOAD, status);
     ngx_http_finalize_request(r, ngx_rag_send_error(r, status, msg));
-}
-
-
-static ngx_int_t
-ngx_rag_valid_collection(const char *s)
-{
-    size_t  n;
-
-    for (n = 0; s[n]; n++) {
-        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
-              || (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_'
-              || s[n] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return n >= 1 && n <= 64;
 }
 
 
@@ -181,7 +169,7 @@ ngx_rag_upload_body(ngx_http_request_t *r)
     doc = yajl_tree_get(root, p_doc, yajl_t_object);
     bad = NULL;
 
-    if (coll == NULL || !ngx_rag_valid_collection(coll->u.string)) {
+    if (coll == NULL || !rag_collection_name_ok(coll->u.string)) {
         bad = "collection must match [A-Za-z0-9._-]{1,64}";
 
     } else if (docs) {
@@ -239,79 +227,96 @@ ngx_rag_upload_body(ngx_http_request_t *r)
 }
 
 
+/* What the thread's transaction found and did. */
+typedef struct {
+    ngx_rag_upload_ctx_t  *ctx;
+    int                    found;      /* the collection exists (now) */
+    PGresult              *docs;       /* rag_store_documents_upload */
+    char                   job_id[32];
+} ngx_rag_upload_call_t;
+
+
+/*
+ * One transaction: the collection (created only when the location allows
+ * it; otherwise nothing is stored or queued), the upserted documents
+ * (unchanged ones untouched) and the ingest job, whose dedupe key is the
+ * batch's hash, so a retried upload makes no second job. Running it
+ * twice stores the same: safe to retry on a new connection.
+ */
+static ngx_int_t
+ngx_rag_upload_store(PGconn *db, void *arg)
+{
+    char                    coll_id[32], payload[160], key[160];
+    int                     rc;
+    ngx_rag_upload_call_t  *c = arg;
+    ngx_rag_upload_ctx_t   *ctx = c->ctx;
+
+    PQclear(c->docs);
+    c->docs = NULL;
+    c->found = 0;
+
+    if (rag_db_begin(db) != 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ctx->create
+         ? (rag_store_collections_upsert(db, ctx->collection, NULL, NULL,
+                                         coll_id, sizeof(coll_id)) == 0
+            ? 1 : -1)
+         : rag_store_collections_id(db, ctx->collection, coll_id,
+                                    sizeof(coll_id));
+    if (rc <= 0) {
+        rag_db_rollback(db);
+        return rc == 0 ? NGX_OK : NGX_ERROR;
+    }
+
+    c->found = 1;
+
+    c->docs = rag_store_documents_upload(db, coll_id, ctx->body,
+                                         NGX_RAG_UPLOAD_DUPS_LISTED);
+    if (c->docs == NULL || PQntuples(c->docs) != 1) {
+        return NGX_ERROR;
+    }
+
+    /* the name is [A-Za-z0-9._-]: nothing to escape */
+    snprintf(payload, sizeof(payload),
+             "{\"collection\":\"%s\",\"source\":{\"type\":\"rechunk\"}}",
+             ctx->collection);
+    snprintf(key, sizeof(key), "ingest:rechunk:%s:%s", ctx->collection,
+             PQgetvalue(c->docs, 0, 4));
+
+    if (rag_store_jobs_enqueue(db, "ingest", payload, key, 80, c->job_id,
+                               sizeof(c->job_id)) != 0
+        || rag_db_commit(db) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_rag_upload_run(ngx_rag_task_t *t)
 {
-    char                  msg[192];
-    PGresult             *res;
-    const char           *params[3];
-    ngx_rag_upload_ctx_t *ctx = t->data;
+    char                    msg[192];
+    PGresult               *res;
+    ngx_rag_upload_call_t   c;
+    ngx_rag_upload_ctx_t   *ctx = t->data;
 
-    params[0] = ctx->collection;
-    params[1] = ctx->body;
-    params[2] = ctx->create ? "t" : "f";
+    c.ctx = ctx;
+    c.docs = NULL;
 
-    /*
-     * One statement, one transaction: the collection (created only when
-     * the location allows it; otherwise no row comes back and nothing is
-     * stored or queued), the upserted documents (unchanged ones
-     * untouched) and the job. The dedupe key
-     * is the batch's hash, so a retried upload makes no second job. A
-     * URL given twice is stored once, from its last occurrence (as if
-     * the documents were uploaded one after another); the response
-     * counts the superseded ones and lists the repeated URLs.
-     */
-    res = ngx_rag_task_query(t,
-        "WITH b AS (SELECT $2::jsonb AS j),"
-        " n AS (INSERT INTO collections (name) SELECT $1 WHERE $3::bool"
-        "       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-        "       RETURNING id),"
-        " c AS (SELECT id FROM n UNION ALL"
-        "       SELECT id FROM collections WHERE name = $1 AND NOT $3::bool),"
-        " d AS (SELECT x->>'url' AS url, coalesce(x->>'title', '') AS title,"
-        "         x->>'body' AS body,"
-        "         coalesce(ARRAY(SELECT jsonb_array_elements_text("
-        "           CASE jsonb_typeof(x->'tags') WHEN 'array' THEN x->'tags'"
-        "           ELSE '[]' END)), '{}')"
-        "         || CASE WHEN x->>'source' IS NOT NULL"
-        "            THEN ARRAY[x->>'source'] ELSE '{}' END AS tags, n"
-        "       FROM b, jsonb_array_elements(coalesce(j->'documents',"
-        "            jsonb_build_array(j->'document')))"
-        "            WITH ORDINALITY AS a(x, n)),"
-        " u AS (INSERT INTO documents (collection_id, url, title, body,"
-        "         source, tags, content_hash, fetched_at)"
-        "       SELECT DISTINCT ON (d.url) c.id, d.url, d.title, d.body,"
-        "         'upload', d.tags,"
-        "         encode(sha256(convert_to(d.body, 'UTF8')), 'hex'), now()"
-        "       FROM c, d ORDER BY d.url, d.n DESC"
-        "       ON CONFLICT (collection_id, url) DO UPDATE SET"
-        "         title = EXCLUDED.title, body = EXCLUDED.body,"
-        "         tags = EXCLUDED.tags, content_hash = EXCLUDED.content_hash,"
-        "         fetched_at = now()"
-        "       WHERE documents.content_hash <> EXCLUDED.content_hash"
-        "          OR documents.title <> EXCLUDED.title"
-        "          OR documents.tags <> EXCLUDED.tags"
-        "       RETURNING 1)"
-        " SELECT rag_enqueue('ingest',"
-        "   jsonb_build_object('collection', $1::text,"
-        "                      'source', jsonb_build_object('type', 'rechunk')),"
-        "   'ingest:rechunk:' || $1 || ':' || md5($2::text), 80),"
-        "   (SELECT count(*) FROM d), (SELECT count(*) FROM u),"
-        "   (SELECT count(*) - count(DISTINCT url) FROM d),"
-        "   (SELECT coalesce(json_agg(url ORDER BY url), '[]') FROM"
-        "     (SELECT url FROM d GROUP BY url HAVING count(*) > 1"
-        "      ORDER BY url LIMIT " NGX_RAG_UPLOAD_DUPS_LISTED ") z)"
-        " FROM c",
-        3, params, NGX_RAG_PG_IDEMPOTENT,
-        "storing documents failed");
-
-    if (res == NULL) {
+    if (ngx_rag_task_call(t, ngx_rag_upload_store, &c, NGX_RAG_PG_IDEMPOTENT,
+                          "storing documents failed")
+        != NGX_OK)
+    {
+        PQclear(c.docs);
         return;
     }
 
-    if (PQntuples(res) == 0) {
+    if (!c.found) {
         /* no such collection, and this location may not create one */
-        PQclear(res);
         snprintf(msg, sizeof(msg), "unknown collection \"%s\" (create it "
                  "with rag-admin collection-add, or set "
                  "rag_upload_create_collections on)", ctx->collection);
@@ -319,15 +324,17 @@ ngx_rag_upload_run(ngx_rag_task_t *t)
         return;
     }
 
+    res = c.docs;
+
     t->status = NGX_HTTP_ACCEPTED;
     rag_buf_puts(&t->body, "{\"job_id\":");
-    rag_buf_puts(&t->body, PQgetvalue(res, 0, 0));
+    rag_buf_puts(&t->body, c.job_id);
     rag_buf_puts(&t->body, ",\"collection\":");
     rag_buf_json_str(&t->body, ctx->collection, strlen(ctx->collection));
     rag_buf_printf(&t->body, ",\"documents\":%s,\"changed\":%s,"
                    "\"duplicates\":%s,\"duplicate_urls\":%s}",
-                   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                   PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
+                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                   PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
 
     PQclear(res);
 }

@@ -13,6 +13,7 @@
 #include "ngx_rag_module.h"
 
 #include "rag_event.h"
+#include "rag_store_jobs.h"
 
 
 typedef struct {
@@ -133,41 +134,49 @@ ngx_rag_webhook_body(ngx_http_request_t *r)
 }
 
 
+typedef struct {
+    ngx_rag_webhook_ctx_t  *ctx;
+    int                     enqueued;
+    char                    job_id[32];
+} ngx_rag_webhook_call_t;
+
+
+static ngx_int_t
+ngx_rag_webhook_enqueue(PGconn *db, void *arg)
+{
+    ngx_rag_webhook_call_t  *c = arg;
+
+    /* the same predicate and key as the messages trigger (sql/) */
+    c->enqueued = rag_store_jobs_enqueue_answer(db, c->ctx->thread_id,
+                                                c->ctx->message_id,
+                                                c->ctx->event_id, c->job_id,
+                                                sizeof(c->job_id));
+
+    return c->enqueued < 0 ? NGX_ERROR : NGX_OK;
+}
+
+
 static void
 ngx_rag_webhook_run(ngx_rag_task_t *t)
 {
-    PGresult               *res;
-    const char             *params[3];
-    ngx_rag_webhook_ctx_t  *ctx = t->data;
+    ngx_rag_webhook_call_t  c;
 
-    params[0] = ctx->thread_id;
-    params[1] = ctx->message_id;
-    params[2] = ctx->event_id;
+    c.ctx = t->data;
 
-    /* the same predicate and key as the messages trigger (sql/) */
-    res = ngx_rag_task_query(t,
-        "SELECT rag_enqueue('answer',"
-        " jsonb_build_object('thread_id', $1::text, 'message_id', $2::text,"
-        "                    'event_id', $3::text),"
-        " rag_answer_dedupe_key($1, $2), 50)"
-        " FROM messages m WHERE m.thread_id = $1 AND m.message_id = $2"
-        " AND rag_message_wants_answer(m)",
-        3, params, NGX_RAG_PG_IDEMPOTENT,
-        "enqueue failed");
-
-    if (res == NULL) {
+    if (ngx_rag_task_call(t, ngx_rag_webhook_enqueue, &c,
+                          NGX_RAG_PG_IDEMPOTENT, "enqueue failed")
+        != NGX_OK)
+    {
         return;
     }
 
     t->status = NGX_HTTP_OK;
 
-    if (PQntuples(res) == 0) {
+    if (!c.enqueued) {
         rag_buf_puts(&t->body, "{\"enqueued\":false,\"reason\":"
                      "\"message not found or needs no answer\"}");
     } else {
         rag_buf_printf(&t->body, "{\"enqueued\":true,\"job_id\":%s}",
-                       PQgetvalue(res, 0, 0));
+                       c.job_id);
     }
-
-    PQclear(res);
 }

@@ -118,6 +118,10 @@ like($r->{content}, qr/"documents":100/, '100 documents');
 # Validation
 for my $case (
     [ '{"collection":"bad name!","documents":[{"url":"https://x/a","body":"b"}]}', 'collection name' ],
+    # names the worker refuses (lib/rag_collection.h) are refused here too,
+    # not accepted and left to die in the ingest job
+    [ '{"collection":"a..b","documents":[{"url":"https://x/a","body":"b"}]}', 'collection name with ..' ],
+    [ '{"collection":".","documents":[{"url":"https://x/a","body":"b"}]}', 'collection name .' ],
     [ '{"collection":"c","documents":[]}', 'empty batch' ],
     [ '{"collection":"c","documents":[{"url":"ftp://x/a","body":"b"}]}', 'non-http url' ],
     [ '{"collection":"c","documents":[{"url":"https://x/a","body":""}]}', 'empty body' ],
@@ -134,6 +138,6 @@ is(up('{"collection":"c","documents":[{"url":"https://x/a","body":"' . ('b' x 30
     413, 'oversized: 413');
 is(up($batch, 'Content-Type' => 'application/x-www-form-urlencoded')->{status}, 415,
     'form post: 415');
-is(RagTest::psql($pg, "SELECT count(*) FROM collections WHERE name = 'c'"), '0',
-    'rejected uploads stored nothing');
+is(RagTest::psql($pg, "SELECT count(*) FROM collections WHERE name IN"
+    . " ('c', 'a..b', '.')"), '0', 'rejected uploads stored nothing');
 done_testing();

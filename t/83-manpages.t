@@ -6,7 +6,7 @@
 #   - `PROG --help` prints the usage on stdout and exits 0; every option
 #     and rag-admin command that usage names, and every option the
 #     argument parsing accepts (strcmp/getopt literals and getopt_long
-#     tables of the main file, and of worker/admin_*.c for rag-admin), is
+#     tables of the main file, and of worker/admin/admin_*.c for rag-admin), is
 #     described under a .TP tag (OPTIONS, SOURCES, COMMANDS);
 #   - the exit status of bad usage is one the EXIT STATUS section lists;
 #   - every signal the program handles is in its SIGNALS section;
@@ -70,14 +70,16 @@ sub tp_tags {
     return map { $l[$_ + 1] // '' } grep { $l[$_] =~ /^\.TP\b/ } 0 .. $#l;
 }
 
-# Configuration keys read in files: rag_conf_get/int/double/bool(c, "key"
-# and ft_train.c's KEY(field, "key", ...).
+# Configuration keys read in files: rag_conf_get/int/double/bool(c, "key",
+# the config tables' accessors rag_conf_str/long/num/on(c, &section, "key"
+# and the tables' entries {"key", RAG_CONF_...} (rag_conf.h).
 sub conf_keys {
     my %k;
     for my $f (@_) {
         my $s = RagTest::slurp($f);
         $k{$1} = 1 while $s =~ /rag_conf_(?:get|int|double|bool)\(\s*[^,()]+,\s*"([a-z0-9_]+)"/g;
-        $k{$1} = 1 while $s =~ /\bKEY\(\s*\w+,\s*"([a-z0-9_]+)"/g;
+        $k{$1} = 1 while $s =~ /rag_conf_(?:str|long|num|on)\(\s*[^,()]+,\s*[^,()]+,\s*"([a-z0-9_]+)"/g;
+        $k{$1} = 1 while $s =~ /\{\s*"([a-z0-9_]+)",\s*RAG_CONF_[A-Z]+\b/g;
     }
     return \%k;
 }
@@ -100,7 +102,8 @@ sub src_options {
 
 # --- programs and their files ------------------------------------------
 my %progs;    # name -> main source
-for my $m (glob('worker/*_main.c'), glob('bot/*_main.c')) {
+for my $m (glob('worker/*_main.c'), glob('worker/*/*_main.c'),
+    glob('bot/*_main.c')) {
     (my $n = basename($m, '.c')) =~ s/_main$//;
     $n =~ tr/_/-/;
     $progs{$n} = $m;
@@ -112,11 +115,12 @@ cmp_ok(scalar keys %progs, '>=', 6, 'programs found: ' . join ' ', sort keys %pr
 # ngx-rag.conf(5)).
 my %own = (
     'rag-worker'  => [qw(worker/jobs.c worker/queue_runner.c worker/answer.c
-                         worker/llm.c worker/ingest.c lib/rag_index_write.c)],
+                         worker/llm.c worker/ingest/ingest.c
+                         lib/rag_index_write.c)],
     'rag-bot'     => [glob('bot/*.c')],
-    'rag-admin'   => [glob('worker/admin_*.c'), 'lib/rag_paths.c'],
+    'rag-admin'   => [glob('worker/admin/admin_*.c'), 'lib/rag_paths.c'],
     'rag-reindex' => [qw(worker/ft_train.c lib/rag_index_write.c)],
-    'rag-ingest'  => [qw(worker/ingest.c lib/rag_index_write.c)],
+    'rag-ingest'  => [qw(worker/ingest/ingest.c lib/rag_index_write.c)],
     'rag-ask'     => [qw(worker/llm.c)],
 );
 
@@ -165,7 +169,7 @@ for my $prog (sort keys %progs) {
 
     my %opts = map { $_ => 'usage' } $usage =~ /(?<![\w-])(--?[a-zA-Z][\w-]*)/g;
     my $so = src_options($progs{$prog},
-        $prog eq 'rag-admin' ? glob('worker/admin_*.c') : ());
+        $prog eq 'rag-admin' ? glob('worker/admin/admin_*.c') : ());
     $opts{$_} //= 'source' for keys %$so;
     for my $o (sort keys %opts) {
         ok(has_word($tags, $o), "$prog: $o ($opts{$o}) described in $page");
@@ -219,7 +223,8 @@ for my $prog (sort keys %progs) {
     my $conf = 'man/ngx-rag.conf.5';
     ok(-f $conf, "$conf exists") or last;
     my $src = RagTest::slurp($conf);
-    my $all = conf_keys(glob('worker/*.c'), glob('bot/*.c'), glob('lib/*.c'));
+    my $all = conf_keys(glob('worker/*.c'), glob('worker/*/*.c'),
+        glob('bot/*.c'), glob('lib/*.c'));
     cmp_ok(scalar keys %$all, '>', 60, 'keys read by the programs');
     my @tags = grep { /^\.BR?\s/ } tp_tags($src);
     my %doc;

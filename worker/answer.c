@@ -1,12 +1,18 @@
 #include "answer.h"
 
 #include "community.h"
+#include "conf_tables.h"
 #include "queue_runner.h"
 #include "rag_db.h"
 #include "rag_json.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
 #include "rag_search.h"
+#include "rag_store_collections.h"
+#include "rag_store_gaps.h"
+#include "rag_store_guild_config.h"
+#include "rag_store_jobs.h"
+#include "rag_store_messages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,34 +27,28 @@
 void
 rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
 {
+    const rag_conf_section *s = &rag_conf_answer;
     rag_answer_conf *ac = &env->ac;
-    long k = rag_conf_int(conf, "answer_top_k", 5);
 
-    if (k < 1)
-        k = 1;
-    if (k > RAG_ANSWER_MAX_K)
-        k = RAG_ANSWER_MAX_K;
-    ac->top_k = (size_t) k;
-    ac->min_score = rag_conf_double(conf, "answer_min_score", 1.0);
-    ac->min_cosine = rag_conf_double(conf, "answer_min_cosine", 0.5);
+    ac->top_k = (size_t) rag_conf_long(conf, s, "answer_top_k");
+    ac->min_score = rag_conf_num(conf, s, "answer_min_score");
+    ac->min_cosine = rag_conf_num(conf, s, "answer_min_cosine");
     ac->lim.budget_tokens =
-        (size_t) rag_conf_int(conf, "answer_token_budget", 6000);
+        (size_t) rag_conf_long(conf, s, "answer_token_budget");
     ac->lim.passage_tokens =
-        (size_t) rag_conf_int(conf, "answer_passage_tokens", 600);
-    ac->lim.turn_tokens =
-        (size_t) rag_conf_int(conf, "answer_turn_tokens", 800);
-    ac->lim.max_turns = (size_t) rag_conf_int(conf, "answer_max_turns", 12);
+        (size_t) rag_conf_long(conf, s, "answer_passage_tokens");
+    ac->lim.turn_tokens = (size_t) rag_conf_long(conf, s, "answer_turn_tokens");
+    ac->lim.max_turns = (size_t) rag_conf_long(conf, s, "answer_max_turns");
     ac->extract_passages =
-        (size_t) rag_conf_int(conf, "answer_extract_passages", 3);
-    ac->quote_bytes = (size_t) rag_conf_int(conf, "answer_quote_bytes", 600);
-    ac->extract_min_ratio =
-        rag_conf_double(conf, "answer_extract_min_ratio", 0.4);
-    ac->default_collection = rag_conf_get(conf, "default_collection", NULL);
-    k = rag_conf_int(conf, "answer_community_passages", 2);
-    ac->community_max = k < 0 ? 0 : k > 2 ? 2 : (size_t) k;
+        (size_t) rag_conf_long(conf, s, "answer_extract_passages");
+    ac->quote_bytes = (size_t) rag_conf_long(conf, s, "answer_quote_bytes");
+    ac->extract_min_ratio = rag_conf_num(conf, s, "answer_extract_min_ratio");
+    ac->default_collection = rag_conf_str(conf, s, "default_collection");
+    ac->community_max =
+        (size_t) rag_conf_long(conf, s, "answer_community_passages");
     rag_llm_conf_load(&env->llm, conf);
     rag_embed_conf_load(&env->embed, conf);
-    env->index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+    env->index_dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
 }
 
 void
@@ -497,252 +497,269 @@ parse_payload(const char *json, answer_payload *pl)
     return rc;
 }
 
-static const char question_sql[] =
-    "SELECT m.from_bot, m.created_at::text, coalesce(t.title, ''),"
-    " coalesce(t.collection, (SELECT f.collection FROM guild_forums f"
-    "   WHERE f.guild_id = t.guild_id"
-    "   AND f.forum_channel_id = t.forum_channel_id), ''),"
-    " t.open, t.solved, coalesce(t.guild_id, ''), m.content,"
-    " EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = m.thread_id"
-    "   AND r.message_id = 'reply:' || m.message_id),"
-    " EXISTS (SELECT 1 FROM guild_config g WHERE g.guild_id = t.guild_id"
-    "   AND m.author_id = ANY (g.banned_user_ids))"
-    " FROM messages m JOIN threads t USING (thread_id)"
-    " WHERE m.thread_id = $1 AND m.message_id = $2";
-
-static const char turns_sql[] =
-    "SELECT from_bot, content FROM (SELECT from_bot, content, created_at,"
-    " message_id FROM messages WHERE thread_id = $1"
-    " AND (created_at < $2::timestamptz OR message_id = $3)"
-    " ORDER BY created_at DESC, message_id DESC LIMIT 60) x"
-    " ORDER BY created_at, message_id";
-
-static const char cited_sql[] =
-    "SELECT DISTINCT (s->>'chunk_id')::bigint FROM messages m,"
-    " jsonb_array_elements(CASE WHEN jsonb_typeof(m.sources) = 'array'"
-    "   THEN m.sources ELSE '[]'::jsonb END) s"
-    " WHERE m.thread_id = $1 AND m.from_bot AND s ? 'chunk_id'"
-    " AND (s->>'chunk_id') ~ '^[0-9]{1,18}$' LIMIT 200";
-
-static const char guild_sql[] =
-    "SELECT coalesce(helper_role_id, mod_role_id, ''),"
-    " coalesce(answer_threshold::text, '')"
-    " FROM guild_config WHERE guild_id = $1";
-
-static const char insert_reply_sql[] =
-    "INSERT INTO messages (thread_id, message_id, content, from_bot,"
-    " processed, reply_to, sources, abstained)"
-    " VALUES ($1, 'reply:' || $2, $3, true, false, $2, $4::jsonb, $5)"
-    " ON CONFLICT (thread_id, message_id) DO NOTHING";
-
-static const char insert_gap_sql[] =
-    "INSERT INTO gaps (thread_id, message_id, collection, question, reason,"
-    " top_score, top_url) VALUES ($1, $2, $3, $4, 'abstain', $5::real,"
-    " nullif($6, ''))"
-    " ON CONFLICT (thread_id, message_id, reason) DO NOTHING";
-
-int
-rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
-               size_t errlen)
-{
-    const rag_answer_env *env = ctx;
+/* What answering one message needs from the database (answer_load). */
+typedef struct {
     answer_payload pl;
-    PGresult *q = NULL, *tr = NULL, *cr = NULL, *gr = NULL, *r;
+    PGresult *q, *tr, *cr; /* the question, the turns, cited chunks */
     rag_turn turns[RAG_ANSWER_MAX_TURNS_LOADED];
     int64_t exclude[RAG_ANSWER_MAX_EXCLUDE];
-    size_t nturns = 0, nex = 0;
-    char product[512] = "", role_id[64] = "", score[32], created[64];
-    char community[80], self_url[320] = "";
-    const char *collection, *title, *content;
-    double threshold = -1;
-    rag_answer_result res;
-    rag_buf query, sources, question;
-    int rc = RAG_JOB_RETRY, lrc;
+    size_t nturns, nex;
+    char product[512], role_id[64], created[64];
+    const char *collection, *title, *content, *guild; /* into q */
+    double threshold; /* the guild's, or -1 */
+} answer_in;
 
-    rag_answer_result_init(&res);
-    rag_buf_init(&query, RAG_ANSWER_QUERY_BYTES * 2);
-    rag_buf_init(&sources, 1024 * 1024);
-    rag_buf_init(&question, RAG_GAP_QUESTION_BYTES * 2);
-    if (parse_payload(job->payload, &pl) != 0) {
+#define ANSWER_GO 100 /* answer_load: go on and answer */
+
+/* Why the message is not answered, or NULL when it is. */
+static const char *
+answer_skip_reason(const PGresult *q)
+{
+    static const struct {
+        int col;
+        const char *val, *reason;
+    } rules[] = {
+        {RAG_QUESTION_FROM_BOT, "t", "from_bot"},
+        {RAG_QUESTION_ANSWERED, "t", "already_answered"},
+        {RAG_QUESTION_BANNED, "t", "banned_author"},
+        {RAG_QUESTION_SOLVED, "t", "solved"},
+        {RAG_QUESTION_OPEN, "f", "closed"},
+    };
+
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (strcmp(PQgetvalue(q, 0, rules[i].col), rules[i].val) == 0)
+            return rules[i].reason;
+    return NULL;
+}
+
+/* The conversation (the question last) and the chunks earlier replies
+ * cited. 0, or -1 on a database error. */
+static int
+answer_load_thread(PGconn *db, answer_in *in)
+{
+    in->tr = rag_store_messages_turns(db, in->pl.thread_id, in->created,
+                                      in->pl.message_id,
+                                      RAG_ANSWER_MAX_TURNS_LOADED);
+    if (in->tr == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(in->tr) &&
+                    in->nturns < RAG_ANSWER_MAX_TURNS_LOADED;
+         i++) {
+        in->turns[in->nturns].from_bot =
+            strcmp(PQgetvalue(in->tr, i, 0), "t") == 0;
+        in->turns[in->nturns].content = PQgetvalue(in->tr, i, 1);
+        in->nturns++;
+    }
+    if (in->nturns == 0 || in->turns[in->nturns - 1].from_bot) {
+        /* the question must be the last turn */
+        in->turns[0].from_bot = 0;
+        in->turns[0].content = in->content;
+        in->nturns = 1;
+    }
+    in->cr = rag_store_messages_cited_chunks(db, in->pl.thread_id,
+                                             RAG_ANSWER_MAX_EXCLUDE);
+    if (in->cr == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(in->cr) && in->nex < RAG_ANSWER_MAX_EXCLUDE;
+         i++)
+        in->exclude[in->nex++] = strtoll(PQgetvalue(in->cr, i, 0), NULL, 10);
+    return 0;
+}
+
+/* Load: the message, whether to answer it, its collection, product and
+ * guild settings, the conversation. ANSWER_GO, or the job's result. */
+static int
+answer_load(const rag_answer_env *env, PGconn *db, const rag_job *job,
+            answer_in *in, char *err, size_t errlen)
+{
+    const char *skip;
+
+    if (parse_payload(job->payload, &in->pl) != 0) {
         snprintf(err, errlen, "invalid payload: want {thread_id, "
                               "message_id} strings");
-        rc = RAG_JOB_PERMANENT;
-        goto done;
+        return RAG_JOB_PERMANENT;
     }
-    {
-        const char *p[2] = {pl.thread_id, pl.message_id};
-        q = rag_db_query(db, question_sql, 2, p);
-    }
-    if (q == NULL) {
+    in->q = rag_store_messages_question(db, in->pl.thread_id,
+                                        in->pl.message_id);
+    if (in->q == NULL) {
         snprintf(err, errlen, "database error loading the message");
-        goto done;
+        return RAG_JOB_RETRY;
     }
-    if (PQntuples(q) == 0) {
+    if (PQntuples(in->q) == 0) {
         snprintf(err, errlen, "message %s not found in thread %s",
-                 pl.message_id, pl.thread_id);
-        goto done; /* may not be committed yet: retry */
+                 in->pl.message_id, in->pl.thread_id);
+        return RAG_JOB_RETRY; /* may not be committed yet */
     }
-    if (strcmp(PQgetvalue(q, 0, 0), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 4), "f") == 0 ||
-        strcmp(PQgetvalue(q, 0, 5), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 8), "t") == 0 ||
-        strcmp(PQgetvalue(q, 0, 9), "t") == 0) {
+    if ((skip = answer_skip_reason(in->q)) != NULL) {
         rag_info("msg=\"answer skipped\" job=%lld thread=%s message=%s "
-                 "reason=%s", (long long) job->id, pl.thread_id,
-                 pl.message_id,
-                 strcmp(PQgetvalue(q, 0, 0), "t") == 0   ? "from_bot"
-                 : strcmp(PQgetvalue(q, 0, 8), "t") == 0 ? "already_answered"
-                 : strcmp(PQgetvalue(q, 0, 9), "t") == 0 ? "banned_author"
-                 : strcmp(PQgetvalue(q, 0, 5), "t") == 0 ? "solved"
-                                                         : "closed");
-        rc = RAG_JOB_OK;
-        goto done;
+                 "reason=%s", (long long) job->id, in->pl.thread_id,
+                 in->pl.message_id, skip);
+        return RAG_JOB_OK;
     }
-    snprintf(created, sizeof(created), "%s", PQgetvalue(q, 0, 1));
-    title = PQgetvalue(q, 0, 2);
-    collection = PQgetvalue(q, 0, 3);
-    content = PQgetvalue(q, 0, 7);
-    if (*collection == '\0')
-        collection = env->ac.default_collection ? env->ac.default_collection
-                                                : "";
-    if (*collection == '\0' || !rag_collection_name_ok(collection)) {
+    snprintf(in->created, sizeof(in->created), "%s",
+             PQgetvalue(in->q, 0, RAG_QUESTION_CREATED_AT));
+    in->title = PQgetvalue(in->q, 0, RAG_QUESTION_TITLE);
+    in->collection = PQgetvalue(in->q, 0, RAG_QUESTION_COLLECTION);
+    in->content = PQgetvalue(in->q, 0, RAG_QUESTION_CONTENT);
+    in->guild = PQgetvalue(in->q, 0, RAG_QUESTION_GUILD_ID);
+    if (*in->collection == '\0' && env->ac.default_collection)
+        in->collection = env->ac.default_collection;
+    if (!rag_collection_name_ok(in->collection)) {
         snprintf(err, errlen, "thread %s has no (valid) collection",
-                 pl.thread_id);
-        rc = RAG_JOB_PERMANENT;
-        goto done;
+                 in->pl.thread_id);
+        return RAG_JOB_PERMANENT;
     }
-    {
-        const char *p[1] = {collection};
-        r = rag_db_query(db, "SELECT coalesce(nullif(description, ''), name)"
-                             " FROM collections WHERE name = $1", 1, p);
-        if (r == NULL)
-            goto dberr;
-        snprintf(product, sizeof(product), "%s",
-                 PQntuples(r) ? PQgetvalue(r, 0, 0) : collection);
-        PQclear(r);
+    switch (rag_store_collections_product(db, in->collection, in->product,
+                                          sizeof(in->product))) {
+    case -1:
+        goto dberr;
+    case 0:
+        snprintf(in->product, sizeof(in->product), "%s", in->collection);
+        break;
     }
-    if (*PQgetvalue(q, 0, 6)) {
-        const char *p[1] = {PQgetvalue(q, 0, 6)};
-        gr = rag_db_query(db, guild_sql, 1, p);
-        if (gr == NULL)
-            goto dberr;
-        if (PQntuples(gr)) {
-            snprintf(role_id, sizeof(role_id), "%s", PQgetvalue(gr, 0, 0));
-            if (*PQgetvalue(gr, 0, 1))
-                threshold = atof(PQgetvalue(gr, 0, 1));
-        }
-    }
-    {
-        const char *p[3] = {pl.thread_id, created, pl.message_id};
-        tr = rag_db_query(db, turns_sql, 3, p);
-        if (tr == NULL)
-            goto dberr;
-        for (int i = 0; i < PQntuples(tr) && nturns < 60; i++) {
-            turns[nturns].from_bot = strcmp(PQgetvalue(tr, i, 0), "t") == 0;
-            turns[nturns].content = PQgetvalue(tr, i, 1);
-            nturns++;
-        }
-    }
-    if (nturns == 0 || turns[nturns - 1].from_bot) {
-        /* the question must be the last turn */
-        turns[0].from_bot = 0;
-        turns[0].content = content;
-        nturns = 1;
-    }
-    {
-        const char *p[1] = {pl.thread_id};
-        cr = rag_db_query(db, cited_sql, 1, p);
-        if (cr == NULL)
-            goto dberr;
-        for (int i = 0; i < PQntuples(cr) && nex < RAG_ANSWER_MAX_EXCLUDE;
-             i++)
-            exclude[nex++] = strtoll(PQgetvalue(cr, i, 0), NULL, 10);
-    }
-    if (rag_answer_query(title, turns, nturns, RAG_ANSWER_QUERY_BYTES,
-                         &query) != 0) {
+    in->threshold = -1;
+    if (*in->guild &&
+        rag_store_guild_config_answering(db, in->guild, in->role_id,
+                                         sizeof(in->role_id),
+                                         &in->threshold) < 0)
+        goto dberr;
+    if (answer_load_thread(db, in) != 0)
+        goto dberr;
+    return ANSWER_GO;
+dberr:
+    snprintf(err, errlen, "database error");
+    return RAG_JOB_RETRY;
+}
+
+/* Compute: retrieval (the docs, and the guild's solved threads but never
+ * this one) and the answer or the abstention, with its sources' JSON.
+ * ANSWER_GO, or the job's result. */
+static int
+answer_compute(const rag_answer_env *env, const answer_in *in,
+               rag_answer_result *res, rag_buf *sources, char *err,
+               size_t errlen)
+{
+    char community[80], self_url[320] = "";
+    rag_buf query;
+    int rc = RAG_JOB_RETRY, lrc;
+
+    rag_buf_init(&query, RAG_ANSWER_QUERY_BYTES * 2);
+    if (rag_answer_query(in->title, in->turns, in->nturns,
+                         RAG_ANSWER_QUERY_BYTES, &query) != 0) {
         snprintf(err, errlen, "query: out of memory");
         goto done;
     }
-    /* the guild's solved threads beside the docs; never this thread */
-    if (*PQgetvalue(q, 0, 6) &&
-        rag_community_collection(community, sizeof(community),
-                                 PQgetvalue(q, 0, 6)) == 0)
+    if (*in->guild &&
+        rag_community_collection(community, sizeof(community), in->guild) ==
+            0)
         snprintf(self_url, sizeof(self_url),
-                 "https://discord.com/channels/%s/%s", PQgetvalue(q, 0, 6),
-                 pl.thread_id);
+                 "https://discord.com/channels/%s/%s", in->guild,
+                 in->pl.thread_id);
     else
         community[0] = '\0';
-    if (rag_answer_retrieve_with(env, collection,
+    if (rag_answer_retrieve_with(env, in->collection,
                                  *community ? community : NULL, self_url,
-                                 query.data ? query.data : "", exclude, nex,
-                                 &res, err, errlen) != 0)
+                                 query.data ? query.data : "", in->exclude,
+                                 in->nex, res, err, errlen) != 0)
         goto done;
-    lrc = rag_answer_generate(env, product, title, turns, nturns, threshold,
-                              role_id, &res, err, errlen);
+    lrc = rag_answer_generate(env, in->product, in->title, in->turns,
+                              in->nturns, in->threshold, in->role_id, res,
+                              err, errlen);
     if (lrc != RAG_LLM_OK) {
         rc = lrc == RAG_LLM_PERMANENT ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
         goto done;
     }
-    if (!res.abstained && rag_answer_sources_json(&res, &sources) != 0) {
+    if (!res->abstained && rag_answer_sources_json(res, sources) != 0) {
         snprintf(err, errlen, "sources: too large");
         goto done;
     }
+    rc = ANSWER_GO;
+done:
+    rag_buf_free(&query);
+    return rc;
+}
 
-    /* Reply and completion commit together, or not at all. */
+/* Commit: the reply (and, abstaining, the gap) with the job's completion,
+ * together or not at all. The job's result. */
+static int
+answer_commit(PGconn *db, const rag_job *job, const answer_in *in,
+              const rag_answer_result *res, const rag_buf *sources,
+              char *err, size_t errlen)
+{
+    char score[32];
+    rag_buf question;
+    int ours, rc = RAG_JOB_RETRY;
+
+    rag_buf_init(&question, RAG_GAP_QUESTION_BYTES * 2);
     if (rag_db_begin(db) != 0)
         goto dberr;
-    {
-        int ours = rag_store_jobs_complete(db, job);
-
+    if ((ours = rag_store_jobs_complete(db, job)) <= 0) {
+        rag_db_rollback(db);
         if (ours < 0)
-            goto rollback;
-        if (!ours) {
-            rag_db_rollback(db);
-            snprintf(err, errlen, "lease lost before the reply was written");
-            rc = RAG_JOB_LOST;
-            goto done;
-        }
+            goto dberr;
+        snprintf(err, errlen, "lease lost before the reply was written");
+        rc = RAG_JOB_LOST;
+        goto done;
     }
-    {
-        const char *p[5] = {pl.thread_id, pl.message_id, res.text.data,
-                            res.abstained ? NULL : sources.data,
-                            res.abstained ? "true" : "false"};
-        if (rag_db_exec(db, insert_reply_sql, 5, p) != 0)
-            goto rollback;
-    }
-    if (res.abstained) {
-        rag_buf_append(&question, content,
-                       rag_answer_cut(content, strlen(content),
+    if (rag_store_messages_add_reply(db, in->pl.thread_id, in->pl.message_id,
+                                     res->text.data,
+                                     res->abstained ? NULL : sources->data,
+                                     res->abstained) != 0)
+        goto rollback;
+    if (res->abstained) {
+        rag_buf_append(&question, in->content,
+                       rag_answer_cut(in->content, strlen(in->content),
                                       RAG_GAP_QUESTION_BYTES));
-        snprintf(score, sizeof(score), "%.4f", res.top_bm25);
-        const char *p[6] = {pl.thread_id, pl.message_id, collection,
-                            question.data ? question.data : "", score,
-                            res.np ? res.ps[0].url : ""};
-        if (rag_db_exec(db, insert_gap_sql, 6, p) != 0)
+        snprintf(score, sizeof(score), "%.4f", res->top_bm25);
+        if (rag_store_gaps_add_abstain(db, in->pl.thread_id,
+                                       in->pl.message_id, in->collection,
+                                       question.data ? question.data : "",
+                                       score,
+                                       res->np ? res->ps[0].url : "") != 0)
             goto rollback;
     }
     if (rag_db_commit(db) != 0)
         goto rollback;
-    rag_info("msg=\"answered\" job=%lld thread=%s message=%s mode=%s "
-             "passages=%zu community=%zu sources=%zu top_bm25=%.3f "
-             "top_cosine=%.3f", (long long) job->id, pl.thread_id,
-             pl.message_id, res.reason, res.np, res.ncomm, res.nsrc,
-             res.top_bm25, res.top_cosine);
     rc = RAG_JOB_COMPLETED;
     goto done;
 rollback:
     rag_db_rollback(db);
 dberr:
     snprintf(err, errlen, "database error");
-    rc = RAG_JOB_RETRY;
 done:
-    PQclear(q);
-    PQclear(tr);
-    PQclear(cr);
-    PQclear(gr);
-    rag_buf_free(&query);
-    rag_buf_free(&sources);
     rag_buf_free(&question);
+    return rc;
+}
+
+int
+rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
+               size_t errlen)
+{
+    const rag_answer_env *env = ctx;
+    answer_in in;
+    rag_answer_result res;
+    rag_buf sources;
+    int rc;
+
+    memset(&in, 0, sizeof(in));
+    rag_answer_result_init(&res);
+    rag_buf_init(&sources, 1024 * 1024);
+    if ((rc = answer_load(env, db, job, &in, err, errlen)) != ANSWER_GO ||
+        (rc = answer_compute(env, &in, &res, &sources, err, errlen)) !=
+            ANSWER_GO)
+        goto done;
+    rc = answer_commit(db, job, &in, &res, &sources, err, errlen);
+    if (rc == RAG_JOB_COMPLETED)
+        rag_info("msg=\"answered\" job=%lld thread=%s message=%s mode=%s "
+                 "passages=%zu community=%zu sources=%zu top_bm25=%.3f "
+                 "top_cosine=%.3f", (long long) job->id, in.pl.thread_id,
+                 in.pl.message_id, res.reason, res.np, res.ncomm, res.nsrc,
+                 res.top_bm25, res.top_cosine);
+done:
+    PQclear(in.q);
+    PQclear(in.tr);
+    PQclear(in.cr);
+    rag_buf_free(&sources);
     rag_answer_result_free(&res);
     return rc;
 }

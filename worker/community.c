@@ -8,6 +8,10 @@
 #include "rag_db.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
+#include "rag_store_chunks.h"
+#include "rag_store_collections.h"
+#include "rag_store_documents.h"
+#include "rag_store_threads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,31 +19,6 @@
 #include <yajl/yajl_tree.h>
 
 #define COMMUNITY_MAX_BODY (256u * 1024)
-
-/* One row per solved thread: question, last non-abstaining bot answer,
- * the solver's later messages (not the question itself). */
-static const char *const solved_sql =
-    "SELECT t.thread_id, coalesce(nullif(t.title, ''), 'Thread ' ||"
-    "       t.thread_id),"
-    "       coalesce((SELECT content FROM messages m"
-    "                 WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
-    "                 ORDER BY m.first_message DESC, m.created_at"
-    "                 LIMIT 1), ''),"
-    "       coalesce((SELECT content FROM messages m"
-    "                 WHERE m.thread_id = t.thread_id AND m.from_bot"
-    "                   AND NOT m.abstained AND m.content <> ''"
-    "                 ORDER BY m.created_at DESC, m.message_id DESC"
-    "                 LIMIT 1), ''),"
-    "       coalesce((SELECT string_agg(content, E'\\n\\n'"
-    "                                   ORDER BY created_at)"
-    "                 FROM messages m"
-    "                 WHERE m.thread_id = t.thread_id AND NOT m.from_bot"
-    "                   AND NOT m.first_message AND t.solved_by IS NOT NULL"
-    "                   AND m.author_id = t.solved_by"
-    "                   AND m.content <> ''), '')"
-    " FROM threads t"
-    " WHERE t.guild_id = $1 AND t.solved"
-    " ORDER BY t.solved_at NULLS LAST, t.thread_id LIMIT 100000";
 
 int
 rag_community_collection(char *out, size_t outlen, const char *guild)
@@ -73,86 +52,45 @@ build_body(rag_buf *b, const char *q, const char *answer, const char *notes)
     return rc | rag_buf_putc(b, '\n');
 }
 
-/* Upserts one document; when its body changed, replaces its chunks.
- * Inside the caller's transaction. 0 or -1. */
+/* Upserts one document; when it changed, replaces its chunks (those
+ * whose text is unchanged keep their embeddings). Inside the caller's
+ * transaction. 0 or -1. */
 static int
 sync_thread(PGconn *db, const char *coll_id, const char *url, const char *title,
             const char *body, char *err, size_t errlen)
 {
-    const char *p[5];
-    char ord[16], tok[16];
-    PGresult *res;
+    char id[32], hash[80];
     rag_chunks ch = {0};
     rag_chunk_opts co;
-    size_t i;
-    int rc = -1;
+    int r, rc = -1;
 
-    p[0] = coll_id;
-    p[1] = url;
-    p[2] = title;
-    p[3] = body;
-    /* RETURNING only when inserted or changed: unchanged threads keep
-     * their chunks (and embeddings). */
-    res = rag_db_query(
-        db,
-        "INSERT INTO documents (collection_id, url, title, source, body,"
-        "  content_hash, fetched_at)"
-        " VALUES ($1, $2, $3, 'community', $4,"
-        "  encode(sha256(convert_to($4, 'UTF8')), 'hex'), now())"
-        " ON CONFLICT (collection_id, url) DO UPDATE SET"
-        "  title = EXCLUDED.title, body = EXCLUDED.body,"
-        "  content_hash = EXCLUDED.content_hash, fetched_at = now()"
-        " WHERE documents.content_hash <> EXCLUDED.content_hash"
-        "    OR documents.chunked_hash <> EXCLUDED.content_hash"
-        "    OR documents.title <> EXCLUDED.title"
-        " RETURNING id",
-        4, p);
-    if (res == NULL) {
-        snprintf(err, errlen, "upsert %s: %.200s", url, PQerrorMessage(db));
+    r = rag_store_documents_put_changed(db, coll_id, url, title, body,
+                                        "community", id, sizeof(id), hash,
+                                        sizeof(hash));
+    if (r < 0) {
+        snprintf(err, errlen, "upsert %s: %.200s", url,
+                 rag_db_last_error()->message);
         return -1;
     }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
-    }
-    p[0] = PQgetvalue(res, 0, 0);
-    if (rag_db_exec(db, "DELETE FROM chunks WHERE document_id = $1", 1, p) !=
-        0) {
-        snprintf(err, errlen, "delete chunks: %.200s", PQerrorMessage(db));
-        goto done;
-    }
+    if (r == 0)
+        return 0; /* unchanged: keeps its chunks */
     rag_chunk_opts_default(&co);
     if (rag_chunk_markdown(body, strlen(body), title, &co, &ch) != 0) {
         snprintf(err, errlen, "chunking %s failed", url);
         goto done;
     }
-    for (i = 0; i < ch.n; i++) {
-        snprintf(ord, sizeof(ord), "%zu", i);
-        snprintf(tok, sizeof(tok), "%zu", ch.v[i].tokens);
-        p[1] = ord;
-        p[2] = ch.v[i].heading_path;
-        p[3] = ch.v[i].text;
-        p[4] = tok;
-        if (rag_db_exec(db,
-                        "INSERT INTO chunks (document_id, ordinal,"
-                        " heading_path, anchor, body, token_count)"
-                        " VALUES ($1, $2, $3, '', $4, $5)",
-                        5, p) != 0) {
-            snprintf(err, errlen, "insert chunk: %.200s", PQerrorMessage(db));
-            goto done;
-        }
-    }
-    if (rag_db_exec(db,
-                    "UPDATE documents SET chunked_hash = content_hash"
-                    " WHERE id = $1",
-                    1, p) != 0) {
-        snprintf(err, errlen, "mark chunked: %.200s", PQerrorMessage(db));
+    /* a thread is one Discord link: no #fragment per section */
+    for (size_t i = 0; i < ch.n; i++)
+        ch.v[i].anchor[0] = '\0';
+    if (rag_store_chunks_replace(db, id, &ch) != 0 ||
+        rag_store_documents_set_chunked(db, id, hash) != 0) {
+        snprintf(err, errlen, "chunks of %s: %.200s", url,
+                 rag_db_last_error()->message);
         goto done;
     }
     rc = 0;
 done:
     rag_chunks_free(&ch);
-    PQclear(res);
     return rc;
 }
 
@@ -160,9 +98,8 @@ static int
 sync_guild(PGconn *db, const char *guild, const char *index_dir,
            const rag_embed_conf *ec, char *err, size_t errlen)
 {
-    char coll[80], url[256], desc[128];
-    const char *p[3];
-    PGresult *res = NULL, *cr = NULL;
+    char coll[80], url[256], desc[128], coll_id[32];
+    PGresult *res = NULL;
     rag_buf body, urls;
     int i, n, rc = -1;
 
@@ -177,28 +114,21 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         goto done;
     }
     /* one sync of a guild at a time (two workers running its jobs) */
-    p[0] = coll;
-    if (rag_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p) !=
-        0) {
+    if (rag_store_collections_xact_lock(db, coll) != 0) {
         snprintf(err, errlen, "lock: %.200s", PQerrorMessage(db));
         goto fail;
     }
     snprintf(desc, sizeof(desc), "Community answers from guild %s", guild);
-    p[1] = desc;
-    cr = rag_db_query(db,
-                      "INSERT INTO collections (name, description, source)"
-                      " VALUES ($1, $2, '{\"type\":\"community\"}')"
-                      " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-                      " RETURNING id",
-                      2, p);
-    if (cr == NULL || PQntuples(cr) != 1) {
-        snprintf(err, errlen, "collection: %.200s", PQerrorMessage(db));
+    if (rag_store_collections_upsert(db, coll, desc, "{\"type\":\"community\"}",
+                                     coll_id, sizeof(coll_id)) != 0) {
+        snprintf(err, errlen, "collection: %.200s",
+                 rag_db_last_error()->message);
         goto fail;
     }
-    p[0] = guild;
-    res = rag_db_query(db, solved_sql, 1, p);
+    res = rag_store_threads_solved_in_guild(db, guild);
     if (res == NULL) {
-        snprintf(err, errlen, "solved threads: %.200s", PQerrorMessage(db));
+        snprintf(err, errlen, "solved threads: %.200s",
+                 rag_db_last_error()->message);
         goto fail;
     }
     n = PQntuples(res);
@@ -218,7 +148,7 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         }
         snprintf(url, sizeof(url), "https://discord.com/channels/%s/%s", guild,
                  tid);
-        if (sync_thread(db, PQgetvalue(cr, 0, 0), url, PQgetvalue(res, i, 1),
+        if (sync_thread(db, coll_id, url, PQgetvalue(res, i, 1),
                         body.data, err, errlen) != 0)
             goto fail;
         /* URLs hold only [0-9A-Za-z_/:.-]: safe in a text[] literal */
@@ -229,14 +159,8 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         }
     }
     rag_buf_putc(&urls, '}');
-    p[0] = PQgetvalue(cr, 0, 0);
-    p[1] = urls.data;
-    if (rag_db_exec(db,
-                    "DELETE FROM documents WHERE collection_id = $1"
-                    " AND source = 'community'"
-                    " AND NOT (url = ANY ($2::text[]))",
-                    2, p) != 0) {
-        snprintf(err, errlen, "prune: %.200s", PQerrorMessage(db));
+    if (rag_store_documents_prune(db, coll_id, "community", urls.data) != 0) {
+        snprintf(err, errlen, "prune: %.200s", rag_db_last_error()->message);
         goto fail;
     }
     if (rag_db_commit(db) != 0) {
@@ -244,12 +168,12 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         goto done;
     }
     if (ec != NULL && rag_embed_enabled(ec) &&
-        rag_ingest_embed_pending(db, PQgetvalue(cr, 0, 0), ec, NULL, err,
+        rag_ingest_embed_pending(db, coll_id, ec, NULL, err,
                                  errlen) != 0)
         rag_warn("msg=\"community embeddings failed, lexical index\" "
                  "collection=%s error=\"%s\"",
                  coll, err);
-    if (rag_reindex_collection(db, coll, index_dir, err, errlen) != 0)
+    if (rag_reindex(db, coll, index_dir, NULL, NULL, err, errlen) != 0)
         goto done;
     rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d", guild,
              coll, n);
@@ -259,7 +183,6 @@ fail:
     rag_db_rollback(db);
 done:
     PQclear(res);
-    PQclear(cr);
     rag_buf_free(&body);
     rag_buf_free(&urls);
     return rc;
@@ -281,13 +204,9 @@ rag_community_sync_embed(PGconn *db, const char *guild, const char *index_dir,
 
     if (guild != NULL)
         return sync_guild(db, guild, index_dir, ec, err, errlen);
-    res = rag_db_query(db,
-                       "SELECT DISTINCT guild_id FROM threads"
-                       " WHERE solved AND guild_id IS NOT NULL"
-                       " ORDER BY 1",
-                       0, NULL);
+    res = rag_store_threads_guilds_with_solved(db);
     if (res == NULL) {
-        snprintf(err, errlen, "guilds: %.200s", PQerrorMessage(db));
+        snprintf(err, errlen, "guilds: %.200s", rag_db_last_error()->message);
         return -1;
     }
     n = PQntuples(res);

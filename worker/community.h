@@ -9,7 +9,7 @@
  * are chunked with rag_chunk (anchors dropped: the link is the thread).
  * Unchanged threads (same content hash) keep their chunks; threads no
  * longer solved are removed. The collection's index is then rebuilt
- * with rag_reindex_collection().
+ * with rag_reindex().
  */
 #ifndef COMMUNITY_H
 #define COMMUNITY_H

@@ -12,6 +12,7 @@
  * words' rows, then the buckets'); then the output matrix, not needed.
  */
 #include "ft_train.h"
+#include "conf_tables.h"
 
 #include "rag_ft.h"
 #include "rag_log.h"
@@ -42,35 +43,26 @@
 void
 ft_train_conf_load(ft_train_conf *c, rag_conf *conf)
 {
+    const rag_conf_section *s = &rag_conf_fasttext;
     char err[128];
     rag_conf *env = conf ? NULL : rag_conf_load(NULL, err, sizeof(err));
     rag_conf *cf = conf ? conf : env;
-    const char *leg = cf ? rag_conf_get(cf, "semantic_leg", "off")
-                         : "off";
-    long v;
 
     memset(c, 0, sizeof(*c));
-    c->enabled = strcmp(leg, "off") != 0;
+    c->enabled = strcmp(rag_conf_str(cf, s, "semantic_leg"), "off") != 0;
     snprintf(c->bin, sizeof(c->bin), "%s",
-             cf ? rag_conf_get(cf, "fasttext_bin", "/usr/bin/fasttext")
-                : "/usr/bin/fasttext");
-#define KEY(field, name, def, lo, hi)                                        \
-    v = cf ? rag_conf_int(cf, name, def) : def;                              \
-    c->field = v >= (lo) && v <= (hi) ? v : def
-    KEY(dim, "fasttext_dim", 100, 1, RAG_FT_MAX_DIM);
-    KEY(epoch, "fasttext_epoch", 15, 1, 1000);
-    KEY(min_count, "fasttext_min_count", 2, 1, 1000000);
-    KEY(bucket, "fasttext_bucket", 200000, 1, 1 << 26);
-    KEY(seed, "fasttext_seed", 1, 0, INT32_MAX);
-    KEY(min_tokens, "fasttext_min_tokens", 50000, 0, LONG_MAX);
-    KEY(max_tokens, "fasttext_max_tokens", 20000000, 1000, LONG_MAX);
-    KEY(max_seconds, "fasttext_max_seconds", 3600, 1, 7 * 86400);
-    KEY(max_memory_mb, "fasttext_max_memory_mb", 2048, 64, 1 << 20);
-#undef KEY
-    c->retrain_growth =
-        cf ? rag_conf_double(cf, "fasttext_retrain_growth", 0.25) : 0.25;
-    c->retrain_oov =
-        cf ? rag_conf_double(cf, "fasttext_retrain_oov", 0.03) : 0.03;
+             rag_conf_str(cf, s, "fasttext_bin"));
+    c->dim = rag_conf_long(cf, s, "fasttext_dim");
+    c->epoch = rag_conf_long(cf, s, "fasttext_epoch");
+    c->min_count = rag_conf_long(cf, s, "fasttext_min_count");
+    c->bucket = rag_conf_long(cf, s, "fasttext_bucket");
+    c->seed = rag_conf_long(cf, s, "fasttext_seed");
+    c->min_tokens = rag_conf_long(cf, s, "fasttext_min_tokens");
+    c->max_tokens = rag_conf_long(cf, s, "fasttext_max_tokens");
+    c->max_seconds = rag_conf_long(cf, s, "fasttext_max_seconds");
+    c->max_memory_mb = rag_conf_long(cf, s, "fasttext_max_memory_mb");
+    c->retrain_growth = rag_conf_num(cf, s, "fasttext_retrain_growth");
+    c->retrain_oov = rag_conf_num(cf, s, "fasttext_retrain_oov");
     if (env)
         rag_conf_free(env);
 }

@@ -1,4 +1,5 @@
 #include "jobs.h"
+#include "conf_tables.h"
 
 #include "rag_log.h"
 #include "rag_reindex.h"
@@ -65,15 +66,6 @@ cfg_get(rag_jobs *j)
     return c;
 }
 
-static void
-apply_log_level(rag_conf *conf)
-{
-    int lvl = rag_log_parse_level(rag_conf_get(conf, "log_level", "info"));
-
-    if (lvl >= 0)
-        rag_log_set_level((enum rag_log_level) lvl);
-}
-
 rag_jobs *
 rag_jobs_new(const char *conf_path, rag_conf *conf)
 {
@@ -89,7 +81,7 @@ rag_jobs_new(const char *conf_path, rag_conf *conf)
         rag_jobs_free(j);
         return NULL;
     }
-    apply_log_level(conf);
+    rag_conf_apply_log_level(conf, &rag_conf_worker_own);
     return j;
 }
 
@@ -106,30 +98,41 @@ rag_jobs_free(rag_jobs *j)
     free(j);
 }
 
+/* The runner's settings from c; all: also those that need a restart
+ * (concurrency, worker_id), which a reload leaves alone. */
+static void
+runner_conf_read(rag_conf *c, rag_runner_conf *rc, int all)
+{
+    const rag_conf_section *q = &rag_conf_queue;
+
+    if (all) {
+        rc->worker_id = rag_conf_str(c, q, "worker_id");
+        rc->concurrency = (int) rag_conf_long(c, q, "concurrency");
+        rc->no_listen = !rag_conf_on(c, q, "queue_listen");
+        rc->no_session = !rag_conf_on(c, q, "queue_session_liveness");
+    }
+    rc->poll_interval_ms = rag_conf_long(c, q, "poll_interval_ms");
+    rc->lease_seconds = (int) rag_conf_long(c, q, "lease_seconds");
+    rc->grace_ms = rag_conf_long(c, q, "shutdown_grace_ms");
+    rc->backoff_base_s = rag_conf_num(c, q, "retry_base_seconds");
+    rc->backoff_cap_s = rag_conf_num(c, q, "retry_cap_seconds");
+    rc->retention_days = rag_conf_num(c, q, "job_retention_days");
+}
+
 void
 rag_jobs_runner_conf(rag_jobs *j, rag_runner_conf *rc)
 {
-    rag_conf *c = j->cur->conf;
-
-    rc->worker_id = rag_conf_get(c, "worker_id", NULL);
-    rc->concurrency = (int) rag_conf_int(c, "concurrency", 2);
-    rc->poll_interval_ms = rag_conf_int(c, "poll_interval_ms", 1000);
-    rc->lease_seconds = (int) rag_conf_int(c, "lease_seconds", 60);
-    rc->grace_ms = rag_conf_int(c, "shutdown_grace_ms", 20000);
-    rc->backoff_base_s = rag_conf_double(c, "retry_base_seconds", 1.0);
-    rc->backoff_cap_s = rag_conf_double(c, "retry_cap_seconds", 3600);
-    rc->no_listen = !rag_conf_bool(c, "queue_listen", 1);
-    rc->no_session = !rag_conf_bool(c, "queue_session_liveness", 1);
-    rc->retention_days = rag_conf_double(c, "job_retention_days", 7);
+    runner_conf_read(j->cur->conf, rc, 1);
 }
 
 void
 rag_jobs_reload(void *ctx, void *runner_conf)
 {
     rag_jobs *j = ctx;
-    rag_runner_conf *rc = runner_conf;
     char err[512];
-    rag_conf *conf = rag_conf_load(j->conf_path, err, sizeof(err));
+    rag_conf *conf = rag_conf_load_program(j->conf_path,
+                                           &rag_conf_prog_worker, err,
+                                           sizeof(err));
     jobs_cfg *nc, *old;
 
     if (conf == NULL) {
@@ -146,18 +149,9 @@ rag_jobs_reload(void *ctx, void *runner_conf)
     old = j->cur;
     j->cur = nc;
     pthread_mutex_unlock(&j->mu);
-    apply_log_level(conf);
+    rag_conf_apply_log_level(conf, &rag_conf_worker_own);
     /* concurrency, worker_id and the database need a restart */
-    rc->poll_interval_ms = rag_conf_int(conf, "poll_interval_ms", 1000);
-    rc->lease_seconds = (int) rag_conf_int(conf, "lease_seconds", 60);
-    rc->grace_ms = rag_conf_int(conf, "shutdown_grace_ms", 20000);
-    rc->backoff_base_s = rag_conf_double(conf, "retry_base_seconds", 1.0);
-    rc->backoff_cap_s = rag_conf_double(conf, "retry_cap_seconds", 3600);
-    rc->retention_days = rag_conf_double(conf, "job_retention_days", 7);
-    if (rc->poll_interval_ms <= 0)
-        rc->poll_interval_ms = 1000;
-    if (rc->lease_seconds < 1)
-        rc->lease_seconds = 60;
+    runner_conf_read(conf, runner_conf, 0);
     cfg_unref(j, old);
 }
 
@@ -183,8 +177,7 @@ run_reindex(jobs_cfg *c, PGconn *db, const rag_job *job, char *err,
     yajl_tree_free(root);
     rag_reindex_opts ro;
     rag_reindex_opts_load(&ro, c->conf);
-    if (rag_reindex_collection_opts(db, coll, c->env.index_dir, &ro, NULL,
-                                    NULL, err, errlen) != 0)
+    if (rag_reindex(db, coll, c->env.index_dir, &ro, NULL, err, errlen) != 0)
         return RAG_JOB_RETRY;
     return RAG_JOB_OK;
 }

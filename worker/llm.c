@@ -1,5 +1,6 @@
 #include "llm.h"
 
+#include "conf_tables.h"
 #include "rag_http.h"
 #include "rag_log.h"
 
@@ -14,15 +15,17 @@
 void
 rag_llm_conf_load(rag_llm_conf *lc, rag_conf *conf)
 {
+    const rag_conf_section *s = &rag_conf_llm;
+
     memset(lc, 0, sizeof(*lc));
-    lc->base_url = rag_conf_get(conf, "llm_base_url", "");
-    lc->api_key = rag_conf_get(conf, "llm_api_key", NULL);
-    lc->model = rag_conf_get(conf, "llm_model", "gpt-4o-mini");
-    lc->temperature = rag_conf_double(conf, "llm_temperature", 0.2);
-    lc->max_tokens = rag_conf_int(conf, "llm_max_tokens", 700);
-    lc->timeout_ms = rag_conf_int(conf, "llm_timeout_ms", 90000);
-    lc->max_retries = (int) rag_conf_int(conf, "llm_max_retries", 3);
-    lc->backoff_base_ms = rag_conf_int(conf, "llm_backoff_ms", 500);
+    lc->base_url = rag_conf_str(conf, s, "llm_base_url");
+    lc->api_key = rag_conf_str(conf, s, "llm_api_key");
+    lc->model = rag_conf_str(conf, s, "llm_model");
+    lc->temperature = rag_conf_num(conf, s, "llm_temperature");
+    lc->max_tokens = rag_conf_long(conf, s, "llm_max_tokens");
+    lc->timeout_ms = rag_conf_long(conf, s, "llm_timeout_ms");
+    lc->max_retries = (int) rag_conf_long(conf, s, "llm_max_retries");
+    lc->backoff_base_ms = rag_conf_long(conf, s, "llm_backoff_ms");
 }
 
 int

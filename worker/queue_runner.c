@@ -344,7 +344,7 @@ queue_connect(rag_runner *rn)
         return -1;
     }
     if ((!rn->conf->no_listen &&
-         rag_db_exec(db, "LISTEN rag_jobs", 0, NULL) != 0) ||
+         rag_store_jobs_listen(db) != 0) ||
         rag_store_jobs_session_get(db, &rn->session) != 0) {
         PQfinish(db);
         return -1;

@@ -11,11 +11,13 @@
  * description (the product name used in the prompt) is read from the
  * database when database_url is set; otherwise the name is used.
  */
+#include "conf_tables.h"
 #include "answer.h"
 #include "rag_conf.h"
 #include "rag_db.h"
 #include "rag_http.h"
 #include "rag_log.h"
+#include "rag_store_collections.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +37,6 @@ product_name(rag_conf *conf, const char *collection, char *out,
     const char *url = rag_conf_database(conf);
     char err[256];
     PGconn *db;
-    PGresult *r;
 
     snprintf(out, outlen, "%s", collection);
     if (url == NULL || *url == '\0')
@@ -43,15 +44,7 @@ product_name(rag_conf *conf, const char *collection, char *out,
     db = rag_db_connect(url, "rag-ask", err, sizeof(err));
     if (db == NULL)
         return;
-    {
-        const char *p[1] = {collection};
-        r = rag_db_query(db, "SELECT coalesce(nullif(description, ''), "
-                             "name) FROM collections WHERE name = $1",
-                         1, p);
-    }
-    if (r && PQntuples(r) == 1)
-        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
+    rag_store_collections_product(db, collection, out, outlen);
     PQfinish(db);
 }
 
@@ -88,15 +81,12 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    conf = rag_conf_load(path, err, sizeof(err));
+    conf = rag_conf_load_program(path, &rag_conf_prog_ask, err, sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-ask: %s\n", err);
         return 1;
     }
-    {
-        int lvl = rag_log_parse_level(rag_conf_get(conf, "log_level", "warn"));
-        rag_log_set_level(lvl >= 0 ? (enum rag_log_level) lvl : RAG_LOG_WARN);
-    }
+    rag_conf_apply_log_level(conf, &rag_conf_ask_own);
     rag_http_global_init();
     memset(&env, 0, sizeof(env));
     rag_answer_env_load(&env, conf);

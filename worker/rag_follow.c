@@ -4,6 +4,7 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_reindex.h"
+#include "rag_store_collections.h"
 #include "rag_time.h"
 
 #include <errno.h>
@@ -104,8 +105,9 @@ static void
 sync_one(follower *f, const char *name, uint64_t recorded)
 {
     char path[4096], err[512];
-    uint64_t local, gen = 0;
-    uint32_t count = 0;
+    rag_reindex_opts ro;
+    rag_reindex_result res;
+    uint64_t local;
     struct stat st;
     long t0;
 
@@ -116,18 +118,20 @@ sync_one(follower *f, const char *name, uint64_t recorded)
     if (local == recorded)
         return;
     t0 = rag_time_mono_ms();
-    if (rag_reindex_mirror(f->db, name, f->c->index_dir, &gen, &count, err,
-                           sizeof(err)) != 0) {
+    rag_reindex_opts_load(&ro, NULL);
+    ro.mirror = 1;
+    if (rag_reindex(f->db, name, f->c->index_dir, &ro, &res, err,
+                    sizeof(err)) != 0) {
         rag_warn("msg=\"follow rebuild failed\" collection=%s error=\"%s\"",
                  name, err);
         f->failed = 1;
         return;
     }
     if (stat(path, &st) == 0)
-        remember(ent_get(f, name, 1), &st, gen);
+        remember(ent_get(f, name, 1), &st, res.generation);
     rag_info("msg=\"index followed\" collection=%s generation=%" PRIu64
              " previous=%" PRIu64 " chunks=%u ms=%ld",
-             name, gen, local, count, rag_time_mono_ms() - t0);
+             name, res.generation, local, res.count, rag_time_mono_ms() - t0);
 }
 
 /* Compares every indexed collection with its file. -1 when the query
@@ -137,10 +141,7 @@ sync_all(follower *f)
 {
     PGresult *r;
 
-    r = rag_db_query(f->db,
-                     "SELECT name, index_generation FROM collections"
-                     " WHERE index_generation > 0 ORDER BY name",
-                     0, NULL);
+    r = rag_store_collections_indexed(f->db);
     if (r == NULL)
         return -1;
     for (int i = 0; i < PQntuples(r) && !*f->c->stop; i++)
@@ -153,18 +154,11 @@ sync_all(follower *f)
 static int
 sync_named(follower *f, const char *name)
 {
-    const char *p[1] = {name};
-    PGresult *r;
+    long long gen = rag_store_collections_generation_named(f->db, name);
 
-    r = rag_db_query(f->db,
-                     "SELECT index_generation FROM collections"
-                     " WHERE name = $1",
-                     1, p);
-    if (r == NULL)
+    if (gen < 0)
         return -1;
-    if (PQntuples(r) == 1)
-        sync_one(f, name, strtoull(PQgetvalue(r, 0, 0), NULL, 10));
-    PQclear(r);
+    sync_one(f, name, (uint64_t) gen);
     return 0;
 }
 
@@ -178,7 +172,7 @@ connect_and_listen(follower *f)
         rag_warn("msg=\"follow: database unreachable\" error=\"%s\"", err);
         return -1;
     }
-    if (rag_db_exec(f->db, "LISTEN rag_index", 0, NULL) != 0) {
+    if (rag_store_collections_listen(f->db) != 0) {
         PQfinish(f->db);
         f->db = NULL;
         return -1;

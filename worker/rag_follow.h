@@ -7,7 +7,7 @@
  * one notification per collection whose index_generation changed) and
  * rebuilds that collection's file in DIR from Postgres with the writer's
  * atomic swap (tmp + fsync + rename), at the recorded generation
- * (rag_reindex_mirror). At start, after every reconnect and every
+ * (rag_reindex, mirroring). At start, after every reconnect and every
  * poll_ms it compares every indexed collection with the file on disk, so
  * a follower that was down or missed a notification catches up. A failed
  * rebuild is retried after retry_ms; nginx keeps serving the file it has.

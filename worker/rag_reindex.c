@@ -3,6 +3,8 @@
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_log.h"
+#include "rag_store_chunks.h"
+#include "rag_store_collections.h"
 #include "reindex_ft.h"
 
 #include <errno.h>
@@ -14,36 +16,6 @@
 
 #define REINDEX_FETCH 1000
 #define REINDEX_MAX_DIMS 8192
-
-int
-rag_collection_name_ok(const char *name)
-{
-    size_t n = 0;
-
-    if (name == NULL)
-        return 0;
-    for (const char *p = name; *p; p++, n++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return n >= 1 && n <= 64 && strstr(name, "..") == NULL &&
-           strcmp(name, ".") != 0;
-}
-
-int
-rag_index_path(char *out, size_t outlen, const char *index_dir,
-               const char *collection)
-{
-    int n;
-
-    if (!rag_collection_name_ok(collection) || index_dir == NULL ||
-        *index_dir == '\0')
-        return -1;
-    n = snprintf(out, outlen, "%s/%s.idx", index_dir, collection);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
 
 /* Parses a Postgres real[] text form "{1,-2.5e-3,...}" into dims floats.
  * 0, or -1 when malformed or of another length. */
@@ -87,14 +59,6 @@ opts_or_default(const rag_reindex_opts *opts, rag_reindex_opts *def)
     return def;
 }
 
-int
-rag_reindex_collection(PGconn *db, const char *collection,
-                       const char *index_dir, char *err, size_t errlen)
-{
-    return rag_reindex_collection2(db, collection, index_dir, NULL, NULL, err,
-                                   errlen);
-}
-
 /* Writes the collection's chunks (coll_id) as an index of generation gen
  * at path, inside the caller's transaction. 0, or -1 with err filled. */
 static int
@@ -103,37 +67,23 @@ write_index(PGconn *db, long long coll_id, const char *collection,
             const rag_reindex_opts *opts, uint32_t *count, char *err,
             size_t errlen)
 {
-    char sql[1024], idbuf[32];
-    const char *p[1], *sem = "off";
+    const char *sem = "off";
     PGresult *r = NULL;
     rag_index_writer *w = NULL;
     reindex_ft ft;
     float *vec = NULL;
     uint32_t dims = 0, n = 0;
+    long d;
     int rc = -1;
 
     reindex_ft_begin(&ft, &opts->ft, path);
-    snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
     /* vector size: the most common one among embedded chunks */
-    p[0] = idbuf;
-    r = rag_db_query(db,
-                     "SELECT array_length(c.embedding, 1), count(*)"
-                     " FROM chunks c JOIN documents d ON d.id = c.document_id"
-                     " WHERE d.collection_id = $1 AND c.embedding IS NOT NULL"
-                     " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1",
-                     1, p);
-    if (r == NULL) {
+    d = rag_store_chunks_common_dims(db, coll_id, REINDEX_MAX_DIMS);
+    if (d < 0) {
         snprintf(err, errlen, "database: embedding size query failed");
         goto done;
     }
-    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-        long d = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        if (d > 0 && d <= REINDEX_MAX_DIMS)
-            dims = (uint32_t)d;
-    }
-    PQclear(r);
-    r = NULL;
-
+    dims = (uint32_t)d;
     w = rag_index_writer_new(dims);
     vec = malloc(((size_t)dims + 1) * sizeof(float));
     if (w == NULL || vec == NULL) {
@@ -148,24 +98,13 @@ write_index(PGconn *db, long long coll_id, const char *collection,
         snprintf(err, errlen, "collection %s: %s", collection, why);
         goto done;
     }
-    snprintf(sql, sizeof(sql),
-             "DECLARE rag_reindex_cur NO SCROLL CURSOR FOR"
-             " SELECT c.id, CASE WHEN c.anchor <> ''"
-             "   THEN d.url || '#' || c.anchor ELSE d.url END,"
-             " d.title, c.heading_path, c.body,"
-             " CASE WHEN array_length(c.embedding, 1) = %u"
-             "   THEN c.embedding::text END"
-             " FROM chunks c JOIN documents d ON d.id = c.document_id"
-             " WHERE d.collection_id = %lld"
-             " ORDER BY d.url, c.ordinal, c.id",
-             dims, coll_id);
-    if (rag_db_exec(db, sql, 0, NULL) != 0) {
+    if (rag_store_chunks_index_open(db, coll_id, dims) != 0) {
         snprintf(err, errlen, "database: cannot read chunks");
         goto done;
     }
     for (;;) {
         int rows;
-        r = rag_db_query(db, "FETCH 1000 FROM rag_reindex_cur", 0, NULL);
+        r = rag_store_chunks_index_fetch(db, REINDEX_FETCH);
         if (r == NULL) {
             snprintf(err, errlen, "database: fetch failed");
             goto done;
@@ -219,157 +158,95 @@ done:
     return rc;
 }
 
-int
-rag_reindex_collection2(PGconn *db, const char *collection,
-                        const char *index_dir, uint64_t *generation,
-                        uint32_t *count, char *err, size_t errlen)
+/* Load: opens the transaction and finds the collection's id and the
+ * generation to write — the next one under the row lock (which
+ * serialises reindexes of one collection), or, mirroring, the recorded
+ * one from one REPEATABLE READ snapshot without a lock (followers never
+ * hold up the primary's reindexes); and its language into lang (""
+ * when it has none). 0 inside the transaction, or -1 with err filled
+ * and no transaction open. */
+static int
+reindex_begin(PGconn *db, const char *collection, int mirror,
+              long long *coll_id, uint64_t *gen, char *lang, size_t langlen,
+              char *err, size_t errlen)
 {
-    return rag_reindex_collection_opts(db, collection, index_dir, NULL,
-                                       generation, count, err, errlen);
-}
+    unsigned long long recorded = 0;
+    int found;
 
-int
-rag_reindex_collection_opts(PGconn *db, const char *collection,
-                            const char *index_dir,
-                            const rag_reindex_opts *opts,
-                            uint64_t *generation, uint32_t *count,
-                            char *err, size_t errlen)
-{
-    rag_reindex_opts def;
-    char path[4096], idbuf[32], genbuf[32], lang[64];
-    const char *p[3];
-    PGresult *r = NULL;
-    uint64_t gen;
-    long long coll_id;
-    int rc = -1, in_tx = 0, has_lang;
-
-    if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
-        snprintf(err, errlen, "invalid collection name or index dir");
-        return -1;
-    }
-    if (rag_db_begin(db) != 0) {
+    if (mirror ? rag_db_exec(db,
+                             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                             0, NULL)
+               : rag_db_begin(db)) {
         snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
         return -1;
     }
-    in_tx = 1;
-    /* the row lock serialises reindexes of this collection */
-    p[0] = collection;
-    r = rag_db_query(db,
-                     "SELECT id, index_generation, language FROM collections"
-                     " WHERE name = $1 FOR UPDATE",
-                     1, p);
-    if (r == NULL) {
-        snprintf(err, errlen, "database: collection lookup failed");
-        goto done;
+    found = rag_store_collections_index_row(db, collection, !mirror, coll_id,
+                                            &recorded, lang, langlen);
+    if (found != 1) {
+        if (found < 0)
+            snprintf(err, errlen, "database: collection lookup failed");
+        else
+            snprintf(err, errlen, "unknown collection %s", collection);
+        rag_db_rollback(db);
+        return -1;
     }
-    if (PQntuples(r) != 1) {
-        snprintf(err, errlen, "unknown collection %s", collection);
-        goto done;
+    *gen = recorded + (mirror ? 0 : 1);
+    if (*gen == 0) {
+        snprintf(err, errlen, "collection %s has never been indexed",
+                 collection);
+        rag_db_rollback(db);
+        return -1;
     }
-    coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10) + 1;
-    snprintf(lang, sizeof(lang), "%s", PQgetvalue(r, 0, 2));
-    has_lang = !PQgetisnull(r, 0, 2);
-    PQclear(r);
-    r = NULL;
-    if (write_index(db, coll_id, collection, has_lang ? lang : NULL, path, gen,
-                    opts_or_default(opts, &def), count, err, errlen) != 0)
-        goto done;
+    return 0;
+}
 
-    snprintf(idbuf, sizeof(idbuf), "%lld", coll_id);
-    snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
-    p[0] = idbuf;
-    p[1] = genbuf;
-    p[2] = path;
-    if (rag_db_exec(db,
-                    "UPDATE collections SET index_generation = $2,"
-                    " index_path = $3, indexed_at = now() WHERE id = $1",
-                    3, p) != 0 ||
+/* Commit: records the generation written at path and ends the
+ * transaction. 0, or -1 with err filled (rolled back). */
+static int
+reindex_record(PGconn *db, long long coll_id, uint64_t gen, const char *path,
+               char *err, size_t errlen)
+{
+    if (rag_store_collections_set_indexed(db, coll_id, gen, path) != 0 ||
         rag_db_commit(db) != 0) {
         snprintf(err, errlen, "database: cannot record generation %" PRIu64,
                  gen);
-        goto done;
-    }
-    in_tx = 0;
-    if (generation)
-        *generation = gen;
-    rc = 0;
-done:
-    PQclear(r);
-    if (in_tx)
         rag_db_rollback(db);
-    return rc;
+        return -1;
+    }
+    return 0;
 }
 
 int
-rag_reindex_mirror(PGconn *db, const char *collection, const char *index_dir,
-                   uint64_t *generation, uint32_t *count, char *err,
-                   size_t errlen)
-{
-    return rag_reindex_mirror_opts(db, collection, index_dir, NULL,
-                                   generation, count, err, errlen);
-}
-
-int
-rag_reindex_mirror_opts(PGconn *db, const char *collection,
-                        const char *index_dir, const rag_reindex_opts *opts,
-                        uint64_t *generation, uint32_t *count, char *err,
-                        size_t errlen)
+rag_reindex(PGconn *db, const char *collection, const char *index_dir,
+            const rag_reindex_opts *opts, rag_reindex_result *res, char *err,
+            size_t errlen)
 {
     rag_reindex_opts def;
     char path[4096], lang[64];
-    const char *p[1];
-    PGresult *r = NULL;
     uint64_t gen;
+    uint32_t count = 0;
     long long coll_id;
-    int rc = -1, in_tx = 0, has_lang;
 
+    opts = opts_or_default(opts, &def);
     if (rag_index_path(path, sizeof(path), index_dir, collection) != 0) {
         snprintf(err, errlen, "invalid collection name or index dir");
         return -1;
     }
-    /* one snapshot for the generation and the rows; no row lock, so
-     * followers never hold up the primary's reindexes */
-    if (rag_db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-                    NULL) != 0) {
-        snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
+    if (reindex_begin(db, collection, opts->mirror, &coll_id, &gen, lang,
+                      sizeof(lang), err, errlen) != 0)
+        return -1;
+    if (write_index(db, coll_id, collection, *lang ? lang : NULL, path, gen,
+                    opts, &count, err, errlen) != 0) {
+        rag_db_rollback(db);
         return -1;
     }
-    in_tx = 1;
-    p[0] = collection;
-    r = rag_db_query(db,
-                     "SELECT id, index_generation, language FROM collections"
-                     " WHERE name = $1",
-                     1, p);
-    if (r == NULL) {
-        snprintf(err, errlen, "database: collection lookup failed");
-        goto done;
+    if (opts->mirror)
+        rag_db_rollback(db); /* read only: nothing to keep */
+    else if (reindex_record(db, coll_id, gen, path, err, errlen) != 0)
+        return -1;
+    if (res) {
+        res->generation = gen;
+        res->count = count;
     }
-    if (PQntuples(r) != 1) {
-        snprintf(err, errlen, "unknown collection %s", collection);
-        goto done;
-    }
-    coll_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    gen = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-    snprintf(lang, sizeof(lang), "%s", PQgetvalue(r, 0, 2));
-    has_lang = !PQgetisnull(r, 0, 2);
-    PQclear(r);
-    r = NULL;
-    if (gen == 0) {
-        snprintf(err, errlen, "collection %s has never been indexed",
-                 collection);
-        goto done;
-    }
-    if (write_index(db, coll_id, collection, has_lang ? lang : NULL, path,
-                    gen, opts_or_default(opts, &def), count, err,
-                    errlen) != 0)
-        goto done;
-    if (generation)
-        *generation = gen;
-    rc = 0;
-done:
-    PQclear(r);
-    if (in_tx)
-        rag_db_rollback(db);
-    return rc;
+    return 0;
 }

@@ -16,64 +16,45 @@
 #define RAG_REINDEX_H
 
 #include "ft_train.h"
+#include "rag_collection.h" /* rag_index_path, rag_collection_name_ok */
 #include "rag_conf.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Writes "<index_dir>/<collection>.idx" into out. -1 when the name is not
- * a valid collection name (must match [A-Za-z0-9._-]{1,64}, no "..") or
- * the result does not fit. */
-int rag_index_path(char *out, size_t outlen, const char *index_dir,
-                   const char *collection);
-
-/* 1 when name is a valid collection name (see above). */
-int rag_collection_name_ok(const char *name);
-
-/* How an index is built; the functions without opts use the defaults
- * and the environment (RAG_SEMANTIC_LEG, RAG_FASTTEXT_*). */
+/* How an index is built. */
 typedef struct {
     ft_train_conf ft; /* the semantic leg: semantic_leg, fasttext_* */
     int retrain;      /* train a new model whatever the rule says */
+    /* Follower side: write the generation Postgres recorded for the
+     * collection (not a new one) from one REPEATABLE READ snapshot,
+     * without locking the row or recording anything. The rows are those
+     * of the snapshot: the ones that generation was built from or newer,
+     * never older. A collection never indexed (generation 0) is an
+     * error. */
+    int mirror;
 } rag_reindex_opts;
 
-/* From a program's configuration (NULL: the environment's). */
+/* From a program's configuration (NULL: the environment's); retrain and
+ * mirror off. */
 void rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf);
 
+typedef struct {
+    uint64_t generation; /* written */
+    uint32_t count;      /* records in it */
+} rag_reindex_result;
+
 /* Reads the collection's chunks (url#anchor, title, heading path, body,
- * embedding when present with the most common dimension) and writes the
- * index with generation = collections.index_generation + 1, then records
- * index_generation, index_path and indexed_at. db must not be inside a
- * transaction. 0, or -1 with err filled. */
-int rag_reindex_collection(PGconn *db, const char *collection,
-                           const char *index_dir, char *err, size_t errlen);
-
-/* Same, also returning the generation written and the record count. */
-int rag_reindex_collection2(PGconn *db, const char *collection,
-                            const char *index_dir, uint64_t *generation,
-                            uint32_t *count, char *err, size_t errlen);
-
-/* rag_reindex_collection2 with opts (NULL: defaults). */
-int rag_reindex_collection_opts(PGconn *db, const char *collection,
-                                const char *index_dir,
-                                const rag_reindex_opts *opts,
-                                uint64_t *generation, uint32_t *count,
-                                char *err, size_t errlen);
-
-/* Follower side: writes the index of the generation Postgres recorded
- * for the collection (collections.index_generation, not a new one) from
- * one REPEATABLE READ snapshot, without locking the row or recording
- * anything. The rows are those of the snapshot: the ones generation N
- * was built from or newer, never older. -1 with err filled when the
- * collection is unknown or was never indexed (generation 0). */
-int rag_reindex_mirror(PGconn *db, const char *collection,
-                       const char *index_dir, uint64_t *generation,
-                       uint32_t *count, char *err, size_t errlen);
-int rag_reindex_mirror_opts(PGconn *db, const char *collection,
-                            const char *index_dir,
-                            const rag_reindex_opts *opts,
-                            uint64_t *generation, uint32_t *count,
-                            char *err, size_t errlen);
+ * embedding when present with the most common dimension) and writes
+ * <index_dir>/<collection>.idx with generation
+ * collections.index_generation + 1, then records index_generation,
+ * index_path and indexed_at (unless opts->mirror). opts NULL: the
+ * defaults and the environment (RAG_SEMANTIC_LEG, RAG_FASTTEXT_*); res
+ * may be NULL. db must not be inside a transaction. 0, or -1 with err
+ * filled. */
+int rag_reindex(PGconn *db, const char *collection, const char *index_dir,
+                const rag_reindex_opts *opts, rag_reindex_result *res,
+                char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
  * locally whenever a new one is recorded (worker/rag_follow.h). Conf:
  * follow_poll_ms (30000), follow_retry_ms (1000), log_level.
  */
+#include "conf_tables.h"
 #include "rag_conf.h"
 #include "rag_db.h"
 #include "rag_follow.h"
@@ -50,10 +51,8 @@ follow(rag_conf *conf, const char *dir)
 {
     struct sigaction sa;
     rag_follow_conf fc;
-    const char *lvl = rag_conf_get(conf, "log_level", "info");
 
-    if (rag_log_parse_level(lvl) >= 0)
-        rag_log_set_level(rag_log_parse_level(lvl));
+    rag_conf_apply_log_level(conf, &rag_conf_reindex_own);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns at once */
     sigemptyset(&sa.sa_mask);
@@ -63,8 +62,8 @@ follow(rag_conf *conf, const char *dir)
     memset(&fc, 0, sizeof(fc));
     fc.conninfo = rag_conf_database(conf);
     fc.index_dir = dir;
-    fc.poll_ms = rag_conf_int(conf, "follow_poll_ms", 30000);
-    fc.retry_ms = rag_conf_int(conf, "follow_retry_ms", 1000);
+    fc.poll_ms = rag_conf_long(conf, &rag_conf_reindex_own, "follow_poll_ms");
+    fc.retry_ms = rag_conf_long(conf, &rag_conf_reindex_own, "follow_retry_ms");
     fc.stop = &stop_flag;
     return rag_follow_run(&fc);
 }
@@ -105,7 +104,8 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    conf = rag_conf_load(conf_path, err, sizeof(err));
+    conf = rag_conf_load_program(conf_path, &rag_conf_prog_reindex, err,
+                                 sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-reindex: %s\n", err);
         return 1;
@@ -116,7 +116,7 @@ main(int argc, char **argv)
         return rc;
     }
     if (dir == NULL)
-        dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+        dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
     db = rag_db_connect(rag_conf_database(conf), "rag-reindex", err,
                         sizeof(err));
     if (db == NULL) {
@@ -127,15 +127,15 @@ main(int argc, char **argv)
     rag_reindex_opts_load(&opts, conf);
     opts.retrain = retrain;
     for (; i < argc; i++) {
-        uint64_t gen;
-        uint32_t n;
-        if (rag_reindex_collection_opts(db, argv[i], dir, &opts, &gen, &n,
-                                        err, sizeof(err)) != 0) {
+        rag_reindex_result res;
+        if (rag_reindex(db, argv[i], dir, &opts, &res, err, sizeof(err)) !=
+            0) {
             fprintf(stderr, "rag-reindex: %s: %s\n", argv[i], err);
             rc = 1;
             continue;
         }
-        printf("%s: generation %" PRIu64 ", %u chunks\n", argv[i], gen, n);
+        printf("%s: generation %" PRIu64 ", %u chunks\n", argv[i],
+               res.generation, res.count);
     }
     PQfinish(db);
     rag_conf_free(conf);

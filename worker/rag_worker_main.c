@@ -12,6 +12,7 @@
  * llm_*, embed_*, answer_*, log_level, worker_id.
  * SIGTERM: finish or release in-flight jobs, exit. SIGHUP: reload.
  */
+#include "conf_tables.h"
 #include "jobs.h"
 #include "queue_runner.h"
 #include "rag_conf.h"
@@ -52,7 +53,8 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    conf = rag_conf_load(path, err, sizeof(err));
+    conf = rag_conf_load_program(path, &rag_conf_prog_worker, err,
+                                 sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-worker: %s\n", err);
         return 1;

@@ -5,8 +5,9 @@
  * guild configuration, bot/commands.c's collections and full-text
  * search), with the effects checked in the tables.
  *
- * Needs a database: RAG_DATABASE_URL (t/64-bot-sql.t starts one, logs
- * every statement and checks that each SQL text in those sources ran).
+ * Needs a database: its conninfo as argv[1], else RAG_DATABASE_URL
+ * (t/90-stores.t starts one, logs every statement and checks that each
+ * SQL text in the stores and in bot/ ran).
  * Not run by t/unit/run.sh (the db_ prefix), since it needs Postgres.
  */
 #include "unit.h"
@@ -568,9 +569,9 @@ test_bot(rag_bot *b)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    const char *url = getenv("RAG_DATABASE_URL");
+    const char *url = argc > 1 ? argv[1] : getenv("RAG_DATABASE_URL");
     char err[256];
     rag_bot b;
 

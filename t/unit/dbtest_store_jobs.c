@@ -1,11 +1,12 @@
 /*
  * dbtest_store_jobs — runs every statement of lib/rag_store_jobs.c
  * against the real, migrated schema and checks what each one did to the
- * rows. Needs a database: t/48-queue-store.t starts a throwaway cluster
+ * rows. Needs a database: t/90-stores.t starts a throwaway cluster
  * and passes its conninfo as argv[1] (t/unit/run.sh does not run
  * dbtest_* programs).
  */
 #include "unit.h"
+#include "dbtest.h"
 
 #include "rag_db.h"
 #include "rag_log.h"
@@ -14,35 +15,6 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-
-static const char *conninfo;
-
-static PGconn *
-connect_db(void)
-{
-    char err[256];
-    PGconn *db = rag_db_connect(conninfo, "dbtest", err, sizeof(err));
-
-    if (db == NULL) {
-        fprintf(stderr, "connect: %s\n", err);
-        exit(2);
-    }
-    return db;
-}
-
-/* First column of the first row of sql, as text ("" when no row). */
-static char *
-q(PGconn *db, const char *sql)
-{
-    static char out[512];
-    PGresult *r = rag_db_query(db, sql, 0, NULL);
-
-    out[0] = '\0';
-    if (r && PQntuples(r) > 0)
-        snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return out;
-}
 
 static void
 reset(PGconn *db)
@@ -91,7 +63,7 @@ test_claim_order_and_batch(PGconn *db)
     CHECK_INT(j[0].max_attempts, 5);
     /* one statement, one transaction: one token for the batch */
     CHECK(j[0].token > 0 && j[0].token == j[2].token);
-    CHECK_STR(q(db, "SELECT count(*) FROM jobs WHERE state = 'running'"
+    CHECK_STR(val(db, "SELECT count(*) FROM jobs WHERE state = 'running'"
                     " AND locked_by = 'w1' AND owner_pid = pg_backend_pid()"
                     " AND lease_until > now() + interval '25 s'"),
               "3");
@@ -103,7 +75,7 @@ test_claim_order_and_batch(PGconn *db)
     rag_db_exec(db, "UPDATE jobs SET run_at = now() WHERE state = 'queued'",
                 0, NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w2", NULL, 30, 1, j), 1);
-    CHECK_STR(q(db, "SELECT owner_pid IS NULL FROM jobs WHERE"
+    CHECK_STR(val(db, "SELECT owner_pid IS NULL FROM jobs WHERE"
                     " locked_by = 'w2'"), "t");
     rag_job_free(&j[0]);
 }
@@ -119,7 +91,7 @@ test_fence(PGconn *db)
                     " ('embed')", 0, NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &a), 1);
     CHECK_INT(rag_store_jobs_complete(db, &a), 1);
-    CHECK_STR(q(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
+    CHECK_STR(val(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
                     " FROM jobs WHERE id = 1"), "done true");
     CHECK_INT(rag_store_jobs_complete(db, &a), 0); /* not running now */
     rag_job_free(&a);
@@ -128,7 +100,7 @@ test_fence(PGconn *db)
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &b), 1);
     CHECK_INT(rag_store_jobs_fail(db, &b, "boom", 60, 0, state), 1);
     CHECK_STR(state, "retry");
-    CHECK_STR(q(db, "SELECT state || ' ' || attempts || ' ' || last_error"
+    CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
                     " || ' ' || (run_at > now() + interval '50 s')"
                     " FROM jobs WHERE id = 2"), "retry 1 boom true");
     CHECK_INT(rag_store_jobs_fail(db, &b, "again", 0, 0, state), 0);
@@ -141,7 +113,7 @@ test_fence(PGconn *db)
     stale = b;
     stale.payload = NULL;
     CHECK_INT(rag_store_jobs_release(db, &b, 0, "released at shutdown"), 1);
-    CHECK_STR(q(db, "SELECT state || ' ' || attempts || ' ' || last_error"
+    CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
                     " FROM jobs WHERE id = 2"),
               "retry 1 released at shutdown");
     rag_job_free(&b);
@@ -159,7 +131,7 @@ test_fence(PGconn *db)
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &a), 1);
     CHECK_INT(rag_store_jobs_fail(db, &a, "", 0, 1, state), 1);
     CHECK_STR(state, "dead");
-    CHECK_STR(q(db, "SELECT state || ' ' || last_error || ' ' ||"
+    CHECK_STR(val(db, "SELECT state || ' ' || last_error || ' ' ||"
                     " (finished_at IS NOT NULL) FROM jobs WHERE id = 3"),
               "dead error true");
     rag_job_free(&a);
@@ -192,7 +164,7 @@ test_extend(PGconn *db)
     CHECK_INT(ours[1], 1);
     CHECK_INT(ours[2], 0);
     /* the heartbeat makes this session the owner (re-assert) */
-    CHECK_STR(q(db, "SELECT count(*) FROM jobs WHERE owner_pid ="
+    CHECK_STR(val(db, "SELECT count(*) FROM jobs WHERE owner_pid ="
                     " pg_backend_pid() AND lease_until > now() +"
                     " interval '500 s'"), "2");
     CHECK_INT(rag_store_jobs_extend(db, j, 0, &s, 600, ours), 0);
@@ -228,7 +200,7 @@ test_rescue(PGconn *db)
 
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity"
                                    " WHERE pid = %s", other.pid);
-        gone = strcmp(q(db, sql), "0") == 0;
+        gone = strcmp(val(db, sql), "0") == 0;
         if (!gone)
             rag_time_sleep_ms(20);
     }
@@ -247,13 +219,13 @@ test_rescue(PGconn *db)
         CHECK(woke);
     }
     rag_db_exec(db, "UNLISTEN rag_jobs", 0, NULL);
-    CHECK_STR(q(db, "SELECT state || ' ' || attempts || ' ' || last_error"
+    CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
                     " FROM jobs WHERE locked_by = 'dead-worker'"),
               "retry 1 database session gone (worker dead-worker lost)");
-    CHECK_STR(q(db, "SELECT state || ' ' || last_error FROM jobs"
+    CHECK_STR(val(db, "SELECT state || ' ' || last_error FROM jobs"
                     " WHERE locked_by = 'old-worker'"),
               "retry lease expired (worker old-worker lost)");
-    CHECK_STR(q(db, "SELECT state FROM jobs WHERE locked_by ="
+    CHECK_STR(val(db, "SELECT state FROM jobs WHERE locked_by ="
                     " 'live-worker'"), "running");
     CHECK_INT(rag_store_jobs_rescue(db), 0);
     CHECK_INT(rag_store_jobs_complete(live, &b), 1);
@@ -263,7 +235,7 @@ test_rescue(PGconn *db)
                     " lease_until = now() - interval '1 s', owner_pid = NULL"
                     " WHERE id = 4", 0, NULL);
     CHECK_INT(rag_store_jobs_rescue(db), 1);
-    CHECK_STR(q(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
+    CHECK_STR(val(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
                     " FROM jobs WHERE id = 4"), "dead true");
     rag_job_free(&a);
     rag_job_free(&b);
@@ -289,13 +261,13 @@ test_serial(PGconn *db)
                 " ('community', '{\"guild\":\"42\"}'),"
                 " ('answer', '{}')",
                 0, NULL);
-    CHECK_STR(q(db, "SELECT string_agg(coalesce(serial_key, '-'), ','"
+    CHECK_STR(val(db, "SELECT string_agg(coalesce(serial_key, '-'), ','"
                     " ORDER BY id) FROM jobs"),
               "collection:a,collection:a,collection:b,"
               "collection:community-42,-");
     n = rag_store_jobs_claim(db, "w", NULL, 30, 8, j);
     CHECK_INT(n, 4); /* not the second job of collection a */
-    CHECK_STR(q(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM"
+    CHECK_STR(val(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM"
                     " jobs WHERE state = 'running'"), "1,3,4,5");
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &next), 0);
     /* its end wakes the workers, then the next one is claimable */
@@ -368,7 +340,7 @@ test_serial_race(PGconn *db)
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &j), 0);
     CHECK(rag_time_mono_ms() - t0 >= 250); /* it waited for the other */
     pthread_join(t, NULL);
-    CHECK_STR(q(db, "SELECT string_agg(id || ' ' || state, ',' ORDER BY id)"
+    CHECK_STR(val(db, "SELECT string_agg(id || ' ' || state, ',' ORDER BY id)"
                     " FROM jobs"), "1 queued,2 running");
     PQfinish(c.db);
 }
@@ -387,23 +359,23 @@ test_enqueue(PGconn *db)
 #define ENQ(key, prio)                                                     \
     (snprintf(sql, sizeof(sql), "SELECT rag_enqueue('ingest', %s, '%s',"   \
                                 " %d)", pl, key, prio),                    \
-     q(db, sql))
+     val(db, sql))
     snprintf(first, sizeof(first), "%s", ENQ("k1", 80));
     CHECK_STR(first, "1");
     CHECK_STR(ENQ("k1", 80), first);        /* replay */
     CHECK_STR(ENQ("k2", 80), first);        /* joins the waiting job */
-    CHECK_STR(q(db, "SELECT count(*) FROM jobs"), "1");
+    CHECK_STR(val(db, "SELECT count(*) FROM jobs"), "1");
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &j), 1);
     snprintf(second, sizeof(second), "%s", ENQ("k3", 80));
     CHECK(strcmp(second, first) != 0);      /* the first one started */
     CHECK_STR(ENQ("k4", 10), second);
     snprintf(sql, sizeof(sql), "SELECT priority FROM jobs WHERE id = %s",
              second);
-    CHECK_STR(q(db, sql), "10");            /* the more urgent priority */
-    CHECK_STR(q(db, "SELECT rag_enqueue('ingest', '{\"collection\":\"c\","
+    CHECK_STR(val(db, sql), "10");            /* the more urgent priority */
+    CHECK_STR(val(db, "SELECT rag_enqueue('ingest', '{\"collection\":\"c\","
                     "\"source\":{\"type\":\"rechunk\"},\"force\":true}',"
                     " 'k5', 80) > 2"), "t"); /* different work: own job */
-    CHECK_STR(q(db, "SELECT rag_enqueue('answer', '{}', 'a1') <>"
+    CHECK_STR(val(db, "SELECT rag_enqueue('answer', '{}', 'a1') <>"
                     " rag_enqueue('answer', '{}', 'a2')"), "t");
 #undef ENQ
     rag_job_free(&j);
@@ -420,7 +392,7 @@ test_purge(PGconn *db)
                 " ('embed', 'dead', now() - interval '10 days')",
                 0, NULL);
     CHECK_INT(rag_store_jobs_purge(db, 7), 1);
-    CHECK_STR(q(db, "SELECT string_agg(state, ',' ORDER BY id) FROM jobs"),
+    CHECK_STR(val(db, "SELECT string_agg(state, ',' ORDER BY id) FROM jobs"),
               "done,dead");
     CHECK_INT(rag_store_jobs_purge(db, 7), 0);
 }
@@ -428,16 +400,8 @@ test_purge(PGconn *db)
 int
 main(int argc, char **argv)
 {
-    PGconn *db;
+    PGconn *db = dbtest_start(argc, argv, "dbtest_store_jobs");
 
-    conninfo = argc > 1 ? argv[1] : getenv("RAG_TEST_DATABASE_URL");
-    if (conninfo == NULL) {
-        fprintf(stderr, "usage: dbtest_store_jobs CONNINFO (see "
-                        "t/48-queue-store.t)\n");
-        return 2;
-    }
-    rag_log_set_level(RAG_LOG_ERROR);
-    db = connect_db();
     test_session(db);
     test_claim_order_and_batch(db);
     test_fence(db);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for rag-admin eval's pure parts (worker/eval.c): URL
+ * Unit tests for rag-admin eval's pure parts (worker/admin/eval.c): URL
  * matching with and without fragments and a base, line parsing (JSONL and
  * TSV), first-rank search and recall/MRR accumulation.
  *
@@ -7,7 +7,7 @@
  */
 #include "unit.h"
 
-#include "../../worker/eval.c"
+#include "../../worker/admin/eval.c"
 
 #include <math.h>
 

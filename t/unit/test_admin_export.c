@@ -1,13 +1,14 @@
 /*
  * Unit tests for rag-admin export's transcript building
- * (worker/admin_export.c): role mapping, JSON shape and escaping, no
+ * (worker/admin/admin_export.c): role mapping, JSON shape and escaping, no
  * export without a bot turn, and no partial line when the buffer is full.
  *
  * Worker objects are not in librag.a, so the source is included here.
  */
 #include "unit.h"
 
-#include "../../worker/admin_export.c"
+#include "../../worker/admin/admin_export.c"
+#include "../../worker/conf_tables.c"
 
 #include <yajl/yajl_tree.h>
 

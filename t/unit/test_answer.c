@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include "../../worker/answer_text.c"
+#include "../../worker/conf_tables.c"
 #include "../../worker/llm.c"
 #include "../../worker/queue.c"
 

@@ -13,6 +13,7 @@
 #include "rag_search.h"
 #include "unit.h"
 
+#include "../../worker/conf_tables.c"
 #include "../../worker/ft_train.c"
 
 #include <math.h>

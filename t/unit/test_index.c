@@ -9,6 +9,7 @@
 
 /* the pure helpers of worker/rag_reindex.c (the rest needs Postgres),
  * with the semantic leg's sources it builds on */
+#include "../../worker/conf_tables.c"
 #include "../../worker/ft_train.c"
 #include "../../worker/rag_reindex.c"
 #include "../../worker/reindex_ft.c"

@@ -24,6 +24,7 @@
  * it, what was fetched is indexed, nothing was deleted, and the summary
  * counts the URLs left in unvisited=.
  */
+#include "conf_tables.h"
 #include "ingest.h"
 #include "rag_time.h"
 #include "rag_buf.h"
@@ -302,16 +303,13 @@ main(int argc, char **argv)
         (o.selector && rag_html_selector_check(o.selector) != 0))
         goto bad;
     o.progress = !quiet && isatty(2);
-    conf = rag_conf_load(conf_path, err, sizeof(err));
+    conf = rag_conf_load_program(conf_path, &rag_conf_prog_ingest, err,
+                                 sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-ingest: %s\n", err);
         return 1;
     }
-    {
-        const char *lvl = rag_conf_get(conf, "log_level", "info");
-        if (rag_log_parse_level(lvl) >= 0)
-            rag_log_set_level((enum rag_log_level)rag_log_parse_level(lvl));
-    }
+    rag_conf_apply_log_level(conf, &rag_conf_ingest_own);
     rag_http_global_init();
     db =
         rag_db_connect(rag_conf_database(conf), "rag-ingest", err, sizeof(err));

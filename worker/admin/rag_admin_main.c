@@ -12,12 +12,14 @@
  *   rag-admin [-c conf] doctor [--bot-conf FILE] [--health-url URL] ...
  *   rag-admin -h | --help
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "rag_conf.h"
 #include "rag_db.h"
 #include "rag_log.h"
 #include "rag_paths.h"
 #include "rag_store_collections.h"
+#include "rag_store_guild_config.h"
 #include "rag_terms.h"
 
 #include <limits.h>
@@ -57,8 +59,48 @@ usage(FILE *f)
         "       [--nginx-user U] [--index-dir DIR]\n"
         "                                check a deployment, say how to"
         " fix it\n"
+        "  config [--check] [PROGRAM]    the keys PROGRAM (rag-worker, ...)\n"
+        "                                reads; --check: FILE's values\n"
         "Database from database_url in FILE or RAG_DATABASE_URL,\n"
         "else libpq's PG* environment.\n");
+}
+
+/* rag-admin [-c FILE] config [--check] [PROGRAM]: the config tables, or
+ * (--check) whether FILE suits PROGRAM. Needs no database. */
+static int
+cmd_config(const char *conf_path, int argc, char **argv)
+{
+    const rag_conf_program *prog = NULL;
+    int check = argc > 0 && strcmp(argv[0], "--check") == 0;
+    char err[512];
+    rag_conf *c;
+
+    if (argc > check + 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (argc > check &&
+        (prog = rag_conf_program_find(argv[check])) == NULL) {
+        fprintf(stderr, "rag-admin: config: no program %s\n", argv[check]);
+        return 2;
+    }
+    if (!check) {
+        rag_conf_print_programs(stdout, prog);
+        return 0;
+    }
+    if (prog == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    c = rag_conf_load_program(conf_path, prog, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "rag-admin: config: %s\n", err);
+        return 1;
+    }
+    rag_conf_free(c);
+    printf("config: %s suits %s\n", conf_path ? conf_path : "environment",
+           prog->name);
+    return 0;
 }
 
 static int
@@ -86,8 +128,8 @@ cmd_migrate(PGconn *db, int argc, char **argv)
 static int
 cmd_collection_add(PGconn *db, int argc, char **argv)
 {
-    const char *p[2], *lang = NULL, *pos[2] = {NULL, NULL};
-    char langs[512];
+    const char *lang = NULL, *pos[2] = {NULL, NULL};
+    char langs[512], id[32];
     int npos = 0;
 
     for (int i = 0; i < argc; i++) {
@@ -113,16 +155,10 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
                 lang, langs);
         return 2;
     }
-    p[0] = pos[0];
-    p[1] = pos[1] ? pos[1] : "";
     if (rag_db_begin(db) != 0)
         return 1;
-    if (rag_db_exec(
-            db,
-            "INSERT INTO collections (name, description) VALUES ($1, $2)"
-            " ON CONFLICT (name) DO UPDATE SET description ="
-            " EXCLUDED.description",
-            2, p) != 0 ||
+    if (rag_store_collections_upsert(db, pos[0], pos[1] ? pos[1] : "", NULL,
+                                     id, sizeof(id)) != 0 ||
         (lang != NULL &&
          rag_store_collections_set_language(
              db, pos[0], strcmp(lang, "default") == 0 ? NULL : lang) != 0) ||
@@ -142,25 +178,11 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
 static int
 cmd_forum_add(PGconn *db, int argc, char **argv)
 {
-    const char *p[3];
-
     if (argc < 3) {
         usage(stderr);
         return 2;
     }
-    p[0] = argv[0];
-    p[1] = argv[1];
-    p[2] = argv[2];
-    if (rag_db_exec(db,
-                    "INSERT INTO guild_config (guild_id) VALUES ($1)"
-                    " ON CONFLICT DO NOTHING",
-                    1, p) != 0 ||
-        rag_db_exec(db,
-                    "INSERT INTO guild_forums (guild_id, forum_channel_id,"
-                    " collection) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (guild_id, forum_channel_id)"
-                    " DO UPDATE SET collection = EXCLUDED.collection",
-                    3, p) != 0)
+    if (rag_store_guild_config_map_forum(db, argv[0], argv[1], argv[2]) != 0)
         return 1;
     printf("forum %s in guild %s answers from %s\n", argv[1], argv[0], argv[2]);
     return 0;
@@ -172,7 +194,7 @@ known_command(const char *name)
     static const char *const cmds[] = {
         "migrate", "collection-add", "forum-add", "eval",
         "export",  "community-sync", "gaps",      "doctor",
-        "forget-user"};
+        "forget-user", "config"};
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(name, cmds[i]) == 0)
@@ -203,7 +225,10 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    conf = rag_conf_load(conf_path, err, sizeof(err));
+    if (strcmp(argv[i], "config") == 0) /* checks FILE for another program */
+        return cmd_config(conf_path, argc - i - 1, argv + i + 1);
+    conf = rag_conf_load_program(conf_path, &rag_conf_prog_admin, err,
+                                 sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-admin: %s\n", err);
         return 1;

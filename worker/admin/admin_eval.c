@@ -25,6 +25,7 @@
  * --holdout sets are reported like the others but their misses and
  * questions are never printed (README: nobody tunes on them).
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "eval.h"
 #include "eval_fts.h"
@@ -104,7 +105,7 @@ typedef struct {
 const char *
 admin_index_dir(rag_conf *conf)
 {
-    return rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+    return rag_conf_str(conf, &rag_conf_common, "index_dir");
 }
 
 /* "name=URL": a collection's base (a URL has ':' or '/' before any '='). */

@@ -13,8 +13,11 @@
  *
  *   rag-admin export [--guild G] [--since DATE] [--out FILE]
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "rag_db.h"
+#include "rag_store_messages.h"
+#include "rag_store_threads.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,27 +31,6 @@
     "You are a support assistant for a software project's community. "         \
     "Answer from the documentation, cite your sources, and say so when "       \
     "the documentation does not cover the question."
-
-/* Threads worth learning from: solved, or voted up on balance (reaction
- * counters and feedback rows), with a real bot answer. */
-static const char *const export_threads_sql =
-    "SELECT t.thread_id, coalesce(t.guild_id, ''), coalesce(t.title, '')"
-    " FROM threads t"
-    " WHERE (t.solved OR t.solved_votes > t.failed_votes"
-    "        OR (SELECT count(*) FILTER (WHERE vote = 'up')"
-    "                 - count(*) FILTER (WHERE vote = 'down')"
-    "            FROM feedback f WHERE f.thread_id = t.thread_id) > 0)"
-    "   AND ($1::text IS NULL OR t.guild_id = $1)"
-    "   AND ($2::timestamptz IS NULL OR t.created_at >= $2)"
-    "   AND EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.thread_id"
-    "               AND m.from_bot AND NOT m.abstained AND m.content <> '')"
-    " ORDER BY t.created_at, t.thread_id";
-
-static const char *const export_msgs_sql =
-    "SELECT content, from_bot FROM messages"
-    " WHERE thread_id = $1 AND content <> ''"
-    " ORDER BY created_at, message_id LIMIT "
-    "500";
 
 const char *
 admin_transcript_role(int from_bot)
@@ -97,7 +79,6 @@ static int
 export_thread(PGconn *db, FILE *f, const char *sys, const char *thread,
               const char *guild)
 {
-    const char *p[1] = {thread};
     const char *contents[EXPORT_MAX_MSGS];
     int from_bot[EXPORT_MAX_MSGS];
     char url[256];
@@ -105,7 +86,7 @@ export_thread(PGconn *db, FILE *f, const char *sys, const char *thread,
     rag_buf line;
     int i, n, rc = -1;
 
-    res = rag_db_query(db, export_msgs_sql, 1, p);
+    res = rag_store_messages_transcript(db, thread, EXPORT_MAX_MSGS);
     if (res == NULL)
         return -1;
     n = PQntuples(res);
@@ -136,7 +117,6 @@ int
 admin_export(PGconn *db, rag_conf *conf, int argc, char **argv)
 {
     const char *guild = NULL, *since = NULL, *out = NULL, *sys;
-    const char *p[2];
     PGresult *res = NULL;
     FILE *f = stdout;
     long written = 0;
@@ -157,13 +137,13 @@ admin_export(PGconn *db, rag_conf *conf, int argc, char **argv)
                         " [--out FILE]\n");
         return 2;
     }
-    sys = rag_conf_get(conf, "export_system_prompt", EXPORT_DEFAULT_SYSTEM);
-    p[0] = guild;
-    p[1] = since;
-    res = rag_db_query(db, export_threads_sql, 2, p);
+    sys = rag_conf_str(conf, &rag_conf_admin_own, "export_system_prompt");
+    if (sys == NULL)
+        sys = EXPORT_DEFAULT_SYSTEM;
+    res = rag_store_threads_to_export(db, guild, since);
     if (res == NULL) {
-        fprintf(stderr, "rag-admin export: query failed: %s",
-                PQerrorMessage(db));
+        fprintf(stderr, "rag-admin export: query failed: %s\n",
+                rag_db_last_error()->message);
         return 1;
     }
     if (out != NULL && (f = fopen(out, "w")) == NULL) {

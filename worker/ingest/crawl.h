@@ -1,7 +1,7 @@
 /*
  * crawl — polite fetching of a documentation site for rag-ingest.
  *
- * crawl_fetch() GETs one URL with libcurl: named User-Agent, SSRF guard
+ * crawl_fetch() GETs one URL through rag_http: named User-Agent, SSRF guard
  * on every hop (the host is resolved and vetted by rag_url_vet, then curl
  * is pinned to that address with CURLOPT_RESOLVE, proxies off, so a DNS
  * rebinding answer cannot redirect it), redirects followed by hand (at

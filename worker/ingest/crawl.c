@@ -6,7 +6,6 @@
 #include "rag_url.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -62,46 +61,47 @@ crawl_page_free(crawl_page *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* What crawl_fetch keeps of a response's headers. */
 typedef struct {
-    rag_http_body_sink b; /* first: the write callback's userdata */
     char ctype[128], etag[256], lastmod[64], location[RAG_URL_MAX];
     char retry_after[32];
 } sink_t;
 
-static size_t
-on_header(char *p, size_t sz, size_t n, void *ud)
+/* rag_http's header hook: one raw header line. */
+static void
+on_header(void *ud, const char *line, size_t len)
 {
     sink_t *s = ud;
-    size_t len = sz * n;
 
-    if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+    if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* a new response (after 100-continue): forget the old headers */
         s->ctype[0] = s->etag[0] = s->lastmod[0] = s->location[0] = '\0';
         s->retry_after[0] = '\0';
     }
-    rag_http_header_value(p, len, "content-type", s->ctype,
+    rag_http_header_value(line, len, "content-type", s->ctype,
                           sizeof(s->ctype));
-    rag_http_header_value(p, len, "etag", s->etag, sizeof(s->etag));
-    rag_http_header_value(p, len, "last-modified", s->lastmod,
+    rag_http_header_value(line, len, "etag", s->etag, sizeof(s->etag));
+    rag_http_header_value(line, len, "last-modified", s->lastmod,
                           sizeof(s->lastmod));
-    rag_http_header_value(p, len, "location", s->location,
+    rag_http_header_value(line, len, "location", s->location,
                           sizeof(s->location));
-    rag_http_header_value(p, len, "retry-after", s->retry_after,
+    rag_http_header_value(line, len, "retry-after", s->retry_after,
                           sizeof(s->retry_after));
-    return len;
 }
 
-/* One request to one vetted address, no redirects followed. */
+/* One request to one vetted address, no redirects followed. The body
+ * replaces p->body. */
 static int
 fetch_once(const crawl_opts *o, const char *url, const char *etag,
            const char *lastmod, crawl_page *p, sink_t *sink)
 {
     rag_url u;
-    char resolve[600], addr[64], hdr[400];
-    struct curl_slist *res = NULL, *hdrs = NULL, *t;
-    CURL *h = NULL;
-    CURLcode cc;
-    int rc = -1;
+    char resolve[600], addr[64], inm[400], ims[400];
+    const char *hdrs[3];
+    size_t nh = 0;
+    rag_http_req req;
+    rag_http_resp resp;
+    int rc;
 
     if (rag_url_parse(url, &u) != 0) {
         snprintf(p->error, sizeof(p->error), "bad URL");
@@ -110,54 +110,39 @@ fetch_once(const crawl_opts *o, const char *url, const char *etag,
     if (rag_url_vet(&u, o->allow_private, resolve, sizeof(resolve), addr,
                     sizeof(addr), p->error, sizeof(p->error)) != 0)
         return -1;
-    if ((h = curl_easy_init()) == NULL ||
-        (res = curl_slist_append(NULL, resolve)) == NULL)
-        goto done;
     if (etag && *etag) {
-        snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag);
-        if ((t = curl_slist_append(hdrs, hdr)) == NULL)
-            goto done;
-        hdrs = t;
+        snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+        hdrs[nh++] = inm;
     }
     if (lastmod && *lastmod) {
-        snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", lastmod);
-        if ((t = curl_slist_append(hdrs, hdr)) == NULL)
-            goto done;
-        hdrs = t;
+        snprintf(ims, sizeof(ims), "If-Modified-Since: %s", lastmod);
+        hdrs[nh++] = ims;
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_RESOLVE, res);
-    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never via env proxies */
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, CRAWL_USER_AGENT);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
+    hdrs[nh] = NULL;
+    memset(&req, 0, sizeof(req));
+    req.url = url;
+    req.headers = hdrs;
+    req.user_agent = CRAWL_USER_AGENT;
+    req.resolve = resolve;   /* curl connects to the vetted address only */
+    req.no_proxy = 1;        /* never via the environment's proxies */
+    req.accept_encoding = "";
+    req.timeout_ms = o->timeout_ms;
+    req.connect_timeout_ms = o->timeout_ms < 10000 ? o->timeout_ms : 10000L;
+    req.max_response = o->max_bytes ? o->max_bytes : 8u << 20;
+    req.on_header = on_header;
+    req.header_ud = sink;
+    rc = rag_http_do(&req, &resp);   /* one attempt: retries are ours */
+    rag_buf_free(&p->body);
+    p->body = resp.body;
+    if (rc != 0) {
         snprintf(p->error, sizeof(p->error), "%s",
-                 sink->b.overflow || cc == CURLE_FILESIZE_EXCEEDED
+                 strcmp(resp.error, "response too large") == 0
                      ? "page too large"
-                     : curl_easy_strerror(cc));
-        goto done;
+                     : resp.error);
+        return -1;
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &p->status);
-    rc = 0;
-done:
-    curl_slist_free_all(res);
-    curl_slist_free_all(hdrs);
-    if (h)
-        curl_easy_cleanup(h);
-    return rc;
+    p->status = resp.status;
+    return 0;
 }
 
 int
@@ -178,7 +163,6 @@ crawl_fetch(const crawl_opts *o, const char *url, const char *etag,
     }
     for (;;) {
         memset(&sink, 0, sizeof(sink));
-        sink.b.body = &p->body;
         rag_buf_reset(&p->body);
         p->status = 0;
         p->error[0] = '\0';

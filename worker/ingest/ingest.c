@@ -1,6 +1,7 @@
 #include "ingest.h"
 #include "rag_time.h"
 
+#include "conf_tables.h"
 #include "crawl.h"
 #include "crawl_pool.h"
 #include "ingest_boiler.h"
@@ -31,7 +32,6 @@
 #define EMBED_BATCH 256
 /* the API takes 8,192 tokens per input; the estimate can be ~11% low */
 #define EMBED_MAX_INPUT_TOKENS 7000
-#define DEFAULT_MAX_PAGES 10000
 
 /* ---- existing documents -------------------------------------------------- */
 
@@ -781,276 +781,340 @@ redirect_elsewhere(const rag_ingest_opts *o, const char *root, frontier *fr,
     return 1;
 }
 
+/* One site crawl: its settings, robots.txt, the frontier and the pool. */
+typedef struct {
+    crawl_opts co;
+    crawl_robots robots;
+    crawl_urls sm;
+    frontier fr;
+    crawl_pool *pool;
+    char root[RAG_URL_MAX];
+    rag_url pu;
+    double delay, last;
+    long max_pages, dispatched;
+    size_t next;   /* fr.v[next] is the next URL to dispatch */
+    int threads;
+    int use_links; /* discover pages by links (no sitemap) */
+} site_crawl;
+
+/* The crawl's settings: the job's options, else the configuration. */
+static void
+site_settings(run_t *r, site_crawl *sc)
+{
+    const rag_ingest_opts *o = r->o;
+    const rag_conf_section *cs = &rag_conf_ingest;
+
+    crawl_opts_default(&sc->co);
+    sc->co.allow_private = o->allow_private;
+    sc->co.timeout_ms = rag_conf_long(r->conf, cs, "crawl_timeout_ms");
+    sc->co.max_bytes = (size_t)rag_conf_long(r->conf, cs, "crawl_max_bytes");
+    sc->co.backoff_ms = rag_conf_long(r->conf, cs, "crawl_backoff_ms");
+    sc->delay = o->delay >= 0 ? o->delay
+                              : rag_conf_num(r->conf, cs, "crawl_delay");
+    sc->max_pages = o->max_pages > 0
+                        ? o->max_pages
+                        : rag_conf_long(r->conf, cs, "crawl_max_pages");
+    sc->threads = o->concurrency > 0
+                      ? o->concurrency
+                      : (int)rag_conf_long(r->conf, cs, "crawl_concurrency");
+    if (sc->threads < 1 || sc->threads > 16)
+        sc->threads = 4;
+    r->st->max_pages = sc->max_pages;
+}
+
+/* robots.txt first (RFC 9309): 4xx allows everything; a server error or
+ * no answer means "not now", so the crawl stops. 0, or -1 with err. */
+static int
+site_robots(site_crawl *sc, char *err, size_t errlen)
+{
+    char url[RAG_URL_MAX];
+    crawl_page p;
+    int rc = -1;
+
+    snprintf(url, sizeof(url), "%s://%s%s%s:%d/robots.txt", sc->pu.scheme,
+             sc->pu.ipv6 ? "[" : "", sc->pu.host, sc->pu.ipv6 ? "]" : "",
+             sc->pu.port);
+    polite_wait(&sc->last, 0);
+    if (crawl_fetch(&sc->co, url, NULL, NULL, &p) != 0)
+        snprintf(err, errlen, "%s%s",
+                 strncmp(p.error, "refusing", 8) == 0
+                     ? ""
+                     : "robots.txt unavailable, not crawling: ",
+                 p.error);
+    else if (p.status >= 500)
+        snprintf(err, errlen, "robots.txt answered HTTP %ld, not crawling",
+                 p.status);
+    else
+        rc = 0;
+    if (rc == 0 && p.status == 200 && p.body.len)
+        crawl_robots_parse(&sc->robots, p.body.data, p.body.len);
+    crawl_page_free(&p);
+    if (sc->robots.crawl_delay > sc->delay)
+        sc->delay = sc->robots.crawl_delay;
+    return rc;
+}
+
+/* Load: settings, robots.txt, the sitemap (given, else robots.txt's, else
+ * /sitemap.xml) or the start page into the frontier. 0, -1 with err, or
+ * -2 out of memory. */
+static int
+site_load(run_t *r, site_crawl *sc, char *err, size_t errlen)
+{
+    const rag_ingest_opts *o = r->o;
+    char smu[RAG_URL_MAX], u[RAG_URL_MAX];
+    const char *cand = o->sitemap;
+
+    site_settings(r, sc);
+    if (rag_url_normalize(o->site, sc->root, sizeof(sc->root)) != 0 ||
+        rag_url_parse(sc->root, &sc->pu) != 0) {
+        snprintf(err, errlen, "bad --site URL");
+        return -1;
+    }
+    if (site_robots(sc, err, errlen) != 0)
+        return -1;
+    if (!cand && sc->robots.sitemaps.n)
+        cand = sc->robots.sitemaps.v[0];
+    if (!cand) {
+        snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml",
+                 sc->pu.scheme, sc->pu.ipv6 ? "[" : "", sc->pu.host,
+                 sc->pu.ipv6 ? "]" : "", sc->pu.port);
+        cand = smu;
+    }
+    polite_wait(&sc->last, sc->delay);
+    if (crawl_sitemap(&sc->co, cand, &sc->sm, err, errlen) != 0) {
+        if (o->sitemap)
+            return -1; /* asked for explicitly: its failure is fatal */
+        err[0] = '\0';
+    }
+    for (size_t i = 0; i < sc->sm.n; i++)
+        if (rag_url_normalize(sc->sm.v[i], u, sizeof(u)) == 0 &&
+            in_scope(o, sc->root, u) && fr_seen_add(&sc->fr, u, NULL) < 0)
+            return -2;
+    sc->use_links = sc->fr.n == 0;
+    if (sc->use_links && fr_seen_add(&sc->fr, sc->root, NULL) < 0)
+        return -2;
+    return 0;
+}
+
+/* Keeps the pool busy, within the page budget and robots.txt. 0, or -1
+ * out of memory. */
+static int
+site_dispatch(run_t *r, site_crawl *sc)
+{
+    frontier *fr = &sc->fr;
+    char key[RAG_URL_MAX];
+
+    while (sc->next < fr->n &&
+           crawl_pool_pending(sc->pool) < (size_t)sc->threads * 2) {
+        const char *url;
+        doc_row *d;
+        rag_url uu;
+
+        if (fr->done[sc->next]) {
+            sc->next++;
+            continue;
+        }
+        url = fr->v[sc->next++];
+        if (!r->o->keep_generated && is_generated(url)) {
+            rag_debug("msg=\"generated page skipped\" url=\"%s\"", url);
+            r->st->skipped++;
+            continue;
+        }
+        if (sc->dispatched >= sc->max_pages) {
+            /* links keep arriving from pages in flight: count them */
+            if (!r->partial)
+                rag_warn("msg=\"max pages reached\" max=%ld", sc->max_pages);
+            r->partial = 1;
+            r->st->partial = 1;
+            r->st->unvisited++;
+            continue;
+        }
+        if (rag_url_parse(url, &uu) != 0 ||
+            !crawl_robots_allowed(&sc->robots, uu.path)) {
+            /* not kept: a page the site now disallows is removed (within
+             * the half-collection limit) */
+            rag_info("msg=\"robots.txt disallows\" url=\"%s\"", url);
+            r->st->skipped++;
+            continue;
+        }
+        canon_key(url, key, sizeof(key));
+        d = map_get(&r->map, key);
+        if (crawl_pool_submit(sc->pool, url, d ? d->etag : NULL,
+                              d ? d->lastmod : NULL) != 0)
+            return -1;
+        sc->dispatched++;
+    }
+    return 0;
+}
+
+/* Commit: stores a converted page under key (or its in-scope canonical
+ * URL) with its in-scope links, which join the frontier when discovering
+ * by links. 0, -1 with err (storing cannot go on), or -2 out of memory. */
+static int
+site_store(run_t *r, site_crawl *sc, crawl_result *res, char *key,
+           size_t keylen, char *err, size_t errlen)
+{
+    const char *root = sc->root;
+    rag_html_doc *hd = &res->doc;
+    crawl_page *pg = &res->page;
+    rag_buf lk;
+    int sr;
+
+    /* the page's own canonical URL wins when it is in scope (Sphinx and
+     * MkDocs point theirs at the public site) */
+    if (hd->canonical[0] && in_scope(r->o, root, hd->canonical) &&
+        strcmp(hd->canonical, key) != 0) {
+        canon_key(hd->canonical, key, keylen);
+        if (fr_add(&sc->fr, key, pg->final_url, 1) < 0)
+            return -2;
+    }
+    r->st->fetched++;
+    if (hd->flattened)
+        rag_warn("msg=\"markup nested deeper than %d levels kept as plain "
+                 "text\" url=\"%s\"",
+                 RAG_HTML_MAX_DEPTH, key);
+    if (hd->replaced)
+        rag_info("msg=\"invalid bytes replaced\" url=\"%s\" charset=%s "
+                 "count=%ld",
+                 key, hd->charset, hd->replaced);
+    rag_buf_init(&lk, 0);
+    for (size_t k = 0; k < hd->nlinks; k++) {
+        if (!in_scope(r->o, root, hd->links[k]))
+            continue;
+        if ((lk.len && rag_buf_putc(&lk, '\n')) ||
+            rag_buf_puts(&lk, hd->links[k]) ||
+            (sc->use_links && fr_seen_add(&sc->fr, hd->links[k], key) < 0)) {
+            rag_buf_free(&lk);
+            return -2;
+        }
+    }
+    sr = store_doc(r, key, hd->title, hd->markdown, pg->etag,
+                   pg->last_modified, "docs", lk.data ? lk.data : "");
+    rag_buf_free(&lk);
+    if (sr != 0) {
+        if (store_failed(r, key, err, errlen) != 0)
+            return -1;
+        keep_doc(r, key, 0);
+    }
+    return 0;
+}
+
+/* Compute: what one fetched page means — kept, gone, skipped, followed
+ * for its links, or stored (site_store). 0, -1 with err, or -2 out of
+ * memory. */
+static int
+site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err,
+          size_t errlen)
+{
+    const rag_ingest_opts *o = r->o;
+    const char *url = res->url, *root = sc->root;
+    crawl_page *pg = &res->page;
+    char key[RAG_URL_MAX];
+    doc_row *d;
+
+    canon_key(pg->final_url ? pg->final_url : url, key, sizeof(key));
+    d = map_get(&r->map, key);
+    if (res->fetch_rc != 0) {
+        rag_warn("msg=\"fetch failed\" url=\"%s\" error=\"%s\"", url,
+                 pg->error);
+        r->st->failed++;
+        keep_doc(r, key, 0);
+    } else if (pg->status == 304) {
+        r->st->fetched++;
+        keep_doc(r, key, 1);
+        /* not modified: follow the links it had last time */
+        if (sc->use_links && d &&
+            follow_stored_links(r, &sc->fr, root, d->id, d->url) != 0)
+            return -2;
+    } else if (pg->status == 404 || pg->status == 410) {
+        /* gone: not marked seen, so it is deleted at the end */
+        long k = fr_find(&sc->fr, url);
+        const char *ref = k >= 0 ? sc->fr.ref[k] : NULL;
+        rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" status=%ld",
+                 url,
+                 ref             ? ref
+                 : sc->use_links ? "(start page)"
+                                 : "(sitemap)",
+                 pg->status);
+        r->st->fetched++;
+        r->st->notfound++;
+    } else if (pg->status != 200) {
+        rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
+                 pg->status);
+        r->st->failed++;
+        keep_doc(r, key, 0);
+    } else if (!res->is_html) {
+        r->st->skipped++;
+    } else if (strcmp(pg->final_url, url) != 0 &&
+               redirect_elsewhere(o, root, &sc->fr, sc->next, url,
+                                  pg->final_url)) {
+        /* a redirect out of scope, or to a page fetched anyway */
+        keep_doc(r, key, 0);
+    } else if (res->converted && res->doc.listing) {
+        /* blog list, tag and author pages: teasers of other pages, which
+         * their links lead to */
+        rag_info("msg=\"listing page skipped\" url=\"%s\"", pg->final_url);
+        r->st->skipped++;
+        for (size_t k = 0; sc->use_links && k < res->doc.nlinks; k++)
+            if (in_scope(o, root, res->doc.links[k]) &&
+                fr_seen_add(&sc->fr, res->doc.links[k], pg->final_url) < 0)
+                return -2;
+    } else if (!res->converted) {
+        rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
+                 pg->final_url, res->err);
+        r->st->failed++;
+        keep_doc(r, key, 0);
+    } else {
+        return site_store(r, sc, res, key, sizeof(key), err, errlen);
+    }
+    return 0;
+}
+
 static int
 ingest_site(run_t *r, char *err, size_t errlen)
 {
-    const rag_ingest_opts *o = r->o;
-    crawl_opts co;
-    crawl_robots robots;
-    crawl_urls sm = {0};
-    frontier fr = {0};
-    char root[RAG_URL_MAX], u[RAG_URL_MAX], robots_url[RAG_URL_MAX];
-    double delay, last = 0;
-    long max_pages, dispatched = 0;
-    crawl_pool *pool = NULL;
-    char key[RAG_URL_MAX];
-    size_t next = 0;
-    int threads;
-    rag_url pu;
-    int use_links, rc = -1;
+    site_crawl sc;
+    crawl_result *res;
+    int rc;
 
-    memset(&robots, 0, sizeof(robots));
-    crawl_opts_default(&co);
-    co.allow_private = o->allow_private;
-    co.timeout_ms = rag_conf_int(r->conf, "crawl_timeout_ms", 30000);
-    co.max_bytes =
-        (size_t)rag_conf_int(r->conf, "crawl_max_bytes", 8L * 1024 * 1024);
-    co.backoff_ms = rag_conf_int(r->conf, "crawl_backoff_ms", 500);
-    delay =
-        o->delay >= 0 ? o->delay : rag_conf_double(r->conf, "crawl_delay", 0.5);
-    max_pages = o->max_pages > 0 ? o->max_pages
-                                 : rag_conf_int(r->conf, "crawl_max_pages",
-                                                DEFAULT_MAX_PAGES);
-    threads = o->concurrency > 0
-                  ? o->concurrency
-                  : (int)rag_conf_int(r->conf, "crawl_concurrency", 4);
-    if (threads < 1 || threads > 16)
-        threads = 4;
-    r->st->max_pages = max_pages;
-    if (rag_url_normalize(o->site, root, sizeof(root)) != 0 ||
-        rag_url_parse(root, &pu) != 0) {
-        snprintf(err, errlen, "bad --site URL");
+    memset(&sc, 0, sizeof(sc));
+    if ((rc = site_load(r, &sc, err, errlen)) != 0)
         goto done;
-    }
-    /* robots.txt first (RFC 9309): 4xx allows everything; a server error
-     * or no answer means "not now", so the crawl stops */
-    snprintf(robots_url, sizeof(robots_url), "%s://%s%s%s:%d/robots.txt",
-             pu.scheme, pu.ipv6 ? "[" : "", pu.host, pu.ipv6 ? "]" : "",
-             pu.port);
-    {
-        crawl_page p;
-        polite_wait(&last, 0);
-        if (crawl_fetch(&co, robots_url, NULL, NULL, &p) != 0) {
-            snprintf(err, errlen, "%s%s",
-                     strncmp(p.error, "refusing", 8) == 0
-                         ? ""
-                         : "robots.txt unavailable, not crawling: ",
-                     p.error);
-            crawl_page_free(&p);
-            goto done;
-        }
-        if (p.status >= 500) {
-            snprintf(err, errlen, "robots.txt answered HTTP %ld, not crawling",
-                     p.status);
-            crawl_page_free(&p);
-            goto done;
-        }
-        if (p.status == 200 && p.body.len)
-            crawl_robots_parse(&robots, p.body.data, p.body.len);
-        crawl_page_free(&p);
-    }
-    if (robots.crawl_delay > delay)
-        delay = robots.crawl_delay;
-    /* sitemap: given, else from robots.txt, else /sitemap.xml */
-    {
-        char smu[RAG_URL_MAX];
-        const char *cand = o->sitemap;
-        if (!cand && robots.sitemaps.n)
-            cand = robots.sitemaps.v[0];
-        if (!cand) {
-            snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml", pu.scheme,
-                     pu.ipv6 ? "[" : "", pu.host, pu.ipv6 ? "]" : "", pu.port);
-            cand = smu;
-        }
-        polite_wait(&last, delay);
-        if (crawl_sitemap(&co, cand, &sm, err, errlen) != 0) {
-            if (o->sitemap)
-                goto done; /* asked for explicitly: its failure is fatal */
-            err[0] = '\0';
-        }
-    }
-    for (size_t i = 0; i < sm.n; i++)
-        if (rag_url_normalize(sm.v[i], u, sizeof(u)) == 0 &&
-            in_scope(o, root, u) && fr_seen_add(&fr, u, NULL) < 0)
-            goto oom;
-    use_links = fr.n == 0;
-    if (use_links && fr_seen_add(&fr, root, NULL) < 0)
-        goto oom;
     rag_info("msg=\"crawl start\" site=\"%s\" discovery=%s pages=%zu "
              "delay=%.2f",
-             root, use_links ? "links" : "sitemap", fr.n, delay);
-    polite_wait(&last, delay);
-    if ((pool = crawl_pool_start(&co, threads, delay, o->selector)) == NULL)
-        goto oom;
+             sc.root, sc.use_links ? "links" : "sitemap", sc.fr.n, sc.delay);
+    polite_wait(&sc.last, sc.delay);
+    sc.pool = crawl_pool_start(&sc.co, sc.threads, sc.delay, r->o->selector);
+    if (sc.pool == NULL) {
+        rc = -2;
+        goto done;
+    }
     for (;;) {
-        crawl_result *res;
-        crawl_page *pg;
-        doc_row *d;
-        const char *url;
-
-        /* keep the pool busy, within the page budget and robots.txt */
-        while (next < fr.n && crawl_pool_pending(pool) < (size_t)threads * 2) {
-            rag_url uu;
-            if (fr.done[next]) {
-                next++;
-                continue;
-            }
-            url = fr.v[next++];
-            if (!o->keep_generated && is_generated(url)) {
-                rag_debug("msg=\"generated page skipped\" url=\"%s\"", url);
-                r->st->skipped++;
-                continue;
-            }
-            if (dispatched >= max_pages) {
-                /* links keep arriving from pages in flight: count them */
-                if (!r->partial)
-                    rag_warn("msg=\"max pages reached\" max=%ld", max_pages);
-                r->partial = 1;
-                r->st->partial = 1;
-                r->st->unvisited++;
-                continue;
-            }
-            if (rag_url_parse(url, &uu) != 0 ||
-                !crawl_robots_allowed(&robots, uu.path)) {
-                /* not kept: a page the site now disallows is removed
-                 * (within the half-collection limit) */
-                rag_info("msg=\"robots.txt disallows\" url=\"%s\"", url);
-                r->st->skipped++;
-                continue;
-            }
-            canon_key(url, key, sizeof(key));
-            d = map_get(&r->map, key);
-            if (crawl_pool_submit(pool, url, d ? d->etag : NULL,
-                                  d ? d->lastmod : NULL) != 0)
-                goto oom;
-            dispatched++;
+        if (site_dispatch(r, &sc) != 0) {
+            rc = -2;
+            goto done;
         }
-        r->progress_total = (long)fr.n;
-        if ((res = crawl_pool_next(pool)) == NULL) {
-            if (next >= fr.n)
+        r->progress_total = (long)sc.fr.n;
+        if ((res = crawl_pool_next(sc.pool)) == NULL) {
+            if (sc.next >= sc.fr.n)
                 break;
             continue;
         }
-        url = res->url;
-        pg = &res->page;
-        canon_key(pg->final_url ? pg->final_url : url, key, sizeof(key));
-        d = map_get(&r->map, key);
-        if (res->fetch_rc != 0) {
-            rag_warn("msg=\"fetch failed\" url=\"%s\" error=\"%s\"", url,
-                     pg->error);
-            r->st->failed++;
-            keep_doc(r, key, 0);
-        } else if (pg->status == 304) {
-            r->st->fetched++;
-            keep_doc(r, key, 1);
-            /* not modified: follow the links it had last time */
-            if (use_links && d &&
-                follow_stored_links(r, &fr, root, d->id, d->url) != 0) {
-                crawl_result_free(res);
-                goto oom;
-            }
-        } else if (pg->status == 404 || pg->status == 410) {
-            /* gone: not marked seen, so it is deleted at the end */
-            long k = fr_find(&fr, url);
-            const char *ref = k >= 0 ? fr.ref[k] : NULL;
-            rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" "
-                     "status=%ld",
-                     url,
-                     ref         ? ref
-                     : use_links ? "(start page)"
-                                 : "(sitemap)",
-                     pg->status);
-            r->st->fetched++;
-            r->st->notfound++;
-        } else if (pg->status != 200) {
-            rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
-                     pg->status);
-            r->st->failed++;
-            keep_doc(r, key, 0);
-        } else if (!res->is_html) {
-            r->st->skipped++;
-        } else if (strcmp(pg->final_url, url) != 0 &&
-                   redirect_elsewhere(o, root, &fr, next, url, pg->final_url)) {
-            /* a redirect out of scope, or to a page fetched anyway */
-            keep_doc(r, key, 0);
-        } else if (res->converted && res->doc.listing) {
-            /* blog list, tag and author pages: teasers of other pages,
-             * which their links lead to */
-            rag_info("msg=\"listing page skipped\" url=\"%s\"", pg->final_url);
-            r->st->skipped++;
-            for (size_t k = 0; use_links && k < res->doc.nlinks; k++)
-                if (in_scope(o, root, res->doc.links[k]) &&
-                    fr_seen_add(&fr, res->doc.links[k], pg->final_url) < 0) {
-                    crawl_result_free(res);
-                    goto oom;
-                }
-        } else if (!res->converted) {
-            rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
-                     pg->final_url, res->err);
-            r->st->failed++;
-            keep_doc(r, key, 0);
-        } else {
-            rag_html_doc *hd = &res->doc;
-            const char *page = key;
-            rag_buf lk;
-            int sr;
-
-            /* the page's own canonical URL wins when it is in scope
-             * (Sphinx and MkDocs point theirs at the public site) */
-            if (hd->canonical[0] && in_scope(o, root, hd->canonical) &&
-                strcmp(hd->canonical, page) != 0) {
-                canon_key(hd->canonical, key, sizeof(key));
-                if (fr_add(&fr, key, pg->final_url, 1) < 0) {
-                    crawl_result_free(res);
-                    goto oom;
-                }
-            }
-
-            r->st->fetched++;
-            if (hd->flattened)
-                rag_warn("msg=\"markup nested deeper than %d levels kept as "
-                         "plain text\" url=\"%s\"",
-                         RAG_HTML_MAX_DEPTH, page);
-            if (hd->replaced)
-                rag_info("msg=\"invalid bytes replaced\" url=\"%s\" "
-                         "charset=%s count=%ld",
-                         page, hd->charset, hd->replaced);
-            rag_buf_init(&lk, 0);
-            for (size_t k = 0; k < hd->nlinks; k++) {
-                if (!in_scope(o, root, hd->links[k]))
-                    continue;
-                if ((lk.len && rag_buf_putc(&lk, '\n')) ||
-                    rag_buf_puts(&lk, hd->links[k]) ||
-                    (use_links && fr_seen_add(&fr, hd->links[k], page) < 0)) {
-                    rag_buf_free(&lk);
-                    crawl_result_free(res);
-                    goto oom;
-                }
-            }
-            sr = store_doc(r, page, hd->title, hd->markdown, pg->etag,
-                           pg->last_modified, "docs", lk.data ? lk.data : "");
-            rag_buf_free(&lk);
-            if (sr != 0) {
-                if (store_failed(r, page, err, errlen) != 0) {
-                    crawl_result_free(res);
-                    goto done;
-                }
-                keep_doc(r, page, 0);
-            }
-        }
+        rc = site_take(r, &sc, res, err, errlen);
         crawl_result_free(res);
+        if (rc != 0)
+            goto done;
         progress(r, "");
     }
     rc = 0;
-    goto done;
-oom:
-    snprintf(err, errlen, "out of memory");
 done:
-    crawl_pool_stop(pool);
-    crawl_robots_free(&robots);
-    crawl_urls_free(&sm);
-    fr_free(&fr);
-    return rc;
+    if (rc == -2)
+        snprintf(err, errlen, "out of memory");
+    crawl_pool_stop(sc.pool);
+    crawl_robots_free(&sc.robots);
+    crawl_urls_free(&sc.sm);
+    fr_free(&sc.fr);
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- dir / json / rechunk
@@ -1244,8 +1308,9 @@ need_index(run_t *r, const char *index_dir)
     if (r->o->type == INGEST_REINDEX_ONLY || st->added || st->changed ||
         st->deleted || st->chunks || st->embedded)
         return 1;
-    snprintf(path, sizeof(path), "%s/%s.idx", index_dir, r->o->collection);
-    return access(path, R_OK) != 0 ||
+    return rag_index_path(path, sizeof(path), index_dir, r->o->collection) !=
+               0 ||
+           access(path, R_OK) != 0 ||
            rag_store_collections_generation(r->db, r->coll_id) <= 0;
 }
 
@@ -1272,8 +1337,6 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     const char *index_dir;
     ingest_item *items = NULL;
     size_t nitems = 0;
-    uint64_t gen = 0;
-    uint32_t count = 0;
     int rc = -1, locked = 0;
 
     memset(st, 0, sizeof(*st));
@@ -1285,9 +1348,12 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     r.st = st;
     r.t0 = rag_time_mono_s();
     rag_chunk_opts_default(&r.copts);
-    r.copts.max_tokens = (size_t)rag_conf_int(conf, "chunk_tokens", 500);
-    r.copts.overlap_tokens = (size_t)rag_conf_int(
-        conf, "chunk_overlap", (long)r.copts.max_tokens * 15 / 100);
+    r.copts.max_tokens =
+        (size_t)rag_conf_long(conf, &rag_conf_ingest, "chunk_tokens");
+    r.copts.overlap_tokens =
+        rag_conf_str(conf, &rag_conf_ingest, "chunk_overlap")
+            ? (size_t)rag_conf_long(conf, &rag_conf_ingest, "chunk_overlap")
+            : r.copts.max_tokens * 15 / 100;
     r.copts.min_tokens = r.copts.max_tokens / 5;
     /* crawled pages: anchors must exist in the HTML, never made up */
     r.copts.explicit_ids = o->type == INGEST_SITE;
@@ -1295,7 +1361,7 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         snprintf(err, errlen, "bad collection name");
         goto done;
     }
-    if (rag_store_collections_ensure(db, o->collection, r.coll_id,
+    if (rag_store_collections_upsert(db, o->collection, NULL, NULL, r.coll_id,
                                      sizeof(r.coll_id)) != 0) {
         snprintf(err, errlen, "cannot create collection");
         goto done;
@@ -1360,14 +1426,15 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
     }
     if (embed_pending(&r, err, errlen) != 0)
         goto done;
-    index_dir = rag_conf_get(conf, "index_dir", "/var/lib/ngx_rag/index");
+    index_dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
     if (need_index(&r, index_dir)) {
         rag_reindex_opts ro;
+        rag_reindex_result res;
         rag_reindex_opts_load(&ro, conf);
-        if (rag_reindex_collection_opts(db, o->collection, index_dir, &ro,
-                                        &gen, &count, err, errlen) != 0)
+        if (rag_reindex(db, o->collection, index_dir, &ro, &res, err,
+                        errlen) != 0)
             goto done;
-        st->generation = gen;
+        st->generation = res.generation;
     } else {
         /* nothing changed: the index in place is current */
         long long g = rag_store_collections_generation(db, r.coll_id);
@@ -1396,7 +1463,7 @@ done:
 static int
 file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
 {
-    const char *root = rag_conf_get(conf, "ingest_file_root", NULL);
+    const char *root = rag_conf_str(conf, &rag_conf_ingest, "ingest_file_root");
     char rr[4096], rp[4096];
     size_t n;
 
@@ -1460,7 +1527,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     }
     v = yajl_tree_get(root, force_path, yajl_t_any);
     o.force = v && YAJL_IS_TRUE(v);
-    o.allow_private = rag_conf_bool(conf, "ingest_allow_private", 0);
+    o.allow_private = rag_conf_on(conf, &rag_conf_ingest, "ingest_allow_private");
     o.selector = rag_json_str(src, "selector", NULL);
     if (strcmp(type, "site") == 0) {
         const char *inc[] = {"include", NULL}, *exc[] = {"exclude", NULL};

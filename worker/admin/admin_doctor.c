@@ -19,6 +19,7 @@
  * index_dir, and the worker's llm_* / embed_*; Discord keys from
  * --bot-conf (discord_token[_file], discord_api_base).
  */
+#include "conf_tables.h"
 #include "admin.h"
 #include "llm.h"
 #include "rag_conf.h"
@@ -29,6 +30,8 @@
 #include "rag_json.h"
 #include "rag_paths.h"
 #include "rag_reindex.h"
+#include "rag_store_collections.h"
+#include "rag_store_guild_config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -171,8 +174,10 @@ check_migrations(doctor *d, PGconn *db)
     }
     closedir(dh);
     qsort(files, nf, sizeof(files[0]), cmp_name);
-    r = PQexec(db, "SELECT version FROM schema_migrations ORDER BY version");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rag_db_log_errors(0); /* a database without the table is reported */
+    r = rag_db_migrations_applied(db);
+    rag_db_log_errors(1);
+    if (r == NULL) {
         fail(d, "migrations", "rag-admin migrate",
              "the database has no schema (schema_migrations missing)");
         goto done;
@@ -404,15 +409,10 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
     PGresult *r;
     int bad = 0, n = 0;
 
-    r = rag_db_query(db,
-                     "SELECT c.name, c.index_generation,"
-                     " EXISTS (SELECT 1 FROM documents WHERE"
-                     " collection_id = c.id)"
-                     " FROM collections c ORDER BY c.name",
-                     0, NULL);
+    r = rag_store_collections_index_state(db);
     if (r == NULL) {
         fail(d, "indexes", "rag-admin migrate",
-             "cannot read collections: %s", PQerrorMessage(db));
+             "cannot read collections: %s", rag_db_last_error()->message);
         return;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -744,10 +744,7 @@ check_discord(doctor *d, PGconn *db, rag_conf *bot)
     int nforums = -1;
 
     if (db) {
-        r = rag_db_query(db,
-                         "SELECT guild_id, forum_channel_id FROM guild_forums"
-                         " ORDER BY 1, 2",
-                         0, NULL);
+        r = rag_store_guild_config_forums(db);
         nforums = r ? PQntuples(r) : -1;
     }
     if (token == NULL || *token == '\0') {
@@ -952,11 +949,11 @@ admin_doctor(rag_conf *conf, int argc, char **argv)
     }
     rag_http_global_init();
     if (health == NULL)
-        health = rag_conf_get(conf, "health_url", NULL);
+        health = rag_conf_str(conf, &rag_conf_admin_own, "health_url");
     if (wuser == NULL)
-        wuser = rag_conf_get(conf, "worker_user", "ngx-rag");
+        wuser = rag_conf_str(conf, &rag_conf_admin_own, "worker_user");
     if (nuser == NULL)
-        nuser = rag_conf_get(conf, "nginx_user", "www-data");
+        nuser = rag_conf_str(conf, &rag_conf_admin_own, "nginx_user");
     if (dir == NULL)
         dir = admin_index_dir(conf);
 

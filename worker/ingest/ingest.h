@@ -1,6 +1,6 @@
 /*
  * ingest — turn documentation into documents + chunks rows, embed new
- * chunks, and rebuild the collection's index (rag_reindex_collection).
+ * chunks, and rebuild the collection's index (rag_reindex).
  *
  * Sources: a website (robots.txt first — 4xx allows all, 5xx or no answer
  * stops the crawl; then the sitemap (given, from robots.txt, or

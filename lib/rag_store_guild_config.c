@@ -1,0 +1,66 @@
+#include "rag_store_guild_config.h"
+
+#include "rag_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int
+rag_store_guild_config_answering(PGconn *db, const char *guild_id,
+                                 char *role_id, size_t role_len,
+                                 double *threshold)
+{
+    const char *p[1] = {guild_id};
+    PGresult *r;
+    int rc;
+
+    r = rag_db_query(db,
+                     "SELECT coalesce(helper_role_id, mod_role_id, ''),"
+                     " coalesce(answer_threshold::text, '')"
+                     " FROM guild_config WHERE guild_id = $1",
+                     1, p);
+    if (r == NULL)
+        return -1;
+    rc = PQntuples(r) == 1;
+    if (rc) {
+        snprintf(role_id, role_len, "%s", PQgetvalue(r, 0, 0));
+        if (*PQgetvalue(r, 0, 1))
+            *threshold = atof(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+int
+rag_store_guild_config_map_forum(PGconn *db, const char *guild_id,
+                                 const char *forum_id, const char *collection)
+{
+    const char *p[3] = {guild_id, forum_id, collection};
+
+    if (rag_db_begin(db) != 0)
+        return -1;
+    if (rag_db_exec(db,
+                    "INSERT INTO guild_config (guild_id) VALUES ($1)"
+                    " ON CONFLICT DO NOTHING",
+                    1, p) != 0 ||
+        rag_db_exec(db,
+                    "INSERT INTO guild_forums (guild_id, forum_channel_id,"
+                    " collection) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (guild_id, forum_channel_id)"
+                    " DO UPDATE SET collection = EXCLUDED.collection",
+                    3, p) != 0 ||
+        rag_db_commit(db) != 0) {
+        rag_db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+PGresult *
+rag_store_guild_config_forums(PGconn *db)
+{
+    return rag_db_query(db,
+                        "SELECT guild_id, forum_channel_id, collection"
+                        " FROM guild_forums ORDER BY 1, 2",
+                        0, NULL);
+}
