@@ -140,4 +140,27 @@ is(ranked(), $before,
     is($st, 200, 'search still answers');
 }
 
+# --- a follower takes the leg's settings from its config file --------------
+# (rag-reindex --follow read them from the environment only: a follower
+# whose file said semantic_leg = fasttext built BM25-only files)
+{
+    my $fdir = RagTest::tmpdir();
+    my $conf = "$tmp/follow.conf";
+    RagTest::write_file($conf, "semantic_leg = fasttext\n"
+        . "fasttext_min_tokens = 2000\nfasttext_epoch = 3\nlog_level = info\n");
+    my $log = "$tmp/follow.log";
+    my $pid = RagTest::spawn([RagTest::bin('rag-reindex'), '-c', $conf,
+        '--follow', $fdir], log => $log,
+        env => {RAG_DATABASE_URL => $pg->{conninfo}});
+    ok(RagTest::wait_for(sub { -s "$fdir/sem.idx" && -s "$fdir/plain.idx" }, 120),
+        'the follower built both collections');
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+    my $fl = RagTest::slurp($log);
+    like($fl, qr/semantic model trained.*collection=sem/,
+        'the follower trained the leg its config file asks for') or diag $fl;
+    unlike($fl, qr/semantic leg: collection too small/,
+        'with the file\'s fasttext_min_tokens') or diag $fl;
+}
+
 done_testing();

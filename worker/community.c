@@ -96,7 +96,8 @@ done:
 
 static int
 sync_guild(PGconn *db, const char *guild, const char *index_dir,
-           const rag_embed_conf *ec, char *err, size_t errlen)
+           const rag_embed_conf *ec, const rag_reindex_opts *ro, char *err,
+           size_t errlen)
 {
     char coll[80], url[256], desc[128], coll_id[32];
     PGresult *res = NULL;
@@ -173,7 +174,7 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         rag_warn("msg=\"community embeddings failed, lexical index\" "
                  "collection=%s error=\"%s\"",
                  coll, err);
-    if (rag_reindex(db, coll, index_dir, NULL, NULL, err, errlen) != 0)
+    if (rag_reindex(db, coll, index_dir, ro, NULL, err, errlen) != 0)
         goto done;
     rag_info("msg=\"community sync\" guild=%s collection=%s threads=%d", guild,
              coll, n);
@@ -192,18 +193,20 @@ int
 rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
                    char *err, size_t errlen)
 {
-    return rag_community_sync_embed(db, guild, index_dir, NULL, err, errlen);
+    return rag_community_sync_embed(db, guild, index_dir, NULL, NULL, err,
+                                    errlen);
 }
 
 int
 rag_community_sync_embed(PGconn *db, const char *guild, const char *index_dir,
-                         const rag_embed_conf *ec, char *err, size_t errlen)
+                         const rag_embed_conf *ec, const rag_reindex_opts *ro,
+                         char *err, size_t errlen)
 {
     PGresult *res;
     int i, n, r, total = 0, rc = 0;
 
     if (guild != NULL)
-        return sync_guild(db, guild, index_dir, ec, err, errlen);
+        return sync_guild(db, guild, index_dir, ec, ro, err, errlen);
     res = rag_store_threads_guilds_with_solved(db);
     if (res == NULL) {
         snprintf(err, errlen, "guilds: %.200s", rag_db_last_error()->message);
@@ -211,7 +214,8 @@ rag_community_sync_embed(PGconn *db, const char *guild, const char *index_dir,
     }
     n = PQntuples(res);
     for (i = 0; i < n && rc == 0; i++) {
-        r = sync_guild(db, PQgetvalue(res, i, 0), index_dir, ec, err, errlen);
+        r = sync_guild(db, PQgetvalue(res, i, 0), index_dir, ec, ro, err,
+                       errlen);
         if (r < 0)
             rc = -1;
         else
@@ -223,7 +227,8 @@ rag_community_sync_embed(PGconn *db, const char *guild, const char *index_dir,
 
 int
 rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
-                  const rag_embed_conf *ec, char *err, size_t errlen)
+                  const rag_embed_conf *ec, const rag_reindex_opts *ro,
+                  char *err, size_t errlen)
 {
     static const char *gp[] = {"guild", NULL};
     char ebuf[128], guild[64];
@@ -251,8 +256,8 @@ rag_community_job(PGconn *db, const char *payload_json, const char *index_dir,
     if (gs != NULL)
         snprintf(guild, sizeof(guild), "%s", gs);
     yajl_tree_free(root);
-    return rag_community_sync_embed(db, gs ? guild : NULL, index_dir, ec, err,
-                                    errlen) < 0
+    return rag_community_sync_embed(db, gs ? guild : NULL, index_dir, ec, ro,
+                                    err, errlen) < 0
                ? -1
                : 0;
 }

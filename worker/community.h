@@ -16,7 +16,10 @@
 
 #include "rag_embed.h"
 
+#include "rag_reindex.h"
+
 #include <libpq-fe.h>
+
 #include <stddef.h>
 
 #define COMMUNITY_MAX_THREADS 100000 /* per guild and run */
@@ -30,10 +33,13 @@ int rag_community_sync(PGconn *db, const char *guild, const char *index_dir,
 /* Same; when ec is non-NULL and enabled, chunks without an embedding are
  * embedded first (as rag-ingest does for docs) so the community index
  * has vectors like the docs index. An embedding failure is logged and
- * the index is built lexical-only for this run (retried next sync). */
+ * the index is built lexical-only for this run (retried next sync). ro:
+ * the program's reindex options (semantic_leg, fasttext_* from its
+ * config), or NULL for the defaults and environment. */
 int rag_community_sync_embed(PGconn *db, const char *guild,
                              const char *index_dir, const rag_embed_conf *ec,
-                             char *err, size_t errlen);
+                             const rag_reindex_opts *ro, char *err,
+                             size_t errlen);
 
 /* Job entry for the worker: payload {"guild":"<id>"} (or {} / no guild:
  * every guild with solved threads). Enqueued by the threads trigger of
@@ -41,7 +47,7 @@ int rag_community_sync_embed(PGconn *db, const char *guild,
  * that can never work (not retried); -1 with err otherwise. */
 int rag_community_job(PGconn *db, const char *payload_json,
                       const char *index_dir, const rag_embed_conf *ec,
-                      char *err, size_t errlen);
+                      const rag_reindex_opts *ro, char *err, size_t errlen);
 
 /* "community-<guild>" into out; -1 when guild is not a snowflake-like
  * id ([0-9A-Za-z_-], 1..50 bytes). */

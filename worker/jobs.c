@@ -204,8 +204,12 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
              : r == RAG_INGEST_BUSY ? RAG_JOB_DEFER
                                     : RAG_JOB_RETRY;
     } else if (strcmp(job->kind, "community") == 0) {
-        int r = rag_community_job(db, job->payload, c->env.index_dir,
-                                  &c->env.embed, err, errlen);
+        rag_reindex_opts ro;
+        int r;
+
+        rag_reindex_opts_load(&ro, c->conf);
+        r = rag_community_job(db, job->payload, c->env.index_dir,
+                              &c->env.embed, &ro, err, errlen);
 
         rc = r == 0 ? RAG_JOB_OK : r == -2 ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
     } else {

@@ -118,7 +118,10 @@ sync_one(follower *f, const char *name, uint64_t recorded)
     if (local == recorded)
         return;
     t0 = rag_time_mono_ms();
-    rag_reindex_opts_load(&ro, NULL);
+    if (f->c->reindex != NULL)
+        ro = *f->c->reindex;
+    else
+        rag_reindex_opts_load(&ro, NULL);
     ro.mirror = 1;
     if (rag_reindex(f->db, name, f->c->index_dir, &ro, &res, err,
                     sizeof(err)) != 0) {

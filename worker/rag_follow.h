@@ -19,6 +19,8 @@
 #ifndef RAG_FOLLOW_H
 #define RAG_FOLLOW_H
 
+#include "rag_reindex.h"
+
 #include <signal.h>
 
 typedef struct {
@@ -26,6 +28,8 @@ typedef struct {
     const char *index_dir;
     long poll_ms;          /* full comparison interval; default 30000 */
     long retry_ms;         /* reconnect / failed rebuild delay; default 1000 */
+    const rag_reindex_opts *reindex; /* the config's (semantic leg), or
+                                        NULL: defaults and environment */
     volatile sig_atomic_t *stop;
 } rag_follow_conf;
 

@@ -51,6 +51,7 @@ follow(rag_conf *conf, const char *dir)
 {
     struct sigaction sa;
     rag_follow_conf fc;
+    rag_reindex_opts ro;
 
     rag_conf_apply_log_level(conf, &rag_conf_reindex_own);
     memset(&sa, 0, sizeof(sa));
@@ -64,6 +65,8 @@ follow(rag_conf *conf, const char *dir)
     fc.index_dir = dir;
     fc.poll_ms = rag_conf_long(conf, &rag_conf_reindex_own, "follow_poll_ms");
     fc.retry_ms = rag_conf_long(conf, &rag_conf_reindex_own, "follow_retry_ms");
+    rag_reindex_opts_load(&ro, conf);
+    fc.reindex = &ro;
     fc.stop = &stop_flag;
     return rag_follow_run(&fc);
 }

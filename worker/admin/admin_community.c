@@ -15,6 +15,7 @@ admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv)
     const char *guild = NULL, *dir = NULL, *job = NULL;
     char err[512];
     rag_embed_conf ec;
+    rag_reindex_opts ro;
     int a, n;
 
     for (a = 0; a + 1 < argc; a += 2) {
@@ -35,15 +36,16 @@ admin_community_sync(PGconn *db, rag_conf *conf, int argc, char **argv)
     if (dir == NULL)
         dir = admin_index_dir(conf);
     rag_embed_conf_load(&ec, conf);
+    rag_reindex_opts_load(&ro, conf);
     if (job != NULL) {
-        if (rag_community_job(db, job, dir, &ec, err, sizeof(err)) != 0) {
+        if (rag_community_job(db, job, dir, &ec, &ro, err, sizeof(err)) != 0) {
             fprintf(stderr, "rag-admin community-sync: %s\n", err);
             return 1;
         }
         printf("community-sync: job done\n");
         return 0;
     }
-    n = rag_community_sync_embed(db, guild, dir, &ec, err, sizeof(err));
+    n = rag_community_sync_embed(db, guild, dir, &ec, &ro, err, sizeof(err));
     if (n < 0) {
         fprintf(stderr, "rag-admin community-sync: %s\n", err);
         return 1;
