@@ -930,6 +930,22 @@ rag_index_open(const char *path, char *err, size_t errlen)
     return ix;
 }
 
+int
+rag_index_file_major(const char *path)
+{
+    unsigned char b[10];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    n = read(fd, b, sizeof(b));
+    close(fd);
+    if (n != (ssize_t)sizeof(b) || memcmp(b, IXF_MAGIC, 8) != 0)
+        return -1;
+    return (int)ixf_ld16(b + 8);
+}
+
 void
 rag_index_close(rag_index *ix)
 {

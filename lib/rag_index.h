@@ -133,6 +133,11 @@ rag_index *rag_index_open(const char *path, char *err, size_t errlen);
 rag_index *rag_index_open_mem(const void *data, size_t len, char *err,
                               size_t errlen);
 void rag_index_close(rag_index *ix);
+/* The major format version in a file's header, without validating the
+ * rest: 0 when there is no file, -1 when it cannot be read or is not an
+ * index file. (Tells "written by an older build: rebuild" from "written
+ * by a newer one: leave it" before rag_index_open refuses either.) */
+int rag_index_file_major(const char *path);
 
 uint64_t rag_index_generation(const rag_index *ix);
 uint32_t rag_index_dims(const rag_index *ix);

@@ -13,6 +13,7 @@
  * SIGTERM: finish or release in-flight jobs, exit. SIGHUP: reload.
  */
 #include "conf_tables.h"
+#include "index_heal.h"
 #include "jobs.h"
 #include "queue_runner.h"
 #include "rag_conf.h"
@@ -74,6 +75,9 @@ main(int argc, char **argv)
         fprintf(stderr, "rag-worker: out of memory\n");
         return 1;
     }
+    /* files nginx cannot serve (an upgrade changed the format, a lost
+     * disk) are rebuilt without an operator: see index_heal.h */
+    rag_index_heal(conninfo, rag_conf_str(conf, &rag_conf_common, "index_dir"));
     rc.conninfo = conninfo;
     rc.worker_id = worker_id;
     rc.handler = rag_jobs_run;
