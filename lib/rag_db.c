@@ -127,6 +127,19 @@ rag_db_value(PGconn *db, const char *sql, int nparams,
     return rc;
 }
 
+long
+rag_db_int(PGconn *db, const char *sql, int nparams,
+           const char *const *params)
+{
+    PGresult *r = rag_db_query(db, sql, nparams, params);
+    long v = -1;
+
+    if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
 int
 rag_db_exec(PGconn *db, const char *sql, int nparams,
             const char *const *params)

@@ -29,6 +29,11 @@ PGresult *rag_db_query(PGconn *db, const char *sql, int nparams,
 int rag_db_value(PGconn *db, const char *sql, int nparams,
                  const char *const *params, char *out, size_t outlen);
 
+/* A statement whose answer is one integer (a count a function returns):
+ * the first column of the first row, or -1 on error, no row or NULL. */
+long rag_db_int(PGconn *db, const char *sql, int nparams,
+                const char *const *params);
+
 /* Like rag_db_query but for statements whose rows are not needed.
  * Returns 0 or -1. */
 int rag_db_exec(PGconn *db, const char *sql, int nparams,

@@ -39,19 +39,6 @@ rag_store_is_snowflake(const char *s)
     return n > 0 && n <= 20 && strspn(s, "0123456789") == n;
 }
 
-/* The int a one-value SELECT returned, or -1. */
-static int
-erased_count(PGconn *db, const char *sql, int np, const char *const *p)
-{
-    PGresult *r = rag_db_query(db, sql, np, p);
-    int v = -1;
-
-    if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        v = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 int
 rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n)
 {
@@ -74,7 +61,7 @@ rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n)
     if (rag_buf_putc(&arr, '}') != 0)
         goto out;
     p[0] = arr.data;
-    rc = erased_count(db, "SELECT rag_erase_messages($1::text[])",
+    rc = (int)rag_db_int(db, "SELECT rag_erase_messages($1::text[])",
                       1, p);
 out:
     rag_buf_free(&arr);

@@ -299,25 +299,12 @@ rag_store_threads_collection(PGconn *db, const char *channel, const char *guild,
     return rc;
 }
 
-/* The int a one-value SELECT returned, or -1. */
-static int
-erased_count(PGconn *db, const char *sql, int np, const char *const *p)
-{
-    PGresult *r = rag_db_query(db, sql, np, p);
-    int v = -1;
-
-    if (r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-        v = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 int
 rag_store_threads_erase(PGconn *db, const char *thread_id)
 {
     const char *p[] = {thread_id};
 
-    return erased_count(db, "SELECT rag_erase_thread($1)",
+    return (int)rag_db_int(db, "SELECT rag_erase_thread($1)",
                         1, p);
 }
 
@@ -326,7 +313,7 @@ rag_store_threads_erase_guild(PGconn *db, const char *guild_id)
 {
     const char *p[] = {guild_id};
 
-    return erased_count(db, "SELECT rag_erase_guild($1)",
+    return (int)rag_db_int(db, "SELECT rag_erase_guild($1)",
                         1, p);
 }
 
