@@ -343,15 +343,41 @@ put_quote(rag_buf *b, const char *s, size_t len)
     return rc;
 }
 
+/* What follows the product's name in "Here is what the X docs say": the
+ * name may already say it is documentation ("PostgreSQL 15
+ * documentation", "Acme Docs", "Python manual"), and "documentation docs"
+ * reads wrong. Returns "" (then the verb) or " docs". */
+static const char *
+docs_noun(const char *product, const char **verb)
+{
+    static const char *const singular[] = {"documentation", "manual",
+                                           "guide", "handbook", "reference"};
+    const char *sp = strrchr(product, ' ');
+    const char *last = sp ? sp + 1 : product;
+
+    *verb = "say";
+    if (strcasecmp(last, "docs") == 0)
+        return "";
+    for (size_t i = 0; i < sizeof(singular) / sizeof(singular[0]); i++)
+        if (strcasecmp(last, singular[i]) == 0) {
+            *verb = "says";
+            return "";
+        }
+    return " docs";
+}
+
 int
 rag_answer_extractive(const char *product, const rag_passage *ps, size_t np,
                       size_t quote_bytes, rag_buf *out)
 {
+    const char *verb, *noun = docs_noun(product, &verb);
+    int community = any_community(ps, np);
     int rc = 0;
 
-    rc |= rag_buf_printf(out, "Here is what the %s docs%s say:\n", product,
-                         any_community(ps, np) ? " and solved community threads"
-                                               : "");
+    /* with community threads the subject is plural whatever the noun */
+    rc |= rag_buf_printf(out, "Here is what the %s%s%s %s:\n", product, noun,
+                         community ? " and solved community threads" : "",
+                         community ? "say" : verb);
     for (size_t i = 0; i < np; i++) {
         const char *body = ps[i].body;
         size_t len = ps[i].body_len, cut;

@@ -177,6 +177,19 @@ test_texts(void)
                       "> Run apt install acme. …\n"
                       "\n**[2] Page › Page > Sec** <https://d.test/p#a>\n"
                       "> Second passage.\n");
+    /* a product named "... documentation" / "... docs" / "... manual" is
+     * not followed by "docs" again (the demo said "documentation docs") */
+    rag_buf_reset(&b);
+    CHECK_INT(rag_answer_extractive("PostgreSQL 15 documentation", ps, 1, 30,
+                                    &b), 0);
+    CHECK(strncmp(b.data, "Here is what the PostgreSQL 15 documentation "
+                          "says:\n", 47) == 0);
+    rag_buf_reset(&b);
+    CHECK_INT(rag_answer_extractive("Acme Docs", ps, 1, 30, &b), 0);
+    CHECK(strncmp(b.data, "Here is what the Acme Docs say:\n", 32) == 0);
+    rag_buf_reset(&b);
+    CHECK_INT(rag_answer_extractive("Python manual", ps, 1, 30, &b), 0);
+    CHECK(strncmp(b.data, "Here is what the Python manual says:\n", 37) == 0);
     rag_buf_reset(&b);
     CHECK_INT(rag_answer_extractive("Acme", ps, 1, 500, &b), 0);
     CHECK(strstr(b.data, "> Run apt install acme. It starts the service.\n"
