@@ -996,14 +996,18 @@ lang_from_class(const char *cls, char *out, size_t outlen)
                 !(vl == 7 && strncmp(v, "default", 7) == 0) &&
                 !(vl == 4 && strncmp(v, "none", 4) == 0)) {
                 size_t i;
+                /* check the whole token before writing out: a token cut
+                 * short ("language-a?b") must leave no unterminated
+                 * prefix behind for the caller */
                 for (i = 0; i < vl; i++) {
                     char ch = v[i];
                     if (!isalnum((unsigned char)ch) && ch != '+' && ch != '-' &&
                         ch != '_' && ch != '#' && ch != '.')
                         break;
-                    out[i] = (char)tolower((unsigned char)ch);
                 }
                 if (i == vl) {
+                    for (i = 0; i < vl; i++)
+                        out[i] = (char)tolower((unsigned char)v[i]);
                     out[i] = '\0';
                     return 0;
                 }

@@ -77,6 +77,15 @@ test_code(void)
     HAS("```js\na()\nb()\n```");
     HAS("````\nhas ``` fence\n  indented\n````");
     HAS("Use `` x `y` `` and `` `z ``.");
+    /* a class token cut short by a character no language has leaves no
+     * language (fuzz_html found "```a" + stack bytes) */
+    CHECK_INT(conv("<main><pre class='language-a?ble'>x</pre></main>", NULL),
+              0);
+    HAS("```\nx\n```");
+    HASNT("```a");
+    CHECK_INT(conv("<main><pre class='language-a?b lang-go'>y</pre></main>",
+                   NULL), 0);
+    HAS("```go\ny\n```");
 }
 
 static void
