@@ -1325,8 +1325,8 @@ adm_title_node(xmlNode *n)
 
 /* 1 when a and b have the same letters, case and the rest ignored
  * ("seealso" and "See also"). */
-static int
-same_letters(const char *a, const char *b)
+int
+rag_html_same_letters(const char *a, const char *b)
 {
     for (;;) {
         while (*a && !isalpha((unsigned char)*a))
@@ -1382,7 +1382,7 @@ block_admonition(ctx *c, xmlNode *n, blk *b, int depth)
         if (title.len && title.data[title.len - 1] == ':')
             title.data[--title.len] = '\0';
         /* a custom title ("Back up first") must not hide the kind */
-        if (kind[0] && !same_letters(kind, title.data)) {
+        if (kind[0] && !rag_html_same_letters(kind, title.data)) {
             rag_buf kt;
             rag_buf_init(&kt, 1024 + 64);
             puts_(c, &kt, kind);

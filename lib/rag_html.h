@@ -71,4 +71,8 @@ void rag_html_doc_free(rag_html_doc *d);
 /* 0 if the selector list parses (for validating configuration). */
 int rag_html_selector_check(const char *selector);
 
+/* 1 when a and b have the same letters, case and the rest ignored
+ * ("seealso" and "See also"): an admonition's kind against its title. */
+int rag_html_same_letters(const char *a, const char *b);
+
 #endif

@@ -1,5 +1,6 @@
 #include "ingest_mdx.h"
 
+#include "rag_html.h"
 #include "rag_url.h"
 
 #include <ctype.h>
@@ -190,23 +191,6 @@ kind_name(const char *s, size_t n, char *out, size_t outlen)
     out[k] = '\0';
 }
 
-static int
-same_letters(const char *a, const char *b)
-{
-    for (;;) {
-        while (*a && !isalpha((unsigned char)*a))
-            a++;
-        while (*b && !isalpha((unsigned char)*b))
-            b++;
-        if (!*a || !*b)
-            return !*a && !*b;
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return 0;
-        a++;
-        b++;
-    }
-}
-
 /* Colons opening or closing an admonition ("::: " or ":::kind"): their
  * count, 0 if the line is none. */
 static size_t
@@ -304,7 +288,7 @@ admonition(mdx *m, const line_t *open, const line_t *v, size_t a, size_t b,
         if (copy == NULL) {
             m->failed = 1;
         } else {
-            if (title[0] && !same_letters(kind, title)) {
+            if (title[0] && !rag_html_same_letters(kind, title)) {
                 snprintf(head, sizeof(head), "**%s: %s**", kind, title);
                 quote(m, o, head, copy, 0);
             } else {
