@@ -262,13 +262,7 @@ coverage:
 	    --output-file $(COV)/coverage.info 2>>$(COV)/lcov.log && \
 	genhtml --quiet --output-directory $(COV)/html $(COV)/coverage.info \
 	    2>>$(COV)/lcov.log || { tail -20 $(COV)/lcov.log; exit 1; }; \
-	awk -F: -v root='$(CURDIR)/' ' \
-	    /^SF:/ { d = substr($$2, length(root) + 1); sub("/[^/]*$$", "", d) } \
-	    /^LF:/ { lf[d] += $$2; tf += $$2 } /^LH:/ { lh[d] += $$2; th += $$2 } \
-	    END { printf "%-16s %7s %15s\n", "directory", "lines", "hit / found"; \
-	          for (d in lf) printf "%-16s %6.1f%% %7d / %-7d\n", d "/", \
-	              100 * lh[d] / lf[d], lh[d], lf[d] | "sort"; close("sort"); \
-	          printf "%-16s %6.1f%% %7d / %-7d\n", "total", 100 * th / tf, th, tf }' \
+	awk -F: -v root='$(CURDIR)/' -f scripts/coverage-dirs.awk \
 	    $(COV)/coverage.info; \
 	echo "coverage: per-file report in $(COV)/html/index.html"; exit $$rc
 
