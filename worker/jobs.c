@@ -200,9 +200,10 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
          * collection: wait for it without burning an attempt. */
         int r = rag_ingest_run_job(db, c->conf, job->payload, err, errlen);
 
-        rc = r == 0 ? RAG_JOB_OK
-             : r == RAG_INGEST_BUSY ? RAG_JOB_DEFER
-                                    : RAG_JOB_RETRY;
+        rc = r == 0                    ? RAG_JOB_OK
+             : r == RAG_INGEST_BUSY    ? RAG_JOB_DEFER
+             : r == RAG_INGEST_BAD_JOB ? RAG_JOB_PERMANENT
+                                       : RAG_JOB_RETRY;
     } else if (strcmp(job->kind, "community") == 0) {
         rag_reindex_opts ro;
         int r;

@@ -1459,7 +1459,8 @@ done:
 
 /* A job may read local files only below ingest_file_root: jobs are data
  * (rows anyone with queue access can write), and reading /etc into a
- * searchable collection must not be one INSERT away. */
+ * searchable collection must not be one INSERT away. 0, -1 (a path
+ * that does not resolve: it may appear) or RAG_INGEST_BAD_JOB. */
 static int
 file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
 {
@@ -1469,7 +1470,7 @@ file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
 
     if (root == NULL || *root == '\0') {
         snprintf(err, errlen, "file sources in jobs need ingest_file_root");
-        return -1;
+        return RAG_INGEST_BAD_JOB;
     }
     if (realpath(root, rr) == NULL || realpath(path, rp) == NULL) {
         snprintf(err, errlen, "cannot resolve %s", path);
@@ -1479,7 +1480,7 @@ file_allowed(rag_conf *conf, const char *path, char *err, size_t errlen)
     if (strncmp(rp, rr, n) != 0 ||
         (rp[n] != '/' && rp[n] != '\0' && !(n == 1 && rr[0] == '/'))) {
         snprintf(err, errlen, "%s is outside ingest_file_root", path);
-        return -1;
+        return RAG_INGEST_BAD_JOB;
     }
     return 0;
 }
@@ -1500,12 +1501,12 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     o.delay = -1;
     if (payload_json == NULL || strlen(payload_json) > 1024 * 1024) {
         snprintf(err, errlen, "payload missing or too large");
-        return -1;
+        return RAG_INGEST_BAD_JOB;
     }
     root = yajl_tree_parse(payload_json, ebuf, sizeof(ebuf));
     if (root == NULL) {
         snprintf(err, errlen, "bad payload JSON");
-        return -1;
+        return RAG_INGEST_BAD_JOB;
     }
     src = yajl_tree_get(root, src_path, yajl_t_object);
     o.collection = rag_json_str(root, "collection", NULL);
@@ -1523,6 +1524,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         snprintf(err, errlen,
                  "payload needs collection and source.type "
                  "(or a collection with a recorded source)");
+        rc = RAG_INGEST_BAD_JOB;
         goto done;
     }
     v = yajl_tree_get(root, force_path, yajl_t_any);
@@ -1551,6 +1553,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                         YAJL_GET_STRING(YAJL_GET_ARRAY(a)->values[i]);
         if (!o.site) {
             snprintf(err, errlen, "site source needs url");
+            rc = RAG_INGEST_BAD_JOB;
             goto done;
         }
     } else if (strcmp(type, "dir") == 0) {
@@ -1559,6 +1562,7 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         o.url_template = rag_json_str(src, "url_template", NULL);
         if (!o.dir || !o.url_template) {
             snprintf(err, errlen, "dir source needs dir and url_template");
+            rc = RAG_INGEST_BAD_JOB;
             goto done;
         }
     } else if (strcmp(type, "json") == 0) {
@@ -1566,17 +1570,19 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
         o.json = rag_json_str(src, "file", NULL);
         if (!o.json) {
             snprintf(err, errlen, "json source needs file");
+            rc = RAG_INGEST_BAD_JOB;
             goto done;
         }
     } else if (strcmp(type, "rechunk") == 0) {
         o.type = INGEST_RECHUNK;
     } else {
         snprintf(err, errlen, "unknown source type");
+        rc = RAG_INGEST_BAD_JOB;
         goto done;
     }
     if ((o.type == INGEST_DIR || o.type == INGEST_JSON) &&
-        file_allowed(conf, o.type == INGEST_DIR ? o.dir : o.json, err,
-                     errlen) != 0)
+        (rc = file_allowed(conf, o.type == INGEST_DIR ? o.dir : o.json, err,
+                           errlen)) != 0)
         goto done;
     rc = rag_ingest_run(db, conf, &o, &st, err, errlen);
     rag_ingest_format_stats(&st, line, sizeof(line));

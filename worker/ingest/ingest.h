@@ -95,7 +95,11 @@ int rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
  * collection (collections.source) is used again. Private addresses are
  * allowed only by the conf key ingest_allow_private (never by the job),
  * and dir/json files only below the conf key ingest_file_root.
- * 0, or -1 with err, or RAG_INGEST_BUSY. */
+ * 0, or -1 with err, or RAG_INGEST_BUSY, or RAG_INGEST_BAD_JOB (with err)
+ * when the payload can never work as written (bad JSON, no source, an
+ * unknown source type, a file outside ingest_file_root): the worker
+ * dead-letters it at once instead of retrying it. */
+#define RAG_INGEST_BAD_JOB (-3)
 int rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                        char *err, size_t errlen);
 
