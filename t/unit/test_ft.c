@@ -560,6 +560,113 @@ test_bounds(void)
     CHECK(m == NULL);
 }
 
+/* ---- a .bin that is not what fastText 0.9 writes ------------------------ */
+
+/* Writes src to dst with four bytes at off replaced by v (off < 0: none)
+ * and cut to cut bytes (cut < 0: whole). */
+static int
+damaged_copy(const unsigned char *src, size_t n, const char *dst, long off,
+             uint32_t v, long cut)
+{
+    unsigned char *b = malloc(n);
+    FILE *f = fopen(dst, "w");
+    size_t w = cut >= 0 && (size_t) cut < n ? (size_t) cut : n;
+    int rc = -1;
+
+    if (b != NULL && f != NULL) {
+        memcpy(b, src, n);
+        if (off >= 0 && (size_t) off + 4 <= n)
+            memcpy(b + off, &v, 4);
+        rc = fwrite(b, 1, w, f) == w ? 0 : -1;
+    }
+    if (f != NULL && fclose(f) != 0)
+        rc = -1;
+    free(b);
+    return rc;
+}
+
+/* The error ft_model_from_bin gives for a damaged copy of bin. */
+static const char *
+damaged_err(const unsigned char *bin, size_t n, long off, uint32_t v,
+            long cut, char *err, size_t errlen)
+{
+    char path[300];
+    rag_ft_model prov;
+    void *m = NULL;
+    size_t len = 0;
+
+    memset(&prov, 0, sizeof(prov));
+    snprintf(path, sizeof(path), "%s/damaged.bin", dir);
+    err[0] = '\0';
+    if (damaged_copy(bin, n, path, off, v, cut) != 0 ||
+        ft_model_from_bin(path, &prov, &m, &len, err, errlen) != -1) {
+        free(m);
+        return "(accepted)";
+    }
+    return m == NULL ? err : "(model set on error)";
+}
+
+static void
+test_bin_damage(void)
+{
+    char err[512], path[300];
+    unsigned char *bin = NULL;
+    void *m = NULL;
+    size_t len = 0, n = 0, at;
+    int32_t size;
+    uint32_t mrows;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/whole.bin", dir);
+    CHECK_INT(train_corpus(3, &m, &len, path, err, sizeof(err)), 0);
+    free(m);
+    f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fseek(f, 0, SEEK_END);
+    n = (size_t) ftell(f);
+    rewind(f);
+    bin = malloc(n);
+    CHECK(bin != NULL && fread(bin, 1, n, f) == n);
+    fclose(f);
+    /* the header: magic, version, 12 int32 args, a double, then size at 64,
+     * nwords, nlabels, ntokens, prune; the dictionary starts at 92 */
+    memcpy(&size, bin + 64, 4);
+    at = 92;
+    for (int32_t i = 0; i < size && at < n; i++)
+        at += strnlen((const char *) bin + at, n - at) + 1 + 8 + 1;
+    CHECK(at + 17 < n);
+    if (at + 17 >= n)
+        goto done;
+    /* at: the quant_input flag, then the input matrix's rows and columns */
+    CHECK(bin[at] == 0);
+    memcpy(&mrows, bin + at + 1, 4);
+    CHECK(strstr(damaged_err(bin, n, 8, 0, -1, err, sizeof(err)),
+                 "unsupported fastText model (dim 0") != NULL);
+    /* prune (an int64 at 84, -1): its high half cleared makes it 2^32 - 1 */
+    CHECK(strstr(damaged_err(bin, n, 88, 0, -1, err, sizeof(err)),
+                 "pruned 4294967295)") != NULL);
+    CHECK(strstr(damaged_err(bin, n, -1, 0, 95, err, sizeof(err)),
+                 "dictionary entry 0 malformed") != NULL);
+    CHECK(strstr(damaged_err(bin, n, -1, 0, (long) at - 3, err, sizeof(err)),
+                 "dictionary truncated") != NULL);
+    CHECK(strstr(damaged_err(bin, n, (long) at, 1, -1, err, sizeof(err)),
+                 "quantised models are not supported") != NULL);
+    CHECK(strstr(damaged_err(bin, n, (long) at + 1, mrows + 1, -1, err,
+                             sizeof(err)),
+                 "does not match") != NULL);
+    /* cut inside the input matrix (the output matrix follows it) */
+    CHECK(strstr(damaged_err(bin, n, -1, 0, (long) at + 17 + 100, err,
+                             sizeof(err)),
+                 "input matrix truncated") != NULL);
+    /* the undamaged copy still loads */
+    CHECK(strcmp(damaged_err(bin, n, -1, 0, -1, err, sizeof(err)),
+                 "(accepted)") == 0);
+done:
+    free(bin);
+}
+
 static void
 test_thinned(void)
 {
@@ -890,6 +997,7 @@ main(void)
         RUN(test_thinned);
         RUN(test_retrain_rule);
         RUN(test_bounds);
+        RUN(test_bin_damage);
         RUN(test_index);
     }
     free(model);
