@@ -29,9 +29,14 @@
  *                           count GET /gateway/bot recommends; 1 with
  *                           discord_gateway_url)
  *   shards                  the shard ids this process runs, "0,1"
- *                           (default: all); several processes on one
- *                           database split them, each delivering only
- *                           its guilds' replies (rag_store_shards.h)
+ *                           (default: all; "none": a standby that runs
+ *                           only shards it takes over); several
+ *                           processes on one database split them, each
+ *                           delivering only its guilds' replies
+ *                           (rag_store_shards.h)
+ *   shard_takeover          how many shards of a dead process (its lease,
+ *                           outbox_lease_s, ran out) this one takes over
+ *                           and runs besides its own, default 0
  *   log_level               debug | info | warn | error (default info)
  *
  * Threads: the gateway runs on its own thread (heartbeats stay on time
@@ -213,6 +218,30 @@ identify_wait(void *ud, int shard_id)
     return rc == 1 ? 0 : -1;
 }
 
+/* Starts shard's gateway thread in t, from template tpl (everything but
+ * the shard id). 0 or -1. */
+static int
+start_shard(gw_thread *t, const gw_thread *tpl, int shard)
+{
+    /* signals go to the main thread, whose poll() they interrupt */
+    sigset_t block, old;
+    int prc;
+
+    *t = *tpl;
+    t->started = 0;
+    t->gw.shard_id = shard;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    prc = pthread_create(&t->th, NULL, gateway_thread, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0)
+        return -1;
+    t->started = 1;
+    return 0;
+}
+
 /* Handles every queued dispatch; returns how many. */
 static int
 drain_events(rag_bot *b, bridge *br)
@@ -267,8 +296,10 @@ main(int argc, char **argv)
     rag_bot b;
     bridge br;
     static gw_thread gt[RAG_BOT_MAX_SHARDS];
+    gw_thread tpl;
     identify_gate gate;
     int started = 0, rc = 1, opt, i, held, auto_shards, reshard = 0;
+    int takeover, got[RAG_BOT_MAX_SHARDS];
     long poll_ms, next_poll = 0, next_renew = 0;
     long shard_count, rec_shards = 0, max_conc = 1;
     char *discovered = NULL;
@@ -365,12 +396,19 @@ main(int argc, char **argv)
     if (shard_count <= 0)
         shard_count = rec_shards > 0 ? rec_shards : 1;
     b.shard_count = (int)shard_count;
-    b.nshards = rag_bot_parse_shards(rag_conf_get(conf, "shards", ""),
-                                     b.shard_count, b.shards,
-                                     RAG_BOT_MAX_SHARDS);
-    if (shard_count > 1 << 16 || b.nshards < 0) {
+    b.nshards = strcmp(rag_conf_get(conf, "shards", ""), "none") == 0
+                    ? 0 /* a standby */
+                    : rag_bot_parse_shards(rag_conf_get(conf, "shards", ""),
+                                           b.shard_count, b.shards,
+                                           RAG_BOT_MAX_SHARDS);
+    takeover = (int)rag_conf_int(conf, "shard_takeover", 0);
+    if (takeover < 0 || takeover > RAG_BOT_MAX_SHARDS - b.nshards)
+        takeover = -1;
+    if (shard_count > 1 << 16 || b.nshards < 0 || takeover < 0 ||
+        (b.nshards == 0 && takeover == 0)) {
         rag_error("msg=\"shards must list distinct shard ids below "
-                  "shard_count (at most %d per process)\" shard_count=%ld",
+                  "shard_count, or be none with shard_takeover > 0 (at "
+                  "most %d per process)\" shard_count=%ld",
                   RAG_BOT_MAX_SHARDS, shard_count);
         goto done;
     }
@@ -401,35 +439,22 @@ main(int argc, char **argv)
         pthread_mutex_init(&br.mu, NULL) != 0)
         goto done;
     started = 1;
-    for (i = 0; i < b.nshards; i++) {
-        /* signals go to the main thread, whose poll() they interrupt */
-        sigset_t block, old;
-        gw_thread *t = &gt[i];
-        int prc;
-
-        t->br = &br;
-        t->gw.url = gw_url;
-        t->gw.token = token;
-        t->gw.ca_file = ca;
-        t->gw.intents = RAG_GW_INTENTS;
-        t->gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
-        t->gw.on_event = bridge_push;
-        t->gw.ud = &br;
-        t->gw.stop = &stop_flag;
-        t->gw.shard_id = b.shards[i];
-        t->gw.shard_count = b.shard_count;
-        t->gw.identify_gate = identify_wait;
-        t->gw.gate_ud = &gate;
-        sigemptyset(&block);
-        sigaddset(&block, SIGTERM);
-        sigaddset(&block, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &block, &old);
-        prc = pthread_create(&t->th, NULL, gateway_thread, t);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (prc != 0)
+    memset(&tpl, 0, sizeof(tpl));
+    tpl.br = &br;
+    tpl.gw.url = gw_url;
+    tpl.gw.token = token;
+    tpl.gw.ca_file = ca;
+    tpl.gw.intents = RAG_GW_INTENTS;
+    tpl.gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
+    tpl.gw.on_event = bridge_push;
+    tpl.gw.ud = &br;
+    tpl.gw.stop = &stop_flag;
+    tpl.gw.shard_count = b.shard_count;
+    tpl.gw.identify_gate = identify_wait;
+    tpl.gw.gate_ud = &gate;
+    for (i = 0; i < b.nshards; i++)
+        if (start_shard(&gt[i], &tpl, b.shards[i]) != 0)
             goto done;
-        t->started = 1;
-    }
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
              api, b.worker_id, b.nshards, b.shard_count);
 
@@ -501,6 +526,27 @@ main(int argc, char **argv)
                                                 b.lease_s) != b.nshards)
                 rag_warn("msg=\"shard lease not renewed: delivering only "
                          "for the shards still held\"");
+            /* a dead process's shards: leased here, then run here (the
+             * claims deliver their guilds' work only once the lease is
+             * ours) */
+            held = db_ok && takeover > 0
+                       ? rag_store_shards_takeover(b.db, b.worker_id,
+                                                   b.shard_count, takeover,
+                                                   b.lease_s, got)
+                       : 0;
+            for (i = 0; i < held; i++) {
+                rag_warn("msg=\"shard taken over from a dead process\" "
+                         "shard=%d/%d",
+                         got[i], b.shard_count);
+                if (start_shard(&gt[b.nshards], &tpl, got[i]) != 0) {
+                    rag_error("msg=\"cannot start the shard's gateway\" "
+                              "shard=%d",
+                              got[i]);
+                    continue; /* renewals skip it; its lease runs out */
+                }
+                b.shards[b.nshards++] = got[i];
+                takeover--;
+            }
             if (db_ok)
                 rag_outbox_renew(&b); /* replies and deliveries */
             next_renew = now + b.lease_s * 1000 / 3;

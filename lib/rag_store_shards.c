@@ -8,6 +8,7 @@
 #include "rag_db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 int
 rag_store_shards_claim(PGconn *db, const char *owner, int count,
@@ -58,9 +59,44 @@ rag_store_shards_release(PGconn *db, const char *owner)
 {
     const char *p[] = {owner};
 
-    return rag_db_count(db, "DELETE FROM bot_shards WHERE owner = $1 "
-                            "RETURNING 1",
+    return rag_db_count(db,
+                        "UPDATE bot_shards SET lease_until = now() "
+                        "WHERE owner = $1 AND lease_until > now() RETURNING 1",
                         1, p);
+}
+
+int
+rag_store_shards_takeover(PGconn *db, const char *owner, int count, int max,
+                          long lease_s, int *ids)
+{
+    char cnt[16], lim[16], lease[32];
+    const char *p[] = {owner, cnt, lim, lease};
+    PGresult *r;
+    int i, n;
+
+    if (count < 1 || max < 1)
+        return 0;
+    snprintf(cnt, sizeof(cnt), "%d", count);
+    snprintf(lim, sizeof(lim), "%d", max);
+    snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
+    r = rag_db_query(
+        db,
+        "WITH c AS (SELECT shard_count, shard_id FROM bot_shards "
+        "  WHERE shard_count = $2::int AND lease_until < now() "
+        "  ORDER BY shard_id LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+        "UPDATE bot_shards s SET owner = $1, "
+        "  lease_until = now() + make_interval(secs => $4::int) "
+        "FROM c WHERE s.shard_count = c.shard_count AND "
+        "  s.shard_id = c.shard_id AND s.lease_until < now() "
+        "RETURNING s.shard_id",
+        4, p);
+    if (r == NULL)
+        return -1;
+    n = PQntuples(r);
+    for (i = 0; i < n && i < max; i++)
+        ids[i] = atoi(PQgetvalue(r, i, 0));
+    PQclear(r);
+    return n < max ? n : max;
 }
 
 int
