@@ -283,6 +283,8 @@ test_shards(void)
         static const int four[] = {0, 1, 2, 3};
         int got[4] = {-1, -1, -1, -1};
 
+        /* w1's count-1 lease ends first: no two counts live at once */
+        CHECK_INT(rag_store_shards_release(db, "w1"), 1);
         CHECK_INT(rag_store_shards_claim(db, "wa", 4, four, 2, 60), 2);
         CHECK_INT(rag_store_shards_claim(db, "wb", 4, four + 2, 2, 60), 2);
         CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 2, 60, got), 0);
@@ -303,6 +305,7 @@ test_shards(void)
         CHECK_INT(got[0], 3); /* released: taken at once */
         CHECK_INT(rag_store_shards_release(db, "wa"), 4);
         sql("DELETE FROM bot_shards WHERE shard_count = 4");
+        CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
     }
 }
 
