@@ -104,10 +104,11 @@ END $$;
 CREATE TRIGGER threads_erased_starter BEFORE UPDATE ON threads
     FOR EACH ROW EXECUTE FUNCTION rag_threads_erased_starter();
 
--- rag_erase_messages (034) with the removals above: the unposts are
--- recorded first (they read the answers' Discord ids), a reply in flight
--- is settled as not to be sent (its poster records its id, which the
--- trigger above removes), and a deleted starter takes the title.
+-- rag_erase_messages (034), now also for a reply in flight: settled as
+-- not to be sent (its poster records its id, which the trigger above
+-- removes from Discord); and a deleted starter takes the title. Used by
+-- rag-admin forget-user too, which deletes nothing on Discord: the
+-- person's messages are still there, and so are the answers to them.
 CREATE OR REPLACE FUNCTION rag_erase_messages(p_ids text[]) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -122,7 +123,6 @@ BEGIN
                              WHERE edit_of = ANY (p_ids));
     INSERT INTO erased_messages (message_id)
     SELECT DISTINCT unnest(p_ids) ON CONFLICT DO NOTHING;
-    PERFORM rag_unpost_answers(p_ids);
     FOR t IN SELECT DISTINCT th.guild_id, th.thread_id
                FROM messages m JOIN threads th USING (thread_id)
               WHERE (m.message_id = ANY (p_ids)
@@ -157,4 +157,19 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM messages WHERE NOT from_bot AND message_id = ANY (p_ids);
     RETURN n;
+END $$;
+
+-- Messages deleted on Discord (MESSAGE_DELETE, _BULK): the bot's
+-- messages about them (and about their re-asks, 033) removed from
+-- Discord, then erased as above, in one statement. Returns the number of
+-- users' messages erased.
+CREATE FUNCTION rag_delete_messages(p_ids text[]) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM rag_unpost_answers(p_ids || ARRAY(
+        SELECT message_id FROM messages WHERE edit_of = ANY (p_ids)));
+    RETURN rag_erase_messages(p_ids);
 END $$;

@@ -7,7 +7,9 @@
 # retried after a 5xx, exactly once after a kill -9 in flight (Discord's
 # 10008 Unknown Message on the retry means done), a thread archived
 # meanwhile reopened first (50083). An answer still being posted when its
-# question goes is removed once it is out. The stand-in refuses what
+# question goes is removed once it is out. rag-admin forget-user, which
+# erases stored data while the person's messages stay on Discord, removes
+# nothing there. The stand-in refuses what
 # Discord refuses (another user's message: 50013; unknown: 10008).
 #
 # Answers are written into the outbox as rag-worker writes them (a
@@ -208,6 +210,28 @@ ok(RagTest::wait_for(sub { !on_discord($a6) && !on_discord(controller($T6)) }, 1
 is(scalar(grep { ($_->{status} // 0) == 400 } deletes($a6)) <= 1, 1, 'one 50083 at most');
 ok(scalar(grep { ($_->{body}{archived} // 1) == 0 } $fd->rest(method => 'PATCH',
     path => qr{/channels/$T6$})), 'by PATCH archived=false');
+
+# --- rag-admin forget-user erases stored data only: the messages stay on Discord -------
+my $W = '400000000000000009';
+my $T7 = '300000000000000007';
+$fd->channel(id => $T7, guild_id => $G, parent_id => $F, name => 'Proxy', owner_id => $W);
+$fd->dispatch(THREAD_CREATE => { id => $T7, guild_id => $G, parent_id => $F,
+    name => 'Proxy', owner_id => $W, type => 11, newly_created => JSON::PP::true });
+post(thread => $T7, id => $T7, user => $W, text => 'Does acme work behind a proxy?');
+answer($T7, $T7, 'Yes, set http_proxy.');
+ok(RagTest::wait_for(sub { delivered($T7) && controller($T7) }, 20), 'T7 answered') or diag(logs());
+my ($a7, $ctl7) = (delivered($T7), controller($T7));
+my $out = do {
+    local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
+    `@{[RagTest::bin('rag-admin')]} forget-user $W 2>&1`;
+};
+is($?, 0, 'forget-user exits 0') or diag($out);
+is(q1("SELECT count(*) FROM messages WHERE message_id = '$T7'"), '0', 'their question is erased here');
+sleep 2;
+ok(on_discord($a7) && on_discord($ctl7),
+    'but their question is still on Discord, and so are the answer and controller');
+is(q1("SELECT count(*) FROM deliveries WHERE kind = 'unpost' AND thread_id = '$T7'"), '0',
+    'no removal recorded');
 
 # --- nothing else -------------------------------------------------------------------------
 is(q1("SELECT count(*) FROM deliveries WHERE kind = 'unpost' AND state = 'failed'"), '0',
