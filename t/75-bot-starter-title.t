@@ -48,22 +48,7 @@ ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected')
 
 sub q1 { RagTest::psql($pg, $_[0]) }
 sub logs { RagTest::slurp($blog) . RagTest::slurp($wlog) }
-my @cols = map { [ split /\|/ ] } split /\n/, q1(q{
-    SELECT c.table_name, c.column_name FROM information_schema.columns c
-      JOIN information_schema.tables t USING (table_schema, table_name)
-     WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-       AND (c.data_type IN ('text', 'jsonb', 'json', 'character varying',
-                            'character') OR c.data_type = 'ARRAY')
-     ORDER BY 1, 2});
-sub holders {
-    my ($marker) = @_;
-    my $sql = join "\nUNION ALL ", map {
-        my ($t, $col) = @$_;
-        qq{SELECT '$t.$col' AS c, count(*) AS n FROM "$t" WHERE "$col"::text ILIKE '%$marker%'}
-    } @cols;
-    return join ' ', map { my ($c, $n) = split /\|/; "$c($n)" }
-        split /\n/, q1("SELECT c, n FROM ($sql) x WHERE n > 0 ORDER BY c");
-}
+sub holders { RagTest::holders($pg, $_[0]) }
 sub idx_file { RagTest::slurp("$ix/community-$G.idx") }
 sub generation {
     my $v = q1("SELECT index_generation FROM collections WHERE name = 'community-$G'");
