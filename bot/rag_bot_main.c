@@ -109,7 +109,8 @@ typedef struct {
     bridge *br;
     rag_gw_conf gw;
     pthread_t th;
-    int started, result;
+    int started, joined, result;
+    volatile sig_atomic_t stop; /* this shard only: handed back, or exit */
 } gw_thread;
 
 /* IDENTIFY buckets shared through Postgres (rag_store_shards.h); each
@@ -178,7 +179,8 @@ gateway_thread(void *arg)
     char c = 2;
 
     t->result = rag_gw_run(&t->gw);
-    t->br->gw_done = 1;
+    if (!t->stop)
+        t->br->gw_done = 1; /* ended by itself: a fatal close */
     if (write(t->br->wake[1], &c, 1) < 0)
         rag_warn("msg=\"wake pipe write failed\"");
     return NULL;
@@ -228,8 +230,10 @@ start_shard(gw_thread *t, const gw_thread *tpl, int shard)
     int prc;
 
     *t = *tpl;
-    t->started = 0;
+    t->started = t->joined = 0;
+    t->stop = 0;
     t->gw.shard_id = shard;
+    t->gw.stop = &t->stop;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
@@ -240,6 +244,24 @@ start_shard(gw_thread *t, const gw_thread *tpl, int shard)
         return -1;
     t->started = 1;
     return 0;
+}
+
+/* Stops and joins the gateway threads of gt[0..n) running shard (or all
+ * with shard < 0). */
+static void
+stop_shards(gw_thread *gt, int n, int shard)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (gt[i].started && !gt[i].joined &&
+            (shard < 0 || gt[i].gw.shard_id == shard))
+            gt[i].stop = 1;
+    for (i = 0; i < n; i++)
+        if (gt[i].started && !gt[i].joined && gt[i].stop) {
+            pthread_join(gt[i].th, NULL);
+            gt[i].joined = 1;
+        }
 }
 
 /* Handles every queued dispatch; returns how many. */
@@ -299,7 +321,7 @@ main(int argc, char **argv)
     gw_thread tpl;
     identify_gate gate;
     int started = 0, rc = 1, opt, i, held, auto_shards, reshard = 0;
-    int takeover, got[RAG_BOT_MAX_SHARDS];
+    int takeover, got[RAG_BOT_MAX_SHARDS], ngt = 0, nown, j;
     long poll_ms, next_poll = 0, next_renew = 0;
     long shard_count, rec_shards = 0, max_conc = 1;
     char *discovered = NULL;
@@ -404,6 +426,7 @@ main(int argc, char **argv)
     takeover = (int)rag_conf_int(conf, "shard_takeover", 0);
     if (takeover < 0 || takeover > RAG_BOT_MAX_SHARDS - b.nshards)
         takeover = -1;
+    nown = b.nshards; /* shards[0..nown): ours by configuration */
     if (shard_count > 1 << 16 || b.nshards < 0 || takeover < 0 ||
         (b.nshards == 0 && takeover == 0)) {
         rag_error("msg=\"shards must list distinct shard ids below "
@@ -423,6 +446,9 @@ main(int argc, char **argv)
             rag_warn("msg=\"shards held by another process, waiting for "
                      "their lease\" shard_count=%d held=%d of=%d",
                      b.shard_count, held, b.nshards);
+        /* one that took them over hands them back */
+        rag_store_shards_want(b.db, b.worker_id, b.shard_count, b.shards,
+                              b.nshards, b.lease_s);
         if (held > 0)
             rag_store_shards_release(b.db, b.worker_id);
         rag_time_sleep_until_stop(500, &stop_flag);
@@ -453,7 +479,7 @@ main(int argc, char **argv)
     tpl.gw.identify_gate = identify_wait;
     tpl.gw.gate_ud = &gate;
     for (i = 0; i < b.nshards; i++)
-        if (start_shard(&gt[i], &tpl, b.shards[i]) != 0)
+        if (start_shard(&gt[ngt++], &tpl, b.shards[i]) != 0)
             goto done;
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
              api, b.worker_id, b.nshards, b.shard_count);
@@ -520,6 +546,25 @@ main(int argc, char **argv)
         if (due)
             next_poll = rag_time_mono_ms() + poll_ms;
         if (now >= next_renew) {
+            /* shards taken over that their own process wants back */
+            held = db_ok && nown < b.nshards
+                       ? rag_store_shards_handback(b.db, b.worker_id,
+                                                   b.shard_count, b.shards,
+                                                   nown, got,
+                                                   RAG_BOT_MAX_SHARDS)
+                       : 0;
+            for (i = 0; i < held; i++) {
+                rag_warn("msg=\"shard handed back to its own process\" "
+                         "shard=%d/%d",
+                         got[i], b.shard_count);
+                stop_shards(gt, ngt, got[i]);
+                for (j = nown; j < b.nshards && b.shards[j] != got[i]; j++)
+                    ;
+                if (j < b.nshards) {
+                    b.shards[j] = b.shards[--b.nshards];
+                    takeover++;
+                }
+            }
             if (db_ok && rag_store_shards_claim(b.db, b.worker_id,
                                                 b.shard_count, b.shards,
                                                 b.nshards,
@@ -529,6 +574,8 @@ main(int argc, char **argv)
             /* a dead process's shards: leased here, then run here (the
              * claims deliver their guilds' work only once the lease is
              * ours) */
+            if (takeover > RAG_BOT_MAX_SHARDS - ngt)
+                takeover = RAG_BOT_MAX_SHARDS - ngt; /* threads never reused */
             held = db_ok && takeover > 0
                        ? rag_store_shards_takeover(b.db, b.worker_id,
                                                    b.shard_count, takeover,
@@ -538,12 +585,13 @@ main(int argc, char **argv)
                 rag_warn("msg=\"shard taken over from a dead process\" "
                          "shard=%d/%d",
                          got[i], b.shard_count);
-                if (start_shard(&gt[b.nshards], &tpl, got[i]) != 0) {
+                if (start_shard(&gt[ngt], &tpl, got[i]) != 0) {
                     rag_error("msg=\"cannot start the shard's gateway\" "
                               "shard=%d",
                               got[i]);
                     continue; /* renewals skip it; its lease runs out */
                 }
+                ngt++;
                 b.shards[b.nshards++] = got[i];
                 takeover--;
             }
@@ -556,10 +604,8 @@ main(int argc, char **argv)
     stop_flag = 1;
 done:
     if (started) {
-        for (i = 0; i < b.nshards; i++) {
-            if (!gt[i].started)
-                continue;
-            pthread_join(gt[i].th, NULL);
+        stop_shards(gt, ngt, -1);
+        for (i = 0; i < ngt; i++) {
             if (gt[i].result == 2)
                 rc = 2;
             else if (gt[i].result == 3)

@@ -5,7 +5,9 @@
 # them while B's shard lease is live; once it has run out A leases B's
 # shards, opens their gateway sessions, delivers the pending answers and
 # catches up a post made while nobody ran the shard, each exactly once
-# (one message per nonce on the stand-in). A standby process
+# (one message per nonce on the stand-in). When B is started again, A
+# hands its shards back (B asks for them while it waits) and B answers
+# its guilds again. A standby process
 # (shards = none) takes over when A is then stopped cleanly: its leases
 # end at once. Answers are written as rag-worker writes them.
 use strict;
@@ -33,7 +35,7 @@ my $bot_id = $fd->{bot_id};
 
 sub q1 { RagTest::psql($pg, $_[0]) }
 my %cfg = (A => { RAG_SHARDS => '0,1', RAG_SHARD_TAKEOVER => 2 },
-    B => { RAG_SHARDS => '2,3' }, S => { RAG_SHARDS => 'none', RAG_SHARD_TAKEOVER => 4 });
+    B => { RAG_SHARDS => '2,3' }, B2 => { RAG_SHARDS => '2,3' }, S => { RAG_SHARDS => 'none', RAG_SHARD_TAKEOVER => 4 });
 sub start_bot {
     my ($name) = @_;
     return RagTest::spawn([RagTest::bin('rag-bot')],
@@ -74,7 +76,7 @@ sub deliveries_by {
     my ($t) = @_;
     my %n;
     for my $f (glob("$dir/bot*.log")) {
-        my ($who) = $f =~ /bot(\w)\.log/;
+        my ($who) = $f =~ /bot(\w)\w*\.log/;   # B2: B restarted
         $n{$who} += () = RagTest::slurp($f) =~ /msg="reply delivered" thread=$t /g;
     }
     return join ',', map { "$_=$n{$_}" } grep { $n{$_} } sort keys %n;
@@ -128,13 +130,29 @@ sleep 2;
 is(deliveries_by($_), 'A=1', "thread $_: once, by A") for @t2, $t3, $t4;
 is(delivered($_), '1', "thread $_: one reply") for @t1, @t2, $t3, $t4;
 
+# --- B comes back: A hands its shards back ---------------------------------------------------
+$bot{B} = start_bot('B2');
+ok(RagTest::wait_for(sub { q1("SELECT count(*) FROM bot_shards WHERE lease_until > now()
+    AND owner LIKE '%:$bot{B}'") eq '2' }, 30), 'restarted B gets shards 2 and 3 back')
+    or diag(logs());
+like(RagTest::slurp("$dir/botA.log"), qr/shard handed back to its own process" shard=2\/4/,
+    'A hands them back');
+ok(RagTest::wait_for(sub { $fd->state->{connected} == $N }, 40), 'four sessions again')
+    or diag(logs());
+my $t6 = post_thread(3, 'How do I rotate the logs?');
+ok(RagTest::wait_for(sub { stored($t6) eq '1' }, 20), 'a post in guild 3: stored') or diag(logs());
+answer($t6);
+ok(RagTest::wait_for(sub { delivered($t6) eq '1' }, 30), 'answered') or diag(logs());
+sleep 1;
+is(deliveries_by($t6), 'B=1', 'by B again, once');
+
 # --- a standby takes over a process stopped cleanly -----------------------------------------
 $bot{S} = start_bot('S');
 ok(RagTest::wait_for(sub { RagTest::slurp("$dir/botS.log") =~ /rag-bot started.*shards=0\/4/ }, 20),
     'a standby starts with no shard') or diag(logs());
 is(RagTest::stop($bot{A}, 'TERM'), 0, 'A stops cleanly');
 ok(RagTest::wait_for(sub { q1("SELECT count(*) FROM bot_shards WHERE lease_until > now()
-    AND owner LIKE '%:$bot{S}'") eq '4' }, 20), 'the standby holds all four at once')
+    AND owner LIKE '%:$bot{S}'") eq '2' }, 20), "the standby holds A's two at once")
     or diag(logs());
 ok(RagTest::wait_for(sub { $fd->state->{connected} == $N }, 40), 'and runs them')
     or diag(logs());
@@ -152,5 +170,6 @@ is(scalar(grep { $_ > 1 } values %created), 0, 'no nonce posted twice');
 is(scalar($fd->records(kind => 'violation')), 0, 'no protocol violations')
     or diag(explain([ $fd->records(kind => 'violation') ]));
 is(RagTest::stop($bot{S}, 'TERM'), 0, 'the standby exits cleanly');
+is(RagTest::stop($bot{B}, 'TERM'), 0, 'B exits cleanly');
 is(q1("SELECT count(*) FROM bot_shards WHERE lease_until > now()"), '0', 'no live lease left');
 done_testing();

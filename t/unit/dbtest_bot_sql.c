@@ -300,6 +300,31 @@ test_shards(void)
         CHECK_STR(val("SELECT rag_shard_owned('wa', '8388608')::text || "
                       "rag_shard_owned('wb', '8388608')::text"),
                   "truefalse"); /* shard 2: wa delivers, wb never */
+        /* wb is back and wants its shard 2: wa hands it back, nobody
+         * else takes it meanwhile, wb claims it */
+        {
+            static const int two[] = {2};
+            int back[4] = {-1, -1, -1, -1};
+
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
+                                                4),
+                      0); /* nobody wants it yet */
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 0);
+            CHECK_INT(rag_store_shards_want(db, "wb", 4, two, 1, 60), 1);
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
+                                                4),
+                      1);
+            CHECK_INT(back[0], 2);
+            CHECK_INT(rag_store_shards_takeover(db, "wc", 4, 4, 60, back),
+                      0); /* wanted by wb */
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 1);
+            CHECK_STR(val("SELECT owner || coalesce(wanted_by, '-') FROM "
+                          "bot_shards WHERE shard_count = 4 AND "
+                          "shard_id = 2"),
+                      "wb-");
+            CHECK_INT(rag_store_shards_release(db, "wb"), 1);
+            CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 1, 60, back), 1);
+        }
         CHECK_INT(rag_store_shards_release(db, "wc"), 1);
         CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 4, 60, got), 1);
         CHECK_INT(got[0], 3); /* released: taken at once */
