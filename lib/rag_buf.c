@@ -81,14 +81,28 @@ int
 rag_buf_vprintf(rag_buf *b, const char *fmt, va_list ap)
 {
     va_list cp;
+    size_t room;
     int n;
 
-    va_copy(cp, ap);
-    n = vsnprintf(NULL, 0, fmt, cp);
-    va_end(cp);
-    if (n < 0 || rag_buf_reserve(b, (size_t) n) != 0)
+    /* one formatting pass when the text fits the room there is (most
+     * calls: formatting a double costs as much as the rest) */
+    if (b->cap == 0 && rag_buf_reserve(b, 0) != 0)
         return -1;
-    vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    room = b->cap - b->len;
+    va_copy(cp, ap);
+    n = vsnprintf(b->data + b->len, room, fmt, cp);
+    va_end(cp);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return -1;
+    }
+    if ((size_t) n >= room || (size_t) n > b->max - b->len) {
+        if (rag_buf_reserve(b, (size_t) n) != 0) {
+            b->data[b->len] = '\0';
+            return -1;
+        }
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    }
     b->len += (size_t) n;
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void
 test_limit(void)
@@ -61,6 +62,26 @@ test_printf(void)
     CHECK(s[0] == '0' && s[1999] == ',');
     CHECK(b.data == NULL);
     free(s);
+
+    /* text longer than the room left: formatted again after growing */
+    char big[301];
+    memset(big, 'y', 300);
+    big[300] = '\0';
+    rag_buf_init(&b, 0);
+    CHECK_INT(rag_buf_printf(&b, "x%s", big), 0);
+    CHECK_INT(b.len, 301);
+    CHECK(b.data[0] == 'x' && strcmp(b.data + 1, big) == 0);
+    rag_buf_free(&b);
+
+    /* over max, though it would fit the allocation: refused, unchanged */
+    rag_buf_init(&b, 8);
+    CHECK_INT(rag_buf_puts(&b, "1234"), 0);
+    CHECK_INT(rag_buf_printf(&b, "%d", 56789), -1);
+    CHECK_INT(b.len, 4);
+    CHECK_STR(b.data, "1234");
+    CHECK_INT(rag_buf_printf(&b, "%d", 5678), 0);
+    CHECK_STR(b.data, "12345678");
+    rag_buf_free(&b);
 }
 
 static void
