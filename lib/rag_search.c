@@ -837,9 +837,13 @@ page_hash(rag_str p)
 /* Reorders fu[0..n) (best first) so that no page has more than per_page
  * of the first places while the list holds other pages: the entries
  * within their page's allowance keep their order, the others follow,
- * best first. Returns 0 or -1 (out of memory: fu left as it was). */
+ * best first. Only fu[0..want) is wanted: once that many entries are
+ * within their allowance, it stops, fu[want..n) then unspecified
+ * (a page is a look-up in the mapped strings, a cache miss each).
+ * Returns 0 or -1 (out of memory: fu left as it was). */
 static int
-diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
+diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
+          size_t want)
 {
     size_t cap = 16, nt = 0, nk = 0;
     struct slot {
@@ -876,8 +880,11 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
             fu[nk++] = fu[i]; /* nk <= i: in place */
         else
             late[nt++] = fu[i];
+        if (nk == want)
+            break;
     }
-    memcpy(fu + nk, late, nt * sizeof(fused));
+    if (nk < want)
+        memcpy(fu + nk, late, nt * sizeof(fused));
     free(tab);
     free(late);
     return 0;
@@ -1023,7 +1030,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     if (fu == NULL)
         goto done;
     nf = fuse(&hb, &hv, &hf, use_bm25 + use_vec + use_ft, fu);
-    if (diversify(ix, fu, nf, per_page) != 0)
+    if (diversify(ix, fu, nf, per_page, k) != 0)
         goto done;
 
     nout = (int) (nf < k ? nf : k);

@@ -281,21 +281,28 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
     while (i < n) {
         if (!bol && is_plain((unsigned char) s[i])) {
             /* fast path: a run of bytes the loop below would copy as
-             * they are, up to the mark or the output limit (where the
-             * loop below takes over again) */
+             * they are (or collapse, white space), up to the mark or
+             * the output limit, where the loop below takes over again */
             size_t stop_i = marked ? n : w->mark < n ? w->mark : n;
             size_t stop_o = marked && w->mark_out + w->after < w->cap
                                 ? w->mark_out + w->after
                                 : w->cap;
             if (i < stop_i && o < stop_o) {
-                size_t k = stop_i - i < stop_o - o ? stop_i - i : stop_o - o;
-                size_t j = 0;
-                while (j < k && is_plain((unsigned char) s[i + j]))
-                    j++;
-                memcpy(out + o, s + i, j);
-                o += j;
-                i += j;
-                space = 0;
+                /* (blanks other than a newline: one space for a run) */
+                while (i < stop_i && o < stop_o) {
+                    unsigned char x = (unsigned char) s[i];
+                    if (is_plain(x)) {
+                        out[o++] = (char) x;
+                        space = 0;
+                    } else if (x == ' ' || x == '\t' || x == '\r') {
+                        if (!space)
+                            out[o++] = ' ';
+                        space = 1;
+                    } else {
+                        break;
+                    }
+                    i++;
+                }
                 if (i >= n)
                     break;
             }
