@@ -29,9 +29,14 @@
  *                           count GET /gateway/bot recommends; 1 with
  *                           discord_gateway_url)
  *   shards                  the shard ids this process runs, "0,1"
- *                           (default: all); several processes on one
- *                           database split them, each delivering only
- *                           its guilds' replies (rag_store_shards.h)
+ *                           (default: all; "none": a standby that runs
+ *                           only shards it takes over); several
+ *                           processes on one database split them, each
+ *                           delivering only its guilds' replies
+ *                           (rag_store_shards.h)
+ *   shard_takeover          how many shards of a dead process (its lease,
+ *                           outbox_lease_s, ran out) this one takes over
+ *                           and runs besides its own, default 0
  *   log_level               debug | info | warn | error (default info)
  *
  * Threads: the gateway runs on its own thread (heartbeats stay on time
@@ -104,7 +109,8 @@ typedef struct {
     bridge *br;
     rag_gw_conf gw;
     pthread_t th;
-    int started, result;
+    int started, joined, result;
+    volatile sig_atomic_t stop; /* this shard only: handed back, or exit */
 } gw_thread;
 
 /* IDENTIFY buckets shared through Postgres (rag_store_shards.h); each
@@ -173,7 +179,8 @@ gateway_thread(void *arg)
     char c = 2;
 
     t->result = rag_gw_run(&t->gw);
-    t->br->gw_done = 1;
+    if (!t->stop)
+        t->br->gw_done = 1; /* ended by itself: a fatal close */
     if (write(t->br->wake[1], &c, 1) < 0)
         rag_warn("msg=\"wake pipe write failed\"");
     return NULL;
@@ -211,6 +218,50 @@ identify_wait(void *ud, int shard_id)
     if (db)
         PQfinish(db);
     return rc == 1 ? 0 : -1;
+}
+
+/* Starts shard's gateway thread in t, from template tpl (everything but
+ * the shard id). 0 or -1. */
+static int
+start_shard(gw_thread *t, const gw_thread *tpl, int shard)
+{
+    /* signals go to the main thread, whose poll() they interrupt */
+    sigset_t block, old;
+    int prc;
+
+    *t = *tpl;
+    t->started = t->joined = 0;
+    t->stop = 0;
+    t->gw.shard_id = shard;
+    t->gw.stop = &t->stop;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    prc = pthread_create(&t->th, NULL, gateway_thread, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0)
+        return -1;
+    t->started = 1;
+    return 0;
+}
+
+/* Stops and joins the gateway threads of gt[0..n) running shard (or all
+ * with shard < 0). */
+static void
+stop_shards(gw_thread *gt, int n, int shard)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (gt[i].started && !gt[i].joined &&
+            (shard < 0 || gt[i].gw.shard_id == shard))
+            gt[i].stop = 1;
+    for (i = 0; i < n; i++)
+        if (gt[i].started && !gt[i].joined && gt[i].stop) {
+            pthread_join(gt[i].th, NULL);
+            gt[i].joined = 1;
+        }
 }
 
 /* Handles every queued dispatch; returns how many. */
@@ -267,8 +318,10 @@ main(int argc, char **argv)
     rag_bot b;
     bridge br;
     static gw_thread gt[RAG_BOT_MAX_SHARDS];
+    gw_thread tpl;
     identify_gate gate;
     int started = 0, rc = 1, opt, i, held, auto_shards, reshard = 0;
+    int takeover, got[RAG_BOT_MAX_SHARDS], ngt = 0, nown, j;
     long poll_ms, next_poll = 0, next_renew = 0;
     long shard_count, rec_shards = 0, max_conc = 1;
     char *discovered = NULL;
@@ -365,12 +418,20 @@ main(int argc, char **argv)
     if (shard_count <= 0)
         shard_count = rec_shards > 0 ? rec_shards : 1;
     b.shard_count = (int)shard_count;
-    b.nshards = rag_bot_parse_shards(rag_conf_get(conf, "shards", ""),
-                                     b.shard_count, b.shards,
-                                     RAG_BOT_MAX_SHARDS);
-    if (shard_count > 1 << 16 || b.nshards < 0) {
+    b.nshards = strcmp(rag_conf_get(conf, "shards", ""), "none") == 0
+                    ? 0 /* a standby */
+                    : rag_bot_parse_shards(rag_conf_get(conf, "shards", ""),
+                                           b.shard_count, b.shards,
+                                           RAG_BOT_MAX_SHARDS);
+    takeover = (int)rag_conf_int(conf, "shard_takeover", 0);
+    if (takeover < 0 || takeover > RAG_BOT_MAX_SHARDS - b.nshards)
+        takeover = -1;
+    nown = b.nshards; /* shards[0..nown): ours by configuration */
+    if (shard_count > 1 << 16 || b.nshards < 0 || takeover < 0 ||
+        (b.nshards == 0 && takeover == 0)) {
         rag_error("msg=\"shards must list distinct shard ids below "
-                  "shard_count (at most %d per process)\" shard_count=%ld",
+                  "shard_count, or be none with shard_takeover > 0 (at "
+                  "most %d per process)\" shard_count=%ld",
                   RAG_BOT_MAX_SHARDS, shard_count);
         goto done;
     }
@@ -385,6 +446,9 @@ main(int argc, char **argv)
             rag_warn("msg=\"shards held by another process, waiting for "
                      "their lease\" shard_count=%d held=%d of=%d",
                      b.shard_count, held, b.nshards);
+        /* one that took them over hands them back */
+        rag_store_shards_want(b.db, b.worker_id, b.shard_count, b.shards,
+                              b.nshards, b.lease_s);
         if (held > 0)
             rag_store_shards_release(b.db, b.worker_id);
         rag_time_sleep_until_stop(500, &stop_flag);
@@ -401,35 +465,22 @@ main(int argc, char **argv)
         pthread_mutex_init(&br.mu, NULL) != 0)
         goto done;
     started = 1;
-    for (i = 0; i < b.nshards; i++) {
-        /* signals go to the main thread, whose poll() they interrupt */
-        sigset_t block, old;
-        gw_thread *t = &gt[i];
-        int prc;
-
-        t->br = &br;
-        t->gw.url = gw_url;
-        t->gw.token = token;
-        t->gw.ca_file = ca;
-        t->gw.intents = RAG_GW_INTENTS;
-        t->gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
-        t->gw.on_event = bridge_push;
-        t->gw.ud = &br;
-        t->gw.stop = &stop_flag;
-        t->gw.shard_id = b.shards[i];
-        t->gw.shard_count = b.shard_count;
-        t->gw.identify_gate = identify_wait;
-        t->gw.gate_ud = &gate;
-        sigemptyset(&block);
-        sigaddset(&block, SIGTERM);
-        sigaddset(&block, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &block, &old);
-        prc = pthread_create(&t->th, NULL, gateway_thread, t);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (prc != 0)
+    memset(&tpl, 0, sizeof(tpl));
+    tpl.br = &br;
+    tpl.gw.url = gw_url;
+    tpl.gw.token = token;
+    tpl.gw.ca_file = ca;
+    tpl.gw.intents = RAG_GW_INTENTS;
+    tpl.gw.backoff_ms = rag_conf_int(conf, "gateway_backoff_ms", 1000);
+    tpl.gw.on_event = bridge_push;
+    tpl.gw.ud = &br;
+    tpl.gw.stop = &stop_flag;
+    tpl.gw.shard_count = b.shard_count;
+    tpl.gw.identify_gate = identify_wait;
+    tpl.gw.gate_ud = &gate;
+    for (i = 0; i < b.nshards; i++)
+        if (start_shard(&gt[ngt++], &tpl, b.shards[i]) != 0)
             goto done;
-        t->started = 1;
-    }
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
              api, b.worker_id, b.nshards, b.shard_count);
 
@@ -495,12 +546,55 @@ main(int argc, char **argv)
         if (due)
             next_poll = rag_time_mono_ms() + poll_ms;
         if (now >= next_renew) {
+            /* shards taken over that their own process wants back */
+            held = db_ok && nown < b.nshards
+                       ? rag_store_shards_handback(b.db, b.worker_id,
+                                                   b.shard_count, b.shards,
+                                                   nown, got,
+                                                   RAG_BOT_MAX_SHARDS)
+                       : 0;
+            for (i = 0; i < held; i++) {
+                rag_warn("msg=\"shard handed back to its own process\" "
+                         "shard=%d/%d",
+                         got[i], b.shard_count);
+                stop_shards(gt, ngt, got[i]);
+                for (j = nown; j < b.nshards && b.shards[j] != got[i]; j++)
+                    ;
+                if (j < b.nshards) {
+                    b.shards[j] = b.shards[--b.nshards];
+                    takeover++;
+                }
+            }
             if (db_ok && rag_store_shards_claim(b.db, b.worker_id,
                                                 b.shard_count, b.shards,
                                                 b.nshards,
                                                 b.lease_s) != b.nshards)
                 rag_warn("msg=\"shard lease not renewed: delivering only "
                          "for the shards still held\"");
+            /* a dead process's shards: leased here, then run here (the
+             * claims deliver their guilds' work only once the lease is
+             * ours) */
+            if (takeover > RAG_BOT_MAX_SHARDS - ngt)
+                takeover = RAG_BOT_MAX_SHARDS - ngt; /* threads never reused */
+            held = db_ok && takeover > 0
+                       ? rag_store_shards_takeover(b.db, b.worker_id,
+                                                   b.shard_count, takeover,
+                                                   b.lease_s, got)
+                       : 0;
+            for (i = 0; i < held; i++) {
+                rag_warn("msg=\"shard taken over from a dead process\" "
+                         "shard=%d/%d",
+                         got[i], b.shard_count);
+                if (start_shard(&gt[ngt], &tpl, got[i]) != 0) {
+                    rag_error("msg=\"cannot start the shard's gateway\" "
+                              "shard=%d",
+                              got[i]);
+                    continue; /* renewals skip it; its lease runs out */
+                }
+                ngt++;
+                b.shards[b.nshards++] = got[i];
+                takeover--;
+            }
             if (db_ok)
                 rag_outbox_renew(&b); /* replies and deliveries */
             next_renew = now + b.lease_s * 1000 / 3;
@@ -510,10 +604,8 @@ main(int argc, char **argv)
     stop_flag = 1;
 done:
     if (started) {
-        for (i = 0; i < b.nshards; i++) {
-            if (!gt[i].started)
-                continue;
-            pthread_join(gt[i].th, NULL);
+        stop_shards(gt, ngt, -1);
+        for (i = 0; i < ngt; i++) {
             if (gt[i].result == 2)
                 rc = 2;
             else if (gt[i].result == 3)

@@ -58,7 +58,8 @@ sub mention {
     return $id;
 }
 
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Install?');
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Install?',
+    owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,
     name => 'Install?', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T, channel_id => $T, guild_id => $G,

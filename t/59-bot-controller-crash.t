@@ -48,7 +48,8 @@ sub created_controllers { my %c = map { $_->{created} => 1 } grep { $_->{created
     my @ids = sort keys %c; return wantarray ? @ids : scalar @ids }
 sub post {
     my ($t) = @_;
-    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t");
+    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t",
+        owner_id => $U);
     $fd->dispatch(THREAD_CREATE => { id => $t, guild_id => $G, parent_id => $F,
         name => "post $t", owner_id => $U, type => 11 });
     $fd->dispatch(MESSAGE_CREATE => { id => $t, channel_id => $t, guild_id => $G,
@@ -69,7 +70,11 @@ sub voting_ok {
     ok(RagTest::wait_for(sub { my ($e) = reverse $fd->rest(method => 'PATCH',
         path => qr{/channels/$t/messages/$ctl$}); $e && $e->{status} == 200
         && $e->{body}{embeds}[0]{description} =~ /<\@$U> can vote/ }, 10),
-        "$t: the controller shows the voting instructions");
+        "$t: the controller shows the voting instructions")
+        or diag(join "\n", map { sprintf '%.3f PATCH %s: %s', $_->{t} // 0,
+            $_->{status} // '-', substr($_->{body}{embeds}[0]{description} // '', 0, 40) }
+            $fd->rest(method => 'PATCH', path => qr{/channels/$t/messages/})),
+            RagTest::slurp($log);
 }
 
 start_bot();
