@@ -2,7 +2,7 @@
  * bot — state shared by the rag-bot main thread's parts (events,
  * outbox, catch-up, commands) and small helpers they all use: the
  * bot's reads of the per-guild configuration (guild_config,
- * guild_forums: its only SQL outside lib/rag_store_*) and
+ * guild_forums, through lib/rag_store_guild_config.h) and
  * fire-and-forget Discord writes.
  *
  * Everything here runs on the main thread, which owns the database
