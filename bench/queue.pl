@@ -86,14 +86,16 @@ print "2. enqueue -> claim latency, $N jobs at random 0-100 ms gaps, "
 my %lat;
 for my $mode (qw(legacy notify poll naive)) {
     RagTest::psql($pg, "TRUNCATE jobs RESTART IDENTITY");
-    my ($m, $p50, $p95, $max, $min) = split ' ', `$bin latency '$ci' $mode $N 1000`;
+    my ($m, $p50, $p95, $max, $min, $commit, $after) =
+        split ' ', `$bin latency '$ci' $mode $N 1000`;
     $lat{$mode} = $p50;
-    printf "   %-36s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)\n",
+    printf "   %-36s p50 %8.2f ms  p95 %8.2f ms  max %8.2f ms  (n=%d)"
+        . "  enqueue commit p50 %5.2f ms, then claim p50 %6.2f ms\n",
         { legacy => 'LISTEN/NOTIFY, before (1 per claim)',
           notify => 'LISTEN/NOTIFY, batched (rag-worker)',
           poll => 'poll only, back-to-back claims',
           naive => 'naive 1 s loop (original)' }->{$mode},
-        $p50, $p95, $max, $m;
+        $p50, $p95, $max, $m, $commit, $after;
 }
 print "\n3. real rag-worker, enqueue -> job recorded (concurrency 2, "
     . "poll 1000 ms)\n";

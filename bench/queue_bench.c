@@ -38,6 +38,7 @@
 static const char *conninfo;
 static double enq_at[MAX_JOBS];   /* by job id: bench state, one run */
 static double claim_at[MAX_JOBS];
+static double enq_done_at[MAX_JOBS]; /* when rag_enqueue's commit returned */
 static volatile int produced_all;
 
 static double
@@ -193,8 +194,10 @@ producer(void *arg)
             exit(1);
         id = atol(PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (id > 0 && id < MAX_JOBS && enq_at[id] == 0)
+        if (id > 0 && id < MAX_JOBS && enq_at[id] == 0) {
             enq_at[id] = t; /* consumer may already have it: keep it */
+            enq_done_at[id] = now_s();
+        }
     }
     produced_all = 1;
     PQfinish(db);
@@ -297,15 +300,25 @@ run_latency(const char *mode, int n, long interval_ms)
         }
     }
     pthread_join(pt, NULL);
-    lat = calloc((size_t) n, sizeof(double));
+    /* lat: from the enqueue call; commit: the enqueue's own commit (its
+     * WAL flush); after: from the commit's return (the job visible) */
+    lat = calloc((size_t) n * 3, sizeof(double));
     for (long id = 0; id < MAX_JOBS && lat; id++)
-        if (enq_at[id] > 0 && claim_at[id] > 0 && m < n)
-            lat[m++] = (claim_at[id] - enq_at[id]) * 1000;
+        if (enq_at[id] > 0 && claim_at[id] > 0 && enq_done_at[id] > 0 &&
+            m < n) {
+            lat[m] = (claim_at[id] - enq_at[id]) * 1000;
+            lat[n + m] = (enq_done_at[id] - enq_at[id]) * 1000;
+            lat[2 * n + m] = (claim_at[id] - enq_done_at[id]) * 1000;
+            m++;
+        }
     if (lat == NULL || m == 0)
         return 1;
     qsort(lat, (size_t) m, sizeof(double), cmp_d);
-    printf("%d %.3f %.3f %.3f %.3f\n", m, lat[m / 2], lat[m * 95 / 100],
-           lat[m - 1], lat[0]);
+    qsort(lat + n, (size_t) m, sizeof(double), cmp_d);
+    qsort(lat + 2 * n, (size_t) m, sizeof(double), cmp_d);
+    printf("%d %.3f %.3f %.3f %.3f %.3f %.3f\n", m, lat[m / 2],
+           lat[m * 95 / 100], lat[m - 1], lat[0], lat[n + m / 2],
+           lat[2 * n + m / 2]);
     free(lat);
     PQfinish(db);
     return 0;

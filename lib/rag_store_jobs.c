@@ -128,19 +128,40 @@ job_fence(PGresult *r, int i, rag_job *job)
 
 /* Runs the claim into *out: 1, or 0 when it lost every race for a
  * collection (unique_violation on jobs_serial_running; the retry's new
- * snapshot sees the winner, so one retry normally does), or -1. */
+ * snapshot sees the winner, so one retry normally does), or -1.
+ *
+ * The claim commits without waiting for its WAL flush (synchronous_commit
+ * off for this transaction only): a claim lost in a Postgres crash leaves
+ * the job queued, to be claimed again, and the claimer's fenced
+ * completion then matches no row, which is what a lost lease gives
+ * already. Any later synchronous commit (the job's own result) flushes
+ * the claim before it. That saves one fsync between enqueue and claim. */
 static int
 claim_query(PGconn *db, const char *const *p, PGresult **out)
 {
     for (int tries = 0; tries < 5; tries++) {
-        PGresult *r = PQexecParams(db, claim_sql, 5, NULL, p, NULL, NULL, 0);
-        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        PGresult *r;
+        const char *st, *msg;
 
+        if (rag_db_begin(db) != 0)
+            return -1;
+        if (rag_db_exec(db, "SET LOCAL synchronous_commit = off", 0, NULL) !=
+            0) {
+            rag_db_rollback(db);
+            return -1;
+        }
+        r = PQexecParams(db, claim_sql, 5, NULL, p, NULL, NULL, 0);
+        st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            if (rag_db_commit(db) != 0) {
+                PQclear(r);
+                return -1;
+            }
             *out = r;
             return 1;
         }
+        rag_db_rollback(db);
         if (st == NULL || strcmp(st, "23505") != 0) {
             rag_error("msg=\"claim failed\" status=%s error=\"%s\"",
                       PQresStatus(PQresultStatus(r)),

@@ -69,7 +69,11 @@ sub voting_ok {
     ok(RagTest::wait_for(sub { my ($e) = reverse $fd->rest(method => 'PATCH',
         path => qr{/channels/$t/messages/$ctl$}); $e && $e->{status} == 200
         && $e->{body}{embeds}[0]{description} =~ /<\@$U> can vote/ }, 10),
-        "$t: the controller shows the voting instructions");
+        "$t: the controller shows the voting instructions")
+        or diag(join "\n", map { sprintf '%.3f PATCH %s: %s', $_->{t} // 0,
+            $_->{status} // '-', substr($_->{body}{embeds}[0]{description} // '', 0, 40) }
+            $fd->rest(method => 'PATCH', path => qr{/channels/$t/messages/})),
+            RagTest::slurp($log);
 }
 
 start_bot();

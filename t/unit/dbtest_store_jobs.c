@@ -63,6 +63,10 @@ test_claim_order_and_batch(PGconn *db)
     CHECK_INT(j[0].max_attempts, 5);
     /* one statement, one transaction: one token for the batch */
     CHECK(j[0].token > 0 && j[0].token == j[2].token);
+    /* the claim's transaction is over, and its asynchronous commit did
+     * not leak into the session (the job's result must be durable) */
+    CHECK_INT(PQtransactionStatus(db), PQTRANS_IDLE);
+    CHECK_STR(val(db, "SHOW synchronous_commit"), "on");
     CHECK_STR(val(db, "SELECT count(*) FROM jobs WHERE state = 'running'"
                     " AND locked_by = 'w1' AND owner_pid = pg_backend_pid()"
                     " AND lease_until > now() + interval '25 s'"),
