@@ -184,7 +184,7 @@ rag_bot_owns_guild(const rag_bot *b, const char *guild_id)
     int s = rag_bot_guild_shard(guild_id, b->shard_count), i;
 
     if (b->shard_count <= 1)
-        return 1;
+        return b->nshards > 0; /* a standby runs none until it takes one */
     for (i = 0; i < b->nshards; i++)
         if (b->shards[i] == s)
             return 1;

@@ -21,13 +21,13 @@
 
 #include "rag_buf.h"
 #include "rag_conf.h"
+#include "rag_conf_bot.h" /* RAG_BOT_MAX_SHARDS */
 #include "rag_json.h"
 
 #include <libpq-fe.h>
 #include <yajl/yajl_tree.h>
 
 #define RAG_BOT_MAX_GUILDS 64
-#define RAG_BOT_MAX_SHARDS 64 /* shards one process runs */
 
 typedef struct rag_lookup rag_lookup; /* events.c: unknown threads */
 

@@ -102,8 +102,8 @@ discover_gateway(rag_rest *rest, long *shards, long *max_concurrency)
     return url;
 }
 
-/* The shards this process runs, of how many; rec: GET /gateway/bot's
- * count, 0 when it was not asked. */
+/* The shards this process runs, of how many, and how many more it may
+ * take over; rec: GET /gateway/bot's count, 0 when it was not asked. */
 static int
 resolve_shards(rag_daemon *d, long rec)
 {
@@ -117,11 +117,18 @@ resolve_shards(rag_daemon *d, long rec)
     if (count <= 0)
         count = rec > 0 ? rec : 1;
     b->shard_count = (int)count;
-    b->nshards = rag_bot_parse_shards(list, b->shard_count, b->shards,
-                                      RAG_BOT_MAX_SHARDS);
-    if (b->nshards < 0) {
+    b->nshards = strcmp(list, "none") == 0
+                     ? 0 /* a standby */
+                     : rag_bot_parse_shards(list, b->shard_count, b->shards,
+                                            RAG_BOT_MAX_SHARDS);
+    d->nown = b->nshards;
+    d->takeover = (int)rag_conf_long(d->conf, &rag_conf_bot,
+                                     "shard_takeover");
+    if (b->nshards < 0 || d->takeover > RAG_BOT_MAX_SHARDS - b->nshards ||
+        (b->nshards == 0 && d->takeover == 0)) {
         rag_error("msg=\"shards must list distinct shard ids below "
-                  "shard_count (at most %d per process)\" shard_count=%ld",
+                  "shard_count, or be none with shard_takeover > 0 (at "
+                  "most %d per process)\" shard_count=%ld",
                   RAG_BOT_MAX_SHARDS, count);
         return -1;
     }
@@ -176,6 +183,9 @@ rag_daemon_claim(rag_daemon *d)
             rag_warn("msg=\"shards held by another process, waiting for "
                      "their lease\" shard_count=%d held=%d of=%d",
                      b->shard_count, held, b->nshards);
+        /* one that took them over hands them back */
+        rag_store_shards_want(b->db, b->worker_id, b->shard_count, b->shards,
+                              b->nshards, b->lease_s);
         if (held > 0)
             rag_store_shards_release(b->db, b->worker_id);
         rag_time_sleep_until_stop(500, d->stop);
@@ -208,7 +218,8 @@ rag_daemon_start(rag_daemon *d)
     gw->identify_gate = rag_identify_wait;
     gw->gate_ud = &d->gate;
     for (i = 0; i < d->b.nshards; i++)
-        if (rag_gw_thread_start(&d->gt[i], &d->tpl, d->b.shards[i]) != 0)
+        if (rag_gw_thread_start(&d->gt[d->ngt++], &d->tpl, d->b.shards[i]) !=
+            0)
             return -1;
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
              d->api_base, d->b.worker_id, d->b.nshards, d->b.shard_count);
@@ -246,7 +257,7 @@ rag_daemon_stop(rag_daemon *d, int rc, int *reexec)
 {
     *reexec = 0;
     *d->stop = 1; /* the threads end at their next look */
-    rc = threads_status(d, rc, rag_gw_threads_join(d->gt, d->b.nshards),
+    rc = threads_status(d, rc, rag_gw_threads_join(d->gt, d->ngt),
                         reexec);
     rag_bridge_close(&d->br);
     if (d->b.db && PQstatus(d->b.db) == CONNECTION_OK)

@@ -9,9 +9,12 @@
  *   connect  database (LISTEN rag_outbox), REST client, the gateway URL
  *            and shard count (GET /gateway/bot unless configured), the
  *            shards this process runs
- *   claim    their leases (waits while another live process holds one)
+ *   claim    their leases (waits while another live process holds one,
+ *            asking one that took them over to hand them back)
  *   start    a gateway thread per shard (gw_threads.h)
- *   run      the poll loop (main_loop.h)
+ *   run      the poll loop (main_loop.h), which renews the leases,
+ *            hands back shards taken over that their process wants again
+ *            and takes over a dead process's (shard_takeover)
  *   stop     joins the threads, releases the shards, frees everything,
  *            and says whether to re-execute (4011 with automatic shards)
  *
@@ -34,8 +37,11 @@ typedef struct {
     rag_conf *conf;
     rag_bot b;
     rag_bridge br;
-    rag_gw_thread gt[RAG_BOT_MAX_SHARDS]; /* b.shards[i] runs in gt[i] */
+    rag_gw_thread gt[RAG_BOT_MAX_SHARDS]; /* threads, never reused */
+    int ngt;                              /* gt[0..ngt) started */
     rag_gw_thread tpl;                    /* every shard's but its id */
+    int nown;     /* b.shards[0..nown): ours by configuration */
+    int takeover; /* how many more shards of dead processes to take */
     rag_identify_gate gate;
     const char *token, *api_base, *ca_file; /* the conf's */
     const char *gw_url;                     /* the conf's, else discovered */

@@ -25,6 +25,7 @@ typedef struct {
     char path[256];
     rag_buf body; /* request body, "" for none */
     int creates;  /* POSTs a message: nonce, and a look before a retry */
+    int unarchived; /* unpost: the archived thread was reopened once */
 } dl_job;
 
 static void
@@ -84,6 +85,65 @@ job_done(dl_job *j, const char *discord_id)
     job_free(j);
 }
 
+static const char *
+method_of(const dl_job *j)
+{
+    return j->creates                          ? "POST"
+           : strcmp(j->d.kind, "react") == 0  ? "PUT"
+           : strcmp(j->d.kind, "unpost") == 0 ? "DELETE"
+                                              : "PATCH";
+}
+
+static void send_now(dl_job *j);
+
+/* The thread was reopened for the removal: delete now. */
+static void
+unarchived(void *ud, const rag_rest_result *res)
+{
+    dl_job *j = ud;
+    char why[256];
+    rag_outbox_verdict verdict;
+
+    if (res->cancelled) {
+        job_free(j);
+        return;
+    }
+    if (res->status / 100 == 2) {
+        send_now(j);
+        return;
+    }
+    rag_outbox_failed_request(j->b, j->d.thread_id, "PATCH unarchive", res,
+                              &verdict, why, sizeof(why));
+    job_failed(j, why, verdict.failure, verdict.permanent);
+}
+
+/* An unpost's answer: the message is gone either way when Discord no
+ * longer knows it (10008) or its thread (10003); an archived thread
+ * (50083) refuses deletes until it is reopened, as Discord's client
+ * does. 1 when handled here. */
+static int
+unpost_answer(dl_job *j, const rag_rest_result *res)
+{
+    char path[128];
+
+    if (res->status == 404 && (res->code == 10008 || res->code == 10003)) {
+        rag_info("msg=\"answer already gone\" thread=%s discord_id=%s "
+                 "code=%d",
+                 j->d.thread_id, j->d.target_id, res->code);
+        job_done(j, NULL);
+        return 1;
+    }
+    if (res->status == 400 && res->code == 50083 && !j->unarchived) {
+        j->unarchived = 1;
+        snprintf(path, sizeof(path), "/channels/%s", j->d.thread_id);
+        if (rag_rest_submit(j->b->rest, "PATCH", path, "{\"archived\":false}",
+                            unarchived, j) != 0)
+            job_failed(j, "cannot queue the request", "other", 0);
+        return 1;
+    }
+    return 0;
+}
+
 static void
 sent(void *ud, const rag_rest_result *res)
 {
@@ -96,6 +156,8 @@ sent(void *ud, const rag_rest_result *res)
         job_free(j); /* the lease runs out; the nonce covers a retry */
         return;
     }
+    if (strcmp(j->d.kind, "unpost") == 0 && unpost_answer(j, res))
+        return;
     if (res->status / 100 == 2) {
         v = j->creates ? rag_json_parse(res->body, res->body_len) : NULL;
         if (j->creates && rag_json_str(v, "id", NULL) == NULL)
@@ -105,11 +167,7 @@ sent(void *ud, const rag_rest_result *res)
         yajl_tree_free(v);
         return;
     }
-    snprintf(what, sizeof(what), "%s %s",
-             j->creates                        ? "POST"
-             : strcmp(j->d.kind, "react") == 0 ? "PUT"
-                                               : "PATCH",
-             j->d.kind);
+    snprintf(what, sizeof(what), "%s %s", method_of(j), j->d.kind);
     rag_outbox_failed_request(j->b, j->d.thread_id, what, res, &verdict, why,
                               sizeof(why));
     job_failed(j, why, verdict.failure, verdict.permanent);
@@ -118,11 +176,7 @@ sent(void *ud, const rag_rest_result *res)
 static void
 send_now(dl_job *j)
 {
-    const char *method = j->creates                        ? "POST"
-                         : strcmp(j->d.kind, "react") == 0 ? "PUT"
-                                                           : "PATCH";
-
-    if (rag_rest_submit(j->b->rest, method, j->path,
+    if (rag_rest_submit(j->b->rest, method_of(j), j->path,
                         j->body.len ? j->body.data : NULL, sent, j) != 0)
         job_failed(j, "cannot queue the request", "other", 0);
 }
@@ -219,6 +273,10 @@ job_start(rag_bot *b, rag_delivery *d)
         rc |= rag_buf_puts(&path_b, "/@me");
         snprintf(j->path, sizeof(j->path), "%s", rc ? "" : path_b.data);
         rag_buf_free(&path_b);
+    } else if (strcmp(k, "unpost") == 0) {
+        /* the bot's own message: no permission needed to delete it */
+        snprintf(j->path, sizeof(j->path), "/channels/%s/messages/%s",
+                 d->thread_id, d->target_id);
     } else if (strcmp(k, "archive") == 0) {
         snprintf(j->path, sizeof(j->path), "/channels/%s", d->thread_id);
         rc = rag_buf_puts(&j->body, d->body ? d->body : "");

@@ -17,7 +17,8 @@ gateway_thread(void *arg)
     rag_gw_thread *t = arg;
 
     t->result = rag_gw_run(&t->gw);
-    rag_bridge_gw_done(t->br);
+    if (!t->stop)
+        rag_bridge_gw_done(t->br); /* ended by itself: a fatal close */
     return NULL;
 }
 
@@ -60,8 +61,10 @@ rag_gw_thread_start(rag_gw_thread *t, const rag_gw_thread *tpl, int shard)
     int prc;
 
     *t = *tpl;
-    t->started = 0;
+    t->started = t->joined = 0;
+    t->stop = 0;
     t->gw.shard_id = shard;
+    t->gw.stop = &t->stop;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
@@ -74,16 +77,31 @@ rag_gw_thread_start(rag_gw_thread *t, const rag_gw_thread *tpl, int shard)
     return 0;
 }
 
+void
+rag_gw_threads_stop(rag_gw_thread *t, int n, int shard)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (t[i].started && !t[i].joined &&
+            (shard < 0 || t[i].gw.shard_id == shard))
+            t[i].stop = 1;
+    for (i = 0; i < n; i++)
+        if (t[i].started && !t[i].joined && t[i].stop) {
+            pthread_join(t[i].th, NULL);
+            t[i].joined = 1;
+        }
+}
+
 int
 rag_gw_threads_join(rag_gw_thread *t, int n)
 {
     int i, fatal = 0, reshard = 0;
 
+    rag_gw_threads_stop(t, n, -1);
     for (i = 0; i < n; i++) {
         if (!t[i].started)
             continue;
-        pthread_join(t[i].th, NULL);
-        t[i].started = 0;
         if (t[i].result == 2)
             fatal = 1;
         else if (t[i].result == 3)

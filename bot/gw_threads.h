@@ -5,9 +5,11 @@
  * (rag_store_shards.h): one IDENTIFY per bucket (shard_id %
  * max_concurrency) per 5 s.
  *
- * Threads are started and joined by the main thread; each hands its
- * dispatches to the bridge and marks it when its session ends for good.
- * The template's strings are borrowed (they must outlive the threads).
+ * Threads are started, stopped and joined by the main thread; each has
+ * a stop flag of its own (a shard handed back stops alone), hands its
+ * dispatches to the bridge and marks it when its session ends for good
+ * by itself (a fatal close). The template's strings are borrowed (they
+ * must outlive the threads).
  */
 #ifndef RAG_BOT_GW_THREADS_H
 #define RAG_BOT_GW_THREADS_H
@@ -29,7 +31,8 @@ typedef struct {
     rag_bridge *br;
     rag_gw_conf gw;
     pthread_t th;
-    int started, result; /* result: rag_gw_run's */
+    int started, joined, result;  /* result: rag_gw_run's */
+    volatile sig_atomic_t stop;   /* this shard only: handed back, or exit */
 } rag_gw_thread;
 
 /* rag_gw_conf.identify_gate (gate_ud: a rag_identify_gate): waits for
@@ -42,9 +45,13 @@ int rag_identify_wait(void *ud, int shard_id);
 int rag_gw_thread_start(rag_gw_thread *t, const rag_gw_thread *tpl,
                         int shard);
 
-/* Joins the n threads of t that started (*stop must be set). Returns 2
- * when Discord refused a session (fatal close code), 3 when it asked
- * for more shards (4011), else 0. */
+/* Stops and joins the threads of t[0..n) running shard (every one with
+ * shard < 0). */
+void rag_gw_threads_stop(rag_gw_thread *t, int n, int shard);
+
+/* Stops and joins all n threads of t. Returns 2 when Discord refused a
+ * session (fatal close code), 3 when it asked for more shards (4011),
+ * else 0. */
 int rag_gw_threads_join(rag_gw_thread *t, int n);
 
 #endif

@@ -96,7 +96,63 @@ loop_work(rag_daemon *d, int due)
     return 1;
 }
 
-/* The shards' leases and the deliveries in flight. */
+/* Shards taken over that their own process wants back: their threads
+ * stop, and the room they leave may take over another. */
+static void
+loop_handback(rag_daemon *d)
+{
+    rag_bot *b = &d->b;
+    int got[RAG_BOT_MAX_SHARDS], held, i, j;
+
+    held = d->nown < b->nshards
+               ? rag_store_shards_handback(b->db, b->worker_id,
+                                           b->shard_count, b->shards, d->nown,
+                                           got, RAG_BOT_MAX_SHARDS)
+               : 0;
+    for (i = 0; i < held; i++) {
+        rag_warn("msg=\"shard handed back to its own process\" shard=%d/%d",
+                 got[i], b->shard_count);
+        rag_gw_threads_stop(d->gt, d->ngt, got[i]);
+        for (j = d->nown; j < b->nshards && b->shards[j] != got[i]; j++)
+            ;
+        if (j < b->nshards) {
+            b->shards[j] = b->shards[--b->nshards];
+            d->takeover++;
+        }
+    }
+}
+
+/* A dead process's shards: leased here, then run here (the claims
+ * deliver their guilds' work only once the lease is ours). */
+static void
+loop_takeover(rag_daemon *d)
+{
+    rag_bot *b = &d->b;
+    int got[RAG_BOT_MAX_SHARDS], held, i;
+
+    if (d->takeover > RAG_BOT_MAX_SHARDS - d->ngt)
+        d->takeover = RAG_BOT_MAX_SHARDS - d->ngt; /* threads never reused */
+    held = d->takeover > 0
+               ? rag_store_shards_takeover(b->db, b->worker_id,
+                                           b->shard_count, d->takeover,
+                                           b->lease_s, got)
+               : 0;
+    for (i = 0; i < held; i++) {
+        rag_warn("msg=\"shard taken over from a dead process\" shard=%d/%d",
+                 got[i], b->shard_count);
+        if (rag_gw_thread_start(&d->gt[d->ngt], &d->tpl, got[i]) != 0) {
+            rag_error("msg=\"cannot start the shard's gateway\" shard=%d",
+                      got[i]);
+            continue; /* renewals skip it; its lease runs out */
+        }
+        d->ngt++;
+        b->shards[b->nshards++] = got[i];
+        d->takeover--;
+    }
+}
+
+/* The shards' leases (handing back, renewing, taking over) and the
+ * deliveries in flight. */
 static void
 loop_renew(rag_daemon *d)
 {
@@ -104,11 +160,13 @@ loop_renew(rag_daemon *d)
 
     if (PQstatus(b->db) != CONNECTION_OK)
         return;
+    loop_handback(d);
     if (rag_store_shards_claim(b->db, b->worker_id, b->shard_count,
                                b->shards, b->nshards,
                                b->lease_s) != b->nshards)
         rag_warn("msg=\"shard lease not renewed: delivering only for the "
                  "shards still held\"");
+    loop_takeover(d);
     rag_outbox_renew(b); /* replies and deliveries */
 }
 

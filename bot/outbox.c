@@ -95,6 +95,7 @@ typedef struct {
     rag_buf *bodies;
     long n, i;
     char first_id[32];
+    rag_buf part_ids; /* "{id,id}": every part's Discord id, in order */
     char path[128];
     yajl_val recent; /* the thread's recent messages, on a retry */
 } reply_job;
@@ -106,6 +107,7 @@ job_free(reply_job *j)
 
     j->b->outbox_inflight--;
     yajl_tree_free(j->recent);
+    rag_buf_free(&j->part_ids);
     for (i = 0; i < j->n; i++)
         rag_buf_free(&j->bodies[i]);
     free(j->bodies);
@@ -185,17 +187,34 @@ rag_outbox_find_posted(rag_bot *b, yajl_val recent, const char *body,
 
 static void post_next(reply_job *j);
 
+/* Notes a posted part's Discord id (the first is also first_id). */
+static void
+part_id(reply_job *j, const char *id)
+{
+    if (j->i == 0)
+        snprintf(j->first_id, sizeof(j->first_id), "%s", id ? id : "");
+    if (id == NULL || !*id)
+        return;
+    if (rag_buf_putc(&j->part_ids, j->part_ids.len ? ',' : '{') != 0 ||
+        rag_buf_puts(&j->part_ids, id) != 0)
+        j->part_ids.len = 0; /* unknown: the first id stands for all */
+}
+
 /* All parts are out: record it and, in the same transaction, what the
  * controller needs now that the thread is answered. */
 static void
 job_done(reply_job *j)
 {
     rag_bot *b = j->b;
+    const char *parts = NULL;
     int rc = -1;
 
+    if (j->part_ids.len && rag_buf_putc(&j->part_ids, '}') == 0)
+        parts = j->part_ids.data;
     if (rag_db_begin(b->db) == 0) {
-        rc = rag_store_outbox_reply_delivered(
-            b->db, j->r.thread_id, j->r.message_id, j->first_id, b->worker_id);
+        rc = rag_store_outbox_reply_delivered(b->db, j->r.thread_id,
+                                              j->r.message_id, j->first_id,
+                                              parts, b->worker_id);
         if (rc == 1 &&
             rag_store_outbox_controller_followups(b->db, j->r.thread_id) < 0)
             rc = -1;
@@ -227,12 +246,9 @@ part_posted(void *ud, const rag_rest_result *res)
         return;
     }
     if (res->status / 100 == 2) {
-        if (j->i == 0) {
-            yajl_val v = rag_json_parse(res->body, res->body_len);
-            const char *id = rag_json_str(v, "id", NULL);
-            snprintf(j->first_id, sizeof(j->first_id), "%s", id ? id : "");
-            yajl_tree_free(v);
-        }
+        yajl_val v = rag_json_parse(res->body, res->body_len);
+        part_id(j, rag_json_str(v, "id", NULL));
+        yajl_tree_free(v);
         j->i++;
         post_next(j);
         return;
@@ -255,8 +271,7 @@ post_next(reply_job *j)
         rag_info("msg=\"reply part already posted\" thread=%s "
                  "message=%s part=%ld discord_id=%s",
                  j->r.thread_id, j->r.message_id, j->i, found);
-        if (j->i == 0)
-            snprintf(j->first_id, sizeof(j->first_id), "%s", found);
+        part_id(j, found);
     }
     if (j->i == j->n) {
         job_done(j);
@@ -295,6 +310,7 @@ job_start(rag_bot *b, rag_outbox_reply *r)
     }
     j->b = b;
     j->r = *r;
+    rag_buf_init(&j->part_ids, 64 * 32);
     b->outbox_inflight++;
     snprintf(j->path, sizeof(j->path), "/channels/%s/messages", r->thread_id);
     j->n = rag_embed_reply_messages(r->content, r->sources, r->message_id,

@@ -29,9 +29,9 @@ check_ws_url(const char *v)
 static const char *
 check_shard_list(const char *v)
 {
-    return strspn(v, "0123456789, ") == strlen(v)
+    return strcmp(v, "none") == 0 || strspn(v, "0123456789, ") == strlen(v)
                ? NULL
-               : "must list shard ids (0,1)";
+               : "must list shard ids (0,1) or be none";
 }
 
 const rag_conf_section rag_conf_bot = {
@@ -70,8 +70,11 @@ const rag_conf_section rag_conf_bot = {
          "recommendation; 1 with `discord_gateway_url`); see *Several "
          "machines*"},
         {"shards", RAG_CONF_STR, NULL, 0, 0, check_shard_list,
-         "the shard ids this process runs (`0,1`; default: all); each "
-         "process delivers only its guilds' replies"},
+         "the shard ids this process runs (`0,1`; default: all; `none`: a "
+         "standby); each process delivers only its guilds' replies"},
+        {"shard_takeover", RAG_CONF_INT, "0", 0, RAG_BOT_MAX_SHARDS, NULL,
+         "how many shards of a dead process (its lease, `outbox_lease_s`, "
+         "ran out) this one takes over and runs besides its own"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     },
 };

@@ -12,6 +12,7 @@
 #include "rag_conf.h"
 
 #define RAG_BOT_SHARDS_MAX_COUNT 65536 /* the largest shard_count */
+#define RAG_BOT_MAX_SHARDS 64          /* shards one process runs */
 
 /* rag-bot's own keys (Discord, outbox, gateway, shards, log_level). */
 extern const rag_conf_section rag_conf_bot;

@@ -61,8 +61,7 @@ rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n)
     if (rag_buf_putc(&arr, '}') != 0)
         goto out;
     p[0] = arr.data;
-    rc = (int)rag_db_int(db, "SELECT rag_erase_messages($1::text[])",
-                      1, p);
+    rc = (int)rag_db_int(db, "SELECT rag_delete_messages($1::text[])", 1, p);
 out:
     rag_buf_free(&arr);
     return rc;

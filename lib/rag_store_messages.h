@@ -56,8 +56,10 @@ int rag_store_messages_reanswer(PGconn *db, const char *thread_id,
 
 /* Erases messages deleted on Discord (MESSAGE_DELETE, _BULK) and all
  * derived from them (sql/034_bot_erasure.sql: answers' text, gaps, jobs,
- * queued reactions, community documents); their ids are remembered so a
- * replay stores nothing. ids must be snowflakes (others are skipped).
+ * queued reactions, community documents; a starter's thread title); their
+ * ids are remembered so a replay stores nothing. The bot's Discord
+ * messages answering them, and a deleted starter's controller, are
+ * recorded for removal (unpost deliveries, sql/036_bot_unpost.sql). ids must be snowflakes (others are skipped).
  * Returns users' messages erased, or -1. */
 int rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n);
 

@@ -95,17 +95,20 @@ rag_store_outbox_replies_free(rag_outbox_reply *v, int n)
 int
 rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
                                  const char *message_id, const char *discord_id,
-                                 const char *worker)
+                                 const char *part_ids, const char *worker)
 {
-    const char *p[] = {thread_id, message_id, discord_id, worker};
+    const char *p[] = {thread_id, message_id, discord_id, worker, part_ids};
 
+    /* a reply whose question was deleted while it was in flight: the
+     * trigger of sql/036 records its removal */
     return rag_db_count(
         db,
         "UPDATE messages SET processed = true, discord_message_id = $3, "
+        "discord_part_ids = $5::text[], "
         "delivered_at = now(), lease_until = NULL, locked_by = NULL, "
         "last_error = NULL WHERE thread_id = $1 AND message_id = $2 AND "
         "locked_by = $4 RETURNING 1",
-        4, p);
+        5, p);
 }
 
 int
@@ -152,14 +155,18 @@ rag_store_outbox_renew(PGconn *db, const char *worker, long lease_s)
 
     snprintf(lease, sizeof(lease), "%ld", lease_s > 0 ? lease_s : 60);
     a = rag_db_count(db,
-                     "UPDATE messages SET lease_until = now() + "
+                     "UPDATE messages m SET lease_until = now() + "
                      "make_interval(secs => $2::int) WHERE locked_by = $1 "
-                     "AND from_bot AND NOT processed RETURNING 1",
+                     "AND from_bot AND NOT processed AND EXISTS (SELECT 1 "
+                     "FROM threads t WHERE t.thread_id = m.thread_id AND "
+                     "rag_shard_owned($1, t.guild_id)) RETURNING 1",
                      2, p);
     b = rag_db_count(db,
-                     "UPDATE deliveries SET lease_until = now() + "
+                     "UPDATE deliveries d SET lease_until = now() + "
                      "make_interval(secs => $2::int) WHERE locked_by = $1 "
-                     "AND state = 'queued' RETURNING 1",
+                     "AND state = 'queued' AND EXISTS (SELECT 1 FROM "
+                     "threads t WHERE t.thread_id = d.thread_id AND "
+                     "rag_shard_owned($1, t.guild_id)) RETURNING 1",
                      2, p);
     return a < 0 || b < 0 ? -1 : a + b;
 }
@@ -255,7 +262,8 @@ rag_store_outbox_controller_followups(PGconn *db, const char *thread_id)
         db,
         "SELECT coalesce(thread_controller_id, ''), EXISTS (SELECT 1 FROM "
         "  messages m WHERE m.thread_id = t.thread_id AND m.from_bot AND "
-        "  m.discord_message_id IS NOT NULL) "
+        "  m.discord_message_id IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM "
+        "  erased_messages e WHERE e.message_id = t.thread_id) "
         "FROM threads t WHERE thread_id = $1 FOR UPDATE",
         1, p);
     if (r == NULL)
@@ -297,7 +305,7 @@ rag_store_outbox_claim(PGconn *db, const char *worker, long lease_s, int max,
         "          t.thread_id = d.thread_id AND "
         "          rag_shard_owned($1, t.guild_id)) "
         "        AND "
-        "        (d.kind NOT IN ('edit', 'archive') OR NOT EXISTS ("
+        "        (d.kind NOT IN ('edit', 'archive', 'unpost') OR NOT EXISTS ("
         "          SELECT 1 FROM deliveries o WHERE o.thread_id = d.thread_id"
         "            AND o.state = 'queued' AND o.id <> d.id AND "
         "            o.kind IN ('controller', 'edit', 'archive') AND "

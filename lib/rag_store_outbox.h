@@ -13,11 +13,12 @@
  *
  * Everything else the bot owes Discord for a thread is a row of the
  * deliveries table (sql/030_bot_deliveries.sql): the controller message,
- * its edits, reactions, archive changes, notices. They are recorded in
+ * its edits, reactions, archive changes, notices, and the removal of
+ * the bot's messages whose question was deleted (unpost, sql/036). They are recorded in
  * the caller's transaction together with the change that calls for
  * them, claimed and settled like replies. Within a thread the
- * controller, edits and archive changes are claimed one at a time in
- * order; reactions and notices freely.
+ * controller, edits, archive changes and removals are claimed one at a
+ * time in order; reactions and notices freely.
  *
  * Runs on the caller's connection (rag_db.h logs errors). Claimed rows
  * are copied into caller-owned arrays.
@@ -44,12 +45,14 @@ int rag_store_outbox_claim_replies(PGconn *db, const char *worker, long lease_s,
                                    int max, rag_outbox_reply **out);
 void rag_store_outbox_replies_free(rag_outbox_reply *v, int n);
 
-/* Records the delivery (first part's Discord id). 1 recorded, 0 the
+/* Records the delivery: the first part's Discord id and every part's,
+ * part_ids a text[] literal ("{1,2}"; NULL: unknown), so that a deleted
+ * question takes them all (sql/036_bot_unpost.sql). 1 recorded, 0 the
  * lease was lost meanwhile, -1 error. */
 int rag_store_outbox_reply_delivered(PGconn *db, const char *thread_id,
                                      const char *message_id,
                                      const char *discord_id,
-                                     const char *worker);
+                                     const char *part_ids, const char *worker);
 
 /* A failed attempt: permanent gives up now (processed, why and the
  * short failure reason kept: "unknown_channel", "server_error", ...);
@@ -79,7 +82,9 @@ typedef struct {
 int rag_store_outbox_failures(PGconn *db, const char *thread_id,
                               rag_delivery_failure *out, int max);
 
-/* Extends the leases worker holds on replies and deliveries in flight.
+/* Extends the leases worker holds on replies and deliveries in flight,
+ * in guilds on shards it still holds (one whose shard was taken over
+ * lets them run out: the new owner retries them, with the same nonces).
  * Rows updated, or -1. */
 int rag_store_outbox_renew(PGconn *db, const char *worker, long lease_s);
 
@@ -125,8 +130,9 @@ int rag_store_outbox_controller_followups(PGconn *db, const char *thread_id);
 typedef struct {
     long long id;
     char thread_id[64];
-    char kind[16];      /* controller | edit | react | archive | notice */
-    char target_id[64]; /* react */
+    char kind[16];      /* controller | edit | react | archive | notice |
+                           unpost */
+    char target_id[64]; /* react: the message; unpost: the bot's message */
     char emoji[32];     /* react */
     char key[192];      /* dedupe key: nonces derive from it */
     char *body;         /* malloc'd JSON, or NULL */

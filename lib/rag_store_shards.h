@@ -21,8 +21,32 @@
 int rag_store_shards_claim(PGconn *db, const char *owner, int count,
                            const int *ids, int n, long lease_s);
 
-/* Gives up owner's shards (a clean stop: a successor starts at once). */
+/* Gives up owner's shards (a clean stop): their leases end now, so a
+ * successor, or a process with spare capacity, takes them at once. */
 int rag_store_shards_release(PGconn *db, const char *owner);
+
+/* Takes over up to max shards of count whose owner's lease ran out (a
+ * process that died or stopped and was not restarted), for lease_s
+ * seconds: their ids into ids[], how many (0 when none), or -1. A shard
+ * another process wants (rag_store_shards_want) is left to it. A shard
+ * is taken by one process only (the row is locked and re-checked); the
+ * claims of rag_store_outbox / rag_store_interactions then deliver its
+ * guilds' work here, and nowhere else, while the lease is renewed. */
+int rag_store_shards_takeover(PGconn *db, const char *owner, int count,
+                              int max, long lease_s, int *ids);
+
+/* owner waits for shards ids[0..n) of count that another process holds:
+ * records that it wants them for lease_s seconds (renew while waiting).
+ * Rows marked, or -1. */
+int rag_store_shards_want(PGconn *db, const char *owner, int count,
+                          const int *ids, int n, long lease_s);
+
+/* Ends owner's lease on the shards of count it took over (not among its
+ * own keep[0..nkeep)) that another process wants: their ids into ids[]
+ * (at most max), how many, or -1. The caller stops
+ * running them; the wanting process claims them next. */
+int rag_store_shards_handback(PGconn *db, const char *owner, int count,
+                              const int *keep, int nkeep, int *ids, int max);
 
 /* One IDENTIFY per bucket per 5 s (5.5: the IDENTIFY still has to
  * reach Discord), across processes: 1 when bucket's slot was taken now,

@@ -52,24 +52,9 @@ sub logs { RagTest::slurp($blog) . RagTest::slurp($wlog) }
 
 # Every text, json and array column of every table, and the rows of each
 # holding $marker (case-insensitive: stems and lowercased copies count).
-my @cols = map { [ split /\|/ ] } split /\n/, q1(q{
-    SELECT c.table_name, c.column_name FROM information_schema.columns c
-      JOIN information_schema.tables t USING (table_schema, table_name)
-     WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-       AND (c.data_type IN ('text', 'jsonb', 'json', 'character varying',
-                            'character') OR c.data_type = 'ARRAY')
-     ORDER BY 1, 2});
-ok(@cols > 40, scalar(@cols) . ' text/json/array columns to search');
-sub holders {
-    my ($marker) = @_;
-    # one query: a psql per column is too slow on a loaded machine
-    my $sql = join "\nUNION ALL ", map {
-        my ($t, $col) = @$_;
-        qq{SELECT '$t.$col' AS c, count(*) AS n FROM "$t" WHERE "$col"::text ILIKE '%$marker%'}
-    } @cols;
-    return join ' ', map { my ($c, $n) = split /\|/; "$c($n)" }
-        split /\n/, q1("SELECT c, n FROM ($sql) x WHERE n > 0 ORDER BY c");
-}
+my $ncols = () = RagTest::text_columns($pg);
+ok($ncols > 40, "$ncols text/json/array columns to search");
+sub holders { RagTest::holders($pg, $_[0]) }
 sub idx_file { my ($g) = @_; RagTest::slurp("$ix/community-$g.idx") }
 sub generation {
     my ($g) = @_;

@@ -21,6 +21,7 @@ package FakeDiscord;
 #   $fd->channel(id => ..., no_access => 1)  # 50001 on every request there
 #   $fd->channel(id => ..., no_send => 1)    # 50013 on POST .../messages
 #   $fd->records  # everything received, as hashes (JSON lines file)
+#   $fd->messages # the bot's messages that exist now, { id => message }
 #   $fd->guild(id => G, owner_id => U, roles => [{id, permissions}],
 #              members => {user_id => [role ids]})  # for GET /guilds/...
 #   $fd->app(flags => N)   # GET /applications/@me flags (default: the
@@ -43,6 +44,8 @@ package FakeDiscord;
 # in that channel (10008) and an URL-encoded emoji (10014), nothing but a
 # new message may touch an archived thread (50083; a new message
 # unarchives it, with a THREAD_UPDATE, unless it is locked: 160005).
+# DELETE of a message: the bot's own only (another user's: 50013 and a
+# violation), 10008 when unknown, 204 and a MESSAGE_DELETE dispatch.
 # Violations are recorded with kind => 'violation'.
 #
 # Sharding (start(shards => N, max_concurrency => M, guild_ids => [...],
@@ -121,6 +124,8 @@ sub channel  { my ($s, %c) = @_; $s->_ctl(action => 'channel', channel => \%c) }
 sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
 sub guild    { my ($s, %g) = @_; $s->_ctl(action => 'guild', guild => \%g) }
 sub app      { my ($s, %a) = @_; $s->_ctl(action => 'app', app => \%a) }
+# the bot's messages that exist now, by id
+sub messages { my ($s) = @_; $s->_ctl(action => 'messages')->{messages} }
 
 sub records {
     my ($self, %f) = @_;
@@ -654,6 +659,30 @@ sub _route {
         $m->{content} = $b->{content} if defined $b->{content};
         return (200, $m);
     }
+    # Delete Message: the bot's own messages need no permission; another
+    # user's need Manage Messages (the bot is never given it here: 50013,
+    # and a violation, since it has no business deleting users' posts);
+    # an archived thread refuses (50083) until reopened; 204, and a
+    # MESSAGE_DELETE to the gateway, as Discord fires one
+    if ($path =~ m{^/channels/(\d+)/messages/(\d+)$} && $method eq 'DELETE') {
+        my ($chid, $mid) = ($1, $2);
+        my $ch = $st->{channels}{$chid};
+        return (404, { message => 'Unknown Channel', code => 10003 }) if !$ch || $ch->{deleted};
+        if (($st->{user_messages}{$mid} // '') eq $chid) {
+            _record($st, { kind => 'violation', what => "deleted a user's message $mid",
+                path => $path });
+            return (403, { message => 'Missing Permissions', code => 50013 });
+        }
+        my $m = $st->{messages}{$mid};
+        return (404, { message => 'Unknown Message', code => 10008 })
+            if !$m || $m->{channel_id} ne $chid;
+        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
+        delete $st->{messages}{$mid};
+        $rec->{deleted} = $mid;
+        _dispatch($st, 'MESSAGE_DELETE', { id => $mid, channel_id => $chid,
+            (defined $ch->{guild_id} ? (guild_id => $ch->{guild_id}) : ()) });
+        return (204, undef);
+    }
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/\@me$}
         && $method eq 'PUT') {
         my ($chid, $mid, $emoji) = ($1, $2, $3);
@@ -817,6 +846,8 @@ sub _control {
         $st->{guilds}{ $r->{guild}{id} } = $r->{guild};
     } elsif ($a eq 'app') {
         $st->{app_flags} = $r->{app}{flags};
+    } elsif ($a eq 'messages') {
+        return _respond($st, $c, 200, { messages => $st->{messages} });
     } elsif ($a eq 'state') {
     }
     my $ws = $st->{ws_conn};

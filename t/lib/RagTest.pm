@@ -132,6 +132,33 @@ sub _psql_raw {
 
 sub psql { my ($pg, $sql) = @_; return _psql_raw($pg, 'rag', $sql) }
 
+# Erasure checks (issue 12): every text, json and array column of every
+# table, as [table, column] pairs.
+sub text_columns {
+    my ($pg) = @_;
+    $pg->{text_columns} //= [ map { [ split /\|/ ] } split /\n/, psql($pg, q{
+        SELECT c.table_name, c.column_name FROM information_schema.columns c
+          JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+           AND (c.data_type IN ('text', 'jsonb', 'json', 'character varying',
+                                'character') OR c.data_type = 'ARRAY')
+         ORDER BY 1, 2}) ];
+    return @{ $pg->{text_columns} };
+}
+
+# "table.column(rows) ..." for the columns holding $marker (case-
+# insensitive: stems and lowercased copies count), "" when none does. One
+# query: a psql per column is too slow on a loaded machine.
+sub holders {
+    my ($pg, $marker) = @_;
+    my $sql = join "\nUNION ALL ", map {
+        my ($t, $col) = @$_;
+        qq{SELECT '$t.$col' AS c, count(*) AS n FROM "$t" WHERE "$col"::text ILIKE '%$marker%'}
+    } text_columns($pg);
+    return join ' ', map { my ($c, $n) = split /\|/; "$c($n)" }
+        split /\n/, psql($pg, "SELECT c, n FROM ($sql) x WHERE n > 0 ORDER BY c");
+}
+
 # --- nginx -------------------------------------------------------------------
 
 # nginx_start(pg => $pg, server => '...', http => '...', main => '...',

@@ -282,6 +282,60 @@ test_shards(void)
     CHECK_INT(rag_store_shards_identify_slot(db, "1:0"), 0);
     CHECK_INT(rag_store_shards_identify_slot(db, "1:1"), 1);
     CHECK_INT(rag_store_shards_release(db, "w2"), 0);
+    /* a dead process's shards, taken over by a live one with room */
+    {
+        static const int four[] = {0, 1, 2, 3};
+        int got[4] = {-1, -1, -1, -1};
+
+        /* w1's count-1 lease ends first: no two counts live at once */
+        CHECK_INT(rag_store_shards_release(db, "w1"), 1);
+        CHECK_INT(rag_store_shards_claim(db, "wa", 4, four, 2, 60), 2);
+        CHECK_INT(rag_store_shards_claim(db, "wb", 4, four + 2, 2, 60), 2);
+        CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 2, 60, got), 0);
+        sql("UPDATE bot_shards SET lease_until = now() - interval '1 s' "
+            "WHERE owner = 'wb'"); /* wb was kill -9'd */
+        CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 1, 60, got), 1);
+        CHECK_INT(got[0], 2);
+        CHECK_INT(rag_store_shards_takeover(db, "wc", 4, 4, 60, got), 1);
+        CHECK_INT(got[0], 3);
+        CHECK_STR(val("SELECT string_agg(owner, ',' ORDER BY shard_id) "
+                      "FROM bot_shards WHERE shard_count = 4"),
+                  "wa,wa,wa,wc");
+        CHECK_STR(val("SELECT rag_shard_owned('wa', '8388608')::text || "
+                      "rag_shard_owned('wb', '8388608')::text"),
+                  "truefalse"); /* shard 2: wa delivers, wb never */
+        /* wb is back and wants its shard 2: wa hands it back, nobody
+         * else takes it meanwhile, wb claims it */
+        {
+            static const int two[] = {2};
+            int back[4] = {-1, -1, -1, -1};
+
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
+                                                4),
+                      0); /* nobody wants it yet */
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 0);
+            CHECK_INT(rag_store_shards_want(db, "wb", 4, two, 1, 60), 1);
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
+                                                4),
+                      1);
+            CHECK_INT(back[0], 2);
+            CHECK_INT(rag_store_shards_takeover(db, "wc", 4, 4, 60, back),
+                      0); /* wanted by wb */
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 1);
+            CHECK_STR(val("SELECT owner || coalesce(wanted_by, '-') FROM "
+                          "bot_shards WHERE shard_count = 4 AND "
+                          "shard_id = 2"),
+                      "wb-");
+            CHECK_INT(rag_store_shards_release(db, "wb"), 1);
+            CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 1, 60, back), 1);
+        }
+        CHECK_INT(rag_store_shards_release(db, "wc"), 1);
+        CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 4, 60, got), 1);
+        CHECK_INT(got[0], 3); /* released: taken at once */
+        CHECK_INT(rag_store_shards_release(db, "wa"), 4);
+        sql("DELETE FROM bot_shards WHERE shard_count = 4");
+        CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
+    }
 }
 
 static void
@@ -328,11 +382,15 @@ test_replies(void)
     n = rag_store_outbox_claim_replies(db, "w1", 60, 10, &v);
     CHECK_INT(n, 1);
     rag_store_outbox_replies_free(v, n);
-    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900", "w2"), 0);
-    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900", "w1"), 1);
-    CHECK_STR(val("SELECT discord_message_id FROM messages "
+    CHECK_INT(
+        rag_store_outbox_reply_delivered(db, T1, "r1", "900", NULL, "w2"), 0);
+    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900",
+                                               "{900,901}", "w1"),
+              1);
+    CHECK_STR(val("SELECT discord_message_id || ' ' || "
+                  "array_to_string(discord_part_ids, ',') FROM messages "
                   "WHERE message_id = 'r1'"),
-              "900");
+              "900 900,901");
     /* now r2; given up for good */
     n = rag_store_outbox_claim_replies(db, "w1", 60, 10, &v);
     CHECK_INT(n, 1);
@@ -630,6 +688,77 @@ test_bot(rag_bot *b)
     rag_buf_free(&o.data);
 }
 
+/* A deleted question takes the bot's messages about it (sql/036): every
+ * part of its answer, the controller when it is the starter; the title
+ * goes; a reply in flight is removed once its id is recorded. */
+#define T8 "300000000000000008"
+#define Q8 "510000000000000008"
+static void
+test_unpost(void)
+{
+    rag_thread_new t = {T8, G, F, "zqxtitle Why?", "docs", U};
+    rag_user_message m = {T8, T8, U, "zqxbody why", 1, 0, 0};
+    rag_user_message q = {T8, Q8, U, "and how?", 0, 1, 0};
+    const char *ids[] = {T8}, *qids[] = {Q8};
+    rag_outbox_reply *v = NULL;
+    rag_delivery *d = NULL;
+    int n, i, seen = 0;
+
+    CHECK_INT(rag_store_threads_track(db, &t), 1);
+    CHECK_INT(rag_store_messages_insert_user(db, &m), 1);
+    CHECK_INT(rag_store_messages_insert_user(db, &q), 1);
+    CHECK_INT(rag_store_threads_set_controller(db, T8, "810"), 1);
+    sql("INSERT INTO messages (thread_id, message_id, content, from_bot, "
+        "reply_to, processed, discord_message_id, discord_part_ids) VALUES "
+        "('" T8 "', 'reply:" T8 "', 'a', true, '" T8 "', true, '801', "
+        "'{801,802}')");
+    sql("INSERT INTO deliveries (thread_id, kind, dedupe_key) VALUES "
+        "('" T8 "', 'edit', 'edit:" T8 "')");
+    /* the follow-up's answer is being posted */
+    sql("INSERT INTO messages (thread_id, message_id, content, from_bot, "
+        "reply_to) VALUES ('" T8 "', 'reply:" Q8 "', 'b', true, '" Q8 "')");
+    n = rag_store_outbox_claim_replies(db, "w1", 60, 10, &v);
+    CHECK_INT(n, 1);
+    rag_store_outbox_replies_free(v, n);
+    CHECK_INT(rag_store_messages_erase(db, qids, 1), 1);
+    CHECK_STR(val("SELECT count(*) FROM deliveries WHERE thread_id = '" T8
+                  "' AND kind = 'unpost'"),
+              "0"); /* nothing posted yet */
+    CHECK_INT(rag_store_outbox_reply_delivered(db, T8, "reply:" Q8, "803",
+                                               "{803}", "w1"),
+              1);
+    CHECK_STR(val("SELECT string_agg(target_id, ',' ORDER BY target_id) "
+                  "FROM deliveries WHERE kind = 'unpost'"),
+              "803");
+    CHECK_INT(rag_store_messages_erase(db, ids, 1), 1);
+    CHECK_STR(val("SELECT string_agg(target_id, ',' ORDER BY target_id) "
+                  "FROM deliveries WHERE kind = 'unpost'"),
+              "801,802,803,810");
+    CHECK_STR(val("SELECT count(*) FROM deliveries WHERE thread_id = '" T8
+                  "' AND kind = 'edit'"),
+              "0"); /* the controller is not edited any more */
+    CHECK_STR(val("SELECT title FROM threads WHERE thread_id = '" T8 "'"), "");
+    CHECK(rag_store_threads_set_title(db, T8, "zqxtitle again") >= 0);
+    CHECK_STR(val("SELECT count(*) FROM messages WHERE content ILIKE "
+                  "'%zqx%'"),
+              "0");
+    /* removals run side by side (after the controller's edits) */
+    n = rag_store_outbox_claim(db, "w1", 60, 10, &d);
+    CHECK_INT(n, 4);
+    for (i = 0; i < n; i++) {
+        CHECK_STR(d[i].kind, "unpost");
+        seen += strcmp(d[i].target_id, "803") == 0;
+        CHECK_INT(rag_store_outbox_done(db, d[i].id, "w1", NULL), 1);
+    }
+    rag_store_outbox_deliveries_free(d, n);
+    CHECK_INT(seen, 1);
+    /* rag_unpost ignores a thread that is gone */
+    CHECK_STR(val("SELECT count(*) FROM (SELECT rag_unpost('nope', '1')) x"),
+              "1");
+    CHECK_STR(val("SELECT count(*) FROM deliveries WHERE thread_id = 'nope'"),
+              "0");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -655,6 +784,7 @@ main(int argc, char **argv)
     RUN(test_interactions);
     RUN(test_edits_erasure);
     RUN(test_guild_reads);
+    RUN(test_unpost);
     memset(&b, 0, sizeof(b));
     b.db = db;
     snprintf(b.web_base, sizeof(b.web_base), "https://discord.com");
