@@ -469,14 +469,20 @@ rag_embed_controller_json(rag_buf *b, const rag_controller *c)
 
     rag_buf_init(&t, 4096);
     if (c->answered) {
-        rc |= rag_buf_printf(
-            &t,
-            "<@%s> can vote on **this message** with a ✅ when the question "
-            "is solved.\n\nAnyone can vote ❌ if the answer is unhelpful or "
-            "wrong; votes help us improve the docs.\n\nTo continue talking "
-            "with the bot, reply in this thread and mention <@%s>.",
-            c->author_id ? c->author_id : "0",
-            c->bot_id && *c->bot_id ? c->bot_id : "0");
+        /* an unknown id gets words, not a mention that pings nobody */
+        if (c->author_id && *c->author_id)
+            rc |= rag_buf_printf(&t, "<@%s> can vote", c->author_id);
+        else
+            rc |= rag_buf_puts(&t, "The person who asked can vote");
+        rc |= rag_buf_puts(
+            &t, " on **this message** with a ✅ when the question "
+                "is solved.\n\nAnyone can vote ❌ if the answer is unhelpful or "
+                "wrong; votes help us improve the docs.\n\nTo continue "
+                "talking with the bot, reply in this thread and mention ");
+        if (c->bot_id && *c->bot_id)
+            rc |= rag_buf_printf(&t, "<@%s>.", c->bot_id);
+        else
+            rc |= rag_buf_puts(&t, "the bot.");
     } else {
         for (p = c->thread_id ? c->thread_id : ""; *p; p++)
             h = h * 31 + (unsigned char)*p;

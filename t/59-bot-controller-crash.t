@@ -48,7 +48,8 @@ sub created_controllers { my %c = map { $_->{created} => 1 } grep { $_->{created
     my @ids = sort keys %c; return wantarray ? @ids : scalar @ids }
 sub post {
     my ($t) = @_;
-    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t");
+    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t",
+        owner_id => $U);
     $fd->dispatch(THREAD_CREATE => { id => $t, guild_id => $G, parent_id => $F,
         name => "post $t", owner_id => $U, type => 11 });
     $fd->dispatch(MESSAGE_CREATE => { id => $t, channel_id => $t, guild_id => $G,

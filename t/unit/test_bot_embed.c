@@ -232,6 +232,18 @@ test_controller(void)
     CHECK(strstr(b.data, "marked as solved") != NULL);
     CHECK(strstr(b.data, "has been closed") != NULL);
     CHECK(strstr(b.data, "nonce") == NULL);
+    /* a thread whose author is not known (no owner_id seen): no "<@>" or
+     * "<@0>" mention that pings nobody */
+    c.author_id = "";
+    b.len = 0;
+    CHECK_INT(rag_embed_controller_json(&b, &c), 0);
+    CHECK(strstr(b.data, "<@>") == NULL && strstr(b.data, "<@0>") == NULL);
+    CHECK(strstr(b.data, "The person who asked can vote") != NULL);
+    c.author_id = NULL;
+    b.len = 0;
+    CHECK_INT(rag_embed_controller_json(&b, &c), 0);
+    CHECK(strstr(b.data, "<@0>") == NULL);
+    CHECK(strstr(b.data, "The person who asked can vote") != NULL);
     rag_buf_free(&b);
 }
 
