@@ -58,7 +58,11 @@ sub mention {
     return $id;
 }
 
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Install?');
+# as Discord's thread objects do, the stand-in carries owner_id: a
+# catch-up that lists the thread before THREAD_CREATE arrives tracks it
+# with its author (without it the author's ✅ could not solve)
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Install?',
+    owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,
     name => 'Install?', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T, channel_id => $T, guild_id => $G,
@@ -71,7 +75,8 @@ ok($ctl, 'controller recorded');
 
 # --- solved by the author's ✅ ------------------------------------------------
 react(MESSAGE_REACTION_ADD => $U);
-ok(RagTest::wait_for(sub { thread('solved') eq 't' }, 5), "author's ✅ solves");
+ok(RagTest::wait_for(sub { thread('solved') eq 't' }, 5), "author's ✅ solves")
+    or diag('author_id=' . thread('author_id') . "\n" . RagTest::slurp($log));
 my $m1 = mention('one more thing: which port?');
 ok(RagTest::wait_for(sub { RagTest::psql($pg,
     "SELECT count(*) FROM messages WHERE message_id = '$m1'") eq '1' }, 5),
