@@ -1,5 +1,6 @@
 #include "rag_buf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,14 +82,28 @@ int
 rag_buf_vprintf(rag_buf *b, const char *fmt, va_list ap)
 {
     va_list cp;
+    size_t room;
     int n;
 
-    va_copy(cp, ap);
-    n = vsnprintf(NULL, 0, fmt, cp);
-    va_end(cp);
-    if (n < 0 || rag_buf_reserve(b, (size_t) n) != 0)
+    /* one formatting pass when the text fits the room there is (most
+     * calls: formatting a double costs as much as the rest) */
+    if (b->cap == 0 && rag_buf_reserve(b, 0) != 0)
         return -1;
-    vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    room = b->cap - b->len;
+    va_copy(cp, ap);
+    n = vsnprintf(b->data + b->len, room, fmt, cp);
+    va_end(cp);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return -1;
+    }
+    if ((size_t) n >= room || (size_t) n > b->max - b->len) {
+        if (rag_buf_reserve(b, (size_t) n) != 0) {
+            b->data[b->len] = '\0';
+            return -1;
+        }
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    }
     b->len += (size_t) n;
     return 0;
 }
@@ -198,4 +213,103 @@ rag_buf_detach(rag_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+/* "%.6g" of a, 0 < a < 1e300, without printf (whose exact arithmetic
+ * costs a few hundred ns a number): the six significant digits from one
+ * scaling by an exact power of ten (one rounding, relative error below
+ * 2^-52), which decides every case but one within 1e-6 of a rounding
+ * tie; that one, and exponents outside [-17, 20], return 0 and the
+ * caller uses printf. Else the length written to out (>= 16 bytes). */
+static size_t
+g6_fast(double a, char *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                                 1e18, 1e19, 1e20, 1e21, 1e22};
+    int e = (int) floor(log10(a)), k, nd, i;
+    double x, f;
+    unsigned long m;
+    char dg[8];
+    size_t o = 0;
+
+    for (int tries = 0;; tries++) {
+        if (e < -17 || e > 20 || tries > 2)
+            return 0;
+        k = 5 - e; /* x = a * 10^k in [1e5, 1e6) */
+        x = k >= 0 ? a * p10[k] : a / p10[-k];
+        if (x < 1e5)
+            e--;
+        else if (x >= 1e6)
+            e++;
+        else
+            break;
+    }
+    f = x - floor(x);
+    if (fabs(f - 0.5) < 1e-6)
+        return 0; /* too close to a tie to decide here */
+    m = (unsigned long) x + (f > 0.5);
+    if (m == 1000000) {
+        m = 100000;
+        e++;
+    }
+    for (i = 5; i >= 0; i--) {
+        dg[i] = (char) ('0' + m % 10);
+        m /= 10;
+    }
+    for (nd = 6; nd > 1 && dg[nd - 1] == '0'; nd--)
+        ; /* %g drops trailing zeros */
+    if (e < -4 || e >= 6) {
+        out[o++] = dg[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (i = 1; i < nd; i++)
+                out[o++] = dg[i];
+        }
+        out[o++] = 'e';
+        out[o++] = e < 0 ? '-' : '+';
+        if (e < 0)
+            e = -e;
+        if (e >= 10)
+            out[o++] = (char) ('0' + e / 10);
+        else
+            out[o++] = '0';
+        out[o++] = (char) ('0' + e % 10);
+    } else if (e >= 0) {
+        for (i = 0; i <= e; i++)
+            out[o++] = dg[i];
+        if (nd > e + 1) {
+            out[o++] = '.';
+            for (i = e + 1; i < nd; i++)
+                out[o++] = dg[i];
+        }
+    } else {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (i = 0; i < -e - 1; i++)
+            out[o++] = '0';
+        for (i = 0; i < nd; i++)
+            out[o++] = dg[i];
+    }
+    return o;
+}
+
+int
+rag_buf_put_g6(rag_buf *b, double v)
+{
+    char s[32];
+    size_t n = 0;
+
+    if (v == 0 && !signbit(v)) {
+        s[n++] = '0';
+    } else if (isfinite(v) && v != 0) {
+        if (v < 0)
+            s[n++] = '-';
+        size_t g = g6_fast(fabs(v), s + n);
+        n = g ? n + g : 0;
+    }
+    if (n == 0)
+        return rag_buf_printf(b, "%.6g", v);
+    return rag_buf_append(b, s, n);
 }

@@ -1165,8 +1165,7 @@ rag_index_term(const rag_index *ix, const char *term, size_t len,
 }
 
 uint32_t
-rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
-                    uint32_t *tfs)
+rag_postings_decode_docs(const rag_postings *pl, uint32_t b, uint32_t *docs)
 {
     const unsigned char *e = pl->blk + (size_t) b * IXF_BLK_SZ;
     const unsigned char *d = pl->data + ixf_ld32(e + 4);
@@ -1174,10 +1173,28 @@ rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
     uint32_t prev = b ? rag_postings_block_last(pl, b - 1) : 0;
 
     rag_svb_decode_delta(d, n, prev, docs);
+    return n;
+}
+
+uint32_t
+rag_postings_decode_tfs(const rag_postings *pl, uint32_t b, uint32_t *tfs)
+{
+    const unsigned char *e = pl->blk + (size_t) b * IXF_BLK_SZ;
+    const unsigned char *d = pl->data + ixf_ld32(e + 4);
+    uint32_t n = b + 1 < pl->nblocks ? IXF_BLOCK : pl->df - b * IXF_BLOCK;
+
     rag_svb_decode_0124(d + ixf_ld16(e + 12), n, tfs);
     for (uint32_t i = 0; i < n; i++)
         tfs[i]++;
     return n;
+}
+
+uint32_t
+rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
+                    uint32_t *tfs)
+{
+    rag_postings_decode_docs(pl, b, docs);
+    return rag_postings_decode_tfs(pl, b, tfs);
 }
 
 int

@@ -231,6 +231,13 @@ rag_postings_block_max(const rag_postings *pl, uint32_t b)
  * each); returns the number of postings in it. */
 uint32_t rag_postings_decode(const rag_postings *pl, uint32_t b,
                              uint32_t *docs, uint32_t *tfs);
+/* The same in two steps, for a reader that may need only the doc ids
+ * (a search checking whether a record is in the block): each returns
+ * the number of postings in block b. */
+uint32_t rag_postings_decode_docs(const rag_postings *pl, uint32_t b,
+                                  uint32_t *docs);
+uint32_t rag_postings_decode_tfs(const rag_postings *pl, uint32_t b,
+                                 uint32_t *tfs);
 
 /* BM25F (pl->fblk set): upper bound, over block b, of x (k1 + 1) / (x +
  * k1) (see rag_index_bm25f); a posting's score is idf times that. */

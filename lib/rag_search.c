@@ -173,7 +173,8 @@ typedef struct {
     rag_postings pl;
     double idf;
     uint32_t blk;     /* current block: the first whose last doc >= window */
-    uint32_t dec;     /* block held in docs/tfs, UINT32_MAX none */
+    uint32_t dec;     /* block held in docs, UINT32_MAX none */
+    uint32_t tdec;    /* block held in tfs (and ttf/htf), UINT32_MAX none */
     uint32_t n, pos;  /* postings in it, next one to look at */
     int64_t wub;      /* bound of any posting in the current window */
     uint32_t docs[RAG_POSTINGS_BLOCK], tfs[RAG_POSTINGS_BLOCK];
@@ -241,15 +242,27 @@ bm25_bound(double idf, float m)
     return (int64_t) (idf * (double) m * (1 + 1e-9) * FIX) + 2;
 }
 
+/* The current block's doc ids; its frequencies wait for cur_tfs (a
+ * non-essential term's block is often read for one doc id it lacks). */
 static void
 cur_decode(bcur *c)
 {
     if (c->dec != c->blk) {
-        c->n = rag_postings_decode(&c->pl, c->blk, c->docs, c->tfs);
-        c->fields = c->pl.fblk != NULL &&
-                    rag_postings_decode_fields(&c->pl, c->blk, c->ttf, c->htf);
+        c->n = rag_postings_decode_docs(&c->pl, c->blk, c->docs);
         c->dec = c->blk;
         c->pos = 0;
+    }
+}
+
+/* The current (decoded) block's frequencies, before bm25_fix. */
+static inline void
+cur_tfs(bcur *c)
+{
+    if (c->tdec != c->dec) {
+        rag_postings_decode_tfs(&c->pl, c->dec, c->tfs);
+        c->fields = c->pl.fblk != NULL &&
+                    rag_postings_decode_fields(&c->pl, c->dec, c->ttf, c->htf);
+        c->tdec = c->dec;
     }
 }
 
@@ -266,7 +279,7 @@ bm25_terms(const rag_index *ix, const qterms *qt, bcur *cur)
             continue;
         c->idf = qt->w[t] * log(1.0 + (n - c->pl.df + 0.5) / (c->pl.df + 0.5));
         c->blk = 0;
-        c->dec = UINT32_MAX;
+        c->dec = c->tdec = UINT32_MAX;
         c->n = c->pos = 0;
         m++;
     }
@@ -366,6 +379,8 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                 cur_decode(c);
                 while (c->pos < c->n && c->docs[c->pos] < wmin)
                     c->pos++;
+                if (c->pos < c->n && c->docs[c->pos] < wmax)
+                    cur_tfs(c);
                 while (c->pos < c->n && c->docs[c->pos] < wmax) {
                     uint32_t d = c->docs[c->pos], o = d - wmin;
                     acc[o] += bm25_fix(&ctx, c->idf, c, c->pos, d);
@@ -404,8 +419,10 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                     while (p < n && c->docs[p] < d)
                         p++;
                     c->pos = p;
-                    if (p < n && c->docs[p] == d)
+                    if (p < n && c->docs[p] == d) {
+                        cur_tfs(c);
                         s += bm25_fix(&ctx, c->idf, c, p, d);
+                    }
                 }
                 if (j == 0 && s > theta)
                     topk_push(h, (double) s, d);
@@ -445,8 +462,9 @@ bm25_point(const rag_index *ix, const qterms *qt, uint32_t d)
         if (lo == c.pl.nblocks)
             continue;
         c.blk = lo;
-        c.dec = UINT32_MAX;
+        c.dec = c.tdec = UINT32_MAX;
         cur_decode(&c);
+        cur_tfs(&c);
         for (uint32_t i = 0; i < c.n; i++)
             if (c.docs[i] == d) {
                 double idf = qt->w[t] * log(1.0 + (n - c.pl.df + 0.5) /
@@ -837,9 +855,13 @@ page_hash(rag_str p)
 /* Reorders fu[0..n) (best first) so that no page has more than per_page
  * of the first places while the list holds other pages: the entries
  * within their page's allowance keep their order, the others follow,
- * best first. Returns 0 or -1 (out of memory: fu left as it was). */
+ * best first. Only fu[0..want) is wanted: once that many entries are
+ * within their allowance, it stops, fu[want..n) then unspecified
+ * (a page is a look-up in the mapped strings, a cache miss each).
+ * Returns 0 or -1 (out of memory: fu left as it was). */
 static int
-diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
+diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
+          size_t want)
 {
     size_t cap = 16, nt = 0, nk = 0;
     struct slot {
@@ -876,8 +898,11 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page)
             fu[nk++] = fu[i]; /* nk <= i: in place */
         else
             late[nt++] = fu[i];
+        if (nk == want)
+            break;
     }
-    memcpy(fu + nk, late, nt * sizeof(fused));
+    if (nk < want)
+        memcpy(fu + nk, late, nt * sizeof(fused));
     free(tab);
     free(late);
     return 0;
@@ -1023,7 +1048,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     if (fu == NULL)
         goto done;
     nf = fuse(&hb, &hv, &hf, use_bm25 + use_vec + use_ft, fu);
-    if (diversify(ix, fu, nf, per_page) != 0)
+    if (diversify(ix, fu, nf, per_page, k) != 0)
         goto done;
 
     nout = (int) (nf < k ? nf : k);

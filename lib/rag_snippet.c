@@ -234,6 +234,18 @@ first_match(const rag_snippet_query *sq, const char *body, size_t n)
 
 /* ---- Markdown to plain text, over a window ------------------------------ */
 
+/* Bytes strip_md copies as they are when not at a line's start: not
+ * white space, not a Markdown mark it drops or looks at. */
+static int
+is_plain(unsigned char c)
+{
+    static const unsigned char special[256] = {
+        [' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, ['*'] = 1,
+        ['`'] = 1, ['|'] = 1, ['!'] = 1, ['['] = 1, [']'] = 1,
+    };
+    return !special[c];
+}
+
 /* Only blanks between the line's start and s[i]? (Looks back at most
  * 256 bytes: further is not a Markdown marker's indentation.) */
 static int
@@ -267,6 +279,34 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
     int space = 1, marked = 0, bol = at_line_start(s, i);
 
     while (i < n) {
+        if (!bol && is_plain((unsigned char) s[i])) {
+            /* fast path: a run of bytes the loop below would copy as
+             * they are (or collapse, white space), up to the mark or
+             * the output limit, where the loop below takes over again */
+            size_t stop_i = marked ? n : w->mark < n ? w->mark : n;
+            size_t stop_o = marked && w->mark_out + w->after < w->cap
+                                ? w->mark_out + w->after
+                                : w->cap;
+            if (i < stop_i && o < stop_o) {
+                /* (blanks other than a newline: one space for a run) */
+                while (i < stop_i && o < stop_o) {
+                    unsigned char x = (unsigned char) s[i];
+                    if (is_plain(x)) {
+                        out[o++] = (char) x;
+                        space = 0;
+                    } else if (x == ' ' || x == '\t' || x == '\r') {
+                        if (!space)
+                            out[o++] = ' ';
+                        space = 1;
+                    } else {
+                        break;
+                    }
+                    i++;
+                }
+                if (i >= n)
+                    break;
+            }
+        }
         char c = s[i];
         if (!marked && i >= w->mark) {
             w->mark_out = o;

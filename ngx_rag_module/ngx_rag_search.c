@@ -875,9 +875,14 @@ ngx_rag_search_json(ngx_rag_search_ctx_t *ctx, const rag_index *ix,
         rag_buf_json_str(b, c.title.p, c.title.len);
         rag_buf_puts(b, ",\"heading_path\":");
         rag_buf_json_str(b, c.heading_path.p, c.heading_path.len);
-        rag_buf_printf(b, ",\"score\":%.6g,\"bm25\":%.6g,\"cosine\":%.6g,"
-                       "\"snippet\":",
-                       hits[i].score, hits[i].bm25, hits[i].cosine);
+        /* (rag_buf_put_g6: "%.6g" without printf's cost) */
+        rag_buf_puts(b, ",\"score\":");
+        rag_buf_put_g6(b, hits[i].score);
+        rag_buf_puts(b, ",\"bm25\":");
+        rag_buf_put_g6(b, hits[i].bm25);
+        rag_buf_puts(b, ",\"cosine\":");
+        rag_buf_put_g6(b, hits[i].cosine);
+        rag_buf_puts(b, ",\"snippet\":");
         rag_buf_json_str(b, snip, strlen(snip));
         rag_buf_putc(b, '}');
     }

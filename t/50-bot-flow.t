@@ -146,7 +146,8 @@ is(RagTest::psql($pg, "SELECT count(*) FROM jobs WHERE payload->>'thread_id' = '
     'and asks for an answer');
 # a mention in a channel outside the forums is looked up once, then skipped
 my $OT = '300000000000000008';
-$fd->channel(id => $OT, guild_id => $G, parent_id => '999000000000000001', name => 'elsewhere');
+$fd->channel(id => $OT, guild_id => $G, parent_id => '999000000000000001', name => 'elsewhere',
+    owner_id => $U);
 for my $i (1 .. 2) {
     $fd->dispatch(MESSAGE_CREATE => { id => "38000000000000000$i", channel_id => $OT,
         guild_id => $G, author => { id => $V }, content => "<\@$bot_id> hi",

@@ -46,7 +46,7 @@ ok(!grep({ !$_->{ok} } @hb), 'heartbeat d is the last seq or null');
 
 # --- dropped connection: RESUME, nothing lost -------------------------------
 my $T = '300000000000000001';
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Q');
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Q', owner_id => '4');
 $fd->fault(drop => 1);
 my $sess = 'sess0001';
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,

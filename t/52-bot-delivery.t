@@ -32,7 +32,8 @@ for my $t (@T) {
 my $dir = RagTest::tmpdir();
 my $fd = FakeDiscord->start(dir => $dir, guild_id => $G,
     heartbeat_interval => 1000);
-$fd->channel(id => $_, guild_id => $G, parent_id => $F, name => 'q') for @T;
+$fd->channel(id => $_, guild_id => $G, parent_id => $F, name => 'q',
+    owner_id => '4') for @T;
 my $log = "$dir/bot.log";
 my $env = $fd->bot_env($pg);
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $env, log => $log);

@@ -33,7 +33,7 @@ RagTest::psql($pg, qq{
 });
 my $dir = RagTest::tmpdir();
 my $fd = FakeDiscord->start(dir => $dir, guild_id => $G);
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q');
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q', owner_id => $U);
 my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')],
     env => $fd->bot_env($pg, RAG_INDEX_DIR => "$dir/index"), log => $log);
@@ -112,7 +112,8 @@ ok(RagTest::wait_for(sub { grep { $_->{body} && exists $_->{body}{archived} && !
 # served, a user banned now is ignored
 my ($F2, $T2) = ('200000000000000002', '300000000000000002');
 RagTest::psql($pg, "INSERT INTO guild_forums VALUES ('$G', '$F2', 'docs')");
-$fd->channel(id => $T2, guild_id => $G, parent_id => $F2, name => 'new forum post');
+$fd->channel(id => $T2, guild_id => $G, parent_id => $F2, name => 'new forum post',
+    owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T2, guild_id => $G, parent_id => $F2,
     name => 'new forum post', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T2, channel_id => $T2, guild_id => $G,

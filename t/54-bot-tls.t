@@ -80,7 +80,7 @@ ok(RagTest::wait_for(sub { $fd->state->{connected} }, 15), 'session over wss://'
 ok(scalar($fd->rest(method => 'GET', path => qr{/gateway/bot$})), 'gateway URL discovered over https://');
 ok(RagTest::wait_for(sub { scalar $fd->rest(method => 'PUT', path => qr{/commands$}) }, 10),
     'REST over https://');
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q');
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'q', owner_id => '4');
 $fd->fault(drop => 1);
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F, name => 'q',
     owner_id => '4', type => 11 });

@@ -35,7 +35,8 @@ my $bot = RagTest::spawn([RagTest::bin('rag-bot')],
 my ($wpid, $wlog) = WorkerTest::worker($pg, index_dir => $ix, _log_dir => $dir);
 ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected');
 
-$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Snapshots?');
+$fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Snapshots?',
+    owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,
     name => 'Snapshots?', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T, channel_id => $T, guild_id => $G,

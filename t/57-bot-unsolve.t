@@ -58,9 +58,6 @@ sub mention {
     return $id;
 }
 
-# as Discord's thread objects do, the stand-in carries owner_id: a
-# catch-up that lists the thread before THREAD_CREATE arrives tracks it
-# with its author (without it the author's ✅ could not solve)
 $fd->channel(id => $T, guild_id => $G, parent_id => $F, name => 'Install?',
     owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T, guild_id => $G, parent_id => $F,

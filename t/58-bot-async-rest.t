@@ -32,7 +32,7 @@ RagTest::psql($pg, qq{
 });
 my $dir = RagTest::tmpdir();
 my $fd = FakeDiscord->start(dir => $dir, guild_id => $G, heartbeat_interval => 1000);
-$fd->channel(id => $A, guild_id => $G, parent_id => $F, name => 'held');
+$fd->channel(id => $A, guild_id => $G, parent_id => $F, name => 'held', owner_id => $U);
 my $log = "$dir/bot.log";
 my $pid = RagTest::spawn([RagTest::bin('rag-bot')], env => $fd->bot_env($pg), log => $log);
 ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected');
@@ -57,7 +57,8 @@ my ($r429) = grep { $_->{status} == 429 } $fd->rest(method => 'POST', path => qr
 # --- meanwhile: new posts, replies and a command, each on its own route ------
 my (%sent, %reply_at);
 for my $t (@B) {
-    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t");
+    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "post $t",
+        owner_id => $U);
     $sent{$t} = time;
     $fd->dispatch(THREAD_CREATE => { id => $t, guild_id => $G, parent_id => $F,
         name => "post $t", owner_id => $U, type => 11 });

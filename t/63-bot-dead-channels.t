@@ -50,7 +50,7 @@ for my $k (qw(gone noaccess noperm flaky deleted)) {
         collection, author_id) VALUES ('$T{$k}', '$G', '$F', '$k', 'docs', '$U');
         INSERT INTO messages (thread_id, message_id, author_id, content, first_message,
         processed) VALUES ('$T{$k}', '$T{$k}', '$U', 'question $k', true, true)");
-    $fd->channel(id => $T{$k}, guild_id => $G, parent_id => $F, name => $k);
+    $fd->channel(id => $T{$k}, guild_id => $G, parent_id => $F, name => $k, owner_id => $U);
 }
 $fd->fault(delete_channel => $T{gone});
 $fd->channel(id => $T{noaccess}, no_access => JSON::PP::true);
@@ -123,7 +123,7 @@ sleep 1;
 is(posts($T{deleted}), 0, 'without any request');
 
 # --- a deleted controller: the edit fails once (10008) ----------------------------
-$fd->channel(id => $T{ctl}, guild_id => $G, parent_id => $F, name => 'ctl');
+$fd->channel(id => $T{ctl}, guild_id => $G, parent_id => $F, name => 'ctl', owner_id => $U);
 $fd->dispatch(THREAD_CREATE => { id => $T{ctl}, guild_id => $G, parent_id => $F,
     name => 'ctl', owner_id => $U, type => 11 });
 $fd->dispatch(MESSAGE_CREATE => { id => $T{ctl}, channel_id => $T{ctl}, guild_id => $G,

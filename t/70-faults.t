@@ -71,7 +71,8 @@ my @questions = (
 sub post_question {
     my ($i) = @_;
     my $t = $threads[$i];
-    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "Q$i");
+    $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => "Q$i",
+        owner_id => $U);
     $fd->dispatch(THREAD_CREATE => { id => $t, guild_id => $G,
         parent_id => $F, name => "Q$i", owner_id => $U, type => 11 });
     $fd->dispatch(MESSAGE_CREATE => { id => $t, channel_id => $t,

@@ -8,7 +8,9 @@ package FakeDiscord;
 #                               app_id => '8', heartbeat_interval => 45000,
 #                               gateway_base => 'wss://localhost:PORT');
 #   $fd->api_base  # http://127.0.0.1:PORT/api/v10 (discord_api_base)
-#   $fd->channel(id => ..., guild_id => ..., parent_id => ..., name => ...);
+#   $fd->channel(id => ..., guild_id => ..., parent_id => ..., name => ...,
+#                owner_id => ...);   # a thread (type 10-12, the default 11)
+#                                    # needs owner_id, as Discord's always has
 #   $fd->dispatch('MESSAGE_CREATE', {...});   # sent (or kept for RESUME)
 #   $fd->fault(withhold_acks => 1) / (drop => 1) / (op7 => 1)
 #       / (op9 => JSON::PP::false) / (close => 4014)
@@ -120,7 +122,15 @@ sub _ctl {
 
 sub dispatch { my ($s, $t, $d) = @_; $s->_ctl(action => 'dispatch', t => $t, d => $d) }
 sub fault    { my ($s, %f) = @_; $s->_ctl(action => 'fault', %f) }
-sub channel  { my ($s, %c) = @_; $s->_ctl(action => 'channel', channel => \%c) }
+sub channel {
+    my ($s, %c) = @_;
+    # Discord's thread objects always carry their creator; a stand-in
+    # thread without one let the bot track it with no author (t/59)
+    die "FakeDiscord: thread channel $c{id} needs owner_id\n"
+        if defined $c{parent_id} && ($c{type} // 11) =~ /^1[012]$/
+        && !defined $c{owner_id};
+    $s->_ctl(action => 'channel', channel => \%c);
+}
 sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
 sub guild    { my ($s, %g) = @_; $s->_ctl(action => 'guild', guild => \%g) }
 sub app      { my ($s, %a) = @_; $s->_ctl(action => 'app', app => \%a) }

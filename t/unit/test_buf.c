@@ -2,7 +2,11 @@
 #include "rag_conf.h"
 #include "unit.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void
 test_limit(void)
@@ -61,6 +65,73 @@ test_printf(void)
     CHECK(s[0] == '0' && s[1999] == ',');
     CHECK(b.data == NULL);
     free(s);
+
+    /* text longer than the room left: formatted again after growing */
+    char big[301];
+    memset(big, 'y', 300);
+    big[300] = '\0';
+    rag_buf_init(&b, 0);
+    CHECK_INT(rag_buf_printf(&b, "x%s", big), 0);
+    CHECK_INT(b.len, 301);
+    CHECK(b.data[0] == 'x' && strcmp(b.data + 1, big) == 0);
+    rag_buf_free(&b);
+
+    /* over max, though it would fit the allocation: refused, unchanged */
+    rag_buf_init(&b, 8);
+    CHECK_INT(rag_buf_puts(&b, "1234"), 0);
+    CHECK_INT(rag_buf_printf(&b, "%d", 56789), -1);
+    CHECK_INT(b.len, 4);
+    CHECK_STR(b.data, "1234");
+    CHECK_INT(rag_buf_printf(&b, "%d", 5678), 0);
+    CHECK_STR(b.data, "12345678");
+    rag_buf_free(&b);
+}
+
+/* rag_buf_put_g6 against printf's "%.6g": special values, values at
+ * rounding ties and powers of ten, and pseudo-random bit patterns and
+ * scores (a fixed sequence). */
+static void
+test_put_g6(void)
+{
+    static const double special[] = {
+        0.0, -0.0, 1.0, -1.0, 0.5, 1e-5, 1e-4, 999999.5, 999999.4,
+        9999995, 1e6, 1e5, 123456.5, 0.00001234565, 1e21, 1e-18, 1e16,
+        9.999995e20, 5e-324, 1.7976931348623157e308, 12.3456789,
+        0.000123456, 25.0000001, 1.0 / 3, 2.0 / 3};
+    uint64_t x = 88172645463325252ull;
+    char want[64];
+    rag_buf b;
+    int bad = 0;
+
+    rag_buf_init(&b, 0);
+    for (size_t i = 0; i < 200000 + sizeof(special) / sizeof(special[0]);
+         i++) {
+        double v;
+        if (i < sizeof(special) / sizeof(special[0])) {
+            v = special[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if (i % 3 == 0)
+                memcpy(&v, &x, sizeof(v)); /* any bits: NaN, inf too */
+            else if (i % 3 == 1)
+                v = ldexp((double) (x >> 11), -(int) (x % 90));
+            else
+                v = ((double) (x % 10000000) + 0.5) / 1e4; /* ties */
+        }
+        rag_buf_reset(&b);
+        if (rag_buf_put_g6(&b, v) != 0)
+            bad++;
+        snprintf(want, sizeof(want), "%.6g", v);
+        if (b.data == NULL || strcmp(b.data, want) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "put_g6(%.17g): %s, printf: %s\n", v,
+                        b.data ? b.data : "(null)", want);
+        }
+    }
+    CHECK_INT(bad, 0);
+    rag_buf_free(&b);
 }
 
 static void
@@ -101,6 +172,7 @@ main(void)
     RUN(test_limit);
     RUN(test_json_str);
     RUN(test_printf);
+    RUN(test_put_g6);
     RUN(test_conf);
     UNIT_DONE();
 }
