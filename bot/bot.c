@@ -4,8 +4,7 @@
 #include "bot.h"
 #include "embed.h"
 
-#include "rag_db.h"
-#include "rag_log.h"
+#include "rag_store_guild_config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -38,61 +37,36 @@ rag_bot_web_base(const char *conf, const char *api_base, char *out,
 char *
 rag_bot_forum_collection(rag_bot *b, const char *guild_id, const char *forum_id)
 {
-    const char *p[] = {guild_id, forum_id};
-    PGresult *r;
-    char *c = NULL;
+    char name[128];
 
-    if (!guild_id || !forum_id)
+    if (!guild_id || !forum_id ||
+        rag_store_guild_config_forum_collection(b->db, guild_id, forum_id,
+                                                name, sizeof(name)) != 1)
         return NULL;
-    r = rag_db_query(b->db,
-                     "SELECT collection FROM guild_forums WHERE "
-                     "guild_id = $1 AND forum_channel_id = $2",
-                     2, p);
-    if (r && PQntuples(r) == 1)
-        c = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return c;
+    return strdup(name);
 }
 
 int
 rag_bot_is_banned(rag_bot *b, const char *guild_id, const char *user)
 {
-    const char *p[] = {guild_id, user};
-    PGresult *r;
-    int yes;
-
     if (!guild_id || !user)
         return 0;
-    r = rag_db_query(b->db,
-                     "SELECT 1 FROM guild_config WHERE guild_id = $1"
-                     " AND $2 = ANY (banned_user_ids)",
-                     2, p);
-    yes = r && PQntuples(r) == 1;
-    PQclear(r);
-    return yes;
+    return rag_store_guild_config_is_banned(b->db, guild_id, user) == 1;
 }
 
 int
 rag_bot_guild_configured(rag_bot *b, const char *guild_id)
 {
-    const char *p[] = {guild_id};
-    PGresult *r;
-    int rc;
+    int rc = rag_store_guild_config_exists(b->db, guild_id);
 
-    r = rag_db_query(b->db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
-                     p);
-    if (r == NULL)
-        return -1;
-    rc = PQntuples(r) == 1;
-    PQclear(r);
-    return rc;
+    return rc < 0 ? -1 : rc == 1;
 }
 
-/* The first column of every row as a NULL-terminated list. */
+/* The first column of every row of r (which it clears) as a
+ * NULL-terminated list. */
 static char **
-column_list(rag_bot *b, const char *sql, int np, const char *const *p)
+column_list(PGresult *r)
 {
-    PGresult *r = rag_db_query(b->db, sql, np, p);
     char **v;
     int i, n;
 
@@ -112,30 +86,21 @@ column_list(rag_bot *b, const char *sql, int np, const char *const *p)
 char **
 rag_bot_configured_guilds(rag_bot *b)
 {
-    return column_list(b, "SELECT guild_id FROM guild_config ORDER BY 1", 0,
-                       NULL);
+    return column_list(rag_store_guild_config_guilds(b->db));
 }
 
 char **
 rag_bot_forum_guilds(rag_bot *b)
 {
-    return column_list(b,
-                       "SELECT DISTINCT guild_id FROM guild_forums "
-                       "ORDER BY 1",
-                       0, NULL);
+    return column_list(rag_store_guild_config_forum_guilds(b->db));
 }
 
 char **
 rag_bot_logging_channels(rag_bot *b)
 {
-    const char *p[] = {b->worker_id};
-
     /* each guild's notice comes from the process owning its shard */
-    return column_list(b,
-                       "SELECT DISTINCT logging_channel_id FROM "
-                       "guild_config WHERE logging_channel_id IS NOT NULL "
-                       "AND rag_shard_owned($1, guild_id) ORDER BY 1",
-                       1, p);
+    return column_list(
+        rag_store_guild_config_logging_channels(b->db, b->worker_id));
 }
 
 void
@@ -151,28 +116,19 @@ rag_bot_list_free(char **list)
 int
 rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
 {
-    const char *p[] = {guild_id};
-    PGresult *r;
-    const char *mod;
+    char mod[64];
     size_t i;
-    int yes = 0;
 
-    if (!guild_id || !roles || !YAJL_IS_ARRAY(roles))
+    if (!guild_id || !roles || !YAJL_IS_ARRAY(roles) ||
+        rag_store_guild_config_mod_role(b->db, guild_id, mod, sizeof(mod)) !=
+            1)
         return 0;
-    r = rag_db_query(b->db,
-                     "SELECT mod_role_id FROM guild_config WHERE "
-                     "guild_id = $1 AND mod_role_id IS NOT NULL",
-                     1, p);
-    if (r && PQntuples(r) == 1) {
-        mod = PQgetvalue(r, 0, 0);
-        for (i = 0; i < roles->u.array.len; i++) {
-            yajl_val v = roles->u.array.values[i];
-            if (YAJL_IS_STRING(v) && strcmp(v->u.string, mod) == 0)
-                yes = 1;
-        }
+    for (i = 0; i < roles->u.array.len; i++) {
+        yajl_val v = roles->u.array.values[i];
+        if (YAJL_IS_STRING(v) && strcmp(v->u.string, mod) == 0)
+            return 1;
     }
-    PQclear(r);
-    return yes;
+    return 0;
 }
 
 void

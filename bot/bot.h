@@ -2,7 +2,7 @@
  * bot — state shared by the rag-bot main thread's parts (events,
  * outbox, catch-up, commands) and small helpers they all use: the
  * bot's reads of the per-guild configuration (guild_config,
- * guild_forums: its only SQL outside lib/rag_store_*) and
+ * guild_forums, through lib/rag_store_guild_config.h) and
  * fire-and-forget Discord writes.
  *
  * Everything here runs on the main thread, which owns the database
@@ -21,13 +21,13 @@
 
 #include "rag_buf.h"
 #include "rag_conf.h"
+#include "rag_conf_bot.h" /* RAG_BOT_MAX_SHARDS */
 #include "rag_json.h"
 
 #include <libpq-fe.h>
 #include <yajl/yajl_tree.h>
 
 #define RAG_BOT_MAX_GUILDS 64
-#define RAG_BOT_MAX_SHARDS 64 /* shards one process runs */
 
 typedef struct rag_lookup rag_lookup; /* events.c: unknown threads */
 

@@ -9,6 +9,8 @@
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_search.h"
+#include "rag_store_chunks.h"
+#include "rag_store_collections.h"
 #include "rag_store_messages.h"
 #include "rag_store_outbox.h"
 #include "rag_store_interactions.h"
@@ -312,10 +314,7 @@ cmd_info(cmd_out *o)
 static void
 cmd_collections(rag_bot *b, cmd_out *o)
 {
-    PGresult *r = rag_db_query(b->db,
-                               "SELECT name, description FROM "
-                               "collections ORDER BY name LIMIT 100",
-                               0, NULL);
+    PGresult *r = rag_store_collections_list(b->db, 100);
     rag_buf t;
     int i;
 
@@ -403,26 +402,13 @@ static void
 search_into(rag_bot *b, const char *coll, const char *query, int limit,
             cmd_out *o, const char *title)
 {
-    char lim[8];
-    const char *p[] = {coll, query, lim};
     PGresult *r;
     rag_buf t;
     int i;
 
     if (search_index(b, coll, query, limit, o, title) == 0)
         return;
-    snprintf(lim, sizeof(lim), "%d", limit);
-    r = rag_db_query(
-        b->db,
-        "SELECT d.url, c.anchor, coalesce(nullif(d.title, ''), d.url), "
-        "       c.heading_path, "
-        "       ts_rank_cd(to_tsvector('english', c.body), q, 32) AS s "
-        "FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "JOIN collections co ON co.id = d.collection_id, "
-        "     plainto_tsquery('english', $2) q "
-        "WHERE co.name = $1 AND to_tsvector('english', c.body) @@ q "
-        "ORDER BY s DESC, c.id LIMIT $3::int",
-        3, p);
+    r = rag_store_chunks_search_fts(b->db, coll, query, limit);
     if (r == NULL) {
         error_reply(o, "Search failed; please try again later.");
         return;

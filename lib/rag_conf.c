@@ -240,6 +240,13 @@ rag_conf_database(rag_conf *c)
 
 /* --- config tables ----------------------------------------------------- */
 
+const char *
+rag_conf_check_log_level(const char *v)
+{
+    return rag_log_parse_level(v) < 0 ? "must be debug, info, warn or error"
+                                      : NULL;
+}
+
 const rag_conf_section rag_conf_common = {
     "common",
     (const rag_conf_key[]){
@@ -377,4 +384,30 @@ rag_conf_print(FILE *out, const rag_conf_section *sec)
         fprintf(out, "| `%s` | %s%s%s | %s |\n", k->key, d ? "`" : "",
                 d ? d : "—", d ? "`" : "", k->doc);
     }
+}
+
+rag_conf *
+rag_conf_load_program(const char *path, const rag_conf_program *prog,
+                      char *err, size_t errlen)
+{
+    rag_conf *c = rag_conf_load(path, err, errlen);
+    char why[400];
+
+    if (c == NULL)
+        return NULL;
+    if (rag_conf_check(c, prog, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", path ? path : "environment", why);
+        rag_conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec)
+{
+    int lvl = rag_log_parse_level(rag_conf_str(c, sec, "log_level"));
+
+    if (lvl >= 0)
+        rag_log_set_level((enum rag_log_level) lvl);
 }

@@ -90,6 +90,21 @@ double rag_conf_num(rag_conf *c, const rag_conf_section *sec,
                     const char *key);
 int rag_conf_on(rag_conf *c, const rag_conf_section *sec, const char *key);
 
+/* Loads path (NULL: environment only) and checks it against prog's
+ * table. NULL with err filled ("FILE: key = value: why") when the file
+ * is unreadable or a value is bad. The caller frees with rag_conf_free. */
+rag_conf *rag_conf_load_program(const char *path,
+                                const rag_conf_program *prog, char *err,
+                                size_t errlen);
+
+/* log_level, the key every program's own section has, and setting the
+ * log level from it. */
+const char *rag_conf_check_log_level(const char *value);
+#define RAG_CONF_LOG_LEVEL(def)                                                \
+    {"log_level", RAG_CONF_STR, def, 0, 0, rag_conf_check_log_level,           \
+     "`debug`, `info`, `warn`, `error` (one structured line per event)"}
+void rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec);
+
 /* Writes sec's keys as a Markdown table ("key | default | meaning") under
  * its name, the form README.md uses. */
 void rag_conf_print(FILE *out, const rag_conf_section *sec);

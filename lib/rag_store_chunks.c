@@ -164,3 +164,24 @@ rag_store_chunks_index_fetch(PGconn *db, int n)
     snprintf(sql, sizeof(sql), "FETCH %d FROM rag_reindex_cur", n);
     return rag_db_query(db, sql, 0, NULL);
 }
+
+PGresult *
+rag_store_chunks_search_fts(PGconn *db, const char *collection,
+                            const char *query, int limit)
+{
+    char lim[16];
+    const char *p[3] = {collection, query, lim};
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    return rag_db_query(
+        db,
+        "SELECT d.url, c.anchor, coalesce(nullif(d.title, ''), d.url),"
+        " c.heading_path,"
+        " ts_rank_cd(to_tsvector('english', c.body), q, 32) AS s"
+        " FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " JOIN collections co ON co.id = d.collection_id,"
+        " plainto_tsquery('english', $2) q"
+        " WHERE co.name = $1 AND to_tsvector('english', c.body) @@ q"
+        " ORDER BY s DESC, c.id LIMIT $3::int",
+        3, p);
+}

@@ -40,4 +40,12 @@ int rag_store_chunks_index_open(PGconn *db, long long coll_id,
 /* The next up to n rows of that cursor (fewer: the last ones). */
 PGresult *rag_store_chunks_index_fetch(PGconn *db, int n);
 
+/* Postgres full-text search over a collection's chunks (English
+ * configuration; the bot's /search when the collection has no index
+ * file), best first, at most limit rows: url, anchor, title (the URL
+ * when empty), heading_path, rank (ts_rank_cd normalised to
+ * rank / (rank + 1)). */
+PGresult *rag_store_chunks_search_fts(PGconn *db, const char *collection,
+                                      const char *query, int limit);
+
 #endif

@@ -189,6 +189,19 @@ rag_store_collections_overview(PGconn *db, int limit)
 }
 
 PGresult *
+rag_store_collections_list(PGconn *db, int limit)
+{
+    char lim[16];
+    const char *p[1] = {lim};
+
+    snprintf(lim, sizeof(lim), "%d", limit);
+    return rag_db_query(db,
+                        "SELECT name, description FROM collections"
+                        " ORDER BY name LIMIT $1::int",
+                        1, p);
+}
+
+PGresult *
 rag_store_collections_index_state(PGconn *db)
 {
     return rag_db_query(db,

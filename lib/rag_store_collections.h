@@ -72,6 +72,9 @@ PGresult *rag_store_collections_indexed(PGconn *db);
  * over all of them (no row at all when there is none). */
 PGresult *rag_store_collections_overview(PGconn *db, int limit);
 
+/* Collections by name, at most limit: name, description (/collections). */
+PGresult *rag_store_collections_list(PGconn *db, int limit);
+
 /* Every collection by name: name, index_generation, has_documents
  * ("t"/"f"). */
 PGresult *rag_store_collections_index_state(PGconn *db);

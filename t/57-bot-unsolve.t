@@ -72,7 +72,8 @@ ok($ctl, 'controller recorded');
 
 # --- solved by the author's ✅ ------------------------------------------------
 react(MESSAGE_REACTION_ADD => $U);
-ok(RagTest::wait_for(sub { thread('solved') eq 't' }, 5), "author's ✅ solves");
+ok(RagTest::wait_for(sub { thread('solved') eq 't' }, 5), "author's ✅ solves")
+    or diag('author_id=' . thread('author_id') . "\n" . RagTest::slurp($log));
 my $m1 = mention('one more thing: which port?');
 ok(RagTest::wait_for(sub { RagTest::psql($pg,
     "SELECT count(*) FROM messages WHERE message_id = '$m1'") eq '1' }, 5),

@@ -117,7 +117,7 @@ my %own = (
     'rag-worker'  => [qw(worker/jobs.c worker/queue_runner.c worker/answer.c
                          worker/llm.c worker/ingest/ingest.c
                          lib/rag_index_write.c)],
-    'rag-bot'     => [glob('bot/*.c')],
+    'rag-bot'     => [glob('bot/*.c'), 'lib/rag_conf_bot.c'],
     'rag-admin'   => [glob('worker/admin/admin_*.c'), 'lib/rag_paths.c'],
     'rag-reindex' => [qw(worker/ft_train.c lib/rag_index_write.c)],
     'rag-ingest'  => [qw(worker/ingest/ingest.c lib/rag_index_write.c)],

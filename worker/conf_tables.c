@@ -2,9 +2,9 @@
 
 #include "answer_text.h" /* RAG_ANSWER_MAX_K */
 #include "rag_collection.h"
+#include "rag_conf_bot.h"
 #include "rag_embed.h"
 #include "rag_ft.h"
-#include "rag_log.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -13,13 +13,6 @@
 
 #define END {NULL, 0, NULL, 0, 0, NULL, NULL}
 #define DAY_MS (86400.0 * 1000)
-
-static const char *
-check_level(const char *v)
-{
-    return rag_log_parse_level(v) < 0 ? "must be debug, info, warn or error"
-                                      : NULL;
-}
 
 static const char *
 check_leg(const char *v)
@@ -36,10 +29,6 @@ check_collection(const char *v)
                                      : "not a collection name "
                                        "([A-Za-z0-9._-], at most 64)";
 }
-
-#define LOG_LEVEL(def)                                                         \
-    {"log_level", RAG_CONF_STR, def, 0, 0, check_level,                        \
-     "`debug`, `info`, `warn`, `error` (one structured line per event)"}
 
 const rag_conf_section rag_conf_queue = {
     "queue",
@@ -201,23 +190,23 @@ const rag_conf_section rag_conf_fasttext = {
 
 const rag_conf_section rag_conf_worker_own = {
     "rag-worker",
-    (const rag_conf_key[]){LOG_LEVEL("info"), END},
+    (const rag_conf_key[]){RAG_CONF_LOG_LEVEL("info"), END},
 };
 
 const rag_conf_section rag_conf_ingest_own = {
     "rag-ingest",
-    (const rag_conf_key[]){LOG_LEVEL("info"), END},
+    (const rag_conf_key[]){RAG_CONF_LOG_LEVEL("info"), END},
 };
 
 const rag_conf_section rag_conf_ask_own = {
     "rag-ask",
-    (const rag_conf_key[]){LOG_LEVEL("warn"), END},
+    (const rag_conf_key[]){RAG_CONF_LOG_LEVEL("warn"), END},
 };
 
 const rag_conf_section rag_conf_reindex_own = {
     "rag-reindex",
     (const rag_conf_key[]){
-        LOG_LEVEL("info"),
+        RAG_CONF_LOG_LEVEL("info"),
         {"follow_poll_ms", RAG_CONF_INT, "30000", 100, DAY_MS, NULL,
          "`--follow DIR`: full comparison of every collection with its "
          "file, besides LISTEN `rag_index`"},
@@ -264,33 +253,7 @@ PROGRAM(rag_conf_prog_admin, "rag-admin", &rag_conf_admin_own,
 
 const rag_conf_program *const rag_conf_programs[] = {
     &rag_conf_prog_worker, &rag_conf_prog_ingest, &rag_conf_prog_ask,
-    &rag_conf_prog_reindex, &rag_conf_prog_admin, NULL};
-
-rag_conf *
-rag_conf_load_program(const char *path, const rag_conf_program *prog,
-                      char *err, size_t errlen)
-{
-    rag_conf *c = rag_conf_load(path, err, errlen);
-    char why[400];
-
-    if (c == NULL)
-        return NULL;
-    if (rag_conf_check(c, prog, why, sizeof(why)) != 0) {
-        snprintf(err, errlen, "%s: %s", path ? path : "environment", why);
-        rag_conf_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void
-rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec)
-{
-    int lvl = rag_log_parse_level(rag_conf_str(c, sec, "log_level"));
-
-    if (lvl >= 0)
-        rag_log_set_level((enum rag_log_level) lvl);
-}
+    &rag_conf_prog_reindex, &rag_conf_prog_admin, &rag_conf_prog_bot, NULL};
 
 const rag_conf_program *
 rag_conf_program_find(const char *name)

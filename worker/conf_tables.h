@@ -3,8 +3,8 @@
  * rag-ingest, rag-ask, rag-reindex, rag-admin): the sections of keys,
  * each with its default, validator and doc line (rag_conf.h), and each
  * program's table, the list of sections it reads. `rag-admin config
- * [PROGRAM]` prints them; README.md's tables are checked against that
- * output by t/91-conf-tables.t.
+ * [PROGRAM]` prints them, with rag-bot's (lib/rag_conf_bot.h); README.md's
+ * tables are checked against that output by t/91-conf-tables.t.
  */
 #ifndef CONF_TABLES_H
 #define CONF_TABLES_H
@@ -31,15 +31,8 @@ extern const rag_conf_program rag_conf_prog_ask;
 extern const rag_conf_program rag_conf_prog_reindex;
 extern const rag_conf_program rag_conf_prog_admin;
 
-/* Every program above, NULL-ended. */
+/* Every program above and rag-bot, NULL-ended. */
 extern const rag_conf_program *const rag_conf_programs[];
-
-/* Loads path (NULL: environment only) and checks it against prog's
- * table. NULL with err filled ("FILE: key = value: why") when the file
- * is unreadable or a value is bad. The caller frees with rag_conf_free. */
-rag_conf *rag_conf_load_program(const char *path,
-                                const rag_conf_program *prog, char *err,
-                                size_t errlen);
 
 /* Writes the tables of prog (NULL: of every program) in README.md's
  * form: which sections each program reads, then each section once. */
@@ -47,8 +40,5 @@ void rag_conf_print_programs(FILE *out, const rag_conf_program *prog);
 
 /* The program called name ("rag-worker"), or NULL. */
 const rag_conf_program *rag_conf_program_find(const char *name);
-
-/* Sets the log level from log_level in sec (the program's own section). */
-void rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec);
 
 #endif

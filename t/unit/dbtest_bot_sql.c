@@ -1,9 +1,10 @@
 /*
  * dbtest_bot_sql — every SQL statement of the bot, run against the real,
  * migrated schema: each function of lib/rag_store_{threads,messages,
- * outbox,feedback,interactions} and the bot's own reads (bot/bot.c's
- * guild configuration, bot/commands.c's collections and full-text
- * search), with the effects checked in the tables.
+ * outbox,feedback,interactions}, the guild configuration, collection
+ * list and full-text search the bot reads (rag_store_guild_config,
+ * _collections, _chunks) and bot/bot.c's and bot/commands.c's use of
+ * them, with the effects checked in the tables.
  *
  * Needs a database: its conninfo as argv[1], else RAG_DATABASE_URL
  * (t/90-stores.t starts one, logs every statement and checks that each
@@ -17,7 +18,10 @@
 #include "../../bot/embed.c"
 #include "../../bot/rest.c"
 
+#include "rag_store_chunks.h"
+#include "rag_store_collections.h"
 #include "rag_store_feedback.h"
+#include "rag_store_guild_config.h"
 #include "rag_store_interactions.h"
 #include "rag_store_messages.h"
 #include "rag_store_outbox.h"
@@ -563,7 +567,65 @@ test_interactions(void)
     CHECK_INT(rag_store_interactions_commands_current(db, G, "8", hash), 0);
 }
 
-/* bot/bot.c's guild reads and bot/commands.c's own SQL. */
+/* The stores bot/bot.c and bot/commands.c read through: guild
+ * configuration, the collection list, full-text search. */
+static void
+test_guild_reads(void)
+{
+    char out[64];
+    PGresult *r;
+
+    CHECK_INT(rag_store_guild_config_forum_collection(db, G, F, out,
+                                                      sizeof(out)), 1);
+    CHECK_STR(out, "docs");
+    CHECK_INT(rag_store_guild_config_forum_collection(db, G, "9", out,
+                                                      sizeof(out)), 0);
+    CHECK_INT(rag_store_guild_config_forum_collection(db, G, F, out, 4), 0);
+    CHECK_INT(rag_store_guild_config_is_banned(db, G, "666"), 1);
+    CHECK_INT(rag_store_guild_config_is_banned(db, G, U), 0);
+    CHECK_INT(rag_store_guild_config_is_banned(db, "x", "666"), 0);
+    CHECK_INT(rag_store_guild_config_exists(db, G), 1);
+    CHECK_INT(rag_store_guild_config_exists(db, "x"), 0);
+    CHECK_INT(rag_store_guild_config_mod_role(db, G, out, sizeof(out)), 1);
+    CHECK_STR(out, "555");
+    sql("INSERT INTO guild_config (guild_id) VALUES ('100000000000000009')");
+    CHECK_INT(rag_store_guild_config_mod_role(db, "100000000000000009", out,
+                                              sizeof(out)), 0);
+    r = rag_store_guild_config_guilds(db);
+    CHECK(r && PQntuples(r) == 2 && strcmp(PQgetvalue(r, 0, 0), G) == 0);
+    PQclear(r);
+    sql("DELETE FROM guild_config WHERE guild_id = '100000000000000009'");
+    r = rag_store_guild_config_forum_guilds(db);
+    CHECK(r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), G) == 0);
+    PQclear(r);
+    r = rag_store_guild_config_logging_channels(db, "w1");
+    CHECK(r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "777") == 0);
+    PQclear(r);
+    r = rag_store_guild_config_logging_channels(db, "w2");
+    CHECK(r && PQntuples(r) == 0);
+    PQclear(r);
+    r = rag_store_collections_list(db, 100);
+    CHECK(r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "docs") == 0 &&
+          strcmp(PQgetvalue(r, 0, 1), "The manual") == 0);
+    PQclear(r);
+    r = rag_store_collections_list(db, 0);
+    CHECK(r && PQntuples(r) == 0);
+    PQclear(r);
+    r = rag_store_chunks_search_fts(db, "docs", "debian packages", 5);
+    CHECK(r && PQntuples(r) == 1 &&
+          strcmp(PQgetvalue(r, 0, 0), "https://docs.example/install") == 0 &&
+          strcmp(PQgetvalue(r, 0, 1), "debian") == 0 &&
+          strcmp(PQgetvalue(r, 0, 2), "Install") == 0 && atof(PQgetvalue(r, 0, 4)) > 0);
+    PQclear(r);
+    r = rag_store_chunks_search_fts(db, "docs", "kubernetes", 5);
+    CHECK(r && PQntuples(r) == 0);
+    PQclear(r);
+    r = rag_store_chunks_search_fts(db, "nope", "debian", 5);
+    CHECK(r && PQntuples(r) == 0);
+    PQclear(r);
+}
+
+/* bot/bot.c's guild reads and bot/commands.c's commands over them. */
 static void
 test_bot(rag_bot *b)
 {
@@ -721,6 +783,7 @@ main(int argc, char **argv)
     RUN(test_deliveries);
     RUN(test_interactions);
     RUN(test_edits_erasure);
+    RUN(test_guild_reads);
     RUN(test_unpost);
     memset(&b, 0, sizeof(b));
     b.db = db;

@@ -11,6 +11,8 @@
 
 #include "../../worker/conf_tables.c"
 
+#include "rag_log.h"
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@ static const rag_conf_section t_sec = {
         {"t_int", RAG_CONF_INT, "7", 1, 10, NULL, "an int"},
         {"t_num", RAG_CONF_NUM, "0.5", 0, 1, NULL, "a number"},
         {"t_on", RAG_CONF_BOOL, "on", 0, 1, NULL, "a switch"},
-        {"t_str", RAG_CONF_STR, NULL, 0, 0, check_level, "a level"},
+        {"t_str", RAG_CONF_STR, NULL, 0, 0, rag_conf_check_log_level, "a level"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     },
 };

@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "llm.h"
 #include "rag_conf.h"
+#include "rag_conf_bot.h"
 #include "rag_db.h"
 #include "rag_embed.h"
 #include "rag_http.h"
@@ -734,7 +735,7 @@ done:
 static void
 check_discord(doctor *d, PGconn *db, rag_conf *bot)
 {
-    const char *token = rag_conf_get(bot, "discord_token", NULL);
+    const char *token = rag_conf_str(bot, &rag_conf_bot, "discord_token");
     char err[256], bot_id[32], app_id[32];
     yajl_val v = NULL;
     PGresult *r = NULL;
@@ -757,8 +758,7 @@ check_discord(doctor *d, PGconn *db, rag_conf *bot)
             skip(d, "discord", "no token configured and no forum mapped");
         goto done;
     }
-    dc.base = rag_conf_get(bot, "discord_api_base",
-                           "https://discord.com/api/v10");
+    dc.base = rag_conf_str(bot, &rag_conf_bot, "discord_api_base");
     snprintf(dc.auth, sizeof(dc.auth), "Authorization: Bot %s", token);
     st = discord_get(&dc, "/users/@me", &v, err, sizeof(err));
     if (st != 200) {
