@@ -59,7 +59,7 @@ location = /_down { internal;
 location /search { rag_search; rag_embed_pass /_embed; rag_embed_key sk-test; }
 location /nokey { rag_search; rag_embed_pass /_embed; }
 location /down { rag_search; rag_embed_pass /_down; rag_embed_key sk-test; }
-location /slow { rag_search; rag_search_debug_delay 4000ms; }
+location /slow { rag_search; rag_search_debug_delay 8000ms; }
 EOF
 my $http = HTTP::Tiny->new(timeout => 10);
 
@@ -141,7 +141,10 @@ sub send_get {
 sub read_all { my $s = shift; local $/; my $x = <$s> // ''; return $x }
 
 # hold the pool's only thread in each worker (or both in one: either way
-# a search below that needed a thread would wait for /slow)
+# a search below that needed a thread would wait for /slow); /slow holds
+# it 8 s, the four 600 ms embeddings need 2.4 s if the stand-in serves
+# them one at a time: room for a loaded machine (it failed at 4 s under
+# the coverage build)
 my @slow = map { send_get('/slow?q=wal&collection=docs') } 1 .. 2;
 sleep 0.3;
 $ai->set(delay_ms => 600);
@@ -150,7 +153,7 @@ my @emb = map { send_get('/search?collection=docs&q=' . esc("slow endpoint quest
 # would prove nothing)
 my $sel = IO::Select->new(@emb);
 my $slowsel = IO::Select->new(@slow);
-my ($done, $deadline) = (0, time + 4.5);
+my ($done, $deadline) = (0, time + 8.5);
 my %got;
 while ($done < @emb && time < $deadline && !$slowsel->can_read(0)) {
     for my $s ($sel->can_read(0.05)) {
