@@ -34,7 +34,7 @@ cpu_s(void)
 static int
 cmp_d(const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
@@ -120,9 +120,9 @@ drop_words(const char *body, uint64_t seed, double drop, int keep_lines,
         const char *w = p;
         while (*p && *p != ' ' && *p != '\n')
             p++;
-        size_t wl = (size_t) (p - w);
+        size_t wl = (size_t)(p - w);
         s = mix(s);
-        if (wl && (double) (s >> 11) / 9007199254740992.0 >= drop) {
+        if (wl && (double)(s >> 11) / 9007199254740992.0 >= drop) {
             memcpy(out + o, w, wl);
             o += wl;
             out[o++] = ' ';
@@ -146,8 +146,8 @@ make_copy(const char *body, uint64_t c, uint64_t i, int keep_lines, char *out)
         memcpy(out, body, l + 1);
         return l;
     }
-    return drop_words(body, c * 0x9e3779b97f4a7c15ull + i + 1, 0.30,
-                      keep_lines, out);
+    return drop_words(body, c * 0x9e3779b97f4a7c15ull + i + 1, 0.30, keep_lines,
+                      out);
 }
 
 #endif

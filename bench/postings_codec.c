@@ -44,10 +44,10 @@ leb_put(uint8_t *p, uint32_t v)
 {
     size_t n = 0;
     while (v >= 0x80) {
-        p[n++] = (uint8_t) (v | 0x80);
+        p[n++] = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    p[n++] = (uint8_t) v;
+    p[n++] = (uint8_t)v;
     return n;
 }
 
@@ -57,10 +57,10 @@ leb_get(const uint8_t *p, uint32_t *v)
     uint32_t x = 0;
     int s = 0;
     while (*p & 0x80) {
-        x |= (uint32_t) (*p++ & 0x7f) << s;
+        x |= (uint32_t)(*p++ & 0x7f) << s;
         s += 7;
     }
-    *v = x | (uint32_t) *p++ << s;
+    *v = x | (uint32_t)*p++ << s;
     return p;
 }
 
@@ -93,7 +93,8 @@ main(int argc, char **argv)
         /* distinct words from the first records */
         char **words = NULL;
         size_t nw = 0, wcap = 0;
-        uint32_t lim = rag_index_count(ix) < 20000 ? rag_index_count(ix) : 20000;
+        uint32_t lim =
+            rag_index_count(ix) < 20000 ? rag_index_count(ix) : 20000;
         rag_index_buf zb = {NULL, 0, NULL};
         for (uint32_t r = 0; r < lim && nw < 4000; r++) {
             rag_str body;
@@ -109,19 +110,19 @@ main(int argc, char **argv)
                 if (p - s < 3 || p - s > 20)
                     continue;
                 rag_postings pl;
-                if (rag_index_term(ix, s, (size_t) (p - s), &pl) != 0)
+                if (rag_index_term(ix, s, (size_t)(p - s), &pl) != 0)
                     continue;
                 int dup = 0;
                 for (size_t i = 0; i < nw && !dup; i++)
-                    dup = strlen(words[i]) == (size_t) (p - s) &&
-                          memcmp(words[i], s, (size_t) (p - s)) == 0;
+                    dup = strlen(words[i]) == (size_t)(p - s) &&
+                          memcmp(words[i], s, (size_t)(p - s)) == 0;
                 if (dup)
                     continue;
                 if (nw == wcap) {
                     wcap = wcap ? 2 * wcap : 256;
                     words = realloc(words, wcap * sizeof(char *));
                 }
-                words[nw++] = strndup(s, (size_t) (p - s));
+                words[nw++] = strndup(s, (size_t)(p - s));
                 for (uint32_t k = 0; k < pl.nblocks; k++) {
                     if (n + BLK > cap) {
                         cap *= 2;
@@ -146,7 +147,7 @@ main(int argc, char **argv)
         free(words);
         np = n;
         fprintf(stderr, "%zu terms, %u blocks, %llu postings\n", nw, nb,
-                (unsigned long long) np);
+                (unsigned long long)np);
     }
     uint8_t *enc = malloc(np * 10 + nb * 64 + 64);
     uint32_t out[BLK + 8], out2[BLK + 8];
@@ -193,7 +194,7 @@ main(int argc, char **argv)
         }
     dt = now_s() - t0;
     printf("%-15s %5.2f bytes/posting  %6.0f M postings/s\n", "LEB128 varint",
-           (double) o / np, reps * np / dt / 1e6);
+           (double)o / np, reps * np / dt / 1e6);
 
     /* Stream VByte, encoded once (rag_svb == libstreamvbyte bytes) */
     o = 0;
@@ -206,7 +207,7 @@ main(int argc, char **argv)
             tm1[k] = tfs[b[i].off + k] - 1;
         o += rag_svb_encode_0124(tm1, b[i].n, enc + o);
     }
-    double svb_bytes = (double) o / np;
+    double svb_bytes = (double)o / np;
     for (int impl = 0; impl < 3; impl++) {
         static const char *name[] = {"streamvbyte", "rag_svb scalar",
                                      "rag_svb SSSE3"};
@@ -233,7 +234,7 @@ main(int argc, char **argv)
         printf("%-15s %5.2f bytes/posting  %6.0f M postings/s%s\n", name[impl],
                svb_bytes, reps * np / dt / 1e6, bad ? "  MISMATCH" : "");
     }
-    fprintf(stderr, "(%llu)\n", (unsigned long long) (sink & 1));
+    fprintf(stderr, "(%llu)\n", (unsigned long long)(sink & 1));
     rag_index_close(ix);
     return 0;
 }

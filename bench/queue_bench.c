@@ -36,7 +36,7 @@
 #define MAX_JOBS 100000
 
 static const char *conninfo;
-static double enq_at[MAX_JOBS];   /* by job id: bench state, one run */
+static double enq_at[MAX_JOBS]; /* by job id: bench state, one run */
 static double claim_at[MAX_JOBS];
 static double enq_done_at[MAX_JOBS]; /* when rag_enqueue's commit returned */
 static volatile int produced_all;
@@ -47,7 +47,7 @@ now_s(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static PGconn *
@@ -77,7 +77,7 @@ claimer(void *arg)
     long total = 0;
     int n;
 
-    snprintf(me, sizeof(me), "bench/%ld", (long) (size_t) arg);
+    snprintf(me, sizeof(me), "bench/%ld", (long)(size_t)arg);
     if (rag_store_jobs_session_get(db, &me_s) != 0)
         exit(1);
     while ((n = rag_store_jobs_claim(db, me, &me_s, 60, batch, j)) > 0) {
@@ -119,7 +119,7 @@ legacy_claimer(void *arg)
     char me[32];
     long total = 0;
 
-    snprintf(me, sizeof(me), "bench/%ld", (long) (size_t) arg);
+    snprintf(me, sizeof(me), "bench/%ld", (long)(size_t)arg);
     for (;;) {
         const char *p[3] = {me, "60", NULL};
         PGresult *r = rag_db_query(db, legacy_claim_sql, 2, p);
@@ -162,7 +162,7 @@ run_claim(int threads, void *(*fn)(void *))
         return 2;
     t0 = now_s();
     for (long i = 0; i < threads; i++)
-        pthread_create(&t[i], NULL, fn, (void *) i);
+        pthread_create(&t[i], NULL, fn, (void *)i);
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
     printf("%ld %.4f\n", claimed_total, now_s() - t0);
@@ -177,7 +177,7 @@ producer(void *arg)
     PGconn *db = connect_or_die();
     unsigned seed = 42;
 
-    (void) arg;
+    (void)arg;
     usleep(300000); /* consumer is listening */
     for (int i = 0; i < nprod; i++) {
         char key[32];
@@ -186,8 +186,8 @@ producer(void *arg)
         PGresult *r;
         long id;
 
-        usleep((useconds_t) (rand_r(&seed) % 100) * 1000);
-        snprintf(key, sizeof(key), "bench:%d:%d", (int) getpid(), i);
+        usleep((useconds_t)(rand_r(&seed) % 100) * 1000);
+        snprintf(key, sizeof(key), "bench:%d:%d", (int)getpid(), i);
         t = now_s();
         r = rag_db_query(db, "SELECT rag_enqueue('embed', '{}', $1)", 1, p);
         if (r == NULL)
@@ -214,7 +214,7 @@ record(long id, double t)
 static int
 cmp_d(const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
 
     return x < y ? -1 : x > y;
 }
@@ -239,7 +239,7 @@ run_latency(const char *mode, int n, long interval_ms)
 
         if (listens) {
             struct pollfd pfd = {PQsocket(db), POLLIN, 0};
-            int wait = (int) ((next_tick - now) * 1000);
+            int wait = (int)((next_tick - now) * 1000);
             PGnotify *nt;
 
             if (wait > 0)
@@ -250,18 +250,20 @@ run_latency(const char *mode, int n, long interval_ms)
                 PQfreemem(nt);
             }
         } else if (next_tick > now) {
-            usleep((useconds_t) ((next_tick - now) * 1e6));
+            usleep((useconds_t)((next_tick - now) * 1e6));
         }
         if (now_s() >= next_tick) {
             woke = 1;
-            next_tick = now_s() + (double) interval_ms / 1000;
+            next_tick = now_s() + (double)interval_ms / 1000;
         }
         if (!woke)
             continue;
         if (strcmp(mode, "naive") == 0) {
-            PGresult *r = rag_db_query(db,
-                "UPDATE jobs SET state = 'done' WHERE state IN "
-                "('queued','retry') RETURNING id", 0, NULL);
+            PGresult *r =
+                rag_db_query(db,
+                             "UPDATE jobs SET state = 'done' WHERE state IN "
+                             "('queued','retry') RETURNING id",
+                             0, NULL);
             double t = now_s();
 
             for (int i = 0; r && i < PQntuples(r); i++, got++)
@@ -286,8 +288,8 @@ run_latency(const char *mode, int n, long interval_ms)
             rag_job j[64];
             int k;
 
-            while ((k = rag_store_jobs_claim(db, "bench", NULL, 60, 64,
-                                             j)) > 0) {
+            while ((k = rag_store_jobs_claim(db, "bench", NULL, 60, 64, j)) >
+                   0) {
                 double t = now_s();
 
                 for (int i = 0; i < k; i++) {
@@ -302,7 +304,7 @@ run_latency(const char *mode, int n, long interval_ms)
     pthread_join(pt, NULL);
     /* lat: from the enqueue call; commit: the enqueue's own commit (its
      * WAL flush); after: from the commit's return (the job visible) */
-    lat = calloc((size_t) n * 3, sizeof(double));
+    lat = calloc((size_t)n * 3, sizeof(double));
     for (long id = 0; id < MAX_JOBS && lat; id++)
         if (enq_at[id] > 0 && claim_at[id] > 0 && enq_done_at[id] > 0 &&
             m < n) {
@@ -313,9 +315,9 @@ run_latency(const char *mode, int n, long interval_ms)
         }
     if (lat == NULL || m == 0)
         return 1;
-    qsort(lat, (size_t) m, sizeof(double), cmp_d);
-    qsort(lat + n, (size_t) m, sizeof(double), cmp_d);
-    qsort(lat + 2 * n, (size_t) m, sizeof(double), cmp_d);
+    qsort(lat, (size_t)m, sizeof(double), cmp_d);
+    qsort(lat + n, (size_t)m, sizeof(double), cmp_d);
+    qsort(lat + 2 * n, (size_t)m, sizeof(double), cmp_d);
     printf("%d %.3f %.3f %.3f %.3f %.3f %.3f\n", m, lat[m / 2],
            lat[m * 95 / 100], lat[m - 1], lat[0], lat[n + m / 2],
            lat[2 * n + m / 2]);
@@ -343,10 +345,11 @@ main(int argc, char **argv)
         conninfo = argv[2];
         return run_latency(argv[3], atoi(argv[4]), atol(argv[5]));
     }
-    fprintf(stderr, "usage: queue_bench claim CONNINFO THREADS BATCH "
-                    "[nocomplete]\n"
-                    "       queue_bench legacy CONNINFO THREADS [nocomplete]\n"
-                    "       queue_bench latency CONNINFO notify|legacy|poll|naive "
-                    "N INTERVAL_MS\n");
+    fprintf(stderr,
+            "usage: queue_bench claim CONNINFO THREADS BATCH "
+            "[nocomplete]\n"
+            "       queue_bench legacy CONNINFO THREADS [nocomplete]\n"
+            "       queue_bench latency CONNINFO notify|legacy|poll|naive "
+            "N INTERVAL_MS\n");
     return 2;
 }

@@ -35,7 +35,7 @@ put_field(FILE *f, const char *s, size_t n)
 static int
 cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int
@@ -86,11 +86,11 @@ main(int argc, char **argv)
         fseek(f, 0, SEEK_END);
         len = ftell(f);
         rewind(f);
-        html = malloc((size_t) len + 1);
-        if (fread(html, 1, (size_t) len, f) != (size_t) len)
+        html = malloc((size_t)len + 1);
+        if (fread(html, 1, (size_t)len, f) != (size_t)len)
             len = 0;
         fclose(f);
-        if (rag_html_convert(html, (size_t) len, url, NULL, NULL, &hd, err,
+        if (rag_html_convert(html, (size_t)len, url, NULL, NULL, &hd, err,
                              sizeof(err)) == 0) {
             if (rag_chunk_markdown(hd.markdown, hd.markdown_len, hd.title, &co,
                                    &cs) == 0) {

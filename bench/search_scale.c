@@ -14,8 +14,8 @@
  * open seconds, query p50/p99/max (ms; 5 timed rounds over the queries
  * after one warm-up round). Build and query times come twice: wall clock
  * and this thread's CPU time (on a shared machine the wall clock also
- * counts other processes' turns on the core). RESULTS gets each query's top 10 (record,
- * score) for the identity check.
+ * counts other processes' turns on the core). RESULTS gets each query's top 10
+ * (record, score) for the identity check.
  */
 #include "rag_index.h"
 #include "rag_search.h"
@@ -62,10 +62,10 @@ build(const char *corpus, uint64_t n, const char *ixpath)
         make_copy(v[i].f[3], c, i, 1, buf);
         t_gen += now_s() - g0;
         c_gen += cpu_s() - gc0;
-        rag_index_input in = {(int64_t) r + 1, v[i].f[0], v[i].f[1],
-                              v[i].f[2], buf, NULL};
+        rag_index_input in = {(int64_t)r + 1, v[i].f[0], v[i].f[1],
+                              v[i].f[2],      buf,       NULL};
         if (rag_index_writer_add(w, &in) != 0) {
-            fprintf(stderr, "add %llu failed\n", (unsigned long long) r);
+            fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
             return 1;
         }
     }
@@ -99,8 +99,7 @@ main(int argc, char **argv)
     double t0, *lat;
 
     if (argc != 6) {
-        fprintf(stderr, "usage: %s CORPUS N INDEX QUERIES RESULTS\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s CORPUS N INDEX QUERIES RESULTS\n", argv[0]);
         return 2;
     }
     corpus = argv[1];
@@ -152,8 +151,8 @@ main(int argc, char **argv)
     for (int round = -1; round < ROUNDS; round++) {
         for (size_t i = 0; i < nq; i++) {
             rag_hit h[10];
-            rag_query q = {qs[i], strlen(qs[i]), NULL, 10, RAG_SEARCH_BM25,
-                           RAG_SEARCH_PER_PAGE_ANY};
+            rag_query q = {qs[i], strlen(qs[i]),   NULL,
+                           10,    RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
             double q0 = now_s(), qc0 = cpu_s();
             int got = rag_search(ix, &q, h);
             double dt = (now_s() - q0) * 1e3, dc = (cpu_s() - qc0) * 1e3;
@@ -173,11 +172,11 @@ main(int argc, char **argv)
     qsort(lat, nq * ROUNDS, sizeof(double), cmp_d);
     printf("queries %zu\n", nq * ROUNDS);
     printf("p50_ms %.3f\n", lat[nq * ROUNDS / 2]);
-    printf("p99_ms %.3f\n", lat[(size_t) (nq * ROUNDS * 0.99)]);
+    printf("p99_ms %.3f\n", lat[(size_t)(nq * ROUNDS * 0.99)]);
     printf("max_ms %.3f\n", lat[nq * ROUNDS - 1]);
     qsort(clat, nq * ROUNDS, sizeof(double), cmp_d);
     printf("cpu_p50_ms %.3f\n", clat[nq * ROUNDS / 2]);
-    printf("cpu_p99_ms %.3f\n", clat[(size_t) (nq * ROUNDS * 0.99)]);
+    printf("cpu_p99_ms %.3f\n", clat[(size_t)(nq * ROUNDS * 0.99)]);
     printf("cpu_max_ms %.3f\n", clat[nq * ROUNDS - 1]);
     rag_index_close(ix);
     return 0;

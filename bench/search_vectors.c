@@ -27,14 +27,14 @@ rnd(void)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return (double) (rng >> 11) / 9007199254740992.0;
+    return (double)(rng >> 11) / 9007199254740992.0;
 }
 
 static float
 gauss(void)
 {
     double u = rnd() + 1e-12, v = rnd();
-    return (float) (sqrt(-2 * log(u)) * cos(2 * M_PI * v));
+    return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
 static double
@@ -48,21 +48,22 @@ now_ms(void)
 static int
 cmp_d(const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 static const char *words[] = {
-    "index", "vacuum", "replication", "backup", "restore", "table", "query",
-    "planner", "checkpoint", "wal", "lock", "transaction", "trigger",
-    "function", "role", "grant", "schema", "sequence", "json", "array",
+    "index", "vacuum",      "replication", "backup",     "restore",
+    "table", "query",       "planner",     "checkpoint", "wal",
+    "lock",  "transaction", "trigger",     "function",   "role",
+    "grant", "schema",      "sequence",    "json",       "array",
 };
 
 int
 main(int argc, char **argv)
 {
-    uint32_t n = argc > 1 ? (uint32_t) atoi(argv[1]) : 100000;
-    uint32_t dims = argc > 2 ? (uint32_t) atoi(argv[2]) : 1536;
+    uint32_t n = argc > 1 ? (uint32_t)atoi(argv[1]) : 100000;
+    uint32_t dims = argc > 2 ? (uint32_t)atoi(argv[2]) : 1536;
     int nq = argc > 3 ? atoi(argv[3]) : 50;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char path[512], err[256], body[256];
@@ -75,9 +76,9 @@ main(int argc, char **argv)
     int recall_hits = 0, exact_queries = nq < 10 ? nq : 10;
 
     snprintf(path, sizeof(path), "%s/search_vectors.%ld.idx", tmp,
-             (long) getpid());
+             (long)getpid());
     /* keep the first vectors for the exact comparison */
-    all = malloc(sizeof(float) * (size_t) dims * n);
+    all = malloc(sizeof(float) * (size_t)dims * n);
     if (!v || !all || !lat) {
         fprintf(stderr, "out of memory\n");
         return 1;
@@ -87,12 +88,12 @@ main(int argc, char **argv)
     for (uint32_t i = 0; i < n; i++) {
         size_t o = 0;
         for (uint32_t j = 0; j < dims; j++)
-            all[(size_t) i * dims + j] = gauss();
+            all[(size_t)i * dims + j] = gauss();
         for (int k = 0; k < 40; k++)
-            o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
-                                   words[(size_t) (rnd() * 20) % 20]);
-        rag_index_input in = {i, "https://x/p", "T", "H", body,
-                              all + (size_t) i * dims};
+            o += (size_t)snprintf(body + o, sizeof(body) - o, "%s ",
+                                  words[(size_t)(rnd() * 20) % 20]);
+        rag_index_input in = {i,   "https://x/p", "T",
+                              "H", body,          all + (size_t)i * dims};
         if (rag_index_writer_add(w, &in) != 0) {
             fprintf(stderr, "add failed\n");
             return 1;
@@ -114,8 +115,8 @@ main(int argc, char **argv)
 
     qv = malloc(sizeof(float) * dims);
     for (int q = 0; q < nq; q++) {
-        rag_query rq = {NULL, 0, qv, 10, RAG_SEARCH_VECTOR,
-                        RAG_SEARCH_PER_PAGE_ANY};
+        rag_query rq = {
+            NULL, 0, qv, 10, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
         for (uint32_t j = 0; j < dims; j++)
             qv[j] = gauss();
         t0 = now_ms();
@@ -128,13 +129,13 @@ main(int argc, char **argv)
             int nb = 0;
             double qn = 0;
             for (uint32_t j = 0; j < dims; j++)
-                qn += (double) qv[j] * qv[j];
+                qn += (double)qv[j] * qv[j];
             for (uint32_t i = 0; i < n; i++) {
-                const float *x = all + (size_t) i * dims;
+                const float *x = all + (size_t)i * dims;
                 double d = 0, xn = 0;
                 for (uint32_t j = 0; j < dims; j++) {
-                    d += (double) qv[j] * x[j];
-                    xn += (double) x[j] * x[j];
+                    d += (double)qv[j] * x[j];
+                    xn += (double)x[j] * x[j];
                 }
                 d /= sqrt(qn * xn);
                 if (nb < 10 || d > best[nb - 1]) {
@@ -156,7 +157,7 @@ main(int argc, char **argv)
     qsort(lat, nq, sizeof(double), cmp_d);
     printf("vector leg (int8 scan + f32 rescore of 40), 1 thread: "
            "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-           lat[nq / 2], lat[(int) (nq * 0.99)], lat[nq - 1]);
+           lat[nq / 2], lat[(int)(nq * 0.99)], lat[nq - 1]);
     printf("recall@10 vs exact float32 (%d queries): %.3f\n", exact_queries,
            recall_hits / (10.0 * exact_queries));
 
@@ -165,8 +166,8 @@ main(int argc, char **argv)
         char text[128];
         snprintf(text, sizeof(text), "%s %s %s", words[q % 20],
                  words[(q * 7) % 20], words[(q * 13) % 20]);
-        rag_query rq = {text, strlen(text), NULL, 10, RAG_SEARCH_BM25,
-                        RAG_SEARCH_PER_PAGE_ANY};
+        rag_query rq = {text, strlen(text),    NULL,
+                        10,   RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
         t0 = now_ms();
         rag_search(ix, &rq, hits);
         blat[q] = now_ms() - t0;
@@ -174,7 +175,7 @@ main(int argc, char **argv)
     qsort(blat, nq, sizeof(double), cmp_d);
     printf("BM25 leg (3 terms, each in ~87%% of %u docs: worst case), "
            "1 thread: p50 %.2f ms, p99 %.2f ms\n",
-           n, blat[nq / 2], blat[(int) (nq * 0.99)]);
+           n, blat[nq / 2], blat[(int)(nq * 0.99)]);
     rag_index_close(ix);
     unlink(path);
     free(all);

@@ -70,7 +70,7 @@ time_search(const rag_index *ix, char **qs, size_t nq, enum rag_search_mode m)
             rag_query q = {qs[i], strlen(qs[i]), NULL, 10, m};
             rag_search(ix, &q, hits);
         }
-        double t = (now_s() - t0) / (double) nq;
+        double t = (now_s() - t0) / (double)nq;
         if (t < best)
             best = t;
     }
@@ -96,11 +96,11 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--bin") == 0 && i + 1 < argc)
             bin = argv[++i];
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            tc.seed = (uint32_t) atoi(argv[++i]);
+            tc.seed = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--epoch") == 0 && i + 1 < argc)
-            tc.epoch = (uint32_t) atoi(argv[++i]);
+            tc.epoch = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--bucket") == 0 && i + 1 < argc)
-            tc.bucket = (uint32_t) atoi(argv[++i]);
+            tc.bucket = (uint32_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
             qfile = argv[++i];
         else if (in == NULL)
@@ -149,7 +149,7 @@ main(int argc, char **argv)
         return 1;
     }
     printf("corpus: %u records, %llu tokens\n", rag_index_count(ix),
-           (unsigned long long) corpus.tokens);
+           (unsigned long long)corpus.tokens);
     t0 = now_s();
     if (bin != NULL) {
         rag_ft_model prov;
@@ -160,8 +160,8 @@ main(int argc, char **argv)
         }
         printf("model: read %s in %.2f s\n", bin, now_s() - t0);
     } else {
-        if (ft_train(&tc, &corpus, 1, &model, &mlen, stats, sizeof(stats),
-                     err, sizeof(err)) != 0) {
+        if (ft_train(&tc, &corpus, 1, &model, &mlen, stats, sizeof(stats), err,
+                     sizeof(err)) != 0) {
             fprintf(stderr, "training: %s\n", err);
             return 1;
         }
@@ -179,7 +179,8 @@ main(int argc, char **argv)
         return 1;
     }
     printf("index: written in %.2f s (records embedded, component "
-           "removed)\n", now_s() - t0);
+           "removed)\n",
+           now_s() - t0);
     rag_index_writer_free(w);
     free(model);
     t0 = now_s();
@@ -217,14 +218,15 @@ main(int argc, char **argv)
             double t1 = now_s();
             for (int rep = 0; rep < 20; rep++)
                 for (size_t i = 0; i < nq; i++)
-                    rag_ft_embed(m, rag_index_ft_pc(nx), qs[i],
-                                 strlen(qs[i]), v);
-            double t = (now_s() - t1) / (20.0 * (double) nq);
+                    rag_ft_embed(m, rag_index_ft_pc(nx), qs[i], strlen(qs[i]),
+                                 v);
+            double t = (now_s() - t1) / (20.0 * (double)nq);
             if (t < best)
                 best = t;
         }
         printf("query embedding: %.1f us per question (%zu questions, "
-               "best of 5)\n", best * 1e6, nq);
+               "best of 5)\n",
+               best * 1e6, nq);
         printf("search, per question: bm25 %.3f ms, fasttext leg %.3f ms, "
                "hybrid %.3f ms\n",
                time_search(nx, qs, nq, RAG_SEARCH_BM25) * 1e3,

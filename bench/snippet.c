@@ -34,7 +34,7 @@ typedef struct {
 static int
 term_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
-    char (*terms)[RAG_TERM_MAX + 1] = ud;
+    char(*terms)[RAG_TERM_MAX + 1] = ud;
     for (int i = 0; i < 64; i++) {
         if (terms[i][0] == '\0') {
             memcpy(terms[i], t, n);
@@ -50,7 +50,7 @@ term_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 static int
 snip_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
-    char (*terms)[RAG_TERM_MAX + 1] = ud;
+    char(*terms)[RAG_TERM_MAX + 1] = ud;
     for (int i = 0; i < 64 && terms[i][0]; i++)
         if (strlen(terms[i]) == n && memcmp(terms[i], t, n) == 0)
             return 1;
@@ -78,8 +78,8 @@ main(int argc, char **argv)
         return 1;
     w = rag_index_writer_new(0);
     for (size_t i = 0; i < nc; i++) {
-        rag_index_input in = {(int64_t) i + 1, v[i].f[0], v[i].f[1],
-                              v[i].f[2], v[i].f[3], NULL};
+        rag_index_input in = {(int64_t)i + 1, v[i].f[0], v[i].f[1],
+                              v[i].f[2],      v[i].f[3], NULL};
         if (rag_index_writer_add(w, &in) != 0)
             return 1;
     }
@@ -89,7 +89,8 @@ main(int argc, char **argv)
         return 1;
     }
     rag_index_writer_free(w);
-    if ((qf = fopen(argv[3], "r")) == NULL || (sf = fopen(argv[4], "w")) == NULL)
+    if ((qf = fopen(argv[3], "r")) == NULL ||
+        (sf = fopen(argv[4], "w")) == NULL)
         return 1;
     while ((len = getline(&line, &lcap, qf)) > 0) {
         if (line[len - 1] == '\n')
@@ -100,7 +101,7 @@ main(int argc, char **argv)
     }
 
     /* each query's ten bodies, decompressed once, outside the timing */
-    rag_str (*bodies)[10] = calloc(nq, sizeof(*bodies));
+    rag_str(*bodies)[10] = calloc(nq, sizeof(*bodies));
     int *nb = calloc(nq, sizeof(int));
     for (size_t q = 0; q < nq; q++) {
         rag_query rq = {qs[q], strlen(qs[q]), NULL, 10, RAG_SEARCH_BM25};

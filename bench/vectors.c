@@ -73,7 +73,7 @@ fnv(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char) s[i]) * 1099511628211ull;
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
 }
 
@@ -81,7 +81,7 @@ static uint32_t
 term_id(const char *t, size_t n, int add)
 {
     uint64_t h = fnv(t, n);
-    uint32_t i = (uint32_t) h & (VOCAB_CAP - 1);
+    uint32_t i = (uint32_t)h & (VOCAB_CAP - 1);
 
     while (vhash[i]) {
         term *e = &voc[vhash[i] - 1];
@@ -93,7 +93,7 @@ term_id(const char *t, size_t n, int add)
         return UINT32_MAX;
     term *e = &voc[nvoc];
     memcpy(e->t, t, n);
-    e->len = (uint8_t) n;
+    e->len = (uint8_t)n;
     e->df = 0;
     e->last = UINT32_MAX;
     e->row = NULL;
@@ -109,9 +109,9 @@ term_row(term *e)
         e->row = malloc(dims * sizeof(float));
         for (uint32_t j = 0; j < dims; j += 2) { /* Box-Muller pairs */
             double u = unif(&s), v = unif(&s), r = sqrt(-2 * log(u));
-            e->row[j] = (float) (r * cos(2 * M_PI * v));
+            e->row[j] = (float)(r * cos(2 * M_PI * v));
             if (j + 1 < dims)
-                e->row[j + 1] = (float) (r * sin(2 * M_PI * v));
+                e->row[j + 1] = (float)(r * sin(2 * M_PI * v));
         }
     }
     return e->row;
@@ -130,8 +130,8 @@ bag_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     bag *b = ud;
     uint32_t id = term_id(t, n, b->add);
 
-    (void) off;
-    (void) len;
+    (void)off;
+    (void)len;
     if (id == UINT32_MAX)
         return 0;
     for (uint32_t i = 0; i < b->n; i++)
@@ -161,24 +161,24 @@ embed(const char *text, float *out)
     memset(out, 0, dims * sizeof(float));
     for (uint32_t i = 0; i < b.n; i++) {
         term *e = &voc[b.id[i]];
-        float w = (float) ((1 + log(b.tf[i])) *
-                           log((double) nbase / (e->df ? e->df : 1)));
+        float w = (float)((1 + log(b.tf[i])) *
+                          log((double)nbase / (e->df ? e->df : 1)));
         const float *r = term_row(e);
         for (uint32_t j = 0; j < dims; j++)
             out[j] += w * r[j];
     }
     for (uint32_t j = 0; j < dims; j++)
-        norm += (double) out[j] * out[j];
+        norm += (double)out[j] * out[j];
     norm = norm > 0 ? sqrt(norm) : 1;
     /* the shared offset: unrelated texts at cosine ~0.2 */
     for (uint32_t j = 0; j < dims; j++)
-        out[j] = (float) (out[j] / norm) + 0.5f * offset_dir[j];
+        out[j] = (float)(out[j] / norm) + 0.5f * offset_dir[j];
     norm = 0;
     for (uint32_t j = 0; j < dims; j++)
-        norm += (double) out[j] * out[j];
+        norm += (double)out[j] * out[j];
     norm = sqrt(norm);
     for (uint32_t j = 0; j < dims; j++)
-        out[j] = (float) (out[j] / norm);
+        out[j] = (float)(out[j] / norm);
 }
 
 static int
@@ -211,7 +211,7 @@ main(int argc, char **argv)
     corpus = argv[1];
     qpath = argv[2];
     n = strtoull(argv[3], NULL, 10);
-    dims = (uint32_t) atoi(argv[4]);
+    dims = (uint32_t)atoi(argv[4]);
     wdir = argv[5];
     voc = calloc(VOCAB_CAP / 2, sizeof(term));
     vhash = calloc(VOCAB_CAP, sizeof(uint32_t));
@@ -236,11 +236,11 @@ main(int argc, char **argv)
         uint64_t s = 42;
         double nn = 0;
         for (uint32_t j = 0; j < dims; j++) {
-            offset_dir[j] = (float) (unif(&s) - 0.5);
-            nn += (double) offset_dir[j] * offset_dir[j];
+            offset_dir[j] = (float)(unif(&s) - 0.5);
+            nn += (double)offset_dir[j] * offset_dir[j];
         }
         for (uint32_t j = 0; j < dims; j++)
-            offset_dir[j] = (float) (offset_dir[j] / sqrt(nn));
+            offset_dir[j] = (float)(offset_dir[j] / sqrt(nn));
     }
     buf = malloc(maxlen + 2);
     v = malloc(dims * sizeof(float));
@@ -257,15 +257,15 @@ main(int argc, char **argv)
         embed(buf, v);
         fwrite(v, sizeof(float), dims, vf);
         double e1 = now_s();
-        rag_index_input in = {(int64_t) r + 1, "u", "", "", "", v};
+        rag_index_input in = {(int64_t)r + 1, "u", "", "", "", v};
         if (rag_index_writer_add(w, &in) != 0)
             return 1;
         t_embed += e1 - e0;
         t_add += now_s() - e1;
     }
     fclose(vf);
-    printf("records %llu\ndims %u\nembed_s %.1f\n", (unsigned long long) n,
-           dims, t_embed);
+    printf("records %llu\ndims %u\nembed_s %.1f\n", (unsigned long long)n, dims,
+           t_embed);
     snprintf(path, sizeof(path), "%s/v.idx", wdir);
     t0 = now_s();
     if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
@@ -298,7 +298,7 @@ main(int argc, char **argv)
     {
         uint64_t s = 7;
         for (size_t q = nq_text; q < nq; q++) {
-            size_t i = (size_t) (unif(&s) * nbase);
+            size_t i = (size_t)(unif(&s) * nbase);
             drop_words(bodies[i], 1000003 + q, 0.70, 0, buf);
             embed(buf, qv + q * dims);
         }
@@ -309,8 +309,8 @@ main(int argc, char **argv)
     /* exact float32 top 10 */
     snprintf(path, sizeof(path), "%s/vecs.f32", wdir);
     fd = open(path, O_RDONLY);
-    const float *all = mmap(NULL, n * dims * sizeof(float), PROT_READ,
-                            MAP_SHARED, fd, 0);
+    const float *all =
+        mmap(NULL, n * dims * sizeof(float), PROT_READ, MAP_SHARED, fd, 0);
     if (all == MAP_FAILED)
         return 1;
     gt = malloc(nq * K * sizeof(uint32_t));
@@ -322,7 +322,7 @@ main(int argc, char **argv)
             uint32_t bi[K];
             int nb = 0;
             for (uint64_t r0 = 0; r0 < n; r0 += 4096) {
-                uint32_t m = n - r0 < 4096 ? (uint32_t) (n - r0) : 4096;
+                uint32_t m = n - r0 < 4096 ? (uint32_t)(n - r0) : 4096;
                 rag_vec_dots_f32(qv + q * dims, all + r0 * dims, m, dims, sc);
                 for (uint32_t j = 0; j < m; j++) {
                     float d = sc[j];
@@ -335,7 +335,7 @@ main(int argc, char **argv)
                         p--;
                     }
                     best[p] = d;
-                    bi[p] = (uint32_t) (r0 + j);
+                    bi[p] = (uint32_t)(r0 + j);
                 }
             }
             memcpy(gt + q * K, bi, sizeof(bi));
@@ -345,7 +345,7 @@ main(int argc, char **argv)
     printf("exact_f32_truth_s %.1f\n", now_s() - t0);
     snprintf(path, sizeof(path), "%s/gt.u32", wdir);
     write_file(path, gt, nq * K * sizeof(uint32_t));
-    munmap((void *) all, n * dims * sizeof(float));
+    munmap((void *)all, n * dims * sizeof(float));
     close(fd);
 
     /* searches */
@@ -364,9 +364,8 @@ main(int argc, char **argv)
     uint32_t probes[] = {UINT32_MAX, 1, 2, 4, 8, 16, 32, 64, 0};
     double *lat = malloc(nq * ROUNDS * sizeof(double));
     double *clat = malloc(nq * ROUNDS * sizeof(double));
-    printf("\n%-22s %9s %9s %9s %9s %10s %12s\n", "vector leg, k=10",
-           "CPU p50", "CPU p99", "wall p50", "wall p99", "recall@10",
-           "(text/para)");
+    printf("\n%-22s %9s %9s %9s %9s %10s %12s\n", "vector leg, k=10", "CPU p50",
+           "CPU p99", "wall p50", "wall p99", "recall@10", "(text/para)");
     for (size_t pi = 0; pi < sizeof(probes) / sizeof(probes[0]); pi++) {
         rag_search_opts o = {probes[pi], RAG_SEARCH_FT_AUTO, 0};
         size_t found[2] = {0, 0};
@@ -375,8 +374,12 @@ main(int argc, char **argv)
         for (int round = -1; round < ROUNDS; round++) {
             for (size_t q = 0; q < nq; q++) {
                 rag_hit h[K];
-                rag_query rq = {NULL, 0, qv + q * dims, K,
-                                RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
+                rag_query rq = {NULL,
+                                0,
+                                qv + q * dims,
+                                K,
+                                RAG_SEARCH_VECTOR,
+                                RAG_SEARCH_PER_PAGE_ANY};
                 double q0 = now_s(), c0 = cpu_s();
                 int got = rag_search_ex(ix, &rq, &o, h);
                 double dt = (now_s() - q0) * 1e3, dc = (cpu_s() - c0) * 1e3;
@@ -400,11 +403,11 @@ main(int argc, char **argv)
         else
             snprintf(label, sizeof(label), "lists, n_probe %u", probes[pi]);
         printf("%-22s %9.2f %9.2f %9.2f %9.2f %10.3f %6.3f/%.3f\n", label,
-               clat[nq * ROUNDS / 2], clat[(size_t) (nq * ROUNDS * 0.99)],
-               lat[nq * ROUNDS / 2], lat[(size_t) (nq * ROUNDS * 0.99)],
-               (found[0] + found[1]) / (double) (nq * K),
-               found[0] / (double) (nq_text * K),
-               found[1] / (double) ((nq - nq_text) * K));
+               clat[nq * ROUNDS / 2], clat[(size_t)(nq * ROUNDS * 0.99)],
+               lat[nq * ROUNDS / 2], lat[(size_t)(nq * ROUNDS * 0.99)],
+               (found[0] + found[1]) / (double)(nq * K),
+               found[0] / (double)(nq_text * K),
+               found[1] / (double)((nq - nq_text) * K));
         fflush(stdout);
     }
     rag_index_close(ix);

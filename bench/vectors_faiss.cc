@@ -39,10 +39,10 @@ map_file(const std::string &p, size_t *len)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
         return nullptr;
-    *len = (size_t) st.st_size;
+    *len = (size_t)st.st_size;
     void *m = mmap(nullptr, *len, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    return m == MAP_FAILED ? nullptr : (const float *) m;
+    return m == MAP_FAILED ? nullptr : (const float *)m;
 }
 
 static void
@@ -72,10 +72,10 @@ run(const char *name, faiss::IndexIVF &ix, const float *q, size_t nq,
             }
         std::sort(lat.begin(), lat.end());
         printf("%-10s n_probe %-3zu %9.2f %9.2f %10.3f %6.3f/%.3f\n", name, p,
-               lat[lat.size() / 2], lat[(size_t) (lat.size() * 0.99)],
-               (found[0] + found[1]) / (double) (nq * K),
-               found[0] / (double) (ntext * K),
-               found[1] / (double) ((nq - ntext) * K));
+               lat[lat.size() / 2], lat[(size_t)(lat.size() * 0.99)],
+               (found[0] + found[1]) / (double)(nq * K),
+               found[0] / (double)(ntext * K),
+               found[1] / (double)((nq - ntext) * K));
         fflush(stdout);
     }
 }
@@ -94,7 +94,7 @@ main(int argc, char **argv)
     const float *x = map_file(w + "/vecs.f32", &len);
     const float *q = map_file(w + "/queries.f32", &len);
     size_t nq = len / (d * sizeof(float)), ntext = nq / 2;
-    const uint32_t *gt = (const uint32_t *) map_file(w + "/gt.u32", &len);
+    const uint32_t *gt = (const uint32_t *)map_file(w + "/gt.u32", &len);
     if (!x || !q || !gt)
         return 1;
     // the same training set size as the tree's writer: 64 per list,

@@ -40,8 +40,8 @@ rag_bot_forum_collection(rag_bot *b, const char *guild_id, const char *forum_id)
     char name[128];
 
     if (!guild_id || !forum_id ||
-        rag_store_guild_config_forum_collection(b->db, guild_id, forum_id,
-                                                name, sizeof(name)) != 1)
+        rag_store_guild_config_forum_collection(b->db, guild_id, forum_id, name,
+                                                sizeof(name)) != 1)
         return NULL;
     return strdup(name);
 }
@@ -120,8 +120,7 @@ rag_bot_is_mod(rag_bot *b, const char *guild_id, yajl_val roles)
     size_t i;
 
     if (!guild_id || !roles || !YAJL_IS_ARRAY(roles) ||
-        rag_store_guild_config_mod_role(b->db, guild_id, mod, sizeof(mod)) !=
-            1)
+        rag_store_guild_config_mod_role(b->db, guild_id, mod, sizeof(mod)) != 1)
         return 0;
     for (i = 0; i < roles->u.array.len; i++) {
         yajl_val v = roles->u.array.values[i];
@@ -168,8 +167,7 @@ rag_bot_guild_shard(const char *guild_id, int count)
     size_t n = guild_id ? strlen(guild_id) : 0;
     unsigned long long id;
 
-    if (count <= 1 || n == 0 || n > 20 ||
-        strspn(guild_id, "0123456789") != n)
+    if (count <= 1 || n == 0 || n > 20 || strspn(guild_id, "0123456789") != n)
         return 0;
     errno = 0;
     id = strtoull(guild_id, NULL, 10);

@@ -25,8 +25,8 @@ rag_daemon_load(rag_daemon *d, const char *conf_path,
     memset(d, 0, sizeof(*d));
     d->stop = stop;
     d->br.wake[0] = d->br.wake[1] = -1;
-    d->conf = rag_conf_load_program(conf_path, &rag_conf_prog_bot, err,
-                                    sizeof(err));
+    d->conf =
+        rag_conf_load_program(conf_path, &rag_conf_prog_bot, err, sizeof(err));
     if (d->conf == NULL) {
         fprintf(stderr, "rag-bot: %s\n", err);
         return -1;
@@ -55,8 +55,8 @@ rag_daemon_settings(rag_daemon *d)
     b->conf = c;
     b->lease_s = rag_conf_long(c, &rag_conf_bot, "outbox_lease_s");
     b->retry_backoff_ms = rag_conf_long(c, &rag_conf_bot, "outbox_backoff_ms");
-    b->max_attempts = (int)rag_conf_long(c, &rag_conf_bot,
-                                         "outbox_max_attempts");
+    b->max_attempts =
+        (int)rag_conf_long(c, &rag_conf_bot, "outbox_max_attempts");
     if (rag_bot_web_base(rag_conf_str(c, &rag_conf_bot, "discord_web_base"),
                          d->api_base, b->web_base, sizeof(b->web_base)) < 0) {
         rag_error("msg=\"discord_web_base / discord_api_base is not an "
@@ -122,8 +122,7 @@ resolve_shards(rag_daemon *d, long rec)
                      : rag_bot_parse_shards(list, b->shard_count, b->shards,
                                             RAG_BOT_MAX_SHARDS);
     d->nown = b->nshards;
-    d->takeover = (int)rag_conf_long(d->conf, &rag_conf_bot,
-                                     "shard_takeover");
+    d->takeover = (int)rag_conf_long(d->conf, &rag_conf_bot, "shard_takeover");
     if (b->nshards < 0 || d->takeover > RAG_BOT_MAX_SHARDS - b->nshards ||
         (b->nshards == 0 && d->takeover == 0)) {
         rag_error("msg=\"shards must list distinct shard ids below "
@@ -143,8 +142,8 @@ rag_daemon_connect(rag_daemon *d)
     long rec = 0;
 
     d->max_conc = 1;
-    b->db = rag_db_connect(rag_conf_database(d->conf), "rag-bot", err,
-                           sizeof(err));
+    b->db =
+        rag_db_connect(rag_conf_database(d->conf), "rag-bot", err, sizeof(err));
     if (b->db == NULL) {
         rag_error("msg=\"database connection failed\" error=\"%s\"", err);
         return -1;
@@ -209,8 +208,8 @@ rag_daemon_start(rag_daemon *d)
     gw->token = d->token;
     gw->ca_file = d->ca_file;
     gw->intents = RAG_GW_INTENTS;
-    gw->backoff_ms = rag_conf_long(d->conf, &rag_conf_bot,
-                                   "gateway_backoff_ms");
+    gw->backoff_ms =
+        rag_conf_long(d->conf, &rag_conf_bot, "gateway_backoff_ms");
     gw->on_event = rag_bridge_push;
     gw->ud = &d->br;
     gw->stop = d->stop;
@@ -218,8 +217,7 @@ rag_daemon_start(rag_daemon *d)
     gw->identify_gate = rag_identify_wait;
     gw->gate_ud = &d->gate;
     for (i = 0; i < d->b.nshards; i++)
-        if (rag_gw_thread_start(&d->gt[d->ngt++], &d->tpl, d->b.shards[i]) !=
-            0)
+        if (rag_gw_thread_start(&d->gt[d->ngt++], &d->tpl, d->b.shards[i]) != 0)
             return -1;
     rag_info("msg=\"rag-bot started\" api=\"%s\" worker=%s shards=%d/%d",
              d->api_base, d->b.worker_id, d->b.nshards, d->b.shard_count);
@@ -257,8 +255,7 @@ rag_daemon_stop(rag_daemon *d, int rc, int *reexec)
 {
     *reexec = 0;
     *d->stop = 1; /* the threads end at their next look */
-    rc = threads_status(d, rc, rag_gw_threads_join(d->gt, d->ngt),
-                        reexec);
+    rc = threads_status(d, rc, rag_gw_threads_join(d->gt, d->ngt), reexec);
     rag_bridge_close(&d->br);
     if (d->b.db && PQstatus(d->b.db) == CONNECTION_OK)
         rag_store_shards_release(d->b.db, d->b.worker_id); /* successor */

@@ -46,9 +46,9 @@ typedef struct {
     const char *token, *api_base, *ca_file; /* the conf's */
     const char *gw_url;                     /* the conf's, else discovered */
     char *discovered;
-    long poll_ms;     /* outbox and interactions fallback poll */
-    long max_conc;    /* IDENTIFY buckets (GET /gateway/bot) */
-    int auto_shards;  /* neither shard_count nor shards configured */
+    long poll_ms;                /* outbox and interactions fallback poll */
+    long max_conc;               /* IDENTIFY buckets (GET /gateway/bot) */
+    int auto_shards;             /* neither shard_count nor shards configured */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
 } rag_daemon;
 

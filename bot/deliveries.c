@@ -23,8 +23,8 @@ typedef struct {
     rag_bot *b;
     rag_delivery d;
     char path[256];
-    rag_buf body; /* request body, "" for none */
-    int creates;  /* POSTs a message: nonce, and a look before a retry */
+    rag_buf body;   /* request body, "" for none */
+    int creates;    /* POSTs a message: nonce, and a look before a retry */
     int unarchived; /* unpost: the archived thread was reopened once */
 } dl_job;
 
@@ -88,7 +88,7 @@ job_done(dl_job *j, const char *discord_id)
 static const char *
 method_of(const dl_job *j)
 {
-    return j->creates                          ? "POST"
+    return j->creates                         ? "POST"
            : strcmp(j->d.kind, "react") == 0  ? "PUT"
            : strcmp(j->d.kind, "unpost") == 0 ? "DELETE"
                                               : "PATCH";

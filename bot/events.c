@@ -484,8 +484,7 @@ on_message_update(rag_bot *b, yajl_val d)
 
 /* Messages held for a lookup that were deleted meanwhile are dropped. */
 static void
-lookup_forget(rag_bot *b, const char *channel, const char *const *ids,
-              size_t n)
+lookup_forget(rag_bot *b, const char *channel, const char *const *ids, size_t n)
 {
     rag_lookup *l = lookup_find(b, channel);
     held_msg **pp, *m;

@@ -31,8 +31,8 @@ typedef struct {
     rag_bridge *br;
     rag_gw_conf gw;
     pthread_t th;
-    int started, joined, result;  /* result: rag_gw_run's */
-    volatile sig_atomic_t stop;   /* this shard only: handed back, or exit */
+    int started, joined, result; /* result: rag_gw_run's */
+    volatile sig_atomic_t stop;  /* this shard only: handed back, or exit */
 } rag_gw_thread;
 
 /* rag_gw_conf.identify_gate (gate_ud: a rag_identify_gate): waits for
@@ -42,8 +42,7 @@ int rag_identify_wait(void *ud, int shard_id);
 /* Starts shard's thread in t, a copy of tpl but for the shard id; the
  * thread does not take SIGTERM/SIGINT (they interrupt the main thread's
  * poll). 0 or -1. */
-int rag_gw_thread_start(rag_gw_thread *t, const rag_gw_thread *tpl,
-                        int shard);
+int rag_gw_thread_start(rag_gw_thread *t, const rag_gw_thread *tpl, int shard);
 
 /* Stops and joins the threads of t[0..n) running shard (every one with
  * shard < 0). */

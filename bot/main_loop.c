@@ -42,8 +42,7 @@ loop_wait(rag_daemon *d, const loop_timers *t)
     timeout = t->next_poll > now ? t->next_poll - now : 0;
     if (t->next_renew - now < timeout)
         timeout = t->next_renew > now ? t->next_renew - now : 0;
-    if (rag_rest_wait(d->b.rest, pfd, (unsigned)npfd, timeout) < 0 &&
-        !*d->stop)
+    if (rag_rest_wait(d->b.rest, pfd, (unsigned)npfd, timeout) < 0 && !*d->stop)
         rag_time_sleep_ms(10); /* interrupted or failed: no spin */
     if (pfd[0].revents & POLLIN)
         rag_bridge_clear_wake(&d->br);
@@ -105,9 +104,9 @@ loop_handback(rag_daemon *d)
     int got[RAG_BOT_MAX_SHARDS], held, i, j;
 
     held = d->nown < b->nshards
-               ? rag_store_shards_handback(b->db, b->worker_id,
-                                           b->shard_count, b->shards, d->nown,
-                                           got, RAG_BOT_MAX_SHARDS)
+               ? rag_store_shards_handback(b->db, b->worker_id, b->shard_count,
+                                           b->shards, d->nown, got,
+                                           RAG_BOT_MAX_SHARDS)
                : 0;
     for (i = 0; i < held; i++) {
         rag_warn("msg=\"shard handed back to its own process\" shard=%d/%d",
@@ -133,9 +132,8 @@ loop_takeover(rag_daemon *d)
     if (d->takeover > RAG_BOT_MAX_SHARDS - d->ngt)
         d->takeover = RAG_BOT_MAX_SHARDS - d->ngt; /* threads never reused */
     held = d->takeover > 0
-               ? rag_store_shards_takeover(b->db, b->worker_id,
-                                           b->shard_count, d->takeover,
-                                           b->lease_s, got)
+               ? rag_store_shards_takeover(b->db, b->worker_id, b->shard_count,
+                                           d->takeover, b->lease_s, got)
                : 0;
     for (i = 0; i < held; i++) {
         rag_warn("msg=\"shard taken over from a dead process\" shard=%d/%d",
@@ -161,9 +159,8 @@ loop_renew(rag_daemon *d)
     if (PQstatus(b->db) != CONNECTION_OK)
         return;
     loop_handback(d);
-    if (rag_store_shards_claim(b->db, b->worker_id, b->shard_count,
-                               b->shards, b->nshards,
-                               b->lease_s) != b->nshards)
+    if (rag_store_shards_claim(b->db, b->worker_id, b->shard_count, b->shards,
+                               b->nshards, b->lease_s) != b->nshards)
         rag_warn("msg=\"shard lease not renewed: delivering only for the "
                  "shards still held\"");
     loop_takeover(d);

@@ -69,9 +69,8 @@ parse_args(int argc, char **argv, const char **conf_path)
         }
         /* bad usage is a start-up error (1): 2 means Discord refused the
          * session, which the unit does not restart */
-        fprintf(opt == 'h' ? stdout : stderr,
-                "usage: rag-bot [-c FILE]\n"
-                "       rag-bot -h | --help\n");
+        fprintf(opt == 'h' ? stdout : stderr, "usage: rag-bot [-c FILE]\n"
+                                              "       rag-bot -h | --help\n");
         return opt == 'h' ? 0 : 1;
     }
     return -1;

@@ -26,9 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    if (rag_html_convert((const char *) data + 1, size - 1,
-                         "https://docs.example.org/a/b?c=d",
-                         sel[data[0] % 5], charsets[(data[0] / 5) % 4], &d, err,
+    if (rag_html_convert((const char *)data + 1, size - 1,
+                         "https://docs.example.org/a/b?c=d", sel[data[0] % 5],
+                         charsets[(data[0] / 5) % 4], &d, err,
                          sizeof(err)) != 0)
         return 0;
     if (strlen(d.markdown) != d.markdown_len ||

@@ -38,8 +38,8 @@ exercise(const uint8_t *data, size_t size)
                         sizeof(snip));
     }
     rag_index_buf_free(&zb);
-    rag_query q = {"index pg_dump create table", 26, NULL, 10,
-                   RAG_SEARCH_HYBRID, 0};
+    rag_query q = {
+        "index pg_dump create table", 26, NULL, 10, RAG_SEARCH_HYBRID, 0};
     rag_search(ix, &q, hits);
     q.k = 1;
     rag_search(ix, &q, hits);
@@ -84,7 +84,7 @@ text_paths(const uint8_t *data, size_t size)
 {
     char snip[97];
     size_t total = 0, n;
-    const char *t = (const char *) data;
+    const char *t = (const char *)data;
 
     rag_terms_each(t, size, count_term, &total);
     n = rag_snippet(t, size, t, size < 64 ? size : 64, snip, sizeof(snip));
@@ -111,17 +111,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(copy, data, size);
     for (int i = 0; i < 8; i++)
-        copy[24 + i] = (uint8_t) ((uint64_t) size >> (8 * i));
-    nsect = (uint32_t) copy[36] | (uint32_t) copy[37] << 8 |
-            (uint32_t) copy[38] << 16 | (uint32_t) copy[39] << 24;
-    te = 64 + (uint64_t) nsect * 32;
+        copy[24 + i] = (uint8_t)((uint64_t)size >> (8 * i));
+    nsect = (uint32_t)copy[36] | (uint32_t)copy[37] << 8 |
+            (uint32_t)copy[38] << 16 | (uint32_t)copy[39] << 24;
+    te = 64 + (uint64_t)nsect * 32;
     if (te <= size) {
         crc = rag_crc32c(0, copy + te, size - te);
         for (int i = 0; i < 4; i++)
-            copy[56 + i] = (uint8_t) (crc >> (8 * i));
+            copy[56 + i] = (uint8_t)(crc >> (8 * i));
         crc = rag_crc32c(rag_crc32c(0, copy, 60), copy + 64, te - 64);
         for (int i = 0; i < 4; i++)
-            copy[60 + i] = (uint8_t) (crc >> (8 * i));
+            copy[60 + i] = (uint8_t)(crc >> (8 * i));
     }
     exercise(copy, size);
     free(copy);

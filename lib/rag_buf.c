@@ -97,14 +97,14 @@ rag_buf_vprintf(rag_buf *b, const char *fmt, va_list ap)
         b->data[b->len] = '\0';
         return -1;
     }
-    if ((size_t) n >= room || (size_t) n > b->max - b->len) {
-        if (rag_buf_reserve(b, (size_t) n) != 0) {
+    if ((size_t)n >= room || (size_t)n > b->max - b->len) {
+        if (rag_buf_reserve(b, (size_t)n) != 0) {
             b->data[b->len] = '\0';
             return -1;
         }
-        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     }
-    b->len += (size_t) n;
+    b->len += (size_t)n;
     return 0;
 }
 
@@ -158,7 +158,7 @@ utf8_seq_len(const unsigned char *s, size_t n)
 int
 rag_buf_json_str(rag_buf *b, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run, l;
     char esc[8];
 
@@ -189,12 +189,24 @@ rag_buf_json_str(rag_buf *b, const char *s, size_t n)
             continue;
         }
         switch (p[i]) {
-        case '"': strcpy(esc, "\\\""); break;
-        case '\\': strcpy(esc, "\\\\"); break;
-        case '\n': strcpy(esc, "\\n"); break;
-        case '\r': strcpy(esc, "\\r"); break;
-        case '\t': strcpy(esc, "\\t"); break;
-        default: snprintf(esc, sizeof(esc), "\\u%04x", p[i]); break;
+        case '"':
+            strcpy(esc, "\\\"");
+            break;
+        case '\\':
+            strcpy(esc, "\\\\");
+            break;
+        case '\n':
+            strcpy(esc, "\\n");
+            break;
+        case '\r':
+            strcpy(esc, "\\r");
+            break;
+        case '\t':
+            strcpy(esc, "\\t");
+            break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
+            break;
         }
         if (rag_buf_puts(b, esc) != 0)
             return -1;
@@ -224,11 +236,10 @@ rag_buf_detach(rag_buf *b)
 static size_t
 g6_fast(double a, char *out)
 {
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                 1e18, 1e19, 1e20, 1e21, 1e22};
-    int e = (int) floor(log10(a)), k, nd, i;
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int e = (int)floor(log10(a)), k, nd, i;
     double x, f;
     unsigned long m;
     char dg[8];
@@ -249,13 +260,13 @@ g6_fast(double a, char *out)
     f = x - floor(x);
     if (fabs(f - 0.5) < 1e-6)
         return 0; /* too close to a tie to decide here */
-    m = (unsigned long) x + (f > 0.5);
+    m = (unsigned long)x + (f > 0.5);
     if (m == 1000000) {
         m = 100000;
         e++;
     }
     for (i = 5; i >= 0; i--) {
-        dg[i] = (char) ('0' + m % 10);
+        dg[i] = (char)('0' + m % 10);
         m /= 10;
     }
     for (nd = 6; nd > 1 && dg[nd - 1] == '0'; nd--)
@@ -272,10 +283,10 @@ g6_fast(double a, char *out)
         if (e < 0)
             e = -e;
         if (e >= 10)
-            out[o++] = (char) ('0' + e / 10);
+            out[o++] = (char)('0' + e / 10);
         else
             out[o++] = '0';
-        out[o++] = (char) ('0' + e % 10);
+        out[o++] = (char)('0' + e % 10);
     } else if (e >= 0) {
         for (i = 0; i <= e; i++)
             out[o++] = dg[i];

@@ -177,8 +177,8 @@ static void
 iconv_name(const char *label, char *out, size_t outlen, int from_meta)
 {
     static const char *const cp1252[] = {
-        "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",   "l1",
-        "us-ascii",   "ascii",     "cp1252",     "x-cp1252", "windows-1252",
+        "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",      "l1",
+        "us-ascii",   "ascii",     "cp1252",     "x-cp1252",    "windows-1252",
         "cp819",      "ibm819",    "iso-ir-100", "csisolatin1", NULL};
 
     out[0] = '\0';

@@ -30,8 +30,7 @@ int rag_utf8_valid(const char *s, size_t n);
 
 /* The charset parameter of a Content-Type header value into out
  * ("text/html; charset=ISO-8859-1" -> "ISO-8859-1"); "" when absent. */
-void rag_charset_from_content_type(const char *ctype, char *out,
-                                   size_t outlen);
+void rag_charset_from_content_type(const char *ctype, char *out, size_t outlen);
 
 /* Decodes an HTML page to UTF-8 in out. The charset is, in order: a
  * byte-order mark, http_charset (from the HTTP header; NULL or "" if
@@ -43,7 +42,7 @@ void rag_charset_from_content_type(const char *ctype, char *out,
  * NULL). Returns the number of replaced sequences, or -1 when out is
  * full or memory runs out. */
 long rag_charset_decode_html(const char *html, size_t len,
-                             const char *http_charset, rag_buf *out,
-                             char *used, size_t usedlen);
+                             const char *http_charset, rag_buf *out, char *used,
+                             size_t usedlen);
 
 #endif

@@ -406,10 +406,10 @@ scan(chunker *c, const char *title)
                         /* the page's top heading (h1, or DocBook's h2)
                          * repeats the title; a heading repeating its
                          * parent adds nothing either */
-                        if (prev && (strcmp(prev, stack[k]) == 0 ||
-                                     (prev == title && k == 1 &&
-                                      strncmp(title, stack[k],
-                                              strlen(stack[k])) == 0)))
+                        if (prev &&
+                            (strcmp(prev, stack[k]) == 0 ||
+                             (prev == title && k == 1 &&
+                              strncmp(title, stack[k], strlen(stack[k])) == 0)))
                             continue;
                         if (path.len && rag_buf_puts(&path, " > ") != 0)
                             goto done;

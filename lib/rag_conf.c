@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define RAG_CONF_MAX_ENTRIES 256
-#define RAG_CONF_MAX_LINE    4096
+#define RAG_CONF_MAX_LINE 4096
 
 struct rag_conf {
     size_t n;
@@ -23,10 +23,10 @@ trim(char *s)
 {
     char *e;
 
-    while (isspace((unsigned char) *s))
+    while (isspace((unsigned char)*s))
         s++;
     e = s + strlen(s);
-    while (e > s && isspace((unsigned char) e[-1]))
+    while (e > s && isspace((unsigned char)e[-1]))
         *--e = '\0';
     return s;
 }
@@ -132,9 +132,9 @@ conf_lookup(rag_conf *c, const char *key)
     size_t i;
     const char *v;
 
-    if (snprintf(env, sizeof(env), "RAG_%s", key) < (int) sizeof(env)) {
+    if (snprintf(env, sizeof(env), "RAG_%s", key) < (int)sizeof(env)) {
         for (i = 4; env[i]; i++)
-            env[i] = (char) toupper((unsigned char) env[i]);
+            env[i] = (char)toupper((unsigned char)env[i]);
         v = getenv(env);
         if (v)
             return v;
@@ -171,7 +171,7 @@ rag_conf_get(rag_conf *c, const char *key, const char *def)
     v = conf_lookup(c, key);
     if (v)
         return v;
-    if (snprintf(fkey, sizeof(fkey), "%s_file", key) < (int) sizeof(fkey)) {
+    if (snprintf(fkey, sizeof(fkey), "%s_file", key) < (int)sizeof(fkey)) {
         path = conf_lookup(c, fkey);
         if (path && c) {
             v = conf_from_file(c, key, path);
@@ -288,7 +288,7 @@ key_parse(const rag_conf_key *k, const char *v, double *num)
         return NULL;
     case RAG_CONF_INT:
         errno = 0;
-        *num = (double) strtol(v, &end, 10);
+        *num = (double)strtol(v, &end, 10);
         if (errno || end == v || *end)
             return "must be a whole number";
         break;
@@ -319,8 +319,8 @@ rag_conf_check(rag_conf *c, const rag_conf_program *prog, char *err,
             if ((why = key_parse(k, v, &num)) == NULL)
                 continue;
             if (k->type == RAG_CONF_INT || k->type == RAG_CONF_NUM)
-                snprintf(err, errlen, "%s = \"%s\": %s (%g to %g)", k->key,
-                         v, why, k->min, k->max);
+                snprintf(err, errlen, "%s = \"%s\": %s (%g to %g)", k->key, v,
+                         why, k->min, k->max);
             else
                 snprintf(err, errlen, "%s = \"%s\": %s", k->key, v, why);
             return -1;
@@ -358,7 +358,7 @@ key_num(rag_conf *c, const rag_conf_section *sec, const char *key)
 long
 rag_conf_long(rag_conf *c, const rag_conf_section *sec, const char *key)
 {
-    return (long) key_num(c, sec, key);
+    return (long)key_num(c, sec, key);
 }
 
 double
@@ -387,8 +387,8 @@ rag_conf_print(FILE *out, const rag_conf_section *sec)
 }
 
 rag_conf *
-rag_conf_load_program(const char *path, const rag_conf_program *prog,
-                      char *err, size_t errlen)
+rag_conf_load_program(const char *path, const rag_conf_program *prog, char *err,
+                      size_t errlen)
 {
     rag_conf *c = rag_conf_load(path, err, errlen);
     char why[400];
@@ -409,5 +409,5 @@ rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec)
     int lvl = rag_log_parse_level(rag_conf_str(c, sec, "log_level"));
 
     if (lvl >= 0)
-        rag_log_set_level((enum rag_log_level) lvl);
+        rag_log_set_level((enum rag_log_level)lvl);
 }

@@ -46,19 +46,19 @@ const char *rag_conf_database(rag_conf *c);
 
 typedef enum {
     RAG_CONF_STR,
-    RAG_CONF_INT,  /* a whole number in [min, max] */
-    RAG_CONF_NUM,  /* a decimal number in [min, max] */
-    RAG_CONF_BOOL  /* on/off, yes/no, true/false, 1/0 */
+    RAG_CONF_INT, /* a whole number in [min, max] */
+    RAG_CONF_NUM, /* a decimal number in [min, max] */
+    RAG_CONF_BOOL /* on/off, yes/no, true/false, 1/0 */
 } rag_conf_type;
 
 typedef struct {
     const char *key;
     rag_conf_type type;
-    const char *def;  /* as a file would spell it; NULL: unset */
-    double min, max;  /* RAG_CONF_INT, RAG_CONF_NUM */
+    const char *def; /* as a file would spell it; NULL: unset */
+    double min, max; /* RAG_CONF_INT, RAG_CONF_NUM */
     /* RAG_CONF_STR: NULL when value is fine, else why not. May be NULL. */
     const char *(*check)(const char *value);
-    const char *doc;  /* one line */
+    const char *doc; /* one line */
 } rag_conf_key;
 
 typedef struct {
@@ -84,25 +84,24 @@ int rag_conf_check(rag_conf *c, const rag_conf_program *prog, char *err,
  * program did not rag_conf_check — reads as the default. */
 const char *rag_conf_str(rag_conf *c, const rag_conf_section *sec,
                          const char *key);
-long rag_conf_long(rag_conf *c, const rag_conf_section *sec,
-                   const char *key);
-double rag_conf_num(rag_conf *c, const rag_conf_section *sec,
-                    const char *key);
+long rag_conf_long(rag_conf *c, const rag_conf_section *sec, const char *key);
+double rag_conf_num(rag_conf *c, const rag_conf_section *sec, const char *key);
 int rag_conf_on(rag_conf *c, const rag_conf_section *sec, const char *key);
 
 /* Loads path (NULL: environment only) and checks it against prog's
  * table. NULL with err filled ("FILE: key = value: why") when the file
  * is unreadable or a value is bad. The caller frees with rag_conf_free. */
-rag_conf *rag_conf_load_program(const char *path,
-                                const rag_conf_program *prog, char *err,
-                                size_t errlen);
+rag_conf *rag_conf_load_program(const char *path, const rag_conf_program *prog,
+                                char *err, size_t errlen);
 
 /* log_level, the key every program's own section has, and setting the
  * log level from it. */
 const char *rag_conf_check_log_level(const char *value);
 #define RAG_CONF_LOG_LEVEL(def)                                                \
-    {"log_level", RAG_CONF_STR, def, 0, 0, rag_conf_check_log_level,           \
-     "`debug`, `info`, `warn`, `error` (one structured line per event)"}
+    {                                                                          \
+        "log_level", RAG_CONF_STR, def, 0, 0, rag_conf_check_log_level,        \
+            "`debug`, `info`, `warn`, `error` (one structured line per event)" \
+    }
 void rag_conf_apply_log_level(rag_conf *c, const rag_conf_section *sec);
 
 /* Writes sec's keys as a Markdown table ("key | default | meaning") under

@@ -43,8 +43,8 @@ const rag_conf_section rag_conf_bot = {
          "0600); never logged"},
         {"discord_application_id", RAG_CONF_STR, NULL, 0, 0, NULL,
          "application id (default: from READY)"},
-        {"discord_api_base", RAG_CONF_STR, "https://discord.com/api/v10", 0,
-         0, check_url, "REST base URL"},
+        {"discord_api_base", RAG_CONF_STR, "https://discord.com/api/v10", 0, 0,
+         check_url, "REST base URL"},
         {"discord_web_base", RAG_CONF_STR, NULL, 0, 0, check_url,
          "where `/status` links to threads and controller messages point "
          "(default: the origin of `discord_api_base`)"},
@@ -80,5 +80,5 @@ const rag_conf_section rag_conf_bot = {
 };
 
 const rag_conf_program rag_conf_prog_bot = {
-    "rag-bot", (const rag_conf_section *const[]){&rag_conf_bot,
-                                                 &rag_conf_common, NULL}};
+    "rag-bot",
+    (const rag_conf_section *const[]){&rag_conf_bot, &rag_conf_common, NULL}};

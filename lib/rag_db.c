@@ -20,8 +20,7 @@ static __thread int rag_db_tls_quiet;
 #define RAG_MIGRATION_LOCK "7418827301"
 
 PGconn *
-rag_db_connect(const char *conninfo, const char *app, char *err,
-               size_t errlen)
+rag_db_connect(const char *conninfo, const char *app, char *err, size_t errlen)
 {
     PGconn *db = PQconnectdb(conninfo ? conninfo : "");
     char *nl;
@@ -36,8 +35,9 @@ rag_db_connect(const char *conninfo, const char *app, char *err,
     }
     if (app) {
         const char *p[1] = {app};
-        PGresult *r = PQexecParams(db, "SELECT set_config('application_name',"
-                                       " $1, false)",
+        PGresult *r = PQexecParams(db,
+                                   "SELECT set_config('application_name',"
+                                   " $1, false)",
                                    1, NULL, p, NULL, NULL, 0);
         PQclear(r);
     }
@@ -67,9 +67,8 @@ record_error(PGconn *db, const PGresult *r)
     msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     sev = r ? PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
-    for (msg = msg ? msg : PQerrorMessage(db); *msg && i + 1 <
-                                                         sizeof(e->message);
-         msg++) {
+    for (msg = msg ? msg : PQerrorMessage(db);
+         *msg && i + 1 < sizeof(e->message); msg++) {
         if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
             if (i > 0 && e->message[i - 1] != ' ')
                 e->message[i++] = ' ';
@@ -81,9 +80,9 @@ record_error(PGconn *db, const PGresult *r)
         i--;
     e->message[i] = '\0';
     snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state ? state : "");
-    e->conn_lost = PQstatus(db) != CONNECTION_OK ||
-                   (sev && (strcmp(sev, "FATAL") == 0 ||
-                            strcmp(sev, "PANIC") == 0));
+    e->conn_lost =
+        PQstatus(db) != CONNECTION_OK ||
+        (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0));
 }
 
 PGresult *
@@ -128,8 +127,7 @@ rag_db_value(PGconn *db, const char *sql, int nparams,
 }
 
 long
-rag_db_int(PGconn *db, const char *sql, int nparams,
-           const char *const *params)
+rag_db_int(PGconn *db, const char *sql, int nparams, const char *const *params)
 {
     PGresult *r = rag_db_query(db, sql, nparams, params);
     long v = -1;
@@ -141,8 +139,7 @@ rag_db_int(PGconn *db, const char *sql, int nparams,
 }
 
 int
-rag_db_exec(PGconn *db, const char *sql, int nparams,
-            const char *const *params)
+rag_db_exec(PGconn *db, const char *sql, int nparams, const char *const *params)
 {
     PGresult *r = rag_db_query(db, sql, nparams, params);
 
@@ -196,7 +193,7 @@ rag_db_ensure(PGconn *db)
 static int
 cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int
@@ -214,7 +211,7 @@ read_file(const char *path, rag_buf *out)
             return -1;
         }
     }
-    n = (size_t) ferror(f);
+    n = (size_t)ferror(f);
     fclose(f);
     return n ? -1 : 0;
 }

@@ -34,8 +34,8 @@ const rag_conf_section rag_conf_embed = {
          "408/409/429/5xx retried, honouring `Retry-After`"},
         {"embed_max_inputs", RAG_CONF_INT, "2048", 1, EMBED_MAX_INPUTS, NULL,
          "inputs per request"},
-        {"embed_max_tokens", RAG_CONF_INT, "300000", 1, EMBED_MAX_TOKENS,
-         NULL, "estimated tokens per request"},
+        {"embed_max_tokens", RAG_CONF_INT, "300000", 1, EMBED_MAX_TOKENS, NULL,
+         "estimated tokens per request"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     },
 };

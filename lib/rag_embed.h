@@ -16,14 +16,14 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *base_url;   /* e.g. http://127.0.0.1:8080/v1 ; NULL/"" = off */
-    const char *api_key;    /* bearer token or NULL */
-    const char *model;      /* e.g. text-embedding-3-small */
-    uint32_t dimensions;    /* 0: the model's default (sent only if > 0) */
+    const char *base_url; /* e.g. http://127.0.0.1:8080/v1 ; NULL/"" = off */
+    const char *api_key;  /* bearer token or NULL */
+    const char *model;    /* e.g. text-embedding-3-small */
+    uint32_t dimensions;  /* 0: the model's default (sent only if > 0) */
     long timeout_ms;
     int max_retries;
-    size_t max_inputs;      /* per request, <= 2048 */
-    size_t max_tokens;      /* per request, <= 300000 */
+    size_t max_inputs; /* per request, <= 2048 */
+    size_t max_tokens; /* per request, <= 300000 */
 } rag_embed_conf;
 
 /* Reads embed_base_url, embed_api_key, embed_model, embed_dimensions,

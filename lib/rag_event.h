@@ -28,7 +28,6 @@ typedef struct {
 } rag_event;
 
 /* json must be NUL-terminated at json[len]. */
-enum rag_event_rc rag_event_parse(const char *json, size_t len,
-                                  rag_event *ev);
+enum rag_event_rc rag_event_parse(const char *json, size_t len, rag_event *ev);
 
 #endif

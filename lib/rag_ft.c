@@ -27,14 +27,14 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 static uint32_t
 ld32(const unsigned char *p)
 {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-           (uint32_t) p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static uint64_t
 ld64(const unsigned char *p)
 {
-    return (uint64_t) ld32(p) | (uint64_t) ld32(p + 4) << 32;
+    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -63,21 +63,21 @@ word_byte(unsigned char c)
 long
 rag_ft_tokens(const char *text, size_t len, rag_ft_token_cb cb, void *ud)
 {
-    const unsigned char *s = (const unsigned char *) text;
+    const unsigned char *s = (const unsigned char *)text;
     char buf[RAG_FT_TOKEN_MAX];
     size_t i = 0, n = 0, w;
     long count = 0;
     int over = 0;
 
-#define FLUSH()                                                              \
-    do {                                                                     \
-        if (n > 0 && !over) {                                                \
-            if (cb(ud, buf, n) != 0)                                         \
-                return -1;                                                   \
-            count++;                                                         \
-        }                                                                    \
-        n = 0;                                                               \
-        over = 0;                                                            \
+#define FLUSH()                                                                \
+    do {                                                                       \
+        if (n > 0 && !over) {                                                  \
+            if (cb(ud, buf, n) != 0)                                           \
+                return -1;                                                     \
+            count++;                                                           \
+        }                                                                      \
+        n = 0;                                                                 \
+        over = 0;                                                              \
     } while (0)
 
     if (text == NULL)
@@ -100,7 +100,7 @@ rag_ft_tokens(const char *text, size_t len, rag_ft_token_cb cb, void *ud)
         }
         if (word_byte(c)) {
             if (n < RAG_FT_TOKEN_MAX)
-                buf[n++] = (char) (c >= 'A' && c <= 'Z' ? c + 32 : c);
+                buf[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
             else
                 over = 1;
             i++;
@@ -122,7 +122,7 @@ rag_ft_hash(const char *s, size_t n)
     uint32_t h = 2166136261u;
 
     for (size_t i = 0; i < n; i++) {
-        h ^= (uint32_t) (int32_t) (int8_t) s[i];
+        h ^= (uint32_t)(int32_t)(int8_t)s[i];
         h *= 16777619u;
     }
     return h;
@@ -178,7 +178,7 @@ rag_ft_model_open(rag_ft_model *m, const void *data, size_t len, char *err,
     uint64_t textlen, off_text, off_wvec, off_bvec, end, nfl, sum = 0;
 
     memset(m, 0, sizeof(*m));
-    if (len < RAG_FT_HDR || ((uintptr_t) data & 3) != 0) {
+    if (len < RAG_FT_HDR || ((uintptr_t)data & 3) != 0) {
         seterr(err, errlen, "fastText model truncated");
         return -1;
     }
@@ -208,24 +208,24 @@ rag_ft_model_open(rag_ft_model *m, const void *data, size_t len, char *err,
         m->nbuckets == 0 || m->nbuckets > (1u << 26) || m->minn == 0 ||
         m->maxn < m->minn || m->maxn > RAG_FT_MAX_NGRAM || ld32(p + 20) != 0 ||
         m->ntokens == 0 || !(m->sif_a > 0 && m->sif_a < 1) ||
-        textlen > (uint64_t) m->nwords * RAG_FT_TOKEN_MAX)
+        textlen > (uint64_t)m->nwords * RAG_FT_TOKEN_MAX)
         goto bad_header;
-    off_text = RAG_FT_HDR + (uint64_t) m->nwords * RAG_FT_WORD_SZ;
-    off_wvec = (off_text + textlen + 63) & ~(uint64_t) 63;
-    off_bvec = off_wvec + (uint64_t) m->nwords * m->dim * 4;
-    end = off_bvec + (uint64_t) m->nbuckets * m->dim * 4;
+    off_text = RAG_FT_HDR + (uint64_t)m->nwords * RAG_FT_WORD_SZ;
+    off_wvec = (off_text + textlen + 63) & ~(uint64_t)63;
+    off_bvec = off_wvec + (uint64_t)m->nwords * m->dim * 4;
+    end = off_bvec + (uint64_t)m->nbuckets * m->dim * 4;
     if (end != len) {
         seterr(err, errlen, "fastText model size %zu, expected %llu", len,
-               (unsigned long long) end);
+               (unsigned long long)end);
         return -1;
     }
     m->words = p + RAG_FT_HDR;
-    m->text = (const char *) p + off_text;
+    m->text = (const char *)p + off_text;
     for (uint64_t i = off_text + textlen; i < off_wvec; i++)
         if (p[i] != 0)
             goto bad_header;
     for (uint32_t i = 0; i < m->nwords; i++) {
-        const unsigned char *e = m->words + (size_t) i * RAG_FT_WORD_SZ;
+        const unsigned char *e = m->words + (size_t)i * RAG_FT_WORD_SZ;
         uint32_t to = ld32(e), tl = ld32(e + 4);
         uint64_t cnt = ld64(e + 8);
         if (tl == 0 || tl > RAG_FT_TOKEN_MAX || to > textlen ||
@@ -237,8 +237,7 @@ rag_ft_model_open(rag_ft_model *m, const void *data, size_t len, char *err,
             const unsigned char *q = e - RAG_FT_WORD_SZ;
             if (word_cmp(m->text + ld32(q), ld32(q + 4), m->text + to, tl) >=
                 0) {
-                seterr(err, errlen, "fastText model words not sorted at %u",
-                       i);
+                seterr(err, errlen, "fastText model words not sorted at %u", i);
                 return -1;
             }
         }
@@ -248,8 +247,8 @@ rag_ft_model_open(rag_ft_model *m, const void *data, size_t len, char *err,
         seterr(err, errlen, "fastText model word counts exceed its tokens");
         return -1;
     }
-    m->wvec = (const float *) (p + off_wvec);
-    m->bvec = (const float *) (p + off_bvec);
+    m->wvec = (const float *)(p + off_wvec);
+    m->bvec = (const float *)(p + off_bvec);
     nfl = (end - off_wvec) / 4;
     for (uint64_t i = 0; i < nfl; i++) {
         if (!isfinite(m->wvec[i])) {
@@ -258,8 +257,10 @@ rag_ft_model_open(rag_ft_model *m, const void *data, size_t len, char *err,
         }
     }
     if (ld32(p + 104) != RAG_FT_TOKENIZER) {
-        seterr(err, errlen, "fastText model made with tokenizer %u, this "
-               "build cuts text with %u", ld32(p + 104), RAG_FT_TOKENIZER);
+        seterr(err, errlen,
+               "fastText model made with tokenizer %u, this "
+               "build cuts text with %u",
+               ld32(p + 104), RAG_FT_TOKENIZER);
         return -2;
     }
     return 0;
@@ -278,7 +279,7 @@ rag_ft_word_id(const rag_ft_model *m, const char *w, size_t n)
         const unsigned char *e = m->words + mid * RAG_FT_WORD_SZ;
         int c = word_cmp(w, n, m->text + ld32(e), ld32(e + 4));
         if (c == 0)
-            return (long) mid;
+            return (long)mid;
         if (c < 0)
             hi = mid;
         else
@@ -296,7 +297,7 @@ rag_ft_word_vector(const rag_ft_model *m, const char *w, size_t n, float *out)
     float inv;
 
     if (id >= 0) {
-        memcpy(out, m->wvec + (size_t) id * m->dim, m->dim * sizeof(float));
+        memcpy(out, m->wvec + (size_t)id * m->dim, m->dim * sizeof(float));
         return 0;
     }
     memset(out, 0, m->dim * sizeof(float));
@@ -309,11 +310,11 @@ rag_ft_word_vector(const rag_ft_model *m, const char *w, size_t n, float *out)
     /* as FastText::getWordVector: float sums in order, then times the
      * float nearest 1/k */
     for (size_t i = 0; i < k; i++) {
-        const float *row = m->bvec + (size_t) ng[i] * m->dim;
+        const float *row = m->bvec + (size_t)ng[i] * m->dim;
         for (uint32_t d = 0; d < m->dim; d++)
             out[d] += row[d];
     }
-    inv = (float) (1.0 / (double) k);
+    inv = (float)(1.0 / (double)k);
     for (uint32_t d = 0; d < m->dim; d++)
         out[d] *= inv;
     return 0;
@@ -326,8 +327,8 @@ rag_ft_sif_weight(const rag_ft_model *m, long id)
 
     if (id < 0)
         return 1.0;
-    p = (double) ld64(m->words + (size_t) id * RAG_FT_WORD_SZ + 8) /
-        (double) m->ntokens;
+    p = (double)ld64(m->words + (size_t)id * RAG_FT_WORD_SZ + 8) /
+        (double)m->ntokens;
     return m->sif_a / (m->sif_a + p);
 }
 
@@ -348,7 +349,7 @@ sif_tok(void *ud, const char *t, size_t n)
     double w = rag_ft_sif_weight(m, id);
 
     if (id >= 0) {
-        v = m->wvec + (size_t) id * m->dim;
+        v = m->wvec + (size_t)id * m->dim;
     } else {
         if (rag_ft_word_vector(m, t, n, c->tmp) != 0)
             return 0;
@@ -361,8 +362,8 @@ sif_tok(void *ud, const char *t, size_t n)
 }
 
 size_t
-rag_ft_sif(const rag_ft_model *m, const char *const *parts,
-           const size_t *lens, size_t nparts, float *out)
+rag_ft_sif(const rag_ft_model *m, const char *const *parts, const size_t *lens,
+           size_t nparts, float *out)
 {
     double acc[RAG_FT_MAX_DIM];
     float tmp[RAG_FT_MAX_DIM];
@@ -372,7 +373,7 @@ rag_ft_sif(const rag_ft_model *m, const char *const *parts,
     for (size_t i = 0; i < nparts; i++)
         rag_ft_tokens(parts[i], lens[i], sif_tok, &c);
     for (uint32_t d = 0; d < m->dim; d++)
-        out[d] = c.n ? (float) (acc[d] / (double) c.n) : 0.0f;
+        out[d] = c.n ? (float)(acc[d] / (double)c.n) : 0.0f;
     return c.n;
 }
 
@@ -383,19 +384,19 @@ rag_ft_finish(const float *pc, float *v, uint32_t dim)
 
     if (pc != NULL) {
         for (uint32_t d = 0; d < dim; d++)
-            dot += (double) v[d] * pc[d];
+            dot += (double)v[d] * pc[d];
         for (uint32_t d = 0; d < dim; d++)
-            v[d] = (float) (v[d] - dot * pc[d]);
+            v[d] = (float)(v[d] - dot * pc[d]);
     }
     for (uint32_t d = 0; d < dim; d++)
-        norm += (double) v[d] * v[d];
+        norm += (double)v[d] * v[d];
     if (!(norm > 0) || !isfinite(norm)) {
         memset(v, 0, dim * sizeof(float));
         return -1;
     }
     norm = sqrt(norm);
     for (uint32_t d = 0; d < dim; d++)
-        v[d] = (float) (v[d] / norm);
+        v[d] = (float)(v[d] / norm);
     return 0;
 }
 
@@ -424,10 +425,10 @@ rag_ft_first_pc(const double *cov, uint32_t dim, float *pc)
     /* start from the column of the largest variance: never orthogonal to
      * the top eigenvector of a PSD matrix unless that column is zero */
     for (uint32_t d = 1; d < dim; d++)
-        if (cov[(size_t) d * dim + d] > cov[(size_t) big * dim + big])
+        if (cov[(size_t)d * dim + d] > cov[(size_t)big * dim + big])
             big = d;
     for (uint32_t d = 0; d < dim; d++) {
-        x[d] = cov[(size_t) d * dim + big];
+        x[d] = cov[(size_t)d * dim + big];
         norm += x[d] * x[d];
     }
     if (!(norm > 0) || !isfinite(norm))
@@ -441,7 +442,7 @@ rag_ft_first_pc(const double *cov, uint32_t dim, float *pc)
         for (uint32_t r = 0; r < dim; r++) {
             double s = 0;
             for (uint32_t c = 0; c < dim; c++)
-                s += cov[(size_t) r * dim + c] * x[c];
+                s += cov[(size_t)r * dim + c] * x[c];
             y[r] = s;
             norm += s * s;
         }
@@ -457,6 +458,6 @@ rag_ft_first_pc(const double *cov, uint32_t dim, float *pc)
             break;
     }
     for (uint32_t d = 0; d < dim; d++)
-        pc[d] = (float) x[d];
+        pc[d] = (float)x[d];
     return 0;
 }

@@ -31,9 +31,9 @@
 #include <stdint.h>
 
 #define RAG_FT_MAX_DIM 1024
-#define RAG_FT_MAX_NGRAM 16   /* maxn bound (fastText's default is 6) */
-#define RAG_FT_TOKEN_MAX 64   /* bytes of one token; longer ones skipped */
-#define RAG_FT_SIF_A 1e-3     /* SIF's a */
+#define RAG_FT_MAX_NGRAM 16 /* maxn bound (fastText's default is 6) */
+#define RAG_FT_TOKEN_MAX 64 /* bytes of one token; longer ones skipped */
+#define RAG_FT_SIF_A 1e-3   /* SIF's a */
 /* n-grams of a token of RAG_FT_TOKEN_MAX bytes, with '<' and '>' */
 #define RAG_FT_MAX_NGRAMS ((RAG_FT_TOKEN_MAX + 2) * RAG_FT_MAX_NGRAM)
 
@@ -47,8 +47,7 @@ typedef int (*rag_ft_token_cb)(void *ud, const char *tok, size_t len);
 /* Calls cb for each token in order (tok is only valid during the call;
  * non-zero from cb stops the walk). Returns the number of tokens, or -1
  * when cb stopped it. */
-long rag_ft_tokens(const char *text, size_t len, rag_ft_token_cb cb,
-                   void *ud);
+long rag_ft_tokens(const char *text, size_t len, rag_ft_token_cb cb, void *ud);
 
 /* ---- fastText's hashing ------------------------------------------------ */
 
@@ -102,8 +101,8 @@ typedef struct {
     uint32_t epoch, ws, neg, min_count, seed, train_ms;
     const unsigned char *words; /* nwords x RAG_FT_WORD_SZ */
     const char *text;
-    const float *wvec;          /* nwords x dim */
-    const float *bvec;          /* nbuckets x dim */
+    const float *wvec; /* nwords x dim */
+    const float *bvec; /* nbuckets x dim */
 } rag_ft_model;
 
 /* Validates len bytes at p (4-byte aligned) as an FTMODEL and fills m.

@@ -183,8 +183,7 @@ coll_index(gaps_coll *cs, size_t *ncs, const char *name, const char *path,
             return cs[i].ix;
     if (*ncs == GAPS_MAX_COLLS)
         return NULL;
-    if (*path == '\0' &&
-        rag_index_path(buf, sizeof(buf), index_dir, name) == 0)
+    if (*path == '\0' && rag_index_path(buf, sizeof(buf), index_dir, name) == 0)
         path = buf;
     cs = &cs[(*ncs)++];
     snprintf(cs->name, sizeof(cs->name), "%s", name);
@@ -273,8 +272,7 @@ rag_gaps_report_json(PGconn *db, const rag_gaps_opts *o, rag_buf *out,
     rag_buf qtext;
 
     days = o->days > 0 ? o->days : RAG_GAPS_DEFAULT_DAYS;
-    res = rag_store_gaps_questions(db, o->guild, days,
-                                   RAG_GAPS_MAX_QUESTIONS);
+    res = rag_store_gaps_questions(db, o->guild, days, RAG_GAPS_MAX_QUESTIONS);
     if (res == NULL) {
         snprintf(err, errlen, "gaps query: %.200s",
                  rag_db_last_error()->message);

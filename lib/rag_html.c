@@ -227,12 +227,12 @@ sel_find(xmlNode *n, const simple_sel *s, int depth)
 /* ---- conversion context ----------------------------------------------- */
 
 typedef struct {
-    const char *base; /* page URL (or <base href>) */
-    int in_table;     /* <br> and blocks become spaces */
-    int oom;          /* an append failed (output limit) */
-    int flattened;    /* markup deeper than MAX_DEPTH kept as text */
-    xmlNode *skip;    /* admonition title rendered separately */
-    xmlNode *last;    /* the last top-level node of the main content */
+    const char *base;     /* page URL (or <base href>) */
+    int in_table;         /* <br> and blocks become spaces */
+    int oom;              /* an append failed (output limit) */
+    int flattened;        /* markup deeper than MAX_DEPTH kept as text */
+    xmlNode *skip;        /* admonition title rendered separately */
+    xmlNode *last;        /* the last top-level node of the main content */
     char *tabs[MAX_TABS]; /* labels of the last tablist, in order */
     int ntabs, next_tab;
 } ctx;
@@ -522,8 +522,8 @@ dropped(ctx *c, xmlNode *n)
         if (has_class_ex(n, drop_classes[i], 1))
             return 1;
     /* hidden tab panels are content a click away: kept */
-    if (attr(n, "hidden") && !((v = attr(n, "role")) &&
-                               strcmp(v, "tabpanel") == 0))
+    if (attr(n, "hidden") &&
+        !((v = attr(n, "role")) && strcmp(v, "tabpanel") == 0))
         return 1;
     if ((v = attr(n, "aria-hidden")) && strcmp(v, "true") == 0)
         return 1;
@@ -1706,8 +1706,7 @@ contains(xmlNode *outer, xmlNode *n)
 /* The main content: its container, and the first and last of the
  * container's children to render (NULL, NULL: all of them). */
 static xmlNode *
-main_content(ctx *c, xmlNode *root, xmlNode *h, xmlNode **first,
-             xmlNode **last)
+main_content(ctx *c, xmlNode *root, xmlNode *h, xmlNode **first, xmlNode **last)
 {
     xmlNode *body = find_tag(root, "body", 0), *cur;
     size_t total;
@@ -1769,11 +1768,13 @@ canonical_link(ctx *c, xmlNode *root, char *out, size_t outlen)
 static int
 is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
 {
-    static const char *const page_classes[] = {
-        "blog-list-page",         "blog-tags-list-page",
-        "blog-tags-post-list-page", "blog-authors-list-page",
-        "blog-authors-posts-page", "blog-archive-page",
-        NULL};
+    static const char *const page_classes[] = {"blog-list-page",
+                                               "blog-tags-list-page",
+                                               "blog-tags-post-list-page",
+                                               "blog-authors-list-page",
+                                               "blog-authors-posts-page",
+                                               "blog-archive-page",
+                                               NULL};
     int teasers = 0, blog = 0, post = 0;
 
     for (xmlNode *n = root; n; n = walk_next(n, root, 0)) {
@@ -1793,7 +1794,8 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
         xmlNode *h;
         if (!tag_is(n, "article"))
             continue;
-        if ((h = first_heading(n->children, 0)) && find_tag(h->children, "a", 0))
+        if ((h = first_heading(n->children, 0)) &&
+            find_tag(h->children, "a", 0))
             teasers++;
     }
     return teasers >= 2;
@@ -1802,7 +1804,7 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
 /* A <title> is often "Page — Site" or "Site | Page": when the page's
  * title heading is one side of a separator, the title is the heading
  * (the site name would repeat in every breadcrumb and source). */
-static const char *const title_seps[] = {" | ", " — ", " – ", " - ",  " · ",
+static const char *const title_seps[] = {" | ",  " — ", " – ", " - ", " · ",
                                          " :: ", " » ", " « ", " / ", NULL};
 
 /* keep (1) or drop (0) the part of the title on one side of a separator
@@ -1986,9 +1988,9 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     }
     /* libxml2 gets valid UTF-8 only: its own charset handling fails on
      * bad bytes, and Postgres refuses invalid UTF-8 */
-    if ((out->replaced = rag_charset_decode_html(html, len, http_charset, &u8,
-                                                 out->charset,
-                                                 sizeof(out->charset))) < 0 ||
+    if ((out->replaced =
+             rag_charset_decode_html(html, len, http_charset, &u8, out->charset,
+                                     sizeof(out->charset))) < 0 ||
         u8.len > (size_t)0x7fffffff) {
         snprintf(err, errlen, "page too large once decoded");
         goto done;
@@ -1996,8 +1998,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
     /* HUGE lifts libxml2's nesting limit (256), past which it stops
      * parsing and the rest of the page is lost; our own walks are
      * bounded by MAX_DEPTH and flatten what is deeper */
-    doc = htmlReadMemory(u8.data ? u8.data : "", (int)u8.len, page_url,
-                         "UTF-8",
+    doc = htmlReadMemory(u8.data ? u8.data : "", (int)u8.len, page_url, "UTF-8",
                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
                              HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
                              HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE);

@@ -47,9 +47,9 @@ typedef struct {
     char **links; /* every <a href> in the page, absolute, normalised,
                      fragment dropped, deduplicated, http(s) only */
     size_t nlinks;
-    char *canonical; /* <link rel=canonical> made absolute, "" if none */
-    int listing;     /* a blog listing, tag or author page (Docusaurus
-                        page classes, or several <article> teasers) */
+    char *canonical;  /* <link rel=canonical> made absolute, "" if none */
+    int listing;      /* a blog listing, tag or author page (Docusaurus
+                         page classes, or several <article> teasers) */
     char charset[32]; /* the charset the page was decoded from */
     long replaced;    /* invalid byte sequences replaced by U+FFFD */
     int flattened;    /* markup nested deeper than RAG_HTML_MAX_DEPTH was

@@ -50,8 +50,8 @@ rag_http_write_body(char *p, size_t sz, size_t n, void *ud)
 }
 
 void
-rag_http_header_value(const char *line, size_t len, const char *name,
-                      char *out, size_t outlen)
+rag_http_header_value(const char *line, size_t len, const char *name, char *out,
+                      size_t outlen)
 {
     size_t nl = strlen(name), i;
 
@@ -63,8 +63,7 @@ rag_http_header_value(const char *line, size_t len, const char *name,
         line++;
         len--;
     }
-    for (i = 0; i < len && i + 1 < outlen && line[i] != '\r' &&
-                line[i] != '\n';
+    for (i = 0; i < len && i + 1 < outlen && line[i] != '\r' && line[i] != '\n';
          i++)
         out[i] = line[i];
     out[i] = '\0';
@@ -93,12 +92,12 @@ rag_http_parse_retry_after(const char *ra, const char *ra_ms)
     if (ra_ms && *ra_ms) {
         d = strtod(ra_ms, &end);
         if (end != ra_ms && *end == '\0' && d >= 0)
-            return (long) d;
+            return (long)d;
     }
     if (ra && *ra) {
         d = strtod(ra, &end);
         if (end != ra && *end == '\0' && d >= 0)
-            return (long) (d * 1000.0);
+            return (long)(d * 1000.0);
     }
     return -1;
 }
@@ -128,8 +127,7 @@ add_header(struct curl_slist **hdrs, const char *line)
  * memory. */
 static int
 easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
-           struct curl_slist **hdrs, struct curl_slist **resolve,
-           int copy_body)
+           struct curl_slist **hdrs, struct curl_slist **resolve, int copy_body)
 {
     int has_body = req->body != NULL ||
                    (req->method && (strcmp(req->method, "POST") == 0 ||
@@ -154,8 +152,8 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
     rc |= add_header(hdrs, "Expect:");
     for (size_t i = 0; req->headers && req->headers[i]; i++)
         rc |= add_header(hdrs, req->headers[i]);
-    if (req->resolve && (*resolve = curl_slist_append(NULL, req->resolve)) ==
-                            NULL)
+    if (req->resolve &&
+        (*resolve = curl_slist_append(NULL, req->resolve)) == NULL)
         rc = -1;
     if (rc != 0)
         return -1;
@@ -167,11 +165,10 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                      req->timeout_ms ? req->timeout_ms : 60000L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms ? req->connect_timeout_ms
-                                             : 5000L);
+                     req->connect_timeout_ms ? req->connect_timeout_ms : 5000L);
     if (sink->b.body->max > 0) /* refused early by Content-Length */
         curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-                         (curl_off_t) sink->b.body->max);
+                         (curl_off_t)sink->b.body->max);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_http_write_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink->b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -190,10 +187,10 @@ easy_setup(CURL *h, const rag_http_req *req, rag_http_sink *sink,
     if (has_body) {
         /* a body-less PUT still says Content-Length: 0 */
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t) (req->body ? req->body_len : 0));
-        curl_easy_setopt(h, copy_body ? CURLOPT_COPYPOSTFIELDS
-                                      : CURLOPT_POSTFIELDS,
-                         req->body ? req->body : "");
+                         (curl_off_t)(req->body ? req->body_len : 0));
+        curl_easy_setopt(
+            h, copy_body ? CURLOPT_COPYPOSTFIELDS : CURLOPT_POSTFIELDS,
+            req->body ? req->body : "");
     }
     sink->hook = req->on_header;
     sink->hook_ud = req->header_ud;
@@ -210,12 +207,12 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
     long backoff, wait;
     int max_retries = req->max_retries > 0 ? req->max_retries : 0;
     int rc = -1;
-    unsigned seed = (unsigned) time(NULL) ^ (unsigned) (size_t) resp;
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)resp;
 
     memset(resp, 0, sizeof(*resp));
     memset(&sink, 0, sizeof(sink));
-    rag_buf_init(&resp->body, req->max_response ? req->max_response
-                                                : 8u * 1024 * 1024);
+    rag_buf_init(&resp->body,
+                 req->max_response ? req->max_response : 8u * 1024 * 1024);
     sink.b.body = &resp->body;
     rag_http_global_init();
     h = curl_easy_init();
@@ -248,7 +245,7 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
             sink.b.overflow |= cc == CURLE_FILESIZE_EXCEEDED;
             snprintf(resp->error, sizeof(resp->error), "%s",
                      sink.b.overflow ? "response too large"
-                                   : curl_easy_strerror(cc));
+                                     : curl_easy_strerror(cc));
             if (sink.b.overflow)
                 break;
         }
@@ -265,10 +262,10 @@ rag_http_do(const rag_http_req *req, rag_http_resp *resp)
             break;
         }
         /* full jitter in [backoff/2, backoff], unless the server said */
-        wait = rag_http_parse_retry_after(sink.retry_after,
-                                          sink.retry_after_ms);
+        wait =
+            rag_http_parse_retry_after(sink.retry_after, sink.retry_after_ms);
         if (wait < 0)
-            wait = backoff / 2 + (long) (rand_r(&seed) % (backoff / 2 + 1));
+            wait = backoff / 2 + (long)(rand_r(&seed) % (backoff / 2 + 1));
         if (wait > 60000)
             wait = 60000;
         rag_warn("msg=\"http retry\" url=\"%s\" status=%ld error=\"%s\" "
@@ -372,14 +369,14 @@ rag_http_multi_add(rag_http_multi *m, const rag_http_req *req,
     if (x == NULL)
         return -1;
     x->h = curl_easy_init();
-    rag_buf_init(&x->resp.body, req->max_response ? req->max_response
-                                                  : 8u * 1024 * 1024);
+    rag_buf_init(&x->resp.body,
+                 req->max_response ? req->max_response : 8u * 1024 * 1024);
     x->sink.b.body = &x->resp.body;
     x->done = done;
     x->ud = ud;
     x->resp.attempts = 1;
-    if (x->h == NULL || easy_setup(x->h, req, &x->sink, &x->hdrs, &x->resolve,
-                                     1) != 0)
+    if (x->h == NULL ||
+        easy_setup(x->h, req, &x->sink, &x->hdrs, &x->resolve, 1) != 0)
         goto fail;
     curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
     if (curl_multi_add_handle(m->cm, x->h) != CURLM_OK)
@@ -413,23 +410,21 @@ rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
         return -1;
     for (i = 0; i < nfds; i++) {
         w[i].fd = fds[i].fd;
-        w[i].events = (short) (((fds[i].events & POLLIN) ? CURL_WAIT_POLLIN
-                                                         : 0) |
-                               ((fds[i].events & POLLOUT) ? CURL_WAIT_POLLOUT
-                                                          : 0));
+        w[i].events =
+            (short)(((fds[i].events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                    ((fds[i].events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
         w[i].revents = 0;
     }
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (timeout_ms > INT_MAX)
         timeout_ms = INT_MAX;
-    if (curl_multi_poll(m->cm, w, nfds, (int) timeout_ms, NULL) != CURLM_OK)
+    if (curl_multi_poll(m->cm, w, nfds, (int)timeout_ms, NULL) != CURLM_OK)
         return -1;
     for (i = 0; i < nfds; i++)
-        fds[i].revents = (short) (((w[i].revents & CURL_WAIT_POLLIN)
-                                       ? POLLIN : 0) |
-                                  ((w[i].revents & CURL_WAIT_POLLOUT)
-                                       ? POLLOUT : 0));
+        fds[i].revents =
+            (short)(((w[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                    ((w[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
     if (curl_multi_perform(m->cm, &still) != CURLM_OK)
         return -1;
     while ((msg = curl_multi_info_read(m->cm, &left)) != NULL) {
@@ -437,7 +432,7 @@ rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
 
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x == NULL)
             continue;
         if (msg->data.result == CURLE_OK) {
@@ -447,13 +442,12 @@ rag_http_multi_wait(rag_http_multi *m, struct pollfd *fds, unsigned nfds,
             x->sink.b.overflow |= msg->data.result == CURLE_FILESIZE_EXCEEDED;
             snprintf(x->resp.error, sizeof(x->resp.error), "%s",
                      x->sink.b.overflow ? "response too large"
-                                        : curl_easy_strerror(
-                                              msg->data.result));
+                                        : curl_easy_strerror(msg->data.result));
         }
         xfer_unlink(m, x);
         xfer_finish(m, x);
     }
-    return (int) m->running;
+    return (int)m->running;
 }
 
 unsigned

@@ -28,21 +28,21 @@
 
 typedef struct {
     const char *url;
-    const char *method;        /* NULL: POST when body, else GET */
-    const char *body;          /* request body or NULL */
+    const char *method; /* NULL: POST when body, else GET */
+    const char *body;   /* request body or NULL */
     size_t body_len;
-    const char *content_type;  /* default application/json */
-    const char *bearer;        /* Authorization: Bearer ..., or NULL */
-    const char *const *headers;/* extra "Name: value" lines, NULL-ended */
-    long timeout_ms;           /* whole request; default 60000 */
-    long connect_timeout_ms;   /* default 5000 */
-    int max_retries;           /* default 0: one attempt */
-    long backoff_base_ms;      /* default 500 */
-    size_t max_response;       /* default 8 MiB: past it (or a larger
-                                  Content-Length) the transfer stops with
-                                  error "response too large" */
-    const char *user_agent;    /* default "ngx_rag/0.1" */
-    const char *ca_file;       /* extra CA bundle, or NULL: system CAs */
+    const char *content_type;   /* default application/json */
+    const char *bearer;         /* Authorization: Bearer ..., or NULL */
+    const char *const *headers; /* extra "Name: value" lines, NULL-ended */
+    long timeout_ms;            /* whole request; default 60000 */
+    long connect_timeout_ms;    /* default 5000 */
+    int max_retries;            /* default 0: one attempt */
+    long backoff_base_ms;       /* default 500 */
+    size_t max_response;        /* default 8 MiB: past it (or a larger
+                                   Content-Length) the transfer stops with
+                                   error "response too large" */
+    const char *user_agent;     /* default "ngx_rag/0.1" */
+    const char *ca_file;        /* extra CA bundle, or NULL: system CAs */
     /* Called for every response header line as received (CRLF kept, the
      * status lines of interim responses too); parse with
      * rag_http_header_value. May be NULL. */
@@ -58,10 +58,10 @@ typedef struct {
 } rag_http_req;
 
 typedef struct {
-    long status;       /* last HTTP status, 0 if no response */
-    int attempts;      /* requests made */
-    rag_buf body;      /* last response body (caller frees) */
-    char error[256];   /* transport error, "" if none */
+    long status;     /* last HTTP status, 0 if no response */
+    int attempts;    /* requests made */
+    rag_buf body;    /* last response body (caller frees) */
+    char error[256]; /* transport error, "" if none */
 } rag_http_resp;
 
 void rag_http_global_init(void);

@@ -47,11 +47,11 @@ struct rag_index {
     char language[32]; /* Snowball analyzer's language, or "" */
     double *norms;     /* BM25 length normalisation by doc length */
     uint32_t max_dl;
-    int has_fields;    /* the BM25F sections are there */
+    int has_fields; /* the BM25F sections are there */
     rag_index_fields fields;
     double *wnorm[RAG_INDEX_FIELDS];
     uint64_t fldtf_sum; /* FLDTF bytes the blocks account for */
-    rag_ft_model ft;   /* the semantic leg, when has_ft */
+    rag_ft_model ft;    /* the semantic leg, when has_ft */
     int has_ft;
     const float *ft_pc, *ft_vecs;
     uint32_t ft_nvec;
@@ -130,7 +130,7 @@ crc_hw8(uint32_t crc, const unsigned char *p, size_t n)
         p += 8;
         n -= 8;
     }
-    crc = (uint32_t) c;
+    crc = (uint32_t)c;
     while (n--)
         crc = _mm_crc32_u8(crc, *p++);
     return crc;
@@ -215,18 +215,17 @@ check_header(rag_index *ix, char *err, size_t errlen)
     if (ixf_ld64(b + 24) != ix->len) {
         seterr(err, errlen,
                "index size mismatch: header says %llu, file has %zu",
-               (unsigned long long) ixf_ld64(b + 24), ix->len);
+               (unsigned long long)ixf_ld64(b + 24), ix->len);
         return -1;
     }
-    table_end = IXF_HDR + (uint64_t) nsect * IXF_SECT_SZ;
+    table_end = IXF_HDR + (uint64_t)nsect * IXF_SECT_SZ;
     if (table_end > ix->len) {
         seterr(err, errlen, "index truncated: section table");
         return -1;
     }
     if (rag_crc32c(rag_crc32c(0, b, 60), b + IXF_HDR, table_end - IXF_HDR) !=
             ixf_ld32(b + 60) ||
-        rag_crc32c(0, b + table_end, ix->len - table_end) !=
-            ixf_ld32(b + 56)) {
+        rag_crc32c(0, b + table_end, ix->len - table_end) != ixf_ld32(b + 56)) {
         seterr(err, errlen, "index checksum mismatch");
         return -1;
     }
@@ -239,7 +238,7 @@ check_header(rag_index *ix, char *err, size_t errlen)
 
     off = table_end;
     for (uint32_t i = 0; i < nsect; i++) {
-        const unsigned char *e = b + IXF_HDR + (size_t) i * IXF_SECT_SZ;
+        const unsigned char *e = b + IXF_HDR + (size_t)i * IXF_SECT_SZ;
         uint64_t so = ixf_ld64(e + 16), sl = ixf_ld64(e + 24);
         uint32_t flags = ixf_ld32(e + 12);
         int known = -1;
@@ -251,7 +250,7 @@ check_header(rag_index *ix, char *err, size_t errlen)
         if (so != ixf_align(off) || sl > ix->len || so > ix->len - sl ||
             (flags & ~IXF_SECT_REQUIRED)) {
             seterr(err, errlen, "index section %.8s out of bounds",
-                   (const char *) e);
+                   (const char *)e);
             return -1;
         }
         off = so + sl;
@@ -263,21 +262,20 @@ check_header(rag_index *ix, char *err, size_t errlen)
                 seterr(err, errlen,
                        "index needs section %.8s, which this build does not "
                        "know (written by a newer ngx_rag?)",
-                       (const char *) e);
+                       (const char *)e);
                 return -1;
             }
             continue; /* optional: skipped */
         }
         if (ix->sec[known] != NULL) {
-            seterr(err, errlen, "index section %.8s twice", (const char *) e);
+            seterr(err, errlen, "index section %.8s twice", (const char *)e);
             return -1;
         }
         if (ixf_ld16(e + 8) != ixf_sections[known].major) {
             seterr(err, errlen,
                    "unsupported index section %.8s version %u (this build "
                    "reads %u)",
-                   (const char *) e, ixf_ld16(e + 8),
-                   ixf_sections[known].major);
+                   (const char *)e, ixf_ld16(e + 8), ixf_sections[known].major);
             return -1;
         }
         ix->sec[known] = b + so;
@@ -316,7 +314,7 @@ meta_key_ok(const char *k, size_t n)
 static int
 check_meta(rag_index *ix, char *err, size_t errlen)
 {
-    const char *p = (const char *) ix->sec[IXS_META];
+    const char *p = (const char *)ix->sec[IXS_META];
     size_t n = ix->seclen[IXS_META], i = 0, vl;
     const char *an = NULL, *lang = NULL;
     size_t an_len = 0, lang_len = 0;
@@ -324,13 +322,13 @@ check_meta(rag_index *ix, char *err, size_t errlen)
     while (i < n) {
         const char *line = p + i, *eq, *nl;
         nl = memchr(line, '\n', n - i);
-        eq = nl ? memchr(line, '=', (size_t) (nl - line)) : NULL;
-        if (eq == NULL || !meta_key_ok(line, (size_t) (eq - line)) ||
-            memchr(eq, '\0', (size_t) (nl - eq)) != NULL) {
+        eq = nl ? memchr(line, '=', (size_t)(nl - line)) : NULL;
+        if (eq == NULL || !meta_key_ok(line, (size_t)(eq - line)) ||
+            memchr(eq, '\0', (size_t)(nl - eq)) != NULL) {
             seterr(err, errlen, "index META malformed");
             return -1;
         }
-        vl = (size_t) (nl - eq - 1);
+        vl = (size_t)(nl - eq - 1);
         if (eq - line == 8 && memcmp(line, "analyzer", 8) == 0) {
             an = eq + 1;
             an_len = vl;
@@ -338,7 +336,7 @@ check_meta(rag_index *ix, char *err, size_t errlen)
             lang = eq + 1;
             lang_len = vl;
         }
-        i = (size_t) (nl - p) + 1;
+        i = (size_t)(nl - p) + 1;
     }
     if (an == NULL) {
         seterr(err, errlen, "index META has no analyzer");
@@ -349,8 +347,7 @@ check_meta(rag_index *ix, char *err, size_t errlen)
         return 0;
     if (an_len == strlen(IXF_ANALYZER_SNOWBALL) &&
         memcmp(an, IXF_ANALYZER_SNOWBALL, an_len) == 0) {
-        if (lang == NULL || lang_len == 0 ||
-            lang_len >= sizeof(ix->language)) {
+        if (lang == NULL || lang_len == 0 || lang_len >= sizeof(ix->language)) {
             seterr(err, errlen, "index analyzer %s without a language",
                    IXF_ANALYZER_SNOWBALL);
             return -1;
@@ -374,7 +371,7 @@ check_meta(rag_index *ix, char *err, size_t errlen)
     }
     seterr(err, errlen,
            "index analyzer \"%.*s\" is not implemented by this build (%s, %s)",
-           (int) (an_len > 64 ? 64 : an_len), an, IXF_ANALYZER,
+           (int)(an_len > 64 ? 64 : an_len), an, IXF_ANALYZER,
            IXF_ANALYZER_SNOWBALL);
     return -1;
 }
@@ -393,8 +390,8 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         return -1;
     }
     if (ix->sec[IXS_BODYDICT] != NULL) {
-        ix->ddict = ZSTD_createDDict(ix->sec[IXS_BODYDICT],
-                                     ix->seclen[IXS_BODYDICT]);
+        ix->ddict =
+            ZSTD_createDDict(ix->sec[IXS_BODYDICT], ix->seclen[IXS_BODYDICT]);
         if (ix->ddict == NULL) {
             seterr(err, errlen, "index body dictionary unusable");
             return -1;
@@ -410,7 +407,7 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         tl += stored;
         if (so > ix->seclen[IXS_STRINGS] || tl > ix->seclen[IXS_STRINGS] - so) {
             seterr(err, errlen, "index record %llu strings out of bounds",
-                   (unsigned long long) i);
+                   (unsigned long long)i);
             return -1;
         }
         /* a compressed body's frame must announce its plain length (its
@@ -418,11 +415,11 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         if (flags & ~IXF_DOC_ZSTD || blen > IXF_MAX_FIELD ||
             (flags == 0 ? stored != blen
                         : ix->ddict == NULL ||
-                              ZSTD_getFrameContentSize(
-                                  ix->sec[IXS_STRINGS] + so + tl - stored,
-                                  stored) != blen)) {
+                              ZSTD_getFrameContentSize(ix->sec[IXS_STRINGS] +
+                                                           so + tl - stored,
+                                                       stored) != blen)) {
             seterr(err, errlen, "index record %llu body invalid",
-                   (unsigned long long) i);
+                   (unsigned long long)i);
             return -1;
         }
     }
@@ -436,7 +433,7 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         seterr(err, errlen, "index BM25 parameters invalid");
         return -1;
     }
-    dl = (const uint32_t *) ix->sec[IXS_DOCLEN];
+    dl = (const uint32_t *)ix->sec[IXS_DOCLEN];
     for (uint64_t i = 0; i < nd; i++) {
         sum += dl[i];
         if (dl[i] > ix->max_dl)
@@ -446,13 +443,13 @@ check_docs(rag_index *ix, char *err, size_t errlen)
         seterr(err, errlen, "index doc lengths inconsistent");
         return -1;
     }
-    ix->avgdl = nd ? (double) ix->total_dl / (double) nd : 0;
+    ix->avgdl = nd ? (double)ix->total_dl / (double)nd : 0;
     /* k1 (1 - b + b dl / avgdl) for every length that occurs: records
      * share few lengths, and the search saves a division per posting;
      * the expression is the search's own, so the values are identical */
     if (nd && ix->max_dl < NORM_TABLE_MAX) {
         double avgdl = ix->avgdl > 0 ? ix->avgdl : 1;
-        ix->norms = malloc(((size_t) ix->max_dl + 1) * sizeof(double));
+        ix->norms = malloc(((size_t)ix->max_dl + 1) * sizeof(double));
         if (ix->norms == NULL) {
             seterr(err, errlen, "out of memory");
             return -1;
@@ -483,8 +480,9 @@ check_field_block(rag_index *ix, uint64_t b, uint32_t n, const uint32_t *tfs)
     uint32_t tt[IXF_BLOCK], th[IXF_BLOCK];
     float mx = ixf_ldf(e + 12);
 
-    if (off != ix->fldtf_sum || off > limit || (uint64_t) tb + hb > limit - off ||
-        (n + 3) / 4 > tb || (n + 3) / 4 > hb ||
+    if (off != ix->fldtf_sum || off > limit ||
+        (uint64_t)tb + hb > limit - off || (n + 3) / 4 > tb ||
+        (n + 3) / 4 > hb ||
         rag_svb_stream_len(d + off, n, RAG_SVB_0124) != tb ||
         rag_svb_stream_len(d + off + tb, n, RAG_SVB_0124) != hb ||
         !isfinite(mx) || mx < 0)
@@ -492,7 +490,7 @@ check_field_block(rag_index *ix, uint64_t b, uint32_t n, const uint32_t *tfs)
     rag_svb_decode_0124(d + off, n, tt);
     rag_svb_decode_0124(d + off + tb, n, th);
     for (uint32_t i = 0; i < n; i++)
-        if ((uint64_t) tt[i] + 2 * (uint64_t) th[i] > (uint64_t) tfs[i] + 1)
+        if ((uint64_t)tt[i] + 2 * (uint64_t)th[i] > (uint64_t)tfs[i] + 1)
             return -1;
     ix->fldtf_sum = off + tb + hb;
     return 0;
@@ -516,7 +514,7 @@ check_blocks(rag_index *ix, uint64_t data_off, uint64_t blk0, uint32_t df,
         float bm = ixf_ldf(e + 8);
         uint64_t at = data_off + rel;
 
-        if (boff != rel || at > limit || (uint64_t) db + tb > limit - at ||
+        if (boff != rel || at > limit || (uint64_t)db + tb > limit - at ||
             (n + 3) / 4 > db || (n + 3) / 4 > tb ||
             rag_svb_stream_len(post + at, n, RAG_SVB_1234) != db ||
             rag_svb_stream_len(post + at + db, n, RAG_SVB_0124) != tb ||
@@ -537,10 +535,10 @@ check_blocks(rag_index *ix, uint64_t data_off, uint64_t blk0, uint32_t df,
         prev = last;
         if (bm > mx)
             mx = bm;
-        rel += (uint64_t) db + tb;
+        rel += (uint64_t)db + tb;
     }
     *maxf = mx;
-    return (int64_t) rel;
+    return (int64_t)rel;
 }
 
 static int
@@ -549,7 +547,7 @@ check_terms(rag_index *ix, char *err, size_t errlen)
     const unsigned char *tt = ix->sec[IXS_TERMTEXT];
     uint64_t post_sum = 0, blk_sum = 0, data_sum = 0;
 
-    if (ix->seclen[IXS_TERMS] != (uint64_t) ix->nterms * IXF_TERM_SZ ||
+    if (ix->seclen[IXS_TERMS] != (uint64_t)ix->nterms * IXF_TERM_SZ ||
         ix->seclen[IXS_BLOCKS] % IXF_BLK_SZ != 0 ||
         ix->seclen[IXS_POSTINGS] < RAG_SVB_PAD) {
         seterr(err, errlen, "index section sizes inconsistent with counts");
@@ -566,16 +564,16 @@ check_terms(rag_index *ix, char *err, size_t errlen)
         if (tl == 0 || tl > RAG_TERM_MAX || to > ix->seclen[IXS_TERMTEXT] ||
             tl > ix->seclen[IXS_TERMTEXT] - to) {
             seterr(err, errlen, "index term %llu text out of bounds",
-                   (unsigned long long) i);
+                   (unsigned long long)i);
             return -1;
         }
         if (i > 0) {
             const unsigned char *p = t - IXF_TERM_SZ;
-            if (ixf_term_cmp((const char *) tt + ixf_ld32(p + 20),
-                             ixf_ld32(p + 24), (const char *) tt + to,
+            if (ixf_term_cmp((const char *)tt + ixf_ld32(p + 20),
+                             ixf_ld32(p + 24), (const char *)tt + to,
                              tl) >= 0) {
                 seterr(err, errlen, "index term dictionary not sorted at %llu",
-                       (unsigned long long) i);
+                       (unsigned long long)i);
                 return -1;
             }
         }
@@ -583,16 +581,16 @@ check_terms(rag_index *ix, char *err, size_t errlen)
         if (df == 0 || df > ix->ndocs || doff != data_sum || blk0 != blk_sum ||
             nb > ix->seclen[IXS_BLOCKS] / IXF_BLK_SZ - blk_sum) {
             seterr(err, errlen, "index term %llu postings out of range",
-                   (unsigned long long) i);
+                   (unsigned long long)i);
             return -1;
         }
         dlen = check_blocks(ix, doff, blk0, df, &bmax);
         if (dlen < 0 || bmax != tmax) {
             seterr(err, errlen, "index term %llu has a bad postings block",
-                   (unsigned long long) i);
+                   (unsigned long long)i);
             return -1;
         }
-        data_sum += (uint64_t) dlen;
+        data_sum += (uint64_t)dlen;
         blk_sum += nb;
         post_sum += df;
     }
@@ -639,7 +637,7 @@ check_fields(rag_index *ix, char *err, size_t errlen)
         return -1;
     }
     F->p.k1 = ixf_ldd(fs + 8);
-    len = (const uint32_t *) ix->sec[IXS_FLDLEN];
+    len = (const uint32_t *)ix->sec[IXS_FLDLEN];
     for (uint64_t i = 0; i < nd * RAG_INDEX_FIELDS; i++) {
         sum[i % RAG_INDEX_FIELDS] += len[i];
         if (len[i] > F->max_len[i % RAG_INDEX_FIELDS])
@@ -655,7 +653,7 @@ check_fields(rag_index *ix, char *err, size_t errlen)
         ok = strcmp(name, names[f]) == 0 && F->p.weight[f] >= 0 &&
              F->p.weight[f] <= 1000 && F->p.b[f] >= 0 && F->p.b[f] <= 1 &&
              ixf_ld64(q + 24) == sum[f];
-        F->avglen[f] = nd ? (double) sum[f] / (double) nd : 0;
+        F->avglen[f] = nd ? (double)sum[f] / (double)nd : 0;
         if (F->avglen[f] <= 0)
             F->avglen[f] = 1;
     }
@@ -667,14 +665,14 @@ check_fields(rag_index *ix, char *err, size_t errlen)
     for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
         if (F->max_len[f] >= NORM_TABLE_MAX)
             continue; /* computed per use */
-        ix->wnorm[f] = malloc(((size_t) F->max_len[f] + 1) * sizeof(double));
+        ix->wnorm[f] = malloc(((size_t)F->max_len[f] + 1) * sizeof(double));
         if (ix->wnorm[f] == NULL) {
             seterr(err, errlen, "out of memory");
             return -1;
         }
         for (uint32_t l = 0; l <= F->max_len[f]; l++)
-            ix->wnorm[f][l] = rag_bm25f_wnorm(F->p.weight[f], F->p.b[f], l,
-                                              F->avglen[f]);
+            ix->wnorm[f][l] =
+                rag_bm25f_wnorm(F->p.weight[f], F->p.b[f], l, F->avglen[f]);
         F->wnorm[f] = ix->wnorm[f];
     }
     ix->has_fields = 1;
@@ -727,13 +725,13 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
         ix->seclen[IXS_VF32] != nd * dims * 4 ||
         ix->seclen[IXS_VSLOT] != nd * 4 || ix->seclen[IXS_VPOS] != nd * 4 ||
         (ix->nlists &&
-         (ix->seclen[IXS_VLISTS] != ((uint64_t) ix->nlists + 1) * 4 ||
-          ix->seclen[IXS_VCENT] != (uint64_t) ix->nlists * dims * 4))) {
+         (ix->seclen[IXS_VLISTS] != ((uint64_t)ix->nlists + 1) * 4 ||
+          ix->seclen[IXS_VCENT] != (uint64_t)ix->nlists * dims * 4))) {
         seterr(err, errlen, "index section sizes inconsistent with counts");
         return -1;
     }
-    slot = (const uint32_t *) ix->sec[IXS_VSLOT];
-    pos = (const uint32_t *) ix->sec[IXS_VPOS];
+    slot = (const uint32_t *)ix->sec[IXS_VSLOT];
+    pos = (const uint32_t *)ix->sec[IXS_VPOS];
     for (uint64_t s = 0; s < nd; s++) {
         float sc = ixf_ldf(ix->sec[IXS_VSCALE] + s * 4);
         if (slot[s] >= nd || pos[slot[s]] != s) {
@@ -742,7 +740,7 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
         }
         if (!isfinite(sc) || (s < ix->nvec ? !(sc > 0) : sc != 0)) {
             seterr(err, errlen, "index vector scale %llu invalid",
-                   (unsigned long long) s);
+                   (unsigned long long)s);
             return -1;
         }
     }
@@ -753,7 +751,7 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
         }
     }
     if (ix->nlists) {
-        lists = (const uint32_t *) ix->sec[IXS_VLISTS];
+        lists = (const uint32_t *)ix->sec[IXS_VLISTS];
         if (lists[0] != 0 || lists[ix->nlists] != ix->nvec) {
             seterr(err, errlen, "index vector lists inconsistent");
             return -1;
@@ -763,7 +761,7 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
                 seterr(err, errlen, "index vector lists inconsistent");
                 return -1;
             }
-        for (uint64_t i = 0; i < (uint64_t) ix->nlists * dims; i++)
+        for (uint64_t i = 0; i < (uint64_t)ix->nlists * dims; i++)
             if (!isfinite(ixf_ldf(ix->sec[IXS_VCENT] + i * 4))) {
                 seterr(err, errlen, "index vector value invalid");
                 return -1;
@@ -810,26 +808,26 @@ check_ft(rag_index *ix, char *err, size_t errlen)
             return -1;
         }
     for (uint64_t r = 0; r <= nd; r++) {
-        const float *v = (const float *) (fd + IXF_FTDOCS_HDR) + r * dim;
+        const float *v = (const float *)(fd + IXF_FTDOCS_HDR) + r * dim;
         double norm = 0;
         for (uint64_t d = 0; d < dim; d++) {
             if (!isfinite(v[d])) {
                 seterr(err, errlen, "index FTDOCS value invalid");
                 return -1;
             }
-            norm += (double) v[d] * v[d];
+            norm += (double)v[d] * v[d];
         }
         if (norm != 0 && fabs(norm - 1) > 1e-3) {
             seterr(err, errlen, "index FTDOCS vector %llu not of unit length",
-                   (unsigned long long) r);
+                   (unsigned long long)r);
             return -1;
         }
         if (r > 0 && norm != 0)
             nvec++;
     }
-    ix->ft_pc = (const float *) (fd + IXF_FTDOCS_HDR);
+    ix->ft_pc = (const float *)(fd + IXF_FTDOCS_HDR);
     ix->ft_vecs = ix->ft_pc + dim;
-    ix->ft_nvec = (uint32_t) nvec;
+    ix->ft_nvec = (uint32_t)nvec;
     ix->has_ft = 1;
     return 0;
 }
@@ -862,7 +860,7 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
     }
     /* sections are read in place as u32 and f32 arrays: a mapping is
      * page-aligned; other memory (tests, fuzzing) is copied if need be */
-    if (((uintptr_t) data & (IXF_ALIGN - 1)) != 0) {
+    if (((uintptr_t)data & (IXF_ALIGN - 1)) != 0) {
         /* exactly len bytes, so ASan sees any read past the end */
         if (posix_memalign(&ix->copy, IXF_ALIGN, len ? len : 1) != 0) {
             ix->copy = NULL;
@@ -908,22 +906,22 @@ rag_index_open(const char *path, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    if ((uint64_t) st.st_size < IXF_HDR || (uint64_t) st.st_size > SIZE_MAX) {
+    if ((uint64_t)st.st_size < IXF_HDR || (uint64_t)st.st_size > SIZE_MAX) {
         seterr(err, errlen, "%s: index truncated: %lld bytes", path,
-               (long long) st.st_size);
+               (long long)st.st_size);
         close(fd);
         return NULL;
     }
-    map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
         seterr(err, errlen, "mmap %s: %s", path, strerror(errno));
         return NULL;
     }
-    ix = rag_index_open_mem(map, (size_t) st.st_size, e2, sizeof(e2));
+    ix = rag_index_open_mem(map, (size_t)st.st_size, e2, sizeof(e2));
     if (ix == NULL) {
         seterr(err, errlen, "%s: %s", path, e2);
-        munmap(map, (size_t) st.st_size);
+        munmap(map, (size_t)st.st_size);
         return NULL;
     }
     ix->mapped = 1;
@@ -952,7 +950,7 @@ rag_index_close(rag_index *ix)
     if (ix == NULL)
         return;
     if (ix->mapped)
-        munmap((void *) ix->base, ix->len);
+        munmap((void *)ix->base, ix->len);
     ZSTD_freeDDict(ix->ddict);
     for (int f = 0; f < RAG_INDEX_FIELDS; f++)
         free(ix->wnorm[f]);
@@ -1024,13 +1022,13 @@ rag_index_doc_len(const rag_index *ix, uint32_t i)
 {
     if (i >= ix->ndocs)
         return 0;
-    return ((const uint32_t *) ix->sec[IXS_DOCLEN])[i];
+    return ((const uint32_t *)ix->sec[IXS_DOCLEN])[i];
 }
 
 const uint32_t *
 rag_index_doc_lens(const rag_index *ix)
 {
-    return (const uint32_t *) ix->sec[IXS_DOCLEN];
+    return (const uint32_t *)ix->sec[IXS_DOCLEN];
 }
 
 int
@@ -1041,9 +1039,9 @@ rag_index_chunk_get(const rag_index *ix, uint32_t i, rag_index_chunk *out)
 
     if (i >= ix->ndocs)
         return -1;
-    d = ix->sec[IXS_DOCS] + (size_t) i * IXF_DOC_SZ;
-    s = (const char *) ix->sec[IXS_STRINGS] + ixf_ld64(d + 8);
-    out->chunk_id = (int64_t) ixf_ld64(d);
+    d = ix->sec[IXS_DOCS] + (size_t)i * IXF_DOC_SZ;
+    s = (const char *)ix->sec[IXS_STRINGS] + ixf_ld64(d + 8);
+    out->chunk_id = (int64_t)ixf_ld64(d);
     out->url.p = s;
     out->url.len = ixf_ld32(d + 16);
     s += out->url.len;
@@ -1068,10 +1066,10 @@ rag_index_chunk_body(const rag_index *ix, uint32_t i, rag_index_buf *buf,
     out->len = 0;
     if (i >= ix->ndocs)
         return -1;
-    d = ix->sec[IXS_DOCS] + (size_t) i * IXF_DOC_SZ;
+    d = ix->sec[IXS_DOCS] + (size_t)i * IXF_DOC_SZ;
     blen = ixf_ld32(d + 28);
     stored = ixf_ld32(d + 32);
-    s = (const char *) ix->sec[IXS_STRINGS] + ixf_ld64(d + 8) +
+    s = (const char *)ix->sec[IXS_STRINGS] + ixf_ld64(d + 8) +
         ixf_ld32(d + 16) + ixf_ld32(d + 20) + ixf_ld32(d + 24);
     if ((ixf_ld32(d + 36) & IXF_DOC_ZSTD) == 0) {
         out->p = s;
@@ -1080,12 +1078,12 @@ rag_index_chunk_body(const rag_index *ix, uint32_t i, rag_index_buf *buf,
     }
     if (buf->dctx == NULL && (buf->dctx = ZSTD_createDCtx()) == NULL)
         return -1;
-    if (buf->cap < (size_t) blen + 1) {
-        char *np = realloc(buf->p, (size_t) blen + 1);
+    if (buf->cap < (size_t)blen + 1) {
+        char *np = realloc(buf->p, (size_t)blen + 1);
         if (np == NULL)
             return -1;
         buf->p = np;
-        buf->cap = (size_t) blen + 1;
+        buf->cap = (size_t)blen + 1;
     }
     got = ZSTD_decompress_usingDDict(buf->dctx, buf->p, blen, s, stored,
                                      ix->ddict);
@@ -1112,19 +1110,19 @@ rag_index_buf_free(rag_index_buf *buf)
 const char *
 rag_index_meta(const rag_index *ix, const char *key, size_t *len)
 {
-    const char *p = (const char *) ix->sec[IXS_META];
+    const char *p = (const char *)ix->sec[IXS_META];
     size_t n = ix->seclen[IXS_META], kl = strlen(key), i = 0;
 
     while (i < n) { /* validated: every line is "key=value\n" */
         const char *line = p + i, *nl = memchr(line, '\n', n - i);
         if (nl == NULL)
             break;
-        if ((size_t) (nl - line) > kl && memcmp(line, key, kl) == 0 &&
+        if ((size_t)(nl - line) > kl && memcmp(line, key, kl) == 0 &&
             line[kl] == '=') {
-            *len = (size_t) (nl - line) - kl - 1;
+            *len = (size_t)(nl - line) - kl - 1;
             return line + kl + 1;
         }
-        i = (size_t) (nl - p) + 1;
+        i = (size_t)(nl - p) + 1;
     }
     return NULL;
 }
@@ -1138,10 +1136,9 @@ rag_index_term(const rag_index *ix, const char *term, size_t len,
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const unsigned char *t = ix->sec[IXS_TERMS] + mid * IXF_TERM_SZ;
-        int c = ixf_term_cmp(term, len,
-                             (const char *) ix->sec[IXS_TERMTEXT] +
-                                 ixf_ld32(t + 20),
-                             ixf_ld32(t + 24));
+        int c = ixf_term_cmp(
+            term, len, (const char *)ix->sec[IXS_TERMTEXT] + ixf_ld32(t + 20),
+            ixf_ld32(t + 24));
         if (c == 0) {
             out->df = ixf_ld32(t + 16);
             out->nblocks = (out->df + IXF_BLOCK - 1) / IXF_BLOCK;
@@ -1167,7 +1164,7 @@ rag_index_term(const rag_index *ix, const char *term, size_t len,
 uint32_t
 rag_postings_decode_docs(const rag_postings *pl, uint32_t b, uint32_t *docs)
 {
-    const unsigned char *e = pl->blk + (size_t) b * IXF_BLK_SZ;
+    const unsigned char *e = pl->blk + (size_t)b * IXF_BLK_SZ;
     const unsigned char *d = pl->data + ixf_ld32(e + 4);
     uint32_t n = b + 1 < pl->nblocks ? IXF_BLOCK : pl->df - b * IXF_BLOCK;
     uint32_t prev = b ? rag_postings_block_last(pl, b - 1) : 0;
@@ -1179,7 +1176,7 @@ rag_postings_decode_docs(const rag_postings *pl, uint32_t b, uint32_t *docs)
 uint32_t
 rag_postings_decode_tfs(const rag_postings *pl, uint32_t b, uint32_t *tfs)
 {
-    const unsigned char *e = pl->blk + (size_t) b * IXF_BLK_SZ;
+    const unsigned char *e = pl->blk + (size_t)b * IXF_BLK_SZ;
     const unsigned char *d = pl->data + ixf_ld32(e + 4);
     uint32_t n = b + 1 < pl->nblocks ? IXF_BLOCK : pl->df - b * IXF_BLOCK;
 
@@ -1198,10 +1195,10 @@ rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
 }
 
 int
-rag_postings_decode_fields(const rag_postings *pl, uint32_t b,
-                           uint32_t *title, uint32_t *heading)
+rag_postings_decode_fields(const rag_postings *pl, uint32_t b, uint32_t *title,
+                           uint32_t *heading)
 {
-    const unsigned char *e = pl->fblk + (size_t) b * IXF_FBLK_SZ;
+    const unsigned char *e = pl->fblk + (size_t)b * IXF_FBLK_SZ;
     const unsigned char *d = pl->fdata + ixf_ld64(e);
     uint32_t n = b + 1 < pl->nblocks ? IXF_BLOCK : pl->df - b * IXF_BLOCK;
     uint32_t tb = ixf_ld16(e + 8), hb = ixf_ld16(e + 10);
@@ -1234,7 +1231,7 @@ void
 rag_index_vec_list(const rag_index *ix, uint32_t l, uint32_t *first,
                    uint32_t *n)
 {
-    const uint32_t *v = (const uint32_t *) ix->sec[IXS_VLISTS];
+    const uint32_t *v = (const uint32_t *)ix->sec[IXS_VLISTS];
 
     if (l >= ix->nlists) {
         *first = *n = 0;
@@ -1249,18 +1246,17 @@ rag_index_vec_centroid(const rag_index *ix, uint32_t l)
 {
     if (l >= ix->nlists)
         return NULL;
-    return (const float *) ix->sec[IXS_VCENT] + (size_t) l * ix->dims;
+    return (const float *)ix->sec[IXS_VCENT] + (size_t)l * ix->dims;
 }
 
 const int8_t *
-rag_index_vec_slot(const rag_index *ix, uint32_t s, float *scale,
-                   uint32_t *rec)
+rag_index_vec_slot(const rag_index *ix, uint32_t s, float *scale, uint32_t *rec)
 {
     if (ix->dims == 0 || s >= ix->nvec)
         return NULL;
-    *scale = ((const float *) ix->sec[IXS_VSCALE])[s];
-    *rec = ((const uint32_t *) ix->sec[IXS_VSLOT])[s];
-    return (const int8_t *) ix->sec[IXS_VI8] + (size_t) s * ix->dims;
+    *scale = ((const float *)ix->sec[IXS_VSCALE])[s];
+    *rec = ((const uint32_t *)ix->sec[IXS_VSLOT])[s];
+    return (const int8_t *)ix->sec[IXS_VI8] + (size_t)s * ix->dims;
 }
 
 const int8_t *
@@ -1270,7 +1266,7 @@ rag_index_vec_i8(const rag_index *ix, uint32_t i, float *scale)
 
     if (ix->dims == 0 || i >= ix->ndocs)
         return NULL;
-    s = ((const uint32_t *) ix->sec[IXS_VPOS])[i];
+    s = ((const uint32_t *)ix->sec[IXS_VPOS])[i];
     return rag_index_vec_slot(ix, s, scale, &rec);
 }
 
@@ -1281,8 +1277,8 @@ rag_index_vec_f32(const rag_index *ix, uint32_t i, float *out)
 
     if (rag_index_vec_i8(ix, i, &sc) == NULL)
         return -1;
-    memcpy(out, ix->sec[IXS_VF32] + (size_t) i * ix->dims * 4,
-           (size_t) ix->dims * 4);
+    memcpy(out, ix->sec[IXS_VF32] + (size_t)i * ix->dims * 4,
+           (size_t)ix->dims * 4);
     return 0;
 }
 

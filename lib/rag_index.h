@@ -75,8 +75,7 @@ void rag_index_writer_set_compression(rag_index_writer *w,
  * with the writer's error when it is not), borrowed until write
  * returns. The writer then stores it (FTMODEL) and embeds every record
  * with it (title, heading path, body: FTDOCS, rag_index_fmt.h). 0 or -1. */
-int rag_index_writer_set_ft(rag_index_writer *w, const void *model,
-                            size_t len);
+int rag_index_writer_set_ft(rag_index_writer *w, const void *model, size_t len);
 
 /* BM25F (Robertson, Zaragoza and Taylor 2004): a term's frequencies in
  * the title, heading path and body, each divided by its field's length
@@ -209,9 +208,9 @@ int rag_index_term(const rag_index *ix, const char *term, size_t len,
 static inline uint32_t
 rag_postings_block_last(const rag_postings *pl, uint32_t b)
 {
-    const unsigned char *q = pl->blk + (size_t) b * 16;
-    return (uint32_t) q[0] | (uint32_t) q[1] << 8 | (uint32_t) q[2] << 16 |
-           (uint32_t) q[3] << 24;
+    const unsigned char *q = pl->blk + (size_t)b * 16;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+           (uint32_t)q[3] << 24;
 }
 
 /* Upper bound, over block b, of tf * (k1 + 1) / (tf + k1 * (1 - b + b *
@@ -219,9 +218,9 @@ rag_postings_block_last(const rag_postings *pl, uint32_t b)
 static inline float
 rag_postings_block_max(const rag_postings *pl, uint32_t b)
 {
-    const unsigned char *q = pl->blk + (size_t) b * 16 + 8;
-    uint32_t u = (uint32_t) q[0] | (uint32_t) q[1] << 8 |
-                 (uint32_t) q[2] << 16 | (uint32_t) q[3] << 24;
+    const unsigned char *q = pl->blk + (size_t)b * 16 + 8;
+    uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                 (uint32_t)q[3] << 24;
     float f;
     memcpy(&f, &u, 4);
     return f;
@@ -229,8 +228,8 @@ rag_postings_block_max(const rag_postings *pl, uint32_t b)
 
 /* Decodes block b into docs[] and tfs[] (RAG_POSTINGS_BLOCK entries
  * each); returns the number of postings in it. */
-uint32_t rag_postings_decode(const rag_postings *pl, uint32_t b,
-                             uint32_t *docs, uint32_t *tfs);
+uint32_t rag_postings_decode(const rag_postings *pl, uint32_t b, uint32_t *docs,
+                             uint32_t *tfs);
 /* The same in two steps, for a reader that may need only the doc ids
  * (a search checking whether a record is in the block): each returns
  * the number of postings in block b. */
@@ -244,9 +243,9 @@ uint32_t rag_postings_decode_tfs(const rag_postings *pl, uint32_t b,
 static inline float
 rag_postings_block_fmax(const rag_postings *pl, uint32_t b)
 {
-    const unsigned char *q = pl->fblk + (size_t) b * 16 + 12;
-    uint32_t u = (uint32_t) q[0] | (uint32_t) q[1] << 8 |
-                 (uint32_t) q[2] << 16 | (uint32_t) q[3] << 24;
+    const unsigned char *q = pl->fblk + (size_t)b * 16 + 12;
+    uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                 (uint32_t)q[3] << 24;
     float f;
     memcpy(&f, &u, 4);
     return f;
@@ -300,8 +299,8 @@ uint32_t rag_index_vec_count(const rag_index *ix);
 void rag_index_vec_list(const rag_index *ix, uint32_t l, uint32_t *first,
                         uint32_t *n);
 const float *rag_index_vec_centroid(const rag_index *ix, uint32_t l);
-const int8_t *rag_index_vec_slot(const rag_index *ix, uint32_t s,
-                                 float *scale, uint32_t *rec);
+const int8_t *rag_index_vec_slot(const rag_index *ix, uint32_t s, float *scale,
+                                 uint32_t *rec);
 
 /* The semantic leg (rag_ft.h), when the index has one it can use: the
  * model; its FTMODEL bytes (to carry it into the next generation); the

@@ -198,34 +198,31 @@ static const struct {
     uint16_t major;
     int required;
 } ixf_sections[IXS_COUNT] = {
-    {"META", 1, 1},   {"DOCS", 1, 1},     {"STRINGS", 1, 1},
-    {"DOCLEN", 1, 1}, {"BM25", 1, 1},     {"TERMTEXT", 1, 1},
-    {"TERMS", 1, 1},  {"BLOCKS", 1, 1},   {"POSTINGS", 1, 1},
-    {"VINFO", 1, 1},  {"VSCALE", 1, 1},   {"VI8", 1, 1},
-    {"VF32", 1, 1},   {"VSLOT", 1, 1},    {"VPOS", 1, 1},
-    {"VLISTS", 1, 1}, {"VCENT", 1, 1},   {"BODYDICT", 1, 1},
-    {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
-    {"FIELDS", 1, 0}, {"FLDLEN", 1, 0},   {"FBLOCKS", 1, 0},
-    {"FLDTF", 1, 0},
+    {"META", 1, 1},     {"DOCS", 1, 1},     {"STRINGS", 1, 1}, {"DOCLEN", 1, 1},
+    {"BM25", 1, 1},     {"TERMTEXT", 1, 1}, {"TERMS", 1, 1},   {"BLOCKS", 1, 1},
+    {"POSTINGS", 1, 1}, {"VINFO", 1, 1},    {"VSCALE", 1, 1},  {"VI8", 1, 1},
+    {"VF32", 1, 1},     {"VSLOT", 1, 1},    {"VPOS", 1, 1},    {"VLISTS", 1, 1},
+    {"VCENT", 1, 1},    {"BODYDICT", 1, 1}, {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
+    {"FIELDS", 1, 0},   {"FLDLEN", 1, 0},   {"FBLOCKS", 1, 0}, {"FLDTF", 1, 0},
 };
 
 static inline uint16_t
 ixf_ld16(const unsigned char *p)
 {
-    return (uint16_t) (p[0] | p[1] << 8);
+    return (uint16_t)(p[0] | p[1] << 8);
 }
 
 static inline uint32_t
 ixf_ld32(const unsigned char *p)
 {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-           (uint32_t) p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static inline uint64_t
 ixf_ld64(const unsigned char *p)
 {
-    return (uint64_t) ixf_ld32(p) | (uint64_t) ixf_ld32(p + 4) << 32;
+    return (uint64_t)ixf_ld32(p) | (uint64_t)ixf_ld32(p + 4) << 32;
 }
 
 static inline float
@@ -249,24 +246,24 @@ ixf_ldd(const unsigned char *p)
 static inline void
 ixf_st16(unsigned char *p, uint16_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
 }
 
 static inline void
 ixf_st32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
-    p[2] = (unsigned char) (v >> 16);
-    p[3] = (unsigned char) (v >> 24);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static inline void
 ixf_st64(unsigned char *p, uint64_t v)
 {
-    ixf_st32(p, (uint32_t) v);
-    ixf_st32(p + 4, (uint32_t) (v >> 32));
+    ixf_st32(p, (uint32_t)v);
+    ixf_st32(p + 4, (uint32_t)(v >> 32));
 }
 
 static inline void
@@ -288,7 +285,7 @@ ixf_std(unsigned char *p, double d)
 static inline uint64_t
 ixf_align(uint64_t v)
 {
-    return (v + IXF_ALIGN - 1) & ~(uint64_t) (IXF_ALIGN - 1);
+    return (v + IXF_ALIGN - 1) & ~(uint64_t)(IXF_ALIGN - 1);
 }
 
 /* term order: by bytes, shorter first on a common prefix */

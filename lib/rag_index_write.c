@@ -64,7 +64,7 @@ typedef struct {
     uint32_t len, cap;
     uint32_t last; /* last doc added */
     uint32_t df;
-    uint32_t tf;  /* in the record being added: all, title, heading */
+    uint32_t tf; /* in the record being added: all, title, heading */
     uint32_t tft, tfh;
     uint32_t hash;
     uint32_t text_off;
@@ -108,8 +108,8 @@ struct rag_index_writer {
     uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
     uint64_t ftotal[RAG_INDEX_FIELDS];
     int cur_field, cur_rep; /* what occ_cb is reading */
-    rag_stemmer *st; /* Snowball, or NULL: the light English stemmer */
-    const void *ft; /* FTMODEL (borrowed), or NULL */
+    rag_stemmer *st;        /* Snowball, or NULL: the light English stemmer */
+    const void *ft;         /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
 };
@@ -160,7 +160,7 @@ spill_open(spill *s, char *err, size_t errlen)
     if (dir == NULL || *dir == '\0')
         dir = "/tmp";
     if (snprintf(path, sizeof(path), "%s/rag_index.XXXXXX", dir) >=
-        (int) sizeof(path)) {
+        (int)sizeof(path)) {
         snprintf(err, errlen, "TMPDIR too long");
         return -1;
     }
@@ -193,7 +193,7 @@ write_all(int fd, const void *p, size_t n)
         if (r <= 0)
             return -1;
         c += r;
-        n -= (size_t) r;
+        n -= (size_t)r;
     }
     return 0;
 }
@@ -242,14 +242,14 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
     unsigned char *c = p;
 
     while (n) {
-        ssize_t r = pread(fd, c, n, (off_t) off);
+        ssize_t r = pread(fd, c, n, (off_t)off);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             return -1;
         c += r;
-        n -= (size_t) r;
-        off += (uint64_t) r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
     }
     return 0;
 }
@@ -393,16 +393,16 @@ rag_index_writer_set_meta(rag_index_writer *w, const char *key,
     }
     for (size_t i = 0; w->meta && i < w->metalen;) { /* once per key */
         const char *line = w->meta + i, *nl = strchr(line, '\n');
-        if ((size_t) (nl - line) > kl && memcmp(line, key, kl) == 0 &&
+        if ((size_t)(nl - line) > kl && memcmp(line, key, kl) == 0 &&
             line[kl] == '=')
             return -1;
-        i = (size_t) (nl - w->meta) + 1;
+        i = (size_t)(nl - w->meta) + 1;
     }
     char *m = realloc(w->meta, w->metalen + kl + vl + 3);
     if (m == NULL)
         return -1;
     w->meta = m;
-    w->metalen += (size_t) sprintf(m + w->metalen, "%s=%s\n", key, value);
+    w->metalen += (size_t)sprintf(m + w->metalen, "%s=%s\n", key, value);
     return 0;
 }
 
@@ -434,7 +434,7 @@ fnv1a(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) s[i];
+        h ^= (unsigned char)s[i];
         h *= 16777619u;
     }
     return h;
@@ -452,7 +452,7 @@ hash_grow(rag_index_writer *w)
         size_t h = w->terms[t].hash & (nc - 1);
         while (nh[h])
             h = (h + 1) & (nc - 1);
-        nh[h] = (uint64_t) w->terms[t].hash << 32 | (uint32_t) (t + 1);
+        nh[h] = (uint64_t)w->terms[t].hash << 32 | (uint32_t)(t + 1);
     }
     free(w->hash);
     w->hash = nh;
@@ -474,8 +474,8 @@ term_id(rag_index_writer *w, const char *t, size_t n)
         return -1;
     h = hv & (w->hcap - 1);
     while (w->hash[h]) {
-        if ((uint32_t) (w->hash[h] >> 32) == hv) {
-            uint32_t id = (uint32_t) w->hash[h] - 1;
+        if ((uint32_t)(w->hash[h] >> 32) == hv) {
+            uint32_t id = (uint32_t)w->hash[h] - 1;
             e = &w->terms[id];
             if (e->text_len == n) {
                 const char *a = w->ttext + e->text_off;
@@ -483,25 +483,24 @@ term_id(rag_index_writer *w, const char *t, size_t n)
                 while (i < n && a[i] == t[i])
                     i++;
                 if (i == n)
-                    return (long) id;
+                    return (long)id;
             }
         }
         h = (h + 1) & (w->hcap - 1);
     }
     if (w->nterms >= UINT32_MAX - 1 || w->ttlen + n > UINT32_MAX ||
-        grow((void **) &w->terms, &w->capterms, w->nterms + 1,
-             sizeof(wterm)) ||
-        grow((void **) &w->ttext, &w->ttcap, w->ttlen + n, 1))
+        grow((void **)&w->terms, &w->capterms, w->nterms + 1, sizeof(wterm)) ||
+        grow((void **)&w->ttext, &w->ttcap, w->ttlen + n, 1))
         return -1;
     memcpy(w->ttext + w->ttlen, t, n);
     e = &w->terms[w->nterms];
     memset(e, 0, sizeof(*e));
     e->hash = hv;
-    e->text_off = (uint32_t) w->ttlen;
-    e->text_len = (uint32_t) n;
+    e->text_off = (uint32_t)w->ttlen;
+    e->text_len = (uint32_t)n;
     w->ttlen += n;
-    w->hash[h] = (uint64_t) hv << 32 | (uint32_t) (w->nterms + 1);
-    return (long) w->nterms++;
+    w->hash[h] = (uint64_t)hv << 32 | (uint32_t)(w->nterms + 1);
+    return (long)w->nterms++;
 }
 
 static int
@@ -510,15 +509,14 @@ occ_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     rag_index_writer *w = ud;
     long id = term_id(w, t, n);
 
-    (void) off;
-    (void) len;
+    (void)off;
+    (void)len;
     if (id < 0)
         return 1;
     if (w->terms[id].tf++ == 0) {
-        if (grow((void **) &w->cur, &w->capcur, w->ncur + 1,
-                 sizeof(uint32_t)))
+        if (grow((void **)&w->cur, &w->capcur, w->ncur + 1, sizeof(uint32_t)))
             return 1;
-        w->cur[w->ncur++] = (uint32_t) id;
+        w->cur[w->ncur++] = (uint32_t)id;
     }
     if (w->cur_field == RAG_FIELD_TITLE)
         w->terms[id].tft++;
@@ -532,10 +530,10 @@ put_varint(unsigned char *p, uint32_t v)
 {
     size_t n = 0;
     while (v >= 0x80) {
-        p[n++] = (unsigned char) (v | 0x80);
+        p[n++] = (unsigned char)(v | 0x80);
         v >>= 7;
     }
-    p[n++] = (unsigned char) v;
+    p[n++] = (unsigned char)v;
     return n;
 }
 
@@ -547,10 +545,10 @@ get_varint(const unsigned char **pp)
     int shift = 0;
 
     while (*p & 0x80) {
-        v |= (uint32_t) (*p++ & 0x7f) << shift;
+        v |= (uint32_t)(*p++ & 0x7f) << shift;
         shift += 7;
     }
-    v |= (uint32_t) *p++ << shift;
+    v |= (uint32_t)*p++ << shift;
     *pp = p;
     return v;
 }
@@ -570,10 +568,10 @@ post_add(wterm *t, uint32_t d)
         t->p = np;
         t->cap = nc;
     }
-    t->len += (uint32_t) put_varint(t->p + t->len, d - t->last);
-    t->len += (uint32_t) put_varint(t->p + t->len, t->tf);
-    t->len += (uint32_t) put_varint(t->p + t->len, t->tft);
-    t->len += (uint32_t) put_varint(t->p + t->len, t->tfh);
+    t->len += (uint32_t)put_varint(t->p + t->len, d - t->last);
+    t->len += (uint32_t)put_varint(t->p + t->len, t->tf);
+    t->len += (uint32_t)put_varint(t->p + t->len, t->tft);
+    t->len += (uint32_t)put_varint(t->p + t->len, t->tfh);
     t->last = d;
     t->df++;
     t->tf = t->tft = t->tfh = 0;
@@ -582,8 +580,8 @@ post_add(wterm *t, uint32_t d)
 
 /* Reads the next posting of a term's varints at *pp. */
 static void
-post_next(const unsigned char **pp, uint32_t *doc, uint32_t *tf,
-          uint32_t *tft, uint32_t *tfh)
+post_next(const unsigned char **pp, uint32_t *doc, uint32_t *tf, uint32_t *tft,
+          uint32_t *tfh)
 {
     *doc += get_varint(pp);
     *tf = get_varint(pp);
@@ -635,9 +633,9 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     if (d >= w->capdocs) {
         size_t cap = w->capdocs, c2 = cap;
         size_t c3 = cap;
-        if (grow((void **) &w->docs, &cap, d + 1, sizeof(wdoc)) ||
-            grow((void **) &w->dl, &c2, d + 1, sizeof(uint32_t)) ||
-            grow((void **) &w->flen, &c3, d + 1,
+        if (grow((void **)&w->docs, &cap, d + 1, sizeof(wdoc)) ||
+            grow((void **)&w->dl, &c2, d + 1, sizeof(uint32_t)) ||
+            grow((void **)&w->flen, &c3, d + 1,
                  RAG_INDEX_FIELDS * sizeof(uint32_t)))
             goto oom;
         if (w->dims) {
@@ -654,7 +652,7 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     for (int i = 0; i < 4; i++) {
         if (spill_put(&w->str, f[i], lens[i]) != 0)
             goto ioerr;
-        doc->lens[i] = (uint32_t) lens[i];
+        doc->lens[i] = (uint32_t)lens[i];
     }
     w->body_bytes += lens[3];
     if (w->dims && add_vector(w, d, in->embedding) != 0)
@@ -674,20 +672,19 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
             got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
             if (got < 0)
                 goto oom;
-            before += (uint64_t) got;
+            before += (uint64_t)got;
             if (rep == 0)
-                w->flen[d * RAG_INDEX_FIELDS + (size_t) (i - 1)] =
-                    (uint32_t) got;
+                w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
         }
     }
     if (before > UINT32_MAX)
         goto oom;
     for (int i = 0; i < RAG_INDEX_FIELDS; i++)
-        w->ftotal[i] += w->flen[d * RAG_INDEX_FIELDS + (size_t) i];
-    w->dl[d] = (uint32_t) before;
+        w->ftotal[i] += w->flen[d * RAG_INDEX_FIELDS + (size_t)i];
+    w->dl[d] = (uint32_t)before;
     w->total_dl += before;
     for (size_t i = 0; i < w->ncur; i++)
-        if (post_add(&w->terms[w->cur[i]], (uint32_t) d) != 0)
+        if (post_add(&w->terms[w->cur[i]], (uint32_t)d) != 0)
             goto oom;
     w->nposts += w->ncur;
     w->ndocs++;
@@ -774,7 +771,7 @@ copy_spill(wout *o, spill *s, uint64_t len, unsigned char *buf, size_t bufsz)
     uint64_t off = 0;
 
     while (off < len) {
-        size_t k = len - off < bufsz ? (size_t) (len - off) : bufsz;
+        size_t k = len - off < bufsz ? (size_t)(len - off) : bufsz;
         if (pread_all(s->fd, buf, k, off) != 0)
             return -1;
         wput(o, buf, k);
@@ -787,8 +784,8 @@ static int
 cmp_term_ids(const void *a, const void *b, void *ctx)
 {
     const rag_index_writer *w = ctx;
-    const wterm *x = &w->terms[*(const uint32_t *) a];
-    const wterm *y = &w->terms[*(const uint32_t *) b];
+    const wterm *x = &w->terms[*(const uint32_t *)a];
+    const wterm *y = &w->terms[*(const uint32_t *)b];
     return ixf_term_cmp(w->ttext + x->text_off, x->text_len,
                         w->ttext + y->text_off, y->text_len);
 }
@@ -796,8 +793,8 @@ cmp_term_ids(const void *a, const void *b, void *ctx)
 static float
 round_up_float(double x)
 {
-    float f = (float) x;
-    if ((double) f < x)
+    float f = (float)x;
+    if ((double)f < x)
         f = nextafterf(f, INFINITY);
     return f;
 }
@@ -830,8 +827,7 @@ write_postings(rag_index_writer *w, wout *o, const uint32_t *order,
                 post_next(&p, &doc, &tfs[k], &tft, &tfh);
                 docs[k] = doc;
                 double tf = tfs[k];
-                double norm =
-                    IXF_K1 * (1 - IXF_B + IXF_B * w->dl[doc] / avgdl);
+                double norm = IXF_K1 * (1 - IXF_B + IXF_B * w->dl[doc] / avgdl);
                 double tp = tf * (IXF_K1 + 1) / (tf + norm);
                 if (tp > mx)
                     mx = tp;
@@ -842,10 +838,10 @@ write_postings(rag_index_writer *w, wout *o, const uint32_t *order,
             if (rel > UINT32_MAX)
                 return -1;
             ixf_st32(e, docs[n - 1]);
-            ixf_st32(e + 4, (uint32_t) rel);
+            ixf_st32(e + 4, (uint32_t)rel);
             ixf_stf(e + 8, round_up_float(mx));
-            ixf_st16(e + 12, (uint16_t) db);
-            ixf_st16(e + 14, (uint16_t) tb);
+            ixf_st16(e + 12, (uint16_t)db);
+            ixf_st16(e + 14, (uint16_t)tb);
             if (round_up_float(mx) > tmax)
                 tmax = round_up_float(mx);
             wput(o, enc, db + tb);
@@ -879,17 +875,15 @@ bm25f_x(const rag_index_bm25f *p, const double *avg, const uint32_t *len,
 
     if (tfb)
         x += tfb * rag_bm25f_wnorm(p->weight[RAG_FIELD_BODY],
-                                   p->b[RAG_FIELD_BODY],
-                                   len[RAG_FIELD_BODY], avg[RAG_FIELD_BODY]);
+                                   p->b[RAG_FIELD_BODY], len[RAG_FIELD_BODY],
+                                   avg[RAG_FIELD_BODY]);
     if (tfh)
-        x += tfh * rag_bm25f_wnorm(p->weight[RAG_FIELD_HEADING],
-                                   p->b[RAG_FIELD_HEADING],
-                                   len[RAG_FIELD_HEADING],
-                                   avg[RAG_FIELD_HEADING]);
+        x += tfh * rag_bm25f_wnorm(
+                       p->weight[RAG_FIELD_HEADING], p->b[RAG_FIELD_HEADING],
+                       len[RAG_FIELD_HEADING], avg[RAG_FIELD_HEADING]);
     if (tft)
         x += tft * rag_bm25f_wnorm(p->weight[RAG_FIELD_TITLE],
-                                   p->b[RAG_FIELD_TITLE],
-                                   len[RAG_FIELD_TITLE],
+                                   p->b[RAG_FIELD_TITLE], len[RAG_FIELD_TITLE],
                                    avg[RAG_FIELD_TITLE]);
     return x;
 }
@@ -909,7 +903,7 @@ write_fldtf(rag_index_writer *w, wout *o, const uint32_t *order,
     uint64_t off = 0, nblk = 0;
 
     for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
-        avg[f] = w->ndocs ? (double) w->ftotal[f] / (double) w->ndocs : 0;
+        avg[f] = w->ndocs ? (double)w->ftotal[f] / (double)w->ndocs : 0;
         if (avg[f] <= 0)
             avg[f] = 1; /* as the reader does */
     }
@@ -925,9 +919,9 @@ write_fldtf(rag_index_writer *w, wout *o, const uint32_t *order,
             size_t tb, hb;
             for (uint32_t k = 0; k < n; k++) {
                 post_next(&p, &doc, &tf, &tft[k], &tfh[k]);
-                double x = bm25f_x(bf, avg, w->flen + (size_t) doc *
-                                                   RAG_INDEX_FIELDS,
-                                   tf, tft[k], tfh[k]);
+                double x =
+                    bm25f_x(bf, avg, w->flen + (size_t)doc * RAG_INDEX_FIELDS,
+                            tf, tft[k], tfh[k]);
                 double sat = x * (k1 + 1) / (x + k1);
                 if (sat > mx)
                     mx = sat;
@@ -935,8 +929,8 @@ write_fldtf(rag_index_writer *w, wout *o, const uint32_t *order,
             tb = rag_svb_encode_0124(tft, n, enc);
             hb = rag_svb_encode_0124(tfh, n, enc + tb);
             ixf_st64(e, off);
-            ixf_st16(e + 8, (uint16_t) tb);
-            ixf_st16(e + 10, (uint16_t) hb);
+            ixf_st16(e + 8, (uint16_t)tb);
+            ixf_st16(e + 10, (uint16_t)hb);
             ixf_stf(e + 12, round_up_float(mx));
             wput(o, enc, tb + hb);
             off += tb + hb;
@@ -1010,16 +1004,16 @@ wvec_free(wvec *v)
 static int
 build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
 {
-    uint32_t dims = w->dims, n = (uint32_t) w->ndocs, nl;
-    size_t vbytes = (size_t) dims * sizeof(float);
+    uint32_t dims = w->dims, n = (uint32_t)w->ndocs, nl;
+    size_t vbytes = (size_t)dims * sizeof(float);
     uint32_t *list_of = NULL, *cnt = NULL;
     float *sample = NULL, *buf = NULL, *scratch = NULL;
     size_t ns = 0, chunk = 4096;
-    uint64_t seed = 0x5eed ^ ((uint64_t) n << 20) ^ dims;
+    uint64_t seed = 0x5eed ^ ((uint64_t)n << 20) ^ dims;
     int rc = -1;
 
-    v->slot = malloc(((size_t) n + 1) * sizeof(uint32_t));
-    v->pos = malloc(((size_t) n + 1) * sizeof(uint32_t));
+    v->slot = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    v->pos = malloc(((size_t)n + 1) * sizeof(uint32_t));
     if (!v->slot || !v->pos)
         goto oom;
     v->nvec = 0;
@@ -1045,22 +1039,22 @@ build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
         return 0;
     }
     v->nlists = nl;
-    v->nprobe = w->ivf_probe ? w->ivf_probe
-                           : rag_ivf_default_probe(nl, v->nvec);
+    v->nprobe =
+        w->ivf_probe ? w->ivf_probe : rag_ivf_default_probe(nl, v->nvec);
     if (v->nprobe > nl)
         v->nprobe = nl;
 
     /* an evenly spaced sample of the vectors */
-    ns = (size_t) nl * IVF_SAMPLE_PER_LIST;
+    ns = (size_t)nl * IVF_SAMPLE_PER_LIST;
     if (ns > v->nvec)
         ns = v->nvec;
     sample = malloc(ns * vbytes);
-    v->cent = malloc((size_t) nl * vbytes);
-    v->lists = calloc((size_t) nl + 1, sizeof(uint32_t));
-    list_of = malloc((size_t) n * sizeof(uint32_t));
-    cnt = calloc((size_t) nl + 1, sizeof(uint32_t));
+    v->cent = malloc((size_t)nl * vbytes);
+    v->lists = calloc((size_t)nl + 1, sizeof(uint32_t));
+    list_of = malloc((size_t)n * sizeof(uint32_t));
+    cnt = calloc((size_t)nl + 1, sizeof(uint32_t));
     buf = malloc(chunk * vbytes);
-    scratch = malloc((size_t) nl * sizeof(float));
+    scratch = malloc((size_t)nl * sizeof(float));
     if (!sample || !v->cent || !v->lists || !list_of || !cnt || !buf ||
         !scratch)
         goto oom;
@@ -1073,7 +1067,7 @@ build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
             if ((seen * ns) / v->nvec != ((seen + 1) * ns) / v->nvec ||
                 v->nvec == ns) {
                 if (pread_all(w->vec.fd, sample + taken * dims, vbytes,
-                              (uint64_t) i * vbytes) != 0)
+                              (uint64_t)i * vbytes) != 0)
                     goto ioerr;
                 taken++;
             }
@@ -1081,15 +1075,15 @@ build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
         }
         ns = taken;
     }
-    if (ns < nl || rag_ivf_train(sample, ns, dims, nl, IVF_ITERS, seed,
-                                 v->cent) != 0)
+    if (ns < nl ||
+        rag_ivf_train(sample, ns, dims, nl, IVF_ITERS, seed, v->cent) != 0)
         goto oom;
 
     /* assign every vector, reading the spill in chunks */
-    for (uint32_t i0 = 0; i0 < n; i0 += (uint32_t) chunk) {
-        uint32_t m = n - i0 < chunk ? n - i0 : (uint32_t) chunk;
-        if (pread_all(w->vec.fd, buf, (size_t) m * vbytes,
-                      (uint64_t) i0 * vbytes) != 0)
+    for (uint32_t i0 = 0; i0 < n; i0 += (uint32_t)chunk) {
+        uint32_t m = n - i0 < chunk ? n - i0 : (uint32_t)chunk;
+        if (pread_all(w->vec.fd, buf, (size_t)m * vbytes,
+                      (uint64_t)i0 * vbytes) != 0)
             goto ioerr;
         for (uint32_t j = 0; j < m; j++) {
             uint32_t r = i0 + j;
@@ -1098,7 +1092,7 @@ build_lists(rag_index_writer *w, wvec *v, char *err, size_t errlen)
                 continue;
             }
             list_of[r] = rag_ivf_assign(v->cent, nl, dims,
-                                        buf + (size_t) j * dims, scratch);
+                                        buf + (size_t)j * dims, scratch);
         }
     }
     for (uint32_t i = 0; i < n; i++)
@@ -1120,8 +1114,7 @@ oom:
     snprintf(err, errlen, "out of memory");
     goto out;
 ioerr:
-    snprintf(err, errlen, "index writer: temporary file: %s",
-             strerror(errno));
+    snprintf(err, errlen, "index writer: temporary file: %s", strerror(errno));
 out:
     free(list_of);
     free(cnt);
@@ -1136,8 +1129,8 @@ static int
 write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
               const wvec *v, unsigned char *buf, size_t bufsz)
 {
-    uint32_t dims = w->dims, n = (uint32_t) w->ndocs;
-    size_t vbytes = (size_t) dims * sizeof(float);
+    uint32_t dims = w->dims, n = (uint32_t)w->ndocs;
+    size_t vbytes = (size_t)dims * sizeof(float);
     unsigned char e[16];
 
     sect_begin(o, tab, nt, IXS_VINFO);
@@ -1150,14 +1143,14 @@ write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
 
     /* int8 vectors by slot, quantised again from the unit vectors in the
      * spill (the same computation as at add time), then their scales */
-    float *scales = calloc((size_t) n + 1, sizeof(float));
+    float *scales = calloc((size_t)n + 1, sizeof(float));
     if (scales == NULL)
         return -1;
     sect_begin(o, tab, nt, IXS_VI8);
     for (uint32_t s = 0; s < n; s++) {
         if (s < v->nvec) {
             if (pread_all(w->vec.fd, w->vunit, vbytes,
-                          (uint64_t) v->slot[s] * vbytes) != 0) {
+                          (uint64_t)v->slot[s] * vbytes) != 0) {
                 free(scales);
                 return -1;
             }
@@ -1176,21 +1169,21 @@ write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
     sect_end(o, tab, nt);
     free(scales);
     sect_begin(o, tab, nt, IXS_VF32);
-    if (copy_spill(o, &w->vec, (uint64_t) n * vbytes, buf, bufsz) != 0)
+    if (copy_spill(o, &w->vec, (uint64_t)n * vbytes, buf, bufsz) != 0)
         return -1;
     sect_end(o, tab, nt);
     sect_begin(o, tab, nt, IXS_VSLOT);
-    wput(o, v->slot, (size_t) n * 4);
+    wput(o, v->slot, (size_t)n * 4);
     sect_end(o, tab, nt);
     sect_begin(o, tab, nt, IXS_VPOS);
-    wput(o, v->pos, (size_t) n * 4);
+    wput(o, v->pos, (size_t)n * 4);
     sect_end(o, tab, nt);
     if (v->nlists) {
         sect_begin(o, tab, nt, IXS_VLISTS);
-        wput(o, v->lists, ((size_t) v->nlists + 1) * 4);
+        wput(o, v->lists, ((size_t)v->nlists + 1) * 4);
         sect_end(o, tab, nt);
         sect_begin(o, tab, nt, IXS_VCENT);
-        wput(o, v->cent, (size_t) v->nlists * vbytes);
+        wput(o, v->cent, (size_t)v->nlists * vbytes);
         sect_end(o, tab, nt);
     }
     return 0;
@@ -1221,13 +1214,13 @@ sread(sreader *r, uint64_t off, size_t len)
     r->start = off;
     r->len = 0;
     while (r->len < len) {
-        got = pread(r->fd, r->win + r->len, want - r->len,
-                    (off_t) (off + r->len));
+        got =
+            pread(r->fd, r->win + r->len, want - r->len, (off_t)(off + r->len));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             return NULL;
-        r->len += (size_t) got;
+        r->len += (size_t)got;
     }
     return r->win;
 }
@@ -1253,7 +1246,7 @@ train_dict(rag_index_writer *w, size_t *dict_len)
     if (!sample || !sizes || !dict)
         goto fail;
     /* every step-th record, step chosen to fill the sample once */
-    step = (size_t) (w->body_bytes / cap);
+    step = (size_t)(w->body_bytes / cap);
     if (step < 1)
         step = 1;
     for (size_t i = 0; i < w->ndocs && used < cap; i += step) {
@@ -1267,8 +1260,7 @@ train_dict(rag_index_writer *w, size_t *dict_len)
         sizes[ns++] = bl;
         used += bl;
     }
-    got = ZDICT_trainFromBuffer(dict, ZDICT_SIZE, sample, sizes,
-                                (unsigned) ns);
+    got = ZDICT_trainFromBuffer(dict, ZDICT_SIZE, sample, sizes, (unsigned)ns);
     if (ZDICT_isError(got)) {
         if (w->compress != RAG_INDEX_COMPRESS_ALWAYS || used == 0)
             goto fail;
@@ -1296,8 +1288,8 @@ write_strings(rag_index_writer *w, wout *o, const void *dict, size_t dict_len,
 {
     sreader r = {w->str.fd, malloc(READ_WIN), NULL, 0, 0};
     ZSTD_CCtx *cctx = dict ? ZSTD_createCCtx() : NULL;
-    ZSTD_CDict *cdict = dict ? ZSTD_createCDict(dict, dict_len, ZSTD_LEVEL)
-                             : NULL;
+    ZSTD_CDict *cdict =
+        dict ? ZSTD_createCDict(dict, dict_len, ZSTD_LEVEL) : NULL;
     unsigned char *zbuf = NULL;
     size_t zcap = 0;
     uint64_t base = o->pos;
@@ -1307,14 +1299,14 @@ write_strings(rag_index_writer *w, wout *o, const void *dict, size_t dict_len,
         goto out;
     for (size_t i = 0; i < w->ndocs; i++) {
         const wdoc *d = &w->docs[i];
-        size_t head = (size_t) d->lens[0] + d->lens[1] + d->lens[2];
+        size_t head = (size_t)d->lens[0] + d->lens[1] + d->lens[2];
         size_t bl = d->lens[3];
         const unsigned char *p = sread(&r, d->str_off, head + bl);
         if (p == NULL)
             goto out;
         off[i] = o->pos - base;
         wput(o, p, head);
-        stored[i] = (uint32_t) bl;
+        stored[i] = (uint32_t)bl;
         flags[i] = 0;
         if (cdict && bl > 0) {
             size_t bound = ZSTD_compressBound(bl), z;
@@ -1325,11 +1317,10 @@ write_strings(rag_index_writer *w, wout *o, const void *dict, size_t dict_len,
                 zbuf = nz;
                 zcap = bound;
             }
-            z = ZSTD_compress_usingCDict(cctx, zbuf, zcap, p + head, bl,
-                                         cdict);
+            z = ZSTD_compress_usingCDict(cctx, zbuf, zcap, p + head, bl, cdict);
             if (!ZSTD_isError(z) && z < bl) {
                 wput(o, zbuf, z);
-                stored[i] = (uint32_t) z;
+                stored[i] = (uint32_t)z;
                 flags[i] = IXF_DOC_ZSTD;
                 continue;
             }
@@ -1355,14 +1346,14 @@ ft_record(rag_index_writer *w, sreader *r, size_t i, float *v)
     const char *parts[3];
     size_t lens[3] = {d->lens[1], d->lens[2], d->lens[3]};
     const unsigned char *p =
-        sread(r, d->str_off, (size_t) d->lens[0] + lens[0] + lens[1] + lens[2]);
+        sread(r, d->str_off, (size_t)d->lens[0] + lens[0] + lens[1] + lens[2]);
 
     if (p == NULL)
         return -1;
-    parts[0] = (const char *) p + d->lens[0];
+    parts[0] = (const char *)p + d->lens[0];
     parts[1] = parts[0] + lens[0];
     parts[2] = parts[1] + lens[1];
-    return (long) rag_ft_sif(&w->ftm, parts, lens, 3, v);
+    return (long)rag_ft_sif(&w->ftm, parts, lens, 3, v);
 }
 
 /* FTMODEL and FTDOCS: every record embedded as a query is (rag_ft), the
@@ -1375,7 +1366,7 @@ write_ft(rag_index_writer *w, wout *o, wsect *tab, size_t *nt)
     uint32_t dim = w->ftm.dim;
     size_t step = w->ndocs > FT_PC_SAMPLE ? w->ndocs / FT_PC_SAMPLE : 1;
     sreader r = {w->str.fd, malloc(READ_WIN), NULL, 0, 0};
-    double *cov = calloc((size_t) dim * dim, sizeof(double));
+    double *cov = calloc((size_t)dim * dim, sizeof(double));
     float *v = malloc(dim * sizeof(float)), *pc = calloc(dim, sizeof(float));
     unsigned char e[IXF_FTDOCS_HDR];
     int rc = -1;
@@ -1387,11 +1378,11 @@ write_ft(rag_index_writer *w, wout *o, wsect *tab, size_t *nt)
             goto done;
         for (uint32_t a = 0; a < dim; a++)
             for (uint32_t b = a; b < dim; b++)
-                cov[(size_t) a * dim + b] += (double) v[a] * v[b];
+                cov[(size_t)a * dim + b] += (double)v[a] * v[b];
     }
     for (uint32_t a = 0; a < dim; a++)
         for (uint32_t b = 0; b < a; b++)
-            cov[(size_t) a * dim + b] = cov[(size_t) b * dim + a];
+            cov[(size_t)a * dim + b] = cov[(size_t)b * dim + a];
     if (rag_ft_first_pc(cov, dim, pc) != 0)
         memset(pc, 0, dim * sizeof(float));
 
@@ -1402,7 +1393,7 @@ write_ft(rag_index_writer *w, wout *o, wsect *tab, size_t *nt)
     sect_begin(o, tab, nt, IXS_FTDOCS);
     memset(e, 0, sizeof(e));
     ixf_st32(e, dim);
-    ixf_st32(e + 4, (uint32_t) w->ndocs);
+    ixf_st32(e + 4, (uint32_t)w->ndocs);
     wput(o, e, sizeof(e));
     wput(o, pc, dim * sizeof(float));
     for (size_t i = 0; i < w->ndocs; i++) {
@@ -1436,7 +1427,7 @@ fsync_dir(const char *path)
     else if (slash == path)
         snprintf(dir, sizeof(dir), "/");
     else
-        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -1469,8 +1460,8 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         snprintf(err, errlen, "%s", w->err);
         return -1;
     }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()) >=
-        (int) sizeof(tmp)) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof(tmp)) {
         snprintf(err, errlen, "index path too long");
         return -1;
     }
@@ -1495,9 +1486,9 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         goto done;
     }
     for (size_t i = 0; i < w->nterms; i++)
-        order[i] = (uint32_t) i;
+        order[i] = (uint32_t)i;
     qsort_r(order, w->nterms, sizeof(uint32_t), cmp_term_ids, w);
-    avgdl = w->ndocs ? (double) w->total_dl / (double) w->ndocs : 0;
+    avgdl = w->ndocs ? (double)w->total_dl / (double)w->ndocs : 0;
     if (avgdl <= 0)
         avgdl = 1; /* as the search does */
 
@@ -1523,7 +1514,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     o->fd = fd;
     /* the body starts after the table; header and table come last */
     o->pos = table_end;
-    if (lseek(fd, (off_t) table_end, SEEK_SET) < 0) {
+    if (lseek(fd, (off_t)table_end, SEEK_SET) < 0) {
         snprintf(err, errlen, "seek %s: %s", tmp, strerror(errno));
         goto done;
     }
@@ -1531,12 +1522,11 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     sect_begin(o, tab, &nt, IXS_META);
     {
         char an[128];
-        int al = w->st ? snprintf(an, sizeof(an), "analyzer=%s\nlanguage=%s\n",
-                                  IXF_ANALYZER_SNOWBALL,
-                                  rag_stemmer_language(w->st))
-                       : snprintf(an, sizeof(an), "analyzer=%s\n",
-                                  IXF_ANALYZER);
-        wput(o, an, (size_t) al);
+        int al =
+            w->st ? snprintf(an, sizeof(an), "analyzer=%s\nlanguage=%s\n",
+                             IXF_ANALYZER_SNOWBALL, rag_stemmer_language(w->st))
+                  : snprintf(an, sizeof(an), "analyzer=%s\n", IXF_ANALYZER);
+        wput(o, an, (size_t)al);
     }
     wput(o, w->meta, w->metalen);
     sect_end(o, tab, &nt);
@@ -1561,7 +1551,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     for (size_t i = 0; i < w->ndocs; i++) {
         unsigned char e[IXF_DOC_SZ];
         const wdoc *d = &w->docs[i];
-        ixf_st64(e, (uint64_t) d->chunk_id);
+        ixf_st64(e, (uint64_t)d->chunk_id);
         ixf_st64(e + 8, soff[i]);
         for (int k = 0; k < 4; k++)
             ixf_st32(e + 16 + k * 4, d->lens[k]);
@@ -1598,7 +1588,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     {
         unsigned char e[IXF_BM25_SZ];
         ixf_st64(e, w->total_dl);
-        ixf_st32(e + 8, (uint32_t) w->nterms);
+        ixf_st32(e + 8, (uint32_t)w->nterms);
         ixf_st32(e + 12, IXF_BLOCK);
         ixf_std(e + 16, IXF_K1);
         ixf_std(e + 24, IXF_B);
@@ -1641,23 +1631,22 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
     ixf_st32(hdr + 12, IXF_HDR);
     ixf_st64(hdr + 16, generation);
     ixf_st64(hdr + 24, o->pos);
-    ixf_st32(hdr + 32, (uint32_t) w->ndocs);
-    ixf_st32(hdr + 36, (uint32_t) nsect);
+    ixf_st32(hdr + 32, (uint32_t)w->ndocs);
+    ixf_st32(hdr + 36, (uint32_t)nsect);
     ixf_st32(hdr + 56, o->crc);
     for (size_t i = 0; i < nsect; i++) {
         unsigned char *e = hdr + IXF_HDR + i * IXF_SECT_SZ;
         memcpy(e, ixf_sections[tab[i].id].name, 8);
         ixf_st16(e + 8, ixf_sections[tab[i].id].major);
         ixf_st16(e + 10, 0);
-        ixf_st32(e + 12, ixf_sections[tab[i].id].required
-                             ? IXF_SECT_REQUIRED
-                             : 0);
+        ixf_st32(e + 12,
+                 ixf_sections[tab[i].id].required ? IXF_SECT_REQUIRED : 0);
         ixf_st64(e + 16, tab[i].off);
         ixf_st64(e + 24, tab[i].len);
     }
     ixf_st32(hdr + 60, rag_crc32c(rag_crc32c(0, hdr, 60), hdr + IXF_HDR,
                                   table_end - IXF_HDR));
-    if (pwrite(fd, hdr, table_end, 0) != (ssize_t) table_end) {
+    if (pwrite(fd, hdr, table_end, 0) != (ssize_t)table_end) {
         snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
         goto done;
     }

@@ -44,11 +44,11 @@ normalise(float *c, uint32_t dims)
     double n = 0;
 
     for (uint32_t i = 0; i < dims; i++)
-        n += (double) c[i] * c[i];
+        n += (double)c[i] * c[i];
     if (n > 0) {
         n = sqrt(n);
         for (uint32_t i = 0; i < dims; i++)
-            c[i] = (float) (c[i] / n);
+            c[i] = (float)(c[i] / n);
     }
 }
 
@@ -58,32 +58,31 @@ rag_ivf_train(const float *sample, size_t n, uint32_t dims, uint32_t k,
 {
     uint32_t *assign = malloc(n * sizeof(uint32_t));
     float *fit = malloc(n * sizeof(float));
-    float *scratch = malloc((size_t) k * sizeof(float));
-    double *sum = malloc((size_t) k * dims * sizeof(double));
-    size_t *cnt = malloc((size_t) k * sizeof(size_t));
+    float *scratch = malloc((size_t)k * sizeof(float));
+    double *sum = malloc((size_t)k * dims * sizeof(double));
+    size_t *cnt = malloc((size_t)k * sizeof(size_t));
     size_t *pick = malloc(n * sizeof(size_t));
     int rc = -1;
 
-    if (!assign || !fit || !scratch || !sum || !cnt || !pick || k == 0 ||
-        n < k)
+    if (!assign || !fit || !scratch || !sum || !cnt || !pick || k == 0 || n < k)
         goto out;
     /* k distinct sample points: a partial Fisher-Yates shuffle */
     for (size_t i = 0; i < n; i++)
         pick[i] = i;
     for (uint32_t j = 0; j < k; j++) {
-        size_t r = j + (size_t) (rng_next(&seed) % (n - j)), t = pick[j];
+        size_t r = j + (size_t)(rng_next(&seed) % (n - j)), t = pick[j];
         pick[j] = pick[r];
         pick[r] = t;
-        memcpy(cent + (size_t) j * dims, sample + pick[j] * dims,
+        memcpy(cent + (size_t)j * dims, sample + pick[j] * dims,
                dims * sizeof(float));
     }
     for (int it = 0; it < iters; it++) {
-        memset(sum, 0, (size_t) k * dims * sizeof(double));
-        memset(cnt, 0, (size_t) k * sizeof(size_t));
+        memset(sum, 0, (size_t)k * dims * sizeof(double));
+        memset(cnt, 0, (size_t)k * sizeof(size_t));
         for (size_t i = 0; i < n; i++) {
             const float *v = sample + i * dims;
             uint32_t c = rag_ivf_assign(cent, k, dims, v, scratch);
-            double *s = sum + (size_t) c * dims;
+            double *s = sum + (size_t)c * dims;
             assign[i] = c;
             fit[i] = scratch[c];
             cnt[c]++;
@@ -91,7 +90,7 @@ rag_ivf_train(const float *sample, size_t n, uint32_t dims, uint32_t k,
                 s[d] += v[d];
         }
         for (uint32_t j = 0; j < k; j++) {
-            float *c = cent + (size_t) j * dims;
+            float *c = cent + (size_t)j * dims;
             if (cnt[j] == 0) {
                 /* the worst-fitting point of a list with several */
                 size_t worst = n;
@@ -109,7 +108,7 @@ rag_ivf_train(const float *sample, size_t n, uint32_t dims, uint32_t k,
                 continue;
             }
             for (uint32_t d = 0; d < dims; d++)
-                c[d] = (float) (sum[(size_t) j * dims + d] / (double) cnt[j]);
+                c[d] = (float)(sum[(size_t)j * dims + d] / (double)cnt[j]);
             normalise(c, dims);
         }
     }
@@ -127,21 +126,21 @@ out:
 uint32_t
 rag_ivf_default_lists(uint64_t n)
 {
-    double l = sqrt((double) n) / 4;
+    double l = sqrt((double)n) / 4;
     if (l < 16)
         l = 16;
     if (l > 4096)
         l = 4096;
-    return (uint32_t) l;
+    return (uint32_t)l;
 }
 
 uint32_t
 rag_ivf_default_probe(uint32_t n_lists, uint64_t n_vec)
 {
-    uint64_t p = n_lists / 8, floor_ = n_vec ? (32768 * (uint64_t) n_lists +
-                                                n_vec - 1) / n_vec
-                                             : n_lists;
+    uint64_t p = n_lists / 8,
+             floor_ = n_vec ? (32768 * (uint64_t)n_lists + n_vec - 1) / n_vec
+                            : n_lists;
     if (p < floor_)
         p = floor_;
-    return p < 1 ? 1 : p > n_lists ? n_lists : (uint32_t) p;
+    return p < 1 ? 1 : p > n_lists ? n_lists : (uint32_t)p;
 }

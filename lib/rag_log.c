@@ -55,7 +55,7 @@ stderr_prefix(char *line, size_t size, enum rag_log_level lvl)
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     return snprintf(line, size, "%s.%03dZ level=%s ", ts,
-                    (int) (tv.tv_usec / 1000), level_names[lvl]);
+                    (int)(tv.tv_usec / 1000), level_names[lvl]);
 }
 
 void
@@ -70,13 +70,14 @@ rag_log(enum rag_log_level lvl, const char *fmt, ...)
         return;
     if (rag_log_sink == NULL) {
         r = stderr_prefix(line, sizeof(line), lvl);
-        n = r > 0 && (size_t) r < sizeof(line) ? (size_t) r : 0;
+        n = r > 0 && (size_t)r < sizeof(line) ? (size_t)r : 0;
     }
     va_start(ap, fmt);
     r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     va_end(ap);
-    len = r < 0 ? n : n + (size_t) r < sizeof(line) ? n + (size_t) r
-                                                     : sizeof(line) - 1;
+    len = r < 0                          ? n
+          : n + (size_t)r < sizeof(line) ? n + (size_t)r
+                                         : sizeof(line) - 1;
     if (rag_log_sink != NULL) {
         rag_log_sink(rag_log_sink_ud, lvl, line, len);
         return;

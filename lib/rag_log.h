@@ -38,8 +38,8 @@ void rag_log(enum rag_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #define rag_debug(...) rag_log(RAG_LOG_DEBUG, __VA_ARGS__)
-#define rag_info(...)  rag_log(RAG_LOG_INFO, __VA_ARGS__)
-#define rag_warn(...)  rag_log(RAG_LOG_WARN, __VA_ARGS__)
+#define rag_info(...) rag_log(RAG_LOG_INFO, __VA_ARGS__)
+#define rag_warn(...) rag_log(RAG_LOG_WARN, __VA_ARGS__)
 #define rag_error(...) rag_log(RAG_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -172,11 +172,11 @@ typedef struct {
 typedef struct {
     rag_postings pl;
     double idf;
-    uint32_t blk;     /* current block: the first whose last doc >= window */
-    uint32_t dec;     /* block held in docs, UINT32_MAX none */
-    uint32_t tdec;    /* block held in tfs (and ttf/htf), UINT32_MAX none */
-    uint32_t n, pos;  /* postings in it, next one to look at */
-    int64_t wub;      /* bound of any posting in the current window */
+    uint32_t blk;    /* current block: the first whose last doc >= window */
+    uint32_t dec;    /* block held in docs, UINT32_MAX none */
+    uint32_t tdec;   /* block held in tfs (and ttf/htf), UINT32_MAX none */
+    uint32_t n, pos; /* postings in it, next one to look at */
+    int64_t wub;     /* bound of any posting in the current window */
     uint32_t docs[RAG_POSTINGS_BLOCK], tfs[RAG_POSTINGS_BLOCK];
     int fields; /* BM25F: title or heading frequencies in ttf/htf */
     uint32_t ttf[RAG_POSTINGS_BLOCK], htf[RAG_POSTINGS_BLOCK];
@@ -197,8 +197,7 @@ wnorm(const rag_index_fields *f, int fi, uint32_t len)
  * BM25F adds the fields body, heading, title (a field without the term
  * adds nothing: its normalisation may be zero). */
 static inline int64_t
-bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p,
-         uint32_t d)
+bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p, uint32_t d)
 {
     double t = cu->tfs[p];
 
@@ -206,9 +205,9 @@ bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p,
         double len = c->dl[d];
         double norm = c->norms ? c->norms[c->dl[d]]
                                : c->k1 * (1 - c->b + c->b * len / c->avgdl);
-        return (int64_t) (idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
+        return (int64_t)(idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
     }
-    const uint32_t *len = c->f->len + (size_t) d * RAG_INDEX_FIELDS;
+    const uint32_t *len = c->f->len + (size_t)d * RAG_INDEX_FIELDS;
     uint32_t tt = 0, th = 0, tb;
     double x = 0, k1 = c->f->p.k1;
     if (cu->fields) {
@@ -222,7 +221,7 @@ bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p,
         x += th * wnorm(c->f, RAG_FIELD_HEADING, len[RAG_FIELD_HEADING]);
     if (tt)
         x += tt * wnorm(c->f, RAG_FIELD_TITLE, len[RAG_FIELD_TITLE]);
-    return (int64_t) (idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
+    return (int64_t)(idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
 }
 
 /* The stored bound of block b (plain or BM25F). */
@@ -239,7 +238,7 @@ block_max(const bm25_ctx *c, const rag_postings *pl, uint32_t b)
 static inline int64_t
 bm25_bound(double idf, float m)
 {
-    return (int64_t) (idf * (double) m * (1 + 1e-9) * FIX) + 2;
+    return (int64_t)(idf * (double)m * (1 + 1e-9) * FIX) + 2;
 }
 
 /* The current block's doc ids; its frequencies wait for cur_tfs (a
@@ -329,8 +328,8 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
     memset(bits, 0, sizeof(bits));
 
     while (m > 0 && wmin < nd) {
-        uint64_t wmax = (uint64_t) wmin + WIN;
-        int64_t theta = h->n < h->cap ? -1 : (int64_t) h->v[0].s, sum = 0;
+        uint64_t wmax = (uint64_t)wmin + WIN;
+        int64_t theta = h->n < h->cap ? -1 : (int64_t)h->v[0].s, sum = 0;
         size_t live = 0, ne;
 
         if (wmax > nd)
@@ -340,13 +339,14 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
         for (size_t i = 0; i < m; i++) {
             bcur *c = act[i];
             uint32_t b, nb = c->pl.nblocks;
-            while (c->blk < nb && rag_postings_block_last(&c->pl, c->blk) < wmin)
+            while (c->blk < nb &&
+                   rag_postings_block_last(&c->pl, c->blk) < wmin)
                 c->blk++;
             if (c->blk == nb)
                 continue;
             float mx = block_max(&ctx, &c->pl, c->blk);
-            for (b = c->blk; b + 1 < nb &&
-                             rag_postings_block_last(&c->pl, b) + 1 < wmax;) {
+            for (b = c->blk;
+                 b + 1 < nb && rag_postings_block_last(&c->pl, b) + 1 < wmax;) {
                 b++;
                 if (block_max(&ctx, &c->pl, b) > mx)
                     mx = block_max(&ctx, &c->pl, b);
@@ -368,7 +368,7 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
             prefix[ne] = sum;
         }
         if (ne == m) { /* nothing in this window can make the top k */
-            wmin = (uint32_t) wmax;
+            wmin = (uint32_t)wmax;
             continue;
         }
 
@@ -397,12 +397,12 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
         /* candidates, in doc order */
         for (uint32_t wi = 0; wi < (wmax - wmin + 63) / 64; wi++) {
             while (bits[wi]) {
-                uint32_t o = wi * 64 + (uint32_t) __builtin_ctzll(bits[wi]);
+                uint32_t o = wi * 64 + (uint32_t)__builtin_ctzll(bits[wi]);
                 uint32_t d = wmin + o;
                 int64_t s = acc[o];
                 bits[wi] &= bits[wi] - 1;
                 acc[o] = 0;
-                theta = h->n < h->cap ? -1 : (int64_t) h->v[0].s;
+                theta = h->n < h->cap ? -1 : (int64_t)h->v[0].s;
                 size_t j = ne;
                 while (j > 0) {
                     bcur *c = act[j - 1];
@@ -425,10 +425,10 @@ bm25_leg(const rag_index *ix, const qterms *qt, topk *h)
                     }
                 }
                 if (j == 0 && s > theta)
-                    topk_push(h, (double) s, d);
+                    topk_push(h, (double)s, d);
             }
         }
-        wmin = (uint32_t) wmax;
+        wmin = (uint32_t)wmax;
     }
     free(cur);
     free(act);
@@ -467,8 +467,8 @@ bm25_point(const rag_index *ix, const qterms *qt, uint32_t d)
         cur_tfs(&c);
         for (uint32_t i = 0; i < c.n; i++)
             if (c.docs[i] == d) {
-                double idf = qt->w[t] * log(1.0 + (n - c.pl.df + 0.5) /
-                                                      (c.pl.df + 0.5));
+                double idf =
+                    qt->w[t] * log(1.0 + (n - c.pl.df + 0.5) / (c.pl.df + 0.5));
                 s += bm25_fix(&ctx, idf, &c, i, d);
             }
     }
@@ -516,7 +516,7 @@ prf_hash(const char *t, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) t[i];
+        h ^= (unsigned char)t[i];
         h *= 16777619u;
     }
     return h;
@@ -536,7 +536,7 @@ prf_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
             return 0;
         }
         memcpy(b->t[j], t, n);
-        b->len[j] = (uint8_t) n;
+        b->len[j] = (uint8_t)n;
         b->n++;
     }
     b->doc[j] += 1;
@@ -625,7 +625,7 @@ prf_expand(const rag_index *ix, rag_stemmer *st, const topk *hb, qterms *qt)
         got += rag_terms_each_stem(st, body.p, body.len, prf_cb, &b);
         if (got <= 0)
             continue;
-        double rel = hb->v[i].s / hb->v[0].s / (double) got;
+        double rel = hb->v[i].s / hb->v[0].s / (double)got;
         for (uint32_t j = 0; j < PRF_SLOTS; j++)
             if (b.doc[j] > 0) {
                 b.w[j] += b.doc[j] * rel;
@@ -640,8 +640,8 @@ prf_expand(const rag_index *ix, rag_stemmer *st, const topk *hb, qterms *qt)
             inq = qt->len[q] == b.len[j] &&
                   memcmp(qt->t[q], b.t[j], b.len[j]) == 0;
         if (inq || b.ndoc[j] < PRF_MIN_RECS ||
-            rag_index_term(ix, b.t[j], b.len[j], &pl) != 0 ||
-            pl.df < 2 || pl.df > PRF_MAX_DF * nd)
+            rag_index_term(ix, b.t[j], b.len[j], &pl) != 0 || pl.df < 2 ||
+            pl.df > PRF_MAX_DF * nd)
             continue;
         cand[nc++] = (prf_cand){
             b.w[j] * log(1.0 + (nd - pl.df + 0.5) / (pl.df + 0.5)), j};
@@ -694,7 +694,7 @@ scan_slots(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
         rag_vec_dots_i8(q8, v, m, dims, dots);
         for (uint32_t j = 0; j < m; j++) {
             rag_index_vec_slot(ix, s0 + j, &vs, &rec);
-            topk_push(h, (double) dots[j] * qscale * vs, rec);
+            topk_push(h, (double)dots[j] * qscale * vs, rec);
         }
     }
 }
@@ -703,8 +703,8 @@ scan_slots(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
  * the best cap; result in h sorted best first, scores are exact
  * cosines. */
 static int
-vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
-           float qscale, uint32_t n_probe, float *tmp, topk *h)
+vector_leg(const rag_index *ix, const float *qn, const int8_t *q8, float qscale,
+           uint32_t n_probe, float *tmp, topk *h)
 {
     uint32_t dims = rag_index_dims(ix), def, nl = rag_index_vec_lists(ix, &def);
 
@@ -713,8 +713,8 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8,
     if (nl == 0 || n_probe >= nl) {
         scan_slots(ix, 0, rag_index_vec_count(ix), q8, qscale, h);
     } else {
-        float *cs = malloc((size_t) nl * sizeof(float));
-        topk best = {malloc((size_t) n_probe * sizeof(scored)), 0, n_probe};
+        float *cs = malloc((size_t)nl * sizeof(float));
+        topk best = {malloc((size_t)n_probe * sizeof(scored)), 0, n_probe};
         if (cs == NULL || best.v == NULL) {
             free(cs);
             free(best.v);
@@ -752,14 +752,13 @@ ft_leg(const rag_index *ix, const float *qf, topk *h)
 
     for (uint32_t s0 = 0; s0 < n; s0 += 256) {
         uint32_t m = n - s0 < 256 ? n - s0 : 256;
-        rag_vec_dots_f32(qf, vecs + (size_t) s0 * dim, m, dim, dots);
+        rag_vec_dots_f32(qf, vecs + (size_t)s0 * dim, m, dim, dots);
         for (uint32_t j = 0; j < m; j++)
             if (dots[j] > 0)
                 topk_push(h, dots[j], s0 + j);
     }
     for (size_t j = 0; j < h->n; j++)
-        h->v[j].s = rag_vec_dot_f64(qf, vecs + (size_t) h->v[j].rec * dim,
-                                    dim);
+        h->v[j].s = rag_vec_dot_f64(qf, vecs + (size_t)h->v[j].rec * dim, dim);
     topk_sort(h);
 }
 
@@ -797,11 +796,11 @@ fuse(const topk *hb, const topk *hv, const topk *hf, int legs, fused *fu)
     size_t nf = 0, m = 0;
 
     for (size_t i = 0; i < hb->n; i++)
-        fu[nf++] = (fused){hb->v[i].rec, (int) i + 1, 0, 0, hb->v[i].s};
+        fu[nf++] = (fused){hb->v[i].rec, (int)i + 1, 0, 0, hb->v[i].s};
     for (size_t i = 0; i < hv->n; i++)
-        fu[nf++] = (fused){hv->v[i].rec, 0, (int) i + 1, 0, hv->v[i].s};
+        fu[nf++] = (fused){hv->v[i].rec, 0, (int)i + 1, 0, hv->v[i].s};
     for (size_t i = 0; i < hf->n; i++)
-        fu[nf++] = (fused){hf->v[i].rec, 0, 0, (int) i + 1, hf->v[i].s};
+        fu[nf++] = (fused){hf->v[i].rec, 0, 0, (int)i + 1, hf->v[i].s};
     if (legs <= 1)
         return nf; /* already best first */
     qsort(fu, nf, sizeof(fused), cmp_fused_rec);
@@ -836,7 +835,7 @@ page_of(const rag_index *ix, uint32_t rec)
     if (rag_index_chunk_get(ix, rec, &c) == 0) {
         hash = memchr(c.url.p, '#', c.url.len);
         p.p = c.url.p;
-        p.len = hash ? (size_t) (hash - c.url.p) : c.url.len;
+        p.len = hash ? (size_t)(hash - c.url.p) : c.url.len;
     }
     return p;
 }
@@ -846,7 +845,7 @@ page_hash(rag_str p)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < p.len; i++) {
-        h ^= (unsigned char) p.p[i];
+        h ^= (unsigned char)p.p[i];
         h *= 1099511628211ull;
     }
     return h;
@@ -868,7 +867,7 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
         uint64_t h;
         rag_str page;
         unsigned seen;
-    } *tab;
+    } * tab;
     fused *late;
 
     if (per_page == RAG_SEARCH_PER_PAGE_ANY || n < 2)
@@ -886,9 +885,8 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
         rag_str p = page_of(ix, fu[i].rec);
         uint64_t h = page_hash(p) | 1; /* 0 marks a free slot */
         size_t j = h & (cap - 1);
-        while (tab[j].h != 0 &&
-               (tab[j].h != h || tab[j].page.len != p.len ||
-                memcmp(tab[j].page.p, p.p, p.len) != 0))
+        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
+                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
             j = (j + 1) & (cap - 1);
         if (tab[j].h == 0) {
             tab[j].h = h;
@@ -938,7 +936,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     n = rag_index_count(ix);
     dims = rag_index_dims(ix);
     ftm = rag_index_ft_model(ix);
-    k = (uint32_t) q->k;
+    k = (uint32_t)q->k;
     per_page = q->per_page ? q->per_page : 1;
     switch (q->mode) {
     case RAG_SEARCH_HYBRID:
@@ -973,20 +971,20 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         if (qf == NULL)
             return -1;
         /* a query with no token the model has a vector for: no leg */
-        if (rag_ft_embed(ftm, rag_index_ft_pc(ix), q->text, q->text_len,
-                         qf) != 0)
+        if (rag_ft_embed(ftm, rag_index_ft_pc(ix), q->text, q->text_len, qf) !=
+            0)
             use_ft = 0;
     }
     /* feedback when asked and BM25 is the only leg: with a semantic leg
      * (itself a bridge over the vocabulary gap) it cost questions at
      * rank 1 */
-    prf_on = use_bm25 && !use_vec && !use_ft &&
-             opts != NULL && opts->prf == RAG_SEARCH_PRF_ON;
+    prf_on = use_bm25 && !use_vec && !use_ft && opts != NULL &&
+             opts->prf == RAG_SEARCH_PRF_ON;
     /* each leg's list: k when alone, 4k when fused; a pool of at least
      * RAG_SEARCH_POOL when pages are diversified */
-    cand = use_bm25 + use_vec + use_ft > 1 ? (size_t) k * OVERSAMPLE : k;
+    cand = use_bm25 + use_vec + use_ft > 1 ? (size_t)k * OVERSAMPLE : k;
     if (per_page != RAG_SEARCH_PER_PAGE_ANY) {
-        cand = (size_t) k * OVERSAMPLE;
+        cand = (size_t)k * OVERSAMPLE;
         if (cand < RAG_SEARCH_POOL)
             cand = RAG_SEARCH_POOL;
     }
@@ -1025,15 +1023,13 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         qn = malloc(dims * sizeof(float));
         tmp = malloc(dims * sizeof(float));
         q8 = malloc(dims);
-        hv.cap = cand > (size_t) k * OVERSAMPLE ? cand
-                                                : (size_t) k * OVERSAMPLE;
+        hv.cap = cand > (size_t)k * OVERSAMPLE ? cand : (size_t)k * OVERSAMPLE;
         hv.v = malloc(hv.cap * sizeof(scored));
         if (!qn || !tmp || !q8 || !hv.v)
             goto done;
         qscale = prep_query(q->qvec, dims, qn, q8);
-        if (qscale > 0 &&
-            vector_leg(ix, qn, q8, qscale, opts ? opts->n_probe : 0, tmp,
-                       &hv) != 0)
+        if (qscale > 0 && vector_leg(ix, qn, q8, qscale,
+                                     opts ? opts->n_probe : 0, tmp, &hv) != 0)
             goto done;
         if (hv.n > cand)
             hv.n = cand;
@@ -1051,7 +1047,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     if (diversify(ix, fu, nf, per_page, k) != 0)
         goto done;
 
-    nout = (int) (nf < k ? nf : k);
+    nout = (int)(nf < k ? nf : k);
     for (int i = 0; i < nout; i++) {
         const fused *f = &fu[i];
         rag_hit *h = &hits[i];
@@ -1068,16 +1064,16 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         if (qscale > 0 && rag_index_vec_f32(ix, f->rec, tmp) == 0)
             h->cosine = rag_vec_dot_f64(qn, tmp, dims);
         if (use_ft) {
-            h->ft_cosine = f->r3 ? hf.v[f->r3 - 1].s
-                                 : rag_vec_dot_f64(qf,
-                                       rag_index_ft_vecs(ix, NULL) +
-                                           (size_t) f->rec * ftm->dim,
-                                       ftm->dim);
+            h->ft_cosine = f->r3
+                               ? hf.v[f->r3 - 1].s
+                               : rag_vec_dot_f64(qf,
+                                                 rag_index_ft_vecs(ix, NULL) +
+                                                     (size_t)f->rec * ftm->dim,
+                                                 ftm->dim);
             if (!use_vec)
                 h->cosine = h->ft_cosine;
         }
-        h->chunk_id = rag_index_chunk_get(ix, f->rec, &c) == 0 ? c.chunk_id
-                                                               : 0;
+        h->chunk_id = rag_index_chunk_get(ix, f->rec, &c) == 0 ? c.chunk_id : 0;
     }
 done:
     rag_stemmer_free(st);

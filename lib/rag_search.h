@@ -21,8 +21,8 @@
 enum rag_search_mode {
     RAG_SEARCH_HYBRID = 0, /* BM25 + the semantic legs (rag_search_ft) */
     RAG_SEARCH_BM25,
-    RAG_SEARCH_VECTOR,     /* the embeddings endpoint's vectors alone */
-    RAG_SEARCH_FASTTEXT    /* the in-process leg alone */
+    RAG_SEARCH_VECTOR,  /* the embeddings endpoint's vectors alone */
+    RAG_SEARCH_FASTTEXT /* the in-process leg alone */
 };
 
 /* Which semantic legs a hybrid search fuses with BM25. The in-process
@@ -41,14 +41,14 @@ enum rag_search_ft {
 
 /* rag_query.per_page: 0 is the default, one hit per page; this asks for
  * every chunk in score order (several of one page may follow). */
-#define RAG_SEARCH_PER_PAGE_ANY ((unsigned) -1)
+#define RAG_SEARCH_PER_PAGE_ANY ((unsigned)-1)
 #define RAG_SEARCH_POOL 50 /* candidates diversified, at least (or 4k) */
 
 typedef struct {
-    const char *text;          /* query text (BM25) */
+    const char *text; /* query text (BM25) */
     size_t text_len;
-    const float *qvec;         /* rag_index_dims() floats, or NULL */
-    size_t k;                  /* results wanted, 1..RAG_SEARCH_MAX_K */
+    const float *qvec; /* rag_index_dims() floats, or NULL */
+    size_t k;          /* results wanted, 1..RAG_SEARCH_MAX_K */
     enum rag_search_mode mode;
     /* Page diversity over the best candidates (RAG_SEARCH_POOL at
      * least): the hits are those candidates in score order, skipping a
@@ -60,15 +60,15 @@ typedef struct {
 } rag_query;
 
 typedef struct {
-    uint32_t rec;      /* record number for rag_index_chunk_get */
+    uint32_t rec; /* record number for rag_index_chunk_get */
     int64_t chunk_id;
-    double score;      /* fused score (RRF) or the single leg's score */
-    double bm25;       /* BM25 score, 0 if not matched lexically */
-    double cosine;     /* the semantic leg's cosine similarity: the
-                          endpoint vector's when qvec was used, else the
-                          in-process leg's; 0 if neither ran */
-    double ft_cosine;  /* the in-process leg's cosine, 0 if it did not run */
-    int bm25_rank;     /* 1-based, 0 = not in that leg's list */
+    double score;     /* fused score (RRF) or the single leg's score */
+    double bm25;      /* BM25 score, 0 if not matched lexically */
+    double cosine;    /* the semantic leg's cosine similarity: the
+                         endpoint vector's when qvec was used, else the
+                         in-process leg's; 0 if neither ran */
+    double ft_cosine; /* the in-process leg's cosine, 0 if it did not run */
+    int bm25_rank;    /* 1-based, 0 = not in that leg's list */
     int vec_rank;
     int ft_rank;
 } rag_hit;

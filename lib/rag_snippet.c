@@ -19,7 +19,7 @@ _Static_assert(RAG_SNIPPET_TERM_MAX == RAG_TERM_MAX,
 #define VERIFY_REACH 64 /* bytes either side of a key hit */
 #define LEAD 1          /* rag_snippet_query.lead flags */
 #define LOWD 2
-#define MARK 4          /* ']' or '`': a link target or fence may follow */
+#define MARK 4 /* ']' or '`': a link target or fence may follow */
 
 static const char ell[] = "\xe2\x80\xa6"; /* U+2026 */
 #define ELL (sizeof(ell) - 1)
@@ -58,17 +58,17 @@ add_term(void *ud, const char *t, size_t n, size_t off, size_t len)
     rag_snippet_query *sq = ud;
     size_t i, k;
 
-    (void) off;
-    (void) len;
+    (void)off;
+    (void)len;
     for (i = 0; i < sq->n; i++)
         if (sq->len[i] == n && memcmp(sq->term[i], t, n) == 0)
             return 0;
     if (sq->n == RAG_SNIPPET_MAX_TERMS)
         return 1;
     memcpy(sq->term[sq->n], t, n);
-    sq->len[sq->n] = (unsigned char) n;
+    sq->len[sq->n] = (unsigned char)n;
 
-    for (k = 0; k < n && is_key_byte((unsigned char) t[k]); k++)
+    for (k = 0; k < n && is_key_byte((unsigned char)t[k]); k++)
         ;
     if (k < n && t[k] == ' ') {
         k = 0; /* a phrase ("create index"): its words are terms too */
@@ -76,12 +76,12 @@ add_term(void *ud, const char *t, size_t n, size_t off, size_t len)
         if (n > 3)
             k = n - 1; /* a stem may have changed its last byte */
     } else if (k < 3) {
-        k = 0;         /* no ASCII lead to search for */
+        k = 0; /* no ASCII lead to search for */
         sq->scan = 1;
     }
-    sq->keylen[sq->n] = (unsigned char) k;
+    sq->keylen[sq->n] = (unsigned char)k;
     if (k) {
-        unsigned char c = (unsigned char) t[0];
+        unsigned char c = (unsigned char)t[0];
         sq->lead[c] |= LEAD;
         if (c >= 'a' && c <= 'z')
             sq->lead[c - 32] |= LEAD;
@@ -95,7 +95,7 @@ rag_snippet_query_init(rag_snippet_query *sq, const char *query,
                        size_t query_len)
 {
     for (int c = 0; c < 256; c++)
-        sq->lead[c] = is_lower_digit((unsigned char) c) ? LOWD : 0;
+        sq->lead[c] = is_lower_digit((unsigned char)c) ? LOWD : 0;
     sq->lead[']'] = sq->lead['`'] = MARK;
     sq->n = 0;
     sq->scan = 0;
@@ -136,7 +136,7 @@ static int
 verify(const rag_snippet_query *sq, const char *body, size_t n, size_t at,
        size_t *moff)
 {
-    const unsigned char *s = (const unsigned char *) body;
+    const unsigned char *s = (const unsigned char *)body;
     size_t a = at, b = at;
     match_ctx m = {sq, 0, 0, 0, 0};
 
@@ -161,7 +161,7 @@ key_at(const char *key, size_t k, const unsigned char *s, size_t n, size_t i)
         unsigned char c = s[i + j];
         if (c >= 'A' && c <= 'Z')
             c |= 0x20;
-        if (c != (unsigned char) key[j])
+        if (c != (unsigned char)key[j])
             return 0;
     }
     return 1;
@@ -192,13 +192,13 @@ skip_hidden(const char *s, size_t n, size_t i)
 static size_t
 first_match(const rag_snippet_query *sq, const char *body, size_t n)
 {
-    const unsigned char *s = (const unsigned char *) body;
+    const unsigned char *s = (const unsigned char *)body;
     size_t moff;
 
     if (sq->n == 0)
         return 0;
     if (sq->scan) {
-        match_ctx m = {sq, (size_t) -1, 0, 0, 0};
+        match_ctx m = {sq, (size_t)-1, 0, 0, 0};
         rag_terms_each(body, n < RAG_SNIPPET_SCAN ? n : RAG_SNIPPET_SCAN,
                        match_cb, &m);
         return m.found ? m.off : 0;
@@ -223,7 +223,7 @@ first_match(const rag_snippet_query *sq, const char *body, size_t n)
         prev = f;
         lc = c >= 'A' && c <= 'Z' ? c | 0x20 : c;
         for (size_t t = 0; t < sq->n; t++) {
-            if (sq->keylen[t] && (unsigned char) sq->term[t][0] == lc &&
+            if (sq->keylen[t] && (unsigned char)sq->term[t][0] == lc &&
                 key_at(sq->term[t], sq->keylen[t], s, n, i) &&
                 verify(sq, body, n, i, &moff))
                 return moff;
@@ -241,7 +241,7 @@ is_plain(unsigned char c)
 {
     static const unsigned char special[256] = {
         [' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, ['*'] = 1,
-        ['`'] = 1, ['|'] = 1, ['!'] = 1, ['['] = 1, [']'] = 1,
+        ['`'] = 1, ['|'] = 1,  ['!'] = 1,  ['['] = 1,  [']'] = 1,
     };
     return !special[c];
 }
@@ -279,7 +279,7 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
     int space = 1, marked = 0, bol = at_line_start(s, i);
 
     while (i < n) {
-        if (!bol && is_plain((unsigned char) s[i])) {
+        if (!bol && is_plain((unsigned char)s[i])) {
             /* fast path: a run of bytes the loop below would copy as
              * they are (or collapse, white space), up to the mark or
              * the output limit, where the loop below takes over again */
@@ -290,9 +290,9 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
             if (i < stop_i && o < stop_o) {
                 /* (blanks other than a newline: one space for a run) */
                 while (i < stop_i && o < stop_o) {
-                    unsigned char x = (unsigned char) s[i];
+                    unsigned char x = (unsigned char)s[i];
                     if (is_plain(x)) {
-                        out[o++] = (char) x;
+                        out[o++] = (char)x;
                         space = 0;
                     } else if (x == ' ' || x == '\t' || x == '\r') {
                         if (!space)
@@ -313,7 +313,7 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
             marked = 1;
         }
         if ((o >= w->cap || (marked && o >= w->mark_out + w->after)) &&
-            !is_cont((unsigned char) c))
+            !is_cont((unsigned char)c))
             break; /* (never inside a character) */
         if (bol && c != ' ' && c != '\t') {
             bol = 0;
@@ -375,8 +375,8 @@ strip_md(const char *s, size_t n, strip_win *w, char *out)
 /* ---- the snippet -------------------------------------------------------- */
 
 size_t
-rag_snippet_make(const rag_snippet_query *sq, const char *body,
-                 size_t body_len, char *out, size_t outlen)
+rag_snippet_make(const rag_snippet_query *sq, const char *body, size_t body_len,
+                 char *out, size_t outlen)
 {
     char plain[9 * RAG_SNIPPET_MAX + 64];
     size_t moff, plen, max, start, end, o = 0, room, off;
@@ -392,14 +392,13 @@ rag_snippet_make(const rag_snippet_query *sq, const char *body,
 
     moff = first_match(sq, body, body_len);
     w.from = moff > max / 2 + 64 ? moff - max / 2 - 64 : 0;
-    while (w.from < moff && is_cont((unsigned char) body[w.from]))
+    while (w.from < moff && is_cont((unsigned char)body[w.from]))
         w.from++;
     w.mark = moff;
     w.after = max + 8;
     w.cap = sizeof(plain) - 8;
     plen = strip_md(body, body_len, &w, plain);
-    if (w.from > 0 &&
-        (w.mark_out < max / 4 + 24 || (w.at_end && plen < max))) {
+    if (w.from > 0 && (w.mark_out < max / 4 + 24 || (w.at_end && plen < max))) {
         /* too little text before the match (markup-dense, or the body
          * ends soon after it): perhaps all of the body fits; strip from
          * the start, or from further back */
@@ -407,7 +406,7 @@ rag_snippet_make(const rag_snippet_query *sq, const char *body,
             w.from = moff <= 8 * max ? 0 : moff - 3 * max;
         else
             w.from = moff <= 2 * max ? 0 : moff - 2 * max;
-        while (w.from < moff && is_cont((unsigned char) body[w.from]))
+        while (w.from < moff && is_cont((unsigned char)body[w.from]))
             w.from++;
         plen = strip_md(body, body_len, &w, plain);
     }
@@ -432,7 +431,7 @@ rag_snippet_make(const rag_snippet_query *sq, const char *body,
                 start = j;
                 break;
             }
-        while (start < plen && is_cont((unsigned char) plain[start]))
+        while (start < plen && is_cont((unsigned char)plain[start]))
             start++;
     }
     end = start + room;
@@ -444,7 +443,7 @@ rag_snippet_make(const rag_snippet_query *sq, const char *body,
             e--;
         if (plain[e] == ' ')
             end = e;
-        while (end > start && is_cont((unsigned char) plain[end]))
+        while (end > start && is_cont((unsigned char)plain[end]))
             end--;
     }
     if ((start > 0 || cut_before) && room < max) {

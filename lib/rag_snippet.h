@@ -25,18 +25,18 @@
 #include <stddef.h>
 
 #define RAG_SNIPPET_MAX_TERMS 64
-#define RAG_SNIPPET_TERM_MAX 64    /* = RAG_TERM_MAX */
-#define RAG_SNIPPET_SCAN 8192      /* bytes tokenised without keys */
-#define RAG_SNIPPET_MAX 1024       /* longest snippet, bytes */
+#define RAG_SNIPPET_TERM_MAX 64 /* = RAG_TERM_MAX */
+#define RAG_SNIPPET_SCAN 8192   /* bytes tokenised without keys */
+#define RAG_SNIPPET_MAX 1024    /* longest snippet, bytes */
 
 typedef struct {
     char term[RAG_SNIPPET_MAX_TERMS][RAG_SNIPPET_TERM_MAX];
     unsigned char len[RAG_SNIPPET_MAX_TERMS];
     unsigned char keylen[RAG_SNIPPET_MAX_TERMS]; /* 0: no ASCII lead */
-    unsigned char lead[256];   /* per byte: 1 a key's first byte (either
-                                  case), 2 a lower-case letter or digit */
+    unsigned char lead[256]; /* per byte: 1 a key's first byte (either
+                                case), 2 a lower-case letter or digit */
     size_t n;
-    int scan;                  /* some term has no key: tokenise */
+    int scan; /* some term has no key: tokenise */
 } rag_snippet_query;
 
 /* Parses query's terms (rag_terms, duplicates once). */

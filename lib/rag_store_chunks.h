@@ -21,22 +21,20 @@ PGresult *rag_store_chunks_unembedded(PGconn *db, const char *coll_id,
                                       int limit);
 
 /* vec: a Postgres real[] literal. 0 or -1. */
-int rag_store_chunks_set_embedding(PGconn *db, const char *id,
-                                   const char *vec, const char *model);
+int rag_store_chunks_set_embedding(PGconn *db, const char *id, const char *vec,
+                                   const char *model);
 
 /* The index writer's reads (worker/rag_reindex.c), inside the caller's
  * transaction. The most common embedding size among the collection's
  * chunks: 0 when none is embedded (or it is over max_dims), -1 on
  * error. */
-long rag_store_chunks_common_dims(PGconn *db, long long coll_id,
-                                  long max_dims);
+long rag_store_chunks_common_dims(PGconn *db, long long coll_id, long max_dims);
 
 /* Opens a cursor over every chunk of the collection in index order
  * (document URL, ordinal): id, url#anchor, title, heading_path, body,
  * and the embedding as real[] text when it has dims dimensions (else
  * NULL). One cursor per transaction. 0 or -1. */
-int rag_store_chunks_index_open(PGconn *db, long long coll_id,
-                                unsigned dims);
+int rag_store_chunks_index_open(PGconn *db, long long coll_id, unsigned dims);
 /* The next up to n rows of that cursor (fewer: the last ones). */
 PGresult *rag_store_chunks_index_fetch(PGconn *db, int n);
 

@@ -38,8 +38,8 @@ rag_store_collections_id(PGconn *db, const char *name, char *id, size_t idlen)
 {
     const char *p[1] = {name};
 
-    return rag_db_value(db, "SELECT id FROM collections WHERE name = $1", 1,
-                        p, id, idlen);
+    return rag_db_value(db, "SELECT id FROM collections WHERE name = $1", 1, p,
+                        id, idlen);
 }
 
 int
@@ -83,8 +83,7 @@ rag_store_collections_xact_lock(PGconn *db, const char *name)
 {
     const char *p[1] = {name};
 
-    return rag_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1,
-                       p);
+    return rag_db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p);
 }
 
 int

@@ -46,8 +46,8 @@ int rag_store_collections_set_source(PGconn *db, const char *id,
 char *rag_store_collections_source(PGconn *db, const char *name);
 
 /* collections.boilerplate_sig (sql/040). 0 or -1. */
-int rag_store_collections_boilerplate_sig(PGconn *db, const char *id,
-                                          char *out, size_t outlen);
+int rag_store_collections_boilerplate_sig(PGconn *db, const char *id, char *out,
+                                          size_t outlen);
 int rag_store_collections_set_boilerplate_sig(PGconn *db, const char *id,
                                               const char *sig);
 
@@ -61,8 +61,7 @@ int rag_store_collections_set_language(PGconn *db, const char *name,
 /* collections.index_generation (0: never indexed), or -1. */
 long long rag_store_collections_generation(PGconn *db, const char *id);
 /* The same by name: 0 also when there is no such collection. */
-long long rag_store_collections_generation_named(PGconn *db,
-                                                 const char *name);
+long long rag_store_collections_generation_named(PGconn *db, const char *name);
 
 /* Indexed collections (generation > 0) by name: name, index_generation. */
 PGresult *rag_store_collections_indexed(PGconn *db);
@@ -96,7 +95,6 @@ int rag_store_collections_index_row(PGconn *db, const char *name, int lock,
 /* Records that generation gen of collection id is written at path (and
  * when). 0 or -1. */
 int rag_store_collections_set_indexed(PGconn *db, long long id,
-                                      unsigned long long gen,
-                                      const char *path);
+                                      unsigned long long gen, const char *path);
 
 #endif

@@ -72,8 +72,7 @@ rag_store_documents_delete(PGconn *db, const char *id)
 }
 
 int
-rag_store_documents_delete_url(PGconn *db, const char *coll_id,
-                               const char *url)
+rag_store_documents_delete_url(PGconn *db, const char *coll_id, const char *url)
 {
     const char *p[2] = {coll_id, url};
 
@@ -92,8 +91,8 @@ rag_store_documents_out_links(PGconn *db, const char *id)
 }
 
 PGresult *
-rag_store_documents_stale(PGconn *db, const char *coll_id,
-                          const char *after_id, int limit)
+rag_store_documents_stale(PGconn *db, const char *coll_id, const char *after_id,
+                          int limit)
 {
     char lim[16];
     const char *p[3] = {coll_id, after_id, lim};
@@ -149,9 +148,8 @@ rag_store_documents_mark_stale(PGconn *db, const char *coll_id,
 int
 rag_store_documents_put_changed(PGconn *db, const char *coll_id,
                                 const char *url, const char *title,
-                                const char *body, const char *source,
-                                char *id, size_t idlen, char *hash,
-                                size_t hashlen)
+                                const char *body, const char *source, char *id,
+                                size_t idlen, char *hash, size_t hashlen)
 {
     const char *p[5] = {coll_id, url, title, source, body};
     PGresult *r;

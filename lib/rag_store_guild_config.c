@@ -114,8 +114,8 @@ rag_store_guild_config_exists(PGconn *db, const char *guild_id)
 {
     const char *p[1] = {guild_id};
 
-    return rag_db_count(db, "SELECT 1 FROM guild_config WHERE guild_id = $1",
-                        1, p);
+    return rag_db_count(db, "SELECT 1 FROM guild_config WHERE guild_id = $1", 1,
+                        p);
 }
 
 int

@@ -47,8 +47,8 @@ int rag_store_guild_config_exists(PGconn *db, const char *guild_id);
 
 /* The guild's mod role into out. 1 found, 0 none set (or no row), -1
  * error. */
-int rag_store_guild_config_mod_role(PGconn *db, const char *guild_id,
-                                    char *out, size_t outlen);
+int rag_store_guild_config_mod_role(PGconn *db, const char *guild_id, char *out,
+                                    size_t outlen);
 
 /* One column, ordered: every configured guild_id; every guild_id with a
  * mapped forum; the logging channels of the guilds whose shard the

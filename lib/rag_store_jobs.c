@@ -47,8 +47,8 @@ static const char fail_sql[] =
     " THEN 'dead' ELSE 'retry' END,"
     " run_at = now() + make_interval(secs => $3), lease_until = NULL,"
     " last_error = $5,"
-    " finished_at = CASE WHEN attempts >= max_attempts OR $4 THEN now() END"
-    FENCE " RETURNING state";
+    " finished_at = CASE WHEN attempts >= max_attempts OR $4 THEN now() "
+    "END" FENCE " RETURNING state";
 
 static const char release_sql[] =
     "UPDATE jobs SET state = 'retry', lease_until = NULL,"
@@ -101,8 +101,10 @@ rag_store_jobs_session_get(PGconn *db, rag_store_jobs_session *s)
     int rc = -1;
 
     memset(s, 0, sizeof(*s));
-    r = rag_db_query(db, "SELECT pid, backend_start FROM pg_stat_activity"
-                         " WHERE pid = pg_backend_pid()", 0, NULL);
+    r = rag_db_query(db,
+                     "SELECT pid, backend_start FROM pg_stat_activity"
+                     " WHERE pid = pg_backend_pid()",
+                     0, NULL);
     if (r == NULL)
         return -1;
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1)) {
@@ -121,9 +123,9 @@ job_fence(PGresult *r, int i, rag_job *job)
     memset(job, 0, sizeof(*job));
     job->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
     job->token = strtoll(PQgetvalue(r, i, 1), NULL, 10);
-    snprintf(job->id_str, sizeof(job->id_str), "%lld", (long long) job->id);
+    snprintf(job->id_str, sizeof(job->id_str), "%lld", (long long)job->id);
     snprintf(job->token_str, sizeof(job->token_str), "%lld",
-             (long long) job->token);
+             (long long)job->token);
 }
 
 /* Runs the claim into *out: 1, or 0 when it lost every race for a
@@ -177,8 +179,8 @@ claim_query(PGconn *db, const char *const *p, PGresult **out)
 
 int
 rag_store_jobs_claim(PGconn *db, const char *locked_by,
-                     const rag_store_jobs_session *session,
-                     int lease_seconds, int max, rag_job *jobs)
+                     const rag_store_jobs_session *session, int lease_seconds,
+                     int max, rag_job *jobs)
 {
     char lease[16], lim[16];
     int has = session && session->pid[0];
@@ -199,8 +201,7 @@ rag_store_jobs_claim(PGconn *db, const char *locked_by,
         const char *pl = PQgetvalue(r, i, 3);
 
         job_fence(r, i, &jobs[i]);
-        snprintf(jobs[i].kind, sizeof(jobs[i].kind), "%s",
-                 PQgetvalue(r, i, 2));
+        snprintf(jobs[i].kind, sizeof(jobs[i].kind), "%s", PQgetvalue(r, i, 2));
         jobs[i].attempts = atoi(PQgetvalue(r, i, 4));
         jobs[i].max_attempts = atoi(PQgetvalue(r, i, 5));
         if (strlen(pl) > RAG_JOB_MAX_PAYLOAD)
@@ -290,18 +291,18 @@ int_array(char *out, size_t outlen, const rag_job *jobs, int n, int token)
     for (int i = 0; i < n; i++) {
         w = snprintf(out + len, outlen - len, "%c%s", i ? ',' : '{',
                      token ? jobs[i].token_str : jobs[i].id_str);
-        if (w < 0 || (size_t) w >= outlen - len)
+        if (w < 0 || (size_t)w >= outlen - len)
             return -1;
-        len += (size_t) w;
+        len += (size_t)w;
     }
     w = snprintf(out + len, outlen - len, "%s", n ? "}" : "{}");
-    return w < 0 || (size_t) w >= outlen - len ? -1 : 0;
+    return w < 0 || (size_t)w >= outlen - len ? -1 : 0;
 }
 
 int
 rag_store_jobs_extend(PGconn *db, const rag_job *jobs, int n,
-                      const rag_store_jobs_session *session,
-                      int lease_seconds, int *ours)
+                      const rag_store_jobs_session *session, int lease_seconds,
+                      int *ours)
 {
     /* 20 digits + comma per job */
     char ids[RAG_STORE_JOBS_MAX_BATCH * 21 + 3];
@@ -345,13 +346,11 @@ rag_store_jobs_rescue(PGconn *db)
     n = PQntuples(r);
     for (int i = 0; i < n; i++)
         rag_warn("msg=\"job rescued\" id=%s state=%s reason=\"%s\"",
-                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                 PQgetvalue(r, i, 2));
+                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
     PQclear(r);
     /* wake every worker, not only this one: the job is ready now */
-    if (n > 0 &&
-        rag_db_exec(db, "SELECT pg_notify('rag_jobs', 'rescued')", 0,
-                    NULL) != 0)
+    if (n > 0 && rag_db_exec(db, "SELECT pg_notify('rag_jobs', 'rescued')", 0,
+                             NULL) != 0)
         return -1;
     return n;
 }
@@ -382,8 +381,8 @@ rag_store_jobs_enqueue(PGconn *db, const char *kind, const char *payload_json,
     const char *p[4] = {kind, payload_json, dedupe_key, prio};
 
     snprintf(prio, sizeof(prio), "%d", priority);
-    return rag_db_value(db, "SELECT rag_enqueue($1, $2::jsonb, $3, $4::int)",
-                        4, p, id, idlen) == 1
+    return rag_db_value(db, "SELECT rag_enqueue($1, $2::jsonb, $3, $4::int)", 4,
+                        p, id, idlen) == 1
                ? 0
                : -1;
 }

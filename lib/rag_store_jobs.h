@@ -41,12 +41,12 @@
 
 typedef struct {
     int64_t id;
-    int64_t token;        /* claim token: the fence */
+    int64_t token; /* claim token: the fence */
     char kind[16];
-    char *payload;        /* JSON text (malloc'd) */
-    int attempts;         /* including this one */
+    char *payload; /* JSON text (malloc'd) */
+    int attempts;  /* including this one */
     int max_attempts;
-    char id_str[24];      /* id and token as text, for SQL parameters */
+    char id_str[24]; /* id and token as text, for SQL parameters */
     char token_str[24];
 } rag_job;
 
@@ -55,7 +55,7 @@ void rag_job_free(rag_job *job);
 /* The claiming connection's identity in pg_stat_activity. */
 typedef struct {
     char pid[16];
-    char started[64];     /* backend_start as text */
+    char started[64]; /* backend_start as text */
 } rag_store_jobs_session;
 
 /* Fills s for db's own backend. 0, or -1. */
@@ -114,9 +114,8 @@ int rag_store_jobs_enqueue(PGconn *db, const char *kind,
  * messages trigger uses (sql/001): 1 enqueued (or already there: id
  * filled), 0 the message is unknown or needs no answer, -1 on error. */
 int rag_store_jobs_enqueue_answer(PGconn *db, const char *thread_id,
-                                  const char *message_id,
-                                  const char *event_id, char *id,
-                                  size_t idlen);
+                                  const char *message_id, const char *event_id,
+                                  char *id, size_t idlen);
 
 /* LISTEN rag_jobs: enqueues, rescues and ends of serialized jobs notify.
  * 0 or -1. */

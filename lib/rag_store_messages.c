@@ -99,9 +99,8 @@ rag_store_messages_edited(PGconn *db, const char *thread_id,
                           const char *message_id, const char *content,
                           int mentions, int *revision)
 {
-    static const char *const names[] = {"unknown", "same",     "stored",
-                                        "pending", "enqueued", "offer",
-                                        "closed"};
+    static const char *const names[] = {
+        "unknown", "same", "stored", "pending", "enqueued", "offer", "closed"};
     const char *p[] = {thread_id, message_id, content ? content : "",
                        mentions ? "true" : "false"};
     PGresult *r;
@@ -131,9 +130,8 @@ rag_store_messages_reanswer(PGconn *db, const char *thread_id,
 {
     const char *p[] = {thread_id, message_id, user_id, mod ? "true" : "false"};
 
-    return rag_db_count(db,
-                        "SELECT 1 WHERE rag_message_reanswer($1, $2, $3, $4)",
-                        4, p);
+    return rag_db_count(
+        db, "SELECT 1 WHERE rag_message_reanswer($1, $2, $3, $4)", 4, p);
 }
 
 PGresult *

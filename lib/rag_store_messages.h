@@ -59,8 +59,8 @@ int rag_store_messages_reanswer(PGconn *db, const char *thread_id,
  * queued reactions, community documents; a starter's thread title); their
  * ids are remembered so a replay stores nothing. The bot's Discord
  * messages answering them, and a deleted starter's controller, are
- * recorded for removal (unpost deliveries, sql/036_bot_unpost.sql). ids must be snowflakes (others are skipped).
- * Returns users' messages erased, or -1. */
+ * recorded for removal (unpost deliveries, sql/036_bot_unpost.sql). ids must be
+ * snowflakes (others are skipped). Returns users' messages erased, or -1. */
 int rag_store_messages_erase(PGconn *db, const char *const *ids, size_t n);
 
 /* What rag_store_messages_forget_user erased. */
@@ -87,8 +87,8 @@ enum {
     RAG_QUESTION_SOLVED,     /* "t"/"f" */
     RAG_QUESTION_GUILD_ID,   /* "" when none */
     RAG_QUESTION_CONTENT,
-    RAG_QUESTION_ANSWERED,   /* "t": a reply to it exists */
-    RAG_QUESTION_BANNED      /* "t": its author is banned in the guild */
+    RAG_QUESTION_ANSWERED, /* "t": a reply to it exists */
+    RAG_QUESTION_BANNED    /* "t": its author is banned in the guild */
 };
 
 /* The message message_id of thread_id with what deciding to answer it

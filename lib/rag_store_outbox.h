@@ -14,8 +14,8 @@
  * Everything else the bot owes Discord for a thread is a row of the
  * deliveries table (sql/030_bot_deliveries.sql): the controller message,
  * its edits, reactions, archive changes, notices, and the removal of
- * the bot's messages whose question was deleted (unpost, sql/036). They are recorded in
- * the caller's transaction together with the change that calls for
+ * the bot's messages whose question was deleted (unpost, sql/036). They are
+ * recorded in the caller's transaction together with the change that calls for
  * them, claimed and settled like replies. Within a thread the
  * controller, edits, archive changes and removals are claimed one at a
  * time in order; reactions and notices freely.

@@ -26,8 +26,8 @@ int_array(rag_buf *arr, const int *ids, int n)
 }
 
 int
-rag_store_shards_claim(PGconn *db, const char *owner, int count,
-                       const int *ids, int n, long lease_s)
+rag_store_shards_claim(PGconn *db, const char *owner, int count, const int *ids,
+                       int n, long lease_s)
 {
     char cnt[16], lease[32];
     const char *p[4];
@@ -112,8 +112,8 @@ rag_store_shards_takeover(PGconn *db, const char *owner, int count, int max,
 }
 
 int
-rag_store_shards_want(PGconn *db, const char *owner, int count,
-                      const int *ids, int n, long lease_s)
+rag_store_shards_want(PGconn *db, const char *owner, int count, const int *ids,
+                      int n, long lease_s)
 {
     char cnt[16], lease[32];
     const char *p[4];

@@ -32,8 +32,8 @@ int rag_store_shards_release(PGconn *db, const char *owner);
  * is taken by one process only (the row is locked and re-checked); the
  * claims of rag_store_outbox / rag_store_interactions then deliver its
  * guilds' work here, and nowhere else, while the lease is renewed. */
-int rag_store_shards_takeover(PGconn *db, const char *owner, int count,
-                              int max, long lease_s, int *ids);
+int rag_store_shards_takeover(PGconn *db, const char *owner, int count, int max,
+                              long lease_s, int *ids);
 
 /* owner waits for shards ids[0..n) of count that another process holds:
  * records that it wants them for lease_s seconds (renew while waiting).

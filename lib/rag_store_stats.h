@@ -21,8 +21,7 @@ PGresult *rag_store_stats_summary(PGconn *db, int days, const char *guild_id);
 /* The latest limit threads of guild_id (NULL: all) with their question,
  * votes and the bot's answers: one row, one JSON text column
  * {"threads":[...]}. */
-PGresult *rag_store_stats_threads(PGconn *db, int limit,
-                                  const char *guild_id);
+PGresult *rag_store_stats_threads(PGconn *db, int limit, const char *guild_id);
 
 /* Gauges for /rag/metrics: rows (kind, label, value): ("jobs", state,
  * count) for every state but done, ("outbox", "pending", count),

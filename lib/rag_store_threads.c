@@ -304,8 +304,7 @@ rag_store_threads_erase(PGconn *db, const char *thread_id)
 {
     const char *p[] = {thread_id};
 
-    return (int)rag_db_int(db, "SELECT rag_erase_thread($1)",
-                        1, p);
+    return (int)rag_db_int(db, "SELECT rag_erase_thread($1)", 1, p);
 }
 
 int
@@ -313,8 +312,7 @@ rag_store_threads_erase_guild(PGconn *db, const char *guild_id)
 {
     const char *p[] = {guild_id};
 
-    return (int)rag_db_int(db, "SELECT rag_erase_guild($1)",
-                        1, p);
+    return (int)rag_db_int(db, "SELECT rag_erase_guild($1)", 1, p);
 }
 
 PGresult *
@@ -359,8 +357,7 @@ rag_store_threads_solved_in_guild(PGconn *db, const char *guild_id)
 }
 
 PGresult *
-rag_store_threads_to_export(PGconn *db, const char *guild_id,
-                            const char *since)
+rag_store_threads_to_export(PGconn *db, const char *guild_id, const char *since)
 {
     const char *p[2] = {guild_id, since};
 

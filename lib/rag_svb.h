@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #define RAG_SVB_PAD 16
-#define RAG_SVB_MAX_BYTES(n) (((size_t) (n) + 3) / 4 + 4 * (size_t) (n))
+#define RAG_SVB_MAX_BYTES(n) (((size_t)(n) + 3) / 4 + 4 * (size_t)(n))
 
 enum rag_svb_kind { RAG_SVB_1234 = 0, RAG_SVB_0124 = 1 };
 
@@ -54,9 +54,8 @@ size_t rag_svb_decode_delta(const uint8_t *in, uint32_t n, uint32_t prev,
 size_t rag_svb_decode_0124(const uint8_t *in, uint32_t n, uint32_t *out);
 
 /* The portable decoders, for tests and the codec bench. */
-size_t rag_svb_decode_delta_scalar(const uint8_t *in, uint32_t n,
-                                   uint32_t prev, uint32_t *out);
-size_t rag_svb_decode_0124_scalar(const uint8_t *in, uint32_t n,
-                                  uint32_t *out);
+size_t rag_svb_decode_delta_scalar(const uint8_t *in, uint32_t n, uint32_t prev,
+                                   uint32_t *out);
+size_t rag_svb_decode_0124_scalar(const uint8_t *in, uint32_t n, uint32_t *out);
 
 #endif

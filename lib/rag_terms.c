@@ -178,16 +178,16 @@ static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
 static uint64_t
 stop_key(const char *w, size_t len)
 {
-    uint64_t k = (uint64_t) len << 56;
+    uint64_t k = (uint64_t)len << 56;
     for (size_t i = 0; i < len; i++)
-        k |= (uint64_t) (unsigned char) w[i] << (8 * (4 - i));
+        k |= (uint64_t)(unsigned char)w[i] << (8 * (4 - i));
     return k;
 }
 
 static int
 cmp_u64(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
@@ -335,7 +335,7 @@ rag_stem_languages(char *out, size_t outlen)
         int n = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", *l);
         if (n < 0)
             break;
-        o += (size_t) n;
+        o += (size_t)n;
     }
 }
 
@@ -359,8 +359,8 @@ rag_stemmer_new(const char *language, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    st->english = strcmp(language, "english") == 0 ||
-                  strcmp(language, "porter") == 0;
+    st->english =
+        strcmp(language, "english") == 0 || strcmp(language, "porter") == 0;
     snprintf(st->language, sizeof(st->language), "%s", language);
     return st;
 }
@@ -421,12 +421,12 @@ emit_simple(emitter *em, char *buf, size_t n, size_t off, size_t len)
         return 0;
     if (!has_digit(buf, n)) {
         const sb_symbol *s =
-            sb_stemmer_stem(em->st->sb, (const sb_symbol *) buf, (int) n);
+            sb_stemmer_stem(em->st->sb, (const sb_symbol *)buf, (int)n);
         int sl = sb_stemmer_length(em->st->sb);
         /* NULL: out of memory in the stemmer; the word as it is */
         if (s != NULL && sl > 0 && sl <= RAG_TERM_MAX) { /* buf has room */
-            memcpy(buf, s, (size_t) sl);
-            n = (size_t) sl;
+            memcpy(buf, s, (size_t)sl);
+            n = (size_t)sl;
         }
     }
     return emit(em, buf, n, off, len);

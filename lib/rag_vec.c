@@ -14,13 +14,13 @@ dot_i8_c(const int8_t *a, const int8_t *b, uint32_t n)
     uint32_t i = 0;
 
     for (; i + 4 <= n; i += 4) {
-        s0 += (int32_t) a[i] * b[i];
-        s1 += (int32_t) a[i + 1] * b[i + 1];
-        s2 += (int32_t) a[i + 2] * b[i + 2];
-        s3 += (int32_t) a[i + 3] * b[i + 3];
+        s0 += (int32_t)a[i] * b[i];
+        s1 += (int32_t)a[i + 1] * b[i + 1];
+        s2 += (int32_t)a[i + 2] * b[i + 2];
+        s3 += (int32_t)a[i + 3] * b[i + 3];
     }
     for (; i < n; i++)
-        s0 += (int32_t) a[i] * b[i];
+        s0 += (int32_t)a[i] * b[i];
     return s0 + s1 + s2 + s3;
 }
 
@@ -43,7 +43,7 @@ dots_f32_c(const float *v, const float *rows, uint32_t nrows, uint32_t n,
            float *out)
 {
     for (uint32_t j = 0; j < nrows; j++)
-        out[j] = dot_f32_c(v, rows + (size_t) j * n, n);
+        out[j] = dot_f32_c(v, rows + (size_t)j * n, n);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -60,12 +60,12 @@ dot_i8_avx2(const int8_t *a, const int8_t *b, uint32_t n)
 
     for (; i + 16 <= n; i += 16) {
         __m256i x =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (a + i)));
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
         __m256i y =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (b + i)));
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
     }
-    _mm256_storeu_si256((__m256i *) lanes, acc);
+    _mm256_storeu_si256((__m256i *)lanes, acc);
     for (int k = 0; k < 8; k++)
         s += lanes[k];
     return s + dot_i8_c(a + i, b + i, n - i);
@@ -74,8 +74,8 @@ dot_i8_avx2(const int8_t *a, const int8_t *b, uint32_t n)
 __attribute__((target("avx2,fma"))) static float
 hsum256(__m256 v)
 {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-                          _mm256_extractf128_ps(v, 1));
+    __m128 s =
+        _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
@@ -89,14 +89,14 @@ dot_f32_avx2(const float *a, const float *b, uint32_t n)
     float s;
 
     for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i),
-                             s0);
+        s0 =
+            _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
                              _mm256_loadu_ps(b + i + 8), s1);
     }
     for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i),
-                             s0);
+        s0 =
+            _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     s = hsum256(_mm256_add_ps(s0, s1));
     for (; i < n; i++)
         s += a[i] * b[i];
@@ -111,7 +111,7 @@ dots_f32_avx2(const float *v, const float *rows, uint32_t nrows, uint32_t n,
     uint32_t j = 0;
 
     for (; j + 4 <= nrows; j += 4) {
-        const float *r0 = rows + (size_t) j * n, *r1 = r0 + n, *r2 = r1 + n,
+        const float *r0 = rows + (size_t)j * n, *r1 = r0 + n, *r2 = r1 + n,
                     *r3 = r2 + n;
         __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(),
                s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -135,7 +135,7 @@ dots_f32_avx2(const float *v, const float *rows, uint32_t nrows, uint32_t n,
         }
     }
     for (; j < nrows; j++)
-        out[j] = dot_f32_avx2(v, rows + (size_t) j * n, n);
+        out[j] = dot_f32_avx2(v, rows + (size_t)j * n, n);
 }
 
 /* vpdpbusd multiplies unsigned by signed bytes: with the row's bytes
@@ -148,12 +148,12 @@ dots_i8_vnni(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
 {
     uint32_t full = n / 64 * 64;
     int32_t qsum = 0;
-    const __m512i flip = _mm512_set1_epi8((char) 0x80);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
 
     for (uint32_t i = 0; i < full; i++)
         qsum += q[i];
     for (uint32_t j = 0; j < nrows; j++) {
-        const int8_t *r = rows + (size_t) j * n;
+        const int8_t *r = rows + (size_t)j * n;
         __m512i acc = _mm512_setzero_si512();
         for (uint32_t i = 0; i < full; i += 64) {
             __m512i x = _mm512_xor_si512(_mm512_loadu_si512(r + i), flip);
@@ -191,8 +191,8 @@ rag_vec_dot_i8_impl(void)
 }
 
 void
-rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
-                uint32_t n, int32_t *out)
+rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
+                int32_t *out)
 {
     rag_vec_dot_i8_fn dot = rag_vec_dot_i8_impl();
 
@@ -201,7 +201,7 @@ rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
         return;
     }
     for (uint32_t j = 0; j < nrows; j++)
-        out[j] = dot(q, rows + (size_t) j * n, n);
+        out[j] = dot(q, rows + (size_t)j * n, n);
 }
 
 float
@@ -211,8 +211,8 @@ rag_vec_dot_f32(const float *a, const float *b, uint32_t n)
 }
 
 void
-rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows,
-                 uint32_t n, float *out)
+rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows, uint32_t n,
+                 float *out)
 {
     if (use_avx2())
         dots_f32_avx2(v, rows, nrows, n, out);
@@ -227,11 +227,11 @@ rag_vec_dot_i8_impl(void)
 }
 
 void
-rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows,
-                uint32_t n, int32_t *out)
+rag_vec_dots_i8(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
+                int32_t *out)
 {
     for (uint32_t j = 0; j < nrows; j++)
-        out[j] = dot_i8_c(q, rows + (size_t) j * n, n);
+        out[j] = dot_i8_c(q, rows + (size_t)j * n, n);
 }
 
 float
@@ -241,8 +241,8 @@ rag_vec_dot_f32(const float *a, const float *b, uint32_t n)
 }
 
 void
-rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows,
-                 uint32_t n, float *out)
+rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows, uint32_t n,
+                 float *out)
 {
     dots_f32_c(v, rows, nrows, n, out);
 }
@@ -253,7 +253,7 @@ rag_vec_dot_f64(const float *a, const float *b, uint32_t n)
 {
     double s = 0;
     for (uint32_t i = 0; i < n; i++)
-        s += (double) a[i] * b[i];
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -272,7 +272,7 @@ rag_vec_quantize_unit(const float *unit, uint32_t n, int8_t *q)
     scale = mx / 127.0f;
     for (uint32_t i = 0; i < n; i++) {
         long r = lrintf(unit[i] / scale);
-        q[i] = (int8_t) (r > 127 ? 127 : r < -127 ? -127 : r);
+        q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
     }
     return scale;
 }
@@ -283,20 +283,20 @@ rag_vec_quantize(const float *v, uint32_t n, float *unit, int8_t *q)
     double norm = 0;
     float scale;
 
-    memset(unit, 0, (size_t) n * sizeof(float));
+    memset(unit, 0, (size_t)n * sizeof(float));
     memset(q, 0, n);
     for (uint32_t i = 0; i < n; i++) {
         if (!isfinite(v[i]))
             return 0;
-        norm += (double) v[i] * v[i];
+        norm += (double)v[i] * v[i];
     }
     if (!(norm > 0))
         return 0;
     norm = sqrt(norm);
     for (uint32_t i = 0; i < n; i++)
-        unit[i] = (float) (v[i] / norm);
+        unit[i] = (float)(v[i] / norm);
     scale = rag_vec_quantize_unit(unit, n, q);
     if (scale == 0)
-        memset(unit, 0, (size_t) n * sizeof(float));
+        memset(unit, 0, (size_t)n * sizeof(float));
     return scale;
 }

@@ -30,22 +30,22 @@ rag_answer_env_load(rag_answer_env *env, rag_conf *conf)
     const rag_conf_section *s = &rag_conf_answer;
     rag_answer_conf *ac = &env->ac;
 
-    ac->top_k = (size_t) rag_conf_long(conf, s, "answer_top_k");
+    ac->top_k = (size_t)rag_conf_long(conf, s, "answer_top_k");
     ac->min_score = rag_conf_num(conf, s, "answer_min_score");
     ac->min_cosine = rag_conf_num(conf, s, "answer_min_cosine");
     ac->lim.budget_tokens =
-        (size_t) rag_conf_long(conf, s, "answer_token_budget");
+        (size_t)rag_conf_long(conf, s, "answer_token_budget");
     ac->lim.passage_tokens =
-        (size_t) rag_conf_long(conf, s, "answer_passage_tokens");
-    ac->lim.turn_tokens = (size_t) rag_conf_long(conf, s, "answer_turn_tokens");
-    ac->lim.max_turns = (size_t) rag_conf_long(conf, s, "answer_max_turns");
+        (size_t)rag_conf_long(conf, s, "answer_passage_tokens");
+    ac->lim.turn_tokens = (size_t)rag_conf_long(conf, s, "answer_turn_tokens");
+    ac->lim.max_turns = (size_t)rag_conf_long(conf, s, "answer_max_turns");
     ac->extract_passages =
-        (size_t) rag_conf_long(conf, s, "answer_extract_passages");
-    ac->quote_bytes = (size_t) rag_conf_long(conf, s, "answer_quote_bytes");
+        (size_t)rag_conf_long(conf, s, "answer_extract_passages");
+    ac->quote_bytes = (size_t)rag_conf_long(conf, s, "answer_quote_bytes");
     ac->extract_min_ratio = rag_conf_num(conf, s, "answer_extract_min_ratio");
     ac->default_collection = rag_conf_str(conf, s, "default_collection");
     ac->community_max =
-        (size_t) rag_conf_long(conf, s, "answer_community_passages");
+        (size_t)rag_conf_long(conf, s, "answer_community_passages");
     rag_llm_conf_load(&env->llm, conf);
     rag_embed_conf_load(&env->embed, conf);
     env->index_dir = rag_conf_str(conf, &rag_conf_common, "index_dir");
@@ -62,10 +62,10 @@ void
 rag_answer_result_free(rag_answer_result *r)
 {
     for (size_t i = 0; i < r->np; i++) {
-        free((char *) r->ps[i].url);
-        free((char *) r->ps[i].title);
-        free((char *) r->ps[i].heading);
-        free((char *) r->ps[i].body);
+        free((char *)r->ps[i].url);
+        free((char *)r->ps[i].title);
+        free((char *)r->ps[i].heading);
+        free((char *)r->ps[i].body);
     }
     rag_buf_free(&r->text);
     memset(r, 0, sizeof(*r));
@@ -128,7 +128,8 @@ search_index(const rag_answer_env *env, const char *collection,
         if (rag_embed(&env->embed, texts, 1, &qv->qvec, &qv->dims, eerr,
                       sizeof(eerr)) != 0) {
             rag_warn("msg=\"query embedding failed, BM25 only\" "
-                     "error=\"%s\"", eerr);
+                     "error=\"%s\"",
+                     eerr);
             qv->qvec = NULL;
         }
     }
@@ -140,8 +141,8 @@ search_index(const rag_answer_env *env, const char *collection,
             q.qvec = qv->qvec;
         else
             rag_warn("msg=\"query embedding size differs from the index\" "
-                     "collection=%s dims=%u index_dims=%u", collection,
-                     qv->dims, idims);
+                     "collection=%s dims=%u index_dims=%u",
+                     collection, qv->dims, idims);
     }
     q.k = k < 1 ? 1 : k > RAG_SEARCH_MAX_K ? RAG_SEARCH_MAX_K : k;
     q.mode = RAG_SEARCH_HYBRID;
@@ -199,7 +200,7 @@ add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
     }
     p = &res->ps[res->np];
     memset(p, 0, sizeof(*p));
-    p->n = (int) res->np + 1;
+    p->n = (int)res->np + 1;
     p->chunk_id = ch.chunk_id;
     p->url = str_dup(ch.url);
     if (community) {
@@ -207,7 +208,7 @@ add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
 
         if (t != NULL)
             snprintf(t, sizeof(prefix) + ch.title.len, "%s%.*s", prefix,
-                     (int) ch.title.len, ch.title.p ? ch.title.p : "");
+                     (int)ch.title.len, ch.title.p ? ch.title.p : "");
         p->title = t;
     } else {
         p->title = str_dup(ch.title);
@@ -228,12 +229,11 @@ add_passage(rag_answer_result *res, const rag_index *ix, const rag_hit *h,
 
 int
 rag_answer_retrieve(const rag_answer_env *env, const char *collection,
-                    const char *query, const int64_t *exclude,
-                    size_t nexclude, rag_answer_result *res, char *err,
-                    size_t errlen)
+                    const char *query, const int64_t *exclude, size_t nexclude,
+                    rag_answer_result *res, char *err, size_t errlen)
 {
-    return rag_answer_retrieve_with(env, collection, NULL, NULL, query,
-                                    exclude, nexclude, res, err, errlen);
+    return rag_answer_retrieve_with(env, collection, NULL, NULL, query, exclude,
+                                    nexclude, res, err, errlen);
 }
 
 int
@@ -246,7 +246,7 @@ rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
     rag_ixentry *de = NULL, *ce = NULL;
     const rag_index *dix = NULL, *cix = NULL;
     query_vec qv = {NULL, 0, 0};
-    rag_hit *dh, *chh;  /* 2 x 100 hits: heap, not the thread's stack */
+    rag_hit *dh, *chh; /* 2 x 100 hits: heap, not the thread's stack */
     size_t k = env->ac.top_k, drank = 0, crank = 0;
     int nd = 0, nc = 0, dvec = 0, cvec = 0, di = 0, ci = 0, r, rc = -1;
     char cok[RAG_SEARCH_MAX_K];
@@ -257,8 +257,8 @@ rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
         return -1;
     }
     chh = dh + RAG_SEARCH_MAX_K;
-    if (search_index(env, collection, query, k + nexclude + 5, 0, &qv, &de,
-                     dh, &nd, &dvec, err, errlen) != 0)
+    if (search_index(env, collection, query, k + nexclude + 5, 0, &qv, &de, dh,
+                     &nd, &dvec, err, errlen) != 0)
         goto done;
     if (de != NULL)
         dix = rag_ixentry_index(de);
@@ -268,10 +268,11 @@ rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
         /* an extra beside the docs: a missing or broken community index
          * never fails the answer */
         if (search_index(env, community, query,
-                         env->ac.community_max + nexclude + 5, 1, &qv, &ce,
-                         chh, &nc, &cvec, cerr, sizeof(cerr)) != 0) {
+                         env->ac.community_max + nexclude + 5, 1, &qv, &ce, chh,
+                         &nc, &cvec, cerr, sizeof(cerr)) != 0) {
             rag_warn("msg=\"community search failed, docs only\" "
-                     "collection=%s error=\"%s\"", community, cerr);
+                     "collection=%s error=\"%s\"",
+                     community, cerr);
             nc = 0;
         }
         if (ce != NULL && nc > 0)
@@ -399,7 +400,7 @@ rag_answer_generate(const rag_answer_env *env, const char *product,
             if (i > 0 && !(tb > 0 && p->bm25 >= r * tb) &&
                 !(tc > 0 && p->cosine >= (0.5 + r / 2) * tc))
                 continue;
-            res->src[res->nsrc++] = (int) i;
+            res->src[res->nsrc++] = (int)i;
             q[nq++] = *p;
         }
         return rag_answer_extractive(product, q, nq, env->ac.quote_bytes,
@@ -415,8 +416,7 @@ rag_answer_generate(const rag_answer_env *env, const char *product,
     res->used_llm = 1;
     rc = rag_llm_chat(&env->llm, pr.msgs, pr.n, &res->text, err, errlen);
     if (rc == RAG_LLM_OK) {
-        uint32_t cited = rag_answer_citations(res->text.data,
-                                              pr.passages_used);
+        uint32_t cited = rag_answer_citations(res->text.data, pr.passages_used);
 
         if (res->text.len == 0 ||
             rag_answer_says_not_covered(res->text.data, pr.passages_used)) {
@@ -429,7 +429,7 @@ rag_answer_generate(const rag_answer_env *env, const char *product,
             res->reason = "llm";
             for (size_t i = 0; i < pr.passages_used; i++)
                 if (cited == 0 || (cited & (1u << i)))
-                    res->src[res->nsrc++] = (int) i;
+                    res->src[res->nsrc++] = (int)i;
         }
     }
     rag_prompt_free(&pr);
@@ -450,11 +450,12 @@ rag_answer_sources_json(const rag_answer_result *res, rag_buf *out)
         rc |= rag_buf_json_str(out, p->title, strlen(p->title));
         rc |= rag_buf_puts(out, ",\"heading\":");
         rc |= rag_buf_json_str(out, p->heading, strlen(p->heading));
-        rc |= rag_buf_printf(out, ",\"score\":%.6f,\"bm25\":%.4f,"
-                             "\"cosine\":%.4f,\"chunk_id\":%lld%s}",
-                             p->score, p->bm25, p->cosine,
-                             (long long) p->chunk_id,
-                             p->community ? ",\"kind\":\"community\"" : "");
+        rc |=
+            rag_buf_printf(out,
+                           ",\"score\":%.6f,\"bm25\":%.4f,"
+                           "\"cosine\":%.4f,\"chunk_id\":%lld%s}",
+                           p->score, p->bm25, p->cosine, (long long)p->chunk_id,
+                           p->community ? ",\"kind\":\"community\"" : "");
     }
     rc |= rag_buf_putc(out, ']');
     return rc ? -1 : 0;
@@ -506,7 +507,7 @@ typedef struct {
     size_t nturns, nex;
     char product[512], role_id[64], created[64];
     const char *collection, *title, *content, *guild; /* into q */
-    double threshold; /* the guild's, or -1 */
+    double threshold;                                 /* the guild's, or -1 */
 } answer_in;
 
 #define ANSWER_GO 100 /* answer_load: go on and answer */
@@ -542,8 +543,8 @@ answer_load_thread(PGconn *db, answer_in *in)
                                       RAG_ANSWER_MAX_TURNS_LOADED);
     if (in->tr == NULL)
         return -1;
-    for (int i = 0; i < PQntuples(in->tr) &&
-                    in->nturns < RAG_ANSWER_MAX_TURNS_LOADED;
+    for (int i = 0;
+         i < PQntuples(in->tr) && in->nturns < RAG_ANSWER_MAX_TURNS_LOADED;
          i++) {
         in->turns[in->nturns].from_bot =
             strcmp(PQgetvalue(in->tr, i, 0), "t") == 0;
@@ -575,12 +576,13 @@ answer_load(const rag_answer_env *env, PGconn *db, const rag_job *job,
     const char *skip;
 
     if (parse_payload(job->payload, &in->pl) != 0) {
-        snprintf(err, errlen, "invalid payload: want {thread_id, "
-                              "message_id} strings");
+        snprintf(err, errlen,
+                 "invalid payload: want {thread_id, "
+                 "message_id} strings");
         return RAG_JOB_PERMANENT;
     }
-    in->q = rag_store_messages_question(db, in->pl.thread_id,
-                                        in->pl.message_id);
+    in->q =
+        rag_store_messages_question(db, in->pl.thread_id, in->pl.message_id);
     if (in->q == NULL) {
         snprintf(err, errlen, "database error loading the message");
         return RAG_JOB_RETRY;
@@ -592,8 +594,8 @@ answer_load(const rag_answer_env *env, PGconn *db, const rag_job *job,
     }
     if ((skip = answer_skip_reason(in->q)) != NULL) {
         rag_info("msg=\"answer skipped\" job=%lld thread=%s message=%s "
-                 "reason=%s", (long long) job->id, in->pl.thread_id,
-                 in->pl.message_id, skip);
+                 "reason=%s",
+                 (long long)job->id, in->pl.thread_id, in->pl.message_id, skip);
         return RAG_JOB_OK;
     }
     snprintf(in->created, sizeof(in->created), "%s",
@@ -618,10 +620,9 @@ answer_load(const rag_answer_env *env, PGconn *db, const rag_job *job,
         break;
     }
     in->threshold = -1;
-    if (*in->guild &&
-        rag_store_guild_config_answering(db, in->guild, in->role_id,
-                                         sizeof(in->role_id),
-                                         &in->threshold) < 0)
+    if (*in->guild && rag_store_guild_config_answering(
+                          db, in->guild, in->role_id, sizeof(in->role_id),
+                          &in->threshold) < 0)
         goto dberr;
     if (answer_load_thread(db, in) != 0)
         goto dberr;
@@ -650,8 +651,7 @@ answer_compute(const rag_answer_env *env, const answer_in *in,
         goto done;
     }
     if (*in->guild &&
-        rag_community_collection(community, sizeof(community), in->guild) ==
-            0)
+        rag_community_collection(community, sizeof(community), in->guild) == 0)
         snprintf(self_url, sizeof(self_url),
                  "https://discord.com/channels/%s/%s", in->guild,
                  in->pl.thread_id);
@@ -662,9 +662,9 @@ answer_compute(const rag_answer_env *env, const answer_in *in,
                                  query.data ? query.data : "", in->exclude,
                                  in->nex, res, err, errlen) != 0)
         goto done;
-    lrc = rag_answer_generate(env, in->product, in->title, in->turns,
-                              in->nturns, in->threshold, in->role_id, res,
-                              err, errlen);
+    lrc =
+        rag_answer_generate(env, in->product, in->title, in->turns, in->nturns,
+                            in->threshold, in->role_id, res, err, errlen);
     if (lrc != RAG_LLM_OK) {
         rc = lrc == RAG_LLM_PERMANENT ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
         goto done;
@@ -683,8 +683,8 @@ done:
  * together or not at all. The job's result. */
 static int
 answer_commit(PGconn *db, const rag_job *job, const answer_in *in,
-              const rag_answer_result *res, const rag_buf *sources,
-              char *err, size_t errlen)
+              const rag_answer_result *res, const rag_buf *sources, char *err,
+              size_t errlen)
 {
     char score[32];
     rag_buf question;
@@ -701,21 +701,19 @@ answer_commit(PGconn *db, const rag_job *job, const answer_in *in,
         rc = RAG_JOB_LOST;
         goto done;
     }
-    if (rag_store_messages_add_reply(db, in->pl.thread_id, in->pl.message_id,
-                                     res->text.data,
-                                     res->abstained ? NULL : sources->data,
-                                     res->abstained) != 0)
+    if (rag_store_messages_add_reply(
+            db, in->pl.thread_id, in->pl.message_id, res->text.data,
+            res->abstained ? NULL : sources->data, res->abstained) != 0)
         goto rollback;
     if (res->abstained) {
         rag_buf_append(&question, in->content,
                        rag_answer_cut(in->content, strlen(in->content),
                                       RAG_GAP_QUESTION_BYTES));
         snprintf(score, sizeof(score), "%.4f", res->top_bm25);
-        if (rag_store_gaps_add_abstain(db, in->pl.thread_id,
-                                       in->pl.message_id, in->collection,
-                                       question.data ? question.data : "",
-                                       score,
-                                       res->np ? res->ps[0].url : "") != 0)
+        if (rag_store_gaps_add_abstain(
+                db, in->pl.thread_id, in->pl.message_id, in->collection,
+                question.data ? question.data : "", score,
+                res->np ? res->ps[0].url : "") != 0)
             goto rollback;
     }
     if (rag_db_commit(db) != 0)
@@ -752,9 +750,10 @@ rag_answer_job(void *ctx, PGconn *db, const rag_job *job, char *err,
     if (rc == RAG_JOB_COMPLETED)
         rag_info("msg=\"answered\" job=%lld thread=%s message=%s mode=%s "
                  "passages=%zu community=%zu sources=%zu top_bm25=%.3f "
-                 "top_cosine=%.3f", (long long) job->id, in.pl.thread_id,
-                 in.pl.message_id, res.reason, res.np, res.ncomm, res.nsrc,
-                 res.top_bm25, res.top_cosine);
+                 "top_cosine=%.3f",
+                 (long long)job->id, in.pl.thread_id, in.pl.message_id,
+                 res.reason, res.np, res.ncomm, res.nsrc, res.top_bm25,
+                 res.top_cosine);
 done:
     PQclear(in.q);
     PQclear(in.tr);

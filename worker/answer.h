@@ -33,19 +33,19 @@
 #include <stdint.h>
 
 typedef struct {
-    size_t top_k;              /* answer_top_k (5) */
-    double min_score;          /* answer_min_score: top BM25 (1.0) */
-    double min_cosine;         /* answer_min_cosine (0.5) */
-    rag_prompt_limits lim;     /* answer_token_budget, _passage_tokens,
-                                  _turn_tokens, _max_turns */
-    size_t extract_passages;   /* answer_extract_passages (3) */
-    size_t quote_bytes;        /* answer_quote_bytes (600) */
-    double extract_min_ratio;  /* answer_extract_min_ratio (0.4): quote a
-                                  passage only if its BM25 is >= ratio x
-                                  the best one's (or its cosine close) */
+    size_t top_k;             /* answer_top_k (5) */
+    double min_score;         /* answer_min_score: top BM25 (1.0) */
+    double min_cosine;        /* answer_min_cosine (0.5) */
+    rag_prompt_limits lim;    /* answer_token_budget, _passage_tokens,
+                                 _turn_tokens, _max_turns */
+    size_t extract_passages;  /* answer_extract_passages (3) */
+    size_t quote_bytes;       /* answer_quote_bytes (600) */
+    double extract_min_ratio; /* answer_extract_min_ratio (0.4): quote a
+                                 passage only if its BM25 is >= ratio x
+                                 the best one's (or its cosine close) */
     const char *default_collection;
-    size_t community_max;      /* answer_community_passages (2, at most 2;
-                                  0 = docs only) */
+    size_t community_max; /* answer_community_passages (2, at most 2;
+                             0 = docs only) */
 } rag_answer_conf;
 
 typedef struct {
@@ -53,7 +53,7 @@ typedef struct {
     rag_llm_conf llm;
     rag_embed_conf embed;
     const char *index_dir;
-    rag_ixcache *ixc;          /* shared between threads */
+    rag_ixcache *ixc; /* shared between threads */
 } rag_answer_env;
 
 /* Fills env from conf (strings borrowed from conf); ixc untouched. */
@@ -61,16 +61,16 @@ void rag_answer_env_load(rag_answer_env *env, rag_conf *conf);
 
 typedef struct {
     rag_passage ps[RAG_ANSWER_MAX_K];
-    size_t np;                 /* retrieved passages, ranked */
-    size_t nsrc;               /* ps[0..nsrc) are the reply's sources */
-    int src[RAG_ANSWER_MAX_K]; /* indexes into ps of the sources */
-    double top_bm25, top_cosine;   /* best docs hit */
+    size_t np;                   /* retrieved passages, ranked */
+    size_t nsrc;                 /* ps[0..nsrc) are the reply's sources */
+    int src[RAG_ANSWER_MAX_K];   /* indexes into ps of the sources */
+    double top_bm25, top_cosine; /* best docs hit */
     int has_vectors;
-    size_t ncomm;              /* community passages among ps */
+    size_t ncomm;                  /* community passages among ps */
     double comm_bm25, comm_cosine; /* best usable community hit */
     int comm_vectors;
     int abstained;
-    const char *reason;        /* abstain reason or mode */
+    const char *reason; /* abstain reason or mode */
     int used_llm;
     rag_buf text;
 } rag_answer_result;
@@ -94,11 +94,10 @@ int rag_answer_retrieve(const rag_answer_env *env, const char *collection,
  * scores do not compare; ties go to the docs) and at most community_max
  * of the top_k are community passages (rag_passage.community, titled
  * "Community answer: <thread title>"). */
-int rag_answer_retrieve_with(const rag_answer_env *env,
-                             const char *collection, const char *community,
-                             const char *self_url, const char *query,
-                             const int64_t *exclude, size_t nexclude,
-                             rag_answer_result *res, char *err,
+int rag_answer_retrieve_with(const rag_answer_env *env, const char *collection,
+                             const char *community, const char *self_url,
+                             const char *query, const int64_t *exclude,
+                             size_t nexclude, rag_answer_result *res, char *err,
                              size_t errlen);
 
 /* Writes the reply into res->text. threshold < 0: env's min_score.

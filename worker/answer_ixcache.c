@@ -18,7 +18,7 @@ struct rag_ixentry {
     off_t size;
     struct timespec mtime;
     rag_index *ix;
-    int refs;      /* users + 1 while current in the table */
+    int refs; /* users + 1 while current in the table */
     int current;
 };
 
@@ -65,8 +65,7 @@ static int
 same_file(const rag_ixentry *e, const struct stat *st)
 {
     return e->dev == st->st_dev && e->ino == st->st_ino &&
-           e->size == st->st_size &&
-           e->mtime.tv_sec == st->st_mtim.tv_sec &&
+           e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
            e->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
@@ -123,8 +122,8 @@ rag_ixcache_get(rag_ixcache *c, const char *path, char *err, size_t errlen)
     ne->current = 1;
     ne->refs = 2; /* the table's and the caller's */
     if (slot >= 0) {
-        rag_info("msg=\"index reopened\" path=\"%s\" generation=%llu",
-                 path, (unsigned long long) rag_index_generation(ne->ix));
+        rag_info("msg=\"index reopened\" path=\"%s\" generation=%llu", path,
+                 (unsigned long long)rag_index_generation(ne->ix));
         c->tab[slot]->current = 0;
         entry_unref(c->tab[slot]);
         c->tab[slot] = ne;

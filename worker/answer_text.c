@@ -22,7 +22,7 @@ rag_answer_tokens(const char *s, size_t n)
 static size_t
 utf8_floor(const char *s, size_t i)
 {
-    while (i > 0 && ((unsigned char) s[i] & 0xC0) == 0x80)
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
         i--;
     return i;
 }
@@ -95,9 +95,9 @@ rag_answer_query(const char *title, const rag_turn *turns, size_t n,
             break;
         size_t room = max_bytes - out->len - 4;
         rc |= rag_buf_putc(out, '\n');
-        rc |= put_cut(out, turns[i].content,
-                      room < RAG_QUERY_TURN_BYTES ? room
-                                                  : RAG_QUERY_TURN_BYTES);
+        rc |=
+            put_cut(out, turns[i].content,
+                    room < RAG_QUERY_TURN_BYTES ? room : RAG_QUERY_TURN_BYTES);
     }
     return rc ? -1 : 0;
 }
@@ -148,9 +148,9 @@ any_community(const rag_passage *ps, size_t np)
 }
 
 int
-rag_answer_prompt(const char *product, const char *title,
-                  const rag_turn *turns, size_t n, const rag_passage *ps,
-                  size_t np, const rag_prompt_limits *lim, rag_prompt *out)
+rag_answer_prompt(const char *product, const char *title, const rag_turn *turns,
+                  size_t n, const rag_passage *ps, size_t np,
+                  const rag_prompt_limits *lim, rag_prompt *out)
 {
     rag_buf sys;
     size_t used, first, keep, passage_room, base;
@@ -160,7 +160,8 @@ rag_answer_prompt(const char *product, const char *title,
     rag_buf_init(&sys, 0);
     if (n == 0)
         goto done;
-    if (rag_buf_printf(&sys,
+    if (rag_buf_printf(
+            &sys,
             "You answer questions in a Discord help forum about %s, using "
             "only the numbered documentation passages below.\n"
             "- Base every statement on the passages and cite them inline "
@@ -177,7 +178,8 @@ rag_answer_prompt(const char *product, const char *title,
             product, product, rag_answer_not_covered) != 0)
         goto done;
     if (any_community(ps, np) &&
-        rag_buf_puts(&sys,
+        rag_buf_puts(
+            &sys,
             "- Passages titled \"Community answer:\" come from solved "
             "threads of this forum, not from the documentation: prefer the "
             "documentation when both apply, and say so when your answer "
@@ -190,16 +192,15 @@ rag_answer_prompt(const char *product, const char *title,
 
     /* The latest turn always goes in; it anchors the budget. */
     used = rag_answer_tokens(sys.data, sys.len) + 60;
-    base = rag_answer_tokens(turns[n - 1].content,
-                             strlen(turns[n - 1].content));
+    base =
+        rag_answer_tokens(turns[n - 1].content, strlen(turns[n - 1].content));
     if (base > lim->turn_tokens)
         base = lim->turn_tokens;
     used += base;
 
     /* Passages take what is left, except a quarter kept for history. */
-    passage_room = lim->budget_tokens > used
-                       ? (lim->budget_tokens - used) * 3 / 4
-                       : 0;
+    passage_room =
+        lim->budget_tokens > used ? (lim->budget_tokens - used) * 3 / 4 : 0;
     if (rag_buf_puts(&sys, "\nDocumentation passages:\n") != 0)
         goto done;
     for (size_t i = 0; i < np; i++) {
@@ -217,8 +218,7 @@ rag_answer_prompt(const char *product, const char *title,
             rag_buf_printf(&sys, " (%s)\n", ps[i].url ? ps[i].url : "") != 0)
             goto done;
         {
-            size_t cut = rag_answer_cut(ps[i].body, ps[i].body_len,
-                                        cap * 4);
+            size_t cut = rag_answer_cut(ps[i].body, ps[i].body_len, cap * 4);
             if (rag_buf_append(&sys, ps[i].body, cut) != 0 ||
                 rag_buf_putc(&sys, '\n') != 0)
                 goto done;
@@ -253,8 +253,8 @@ rag_answer_prompt(const char *product, const char *title,
     for (size_t i = first; i < n; i++) {
         const char *role = turns[i].from_bot ? "assistant" : "user";
 
-        if (prompt_add(out, role, cut_dup(turns[i].content,
-                                          lim->turn_tokens)) != 0)
+        if (prompt_add(out, role,
+                       cut_dup(turns[i].content, lim->turn_tokens)) != 0)
             goto done;
     }
     out->turns_used = n - first;
@@ -285,11 +285,11 @@ rag_answer_citations(const char *text, size_t np)
 
             while (*q == ' ')
                 q++;
-            if (!isdigit((unsigned char) *q))
+            if (!isdigit((unsigned char)*q))
                 break;
             v = strtol(q, &end, 10);
             q = end;
-            if (v >= 1 && (size_t) v <= np)
+            if (v >= 1 && (size_t)v <= np)
                 m |= 1u << (v - 1);
             while (*q == ' ')
                 q++;
@@ -311,11 +311,16 @@ rag_answer_citations(const char *text, size_t np)
 int
 rag_answer_says_not_covered(const char *text, size_t np)
 {
-    static const char *const phrases[] = {
-        "docs do not cover", "docs don't cover", "documentation does not cover",
-        "documentation doesn't cover", "not covered by the doc",
-        "passages do not cover", "passages don't cover",
-        "passages do not answer", "do not contain the answer", NULL};
+    static const char *const phrases[] = {"docs do not cover",
+                                          "docs don't cover",
+                                          "documentation does not cover",
+                                          "documentation doesn't cover",
+                                          "not covered by the doc",
+                                          "passages do not cover",
+                                          "passages don't cover",
+                                          "passages do not answer",
+                                          "do not contain the answer",
+                                          NULL};
 
     if (rag_answer_citations(text, np) != 0)
         return 0;
@@ -350,8 +355,8 @@ put_quote(rag_buf *b, const char *s, size_t len)
 static const char *
 docs_noun(const char *product, const char **verb)
 {
-    static const char *const singular[] = {"documentation", "manual",
-                                           "guide", "handbook", "reference"};
+    static const char *const singular[] = {"documentation", "manual", "guide",
+                                           "handbook", "reference"};
     const char *sp = strrchr(product, ' ');
     const char *last = sp ? sp + 1 : product;
 
@@ -387,7 +392,7 @@ rag_answer_extractive(const char *product, const rag_passage *ps, size_t np,
             const char *nl = memchr(body, '\n', len);
             if (nl == NULL)
                 break;
-            len -= (size_t) (nl + 1 - body);
+            len -= (size_t)(nl + 1 - body);
             body = nl + 1;
         }
         while (len > 0 && (body[0] == '\n' || body[0] == ' ')) {
@@ -408,15 +413,13 @@ rag_answer_extractive(const char *product, const rag_passage *ps, size_t np,
 }
 
 int
-rag_answer_abstain_text(const char *product, const char *role_id,
-                        rag_buf *out)
+rag_answer_abstain_text(const char *product, const char *role_id, rag_buf *out)
 {
-    int rc = rag_buf_printf(out,
-        "I couldn't find this in the %s docs, so I won't guess.", product);
+    int rc = rag_buf_printf(
+        out, "I couldn't find this in the %s docs, so I won't guess.", product);
 
     if (role_id && *role_id)
-        rc |= rag_buf_printf(out, " <@&%s> could someone help here?",
-                             role_id);
+        rc |= rag_buf_printf(out, " <@&%s> could someone help here?", role_id);
     else
         rc |= rag_buf_puts(out, " A human helper will take a look.");
     return rc ? -1 : 0;

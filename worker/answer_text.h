@@ -26,33 +26,33 @@ typedef struct {
 } rag_turn;
 
 typedef struct {
-    int n;              /* citation number, 1-based */
+    int n; /* citation number, 1-based */
     int64_t chunk_id;
-    const char *url;    /* with #anchor */
+    const char *url; /* with #anchor */
     const char *title;
     const char *heading;
     const char *body;
     size_t body_len;
-    double score;       /* fused retrieval score */
+    double score; /* fused retrieval score */
     double bm25;
     double cosine;
-    int community;      /* from the guild's community answers */
+    int community; /* from the guild's community answers */
 } rag_passage;
 
 typedef struct {
-    size_t budget_tokens;   /* whole prompt (system + turns) */
-    size_t passage_tokens;  /* cap per passage */
-    size_t turn_tokens;     /* cap per conversation turn */
-    size_t max_turns;       /* earlier turns kept at most */
+    size_t budget_tokens;  /* whole prompt (system + turns) */
+    size_t passage_tokens; /* cap per passage */
+    size_t turn_tokens;    /* cap per conversation turn */
+    size_t max_turns;      /* earlier turns kept at most */
 } rag_prompt_limits;
 
 typedef struct {
     rag_llm_msg msgs[RAG_PROMPT_MAX_MSGS];
     char *owned[RAG_PROMPT_MAX_MSGS];
     size_t n;
-    size_t passages_used;   /* passages 1..passages_used made it in */
-    size_t turns_used;      /* conversation turns included */
-    size_t tokens;          /* estimated prompt tokens */
+    size_t passages_used; /* passages 1..passages_used made it in */
+    size_t turns_used;    /* conversation turns included */
+    size_t tokens;        /* estimated prompt tokens */
 } rag_prompt;
 
 /* Token estimate used for budgets (rag_tokens when available). */
@@ -78,9 +78,8 @@ int rag_answer_query(const char *title, const rag_turn *turns, size_t n,
  * the budget lasts. product names what the docs are about (the
  * collection's description or name). 0 or -1 (out of memory). */
 int rag_answer_prompt(const char *product, const char *title,
-                      const rag_turn *turns, size_t n,
-                      const rag_passage *ps, size_t np,
-                      const rag_prompt_limits *lim, rag_prompt *out);
+                      const rag_turn *turns, size_t n, const rag_passage *ps,
+                      size_t np, const rag_prompt_limits *lim, rag_prompt *out);
 void rag_prompt_free(rag_prompt *p);
 
 /* Bit n-1 set for every [n] (1 <= n <= np <= 32) cited in text; also
@@ -93,8 +92,8 @@ int rag_answer_says_not_covered(const char *text, size_t np);
 
 /* Offline answer: the best passages quoted (each cut at a sentence
  * boundary to quote_bytes) with their numbered links. */
-int rag_answer_extractive(const char *product, const rag_passage *ps,
-                          size_t np, size_t quote_bytes, rag_buf *out);
+int rag_answer_extractive(const char *product, const rag_passage *ps, size_t np,
+                          size_t quote_bytes, rag_buf *out);
 
 /* The honest "not in the docs" reply, pinging role_id (a Discord role
  * snowflake) when given. */

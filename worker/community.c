@@ -149,8 +149,8 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         }
         snprintf(url, sizeof(url), "https://discord.com/channels/%s/%s", guild,
                  tid);
-        if (sync_thread(db, coll_id, url, PQgetvalue(res, i, 1),
-                        body.data, err, errlen) != 0)
+        if (sync_thread(db, coll_id, url, PQgetvalue(res, i, 1), body.data, err,
+                        errlen) != 0)
             goto fail;
         /* URLs hold only [0-9A-Za-z_/:.-]: safe in a text[] literal */
         if ((urls.len > 1 ? rag_buf_putc(&urls, ',') : 0) != 0 ||
@@ -169,8 +169,7 @@ sync_guild(PGconn *db, const char *guild, const char *index_dir,
         goto done;
     }
     if (ec != NULL && rag_embed_enabled(ec) &&
-        rag_ingest_embed_pending(db, coll_id, ec, NULL, err,
-                                 errlen) != 0)
+        rag_ingest_embed_pending(db, coll_id, ec, NULL, err, errlen) != 0)
         rag_warn("msg=\"community embeddings failed, lexical index\" "
                  "collection=%s error=\"%s\"",
                  coll, err);

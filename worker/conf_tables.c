@@ -11,23 +11,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#define END {NULL, 0, NULL, 0, 0, NULL, NULL}
+#define END                                                                    \
+    {                                                                          \
+        NULL, 0, NULL, 0, 0, NULL, NULL                                        \
+    }
 #define DAY_MS (86400.0 * 1000)
 
 static const char *
 check_leg(const char *v)
 {
-    return strcmp(v, "fasttext") && strcmp(v, "off")
-               ? "must be fasttext or off"
-               : NULL;
+    return strcmp(v, "fasttext") && strcmp(v, "off") ? "must be fasttext or off"
+                                                     : NULL;
 }
 
 static const char *
 check_collection(const char *v)
 {
-    return *v == '\0' || rag_collection_name_ok(v) ? NULL
-                                     : "not a collection name "
-                                       "([A-Za-z0-9._-], at most 64)";
+    return *v == '\0' || rag_collection_name_ok(v)
+               ? NULL
+               : "not a collection name "
+                 "([A-Za-z0-9._-], at most 64)";
 }
 
 const rag_conf_section rag_conf_queue = {
@@ -247,13 +250,17 @@ PROGRAM(rag_conf_prog_ask, "rag-ask", &rag_conf_ask_own, &rag_conf_common,
         &rag_conf_llm, &rag_conf_embed, &rag_conf_answer);
 PROGRAM(rag_conf_prog_reindex, "rag-reindex", &rag_conf_reindex_own,
         &rag_conf_common, &rag_conf_fasttext);
-PROGRAM(rag_conf_prog_admin, "rag-admin", &rag_conf_admin_own,
-        &rag_conf_common, &rag_conf_llm, &rag_conf_embed, &rag_conf_answer,
-        &rag_conf_ingest, &rag_conf_fasttext);
+PROGRAM(rag_conf_prog_admin, "rag-admin", &rag_conf_admin_own, &rag_conf_common,
+        &rag_conf_llm, &rag_conf_embed, &rag_conf_answer, &rag_conf_ingest,
+        &rag_conf_fasttext);
 
-const rag_conf_program *const rag_conf_programs[] = {
-    &rag_conf_prog_worker, &rag_conf_prog_ingest, &rag_conf_prog_ask,
-    &rag_conf_prog_reindex, &rag_conf_prog_admin, &rag_conf_prog_bot, NULL};
+const rag_conf_program *const rag_conf_programs[] = {&rag_conf_prog_worker,
+                                                     &rag_conf_prog_ingest,
+                                                     &rag_conf_prog_ask,
+                                                     &rag_conf_prog_reindex,
+                                                     &rag_conf_prog_admin,
+                                                     &rag_conf_prog_bot,
+                                                     NULL};
 
 const rag_conf_program *
 rag_conf_program_find(const char *name)

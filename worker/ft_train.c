@@ -36,7 +36,7 @@
 #define FT_MAGIC 793712314
 #define FT_VERSION 12
 #define FT_EOS "</s>"
-#define FT_MAX_WORD 4096  /* bytes of a .bin entry we accept */
+#define FT_MAX_WORD 4096 /* bytes of a .bin entry we accept */
 #define FT_MAX_WORDS (1u << 24)
 #define LOG_TAIL 400
 
@@ -50,8 +50,7 @@ ft_train_conf_load(ft_train_conf *c, rag_conf *conf)
 
     memset(c, 0, sizeof(*c));
     c->enabled = strcmp(rag_conf_str(cf, s, "semantic_leg"), "off") != 0;
-    snprintf(c->bin, sizeof(c->bin), "%s",
-             rag_conf_str(cf, s, "fasttext_bin"));
+    snprintf(c->bin, sizeof(c->bin), "%s", rag_conf_str(cf, s, "fasttext_bin"));
     c->dim = rag_conf_long(cf, s, "fasttext_dim");
     c->epoch = rag_conf_long(cf, s, "fasttext_epoch");
     c->min_count = rag_conf_long(cf, s, "fasttext_min_count");
@@ -78,7 +77,7 @@ ft_corpus_open(ft_corpus *c, char *err, size_t errlen)
     if (tmp == NULL || *tmp == '\0')
         tmp = "/tmp";
     if (snprintf(c->dir, sizeof(c->dir), "%s/rag_ft.XXXXXX", tmp) >=
-        (int) sizeof(c->dir)) {
+        (int)sizeof(c->dir)) {
         snprintf(err, errlen, "TMPDIR too long");
         c->dir[0] = '\0';
         return -1;
@@ -193,7 +192,7 @@ thin_corpus(const char *src, const char *dst, uint64_t k, char *err,
         ssize_t n = getline(&line, &cap, in);
         if (n < 0)
             break;
-        if (i++ % k == 0 && fwrite(line, 1, (size_t) n, out) != (size_t) n) {
+        if (i++ % k == 0 && fwrite(line, 1, (size_t)n, out) != (size_t)n) {
             snprintf(err, errlen, "training corpus: write failed");
             goto done;
         }
@@ -266,7 +265,7 @@ run_bounded(const ft_train_conf *c, char *const *argv, const char *logpath,
             close(nullfd);
         return -1;
     }
-    as.rlim_cur = as.rlim_max = (rlim_t) c->max_memory_mb << 20;
+    as.rlim_cur = as.rlim_max = (rlim_t)c->max_memory_mb << 20;
     pid = fork();
     if (pid == 0) {
         /* only async-signal-safe calls until exec: the worker has
@@ -275,7 +274,7 @@ run_bounded(const ft_train_conf *c, char *const *argv, const char *logpath,
             setrlimit(RLIMIT_CORE, &core) != 0 || dup2(nullfd, 0) < 0 ||
             dup2(nullfd, 1) < 0 || dup2(logfd, 2) < 0)
             _exit(126);
-        (void) !nice(10);
+        (void)!nice(10);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -328,7 +327,7 @@ static void
 put64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char) (v >> (8 * i));
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static int
@@ -366,12 +365,12 @@ corpus_figures(const ft_corpus *corpus, void *model, size_t len, char *err,
         return -1;
     }
     while ((n = getline(&line, &cap, f)) >= 0)
-        rag_ft_tokens(line, (size_t) n, count_tok, a);
+        rag_ft_tokens(line, (size_t)n, count_tok, a);
     free(line);
     fclose(f);
-    put64((unsigned char *) model + 40, corpus->records);
-    put64((unsigned char *) model + 48, oov);
-    put64((unsigned char *) model + 112, corpus->tokens);
+    put64((unsigned char *)model + 40, corpus->records);
+    put64((unsigned char *)model + 48, oov);
+    put64((unsigned char *)model + 112, corpus->tokens);
     return 0;
 }
 
@@ -409,21 +408,19 @@ ft_train(const ft_train_conf *c, ft_corpus *corpus, uint64_t generation,
     snprintf(a_min, sizeof(a_min), "%u", c->min_count);
     snprintf(a_bucket, sizeof(a_bucket), "%u", c->bucket);
     snprintf(a_seed, sizeof(a_seed), "%u", c->seed);
-    char *const argv[] = {(char *) c->bin,  "skipgram",     "-input",
-                          (char *) in,     "-output",      prefix,
-                          "-dim",          a_dim,          "-epoch",
-                          a_epoch,         "-minCount",    a_min,
-                          "-bucket",       a_bucket,       "-thread",
-                          "1",             "-seed",        a_seed,
-                          "-verbose",      "0",            NULL};
+    char *const argv[] = {
+        (char *)c->bin, "skipgram", "-input",  (char *)in, "-output",   prefix,
+        "-dim",         a_dim,      "-epoch",  a_epoch,    "-minCount", a_min,
+        "-bucket",      a_bucket,   "-thread", "1",        "-seed",     a_seed,
+        "-verbose",     "0",        NULL};
     if (run_bounded(c, argv, logp, &peak_kb, err, errlen) != 0)
         return -1;
     ms = rag_time_mono_ms() - t0;
     memset(&prov, 0, sizeof(prov));
     prov.seed = c->seed;
     prov.train_generation = generation;
-    prov.train_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t) ms;
-    prov.trained_at = (uint64_t) time(NULL);
+    prov.train_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    prov.trained_at = (uint64_t)time(NULL);
     if (ft_model_from_bin(bin, &prov, model, len, err, errlen) != 0)
         return -1;
     if (k > 1 && corpus_figures(corpus, *model, *len, err, errlen) != 0) {
@@ -439,8 +436,8 @@ ft_train(const ft_train_conf *c, ft_corpus *corpus, uint64_t generation,
                      " words=%u buckets=%u dim=%u epoch=%u seconds=%.1f"
                      " peak_mb=%ld model_mb=%.1f",
                      corpus->records, corpus->tokens, k, m.nwords, m.nbuckets,
-                     m.dim, m.epoch, (double) ms / 1000, peak_kb / 1024,
-                     (double) *len / (1 << 20));
+                     m.dim, m.epoch, (double)ms / 1000, peak_kb / 1024,
+                     (double)*len / (1 << 20));
     }
     return 0;
 }
@@ -463,19 +460,19 @@ ft_retrain_reason(const ft_train_conf *c, const rag_ft_model *m,
         return buf;
     }
     /* the corpus grew or shrank: word frequencies and contexts moved */
-    now = (double) tokens / (double) m->corpus_tokens - 1;
+    now = (double)tokens / (double)m->corpus_tokens - 1;
     if (now > c->retrain_growth || -now > c->retrain_growth) {
         snprintf(buf, buflen, "corpus %s %.0f%%", now > 0 ? "grew" : "shrank",
                  100 * (now > 0 ? now : -now));
         return buf;
     }
     /* new vocabulary: words the model only knows by their n-grams */
-    then = (double) m->train_oov / (double) m->corpus_tokens;
-    now = tokens ? (double) oov / (double) tokens : 0;
+    then = (double)m->train_oov / (double)m->corpus_tokens;
+    now = tokens ? (double)oov / (double)tokens : 0;
     if (now - then > c->retrain_oov) {
         snprintf(buf, buflen,
-                 "rare words %.1f%% of the text, %.1f%% at training",
-                 100 * now, 100 * then);
+                 "rare words %.1f%% of the text, %.1f%% at training", 100 * now,
+                 100 * then);
         return buf;
     }
     return NULL;
@@ -500,15 +497,15 @@ rd_i32(rd *r)
 {
     unsigned char b[4] = {0};
     rd_bytes(r, b, 4);
-    return (int32_t) ((uint32_t) b[0] | (uint32_t) b[1] << 8 |
-                      (uint32_t) b[2] << 16 | (uint32_t) b[3] << 24);
+    return (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
+                     (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
 }
 
 static int64_t
 rd_i64(rd *r)
 {
-    uint64_t lo = (uint32_t) rd_i32(r), hi = (uint32_t) rd_i32(r);
-    return (int64_t) (lo | hi << 32);
+    uint64_t lo = (uint32_t)rd_i32(r), hi = (uint32_t)rd_i32(r);
+    return (int64_t)(lo | hi << 32);
 }
 
 typedef struct {
@@ -531,17 +528,17 @@ bword_cmp(const void *a, const void *b)
 static void
 st32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
-    p[2] = (unsigned char) (v >> 16);
-    p[3] = (unsigned char) (v >> 24);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static void
 st64(unsigned char *p, uint64_t v)
 {
-    st32(p, (uint32_t) v);
-    st32(p + 4, (uint32_t) (v >> 32));
+    st32(p, (uint32_t)v);
+    st32(p + 4, (uint32_t)(v >> 32));
 }
 
 int
@@ -593,13 +590,14 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
     if (r.bad || dim < 1 || dim > RAG_FT_MAX_DIM || bucket < 1 ||
         bucket > (1 << 26) || minn < 1 || maxn < minn ||
         maxn > RAG_FT_MAX_NGRAM || nwords < 1 || size < nwords ||
-        (uint32_t) size > FT_MAX_WORDS || ntokens < 1 || prune > 0) {
-        snprintf(err, errlen, "%s: unsupported fastText model (dim %d, "
+        (uint32_t)size > FT_MAX_WORDS || ntokens < 1 || prune > 0) {
+        snprintf(err, errlen,
+                 "%s: unsupported fastText model (dim %d, "
                  "buckets %d, n-grams %d..%d, %d words, pruned %lld)",
-                 path, dim, bucket, minn, maxn, nwords, (long long) prune);
+                 path, dim, bucket, minn, maxn, nwords, (long long)prune);
         goto done;
     }
-    words = calloc((size_t) nwords, sizeof(*words));
+    words = calloc((size_t)nwords, sizeof(*words));
     wbuf = malloc(FT_MAX_WORD + 1);
     if (words == NULL || wbuf == NULL)
         goto oom;
@@ -607,10 +605,9 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
         size_t wl = 0;
         int ch;
         while ((ch = getc(r.f)) != EOF && ch != 0 && wl < FT_MAX_WORD)
-            wbuf[wl++] = (char) ch;
+            wbuf[wl++] = (char)ch;
         if (ch != 0) {
-            snprintf(err, errlen, "%s: dictionary entry %d malformed", path,
-                     i);
+            snprintf(err, errlen, "%s: dictionary entry %d malformed", path, i);
             goto done;
         }
         int64_t cnt = rd_i64(&r);
@@ -622,19 +619,19 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
         if (i >= nwords || type != 0)
             continue; /* labels: none in a skipgram model */
         if (wl == strlen(FT_EOS) && memcmp(wbuf, FT_EOS, wl) == 0) {
-            eos = (uint64_t) cnt;
+            eos = (uint64_t)cnt;
             continue;
         }
-        sum += (uint64_t) cnt;
+        sum += (uint64_t)cnt;
         if (wl == 0 || wl > RAG_FT_TOKEN_MAX || cnt < 1)
             continue; /* never a token of ours */
         words[nw].w = malloc(wl);
         if (words[nw].w == NULL)
             goto oom;
         memcpy(words[nw].w, wbuf, wl);
-        words[nw].len = (uint32_t) wl;
-        words[nw].id = (uint32_t) i;
-        words[nw].count = (uint64_t) cnt;
+        words[nw].len = (uint32_t)wl;
+        words[nw].id = (uint32_t)i;
+        words[nw].count = (uint64_t)cnt;
         textlen += wl;
         nw++;
     }
@@ -644,11 +641,12 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
     }
     m = rd_i64(&r);
     n = rd_i64(&r);
-    if (r.bad || m != (int64_t) nwords + bucket || n != dim || nw == 0 ||
-        (uint64_t) ntokens < eos + sum) {
-        snprintf(err, errlen, "%s: input matrix %lldx%lld does not match "
-                 "%d words + %d buckets x %d", path, (long long) m,
-                 (long long) n, nwords, bucket, dim);
+    if (r.bad || m != (int64_t)nwords + bucket || n != dim || nw == 0 ||
+        (uint64_t)ntokens < eos + sum) {
+        snprintf(err, errlen,
+                 "%s: input matrix %lldx%lld does not match "
+                 "%d words + %d buckets x %d",
+                 path, (long long)m, (long long)n, nwords, bucket, dim);
         goto done;
     }
     qsort(words, nw, sizeof(*words), bword_cmp);
@@ -658,42 +656,42 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
             goto done;
         }
 
-    off_text = RAG_FT_HDR + (uint64_t) nw * RAG_FT_WORD_SZ;
-    off_wvec = (off_text + textlen + 63) & ~(uint64_t) 63;
-    off_bvec = off_wvec + (uint64_t) nw * (uint64_t) dim * 4;
-    end = off_bvec + (uint64_t) bucket * (uint64_t) dim * 4;
-    rows = malloc((size_t) nwords * (size_t) dim * sizeof(float));
-    if (rows == NULL || posix_memalign((void **) &blob, 64, end) != 0) {
+    off_text = RAG_FT_HDR + (uint64_t)nw * RAG_FT_WORD_SZ;
+    off_wvec = (off_text + textlen + 63) & ~(uint64_t)63;
+    off_bvec = off_wvec + (uint64_t)nw * (uint64_t)dim * 4;
+    end = off_bvec + (uint64_t)bucket * (uint64_t)dim * 4;
+    rows = malloc((size_t)nwords * (size_t)dim * sizeof(float));
+    if (rows == NULL || posix_memalign((void **)&blob, 64, end) != 0) {
         blob = NULL;
         goto oom;
     }
     memset(blob, 0, off_wvec);
     /* the words' input rows, then the buckets' straight into place */
-    rd_bytes(&r, rows, (size_t) nwords * (size_t) dim * sizeof(float));
-    rd_bytes(&r, blob + off_bvec, (size_t) (end - off_bvec));
+    rd_bytes(&r, rows, (size_t)nwords * (size_t)dim * sizeof(float));
+    rd_bytes(&r, blob + off_bvec, (size_t)(end - off_bvec));
     if (r.bad) {
         snprintf(err, errlen, "%s: input matrix truncated", path);
         goto done;
     }
 
-    st32(blob, (uint32_t) dim);
+    st32(blob, (uint32_t)dim);
     st32(blob + 4, nw);
-    st32(blob + 8, (uint32_t) bucket);
-    st32(blob + 12, (uint32_t) minn);
-    st32(blob + 16, (uint32_t) maxn);
-    st64(blob + 24, (uint64_t) ntokens - eos);
+    st32(blob + 8, (uint32_t)bucket);
+    st32(blob + 12, (uint32_t)minn);
+    st32(blob + 16, (uint32_t)maxn);
+    st64(blob + 24, (uint64_t)ntokens - eos);
     {
         double a = RAG_FT_SIF_A;
         memcpy(blob + 32, &a, 8);
     }
     st64(blob + 40, eos); /* one end-of-line token per record */
-    st64(blob + 48, (uint64_t) ntokens - eos - sum);
-    st64(blob + 112, (uint64_t) ntokens - eos);
+    st64(blob + 48, (uint64_t)ntokens - eos - sum);
+    st64(blob + 112, (uint64_t)ntokens - eos);
     st64(blob + 56, prov->train_generation);
-    st32(blob + 64, (uint32_t) epoch);
-    st32(blob + 68, (uint32_t) ws);
-    st32(blob + 72, (uint32_t) neg);
-    st32(blob + 76, (uint32_t) mincount);
+    st32(blob + 64, (uint32_t)epoch);
+    st32(blob + 68, (uint32_t)ws);
+    st32(blob + 72, (uint32_t)neg);
+    st32(blob + 76, (uint32_t)mincount);
     st32(blob + 80, prov->seed);
     st32(blob + 84, prov->train_ms);
     st64(blob + 88, prov->trained_at);
@@ -701,33 +699,33 @@ ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
     st32(blob + 104, RAG_FT_TOKENIZER);
     {
         uint64_t to = 0;
-        const float *bvec = (const float *) (blob + off_bvec);
+        const float *bvec = (const float *)(blob + off_bvec);
         for (uint32_t i = 0; i < nw; i++) {
-            unsigned char *e = blob + RAG_FT_HDR + (size_t) i * RAG_FT_WORD_SZ;
-            float *v = (float *) (blob + off_wvec) + (size_t) i * dim;
+            unsigned char *e = blob + RAG_FT_HDR + (size_t)i * RAG_FT_WORD_SZ;
+            float *v = (float *)(blob + off_wvec) + (size_t)i * dim;
             size_t k;
             float inv;
 
-            st32(e, (uint32_t) to);
+            st32(e, (uint32_t)to);
             st32(e + 4, words[i].len);
             st64(e + 8, words[i].count);
             memcpy(blob + off_text + to, words[i].w, words[i].len);
             to += words[i].len;
             /* FastText::getWordVector: its own row, then its n-grams',
              * float sums in that order, times (float) 1 / count */
-            memcpy(v, rows + (size_t) words[i].id * dim,
-                   (size_t) dim * sizeof(float));
-            k = rag_ft_ngrams(words[i].w, words[i].len, (uint32_t) minn,
-                              (uint32_t) maxn, (uint32_t) bucket, ng,
+            memcpy(v, rows + (size_t)words[i].id * dim,
+                   (size_t)dim * sizeof(float));
+            k = rag_ft_ngrams(words[i].w, words[i].len, (uint32_t)minn,
+                              (uint32_t)maxn, (uint32_t)bucket, ng,
                               RAG_FT_MAX_NGRAMS);
             if (k > RAG_FT_MAX_NGRAMS)
                 k = RAG_FT_MAX_NGRAMS;
             for (size_t j = 0; j < k; j++) {
-                const float *row = bvec + (size_t) ng[j] * dim;
+                const float *row = bvec + (size_t)ng[j] * dim;
                 for (int32_t d = 0; d < dim; d++)
                     v[d] += row[d];
             }
-            inv = (float) (1.0 / (double) (k + 1));
+            inv = (float)(1.0 / (double)(k + 1));
             for (int32_t d = 0; d < dim; d++)
                 v[d] *= inv;
         }

@@ -26,22 +26,22 @@
 #include <stdio.h>
 
 typedef struct {
-    int enabled;             /* semantic_leg = fasttext | off (default) */
-    char bin[256];           /* fasttext_bin: /usr/bin/fasttext */
-    uint32_t dim;            /* 100 */
-    uint32_t epoch;          /* 15 */
-    uint32_t min_count;      /* 2 */
-    uint32_t bucket;         /* 200000 */
-    uint32_t seed;           /* fasttext_seed: 1 */
-    uint64_t min_tokens;     /* corpora smaller than this get no model:
-                                fasttext_min_tokens, 50000 */
-    uint64_t max_tokens;     /* the training corpus is cut to about this
-                                many tokens (every k-th record):
-                                fasttext_max_tokens, 20000000 */
-    long max_seconds;        /* fasttext_max_seconds: 3600 */
-    long max_memory_mb;      /* fasttext_max_memory_mb: 2048 */
-    double retrain_growth;   /* fasttext_retrain_growth: 0.25 */
-    double retrain_oov;      /* fasttext_retrain_oov: 0.03 */
+    int enabled;           /* semantic_leg = fasttext | off (default) */
+    char bin[256];         /* fasttext_bin: /usr/bin/fasttext */
+    uint32_t dim;          /* 100 */
+    uint32_t epoch;        /* 15 */
+    uint32_t min_count;    /* 2 */
+    uint32_t bucket;       /* 200000 */
+    uint32_t seed;         /* fasttext_seed: 1 */
+    uint64_t min_tokens;   /* corpora smaller than this get no model:
+                              fasttext_min_tokens, 50000 */
+    uint64_t max_tokens;   /* the training corpus is cut to about this
+                              many tokens (every k-th record):
+                              fasttext_max_tokens, 20000000 */
+    long max_seconds;      /* fasttext_max_seconds: 3600 */
+    long max_memory_mb;    /* fasttext_max_memory_mb: 2048 */
+    double retrain_growth; /* fasttext_retrain_growth: 0.25 */
+    double retrain_oov;    /* fasttext_retrain_oov: 0.03 */
 } ft_train_conf;
 
 /* Defaults, overridden by the keys named above from conf (NULL: the
@@ -56,15 +56,15 @@ typedef struct {
     char path[300];
     FILE *f;
     uint64_t records, tokens;
-    uint64_t oov;           /* tokens outside ref's vocabulary */
+    uint64_t oov;            /* tokens outside ref's vocabulary */
     const rag_ft_model *ref; /* model to count OOV tokens against, or NULL */
     int failed;
 } ft_corpus;
 
 int ft_corpus_open(ft_corpus *c, char *err, size_t errlen);
 /* Appends one record; a write error is remembered (ft_corpus_close). */
-void ft_corpus_add(ft_corpus *c, const char *const *parts,
-                   const size_t *lens, size_t nparts);
+void ft_corpus_add(ft_corpus *c, const char *const *parts, const size_t *lens,
+                   size_t nparts);
 /* Flushes and closes the file. 0, or -1 with err. */
 int ft_corpus_close(ft_corpus *c, char *err, size_t errlen);
 /* Removes the directory and everything in it. */
@@ -76,8 +76,8 @@ void ft_corpus_free(ft_corpus *c);
  * *len its size. stats, when not NULL, gets "key=value ..." figures
  * (tokens, words, seconds, peak memory). 0, or -1 with err. */
 int ft_train(const ft_train_conf *c, ft_corpus *corpus, uint64_t generation,
-             void **model, size_t *len, char *stats, size_t statslen,
-             char *err, size_t errlen);
+             void **model, size_t *len, char *stats, size_t statslen, char *err,
+             size_t errlen);
 
 /* The re-training rule. A collection's model is kept from one index
  * generation to the next until the collection changed enough: returns
@@ -96,7 +96,7 @@ const char *ft_retrain_reason(const ft_train_conf *c, const rag_ft_model *m,
  * the corpus's tokens without fastText's end-of-line tokens. prov
  * supplies what the .bin does not record (seed, corpus figures,
  * generation, time); its dims and counts are ignored. 0, or -1 with err. */
-int ft_model_from_bin(const char *path, const rag_ft_model *prov,
-                      void **model, size_t *len, char *err, size_t errlen);
+int ft_model_from_bin(const char *path, const rag_ft_model *prov, void **model,
+                      size_t *len, char *err, size_t errlen);
 
 #endif

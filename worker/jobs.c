@@ -107,12 +107,12 @@ runner_conf_read(rag_conf *c, rag_runner_conf *rc, int all)
 
     if (all) {
         rc->worker_id = rag_conf_str(c, q, "worker_id");
-        rc->concurrency = (int) rag_conf_long(c, q, "concurrency");
+        rc->concurrency = (int)rag_conf_long(c, q, "concurrency");
         rc->no_listen = !rag_conf_on(c, q, "queue_listen");
         rc->no_session = !rag_conf_on(c, q, "queue_session_liveness");
     }
     rc->poll_interval_ms = rag_conf_long(c, q, "poll_interval_ms");
-    rc->lease_seconds = (int) rag_conf_long(c, q, "lease_seconds");
+    rc->lease_seconds = (int)rag_conf_long(c, q, "lease_seconds");
     rc->grace_ms = rag_conf_long(c, q, "shutdown_grace_ms");
     rc->backoff_base_s = rag_conf_num(c, q, "retry_base_seconds");
     rc->backoff_cap_s = rag_conf_num(c, q, "retry_cap_seconds");
@@ -130,14 +130,14 @@ rag_jobs_reload(void *ctx, void *runner_conf)
 {
     rag_jobs *j = ctx;
     char err[512];
-    rag_conf *conf = rag_conf_load_program(j->conf_path,
-                                           &rag_conf_prog_worker, err,
-                                           sizeof(err));
+    rag_conf *conf = rag_conf_load_program(j->conf_path, &rag_conf_prog_worker,
+                                           err, sizeof(err));
     jobs_cfg *nc, *old;
 
     if (conf == NULL) {
         rag_error("msg=\"reload failed, keeping the old config\" "
-                  "error=\"%s\"", err);
+                  "error=\"%s\"",
+                  err);
         return;
     }
     nc = cfg_new(conf, j->ixc);
@@ -209,8 +209,8 @@ rag_jobs_run(void *ctx, PGconn *db, const rag_job *job, char *err,
         int r;
 
         rag_reindex_opts_load(&ro, c->conf);
-        r = rag_community_job(db, job->payload, c->env.index_dir,
-                              &c->env.embed, &ro, err, errlen);
+        r = rag_community_job(db, job->payload, c->env.index_dir, &c->env.embed,
+                              &ro, err, errlen);
 
         rc = r == 0 ? RAG_JOB_OK : r == -2 ? RAG_JOB_PERMANENT : RAG_JOB_RETRY;
     } else {

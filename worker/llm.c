@@ -24,7 +24,7 @@ rag_llm_conf_load(rag_llm_conf *lc, rag_conf *conf)
     lc->temperature = rag_conf_num(conf, s, "llm_temperature");
     lc->max_tokens = rag_conf_long(conf, s, "llm_max_tokens");
     lc->timeout_ms = rag_conf_long(conf, s, "llm_timeout_ms");
-    lc->max_retries = (int) rag_conf_long(conf, s, "llm_max_retries");
+    lc->max_retries = (int)rag_conf_long(conf, s, "llm_max_retries");
     lc->backoff_base_ms = rag_conf_long(conf, s, "llm_backoff_ms");
 }
 
@@ -35,8 +35,8 @@ rag_llm_enabled(const rag_llm_conf *lc)
 }
 
 int
-rag_llm_request_json(const rag_llm_conf *lc, const rag_llm_msg *msgs,
-                     size_t n, rag_buf *b)
+rag_llm_request_json(const rag_llm_conf *lc, const rag_llm_msg *msgs, size_t n,
+                     rag_buf *b)
 {
     int rc = 0;
 
@@ -60,8 +60,7 @@ rag_llm_request_json(const rag_llm_conf *lc, const rag_llm_msg *msgs,
 
 int
 rag_llm_parse_response(const char *json, size_t len, rag_buf *content,
-                       char *finish, size_t finishlen, char *err,
-                       size_t errlen)
+                       char *finish, size_t finishlen, char *err, size_t errlen)
 {
     static const char *choices_path[] = {"choices", NULL};
     static const char *msg_path[] = {"message", NULL};
@@ -137,8 +136,7 @@ rag_llm_chat(const rag_llm_conf *lc, const rag_llm_msg *msgs, size_t n,
     ul = strlen(lc->base_url);
     while (ul > 0 && lc->base_url[ul - 1] == '/')
         ul--;
-    snprintf(url, sizeof(url), "%.*s/chat/completions", (int) ul,
-             lc->base_url);
+    snprintf(url, sizeof(url), "%.*s/chat/completions", (int)ul, lc->base_url);
     if (rag_llm_request_json(lc, msgs, n, &body) != 0) {
         snprintf(err, errlen, "request too large");
         rc = RAG_LLM_PERMANENT;
@@ -156,8 +154,7 @@ rag_llm_chat(const rag_llm_conf *lc, const rag_llm_msg *msgs, size_t n,
     rag_buf_free(&resp.body);
     if (rag_http_do(&req, &resp) != 0) {
         snprintf(err, errlen, "llm: %s (after %d attempts)",
-                 resp.error[0] ? resp.error : "transport error",
-                 resp.attempts);
+                 resp.error[0] ? resp.error : "transport error", resp.attempts);
         goto done;
     }
     if (resp.status != 200) {
@@ -170,8 +167,8 @@ rag_llm_chat(const rag_llm_conf *lc, const rag_llm_msg *msgs, size_t n,
         goto done;
     }
     if (rag_llm_parse_response(resp.body.data ? resp.body.data : "",
-                               resp.body.len, content, finish,
-                               sizeof(finish), err, errlen) != 0)
+                               resp.body.len, content, finish, sizeof(finish),
+                               err, errlen) != 0)
         goto done;
     if (strcmp(finish, "length") == 0)
         rag_warn("msg=\"llm reply truncated at max_tokens\"");

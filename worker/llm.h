@@ -15,18 +15,18 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *base_url;  /* e.g. https://api.openai.com/v1; NULL/"" = off */
-    const char *api_key;   /* bearer, or NULL */
+    const char *base_url; /* e.g. https://api.openai.com/v1; NULL/"" = off */
+    const char *api_key;  /* bearer, or NULL */
     const char *model;
-    double temperature;    /* < 0: not sent */
-    long max_tokens;       /* 0: not sent */
+    double temperature; /* < 0: not sent */
+    long max_tokens;    /* 0: not sent */
     long timeout_ms;
-    int max_retries;       /* in-request retries (job retries come after) */
+    int max_retries; /* in-request retries (job retries come after) */
     long backoff_base_ms;
 } rag_llm_conf;
 
 typedef struct {
-    const char *role;      /* system | user | assistant */
+    const char *role; /* system | user | assistant */
     const char *content;
 } rag_llm_msg;
 

@@ -9,7 +9,7 @@ rag_queue_backoff(int attempts, double base_s, double cap_s, double jitter01)
 
     if (attempts < 1)
         attempts = 1;
-    d = base_s * pow((double) attempts, 4.0);
+    d = base_s * pow((double)attempts, 4.0);
     if (d > cap_s)
         d = cap_s;
     if (jitter01 < 0)

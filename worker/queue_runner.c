@@ -25,22 +25,22 @@ typedef struct {
     pthread_t tid;
     int started;
     /* under rn->mu */
-    int assigned;            /* holds a job until its outcome is recorded */
-    rag_job job;             /* the fence (the payload is the thread's) */
-    int released;            /* given back at shutdown: record nothing */
-    int exited;              /* thread has left its loop */
+    int assigned; /* holds a job until its outcome is recorded */
+    rag_job job;  /* the fence (the payload is the thread's) */
+    int released; /* given back at shutdown: record nothing */
+    int exited;   /* thread has left its loop */
 } rag_slot;
 
 struct rag_runner {
     rag_runner_conf *conf;
     pthread_mutex_t mu;
-    pthread_cond_t cv;       /* slot got a job / stop / slot finished */
+    pthread_cond_t cv; /* slot got a job / stop / slot finished */
     int stopping;
-    int wake[2];             /* job threads -> dispatcher: a slot is free */
+    int wake[2]; /* job threads -> dispatcher: a slot is free */
     rag_slot slots[RAG_RUNNER_MAX_THREADS];
     int nslots;
     /* dispatcher only */
-    PGconn *db;              /* queue connection: LISTEN, claims, leases */
+    PGconn *db; /* queue connection: LISTEN, claims, leases */
     rag_store_jobs_session session;
     double next_beat;
 };
@@ -54,7 +54,7 @@ static void
 on_signal(int sig)
 {
     int saved = errno;
-    char c = (char) sig;
+    char c = (char)sig;
 
     if (sig == SIGHUP)
         sig_hup = 1;
@@ -110,25 +110,24 @@ finish_job(rag_runner *rn, int slot, PGconn *db, rag_job *job, int rc,
     } else if (rc == RAG_JOB_RETRY || rc == RAG_JOB_PERMANENT) {
         delay = rag_queue_backoff(job->attempts, c->backoff_base_s,
                                   c->backoff_cap_s,
-                                  (double) rand_r(seed) / RAND_MAX);
-        r = rag_store_jobs_fail(db, job, err, delay,
-                                rc == RAG_JOB_PERMANENT, state);
+                                  (double)rand_r(seed) / RAND_MAX);
+        r = rag_store_jobs_fail(db, job, err, delay, rc == RAG_JOB_PERMANENT,
+                                state);
     }
     if (r == 0)
         snprintf(state, sizeof(state), "lost");
     else if (r < 0)
         snprintf(state, sizeof(state), "unrecorded");
-    rag_log(r > 0 && (rc == RAG_JOB_OK || rc == RAG_JOB_COMPLETED)
-                ? RAG_LOG_INFO
-                : RAG_LOG_WARN,
-            "msg=\"job\" id=%lld kind=%s attempt=%d/%d state=%s "
-            "duration_ms=%.0f retry_in_s=%.1f slot=%d error=\"%s\"",
-            (long long) job->id, job->kind, job->attempts,
-            job->max_attempts, state, (rag_time_mono_s() - t0) * 1000,
-            strcmp(state, "retry") == 0 || strcmp(state, "deferred") == 0
-                ? delay
-                : 0.0,
-            slot, err && *err ? err : "");
+    rag_log(
+        r > 0 && (rc == RAG_JOB_OK || rc == RAG_JOB_COMPLETED) ? RAG_LOG_INFO
+                                                               : RAG_LOG_WARN,
+        "msg=\"job\" id=%lld kind=%s attempt=%d/%d state=%s "
+        "duration_ms=%.0f retry_in_s=%.1f slot=%d error=\"%s\"",
+        (long long)job->id, job->kind, job->attempts, job->max_attempts, state,
+        (rag_time_mono_s() - t0) * 1000,
+        strcmp(state, "retry") == 0 || strcmp(state, "deferred") == 0 ? delay
+                                                                      : 0.0,
+        slot, err && *err ? err : "");
 }
 
 static int
@@ -185,7 +184,7 @@ slot_main(void *arg)
     rag_runner *rn = s->rn;
     rag_runner_conf *c = rn->conf;
     char err[1024];
-    unsigned seed = (unsigned) time(NULL) ^ (unsigned) (s->slot * 7919);
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)(s->slot * 7919);
     PGconn *db = thread_connect(rn, "rag-worker");
 
     for (;;) {
@@ -225,11 +224,11 @@ slot_main(void *arg)
         pthread_mutex_unlock(&rn->mu);
         if (released) {
             rag_warn("msg=\"job finished after release\" id=%lld",
-                     (long long) job.id);
+                     (long long)job.id);
         } else {
             if (!rag_db_ensure(db))
                 rag_error("msg=\"db lost during job\" id=%lld",
-                          (long long) job.id);
+                          (long long)job.id);
             finish_job(rn, s->slot, db, &job, rc, err, t0, &seed);
         }
         rag_job_free(&job);
@@ -289,7 +288,7 @@ heartbeat(rag_runner *rn)
         return -1;
     for (int i = 0; i < n; i++)
         if (!ours[i])
-            rag_warn("msg=\"lease lost\" id=%lld", (long long) held[i].id);
+            rag_warn("msg=\"lease lost\" id=%lld", (long long)held[i].id);
     return 0;
 }
 
@@ -336,15 +335,14 @@ static int
 queue_connect(rag_runner *rn)
 {
     char err[256];
-    PGconn *db = rag_db_connect(rn->conf->conninfo, "rag-worker-listen",
-                                err, sizeof(err));
+    PGconn *db = rag_db_connect(rn->conf->conninfo, "rag-worker-listen", err,
+                                sizeof(err));
 
     if (db == NULL) {
         rag_warn("msg=\"listen connect failed\" error=\"%s\"", err);
         return -1;
     }
-    if ((!rn->conf->no_listen &&
-         rag_store_jobs_listen(db) != 0) ||
+    if ((!rn->conf->no_listen && rag_store_jobs_listen(db) != 0) ||
         rag_store_jobs_session_get(db, &rn->session) != 0) {
         PQfinish(db);
         return -1;
@@ -380,7 +378,7 @@ static void
 shutdown_slots(rag_runner *rn)
 {
     rag_runner_conf *c = rn->conf;
-    double deadline = rag_time_mono_s() + (double) c->grace_ms / 1000;
+    double deadline = rag_time_mono_s() + (double)c->grace_ms / 1000;
     int busy;
 
     pthread_mutex_lock(&rn->mu);
@@ -389,7 +387,8 @@ shutdown_slots(rag_runner *rn)
     busy = busy_count(rn);
     if (busy)
         rag_info("msg=\"stopping: waiting for in-flight jobs\" jobs=%d "
-                 "grace_ms=%ld", busy, c->grace_ms);
+                 "grace_ms=%ld",
+                 busy, c->grace_ms);
     while (busy_count(rn) > 0 && rag_time_mono_s() < deadline) {
         struct timespec ts = rag_time_abs_after_ms(50);
 
@@ -417,8 +416,10 @@ shutdown_slots(rag_runner *rn)
                        : -1;
         rag_warn("msg=\"job\" id=%lld kind=%s attempt=%d/%d state=%s "
                  "error=\"shutdown grace expired\"",
-                 (long long) j.id, j.kind, j.attempts, j.max_attempts,
-                 r > 0 ? "released" : r == 0 ? "lost" : "unreleased");
+                 (long long)j.id, j.kind, j.attempts, j.max_attempts,
+                 r > 0    ? "released"
+                 : r == 0 ? "lost"
+                          : "unreleased");
     }
 }
 
@@ -441,7 +442,7 @@ apply_defaults(rag_runner_conf *c, char *wid, size_t widlen)
         if (gethostname(hostname, sizeof(hostname)) != 0)
             snprintf(hostname, sizeof(hostname), "worker");
         hostname[sizeof(hostname) - 1] = '\0';
-        snprintf(wid, widlen, "%s:%d", hostname, (int) getpid());
+        snprintf(wid, widlen, "%s:%d", hostname, (int)getpid());
         c->worker_id = wid;
     }
 }
@@ -480,8 +481,8 @@ start_slots(rag_runner *rn)
     for (int i = 0; i < rn->nslots; i++) {
         rn->slots[i].rn = rn;
         rn->slots[i].slot = i;
-        if (pthread_create(&rn->slots[i].tid, NULL, slot_main,
-                           &rn->slots[i]) == 0)
+        if (pthread_create(&rn->slots[i].tid, NULL, slot_main, &rn->slots[i]) ==
+            0)
             rn->slots[i].started = 1;
         else
             rag_error("msg=\"pthread_create failed\" slot=%d", i);
@@ -505,8 +506,7 @@ dispatcher_loop(rag_runner *rn)
                            ? c->poll_interval_ms
                            : c->lease_seconds * 333L;
         double now = rag_time_mono_s();
-        long wait = (long) ((last_tick + (double) tick_ms / 1000 - now) *
-                            1000);
+        long wait = (long)((last_tick + (double)tick_ms / 1000 - now) * 1000);
 
         pfd[0].fd = sig_pipe[0];
         pfd[0].events = POLLIN;
@@ -522,11 +522,11 @@ dispatcher_loop(rag_runner *rn)
         if (wait > tick_ms)
             wait = tick_ms;
         if (rn->db == NULL) { /* retry the connection every second */
-            long rw = (long) ((next_reconnect - now) * 1000);
+            long rw = (long)((next_reconnect - now) * 1000);
             if (rw < wait)
                 wait = rw < 0 ? 0 : rw;
         }
-        if (poll(pfd, (nfds_t) nfd, (int) wait) < 0 && errno != EINTR)
+        if (poll(pfd, (nfds_t)nfd, (int)wait) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents & POLLIN)
             drain(sig_pipe[0]);
@@ -539,8 +539,8 @@ dispatcher_loop(rag_runner *rn)
                 c->reload(c->ctx, c);
                 pthread_mutex_unlock(&rn->mu);
                 rag_info("msg=\"config reloaded\" poll_interval_ms=%ld "
-                         "lease_seconds=%d", c->poll_interval_ms,
-                         c->lease_seconds);
+                         "lease_seconds=%d",
+                         c->poll_interval_ms, c->lease_seconds);
             }
         }
         if (pfd[1].revents & POLLIN) {
@@ -569,7 +569,7 @@ dispatcher_loop(rag_runner *rn)
                 want = 1; /* catch up on anything missed */
             }
         }
-        if (rn->db && now - last_tick >= (double) tick_ms / 1000) {
+        if (rn->db && now - last_tick >= (double)tick_ms / 1000) {
             last_tick = now;
             want = 1; /* NOTIFY is only a hint: poll anyway */
             if (now >= rn->next_beat && heartbeat(rn) != 0)

@@ -49,19 +49,19 @@ typedef int (*rag_job_handler)(void *ctx, PGconn *db, const rag_job *job,
 
 typedef struct {
     const char *conninfo;
-    const char *worker_id;   /* default: hostname:pid */
-    int concurrency;         /* default 2 */
-    long poll_interval_ms;   /* default 1000 */
-    int lease_seconds;       /* default 60 */
-    long grace_ms;           /* shutdown grace, default 20000 */
-    double backoff_base_s;   /* retry delay base (attempts^4 * base) */
-    double backoff_cap_s;    /* default 3600 */
-    double defer_s;          /* RAG_JOB_DEFER: try again after, default 2 */
-    double retention_days;   /* purge 'done' jobs older than this; 0 keeps */
-    int no_listen;           /* poll only (e.g. behind a transaction-mode
-                                pooler, where LISTEN does not work) */
-    int no_session;          /* lease-only liveness (transaction-mode
-                                pooler: the backend is not ours) */
+    const char *worker_id; /* default: hostname:pid */
+    int concurrency;       /* default 2 */
+    long poll_interval_ms; /* default 1000 */
+    int lease_seconds;     /* default 60 */
+    long grace_ms;         /* shutdown grace, default 20000 */
+    double backoff_base_s; /* retry delay base (attempts^4 * base) */
+    double backoff_cap_s;  /* default 3600 */
+    double defer_s;        /* RAG_JOB_DEFER: try again after, default 2 */
+    double retention_days; /* purge 'done' jobs older than this; 0 keeps */
+    int no_listen;         /* poll only (e.g. behind a transaction-mode
+                              pooler, where LISTEN does not work) */
+    int no_session;        /* lease-only liveness (transaction-mode
+                              pooler: the backend is not ours) */
     rag_job_handler handler;
     void *ctx;
     /* SIGHUP: may update the fields above except concurrency/conninfo. */

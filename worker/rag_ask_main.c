@@ -31,8 +31,7 @@ usage(FILE *f)
 }
 
 static void
-product_name(rag_conf *conf, const char *collection, char *out,
-             size_t outlen)
+product_name(rag_conf *conf, const char *collection, char *out, size_t outlen)
 {
     const char *url = rag_conf_database(conf);
     char err[256];

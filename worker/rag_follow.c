@@ -161,7 +161,7 @@ sync_named(follower *f, const char *name)
 
     if (gen < 0)
         return -1;
-    sync_one(f, name, (uint64_t) gen);
+    sync_one(f, name, (uint64_t)gen);
     return 0;
 }
 
@@ -180,8 +180,7 @@ connect_and_listen(follower *f)
         f->db = NULL;
         return -1;
     }
-    rag_info("msg=\"following index generations\" dir=\"%s\"",
-             f->c->index_dir);
+    rag_info("msg=\"following index generations\" dir=\"%s\"", f->c->index_dir);
     return 0;
 }
 

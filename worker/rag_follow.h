@@ -24,10 +24,10 @@
 #include <signal.h>
 
 typedef struct {
-    const char *conninfo;  /* the primary: LISTEN does not run on a standby */
+    const char *conninfo; /* the primary: LISTEN does not run on a standby */
     const char *index_dir;
-    long poll_ms;          /* full comparison interval; default 30000 */
-    long retry_ms;         /* reconnect / failed rebuild delay; default 1000 */
+    long poll_ms;  /* full comparison interval; default 30000 */
+    long retry_ms; /* reconnect / failed rebuild delay; default 1000 */
     const rag_reindex_opts *reindex; /* the config's (semantic leg), or
                                         NULL: defaults and environment */
     volatile sig_atomic_t *stop;

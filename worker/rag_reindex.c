@@ -173,10 +173,10 @@ reindex_begin(PGconn *db, const char *collection, int mirror,
     unsigned long long recorded = 0;
     int found;
 
-    if (mirror ? rag_db_exec(db,
-                             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                             0, NULL)
-               : rag_db_begin(db)) {
+    if (mirror
+            ? rag_db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                          0, NULL)
+            : rag_db_begin(db)) {
         snprintf(err, errlen, "database: cannot begin: %s", PQerrorMessage(db));
         return -1;
     }

@@ -131,8 +131,7 @@ main(int argc, char **argv)
     opts.retrain = retrain;
     for (; i < argc; i++) {
         rag_reindex_result res;
-        if (rag_reindex(db, argv[i], dir, &opts, &res, err, sizeof(err)) !=
-            0) {
+        if (rag_reindex(db, argv[i], dir, &opts, &res, err, sizeof(err)) != 0) {
             fprintf(stderr, "rag-reindex: %s: %s\n", argv[i], err);
             rc = 1;
             continue;

@@ -54,8 +54,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    conf = rag_conf_load_program(path, &rag_conf_prog_worker, err,
-                                 sizeof(err));
+    conf = rag_conf_load_program(path, &rag_conf_prog_worker, err, sizeof(err));
     if (conf == NULL) {
         fprintf(stderr, "rag-worker: %s\n", err);
         return 1;

@@ -21,8 +21,7 @@ reindex_ft_begin(reindex_ft *r, const ft_train_conf *c, const char *path)
     if (r->prev != NULL)
         r->prevm = rag_index_ft_model(r->prev);
     if (ft_corpus_open(&r->corpus, err, sizeof(err)) != 0) {
-        rag_warn("msg=\"semantic leg: no training corpus\" error=\"%s\"",
-                 err);
+        rag_warn("msg=\"semantic leg: no training corpus\" error=\"%s\"", err);
         ft_corpus_free(&r->corpus);
         return;
     }
@@ -64,7 +63,8 @@ reindex_ft_finish(reindex_ft *r, rag_index_writer *w, const char *collection,
     r->collecting = 0;
     if (ft_corpus_close(&r->corpus, err, sizeof(err)) != 0) {
         rag_warn("msg=\"semantic leg: training corpus\" collection=%s "
-                 "error=\"%s\"", collection, err);
+                 "error=\"%s\"",
+                 collection, err);
         *what = keep_previous(r, w) == 0 ? "failed, kept" : "failed";
         return;
     }
@@ -105,7 +105,8 @@ reindex_ft_finish(reindex_ft *r, rag_index_writer *w, const char *collection,
         return;
     }
     rag_info("msg=\"semantic model trained\" collection=%s generation=%" PRIu64
-             " %s", collection, generation, stats);
+             " %s",
+             collection, generation, stats);
     *what = "trained";
 }
 

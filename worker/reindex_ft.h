@@ -24,18 +24,17 @@
 
 typedef struct {
     const ft_train_conf *conf;
-    rag_index *prev;          /* the file being replaced, when it opens */
+    rag_index *prev;           /* the file being replaced, when it opens */
     const rag_ft_model *prevm; /* its model, or NULL */
     ft_corpus corpus;
-    int collecting;           /* the corpus is being written */
-    void *model;              /* a model trained here (malloc'd), or NULL */
+    int collecting; /* the corpus is being written */
+    void *model;    /* a model trained here (malloc'd), or NULL */
     size_t len;
 } reindex_ft;
 
 /* Starts (never fails: a problem only leaves the leg off): path is the
  * index file this build replaces. */
-void reindex_ft_begin(reindex_ft *r, const ft_train_conf *c,
-                      const char *path);
+void reindex_ft_begin(reindex_ft *r, const ft_train_conf *c, const char *path);
 /* One chunk's text, in the order the writer gets them. */
 void reindex_ft_add(reindex_ft *r, const char *title, const char *heading,
                     const char *body);

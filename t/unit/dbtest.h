@@ -22,8 +22,7 @@ static PGconn *
 connect_db(void)
 {
     char err[256];
-    PGconn *db = rag_db_connect(dbtest_conninfo, dbtest_name, err,
-                                sizeof(err));
+    PGconn *db = rag_db_connect(dbtest_conninfo, dbtest_name, err, sizeof(err));
 
     if (db == NULL) {
         fprintf(stderr, "%s: connect: %s\n", dbtest_name, err);

@@ -232,8 +232,8 @@ test_edits_erasure(void)
               "again");
     CHECK_INT(rag_store_messages_erase(db, ids, 2), 1);
     CHECK_STR(val("SELECT count(*) FROM messages WHERE message_id = '" M9
-                  "' OR edit_of = '" M9 "' OR content <> '' AND thread_id = '"
-                  T9 "'"),
+                  "' OR edit_of = '" M9
+                  "' OR content <> '' AND thread_id = '" T9 "'"),
               "0");
     CHECK_INT(rag_store_messages_insert_user(db, &m), 0); /* a replay */
     CHECK_INT(rag_store_messages_forget_user(db, "x", &c), -2);
@@ -310,13 +310,11 @@ test_shards(void)
             static const int two[] = {2};
             int back[4] = {-1, -1, -1, -1};
 
-            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
-                                                4),
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back, 4),
                       0); /* nobody wants it yet */
             CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 0);
             CHECK_INT(rag_store_shards_want(db, "wb", 4, two, 1, 60), 1);
-            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back,
-                                                4),
+            CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back, 4),
                       1);
             CHECK_INT(back[0], 2);
             CHECK_INT(rag_store_shards_takeover(db, "wc", 4, 4, 60, back),
@@ -382,10 +380,10 @@ test_replies(void)
     n = rag_store_outbox_claim_replies(db, "w1", 60, 10, &v);
     CHECK_INT(n, 1);
     rag_store_outbox_replies_free(v, n);
-    CHECK_INT(
-        rag_store_outbox_reply_delivered(db, T1, "r1", "900", NULL, "w2"), 0);
-    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900",
-                                               "{900,901}", "w1"),
+    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900", NULL, "w2"),
+              0);
+    CHECK_INT(rag_store_outbox_reply_delivered(db, T1, "r1", "900", "{900,901}",
+                                               "w1"),
               1);
     CHECK_STR(val("SELECT discord_message_id || ' ' || "
                   "array_to_string(discord_part_ids, ',') FROM messages "
@@ -575,11 +573,12 @@ test_guild_reads(void)
     char out[64];
     PGresult *r;
 
-    CHECK_INT(rag_store_guild_config_forum_collection(db, G, F, out,
-                                                      sizeof(out)), 1);
+    CHECK_INT(
+        rag_store_guild_config_forum_collection(db, G, F, out, sizeof(out)), 1);
     CHECK_STR(out, "docs");
-    CHECK_INT(rag_store_guild_config_forum_collection(db, G, "9", out,
-                                                      sizeof(out)), 0);
+    CHECK_INT(
+        rag_store_guild_config_forum_collection(db, G, "9", out, sizeof(out)),
+        0);
     CHECK_INT(rag_store_guild_config_forum_collection(db, G, F, out, 4), 0);
     CHECK_INT(rag_store_guild_config_is_banned(db, G, "666"), 1);
     CHECK_INT(rag_store_guild_config_is_banned(db, G, U), 0);
@@ -590,7 +589,8 @@ test_guild_reads(void)
     CHECK_STR(out, "555");
     sql("INSERT INTO guild_config (guild_id) VALUES ('100000000000000009')");
     CHECK_INT(rag_store_guild_config_mod_role(db, "100000000000000009", out,
-                                              sizeof(out)), 0);
+                                              sizeof(out)),
+              0);
     r = rag_store_guild_config_guilds(db);
     CHECK(r && PQntuples(r) == 2 && strcmp(PQgetvalue(r, 0, 0), G) == 0);
     PQclear(r);
@@ -615,7 +615,8 @@ test_guild_reads(void)
     CHECK(r && PQntuples(r) == 1 &&
           strcmp(PQgetvalue(r, 0, 0), "https://docs.example/install") == 0 &&
           strcmp(PQgetvalue(r, 0, 1), "debian") == 0 &&
-          strcmp(PQgetvalue(r, 0, 2), "Install") == 0 && atof(PQgetvalue(r, 0, 4)) > 0);
+          strcmp(PQgetvalue(r, 0, 2), "Install") == 0 &&
+          atof(PQgetvalue(r, 0, 4)) > 0);
     PQclear(r);
     r = rag_store_chunks_search_fts(db, "docs", "kubernetes", 5);
     CHECK(r && PQntuples(r) == 0);

@@ -68,19 +68,20 @@ test_claim_order_and_batch(PGconn *db)
     CHECK_INT(PQtransactionStatus(db), PQTRANS_IDLE);
     CHECK_STR(val(db, "SHOW synchronous_commit"), "on");
     CHECK_STR(val(db, "SELECT count(*) FROM jobs WHERE state = 'running'"
-                    " AND locked_by = 'w1' AND owner_pid = pg_backend_pid()"
-                    " AND lease_until > now() + interval '25 s'"),
+                      " AND locked_by = 'w1' AND owner_pid = pg_backend_pid()"
+                      " AND lease_until > now() + interval '25 s'"),
               "3");
     CHECK_INT(rag_store_jobs_claim(db, "w1", &s, 30, 8, j + 3), 0);
     CHECK_INT(rag_store_jobs_claim(db, "w1", &s, 30, 0, j + 3), -1);
     for (int i = 0; i < n; i++)
         rag_job_free(&j[i]);
     /* no session: lease-only liveness */
-    rag_db_exec(db, "UPDATE jobs SET run_at = now() WHERE state = 'queued'",
-                0, NULL);
+    rag_db_exec(db, "UPDATE jobs SET run_at = now() WHERE state = 'queued'", 0,
+                NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w2", NULL, 30, 1, j), 1);
     CHECK_STR(val(db, "SELECT owner_pid IS NULL FROM jobs WHERE"
-                    " locked_by = 'w2'"), "t");
+                      " locked_by = 'w2'"),
+              "t");
     rag_job_free(&j[0]);
 }
 
@@ -91,12 +92,15 @@ test_fence(PGconn *db)
     char state[16];
 
     reset(db);
-    rag_db_exec(db, "INSERT INTO jobs (kind) VALUES ('embed'), ('embed'),"
-                    " ('embed')", 0, NULL);
+    rag_db_exec(db,
+                "INSERT INTO jobs (kind) VALUES ('embed'), ('embed'),"
+                " ('embed')",
+                0, NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &a), 1);
     CHECK_INT(rag_store_jobs_complete(db, &a), 1);
     CHECK_STR(val(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
-                    " FROM jobs WHERE id = 1"), "done true");
+                      " FROM jobs WHERE id = 1"),
+              "done true");
     CHECK_INT(rag_store_jobs_complete(db, &a), 0); /* not running now */
     rag_job_free(&a);
 
@@ -105,12 +109,15 @@ test_fence(PGconn *db)
     CHECK_INT(rag_store_jobs_fail(db, &b, "boom", 60, 0, state), 1);
     CHECK_STR(state, "retry");
     CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
-                    " || ' ' || (run_at > now() + interval '50 s')"
-                    " FROM jobs WHERE id = 2"), "retry 1 boom true");
+                      " || ' ' || (run_at > now() + interval '50 s')"
+                      " FROM jobs WHERE id = 2"),
+              "retry 1 boom true");
     CHECK_INT(rag_store_jobs_fail(db, &b, "again", 0, 0, state), 0);
     rag_job_free(&b);
-    rag_db_exec(db, "UPDATE jobs SET run_at = now(), priority = 1"
-                    " WHERE id = 2", 0, NULL);
+    rag_db_exec(db,
+                "UPDATE jobs SET run_at = now(), priority = 1"
+                " WHERE id = 2",
+                0, NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &b), 1);
     CHECK_INT(b.id, 2);
     CHECK_INT(b.attempts, 2);
@@ -118,7 +125,7 @@ test_fence(PGconn *db)
     stale.payload = NULL;
     CHECK_INT(rag_store_jobs_release(db, &b, 0, "released at shutdown"), 1);
     CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
-                    " FROM jobs WHERE id = 2"),
+                      " FROM jobs WHERE id = 2"),
               "retry 1 released at shutdown");
     rag_job_free(&b);
     /* re-claimed with the same attempt count: the old fence is dead */
@@ -136,11 +143,13 @@ test_fence(PGconn *db)
     CHECK_INT(rag_store_jobs_fail(db, &a, "", 0, 1, state), 1);
     CHECK_STR(state, "dead");
     CHECK_STR(val(db, "SELECT state || ' ' || last_error || ' ' ||"
-                    " (finished_at IS NOT NULL) FROM jobs WHERE id = 3"),
+                      " (finished_at IS NOT NULL) FROM jobs WHERE id = 3"),
               "dead error true");
     rag_job_free(&a);
-    rag_db_exec(db, "INSERT INTO jobs (kind, attempts, max_attempts)"
-                    " VALUES ('embed', 2, 3)", 0, NULL);
+    rag_db_exec(db,
+                "INSERT INTO jobs (kind, attempts, max_attempts)"
+                " VALUES ('embed', 2, 3)",
+                0, NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &a), 1);
     CHECK_INT(rag_store_jobs_fail(db, &a, "third", 1, 0, state), 1);
     CHECK_STR(state, "dead");
@@ -156,8 +165,8 @@ test_extend(PGconn *db)
 
     reset(db);
     rag_store_jobs_session_get(db, &s);
-    rag_db_exec(db, "INSERT INTO jobs (kind) VALUES ('embed'), ('embed')",
-                0, NULL);
+    rag_db_exec(db, "INSERT INTO jobs (kind) VALUES ('embed'), ('embed')", 0,
+                NULL);
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 5, 2, j), 2);
     lost = j[1];
     lost.payload = NULL;
@@ -169,8 +178,9 @@ test_extend(PGconn *db)
     CHECK_INT(ours[2], 0);
     /* the heartbeat makes this session the owner (re-assert) */
     CHECK_STR(val(db, "SELECT count(*) FROM jobs WHERE owner_pid ="
-                    " pg_backend_pid() AND lease_until > now() +"
-                    " interval '500 s'"), "2");
+                      " pg_backend_pid() AND lease_until > now() +"
+                      " interval '500 s'"),
+              "2");
     CHECK_INT(rag_store_jobs_extend(db, j, 0, &s, 600, ours), 0);
     rag_job_free(&j[0]);
     rag_job_free(&j[1]);
@@ -185,25 +195,30 @@ test_rescue(PGconn *db)
     int gone = 0;
 
     reset(db);
-    rag_db_exec(db, "INSERT INTO jobs (kind) VALUES ('embed'), ('embed'),"
-                    " ('embed'), ('embed')", 0, NULL);
+    rag_db_exec(db,
+                "INSERT INTO jobs (kind) VALUES ('embed'), ('embed'),"
+                " ('embed'), ('embed')",
+                0, NULL);
     /* a: claimed in a session that then ends (the worker died) */
     rag_store_jobs_session_get(dead, &other);
-    CHECK_INT(rag_store_jobs_claim(dead, "dead-worker", &other, 300, 1, &a),
-              1);
+    CHECK_INT(rag_store_jobs_claim(dead, "dead-worker", &other, 300, 1, &a), 1);
     /* b: in a session that lives; c: lease-only, lease expired */
     rag_store_jobs_session_get(live, &s);
     CHECK_INT(rag_store_jobs_claim(live, "live-worker", &s, 300, 1, &b), 1);
     CHECK_INT(rag_store_jobs_claim(live, "old-worker", NULL, 300, 1, &c), 1);
-    rag_db_exec(db, "UPDATE jobs SET lease_until = now() - interval '1 s'"
-                    " WHERE locked_by = 'old-worker'", 0, NULL);
+    rag_db_exec(db,
+                "UPDATE jobs SET lease_until = now() - interval '1 s'"
+                " WHERE locked_by = 'old-worker'",
+                0, NULL);
     CHECK_INT(rag_store_jobs_rescue(db), 1); /* c only: a's session lives */
     PQfinish(dead);
     for (int i = 0; i < 100 && !gone; i++) {
         char sql[128];
 
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity"
-                                   " WHERE pid = %s", other.pid);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM pg_stat_activity"
+                 " WHERE pid = %s",
+                 other.pid);
         gone = strcmp(val(db, sql), "0") == 0;
         if (!gone)
             rag_time_sleep_ms(20);
@@ -224,23 +239,27 @@ test_rescue(PGconn *db)
     }
     rag_db_exec(db, "UNLISTEN rag_jobs", 0, NULL);
     CHECK_STR(val(db, "SELECT state || ' ' || attempts || ' ' || last_error"
-                    " FROM jobs WHERE locked_by = 'dead-worker'"),
+                      " FROM jobs WHERE locked_by = 'dead-worker'"),
               "retry 1 database session gone (worker dead-worker lost)");
     CHECK_STR(val(db, "SELECT state || ' ' || last_error FROM jobs"
-                    " WHERE locked_by = 'old-worker'"),
+                      " WHERE locked_by = 'old-worker'"),
               "retry lease expired (worker old-worker lost)");
     CHECK_STR(val(db, "SELECT state FROM jobs WHERE locked_by ="
-                    " 'live-worker'"), "running");
+                      " 'live-worker'"),
+              "running");
     CHECK_INT(rag_store_jobs_rescue(db), 0);
     CHECK_INT(rag_store_jobs_complete(live, &b), 1);
     CHECK_INT(rag_store_jobs_complete(live, &c), 0); /* rescued: fenced */
     /* the last attempt of a dead worker: dead-lettered */
-    rag_db_exec(db, "UPDATE jobs SET attempts = 5, state = 'running',"
-                    " lease_until = now() - interval '1 s', owner_pid = NULL"
-                    " WHERE id = 4", 0, NULL);
+    rag_db_exec(db,
+                "UPDATE jobs SET attempts = 5, state = 'running',"
+                " lease_until = now() - interval '1 s', owner_pid = NULL"
+                " WHERE id = 4",
+                0, NULL);
     CHECK_INT(rag_store_jobs_rescue(db), 1);
     CHECK_STR(val(db, "SELECT state || ' ' || (finished_at IS NOT NULL)"
-                    " FROM jobs WHERE id = 4"), "dead true");
+                      " FROM jobs WHERE id = 4"),
+              "dead true");
     rag_job_free(&a);
     rag_job_free(&b);
     rag_job_free(&c);
@@ -266,13 +285,14 @@ test_serial(PGconn *db)
                 " ('answer', '{}')",
                 0, NULL);
     CHECK_STR(val(db, "SELECT string_agg(coalesce(serial_key, '-'), ','"
-                    " ORDER BY id) FROM jobs"),
+                      " ORDER BY id) FROM jobs"),
               "collection:a,collection:a,collection:b,"
               "collection:community-42,-");
     n = rag_store_jobs_claim(db, "w", NULL, 30, 8, j);
     CHECK_INT(n, 4); /* not the second job of collection a */
     CHECK_STR(val(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM"
-                    " jobs WHERE state = 'running'"), "1,3,4,5");
+                      " jobs WHERE state = 'running'"),
+              "1,3,4,5");
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 8, &next), 0);
     /* its end wakes the workers, then the next one is claimable */
     rag_db_exec(other, "LISTEN rag_jobs", 0, NULL);
@@ -345,7 +365,8 @@ test_serial_race(PGconn *db)
     CHECK(rag_time_mono_ms() - t0 >= 250); /* it waited for the other */
     pthread_join(t, NULL);
     CHECK_STR(val(db, "SELECT string_agg(id || ' ' || state, ',' ORDER BY id)"
-                    " FROM jobs"), "1 queued,2 running");
+                      " FROM jobs"),
+              "1 queued,2 running");
     PQfinish(c.db);
 }
 
@@ -360,27 +381,31 @@ test_enqueue(PGconn *db)
     rag_job j;
 
     reset(db);
-#define ENQ(key, prio)                                                     \
-    (snprintf(sql, sizeof(sql), "SELECT rag_enqueue('ingest', %s, '%s',"   \
-                                " %d)", pl, key, prio),                    \
+#define ENQ(key, prio)                                                         \
+    (snprintf(sql, sizeof(sql),                                                \
+              "SELECT rag_enqueue('ingest', %s, '%s',"                         \
+              " %d)",                                                          \
+              pl, key, prio),                                                  \
      val(db, sql))
     snprintf(first, sizeof(first), "%s", ENQ("k1", 80));
     CHECK_STR(first, "1");
-    CHECK_STR(ENQ("k1", 80), first);        /* replay */
-    CHECK_STR(ENQ("k2", 80), first);        /* joins the waiting job */
+    CHECK_STR(ENQ("k1", 80), first); /* replay */
+    CHECK_STR(ENQ("k2", 80), first); /* joins the waiting job */
     CHECK_STR(val(db, "SELECT count(*) FROM jobs"), "1");
     CHECK_INT(rag_store_jobs_claim(db, "w", NULL, 30, 1, &j), 1);
     snprintf(second, sizeof(second), "%s", ENQ("k3", 80));
-    CHECK(strcmp(second, first) != 0);      /* the first one started */
+    CHECK(strcmp(second, first) != 0); /* the first one started */
     CHECK_STR(ENQ("k4", 10), second);
     snprintf(sql, sizeof(sql), "SELECT priority FROM jobs WHERE id = %s",
              second);
-    CHECK_STR(val(db, sql), "10");            /* the more urgent priority */
+    CHECK_STR(val(db, sql), "10"); /* the more urgent priority */
     CHECK_STR(val(db, "SELECT rag_enqueue('ingest', '{\"collection\":\"c\","
-                    "\"source\":{\"type\":\"rechunk\"},\"force\":true}',"
-                    " 'k5', 80) > 2"), "t"); /* different work: own job */
+                      "\"source\":{\"type\":\"rechunk\"},\"force\":true}',"
+                      " 'k5', 80) > 2"),
+              "t"); /* different work: own job */
     CHECK_STR(val(db, "SELECT rag_enqueue('answer', '{}', 'a1') <>"
-                    " rag_enqueue('answer', '{}', 'a2')"), "t");
+                      " rag_enqueue('answer', '{}', 'a2')"),
+              "t");
 #undef ENQ
     rag_job_free(&j);
 }

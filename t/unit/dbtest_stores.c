@@ -42,8 +42,7 @@ sql(PGconn *db, const char *q)
 static const char *
 cell(const PGresult *r, int i, int c)
 {
-    return r && i < PQntuples(r) && c < PQnfields(r) ? PQgetvalue(r, i, c)
-                                                      : "";
+    return r && i < PQntuples(r) && c < PQnfields(r) ? PQgetvalue(r, i, c) : "";
 }
 
 static char docs_id[32];
@@ -67,15 +66,15 @@ test_collections(PGconn *db)
      * id */
     snprintf(xmin, sizeof(xmin), "%s",
              val(db, "SELECT xmin FROM collections WHERE name = 'docs'"));
-    CHECK_INT(rag_store_collections_upsert(db, "docs", NULL, NULL, id,
-                                           sizeof(id)),
-              0);
+    CHECK_INT(
+        rag_store_collections_upsert(db, "docs", NULL, NULL, id, sizeof(id)),
+        0);
     CHECK_STR(id, docs_id);
     CHECK_STR(val(db, "SELECT xmin FROM collections WHERE name = 'docs'"),
               xmin);
     /* a description: set; then the same description: not touched */
-    CHECK_INT(rag_store_collections_upsert(db, "docs", "The manual", NULL,
-                                           id, sizeof(id)),
+    CHECK_INT(rag_store_collections_upsert(db, "docs", "The manual", NULL, id,
+                                           sizeof(id)),
               0);
     CHECK_STR(id, docs_id);
     CHECK_STR(val(db, "SELECT description FROM collections WHERE"
@@ -83,8 +82,8 @@ test_collections(PGconn *db)
               "The manual");
     snprintf(xmin, sizeof(xmin), "%s",
              val(db, "SELECT xmin FROM collections WHERE name = 'docs'"));
-    CHECK_INT(rag_store_collections_upsert(db, "docs", "The manual", NULL,
-                                           id, sizeof(id)),
+    CHECK_INT(rag_store_collections_upsert(db, "docs", "The manual", NULL, id,
+                                           sizeof(id)),
               0);
     CHECK_STR(val(db, "SELECT xmin FROM collections WHERE name = 'docs'"),
               xmin);
@@ -102,8 +101,7 @@ test_collections(PGconn *db)
     CHECK_INT(rag_store_collections_product(db, "docs", out, sizeof(out)), 1);
     CHECK_STR(out, "The manual");
     sql(db, "INSERT INTO collections (name) VALUES ('nodesc')");
-    CHECK_INT(rag_store_collections_product(db, "nodesc", out, sizeof(out)),
-              1);
+    CHECK_INT(rag_store_collections_product(db, "nodesc", out, sizeof(out)), 1);
     CHECK_STR(out, "nodesc");
     CHECK_INT(rag_store_collections_product(db, "nope", out, sizeof(out)), 0);
 
@@ -121,17 +119,17 @@ test_collections(PGconn *db)
     CHECK_STR(val(other, "SELECT pg_try_advisory_xact_lock(hashtext('docs'))"),
               "t");
 
-    CHECK_INT(rag_store_collections_set_source(db, docs_id,
-                                               "{\"type\":\"site\"}"),
-              0);
+    CHECK_INT(
+        rag_store_collections_set_source(db, docs_id, "{\"type\":\"site\"}"),
+        0);
     src = rag_store_collections_source(db, "docs");
     CHECK_STR(src ? src : "", "{\"type\": \"site\"}");
     free(src);
     CHECK_INT(rag_store_collections_set_boilerplate_sig(db, docs_id, "sig1"),
               0);
-    CHECK_INT(rag_store_collections_boilerplate_sig(db, docs_id, out,
-                                                    sizeof(out)),
-              0);
+    CHECK_INT(
+        rag_store_collections_boilerplate_sig(db, docs_id, out, sizeof(out)),
+        0);
     CHECK_STR(out, "sig1");
 
     CHECK_INT(rag_store_collections_generation(db, docs_id), 0);
@@ -217,8 +215,7 @@ test_index_reads(PGconn *db, int nchunks)
               1);
     CHECK_STR(lang, "");
     CHECK(cid == docs && g == 0);
-    CHECK_INT(rag_store_collections_set_indexed(db, cid, 4, "/ix/docs.idx"),
-              0);
+    CHECK_INT(rag_store_collections_set_indexed(db, cid, 4, "/ix/docs.idx"), 0);
     sql(db, "COMMIT");
     CHECK_INT(rag_store_collections_set_language(db, "docs", "german"), 0);
     CHECK_INT(rag_store_collections_set_language(db, "nope", "german"), -1);
@@ -275,25 +272,24 @@ test_documents_chunks(PGconn *db)
     CHECK_INT(r ? PQntuples(r) : -1, 1);
     PQclear(r);
     rag_chunk_opts_default(&co);
-    CHECK_INT(rag_chunk_markdown("# A\n\nOne.\n\n## B\n\nTwo.\n", 22, "A", &co,
-                                 &cs),
-              0);
+    CHECK_INT(
+        rag_chunk_markdown("# A\n\nOne.\n\n## B\n\nTwo.\n", 22, "A", &co, &cs),
+        0);
     CHECK_INT(rag_store_chunks_replace(db, id, &cs), 0);
     CHECK_INT(rag_store_documents_set_chunked(db, id, "h1"), 0);
     r = rag_store_documents_stale(db, docs_id, "0", 10);
     CHECK_INT(r ? PQntuples(r) : -1, 0);
     PQclear(r);
     r = rag_store_chunks_unembedded(db, docs_id, 10);
-    CHECK_INT(r ? PQntuples(r) : -1, (int) cs.n);
-    CHECK_INT(rag_store_chunks_set_embedding(db, cell(r, 0, 0), "{1,0,0}",
-                                             "m1"),
-              0);
+    CHECK_INT(r ? PQntuples(r) : -1, (int)cs.n);
+    CHECK_INT(
+        rag_store_chunks_set_embedding(db, cell(r, 0, 0), "{1,0,0}", "m1"), 0);
     PQclear(r);
     CHECK_INT(rag_store_chunks_replace(db, id, &cs), 0);
     CHECK_STR(val(db, "SELECT count(embedding) FROM chunks c JOIN documents d"
                       " ON d.id = c.document_id WHERE d.url = 'https://d/a'"),
               "1");
-    test_index_reads(db, (int) cs.n);
+    test_index_reads(db, (int)cs.n);
     rag_chunks_free(&cs);
     r = rag_store_documents_bodies(db, docs_id, "site", "0", 10);
     CHECK_INT(r ? PQntuples(r) : -1, 1);
@@ -304,24 +300,23 @@ test_documents_chunks(PGconn *db)
     PQclear(r);
 
     /* put_changed: new, unchanged, changed; prune what is not kept */
-    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p",
-                                              "P", "body", "community", id2,
-                                              sizeof(id2), hash,
-                                              sizeof(hash)),
+    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p", "P",
+                                              "body", "community", id2,
+                                              sizeof(id2), hash, sizeof(hash)),
               1);
-    CHECK_INT((int) strlen(hash), 64);
+    CHECK_INT((int)strlen(hash), 64);
     CHECK_INT(rag_store_documents_set_chunked(db, id2, hash), 0);
-    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p",
-                                              "P", "body", "community", id2,
+    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p", "P",
+                                              "body", "community", id2,
                                               sizeof(id2), h2, sizeof(h2)),
               0);
-    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p",
-                                              "P2", "body", "community", id2,
+    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/p", "P2",
+                                              "body", "community", id2,
                                               sizeof(id2), h2, sizeof(h2)),
               1); /* the title changed */
     CHECK_STR(h2, hash);
-    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/q",
-                                              "Q", "b", "community", id2,
+    CHECK_INT(rag_store_documents_put_changed(db, docs_id, "https://d/q", "Q",
+                                              "b", "community", id2,
                                               sizeof(id2), h2, sizeof(h2)),
               1);
     CHECK_INT(rag_store_documents_prune(db, docs_id, "community",
@@ -346,7 +341,7 @@ test_documents_chunks(PGconn *db)
     CHECK_STR(cell(r, 0, 1), "2");
     CHECK_STR(cell(r, 0, 2), "1");
     CHECK_STR(cell(r, 0, 3), "[\"https://d/u\"]");
-    CHECK_INT((int) strlen(cell(r, 0, 4)), 32);
+    CHECK_INT((int)strlen(cell(r, 0, 4)), 32);
     PQclear(r);
     CHECK_STR(val(db, "SELECT body || array_to_string(tags, ',') FROM"
                       " documents WHERE url = 'https://d/u'"),
@@ -355,8 +350,9 @@ test_documents_chunks(PGconn *db)
                       " documents WHERE url = 'https://d/v'"),
               "faq");
     r = rag_store_documents_upload(
-        db, docs_id, "{\"document\":{\"url\":\"https://d/v\",\"title\":\"V\","
-                     "\"body\":\"v\",\"source\":\"faq\"}}",
+        db, docs_id,
+        "{\"document\":{\"url\":\"https://d/v\",\"title\":\"V\","
+        "\"body\":\"v\",\"source\":\"faq\"}}",
         20);
     CHECK_STR(cell(r, 0, 0), "1");
     CHECK_STR(cell(r, 0, 1), "0");
@@ -377,9 +373,9 @@ test_guilds_threads_messages(PGconn *db)
     double thr = -1;
     PGresult *r;
 
-    CHECK_INT(rag_store_guild_config_answering(db, "g1", role, sizeof(role),
-                                               &thr),
-              0);
+    CHECK_INT(
+        rag_store_guild_config_answering(db, "g1", role, sizeof(role), &thr),
+        0);
     CHECK_INT(rag_store_guild_config_map_forum(db, "g1", "f1", "docs"), 0);
     CHECK_INT(rag_store_guild_config_map_forum(db, "g1", "f1", "c2"), 0);
     r = rag_store_guild_config_forums(db);
@@ -388,16 +384,16 @@ test_guilds_threads_messages(PGconn *db)
     PQclear(r);
     CHECK_INT(rag_store_guild_config_map_forum(db, "g1", "f2", "nope"), -1);
     CHECK_STR(val(db, "SELECT count(*) FROM guild_forums"), "1");
-    CHECK_INT(rag_store_guild_config_answering(db, "g1", role, sizeof(role),
-                                               &thr),
-              1);
+    CHECK_INT(
+        rag_store_guild_config_answering(db, "g1", role, sizeof(role), &thr),
+        1);
     CHECK_STR(role, "");
     CHECK(thr == -1);
     sql(db, "UPDATE guild_config SET mod_role_id = 'm', helper_role_id = 'h',"
             " answer_threshold = 2.5, banned_user_ids = '{bad}'");
-    CHECK_INT(rag_store_guild_config_answering(db, "g1", role, sizeof(role),
-                                               &thr),
-              1);
+    CHECK_INT(
+        rag_store_guild_config_answering(db, "g1", role, sizeof(role), &thr),
+        1);
     CHECK_STR(role, "h");
     CHECK(thr == 2.5);
 
@@ -451,9 +447,10 @@ test_guilds_threads_messages(PGconn *db)
     sql(db, "INSERT INTO messages (thread_id, message_id, author_id, content,"
             " mentions_bot, created_at) VALUES ('t1', 'm3', 'u1', 'And then?',"
             " true, now() + interval '1 min')");
-    r = rag_store_messages_turns(db, "t1", val(db, "SELECT created_at::text"
-                                                   " FROM messages WHERE"
-                                                   " message_id = 'm3'"),
+    r = rag_store_messages_turns(db, "t1",
+                                 val(db, "SELECT created_at::text"
+                                         " FROM messages WHERE"
+                                         " message_id = 'm3'"),
                                  "m3", 3);
     CHECK_INT(r ? PQntuples(r) : -1, 3); /* the latest three, oldest first */
     CHECK_STR(cell(r, 0, 1), "spam");
@@ -527,7 +524,7 @@ test_guilds_threads_messages(PGconn *db)
     r = rag_store_gaps_questions(db, NULL, 7, 1);
     CHECK_INT(r ? PQntuples(r) : -1, 1);
     PQclear(r);
-    (void) coll;
+    (void)coll;
 }
 
 static void
@@ -540,18 +537,16 @@ test_jobs_interactions(PGconn *db)
 
     sql(db, "DELETE FROM jobs");
     CHECK_INT(rag_store_jobs_listen(other), 0);
-    CHECK_INT(rag_store_jobs_enqueue(db, "reindex",
-                                     "{\"collection\":\"docs\"}", "k1", 90,
-                                     id, sizeof(id)),
+    CHECK_INT(rag_store_jobs_enqueue(db, "reindex", "{\"collection\":\"docs\"}",
+                                     "k1", 90, id, sizeof(id)),
               0);
-    CHECK_INT(rag_store_jobs_enqueue(db, "reindex",
-                                     "{\"collection\":\"docs\"}", "k1", 90,
-                                     id2, sizeof(id2)),
+    CHECK_INT(rag_store_jobs_enqueue(db, "reindex", "{\"collection\":\"docs\"}",
+                                     "k1", 90, id2, sizeof(id2)),
               0);
     CHECK_STR(id2, id); /* a replay */
-    CHECK_INT(rag_store_jobs_enqueue(db, "bogus", "{}", "k2", 90, id2,
-                                     sizeof(id2)),
-              -1);
+    CHECK_INT(
+        rag_store_jobs_enqueue(db, "bogus", "{}", "k2", 90, id2, sizeof(id2)),
+        -1);
     rag_db_exec(other, "SELECT 1", 0, NULL);
     PQconsumeInput(other);
     while ((n = PQnotifies(other)) != NULL) {
@@ -566,18 +561,17 @@ test_jobs_interactions(PGconn *db)
             " ('t9', 'g1', 'Open')");
     sql(db, "INSERT INTO messages (thread_id, message_id, author_id, content,"
             " first_message) VALUES ('t9', 'm', 'u', 'Q?', true)");
-    CHECK_INT(rag_store_jobs_enqueue_answer(db, "t9", "m", "ev1", id,
-                                            sizeof(id)),
-              1);
+    CHECK_INT(
+        rag_store_jobs_enqueue_answer(db, "t9", "m", "ev1", id, sizeof(id)), 1);
     CHECK_STR(val(db, "SELECT id FROM jobs WHERE dedupe_key ="
                       " 'answer:t9:m'"),
               id); /* the trigger's job: same key */
-    CHECK_INT(rag_store_jobs_enqueue_answer(db, "t9", "nope", "ev1", id,
-                                            sizeof(id)),
-              0);
-    CHECK_INT(rag_store_jobs_enqueue_answer(db, "t1", "m1", "ev1", id,
-                                            sizeof(id)),
-              0); /* solved thread */
+    CHECK_INT(
+        rag_store_jobs_enqueue_answer(db, "t9", "nope", "ev1", id, sizeof(id)),
+        0);
+    CHECK_INT(
+        rag_store_jobs_enqueue_answer(db, "t1", "m1", "ev1", id, sizeof(id)),
+        0); /* solved thread */
 
     CHECK_INT(rag_store_interactions_queue(
                   db, "{\"id\":\"i1\",\"application_id\":\"a\",\"token\":"
@@ -632,8 +626,11 @@ test_db(PGconn *db)
     CHECK(r != NULL && PQntuples(r) >= 5);
     CHECK_STR(cell(r, 0, 0), "001_init.sql");
     PQclear(r);
-    CHECK_INT(rag_db_count(db, "UPDATE threads SET title = title"
-                               " RETURNING 1", 0, NULL), 3);
+    CHECK_INT(rag_db_count(db,
+                           "UPDATE threads SET title = title"
+                           " RETURNING 1",
+                           0, NULL),
+              3);
     /* a failure is recorded with its SQLSTATE; logging can be off */
     rag_db_log_errors(0);
     CHECK(rag_db_query(db, "SELECT nope FROM threads", 0, NULL) == NULL);

@@ -26,10 +26,13 @@ test_url_match(void)
         {"https://x/a.html.bak", "https://x/a.html", "", 0},
         {"https://x/a", "https://x/a.html", "", 0},
         /* relative expected URLs against a base, any number of slashes */
-        {"http://127.0.0.1:8080/a.html#s", "a.html", "http://127.0.0.1:8080", 1},
-        {"http://127.0.0.1:8080/a.html", "/a.html", "http://127.0.0.1:8080/", 1},
+        {"http://127.0.0.1:8080/a.html#s", "a.html", "http://127.0.0.1:8080",
+         1},
+        {"http://127.0.0.1:8080/a.html", "/a.html", "http://127.0.0.1:8080/",
+         1},
         {"http://127.0.0.1:9090/a.html", "a.html", "http://127.0.0.1:8080", 0},
-        {"http://127.0.0.1:8080/b/a.html", "a.html", "http://127.0.0.1:8080", 0},
+        {"http://127.0.0.1:8080/b/a.html", "a.html", "http://127.0.0.1:8080",
+         0},
         /* absolute expected URLs ignore the base */
         {"https://x/a.html", "https://x/a.html", "http://127.0.0.1", 1},
         {"https://x/a.html", "", "", 0},
@@ -47,8 +50,8 @@ test_url_match(void)
         /* scheme and host case, default ports */
         {"HTTP://Docs.Example.ORG:80/A.html", "http://docs.example.org/A.html",
          "", 1},
-        {"http://docs.example.org/A.html", "http://docs.example.org/a.html",
-         "", 0},
+        {"http://docs.example.org/A.html", "http://docs.example.org/a.html", "",
+         0},
         {"https://x:443/a.html", "https://x/a.html", "", 1},
         {"http://x:443/a.html", "http://x/a.html", "", 0},
         {"https://x:8443/a.html", "https://x/a.html", "", 0},
@@ -62,8 +65,8 @@ test_url_match(void)
     size_t i;
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        int m = eval_url_match(t[i].hit, strlen(t[i].hit), t[i].want,
-                               t[i].base);
+        int m =
+            eval_url_match(t[i].hit, strlen(t[i].hit), t[i].want, t[i].base);
         if (m != t[i].match)
             fprintf(stderr, "case %zu: %s vs %s\n", i, t[i].hit, t[i].want);
         CHECK_INT(m, t[i].match);
@@ -163,9 +166,9 @@ test_url_norm(void)
 {
     char out[32], big[EVAL_MAX_URL + 16];
 
-    CHECK_INT(eval_url_norm("HTTP://A:80/x/index.html#f", 26, 0, out,
-                            sizeof(out)),
-              10);
+    CHECK_INT(
+        eval_url_norm("HTTP://A:80/x/index.html#f", 26, 0, out, sizeof(out)),
+        10);
     CHECK_STR(out, "http://a/x");
     CHECK_INT(eval_url_norm("HTTP://A:80/x/#f", 16, 1, out, sizeof(out)), 12);
     CHECK_STR(out, "http://a/x#f");

@@ -32,8 +32,9 @@ test_transcript(void)
 
     rag_buf_init(&b, 0);
     CHECK_INT(admin_transcript_json(&b, "SYS", "t1",
-                                    "https://discord.com/channels/g/t1", c,
-                                    bot, 3), 0);
+                                    "https://discord.com/channels/g/t1", c, bot,
+                                    3),
+              0);
     CHECK(b.len > 0 && b.data[b.len - 1] == '\n');
     CHECK_STR(b.data,
               "{\"messages\":[{\"role\":\"system\",\"content\":\"SYS\"},"
@@ -50,8 +51,9 @@ test_transcript(void)
 
     /* no bot turn: nothing written */
     rag_buf_reset(&b);
-    CHECK_INT(admin_transcript_json(&b, "SYS", "t2", "u", c, (int[]){0, 0, 0},
-                                    3), -1);
+    CHECK_INT(
+        admin_transcript_json(&b, "SYS", "t2", "u", c, (int[]){0, 0, 0}, 3),
+        -1);
     CHECK_INT(b.len, 0);
     rag_buf_free(&b);
 

@@ -41,7 +41,7 @@ test_cut(void)
         size_t n = rag_answer_cut(t[i].in, strlen(t[i].in), t[i].max);
         char got[128];
 
-        snprintf(got, sizeof(got), "%.*s", (int) n, t[i].in);
+        snprintf(got, sizeof(got), "%.*s", (int)n, t[i].in);
         CHECK_STR(got, t[i].want);
         CHECK(n <= t[i].max);
     }
@@ -96,8 +96,8 @@ test_prompt(void)
 
     memset(longtxt, 'x', sizeof(longtxt) - 1);
     for (int i = 0; i < 5; i++)
-        ps[i] = passage(i + 1, i == 0 ? "Install with apt. More text."
-                                      : longtxt);
+        ps[i] =
+            passage(i + 1, i == 0 ? "Install with apt. More text." : longtxt);
     for (int i = 0; i < 30; i++) {
         turns[i].from_bot = i % 2 == 0; /* last (29) is a user turn */
         turns[i].content = i == 29 ? "latest question" : longtxt;
@@ -123,8 +123,7 @@ test_prompt(void)
         rag_prompt_free(&pr);
     }
     /* budget: long history and passages are trimmed, latest turn kept */
-    CHECK_INT(rag_answer_prompt("Acme", NULL, turns, 30, ps, 5, &lim, &pr),
-              0);
+    CHECK_INT(rag_answer_prompt("Acme", NULL, turns, 30, ps, 5, &lim, &pr), 0);
     CHECK(pr.tokens <= lim.budget_tokens);
     CHECK(pr.passages_used >= 1 && pr.passages_used < 5);
     CHECK(pr.turns_used >= 1 && pr.turns_used < 30);
@@ -138,8 +137,7 @@ test_prompt(void)
     rag_prompt_free(&pr);
     /* the latest turn alone over budget still goes in, cut */
     turns[29].content = longtxt;
-    CHECK_INT(rag_answer_prompt("Acme", NULL, turns, 30, ps, 5, &lim, &pr),
-              0);
+    CHECK_INT(rag_answer_prompt("Acme", NULL, turns, 30, ps, 5, &lim, &pr), 0);
     CHECK_INT(pr.passages_used >= 1, 1);
     CHECK(strlen(pr.msgs[pr.n - 1].content) <= lim.turn_tokens * 4 + 4);
     rag_prompt_free(&pr);
@@ -155,9 +153,13 @@ test_citations(void)
     CHECK_INT(rag_answer_citations("[3]", 2), 0);
     CHECK_INT(rag_answer_says_not_covered(rag_answer_not_covered, 3), 1);
     CHECK_INT(rag_answer_says_not_covered("Sorry, the documentation "
-                                          "doesn't cover that.", 3), 1);
+                                          "doesn't cover that.",
+                                          3),
+              1);
     CHECK_INT(rag_answer_says_not_covered("The docs do not cover X, but "
-                                          "[1] says Y.", 3), 0);
+                                          "[1] says Y.",
+                                          3),
+              0);
     CHECK_INT(rag_answer_says_not_covered("Install with apt [1].", 3), 0);
 }
 
@@ -180,10 +182,12 @@ test_texts(void)
     /* a product named "... documentation" / "... docs" / "... manual" is
      * not followed by "docs" again (the demo said "documentation docs") */
     rag_buf_reset(&b);
-    CHECK_INT(rag_answer_extractive("PostgreSQL 15 documentation", ps, 1, 30,
-                                    &b), 0);
-    CHECK(strncmp(b.data, "Here is what the PostgreSQL 15 documentation "
-                          "says:\n", 47) == 0);
+    CHECK_INT(
+        rag_answer_extractive("PostgreSQL 15 documentation", ps, 1, 30, &b), 0);
+    CHECK(strncmp(b.data,
+                  "Here is what the PostgreSQL 15 documentation "
+                  "says:\n",
+                  47) == 0);
     rag_buf_reset(&b);
     CHECK_INT(rag_answer_extractive("Acme Docs", ps, 1, 30, &b), 0);
     CHECK(strncmp(b.data, "Here is what the Acme Docs say:\n", 32) == 0);
@@ -209,8 +213,7 @@ test_backoff(void)
     static const double want[] = {1, 16, 81, 256, 625, 1296, 2401, 3600};
 
     for (int a = 1; a <= 8; a++)
-        CHECK(fabs(rag_queue_backoff(a, 1.0, 3600, 0.5) - want[a - 1]) <
-              1e-9);
+        CHECK(fabs(rag_queue_backoff(a, 1.0, 3600, 0.5) - want[a - 1]) < 1e-9);
     CHECK(fabs(rag_queue_backoff(3, 1.0, 3600, 0.0) - 81 * 0.9) < 1e-9);
     CHECK(fabs(rag_queue_backoff(3, 1.0, 3600, 1.0) - 81 * 1.1) < 1e-9);
     CHECK(fabs(rag_queue_backoff(2, 0.01, 3600, 0.5) - 0.16) < 1e-9);
@@ -259,24 +262,27 @@ test_llm_json(void)
                          "\"choices\":[{\"index\":0,\"message\":{\"role\":"
                          "\"assistant\",\"content\":\"Hi [1]\"},"
                          "\"finish_reason\":\"stop\"}]}";
-        CHECK_INT(rag_llm_parse_response(ok, strlen(ok), &c, fin,
-                                         sizeof(fin), err, sizeof(err)),
+        CHECK_INT(rag_llm_parse_response(ok, strlen(ok), &c, fin, sizeof(fin),
+                                         err, sizeof(err)),
                   0);
         CHECK_STR(c.data, "Hi [1]");
         CHECK_STR(fin, "stop");
     }
     {
         static const char *bad[] = {
-            "", "[]", "{\"choices\":[]}", "{\"choices\":[{}]}",
+            "",
+            "[]",
+            "{\"choices\":[]}",
+            "{\"choices\":[{}]}",
             "{\"choices\":[{\"message\":{\"content\":null}}]}",
             "{\"choices\":[{\"message\":{\"role\":\"user\","
             "\"content\":\"x\"}}]}",
-            "{\"choices\":[{\"message\":{\"content\":\"x\"", NULL};
+            "{\"choices\":[{\"message\":{\"content\":\"x\"",
+            NULL};
         for (int i = 0; bad[i]; i++) {
             rag_buf_reset(&c);
-            CHECK_INT(rag_llm_parse_response(bad[i], strlen(bad[i]), &c,
-                                             fin, sizeof(fin), err,
-                                             sizeof(err)),
+            CHECK_INT(rag_llm_parse_response(bad[i], strlen(bad[i]), &c, fin,
+                                             sizeof(fin), err, sizeof(err)),
                       -1);
         }
     }

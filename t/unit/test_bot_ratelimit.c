@@ -169,18 +169,18 @@ test_describe(void)
 {
     char out[160];
 
-    CHECK_STR(rag_rest_describe(404, 10003, "Unknown Channel", out,
-                                sizeof(out)),
-              "Unknown Channel (10003)");
-    CHECK_STR(rag_rest_describe(400, 50035, "Invalid Form Body", out,
-                                sizeof(out)),
-              "Invalid Form Body (50035)");
+    CHECK_STR(
+        rag_rest_describe(404, 10003, "Unknown Channel", out, sizeof(out)),
+        "Unknown Channel (10003)");
+    CHECK_STR(
+        rag_rest_describe(400, 50035, "Invalid Form Body", out, sizeof(out)),
+        "Invalid Form Body (50035)");
     CHECK_STR(rag_rest_describe(400, 12345, "Odd", out, sizeof(out)),
               "HTTP 400, code 12345: Odd");
     CHECK_STR(rag_rest_describe(502, 0, "", out, sizeof(out)), "HTTP 502");
-    CHECK_STR(rag_rest_describe(0, 0, "Couldn't connect to server", out,
-                                sizeof(out)),
-              "no response (Couldn't connect to server)");
+    CHECK_STR(
+        rag_rest_describe(0, 0, "Couldn't connect to server", out, sizeof(out)),
+        "no response (Couldn't connect to server)");
     CHECK_STR(rag_rest_describe(0, 0, NULL, out, sizeof(out)),
               "no response (transport error)");
 }
@@ -190,20 +190,24 @@ test_web_base(void)
 {
     char out[64];
 
-    CHECK_INT(rag_bot_web_base(NULL, "https://discord.com/api/v10", out,
-                               sizeof(out)), 0);
+    CHECK_INT(
+        rag_bot_web_base(NULL, "https://discord.com/api/v10", out, sizeof(out)),
+        0);
     CHECK_STR(out, "https://discord.com");
-    CHECK_INT(rag_bot_web_base("", "http://127.0.0.1:4000/api/v10", out,
-                               sizeof(out)), 0);
+    CHECK_INT(
+        rag_bot_web_base("", "http://127.0.0.1:4000/api/v10", out, sizeof(out)),
+        0);
     CHECK_STR(out, "http://127.0.0.1:4000");
-    CHECK_INT(rag_bot_web_base("https://ptb.discord.com/", "x", out,
-                               sizeof(out)), 0);
+    CHECK_INT(
+        rag_bot_web_base("https://ptb.discord.com/", "x", out, sizeof(out)), 0);
     CHECK_STR(out, "https://ptb.discord.com");
     CHECK_INT(rag_bot_web_base(NULL, "discord.com/api", out, sizeof(out)), -1);
     CHECK_INT(rag_bot_web_base("https://", "x", out, sizeof(out)), -1);
-    CHECK_INT(rag_bot_web_base(NULL, "https://a-very-long-host-name-that-"
+    CHECK_INT(rag_bot_web_base(NULL,
+                               "https://a-very-long-host-name-that-"
                                "does-not-fit-in-the-buffer.example/api",
-                               out, 16), -1);
+                               out, 16),
+              -1);
 }
 
 int

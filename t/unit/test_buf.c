@@ -33,9 +33,9 @@ test_json_str(void)
         {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
         {"l1\nl2\t", 6, "\"l1\\nl2\\t\""},
         {"\x01", 1, "\"\\u0001\""},
-        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},          /* valid UTF-8 kept */
-        {"bad\xff", 4, "\"bad\xef\xbf\xbd\""},          /* invalid replaced */
-        {"\xc3", 1, "\"\xef\xbf\xbd\""},                /* truncated seq */
+        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""}, /* valid UTF-8 kept */
+        {"bad\xff", 4, "\"bad\xef\xbf\xbd\""}, /* invalid replaced */
+        {"\xc3", 1, "\"\xef\xbf\xbd\""},       /* truncated seq */
         {"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
     };
     rag_buf b;
@@ -94,18 +94,20 @@ static void
 test_put_g6(void)
 {
     static const double special[] = {
-        0.0, -0.0, 1.0, -1.0, 0.5, 1e-5, 1e-4, 999999.5, 999999.4,
-        9999995, 1e6, 1e5, 123456.5, 0.00001234565, 1e21, 1e-18, 1e16,
-        9.999995e20, 5e-324, 1.7976931348623157e308, 12.3456789,
-        0.000123456, 25.0000001, 1.0 / 3, 2.0 / 3};
+        0.0,        -0.0,          1.0,        -1.0,
+        0.5,        1e-5,          1e-4,       999999.5,
+        999999.4,   9999995,       1e6,        1e5,
+        123456.5,   0.00001234565, 1e21,       1e-18,
+        1e16,       9.999995e20,   5e-324,     1.7976931348623157e308,
+        12.3456789, 0.000123456,   25.0000001, 1.0 / 3,
+        2.0 / 3};
     uint64_t x = 88172645463325252ull;
     char want[64];
     rag_buf b;
     int bad = 0;
 
     rag_buf_init(&b, 0);
-    for (size_t i = 0; i < 200000 + sizeof(special) / sizeof(special[0]);
-         i++) {
+    for (size_t i = 0; i < 200000 + sizeof(special) / sizeof(special[0]); i++) {
         double v;
         if (i < sizeof(special) / sizeof(special[0])) {
             v = special[i];
@@ -116,9 +118,9 @@ test_put_g6(void)
             if (i % 3 == 0)
                 memcpy(&v, &x, sizeof(v)); /* any bits: NaN, inf too */
             else if (i % 3 == 1)
-                v = ldexp((double) (x >> 11), -(int) (x % 90));
+                v = ldexp((double)(x >> 11), -(int)(x % 90));
             else
-                v = ((double) (x % 10000000) + 0.5) / 1e4; /* ties */
+                v = ((double)(x % 10000000) + 0.5) / 1e4; /* ties */
         }
         rag_buf_reset(&b);
         if (rag_buf_put_g6(&b, v) != 0)

@@ -25,15 +25,17 @@ test_repair(void)
 {
     repair("plain", 5, "plain", 0);
     repair("caf\xc3\xa9", 5, "caf\xc3\xa9", 0);
-    repair("caf\xe9!", 5, "caf" FFFD "!", 1);          /* Latin-1 byte */
-    repair("a\xff\xfe" "b", 4, "a" FFFD FFFD "b", 2);  /* never valid */
-    repair("x\xe2\x82 y", 5, "x" FFFD " y", 1);        /* cut 3-byte seq */
-    repair("\xe2\x82", 2, FFFD, 1);                    /* cut at the end */
-    repair("\xc0\xaf", 2, FFFD FFFD, 2);               /* overlong */
-    repair("\xed\xa0\x80", 3, FFFD FFFD FFFD, 3);      /* surrogate */
+    repair("caf\xe9!", 5, "caf" FFFD "!", 1); /* Latin-1 byte */
+    repair("a\xff\xfe"
+           "b",
+           4, "a" FFFD FFFD "b", 2);                       /* never valid */
+    repair("x\xe2\x82 y", 5, "x" FFFD " y", 1);            /* cut 3-byte seq */
+    repair("\xe2\x82", 2, FFFD, 1);                        /* cut at the end */
+    repair("\xc0\xaf", 2, FFFD FFFD, 2);                   /* overlong */
+    repair("\xed\xa0\x80", 3, FFFD FFFD FFFD, 3);          /* surrogate */
     repair("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD, 4); /* > U+10FFFF */
-    repair("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0); /* emoji */
-    repair("a\0b", 3, "a" FFFD "b", 1);                /* NUL */
+    repair("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0);  /* emoji */
+    repair("a\0b", 3, "a" FFFD "b", 1);                    /* NUL */
     CHECK(!rag_utf8_valid("caf\xe9", 4));
     CHECK(rag_utf8_valid("", 0));
 }
@@ -88,13 +90,13 @@ test_decode(void)
     decode("\xef\xbb\xbf<meta charset=latin1><p>caf\xc3\xa9", "latin1",
            "caf\xc3\xa9", "UTF-8", 0);
     /* undefined in windows-1252 */
-    decode("<meta charset=latin1><p>a\x81z", NULL, "a" FFFD "z",
-           "WINDOWS-1252", 1);
+    decode("<meta charset=latin1><p>a\x81z", NULL, "a" FFFD "z", "WINDOWS-1252",
+           1);
     /* no declaration: UTF-8, bad bytes replaced */
     decode("<p>caf\xe9", NULL, "caf" FFFD, "UTF-8", 1);
     /* an unknown label falls back to UTF-8 */
-    decode("<meta charset=x-no-such-charset><p>ok\xc3\xa9", NULL,
-           "ok\xc3\xa9", "UTF-8", 0);
+    decode("<meta charset=x-no-such-charset><p>ok\xc3\xa9", NULL, "ok\xc3\xa9",
+           "UTF-8", 0);
     /* a <meta> saying UTF-16 on an ASCII-readable page means UTF-8 */
     decode("<meta charset=utf-16><p>ok", NULL, "<p>ok", "UTF-8", 0);
     /* other charsets through iconv */

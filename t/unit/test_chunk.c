@@ -16,7 +16,7 @@ fences_balanced(const char *t)
 
     while (*t) {
         const char *nl = strchr(t, '\n');
-        size_t n = nl ? (size_t) (nl - t) : strlen(t), i = 0, k;
+        size_t n = nl ? (size_t)(nl - t) : strlen(t), i = 0, k;
         /* container prefix: indentation and blockquote markers */
         while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '>'))
             i++;
@@ -60,15 +60,14 @@ check_props(const char *md, size_t len, const rag_chunk_opts *o)
         const rag_chunk *ch = &cs.v[i];
         /* partition, in order */
         if (ch->off != pos || ch->len == 0) {
-            fprintf(stderr, "chunk %zu: off %zu want %zu len %zu\n", i,
-                    ch->off, pos, ch->len);
+            fprintf(stderr, "chunk %zu: off %zu want %zu len %zu\n", i, ch->off,
+                    pos, ch->len);
             ok = 0;
         }
         pos = ch->off + ch->len;
         /* size limit, except one uncuttable line */
         const char *nl = memchr(md + ch->off, '\n', ch->len);
-        int one_line = nl == NULL || (size_t) (nl - md) == ch->off +
-                                                             ch->len - 1;
+        int one_line = nl == NULL || (size_t)(nl - md) == ch->off + ch->len - 1;
         if (ch->tokens > o->max_tokens && !one_line) {
             fprintf(stderr, "chunk %zu: %zu tokens > %zu\n", i, ch->tokens,
                     o->max_tokens);
@@ -77,8 +76,7 @@ check_props(const char *md, size_t len, const rag_chunk_opts *o)
         if (ch->tokens != rag_tokens_estimate(ch->text, ch->text_len))
             ok = 0;
         if (!fences_balanced(ch->text)) {
-            fprintf(stderr, "chunk %zu: unbalanced fence:\n%s\n", i,
-                    ch->text);
+            fprintf(stderr, "chunk %zu: unbalanced fence:\n%s\n", i, ch->text);
             ok = 0;
         }
         /* overlap bounded and taken from just before the chunk */
@@ -113,9 +111,25 @@ check_props(const char *md, size_t len, const rag_chunk_opts *o)
 }
 
 static const char *words[] = {
-    "the", "database", "SELECT", "configuration", "internationalization",
-    "a", "of", "PostgreSQL", "index", "x", "to", "performance", "is",
-    "`code`", "**bold**", "[link](https://e.org/p)", "12345", "é", "可以",
+    "the",
+    "database",
+    "SELECT",
+    "configuration",
+    "internationalization",
+    "a",
+    "of",
+    "PostgreSQL",
+    "index",
+    "x",
+    "to",
+    "performance",
+    "is",
+    "`code`",
+    "**bold**",
+    "[link](https://e.org/p)",
+    "12345",
+    "é",
+    "可以",
 };
 
 static void
@@ -175,7 +189,7 @@ gen_doc(rag_buf *b, unsigned *seed)
         } else if (kind == 5) {
             /* a single uncuttable "word" */
             for (int i = 0; i < 3000; i++)
-                rag_buf_putc(b, 'a' + (char) (i % 26));
+                rag_buf_putc(b, 'a' + (char)(i % 26));
             rag_buf_putc(b, '\n');
         } else {
             gen_words(b, seed, 1 + rand_r(seed) % 80);
@@ -200,7 +214,7 @@ test_properties(void)
         o.max_tokens = 100 + rand_r(&seed) % 700;
         o.overlap_tokens = o.max_tokens * (rand_r(&seed) % 40) / 100;
         o.min_tokens = o.max_tokens / 5;
-        o.explicit_ids = (int) (rand_r(&seed) % 2);
+        o.explicit_ids = (int)(rand_r(&seed) % 2);
         check_props(b.data ? b.data : "", b.len, &o);
         rag_buf_free(&b);
     }
@@ -218,18 +232,21 @@ test_headings(void)
     rag_chunks cs;
     char text[128], id[64];
 
-    CHECK_INT(rag_md_heading("## Install {#setup}\n", 20, text,
-                             sizeof(text), id, sizeof(id)), 2);
+    CHECK_INT(rag_md_heading("## Install {#setup}\n", 20, text, sizeof(text),
+                             id, sizeof(id)),
+              2);
     CHECK_STR(text, "Install");
     CHECK_STR(id, "setup");
     CHECK_INT(rag_md_heading("## Install {/* #custom-id */}", 29, text,
-                             sizeof(text), id, sizeof(id)), 2);
+                             sizeof(text), id, sizeof(id)),
+              2);
     CHECK_STR(text, "Install");
     CHECK_STR(id, "custom-id");
-    CHECK_INT(rag_md_heading("#hashtag\n", 9, text, sizeof(text), id,
-                             sizeof(id)), 0);
+    CHECK_INT(
+        rag_md_heading("#hashtag\n", 9, text, sizeof(text), id, sizeof(id)), 0);
     CHECK_INT(rag_md_heading("### A [link](http://x) ###\n", 27, text,
-                             sizeof(text), id, sizeof(id)), 3);
+                             sizeof(text), id, sizeof(id)),
+              3);
     CHECK_STR(text, "A link");
     rag_slug("Hello, World! (v2)", 18, text, sizeof(text));
     CHECK_STR(text, "hello-world-v2");
@@ -256,9 +273,10 @@ test_headings(void)
 static void
 test_explicit_ids(void)
 {
-    const char *md = "# T\n\n## A {#real-a}\n\ntext a\n\n### Sub\n\nsub text\n\n"
-                     "## B\n\ntext b\n\n## Install\n\nx\n\n## Install-guide\n\n"
-                     "y\n\n## Install\n\nz\n";
+    const char *md =
+        "# T\n\n## A {#real-a}\n\ntext a\n\n### Sub\n\nsub text\n\n"
+        "## B\n\ntext b\n\n## Install\n\nx\n\n## Install-guide\n\n"
+        "y\n\n## Install\n\nz\n";
     rag_chunk_opts o = {50, 0, 1, 1};
     rag_chunks cs;
 

@@ -22,7 +22,8 @@ static const rag_conf_section t_sec = {
         {"t_int", RAG_CONF_INT, "7", 1, 10, NULL, "an int"},
         {"t_num", RAG_CONF_NUM, "0.5", 0, 1, NULL, "a number"},
         {"t_on", RAG_CONF_BOOL, "on", 0, 1, NULL, "a switch"},
-        {"t_str", RAG_CONF_STR, NULL, 0, 0, rag_conf_check_log_level, "a level"},
+        {"t_str", RAG_CONF_STR, NULL, 0, 0, rag_conf_check_log_level,
+         "a level"},
         {NULL, 0, NULL, 0, 0, NULL, NULL},
     },
 };
@@ -67,8 +68,7 @@ test_defaults_valid(void)
 
         CHECK(rag_conf_program_find(prog->name) == prog);
         for (size_t s = 0; prog->sections[s]; s++) {
-            for (const rag_conf_key *k = prog->sections[s]->keys; k->key;
-                 k++) {
+            for (const rag_conf_key *k = prog->sections[s]->keys; k->key; k++) {
                 char text[512];
                 rag_conf *c;
 
@@ -105,8 +105,8 @@ test_check(void)
 {
     char err[256];
 
-    CHECK(check_text("t_int = 10\nt_num = 0\nt_on = off\nt_str = warn\n",
-                     err, sizeof(err)) == 0);
+    CHECK(check_text("t_int = 10\nt_num = 0\nt_on = off\nt_str = warn\n", err,
+                     sizeof(err)) == 0);
     CHECK(check_text("t_int = 11\n", err, sizeof(err)) == -1);
     CHECK_STR(err, "t_int = \"11\": out of range (1 to 10)");
     CHECK(check_text("t_int = 0\n", err, sizeof(err)) == -1);

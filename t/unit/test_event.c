@@ -3,11 +3,11 @@
 
 #include <string.h>
 
-#define ENV(table, op, new_)                                               \
-    "{\"id\":\"ev1\",\"created_at\":\"2026-01-01T00:00:00Z\","            \
-    "\"delivery_info\":{\"max_retries\":3,\"current_retry\":0},"           \
-    "\"trigger\":{\"name\":\"t\"},\"table\":{\"schema\":\"public\","      \
-    "\"name\":\"" table "\"},\"event\":{\"op\":\"" op "\",\"data\":"       \
+#define ENV(table, op, new_)                                                   \
+    "{\"id\":\"ev1\",\"created_at\":\"2026-01-01T00:00:00Z\","                 \
+    "\"delivery_info\":{\"max_retries\":3,\"current_retry\":0},"               \
+    "\"trigger\":{\"name\":\"t\"},\"table\":{\"schema\":\"public\","           \
+    "\"name\":\"" table "\"},\"event\":{\"op\":\"" op "\",\"data\":"           \
     "{\"old\":null,\"new\":" new_ "}}}"
 
 static void
@@ -18,15 +18,19 @@ test_table(void)
         enum rag_event_rc want;
         const char *thread, *message;
     } cases[] = {
-        {ENV("messages", "INSERT", "{\"thread_id\":\"t1\",\"message_id\":\"m1\"}"),
+        {ENV("messages", "INSERT",
+             "{\"thread_id\":\"t1\",\"message_id\":\"m1\"}"),
          RAG_EVENT_ENQUEUE, "t1", "m1"},
-        {ENV("message", "MANUAL", "{\"thread_id\":\"t2\",\"message_id\":\"m2\","
-                                  "\"from_bot\":false}"),
+        {ENV("message", "MANUAL",
+             "{\"thread_id\":\"t2\",\"message_id\":\"m2\","
+             "\"from_bot\":false}"),
          RAG_EVENT_ENQUEUE, "t2", "m2"},
-        {ENV("messages", "INSERT", "{\"thread_id\":\"t1\",\"message_id\":\"m1\","
-                                   "\"from_bot\":true}"),
+        {ENV("messages", "INSERT",
+             "{\"thread_id\":\"t1\",\"message_id\":\"m1\","
+             "\"from_bot\":true}"),
          RAG_EVENT_IGNORE, "", ""},
-        {ENV("messages", "UPDATE", "{\"thread_id\":\"t1\",\"message_id\":\"m1\"}"),
+        {ENV("messages", "UPDATE",
+             "{\"thread_id\":\"t1\",\"message_id\":\"m1\"}"),
          RAG_EVENT_IGNORE, "", ""},
         {ENV("messages", "DELETE", "null"), RAG_EVENT_IGNORE, "", ""},
         {ENV("threads", "INSERT", "{\"thread_id\":\"t1\"}"), RAG_EVENT_IGNORE,
@@ -41,7 +45,8 @@ test_table(void)
              "{\"thread_id\":\"0123456789012345678901234567890123456789"
              "012345678901234567890123456789\",\"message_id\":\"m\"}"),
          RAG_EVENT_INVALID, "", ""},
-        {"{\"id\":\"x\",\"event\":{\"op\":\"INSERT\"}}", RAG_EVENT_INVALID, "", ""},
+        {"{\"id\":\"x\",\"event\":{\"op\":\"INSERT\"}}", RAG_EVENT_INVALID, "",
+         ""},
         {"[1,2]", RAG_EVENT_INVALID, "", ""},
         {"{\"id\": ", RAG_EVENT_INVALID, "", ""},
         {"", RAG_EVENT_INVALID, "", ""},

@@ -33,8 +33,8 @@ fnv_signed(const char *s)
 {
     uint32_t h = 2166136261u;
     for (; *s; s++) {
-        int8_t c = (int8_t) *s;
-        h ^= (uint32_t) (int32_t) c;
+        int8_t c = (int8_t)*s;
+        h ^= (uint32_t)(int32_t)c;
         h *= 16777619u;
     }
     return h;
@@ -52,7 +52,7 @@ test_hash(void)
     CHECK_INT(rag_ft_hash("caf\xc3\xa9", 5), fnv_signed("caf\xc3\xa9"));
     {
         uint32_t plain = 2166136261u;
-        const unsigned char *p = (const unsigned char *) "caf\xc3\xa9";
+        const unsigned char *p = (const unsigned char *)"caf\xc3\xa9";
         for (int i = 0; i < 5; i++)
             plain = (plain ^ p[i]) * 16777619u;
         CHECK(plain != rag_ft_hash("caf\xc3\xa9", 5));
@@ -71,9 +71,9 @@ test_ngrams(void)
         CHECK_INT(got[i], rag_ft_hash(want3[i], 3) % b);
     /* fastText's order: by start, then by length; 3..6 over "<where>" */
     {
-        const char *want[] = {"<wh",  "<whe",  "<wher", "<where", "whe",
-                              "wher", "where", "where>", "her",   "here",
-                              "here>", "ere",  "ere>",  "re>"};
+        const char *want[] = {"<wh",   "<whe",  "<wher",  "<where", "whe",
+                              "wher",  "where", "where>", "her",    "here",
+                              "here>", "ere",   "ere>",   "re>"};
         n = rag_ft_ngrams("where", 5, 3, 6, b, got, RAG_FT_MAX_NGRAMS);
         CHECK_INT(n, 14);
         for (int i = 0; i < 14; i++)
@@ -114,9 +114,9 @@ tok_cb(void *ud, const char *t, size_t n)
 static int
 tok_stop(void *ud, const char *t, size_t n)
 {
-    (void) ud;
-    (void) t;
-    (void) n;
+    (void)ud;
+    (void)t;
+    (void)n;
     return 1;
 }
 
@@ -130,7 +130,8 @@ test_tokens(void)
         {"pg_dump -Fc mydb > db.dump", "pg_dump|fc|mydb|db|dump"},
         {"see [the docs](https://x.org/a/b.html) now", "see|the|docs|now"},
         {"an [unclosed](link", "an|unclosed|link"},
-        {"caf\xc3\xa9\xe2\x80\x94na\xc3\xafve\xc2\xa0X", "caf\xc3\xa9|na\xc3\xafve|x"},
+        {"caf\xc3\xa9\xe2\x80\x94na\xc3\xafve\xc2\xa0X",
+         "caf\xc3\xa9|na\xc3\xafve|x"},
         {"``` code ```", "code"},
         {"", ""},
         {"   ...   ", ""},
@@ -170,7 +171,7 @@ test_pc(void)
     CHECK_INT(rag_ft_first_pc(cov, 3, pc), 0);
     CHECK(fabsf(fabsf(pc[1]) - 1) < 1e-6f && fabsf(pc[0]) < 1e-6f);
     CHECK_INT(rag_ft_first_pc(two, 2, pc), 0);
-    CHECK(fabsf(fabsf(pc[0]) - (float) M_SQRT1_2) < 1e-6f &&
+    CHECK(fabsf(fabsf(pc[0]) - (float)M_SQRT1_2) < 1e-6f &&
           fabsf(pc[0] - pc[1]) < 1e-6f);
     CHECK_INT(rag_ft_first_pc(zero, 2, pc), -1);
     /* removal then unit length */
@@ -197,7 +198,7 @@ next_rand(void)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return (uint32_t) (rng >> 11);
+    return (uint32_t)(rng >> 11);
 }
 
 static const char *syl[] = {"ka", "lo", "mi", "ne", "ru", "te",
@@ -212,7 +213,7 @@ word_of(uint32_t w, char *out)
         return;
     }
     out[0] = '\0';
-    for (int i = 0; i < 2 + (int) (w % 3); i++) {
+    for (int i = 0; i < 2 + (int)(w % 3); i++) {
         strcat(out, syl[w % 12]);
         w /= 12;
     }
@@ -226,15 +227,15 @@ record_text(int i, char *title, char *body)
     char w[32];
     size_t n = 0;
 
-    word_of((uint32_t) (i % 30) * 7 + 1, w);
+    word_of((uint32_t)(i % 30) * 7 + 1, w);
     snprintf(title, 64, "Topic %s", w);
     body[0] = '\0';
     for (int k = 0; k < 40; k++) {
         uint32_t r = next_rand();
-        uint32_t id = r % 2 ? (uint32_t) (i % 30) * 40 + (r >> 1) % 40
-                            : (uint32_t) (1000.0 / (1 + (r >> 1) % 1000));
+        uint32_t id = r % 2 ? (uint32_t)(i % 30) * 40 + (r >> 1) % 40
+                            : (uint32_t)(1000.0 / (1 + (r >> 1) % 1000));
         word_of(id, w);
-        n += (size_t) snprintf(body + n, 600 - n, "%s%s", k ? " " : "", w);
+        n += (size_t)snprintf(body + n, 600 - n, "%s%s", k ? " " : "", w);
     }
 }
 
@@ -244,8 +245,8 @@ static size_t model_len;
 static char titles[NREC][64], bodies[NREC][600];
 
 static int
-train_corpus(uint32_t seed, void **m, size_t *len, char *binpath,
-             char *err, size_t errlen)
+train_corpus(uint32_t seed, void **m, size_t *len, char *binpath, char *err,
+             size_t errlen)
 {
     ft_corpus c;
     ft_train_conf t = tc;
@@ -273,8 +274,8 @@ train_corpus(uint32_t seed, void **m, size_t *len, char *binpath,
 
 /* fastText's own vectors of words[] from a .bin, as it prints them */
 static int
-fasttext_prints(const char *bin, const char *const *words, size_t n,
-                float *out, uint32_t dim)
+fasttext_prints(const char *bin, const char *const *words, size_t n, float *out,
+                uint32_t dim)
 {
     char wpath[300], opath[300], cmd[1200], line[65536];
     FILE *f;
@@ -310,9 +311,18 @@ test_train_and_compare(void)
     char err[512], bin[300];
     rag_ft_model m;
     static const char *words[] = {
-        "kalo",           "miru",   "kakaka",     "caf\xc3\xa9",
-        "na\xc3\xafve",   "topic",  "zzqxyx",     "\xc3\xbc" "ber",
-        "\xe6\x9d\xb1\xe4\xba\xac", "x", "kalomineru",
+        "kalo",
+        "miru",
+        "kakaka",
+        "caf\xc3\xa9",
+        "na\xc3\xafve",
+        "topic",
+        "zzqxyx",
+        "\xc3\xbc"
+        "ber",
+        "\xe6\x9d\xb1\xe4\xba\xac",
+        "x",
+        "kalomineru",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     size_t nw = sizeof(words) / sizeof(words[0]);
@@ -338,8 +348,7 @@ test_train_and_compare(void)
     CHECK_INT(fasttext_prints(bin, words, nw, theirs, m.dim), 0);
     for (size_t i = 0; i < nw; i++) {
         double worst = 0;
-        CHECK_INT(rag_ft_word_vector(&m, words[i], strlen(words[i]), ours),
-                  0);
+        CHECK_INT(rag_ft_word_vector(&m, words[i], strlen(words[i]), ours), 0);
         if (rag_ft_word_id(&m, words[i], strlen(words[i])) >= 0)
             known++;
         else
@@ -351,8 +360,8 @@ test_train_and_compare(void)
             if (e / (tol / 6e-5) > worst)
                 worst = e / (tol / 6e-5);
             if (e > tol) {
-                fprintf(stderr, "%s[%u]: ours %.9g, fasttext %.9g\n",
-                        words[i], d, ours[d], t);
+                fprintf(stderr, "%s[%u]: ours %.9g, fasttext %.9g\n", words[i],
+                        d, ours[d], t);
                 CHECK(0);
                 break;
             }
@@ -362,7 +371,10 @@ test_train_and_compare(void)
     CHECK(known >= 4);
     CHECK(unknown >= 5);
     CHECK(rag_ft_word_id(&m, "caf\xc3\xa9", 5) >= 0);
-    CHECK(rag_ft_word_id(&m, "\xc3\xbc" "ber", 5) < 0);
+    CHECK(rag_ft_word_id(&m,
+                         "\xc3\xbc"
+                         "ber",
+                         5) < 0);
     free(theirs);
 }
 
@@ -382,13 +394,12 @@ test_reproducible(void)
     CHECK(again != NULL && alen == model_len);
     if (again != NULL && alen == model_len) {
         CHECK(memcmp(again, model, 84) == 0);
-        CHECK(memcmp((char *) again + 96, (char *) model + 96,
-                     model_len - 96) == 0);
+        CHECK(memcmp((char *)again + 96, (char *)model + 96, model_len - 96) ==
+              0);
     }
     /* another seed: other vectors */
     CHECK(other != NULL && olen == model_len &&
-          memcmp((char *) other + 96, (char *) model + 96, model_len - 96) !=
-              0);
+          memcmp((char *)other + 96, (char *)model + 96, model_len - 96) != 0);
     free(again);
     free(other);
 }
@@ -408,8 +419,8 @@ test_embed(void)
     id = rag_ft_word_id(&m, "kalo", 4);
     CHECK(id >= 0);
     {
-        const unsigned char *e = m.words + (size_t) id * RAG_FT_WORD_SZ;
-        double p = (double) (e[8] | e[9] << 8 | e[10] << 16) / m.ntokens;
+        const unsigned char *e = m.words + (size_t)id * RAG_FT_WORD_SZ;
+        double p = (double)(e[8] | e[9] << 8 | e[10] << 16) / m.ntokens;
         CHECK(fabs(rag_ft_sif_weight(&m, id) - 1e-3 / (1e-3 + p)) < 1e-12);
     }
     CHECK(rag_ft_sif_weight(&m, -1) == 1.0);
@@ -417,8 +428,8 @@ test_embed(void)
     CHECK_INT(rag_ft_embed(&m, NULL, "Kalo!", 5, v), 0);
     rag_ft_word_vector(&m, "kalo", 4, w);
     for (uint32_t d = 0; d < m.dim; d++) {
-        dot += (double) v[d] * w[d];
-        norm += (double) w[d] * w[d];
+        dot += (double)v[d] * w[d];
+        norm += (double)w[d] * w[d];
     }
     CHECK(fabs(dot / sqrt(norm) - 1) < 1e-5);
     /* no token: no vector */
@@ -440,13 +451,13 @@ expect_model_reject(size_t at, uint32_t val, int want_rc)
     rag_ft_model m;
     char err[256];
 
-    if (posix_memalign((void **) &b, 64, model_len) != 0)
+    if (posix_memalign((void **)&b, 64, model_len) != 0)
         return;
     memcpy(b, model, model_len);
-    b[at] = (unsigned char) val;
-    b[at + 1] = (unsigned char) (val >> 8);
-    b[at + 2] = (unsigned char) (val >> 16);
-    b[at + 3] = (unsigned char) (val >> 24);
+    b[at] = (unsigned char)val;
+    b[at + 1] = (unsigned char)(val >> 8);
+    b[at + 2] = (unsigned char)(val >> 16);
+    b[at + 3] = (unsigned char)(val >> 24);
     CHECK_INT(rag_ft_model_open(&m, b, model_len, err, sizeof(err)), want_rc);
     free(b);
 }
@@ -463,39 +474,39 @@ test_model_validation(void)
         return;
     rag_ft_model_open(&m, model, model_len, NULL, 0);
     nwords = m.nwords;
-    off_wvec = (size_t) ((const unsigned char *) m.wvec -
-                         (const unsigned char *) model);
+    off_wvec =
+        (size_t)((const unsigned char *)m.wvec - (const unsigned char *)model);
     CHECK_INT(rag_ft_model_open(&m, model, model_len - 4, err, sizeof(err)),
               -1);
     CHECK(strstr(err, "size") != NULL);
     CHECK_INT(rag_ft_model_open(&m, model, 100, err, sizeof(err)), -1);
-    expect_model_reject(0, 0, -1);            /* dim 0 */
-    expect_model_reject(0, 5000, -1);         /* dim too big */
-    expect_model_reject(8, 0, -1);            /* no buckets */
-    expect_model_reject(12, 0, -1);           /* minn 0 */
-    expect_model_reject(16, 40, -1);          /* maxn too big */
-    expect_model_reject(20, 1, -1);           /* flags */
-    expect_model_reject(108, 1, -1);          /* reserved */
-    expect_model_reject(104, 2, -2);          /* other tokenizer: unusable */
+    expect_model_reject(0, 0, -1);    /* dim 0 */
+    expect_model_reject(0, 5000, -1); /* dim too big */
+    expect_model_reject(8, 0, -1);    /* no buckets */
+    expect_model_reject(12, 0, -1);   /* minn 0 */
+    expect_model_reject(16, 40, -1);  /* maxn too big */
+    expect_model_reject(20, 1, -1);   /* flags */
+    expect_model_reject(108, 1, -1);  /* reserved */
+    expect_model_reject(104, 2, -2);  /* other tokenizer: unusable */
     /* words out of order: swap the first two entries */
     {
         unsigned char *b;
-        if (posix_memalign((void **) &b, 64, model_len) == 0) {
+        if (posix_memalign((void **)&b, 64, model_len) == 0) {
             memcpy(b, model, model_len);
-            memcpy(b + RAG_FT_HDR, (char *) model + RAG_FT_HDR + 16, 16);
-            memcpy(b + RAG_FT_HDR + 16, (char *) model + RAG_FT_HDR, 16);
+            memcpy(b + RAG_FT_HDR, (char *)model + RAG_FT_HDR + 16, 16);
+            memcpy(b + RAG_FT_HDR + 16, (char *)model + RAG_FT_HDR, 16);
             CHECK_INT(rag_ft_model_open(&m, b, model_len, err, sizeof(err)),
                       -1);
             CHECK(strstr(err, "not sorted") != NULL);
             free(b);
         }
     }
-    expect_model_reject(RAG_FT_HDR + 4, 0, -1);            /* empty word */
-    expect_model_reject(RAG_FT_HDR + 8, 0, -1);            /* count 0 */
-    expect_model_reject(RAG_FT_HDR + 0, 0x7fffffff, -1);   /* text offset */
-    expect_model_reject(off_wvec, 0x7fc00000, -1);         /* NaN */
-    expect_model_reject(model_len - 4, 0x7f800000, -1);    /* inf */
-    (void) nwords;
+    expect_model_reject(RAG_FT_HDR + 4, 0, -1);          /* empty word */
+    expect_model_reject(RAG_FT_HDR + 8, 0, -1);          /* count 0 */
+    expect_model_reject(RAG_FT_HDR + 0, 0x7fffffff, -1); /* text offset */
+    expect_model_reject(off_wvec, 0x7fc00000, -1);       /* NaN */
+    expect_model_reject(model_len - 4, 0x7f800000, -1);  /* inf */
+    (void)nwords;
 }
 
 /* ---- the bounds of a training ------------------------------------------- */
@@ -570,12 +581,12 @@ damaged_copy(const unsigned char *src, size_t n, const char *dst, long off,
 {
     unsigned char *b = malloc(n);
     FILE *f = fopen(dst, "w");
-    size_t w = cut >= 0 && (size_t) cut < n ? (size_t) cut : n;
+    size_t w = cut >= 0 && (size_t)cut < n ? (size_t)cut : n;
     int rc = -1;
 
     if (b != NULL && f != NULL) {
         memcpy(b, src, n);
-        if (off >= 0 && (size_t) off + 4 <= n)
+        if (off >= 0 && (size_t)off + 4 <= n)
             memcpy(b + off, &v, 4);
         rc = fwrite(b, 1, w, f) == w ? 0 : -1;
     }
@@ -587,8 +598,8 @@ damaged_copy(const unsigned char *src, size_t n, const char *dst, long off,
 
 /* The error ft_model_from_bin gives for a damaged copy of bin. */
 static const char *
-damaged_err(const unsigned char *bin, size_t n, long off, uint32_t v,
-            long cut, char *err, size_t errlen)
+damaged_err(const unsigned char *bin, size_t n, long off, uint32_t v, long cut,
+            char *err, size_t errlen)
 {
     char path[300];
     rag_ft_model prov;
@@ -625,7 +636,7 @@ test_bin_damage(void)
     if (f == NULL)
         return;
     fseek(f, 0, SEEK_END);
-    n = (size_t) ftell(f);
+    n = (size_t)ftell(f);
     rewind(f);
     bin = malloc(n);
     CHECK(bin != NULL && fread(bin, 1, n, f) == n);
@@ -635,7 +646,7 @@ test_bin_damage(void)
     memcpy(&size, bin + 64, 4);
     at = 92;
     for (int32_t i = 0; i < size && at < n; i++)
-        at += strnlen((const char *) bin + at, n - at) + 1 + 8 + 1;
+        at += strnlen((const char *)bin + at, n - at) + 1 + 8 + 1;
     CHECK(at + 17 < n);
     if (at + 17 >= n)
         goto done;
@@ -649,17 +660,17 @@ test_bin_damage(void)
                  "pruned 4294967295)") != NULL);
     CHECK(strstr(damaged_err(bin, n, -1, 0, 95, err, sizeof(err)),
                  "dictionary entry 0 malformed") != NULL);
-    CHECK(strstr(damaged_err(bin, n, -1, 0, (long) at - 3, err, sizeof(err)),
+    CHECK(strstr(damaged_err(bin, n, -1, 0, (long)at - 3, err, sizeof(err)),
                  "dictionary truncated") != NULL);
-    CHECK(strstr(damaged_err(bin, n, (long) at, 1, -1, err, sizeof(err)),
+    CHECK(strstr(damaged_err(bin, n, (long)at, 1, -1, err, sizeof(err)),
                  "quantised models are not supported") != NULL);
-    CHECK(strstr(damaged_err(bin, n, (long) at + 1, mrows + 1, -1, err,
+    CHECK(strstr(damaged_err(bin, n, (long)at + 1, mrows + 1, -1, err,
                              sizeof(err)),
                  "does not match") != NULL);
     /* cut inside the input matrix (the output matrix follows it) */
-    CHECK(strstr(damaged_err(bin, n, -1, 0, (long) at + 17 + 100, err,
-                             sizeof(err)),
-                 "input matrix truncated") != NULL);
+    CHECK(strstr(
+              damaged_err(bin, n, -1, 0, (long)at + 17 + 100, err, sizeof(err)),
+              "input matrix truncated") != NULL);
     /* the undamaged copy still loads */
     CHECK(strcmp(damaged_err(bin, n, -1, 0, -1, err, sizeof(err)),
                  "(accepted)") == 0);
@@ -708,29 +719,28 @@ test_retrain_rule(void)
     CHECK(ft_retrain_reason(&tc, &m, m.corpus_tokens, m.train_oov, buf,
                             sizeof(buf)) == NULL);
     /* grew by 20 %: kept; by 30 %: trained */
-    CHECK(ft_retrain_reason(&tc, &m, m.corpus_tokens * 12 / 10,
-                            m.train_oov, buf, sizeof(buf)) == NULL);
-    r = ft_retrain_reason(&tc, &m, m.corpus_tokens * 13 / 10, m.train_oov,
-                          buf, sizeof(buf));
+    CHECK(ft_retrain_reason(&tc, &m, m.corpus_tokens * 12 / 10, m.train_oov,
+                            buf, sizeof(buf)) == NULL);
+    r = ft_retrain_reason(&tc, &m, m.corpus_tokens * 13 / 10, m.train_oov, buf,
+                          sizeof(buf));
     CHECK(r != NULL && strstr(r, "grew 30%") != NULL);
     r = ft_retrain_reason(&tc, &m, m.corpus_tokens / 2, 0, buf, sizeof(buf));
     CHECK(r != NULL && strstr(r, "shrank 50%") != NULL);
     /* new vocabulary */
     r = ft_retrain_reason(&tc, &m, m.corpus_tokens,
-                          m.train_oov + m.corpus_tokens / 20, buf,
-                          sizeof(buf));
+                          m.train_oov + m.corpus_tokens / 20, buf, sizeof(buf));
     CHECK(r != NULL && strstr(r, "rare words") != NULL);
     /* settings */
     {
         ft_train_conf c2 = tc;
         c2.epoch++;
-        CHECK_STR(ft_retrain_reason(&c2, &m, m.corpus_tokens, m.train_oov,
-                                    buf, sizeof(buf)),
+        CHECK_STR(ft_retrain_reason(&c2, &m, m.corpus_tokens, m.train_oov, buf,
+                                    sizeof(buf)),
                   "settings changed");
         c2 = tc;
         c2.seed = 9;
-        CHECK_STR(ft_retrain_reason(&c2, &m, m.corpus_tokens, m.train_oov,
-                                    buf, sizeof(buf)),
+        CHECK_STR(ft_retrain_reason(&c2, &m, m.corpus_tokens, m.train_oov, buf,
+                                    sizeof(buf)),
                   "settings changed");
     }
 }
@@ -767,23 +777,23 @@ test_conf(void)
 static uint32_t
 rd32(const unsigned char *p)
 {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-           (uint32_t) p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static void
 wr32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
-    p[2] = (unsigned char) (v >> 16);
-    p[3] = (unsigned char) (v >> 24);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static void
 index_fix_crc(unsigned char *b, size_t len)
 {
-    size_t te = 64 + (size_t) rd32(b + 36) * 32;
+    size_t te = 64 + (size_t)rd32(b + 36) * 32;
     wr32(b + 56, rag_crc32c(0, b + te, len - te));
     wr32(b + 60, rag_crc32c(rag_crc32c(0, b, 60), b + 64, te - 64));
 }
@@ -794,9 +804,9 @@ index_sect(const unsigned char *b, const char *name, size_t *len)
 {
     for (uint32_t i = 0; i < rd32(b + 36); i++) {
         const unsigned char *e = b + 64 + i * 32;
-        if (strncmp((const char *) e, name, 8) == 0) {
-            *len = (size_t) rd32(e + 24);
-            return (size_t) rd32(e + 16);
+        if (strncmp((const char *)e, name, 8) == 0) {
+            *len = (size_t)rd32(e + 24);
+            return (size_t)rd32(e + 16);
         }
     }
     return 0;
@@ -814,13 +824,13 @@ read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    b = malloc((size_t) n);
-    if (fread(b, 1, (size_t) n, f) != (size_t) n) {
+    b = malloc((size_t)n);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
         free(b);
         b = NULL;
     }
     fclose(f);
-    *len = (size_t) n;
+    *len = (size_t)n;
     return b;
 }
 
@@ -887,7 +897,7 @@ test_index(void)
         const float *pc = rag_index_ft_pc(ix);
         double n = 0;
         for (uint32_t d = 0; d < tc.dim; d++)
-            n += (double) pc[d] * pc[d];
+            n += (double)pc[d] * pc[d];
         CHECK(fabs(n - 1) < 1e-5);
     }
     /* a record's own text as the query: itself first, cosine 1 */
@@ -926,7 +936,7 @@ test_index(void)
     /* validation of the sections */
     b = read_file(path, &len);
     off = index_sect(b, "FTDOCS", &slen);
-    CHECK(off > 0 && slen == 64 + (size_t) (NREC + 2) * tc.dim * 4);
+    CHECK(off > 0 && slen == 64 + (size_t)(NREC + 2) * tc.dim * 4);
     expect_index_reject(b, len, off, tc.dim + 1, "FTDOCS inconsistent");
     expect_index_reject(b, len, off + 4, NREC, "FTDOCS inconsistent");
     expect_index_reject(b, len, off + 12, 1, "FTDOCS inconsistent");
@@ -939,7 +949,7 @@ test_index(void)
     /* one without the other */
     {
         size_t e;
-        for (e = 64; strncmp((char *) b + e, "FTMODEL", 8) != 0; e += 32)
+        for (e = 64; strncmp((char *)b + e, "FTMODEL", 8) != 0; e += 32)
             ;
         expect_index_reject(b, len, e, 0x58585446 /* "FTXX" */,
                             "one of FTMODEL and FTDOCS");

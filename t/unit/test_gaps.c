@@ -61,8 +61,8 @@ test_jaccard(void)
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         double j = jac(t[i].a, t[i].b);
         if (fabs(j - t[i].want) > 1e-9)
-            fprintf(stderr, "jaccard(%s | %s) = %f, want %f\n", t[i].a,
-                    t[i].b, j, t[i].want);
+            fprintf(stderr, "jaccard(%s | %s) = %f, want %f\n", t[i].a, t[i].b,
+                    j, t[i].want);
         CHECK(fabs(j - t[i].want) < 1e-9);
         /* symmetric */
         CHECK(fabs(jac(t[i].b, t[i].a) - j) < 1e-12);
@@ -73,12 +73,12 @@ static void
 test_cluster(void)
 {
     static const char *q[] = {
-        "How do I configure replication slots for a standby?",   /* 0 */
-        "Backup fails with permission denied",                   /* 1 */
-        "replication slot on the standby server configure",      /* 2 */
-        "pg_dump backup permission denied error",                 /* 3 */
-        "What is the meaning of life?",                           /* 4 */
-        "",                                                       /* 5 */
+        "How do I configure replication slots for a standby?", /* 0 */
+        "Backup fails with permission denied",                 /* 1 */
+        "replication slot on the standby server configure",    /* 2 */
+        "pg_dump backup permission denied error",              /* 3 */
+        "What is the meaning of life?",                        /* 4 */
+        "",                                                    /* 5 */
     };
     int cl[6], k;
 

@@ -41,7 +41,9 @@ test_headings(void)
                    "href='#sphinx-sec'>\xc2\xb6</a></h3></section>"
                    "<h4 class=anchor id=docu>Docu<a href=#docu "
                    "class=hash-link>\xe2\x80\x8b</a></h4>"
-                   "<h5>No id</h5></main></body></html>", NULL), 0);
+                   "<h5>No id</h5></main></body></html>",
+                   NULL),
+              0);
     CHECK_STR(title, "T");
     HAS("# Top {#top}\n");
     HAS("## Inner {#inner}\n");
@@ -52,25 +54,30 @@ test_headings(void)
     HASNT("\xc2\xb6");
     /* title falls back to the first h1 */
     CHECK_INT(conv("<body><article><h1>Only <code>h1</code></h1></article>"
-                   "</body>", NULL), 0);
+                   "</body>",
+                   NULL),
+              0);
     CHECK_STR(title, "Only h1");
 }
 
 static void
 test_code(void)
 {
-    CHECK_INT(conv("<main><pre><code class='language-python'>print(1)\n"
-                   "</code></pre>"
-                   "<div class='highlight-sql notranslate'><div class=highlight>"
-                   "<pre><span></span>SELECT 1;</pre></div></div>"
-                   "<pre class='sourceCode bash'><code>ls</code></pre>"
-                   "<div class='language-js codeBlockContainer_x'><pre "
-                   "class='prism-code language-js'><code><div class=token-line>"
-                   "<span>a()</span><br></div><div class=token-line>"
-                   "<span>b()</span><br></div></code></pre></div>"
-                   "<pre>has ``` fence\n  indented</pre>"
-                   "<p>Use <code>x `y`</code> and <code>`z</code>.</p>"
-                   "</main>", NULL), 0);
+    CHECK_INT(
+        conv("<main><pre><code class='language-python'>print(1)\n"
+             "</code></pre>"
+             "<div class='highlight-sql notranslate'><div class=highlight>"
+             "<pre><span></span>SELECT 1;</pre></div></div>"
+             "<pre class='sourceCode bash'><code>ls</code></pre>"
+             "<div class='language-js codeBlockContainer_x'><pre "
+             "class='prism-code language-js'><code><div class=token-line>"
+             "<span>a()</span><br></div><div class=token-line>"
+             "<span>b()</span><br></div></code></pre></div>"
+             "<pre>has ``` fence\n  indented</pre>"
+             "<p>Use <code>x `y`</code> and <code>`z</code>.</p>"
+             "</main>",
+             NULL),
+        0);
     HAS("```python\nprint(1)\n```");
     HAS("```sql\nSELECT 1;\n```");
     HAS("```bash\nls\n```");
@@ -83,8 +90,9 @@ test_code(void)
               0);
     HAS("```\nx\n```");
     HASNT("```a");
-    CHECK_INT(conv("<main><pre class='language-a?b lang-go'>y</pre></main>",
-                   NULL), 0);
+    CHECK_INT(
+        conv("<main><pre class='language-a?b lang-go'>y</pre></main>", NULL),
+        0);
     HAS("```go\ny\n```");
 }
 
@@ -94,7 +102,9 @@ test_table(void)
     CHECK_INT(conv("<main><table><thead><tr><th>Name</th><th>Note</th></tr>"
                    "</thead><tbody><tr><td>a|b</td><td>line1<br>line2</td>"
                    "</tr><tr><td colspan=2><p>wide</p></td></tr></tbody>"
-                   "</table></main>", NULL), 0);
+                   "</table></main>",
+                   NULL),
+              0);
     HAS("| Name | Note |\n|---|---|\n| a\\|b | line1 line2 |\n| wide |  |\n");
 }
 
@@ -103,7 +113,9 @@ test_lists(void)
 {
     CHECK_INT(conv("<main><ol start=3><li>three<ol><li>a</li><li>b</li>"
                    "</ol></li><li>four</li></ol><ul><li><p>p</p>"
-                   "<ul><li>deep</li></ul></li></ul></main>", NULL), 0);
+                   "<ul><li>deep</li></ul></li></ul></main>",
+                   NULL),
+              0);
     HAS("3. three\n\n   1. a\n   2. b\n4. four\n");
     HAS("- p\n\n  - deep\n");
 }
@@ -116,7 +128,9 @@ test_links(void)
                    "<a href='#sec'>frag</a> <a href='mailto:a@b.c'>mail</a> "
                    "<img src='../img/a.png' alt='A'> "
                    "<img src='data:image/png;base64,xx' alt='inline'>"
-                   "<a href='/p(1)'>paren</a></p></main>", NULL), 0);
+                   "<a href='/p(1)'>paren</a></p></main>",
+                   NULL),
+              0);
     /* not "https://docs.x.org/https://other.org/app" */
     HAS("[abs](https://other.org/app)");
     HAS("[root](https://docs.x.org/docs/x)");
@@ -138,7 +152,8 @@ test_links_list(void)
                     "<a href='https://e.org/'>E</a></main>";
 
     CHECK_INT(rag_html_convert(h, strlen(h), "https://d.org/g/p", NULL, NULL,
-                               &d, err, sizeof(err)), 0);
+                               &d, err, sizeof(err)),
+              0);
     CHECK_INT(d.nlinks, 3);
     if (d.nlinks == 3) {
         CHECK_STR(d.links[0], "https://d.org/a");
@@ -159,7 +174,9 @@ test_admonitions(void)
                    "</svg></span>tip</div><div class=admonitionContent_y>"
                    "<p>Docu body.</p></div></div>"
                    "<div class=warning><h3 class=title>Warning</h3><p>PG "
-                   "body.</p></div></main>", NULL), 0);
+                   "body.</p></div></main>",
+                   NULL),
+              0);
     HAS("> **Note:** Sphinx body.\n>\n> Second.");
     HAS("> **Tip:** Docu body.");
     HAS("> **Warning:** PG body.");
@@ -174,7 +191,9 @@ test_chrome(void)
                    "<script>var x;</script><style>p{}</style><button>Copy"
                    "</button><a href='https://gh/edit'>Edit this page</a>"
                    "<noscript>js</noscript><aside>side</aside></main>"
-                   "<footer>foot</footer></body>", NULL), 0);
+                   "<footer>foot</footer></body>",
+                   NULL),
+              0);
     CHECK_STR(md, "Real text here.\n");
 }
 
@@ -294,8 +313,8 @@ test_listing_canonical(void)
     CHECK_INT(d.listing, 1);
     CHECK_STR(d.canonical, "");
     rag_html_doc_free(&d);
-    CHECK_INT(rag_html_convert(post, strlen(post), "https://d.org/blog/a",
-                               NULL, NULL, &d, err, sizeof(err)),
+    CHECK_INT(rag_html_convert(post, strlen(post), "https://d.org/blog/a", NULL,
+                               NULL, &d, err, sizeof(err)),
               0);
     CHECK_INT(d.listing, 0);
     rag_html_doc_free(&d);
@@ -335,7 +354,8 @@ test_limits(void)
     if (big) {
         memset(big, 'a', n);
         CHECK_INT(rag_html_convert(big, n, "https://d.org/", NULL, NULL, &d,
-                                   err, sizeof(err)), -1);
+                                   err, sizeof(err)),
+                  -1);
         free(big);
     }
     /* deep nesting does not recurse without bound */
@@ -345,16 +365,18 @@ test_limits(void)
         CHECK(deep != NULL);
         if (deep) {
             for (int i = 0; i < 20000; i++)
-                o += (size_t) sprintf(deep + o, "<div>");
+                o += (size_t)sprintf(deep + o, "<div>");
             sprintf(deep + o, "x");
             CHECK_INT(rag_html_convert(deep, strlen(deep), "https://d.org/",
-                                       NULL, NULL, &d, err, sizeof(err)), 0);
+                                       NULL, NULL, &d, err, sizeof(err)),
+                      0);
             rag_html_doc_free(&d);
             free(deep);
         }
     }
     CHECK_INT(rag_html_convert("", 0, "https://d.org/", NULL, NULL, &d, err,
-                               sizeof(err)) <= 0, 1);
+                               sizeof(err)) <= 0,
+              1);
     rag_html_doc_free(&d);
 }
 

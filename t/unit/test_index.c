@@ -25,13 +25,13 @@ slurp(const char *path, size_t *len)
 
     if (fd < 0 || fstat(fd, &st) != 0)
         return NULL;
-    b = malloc((size_t) st.st_size + 1);
-    if (b && read(fd, b, (size_t) st.st_size) != st.st_size) {
+    b = malloc((size_t)st.st_size + 1);
+    if (b && read(fd, b, (size_t)st.st_size) != st.st_size) {
         free(b);
         b = NULL;
     }
     close(fd);
-    *len = (size_t) st.st_size;
+    *len = (size_t)st.st_size;
     return b;
 }
 
@@ -134,9 +134,9 @@ test_roundtrip(void)
     CHECK_INT(rag_index_term(ix, "backup", 6, &pl), 0); /* body only */
     CHECK_INT(rag_postings_decode_fields(&pl, 0, tt, th), 0);
     if (F) {
-        CHECK_INT(F->len[0], 1); /* alpha */
-        CHECK_INT(F->len[1], 2); /* guide intro */
-        CHECK_INT(F->len[2], 5); /* pg_dump pg dump write backup */
+        CHECK_INT(F->len[0], 1);        /* alpha */
+        CHECK_INT(F->len[1], 2);        /* guide intro */
+        CHECK_INT(F->len[2], 5);        /* pg_dump pg dump write backup */
         CHECK(F->avglen[0] == 2.0 / 3); /* alpha, beta */
         CHECK(F->avglen[1] == 2.0 / 3);
         CHECK(F->wnorm[2] != NULL && F->max_len[2] == 5);
@@ -205,7 +205,7 @@ test_roundtrip(void)
     }
     /* no temp file left behind */
     char tmp[300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid());
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     CHECK(access(tmp, F_OK) != 0);
 }
 
@@ -233,36 +233,36 @@ test_open_errors(void)
 static uint32_t
 rd32(const unsigned char *p)
 {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-           (uint32_t) p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static void
 wr32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char) v;
-    p[1] = (unsigned char) (v >> 8);
-    p[2] = (unsigned char) (v >> 16);
-    p[3] = (unsigned char) (v >> 24);
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static uint64_t
 rd64(const unsigned char *p)
 {
-    return (uint64_t) rd32(p) | (uint64_t) rd32(p + 4) << 32;
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
 static void
 wr64(unsigned char *p, uint64_t v)
 {
-    wr32(p, (uint32_t) v);
-    wr32(p + 4, (uint32_t) (v >> 32));
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
 }
 
 static size_t
 table_end(const unsigned char *b)
 {
-    return 64 + (size_t) rd32(b + 36) * 32;
+    return 64 + (size_t)rd32(b + 36) * 32;
 }
 
 /* both checksums: body at 56, header + table at 60 */
@@ -282,7 +282,7 @@ entry(const unsigned char *b, const char *name)
 {
     for (uint32_t i = 0; i < rd32(b + 36); i++) {
         const unsigned char *e = b + 64 + i * 32;
-        if (strncmp((const char *) e, name, 8) == 0)
+        if (strncmp((const char *)e, name, 8) == 0)
             return 64 + i * 32;
     }
     return 0;
@@ -291,7 +291,7 @@ entry(const unsigned char *b, const char *name)
 static size_t
 sect_off(const unsigned char *b, const char *name)
 {
-    return (size_t) rd64(b + entry(b, name) + 16);
+    return (size_t)rd64(b + entry(b, name) + 16);
 }
 
 /* open_mem on a modified copy with valid checksums: must fail with an
@@ -331,8 +331,8 @@ add_section(const unsigned char *b, size_t len, const char *name,
             uint32_t flags, size_t *newlen)
 {
     size_t te = table_end(b), nte = te + 32;
-    size_t body = (te + 63) & ~(size_t) 63, nbody = (nte + 63) & ~(size_t) 63;
-    size_t shift = nbody - body, end = (len + shift + 63) & ~(size_t) 63;
+    size_t body = (te + 63) & ~(size_t)63, nbody = (nte + 63) & ~(size_t)63;
+    size_t shift = nbody - body, end = (len + shift + 63) & ~(size_t)63;
     unsigned char *c = calloc(1, end + 8);
     uint32_t n = rd32(b + 36);
 
@@ -391,7 +391,7 @@ test_corruption(void)
     for (size_t i = 0; i < len; i++) {
         for (int bit = 0; bit < 8; bit += 7) {
             memcpy(c, b, len);
-            c[i] ^= (unsigned char) (1u << bit);
+            c[i] ^= (unsigned char)(1u << bit);
             ix = rag_index_open_mem(c, len, err, sizeof(err));
             if (ix) {
                 bad++;
@@ -429,15 +429,16 @@ test_corruption(void)
         free(c);
     }
     /* header and table */
-    expect_reject(b, len, 24, (uint32_t) len + 8, "size mismatch");
-    expect_reject(b, len, 32, 4, "inconsistent"); /* n_docs */
+    expect_reject(b, len, 24, (uint32_t)len + 8, "size mismatch");
+    expect_reject(b, len, 32, 4, "inconsistent");          /* n_docs */
     expect_reject(b, len, 36, 0xffff, "bad index header"); /* n_sections */
     expect_reject(b, len, 36, 40, "out of bounds");
     expect_reject(b, len, 40, 1, "bad index header");
     expect_reject(b, len, entry(b, "DOCS") + 16, sect_off(b, "DOCS") + 64,
                   "out of bounds");
-    expect_reject(b, len, entry(b, "VCENT") ? entry(b, "VCENT") + 24
-                                           : entry(b, "VPOS") + 24,
+    expect_reject(b, len,
+                  entry(b, "VCENT") ? entry(b, "VCENT") + 24
+                                    : entry(b, "VPOS") + 24,
                   0xfffffff0u, "out of bounds");
     expect_reject(b, len, entry(b, "META") + 12, 2, "out of bounds");
     {
@@ -496,11 +497,11 @@ test_corruption(void)
         free(d);
     }
     /* blocks and postings */
-    expect_reject(b, len, blocks, 2, "bad postings block");      /* last */
-    expect_reject(b, len, blocks + 4, 1, "bad postings block");  /* off */
+    expect_reject(b, len, blocks, 2, "bad postings block");     /* last */
+    expect_reject(b, len, blocks + 4, 1, "bad postings block"); /* off */
     expect_reject(b, len, blocks + 8, 0xbf800000u, "bad postings block");
     expect_reject(b, len, blocks + 12, 0x00010001u, "bad postings block");
-    expect_reject(b, len, post, 0x03, "bad postings block"); /* ctrl */
+    expect_reject(b, len, post, 0x03, "bad postings block");     /* ctrl */
     expect_reject(b, len, post + 1, 0x7f, "bad postings block"); /* doc */
     {
         /* "index" has docs 1 and 2 (gaps 1, 1): a zero gap repeats doc 1 */
@@ -513,7 +514,7 @@ test_corruption(void)
         CHECK(te != 0);
         unsigned char *d = malloc(len);
         memcpy(d, b, len);
-        size_t at = post + (size_t) rd64(b + te);
+        size_t at = post + (size_t)rd64(b + te);
         CHECK(d[at] == 0 && d[at + 1] == 1 && d[at + 2] == 1);
         d[at + 2] = 0;
         expect_reject_buf(d, len, "bad postings block");
@@ -567,7 +568,7 @@ test_corruption(void)
         CHECK(te != 0);
         unsigned char *d = malloc(len);
         memcpy(d, b, len);
-        size_t at = fldtf + (size_t) rd64(b + fblocks + rd64(b + te + 8) * 16);
+        size_t at = fldtf + (size_t)rd64(b + fblocks + rd64(b + te + 8) * 16);
         CHECK(d[at] == 0x01 && d[at + 1] == 1);
         d[at + 1] = 3;
         expect_reject_buf(d, len, "bad postings block");
@@ -590,7 +591,6 @@ test_corruption(void)
           strstr(err, "rag-reindex COLLECTION") != NULL);
 }
 
-
 /* Large collections store bodies zstd-compressed with a dictionary
  * trained on them: every body must come back byte for byte, the strings
  * must shrink, small sets stay plain unless asked, and a damaged frame
@@ -599,12 +599,14 @@ static char *
 gen_body(unsigned seed, size_t *len)
 {
     static const char *w[] = {
-        "the", "index", "table", "vacuum", "replication", "server", "WAL",
-        "checkpoint", "query", "planner", "lock", "transaction", "row",
-        "column", "pg_dump", "backup", "restore", "`SELECT`", "\n\n##",
-        "function", "trigger", "role", "schema", "sequence", "JSON",
-        "array", "partition", "statistics", "autovacuum", "setting", ",",
-        ".", "\n- ", "configuration", "parameter", "default", "value"};
+        "the",     "index",       "table",      "vacuum",        "replication",
+        "server",  "WAL",         "checkpoint", "query",         "planner",
+        "lock",    "transaction", "row",        "column",        "pg_dump",
+        "backup",  "restore",     "`SELECT`",   "\n\n##",        "function",
+        "trigger", "role",        "schema",     "sequence",      "JSON",
+        "array",   "partition",   "statistics", "autovacuum",    "setting",
+        ",",       ".",           "\n- ",       "configuration", "parameter",
+        "default", "value"};
     size_t nw = 200 + seed % 300, o = 0;
     char *b = malloc(nw * 16 + 1);
     unsigned x = seed * 2654435761u + 1;
@@ -612,7 +614,7 @@ gen_body(unsigned seed, size_t *len)
     for (size_t i = 0; i < nw; i++) {
         x = x * 1103515245u + 12345u;
         const char *t = w[(x >> 16) % (sizeof(w) / sizeof(w[0]))];
-        o += (size_t) sprintf(b + o, "%s ", t);
+        o += (size_t)sprintf(b + o, "%s ", t);
     }
     *len = o;
     return b;
@@ -621,7 +623,7 @@ gen_body(unsigned seed, size_t *len)
 static size_t
 strings_len(const unsigned char *b)
 {
-    return (size_t) rd64(b + entry(b, "STRINGS") + 24);
+    return (size_t)rd64(b + entry(b, "STRINGS") + 24);
 }
 
 /* A collection's language: its Snowball stemmer makes the terms, META
@@ -632,8 +634,12 @@ test_language(void)
 {
     char path[256], err[512];
     rag_index_writer *w = rag_index_writer_new(0);
-    rag_index_input a = {1, "https://d.example/haus", "Das Haus",
-                         "Die H\xc3\xa4user", "Viele H\xc3\xa4user und Stra\xc3\x9f" "en",
+    rag_index_input a = {1,
+                         "https://d.example/haus",
+                         "Das Haus",
+                         "Die H\xc3\xa4user",
+                         "Viele H\xc3\xa4user und Stra\xc3\x9f"
+                         "en",
                          NULL};
     rag_index *ix;
     rag_postings pl;
@@ -647,11 +653,9 @@ test_language(void)
           strstr(err, "german") != NULL);
     CHECK_INT(rag_index_writer_set_meta(w, "language", "german"), -1);
     CHECK_INT(rag_index_writer_set_meta(w, "analyzer", "x"), -1);
-    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
-              0);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)), 0);
     CHECK_INT(rag_index_writer_add(w, &a), 0);
-    CHECK_INT(rag_index_writer_set_language(w, "french", err, sizeof(err)),
-              -1);
+    CHECK_INT(rag_index_writer_set_language(w, "french", err, sizeof(err)), -1);
     CHECK(strstr(err, "after records") != NULL);
     CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
     rag_index_writer_free(w);
@@ -684,7 +688,7 @@ test_language(void)
     char *at = memmem(b + m, 64, "language=german", 15);
     CHECK(at != NULL);
     if (at != NULL) {
-        size_t o = (size_t) ((unsigned char *) at - b);
+        size_t o = (size_t)((unsigned char *)at - b);
         memcpy(d, b, len);
         d[o + 14] = 'X';
         expect_reject_buf(d, len, "language \"germaX\" has no stemmer");
@@ -697,8 +701,7 @@ test_language(void)
 
     /* NULL: the light English stemmer again, no language in META */
     w = rag_index_writer_new(0);
-    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
-              0);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)), 0);
     CHECK_INT(rag_index_writer_set_language(w, NULL, err, sizeof(err)), 0);
     CHECK_INT(rag_index_writer_add(w, &a), 0);
     CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
@@ -722,14 +725,13 @@ test_compressed_bodies(void)
     rag_index *ix;
 
     for (int i = 0; i < N; i++)
-        bodies[i] = gen_body((unsigned) i, &lens[i]);
+        bodies[i] = gen_body((unsigned)i, &lens[i]);
     for (int mode = 0; mode < 2; mode++) {
         rag_index_writer *w = rag_index_writer_new(0);
         if (mode)
             rag_index_writer_set_compression(w, RAG_INDEX_COMPRESS_NEVER);
         for (int i = 0; i < N; i++) {
-            rag_index_input in = {i, "https://d/p", "T", "H", bodies[i],
-                                  NULL};
+            rag_index_input in = {i, "https://d/p", "T", "H", bodies[i], NULL};
             bad += rag_index_writer_add(w, &in) != 0;
         }
         snprintf(path, sizeof(path), "%s/z%d.idx", dir, mode);
@@ -754,9 +756,9 @@ test_compressed_bodies(void)
     CHECK(ix != NULL);
     for (int i = 0; ix && i < N; i++) {
         rag_index_chunk c;
-        bad += rag_index_chunk_body(ix, (uint32_t) i, &zb, &body) != 0 ||
+        bad += rag_index_chunk_body(ix, (uint32_t)i, &zb, &body) != 0 ||
                body.len != lens[i] || memcmp(body.p, bodies[i], lens[i]) ||
-               rag_index_chunk_get(ix, (uint32_t) i, &c) != 0 ||
+               rag_index_chunk_get(ix, (uint32_t)i, &c) != 0 ||
                c.title.len != 1 || c.heading_path.p[0] != 'H';
     }
     CHECK_INT(bad, 0);
@@ -765,7 +767,7 @@ test_compressed_bodies(void)
     /* damage behind valid checksums: record 7's frame */
     size_t docs = sect_off(fb, "DOCS"), strs = sect_off(fb, "STRINGS");
     const unsigned char *d7 = fb + docs + 7 * 40;
-    size_t at = strs + (size_t) rd64(d7 + 8) + rd32(d7 + 16) + rd32(d7 + 20) +
+    size_t at = strs + (size_t)rd64(d7 + 8) + rd32(d7 + 16) + rd32(d7 + 20) +
                 rd32(d7 + 24);
     CHECK_INT(rd32(d7 + 36), 1);
     CHECK(rd32(d7 + 32) < rd32(d7 + 28));
@@ -789,7 +791,7 @@ test_compressed_bodies(void)
                 CHECK(body.len == 0);
             rag_index_close(ix);
         }
-        (void) reads_ok; /* no checksum per frame: some decode to garbage */
+        (void)reads_ok; /* no checksum per frame: some decode to garbage */
         free(c);
     }
 
@@ -811,7 +813,7 @@ test_compressed_bodies(void)
         ix = rag_index_open_mem(sb, sl, err, sizeof(err));
         CHECK(ix != NULL);
         for (int i = 0; ix && i < 5; i++)
-            CHECK(rag_index_chunk_body(ix, (uint32_t) i, &zb, &body) == 0 &&
+            CHECK(rag_index_chunk_body(ix, (uint32_t)i, &zb, &body) == 0 &&
                   body.len == lens[i] &&
                   memcmp(body.p, bodies[i], lens[i]) == 0);
         rag_index_close(ix);

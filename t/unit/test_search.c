@@ -27,8 +27,8 @@ build_at(const doc *docs, const char *const *urls, size_t n, uint32_t dims,
     rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
-        rag_index_input in = {(int64_t) (100 + i), urls ? urls[i] : "u", "",
-                              "", docs[i].body, docs[i].vec};
+        rag_index_input in = {(int64_t)(100 + i), urls ? urls[i] : "u", "", "",
+                              docs[i].body,       docs[i].vec};
         if (rag_index_writer_add(w, &in) != 0)
             return NULL;
     }
@@ -116,7 +116,7 @@ test_bm25(void)
     q.k = 5;
     q.mode = RAG_SEARCH_VECTOR; /* no vectors, no qvec */
     CHECK_INT(rag_search(ix, &q, h), -1);
-    q.mode = (enum rag_search_mode) 9;
+    q.mode = (enum rag_search_mode)9;
     CHECK_INT(rag_search(ix, &q, h), -1);
     CHECK_INT(rag_search(NULL, &q, h), -1);
     rag_index_close(ix);
@@ -126,7 +126,9 @@ static void
 test_ties(void)
 {
     static const doc docs[] = {
-        {"other words", NULL}, {"same text", NULL}, {"same text", NULL},
+        {"other words", NULL},
+        {"same text", NULL},
+        {"same text", NULL},
         {"same text", NULL},
     };
     rag_index *ix = build(docs, 4, 0, "ties");
@@ -162,8 +164,8 @@ test_per_page(void)
     };
     rag_index *ix = build_at(docs, urls, 6, 0, "perpage");
     rag_hit h[10];
-    rag_query q = {"lock row", 8, NULL, 10, RAG_SEARCH_BM25,
-                   RAG_SEARCH_PER_PAGE_ANY};
+    rag_query q = {
+        "lock row", 8, NULL, 10, RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
     int order[5];
 
     CHECK(ix != NULL);
@@ -172,7 +174,7 @@ test_per_page(void)
     /* plain chunk order: page a takes the first three places */
     CHECK_INT(rag_search(ix, &q, h), 5);
     for (int i = 0; i < 5; i++)
-        order[i] = (int) h[i].rec;
+        order[i] = (int)h[i].rec;
     CHECK(order[0] <= 2 && order[1] <= 2 && order[2] <= 2);
     CHECK(order[3] >= 3 && order[4] >= 3);
     /* default: a's best, then b and c, then a's other two in order */
@@ -208,7 +210,9 @@ test_rrf(void)
 {
     static const float v0[] = {0, 1}, v1[] = {0.8f, 0.6f}, v2[] = {1, 0};
     static const doc docs[] = {
-        {"cat cat dog", v0}, {"cat dog dog", v1}, {"bird fish fish", v2},
+        {"cat cat dog", v0},
+        {"cat dog dog", v1},
+        {"bird fish fish", v2},
     };
     static const float qv[] = {2, 0}; /* normalised by the search */
     rag_index *ix = build(docs, 3, 2, "rrf");
@@ -251,7 +255,9 @@ test_rrf(void)
     /* a tie in RRF (d0 only lexical, d2 only vector, both rank 1):
      * broken by record number */
     static const doc docs2[] = {
-        {"cat", NULL}, {"dog", v0}, {"bird", v2},
+        {"cat", NULL},
+        {"dog", v0},
+        {"bird", v2},
     };
     ix = build(docs2, 3, 2, "rrf2");
     q.qvec = qv;
@@ -262,7 +268,6 @@ test_rrf(void)
     CHECK_INT(h[2].rec, 1);
     rag_index_close(ix);
 }
-
 
 /* many threads searching one index at once get the same answers as one
  * thread alone */
@@ -283,8 +288,8 @@ mt_worker(void *p)
 
     for (int round = 0; round < 200; round++) {
         int i = round % a->nq;
-        rag_query q = {a->queries[i], strlen(a->queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25, 0};
+        rag_query q = {
+            a->queries[i], strlen(a->queries[i]), NULL, 5, RAG_SEARCH_BM25, 0};
         int n = rag_search(a->ix, &q, h);
         if (n != a->wantn[i])
             a->mismatches++;
@@ -303,12 +308,15 @@ mt_worker(void *p)
 static void
 test_language(void)
 {
-    static const char *const bodies[] = {
-        "Die H\xc3\xa4user der Altstadt", "Ein Auto f\xc3\xa4hrt schnell",
-        "Stra\xc3\x9f" "en und Wege", "Das Auto und die Stra\xc3\x9f" "e"};
+    static const char *const bodies[] = {"Die H\xc3\xa4user der Altstadt",
+                                         "Ein Auto f\xc3\xa4hrt schnell",
+                                         "Stra\xc3\x9f"
+                                         "en und Wege",
+                                         "Das Auto und die Stra\xc3\x9f"
+                                         "e"};
     static const char *const urls[] = {"u1", "u2", "u3", "u4"};
     static const char *const queries[] = {"Haus", "STRASSE", "Auto",
-                                           "h\xc3\xa4usern", "Wegen"};
+                                          "h\xc3\xa4usern", "Wegen"};
     static const int first[] = {100, -1, -1, 100, 102};
     char path[256], err[512];
     rag_index_writer *w = rag_index_writer_new(0);
@@ -318,8 +326,7 @@ test_language(void)
     pthread_t th[4];
     mt_arg args[4];
 
-    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)),
-              0);
+    CHECK_INT(rag_index_writer_set_language(w, "german", err, sizeof(err)), 0);
     for (int i = 0; i < 4; i++) {
         rag_index_input in = {100 + i, urls[i], "", "", bodies[i], NULL};
         CHECK_INT(rag_index_writer_add(w, &in), 0);
@@ -332,8 +339,8 @@ test_language(void)
     if (ix == NULL)
         return;
     for (int i = 0; i < 5; i++) {
-        rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25, 0};
+        rag_query q = {queries[i], strlen(queries[i]), NULL,
+                       5,          RAG_SEARCH_BM25,    0};
         wantn[i] = rag_search(ix, &q, want[i]);
         if (first[i] >= 0) {
             CHECK(wantn[i] >= 1 && want[i][0].chunk_id == first[i]);
@@ -386,8 +393,8 @@ test_prf(void)
     rag_hit h[10], h0[10], h2[10];
     rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF},
                     on = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_ON};
-    rag_query q = {"two servers grab the same row", 29, NULL, 10,
-                   RAG_SEARCH_BM25, 0};
+    rag_query q = {
+        "two servers grab the same row", 29, NULL, 10, RAG_SEARCH_BM25, 0};
 
     snprintf(bodies[0], 96, "servers grab row row: use skip locked");
     snprintf(bodies[1], 96, "two servers grab a row; skip locked rows");
@@ -432,9 +439,9 @@ static void
 test_threads(void)
 {
     static const doc docs[] = {
-        {"cat dog cat", NULL},     {"cat fish", NULL},
+        {"cat dog cat", NULL},        {"cat fish", NULL},
         {"dog fish fish bird", NULL}, {"bird bird cat", NULL},
-        {"fish and chips", NULL},  {"dog days", NULL},
+        {"fish and chips", NULL},     {"dog days", NULL},
     };
     static const char *const queries[] = {"cat", "fish bird", "dog",
                                           "chips cat", "bird"};
@@ -449,8 +456,8 @@ test_threads(void)
     if (ix == NULL)
         return;
     for (int i = 0; i < 5; i++) {
-        rag_query q = {queries[i], strlen(queries[i]), NULL, 5,
-                       RAG_SEARCH_BM25, 0};
+        rag_query q = {queries[i], strlen(queries[i]), NULL,
+                       5,          RAG_SEARCH_BM25,    0};
         wantn[i] = rag_search(ix, &q, want[i]);
     }
     for (int t = 0; t < 4; t++) {
@@ -473,7 +480,7 @@ rnd(void)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return (double) (rng >> 11) / 9007199254740992.0;
+    return (double)(rng >> 11) / 9007199254740992.0;
 }
 
 static double
@@ -496,9 +503,9 @@ test_vector_recall(void)
     int exact_ok = 0;
 
     for (int i = 0; i < N * D; i++)
-        vecs[i] = (float) gauss();
+        vecs[i] = (float)gauss();
     for (int i = 0; i < N; i++) {
-        rag_index_input in = {i, "u", "", "", "x", vecs + (size_t) i * D};
+        rag_index_input in = {i, "u", "", "", "x", vecs + (size_t)i * D};
         rag_index_writer_add(w, &in);
     }
     snprintf(path, sizeof(path), "%s/vec.idx", dir);
@@ -512,14 +519,14 @@ test_vector_recall(void)
         double sc[N], qn = 0;
         int best[K];
         for (int j = 0; j < D; j++) {
-            qv[j] = (float) gauss();
-            qn += (double) qv[j] * qv[j];
+            qv[j] = (float)gauss();
+            qn += (double)qv[j] * qv[j];
         }
         for (int i = 0; i < N; i++) {
             double d = 0, vn = 0;
             for (int j = 0; j < D; j++) {
-                d += (double) qv[j] * vecs[i * D + j];
-                vn += (double) vecs[i * D + j] * vecs[i * D + j];
+                d += (double)qv[j] * vecs[i * D + j];
+                vn += (double)vecs[i * D + j] * vecs[i * D + j];
             }
             sc[i] = d / sqrt(qn * vn);
         }
@@ -534,11 +541,11 @@ test_vector_recall(void)
             }
             best[r] = bi;
         }
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR,
-                       RAG_SEARCH_PER_PAGE_ANY};
+        rag_query q = {
+            NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
         int n = rag_search(ix, &q, h), same = n == K;
         for (int r = 0; same && r < K; r++)
-            same = (int) h[r].rec == best[r] &&
+            same = (int)h[r].rec == best[r] &&
                    fabs(h[r].cosine - sc[best[r]]) < 1e-5;
         exact_ok += same;
     }
@@ -547,7 +554,6 @@ test_vector_recall(void)
 done:
     free(vecs);
 }
-
 
 /* ---- pruned BM25 == exhaustive BM25 ------------------------------------
  * A generated corpus (Zipf-distributed words, lengths 1-300, title and
@@ -607,7 +613,7 @@ eq_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
         return 0;
     }
     if (c->tf[w]++ == 0)
-        c->seen[c->nseen++] = (uint32_t) w;
+        c->seen[c->nseen++] = (uint32_t)w;
     if (c->field == RAG_FIELD_TITLE)
         c->tt[w]++;
     else if (c->field == RAG_FIELD_HEADING && c->rep == 0)
@@ -629,7 +635,7 @@ zipf(int n)
             z += 1.0 / (i + 1);
         for (int i = 0, acc = 0; i < EQ_VOCAB; i++) {
             cdf[i] = (i ? cdf[i - 1] : 0) + 1.0 / (i + 1) / z;
-            (void) acc;
+            (void)acc;
         }
         ready = 1;
     }
@@ -665,29 +671,25 @@ eq_score(const eq_doc *dc, uint32_t i, double idf, double avgdl,
     if (bf == NULL) {
         double t = dc->tf[i];
         double norm = k1 * (1 - b + b * dc->dl / avgdl);
-        return (int64_t) (idf * t * (k1 + 1) / (t + norm) * 1099511627776.0 +
-                          0.5);
+        return (int64_t)(idf * t * (k1 + 1) / (t + norm) * 1099511627776.0 +
+                         0.5);
     }
     uint32_t tt = dc->tt[i], th = dc->th[i], tb = dc->tf[i] - tt - 2 * th;
     double x = 0;
     if (tb)
-        x += tb * rag_bm25f_wnorm(bf->weight[RAG_FIELD_BODY],
-                                  bf->b[RAG_FIELD_BODY],
-                                  dc->flen[RAG_FIELD_BODY],
-                                  avg[RAG_FIELD_BODY]);
+        x += tb *
+             rag_bm25f_wnorm(bf->weight[RAG_FIELD_BODY], bf->b[RAG_FIELD_BODY],
+                             dc->flen[RAG_FIELD_BODY], avg[RAG_FIELD_BODY]);
     if (th)
-        x += th * rag_bm25f_wnorm(bf->weight[RAG_FIELD_HEADING],
-                                  bf->b[RAG_FIELD_HEADING],
-                                  dc->flen[RAG_FIELD_HEADING],
-                                  avg[RAG_FIELD_HEADING]);
+        x += th * rag_bm25f_wnorm(
+                      bf->weight[RAG_FIELD_HEADING], bf->b[RAG_FIELD_HEADING],
+                      dc->flen[RAG_FIELD_HEADING], avg[RAG_FIELD_HEADING]);
     if (tt)
-        x += tt * rag_bm25f_wnorm(bf->weight[RAG_FIELD_TITLE],
-                                  bf->b[RAG_FIELD_TITLE],
-                                  dc->flen[RAG_FIELD_TITLE],
-                                  avg[RAG_FIELD_TITLE]);
-    return (int64_t) (idf * (x * (bf->k1 + 1) / (x + bf->k1)) *
-                          1099511627776.0 +
-                      0.5);
+        x += tt * rag_bm25f_wnorm(
+                      bf->weight[RAG_FIELD_TITLE], bf->b[RAG_FIELD_TITLE],
+                      dc->flen[RAG_FIELD_TITLE], avg[RAG_FIELD_TITLE]);
+    return (int64_t)(idf * (x * (bf->k1 + 1) / (x + bf->k1)) * 1099511627776.0 +
+                     0.5);
 }
 
 static void
@@ -702,12 +704,19 @@ test_pruned_equals_exhaustive(void)
     eq_scored *late = malloc(EQ_DOCS * sizeof(eq_scored));
     int64_t *acc = calloc(EQ_DOCS, sizeof(int64_t));
     uint8_t *hit = calloc(EQ_DOCS, 1);
-    eq_ctx ctx = {&voc, calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4),
-                  calloc(EQ_VOCAB, 4), calloc(EQ_VOCAB, 4), 0, 0, 0, 0,
-                  {0}, 0};
+    eq_ctx ctx = {&voc,
+                  calloc(EQ_VOCAB, 4),
+                  calloc(EQ_VOCAB, 4),
+                  calloc(EQ_VOCAB, 4),
+                  calloc(EQ_VOCAB, 4),
+                  0,
+                  0,
+                  0,
+                  0,
+                  {0},
+                  0};
     /* [0] plain BM25, [1] BM25F (the default) */
-    rag_index_writer *w[2] = {rag_index_writer_new(0),
-                              rag_index_writer_new(0)};
+    rag_index_writer *w[2] = {rag_index_writer_new(0), rag_index_writer_new(0)};
     rag_index *ixs[2] = {NULL, NULL};
     rag_index_bm25f bf;
     char path[256], err[256];
@@ -735,7 +744,7 @@ test_pruned_equals_exhaustive(void)
         snprintf(url, sizeof(url), "p%u#s%u", d / 3, d % 3);
         /* every 7th record repeats an earlier one: equal scores */
         if (d > 100 && d % 7 == 0) {
-            uint32_t src = (uint32_t) (rnd() * (d - 1));
+            uint32_t src = (uint32_t)(rnd() * (d - 1));
             eq_doc *dc = &docs[d];
             *dc = docs[src];
             dc->term = malloc(dc->n * 4 + 4);
@@ -750,19 +759,19 @@ test_pruned_equals_exhaustive(void)
             title[0] = heading[0] = '\0';
             for (uint32_t i = 0; i < dc->n; i++)
                 for (uint32_t r = 0; r < dc->tf[i]; r++)
-                    o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
-                                           voc.text[dc->term[i]]);
+                    o += (size_t)snprintf(body + o, sizeof(body) - o, "%s ",
+                                          voc.text[dc->term[i]]);
             dc->flen[RAG_FIELD_TITLE] = dc->flen[RAG_FIELD_HEADING] = 0;
             dc->flen[RAG_FIELD_BODY] = dc->dl;
         } else {
-            int nw = 1 + (int) (rnd() * rnd() * 300);
+            int nw = 1 + (int)(rnd() * rnd() * 300);
             for (int i = 0; i < nw && o < sizeof(body) - 16; i++)
-                o += (size_t) snprintf(body + o, sizeof(body) - o, "%s ",
-                                       voc.text[zipf(EQ_VOCAB)]);
+                o += (size_t)snprintf(body + o, sizeof(body) - o, "%s ",
+                                      voc.text[zipf(EQ_VOCAB)]);
             /* titles of one or two words, some of them body words */
             snprintf(title, sizeof(title), "%s %s",
                      d % 3 ? "" : voc.text[zipf(EQ_VOCAB)],
-                     d % 6 ? "" : voc.text[(int) (rnd() * EQ_VOCAB)]);
+                     d % 6 ? "" : voc.text[(int)(rnd() * EQ_VOCAB)]);
             snprintf(heading, sizeof(heading), "%s %s",
                      d % 5 ? "" : voc.text[zipf(EQ_VOCAB)],
                      d % 5 ? "" : voc.text[zipf(EQ_VOCAB)]);
@@ -823,7 +832,7 @@ test_pruned_equals_exhaustive(void)
             fprintf(stderr, "open: %s\n", err);
             return;
         }
-        CHECK(rag_index_avgdl(ixs[m]) == (double) total / EQ_DOCS);
+        CHECK(rag_index_avgdl(ixs[m]) == (double)total / EQ_DOCS);
     }
     CHECK(rag_index_fields_get(ixs[0]) == NULL);
     const rag_index_fields *F = rag_index_fields_get(ixs[1]);
@@ -831,33 +840,32 @@ test_pruned_equals_exhaustive(void)
     if (F == NULL)
         return;
     for (int f = 0; f < RAG_INDEX_FIELDS; f++) {
-        favg[f] = (double) ftotal[f] / EQ_DOCS;
+        favg[f] = (double)ftotal[f] / EQ_DOCS;
         CHECK(F->avglen[f] == favg[f]);
         CHECK(F->p.weight[f] == bf.weight[f] && F->p.b[f] == bf.b[f]);
     }
     CHECK(F->p.k1 == bf.k1);
 
-    double avgdl = (double) total / EQ_DOCS;
+    double avgdl = (double)total / EQ_DOCS;
     static const size_t ks[] = {1, 3, 10, 40, 100};
     for (int qi = 0; qi < 400; qi++) {
         char qtext[512];
         size_t qo = 0;
-        int nq = 1 + (int) (rnd() * 8), qw[16], nqw = 0;
+        int nq = 1 + (int)(rnd() * 8), qw[16], nqw = 0;
         size_t k = ks[qi % 5];
         rag_hit h[RAG_SEARCH_MAX_K];
 
         for (int i = 0; i < nq; i++) {
             /* a mix of frequent and rare words, repeats, and an unknown
              * word now and then */
-            int wi = qi % 3 == 0 ? zipf(EQ_VOCAB)
-                                 : (int) (rnd() * EQ_VOCAB);
+            int wi = qi % 3 == 0 ? zipf(EQ_VOCAB) : (int)(rnd() * EQ_VOCAB);
             if (rnd() < 0.05) {
-                qo += (size_t) snprintf(qtext + qo, sizeof(qtext) - qo,
-                                        "zzunknownzz ");
+                qo += (size_t)snprintf(qtext + qo, sizeof(qtext) - qo,
+                                       "zzunknownzz ");
                 continue;
             }
-            qo += (size_t) snprintf(qtext + qo, sizeof(qtext) - qo, "%s ",
-                                    voc.text[wi]);
+            qo += (size_t)snprintf(qtext + qo, sizeof(qtext) - qo, "%s ",
+                                   voc.text[wi]);
             int dup = 0;
             for (int j = 0; j < nqw; j++)
                 dup |= qw[j] == wi;
@@ -871,11 +879,10 @@ test_pruned_equals_exhaustive(void)
             for (uint32_t d = 0; d < EQ_DOCS; d++) {
                 for (uint32_t i = 0; i < docs[d].n; i++) {
                     for (int j = 0; j < nqw; j++) {
-                        if ((int) docs[d].term[i] != qw[j])
+                        if ((int)docs[d].term[i] != qw[j])
                             continue;
                         double n = EQ_DOCS, dfj = df[qw[j]];
-                        double idf =
-                            log(1.0 + (n - dfj + 0.5) / (dfj + 0.5));
+                        double idf = log(1.0 + (n - dfj + 0.5) / (dfj + 0.5));
                         acc[d] += eq_score(&docs[d], i, idf, avgdl,
                                            m ? &bf : NULL, favg);
                         hit[d] = 1;
@@ -894,16 +901,15 @@ test_pruned_equals_exhaustive(void)
                 pruned_k++;
 
             /* feedback off: BM25 of the query's own terms exactly */
-            rag_search_opts noprf = {0, RAG_SEARCH_FT_AUTO,
-                                     RAG_SEARCH_PRF_OFF};
-            rag_query q = {qtext, qo, NULL, k, RAG_SEARCH_BM25,
-                           RAG_SEARCH_PER_PAGE_ANY};
+            rag_search_opts noprf = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF};
+            rag_query q = {
+                qtext, qo, NULL, k, RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
             int got = rag_search_ex(ixs[m], &q, &noprf, h),
-                ok = got == (int) want;
+                ok = got == (int)want;
             for (int i = 0; ok && i < got; i++)
                 ok = h[i].rec == all[i].rec &&
                      h[i].bm25 == all[i].s / 1099511627776.0 &&
-                     h[i].chunk_id == (int64_t) all[i].rec;
+                     h[i].chunk_id == (int64_t)all[i].rec;
             /* diversified (the default): the exhaustive best max(4k,
              * pool) in order, a page's second and later chunks moved
              * behind */
@@ -923,17 +929,18 @@ test_pruned_equals_exhaustive(void)
             memcpy(div + nd, late, nl * sizeof(eq_scored));
             q.per_page = 0;
             got = rag_search_ex(ixs[m], &q, &noprf, h);
-            ok = ok && got == (int) (want < pool ? want : pool);
+            ok = ok && got == (int)(want < pool ? want : pool);
             for (int i = 0; ok && i < got; i++)
                 ok = h[i].rec == div[i].rec &&
                      h[i].bm25 == div[i].s / 1099511627776.0;
             for (int i = 0; ok && i + 1 < got; i++)
-                for (int j = i + 1; ok && j < got && (size_t) j < nd; j++)
+                for (int j = i + 1; ok && j < got && (size_t)j < nd; j++)
                     ok = h[i].rec / 3 != h[j].rec / 3;
             distinct += ok && nd < pool;
             if (!ok && same == queries)
-                fprintf(stderr, "%s query %d \"%s\" k=%zu: got %d, want "
-                                "%zu; first: rec %u vs %u\n",
+                fprintf(stderr,
+                        "%s query %d \"%s\" k=%zu: got %d, want "
+                        "%zu; first: rec %u vs %u\n",
                         m ? "BM25F" : "BM25", qi, qtext, k, got, want,
                         got > 0 ? h[0].rec : 0, want ? all[0].rec : 0);
             same += ok;
@@ -945,8 +952,9 @@ test_pruned_equals_exhaustive(void)
     CHECK(tie_at_k >= 40);
     CHECK(pruned_k >= 400);
     CHECK(distinct >= 200); /* pages did repeat in the pool */
-    fprintf(stderr, "  pruned == exhaustive on %d queries, BM25 and BM25F "
-                    "(%d with a tie at the k-th place)\n",
+    fprintf(stderr,
+            "  pruned == exhaustive on %d queries, BM25 and BM25F "
+            "(%d with a tie at the k-th place)\n",
             queries, tie_at_k);
     rag_index_close(ixs[0]);
     rag_index_close(ixs[1]);
@@ -979,24 +987,25 @@ static void
 test_vector_lists(void)
 {
     enum { N = 6000, D = 24, C = 200, Q = 40, K = 10 };
-    float *vecs = malloc(sizeof(float) * N * D), *cent = malloc(sizeof(float) * C * D);
+    float *vecs = malloc(sizeof(float) * N * D),
+          *cent = malloc(sizeof(float) * C * D);
     char path[256], err[256];
     rag_index *ix;
     rag_hit h[K], e[K];
     int found = 0, exact_same = 0;
 
     for (int i = 0; i < C * D; i++)
-        cent[i] = (float) gauss();
+        cent[i] = (float)gauss();
     for (int i = 0; i < N; i++) {
-        int c = (int) (rnd() * C);
+        int c = (int)(rnd() * C);
         for (int j = 0; j < D; j++)
-            vecs[i * D + j] = cent[c * D + j] + 0.3f * (float) gauss();
+            vecs[i * D + j] = cent[c * D + j] + 0.3f * (float)gauss();
     }
     rag_index_writer *w = rag_index_writer_new(D);
     rag_index_writer_set_vector_lists(w, 64, 8);
     for (int i = 0; i < N; i++) {
-        rag_index_input in = {i, "u", "", "", "x",
-                              i % 97 == 5 ? NULL : vecs + (size_t) i * D};
+        rag_index_input in = {
+            i, "u", "", "", "x", i % 97 == 5 ? NULL : vecs + (size_t)i * D};
         rag_index_writer_add(w, &in);
     }
     snprintf(path, sizeof(path), "%s/ivf.idx", dir);
@@ -1024,11 +1033,11 @@ test_vector_lists(void)
     CHECK(rag_index_vec_i8(ix, 6, &sc) != NULL);
     for (int qi = 0; qi < Q; qi++) {
         float qv[D];
-        int c = (int) (rnd() * C);
+        int c = (int)(rnd() * C);
         for (int j = 0; j < D; j++)
-            qv[j] = cent[c * D + j] + 0.3f * (float) gauss();
-        rag_query q = {NULL, 0, qv, K, RAG_SEARCH_VECTOR,
-                       RAG_SEARCH_PER_PAGE_ANY};
+            qv[j] = cent[c * D + j] + 0.3f * (float)gauss();
+        rag_query q = {
+            NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
         rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO, 0}, def = {0, 0, 0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
@@ -1049,13 +1058,13 @@ test_vector_lists(void)
     CHECK_INT(exact_same, Q);
     CHECK(found >= Q * K * 95 / 100);
     fprintf(stderr, "  lists: recall@10 %.3f at 8 of 64 lists\n",
-            found / (double) (Q * K));
+            found / (double)(Q * K));
     rag_index_close(ix);
 
     /* below RAG_INDEX_IVF_MIN the writer keeps the exact scan */
     w = rag_index_writer_new(D);
     for (int i = 0; i < 1000; i++) {
-        rag_index_input in = {i, "u", "", "", "x", vecs + (size_t) i * D};
+        rag_index_input in = {i, "u", "", "", "x", vecs + (size_t)i * D};
         rag_index_writer_add(w, &in);
     }
     CHECK_INT(rag_index_writer_write(w, path, 2, err, sizeof(err)), 0);
@@ -1080,18 +1089,19 @@ test_dots_i8(void)
 
     for (uint32_t n = 1; n <= 1100; n += (n < 130 ? 1 : 97)) {
         for (uint32_t i = 0; i < n; i++) {
-            q[i] = (int8_t) (rnd() < 0.1 ? -127 : (int) (rnd() * 255) - 127);
+            q[i] = (int8_t)(rnd() < 0.1 ? -127 : (int)(rnd() * 255) - 127);
             for (int r = 0; r < 8; r++)
-                rows[r][i] = (int8_t) (rnd() < 0.1 ? 127 : (int) (rnd() * 255) - 127);
+                rows[r][i] =
+                    (int8_t)(rnd() < 0.1 ? 127 : (int)(rnd() * 255) - 127);
         }
-        int8_t *flat = malloc(8 * (size_t) n);
+        int8_t *flat = malloc(8 * (size_t)n);
         for (int r = 0; r < 8; r++)
             memcpy(flat + r * n, rows[r], n);
         rag_vec_dots_i8(q, flat, 8, n, out);
         for (int r = 0; r < 8; r++) {
             int32_t want = 0;
             for (uint32_t i = 0; i < n; i++)
-                want += (int32_t) q[i] * rows[r][i];
+                want += (int32_t)q[i] * rows[r][i];
             bad += out[r] != want || dot(q, flat + r * n, n) != want;
         }
         free(flat);
@@ -1102,10 +1112,13 @@ test_dots_i8(void)
 static int
 valid_utf8(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t k = p[i] < 0x80 ? 1 : p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3
-                                                               : p[i] >= 0xc2 ? 2 : 0;
+        size_t k = p[i] < 0x80    ? 1
+                   : p[i] >= 0xf0 ? 4
+                   : p[i] >= 0xe0 ? 3
+                   : p[i] >= 0xc2 ? 2
+                                  : 0;
         if (k == 0 || i + k > n)
             return 0;
         for (size_t j = 1; j < k; j++)
@@ -1144,8 +1157,8 @@ test_snippet(void)
     for (size_t cap = 1; cap < 200; cap++) {
         memset(out, 'X', sizeof(out));
         n = rag_snippet(body, o, "PG_DUMP", 7, out, cap);
-        all_ok &= n < cap && out[n] == '\0' && strlen(out) == n &&
-                  valid_utf8(out, n);
+        all_ok &=
+            n < cap && out[n] == '\0' && strlen(out) == n && valid_utf8(out, n);
         if (cap >= 40)
             found += strstr(out, "pg_dump") != NULL;
     }

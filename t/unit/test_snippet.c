@@ -32,8 +32,8 @@ snip(const char *prefix, size_t fill, const char *tail, const char *query)
     size_t o = 0;
 
     make_filler(fill);
-    o += (size_t) snprintf(body + o, sizeof(body) - o, "%s%s%s", prefix,
-                           filler, tail);
+    o += (size_t)snprintf(body + o, sizeof(body) - o, "%s%s%s", prefix, filler,
+                          tail);
     rag_snippet(body, o, query, strlen(query), out, sizeof(out));
     return out;
 }
@@ -78,8 +78,8 @@ test_not_inside_words(void)
 {
     /* "index" inside "reindex" and "indexed"... is not the term index;
      * "indexes" is */
-    const char *out = snip("reindex reindexing ", 1500, "zindex indexes end",
-                           "index");
+    const char *out =
+        snip("reindex reindexing ", 1500, "zindex indexes end", "index");
     CHECK(strstr(out, "indexes end") != NULL);
     CHECK(strstr(out, "reindex") == NULL);
     /* no match at all: the start of the body, no leading ellipsis */
@@ -91,15 +91,16 @@ static void
 test_no_ascii_lead(void)
 {
     /* Greek and accented terms: no key, a bounded tokenising scan */
-    const char *out = snip("alpha ", 1500, "\xce\xa9\xce\xbc\xce\xad\xce\xb3"
-                                           "\xce\xb1 word",
+    const char *out = snip("alpha ", 1500,
+                           "\xce\xa9\xce\xbc\xce\xad\xce\xb3"
+                           "\xce\xb1 word",
                            "\xcf\x89\xce\xbc\xce\xad\xce\xb3\xce\xb1");
     CHECK(strstr(out, "\xce\xa9\xce\xbc\xce\xad\xce\xb3\xce\xb1") != NULL);
     out = snip("alpha ", 1500, "\xc3\xa9t\xc3\xa9 word", "\xc3\x89T\xc3\x89");
     CHECK(strstr(out, "\xc3\xa9t\xc3\xa9 word") != NULL);
     /* past the scan bound: the start instead (still a valid snippet) */
-    out = snip("alpha ", RAG_SNIPPET_SCAN > 4000 ? 4000 : RAG_SNIPPET_SCAN,
-               "", "\xcf\x89");
+    out = snip("alpha ", RAG_SNIPPET_SCAN > 4000 ? 4000 : RAG_SNIPPET_SCAN, "",
+               "\xcf\x89");
     CHECK(strncmp(out, "alpha", 5) == 0);
 }
 
@@ -111,12 +112,14 @@ test_window_markup(void)
 
     /* the window starts inside a line: line-start markers are judged on
      * the whole body, and a code fence far before does not leak */
-    o += (size_t) snprintf(body + o, sizeof(body) - o,
-                           "```sql\nSELECT 1;\n```\n");
+    o += (size_t)snprintf(body + o, sizeof(body) - o,
+                          "```sql\nSELECT 1;\n```\n");
     make_filler(2000);
-    o += (size_t) snprintf(body + o, sizeof(body) - o, "%s\n# Heading\n"
-                           "- item with [a link](http://x/y) and "
-                           "**checkpoints** | cell |\n", filler);
+    o += (size_t)snprintf(body + o, sizeof(body) - o,
+                          "%s\n# Heading\n"
+                          "- item with [a link](http://x/y) and "
+                          "**checkpoints** | cell |\n",
+                          filler);
     n = rag_snippet(body, o, "checkpoint", 10, out, sizeof(out));
     CHECK(n == strlen(out));
     CHECK(strstr(out, "checkpoints cell") != NULL);
@@ -129,7 +132,7 @@ test_window_markup(void)
     {
         static char big[3 * RAG_SNIPPET_MAX], bigout[3 * RAG_SNIPPET_MAX];
         make_filler(sizeof(filler) - 1);
-        o = (size_t) snprintf(big, sizeof(big), "%s", filler);
+        o = (size_t)snprintf(big, sizeof(big), "%s", filler);
         n = rag_snippet(big, o, "amet", 4, bigout, sizeof(bigout));
         CHECK(n <= RAG_SNIPPET_MAX && n == strlen(bigout));
     }
@@ -188,17 +191,57 @@ static void
 test_random_vs_reference(void)
 {
     static const char *words[] = {
-        "index", "indexes", "reindex", "Vacuum", "VACUUM", "vacuuming",
-        "pg_dump", "pg_restore", "restores", "max_connections", "backup",
-        "backups", "created", "creating", "CREATE", "TABLE", "getElementById",
-        "policy", "policies", "wal_level", "replication", "slots", "the",
-        "and", "of", "\xc3\xa9t\xc3\xa9", "caf\xc3\xa9", "lorem", "ipsum",
-        "dolor", "checkpoint", "checkpoints", "x", "42", "utf8",
+        "index",
+        "indexes",
+        "reindex",
+        "Vacuum",
+        "VACUUM",
+        "vacuuming",
+        "pg_dump",
+        "pg_restore",
+        "restores",
+        "max_connections",
+        "backup",
+        "backups",
+        "created",
+        "creating",
+        "CREATE",
+        "TABLE",
+        "getElementById",
+        "policy",
+        "policies",
+        "wal_level",
+        "replication",
+        "slots",
+        "the",
+        "and",
+        "of",
+        "\xc3\xa9t\xc3\xa9",
+        "caf\xc3\xa9",
+        "lorem",
+        "ipsum",
+        "dolor",
+        "checkpoint",
+        "checkpoints",
+        "x",
+        "42",
+        "utf8",
     };
     static const char *queries[] = {
-        "index", "vacuum", "pg_dump", "restore", "max connections",
-        "backup", "create table", "element", "policies", "replication slot",
-        "checkpoint", "zzz", "\xc3\x89t\xc3\xa9", "42",
+        "index",
+        "vacuum",
+        "pg_dump",
+        "restore",
+        "max connections",
+        "backup",
+        "create table",
+        "element",
+        "policies",
+        "replication slot",
+        "checkpoint",
+        "zzz",
+        "\xc3\x89t\xc3\xa9",
+        "42",
     };
     size_t nw = sizeof(words) / sizeof(words[0]);
     size_t nq = sizeof(queries) / sizeof(queries[0]);
@@ -207,7 +250,7 @@ test_random_vs_reference(void)
 
     for (int iter = 0; iter < 3000; iter++) {
         char body[6000], plain[6000], out[241], word[128];
-        size_t o = 0, nwords = 5 + (size_t) (rand_r(&seed) % 600);
+        size_t o = 0, nwords = 5 + (size_t)(rand_r(&seed) % 600);
         const char *q = queries[rand_r(&seed) % nq];
         rag_snippet_query sq;
         ref_ctx r = {&sq, 0, 0, 0};
@@ -215,10 +258,15 @@ test_random_vs_reference(void)
         for (size_t i = 0; i < nwords && o + 80 < sizeof(body); i++) {
             const char *w = words[rand_r(&seed) % nw];
             int m = rand_r(&seed) % 12;
-            o += (size_t) snprintf(body + o, sizeof(body) - o, "%s%s%s%s",
-                                   m == 0 ? "**" : m == 1 ? "`" : "", w,
-                                   m == 0 ? "**" : m == 1 ? "`" : "",
-                                   m == 2 ? "\n\n" : " ");
+            o += (size_t)snprintf(body + o, sizeof(body) - o, "%s%s%s%s",
+                                  m == 0   ? "**"
+                                  : m == 1 ? "`"
+                                           : "",
+                                  w,
+                                  m == 0   ? "**"
+                                  : m == 1 ? "`"
+                                           : "",
+                                  m == 2 ? "\n\n" : " ");
         }
         rag_snippet_query_init(&sq, q, strlen(q));
         size_t plen = ref_plain(body, o, plain);

@@ -20,7 +20,7 @@ rnd32(void)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
-    return (uint32_t) (rng >> 16);
+    return (uint32_t)(rng >> 16);
 }
 
 /* a value of 0-4 significant bytes */
@@ -51,7 +51,7 @@ test_roundtrip(void)
     int bad = 0;
 
     for (int round = 0; round < 2000; round++) {
-        uint32_t n = (uint32_t) (round % (MAXN + 1));
+        uint32_t n = (uint32_t)(round % (MAXN + 1));
         uint32_t prev = round % 3 ? rnd32() % 1000 : 0, acc = prev;
         size_t e, r;
 

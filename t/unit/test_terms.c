@@ -51,11 +51,20 @@ test_extract(void)
         {"end. Next", "end next"},
         {"version 15.2", "version 15.2 15 2"},
         {"x-forwarded-for", "x-forwarded-for x forward"},
-        {"\xc3\x9c" "BER Stra\xc3\x9f" "e", "\xc3\xbc" "ber stra\xc3\x9f" "e"},
+        {"\xc3\x9c"
+         "BER Stra\xc3\x9f"
+         "e",
+         "\xc3\xbc"
+         "ber stra\xc3\x9f"
+         "e"},
         {"\xd0\x9f\xd0\xa0\xd0\x98", "\xd0\xbf\xd1\x80\xd0\xb8"},
-        {"ab\xff" "cd", "ab cd"},
+        {"ab\xff"
+         "cd",
+         "ab cd"},
         {"caf\xc3", "caf"}, /* truncated sequence */
-        {"em\xe2\x80\x94" "dash", "em dash"},
+        {"em\xe2\x80\x94"
+         "dash",
+         "em dash"},
         {"", ""},
         {"  ,;  ", ""},
         {"trailing_", "trail"},
@@ -88,12 +97,15 @@ test_stem(void)
     static const struct {
         const char *in, *want;
     } cases[] = {
-        {"classes", "class"}, {"status", "status"}, {"analysis", "analysis"},
-        {"caches", "cach"},   {"cache", "cach"},    {"create", "creat"},
-        {"created", "creat"}, {"creating", "creat"}, {"using", "using"},
-        {"string", "string"}, {"agreed", "agreed"},  {"hopping", "hop"},
-        {"installed", "install"}, {"pg15", "pg15"},  {"run", "run"},
-        {"tables", "tabl"},   {"table", "tabl"},
+        {"classes", "class"},     {"status", "status"},
+        {"analysis", "analysis"}, {"caches", "cach"},
+        {"cache", "cach"},        {"create", "creat"},
+        {"created", "creat"},     {"creating", "creat"},
+        {"using", "using"},       {"string", "string"},
+        {"agreed", "agreed"},     {"hopping", "hop"},
+        {"installed", "install"}, {"pg15", "pg15"},
+        {"run", "run"},           {"tables", "tabl"},
+        {"table", "tabl"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -147,14 +159,19 @@ test_snowball(void)
     CHECK_STR(terms_st(de, "H\xc3\xa4user Haus"), "haus haus");
     CHECK_STR(terms_st(de, "die Datenbanken in der Datenbank"),
               "die datenbank in der datenbank");
-    CHECK_STR(terms_st(de, "STRASSE Stra\xc3\x9f" "e Stra\xc3\x9f" "en"),
+    CHECK_STR(terms_st(de, "STRASSE Stra\xc3\x9f"
+                           "e Stra\xc3\x9f"
+                           "en"),
               "strass strass strass");
     /* the light English stemmer leaves German alone */
     CHECK_STR(terms(("H\xc3\xa4user Haus"), strlen("H\xc3\xa4user Haus")),
               "h\xc3\xa4user haus");
     /* French */
     CHECK_STR(terms_st(fr, "les serveurs du serveur"), "le serveur du serveur");
-    CHECK_STR(terms_st(fr, "donn\xc3\xa9" "es donn\xc3\xa9" "e"), "don don");
+    CHECK_STR(terms_st(fr, "donn\xc3\xa9"
+                           "es donn\xc3\xa9"
+                           "e"),
+              "don don");
     /* English Snowball: the stopwords go, families meet */
     CHECK_STR(terms_st(en, "the indexes are indexed by vacuuming"),
               "index index vacuum");
@@ -179,7 +196,7 @@ out:
     CHECK(rag_stemmer_new(NULL, err, sizeof(err)) == NULL);
     CHECK(rag_stemmer_new("", err, sizeof(err)) == NULL);
     CHECK(rag_stemmer_new("German", err, sizeof(err)) == NULL); /* case */
-    CHECK(rag_stemmer_new("de", err, sizeof(err)) == NULL); /* names only */
+    CHECK(rag_stemmer_new("de", err, sizeof(err)) == NULL);     /* names only */
     CHECK(rag_stem_language_ok("english") && rag_stem_language_ok("russian"));
     CHECK(!rag_stem_language_ok("english ") && !rag_stem_language_ok(NULL));
     char small[12];
@@ -205,11 +222,11 @@ test_offsets(void)
 
     CHECK_INT(rag_terms_each(s, strlen(s), offs_cb, o), -1); /* stopped */
     CHECK_INT(o[0], 4);
-    CHECK_INT(o[1], 0);  /* run */
-    CHECK_INT(o[3], 4);  /* pg_dump whole */
+    CHECK_INT(o[1], 0); /* run */
+    CHECK_INT(o[3], 4); /* pg_dump whole */
     CHECK_INT(o[4], 7);
-    CHECK_INT(o[5], 4);  /* pg */
-    CHECK_INT(o[7], 7);  /* dump */
+    CHECK_INT(o[5], 4); /* pg */
+    CHECK_INT(o[7], 7); /* dump */
 }
 
 int

@@ -22,29 +22,34 @@ test_real_counts(void)
     } t[] = {
         {"Hello, world!", 4},
         {"PostgreSQL is a powerful, open source object-relational database "
-         "system.", 14},
+         "system.",
+         14},
         {"SELECT name, setting FROM pg_settings WHERE name LIKE 'shared%';",
          14},
-        {"static int rag_buf_append(rag_buf *b, const void *p, size_t n);",
-         20},
+        {"static int rag_buf_append(rag_buf *b, const void *p, size_t n);", 20},
         {"## Installation\n\nRun `apt-get install nginx` and restart the "
-         "service.\n", 15},
+         "service.\n",
+         15},
         {"| Name | Storage Size | Description |\n|---|---|---|\n| `smallint` "
-         "| 2 bytes | small-range integer |\n", 29},
+         "| 2 bytes | small-range integer |\n",
+         29},
         {"The quick brown fox jumps over the lazy dog. The quick brown fox "
-         "jumps over the lazy dog.", 20},
+         "jumps over the lazy dog.",
+         20},
         {"https://www.postgresql.org/docs/15/tutorial-accessdb.html"
-         "#TUTORIAL-ACCESSDB", 20},
+         "#TUTORIAL-ACCESSDB",
+         20},
         {"\xe6\x95\xb0\xe6\x8d\xae\xe5\xba\x93\xe5\xae\x89\xe8\xa3\x85\xe6"
          "\x8c\x87\xe5\x8d\x97\xe3\x80\x82\xe8\xaf\xb7\xe6\x8c\x89\xe7\x85"
          "\xa7\xe4\xbb\xa5\xe4\xb8\x8b\xe6\xad\xa5\xe9\xaa\xa4\xe6\x93\x8d"
-         "\xe4\xbd\x9c\xe3\x80\x82", 17},
+         "\xe4\xbd\x9c\xe3\x80\x82",
+         17},
     };
     size_t sum_e = 0, sum_r = 0;
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         size_t e = est(t[i].text);
-        double d = ((double) e - (double) t[i].real) / (double) t[i].real;
+        double d = ((double)e - (double)t[i].real) / (double)t[i].real;
         if (d < -0.35 || d > 0.35)
             fprintf(stderr, "estimate %zu vs real %zu for \"%s\"\n", e,
                     t[i].real, t[i].text);
@@ -73,9 +78,10 @@ test_basics(void)
 static void
 test_subadditive(void)
 {
-    static const char *words[] = {"the", "PostgreSQL", " ", "\n", "\n\n",
-                                  "x_y", "(", ")", ".", "``` ", "12345",
-                                  "\xc3\xa9t\xc3\xa9", "    ", "|", "-->"};
+    static const char *words[] = {
+        "the",  "PostgreSQL", " ",  "\n",   "\n\n",  "x_y",
+        "(",    ")",          ".",  "``` ", "12345", "\xc3\xa9t\xc3\xa9",
+        "    ", "|",          "-->"};
     unsigned seed = 7;
     int bad = 0;
 
@@ -84,8 +90,8 @@ test_subadditive(void)
         size_t n = 0, cut, whole, parts;
         int k = 1 + rand_r(&seed) % 30;
         for (int i = 0; i < k; i++) {
-            const char *w = words[rand_r(&seed) % (sizeof(words) /
-                                                   sizeof(*words))];
+            const char *w =
+                words[rand_r(&seed) % (sizeof(words) / sizeof(*words))];
             size_t l = strlen(w);
             if (n + l + 1 >= sizeof(buf))
                 break;
@@ -101,8 +107,7 @@ test_subadditive(void)
             parts = rag_tokens_estimate(buf, cut) +
                     rag_tokens_estimate(buf + cut, n - cut);
             if (parts < whole) {
-                fprintf(stderr, "not subadditive at %zu: \"%s\"\n", cut,
-                        buf);
+                fprintf(stderr, "not subadditive at %zu: \"%s\"\n", cut, buf);
                 bad++;
             }
         }

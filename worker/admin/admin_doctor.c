@@ -209,8 +209,7 @@ check_migrations(doctor *d, PGconn *db)
              " (%s): these programs are older than the schema",
              unknown, list.data);
     else
-        ok(d, "migrations", "%d applied, none pending (%s)", PQntuples(r),
-           dir);
+        ok(d, "migrations", "%d applied, none pending (%s)", PQntuples(r), dir);
 done:
     for (size_t i = 0; i < nf; i++)
         free(files[i]);
@@ -320,9 +319,8 @@ check_index_dir(doctor *d, const char *dir, const char *wname,
     DIR *dh;
 
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        const char *why = S_ISDIR(st.st_mode) || errno != 0
-                              ? strerror(errno)
-                              : "not a directory";
+        const char *why = S_ISDIR(st.st_mode) || errno != 0 ? strerror(errno)
+                                                            : "not a directory";
         snprintf(fix, sizeof(fix),
                  "install -d -o %s -g %s -m 2750 %s (the ngx-rag package"
                  " makes it)",
@@ -349,13 +347,12 @@ check_index_dir(doctor *d, const char *dir, const char *wname,
         return;
     if (!may(&w, &st, 2 | 1)) {
         if (st.st_uid != w.uid)
-            snprintf(fix, sizeof(fix), "chown %s %s && chmod u+rwx %s",
-                     wname, dir, dir);
+            snprintf(fix, sizeof(fix), "chown %s %s && chmod u+rwx %s", wname,
+                     dir, dir);
         else
             snprintf(fix, sizeof(fix), "chmod u+rwx %s", dir);
-        fail(d, "index dir", fix,
-             "the worker's user %s cannot write %s (%s)", wname, dir,
-             owner_str(&st, own, sizeof(own)));
+        fail(d, "index dir", fix, "the worker's user %s cannot write %s (%s)",
+             wname, dir, owner_str(&st, own, sizeof(own)));
         bad = 1;
     } else if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
         fail(d, "index dir",
@@ -365,12 +362,12 @@ check_index_dir(doctor *d, const char *dir, const char *wname,
     }
     if (!may(&n, &st, 4 | 1)) {
         if (!user_in_group(&n, st.st_gid) && st.st_uid != n.uid)
-            snprintf(fix, sizeof(fix), "chgrp %s %s && chmod g+rxs %s",
-                     nname, dir, dir);
+            snprintf(fix, sizeof(fix), "chgrp %s %s && chmod g+rxs %s", nname,
+                     dir, dir);
         else
             snprintf(fix, sizeof(fix), "chmod g+rx %s", dir);
-        fail(d, "index dir", fix, "nginx's user %s cannot read %s (%s)",
-             nname, dir, owner_str(&st, own, sizeof(own)));
+        fail(d, "index dir", fix, "nginx's user %s cannot read %s (%s)", nname,
+             dir, owner_str(&st, own, sizeof(own)));
         return;
     }
     dh = opendir(dir);
@@ -412,8 +409,8 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
 
     r = rag_store_collections_index_state(db);
     if (r == NULL) {
-        fail(d, "indexes", "rag-admin migrate",
-             "cannot read collections: %s", rag_db_last_error()->message);
+        fail(d, "indexes", "rag-admin migrate", "cannot read collections: %s",
+             rag_db_last_error()->message);
         return;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -429,8 +426,7 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
         if (gen == 0) {
             if (has_docs) {
                 fail(d, "indexes", fix,
-                     "collection %s has documents but was never indexed",
-                     name);
+                     "collection %s has documents but was never indexed", name);
                 bad = 1;
             }
             continue;
@@ -442,8 +438,7 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
             fail(d, "indexes", fix,
                  "collection %s: Postgres records generation %" PRIu64
                  " but %s %s",
-                 name, gen, path,
-                 errno == ENOENT ? "does not exist" : err);
+                 name, gen, path, errno == ENOENT ? "does not exist" : err);
             bad = 1;
             continue;
         }
@@ -466,7 +461,8 @@ check_indexes(doctor *d, PGconn *db, const char *dir)
            n);
 }
 
-/* ---- /rag/health ------------------------------------------------------------ */
+/* ---- /rag/health ------------------------------------------------------------
+ */
 
 static void
 check_health(doctor *d, const char *url)
@@ -519,7 +515,8 @@ done:
     rag_buf_free(&resp.body);
 }
 
-/* ---- Discord -------------------------------------------------------------- */
+/* ---- Discord --------------------------------------------------------------
+ */
 
 typedef struct {
     const char *base;
@@ -555,8 +552,7 @@ discord_get(const discord *dc, const char *path, yajl_val *out, char *err,
         return 0;
     }
     status = resp.status;
-    *out = rag_json_parse(resp.body.data ? resp.body.data : "",
-                          resp.body.len);
+    *out = rag_json_parse(resp.body.data ? resp.body.data : "", resp.body.len);
     snprintf(err, errlen, "%s",
              rag_json_str(*out, "message", NULL)
                  ? rag_json_str(*out, "message", NULL)
@@ -577,8 +573,7 @@ perm_of(yajl_val v, const char *key)
 static int
 has_role(yajl_val mroles, const char *id)
 {
-    for (size_t j = 0; YAJL_IS_ARRAY(mroles) && j < mroles->u.array.len;
-         j++) {
+    for (size_t j = 0; YAJL_IS_ARRAY(mroles) && j < mroles->u.array.len; j++) {
         const char *s = YAJL_IS_STRING(mroles->u.array.values[j])
                             ? YAJL_GET_STRING(mroles->u.array.values[j])
                             : NULL;
@@ -650,8 +645,8 @@ needed_mask(void)
 }
 
 static void
-check_forum(doctor *d, const discord *dc, const char *guild,
-            const char *forum, const char *bot_id, const char *app_id)
+check_forum(doctor *d, const discord *dc, const char *guild, const char *forum,
+            const char *bot_id, const char *app_id)
 {
     char path[256], err[256], fix[768], what[64];
     yajl_val g = NULL, m = NULL, ch = NULL;
@@ -719,8 +714,7 @@ check_forum(doctor *d, const discord *dc, const char *guild,
                                             : "?",
              guild, missing.data);
     } else {
-        ok(d, what, "forum %s (#%s) in guild %s: all needed permissions",
-           forum,
+        ok(d, what, "forum %s (#%s) in guild %s: all needed permissions", forum,
            rag_json_str(ch, "name", NULL) ? rag_json_str(ch, "name", NULL)
                                           : "?",
            guild);
@@ -787,8 +781,8 @@ check_discord(doctor *d, PGconn *db, rag_conf *bot)
     snprintf(app_id, sizeof(app_id), "%s",
              rag_json_str(v, "id", NULL) ? rag_json_str(v, "id", NULL) : "");
     flags = rag_json_int(v, 0, "flags", NULL);
-    if (!(flags & (APP_GATEWAY_MESSAGE_CONTENT |
-                   APP_GATEWAY_MESSAGE_CONTENT_LIMITED)))
+    if (!(flags &
+          (APP_GATEWAY_MESSAGE_CONTENT | APP_GATEWAY_MESSAGE_CONTENT_LIMITED)))
         fail(d, "discord",
              "Developer Portal > your app > Bot > Privileged Gateway Intents:"
              " enable Message Content Intent",
@@ -897,8 +891,7 @@ check_embed(doctor *d, rag_conf *conf)
     }
     if (!bad)
         ok(d, "embeddings", "%s answers (model %s, %u dimensions%s)",
-           ec.base_url, ec.model, dims,
-           with_vectors ? ", as the indexes" : "");
+           ec.base_url, ec.model, dims, with_vectors ? ", as the indexes" : "");
 }
 
 /* ---- command ------------------------------------------------------------- */
@@ -906,8 +899,8 @@ check_embed(doctor *d, rag_conf *conf)
 int
 admin_doctor(rag_conf *conf, int argc, char **argv)
 {
-    const char *bot_path = NULL, *health = NULL, *wuser = NULL,
-               *nuser = NULL, *dir = NULL;
+    const char *bot_path = NULL, *health = NULL, *wuser = NULL, *nuser = NULL,
+               *dir = NULL;
     char err[512];
     rag_conf *bot = NULL;
     PGconn *db = NULL;

@@ -57,9 +57,9 @@ enum {
 /* hybrid: what /search and the answerer run (rag_search's default
  * fusion); bm25+ft and 3-way only when the endpoint's vectors made
  * hybrid BM25 + vector, to tell whether the in-process leg helps them */
-static const char *mode_name[EVAL_MODES] = {
-    "bm25", "vector", "fasttext", "hybrid", "bm25+ft", "3-way",
-    "fts-and", "fts-or"};
+static const char *mode_name[EVAL_MODES] = {"bm25",    "vector",  "fasttext",
+                                            "hybrid",  "bm25+ft", "3-way",
+                                            "fts-and", "fts-or"};
 
 #define EVAL_MAX_SETS 32
 #define EVAL_MAX_COLLS 64
@@ -79,8 +79,8 @@ typedef struct {
     eval_set set;
     eval_score score[EVAL_MODES];
     char *own_name; /* name made from the file name, or NULL */
-    int *rank; /* set.n * EVAL_MODES first ranks, -1 = mode not run */
-    char **top; /* set.n * EVAL_MODES first hit URLs (for misses), or NULL */
+    int *rank;      /* set.n * EVAL_MODES first ranks, -1 = mode not run */
+    char **top;   /* set.n * EVAL_MODES first hit URLs (for misses), or NULL */
     int have_vec; /* the endpoint's vectors ran for some question */
     int have_ft;  /* the in-process leg ran for some question */
 } eval_spec;
@@ -90,7 +90,7 @@ typedef struct {
     const char *dir, *fts_config;
     const char *json; /* --json FILE, "-" = stdout instead of the table */
     size_t k;
-    unsigned per_page; /* rag_query.per_page */
+    unsigned per_page;     /* rag_query.per_page */
     int verbose, fts, prf; /* prf: rag_search_opts.prf on */
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
@@ -225,8 +225,8 @@ fts_table(eval_run *run, eval_coll *c)
     if (!run->fts)
         return -1;
     if (run->db == NULL) {
-        run->db = rag_db_connect(rag_conf_database(run->conf),
-                                 "rag-admin eval", err, sizeof(err));
+        run->db = rag_db_connect(rag_conf_database(run->conf), "rag-admin eval",
+                                 err, sizeof(err));
         if (run->db == NULL)
             goto off;
         run->ft = eval_fts_new(run->db, run->fts_config, err, sizeof(err));
@@ -437,19 +437,17 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
         eval_spec *s = &specs[i];
         printf("set %s: %s, %zu questions%s%s; ", s->name, s->file, s->set.n,
                s->holdout ? " (holdout: misses not shown)" : "",
-               s->have_vec || s->have_ft
-                   ? ""
-                   : " (no semantic leg: hybrid = bm25)");
+               s->have_vec || s->have_ft ? ""
+                                         : " (no semantic leg: hybrid = bm25)");
         for (j = 0, shown = 0; j < run->ncoll; j++) {
             if (set_uses(s, run->coll[j].name))
-                printf("%s%s (generation %llu, %u chunks%s)",
-                       shown++ ? ", " : "", run->coll[j].name,
-                       (unsigned long long)rag_index_generation(
-                           run->coll[j].ix),
-                       rag_index_count(run->coll[j].ix),
-                       rag_index_ft_model(run->coll[j].ix)
-                           ? ", fastText model"
-                           : "");
+                printf(
+                    "%s%s (generation %llu, %u chunks%s)", shown++ ? ", " : "",
+                    run->coll[j].name,
+                    (unsigned long long)rag_index_generation(run->coll[j].ix),
+                    rag_index_count(run->coll[j].ix),
+                    rag_index_ft_model(run->coll[j].ix) ? ", fastText model"
+                                                        : "");
         }
         printf("\n");
     }
@@ -467,8 +465,8 @@ print_table(eval_run *run, eval_spec *specs, size_t nspec)
                        mode_name[m], "-", "-", "-", "-", "-");
                 continue;
             }
-            printf("%-16s %-8s %5zu %9.3f %9.3f %9.3f %7.3f\n",
-                   specs[i].name, mode_name[m], sc->n, ratio(sc->at1, sc->n),
+            printf("%-16s %-8s %5zu %9.3f %9.3f %9.3f %7.3f\n", specs[i].name,
+                   mode_name[m], sc->n, ratio(sc->at1, sc->n),
                    ratio(sc->at5, sc->n), ratio(sc->at10, sc->n),
                    sc->rr_sum / (double)sc->n);
         }
@@ -484,15 +482,15 @@ print_json(eval_run *run, eval_spec *specs, size_t nspec)
     FILE *out = stdout;
 
     rag_buf_init(&b, 0);
-#define J(...)                                                               \
-    do {                                                                     \
-        if (rag_buf_printf(&b, __VA_ARGS__) != 0)                            \
-            goto done;                                                       \
+#define J(...)                                                                 \
+    do {                                                                       \
+        if (rag_buf_printf(&b, __VA_ARGS__) != 0)                              \
+            goto done;                                                         \
     } while (0)
-#define JS(s_)                                                               \
-    do {                                                                     \
-        if (rag_buf_json_str(&b, (s_), strlen(s_)) != 0)                     \
-            goto done;                                                       \
+#define JS(s_)                                                                 \
+    do {                                                                       \
+        if (rag_buf_json_str(&b, (s_), strlen(s_)) != 0)                       \
+            goto done;                                                         \
     } while (0)
     J("{\"k\":%zu,\"fts\":%s,\"fts_config\":", run->k,
       run->fts ? "true" : "false");
@@ -566,8 +564,7 @@ print_json(eval_run *run, eval_spec *specs, size_t nspec)
 #undef J
 #undef JS
     if (strcmp(run->json, "-") != 0 && (out = fopen(run->json, "w")) == NULL) {
-        fprintf(stderr, "rag-admin eval: %s: %s\n", run->json,
-                strerror(errno));
+        fprintf(stderr, "rag-admin eval: %s: %s\n", run->json, strerror(errno));
         rag_buf_free(&b);
         return -1;
     }
@@ -638,14 +635,12 @@ admin_eval(rag_conf *conf, int argc, char **argv)
     cur = &def;
     for (a = 0; a < argc; a++) {
         const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
-        int takes = strcmp(o, "--index-dir") == 0 || strcmp(o, "--k") == 0 ||
-                    strcmp(o, "--json") == 0 ||
-                    strcmp(o, "--fts-config") == 0 ||
-                    strcmp(o, "--base") == 0 ||
-                    strcmp(o, "--collection") == 0 ||
-                    strcmp(o, "--name") == 0 ||
-                    strcmp(o, "--per-page") == 0 ||
-                    strcmp(o, "--min-recall5") == 0;
+        int takes =
+            strcmp(o, "--index-dir") == 0 || strcmp(o, "--k") == 0 ||
+            strcmp(o, "--json") == 0 || strcmp(o, "--fts-config") == 0 ||
+            strcmp(o, "--base") == 0 || strcmp(o, "--collection") == 0 ||
+            strcmp(o, "--name") == 0 || strcmp(o, "--per-page") == 0 ||
+            strcmp(o, "--min-recall5") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
             rc = 2;

@@ -42,8 +42,10 @@ print_text(const char *json)
         yajl_val c = cls->u.array.values[i], ex, pg, rs;
         const char *ep[] = {"examples", NULL}, *pp[] = {"pages", NULL};
         const char *rp[] = {"reasons", NULL};
-        printf("\n#%lld  %lld question(s)  collection=%s ", rag_json_int(c, 0, "id", NULL),
-               rag_json_int(c, 0, "count", NULL), or_empty(rag_json_str(c, "collection", NULL)));
+        printf("\n#%lld  %lld question(s)  collection=%s ",
+               rag_json_int(c, 0, "id", NULL),
+               rag_json_int(c, 0, "count", NULL),
+               or_empty(rag_json_str(c, "collection", NULL)));
         rs = yajl_tree_get(c, rp, yajl_t_object);
         for (j = 0; rs && j < rs->u.object.len; j++)
             printf(" %s=%lld", rs->u.object.keys[j],
@@ -52,12 +54,16 @@ print_text(const char *json)
         ex = yajl_tree_get(c, ep, yajl_t_array);
         for (j = 0; ex && j < ex->u.array.len; j++) {
             yajl_val e = ex->u.array.values[j];
-            printf("  - [%s] %.160s\n", or_empty(rag_json_str(e, "reason", NULL)), or_empty(rag_json_str(e, "question", NULL)));
+            printf("  - [%s] %.160s\n",
+                   or_empty(rag_json_str(e, "reason", NULL)),
+                   or_empty(rag_json_str(e, "question", NULL)));
         }
         pg = yajl_tree_get(c, pp, yajl_t_array);
         for (j = 0; pg && j < pg->u.array.len; j++) {
             yajl_val e = pg->u.array.values[j];
-            printf("    closest: %s (%s)\n", or_empty(rag_json_str(e, "url", NULL)), or_empty(rag_json_str(e, "title", NULL)));
+            printf("    closest: %s (%s)\n",
+                   or_empty(rag_json_str(e, "url", NULL)),
+                   or_empty(rag_json_str(e, "title", NULL)));
         }
     }
     yajl_tree_free(root);

@@ -41,12 +41,12 @@ eval_url_norm(const char *u, size_t len, int keep_fragment, char *out,
     const char *end = u + len, *hash, *q, *host, *path, *colon;
     size_t n = 0, plen, i;
 
-#define PUT(p_, n_)                                                          \
-    do {                                                                     \
-        if (n + (n_) >= outlen)                                              \
-            return -1;                                                       \
-        memcpy(out + n, (p_), (n_));                                         \
-        n += (n_);                                                           \
+#define PUT(p_, n_)                                                            \
+    do {                                                                       \
+        if (n + (n_) >= outlen)                                                \
+            return -1;                                                         \
+        memcpy(out + n, (p_), (n_));                                           \
+        n += (n_);                                                             \
     } while (0)
 
     hash = memchr(u, '#', len);
@@ -80,9 +80,8 @@ eval_url_norm(const char *u, size_t len, int keep_fragment, char *out,
             char c = (char)tolower((unsigned char)host[i]);
             PUT(&c, 1);
         }
-        if (colon != NULL &&
-            !default_port(u, (size_t)(host - 3 - u), colon + 1,
-                          (size_t)(path - colon - 1)))
+        if (colon != NULL && !default_port(u, (size_t)(host - 3 - u), colon + 1,
+                                           (size_t)(path - colon - 1)))
             PUT(colon, (size_t)(path - colon));
     }
     /* ".../index.html" is ".../"; a trailing '/' is dropped */
@@ -124,8 +123,8 @@ eval_url_match(const char *hit, size_t len, const char *expected,
             else
                 break;
         }
-        if ((size_t)snprintf(joined, sizeof(joined), "%.*s/%s", (int)blen,
-                             base, expected) >= sizeof(joined))
+        if ((size_t)snprintf(joined, sizeof(joined), "%.*s/%s", (int)blen, base,
+                             expected) >= sizeof(joined))
             return 0;
         expected = joined;
     }

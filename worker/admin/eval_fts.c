@@ -40,8 +40,7 @@ eval_fts_new(PGconn *db, const char *config, char *err, size_t errlen)
     }
     r = rag_db_query(db, "SELECT $1::regconfig::oid", 1, p);
     if (r == NULL) {
-        snprintf(err, errlen, "unknown text search configuration %s",
-                 config);
+        snprintf(err, errlen, "unknown text search configuration %s", config);
         return NULL;
     }
     PQclear(r);
@@ -71,11 +70,20 @@ put_field(rag_buf *b, const char *s, size_t n)
     for (i = 0; i < n; i++) {
         const char *esc = NULL;
         switch (s[i]) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: continue;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
         }
         if (rag_buf_append(b, s + from, i - from) != 0 ||
             rag_buf_puts(b, esc) != 0)
@@ -187,8 +195,8 @@ eval_fts_load(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
     PQclear(r);
     if (copy_records(f, ix, err, errlen) != 0)
         return -1;
-    snprintf(sql, sizeof(sql),
-             "CREATE INDEX ON eval_fts_%d USING gin (tsv)", t);
+    snprintf(sql, sizeof(sql), "CREATE INDEX ON eval_fts_%d USING gin (tsv)",
+             t);
     if (rag_db_exec(f->db, sql, 0, NULL) != 0) {
         snprintf(err, errlen, "cannot index the full-text table");
         return -1;
@@ -202,8 +210,8 @@ eval_fts_load(eval_fts *f, const rag_index *ix, char *err, size_t errlen)
 }
 
 PGresult *
-eval_fts_search(eval_fts *f, int table, enum eval_fts_mode mode,
-                const char *q, size_t k, char *err, size_t errlen)
+eval_fts_search(eval_fts *f, int table, enum eval_fts_mode mode, const char *q,
+                size_t k, char *err, size_t errlen)
 {
     char sql[512], kbuf[24];
     const char *p[3] = {q, f->config, kbuf};

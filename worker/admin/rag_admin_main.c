@@ -79,8 +79,7 @@ cmd_config(const char *conf_path, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (argc > check &&
-        (prog = rag_conf_program_find(argv[check])) == NULL) {
+    if (argc > check && (prog = rag_conf_program_find(argv[check])) == NULL) {
         fprintf(stderr, "rag-admin: config: no program %s\n", argv[check]);
         return 2;
     }
@@ -157,8 +156,8 @@ cmd_collection_add(PGconn *db, int argc, char **argv)
     }
     if (rag_db_begin(db) != 0)
         return 1;
-    if (rag_store_collections_upsert(db, pos[0], pos[1] ? pos[1] : "", NULL,
-                                     id, sizeof(id)) != 0 ||
+    if (rag_store_collections_upsert(db, pos[0], pos[1] ? pos[1] : "", NULL, id,
+                                     sizeof(id)) != 0 ||
         (lang != NULL &&
          rag_store_collections_set_language(
              db, pos[0], strcmp(lang, "default") == 0 ? NULL : lang) != 0) ||
@@ -192,8 +191,8 @@ static int
 known_command(const char *name)
 {
     static const char *const cmds[] = {
-        "migrate", "collection-add", "forum-add", "eval",
-        "export",  "community-sync", "gaps",      "doctor",
+        "migrate",     "collection-add", "forum-add", "eval",
+        "export",      "community-sync", "gaps",      "doctor",
         "forget-user", "config"};
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

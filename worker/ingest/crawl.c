@@ -123,15 +123,15 @@ fetch_once(const crawl_opts *o, const char *url, const char *etag,
     req.url = url;
     req.headers = hdrs;
     req.user_agent = CRAWL_USER_AGENT;
-    req.resolve = resolve;   /* curl connects to the vetted address only */
-    req.no_proxy = 1;        /* never via the environment's proxies */
+    req.resolve = resolve; /* curl connects to the vetted address only */
+    req.no_proxy = 1;      /* never via the environment's proxies */
     req.accept_encoding = "";
     req.timeout_ms = o->timeout_ms;
     req.connect_timeout_ms = o->timeout_ms < 10000 ? o->timeout_ms : 10000L;
     req.max_response = o->max_bytes ? o->max_bytes : 8u << 20;
     req.on_header = on_header;
     req.header_ud = sink;
-    rc = rag_http_do(&req, &resp);   /* one attempt: retries are ours */
+    rc = rag_http_do(&req, &resp); /* one attempt: retries are ours */
     rag_buf_free(&p->body);
     p->body = resp.body;
     if (rc != 0) {

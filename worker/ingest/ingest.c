@@ -262,9 +262,9 @@ typedef struct {
     char coll_id[32];
     doc_map map;
     rag_chunk_opts copts;
-    int partial; /* the source was not read completely */
-    char dberr[256]; /* why the last page failed to store */
-    boiler_set bp;   /* site boilerplate lines (ingest_boiler.h) */
+    int partial;        /* the source was not read completely */
+    char dberr[256];    /* why the last page failed to store */
+    boiler_set bp;      /* site boilerplate lines (ingest_boiler.h) */
     hash_map seen_hash; /* content hash -> URL stored this run */
     double t0;
     long progress_total;
@@ -497,10 +497,9 @@ rag_ingest_embed_pending(PGconn *db, const char *coll_id,
                                (double)vec[(size_t)i * dims + j]);
             if (rag_buf_putc(&arr, '}') != 0)
                 goto batch_done;
-            if (rag_store_chunks_set_embedding(db, PQgetvalue(res, i, 0),
-                                               arr.data,
-                                               ec->model ? ec->model : "") !=
-                0) {
+            if (rag_store_chunks_set_embedding(
+                    db, PQgetvalue(res, i, 0), arr.data,
+                    ec->model ? ec->model : "") != 0) {
                 snprintf(err, errlen, "cannot store an embedding");
                 goto batch_done;
             }
@@ -651,9 +650,13 @@ fr_seen_add(frontier *f, const char *u, const char *ref)
 static int
 is_generated(const char *url)
 {
-    static const char *const names[] = {
-        "genindex.html", "py-modindex.html", "modindex.html", "search.html",
-        "np-modindex.html", "searchindex.js", NULL};
+    static const char *const names[] = {"genindex.html",
+                                        "py-modindex.html",
+                                        "modindex.html",
+                                        "search.html",
+                                        "np-modindex.html",
+                                        "searchindex.js",
+                                        NULL};
     size_t n = strcspn(url, "?#");
     const char *b = url + n;
 
@@ -693,8 +696,7 @@ store_failed(run_t *r, const char *url, char *err, size_t errlen)
         snprintf(err, errlen, "database connection lost storing %s", url);
         return -1;
     }
-    rag_warn("msg=\"page not stored\" url=\"%s\" error=\"%s\"", url,
-             r->dberr);
+    rag_warn("msg=\"page not stored\" url=\"%s\" error=\"%s\"", url, r->dberr);
     r->dberr[0] = '\0';
     r->st->failed++;
     return 0;
@@ -792,7 +794,7 @@ typedef struct {
     rag_url pu;
     double delay, last;
     long max_pages, dispatched;
-    size_t next;   /* fr.v[next] is the next URL to dispatch */
+    size_t next; /* fr.v[next] is the next URL to dispatch */
     int threads;
     int use_links; /* discover pages by links (no sitemap) */
 } site_crawl;
@@ -809,8 +811,8 @@ site_settings(run_t *r, site_crawl *sc)
     sc->co.timeout_ms = rag_conf_long(r->conf, cs, "crawl_timeout_ms");
     sc->co.max_bytes = (size_t)rag_conf_long(r->conf, cs, "crawl_max_bytes");
     sc->co.backoff_ms = rag_conf_long(r->conf, cs, "crawl_backoff_ms");
-    sc->delay = o->delay >= 0 ? o->delay
-                              : rag_conf_num(r->conf, cs, "crawl_delay");
+    sc->delay =
+        o->delay >= 0 ? o->delay : rag_conf_num(r->conf, cs, "crawl_delay");
     sc->max_pages = o->max_pages > 0
                         ? o->max_pages
                         : rag_conf_long(r->conf, cs, "crawl_max_pages");
@@ -875,9 +877,9 @@ site_load(run_t *r, site_crawl *sc, char *err, size_t errlen)
     if (!cand && sc->robots.sitemaps.n)
         cand = sc->robots.sitemaps.v[0];
     if (!cand) {
-        snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml",
-                 sc->pu.scheme, sc->pu.ipv6 ? "[" : "", sc->pu.host,
-                 sc->pu.ipv6 ? "]" : "", sc->pu.port);
+        snprintf(smu, sizeof(smu), "%s://%s%s%s:%d/sitemap.xml", sc->pu.scheme,
+                 sc->pu.ipv6 ? "[" : "", sc->pu.host, sc->pu.ipv6 ? "]" : "",
+                 sc->pu.port);
         cand = smu;
     }
     polite_wait(&sc->last, sc->delay);
@@ -988,8 +990,8 @@ site_store(run_t *r, site_crawl *sc, crawl_result *res, char *key,
             return -2;
         }
     }
-    sr = store_doc(r, key, hd->title, hd->markdown, pg->etag,
-                   pg->last_modified, "docs", lk.data ? lk.data : "");
+    sr = store_doc(r, key, hd->title, hd->markdown, pg->etag, pg->last_modified,
+                   "docs", lk.data ? lk.data : "");
     rag_buf_free(&lk);
     if (sr != 0) {
         if (store_failed(r, key, err, errlen) != 0)
@@ -1003,8 +1005,7 @@ site_store(run_t *r, site_crawl *sc, crawl_result *res, char *key,
  * for its links, or stored (site_store). 0, -1 with err, or -2 out of
  * memory. */
 static int
-site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err,
-          size_t errlen)
+site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err, size_t errlen)
 {
     const rag_ingest_opts *o = r->o;
     const char *url = res->url, *root = sc->root;
@@ -1030,8 +1031,7 @@ site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err,
         /* gone: not marked seen, so it is deleted at the end */
         long k = fr_find(&sc->fr, url);
         const char *ref = k >= 0 ? sc->fr.ref[k] : NULL;
-        rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" status=%ld",
-                 url,
+        rag_warn("msg=\"not found\" url=\"%s\" referrer=\"%s\" status=%ld", url,
                  ref             ? ref
                  : sc->use_links ? "(start page)"
                                  : "(sitemap)",
@@ -1039,8 +1039,7 @@ site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err,
         r->st->fetched++;
         r->st->notfound++;
     } else if (pg->status != 200) {
-        rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url,
-                 pg->status);
+        rag_warn("msg=\"fetch status\" url=\"%s\" status=%ld", url, pg->status);
         r->st->failed++;
         keep_doc(r, key, 0);
     } else if (!res->is_html) {
@@ -1159,7 +1158,8 @@ ingest_rechunk(run_t *r, char *err, size_t errlen)
         }
         for (int i = 0; i < n; i++) {
             char hash[65];
-            const char *id = PQgetvalue(res, i, 0), *body = PQgetvalue(res, i, 2);
+            const char *id = PQgetvalue(res, i, 0),
+                       *body = PQgetvalue(res, i, 2);
             sha256_hex(body, strlen(body), hash);
             if (rag_db_begin(r->db) != 0 ||
                 rechunk_doc(r, id, PQgetvalue(res, i, 1), body,
@@ -1228,8 +1228,8 @@ find_boilerplate(run_t *r, char *err, size_t errlen)
                  "lines=%zu",
                  r->bp.n);
         if (rag_store_documents_mark_stale(r->db, r->coll_id, "docs") != 0 ||
-            rag_store_collections_set_boilerplate_sig(r->db, r->coll_id,
-                                                      sig) != 0) {
+            rag_store_collections_set_boilerplate_sig(r->db, r->coll_id, sig) !=
+                0) {
             snprintf(err, errlen, "cannot mark documents for re-chunking");
             return -1;
         }
@@ -1324,9 +1324,8 @@ rag_ingest_format_stats(const rag_ingest_stats *st, char *out, size_t outlen)
              "seconds=%.2f%s",
              st->fetched, st->unchanged, st->added, st->changed, st->deleted,
              st->failed, st->notfound, st->duplicates, st->skipped,
-             st->unvisited, st->chunks,
-             st->embedded, st->generation, st->seconds,
-             st->partial ? " partial" : "");
+             st->unvisited, st->chunks, st->embedded, st->generation,
+             st->seconds, st->partial ? " partial" : "");
 }
 
 int
@@ -1431,8 +1430,8 @@ rag_ingest_run(PGconn *db, rag_conf *conf, const rag_ingest_opts *o,
         rag_reindex_opts ro;
         rag_reindex_result res;
         rag_reindex_opts_load(&ro, conf);
-        if (rag_reindex(db, o->collection, index_dir, &ro, &res, err,
-                        errlen) != 0)
+        if (rag_reindex(db, o->collection, index_dir, &ro, &res, err, errlen) !=
+            0)
             goto done;
         st->generation = res.generation;
     } else {
@@ -1529,7 +1528,8 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
     }
     v = yajl_tree_get(root, force_path, yajl_t_any);
     o.force = v && YAJL_IS_TRUE(v);
-    o.allow_private = rag_conf_on(conf, &rag_conf_ingest, "ingest_allow_private");
+    o.allow_private =
+        rag_conf_on(conf, &rag_conf_ingest, "ingest_allow_private");
     o.selector = rag_json_str(src, "selector", NULL);
     if (strcmp(type, "site") == 0) {
         const char *inc[] = {"include", NULL}, *exc[] = {"exclude", NULL};
@@ -1591,8 +1591,8 @@ rag_ingest_run_job(PGconn *db, rag_conf *conf, const char *payload_json,
                  "collection=\"%s\" max_pages=%ld %s",
                  o.collection, st.max_pages, line);
     else
-        rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s",
-                 o.collection, rc == 0, line);
+        rag_info("msg=\"ingest job\" collection=\"%s\" ok=%d %s", o.collection,
+                 rc == 0, line);
 done:
     yajl_tree_free(saved);
     yajl_tree_free(root);

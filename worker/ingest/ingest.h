@@ -56,10 +56,10 @@ typedef struct {
     const char *selector;     /* HTML main-content selector */
     int allow_private;
     int force;
-    double delay;    /* per-host seconds, < 0: conf/default */
-    long max_pages;  /* 0: conf/default (10000) */
-    int concurrency; /* requests in flight; 0: conf (4) */
-    int progress;    /* 1: progress bar on stderr */
+    double delay;       /* per-host seconds, < 0: conf/default */
+    long max_pages;     /* 0: conf/default (10000) */
+    int concurrency;    /* requests in flight; 0: conf (4) */
+    int progress;       /* 1: progress bar on stderr */
     int keep_generated; /* 1: also index generated index and source-listing
                            pages (genindex, py-modindex, search, _modules/,
                            _sources/), skipped by default */
@@ -67,9 +67,9 @@ typedef struct {
 
 typedef struct {
     long fetched, unchanged, added, changed, deleted, failed, skipped;
-    long notfound;  /* 404/410 answers (each logged with its referrer) */
+    long notfound;   /* 404/410 answers (each logged with its referrer) */
     long duplicates; /* pages whose content another URL already has */
-    long unvisited; /* URLs found but not fetched: page limit reached */
+    long unvisited;  /* URLs found but not fetched: page limit reached */
     long chunks, embedded;
     double seconds;
     unsigned long long generation;

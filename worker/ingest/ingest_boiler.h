@@ -10,8 +10,8 @@
  * chunking, and so is a heading left with nothing under it.
  *
  * A line counts when it is prose: outside code fences, not a heading or
- * a table row, with a letter or digit; it is compared without its blockquote markers,
- * surrounding spaces and link targets ("[next](a.html)" equals
+ * a table row, with a letter or digit; it is compared without its blockquote
+ * markers, surrounding spaces and link targets ("[next](a.html)" equals
  * "[next](b.html)"). Code is never dropped.
  *
  * Ownership: boiler_set owns its array (boiler_set_free).
@@ -47,7 +47,6 @@ void boiler_set_free(boiler_set *s);
 
 /* md without the set's lines and the headings they leave empty. 0 or
  * -1 (out full). */
-int boiler_strip(const char *md, size_t len, const boiler_set *s,
-                 rag_buf *out);
+int boiler_strip(const char *md, size_t len, const boiler_set *s, rag_buf *out);
 
 #endif

@@ -398,9 +398,8 @@ convert(mdx *m, const line_t *v, size_t a, size_t b, rag_buf *o)
             i = j; /* past the closing ::: */
             continue;
         }
-        if (l->n >= 7 &&
-            (strncmp(l->p, "import ", 7) == 0 ||
-             strncmp(l->p, "export ", 7) == 0))
+        if (l->n >= 7 && (strncmp(l->p, "import ", 7) == 0 ||
+                          strncmp(l->p, "export ", 7) == 0))
             continue;
         {
             /* comments: whole or starting on this line */
@@ -411,8 +410,8 @@ convert(mdx *m, const line_t *v, size_t a, size_t b, rag_buf *o)
                 l->p[lead_spaces(l)] == '#') {
                 /* "## Install" + an MDX comment holding "#custom-id" is
                  * Docusaurus' heading id in MDX, kept as "{#custom-id}" */
-                const char *h = c + 3, *e = memmem(c, (size_t)(l->p + l->n - c),
-                                                   "*/}", 3);
+                const char *h = c + 3,
+                           *e = memmem(c, (size_t)(l->p + l->n - c), "*/}", 3);
                 while (h < l->p + l->n && *h == ' ')
                     h++;
                 if (e && h < e && *h == '#') {
@@ -470,9 +469,9 @@ convert(mdx *m, const line_t *v, size_t a, size_t b, rag_buf *o)
                 out_puts(m, o, ":**\n\n");
             } else if (strcasecmp(name, "summary") == 0 && !closing) {
                 const char *s = memchr(l->p, '>', l->n);
-                const char *e = s ? memmem(s, (size_t)(l->p + l->n - s),
-                                           "</summary>", 10)
-                                  : NULL;
+                const char *e =
+                    s ? memmem(s, (size_t)(l->p + l->n - s), "</summary>", 10)
+                      : NULL;
                 if (s && e && e > s + 1) {
                     out_puts(m, o, "**");
                     out_put(m, o, s + 1, (size_t)(e - s - 1));

@@ -26,12 +26,12 @@
 /* Maps a source file (path relative to the docs folder, extension
  * included) to its page URL; 0 or -1. */
 typedef int (*ingest_mdx_link_fn)(void *ud, const char *rel_file, char *url,
-                                   size_t urllen);
+                                  size_t urllen);
 
 /* Converts md[0..len) of the file rel_file, published at page_url, into
  * out. link maps other sources to URLs. 0 or -1 (out full). */
 int ingest_mdx_convert(const char *md, size_t len, const char *rel_file,
-                       const char *page_url, ingest_mdx_link_fn link,
-                       void *ud, rag_buf *out);
+                       const char *page_url, ingest_mdx_link_fn link, void *ud,
+                       rag_buf *out);
 
 #endif

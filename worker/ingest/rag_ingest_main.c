@@ -46,20 +46,19 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rag-ingest [-c conf] --collection NAME\n"
-            "         (--dir DIR --url-template 'https://x/docs/{path}'\n"
-            "          | --site URL [--sitemap URL] [--include PREFIX]..."
-            " [--exclude PREFIX]...\n"
-            "          | --json FILE | --rechunk | --reindex)\n"
-            "         [--selector CSS] [--allow-private] [--force]"
-            " [--delay SEC] [--max-pages N] [--concurrency N]"
-            " [--keep-generated] [--quiet]\n"
-            "       rag-ingest [-c conf] --job JSON\n"
-            "       rag-ingest --convert FILE.html --url PAGE_URL"
-            " [--selector CSS]\n"
-            "       rag-ingest --convert DIR [--selector CSS]\n"
-            "       rag-ingest -h | --help\n");
+    fprintf(f, "usage: rag-ingest [-c conf] --collection NAME\n"
+               "         (--dir DIR --url-template 'https://x/docs/{path}'\n"
+               "          | --site URL [--sitemap URL] [--include PREFIX]..."
+               " [--exclude PREFIX]...\n"
+               "          | --json FILE | --rechunk | --reindex)\n"
+               "         [--selector CSS] [--allow-private] [--force]"
+               " [--delay SEC] [--max-pages N] [--concurrency N]"
+               " [--keep-generated] [--quiet]\n"
+               "       rag-ingest [-c conf] --job JSON\n"
+               "       rag-ingest --convert FILE.html --url PAGE_URL"
+               " [--selector CSS]\n"
+               "       rag-ingest --convert DIR [--selector CSS]\n"
+               "       rag-ingest -h | --help\n");
 }
 
 /* --convert FILE --url URL: print the page's title, links and Markdown
