@@ -153,6 +153,7 @@ asan-test: asan
 # bounded time on its seed corpus.
 FUZZ_SECONDS ?= 20
 check:
+	$(MAKE) check-format
 	$(MAKE) test
 	$(MAKE) pkg-test
 	$(MAKE) asan-test
@@ -295,8 +296,13 @@ build-fuzz/%: fuzz/%.c build-fuzz/libfuzzrag.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	    build-fuzz/libfuzzrag.a $(LDLIBS_ALL)
 
+# One code style over every C file in the tree: .clang-format at the top;
+# ngx_rag_module/.clang-format declares nginx's style, kept by hand.
+FORMAT_SRCS = $(wildcard lib/*.[ch] $(WORKER_DIRS:%=%/*.[ch]) bot/*.[ch] \
+	ngx_rag_module/*.[ch] fuzz/*.c t/unit/*.[ch] bench/*.[ch] bench/*.cc)
 check-format:
-	clang-format --dry-run --Werror lib/*.c lib/*.h $(WORKER_DIRS:%=%/*.c) bot/*.c
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && \
+	    echo "check-format: $(words $(FORMAT_SRCS)) files in style"
 
 clean:
 	rm -rf build build-asan build-fuzz build-deb build-pkg build-cov

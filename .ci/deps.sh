@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       python3-doc python-django-doc git-doc mkdocs-doc
       perl libio-socket-ssl-perl
       curl wrk valgrind chromium fonts-dejavu-core
-      debhelper dpkg-dev lintian adduser lcov"
+      debhelper dpkg-dev lintian adduser lcov clang-format"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
