@@ -69,8 +69,10 @@ for (1 .. 5) {
 my $pending = grep { !IO::Select->new($_)->can_read(0) } @stuck;
 kill 'CONT', @pids;
 is($ok, 5, 'ping and search answered while Postgres is stalled');
-ok($max_ping < 0.2, sprintf('ping < 200 ms (max %.1f ms)', $max_ping * 1000));
-ok($max_search < 0.2, sprintf('search < 200 ms (max %.1f ms)', $max_search * 1000));
+# a request stuck behind the database would take rag_db_timeout (3 s);
+# 1 s tells the two apart with room for a loaded machine (issue 15.7)
+ok($max_ping < 1, sprintf('ping < 1 s (max %.1f ms)', $max_ping * 1000));
+ok($max_search < 1, sprintf('search < 1 s (max %.1f ms)', $max_search * 1000));
 is($pending, 3, 'the health checks were still waiting on the database');
 my $answered = 0;
 for my $s (@stuck) {

@@ -141,11 +141,11 @@ is(scalar $fd->rest(method => 'PUT', path => qr{/guilds/$G/commands$}), 1,
     'the first guild was not registered again');
 
 # with an index file the search runs over it
-SKIP: {
-    skip 'rag-reindex not built', 2 unless -x RagTest::bin('rag-reindex');
+{
     mkdir "$dir/index";
     my $out = `RAG_DATABASE_URL='$pg->{conninfo}' @{[RagTest::bin('rag-reindex')]} --dir $dir/index docs 2>&1`;
-    skip "rag-reindex failed: $out", 2 if $? || !-f "$dir/index/docs.idx";
+    # a failed build is a failure, not a skip (issue 15.7)
+    ok($? == 0 && -f "$dir/index/docs.idx", 'rag-reindex built the index') or diag($out);
     RagTest::psql($pg, "DELETE FROM chunks");   # only the index knows them now
     $d = cmd('search', [ { name => 'query', value => 'compiler make source' } ]);
     like($d->{embeds}[0]{description}, qr{\*\*1\.\*\* \[Install › Install > Source\]\(<https://docs\.example\.com/install},
