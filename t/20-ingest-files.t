@@ -23,7 +23,6 @@ sub run_ingest {
     return ($? >> 8, $out);
 }
 sub stat_of { my ($o, $k) = @_; return $o =~ /^pages .*\b$k=(\d+)/m ? $1 : -1 }
-sub sqlv { RagTest::psql($pg, $_[0]) }
 
 # --- a docs directory --------------------------------------------------------
 my $docs = "$tmp/docs";
@@ -65,21 +64,21 @@ my @dir = ('--collection', 'site', '--dir', $docs, '--url-template',
 my ($rc, $out) = run_ingest(@dir);
 is($rc, 0, 'dir ingest succeeds') or diag $out;
 is(stat_of($out, 'new'), 4, 'four Markdown files');
-is(sqlv("SELECT string_agg(url || ' ' || title, ',' ORDER BY url) FROM documents"),
+is($pg->sql("SELECT string_agg(url || ' ' || title, ',' ORDER BY url) FROM documents"),
     join(',', 'https://docs.example.com/docs/guide/ The guide',
         'https://docs.example.com/docs/guide/setup Setup guide',
         'https://docs.example.com/docs/reference-sample Reference sample',
         'https://docs.example.com/docs/start Getting started'),
     'URLs from the template (slug, index page) and titles (front matter, h1)');
-my $guide = sqlv("SELECT body FROM documents WHERE url LIKE '%/guide/'");
+my $guide = $pg->sql("SELECT body FROM documents WHERE url LIKE '%/guide/'");
 unlike($guide, qr/^import Tabs|^export const/m, 'MDX import/export dropped');
 like($guide, qr/^import x from 'y';$/m, 'but kept inside code');
-unlike(sqlv("SELECT body FROM documents WHERE url LIKE '%/start'"),
+unlike($pg->sql("SELECT body FROM documents WHERE url LIKE '%/start'"),
     qr/slug:/, 'front matter not in the body');
-is(sqlv("SELECT anchor FROM chunks c JOIN documents d ON d.id = c.document_id
+is($pg->sql("SELECT anchor FROM chunks c JOIN documents d ON d.id = c.document_id
          WHERE d.url LIKE '%reference-sample' AND c.body LIKE '%apt-get install%'"),
     'custom-install', 'explicit Docusaurus heading id is the anchor');
-cmp_ok(sqlv("SELECT index_generation FROM collections WHERE name='site'"),
+cmp_ok($pg->sql("SELECT index_generation FROM collections WHERE name='site'"),
     '>=', 1, 'index built');
 
 ($rc, $out) = run_ingest(@dir);
@@ -93,7 +92,7 @@ is(stat_of($out, 'changed'), 1, 'edited file re-processed');
 is(stat_of($out, 'unchanged'), 3, 'others untouched');
 
 # the source is recorded: a job naming only the collection re-runs it
-like(sqlv("SELECT source::text FROM collections WHERE name = 'site'"),
+like($pg->sql("SELECT source::text FROM collections WHERE name = 'site'"),
     qr/"type": "dir"/, 'collection source recorded');
 RagTest::write_file("$docs/guide/setup.md",
     "# Setup guide\n\nRun the installer three times.\n");
@@ -123,10 +122,10 @@ RagTest::write_file("$tmp/docs.json", <<'EOF');
 EOF
 ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
 is($rc, 0, 'json ingest') or diag $out;
-is(sqlv("SELECT string_agg(url, ',' ORDER BY url) FROM documents d
+is($pg->sql("SELECT string_agg(url, ',' ORDER BY url) FROM documents d
          JOIN collections c ON c.id = d.collection_id WHERE c.name = 'j'"),
     'https://x.org/a,https://x.org/b', 'URLs normalised (fragment dropped)');
-is(sqlv("SELECT c.body FROM chunks c JOIN documents d ON d.id = c.document_id
+is($pg->sql("SELECT c.body FROM chunks c JOIN documents d ON d.id = c.document_id
          WHERE d.url = 'https://x.org/b'"),
     'Beta "text" with \\ back,slash {x,y} NULL.',
     'chunk text stored byte for byte (quotes, backslash, braces)');
@@ -140,26 +139,26 @@ RagTest::write_file("$tmp/bad.json", qq([{"title":"no url"}]));
 isnt($rc, 0, 'item without url rejected');
 
 # --- uploads: the worker's rechunk job -----------------------------------------
-sqlv(q{INSERT INTO collections (name) VALUES ('up');
+$pg->sql(q{INSERT INTO collections (name) VALUES ('up');
        INSERT INTO documents (collection_id, url, title, body, source)
        SELECT id, 'https://u.org/' || g, 'Doc ' || g,
               '# Doc ' || g || E'\n\nUploaded body ' || g || '.', 'upload'
        FROM collections, generate_series(1, 3) g WHERE name = 'up'});
 ($rc, $out) = run_ingest('--job', '{"collection":"up","source":{"type":"rechunk"}}');
 is($rc, 0, 'rechunk job') or diag $out;
-is(sqlv("SELECT count(DISTINCT c.document_id) FROM chunks c JOIN documents d
+is($pg->sql("SELECT count(DISTINCT c.document_id) FROM chunks c JOIN documents d
          ON d.id = c.document_id WHERE d.source = 'upload'"), 3,
     'uploaded documents chunked');
 my $body = "# Doc 1\n\nUploaded body 1.";
-is(sqlv("SELECT chunked_hash FROM documents WHERE url = 'https://u.org/1'"),
+is($pg->sql("SELECT chunked_hash FROM documents WHERE url = 'https://u.org/1'"),
     sha256_hex($body), 'chunked_hash is the SHA-256 of the body');
 ($rc, $out) = run_ingest('--job', '{"collection":"up","source":{"type":"rechunk"}}');
 like($out, qr/changed=0/, 'second rechunk job finds nothing stale');
-sqlv("UPDATE documents SET body = body || ' More.', content_hash = ''
+$pg->sql("UPDATE documents SET body = body || ' More.', content_hash = ''
       WHERE url = 'https://u.org/2'");
 ($rc, $out) = run_ingest('--job', '{"collection":"up","source":{"type":"rechunk"}}');
 like($out, qr/changed=1/, 'an updated upload is re-chunked');
-like(sqlv("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
+like($pg->sql("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
            ON d.id = c.document_id WHERE d.url = 'https://u.org/2'"),
     qr/More\./, 'with its new text');
 ($rc, $out) = run_ingest('--job', '{"collection":"up","source":{"type":"site","url":"http://127.0.0.1:1/"}}');
@@ -170,22 +169,22 @@ isnt($rc, 0, 'a job cannot crawl a private address');
     my $pid = RagTest::spawn(["$RagTest::PGBIN/psql", '-X', '-q', '-h',
         $pg->{host}, '-p', $pg->{port}, '-U', 'postgres', '-d', 'rag', '-c',
         "SELECT pg_advisory_lock(hashtext('rag_ingest:j')); SELECT pg_sleep(20)"]);
-    RagTest::wait_for(sub { sqlv("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
+    RagTest::wait_for(sub { $pg->sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
     ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
     isnt($rc, 0, 'concurrent ingest of the same collection refused');
     like($out, qr/another ingest of collection j is running/, 'with a reason');
-    sqlv("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'");
+    $pg->sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'");
     RagTest::stop($pid, 'TERM');
-    RagTest::wait_for(sub { !sqlv("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
+    RagTest::wait_for(sub { !$pg->sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") }, 10);
     ($rc, $out) = run_ingest('--collection', 'j', '--json', "$tmp/docs.json");
     is($rc, 0, 'runs once the other one is gone') or diag $out;
 }
 
 # --- reindex only, usage ----------------------------------------------------------
-my $g = sqlv("SELECT index_generation FROM collections WHERE name = 'up'");
+my $g = $pg->sql("SELECT index_generation FROM collections WHERE name = 'up'");
 ($rc, $out) = run_ingest('--collection', 'up', '--reindex');
 is($rc, 0, '--reindex') or diag $out;
-is(sqlv("SELECT index_generation FROM collections WHERE name = 'up'"), $g + 1,
+is($pg->sql("SELECT index_generation FROM collections WHERE name = 'up'"), $g + 1,
     'generation bumped');
 ($rc) = run_ingest('--collection', 'x');
 is($rc, 2, 'no source: usage error');

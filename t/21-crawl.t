@@ -65,7 +65,6 @@ sub stat_of {
     return $out =~ /^pages .*\b$k=(\d+)/m ? $1 : -1;
 }
 
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub embed_requests { scalar $ai->requests('/v1/embeddings') }
 sub access_log { RagTest::slurp("$ng->{dir}/logs/access.log") }
 
@@ -75,30 +74,30 @@ my $n = scalar @pages;
 my ($rc, $out) = ingest();
 is($rc, 0, 'first crawl succeeds') or diag $out;
 is(stat_of($out, 'new'), $n, "all $n pages new");
-is(sqlv("SELECT count(*) FROM documents"), $n, 'documents stored');
-my $chunks = sqlv("SELECT count(*) FROM chunks");
+is($pg->sql("SELECT count(*) FROM documents"), $n, 'documents stored');
+my $chunks = $pg->sql("SELECT count(*) FROM chunks");
 cmp_ok($chunks, '>=', $n, "chunks stored ($chunks)");
-is(sqlv("SELECT count(*) FROM chunks WHERE embedding IS NULL"), 0,
+is($pg->sql("SELECT count(*) FROM chunks WHERE embedding IS NULL"), 0,
     'every chunk embedded');
-is(sqlv("SELECT count(DISTINCT array_length(embedding, 1)) FROM chunks"), 1,
+is($pg->sql("SELECT count(DISTINCT array_length(embedding, 1)) FROM chunks"), 1,
     'one embedding dimension');
 my $req1 = embed_requests();
 cmp_ok($req1, '>=', 1, "embedding requests made ($req1)");
-is(sqlv("SELECT count(*) FROM documents WHERE url LIKE '%private%'"), 0,
+is($pg->sql("SELECT count(*) FROM documents WHERE url LIKE '%private%'"), 0,
     'robots.txt disallowed page not stored');
 my $log = access_log();
 unlike($log, qr{GET /docs/private/}, 'disallowed page never fetched');
 like($log, qr{GET /robots.txt}, 'robots.txt fetched');
 like($log, qr{ngx_rag-crawler/0\.1}, 'named User-Agent');
-is(sqlv("SELECT url FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
+is($pg->sql("SELECT url FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
     "$base/docs/tutorial-accessdb.html", 'page URL is absolute');
-is(sqlv("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
+is($pg->sql("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
       WHERE d.url LIKE '%tutorial-accessdb.html' AND c.anchor = 'TUTORIAL-ACCESSDB'"),
     2, 'chunk anchor is the real element id (both chunks of the section)');
 {
     # every chunk anchor is an id that exists in the page's HTML
     my @bad;
-    for my $row (split /\n/, sqlv("SELECT DISTINCT d.url || ' ' || c.anchor
+    for my $row (split /\n/, $pg->sql("SELECT DISTINCT d.url || ' ' || c.anchor
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.anchor <> ''")) {
         my ($u, $a) = split / /, $row;
@@ -107,20 +106,20 @@ is(sqlv("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
         push @bad, $row unless $html =~ /\b(?:id|name)="\Q$a\E"/;
     }
     is("@bad", '', 'every anchor exists in its page');
-    cmp_ok(sqlv("SELECT count(DISTINCT anchor) FROM chunks"), '>', 10,
+    cmp_ok($pg->sql("SELECT count(DISTINCT anchor) FROM chunks"), '>', 10,
         'and there are many of them');
 }
-like(sqlv("SELECT body FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
+like($pg->sql("SELECT body FROM documents WHERE url LIKE '%tutorial-accessdb.html'"),
     qr{\]\(\Q$base\E/docs/client-interfaces\.html\)}, 'links made absolute');
-like(sqlv("SELECT heading_path FROM chunks c JOIN documents d ON d.id = c.document_id
+like($pg->sql("SELECT heading_path FROM chunks c JOIN documents d ON d.id = c.document_id
         WHERE d.url LIKE '%tutorial-join.html' ORDER BY ordinal LIMIT 1"),
     qr/Joins Between Tables/, 'breadcrumb carries the section');
-my $gen1 = sqlv("SELECT index_generation FROM collections WHERE name = 'pg'");
+my $gen1 = $pg->sql("SELECT index_generation FROM collections WHERE name = 'pg'");
 cmp_ok($gen1, '>=', 1, 'index generation recorded');
 ok(-s "$idx/pg.idx", 'index file written');
 
 # --- unchanged re-crawl --------------------------------------------------
-my $maxid = sqlv("SELECT max(id) FROM chunks");
+my $maxid = $pg->sql("SELECT max(id) FROM chunks");
 truncate "$ng->{dir}/logs/access.log", 0;
 ($rc, $out) = ingest();
 is($rc, 0, 'second crawl succeeds') or diag $out;
@@ -128,7 +127,7 @@ is(stat_of($out, 'unchanged'), $n, 'every page unchanged');
 is(stat_of($out, 'new') + stat_of($out, 'changed'), 0, 'nothing re-processed');
 is(stat_of($out, 'embedded'), 0, 'nothing re-embedded');
 is(embed_requests(), $req1, 'no embedding request on re-crawl');
-is(sqlv("SELECT max(id) FROM chunks"), $maxid, 'chunk rows untouched');
+is($pg->sql("SELECT max(id) FROM chunks"), $maxid, 'chunk rows untouched');
 like(access_log(), qr{" 304 }, 'conditional requests answered 304');
 
 # --- one page changed ----------------------------------------------------
@@ -145,10 +144,10 @@ is(stat_of($out, 'changed'), 1, 'exactly one page changed');
 is(stat_of($out, 'unchanged'), $n - 1, 'the rest unchanged');
 is(embed_requests(), $req1 + 1, 'one embedding request for the change');
 cmp_ok(stat_of($out, 'embedded'), '<',
-    sqlv("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
+    $pg->sql("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
        WHERE d.url LIKE '%tutorial-join.html'") + 1,
     'only that page\'s changed chunks embedded');
-is(sqlv("SELECT count(*) FROM chunks WHERE body LIKE '%zebra joins%'"), 1,
+is($pg->sql("SELECT count(*) FROM chunks WHERE body LIKE '%zebra joins%'"), 1,
     'new text chunked');
 
 # --- one page removed ----------------------------------------------------
@@ -158,7 +157,7 @@ write_sitemap(@keep);
 ($rc, $out) = ingest();
 is($rc, 0, 'crawl after removal succeeds') or diag $out;
 is(stat_of($out, 'deleted'), 1, 'removed page deleted');
-is(sqlv("SELECT count(*) FROM documents"), $n - 1, 'document gone');
+is($pg->sql("SELECT count(*) FROM documents"), $n - 1, 'document gone');
 
 # --- most of the site removed: refused without --force --------------------
 my @few = @keep[0 .. 4];
@@ -166,10 +165,10 @@ write_sitemap(@few);
 ($rc, $out) = ingest();
 isnt($rc, 0, 'deleting more than half is refused');
 like($out, qr/refusing to delete/, 'with a clear message');
-is(sqlv("SELECT count(*) FROM documents"), $n - 1, 'nothing deleted');
+is($pg->sql("SELECT count(*) FROM documents"), $n - 1, 'nothing deleted');
 ($rc, $out) = ingest('--force');
 is($rc, 0, '--force allows it') or diag $out;
-is(sqlv("SELECT count(*) FROM documents"), 5, 'only the sitemap pages remain');
+is($pg->sql("SELECT count(*) FROM documents"), 5, 'only the sitemap pages remain');
 
 # --- no sitemap: follow links, bounded by --max-pages ---------------------
 unlink "$www/sitemap.xml", "$www/sitemap-docs.xml";
@@ -181,7 +180,7 @@ unlink "$www/sitemap.xml", "$www/sitemap-docs.xml";
         '0', '--max-pages', '6';
     $out = `$cmd 2>&1`;
 }
-is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
+is($pg->sql("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
       WHERE c.name = 'links'"), 0,
     'start page outside --include is not stored') ;
 
@@ -195,7 +194,7 @@ is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collect
     is($? >> 8, 3, 'link-following crawl stopped by --max-pages: exit 3 (partial)')
         or diag $out;
 }
-is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
+is($pg->sql("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
       WHERE c.name = 'links'"), 6, 'pages found by following links, capped');
 
 # link following again: pages answer 304, their stored links are followed
@@ -271,7 +270,7 @@ RagTest::write_file("$www/robots.txt", join "\n",
     local @ENV{keys %env} = values %env;
     $out = `@{[RagTest::bin('rag-ingest')]} --collection robots --site $base/docs/ --allow-private --delay 0 2>&1`;
     is($? >> 8, 0, 'crawl under a grouped robots.txt') or diag $out;
-    is(sqlv("SELECT string_agg(regexp_replace(url, '.*/docs/', ''), ',' ORDER BY url)
+    is($pg->sql("SELECT string_agg(regexp_replace(url, '.*/docs/', ''), ',' ORDER BY url)
              FROM documents d JOIN collections c ON c.id = d.collection_id
              WHERE c.name = 'robots'"),
         "private/public-1.html,$pages[0]", 'Allow and Disallow applied');

@@ -27,7 +27,6 @@ sub run_ingest {
     my $out = `$cmd 2>&1`;
     return ($? >> 8, $out);
 }
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub jsonl {
     my ($file, $n, $tag) = @_;
     RagTest::write_file($file, join '', map {
@@ -36,7 +35,7 @@ sub jsonl {
 }
 sub coll_chunks {
     my ($c, $where) = @_;
-    return sqlv("SELECT count(*) FROM chunks k JOIN documents d ON d.id = k.document_id
+    return $pg->sql("SELECT count(*) FROM chunks k JOIN documents d ON d.id = k.document_id
                  JOIN collections c ON c.id = d.collection_id
                  WHERE c.name = '$c' " . ($where // ''));
 }
@@ -55,11 +54,11 @@ is($req[0]{auth}, 'Bearer sk-e', 'bearer key sent');
 like($req[0]{body}{input}[0], qr/^P\d+ > Page \d+\n\n# Page/,
     'input is breadcrumb + chunk text');
 is(coll_chunks('a', 'AND embedding IS NULL'), 0, 'all embedded');
-my $norm = sqlv("SELECT min(s), max(s) FROM (SELECT sqrt(sum(x * x)) s FROM chunks,
+my $norm = $pg->sql("SELECT min(s), max(s) FROM (SELECT sqrt(sum(x * x)) s FROM chunks,
                  unnest(embedding) x GROUP BY id) t");
 my ($lo, $hi) = split /\|/, $norm;
 ok(abs($lo - 1) < 1e-4 && abs($hi - 1) < 1e-4, "vectors L2-normalised ($norm)");
-is(sqlv("SELECT DISTINCT embed_model FROM chunks"), 'text-embedding-3-small',
+is($pg->sql("SELECT DISTINCT embed_model FROM chunks"), 'text-embedding-3-small',
     'model recorded');
 
 # --- batching by token budget -------------------------------------------------
@@ -94,7 +93,7 @@ jsonl("$tmp/d.jsonl", 3, 'd');
                            RAG_EMBED_MAX_RETRIES => 0 },
     '--collection', 'd', '--json', "$tmp/d.jsonl");
 isnt($rc, 0, 'unreachable endpoint fails the run');
-is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
+is($pg->sql("SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
          WHERE c.name = 'd'"), 3, 'documents stored anyway');
 cmp_ok(coll_chunks('d', 'AND embedding IS NULL'), '>', 0, 'chunks pending');
 ($rc, $out) = run_ingest({}, '--collection', 'd', '--json', "$tmp/d.jsonl");
@@ -107,7 +106,7 @@ jsonl("$tmp/f.jsonl", 1, 'f');
 ($rc, $out) = run_ingest({ RAG_EMBED_DIMENSIONS => 32 },
     '--collection', 'f', '--json', "$tmp/f.jsonl");
 is($rc, 0, 'dimensions') or diag $out;
-is(sqlv("SELECT DISTINCT array_length(embedding, 1) FROM chunks k JOIN documents d
+is($pg->sql("SELECT DISTINCT array_length(embedding, 1) FROM chunks k JOIN documents d
          ON d.id = k.document_id WHERE d.url LIKE 'https://e.org/f/%'"), 32,
     'requested dimension stored');
 

@@ -27,7 +27,6 @@ my $worker = RagTest::spawn([RagTest::bin('rag-worker')],
         RAG_POLL_INTERVAL_MS => 100 },
     log => "$idx/worker.log");
 my $http = HTTP::Tiny->new(timeout => 10);
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub upload {
     my ($body) = @_;
     my $r = $http->post("$ng->{url}/upload_documents", { content => $body,
@@ -40,8 +39,8 @@ sub upload {
 sub wait_done {
     my ($job) = @_;
     return RagTest::wait_for(sub {
-        sqlv("SELECT state FROM jobs WHERE id = $job") =~ /^(done|dead)$/ }, 30)
-        && sqlv("SELECT state FROM jobs WHERE id = $job");
+        $pg->sql("SELECT state FROM jobs WHERE id = $job") =~ /^(done|dead)$/ }, 30)
+        && $pg->sql("SELECT state FROM jobs WHERE id = $job");
 }
 
 my $batch = '{"collection":"guide","documents":['
@@ -50,13 +49,13 @@ my $batch = '{"collection":"guide","documents":['
 my $job = upload($batch);
 is(wait_done($job), 'done', 'worker ran the ingest job')
     or diag RagTest::slurp("$idx/worker.log");
-is(sqlv("SELECT count(DISTINCT document_id) FROM chunks"), 2,
+is($pg->sql("SELECT count(DISTINCT document_id) FROM chunks"), 2,
     'both uploads chunked');
-is(sqlv("SELECT count(*) FROM chunks WHERE embedding IS NULL"), 0,
+is($pg->sql("SELECT count(*) FROM chunks WHERE embedding IS NULL"), 0,
     'and embedded');
-is(sqlv("SELECT count(*) FROM documents WHERE chunked_hash = content_hash
+is($pg->sql("SELECT count(*) FROM documents WHERE chunked_hash = content_hash
          AND content_hash <> ''"), 2, 'chunks up to date');
-my $gen = sqlv("SELECT index_generation FROM collections WHERE name = 'guide'");
+my $gen = $pg->sql("SELECT index_generation FROM collections WHERE name = 'guide'");
 cmp_ok($gen, '>=', 1, 'index generation recorded');
 ok(-s "$idx/guide.idx", 'index file written');
 my $emb = scalar $ai->requests('/v1/embeddings');
@@ -65,12 +64,12 @@ my $emb = scalar $ai->requests('/v1/embeddings');
 my $job2 = upload($edited);
 isnt($job2, $job, 'a new job for the changed batch');
 is(wait_done($job2), 'done', 'second job done');
-like(sqlv("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
+like($pg->sql("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
            ON d.id = c.document_id WHERE d.url LIKE '%/config'"),
     qr/and reload/, 'changed document re-chunked');
 is(scalar $ai->requests('/v1/embeddings'), $emb + 1,
     'one embedding request, for the changed chunk only');
-cmp_ok(sqlv("SELECT index_generation FROM collections WHERE name = 'guide'"),
+cmp_ok($pg->sql("SELECT index_generation FROM collections WHERE name = 'guide'"),
     '>', $gen, 'index rebuilt');
 
 RagTest::stop($worker, 'TERM');

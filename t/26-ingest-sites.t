@@ -35,7 +35,6 @@ sub crawl {
     my $out = `$cmd 2>&1`;
     return ($? >> 8, $out);
 }
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub stat_of { my ($o, $k) = @_; return $o =~ /^pages .*\b$k=(\d+)/m ? $1 : -1 }
 
 my %site = (
@@ -58,53 +57,53 @@ for my $name (sort keys %site) {
     is($m->{fences}, 0, "$name: no broken code fence");
     is($m->{generated}, 0, "$name: no generated index or source listing");
     is($m->{repeats}, 0, "$name: breadcrumbs do not repeat a heading");
-    is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON
+    is($pg->sql("SELECT count(*) FROM documents d JOIN collections c ON
         c.id = d.collection_id WHERE c.name = '$name' AND
         (d.url LIKE '%/index.html' OR d.title ~ '" . $suffix . "')"), 0,
         "$name: no URL ending in index.html, no site name in titles");
 
-    my $gen = sqlv("SELECT index_generation FROM collections WHERE name = '$name'");
-    my $maxid = sqlv("SELECT coalesce(max(id), 0) FROM chunks");
+    my $gen = $pg->sql("SELECT index_generation FROM collections WHERE name = '$name'");
+    my $maxid = $pg->sql("SELECT coalesce(max(id), 0) FROM chunks");
     ($rc, $out) = crawl($name, $dir, $start);
     is($rc, 0, "$name: re-crawl") or diag $out;
     is(stat_of($out, 'new') + stat_of($out, 'changed'), 0,
         "$name: nothing new or changed") or diag $out;
-    is(sqlv("SELECT index_generation FROM collections WHERE name = '$name'"),
+    is($pg->sql("SELECT index_generation FROM collections WHERE name = '$name'"),
         $gen, "$name: no new index generation");
-    is(sqlv("SELECT coalesce(max(id), 0) FROM chunks"), $maxid,
+    is($pg->sql("SELECT coalesce(max(id), 0) FROM chunks"), $maxid,
         "$name: no chunk rewritten");
 }
 
 # Django: the site's navigation and "Last update" are not content
 {
-    my $first = sqlv("SELECT c.body FROM chunks c JOIN documents d ON
+    my $first = $pg->sql("SELECT c.body FROM chunks c JOIN documents d ON
         d.id = c.document_id WHERE d.url LIKE '%/django/faq/install.html'
         AND c.ordinal = 0");
     like($first, qr/^# FAQ: Installation/, 'django: the first chunk starts with the page title');
-    unlike(sqlv("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
+    unlike($pg->sql("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
         ON d.id = c.document_id JOIN collections k ON k.id = d.collection_id
         WHERE k.name = 'django'"), qr/Table of contents\]|Last update|Quick search/,
         'django: no site navigation, sidebar or footer in any chunk');
-    is(sqlv("SELECT heading_path FROM chunks c JOIN documents d ON
+    is($pg->sql("SELECT heading_path FROM chunks c JOIN documents d ON
         d.id = c.document_id WHERE d.url LIKE '%/django/faq/install.html'
         AND c.ordinal = 0"), 'FAQ: Installation',
         'django: breadcrumb is the page title, without " — Django documentation"');
 }
 # git: "/" (index.html) and git.html are one page; the footer is gone
 {
-    is(sqlv("SELECT count(*) FROM documents WHERE url ~ '/git/(git\\.html)?\$'"), 1,
+    is($pg->sql("SELECT count(*) FROM documents WHERE url ~ '/git/(git\\.html)?\$'"), 1,
         'git: / and git.html stored once');
-    like(sqlv("SELECT url FROM documents WHERE url ~ '/git/(git\\.html)?\$'"),
+    like($pg->sql("SELECT url FROM documents WHERE url ~ '/git/(git\\.html)?\$'"),
         qr{/git/git\.html$}, 'git: under its named URL');
-    is(sqlv("SELECT count(*) FROM chunks WHERE body LIKE '%Part of the [git(1)]%'
+    is($pg->sql("SELECT count(*) FROM chunks WHERE body LIKE '%Part of the [git(1)]%'
         OR body LIKE '%Last updated%'"), 0, 'git: the per-page footer is dropped');
-    like(sqlv("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
+    like($pg->sql("SELECT string_agg(c.body, '') FROM chunks c JOIN documents d
         ON d.id = c.document_id WHERE d.url LIKE '%/git-column.html'"),
         qr/git-column - Display data in columns/,
         'git: the NAME line (in the page header) is kept');
 }
 # PostgreSQL: the sect1 title is not repeated in breadcrumbs
-is(sqlv("SELECT count(*) FROM chunks WHERE heading_path ~ '^([^>]+) > \\1( >|\$)'"),
+is($pg->sql("SELECT count(*) FROM chunks WHERE heading_path ~ '^([^>]+) > \\1( >|\$)'"),
     0, 'no breadcrumb starts with its title twice');
 # Sphinx generated pages were skipped, not fetched
 like(RagTest::slurp("$ng->{dir}/logs/access.log"), qr{GET /django/faq/},

@@ -39,11 +39,10 @@ sub run_ingest {
     my $out = `$cmd 2>&1`;
     return ($? >> 8, $out);
 }
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub stat_of { my ($o, $k) = @_; return $o =~ /^pages .*\b$k=(\d+)/m ? $1 : -1 }
 sub chunks_of {
     my ($coll, $like) = @_;
-    my $s = sqlv("SELECT string_agg(c.body, E'\\n----\\n' ORDER BY c.ordinal)
+    my $s = $pg->sql("SELECT string_agg(c.body, E'\\n----\\n' ORDER BY c.ordinal)
         FROM chunks c JOIN documents d ON d.id = c.document_id JOIN collections k
         ON k.id = d.collection_id WHERE k.name = '$coll' AND d.url LIKE '$like'");
     utf8::decode($s);
@@ -63,13 +62,13 @@ like($out, qr/discovery=sitemap pages=$nsm\b/, "$nsm sitemap URLs");
 }
 is(stat_of($out, 'fetched') + stat_of($out, 'skipped'), $nsm,
     'every sitemap URL counted once (fetched or skipped)');
-is(sqlv("SELECT string_agg(regexp_replace(url, '^.*:$port', ''), ' ' ORDER BY url)
+is($pg->sql("SELECT string_agg(regexp_replace(url, '^.*:$port', ''), ' ' ORDER BY url)
     FROM documents"), '/blog/first-blog-post/ /blog/welcome/ /docs/install/ '
     . '/docs/intro/ /docs/reference-sample/',
     'blog listing, archive, tag and author pages not stored; posts and docs are');
-is(sqlv("SELECT count(*) FROM documents WHERE title LIKE '%My Site%'"), 0,
+is($pg->sql("SELECT count(*) FROM documents WHERE title LIKE '%My Site%'"), 0,
     'no " | My Site" in titles');
-is(sqlv("SELECT count(*) FROM chunks WHERE heading_path LIKE '%My Site%'"), 0,
+is($pg->sql("SELECT count(*) FROM chunks WHERE heading_path LIKE '%My Site%'"), 0,
     'nor in breadcrumbs');
 my $m = IngestQuality::measure($pg, 'site');
 is($m->{fences}, 0, 'no code fence broken, the long block inside an admonition included');
@@ -85,7 +84,7 @@ like($install, qr/^> \*\*Warning: Back up first\*\*$/m,
 like($install, qr/^> \*\*Tip: Before you start\*\*$/m, 'the tip too');
 {
     # the chunk holding "bananas" links to a section that holds it
-    my $row = sqlv("SELECT c.anchor || '|' || c.body FROM chunks c JOIN documents d
+    my $row = $pg->sql("SELECT c.anchor || '|' || c.body FROM chunks c JOIN documents d
         ON d.id = c.document_id WHERE d.url LIKE '%/docs/install/'
         AND c.body LIKE '%bananas%'");
     my ($anchor, $body) = split /\|/, $row, 2;
@@ -97,13 +96,13 @@ like($install, qr/^> \*\*Tip: Before you start\*\*$/m, 'the tip too');
     }
     ok($anchor eq '' || $html =~ /id=["']?\Q$anchor\E(?:["'\s>])/, "anchor '$anchor' exists on the page");
 }
-my $gen = sqlv("SELECT index_generation FROM collections WHERE name = 'site'");
+my $gen = $pg->sql("SELECT index_generation FROM collections WHERE name = 'site'");
 truncate "$ng->{dir}/logs/access.log", 0;
 ($rc, $out) = run_ingest(@site);
 is($rc, 0, 'unchanged re-crawl') or diag $out;
 is(stat_of($out, 'new') + stat_of($out, 'changed'), 0, 'nothing new or changed')
     or diag $out;
-is(sqlv("SELECT index_generation FROM collections WHERE name = 'site'"), $gen,
+is($pg->sql("SELECT index_generation FROM collections WHERE name = 'site'"), $gen,
     'no new index generation');
 {
     my @gets = access_log() =~ m{"GET /docs/install/ }g;
@@ -114,7 +113,7 @@ is(sqlv("SELECT index_generation FROM collections WHERE name = 'site'"), $gen,
 my ($rc2, $out2) = run_ingest('--collection', 'src', '--dir', "$fx/src",
     '--url-template', "$base/docs/{path}/", '--quiet');
 is($rc2, 0, 'the sources ingested') or diag $out2;
-my $src = sqlv("SELECT d.body FROM documents d JOIN collections k ON
+my $src = $pg->sql("SELECT d.body FROM documents d JOIN collections k ON
     k.id = d.collection_id WHERE k.name = 'src' AND d.url = '$base/docs/install/'");
 utf8::decode($src);
 unlike($src, qr/^import |\{\/\*|<\/?Tabs|<\/?TabItem|<\/?details|^:::/m,
@@ -132,11 +131,11 @@ like($src, qr/^> \*\*Warning: Back up first\*\*$/m, 'titled admonition');
     # every anchor of the source chunks is an id of the built page
     my $html = RagTest::slurp("$fx/docs/install/index.html");
     my @bad = grep { $_ ne '' && $html !~ /id=["']?\Q$_\E(?:["'\s>])/ } split /\n/,
-        sqlv("SELECT DISTINCT c.anchor FROM chunks c JOIN documents d
+        $pg->sql("SELECT DISTINCT c.anchor FROM chunks c JOIN documents d
             ON d.id = c.document_id JOIN collections k ON k.id = d.collection_id
             WHERE k.name = 'src' AND d.url = '$base/docs/install/'");
     is("@bad", '', 'source chunks link to ids the built page has');
-    is(sqlv("SELECT anchor FROM chunks c JOIN documents d ON d.id = c.document_id
+    is($pg->sql("SELECT anchor FROM chunks c JOIN documents d ON d.id = c.document_id
         JOIN collections k ON k.id = d.collection_id
         WHERE k.name = 'src' AND d.url = '$base/docs/install/' AND c.ordinal = 0"), '',
         'the first chunk links to the page (its h1 has no id)');

@@ -30,7 +30,6 @@ my ($worker, $wlog) = WorkerTest::worker($pg, index_dir => $idx,
     embed_base_url => $ai->{url}, embed_api_key => 'sk-u',
     concurrency => 4, poll_interval_ms => 200);
 my $http = HTTP::Tiny->new(timeout => 10);
-sub sqlv { RagTest::psql($pg, $_[0]) }
 my @words = qw(aardvark bison caracal dingo echidna fossa gharial hyrax);
 
 sub upload {
@@ -48,7 +47,7 @@ sub upload {
 }
 sub settled {
     my ($coll) = @_;
-    return RagTest::wait_for(sub { sqlv("SELECT count(*) FROM jobs WHERE "
+    return RagTest::wait_for(sub { $pg->sql("SELECT count(*) FROM jobs WHERE "
         . "payload->>'collection' = '$coll' AND state <> 'done'") == 0 }, 60);
 }
 sub searchable {
@@ -61,12 +60,12 @@ sub searchable {
 }
 sub clean_jobs {
     my ($coll, $n) = @_;
-    is(sqlv("SELECT count(*) FROM jobs WHERE payload->>'collection' = '$coll'"
+    is($pg->sql("SELECT count(*) FROM jobs WHERE payload->>'collection' = '$coll'"
         . " AND (state <> 'done' OR attempts <> 1)"), 0,
         "$coll: every job done on its first attempt")
-        or diag sqlv("SELECT string_agg(id || ' ' || state || ' ' || attempts"
+        or diag $pg->sql("SELECT string_agg(id || ' ' || state || ' ' || attempts"
             . " || ' ' || coalesce(last_error, ''), E'\\n') FROM jobs");
-    is(sqlv("SELECT count(*) FROM documents d JOIN collections c ON "
+    is($pg->sql("SELECT count(*) FROM documents d JOIN collections c ON "
         . "c.id = d.collection_id WHERE c.name = '$coll' AND "
         . "d.chunked_hash = d.content_hash AND d.content_hash <> ''"), $n,
         "$coll: all $n documents chunked");
@@ -84,16 +83,16 @@ unlike(RagTest::slurp($wlog), qr/another ingest/, 'no ingest was refused');
 # --- uploads while an ingest of the collection runs join one pending job --
 $ai->set(delay_ms => 0, delay_next => [2500]);
 my $first = upload('wave', 0);
-ok(RagTest::wait_for(sub { sqlv("SELECT state FROM jobs WHERE id = $first")
+ok(RagTest::wait_for(sub { $pg->sql("SELECT state FROM jobs WHERE id = $first")
     eq 'running' }, 10), 'wave: the first ingest is running');
 my @later = map { upload('wave', $_) } 1 .. 4;
 isnt($later[0], $first, 'the next upload gets a new job (the first already started)');
 is(scalar(grep { $_ == $later[0] } @later), 4,
     'the uploads after it join that pending job') or diag "@later";
-is(sqlv("SELECT state FROM jobs WHERE id = $later[0]"), 'queued',
+is($pg->sql("SELECT state FROM jobs WHERE id = $later[0]"), 'queued',
     'which waits, queued, while the first runs');
 ok(settled('wave'), 'wave: all jobs finished');
-is(sqlv("SELECT count(*) FROM jobs WHERE payload->>'collection' = 'wave'"), 2,
+is($pg->sql("SELECT count(*) FROM jobs WHERE payload->>'collection' = 'wave'"), 2,
     'two ingests for five uploads');
 clean_jobs('wave', 5);
 
@@ -104,16 +103,16 @@ my $cli = RagTest::spawn(["$RagTest::PGBIN/psql", '-X', '-q', '-h',
     $pg->{host}, '-p', $pg->{port}, '-U', 'postgres', '-d', 'rag', '-c',
     "SELECT pg_advisory_lock(hashtext('rag_ingest:held')); SELECT pg_sleep(3)"],
     log => "$idx/psql.log");
-ok(RagTest::wait_for(sub { sqlv("SELECT count(*) FROM pg_locks WHERE "
+ok(RagTest::wait_for(sub { $pg->sql("SELECT count(*) FROM pg_locks WHERE "
     . "locktype = 'advisory' AND granted") > 0 }, 10), 'collection held');
 my $t0 = time;
 my $held = upload('held', 0);
 ok(RagTest::wait_for(sub { RagTest::slurp($wlog) =~
     /id=$held kind=ingest attempt=1\/5 state=deferred/ }, 10),
     'the job met the lock and was deferred') or diag RagTest::slurp($wlog);
-is(sqlv("SELECT state || ' ' || attempts FROM jobs WHERE id = $held"),
+is($pg->sql("SELECT state || ' ' || attempts FROM jobs WHERE id = $held"),
     'retry 0', 'waiting without a burnt attempt');
-like(sqlv("SELECT last_error FROM jobs WHERE id = $held"),
+like($pg->sql("SELECT last_error FROM jobs WHERE id = $held"),
     qr/another ingest of collection held is running/, 'and says why');
 ok(settled('held'), 'it ran once the other ingest ended');
 ok(time - $t0 >= 2, sprintf('after the lock was gone (%.1f s)', time - $t0));

@@ -62,12 +62,7 @@ sub generation {
     return length $v ? $v : 0;
 }
 
-sub post {
-    my (%m) = @_;
-    $fd->dispatch(MESSAGE_CREATE => { channel_id => $m{thread}, guild_id => $m{guild} // $G,
-        author => { id => $m{user}, username => "u$m{user}" }, content => $m{text},
-        mentions => $m{mention} ? [ { id => $bot_id } ] : [], id => $m{id} });
-}
+sub post { $fd->user_message(@_) }
 sub new_thread {
     my ($t, $g, $f, $user, $title, $text) = @_;
     $fd->channel(id => $t, guild_id => $g, parent_id => $f, name => $title, owner_id => $user);

@@ -45,12 +45,7 @@ ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected')
 sub q1 { RagTest::psql($pg, $_[0]) }
 my $wlog = '';
 sub logs { RagTest::slurp($blog) . ($wlog ? RagTest::slurp($wlog) : '') }
-sub post {
-    my (%m) = @_;
-    $fd->dispatch(MESSAGE_CREATE => { channel_id => $m{thread}, guild_id => $G,
-        author => { id => $m{user}, username => "u$m{user}" }, content => $m{text},
-        mentions => $m{mention} ? [ { id => $bot_id } ] : [], id => $m{id} });
-}
+sub post { $fd->user_message(@_) }
 sub edit {
     my (%m) = @_;
     $fd->dispatch(MESSAGE_UPDATE => { channel_id => $m{thread}, guild_id => $G,

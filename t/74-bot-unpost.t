@@ -50,12 +50,7 @@ ok(RagTest::wait_for(sub { $fd->state->{connected} }, 20), 'bot connected')
 sub q1 { RagTest::psql($pg, $_[0]) }
 sub logs { join '', map { RagTest::slurp($_) } glob("$blog*") }
 
-sub post {
-    my (%m) = @_;
-    $fd->dispatch(MESSAGE_CREATE => { channel_id => $m{thread}, guild_id => $G,
-        author => { id => $m{user} // $U, username => 'asker' }, content => $m{text},
-        mentions => $m{mention} ? [ { id => $bot_id } ] : [], id => $m{id} });
-}
+sub post { $fd->user_message(user => $U, username => 'asker', @_) }
 sub new_thread {
     my ($t, $title, $text) = @_;
     $fd->channel(id => $t, guild_id => $G, parent_id => $F, name => $title, owner_id => $U);

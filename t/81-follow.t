@@ -53,10 +53,9 @@ follower(a => $adir);
 follower(b => $bdir);
 
 my $http = HTTP::Tiny->new(timeout => 10);
-sub sqlv { RagTest::psql($pg, $_[0]) }
 sub recorded {
     my ($c) = @_;
-    return sqlv("SELECT index_generation FROM collections WHERE name = '$c'") || 0;
+    return $pg->sql("SELECT index_generation FROM collections WHERE name = '$c'") || 0;
 }
 sub served {
     my ($ng, $c, $q) = @_;

@@ -132,6 +132,17 @@ sub channel {
     $s->_ctl(action => 'channel', channel => \%c);
 }
 sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
+# A user's message in a thread, as the gateway dispatches it:
+#   $fd->user_message(id => M, thread => T, user => U, text => '...',
+#                     [guild => G], [mention => 1], [username => 'u'])
+sub user_message {
+    my ($s, %m) = @_;
+    $s->dispatch(MESSAGE_CREATE => { id => $m{id}, channel_id => $m{thread},
+        guild_id => $m{guild} // $s->{guild_id},
+        author => { id => $m{user}, username => $m{username} // "u$m{user}" },
+        content => $m{text},
+        mentions => $m{mention} ? [ { id => $s->{bot_id} } ] : [] });
+}
 sub guild    { my ($s, %g) = @_; $s->_ctl(action => 'guild', guild => \%g) }
 sub app      { my ($s, %a) = @_; $s->_ctl(action => 'app', app => \%a) }
 # the bot's messages that exist now, by id

@@ -94,7 +94,8 @@ sub pg_start {
         "port = $port\nfsync = off\nmax_connections = 200\n",
         "log_min_messages = warning\n";
     close $fh;
-    my $pg = { dir => $dir, data => $data, port => $port, host => $dir };
+    my $pg = bless { dir => $dir, data => $data, port => $port, host => $dir },
+        'RagTest::Pg';
     push @pg_dirs, $pg;
     pg_ctl($pg, 'start');
     $pg->{conninfo} = "host=$dir port=$port dbname=rag user=postgres";
@@ -131,6 +132,10 @@ sub _psql_raw {
 }
 
 sub psql { my ($pg, $sql) = @_; return _psql_raw($pg, 'rag', $sql) }
+
+# $pg->sql("SELECT ..."): psql on the test's database, as a method of
+# what pg_start returns (the tests' one-line sqlv() copies)
+sub RagTest::Pg::sql { my ($pg, $sql) = @_; return psql($pg, $sql) }
 
 # Erasure checks (issue 12): every text, json and array column of every
 # table, as [table, column] pairs.
