@@ -47,12 +47,6 @@ static const char commands_json[] =
     "\"Your question\",\"required\":true,\"max_length\":300}]}"
     "]";
 
-const char *
-rag_commands_json(void)
-{
-    return commands_json;
-}
-
 #define REG_BACKOFF_MIN_MS 5000L
 #define REG_BACKOFF_MAX_MS 3600000L
 

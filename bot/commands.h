@@ -38,7 +38,4 @@ void rag_commands_gateway(rag_bot *b, yajl_val d);
  * returns how many were handled. */
 int rag_commands_run_queue(rag_bot *b);
 
-/* The command set as JSON (for registration and tests). */
-const char *rag_commands_json(void);
-
 #endif

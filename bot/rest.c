@@ -741,12 +741,6 @@ rag_rest_wait(rag_rest *r, struct pollfd *fds, unsigned nfds, long timeout_ms)
     return rc < 0 ? -1 : 0;
 }
 
-unsigned
-rag_rest_pending(const rag_rest *r)
-{
-    return r->pending;
-}
-
 void
 rag_rest_free(rag_rest *r)
 {

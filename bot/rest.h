@@ -113,9 +113,6 @@ int rag_rest_submit(rag_rest *r, const char *method, const char *path,
 int rag_rest_wait(rag_rest *r, struct pollfd *fds, unsigned nfds,
                   long timeout_ms);
 
-/* Requests queued or running. */
-unsigned rag_rest_pending(const rag_rest *r);
-
 /* Blocking form, for start-up before the loop runs: 0 when a response
  * arrived (check resp->status), -1 when none could be had. resp->body
  * must be freed either way. */
