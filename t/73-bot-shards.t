@@ -61,12 +61,8 @@ my $tseq = 0;
 sub post_thread {
     my ($k, $text) = @_;
     my $t = '3000000000000' . sprintf('%05d', ++$tseq);
-    $fd->channel(id => $t, guild_id => $G[$k], parent_id => $F[$k], name => "q$t",
-        owner_id => $U);
-    $fd->dispatch(THREAD_CREATE => { id => $t, guild_id => $G[$k], parent_id => $F[$k],
-        name => "q$t", owner_id => $U, type => 11, newly_created => JSON::PP::true });
-    $fd->dispatch(MESSAGE_CREATE => { channel_id => $t, guild_id => $G[$k], id => $t,
-        author => { id => $U, username => 'asker' }, content => $text, mentions => [] });
+    $fd->forum_post(id => $t, guild => $G[$k], forum => $F[$k], user => $U,
+        username => 'asker', text => $text);
     return $t;
 }
 sub delivered {

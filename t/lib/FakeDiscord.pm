@@ -135,6 +135,21 @@ sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
 # A user's message in a thread, as the gateway dispatches it:
 #   $fd->user_message(id => M, thread => T, user => U, text => '...',
 #                     [guild => G], [mention => 1], [username => 'u'])
+# A new forum post as Discord announces it: the thread channel,
+# THREAD_CREATE, then its starter message (whose id is the thread's):
+#   $fd->forum_post(id => T, guild => G, forum => F, user => U,
+#                   text => '...', [title => '...'], [username => 'u'])
+sub forum_post {
+    my ($s, %p) = @_;
+    my $g = $p{guild} // $s->{guild_id};
+    my $title = $p{title} // "q$p{id}";
+    $s->channel(id => $p{id}, guild_id => $g, parent_id => $p{forum}, name => $title,
+        owner_id => $p{user});
+    $s->dispatch(THREAD_CREATE => { id => $p{id}, guild_id => $g, parent_id => $p{forum},
+        name => $title, owner_id => $p{user}, type => 11, newly_created => JSON::PP::true });
+    $s->user_message(id => $p{id}, thread => $p{id}, guild => $g, user => $p{user},
+        username => $p{username}, text => $p{text});
+}
 sub user_message {
     my ($s, %m) = @_;
     $s->dispatch(MESSAGE_CREATE => { id => $m{id}, channel_id => $m{thread},
