@@ -211,13 +211,16 @@ bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p, uint32_t d)
                                : c->k1 * (1 - c->b + c->b * len / c->avgdl);
         return (int64_t)(idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
     }
-    const uint32_t *len = c->f->len + (size_t)d * RAG_INDEX_FIELDS;
     double k1 = c->f->p.k1, x;
     if (!cu->fields) { /* body only: most blocks */
+        uint32_t bl = c->f->body_len16[d];
+        if (bl == RAG_INDEX_LEN16_MORE)
+            bl = c->f->len[(size_t)d * RAG_INDEX_FIELDS + RAG_FIELD_BODY];
         x = 0;
-        x += cu->tfs[p] * wnorm(c, RAG_FIELD_BODY, len[RAG_FIELD_BODY]);
+        x += cu->tfs[p] * wnorm(c, RAG_FIELD_BODY, bl);
         return (int64_t)(idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
     }
+    const uint32_t *len = c->f->len + (size_t)d * RAG_INDEX_FIELDS;
     uint32_t tt = cu->ttf[p], th = cu->htf[p], tb = cu->tfs[p] - tt - 2 * th;
     x = 0;
     if (tb)
