@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define ROUNDS 5
+#define BATCH 1024 /* copies made between writer calls */
 
 static int
 build(const char *corpus, uint64_t n, const char *ixpath)
@@ -54,22 +55,30 @@ build(const char *corpus, uint64_t n, const char *ixpath)
     for (size_t i = 0; i < nc; i++)
         if (strlen(v[i].f[3]) > maxlen)
             maxlen = strlen(v[i].f[3]);
-    buf = malloc(maxlen + 2);
+    /* copies are made a batch at a time, timed apart: clocks read per
+     * record were 5 % of the build's profile */
+    buf = malloc(BATCH * (maxlen + 2));
     printf("corpus_chunks %zu\n", nc);
     t0 = now_s();
     c0 = cpu_s();
     w = rag_index_writer_new(0);
-    for (uint64_t r = 0; r < n; r++) {
-        uint64_t c = r / nc, i = r % nc;
+    for (uint64_t r0 = 0; r0 < n; r0 += BATCH) {
+        uint64_t nb = n - r0 < BATCH ? n - r0 : BATCH;
         double g0 = now_s(), gc0 = cpu_s();
-        make_copy(v[i].f[3], c, i, 1, buf);
+        for (uint64_t r = r0; r < r0 + nb; r++)
+            make_copy(v[r % nc].f[3], r / nc, r % nc, 1,
+                      buf + (r - r0) * (maxlen + 2));
         t_gen += now_s() - g0;
         c_gen += cpu_s() - gc0;
-        rag_index_input in = {(int64_t)r + 1, v[i].f[0], v[i].f[1],
-                              v[i].f[2],      buf,       NULL};
-        if (rag_index_writer_add(w, &in) != 0) {
-            fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
-            return 1;
+        for (uint64_t r = r0; r < r0 + nb; r++) {
+            uint64_t i = r % nc;
+            rag_index_input in = {(int64_t)r + 1, v[i].f[0],
+                                  v[i].f[1],      v[i].f[2],
+                                  buf + (r - r0) * (maxlen + 2), NULL};
+            if (rag_index_writer_add(w, &in) != 0) {
+                fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
+                return 1;
+            }
         }
     }
     if (rag_index_writer_write(w, ixpath, 1, err, sizeof(err)) != 0) {
