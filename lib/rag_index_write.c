@@ -119,7 +119,7 @@ struct rag_index_writer {
     rag_index_bm25f bf;
     uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
     uint64_t ftotal[RAG_INDEX_FIELDS];
-    int cur_field, cur_rep; /* what occ_cb is reading */
+    int cur_field; /* what occ_cb is reading */
     rag_stemmer *st;        /* Snowball, or NULL: the light English stemmer */
     const void *ft;         /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
@@ -555,7 +555,7 @@ occ_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     }
     if (w->cur_field == RAG_FIELD_TITLE)
         w->terms[id].tft++;
-    else if (w->cur_field == RAG_FIELD_HEADING && w->cur_rep == 0)
+    else if (w->cur_field == RAG_FIELD_HEADING)
         w->terms[id].tfh++;
     return 0;
 }
@@ -702,14 +702,17 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     long got;
     for (int i = 1; i < 4; i++) {
         w->cur_field = i - 1;
-        for (int rep = 0; rep < (i == 2 ? 2 : 1); rep++) {
-            w->cur_rep = rep;
-            got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
-            if (got < 0)
-                goto oom;
+        got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
+        if (got < 0)
+            goto oom;
+        before += (uint64_t)got;
+        w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
+        if (i == 2) {
+            /* the heading's second reading: its terms' heading counts
+             * again (the terms so far are the title's and heading's) */
+            for (size_t j = 0; j < w->ncur; j++)
+                w->tfc[w->cur[j]] += w->terms[w->cur[j]].tfh;
             before += (uint64_t)got;
-            if (rep == 0)
-                w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
         }
     }
     if (before > UINT32_MAX)
