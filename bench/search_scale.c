@@ -72,9 +72,12 @@ build(const char *corpus, uint64_t n, const char *ixpath)
         c_gen += cpu_s() - gc0;
         for (uint64_t r = r0; r < r0 + nb; r++) {
             uint64_t i = r % nc;
-            rag_index_input in = {(int64_t)r + 1, v[i].f[0],
-                                  v[i].f[1],      v[i].f[2],
-                                  buf + (r - r0) * (maxlen + 2), NULL};
+            rag_index_input in = {(int64_t)r + 1,
+                                  v[i].f[0],
+                                  v[i].f[1],
+                                  v[i].f[2],
+                                  buf + (r - r0) * (maxlen + 2),
+                                  NULL};
             if (rag_index_writer_add(w, &in) != 0) {
                 fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
                 return 1;

@@ -51,8 +51,8 @@ struct rag_index {
     rag_index_fields fields;
     double *wnorm[RAG_INDEX_FIELDS];
     uint16_t *body_len16; /* fields.body_len16 */
-    uint64_t fldtf_sum; /* FLDTF bytes the blocks account for */
-    rag_ft_model ft;    /* the semantic leg, when has_ft */
+    uint64_t fldtf_sum;   /* FLDTF bytes the blocks account for */
+    rag_ft_model ft;      /* the semantic leg, when has_ft */
     int has_ft;
     const float *ft_pc, *ft_vecs;
     uint32_t ft_nvec;

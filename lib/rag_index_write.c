@@ -119,9 +119,9 @@ struct rag_index_writer {
     rag_index_bm25f bf;
     uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
     uint64_t ftotal[RAG_INDEX_FIELDS];
-    int cur_field; /* what occ_cb is reading */
-    rag_stemmer *st;        /* Snowball, or NULL: the light English stemmer */
-    const void *ft;         /* FTMODEL (borrowed), or NULL */
+    int cur_field;   /* what occ_cb is reading */
+    rag_stemmer *st; /* Snowball, or NULL: the light English stemmer */
+    const void *ft;  /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
 };
@@ -507,8 +507,7 @@ term_id(rag_index_writer *w, const char *t, size_t n)
             if (n <= 7)
                 return (long)id;
             e = &w->terms[id];
-            if (e->text_len == n &&
-                memcmp(w->ttext + e->text_off, t, n) == 0)
+            if (e->text_len == n && memcmp(w->ttext + e->text_off, t, n) == 0)
                 return (long)id;
         }
         h = (h + 1) & (w->hcap - 1);

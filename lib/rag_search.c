@@ -165,7 +165,7 @@ typedef struct {
     const uint32_t *dl;
     const double *norms; /* by length, or NULL */
     double avgdl, k1, b;
-    const rag_index_fields *f; /* BM25F, or NULL: plain BM25 */
+    const rag_index_fields *f;          /* BM25F, or NULL: plain BM25 */
     const double *wn[RAG_INDEX_FIELDS]; /* BM25F: f->wnorm, all tabulated,
                                            or NULL */
 } bm25_ctx;

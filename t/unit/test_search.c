@@ -1015,14 +1015,14 @@ test_long_body(void)
         double x = 0;
         x += 1 * rag_bm25f_wnorm(bf.weight[RAG_FIELD_BODY],
                                  bf.b[RAG_FIELD_BODY], lens[i], avg);
-        want[i] = (int64_t)(idf * (x * (bf.k1 + 1) / (x + bf.k1)) *
-                                1099511627776.0 +
-                            0.5) /
-                  1099511627776.0;
+        want[i] =
+            (int64_t)(idf * (x * (bf.k1 + 1) / (x + bf.k1)) * 1099511627776.0 +
+                      0.5) /
+            1099511627776.0;
     }
     rag_hit h[3];
-    rag_query q = {"klongx", 6, NULL, 3, RAG_SEARCH_BM25,
-                   RAG_SEARCH_PER_PAGE_ANY};
+    rag_query q = {
+        "klongx", 6, NULL, 3, RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
     CHECK_INT(rag_search(ix, &q, h), 2);
     CHECK_INT(h[0].rec, 1);
     CHECK(h[0].bm25 == want[1]);
