@@ -9,13 +9,16 @@
  *
  *   search_scale CORPUS.tsv N INDEX QUERIES.txt RESULTS.txt
  *
+ * N = 0 builds nothing: it queries INDEX as it is (for profiling).
+ *
  * Prints "key value" lines: build seconds (writer calls only: making the
  * copies is timed apart), the building process's peak RSS, index bytes,
  * open seconds, query p50/p99/max (ms; 5 timed rounds over the queries
  * after one warm-up round). Build and query times come twice: wall clock
  * and this thread's CPU time (on a shared machine the wall clock also
  * counts other processes' turns on the core). RESULTS gets each query's top 10
- * (record, score) for the identity check.
+ * (record, score) for the identity check. With SCALE_PER_QUERY set in the
+ * environment, each query's fastest CPU time goes to stderr.
  */
 #include "rag_index.h"
 #include "rag_search.h"
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #define ROUNDS 5
+#define BATCH 1024 /* copies made between writer calls */
 
 static int
 build(const char *corpus, uint64_t n, const char *ixpath)
@@ -51,22 +55,33 @@ build(const char *corpus, uint64_t n, const char *ixpath)
     for (size_t i = 0; i < nc; i++)
         if (strlen(v[i].f[3]) > maxlen)
             maxlen = strlen(v[i].f[3]);
-    buf = malloc(maxlen + 2);
+    /* copies are made a batch at a time, timed apart: clocks read per
+     * record were 5 % of the build's profile */
+    buf = malloc(BATCH * (maxlen + 2));
     printf("corpus_chunks %zu\n", nc);
     t0 = now_s();
     c0 = cpu_s();
     w = rag_index_writer_new(0);
-    for (uint64_t r = 0; r < n; r++) {
-        uint64_t c = r / nc, i = r % nc;
+    for (uint64_t r0 = 0; r0 < n; r0 += BATCH) {
+        uint64_t nb = n - r0 < BATCH ? n - r0 : BATCH;
         double g0 = now_s(), gc0 = cpu_s();
-        make_copy(v[i].f[3], c, i, 1, buf);
+        for (uint64_t r = r0; r < r0 + nb; r++)
+            make_copy(v[r % nc].f[3], r / nc, r % nc, 1,
+                      buf + (r - r0) * (maxlen + 2));
         t_gen += now_s() - g0;
         c_gen += cpu_s() - gc0;
-        rag_index_input in = {(int64_t)r + 1, v[i].f[0], v[i].f[1],
-                              v[i].f[2],      buf,       NULL};
-        if (rag_index_writer_add(w, &in) != 0) {
-            fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
-            return 1;
+        for (uint64_t r = r0; r < r0 + nb; r++) {
+            uint64_t i = r % nc;
+            rag_index_input in = {(int64_t)r + 1,
+                                  v[i].f[0],
+                                  v[i].f[1],
+                                  v[i].f[2],
+                                  buf + (r - r0) * (maxlen + 2),
+                                  NULL};
+            if (rag_index_writer_add(w, &in) != 0) {
+                fprintf(stderr, "add %llu failed\n", (unsigned long long)r);
+                return 1;
+            }
         }
     }
     if (rag_index_writer_write(w, ixpath, 1, err, sizeof(err)) != 0) {
@@ -110,6 +125,8 @@ main(int argc, char **argv)
 
     /* the build runs in a child so its peak RSS is its own */
     fflush(stdout);
+    if (n == 0)
+        goto query;
     pid = fork();
     if (pid == 0)
         _exit(build(corpus, n, ixpath));
@@ -123,6 +140,7 @@ main(int argc, char **argv)
         return 1;
     printf("index_mb %.1f\n", st.st_size / 1e6);
 
+query:
     t0 = now_s();
     ix = rag_index_open(ixpath, err, sizeof(err));
     if (ix == NULL) {
@@ -169,6 +187,14 @@ main(int argc, char **argv)
         }
     }
     fclose(rf);
+    if (getenv("SCALE_PER_QUERY")) /* each query's fastest CPU time */
+        for (size_t i = 0; i < nq; i++) {
+            double best = clat[i];
+            for (int r = 1; r < ROUNDS; r++)
+                if (clat[r * nq + i] < best)
+                    best = clat[r * nq + i];
+            fprintf(stderr, "%8.3f ms  %s\n", best, qs[i]);
+        }
     qsort(lat, nq * ROUNDS, sizeof(double), cmp_d);
     printf("queries %zu\n", nq * ROUNDS);
     printf("p50_ms %.3f\n", lat[nq * ROUNDS / 2]);

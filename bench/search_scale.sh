@@ -3,8 +3,9 @@
 # in the same run (bench/search_scale.c does the work):
 #
 #   1. the PostgreSQL manual (postgresql-doc-15) as rag-ingest chunks it;
-#   2. the previous implementation's lib/ (BASE, default: the commit
-#      before index format 2) exported with git archive and built apart;
+#   2. the previous implementation's lib/ (BASE, default: main 06babdc,
+#      block-max MaxScore before the fourth wave's pruning and build
+#      work) exported with git archive and built apart;
 #   3. bench/search_scale.c built against each, each run in turn: build
 #      an N-record index (the chunks replicated, each copy after the
 #      first with 30 % of its words dropped), then BM25 top-10 for the
@@ -22,15 +23,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DOCS=/usr/share/doc/postgresql-doc-15/html
 [ -d "$DOCS" ] || { echo "install postgresql-doc-15 first" >&2; exit 1; }
-if [ -z "${BASE:-}" ]; then
-    first=$(git log --diff-filter=A --format=%H -- lib/rag_index_fmt.h | tail -1)
-    BASE=$(git rev-parse "$first^")
-fi
+# BASE=06babdc: main before the fourth wave (BM25 pruning, build time);
+# BASE=15d5a36^ (before index format 2) or any revision works too: the
+# bench uses only the API every format has had
+BASE=${BASE:-06babdc}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rag-scale.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -O2 -g"
 PKGS="libxml-2.0 libcurl yajl libpq openssl libzstd"
-LIBS="$(pkg-config --libs $PKGS) -lwslay -lpthread -lm"
+LIBS="$(pkg-config --libs $PKGS) -lstemmer -lwslay -lpthread -lm"
 
 echo "building this tree and $BASE (previous implementation)..." >&2
 make -s build/librag.a >&2

@@ -50,8 +50,9 @@ struct rag_index {
     int has_fields; /* the BM25F sections are there */
     rag_index_fields fields;
     double *wnorm[RAG_INDEX_FIELDS];
-    uint64_t fldtf_sum; /* FLDTF bytes the blocks account for */
-    rag_ft_model ft;    /* the semantic leg, when has_ft */
+    uint16_t *body_len16; /* fields.body_len16 */
+    uint64_t fldtf_sum;   /* FLDTF bytes the blocks account for */
+    rag_ft_model ft;      /* the semantic leg, when has_ft */
     int has_ft;
     const float *ft_pc, *ft_vecs;
     uint32_t ft_nvec;
@@ -675,6 +676,17 @@ check_fields(rag_index *ix, char *err, size_t errlen)
                 rag_bm25f_wnorm(F->p.weight[f], F->p.b[f], l, F->avglen[f]);
         F->wnorm[f] = ix->wnorm[f];
     }
+    ix->body_len16 = malloc(nd * sizeof(uint16_t) + 1);
+    if (ix->body_len16 == NULL) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    for (uint64_t i = 0; i < nd; i++) {
+        uint32_t l = len[i * RAG_INDEX_FIELDS + RAG_FIELD_BODY];
+        ix->body_len16[i] =
+            l < RAG_INDEX_LEN16_MORE ? (uint16_t)l : RAG_INDEX_LEN16_MORE;
+    }
+    F->body_len16 = ix->body_len16;
     ix->has_fields = 1;
     return 0;
 }
@@ -876,6 +888,7 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
     if (validate(ix, err, errlen) != 0) {
         for (int f = 0; f < RAG_INDEX_FIELDS; f++)
             free(ix->wnorm[f]);
+        free(ix->body_len16);
         free(ix->norms);
         ZSTD_freeDDict(ix->ddict);
         free(ix->copy);
@@ -954,6 +967,7 @@ rag_index_close(rag_index *ix)
     ZSTD_freeDDict(ix->ddict);
     for (int f = 0; f < RAG_INDEX_FIELDS; f++)
         free(ix->wnorm[f]);
+    free(ix->body_len16);
     free(ix->norms);
     free(ix->copy);
     free(ix);

@@ -286,7 +286,12 @@ typedef struct {
      * tabulate */
     const double *wnorm[RAG_INDEX_FIELDS];
     uint32_t max_len[RAG_INDEX_FIELDS];
+    /* the body lengths again in 16 bits, RAG_INDEX_LEN16_MORE: see len (a
+     * search reads a length per posting scored: 2 bytes a record to
+     * stream instead of 12) */
+    const uint16_t *body_len16;
 } rag_index_fields;
+#define RAG_INDEX_LEN16_MORE 0xffffu
 const rag_index_fields *rag_index_fields_get(const rag_index *ix);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);

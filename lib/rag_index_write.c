@@ -64,12 +64,23 @@ typedef struct {
     uint32_t len, cap;
     uint32_t last; /* last doc added */
     uint32_t df;
-    uint32_t tf; /* in the record being added: all, title, heading */
-    uint32_t tft, tfh;
+    uint32_t tft, tfh; /* in the record being added: title, heading (all:
+                          the writer's tfc) */
     uint32_t hash;
     uint32_t text_off;
     uint32_t text_len;
 } wterm;
+
+/* A term dictionary slot: a term of up to 7 bytes is recognised from
+ * the slot alone (its bytes and length in key), a longer one is compared
+ * with its text; the terms table and the text are then touched only for
+ * new terms and long ones (at a million records the three dependent
+ * cache misses of a look-up were a quarter of the build). */
+typedef struct {
+    uint32_t hash;
+    uint32_t id1; /* term id + 1, 0 = empty */
+    uint64_t key; /* bytes 0-6, byte 7: length, or 0xff when longer */
+} hslot;
 
 /* append-only temporary file with its own buffer */
 typedef struct {
@@ -97,8 +108,9 @@ struct rag_index_writer {
     size_t nterms, capterms;
     char *ttext;
     size_t ttlen, ttcap;
-    uint64_t *hash; /* hash << 32 | term id + 1, 0 = empty; hcap (2^n) */
+    hslot *hash; /* hcap (2^n) slots */
     size_t hcap;
+    uint32_t *tfc; /* per term: occurrences in the record being added */
     uint32_t *cur; /* distinct term ids of the record being added */
     size_t ncur, capcur;
     char *meta;
@@ -107,9 +119,9 @@ struct rag_index_writer {
     rag_index_bm25f bf;
     uint32_t *flen; /* RAG_INDEX_FIELDS lengths per record */
     uint64_t ftotal[RAG_INDEX_FIELDS];
-    int cur_field, cur_rep; /* what occ_cb is reading */
-    rag_stemmer *st;        /* Snowball, or NULL: the light English stemmer */
-    const void *ft;         /* FTMODEL (borrowed), or NULL */
+    int cur_field;   /* what occ_cb is reading */
+    rag_stemmer *st; /* Snowball, or NULL: the light English stemmer */
+    const void *ft;  /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
 };
@@ -271,7 +283,7 @@ rag_index_writer_new(uint32_t dims)
     w->fields = 1;
     rag_index_bm25f_defaults(&w->bf);
     w->hcap = 1024;
-    w->hash = calloc(w->hcap, sizeof(uint64_t));
+    w->hash = calloc(w->hcap, sizeof(hslot));
     if (dims) {
         w->vunit = malloc(dims * sizeof(float));
         w->vq = malloc(dims);
@@ -302,6 +314,7 @@ rag_index_writer_free(rag_index_writer *w)
     free(w->terms);
     free(w->ttext);
     free(w->hash);
+    free(w->tfc);
     free(w->cur);
     free(w->meta);
     free(w);
@@ -440,19 +453,33 @@ fnv1a(const char *s, size_t n)
     return h;
 }
 
+static uint64_t
+term_key(const char *t, size_t n)
+{
+    uint64_t k = 0;
+
+    if (n > 7)
+        return (uint64_t)0xff << 56;
+    memcpy(&k, t, n);
+    return k | (uint64_t)n << 56;
+}
+
 static int
 hash_grow(rag_index_writer *w)
 {
     size_t nc = w->hcap * 2;
-    uint64_t *nh = calloc(nc, sizeof(uint64_t));
+    hslot *nh = calloc(nc, sizeof(hslot));
 
     if (nh == NULL)
         return -1;
     for (size_t t = 0; t < w->nterms; t++) {
-        size_t h = w->terms[t].hash & (nc - 1);
-        while (nh[h])
+        const wterm *e = &w->terms[t];
+        size_t h = e->hash & (nc - 1);
+        while (nh[h].id1)
             h = (h + 1) & (nc - 1);
-        nh[h] = (uint64_t)w->terms[t].hash << 32 | (uint32_t)(t + 1);
+        nh[h].hash = e->hash;
+        nh[h].id1 = (uint32_t)(t + 1);
+        nh[h].key = term_key(w->ttext + e->text_off, e->text_len);
     }
     free(w->hash);
     w->hash = nh;
@@ -461,45 +488,52 @@ hash_grow(rag_index_writer *w)
 }
 
 /* Returns the id of term t, adding it; -1 on OOM. Every token of every
- * record passes here: the slot holds the hash, so a probe touches the
- * term itself only when the hashes agree. */
+ * record passes here (see hslot). */
 static long
 term_id(rag_index_writer *w, const char *t, size_t n)
 {
     uint32_t hv = fnv1a(t, n);
-    size_t h;
+    uint64_t key = term_key(t, n);
+    size_t h, cap;
     wterm *e;
 
     if ((w->nterms + 1) * 2 > w->hcap && hash_grow(w) != 0)
         return -1;
     h = hv & (w->hcap - 1);
-    while (w->hash[h]) {
-        if ((uint32_t)(w->hash[h] >> 32) == hv) {
-            uint32_t id = (uint32_t)w->hash[h] - 1;
+    while (w->hash[h].id1) {
+        const hslot *sl = &w->hash[h];
+        if (sl->hash == hv && sl->key == key) {
+            uint32_t id = sl->id1 - 1;
+            if (n <= 7)
+                return (long)id;
             e = &w->terms[id];
-            if (e->text_len == n) {
-                const char *a = w->ttext + e->text_off;
-                size_t i = 0;
-                while (i < n && a[i] == t[i])
-                    i++;
-                if (i == n)
-                    return (long)id;
-            }
+            if (e->text_len == n && memcmp(w->ttext + e->text_off, t, n) == 0)
+                return (long)id;
         }
         h = (h + 1) & (w->hcap - 1);
     }
+    cap = w->capterms;
     if (w->nterms >= UINT32_MAX - 1 || w->ttlen + n > UINT32_MAX ||
         grow((void **)&w->terms, &w->capterms, w->nterms + 1, sizeof(wterm)) ||
         grow((void **)&w->ttext, &w->ttcap, w->ttlen + n, 1))
         return -1;
+    if (w->capterms != cap) {
+        uint32_t *nt = realloc(w->tfc, w->capterms * sizeof(uint32_t));
+        if (nt == NULL)
+            return -1;
+        w->tfc = nt;
+    }
     memcpy(w->ttext + w->ttlen, t, n);
     e = &w->terms[w->nterms];
     memset(e, 0, sizeof(*e));
     e->hash = hv;
     e->text_off = (uint32_t)w->ttlen;
     e->text_len = (uint32_t)n;
+    w->tfc[w->nterms] = 0;
     w->ttlen += n;
-    w->hash[h] = (uint64_t)hv << 32 | (uint32_t)(w->nterms + 1);
+    w->hash[h].hash = hv;
+    w->hash[h].id1 = (uint32_t)(w->nterms + 1);
+    w->hash[h].key = key;
     return (long)w->nterms++;
 }
 
@@ -513,14 +547,14 @@ occ_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
     (void)len;
     if (id < 0)
         return 1;
-    if (w->terms[id].tf++ == 0) {
+    if (w->tfc[id]++ == 0) {
         if (grow((void **)&w->cur, &w->capcur, w->ncur + 1, sizeof(uint32_t)))
             return 1;
         w->cur[w->ncur++] = (uint32_t)id;
     }
     if (w->cur_field == RAG_FIELD_TITLE)
         w->terms[id].tft++;
-    else if (w->cur_field == RAG_FIELD_HEADING && w->cur_rep == 0)
+    else if (w->cur_field == RAG_FIELD_HEADING)
         w->terms[id].tfh++;
     return 0;
 }
@@ -555,7 +589,7 @@ get_varint(const unsigned char **pp)
 
 /* Appends record d's posting (gap, tf, title tf, heading tf) to term t. */
 static int
-post_add(wterm *t, uint32_t d)
+post_add(wterm *t, uint32_t d, uint32_t tf)
 {
     if (t->cap - t->len < 20) {
         uint32_t nc = t->cap ? t->cap * 2 : 16;
@@ -569,12 +603,12 @@ post_add(wterm *t, uint32_t d)
         t->cap = nc;
     }
     t->len += (uint32_t)put_varint(t->p + t->len, d - t->last);
-    t->len += (uint32_t)put_varint(t->p + t->len, t->tf);
+    t->len += (uint32_t)put_varint(t->p + t->len, tf);
     t->len += (uint32_t)put_varint(t->p + t->len, t->tft);
     t->len += (uint32_t)put_varint(t->p + t->len, t->tfh);
     t->last = d;
     t->df++;
-    t->tf = t->tft = t->tfh = 0;
+    t->tft = t->tfh = 0;
     return 0;
 }
 
@@ -667,14 +701,17 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
     long got;
     for (int i = 1; i < 4; i++) {
         w->cur_field = i - 1;
-        for (int rep = 0; rep < (i == 2 ? 2 : 1); rep++) {
-            w->cur_rep = rep;
-            got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
-            if (got < 0)
-                goto oom;
+        got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
+        if (got < 0)
+            goto oom;
+        before += (uint64_t)got;
+        w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
+        if (i == 2) {
+            /* the heading's second reading: its terms' heading counts
+             * again (the terms so far are the title's and heading's) */
+            for (size_t j = 0; j < w->ncur; j++)
+                w->tfc[w->cur[j]] += w->terms[w->cur[j]].tfh;
             before += (uint64_t)got;
-            if (rep == 0)
-                w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
         }
     }
     if (before > UINT32_MAX)
@@ -683,9 +720,12 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
         w->ftotal[i] += w->flen[d * RAG_INDEX_FIELDS + (size_t)i];
     w->dl[d] = (uint32_t)before;
     w->total_dl += before;
-    for (size_t i = 0; i < w->ncur; i++)
-        if (post_add(&w->terms[w->cur[i]], (uint32_t)d) != 0)
+    for (size_t i = 0; i < w->ncur; i++) {
+        uint32_t id = w->cur[i];
+        if (post_add(&w->terms[id], (uint32_t)d, w->tfc[id]) != 0)
             goto oom;
+        w->tfc[id] = 0;
+    }
     w->nposts += w->ncur;
     w->ndocs++;
     return 0;

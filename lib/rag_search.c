@@ -184,7 +184,9 @@ typedef struct {
     const uint32_t *dl;
     const double *norms; /* by length, or NULL */
     double avgdl, k1, b;
-    const rag_index_fields *f; /* BM25F, or NULL: plain BM25 */
+    const rag_index_fields *f;          /* BM25F, or NULL: plain BM25 */
+    const double *wn[RAG_INDEX_FIELDS]; /* BM25F: f->wnorm, all tabulated,
+                                           or NULL */
 } bm25_ctx;
 
 /* One query term's postings cursor. */
@@ -203,19 +205,21 @@ typedef struct {
 
 /* BM25F: field f's weight / normalisation at length len */
 static inline double
-wnorm(const rag_index_fields *f, int fi, uint32_t len)
+wnorm(const bm25_ctx *c, int fi, uint32_t len)
 {
-    return f->wnorm[fi] ? f->wnorm[fi][len]
-                        : rag_bm25f_wnorm(f->p.weight[fi], f->p.b[fi], len,
-                                          f->avglen[fi]);
+    const rag_index_fields *f = c->f;
+    return c->wn[0] ? c->wn[fi][len]
+                    : rag_bm25f_wnorm(f->p.weight[fi], f->p.b[fi], len,
+                                      f->avglen[fi]);
 }
 
 /* Posting p of c's decoded block (record d): its score in fixed point,
  * the double computed as the exhaustive scorer does, rounded.
  * t/unit/test_search.c repeats both formulas in its reference scorer.
  * BM25F adds the fields body, heading, title (a field without the term
- * adds nothing: its normalisation may be zero). */
-static inline int64_t
+ * adds nothing: its normalisation may be zero). Inlined: it runs for
+ * every posting scored. */
+static inline __attribute__((always_inline)) int64_t
 bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p, uint32_t d)
 {
     double t = cu->tfs[p];
@@ -226,20 +230,24 @@ bm25_fix(const bm25_ctx *c, double idf, const bcur *cu, uint32_t p, uint32_t d)
                                : c->k1 * (1 - c->b + c->b * len / c->avgdl);
         return (int64_t)(idf * t * (c->k1 + 1) / (t + norm) * FIX + 0.5);
     }
-    const uint32_t *len = c->f->len + (size_t)d * RAG_INDEX_FIELDS;
-    uint32_t tt = 0, th = 0, tb;
-    double x = 0, k1 = c->f->p.k1;
-    if (cu->fields) {
-        tt = cu->ttf[p];
-        th = cu->htf[p];
+    double k1 = c->f->p.k1, x;
+    if (!cu->fields) { /* body only: most blocks */
+        uint32_t bl = c->f->body_len16[d];
+        if (bl == RAG_INDEX_LEN16_MORE)
+            bl = c->f->len[(size_t)d * RAG_INDEX_FIELDS + RAG_FIELD_BODY];
+        x = 0;
+        x += cu->tfs[p] * wnorm(c, RAG_FIELD_BODY, bl);
+        return (int64_t)(idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
     }
-    tb = cu->tfs[p] - tt - 2 * th;
+    const uint32_t *len = c->f->len + (size_t)d * RAG_INDEX_FIELDS;
+    uint32_t tt = cu->ttf[p], th = cu->htf[p], tb = cu->tfs[p] - tt - 2 * th;
+    x = 0;
     if (tb)
-        x += tb * wnorm(c->f, RAG_FIELD_BODY, len[RAG_FIELD_BODY]);
+        x += tb * wnorm(c, RAG_FIELD_BODY, len[RAG_FIELD_BODY]);
     if (th)
-        x += th * wnorm(c->f, RAG_FIELD_HEADING, len[RAG_FIELD_HEADING]);
+        x += th * wnorm(c, RAG_FIELD_HEADING, len[RAG_FIELD_HEADING]);
     if (tt)
-        x += tt * wnorm(c->f, RAG_FIELD_TITLE, len[RAG_FIELD_TITLE]);
+        x += tt * wnorm(c, RAG_FIELD_TITLE, len[RAG_FIELD_TITLE]);
     return (int64_t)(idf * (x * (k1 + 1) / (x + k1)) * FIX + 0.5);
 }
 
@@ -316,6 +324,10 @@ bm25_init_ctx(const rag_index *ix, bm25_ctx *c)
         c->avgdl = 1;
     rag_index_bm25_params(ix, &c->k1, &c->b);
     c->f = rag_index_fields_get(ix);
+    c->wn[0] = c->wn[1] = c->wn[2] = NULL;
+    if (c->f && c->f->wnorm[0] && c->f->wnorm[1] && c->f->wnorm[2])
+        for (int i = 0; i < RAG_INDEX_FIELDS; i++)
+            c->wn[i] = c->f->wnorm[i];
 }
 
 /* The best h->cap records by BM25 into h (scores in fixed point). */
