@@ -158,7 +158,10 @@ utf8_seq_len(const unsigned char *s, size_t n)
 /* Bytes a JSON string holds as they are: ASCII from the space up (DEL
  * included) but '"' and '\\'. */
 static const unsigned char json_plain[128] = {
-    [' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... 0x7f] = 1,
+    [' '] = 1,
+    ['!'] = 1,
+    ['#' ... '['] = 1,
+    [']' ... 0x7f] = 1,
 };
 
 /* rag_buf_json_str when the worst case (6 bytes a byte: "\u00XX") fits:

@@ -1098,8 +1098,8 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
             cand = RAG_SEARCH_POOL;
     }
 
-    qwords_on = sw_on(opts ? opts->qwords : RAG_SEARCH_SW_DEFAULT,
-                      QWORDS_DEFAULT);
+    qwords_on =
+        sw_on(opts ? opts->qwords : RAG_SEARCH_SW_DEFAULT, QWORDS_DEFAULT);
     blend_on = sw_on(opts ? opts->page_blend : RAG_SEARCH_SW_DEFAULT,
                      PAGE_BLEND_DEFAULT);
     bcap = cand;
@@ -1183,7 +1183,7 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         h->ft_rank = f->r3;
         /* the record's own BM25 (page evidence only orders the list:
          * the answerer's score thresholds read this) */
-        h->bm25 = !use_bm25             ? 0
+        h->bm25 = !use_bm25            ? 0
                   : f->r1 && !blend_on ? hb.v[f->r1 - 1].s
                                        : bm25_point(ix, qt, f->rec) / FIX;
         h->cosine = h->ft_cosine = 0;

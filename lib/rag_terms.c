@@ -235,20 +235,23 @@ rag_term_is_stopword(const char *w, size_t len)
  * "help", "example"): down-weighting them
  * would cost the questions about them. */
 static const char *const question_words[] = {
-    "able", "actually", "again", "already", "also", "always", "anybody",
-    "anyone", "anything", "anyway", "around", "ask", "asking", "basically",
-    "best", "better", "cannot", "certain", "correct", "correctly", "easily",
-    "easy", "else", "even", "ever", "every", "everything", "exactly",
-    "fine", "getting", "good", "happen", "happens", "hi", "however", "idea",
-    "instead", "just", "kind", "know", "let", "lets", "likely", "lot",
-    "maybe", "might", "mine", "much", "must", "need", "needed", "needs",
-    "never", "nothing", "often", "okay", "one", "ones", "please",
-    "possible", "possibly", "pretty", "proper", "properly", "quite",
-    "rather", "really", "seem", "seems", "should", "simply", "somehow",
-    "someone", "something", "still", "stuff", "sure", "tell", "thanks",
-    "thing", "things", "tried", "try", "trying", "us", "usually", "very",
-    "want", "wanted", "wanting", "wants", "way", "ways", "whether", "wish",
-    "wonder", "wondering", "yet",
+    "able",      "actually",  "again",      "already",  "also",    "always",
+    "anybody",   "anyone",    "anything",   "anyway",   "around",  "ask",
+    "asking",    "basically", "best",       "better",   "cannot",  "certain",
+    "correct",   "correctly", "easily",     "easy",     "else",    "even",
+    "ever",      "every",     "everything", "exactly",  "fine",    "getting",
+    "good",      "happen",    "happens",    "hi",       "however", "idea",
+    "instead",   "just",      "kind",       "know",     "let",     "lets",
+    "likely",    "lot",       "maybe",      "might",    "mine",    "much",
+    "must",      "need",      "needed",     "needs",    "never",   "nothing",
+    "often",     "okay",      "one",        "ones",     "please",  "possible",
+    "possibly",  "pretty",    "proper",     "properly", "quite",   "rather",
+    "really",    "seem",      "seems",      "should",   "simply",  "somehow",
+    "someone",   "something", "still",      "stuff",    "sure",    "tell",
+    "thanks",    "thing",     "things",     "tried",    "try",     "trying",
+    "us",        "usually",   "very",       "want",     "wanted",  "wanting",
+    "wants",     "way",       "ways",       "whether",  "wish",    "wonder",
+    "wondering", "yet",
 };
 
 int

@@ -138,14 +138,32 @@ static void
 test_not_index(void)
 {
     static const char *const titles[] = {
-        "What Is PostgreSQL?", "A Brief History", "Conventions",
-        "Further Information", "Bug Reporting Guidelines", "Tutorial",
-        "Getting Started", "Installation", "Architectural Fundamentals",
-        "Creating a Database", "Accessing a Database", "The SQL Language",
-        "Introduction", "Concepts", "Creating a New Table",
-        "Populating a Table With Rows", "Querying a Table", "Joins",
-        "Aggregate Functions", "Updates", "Deletions", "Advanced Features",
-        "Views", "Foreign Keys", "Transactions", "Window Functions",
+        "What Is PostgreSQL?",
+        "A Brief History",
+        "Conventions",
+        "Further Information",
+        "Bug Reporting Guidelines",
+        "Tutorial",
+        "Getting Started",
+        "Installation",
+        "Architectural Fundamentals",
+        "Creating a Database",
+        "Accessing a Database",
+        "The SQL Language",
+        "Introduction",
+        "Concepts",
+        "Creating a New Table",
+        "Populating a Table With Rows",
+        "Querying a Table",
+        "Joins",
+        "Aggregate Functions",
+        "Updates",
+        "Deletions",
+        "Advanced Features",
+        "Views",
+        "Foreign Keys",
+        "Transactions",
+        "Window Functions",
     };
     rag_buf b;
     rag_expand_page p;
@@ -155,8 +173,8 @@ test_not_index(void)
     rag_buf_puts(&b, "<html><body><h1>Contents</h1><dl>");
     for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
         char e[256];
-        snprintf(e, sizeof(e), "<dt><a href=\"s%zu.html\">%zu. %s</a></dt>",
-                 i, i + 1, titles[i]);
+        snprintf(e, sizeof(e), "<dt><a href=\"s%zu.html\">%zu. %s</a></dt>", i,
+                 i + 1, titles[i]);
         rag_buf_puts(&b, e);
     }
     rag_buf_puts(&b, "</dl></body></html>");

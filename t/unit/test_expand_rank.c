@@ -25,8 +25,8 @@ build(const char *const *bodies, const char *const *urls, size_t n,
     rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
-        rag_index_input in = {(int64_t)(100 + i), urls[i], "", "", bodies[i],
-                              NULL};
+        rag_index_input in = {(int64_t)(100 + i), urls[i], "", "",
+                              bodies[i],          NULL};
         if (rag_index_writer_add(w, &in) != 0) {
             rag_index_writer_free(w);
             return NULL;
@@ -61,19 +61,21 @@ static void
 test_page_blend(void)
 {
     static const char *const bodies[] = {
-        "you keep ignoring my keep patch",              /* faq */
-        "cache the result of a view for a while",       /* cache page */
-        "the cache backend stores each result",         /* cache page */
-        "a per site cache holds a result for pages",    /* cache page */
-        "views render templates", "models map tables",  /* filler */
-        "result sets from queries", "forms validate input",
-        "cache headers for proxies", "urls route requests",
+        "you keep ignoring my keep patch",           /* faq */
+        "cache the result of a view for a while",    /* cache page */
+        "the cache backend stores each result",      /* cache page */
+        "a per site cache holds a result for pages", /* cache page */
+        "views render templates",
+        "models map tables", /* filler */
+        "result sets from queries",
+        "forms validate input",
+        "cache headers for proxies",
+        "urls route requests",
     };
     static const char *const urls[] = {
-        "faq.html#keep",   "cache.html#a",  "cache.html#b",
-        "cache.html#c",    "views.html",    "models.html",
-        "db.html",         "forms.html",    "http.html#headers",
-        "urls.html",
+        "faq.html#keep",     "cache.html#a", "cache.html#b", "cache.html#c",
+        "views.html",        "models.html",  "db.html",      "forms.html",
+        "http.html#headers", "urls.html",
     };
     rag_index *ix = build(bodies, urls, 10, "blend");
     rag_hit off[5], on[5], dflt[5];
@@ -104,8 +106,8 @@ test_page_blend(void)
 
     /* a page with one matching chunk gains nothing: a query only the
      * FAQ entry and single-chunk pages match ranks as before */
-    noff = search(ix, "ignoring patch", RAG_SEARCH_SW_OFF, RAG_SEARCH_SW_OFF,
-                  off);
+    noff =
+        search(ix, "ignoring patch", RAG_SEARCH_SW_OFF, RAG_SEARCH_SW_OFF, off);
     non = search(ix, "ignoring patch", RAG_SEARCH_SW_OFF, RAG_SEARCH_SW_ON, on);
     CHECK_INT(noff, 1);
     CHECK_INT(non, 1);
@@ -120,11 +122,14 @@ static void
 test_qwords(void)
 {
     static const char *const bodies[] = {
-        "the way you want it",                  /* phrasing only */
+        "the way you want it",                             /* phrasing only */
         "indent with tabs or spaces in the editor config", /* topic */
-        "spaces around operators", "editor themes and colours",
-        "config files live in your home", "indent width in columns",
-        "line endings in files", "operators and precedence",
+        "spaces around operators",
+        "editor themes and colours",
+        "config files live in your home",
+        "indent width in columns",
+        "line endings in files",
+        "operators and precedence",
     };
     static const char *const urls[] = {"a.html", "b.html", "c.html", "d.html",
                                        "e.html", "f.html", "g.html", "h.html"};

@@ -732,8 +732,8 @@ test_compressed_bodies(void)
     for (int mode = 0; mode < 3; mode++) {
         rag_index_writer *w = rag_index_writer_new(0);
         if (mode < 2)
-            rag_index_writer_set_compression(w, mode ? RAG_INDEX_COMPRESS_NEVER
-                                                     : RAG_INDEX_COMPRESS_ALWAYS);
+            rag_index_writer_set_compression(
+                w, mode ? RAG_INDEX_COMPRESS_NEVER : RAG_INDEX_COMPRESS_ALWAYS);
         for (int i = 0; i < N; i++) {
             rag_index_input in = {i, "https://d/p", "T", "H", bodies[i], NULL};
             bad += rag_index_writer_add(w, &in) != 0;

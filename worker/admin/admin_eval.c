@@ -662,10 +662,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             run.fts = 0;
         else if (strcmp(o, "--prf") == 0)
             run.prf = 1;
-        else if (strcmp(o, "--qwords") == 0 ||
-                 strcmp(o, "--page-blend") == 0) {
-            enum rag_search_switch sw = strcmp(v, "on") == 0
-                                            ? RAG_SEARCH_SW_ON
+        else if (strcmp(o, "--qwords") == 0 || strcmp(o, "--page-blend") == 0) {
+            enum rag_search_switch sw = strcmp(v, "on") == 0 ? RAG_SEARCH_SW_ON
                                         : strcmp(v, "off") == 0
                                             ? RAG_SEARCH_SW_OFF
                                             : RAG_SEARCH_SW_DEFAULT;
@@ -675,8 +673,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 goto done;
             }
             *(o[2] == 'q' ? &run.qwords : &run.page_blend) = sw;
-        }
-        else if (strcmp(o, "--holdout") == 0)
+        } else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)
             run.dir = v;
