@@ -260,43 +260,6 @@ dots_q4_avx2(const int8_t *q, const uint8_t *rows, uint32_t nrows, uint32_t n,
     }
 }
 
-/* q4, AVX-512 VNNI: vpdpbusd takes the nibbles as the unsigned bytes;
- * four rows at a time so the query's registers are loaded once. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static int32_t
-q4_row_vnni(const __m512i *qv, const uint8_t *r, uint32_t blocks)
-{
-    const __m512i lo = _mm512_set1_epi8(15);
-    __m512i acc = _mm512_setzero_si512();
-
-    for (uint32_t b = 0; b < blocks; b++) {
-        __m512i x = _mm512_loadu_si512(r + (size_t)b * 64);
-        acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(x, lo), qv[2 * b]);
-        acc = _mm512_dpbusd_epi32(
-            acc, _mm512_and_si512(_mm512_srli_epi16(x, 4), lo), qv[2 * b + 1]);
-    }
-    return _mm512_reduce_add_epi32(acc);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-dots_q4_vnni(const int8_t *q, const uint8_t *rows, uint32_t nrows, uint32_t n,
-             int32_t *out)
-{
-    uint32_t blocks = n / 128, full = blocks * 128;
-    size_t rb = RAG_VEC_Q4_BYTES(n);
-    int32_t qsum = 0;
-    __m512i qv[2 * (8192 / 128)];
-
-    for (uint32_t i = 0; i < full; i++)
-        qsum += q[i];
-    for (uint32_t b = 0; b < 2 * blocks; b++)
-        qv[b] = _mm512_loadu_si512(q + (size_t)b * 64);
-    for (uint32_t j = 0; j < nrows; j++) {
-        const uint8_t *r = rows + j * rb;
-        out[j] = q4_row_vnni(qv, r, blocks) - 8 * qsum +
-                 dot_q4_c(q + full, r + (size_t)blocks * 64, n - full);
-    }
-}
-
 static int vec_avx2, vec_vnni;
 static pthread_once_t vec_once = PTHREAD_ONCE_INIT;
 
@@ -359,8 +322,6 @@ rag_vec_dots_q4_isa(rag_vec_isa isa, const int8_t *q, const uint8_t *rows,
 {
     int avx2 = use_avx2();
 
-    if (n > 8192)
-        isa = RAG_VEC_SCALAR; /* beyond the query registers' room */
     switch (isa) {
     case RAG_VEC_SCALAR:
         dots_q4_c(q, rows, nrows, n, out);
@@ -369,11 +330,6 @@ rag_vec_dots_q4_isa(rag_vec_isa isa, const int8_t *q, const uint8_t *rows,
         if (!avx2)
             return -1;
         dots_q4_avx2(q, rows, nrows, n, out);
-        return 0;
-    case RAG_VEC_AVX512_VNNI:
-        if (!vec_vnni)
-            return -1;
-        dots_q4_vnni(q, rows, nrows, n, out);
         return 0;
     }
     return -1;
@@ -385,10 +341,8 @@ rag_vec_dots_q4(const int8_t *q, const uint8_t *rows, uint32_t nrows,
 {
     int avx2 = use_avx2();
 
-    rag_vec_dots_q4_isa(vec_vnni  ? RAG_VEC_AVX512_VNNI
-                        : avx2    ? RAG_VEC_AVX2
-                                  : RAG_VEC_SCALAR,
-                        q, rows, nrows, n, out);
+    rag_vec_dots_q4_isa(avx2 ? RAG_VEC_AVX2 : RAG_VEC_SCALAR, q, rows, nrows,
+                        n, out);
 }
 #else
 rag_vec_dot_i8_fn
