@@ -440,8 +440,14 @@ main(int argc, char **argv)
         return 1;
     }
 
-    snprintf(path, sizeof(path), "%s/v.idx", wdir);
-    if (build_index(n, wdir, path) != 0) {
+    /* $VEC_IDX: another index file, for runs side by side */
+    if (getenv("VEC_IDX") && *getenv("VEC_IDX"))
+        snprintf(path, sizeof(path), "%s", getenv("VEC_IDX"));
+    else
+        snprintf(path, sizeof(path), "%s/v.idx", wdir);
+    /* $VEC_NOBUILD: search the index at $VEC_IDX as it is (e.g. one this
+     * tree wrote, with an older tree: it reads the sections it knows) */
+    if (!getenv("VEC_NOBUILD") && build_index(n, wdir, path) != 0) {
         fprintf(stderr, "index build failed\n");
         return 1;
     }
@@ -457,17 +463,34 @@ main(int argc, char **argv)
     printf("index_mb %.0f\nopen_s %.2f\n", st.st_size / 1e6, now_s() - t0);
     uint32_t defprobe, lists = rag_index_vec_lists(ix, &defprobe);
     printf("lists %u\ndefault_probe %u\nqueries %zu\n", lists, defprobe, nq);
-    uint32_t probes[] = {UINT32_MAX, 4, 8, 16, 24, 32, 48, 64, 96, 128, 0};
+    /* $VEC_PROBES: a comma-separated list instead (the exact scan and
+     * the default are always run) */
+    uint32_t probes[32] = {UINT32_MAX, 4, 8, 16, 24, 32, 48, 64, 96, 128, 0};
+    size_t nprobes = 11;
+    if (getenv("VEC_PROBES")) {
+        char *e = getenv("VEC_PROBES");
+        nprobes = 1;
+        while (*e && nprobes < 31) {
+            probes[nprobes++] = (uint32_t)strtoul(e, &e, 10);
+            e += *e == ',';
+        }
+        probes[nprobes++] = 0;
+    }
     double *lat = malloc(nq * ROUNDS * sizeof(double));
     double *clat = malloc(nq * ROUNDS * sizeof(double));
     printf("\n%-22s %9s %9s %9s %9s %10s %12s\n", "vector leg, k=10", "CPU p50",
            "CPU p99", "wall p50", "wall p99", "recall@10", "(text/para)");
-    for (size_t pi = 0; pi < sizeof(probes) / sizeof(probes[0]); pi++) {
+    for (size_t pi = 0; pi < nprobes; pi++) {
         rag_search_opts o = {probes[pi], RAG_SEARCH_FT_AUTO, 0};
         size_t found[2] = {0, 0};
         if (probes[pi] != UINT32_MAX && probes[pi] != 0 && probes[pi] >= lists)
             continue;
-        for (int round = -1; round < ROUNDS; round++) {
+        if (probes[pi] == UINT32_MAX && getenv("VEC_NOEXACT"))
+            continue; /* the same int8 scan as the other run's */
+        /* the exact scan: one round (it costs ~10x the lists) */
+        int rounds = probes[pi] == UINT32_MAX ? 1 : ROUNDS;
+        for (int round = probes[pi] == UINT32_MAX ? 0 : -1; round < rounds;
+             round++) {
             for (size_t q = 0; q < nq; q++) {
                 rag_hit h[K];
                 rag_query rq = {NULL,
@@ -489,8 +512,9 @@ main(int argc, char **argv)
                             found[q >= nq_text] += h[a].rec == gt[q * K + b];
             }
         }
-        qsort(lat, nq * ROUNDS, sizeof(double), cmp_d);
-        qsort(clat, nq * ROUNDS, sizeof(double), cmp_d);
+        size_t nl = nq * (size_t)rounds;
+        qsort(lat, nl, sizeof(double), cmp_d);
+        qsort(clat, nl, sizeof(double), cmp_d);
         char label[64];
         if (probes[pi] == UINT32_MAX)
             snprintf(label, sizeof(label), "exact int8 scan");
@@ -499,8 +523,8 @@ main(int argc, char **argv)
         else
             snprintf(label, sizeof(label), "lists, n_probe %u", probes[pi]);
         printf("%-22s %9.2f %9.2f %9.2f %9.2f %10.3f %6.3f/%.3f\n", label,
-               clat[nq * ROUNDS / 2], clat[(size_t)(nq * ROUNDS * 0.99)],
-               lat[nq * ROUNDS / 2], lat[(size_t)(nq * ROUNDS * 0.99)],
+               clat[nl / 2], clat[(size_t)(nl * 0.99)], lat[nl / 2],
+               lat[(size_t)(nl * 0.99)],
                (found[0] + found[1]) / (double)(nq * K),
                found[0] / (double)(nq_text * K),
                found[1] / (double)((nq - nq_text) * K));

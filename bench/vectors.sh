@@ -11,7 +11,11 @@
 # Usage: bench/vectors.sh [N=1000000] [DIMS=768]   (NOFAISS=1 skips faiss,
 # which needs libfaiss-dev; NOBASE=1 skips BASE; WORK=DIR reuses (or
 # makes) the vectors, queries and truth in DIR and keeps it; KEEP=1
-# keeps a fresh work directory; VEC_LISTS=L forces L lists)
+# keeps a fresh work directory; VEC_LISTS=L forces L lists; VEC_PROBES=
+# 16,32,... the n_probe values; VEC_IDX=FILE VEC_NOBUILD=1 searches an
+# index this tree wrote, with both trees, without building: BASE reads
+# the sections it knows, the same lists). BASE skips the exact int8
+# scan: it is the same code as this tree's.
 set -eu
 N=${1:-1000000}
 DIMS=${2:-768}
@@ -59,6 +63,7 @@ for v in new base; do
     else
         echo "== BASE $BASE, $N x $DIMS"
     fi
+    [ $v = base ] && export VEC_NOEXACT=1
     "$W/vectors-$v" "$W/corpus.tsv" "$W/queries.txt" "$N" "$DIMS" "$W" |
         tee "$W/out-$v"
     rm -f "$W/v.idx"

@@ -30,8 +30,10 @@
  * scales), keeps the best 4k candidates and rescores them with the
  * float32 originals (exact cosine: both sides are L2-normalised). A
  * large index has its vectors in k-means lists: the query is compared
- * with the centroids and only the best n_probe lists are scanned; a
- * small one, or n_probe >= lists, scans all of them.
+ * with the centroids and only the best n_probe lists are scanned, by
+ * their 4-bit codes (half the bytes of int8: the scan is bound by memory
+ * bandwidth), and the best Q4_RESCORE get exact cosines; a small one, or
+ * n_probe >= lists, scans all of them in int8.
  *
  * The in-process semantic leg (rag_ft) embeds the query text with the
  * index's fastText model and takes the cosine with every record's
