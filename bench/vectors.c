@@ -214,8 +214,8 @@ read_file(const char *path, size_t *len)
 /* WORKDIR/vecs.f32, queries.f32 and gt.u32 from the corpus (see the top
  * of this file); the number of queries in *nq. 0 or -1. */
 static int
-make_data(const char *corpus, const char *qpath, uint64_t n,
-          const char *wdir, size_t *nq_out)
+make_data(const char *corpus, const char *qpath, uint64_t n, const char *wdir,
+          size_t *nq_out)
 {
     char path[4096], *buf;
     char **bodies, **qtexts = NULL;
@@ -377,8 +377,8 @@ build_index(uint64_t n, const char *wdir, const char *ipath)
             if (fread(v, (size_t)dims * sizeof(float), m, f) != m)
                 _exit(1);
             for (size_t j = 0; j < m; j++) {
-                rag_index_input in = {(int64_t)(r0 + j) + 1, "u", "", "",
-                                      "", v + j * dims};
+                rag_index_input in = {(int64_t)(r0 + j) + 1, "u", "", "", "",
+                                      v + j * dims};
                 if (rag_index_writer_add(w, &in) != 0)
                     _exit(1);
             }

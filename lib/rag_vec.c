@@ -46,7 +46,6 @@ dots_f32_c(const float *v, const float *rows, uint32_t nrows, uint32_t n,
         out[j] = dot_f32_c(v, rows + (size_t)j * n, n);
 }
 
-
 /* the q4 layout walked block by block (see rag_vec.h) */
 static int32_t
 dot_q4_c(const int8_t *q, const uint8_t *r, uint32_t n)
@@ -219,7 +218,6 @@ dots_i8_vnni(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
     }
 }
 
-
 /* q4, AVX2: the 64 bytes of a full block give 64 low and 64 high
  * nibbles (0..15); maddubs multiplies them (unsigned) by the query's
  * bytes (signed) into int16 pairs (|15 * 127 * 2| fits), madd widens to
@@ -341,8 +339,8 @@ rag_vec_dots_q4(const int8_t *q, const uint8_t *rows, uint32_t nrows,
 {
     int avx2 = use_avx2();
 
-    rag_vec_dots_q4_isa(avx2 ? RAG_VEC_AVX2 : RAG_VEC_SCALAR, q, rows, nrows,
-                        n, out);
+    rag_vec_dots_q4_isa(avx2 ? RAG_VEC_AVX2 : RAG_VEC_SCALAR, q, rows, nrows, n,
+                        out);
 }
 #else
 rag_vec_dot_i8_fn

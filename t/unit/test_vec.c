@@ -1,8 +1,9 @@
 /*
  * Vector kernels and the k-means lists at their default size:
- *   - every 4-bit kernel (portable, and AVX2 when this CPU has it) gives the integers of a plain decode-and-multiply, bit for
- *     bit, on random inputs of every length to 300 (odd ones, partial
- *     blocks) and a few long ones, extreme values included;
+ *   - every 4-bit kernel (portable, and AVX2 when this CPU has it) gives the
+ * integers of a plain decode-and-multiply, bit for bit, on random inputs of
+ * every length to 300 (odd ones, partial blocks) and a few long ones, extreme
+ * values included;
  *   - 4-bit codes decode to within half a step of the unit vector;
  *   - a generated clustered set above RAG_INDEX_IVF_MIN gets lists, 4-bit
  *     codes and a default probe that keeps recall@10 >= 0.95 against the
@@ -41,8 +42,8 @@ gauss(void)
 static int
 code_at(const uint8_t *r, uint32_t n, uint32_t i)
 {
-    uint32_t b = i / 128 * 128, m = n - b < 128 ? n - b : 128,
-             h = (m + 1) / 2, j = i - b;
+    uint32_t b = i / 128 * 128, m = n - b < 128 ? n - b : 128, h = (m + 1) / 2,
+             j = i - b;
     const uint8_t *p = r + b / 2;
     return j < h ? p[j] & 15 : p[j - h] >> 4;
 }
