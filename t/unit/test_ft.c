@@ -918,7 +918,7 @@ test_index(void)
     CHECK(fabs(h[0].score - (1.0 / 61 + 0.5 / 61)) < 1e-12);
     /* the leg turned off: BM25 exactly */
     {
-        rag_search_opts noft = {0, RAG_SEARCH_FT_OFF, 0};
+        rag_search_opts noft = {.ft = RAG_SEARCH_FT_OFF};
         rag_query bq = rq;
         int n1 = rag_search_ex(ix, &rq, &noft, h), n2;
         bq.mode = RAG_SEARCH_BM25;

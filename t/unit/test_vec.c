@@ -164,8 +164,7 @@ test_default_lists_recall(void)
             qv[j] = cent[c * D + j] + 0.5f * (float)gauss();
         rag_query q = {
             NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
-        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO, 0},
-                        def = {0, RAG_SEARCH_FT_AUTO, 0};
+        rag_search_opts all = {.n_probe = lists}, def = {.n_probe = 0};
         CHECK_INT(rag_search_ex(ix, &q, &all, e), K);
         CHECK_INT(rag_search_ex(ix, &q, &def, h), K);
         for (int i = 0; i < K; i++)
