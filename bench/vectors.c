@@ -191,12 +191,33 @@ write_file(const char *path, const void *p, size_t n)
     return ok ? 0 : -1;
 }
 
-int
-main(int argc, char **argv)
+/* Reads a whole file into a malloc'd buffer; its size in *len. */
+static void *
+read_file(const char *path, size_t *len)
 {
-    const char *corpus, *qpath, *wdir;
-    uint64_t n;
-    char path[4096], err[256], *buf;
+    FILE *f = fopen(path, "rb");
+    void *p = NULL;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (p = malloc((size_t)n)) == NULL ||
+        fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    } else
+        *len = (size_t)n;
+    if (f)
+        fclose(f);
+    return p;
+}
+
+/* WORKDIR/vecs.f32, queries.f32 and gt.u32 from the corpus (see the top
+ * of this file); the number of queries in *nq. 0 or -1. */
+static int
+make_data(const char *corpus, const char *qpath, uint64_t n, const char *wdir,
+          size_t *nq_out)
+{
+    char path[4096], *buf;
     char **bodies, **qtexts = NULL;
     size_t nq_text = 0, qcap = 0, maxlen = 0;
     float *v, *qv;
@@ -204,20 +225,11 @@ main(int argc, char **argv)
     int fd;
     double t0;
 
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s CORPUS QUERIES N DIMS WORKDIR\n", argv[0]);
-        return 2;
-    }
-    corpus = argv[1];
-    qpath = argv[2];
-    n = strtoull(argv[3], NULL, 10);
-    dims = (uint32_t)atoi(argv[4]);
-    wdir = argv[5];
     voc = calloc(VOCAB_CAP / 2, sizeof(term));
     vhash = calloc(VOCAB_CAP, sizeof(uint32_t));
     bench_chunk *chunks = load_corpus(corpus, &nbase);
     if (!chunks || !nbase)
-        return 1;
+        return -1;
     bodies = malloc(nbase * sizeof(char *));
     for (size_t i = 0; i < nbase; i++)
         bodies[i] = chunks[i].f[3];
@@ -245,35 +257,18 @@ main(int argc, char **argv)
     buf = malloc(maxlen + 2);
     v = malloc(dims * sizeof(float));
 
-    /* vectors, streamed to vecs.f32 and to the index writer */
     snprintf(path, sizeof(path), "%s/vecs.f32", wdir);
     FILE *vf = fopen(path, "wb");
-    rag_index_writer *w = rag_index_writer_new(dims);
-    double t_embed = 0, t_add = 0;
+    t0 = now_s();
     for (uint64_t r = 0; r < n; r++) {
         uint64_t c = r / nbase, i = r % nbase;
-        double e0 = now_s();
         make_copy(bodies[i], c, i, 0, buf);
         embed(buf, v);
         fwrite(v, sizeof(float), dims, vf);
-        double e1 = now_s();
-        rag_index_input in = {(int64_t)r + 1, "u", "", "", "", v};
-        if (rag_index_writer_add(w, &in) != 0)
-            return 1;
-        t_embed += e1 - e0;
-        t_add += now_s() - e1;
     }
-    fclose(vf);
-    printf("records %llu\ndims %u\nembed_s %.1f\n", (unsigned long long)n, dims,
-           t_embed);
-    snprintf(path, sizeof(path), "%s/v.idx", wdir);
-    t0 = now_s();
-    if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "write: %s\n", err);
-        return 1;
-    }
-    printf("index_build_s %.1f\n", t_add + now_s() - t0);
-    rag_index_writer_free(w);
+    if (fclose(vf) != 0)
+        return -1;
+    printf("embed_s %.1f\n", now_s() - t0);
 
     /* queries: texts, then paraphrases */
     FILE *qf = fopen(qpath, "r");
@@ -304,7 +299,8 @@ main(int argc, char **argv)
         }
     }
     snprintf(path, sizeof(path), "%s/queries.f32", wdir);
-    write_file(path, qv, nq * dims * sizeof(float));
+    if (write_file(path, qv, nq * dims * sizeof(float)) != 0)
+        return -1;
 
     /* exact float32 top 10 */
     snprintf(path, sizeof(path), "%s/vecs.f32", wdir);
@@ -312,7 +308,7 @@ main(int argc, char **argv)
     const float *all =
         mmap(NULL, n * dims * sizeof(float), PROT_READ, MAP_SHARED, fd, 0);
     if (all == MAP_FAILED)
-        return 1;
+        return -1;
     gt = malloc(nq * K * sizeof(uint32_t));
     t0 = now_s();
     {
@@ -344,34 +340,157 @@ main(int argc, char **argv)
     }
     printf("exact_f32_truth_s %.1f\n", now_s() - t0);
     snprintf(path, sizeof(path), "%s/gt.u32", wdir);
-    write_file(path, gt, nq * K * sizeof(uint32_t));
+    if (write_file(path, gt, nq * K * sizeof(uint32_t)) != 0)
+        return -1;
     munmap((void *)all, n * dims * sizeof(float));
     close(fd);
+    *nq_out = nq;
+    return 0;
+}
+
+/* The index of vecs.f32 (n_lists from $VEC_LISTS when set, else the
+ * writer's pick) in a child process, so its peak RSS is the writer's
+ * alone. 0 or -1. */
+static int
+build_index(uint64_t n, const char *wdir, const char *ipath)
+{
+    struct rusage ru;
+    double t0 = now_s();
+    int st;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char path[4096], err[256];
+        const char *l = getenv("VEC_LISTS");
+        float *v = malloc(4096 * (size_t)dims * sizeof(float));
+        rag_index_writer *w = rag_index_writer_new(dims);
+        snprintf(path, sizeof(path), "%s/vecs.f32", wdir);
+        FILE *f = fopen(path, "rb");
+        if (!v || !w || !f)
+            _exit(1);
+        if (l && *l)
+            rag_index_writer_set_vector_lists(w, (uint32_t)atoi(l), 0);
+        for (uint64_t r0 = 0; r0 < n; r0 += 4096) {
+            size_t m = n - r0 < 4096 ? (size_t)(n - r0) : 4096;
+            if (fread(v, (size_t)dims * sizeof(float), m, f) != m)
+                _exit(1);
+            for (size_t j = 0; j < m; j++) {
+                rag_index_input in = {(int64_t)(r0 + j) + 1, "u", "", "", "",
+                                      v + j * dims};
+                if (rag_index_writer_add(w, &in) != 0)
+                    _exit(1);
+            }
+        }
+        fclose(f);
+        if (rag_index_writer_write(w, ipath, 1, err, sizeof(err)) != 0) {
+            fprintf(stderr, "write: %s\n", err);
+            _exit(1);
+        }
+        rag_index_writer_free(w);
+        _exit(0);
+    }
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+        return -1;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    printf("index_build_s %.1f\nwriter_peak_rss_mb %.0f\n", now_s() - t0,
+           ru.ru_maxrss / 1024.0);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *wdir;
+    uint64_t n;
+    char path[4096], err[256];
+    size_t nq = 0, nq_text, len;
+    float *qv;
+    uint32_t *gt;
+    double t0;
+    struct stat st;
+
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s CORPUS QUERIES N DIMS WORKDIR\n", argv[0]);
+        return 2;
+    }
+    n = strtoull(argv[3], NULL, 10);
+    dims = (uint32_t)atoi(argv[4]);
+    wdir = argv[5];
+    printf("records %llu\ndims %u\n", (unsigned long long)n, dims);
+
+    /* the vectors, queries and truth: made once per work directory */
+    snprintf(path, sizeof(path), "%s/gt.u32", wdir);
+    if (stat(path, &st) != 0 &&
+        make_data(argv[1], argv[2], n, wdir, &nq) != 0) {
+        fprintf(stderr, "cannot make the vectors in %s\n", wdir);
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s/queries.f32", wdir);
+    qv = read_file(path, &len);
+    nq = qv ? len / (dims * sizeof(float)) : 0;
+    nq_text = nq / 2;
+    snprintf(path, sizeof(path), "%s/gt.u32", wdir);
+    gt = read_file(path, &len);
+    snprintf(path, sizeof(path), "%s/vecs.f32", wdir);
+    if (!qv || !gt || len != nq * K * sizeof(uint32_t) ||
+        stat(path, &st) != 0 || (uint64_t)st.st_size != n * dims * 4) {
+        fprintf(stderr, "%s: vectors of another N or DIMS\n", wdir);
+        return 1;
+    }
+
+    /* $VEC_IDX: another index file, for runs side by side */
+    if (getenv("VEC_IDX") && *getenv("VEC_IDX"))
+        snprintf(path, sizeof(path), "%s", getenv("VEC_IDX"));
+    else
+        snprintf(path, sizeof(path), "%s/v.idx", wdir);
+    /* $VEC_NOBUILD: search the index at $VEC_IDX as it is (e.g. one this
+     * tree wrote, with an older tree: it reads the sections it knows) */
+    if (!getenv("VEC_NOBUILD") && build_index(n, wdir, path) != 0) {
+        fprintf(stderr, "index build failed\n");
+        return 1;
+    }
 
     /* searches */
-    snprintf(path, sizeof(path), "%s/v.idx", wdir);
     t0 = now_s();
     rag_index *ix = rag_index_open(path, err, sizeof(err));
     if (ix == NULL) {
         fprintf(stderr, "open: %s\n", err);
         return 1;
     }
-    struct stat st;
     stat(path, &st);
     printf("index_mb %.0f\nopen_s %.2f\n", st.st_size / 1e6, now_s() - t0);
     uint32_t defprobe, lists = rag_index_vec_lists(ix, &defprobe);
     printf("lists %u\ndefault_probe %u\nqueries %zu\n", lists, defprobe, nq);
-    uint32_t probes[] = {UINT32_MAX, 1, 2, 4, 8, 16, 32, 64, 0};
+    /* $VEC_PROBES: a comma-separated list instead (the exact scan and
+     * the default are always run) */
+    uint32_t probes[32] = {UINT32_MAX, 4, 8, 16, 24, 32, 48, 64, 96, 128, 0};
+    size_t nprobes = 11;
+    if (getenv("VEC_PROBES")) {
+        char *e = getenv("VEC_PROBES");
+        nprobes = 1;
+        while (*e && nprobes < 31) {
+            probes[nprobes++] = (uint32_t)strtoul(e, &e, 10);
+            e += *e == ',';
+        }
+        probes[nprobes++] = 0;
+    }
     double *lat = malloc(nq * ROUNDS * sizeof(double));
     double *clat = malloc(nq * ROUNDS * sizeof(double));
     printf("\n%-22s %9s %9s %9s %9s %10s %12s\n", "vector leg, k=10", "CPU p50",
            "CPU p99", "wall p50", "wall p99", "recall@10", "(text/para)");
-    for (size_t pi = 0; pi < sizeof(probes) / sizeof(probes[0]); pi++) {
+    for (size_t pi = 0; pi < nprobes; pi++) {
         rag_search_opts o = {.n_probe = probes[pi]};
         size_t found[2] = {0, 0};
         if (probes[pi] != UINT32_MAX && probes[pi] != 0 && probes[pi] >= lists)
             continue;
-        for (int round = -1; round < ROUNDS; round++) {
+        if (probes[pi] == UINT32_MAX && getenv("VEC_NOEXACT"))
+            continue; /* the same int8 scan as the other run's */
+        /* the exact scan: one round (it costs ~10x the lists) */
+        int rounds = probes[pi] == UINT32_MAX ? 1 : ROUNDS;
+        for (int round = probes[pi] == UINT32_MAX ? 0 : -1; round < rounds;
+             round++) {
             for (size_t q = 0; q < nq; q++) {
                 rag_hit h[K];
                 rag_query rq = {NULL,
@@ -393,8 +512,9 @@ main(int argc, char **argv)
                             found[q >= nq_text] += h[a].rec == gt[q * K + b];
             }
         }
-        qsort(lat, nq * ROUNDS, sizeof(double), cmp_d);
-        qsort(clat, nq * ROUNDS, sizeof(double), cmp_d);
+        size_t nl = nq * (size_t)rounds;
+        qsort(lat, nl, sizeof(double), cmp_d);
+        qsort(clat, nl, sizeof(double), cmp_d);
         char label[64];
         if (probes[pi] == UINT32_MAX)
             snprintf(label, sizeof(label), "exact int8 scan");
@@ -403,8 +523,8 @@ main(int argc, char **argv)
         else
             snprintf(label, sizeof(label), "lists, n_probe %u", probes[pi]);
         printf("%-22s %9.2f %9.2f %9.2f %9.2f %10.3f %6.3f/%.3f\n", label,
-               clat[nq * ROUNDS / 2], clat[(size_t)(nq * ROUNDS * 0.99)],
-               lat[nq * ROUNDS / 2], lat[(size_t)(nq * ROUNDS * 0.99)],
+               clat[nl / 2], clat[(size_t)(nl * 0.99)], lat[nl / 2],
+               lat[(size_t)(nl * 0.99)],
                (found[0] + found[1]) / (double)(nq * K),
                found[0] / (double)(nq_text * K),
                found[1] / (double)((nq - nq_text) * K));

@@ -18,6 +18,7 @@
 #include "rag_index_fmt.h"
 #include "rag_svb.h"
 #include "rag_terms.h"
+#include "rag_vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -699,8 +700,8 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
     uint64_t nd = ix->ndocs, dims;
 
     if (vi == NULL) {
-        for (int k = IXS_VINFO; k <= IXS_VCENT; k++)
-            if (ix->sec[k] != NULL) {
+        for (int k = IXS_VINFO; k <= IXS_VQ4SCALE; k++)
+            if ((k <= IXS_VCENT || k >= IXS_VQ4) && ix->sec[k] != NULL) {
                 seterr(err, errlen, "index vector sections without VINFO");
                 return -1;
             }
@@ -759,6 +760,21 @@ check_vectors(rag_index *ix, char *err, size_t errlen)
     for (uint64_t i = 0; i < nd * dims; i++) {
         if (!isfinite(ixf_ldf(ix->sec[IXS_VF32] + i * 4))) {
             seterr(err, errlen, "index vector value invalid");
+            return -1;
+        }
+    }
+    if ((ix->sec[IXS_VQ4] != NULL) != (ix->sec[IXS_VQ4SCALE] != NULL) ||
+        (ix->sec[IXS_VQ4] &&
+         (ix->seclen[IXS_VQ4] != ix->nvec * RAG_VEC_Q4_BYTES(dims) ||
+          ix->seclen[IXS_VQ4SCALE] != (uint64_t)ix->nvec * 4))) {
+        seterr(err, errlen, "index section sizes inconsistent with counts");
+        return -1;
+    }
+    for (uint64_t s = 0; ix->sec[IXS_VQ4] && s < ix->nvec; s++) {
+        float sc = ixf_ldf(ix->sec[IXS_VQ4SCALE] + s * 4);
+        if (!isfinite(sc) || !(sc > 0)) {
+            seterr(err, errlen, "index vector scale %llu invalid",
+                   (unsigned long long)s);
             return -1;
         }
     }
@@ -1271,6 +1287,15 @@ rag_index_vec_slot(const rag_index *ix, uint32_t s, float *scale, uint32_t *rec)
     *scale = ((const float *)ix->sec[IXS_VSCALE])[s];
     *rec = ((const uint32_t *)ix->sec[IXS_VSLOT])[s];
     return (const int8_t *)ix->sec[IXS_VI8] + (size_t)s * ix->dims;
+}
+
+const uint8_t *
+rag_index_vec_q4(const rag_index *ix, uint32_t s, const float **scales)
+{
+    if (ix->sec[IXS_VQ4] == NULL || s >= ix->nvec)
+        return NULL;
+    *scales = (const float *)ix->sec[IXS_VQ4SCALE] + s;
+    return ix->sec[IXS_VQ4] + (size_t)s * RAG_VEC_Q4_BYTES(ix->dims);
 }
 
 const int8_t *

@@ -313,6 +313,12 @@ void rag_index_vec_list(const rag_index *ix, uint32_t l, uint32_t *first,
 const float *rag_index_vec_centroid(const rag_index *ix, uint32_t l);
 const int8_t *rag_index_vec_slot(const rag_index *ix, uint32_t s, float *scale,
                                  uint32_t *rec);
+/* Slot s's 4-bit codes (RAG_VEC_Q4_BYTES(dims) bytes, rag_vec.h) and in
+ * *scales the scales from slot s on (value ~ (code - 8) * scale); NULL
+ * when the index has none (small indexes, older files) or s is past the
+ * vectors. Slots s, s + 1, ... of a list are contiguous. */
+const uint8_t *rag_index_vec_q4(const rag_index *ix, uint32_t s,
+                                const float **scales);
 
 /* The semantic leg (rag_ft.h), when the index has one it can use: the
  * model; its FTMODEL bytes (to carry it into the next generation); the

@@ -82,6 +82,13 @@
  *             [v[l], v[l+1]); v[0] = 0, v[n_lists] = records with a
  *             vector; slots past it hold the records without one
  *   VCENT     (n_lists > 0) n_lists x dims f32 centroids (unit length)
+ *   VQ4       (optional, with VQ4SCALE; written when n_lists > 0) the
+ *             first number-of-records-with-a-vector slots' unit vectors
+ *             in 4-bit codes, RAG_VEC_Q4_BYTES(dims) bytes each
+ *             (lib/rag_vec.h's layout), slot order: the search ranks the
+ *             probed lists with them (half the bytes of VI8) and rescores
+ *             the best with VF32
+ *   VQ4SCALE  (with VQ4) the same slots' 4-bit scales, f32, all > 0
  *
  * Optional sections of the semantic leg (lib/rag_ft.h), both or neither:
  *   FTMODEL   the fastText model trained on the collection: vocabulary,
@@ -191,6 +198,8 @@ enum ixf_sect {
     IXS_FLDLEN,
     IXS_FBLOCKS,
     IXS_FLDTF,
+    IXS_VQ4,
+    IXS_VQ4SCALE,
     IXS_COUNT
 };
 
@@ -206,6 +215,7 @@ static const struct {
     {"VF32", 1, 1},     {"VSLOT", 1, 1},    {"VPOS", 1, 1},    {"VLISTS", 1, 1},
     {"VCENT", 1, 1},    {"BODYDICT", 1, 1}, {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
     {"FIELDS", 1, 0},   {"FLDLEN", 1, 0},   {"FBLOCKS", 1, 0}, {"FLDTF", 1, 0},
+    {"VQ4", 1, 0},      {"VQ4SCALE", 1, 0},
 };
 
 static inline uint16_t

@@ -1164,7 +1164,43 @@ out:
     return rc;
 }
 
-/* VINFO .. VCENT */
+/* VQ4 and VQ4SCALE: the vectors' 4-bit codes by slot, from the unit
+ * vectors in the spill, then their scales */
+static int
+write_q4(rag_index_writer *w, wout *o, wsect *tab, size_t *nt, const wvec *v)
+{
+    uint32_t dims = w->dims;
+    size_t vbytes = (size_t)dims * sizeof(float);
+    float *scales = malloc(((size_t)v->nvec + 1) * sizeof(float));
+    uint8_t *q4 = malloc(RAG_VEC_Q4_BYTES(dims));
+    unsigned char e[4];
+    int rc = -1;
+
+    if (scales == NULL || q4 == NULL)
+        goto out;
+    sect_begin(o, tab, nt, IXS_VQ4);
+    for (uint32_t s = 0; s < v->nvec; s++) {
+        if (pread_all(w->vec.fd, w->vunit, vbytes,
+                      (uint64_t)v->slot[s] * vbytes) != 0)
+            goto out;
+        scales[s] = rag_vec_quantize_q4(w->vunit, dims, q4);
+        wput(o, q4, RAG_VEC_Q4_BYTES(dims));
+    }
+    sect_end(o, tab, nt);
+    sect_begin(o, tab, nt, IXS_VQ4SCALE);
+    for (uint32_t s = 0; s < v->nvec; s++) {
+        ixf_stf(e, scales[s]);
+        wput(o, e, 4);
+    }
+    sect_end(o, tab, nt);
+    rc = 0;
+out:
+    free(scales);
+    free(q4);
+    return rc;
+}
+
+/* VINFO .. VCENT, and VQ4 with lists */
 static int
 write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
               const wvec *v, unsigned char *buf, size_t bufsz)
@@ -1208,6 +1244,8 @@ write_vectors(rag_index_writer *w, wout *o, wsect *tab, size_t *nt,
     }
     sect_end(o, tab, nt);
     free(scales);
+    if (v->nlists && write_q4(w, o, tab, nt, v) != 0)
+        return -1;
     sect_begin(o, tab, nt, IXS_VF32);
     if (copy_spill(o, &w->vec, (uint64_t)n * vbytes, buf, bufsz) != 0)
         return -1;
@@ -1542,7 +1580,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         goto done;
     }
     nsect = 9 + (dict != NULL) + (w->fields ? 4 : 0) +
-            (w->dims && w->ndocs ? 6 + (vec.nlists ? 2 : 0) : 0) +
+            (w->dims && w->ndocs ? 6 + (vec.nlists ? 4 : 0) : 0) +
             (w->ft ? 2 : 0);
     table_end = IXF_HDR + nsect * IXF_SECT_SZ;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -137,7 +137,7 @@ rag_ivf_default_lists(uint64_t n)
 uint32_t
 rag_ivf_default_probe(uint32_t n_lists, uint64_t n_vec)
 {
-    uint64_t p = n_lists / 8,
+    uint64_t p = n_lists / 5,
              floor_ = n_vec ? (32768 * (uint64_t)n_lists + n_vec - 1) / n_vec
                             : n_lists;
     if (p < floor_)

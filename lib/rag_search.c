@@ -30,8 +30,10 @@
  * scales), keeps the best 4k candidates and rescores them with the
  * float32 originals (exact cosine: both sides are L2-normalised). A
  * large index has its vectors in k-means lists: the query is compared
- * with the centroids and only the best n_probe lists are scanned; a
- * small one, or n_probe >= lists, scans all of them.
+ * with the centroids and only the best n_probe lists are scanned, by
+ * their 4-bit codes (half the bytes of int8: the scan is bound by memory
+ * bandwidth), and the best Q4_RESCORE get exact cosines; a small one, or
+ * n_probe >= lists, scans all of them in int8.
  *
  * The in-process semantic leg (rag_ft) embeds the query text with the
  * index's fastText model and takes the cosine with every record's
@@ -59,6 +61,12 @@
 #define RRF_K 60.0
 #define FT_WEIGHT 0.5 /* RRF weight of the in-process semantic leg */
 #define OVERSAMPLE 4
+/* candidates ranked by 4-bit codes that get an exact cosine: enough
+ * that the codes' coarser ranking loses next to nothing of the top 10
+ * (bench/vectors.sh) */
+#ifndef Q4_RESCORE
+#define Q4_RESCORE 256
+#endif
 #define MAX_QTERMS 64
 /* a question-phrasing word's share of a topic word's weight: enough to
  * break ties between passages that match the topic equally, too little
@@ -730,9 +738,37 @@ scan_slots(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
     }
 }
 
+/* Ranks slots [first, first + n) by their 4-bit codes into h (scores in
+ * the codes' units: the query's scale is common to all). */
+static void
+scan_q4(const rag_index *ix, uint32_t first, uint32_t n, const int8_t *q8,
+        topk *h)
+{
+    uint32_t dims = rag_index_dims(ix);
+    int32_t dots[256];
+
+    for (uint32_t s0 = first; s0 < first + n; s0 += 256) {
+        uint32_t m = first + n - s0 < 256 ? first + n - s0 : 256, rec;
+        const float *sc;
+        float vs;
+        const uint8_t *v = rag_index_vec_q4(ix, s0, &sc);
+        if (v == NULL)
+            return;
+        rag_vec_dots_q4(q8, v, m, dims, dots);
+        for (uint32_t j = 0; j < m; j++) {
+            double d = (double)dots[j] * sc[j];
+            if (h->n == h->cap && d < h->v[0].s)
+                continue; /* the common case: not among the best */
+            rag_index_vec_slot(ix, s0 + j, &vs, &rec);
+            topk_push(h, d, rec);
+        }
+    }
+}
+
 /* int8 scan of the probed lists (or all vectors), float32 rescoring of
  * the best cap; result in h sorted best first, scores are exact
- * cosines. */
+ * cosines. With 4-bit codes (large indexes), the probed lists are
+ * ranked by them and the best Q4_RESCORE rescored exactly instead. */
 static int
 vector_leg(const rag_index *ix, const float *qn, const int8_t *q8, float qscale,
            uint32_t n_probe, float *tmp, topk *h)
@@ -751,16 +787,38 @@ vector_leg(const rag_index *ix, const float *qn, const int8_t *q8, float qscale,
             free(best.v);
             return -1;
         }
+        const float *sc;
+        topk c = {NULL, 0, h->cap > Q4_RESCORE ? h->cap : Q4_RESCORE};
+        int q4 = rag_index_vec_q4(ix, 0, &sc) != NULL;
+        if (q4 && (c.v = malloc(c.cap * sizeof(scored))) == NULL) {
+            free(cs);
+            free(best.v);
+            return -1;
+        }
         rag_vec_dots_f32(qn, rag_index_vec_centroid(ix, 0), nl, dims, cs);
         for (uint32_t l = 0; l < nl; l++)
             topk_push(&best, cs[l], l);
         for (size_t i = 0; i < best.n; i++) {
             uint32_t first, n;
             rag_index_vec_list(ix, best.v[i].rec, &first, &n);
-            scan_slots(ix, first, n, q8, qscale, h);
+            if (q4)
+                scan_q4(ix, first, n, q8, &c);
+            else
+                scan_slots(ix, first, n, q8, qscale, h);
         }
         free(cs);
         free(best.v);
+        if (q4) {
+            /* exact cosines for the candidates, the best cap kept */
+            for (size_t j = 0; j < c.n; j++)
+                if (rag_index_vec_f32(ix, c.v[j].rec, tmp) == 0)
+                    c.v[j].s = rag_vec_dot_f64(qn, tmp, dims);
+            topk_sort(&c);
+            h->n = c.n < h->cap ? c.n : h->cap;
+            memcpy(h->v, c.v, h->n * sizeof(scored));
+            free(c.v);
+            return 0;
+        }
     }
     for (size_t j = 0; j < h->n; j++) {
         if (rag_index_vec_f32(ix, h->v[j].rec, tmp) == 0)

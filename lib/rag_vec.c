@@ -46,6 +46,60 @@ dots_f32_c(const float *v, const float *rows, uint32_t nrows, uint32_t n,
         out[j] = dot_f32_c(v, rows + (size_t)j * n, n);
 }
 
+/* the q4 layout walked block by block (see rag_vec.h) */
+static int32_t
+dot_q4_c(const int8_t *q, const uint8_t *r, uint32_t n)
+{
+    int32_t s = 0;
+
+    for (uint32_t b = 0; b < n; b += 128) {
+        uint32_t m = n - b < 128 ? n - b : 128, h = (m + 1) / 2;
+        for (uint32_t j = 0; j < h; j++) {
+            s += (int32_t)q[b + j] * ((r[j] & 15) - 8);
+            if (h + j < m)
+                s += (int32_t)q[b + h + j] * ((r[j] >> 4) - 8);
+        }
+        r += h;
+    }
+    return s;
+}
+
+static void
+dots_q4_c(const int8_t *q, const uint8_t *rows, uint32_t nrows, uint32_t n,
+          int32_t *out)
+{
+    size_t rb = RAG_VEC_Q4_BYTES(n);
+
+    for (uint32_t j = 0; j < nrows; j++)
+        out[j] = dot_q4_c(q, rows + j * rb, n);
+}
+
+float
+rag_vec_quantize_q4(const float *unit, uint32_t n, uint8_t *q4)
+{
+    float mx = 0, scale;
+
+    memset(q4, 0x88, RAG_VEC_Q4_BYTES(n));
+    for (uint32_t i = 0; i < n; i++)
+        if (fabsf(unit[i]) > mx)
+            mx = fabsf(unit[i]);
+    if (!(mx > 0))
+        return 0;
+    scale = mx / 7.0f;
+    for (uint32_t b = 0; b < n; b += 128) {
+        uint32_t m = n - b < 128 ? n - b : 128, h = (m + 1) / 2;
+        for (uint32_t i = 0; i < m; i++) {
+            long c = lrintf(unit[b + i] / scale);
+            unsigned v = (unsigned)(c > 7 ? 7 : c < -7 ? -7 : c) + 8;
+            uint8_t *p = q4 + i % h;
+            *p = i < h ? (uint8_t)((*p & 0xf0) | v)
+                       : (uint8_t)((*p & 0x0f) | v << 4);
+        }
+        q4 += h;
+    }
+    return scale;
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
@@ -164,6 +218,46 @@ dots_i8_vnni(const int8_t *q, const int8_t *rows, uint32_t nrows, uint32_t n,
     }
 }
 
+/* q4, AVX2: the 64 bytes of a full block give 64 low and 64 high
+ * nibbles (0..15); maddubs multiplies them (unsigned) by the query's
+ * bytes (signed) into int16 pairs (|15 * 127 * 2| fits), madd widens to
+ * int32; the - 8 comes off as 8 * sum(q) once per query. The last,
+ * partial block goes through the portable code: same integers. */
+__attribute__((target("avx2"))) static void
+dots_q4_avx2(const int8_t *q, const uint8_t *rows, uint32_t nrows, uint32_t n,
+             int32_t *out)
+{
+    uint32_t full = n / 128 * 128;
+    size_t rb = RAG_VEC_Q4_BYTES(n);
+    int32_t qsum = 0;
+    const __m256i lo = _mm256_set1_epi8(15), one = _mm256_set1_epi16(1);
+
+    for (uint32_t i = 0; i < full; i++)
+        qsum += q[i];
+    for (uint32_t j = 0; j < nrows; j++) {
+        const uint8_t *r = rows + j * rb;
+        __m256i acc = _mm256_setzero_si256();
+        int32_t lanes[8], s = 0;
+        for (uint32_t b = 0; b < full; b += 128, r += 64) {
+            for (int k = 0; k < 64; k += 32) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(r + k));
+                __m256i xl = _mm256_and_si256(x, lo),
+                        xh = _mm256_and_si256(_mm256_srli_epi16(x, 4), lo);
+                __m256i ql = _mm256_loadu_si256((const __m256i *)(q + b + k)),
+                        qh = _mm256_loadu_si256(
+                            (const __m256i *)(q + b + 64 + k));
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(xl, ql),
+                                             _mm256_maddubs_epi16(xh, qh));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, one));
+            }
+        }
+        _mm256_storeu_si256((__m256i *)lanes, acc);
+        for (int k = 0; k < 8; k++)
+            s += lanes[k];
+        out[j] = s - 8 * qsum + dot_q4_c(q + full, r, n - full);
+    }
+}
+
 static int vec_avx2, vec_vnni;
 static pthread_once_t vec_once = PTHREAD_ONCE_INIT;
 
@@ -219,6 +313,35 @@ rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows, uint32_t n,
     else
         dots_f32_c(v, rows, nrows, n, out);
 }
+
+int
+rag_vec_dots_q4_isa(rag_vec_isa isa, const int8_t *q, const uint8_t *rows,
+                    uint32_t nrows, uint32_t n, int32_t *out)
+{
+    int avx2 = use_avx2();
+
+    switch (isa) {
+    case RAG_VEC_SCALAR:
+        dots_q4_c(q, rows, nrows, n, out);
+        return 0;
+    case RAG_VEC_AVX2:
+        if (!avx2)
+            return -1;
+        dots_q4_avx2(q, rows, nrows, n, out);
+        return 0;
+    }
+    return -1;
+}
+
+void
+rag_vec_dots_q4(const int8_t *q, const uint8_t *rows, uint32_t nrows,
+                uint32_t n, int32_t *out)
+{
+    int avx2 = use_avx2();
+
+    rag_vec_dots_q4_isa(avx2 ? RAG_VEC_AVX2 : RAG_VEC_SCALAR, q, rows, nrows, n,
+                        out);
+}
 #else
 rag_vec_dot_i8_fn
 rag_vec_dot_i8_impl(void)
@@ -245,6 +368,22 @@ rag_vec_dots_f32(const float *v, const float *rows, uint32_t nrows, uint32_t n,
                  float *out)
 {
     dots_f32_c(v, rows, nrows, n, out);
+}
+int
+rag_vec_dots_q4_isa(rag_vec_isa isa, const int8_t *q, const uint8_t *rows,
+                    uint32_t nrows, uint32_t n, int32_t *out)
+{
+    if (isa != RAG_VEC_SCALAR)
+        return -1;
+    dots_q4_c(q, rows, nrows, n, out);
+    return 0;
+}
+
+void
+rag_vec_dots_q4(const int8_t *q, const uint8_t *rows, uint32_t nrows,
+                uint32_t n, int32_t *out)
+{
+    dots_q4_c(q, rows, nrows, n, out);
 }
 #endif
 
