@@ -167,7 +167,7 @@ const rag_conf_section rag_conf_fasttext = {
          "Debian's fasttext program"},
         {"fasttext_dim", RAG_CONF_INT, "100", 1, RAG_FT_MAX_DIM, NULL,
          "vector size"},
-        {"fasttext_epoch", RAG_CONF_INT, "15", 1, 1000, NULL,
+        {"fasttext_epoch", RAG_CONF_INT, "5", 1, 1000, NULL,
          "training epochs"},
         {"fasttext_min_count", RAG_CONF_INT, "2", 1, 1000000, NULL,
          "rarest word kept"},

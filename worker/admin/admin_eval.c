@@ -92,6 +92,7 @@ typedef struct {
     size_t k;
     unsigned per_page;     /* rag_query.per_page */
     int verbose, fts, prf; /* prf: rag_search_opts.prf on */
+    rag_search_fusion fo;  /* --ft-opt: the in-process leg's settings */
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
     PGconn *db;
@@ -296,7 +297,7 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
                                   : RAG_SEARCH_HYBRID;
     o.ft = mode == M_3WAY ? RAG_SEARCH_FT_ALWAYS : RAG_SEARCH_FT_AUTO;
     o.prf = run->prf ? RAG_SEARCH_PRF_ON : RAG_SEARCH_PRF_OFF;
-    nh = rag_search_ex(c->ix, &q, &o, run->hits);
+    nh = rag_search_fuse(c->ix, &q, &o, &run->fo, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
         return -2;
@@ -589,6 +590,9 @@ usage(void)
             "usage: rag-admin eval [--index-dir DIR] [--k 10] [--json FILE|-]"
             " [--verbose] [--no-fts]\n"
             "         [--per-page N|any] [--prf] [--fts-config english]"
+            " [--ft-opt KEY=VALUE]...\n"
+            "         (KEY: weight, k, pages, rerank, expand, expand_w,"
+            " expand_cos, only_expand, pool; rerank=all)\n"
             " [--base COLLECTION=URL]...\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
@@ -607,6 +611,48 @@ parse_num(const char *opt, const char *v, double lo, double hi, double *out)
     }
     *out = d;
     return 0;
+}
+
+/* --ft-opt KEY=VALUE: one of rag_search_opts' in-process leg settings. */
+static int
+parse_ft_opt(rag_search_fusion *fo, const char *kv)
+{
+    static const struct {
+        const char *key;
+        double lo, hi;
+    } keys[] = {{"weight", 0, 100},   {"k", 0, 1000},
+                {"pages", -1, 1},     {"rerank", 0, 4096},
+                {"expand", 0, 32},    {"expand_w", 0, 10},
+                {"expand_cos", 0, 1}, {"only_expand", 0, 1},
+                {"pool", 0, 4096}};
+    const char *eq = strchr(kv, '=');
+    double d;
+
+    if (strcmp(kv, "rerank=all") == 0) {
+        fo->ft_rerank = RAG_SEARCH_FT_SCAN;
+        return 0;
+    }
+    for (size_t i = 0; eq && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strlen(keys[i].key) != (size_t)(eq - kv) ||
+            strncmp(kv, keys[i].key, (size_t)(eq - kv)) != 0)
+            continue;
+        if (parse_num("--ft-opt", eq + 1, keys[i].lo, keys[i].hi, &d) != 0)
+            return -1;
+        switch (i) {
+        case 0: fo->ft_weight = d; break;
+        case 1: fo->rrf_k = d; break;
+        case 2: fo->fuse_pages = (int)d; break;
+        case 3: fo->ft_rerank = (unsigned)d; break;
+        case 4: fo->ft_expand = (unsigned)d; break;
+        case 5: fo->ft_expand_w = d; break;
+        case 6: fo->ft_expand_cos = d; break;
+        case 7: fo->ft_only_expand = (int)d; break;
+        default: fo->fuse_pool = (unsigned)d; break;
+        }
+        return 0;
+    }
+    fprintf(stderr, "rag-admin eval: --ft-opt %s: unknown setting\n", kv);
+    return -1;
 }
 
 int
@@ -640,7 +686,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             strcmp(o, "--json") == 0 || strcmp(o, "--fts-config") == 0 ||
             strcmp(o, "--base") == 0 || strcmp(o, "--collection") == 0 ||
             strcmp(o, "--name") == 0 || strcmp(o, "--per-page") == 0 ||
-            strcmp(o, "--min-recall5") == 0;
+            strcmp(o, "--min-recall5") == 0 || strcmp(o, "--ft-opt") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
             rc = 2;
@@ -656,7 +702,12 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             run.fts = 0;
         else if (strcmp(o, "--prf") == 0)
             run.prf = 1;
-        else if (strcmp(o, "--holdout") == 0)
+        else if (strcmp(o, "--ft-opt") == 0) {
+            if (parse_ft_opt(&run.fo, v) != 0) {
+                rc = 2;
+                goto done;
+            }
+        } else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)
             run.dir = v;
