@@ -161,8 +161,8 @@ const rag_conf_section rag_conf_fasttext = {
     (const rag_conf_key[]){
         {"semantic_leg", RAG_CONF_STR, "off", 0, 0, check_leg,
          "`fasttext`: train a model per collection at reindex and fuse "
-         "its leg with BM25; `off`: BM25 (and endpoint vectors) only (it "
-         "lost recall on most eval sets: README)"},
+         "its leg with BM25 (it reorders BM25's best 20); `off`: BM25 (and "
+         "endpoint vectors) only (training is slow: README)"},
         {"fasttext_bin", RAG_CONF_STR, "/usr/bin/fasttext", 0, 0, NULL,
          "Debian's fasttext program"},
         {"fasttext_dim", RAG_CONF_INT, "100", 1, RAG_FT_MAX_DIM, NULL,
