@@ -20,7 +20,10 @@
 #             ORDER BY rank LIMIT 10 (ids and ranks only)
 #   baseline  with RAG_BENCH_BASELINE_MODULE=/path/ngx_rag_module.so (an
 #             older build), /search once more on a second nginx loading
-#             that module, in the same run, for before/after figures
+#             that module, in the same run, for before/after figures;
+#             with RAG_BENCH_BASELINE_REINDEX=/path/rag-reindex (the same
+#             build's) that nginx serves an index this one wrote (cached
+#             as base.idx beside pg.idx), else the same file
 # Goals (issue 13.1): /search >= 35 % of trivial, >= 10x Postgres FTS,
 # p99 < 2 ms; nginx workers' RSS flat under load.
 use strict;
@@ -93,6 +96,33 @@ if ($cache && -f "$cache/pg.idx") {
         system('cp', "$ixdir/pg.idx", "$cache/pg.idx");
     }
 }
+# the baseline build's own index file (its writer's choices: compressed
+# bodies, say), in a directory of its own
+my $baseix = $ixdir;
+if (my $bre = $ENV{RAG_BENCH_BASELINE_REINDEX}) {
+    $baseix = "$dir/ixbase";
+    mkdir $baseix;
+    if ($cache && -f "$cache/base.idx") {
+        system('cp', "$cache/base.idx", "$baseix/pg.idx") == 0 or die "cp: $!";
+        printf "baseline index: reused %s/base.idx, %.1f MB\n", $cache,
+            (-s "$baseix/pg.idx") / 1e6;
+    } else {
+        local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
+        my $cf = -f "$dir/reindex.conf" ? "-c $dir/reindex.conf" : '';
+        $t0 = time;
+        my $out = `$bre $cf --dir $baseix pg 2>&1`;
+        die "baseline rag-reindex: $out" if $?;
+        printf "baseline index: %s %.2f s, %.1f MB\n", $bre, time - $t0,
+            (-s "$baseix/pg.idx") / 1e6;
+        system('cp', "$baseix/pg.idx", "$cache/base.idx") if $cache;
+    }
+}
+for my $f ("$ixdir/pg.idx", $baseix ne $ixdir ? "$baseix/pg.idx" : ()) {
+    my $b = RagTest::slurp($f);
+    printf "%s: bodies %s\n", $f,
+        index(substr($b, 64, 64 * 32), "BODYDICT") >= 0
+        ? 'zstd-compressed (BODYDICT)' : 'plain';
+}
 my $has_ft = `strings -n 7 $ixdir/pg.idx | head -c 100000` =~ /FTMODEL/ ? 1 : 0;
 print "index: fastText leg (FTMODEL) ", ($has_ft ? "present" : "absent"), "\n";
 
@@ -120,11 +150,12 @@ my @paths = paths_for('/search', 'bm25');
 
 # nginx with the module (the one under test, or another build's .so)
 sub start_nginx {
-    my ($module) = @_;
+    my ($module, $ix) = @_;
+    $ix //= $ixdir;
     return RagTest::nginx_start(workers => $ncpu, log_level => 'warn',
         ($module ? (load => "load_module $module;") : ()),
         main => 'thread_pool rag threads=4 max_queue=65536;',
-        http => "rag_thread_pool rag; rag_index_dir $ixdir;",
+        http => "rag_thread_pool rag; rag_index_dir $ix;",
         server => "location /search { rag_search; }\n"
             . "location /pooled { rag_search; rag_search_inline_max 0; }\n"
             . "location /ok { return 200 \"ok\"; }");
@@ -226,7 +257,7 @@ $ng->{pid} = 0;
 my $base;
 if (my $mod = $ENV{RAG_BENCH_BASELINE_MODULE}) {
     -f $mod or die "RAG_BENCH_BASELINE_MODULE: $mod not found\n";
-    my $bng = start_nginx($mod);
+    my $bng = start_nginx($mod, $baseix);
     check_search($bng);
     $base = run_wrk($bng, wrk_script('search', @paths));
     RagTest::stop($bng->{pid}, 'QUIT', 10);

@@ -155,6 +155,72 @@ utf8_seq_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Bytes a JSON string holds as they are: ASCII from the space up (DEL
+ * included) but '"' and '\\'. */
+static const unsigned char json_plain[128] = {
+    [' '] = 1, ['!'] = 1, ['#' ... '['] = 1, [']' ... 0x7f] = 1,
+};
+
+/* rag_buf_json_str when the worst case (6 bytes a byte: "\u00XX") fits:
+ * written straight into the reserved storage, one table look-up a byte,
+ * no append call a run (/search writes ~4 KB of strings a request). */
+static void
+json_str_reserved(rag_buf *b, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = b->data + b->len;
+    size_t i = 0, l;
+
+    *o++ = '"';
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80 && json_plain[c]) {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            l = utf8_seq_len(p + i, n - i);
+            if (l == 0) {
+                memcpy(o, "\xef\xbf\xbd", 3);
+                o += 3;
+                i++;
+            } else {
+                memcpy(o, p + i, l);
+                o += l;
+                i += l;
+            }
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *o++ = (char)c;
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+            break;
+        }
+        i++;
+    }
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
+}
+
 int
 rag_buf_json_str(rag_buf *b, const char *s, size_t n)
 {
@@ -162,6 +228,11 @@ rag_buf_json_str(rag_buf *b, const char *s, size_t n)
     size_t i = 0, run, l;
     char esc[8];
 
+    if (b->len <= b->max && b->max - b->len >= 2 &&
+        n <= (b->max - b->len - 2) / 6 && rag_buf_reserve(b, 6 * n + 2) == 0) {
+        json_str_reserved(b, p, n);
+        return 0;
+    }
     if (rag_buf_putc(b, '"') != 0)
         return -1;
     while (i < n) {

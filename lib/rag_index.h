@@ -61,9 +61,16 @@ int rag_index_writer_add(rag_index_writer *w, const rag_index_input *in);
 void rag_index_writer_set_vector_lists(rag_index_writer *w, uint32_t n_lists,
                                        uint32_t n_probe);
 /* Body compression: AUTO compresses when there are at least 1,000
- * records and 4 MB of bodies (a zstd dictionary is trained on them);
- * ALWAYS also for small sets (the sample itself serves as dictionary
- * when training finds too little); NEVER keeps bodies plain. */
+ * records and RAG_INDEX_PLAIN_MAX of bodies (a zstd dictionary is
+ * trained on them); ALWAYS also for small sets (the sample itself serves
+ * as dictionary when training finds too little); NEVER keeps bodies
+ * plain. Below RAG_INDEX_PLAIN_MAX bodies stay plain: a search reads ten
+ * of them, and decompressing one with the dictionary (which resets the
+ * context's tables from the dictionary each time) cost about a fifth of
+ * nginx's CPU per /search over the PostgreSQL manual, against a few MB
+ * more of page cache. Records say per body how it is stored (DOCS flag
+ * bit 0), so files of either kind open. */
+#define RAG_INDEX_PLAIN_MAX (32u << 20)
 enum rag_index_compress {
     RAG_INDEX_COMPRESS_AUTO = 0,
     RAG_INDEX_COMPRESS_ALWAYS,

@@ -45,7 +45,9 @@
  *             body_len; else stored bytes == body_len); url, title,
  *             heading and stored body back to back, not NUL-terminated
  *   STRINGS   bytes
- *   BODYDICT  (large collections) a zstd dictionary trained on a sample
+ *   BODYDICT  (large collections: over 1,000 records and
+ *             RAG_INDEX_PLAIN_MAX of bodies, or on demand; smaller ones
+ *             store bodies plain) a zstd dictionary trained on a sample
  *             of the bodies: compressed one by one with it, bodies keep
  *             random access at about a third of their size
  *   DOCLEN    n_docs x u32: BM25 length (terms) of each record

@@ -41,9 +41,9 @@
 #include <zstd.h>
 
 #define SPILL_BUF (1u << 20)
-/* bodies are compressed when there are enough of them to train on */
+/* bodies are compressed when there are enough of them to train on and
+ * more than RAG_INDEX_PLAIN_MAX of them (rag_index.h) */
 #define ZDICT_MIN_DOCS 1000
-#define ZDICT_MIN_BYTES (4u << 20)
 #define ZDICT_SIZE (64u << 10)
 #define ZDICT_SAMPLE (6u << 20)
 #define ZSTD_LEVEL 3
@@ -1238,7 +1238,7 @@ train_dict(rag_index_writer *w, size_t *dict_len)
 
     if (w->compress == RAG_INDEX_COMPRESS_NEVER || w->body_bytes == 0 ||
         (w->compress == RAG_INDEX_COMPRESS_AUTO &&
-         (w->ndocs < ZDICT_MIN_DOCS || w->body_bytes < ZDICT_MIN_BYTES)))
+         (w->ndocs < ZDICT_MIN_DOCS || w->body_bytes < RAG_INDEX_PLAIN_MAX)))
         return NULL;
     sample = malloc(cap);
     sizes = malloc(w->ndocs * sizeof(size_t));

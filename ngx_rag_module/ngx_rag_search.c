@@ -57,6 +57,9 @@
  * us; 128k elements (~25 us) keeps a loop stall near the hand-off's
  * cost, and bigger legs go to the pool */
 #define NGX_RAG_SEARCH_INLINE_MAX  (128 * 1024)
+/* the event loop's response buffer keeps its storage up to this size
+ * between requests (a k=10 answer is ~5 KB) */
+#define NGX_RAG_SEARCH_KEEP_OUT    (64 * 1024)
 
 
 typedef struct {
@@ -74,6 +77,13 @@ typedef enum {
 } ngx_rag_mode_e;
 
 static const char *ngx_rag_mode_names[] = { "hybrid", "bm25", "vector" };
+
+/* Searches on the event loop build their JSON here, one at a time: the
+ * storage is reused from one request to the next instead of growing a
+ * new buffer by doubling each time (ngx_rag_send copies the answer into
+ * the request's pool). */
+static rag_buf  ngx_rag_search_out = { NULL, 0, 0,
+                                       NGX_RAG_SEARCH_MAX_RESPONSE };
 
 
 typedef struct {
@@ -788,12 +798,10 @@ ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
 {
     ngx_int_t    rc;
     ngx_uint_t   status;
-    rag_buf      b;
+    rag_buf     *b = &ngx_rag_search_out;
     const char  *err = NULL;
 
-    rag_buf_init(&b, NGX_RAG_SEARCH_MAX_RESPONSE);
-
-    status = ngx_rag_search_exec(ctx, ix, &b, ngx_rag_index_loop_scratch(),
+    status = ngx_rag_search_exec(ctx, ix, b, ngx_rag_index_loop_scratch(),
                                  &err);
 
     if (ctx->generation) {
@@ -803,14 +811,19 @@ ngx_rag_search_inline(ngx_http_request_t *r, ngx_rag_search_ctx_t *ctx,
     ngx_rag_index_unpin(ctx->pin);
 
     if (err != NULL) {
-        rag_buf_free(&b);
-        return ngx_rag_search_fail(r, status, err);
+        rc = ngx_rag_search_fail(r, status, err);
+
+    } else {
+        ngx_rag_metrics_observe(r, NGX_RAG_EP_SEARCH, status);
+        rc = ngx_rag_send(r, status, NULL, (u_char *) b->data, b->len, 0);
     }
 
-    ngx_rag_metrics_observe(r, NGX_RAG_EP_SEARCH, status);
+    if (b->cap > NGX_RAG_SEARCH_KEEP_OUT) {
+        rag_buf_free(b);
 
-    rc = ngx_rag_send(r, status, NULL, (u_char *) b.data, b.len, 0);
-    rag_buf_free(&b);
+    } else {
+        rag_buf_reset(b);
+    }
 
     return rc;
 }

@@ -1,5 +1,8 @@
-# Index format 2 through the real nginx and rag-reindex: a collection
-# large enough to get zstd-compressed bodies serves correct snippets; an
+# Index format 2 through the real nginx and rag-reindex: a 5 MB
+# collection keeps its bodies plain (under RAG_INDEX_PLAIN_MAX) and serves
+# correct snippets; a file whose bodies are zstd-compressed with a
+# dictionary (t/fixtures/index/zstd.idx, as rag-reindex wrote collections
+# of 1,000 chunks and 4 MB before) still opens and serves them; an
 # index file of an older or a newer major format is refused with a log
 # line that says which and what to do, while the loaded generation keeps
 # serving; a collection that only has such a file answers 503.
@@ -16,9 +19,10 @@ my $pg = RagTest::pg_start();
 my $ixdir = RagTest::tmpdir();
 $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
 
-# 1,500 chunks of ~3.5 KB: over the writer's 1,000 records / 4 MB, so
-# bodies are stored compressed with a trained dictionary. Every chunk
-# names its own number, so a search for it has one right answer.
+# 1,500 chunks of ~3.5 KB: over the 1,000 records / 4 MB that used to
+# get a trained dictionary, under RAG_INDEX_PLAIN_MAX (32 MB), so bodies
+# are stored plain. Every chunk names its own number, so a search for it
+# has one right answer.
 RagTest::psql($pg, q{
     INSERT INTO collections (name) VALUES ('big'), ('old'), ('new');
     INSERT INTO documents (collection_id, url, title)
@@ -58,10 +62,14 @@ sub sections {
 }
 my ($major, $sect, $size) = sections("$ixdir/big.idx");
 is($major, 2, 'format 2 written');
-ok($sect->{BODYDICT}, 'bodies compressed with a dictionary');
-cmp_ok($sect->{STRINGS}[1], '<', 1500 * 3500 / 3,
-    'strings stored in under a third of their size');
+ok(!$sect->{BODYDICT}, '5 MB of bodies: no dictionary');
+cmp_ok($sect->{STRINGS}[1], '>', 1500 * 3350,
+    'bodies (3,355+ bytes each) stored whole, plain');
 ok(!(sections("$ixdir/old.idx"))[1]{BODYDICT}, 'small collection: plain');
+# a file with compressed bodies, as the writer made them before
+system('cp', "$RagTest::ROOT/t/fixtures/index/zstd.idx", "$ixdir/zold.idx") == 0
+    or die "cp: $!";
+ok((sections("$ixdir/zold.idx"))[1]{BODYDICT}, 'fixture: compressed bodies');
 
 my $ng = RagTest::nginx_start(pg => $pg,
     main => 'thread_pool ragpool threads=2 max_queue=100;',
@@ -78,17 +86,30 @@ sub search {
 }
 
 my ($r, $j) = search('big', 'zq1234x');
-is($r->{status}, 200, 'search over compressed bodies') or diag $r->{content};
+is($r->{status}, 200, 'search over plain bodies') or diag $r->{content};
 is($j->{results}[0]{url}, 'https://docs.example/p123#part-4',
     'the one chunk that names it');
 like($j->{results}[0]{snippet}, qr/Chunk marker zq1234x\. The planner/,
-    'snippet from the decompressed body');
+    'snippet from the plain body');
 my $all = 1;
 for my $n (11, 507, 1509) {
     my ($r2, $j2) = search('big', "zq${n}x");
     $all &&= $j2 && $j2->{results}[0]{snippet} =~ /zq${n}x/;
 }
 ok($all, 'bodies across the collection come back');
+
+($r, $j) = search('zold', 'zz123y');
+is($r->{status}, 200, 'search over compressed bodies') or diag $r->{content};
+is($j->{results}[0]{url}, 'https://docs.example/z123#part',
+    'the one chunk that names it');
+like($j->{results}[0]{snippet}, qr/^Zstd marker zz123y\. The planner estimates/,
+    'snippet from the decompressed body');
+$all = 1;
+for my $n (1, 150, 300) {
+    my ($r2, $j2) = search('zold', "zz${n}y");
+    $all &&= $j2 && $j2->{results}[0]{snippet} =~ /zz${n}y/;
+}
+ok($all, 'compressed bodies across the file come back');
 
 # served, then replaced by a file of an older / a newer major format
 ($r, $j) = search('old', 'replication');

@@ -46,6 +46,47 @@ test_json_str(void)
         CHECK_STR(b.data, cases[i].want);
         rag_buf_free(&b);
     }
+
+    /* two ways in, one result: with room for the worst case (6 bytes a
+     * byte) the string is written straight into reserved storage; with
+     * only just enough room (max = the output's size) run by run. Every
+     * byte value, DEL and controls included, and random mixes with
+     * broken UTF-8. */
+    unsigned char in[512];
+    unsigned x = 12345;
+    int diff = 0;
+    for (int t = 0; t < 400; t++) {
+        size_t n;
+        if (t == 0) {
+            for (n = 0; n < 256; n++)
+                in[n] = (unsigned char)n;
+        } else {
+            n = 1 + (x >> 8) % sizeof(in);
+            for (size_t k = 0; k < n; k++) {
+                x = x * 1103515245u + 12345u;
+                /* mostly ASCII, some high bytes, some controls */
+                in[k] = (unsigned char)(x >> 24 & 0x07 ? 0x20 + (x >> 16) % 96
+                                                       : (x >> 16) & 0xff);
+            }
+        }
+        rag_buf fast, slow;
+        rag_buf_init(&fast, 0);
+        CHECK_INT(rag_buf_json_str(&fast, (const char *)in, n), 0);
+        rag_buf_init(&slow, fast.len);
+        CHECK_INT(rag_buf_json_str(&slow, (const char *)in, n), 0);
+        diff += slow.len != fast.len || memcmp(slow.data, fast.data, fast.len);
+        /* one byte short: refused */
+        rag_buf_free(&slow);
+        rag_buf_init(&slow, fast.len - 1);
+        CHECK_INT(rag_buf_json_str(&slow, (const char *)in, n), -1);
+        rag_buf_free(&slow);
+        rag_buf_free(&fast);
+    }
+    CHECK_INT(diff, 0);
+    rag_buf_init(&b, 0);
+    CHECK_INT(rag_buf_json_str(&b, "\x7f\x1f", 2), 0);
+    CHECK_STR(b.data, "\"\x7f\\u001f\"");
+    rag_buf_free(&b);
 }
 
 static void

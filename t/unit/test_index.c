@@ -726,10 +726,14 @@ test_compressed_bodies(void)
 
     for (int i = 0; i < N; i++)
         bodies[i] = gen_body((unsigned)i, &lens[i]);
-    for (int mode = 0; mode < 2; mode++) {
+    /* z0: compressed (as AUTO wrote a collection of 1,000 records and
+     * 4 MB before RAG_INDEX_PLAIN_MAX), z1: plain, z2: AUTO, which keeps
+     * these ~7 MB plain now */
+    for (int mode = 0; mode < 3; mode++) {
         rag_index_writer *w = rag_index_writer_new(0);
-        if (mode)
-            rag_index_writer_set_compression(w, RAG_INDEX_COMPRESS_NEVER);
+        if (mode < 2)
+            rag_index_writer_set_compression(w, mode ? RAG_INDEX_COMPRESS_NEVER
+                                                     : RAG_INDEX_COMPRESS_ALWAYS);
         for (int i = 0; i < N; i++) {
             rag_index_input in = {i, "https://d/p", "T", "H", bodies[i], NULL};
             bad += rag_index_writer_add(w, &in) != 0;
@@ -748,6 +752,37 @@ test_compressed_bodies(void)
         return;
     CHECK(entry(fb, "BODYDICT") != 0);
     CHECK(entry(pb, "BODYDICT") == 0);
+    {
+        /* AUTO under RAG_INDEX_PLAIN_MAX: plain, each body read in place */
+        size_t al;
+        unsigned char *ab;
+        snprintf(path, sizeof(path), "%s/z2.idx", dir);
+        ab = slurp(path, &al);
+        CHECK(ab != NULL);
+        if (ab != NULL) {
+            size_t total = 0;
+            for (int i = 0; i < N; i++)
+                total += lens[i];
+            CHECK(total > (4u << 20) && total < RAG_INDEX_PLAIN_MAX);
+            CHECK(entry(ab, "BODYDICT") == 0);
+            CHECK_INT(strings_len(ab), strings_len(pb));
+            ix = rag_index_open_mem(ab, al, err, sizeof(err));
+            CHECK(ix != NULL);
+            for (int i = 0; ix && i < N; i++) {
+                const unsigned char *d =
+                    ab + sect_off(ab, "DOCS") + (size_t)i * 40;
+                bad += rag_index_chunk_body(ix, (uint32_t)i, &zb, &body) != 0 ||
+                       body.len != lens[i] ||
+                       memcmp(body.p, bodies[i], lens[i]) ||
+                       rd32(d + 36) != 0 || rd32(d + 32) != lens[i] ||
+                       /* read in place, not decompressed into zb */
+                       (zb.p != NULL && body.p == zb.p);
+            }
+            CHECK_INT(bad, 0);
+            rag_index_close(ix);
+            free(ab);
+        }
+    }
     /* these bodies repeat a small vocabulary: well under a third */
     CHECK(strings_len(fb) * 3 < strings_len(pb));
     fprintf(stderr, "  bodies: strings %zu -> %zu bytes\n", strings_len(pb),
