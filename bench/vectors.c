@@ -367,7 +367,7 @@ main(int argc, char **argv)
     printf("\n%-22s %9s %9s %9s %9s %10s %12s\n", "vector leg, k=10", "CPU p50",
            "CPU p99", "wall p50", "wall p99", "recall@10", "(text/para)");
     for (size_t pi = 0; pi < sizeof(probes) / sizeof(probes[0]); pi++) {
-        rag_search_opts o = {probes[pi], RAG_SEARCH_FT_AUTO, 0};
+        rag_search_opts o = {.n_probe = probes[pi]};
         size_t found[2] = {0, 0};
         if (probes[pi] != UINT32_MAX && probes[pi] != 0 && probes[pi] >= lists)
             continue;

@@ -62,6 +62,18 @@
 
 #define OVERSAMPLE 4
 #define MAX_QTERMS 64
+/* a question-phrasing word's share of a topic word's weight: enough to
+ * break ties between passages that match the topic equally, too little
+ * for a passage that matches only it to outrank the topic */
+#define QWORD_WEIGHT 0.2
+/* page evidence (page_blend): the share of a page's other best chunks'
+ * scores a hit gains, how many of them count, and the BM25 pool they
+ * are found in (at least) */
+#define PAGE_LAMBDA 0.5
+#define PAGE_TOP 3
+#define PAGE_POOL 200
+#define QWORDS_DEFAULT 1
+#define PAGE_BLEND_DEFAULT 1
 #define FIX 1099511627776.0 /* 2^40: score units */
 #ifndef WIN
 #define WIN 2048 /* window, doc ids */
@@ -143,21 +155,28 @@ typedef struct {
     size_t len[MAX_QTERMS];
     double w[MAX_QTERMS]; /* 1 for the query's own, less for feedback */
     size_t n;
+    const char *src; /* the query text, when question words weigh less */
 } qterms;
 
 static int
 qterm_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
     qterms *q = ud;
+    double w = q->src && rag_term_is_question_word(q->src + off, len)
+                   ? QWORD_WEIGHT
+                   : 1;
 
     for (size_t i = 0; i < q->n; i++)
-        if (q->len[i] == n && memcmp(q->t[i], t, n) == 0)
+        if (q->len[i] == n && memcmp(q->t[i], t, n) == 0) {
+            if (w > q->w[i]) /* also written as a topic word */
+                q->w[i] = w;
             return 0;
+        }
     if (q->n >= MAX_QTERMS)
         return 1;
     memcpy(q->t[q->n], t, n);
     q->len[q->n] = n;
-    q->w[q->n++] = 1;
+    q->w[q->n++] = w;
     return 0;
 }
 
@@ -1065,6 +1084,83 @@ ft_rerank_leg(const rag_index *ix, const float *qf, const topk *hb, size_t n,
     topk_sort(h);
 }
 
+/* Page evidence for the BM25 list hb (sorted, best first, cap entries
+ * wanted back): each record gains PAGE_LAMBDA of the scores of its
+ * page's other best chunks in the list (up to PAGE_TOP of them, the
+ * page's own best ones), so a page that treats the query's topic in
+ * several sections outranks one short chunk elsewhere that matches a
+ * rare word once. The whole page is not scored as one text (that needs
+ * page-level postings); its best chunks in a pool of PAGE_POOL are the
+ * evidence. hb is re-sorted and cut to keep. 0, or -1 (out of memory:
+ * hb left as it was). */
+static int
+page_blend(const rag_index *ix, topk *hb, size_t keep)
+{
+    size_t cap = 16, n = hb->n;
+    struct pslot {
+        uint64_t h;
+        rag_str page;
+        unsigned seen;
+        double top[PAGE_TOP];
+    } * tab;
+    size_t *slot;
+
+    if (n < 2)
+        return 0;
+    while (cap < 2 * n)
+        cap *= 2;
+    tab = calloc(cap, sizeof(*tab));
+    slot = malloc(n * sizeof(*slot));
+    if (tab == NULL || slot == NULL) {
+        free(tab);
+        free(slot);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) { /* best first: a page's top come first */
+        rag_str p = page_of(ix, hb->v[i].rec);
+        uint64_t h = page_hash(p) | 1;
+        size_t j = h & (cap - 1);
+        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
+                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
+            j = (j + 1) & (cap - 1);
+        if (tab[j].h == 0) {
+            tab[j].h = h;
+            tab[j].page = p;
+        }
+        if (tab[j].seen < PAGE_TOP)
+            tab[j].top[tab[j].seen++] = hb->v[i].s;
+        slot[i] = j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct pslot *t = &tab[slot[i]];
+        double others = 0;
+        int self = 0;
+        for (unsigned m = 0; m < t->seen; m++) {
+            if (!self && t->top[m] == hb->v[i].s) {
+                self = 1; /* itself, once */
+                continue;
+            }
+            others += t->top[m];
+        }
+        if (!self && t->seen == PAGE_TOP) /* not among its page's best */
+            others -= t->top[PAGE_TOP - 1];
+        hb->v[i].s += PAGE_LAMBDA * others;
+    }
+    free(tab);
+    free(slot);
+    topk_sort(hb);
+    if (hb->n > keep)
+        hb->n = keep;
+    return 0;
+}
+
+/* A switch's setting, def when the caller left it to the product. */
+static int
+sw_on(enum rag_search_switch sw, int def)
+{
+    return sw == RAG_SEARCH_SW_ON ? 1 : sw == RAG_SEARCH_SW_OFF ? 0 : def;
+}
+
 int
 rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits)
 {
@@ -1092,7 +1188,8 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
     int8_t *q8 = NULL;
     qterms *qt = NULL;
     rag_stemmer *st = NULL;
-    int prf_on, do_exp;
+    int prf_on, do_exp, qwords_on, blend_on;
+    size_t bcap;
     fuse_par fp = {60.0, RAG_SEARCH_FT_WEIGHT, 0};
     topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
@@ -1163,13 +1260,22 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
     if (fo != NULL && fo->fuse_pool > cand && use_bm25 + use_vec + use_ft > 1)
         cand = fo->fuse_pool;
 
+    qwords_on = sw_on(opts ? opts->qwords : RAG_SEARCH_SW_DEFAULT,
+                      QWORDS_DEFAULT);
+    blend_on = sw_on(opts ? opts->page_blend : RAG_SEARCH_SW_DEFAULT,
+                     PAGE_BLEND_DEFAULT);
+    bcap = cand;
+    if (blend_on && bcap < PAGE_POOL)
+        bcap = PAGE_POOL;
+
     qt = malloc(sizeof(*qt));
-    hb.v = malloc(cand * sizeof(scored));
+    hb.v = malloc(bcap * sizeof(scored));
     hf.v = malloc(cand * sizeof(scored));
     if (!qt || !hb.v || !hf.v)
         goto done;
     qt->n = 0;
-    hb.cap = cand;
+    qt->src = NULL;
+    hb.cap = bcap;
     if (use_bm25) {
         const char *lang = rag_index_language(ix);
         char err[64];
@@ -1177,8 +1283,10 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         if (lang != NULL &&
             (st = rag_stemmer_new(lang, err, sizeof(err))) == NULL)
             goto done;
-        if (q->text)
+        if (q->text) {
+            qt->src = qwords_on ? q->text : NULL;
             rag_terms_each_stem(st, q->text, q->text_len, qterm_cb, qt);
+        }
         if (do_exp && q->text)
             ft_expand(ftm, st, q, fo, qt);
         if (bm25_leg(ix, qt, &hb) != 0)
@@ -1194,6 +1302,10 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         topk_sort(&hb);
         for (size_t i = 0; i < hb.n; i++)
             hb.v[i].s /= FIX;
+        if (blend_on && page_blend(ix, &hb, cand) != 0)
+            goto done;
+        if (hb.n > cand)
+            hb.n = cand;
     }
     if (use_vec) {
         qn = malloc(dims * sizeof(float));
@@ -1254,9 +1366,11 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         h->bm25_rank = f->r1;
         h->vec_rank = f->r2;
         h->ft_rank = f->r3;
-        h->bm25 = !use_bm25 ? 0
-                  : f->r1   ? hb.v[f->r1 - 1].s
-                            : bm25_point(ix, qt, f->rec) / FIX;
+        /* the record's own BM25 (page evidence only orders the list:
+         * the answerer's score thresholds read this) */
+        h->bm25 = !use_bm25             ? 0
+                  : f->r1 && !blend_on ? hb.v[f->r1 - 1].s
+                                       : bm25_point(ix, qt, f->rec) / FIX;
         h->cosine = h->ft_cosine = 0;
         if (qscale > 0 && rag_index_vec_f32(ix, f->rec, tmp) == 0)
             h->cosine = rag_vec_dot_f64(qn, tmp, dims);

@@ -83,11 +83,26 @@ int rag_search(const rag_index *ix, const rag_query *q, rag_hit *hits);
  * holdout set; `rag-admin eval --prf` measures it. */
 enum rag_search_prf { RAG_SEARCH_PRF_OFF = 0, RAG_SEARCH_PRF_ON };
 
+/* A lexical technique's switch (issue 16.1): DEFAULT is the product's
+ * choice for it (lib/rag_search.c says which and why); ON and OFF let
+ * `rag-admin eval` measure both. */
+enum rag_search_switch {
+    RAG_SEARCH_SW_DEFAULT = 0,
+    RAG_SEARCH_SW_ON,
+    RAG_SEARCH_SW_OFF
+};
+
 typedef struct {
     uint32_t n_probe; /* vector lists scanned: 0 = the index's default,
                          >= its list count = every vector (exact) */
     enum rag_search_ft ft;
     enum rag_search_prf prf;
+    /* query words that phrase the question ("want", "way", "possible":
+     * rag_term_is_question_word) weigh QWORD_WEIGHT of a topic word */
+    enum rag_search_switch qwords;
+    /* page evidence: a BM25 hit gains a share of the scores of its
+     * page's other matching chunks (lib/rag_search.c, page_blend) */
+    enum rag_search_switch page_blend;
 } rag_search_opts;
 
 /* The in-process leg's fusion and its lexical use; rag_search_fuse(). */

@@ -222,6 +222,59 @@ rag_term_is_stopword(const char *w, size_t len)
     return 0;
 }
 
+/* Words that phrase a request rather than name a topic: the English
+ * closed-class and conversational words a question wraps around its
+ * subject ("how can I ...", "is there a way to ...", "I need something
+ * that ..."). A fixed list from English grammar (modal and auxiliary
+ * verbs, wh- and quantifier words, verbs of wanting, trying and asking,
+ * empty nouns like "way" and "thing", discourse adverbs), written
+ * before looking at any question set and the same for every corpus.
+ * Words a manual uses as names are left out even when users also use
+ * them to phrase questions ("get", "set", "use", "run", "make", "like",
+ * "any", "some", "all", "keep", "stop", "show", "sort", "right",
+ * "help", "example"): down-weighting them
+ * would cost the questions about them. */
+static const char *const question_words[] = {
+    "able", "actually", "again", "already", "also", "always", "anybody",
+    "anyone", "anything", "anyway", "around", "ask", "asking", "basically",
+    "best", "better", "cannot", "certain", "correct", "correctly", "easily",
+    "easy", "else", "even", "ever", "every", "everything", "exactly",
+    "fine", "getting", "good", "happen", "happens", "hi", "however", "idea",
+    "instead", "just", "kind", "know", "let", "lets", "likely", "lot",
+    "maybe", "might", "mine", "much", "must", "need", "needed", "needs",
+    "never", "nothing", "often", "okay", "one", "ones", "please",
+    "possible", "possibly", "pretty", "proper", "properly", "quite",
+    "rather", "really", "seem", "seems", "should", "simply", "somehow",
+    "someone", "something", "still", "stuff", "sure", "tell", "thanks",
+    "thing", "things", "tried", "try", "trying", "us", "usually", "very",
+    "want", "wanted", "wanting", "wants", "way", "ways", "whether", "wish",
+    "wonder", "wondering", "yet",
+};
+
+int
+rag_term_is_question_word(const char *w, size_t len)
+{
+    char lw[16];
+    size_t lo = 0, hi = sizeof(question_words) / sizeof(question_words[0]);
+
+    if (len == 0 || len >= sizeof(lw))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        lw[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
+    lw[len] = '\0';
+    while (lo < hi) { /* the list is sorted */
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(question_words[mid], lw);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 static int
 is_vowel(char c)
 {

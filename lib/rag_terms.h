@@ -70,4 +70,9 @@ size_t rag_term_stem(char *w, size_t len);
 /* 1 when the lowercased word is a stopword. */
 int rag_term_is_stopword(const char *w, size_t len);
 
+/* 1 when the word (any case, as written) phrases a question rather than
+ * names a topic ("want", "need", "way", "possible", ...: a fixed English
+ * list, lib/rag_terms.c). The query side weighs such words low. */
+int rag_term_is_question_word(const char *w, size_t len);
+
 #endif

@@ -17,9 +17,10 @@ plan skip_all => "$DOCS missing (apt-get install postgresql-doc-15)"
     unless -f "$DOCS/index.html";
 
 # Recorded in eval/README.md: BM25 (= hybrid without vectors) recall@5
-# 0.804 on 56 questions. The gate is that minus a margin of ~3 questions,
+# 0.804 on 56 questions; 0.911 (51/56) with page evidence and question
+# words (issue 16.1). The gate is that minus a margin of ~3 questions,
 # so chunker/ranking changes that cost more than that fail CI.
-my $MIN_RECALL5 = 0.75;
+my $MIN_RECALL5 = 0.85;
 
 my $tmp = RagTest::tmpdir();
 my $pg = RagTest::pg_start();

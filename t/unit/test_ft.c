@@ -987,7 +987,7 @@ test_index(void)
     CHECK(h[0].bm25_rank == 0 && h[0].ft_rank == 1);
     /* the leg turned off: BM25 exactly */
     {
-        rag_search_opts noft = {0, RAG_SEARCH_FT_OFF, 0};
+        rag_search_opts noft = {.ft = RAG_SEARCH_FT_OFF};
         rag_query bq = rq;
         int n1 = rag_search_ex(ix, &rq, &noft, h), n2;
         bq.mode = RAG_SEARCH_BM25;

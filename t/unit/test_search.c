@@ -73,7 +73,10 @@ test_bm25(void)
         {"cat fish", NULL},
         {"dog fish fish bird", NULL},
     };
-    rag_index *ix = build(docs, 3, 0, "bm25");
+    /* three pages: a page's other chunks (page evidence) would add to
+     * the scores worked out here */
+    static const char *const urls[] = {"u0", "u1", "u2"};
+    rag_index *ix = build_at(docs, urls, 3, 0, "bm25");
     rag_hit h[10];
     rag_query q = {"cat", 3, NULL, 10, RAG_SEARCH_HYBRID, 0};
 
@@ -215,7 +218,8 @@ test_rrf(void)
         {"bird fish fish", v2},
     };
     static const float qv[] = {2, 0}; /* normalised by the search */
-    rag_index *ix = build(docs, 3, 2, "rrf");
+    static const char *const urls[] = {"u0", "u1", "u2"}; /* no page evidence */
+    rag_index *ix = build_at(docs, urls, 3, 2, "rrf");
     rag_hit h[10];
     rag_query q = {"cat", 3, qv, 10, RAG_SEARCH_HYBRID, 0};
 
@@ -391,8 +395,8 @@ test_prf(void)
     static char ubuf[NF][16];
     doc docs[NF];
     rag_hit h[10], h0[10], h2[10];
-    rag_search_opts off = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF},
-                    on = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_ON};
+    rag_search_opts off = {.ft = RAG_SEARCH_FT_AUTO, .prf = RAG_SEARCH_PRF_OFF},
+                    on = {.ft = RAG_SEARCH_FT_AUTO, .prf = RAG_SEARCH_PRF_ON};
     rag_query q = {
         "two servers grab the same row", 29, NULL, 10, RAG_SEARCH_BM25, 0};
 
@@ -901,7 +905,12 @@ test_pruned_equals_exhaustive(void)
                 pruned_k++;
 
             /* feedback off: BM25 of the query's own terms exactly */
-            rag_search_opts noprf = {0, RAG_SEARCH_FT_AUTO, RAG_SEARCH_PRF_OFF};
+            /* and no page evidence or question-word weights: the
+             * plain BM25 the reference computes */
+            rag_search_opts noprf = {.ft = RAG_SEARCH_FT_AUTO,
+                                     .prf = RAG_SEARCH_PRF_OFF,
+                                     .qwords = RAG_SEARCH_SW_OFF,
+                                     .page_blend = RAG_SEARCH_SW_OFF};
             rag_query q = {
                 qtext, qo, NULL, k, RAG_SEARCH_BM25, RAG_SEARCH_PER_PAGE_ANY};
             int got = rag_search_ex(ixs[m], &q, &noprf, h),
@@ -1038,7 +1047,7 @@ test_vector_lists(void)
             qv[j] = cent[c * D + j] + 0.3f * (float)gauss();
         rag_query q = {
             NULL, 0, qv, K, RAG_SEARCH_VECTOR, RAG_SEARCH_PER_PAGE_ANY};
-        rag_search_opts all = {lists, RAG_SEARCH_FT_AUTO, 0}, def = {0, 0, 0};
+        rag_search_opts all = {.n_probe = lists}, def = {.n_probe = 0};
         int ne = rag_search_ex(ix, &q, &all, e);
         int nd = rag_search_ex(ix, &q, &def, h);
         CHECK_INT(ne, K);
@@ -1047,7 +1056,7 @@ test_vector_lists(void)
             for (int j = 0; j < K; j++)
                 found += h[i].rec == e[j].rec;
         /* the exact scan through the lists == the plain exact scan */
-        rag_search_opts more = {lists + 5, RAG_SEARCH_FT_AUTO, 0};
+        rag_search_opts more = {.n_probe = lists + 5};
         rag_hit x[K];
         rag_search_ex(ix, &q, &more, x);
         int eq = 1;

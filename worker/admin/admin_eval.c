@@ -93,6 +93,8 @@ typedef struct {
     unsigned per_page;     /* rag_query.per_page */
     int verbose, fts, prf; /* prf: rag_search_opts.prf on */
     rag_search_fusion fo;  /* --ft-opt: the in-process leg's settings */
+    /* --qwords / --page-blend on|off: rag_search_opts' switches */
+    enum rag_search_switch qwords, page_blend;
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
     PGconn *db;
@@ -297,6 +299,8 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
                                   : RAG_SEARCH_HYBRID;
     o.ft = mode == M_3WAY ? RAG_SEARCH_FT_ALWAYS : RAG_SEARCH_FT_AUTO;
     o.prf = run->prf ? RAG_SEARCH_PRF_ON : RAG_SEARCH_PRF_OFF;
+    o.qwords = run->qwords;
+    o.page_blend = run->page_blend;
     nh = rag_search_fuse(c->ix, &q, &o, &run->fo, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
@@ -594,6 +598,7 @@ usage(void)
             "         (KEY: weight, k, pages, rerank, expand, expand_w,"
             " expand_cos, only_expand, pool; rerank=all)\n"
             " [--base COLLECTION=URL]...\n"
+            "         [--qwords on|off] [--page-blend on|off]\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
             "         [FILE [set options]]...\n");
@@ -686,7 +691,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             strcmp(o, "--json") == 0 || strcmp(o, "--fts-config") == 0 ||
             strcmp(o, "--base") == 0 || strcmp(o, "--collection") == 0 ||
             strcmp(o, "--name") == 0 || strcmp(o, "--per-page") == 0 ||
-            strcmp(o, "--min-recall5") == 0 || strcmp(o, "--ft-opt") == 0;
+            strcmp(o, "--min-recall5") == 0 || strcmp(o, "--qwords") == 0 ||
+            strcmp(o, "--page-blend") == 0 || strcmp(o, "--ft-opt") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
             rc = 2;
@@ -707,7 +713,22 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 rc = 2;
                 goto done;
             }
-        } else if (strcmp(o, "--holdout") == 0)
+        }
+        else if (strcmp(o, "--qwords") == 0 ||
+                 strcmp(o, "--page-blend") == 0) {
+            enum rag_search_switch sw = strcmp(v, "on") == 0
+                                            ? RAG_SEARCH_SW_ON
+                                        : strcmp(v, "off") == 0
+                                            ? RAG_SEARCH_SW_OFF
+                                            : RAG_SEARCH_SW_DEFAULT;
+            if (sw == RAG_SEARCH_SW_DEFAULT) {
+                fprintf(stderr, "rag-admin eval: %s takes on or off\n", o);
+                rc = 2;
+                goto done;
+            }
+            *(o[2] == 'q' ? &run.qwords : &run.page_blend) = sw;
+        }
+        else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)
             run.dir = v;
