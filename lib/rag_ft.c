@@ -414,6 +414,59 @@ rag_ft_embed(const rag_ft_model *m, const float *pc, const char *text,
     return rag_ft_finish(pc, out, m->dim);
 }
 
+const char *
+rag_ft_word_text(const rag_ft_model *m, long id, size_t *len)
+{
+    const unsigned char *e = m->words + (size_t)id * RAG_FT_WORD_SZ;
+
+    *len = ld32(e + 4);
+    return m->text + ld32(e);
+}
+
+size_t
+rag_ft_neighbours(const rag_ft_model *m, const char *w, size_t n, size_t k,
+                  double min_cos, uint64_t min_count, long *ids, double *cos)
+{
+    float q[RAG_FT_MAX_DIM];
+    long self = rag_ft_word_id(m, w, n);
+    double qn = 0;
+    size_t got = 0;
+
+    if (k == 0 || rag_ft_word_vector(m, w, n, q) != 0)
+        return 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        qn += (double)q[d] * q[d];
+    if (!(qn > 0))
+        return 0;
+    qn = sqrt(qn);
+    for (uint32_t i = 0; i < m->nwords; i++) {
+        const float *v = m->wvec + (size_t)i * m->dim;
+        double dot = 0, vn = 0, c;
+        size_t j;
+        if ((long)i == self ||
+            ld64(m->words + (size_t)i * RAG_FT_WORD_SZ + 8) < min_count)
+            continue;
+        for (uint32_t d = 0; d < m->dim; d++) {
+            dot += (double)q[d] * v[d];
+            vn += (double)v[d] * v[d];
+        }
+        if (!(vn > 0))
+            continue;
+        c = dot / (qn * sqrt(vn));
+        if (c < min_cos || (got == k && c <= cos[k - 1]))
+            continue;
+        j = got < k ? got++ : k - 1;
+        while (j > 0 && cos[j - 1] < c) {
+            cos[j] = cos[j - 1];
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        cos[j] = c;
+        ids[j] = (long)i;
+    }
+    return got;
+}
+
 int
 rag_ft_first_pc(const double *cov, uint32_t dim, float *pc)
 {

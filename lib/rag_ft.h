@@ -142,6 +142,17 @@ int rag_ft_finish(const float *pc, float *v, uint32_t dim);
 int rag_ft_embed(const rag_ft_model *m, const float *pc, const char *text,
                  size_t len, float *out);
 
+/* The vocabulary's nearest neighbours of word w (itself excluded): up to
+ * k word ids with their cosines into ids/cos, best first, each with a
+ * cosine of at least min_cos and a corpus count of at least min_count.
+ * A full scan of the vocabulary (nwords x dim). Returns how many. */
+size_t rag_ft_neighbours(const rag_ft_model *m, const char *w, size_t n,
+                         size_t k, double min_cos, uint64_t min_count,
+                         long *ids, double *cos);
+
+/* Word id's text (not NUL-terminated) and its length. */
+const char *rag_ft_word_text(const rag_ft_model *m, long id, size_t *len);
+
 /* ---- building a model (the worker, tests) ------------------------------ */
 
 /* The first principal component (uncentred, as SIF's reference code) of

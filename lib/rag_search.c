@@ -39,9 +39,13 @@
  * index's fastText model and takes the cosine with every record's
  * vector (float32 scan, the best 4k rescored in double). Hybrid fuses
  * the lists (each up to 4k long) by RRF, score = sum w / (60 + rank),
- * w = 1 for BM25 and the endpoint's vectors, 0.5 for the in-process leg
- * (the weight measured on the PostgreSQL manual, issue 16: at 1 the
- * weaker leg displaced good lexical hits on the tuned set).
+ * w = 1 for BM25 and the endpoint's vectors, 0.3 for the in-process leg,
+ * which beside BM25 only reorders BM25's best 20 (measured on eval/sets:
+ * over every record, at 0.5, it displaced good lexical hits and lost
+ * questions on three of five sets; reordering the best 20 at 0.3 gained
+ * at 1, 5 and 10 and lost no set more than one question). rag_search_fuse
+ * takes other settings (page-level RRF, the leg's weight, k, query
+ * expansion by the model's neighbours), for rag-admin eval.
  *
  * All state is per call (malloc'd, bounded by the query, not the index),
  * the index is only read: any number of threads may search one rag_index
@@ -58,8 +62,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RRF_K 60.0
-#define FT_WEIGHT 0.5 /* RRF weight of the in-process semantic leg */
 #define OVERSAMPLE 4
 /* candidates ranked by 4-bit codes that get an exact cosine: enough
  * that the codes' coarser ranking loses next to nothing of the top 10
@@ -857,12 +859,15 @@ typedef struct {
     uint32_t rec;
     int r1, r2, r3; /* ranks in the BM25, vector and in-process lists */
     double s;
+    double ps; /* page-level fusion: the page's score (else 0) */
 } fused;
 
 static int
 cmp_fused(const void *a, const void *b)
 {
     const fused *x = a, *y = b;
+    if (x->ps != y->ps)
+        return x->ps > y->ps ? -1 : 1;
     if (x->s != y->s)
         return x->s > y->s ? -1 : 1;
     return (x->rec > y->rec) - (x->rec < y->rec);
@@ -875,43 +880,10 @@ cmp_fused_rec(const void *a, const void *b)
     return (x->rec > y->rec) - (x->rec < y->rec);
 }
 
-/* The lists of the legs that ran (hb BM25, hv vector, hf in-process;
- * legs of them) into one, in fu (room for all their entries), best
- * first: one leg alone keeps its own scores, several are fused by RRF,
- * duplicates merged by record. Returns the number of distinct records. */
-static size_t
-fuse(const topk *hb, const topk *hv, const topk *hf, int legs, fused *fu)
-{
-    size_t nf = 0, m = 0;
-
-    for (size_t i = 0; i < hb->n; i++)
-        fu[nf++] = (fused){hb->v[i].rec, (int)i + 1, 0, 0, hb->v[i].s};
-    for (size_t i = 0; i < hv->n; i++)
-        fu[nf++] = (fused){hv->v[i].rec, 0, (int)i + 1, 0, hv->v[i].s};
-    for (size_t i = 0; i < hf->n; i++)
-        fu[nf++] = (fused){hf->v[i].rec, 0, 0, (int)i + 1, hf->v[i].s};
-    if (legs <= 1)
-        return nf; /* already best first */
-    qsort(fu, nf, sizeof(fused), cmp_fused_rec);
-    for (size_t i = 0; i < nf; i++) {
-        if (m > 0 && fu[m - 1].rec == fu[i].rec) {
-            if (fu[i].r1)
-                fu[m - 1].r1 = fu[i].r1;
-            if (fu[i].r2)
-                fu[m - 1].r2 = fu[i].r2;
-            if (fu[i].r3)
-                fu[m - 1].r3 = fu[i].r3;
-        } else {
-            fu[m++] = fu[i];
-        }
-    }
-    for (size_t i = 0; i < m; i++)
-        fu[i].s = (fu[i].r1 ? 1.0 / (RRF_K + fu[i].r1) : 0) +
-                  (fu[i].r2 ? 1.0 / (RRF_K + fu[i].r2) : 0) +
-                  (fu[i].r3 ? FT_WEIGHT / (RRF_K + fu[i].r3) : 0);
-    qsort(fu, m, sizeof(fused), cmp_fused);
-    return m;
-}
+typedef struct {
+    double k, w3; /* RRF's k, the in-process leg's weight */
+    int pages;    /* RRF over page ranks */
+} fuse_par;
 
 /* The page of record rec: its URL up to the '#'. */
 static rag_str
@@ -938,6 +910,110 @@ page_hash(rag_str p)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+/* Page-level RRF: each leg's list (best first) ranks pages by their
+ * first chunk in it; a page's score sums w / (k + its page rank) over
+ * the legs, into fu[i].ps for each of its chunks. 0 or -1 (memory). */
+static int
+fuse_page_scores(const rag_index *ix, const topk *const legs[3],
+                 const double w[3], double k, fused *fu, size_t m)
+{
+    size_t cap = 16, tot = 0;
+    struct pslot {
+        uint64_t h;
+        rag_str page;
+        int r[3];
+    } * tab;
+
+    for (int l = 0; l < 3; l++)
+        tot += legs[l]->n;
+    while (cap < 2 * tot + 2)
+        cap *= 2;
+    tab = calloc(cap, sizeof(*tab));
+    if (tab == NULL)
+        return -1;
+#define PSLOT(rec, jout)                                                       \
+    do {                                                                       \
+        rag_str p_ = page_of(ix, rec);                                         \
+        uint64_t h_ = page_hash(p_) | 1;                                       \
+        size_t j_ = h_ & (cap - 1);                                            \
+        while (tab[j_].h != 0 &&                                               \
+               (tab[j_].h != h_ || tab[j_].page.len != p_.len ||               \
+                memcmp(tab[j_].page.p, p_.p, p_.len) != 0))                    \
+            j_ = (j_ + 1) & (cap - 1);                                         \
+        if (tab[j_].h == 0) {                                                  \
+            tab[j_].h = h_;                                                    \
+            tab[j_].page = p_;                                                 \
+        }                                                                      \
+        (jout) = j_;                                                           \
+    } while (0)
+    for (int l = 0; l < 3; l++) {
+        int np = 0;
+        for (size_t i = 0; i < legs[l]->n; i++) {
+            size_t j;
+            PSLOT(legs[l]->v[i].rec, j);
+            if (tab[j].r[l] == 0)
+                tab[j].r[l] = ++np;
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        size_t j;
+        PSLOT(fu[i].rec, j);
+        fu[i].ps = 0;
+        for (int l = 0; l < 3; l++)
+            if (tab[j].r[l])
+                fu[i].ps += w[l] / (k + tab[j].r[l]);
+    }
+#undef PSLOT
+    free(tab);
+    return 0;
+}
+
+/* The lists of the legs that ran (hb BM25, hv vector, hf in-process;
+ * legs of them) into one, in fu (room for all their entries), best
+ * first: one leg alone keeps its own scores, several are fused by RRF,
+ * duplicates merged by record. Returns the number of distinct records,
+ * or -1 (out of memory). */
+static long
+fuse(const rag_index *ix, const topk *hb, const topk *hv, const topk *hf,
+     int legs, const fuse_par *fp, fused *fu)
+{
+    size_t nf = 0, m = 0;
+
+    for (size_t i = 0; i < hb->n; i++)
+        fu[nf++] = (fused){hb->v[i].rec, (int)i + 1, 0, 0, hb->v[i].s, 0};
+    for (size_t i = 0; i < hv->n; i++)
+        fu[nf++] = (fused){hv->v[i].rec, 0, (int)i + 1, 0, hv->v[i].s, 0};
+    for (size_t i = 0; i < hf->n; i++)
+        fu[nf++] = (fused){hf->v[i].rec, 0, 0, (int)i + 1, hf->v[i].s, 0};
+    if (legs <= 1)
+        return (long)nf; /* already best first */
+    qsort(fu, nf, sizeof(fused), cmp_fused_rec);
+    for (size_t i = 0; i < nf; i++) {
+        if (m > 0 && fu[m - 1].rec == fu[i].rec) {
+            if (fu[i].r1)
+                fu[m - 1].r1 = fu[i].r1;
+            if (fu[i].r2)
+                fu[m - 1].r2 = fu[i].r2;
+            if (fu[i].r3)
+                fu[m - 1].r3 = fu[i].r3;
+        } else {
+            fu[m++] = fu[i];
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        fu[i].s = (fu[i].r1 ? 1.0 / (fp->k + fu[i].r1) : 0) +
+                  (fu[i].r2 ? 1.0 / (fp->k + fu[i].r2) : 0) +
+                  (fu[i].r3 ? fp->w3 / (fp->k + fu[i].r3) : 0);
+    if (fp->pages) {
+        const topk *l3[3] = {hb, hv, hf};
+        const double w[3] = {1, 1, fp->w3};
+        if (fuse_page_scores(ix, l3, w, fp->k, fu, m) != 0)
+            return -1;
+    }
+    qsort(fu, m, sizeof(fused), cmp_fused);
+    return (long)m;
 }
 
 /* Reorders fu[0..n) (best first) so that no page has more than per_page
@@ -993,6 +1069,94 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
     free(tab);
     free(late);
     return 0;
+}
+
+/* ---- query expansion by the model's neighbours -------------------------- */
+
+#define EXP_MAX_WORDS 16 /* query words expanded */
+#define EXP_MIN_COUNT 5  /* a neighbour seen at least this often */
+
+typedef struct {
+    const rag_ft_model *m;
+    rag_stemmer *st;
+    qterms *qt;
+    unsigned per;
+    double w, min_cos, cur;
+    size_t words;
+} exp_ctx;
+
+static int
+exp_term_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
+{
+    exp_ctx *x = ud;
+    qterms *q = x->qt;
+
+    for (size_t i = 0; i < q->n; i++)
+        if (q->len[i] == n && memcmp(q->t[i], t, n) == 0)
+            return 0;
+    if (q->n >= MAX_QTERMS)
+        return 1;
+    memcpy(q->t[q->n], t, n);
+    q->len[q->n] = n;
+    q->w[q->n++] = x->cur;
+    return 0;
+}
+
+static int
+exp_word_cb(void *ud, const char *t, size_t n)
+{
+    exp_ctx *x = ud;
+    long ids[32];
+    double cos[32];
+    size_t got;
+    long id = rag_ft_word_id(x->m, t, n);
+
+    /* frequent words (p(w) > a: SIF weight below a half) carry no topic */
+    if (x->words >= EXP_MAX_WORDS || rag_ft_sif_weight(x->m, id) < 0.5)
+        return 0;
+    x->words++;
+    got = rag_ft_neighbours(x->m, t, n, x->per < 32 ? x->per : 32, x->min_cos,
+                            EXP_MIN_COUNT, ids, cos);
+    for (size_t i = 0; i < got; i++) {
+        size_t len;
+        const char *w = rag_ft_word_text(x->m, ids[i], &len);
+        x->cur = x->w * cos[i];
+        rag_terms_each_stem(x->st, w, len, exp_term_cb, x);
+    }
+    return 0;
+}
+
+/* Adds the model's nearest neighbours of the query's words to qt. */
+static void
+ft_expand(const rag_ft_model *m, rag_stemmer *st, const rag_query *q,
+          const rag_search_fusion *o, qterms *qt)
+{
+    exp_ctx x = {m,
+                 st,
+                 qt,
+                 o->ft_expand,
+                 o->ft_expand_w > 0 ? o->ft_expand_w : 0.1,
+                 o->ft_expand_cos > 0 ? o->ft_expand_cos : 0.7,
+                 0,
+                 0};
+
+    rag_ft_tokens(q->text, q->text_len, exp_word_cb, &x);
+}
+
+/* The in-process leg over BM25's best n only (hb sorted). */
+static void
+ft_rerank_leg(const rag_index *ix, const float *qf, const topk *hb, size_t n,
+              topk *h)
+{
+    uint32_t dim = rag_index_ft_model(ix)->dim;
+    const float *vecs = rag_index_ft_vecs(ix, NULL);
+
+    for (size_t i = 0; i < hb->n && i < n; i++) {
+        double c = rag_vec_dot_f64(qf, vecs + (size_t)hb->v[i].rec * dim, dim);
+        if (c > 0)
+            topk_push(h, c, hb->v[i].rec);
+    }
+    topk_sort(h);
 }
 
 /* Page evidence for the BM25 list hb (sorted, best first, cap entries
@@ -1082,6 +1246,14 @@ int
 rag_search_ex(const rag_index *ix, const rag_query *q,
               const rag_search_opts *opts, rag_hit *hits)
 {
+    return rag_search_fuse(ix, q, opts, NULL, hits);
+}
+
+int
+rag_search_fuse(const rag_index *ix, const rag_query *q,
+                const rag_search_opts *opts, const rag_search_fusion *fo,
+                rag_hit *hits)
+{
     const rag_ft_model *ftm;
     enum rag_search_ft ftp = opts ? opts->ft : RAG_SEARCH_FT_AUTO;
     uint32_t n, dims, k;
@@ -1091,8 +1263,9 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     int8_t *q8 = NULL;
     qterms *qt = NULL;
     rag_stemmer *st = NULL;
-    int prf_on, qwords_on, blend_on;
+    int prf_on, do_exp, qwords_on, blend_on;
     size_t bcap;
+    fuse_par fp = {60.0, RAG_SEARCH_FT_WEIGHT, 0};
     topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
     size_t cand, nf = 0;
@@ -1133,6 +1306,10 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     }
     if (n == 0)
         return 0;
+    do_exp = use_bm25 && ftm != NULL && fo != NULL && fo->ft_expand > 0 &&
+             ftp != RAG_SEARCH_FT_OFF;
+    if (fo != NULL && fo->ft_only_expand)
+        use_ft = 0;
     if (use_ft) {
         qf = malloc(ftm->dim * sizeof(float));
         if (qf == NULL)
@@ -1155,6 +1332,8 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
         if (cand < RAG_SEARCH_POOL)
             cand = RAG_SEARCH_POOL;
     }
+    if (fo != NULL && fo->fuse_pool > cand && use_bm25 + use_vec + use_ft > 1)
+        cand = fo->fuse_pool;
 
     qwords_on =
         sw_on(opts ? opts->qwords : RAG_SEARCH_SW_DEFAULT, QWORDS_DEFAULT);
@@ -1183,6 +1362,8 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
             qt->src = qwords_on ? q->text : NULL;
             rag_terms_each_stem(st, q->text, q->text_len, qterm_cb, qt);
         }
+        if (do_exp && q->text)
+            ft_expand(ftm, st, q, fo, qt);
         if (bm25_leg(ix, qt, &hb) != 0)
             goto done;
         if (prf_on) {
@@ -1218,14 +1399,36 @@ rag_search_ex(const rag_index *ix, const rag_query *q,
     }
     if (use_ft) {
         hf.cap = cand;
-        ft_leg(ix, qf, &hf);
+        unsigned rr = fo != NULL && fo->ft_rerank > 0 ? fo->ft_rerank
+                                                      : RAG_SEARCH_FT_RERANK;
+        /* with BM25: its best rr reordered (scanning every record let
+         * the weaker leg displace lexical hits: README); a query BM25
+         * matched nowhere (unseen words, typos) still gets the leg's
+         * own list */
+        if (use_bm25 && hb.n > 0 && rr != RAG_SEARCH_FT_SCAN)
+            ft_rerank_leg(ix, qf, &hb, rr, &hf);
+        else
+            ft_leg(ix, qf, &hf);
+    }
+    if (fo != NULL) {
+        if (fo->rrf_k > 0)
+            fp.k = fo->rrf_k;
+        if (fo->ft_weight > 0)
+            fp.w3 = fo->ft_weight;
+        fp.pages = fo->fuse_pages > 0;
     }
 
     /* one ranked list, whatever the legs, then one hit per page first */
     fu = malloc((hb.n + hv.n + hf.n + 1) * sizeof(fused));
     if (fu == NULL)
         goto done;
-    nf = fuse(&hb, &hv, &hf, use_bm25 + use_vec + use_ft, fu);
+    {
+        long nfu =
+            fuse(ix, &hb, &hv, &hf, use_bm25 + use_vec + use_ft, &fp, fu);
+        if (nfu < 0)
+            goto done;
+        nf = (size_t)nfu;
+    }
     if (diversify(ix, fu, nf, per_page, k) != 0)
         goto done;
 

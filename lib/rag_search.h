@@ -105,9 +105,44 @@ typedef struct {
     enum rag_search_switch page_blend;
 } rag_search_opts;
 
+/* The in-process leg's fusion and its lexical use; rag_search_fuse(). */
+typedef struct {
+    /* 0 everywhere: the defaults (rag-admin eval --ft-opt measures
+     * the others) */
+    double ft_weight;     /* its RRF weight; 0 = RAG_SEARCH_FT_WEIGHT */
+    double rrf_k;         /* RRF's k; 0 = 60 */
+    int fuse_pages;       /* 1: RRF over each leg's page ranks (a page's
+                             rank: where its first chunk is in that leg's
+                             list), chunks of a page by their own RRF;
+                             -1: over chunk ranks; 0: the default */
+    unsigned ft_rerank;   /* the leg ranks only BM25's best N (every
+                             record when BM25 found none); 0 =
+                             RAG_SEARCH_FT_RERANK, RAG_SEARCH_FT_SCAN:
+                             every record */
+    unsigned ft_expand;   /* > 0: each query word's nearest neighbours in
+                             the model (up to N) join BM25's query at
+                             ft_expand_w times a query word's weight */
+    double ft_expand_w;   /* 0 = 0.1 */
+    double ft_expand_cos; /* neighbours at least this close; 0 = 0.7 */
+    int ft_only_expand;   /* 1: the expansion without the vector leg */
+    unsigned fuse_pool;   /* > 0: each fused leg's list is this long */
+} rag_search_fusion;
+
+/* The defaults, measured on eval/sets and eval/postgresql.jsonl (README,
+ * "Semantic search without an API key"): the leg reorders BM25's best
+ * 20 at weight 0.3, chunk ranks, k 60. */
+#define RAG_SEARCH_FT_WEIGHT 0.3
+#define RAG_SEARCH_FT_RERANK 20
+#define RAG_SEARCH_FT_SCAN ((unsigned)-1) /* ft_rerank: every record */
+
 /* rag_search with tuning; opts may be NULL (defaults). */
 int rag_search_ex(const rag_index *ix, const rag_query *q,
                   const rag_search_opts *opts, rag_hit *hits);
+
+/* rag_search_ex with the in-process leg's settings; fo may be NULL. */
+int rag_search_fuse(const rag_index *ix, const rag_query *q,
+                    const rag_search_opts *opts, const rag_search_fusion *fo,
+                    rag_hit *hits);
 
 /* Snippets of result bodies: rag_snippet.h. */
 #include "rag_snippet.h"

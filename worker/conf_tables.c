@@ -161,14 +161,13 @@ const rag_conf_section rag_conf_fasttext = {
     (const rag_conf_key[]){
         {"semantic_leg", RAG_CONF_STR, "off", 0, 0, check_leg,
          "`fasttext`: train a model per collection at reindex and fuse "
-         "its leg with BM25; `off`: BM25 (and endpoint vectors) only (it "
-         "lost recall on most eval sets: README)"},
+         "its leg with BM25 (it reorders BM25's best 20); `off`: BM25 (and "
+         "endpoint vectors) only (training is slow: README)"},
         {"fasttext_bin", RAG_CONF_STR, "/usr/bin/fasttext", 0, 0, NULL,
          "Debian's fasttext program"},
         {"fasttext_dim", RAG_CONF_INT, "100", 1, RAG_FT_MAX_DIM, NULL,
          "vector size"},
-        {"fasttext_epoch", RAG_CONF_INT, "15", 1, 1000, NULL,
-         "training epochs"},
+        {"fasttext_epoch", RAG_CONF_INT, "5", 1, 1000, NULL, "training epochs"},
         {"fasttext_min_count", RAG_CONF_INT, "2", 1, 1000000, NULL,
          "rarest word kept"},
         {"fasttext_bucket", RAG_CONF_INT, "200000", 1, 1 << 26, NULL,

@@ -442,6 +442,66 @@ test_embed(void)
     CHECK(fabsf(v[0]) < 1e-6f);
 }
 
+/* The vocabulary's nearest neighbours: itself left out, best first, each
+ * cosine exact, the bounds on closeness and count kept. */
+static void
+test_neighbours(void)
+{
+    rag_ft_model m;
+    long ids[8];
+    double cos[8];
+    float q[RAG_FT_MAX_DIM];
+    size_t got, wl;
+    long self;
+    const char *wt;
+
+    if (model == NULL)
+        return;
+    rag_ft_model_open(&m, model, model_len, NULL, 0);
+    self = rag_ft_word_id(&m, "kalo", 4);
+    got = rag_ft_neighbours(&m, "kalo", 4, 8, -1, 1, ids, cos);
+    CHECK_INT(got, 8);
+    rag_ft_word_vector(&m, "kalo", 4, q);
+    for (size_t i = 0; i < got; i++) {
+        double dot = 0, a = 0, b = 0;
+        const float *v = m.wvec + (size_t)ids[i] * m.dim;
+        CHECK(ids[i] != self);
+        if (i > 0)
+            CHECK(cos[i] <= cos[i - 1]);
+        for (uint32_t d = 0; d < m.dim; d++) {
+            dot += (double)q[d] * v[d];
+            a += (double)q[d] * q[d];
+            b += (double)v[d] * v[d];
+        }
+        CHECK(fabs(cos[i] - dot / sqrt(a * b)) < 1e-9);
+    }
+    /* no word in the vocabulary is closer than the last one kept */
+    for (uint32_t i = 0; i < m.nwords; i++) {
+        double dot = 0, a = 0, b = 0;
+        const float *v = m.wvec + (size_t)i * m.dim;
+        int kept = (long)i == self;
+        for (size_t j = 0; j < got; j++)
+            kept |= ids[j] == (long)i;
+        if (kept)
+            continue;
+        for (uint32_t d = 0; d < m.dim; d++) {
+            dot += (double)q[d] * v[d];
+            a += (double)q[d] * q[d];
+            b += (double)v[d] * v[d];
+        }
+        CHECK(dot / sqrt(a * b) <= cos[got - 1] + 1e-12);
+    }
+    wt = rag_ft_word_text(&m, ids[0], &wl);
+    CHECK(wl > 0 && rag_ft_word_id(&m, wt, wl) == ids[0]);
+    /* a floor on closeness no word reaches; a count no word has */
+    CHECK_INT(rag_ft_neighbours(&m, "kalo", 4, 8, 1.01, 1, ids, cos), 0);
+    CHECK_INT(rag_ft_neighbours(&m, "kalo", 4, 8, -1, m.ntokens + 1, ids, cos),
+              0);
+    /* an unseen word has neighbours through its n-grams; no n-gram: none */
+    CHECK(rag_ft_neighbours(&m, "kalozz", 6, 3, -1, 1, ids, cos) == 3);
+    CHECK_INT(rag_ft_neighbours(&m, "kalo", 4, 0, -1, 1, ids, cos), 0);
+}
+
 /* ---- model validation --------------------------------------------------- */
 
 static void
@@ -766,7 +826,7 @@ test_conf(void)
     ft_train_conf_load(&c, NULL);
     CHECK_INT(c.enabled, 0); /* off by default (README: measured) */
     CHECK_INT(c.dim, 100);
-    CHECK_INT(c.epoch, 15);
+    CHECK_INT(c.epoch, 5);
     CHECK_INT(c.min_count, 2);
     CHECK_INT(c.bucket, 200000);
     CHECK_STR(c.bin, "/usr/bin/fasttext");
@@ -915,7 +975,16 @@ test_index(void)
     CHECK_INT(rag_search(ix, &rq, h), 10);
     CHECK_INT(h[0].chunk_id, 43);
     CHECK(h[0].bm25_rank == 1 && h[0].ft_rank == 1);
-    CHECK(fabs(h[0].score - (1.0 / 61 + 0.5 / 61)) < 1e-12);
+    CHECK(fabs(h[0].score - (1.0 / 61 + RAG_SEARCH_FT_WEIGHT / 61)) < 1e-12);
+    /* beside BM25 the leg reorders BM25's best RAG_SEARCH_FT_RERANK */
+    for (int i = 0; i < 10; i++)
+        CHECK(h[i].ft_rank == 0 ||
+              (h[i].bm25_rank >= 1 && h[i].bm25_rank <= RAG_SEARCH_FT_RERANK));
+    /* a word no record holds: BM25 finds nothing, the leg ranks every
+     * record (its character n-grams) */
+    rq = (rag_query){"kalozzq", 7, NULL, 10, RAG_SEARCH_HYBRID, 0};
+    CHECK_INT(rag_search(ix, &rq, h), 10);
+    CHECK(h[0].bm25_rank == 0 && h[0].ft_rank == 1);
     /* the leg turned off: BM25 exactly */
     {
         rag_search_opts noft = {.ft = RAG_SEARCH_FT_OFF};
@@ -976,6 +1045,168 @@ test_index(void)
     free(b);
 }
 
+/* The in-process leg's fusion settings (rag_search_opts): page-level RRF
+ * ranks pages by their first chunk in each leg's list; the leg limited
+ * to BM25's best N; query expansion by the model's neighbours. 30
+ * records on 10 pages, so every leg's list holds every match. */
+#define FU_REC 30
+#define FU_PAGES 10
+
+static const char *
+page_url(uint32_t rec)
+{
+    static char u[FU_REC][32];
+    snprintf(u[rec], sizeof(u[rec]), "https://d/%u#s%u", rec % FU_PAGES, rec);
+    return u[rec];
+}
+
+/* 1-based page order of a leg alone (one hit per page), by page */
+static void
+page_ranks(const rag_index *ix, const char *q, enum rag_search_mode mode,
+           int *rank)
+{
+    rag_hit h[FU_PAGES];
+    rag_query rq = {q, strlen(q), NULL, FU_PAGES, mode, 0};
+    int n = rag_search(ix, &rq, h);
+
+    memset(rank, 0, FU_PAGES * sizeof(int));
+    for (int i = 0; i < n; i++)
+        if (rank[h[i].rec % FU_PAGES] == 0)
+            rank[h[i].rec % FU_PAGES] = i + 1;
+}
+
+static void
+test_fusion(void)
+{
+    char path[300], err[256], q[200];
+    rag_index_writer *w;
+    rag_index *ix;
+    rag_hit h[FU_PAGES], h2[FU_PAGES];
+    int rb[FU_PAGES], rf[FU_PAGES], n;
+    double prev = 1e9;
+
+    if (model == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s/fu.idx", dir);
+    w = rag_index_writer_new(0);
+    CHECK_INT(rag_index_writer_set_ft(w, model, model_len), 0);
+    for (uint32_t i = 0; i < FU_REC; i++) {
+        rag_index_input in = {i + 1, page_url(i), titles[i],
+                              "",    bodies[i],   NULL};
+        CHECK_INT(rag_index_writer_add(w, &in), 0);
+    }
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    snprintf(q, sizeof(q), "%.*s", 40, bodies[4]);
+    page_ranks(ix, q, RAG_SEARCH_BM25, rb);
+    page_ranks(ix, q, RAG_SEARCH_FASTTEXT, rf);
+    {
+        rag_search_opts o = {0};
+        rag_search_fusion f = {0};
+        rag_query rq = {q, strlen(q), NULL, FU_PAGES, RAG_SEARCH_HYBRID, 0};
+        f.fuse_pages = 1;
+        f.ft_rerank = RAG_SEARCH_FT_SCAN;
+        f.ft_weight = 0.5;
+        n = rag_search_fuse(ix, &rq, &o, &f, h);
+        CHECK(n > 3);
+        /* pages in the order of sum w / (60 + page rank), w 1 and 0.5 */
+        for (int i = 0; i < n; i++) {
+            uint32_t p = h[i].rec % FU_PAGES;
+            double s = (rb[p] ? 1.0 / (60 + rb[p]) : 0) +
+                       (rf[p] ? 0.5 / (60 + rf[p]) : 0);
+            CHECK(s > 0 && s <= prev + 1e-15);
+            prev = s;
+            for (int j = 0; j < i; j++)
+                CHECK(h[j].rec % FU_PAGES != p); /* one hit per page */
+        }
+        /* weight and k are used */
+        f.ft_weight = 3;
+        f.rrf_k = 1;
+        n = rag_search_fuse(ix, &rq, &o, &f, h2);
+        {
+            uint32_t p = h2[0].rec % FU_PAGES;
+            double best = (rb[p] ? 1.0 / (1 + rb[p]) : 0) +
+                          (rf[p] ? 3.0 / (1 + rf[p]) : 0);
+            for (uint32_t x = 0; x < FU_PAGES; x++)
+                CHECK((rb[x] ? 1.0 / (1 + rb[x]) : 0) +
+                          (rf[x] ? 3.0 / (1 + rf[x]) : 0) <=
+                      best + 1e-15);
+        }
+        /* chunk-level RRF asked for: the first hit's score is its own */
+        f = (rag_search_fusion){0};
+        f.fuse_pages = -1;
+        n = rag_search_fuse(ix, &rq, &o, &f, h);
+        CHECK(n > 0 &&
+              fabs(h[0].score -
+                   ((h[0].bm25_rank ? 1.0 / (60 + h[0].bm25_rank) : 0) +
+                    (h[0].ft_rank ? RAG_SEARCH_FT_WEIGHT / (60 + h[0].ft_rank)
+                                  : 0))) < 1e-15);
+        /* the leg over BM25's best 3 only */
+        f.ft_rerank = 3;
+        rq.per_page = RAG_SEARCH_PER_PAGE_ANY;
+        n = rag_search_fuse(ix, &rq, &o, &f, h);
+        {
+            int inft = 0;
+            for (int i = 0; i < n; i++)
+                if (h[i].ft_rank > 0) {
+                    inft++;
+                    CHECK(h[i].bm25_rank >= 1 && h[i].bm25_rank <= 3);
+                }
+            CHECK(inft > 0 && inft <= 3);
+        }
+    }
+    /* expansion alone: neighbours join BM25's query, so a word of the
+     * model that no record of this index holds finds records through its
+     * neighbours; no vector leg (frequent words are not expanded, so the
+     * query is a rarer one) */
+    {
+        rag_ft_model m;
+        char rare[RAG_FT_TOKEN_MAX + 1] = "";
+        rag_ft_model_open(&m, model, model_len, NULL, 0);
+        for (uint32_t i = 0; i < m.nwords && rare[0] == '\0'; i++) {
+            size_t wl;
+            const char *wt = rag_ft_word_text(&m, (long)i, &wl);
+            const unsigned char *e = m.words + (size_t)i * RAG_FT_WORD_SZ;
+            char word[RAG_FT_TOKEN_MAX + 1];
+            if (rag_ft_sif_weight(&m, (long)i) < 0.5 || e[8] < 3 || wl < 4)
+                continue;
+            snprintf(word, sizeof(word), "%.*s", (int)wl, wt);
+            int held = 0;
+            for (int r = 0; r < FU_REC && !held; r++)
+                held = strstr(bodies[r], word) != NULL ||
+                       strstr(titles[r], word) != NULL;
+            if (!held)
+                snprintf(rare, sizeof(rare), "%s", word);
+        }
+        CHECK(rare[0] != '\0');
+        rag_search_opts o = {0};
+        rag_search_fusion f = {0};
+        rag_query rq = {rare,   strlen(rare),      NULL,
+                        FU_REC, RAG_SEARCH_HYBRID, RAG_SEARCH_PER_PAGE_ANY};
+        rag_hit all[FU_REC];
+        int plain, other = 0;
+        o.ft = RAG_SEARCH_FT_OFF;
+        plain = rag_search_fuse(ix, &rq, &o, &f, all);
+        o.ft = RAG_SEARCH_FT_AUTO;
+        f.ft_expand = 5;
+        f.ft_expand_cos = 0.01;
+        f.ft_only_expand = 1;
+        n = rag_search_fuse(ix, &rq, &o, &f, all);
+        CHECK(plain == 0 && n > 0);
+        for (int i = 0; i < n; i++) {
+            CHECK(all[i].ft_rank == 0);
+            other += strstr(bodies[all[i].rec], rare) == NULL &&
+                     strstr(titles[all[i].rec], rare) == NULL;
+        }
+        CHECK(other == n);
+    }
+    rag_index_close(ix);
+}
+
 int
 main(void)
 {
@@ -1003,12 +1234,14 @@ main(void)
         RUN(test_train_and_compare);
         RUN(test_reproducible);
         RUN(test_embed);
+        RUN(test_neighbours);
         RUN(test_model_validation);
         RUN(test_thinned);
         RUN(test_retrain_rule);
         RUN(test_bounds);
         RUN(test_bin_damage);
         RUN(test_index);
+        RUN(test_fusion);
     }
     free(model);
     {

@@ -92,6 +92,7 @@ typedef struct {
     size_t k;
     unsigned per_page;     /* rag_query.per_page */
     int verbose, fts, prf; /* prf: rag_search_opts.prf on */
+    rag_search_fusion fo;  /* --ft-opt: the in-process leg's settings */
     /* --qwords / --page-blend on|off: rag_search_opts' switches */
     enum rag_search_switch qwords, page_blend;
     eval_coll coll[EVAL_MAX_COLLS];
@@ -300,7 +301,7 @@ hits_index(eval_run *run, eval_coll *c, const eval_item *it, int mode,
     o.prf = run->prf ? RAG_SEARCH_PRF_ON : RAG_SEARCH_PRF_OFF;
     o.qwords = run->qwords;
     o.page_blend = run->page_blend;
-    nh = rag_search_ex(c->ix, &q, &o, run->hits);
+    nh = rag_search_fuse(c->ix, &q, &o, &run->fo, run->hits);
     if (nh < 0) {
         fprintf(stderr, "rag-admin eval: search failed\n");
         return -2;
@@ -593,6 +594,9 @@ usage(void)
             "usage: rag-admin eval [--index-dir DIR] [--k 10] [--json FILE|-]"
             " [--verbose] [--no-fts]\n"
             "         [--per-page N|any] [--prf] [--fts-config english]"
+            " [--ft-opt KEY=VALUE]...\n"
+            "         (KEY: weight, k, pages, rerank, expand, expand_w,"
+            " expand_cos, only_expand, pool; rerank=all)\n"
             " [--base COLLECTION=URL]...\n"
             "         [--qwords on|off] [--page-blend on|off]\n"
             "         FILE [--collection X] [--base URL] [--name N]"
@@ -612,6 +616,65 @@ parse_num(const char *opt, const char *v, double lo, double hi, double *out)
     }
     *out = d;
     return 0;
+}
+
+/* --ft-opt KEY=VALUE: one of rag_search_opts' in-process leg settings. */
+static int
+parse_ft_opt(rag_search_fusion *fo, const char *kv)
+{
+    static const struct {
+        const char *key;
+        double lo, hi;
+    } keys[] = {
+        {"weight", 0, 100},   {"k", 0, 1000},        {"pages", -1, 1},
+        {"rerank", 0, 4096},  {"expand", 0, 32},     {"expand_w", 0, 10},
+        {"expand_cos", 0, 1}, {"only_expand", 0, 1}, {"pool", 0, 4096}};
+    const char *eq = strchr(kv, '=');
+    double d;
+
+    if (strcmp(kv, "rerank=all") == 0) {
+        fo->ft_rerank = RAG_SEARCH_FT_SCAN;
+        return 0;
+    }
+    for (size_t i = 0; eq && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strlen(keys[i].key) != (size_t)(eq - kv) ||
+            strncmp(kv, keys[i].key, (size_t)(eq - kv)) != 0)
+            continue;
+        if (parse_num("--ft-opt", eq + 1, keys[i].lo, keys[i].hi, &d) != 0)
+            return -1;
+        switch (i) {
+        case 0:
+            fo->ft_weight = d;
+            break;
+        case 1:
+            fo->rrf_k = d;
+            break;
+        case 2:
+            fo->fuse_pages = (int)d;
+            break;
+        case 3:
+            fo->ft_rerank = (unsigned)d;
+            break;
+        case 4:
+            fo->ft_expand = (unsigned)d;
+            break;
+        case 5:
+            fo->ft_expand_w = d;
+            break;
+        case 6:
+            fo->ft_expand_cos = d;
+            break;
+        case 7:
+            fo->ft_only_expand = (int)d;
+            break;
+        default:
+            fo->fuse_pool = (unsigned)d;
+            break;
+        }
+        return 0;
+    }
+    fprintf(stderr, "rag-admin eval: --ft-opt %s: unknown setting\n", kv);
+    return -1;
 }
 
 int
@@ -646,7 +709,7 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             strcmp(o, "--base") == 0 || strcmp(o, "--collection") == 0 ||
             strcmp(o, "--name") == 0 || strcmp(o, "--per-page") == 0 ||
             strcmp(o, "--min-recall5") == 0 || strcmp(o, "--qwords") == 0 ||
-            strcmp(o, "--page-blend") == 0;
+            strcmp(o, "--page-blend") == 0 || strcmp(o, "--ft-opt") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
             rc = 2;
@@ -662,7 +725,13 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             run.fts = 0;
         else if (strcmp(o, "--prf") == 0)
             run.prf = 1;
-        else if (strcmp(o, "--qwords") == 0 || strcmp(o, "--page-blend") == 0) {
+        else if (strcmp(o, "--ft-opt") == 0) {
+            if (parse_ft_opt(&run.fo, v) != 0) {
+                rc = 2;
+                goto done;
+            }
+        } else if (strcmp(o, "--qwords") == 0 ||
+                   strcmp(o, "--page-blend") == 0) {
             enum rag_search_switch sw = strcmp(v, "on") == 0 ? RAG_SEARCH_SW_ON
                                         : strcmp(v, "off") == 0
                                             ? RAG_SEARCH_SW_OFF
