@@ -41,7 +41,8 @@ make -s -C "$W/base" build/librag.a >/dev/null
 for v in new base; do
     lib=build/librag.a; inc=lib
     [ $v = base ] && { lib="$W/base/build/librag.a"; inc="$W/base/lib"; }
-    cc $CFLAGS -I"$inc" -o "$W/scale-$v" bench/search_scale.c "$lib" $LIBS
+    sw=; [ $v = new ] && sw=-DSCALE_SWITCHES
+    cc $CFLAGS $sw -I"$inc" -o "$W/scale-$v" bench/search_scale.c "$lib" $LIBS
 done
 cc $CFLAGS -Ilib $(pkg-config --cflags $PKGS) -o "$W/corpus" \
     bench/search_corpus.c build/librag.a $LIBS
@@ -59,19 +60,31 @@ for v in base new; do
     echo "running $v (N=$N)..." >&2
     "$W/scale-$v" "$W/corpus.tsv" "$N" "$W/$v.idx" "$W/queries.txt" \
         "$W/$v.top" > "$W/$v.out"
-    [ $v = new ] && "$W/codec" "$W/new.idx" > "$W/codec.out" 2>/dev/null
+    if [ $v = new ]; then
+        "$W/codec" "$W/new.idx" > "$W/codec.out" 2>/dev/null
+        # the same index, plain BM25 (page evidence, question words off)
+        SCALE_PLAIN=1 "$W/scale-new" "$W/corpus.tsv" 0 "$W/new.idx" \
+            "$W/queries.txt" "$W/plain.top" > "$W/plain.out"
+    fi
     rm -f "$W/$v.idx"
 done
 
-perl - "$W/base.out" "$W/new.out" "$W/base.top" "$W/new.top" "$N" "$BASE" <<'PERL'
+# twice: this tree with its default ranking, then plain BM25 top-10 on
+# the same index (what the previous implementation ranks, so its top 10
+# must be identical)
+for run in new plain; do
+label="this tree, default ranking (page evidence, question words)"
+[ $run = plain ] && label="this tree, plain BM25 (SCALE_PLAIN: page evidence, question words off; query figures only)"
+echo; echo "== $label"
+perl - "$W/base.out" "$W/$run.out" "$W/base.top" "$W/$run.top" "$N" "$BASE" "$run" <<'PERL'
 use strict;
 use warnings;
-my ($bo, $no, $bt, $nt, $n, $base) = @ARGV;
+my ($bo, $no, $bt, $nt, $n, $base, $run) = @ARGV;
 sub kv { my %h; open my $f, '<', shift or die; while (<$f>) { $h{$1} = $2 if /^(\S+) (\S+)/ } %h }
 my %b = kv($bo);
 my %w = kv($no);
 printf "BM25 at %d records (%d chunks of the PostgreSQL 15 manual, copies with 30%% of words dropped), k=10, %d queries, one thread\n",
-    $n, $w{corpus_chunks}, $w{queries};
+    $n, $w{corpus_chunks} // $b{corpus_chunks}, $w{queries};
 printf "previous implementation: %s\n", substr($base, 0, 12);
 printf "load average at the end: %s\n\n", (split ' ', `cat /proc/loadavg`)[0];
 printf "%-26s %12s %12s %10s\n", '', 'previous', 'this tree', 'ratio';
@@ -118,8 +131,11 @@ while (defined(my $lb = <$fb>)) {
 printf "\ntop 10 identical (records, order, scores to 1e-9) for %d of %d queries\n",
     $same, $total;
 printf "%d more differ only in the order of equal scores (ties)\n", $ties if $ties;
-print "DIFFERENT: $_" for @other;
+# the default ranking is meant to differ (page evidence reorders)
+if ($run eq 'plain') { print "DIFFERENT: $_" for @other }
+else { printf "%d differ: the ranking changed on purpose\n", scalar @other }
 PERL
+done
 echo
 echo "postings codecs on this index's postings (bench/postings_codec.c):"
 cat "$W/codec.out"
