@@ -32,18 +32,12 @@ my %env = (RAG_DATABASE_URL => $pg->{conninfo}, RAG_INDEX_DIR => $ixdir);
 local @ENV{keys %env} = values %env;
 delete local $ENV{RAG_EMBED_BASE_URL};
 
-sub run {
-    my (@cmd) = @_;
-    my $out = `@cmd 2>&1`;
-    return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $out);
-}
-
 my $admin = RagTest::bin('rag-admin');
-my ($rc, $out) = run($admin, 'collection-add', 'postgresql', 'PG15');
+my ($rc, $out) = RagTest::run_cmd($admin, 'collection-add', 'postgresql', 'PG15');
 is($rc, 0, 'collection added') or diag $out;
 
 my $t0 = time;
-($rc, $out) = run(RagTest::bin('rag-ingest'), '--collection', 'postgresql',
+($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-ingest'), '--collection', 'postgresql',
     '--site', "$ng->{url}/index.html", '--include', "$ng->{url}/",
     '--allow-private', '--delay', '0',
     '--quiet');
@@ -51,7 +45,7 @@ is($rc, 0, 'manual ingested') or diag $out;
 note "ingest: ", time - $t0, " s: $out";
 ok(-s "$ixdir/postgresql.idx", 'index written');
 
-($rc, $out) = run($admin, 'eval', 'eval/postgresql.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', 'eval/postgresql.jsonl',
     '--collection', 'postgresql', '--base', $ng->{url},
     '--min-recall5', $MIN_RECALL5, '--verbose');
 is($rc, 0, "hybrid recall\@5 >= $MIN_RECALL5") or diag $out;
@@ -66,14 +60,14 @@ my ($q) = $out =~ /^set postgresql: \S+, (\d+) questions/m;
 cmp_ok($q // 0, '>=', 40, 'at least 40 questions');
 
 # The gate really gates: an impossible floor fails with exit 3.
-($rc, $out) = run($admin, 'eval', 'eval/postgresql.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', 'eval/postgresql.jsonl',
     '--collection', 'postgresql', '--base', $ng->{url},
     '--min-recall5', '1.01');
 is($rc, 3, 'below --min-recall5 exits 3');
 like($out, qr/recall\@5 \d\.\d+ below 1\.010/, 'says why');
 
 # Wrong base: nothing matches, so every recall is zero (no fake hits).
-($rc, $out) = run($admin, 'eval', 'eval/postgresql.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', 'eval/postgresql.jsonl',
     '--collection', 'postgresql', '--base', 'http://elsewhere.invalid');
 like($out, qr/^postgresql\s+bm25\s+\d+\s+0\.000\s+0\.000\s+0\.000\s+0\.000$/m,
     'other site: zero recall');
@@ -81,16 +75,16 @@ like($out, qr/^postgresql\s+bm25\s+\d+\s+0\.000\s+0\.000\s+0\.000\s+0\.000$/m,
 # TSV input and errors.
 RagTest::write_file("$tmp/q.tsv",
     "# comment\nCREATE INDEX CONCURRENTLY\tsql-createindex.html\n");
-($rc, $out) = run($admin, 'eval', "$tmp/q.tsv", '--collection',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/q.tsv", '--collection',
     'postgresql', '--base', "$ng->{url}/");
 is($rc, 0, 'TSV eval runs') or diag $out;
 like($out, qr/^set q: \S+, 1 questions/m, 'one TSV question');
 RagTest::write_file("$tmp/bad.jsonl", "{\"q\":\"x\"}\n");
-($rc, $out) = run($admin, 'eval', "$tmp/bad.jsonl", '--collection',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/bad.jsonl", '--collection',
     'postgresql');
 is($rc, 1, 'question without urls rejected');
 like($out, qr/bad\.jsonl:1: no expected urls/, 'names the line');
-($rc, $out) = run($admin, 'eval', 'eval/postgresql.jsonl', '--collection',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', 'eval/postgresql.jsonl', '--collection',
     'nope');
 is($rc, 1, 'missing index fails');
 
@@ -103,9 +97,9 @@ my $ai = FakeOpenAI->start(api_key => 'sk-eval');
     local $ENV{RAG_EMBED_BASE_URL} = $ai->{url};
     local $ENV{RAG_EMBED_API_KEY} = 'sk-eval';
     local $ENV{RAG_EMBED_MODEL} = 'text-embedding-3-small';
-    ($rc, $out) = run($admin, 'collection-add', 'pgsql', 'SQL commands');
+    ($rc, $out) = RagTest::run_cmd($admin, 'collection-add', 'pgsql', 'SQL commands');
     $t0 = time;
-    ($rc, $out) = run(RagTest::bin('rag-ingest'), '--collection', 'pgsql',
+    ($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-ingest'), '--collection', 'pgsql',
         '--site', "$ng->{url}/sql-commands.html", '--include',
         "$ng->{url}/sql-", '--allow-private', '--delay', '0', '--quiet');
     is($rc, 0, 'SQL reference ingested with embeddings') or diag $out;
@@ -118,7 +112,7 @@ my $ai = FakeOpenAI->start(api_key => 'sk-eval');
         JSON::PP::encode_json($j) } @sub;
     RagTest::write_file("$tmp/sql.jsonl", "$subset\n");
     my $n = () = $subset =~ /\n/g;
-    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+    ($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/sql.jsonl", '--collection',
         'pgsql', '--base', $ng->{url}, '--min-recall5', '0.5');
     is($rc, 0, 'eval with vectors') or diag $out;
     note $out;
@@ -132,13 +126,13 @@ my $ai = FakeOpenAI->start(api_key => 'sk-eval');
     ok(scalar(grep { ref $_->{body}{input} eq 'ARRAY'
         && grep { /without blocking inserts/ } @{ $_->{body}{input} } } @q),
         'questions were embedded');
-    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+    ($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/sql.jsonl", '--collection',
         'pgsql', '--base', $ng->{url}, '--min-recall5', '1.01');
     like($out, qr/hybrid recall\@5 \d\.\d+ below/, 'gate uses hybrid when vectors ran');
 
     local $ENV{RAG_EMBED_BASE_URL} = 'http://127.0.0.1:9/v1';
     local $ENV{RAG_EMBED_MAX_RETRIES} = 0;
-    ($rc, $out) = run($admin, 'eval', "$tmp/sql.jsonl", '--collection',
+    ($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/sql.jsonl", '--collection',
         'pgsql', '--base', $ng->{url});
     is($rc, 0, 'embeddings down: still evaluates');
     like($out, qr/vector leg skipped/, 'says the vector leg was skipped');

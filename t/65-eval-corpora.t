@@ -81,22 +81,16 @@ my %env = (RAG_DATABASE_URL => $pg->{conninfo}, RAG_INDEX_DIR => $ixdir);
 local @ENV{keys %env} = values %env;
 delete local $ENV{RAG_EMBED_BASE_URL};
 
-sub run {
-    my (@cmd) = @_;
-    my $out = `@cmd 2>&1`;
-    return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $out);
-}
-
 my $admin = RagTest::bin('rag-admin');
 my $t0 = time;
 for my $c (sort keys %DOCS) {
-    my ($rc, $out) = run($admin, 'collection-add', $c, $c);
+    my ($rc, $out) = RagTest::run_cmd($admin, 'collection-add', $c, $c);
     is($rc, 0, "$c: collection added") or diag $out;
     my $t1 = time;
     my @src = $c eq 'docusaurus'
         ? ('--site', "$u/$c/intro.html", '--sitemap', "$u/$c/sitemap.xml")
         : ('--site', "$u/$c/index.html");
-    ($rc, $out) = run(RagTest::bin('rag-ingest'), '--collection', $c, @src,
+    ($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-ingest'), '--collection', $c, @src,
         '--include', "$u/$c/", '--allow-private', '--delay', '0', '--quiet');
     is($rc, 0, "$c: crawled and indexed") or diag $out;
     my ($pages) = $out =~ /pages fetched=(\d+)/;
@@ -117,7 +111,7 @@ my @args = ($admin, 'eval', @bases, @sets, 'eval/holdout/holdout.jsonl',
     '--collection', 'postgresql', '--name', 'postgresql-tuned');
 
 $t0 = time;
-my ($rc, $out) = run(@args, '--verbose', '--json', "$tmp/eval.json");
+my ($rc, $out) = RagTest::run_cmd(@args, '--verbose', '--json', "$tmp/eval.json");
 note $out;
 note sprintf "eval: %.1f s", time - $t0;
 is($rc, 0, 'every set at or above its recall@5 floor') or diag $out;
@@ -157,7 +151,7 @@ is_deeply([sort map { $_->{name} } @{ $j->{collections} }],
     [sort keys %DOCS], 'all six collections');
 
 # The gate really gates, per set.
-($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
     '--collection', 'mkdocs', '--min-recall5', '1.01', '--no-fts');
 is($rc, 3, 'a set below its floor exits 3');
 like($out, qr/mkdocs: bm25 recall\@5 \d\.\d{3} below 1\.010/, 'names the set');
@@ -165,14 +159,14 @@ like($out, qr/full-text legs not run/, '--no-fts says so');
 like($out, qr/^mkdocs\s+fts-or\s+-\s+-/m, 'empty full-text rows');
 
 # --json - prints JSON instead of the table.
-($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/docusaurus.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/docusaurus.jsonl',
     '--collection', 'docusaurus', '--json', '-');
 is($rc, 0, '--json -') or diag $out;
 $j = eval { decode_json($out) };
 ok($j && $j->{sets}[0]{modes}{'fts-or'}, 'JSON on stdout, with fts-or')
     or diag $out;
 
-($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/docusaurus.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/docusaurus.jsonl',
     '--collection', 'docusaurus', '--no-fts', '--json', "$tmp/no/such/dir.json");
 is($rc, 1, '--json to an unwritable path fails');
 like($out, qr{no/such/dir\.json: No such file}, 'says where');
@@ -182,7 +176,7 @@ like($out, qr{no/such/dir\.json: No such file}, 'says where');
 {
     my %r10;
     for my $pp ('any', '1') {
-        ($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/git.jsonl',
+        ($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/git.jsonl',
             '--collection', 'git', '--no-fts', '--per-page', $pp);
         is($rc, 0, "--per-page $pp") or diag $out;
         ($r10{$pp}) = $out =~ /^git\s+bm25\s+35\s+\S+\s+\S+\s+(\S+)/m;
@@ -193,20 +187,20 @@ like($out, qr{no/such/dir\.json: No such file}, 'says where');
 # A mixed set whose question names a collection that has no index.
 RagTest::write_file("$tmp/mixed.jsonl",
     qq{{"collection":"nosuch","q":"x","urls":["a.html"]}\n});
-($rc, $out) = run($admin, 'eval', "$tmp/mixed.jsonl", '--no-fts');
+($rc, $out) = RagTest::run_cmd($admin, 'eval', "$tmp/mixed.jsonl", '--no-fts');
 is($rc, 1, 'unknown collection fails');
 like($out, qr{nosuch\.idx}, 'names its index file');
 
 # Full-text legs need the database: without one, BM25 is still measured.
 {
     local $ENV{RAG_DATABASE_URL} = "host=$tmp port=1 dbname=none";
-    ($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
+    ($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
         '--collection', 'mkdocs');
     is($rc, 0, 'no database: still evaluates') or diag $out;
     like($out, qr/full-text legs skipped: /, 'says why');
     like($out, qr/^mkdocs\s+bm25\s+31\s/m, 'bm25 row');
 }
-($rc, $out) = run($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', @bases, 'eval/sets/mkdocs.jsonl',
     '--collection', 'mkdocs', '--fts-config', 'klingon');
 is($rc, 0, 'unknown text search config: still evaluates') or diag $out;
 like($out, qr/unknown text search configuration klingon/, 'says which');
@@ -214,10 +208,10 @@ like($out, qr/unknown text search configuration klingon/, 'says which');
 # Argument errors.
 for my $bad (['--k', 'x'], ['--min-recall5', '2'], ['--bogus'], ['--json'],
              ['--per-page', '0'], ['--per-page', 'all']) {
-    ($rc, $out) = run($admin, 'eval', 'eval/sets/mkdocs.jsonl', @$bad);
+    ($rc, $out) = RagTest::run_cmd($admin, 'eval', 'eval/sets/mkdocs.jsonl', @$bad);
     is($rc, 2, "usage error: @$bad");
 }
-($rc, $out) = run($admin, 'eval', '--no-fts');
+($rc, $out) = RagTest::run_cmd($admin, 'eval', '--no-fts');
 is($rc, 2, 'no set: usage');
 like($out, qr/usage: rag-admin eval/, 'prints usage');
 

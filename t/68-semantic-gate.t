@@ -42,23 +42,17 @@ local $ENV{RAG_INDEX_DIR} = $ixdir;
 local $ENV{RAG_SEMANTIC_LEG} = 'fasttext';
 delete local $ENV{RAG_EMBED_BASE_URL};
 
-sub run {
-    my (@cmd) = @_;
-    my $out = `@cmd 2>&1`;
-    return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $out);
-}
-
 my $admin = RagTest::bin('rag-admin');
-my ($rc, $out) = run($admin, 'collection-add', 'postgresql', 'postgresql');
+my ($rc, $out) = RagTest::run_cmd($admin, 'collection-add', 'postgresql', 'postgresql');
 is($rc, 0, 'collection added') or diag $out;
-($rc, $out) = run(RagTest::bin('rag-ingest'), '--collection', 'postgresql',
+($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-ingest'), '--collection', 'postgresql',
     '--site', "$u/postgresql/index.html", '--include', "$u/postgresql/",
     '--allow-private', '--delay', '0');
 is($rc, 0, 'crawled, trained and indexed') or diag $out;
 like($out, qr/semantic="trained"/, 'a fastText model was trained')
     or diag $out;
 
-($rc, $out) = run($admin, 'eval', '--no-fts', '--base',
+($rc, $out) = RagTest::run_cmd($admin, 'eval', '--no-fts', '--base',
     "postgresql=$u/postgresql/", 'eval/sets/postgresql.jsonl',
     '--collection', 'postgresql', 'eval/postgresql.jsonl', '--collection',
     'postgresql', '--name', 'postgresql-tuned', '--json', "$tmp/eval.json");

@@ -308,6 +308,14 @@ sub slurp {
     return defined $s ? $s : '';
 }
 
+# Runs a command line through the shell, stderr with stdout: (exit code,
+# output); a command killed by a signal gives 128 + the signal.
+sub run_cmd {
+    my (@cmd) = @_;
+    my $out = `@cmd 2>&1`;
+    return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $out);
+}
+
 sub write_file {
     my ($f, $content) = @_;
     open my $fh, '>', $f or die "$f: $!";
