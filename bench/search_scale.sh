@@ -70,6 +70,7 @@ for v in base new; do
     if [ $v = new ] || [ -n "$bsw" ]; then
         SCALE_PLAIN=1 "$W/scale-$v" "$W/corpus.tsv" 0 "$W/$v.idx" \
             "$W/queries.txt" "$W/$v-plain.top" > "$W/$v-plain.out"
+        grep '^corpus_chunks ' "$W/$v.out" >> "$W/$v-plain.out"
     fi
     rm -f "$W/$v.idx"
 done
