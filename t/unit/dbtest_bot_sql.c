@@ -433,6 +433,15 @@ test_deliveries(void)
     CHECK_INT(rag_store_outbox_edit(db, T2), 1);
     CHECK_INT(rag_store_outbox_edit(db, T2), 1); /* re-armed */
     CHECK_INT(rag_store_outbox_archive(db, T2, 1), 1);
+    /* a thread reopened to delete in it is archived again (t/77); not
+     * when it could not be reopened */
+    CHECK_INT(rag_store_outbox_rearchive(db, T2), 1);
+    CHECK_INT(rag_store_outbox_rearchive(db, T2), 1); /* re-armed */
+    CHECK_STR(val("SELECT kind || ' ' || body::text FROM deliveries "
+                  "WHERE dedupe_key = 'rearchive:" T2 "'"),
+              "archive {\"archived\": true}");
+    CHECK_INT(rag_store_outbox_rearchive_cancel(db, T2), 1);
+    CHECK_INT(rag_store_outbox_rearchive_cancel(db, T2), 0);
     CHECK_INT(rag_store_outbox_notice(db, T2, "hello", "{\"content\":\"hi\"}"),
               1);
     CHECK_INT(rag_store_outbox_notice(db, T2, "hello", "{\"content\":\"hi\"}"),
