@@ -170,7 +170,8 @@ static int
 qterm_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
     qterms *q = ud;
-    double w = q->src && rag_term_is_question_word(q->src + off, len)
+    double w = q->src && (rag_term_is_question_word(q->src + off, len) ||
+                          rag_term_is_number(q->src + off, len))
                    ? QWORD_WEIGHT
                    : 1;
 

@@ -278,6 +278,17 @@ rag_term_is_question_word(const char *w, size_t len)
     return 0;
 }
 
+int
+rag_term_is_number(const char *w, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (w[i] < '0' || w[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int
 is_vowel(char c)
 {
@@ -522,7 +533,7 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
     size_t ncut = 0, i, start;
 
     if (n == 0)
-        return 0; /* too long: skipped */
+        return 0;               /* too long: skipped */
     if (acronym_plural(w, len)) /* the acronym, as its singular is indexed */
         return emit_simple(em, buf, n - 1, off, len);
     for (i = 1; i < len && ncut < RAG_TERMS_MAX_PARTS - 1; i++) {
@@ -559,7 +570,8 @@ clitic_len(const unsigned char *s, size_t i, size_t len, int *neg)
 
     if (i < len && s[i] == '\'')
         a = 1;
-    else if (i + 2 < len && s[i] == 0xe2 && s[i + 1] == 0x80 && s[i + 2] == 0x99)
+    else if (i + 2 < len && s[i] == 0xe2 && s[i + 1] == 0x80 &&
+             s[i + 2] == 0x99)
         a = 3;
     else
         return 0;

@@ -224,9 +224,8 @@ test_per_page_pool(void)
 
     for (size_t i = 0; i < N; i++) {
         docs[i].body = i < NA ? "lock lock row" : "lock and other words here";
-        snprintf(urls_buf[i], sizeof(urls_buf[i]), i < NA ? "http://x/a#%zu"
-                                                          : "http://x/p%zu",
-                 i);
+        snprintf(urls_buf[i], sizeof(urls_buf[i]),
+                 i < NA ? "http://x/a#%zu" : "http://x/p%zu", i);
         urls[i] = urls_buf[i];
     }
     ix = build_at(docs, urls, N, 0, "perpagepool");

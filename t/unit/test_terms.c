@@ -74,10 +74,9 @@ test_extract(void)
          * all ("don't" gave "don" and "t") */
         {"I'm sure it's the server's limit", "sure server limit"},
         {"don't rely on the owner\xe2\x80\x99s rights", "rely owner right"},
-        {"we'll see, they've gone, you'd say, we're done",
-         "see gone say done"},
+        {"we'll see, they've gone, you'd say, we're done", "see gone say done"},
         {"isn't doesn't won't", ""},
-        {"'s' x's", "s x"},         /* a quote, not a clitic */
+        {"'s' x's", "s x"},             /* a quote, not a clitic */
         {"rock'n'roll", "rock n roll"}, /* not a clitic either */
         /* an acronym's plural is the acronym ("URLs" gave "urls", "ur"
          * and "ls"), not a camelCase word */
