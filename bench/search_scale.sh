@@ -3,9 +3,9 @@
 # in the same run (bench/search_scale.c does the work):
 #
 #   1. the PostgreSQL manual (postgresql-doc-15) as rag-ingest chunks it;
-#   2. the previous implementation's lib/ (BASE, default: main 06babdc,
-#      block-max MaxScore before the fourth wave's pruning and build
-#      work) exported with git archive and built apart;
+#   2. the previous implementation's lib/ (BASE, default: main e0676fc,
+#      before the fifth wave's BM25 work) exported with git archive and
+#      built apart;
 #   3. bench/search_scale.c built against each, each run in turn: build
 #      an N-record index (the chunks replicated, each copy after the
 #      first with 30 % of its words dropped), then BM25 top-10 for the
@@ -23,10 +23,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DOCS=/usr/share/doc/postgresql-doc-15/html
 [ -d "$DOCS" ] || { echo "install postgresql-doc-15 first" >&2; exit 1; }
-# BASE=06babdc: main before the fourth wave (BM25 pruning, build time);
-# BASE=15d5a36^ (before index format 2) or any revision works too: the
-# bench uses only the API every format has had
-BASE=${BASE:-06babdc}
+# BASE=e0676fc: main before the fifth wave (BM25 scoring cost, build
+# time); BASE=06babdc (before the fourth wave), 15d5a36^ (before index
+# format 2) or any revision works too: the bench uses only the API every
+# format has had (and the ranking switches where BASE has them)
+BASE=${BASE:-e0676fc}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rag-scale.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -O2 -g"
@@ -38,10 +39,14 @@ make -s build/librag.a >&2
 mkdir -p "$W/base"
 git archive "$BASE" lib Makefile | tar -x -C "$W/base"
 make -s -C "$W/base" build/librag.a >/dev/null
+# a previous implementation with the ranking switches (page_blend in
+# rag_search_opts) gets the plain pass too: plain BM25 against plain BM25
+bsw=
+grep -q page_blend "$W/base/lib/rag_search.h" && bsw=-DSCALE_SWITCHES
 for v in new base; do
     lib=build/librag.a; inc=lib
     [ $v = base ] && { lib="$W/base/build/librag.a"; inc="$W/base/lib"; }
-    sw=; [ $v = new ] && sw=-DSCALE_SWITCHES
+    sw=$bsw; [ $v = new ] && sw=-DSCALE_SWITCHES
     cc $CFLAGS $sw -I"$inc" -o "$W/scale-$v" bench/search_scale.c "$lib" $LIBS
 done
 cc $CFLAGS -Ilib $(pkg-config --cflags $PKGS) -o "$W/corpus" \
@@ -60,11 +65,12 @@ for v in base new; do
     echo "running $v (N=$N)..." >&2
     "$W/scale-$v" "$W/corpus.tsv" "$N" "$W/$v.idx" "$W/queries.txt" \
         "$W/$v.top" > "$W/$v.out"
-    if [ $v = new ]; then
-        "$W/codec" "$W/new.idx" > "$W/codec.out" 2>/dev/null
-        # the same index, plain BM25 (page evidence, question words off)
-        SCALE_PLAIN=1 "$W/scale-new" "$W/corpus.tsv" 0 "$W/new.idx" \
-            "$W/queries.txt" "$W/plain.top" > "$W/plain.out"
+    [ $v = new ] && "$W/codec" "$W/new.idx" > "$W/codec.out" 2>/dev/null
+    # the same index, plain BM25 (page evidence, question words off)
+    if [ $v = new ] || [ -n "$bsw" ]; then
+        SCALE_PLAIN=1 "$W/scale-$v" "$W/corpus.tsv" 0 "$W/$v.idx" \
+            "$W/queries.txt" "$W/$v-plain.top" > "$W/$v-plain.out"
+        grep '^corpus_chunks ' "$W/$v.out" >> "$W/$v-plain.out"
     fi
     rm -f "$W/$v.idx"
 done
@@ -74,9 +80,15 @@ done
 # must be identical)
 for run in new plain; do
 label="this tree, default ranking (page evidence, question words)"
-[ $run = plain ] && label="this tree, plain BM25 (SCALE_PLAIN: page evidence, question words off; query figures only)"
+bo=base; no=new
+if [ $run = plain ]; then
+    label="this tree, plain BM25 (SCALE_PLAIN: page evidence, question words off; query figures only)"
+    no=new-plain
+    # against the previous implementation's plain BM25 when it has one
+    [ -n "$bsw" ] && { bo=base-plain; label="$label; previous: plain BM25 too"; }
+fi
 echo; echo "== $label"
-perl - "$W/base.out" "$W/$run.out" "$W/base.top" "$W/$run.top" "$N" "$BASE" "$run" <<'PERL'
+perl - "$W/$bo.out" "$W/$no.out" "$W/$bo.top" "$W/$no.top" "$N" "$BASE" "$run" <<'PERL'
 use strict;
 use warnings;
 my ($bo, $no, $bt, $nt, $n, $base, $run) = @ARGV;

@@ -52,6 +52,7 @@ struct rag_index {
     rag_index_fields fields;
     double *wnorm[RAG_INDEX_FIELDS];
     uint16_t *body_len16; /* fields.body_len16 */
+    uint8_t *ht_len8;     /* fields.ht_len8 */
     uint64_t fldtf_sum;   /* FLDTF bytes the blocks account for */
     rag_ft_model ft;      /* the semantic leg, when has_ft */
     int has_ft;
@@ -678,16 +679,24 @@ check_fields(rag_index *ix, char *err, size_t errlen)
         F->wnorm[f] = ix->wnorm[f];
     }
     ix->body_len16 = malloc(nd * sizeof(uint16_t) + 1);
-    if (ix->body_len16 == NULL) {
+    ix->ht_len8 = malloc(nd * 2 + 1);
+    if (ix->body_len16 == NULL || ix->ht_len8 == NULL) {
         seterr(err, errlen, "out of memory");
         return -1;
     }
     for (uint64_t i = 0; i < nd; i++) {
-        uint32_t l = len[i * RAG_INDEX_FIELDS + RAG_FIELD_BODY];
+        const uint32_t *l = len + i * RAG_INDEX_FIELDS;
+        uint32_t b = l[RAG_FIELD_BODY], h = l[RAG_FIELD_HEADING];
+        uint32_t t = l[RAG_FIELD_TITLE];
         ix->body_len16[i] =
-            l < RAG_INDEX_LEN16_MORE ? (uint16_t)l : RAG_INDEX_LEN16_MORE;
+            b < RAG_INDEX_LEN16_MORE ? (uint16_t)b : RAG_INDEX_LEN16_MORE;
+        ix->ht_len8[2 * i] =
+            h < RAG_INDEX_LEN8_MORE ? (uint8_t)h : RAG_INDEX_LEN8_MORE;
+        ix->ht_len8[2 * i + 1] =
+            t < RAG_INDEX_LEN8_MORE ? (uint8_t)t : RAG_INDEX_LEN8_MORE;
     }
     F->body_len16 = ix->body_len16;
+    F->ht_len8 = ix->ht_len8;
     ix->has_fields = 1;
     return 0;
 }
@@ -905,6 +914,7 @@ rag_index_open_mem(const void *data, size_t len, char *err, size_t errlen)
         for (int f = 0; f < RAG_INDEX_FIELDS; f++)
             free(ix->wnorm[f]);
         free(ix->body_len16);
+        free(ix->ht_len8);
         free(ix->norms);
         ZSTD_freeDDict(ix->ddict);
         free(ix->copy);
@@ -984,6 +994,7 @@ rag_index_close(rag_index *ix)
     for (int f = 0; f < RAG_INDEX_FIELDS; f++)
         free(ix->wnorm[f]);
     free(ix->body_len16);
+    free(ix->ht_len8);
     free(ix->norms);
     free(ix->copy);
     free(ix);

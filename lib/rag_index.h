@@ -290,8 +290,13 @@ typedef struct {
      * search reads a length per posting scored: 2 bytes a record to
      * stream instead of 12) */
     const uint16_t *body_len16;
+    /* the heading path's and title's lengths in a byte each, record by
+     * record (heading, title), RAG_INDEX_LEN8_MORE: see len (the 12-byte
+     * rows missed the cache for every field hit scored) */
+    const uint8_t *ht_len8;
 } rag_index_fields;
 #define RAG_INDEX_LEN16_MORE 0xffffu
+#define RAG_INDEX_LEN8_MORE 0xffu
 const rag_index_fields *rag_index_fields_get(const rag_index *ix);
 
 /* Record i's int8 vector (dims bytes) and its scale (value ~ q * scale);

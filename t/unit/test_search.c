@@ -1073,6 +1073,84 @@ test_long_body(void)
     free(big);
 }
 
+/* A title and a heading path longer than the search's one-byte copies of
+ * their lengths hold (RAG_INDEX_LEN8_MORE): the scores still use the
+ * real lengths, as the formula in rag_search.c computes them. */
+static void
+test_long_fields(void)
+{
+    enum { TLEN = 300, HLEN = 400 };
+    char *title = malloc(TLEN * 6 + 16), *head = malloc(HLEN * 6 + 16);
+    char path[256], err[256];
+    size_t o = 0;
+    rag_index_bm25f bf;
+    rag_index_writer *w = rag_index_writer_new(0);
+
+    o = (size_t)sprintf(title, "ktitlex");
+    for (int i = 0; i < TLEN; i++)
+        o += (size_t)sprintf(title + o, " kpadx");
+    o = (size_t)sprintf(head, "kheadx");
+    for (int i = 0; i < HLEN; i++)
+        o += (size_t)sprintf(head + o, " kpadx");
+    rag_index_input in[3] = {
+        {100, "a", title, head, "kbodyx", NULL},
+        {101, "b", "ktitlex kpadx", "kheadx", "kbodyx kpadx", NULL},
+        {102, "c", "", "", "kother", NULL}};
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(rag_index_writer_add(w, &in[i]), 0);
+    snprintf(path, sizeof(path), "%s/longfields.idx", dir);
+    CHECK_INT(rag_index_writer_write(w, path, 1, err, sizeof(err)), 0);
+    rag_index_writer_free(w);
+    rag_index *ix = rag_index_open(path, err, sizeof(err));
+    CHECK(ix != NULL);
+    const rag_index_fields *F = ix ? rag_index_fields_get(ix) : NULL;
+    CHECK(F != NULL);
+    if (F == NULL) {
+        rag_index_close(ix);
+        free(title);
+        free(head);
+        return;
+    }
+    CHECK(F->ht_len8[0] == RAG_INDEX_LEN8_MORE &&
+          F->ht_len8[1] == RAG_INDEX_LEN8_MORE);
+    CHECK(F->ht_len8[2] == 1 && F->ht_len8[3] == 2);
+    rag_index_bm25f_defaults(&bf);
+    double tl[2] = {TLEN + 1, 2}, hl[2] = {HLEN + 1, 1};
+    double tavg = (TLEN + 1 + 2) / 3.0, havg = (HLEN + 1 + 1) / 3.0;
+    double idf = log(1.0 + (3 - 2 + 0.5) / (2 + 0.5));
+    double want[2];
+    for (int i = 0; i < 2; i++) {
+        double xt = 0, xh = 0;
+        xt += 1 * rag_bm25f_wnorm(bf.weight[RAG_FIELD_TITLE],
+                                  bf.b[RAG_FIELD_TITLE], tl[i], tavg);
+        xh += 1 * rag_bm25f_wnorm(bf.weight[RAG_FIELD_HEADING],
+                                  bf.b[RAG_FIELD_HEADING], hl[i], havg);
+        int64_t st = (int64_t)(idf * (xt * (bf.k1 + 1) / (xt + bf.k1)) *
+                                   1099511627776.0 +
+                               0.5);
+        int64_t sh = (int64_t)(idf * (xh * (bf.k1 + 1) / (xh + bf.k1)) *
+                                   1099511627776.0 +
+                               0.5);
+        want[i] = (st + sh) / 1099511627776.0;
+    }
+    rag_search_opts plain = {.ft = RAG_SEARCH_FT_AUTO,
+                             .prf = RAG_SEARCH_PRF_OFF,
+                             .qwords = RAG_SEARCH_SW_OFF,
+                             .page_blend = RAG_SEARCH_SW_OFF};
+    rag_hit h[3];
+    rag_query q = {"ktitlex kheadx",       14, NULL, 3, RAG_SEARCH_BM25,
+                   RAG_SEARCH_PER_PAGE_ANY};
+    CHECK_INT(rag_search_ex(ix, &q, &plain, h), 2);
+    CHECK_INT(h[0].rec, 1);
+    CHECK(h[0].bm25 == want[1]);
+    CHECK_INT(h[1].rec, 0);
+    CHECK(h[1].bm25 == want[0]);
+    CHECK(want[0] > 0 && want[0] < want[1]);
+    rag_index_close(ix);
+    free(title);
+    free(head);
+}
+
 /* ---- vector lists -------------------------------------------------------
  * Clustered vectors (200 centres, spread 0.3): with k-means lists and the
  * default probes, recall@10 against the exact scan stays high; probing
@@ -1286,6 +1364,7 @@ main(void)
     RUN(test_rrf);
     RUN(test_vector_recall);
     RUN(test_pruned_equals_exhaustive);
+    RUN(test_long_fields);
     RUN(test_long_body);
     RUN(test_vector_lists);
     RUN(test_dots_i8);
