@@ -34,10 +34,17 @@ typedef struct {
      * never older. A collection never indexed (generation 0) is an
      * error. */
     int mirror;
+    /* Document expansion (issue 16.1): each chunk's heading field also
+     * holds the terms the docs' own index pages file it under
+     * (sql/111_rank_expansions.sql). rag_reindex_opts_load sets
+     * RAG_REINDEX_EXPAND_DEFAULT. */
+    int expand;
 } rag_reindex_opts;
 
+#define RAG_REINDEX_EXPAND_DEFAULT 1
+
 /* From a program's configuration (NULL: the environment's); retrain and
- * mirror off. */
+ * mirror off, expand at its default. */
 void rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf);
 
 typedef struct {

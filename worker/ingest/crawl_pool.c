@@ -66,6 +66,14 @@ run_task(crawl_pool *p, task *t)
             rag_html_convert(r->page.body.data ? r->page.body.data : "",
                              r->page.body.len, r->page.final_url, p->selector,
                              cs, &r->doc, r->err, sizeof(r->err)) == 0;
+        if (r->converted && r->doc.nlinks >= RAG_EXPAND_MIN_ENTRIES) {
+            char e[256];
+            /* not an index page when it cannot be read as one */
+            if (rag_expand_parse(r->page.body.data, r->page.body.len,
+                                 r->page.final_url, &r->exp, e,
+                                 sizeof(e)) != 0)
+                rag_expand_page_free(&r->exp);
+        }
         /* the HTML is not needed once converted */
         rag_buf_free(&r->page.body);
     }
@@ -225,6 +233,7 @@ crawl_result_free(crawl_result *r)
     free(r->url);
     crawl_page_free(&r->page);
     rag_html_doc_free(&r->doc);
+    rag_expand_page_free(&r->exp);
     free(r);
 }
 
