@@ -37,6 +37,8 @@ my $u = $ng->{url};
 my $http = HTTP::Tiny->new(timeout => 10);
 local $ENV{RAG_DATABASE_URL} = $pg->{conninfo};
 local $ENV{RAG_INDEX_DIR} = $ixdir;
+# off by default (README, Ranking: it gained nothing on the eval sets)
+local $ENV{RAG_INDEX_EXPANSION} = 'on';
 
 sub crawl {
     my ($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-ingest'),
@@ -90,6 +92,25 @@ is($h[0], "$u/site/queues.html",
 @h = search('index abacus bramble');
 ok(!grep(/genindex/, @h), 'the index page is not a search result')
     or diag explain \@h;
+
+# index_expansion = off (the default): the pairs are stored, the index
+# does not use them
+{
+    local $ENV{RAG_INDEX_EXPANSION} = 'off';
+    my ($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-reindex'), 'docs');
+    is($rc, 0, 'rag-reindex with index_expansion off') or diag $out;
+    like($out, qr/expanded=0/, 'no chunk expanded') or diag $out;
+    sleep 1;
+    @h = search('backoff');
+    is(scalar @h, 0, 'off: the index-only term finds nothing')
+        or diag explain \@h;
+    local $ENV{RAG_INDEX_EXPANSION} = 'on';
+    ($rc, $out) = RagTest::run_cmd(RagTest::bin('rag-reindex'), 'docs');
+    like($out, qr/expanded=[1-9]/, 'on again: chunks expanded') or diag $out;
+    sleep 1;
+    @h = search('backoff');
+    is($h[0], "$u/site/queues.html#queue-retries", 'on again: found');
+}
 
 # the eval switch rebuilds the index with expansion off and on
 my $set = "$tmp/set.jsonl";

@@ -1,5 +1,6 @@
 #include "rag_reindex.h"
 
+#include "conf_tables.h"
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_log.h"
@@ -46,9 +47,16 @@ parse_vec(const char *s, float *out, uint32_t dims)
 void
 rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf)
 {
+    char err[128];
+    rag_conf *env = conf ? NULL : rag_conf_load(NULL, err, sizeof(err));
+
     memset(o, 0, sizeof(*o));
     ft_train_conf_load(&o->ft, conf);
-    o->expand = RAG_REINDEX_EXPAND_DEFAULT;
+    o->expand = strcmp(rag_conf_str(conf ? conf : env, &rag_conf_index,
+                                    "index_expansion"),
+                       "on") == 0;
+    if (env)
+        rag_conf_free(env);
 }
 
 /* opts, or the defaults (and environment) in *def */
