@@ -35,8 +35,7 @@ insert_batch(PGconn *db, const char *coll, const rag_store_expansion *v,
             goto done;
     for (size_t i = 0; i < n; i++) {
         if (arr_put(&a[0], v[i].page_url) != 0 ||
-            arr_put(&a[1], v[i].anchor) != 0 ||
-            arr_put(&a[2], v[i].term) != 0)
+            arr_put(&a[1], v[i].anchor) != 0 || arr_put(&a[2], v[i].term) != 0)
             goto done;
     }
     for (int k = 0; k < 3; k++)
@@ -116,7 +115,6 @@ rag_store_expansions_count(PGconn *db, long long coll_id)
     const char *p[1] = {coll};
 
     snprintf(coll, sizeof(coll), "%lld", coll_id);
-    return rag_db_int(db,
-                      "SELECT count(*) FROM expansions WHERE collection_id = $1",
-                      1, p);
+    return rag_db_int(
+        db, "SELECT count(*) FROM expansions WHERE collection_id = $1", 1, p);
 }

@@ -1,12 +1,12 @@
 /*
  * dbtest_stores — runs every function of the stores in lib/ (collections,
- * documents, chunks, expansions, gaps, guild_config, messages, threads, interactions,
- * stats, the jobs functions dbtest_store_jobs does not cover, and rag_db's
- * own) against the real, migrated schema and checks what each did to the
- * rows. Needs a database: t/90-stores.t starts a throwaway cluster,
- * passes its conninfo as argv[1], logs every statement, and checks that
- * each SQL text of lib/rag_store_*.c ran in this program or in
- * dbtest_store_jobs. t/unit/run.sh does not run dbtest_* programs.
+ * documents, chunks, expansions, gaps, guild_config, messages, threads,
+ * interactions, stats, the jobs functions dbtest_store_jobs does not cover, and
+ * rag_db's own) against the real, migrated schema and checks what each did to
+ * the rows. Needs a database: t/90-stores.t starts a throwaway cluster, passes
+ * its conninfo as argv[1], logs every statement, and checks that each SQL text
+ * of lib/rag_store_*.c ran in this program or in dbtest_store_jobs.
+ * t/unit/run.sh does not run dbtest_* programs.
  */
 #include "unit.h"
 #include "dbtest.h"

@@ -161,8 +161,8 @@ coll_open(eval_run *run, const char *name)
     if (c->ix != NULL)
         return c;
     if (run->expand != RAG_SEARCH_SW_DEFAULT) {
-        if (eval_expand_index(&run->xp, run->dir, name, path, sizeof(path),
-                              err, sizeof(err)) != 0) {
+        if (eval_expand_index(&run->xp, run->dir, name, path, sizeof(path), err,
+                              sizeof(err)) != 0) {
             fprintf(stderr, "rag-admin eval: --expand: %s: %s\n", name, err);
             return NULL;
         }

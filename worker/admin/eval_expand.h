@@ -19,7 +19,7 @@
 
 typedef struct {
     rag_conf *conf;
-    int expand; /* 1 on, 0 off */
+    int expand;   /* 1 on, 0 off */
     char dir[64]; /* scratch directory, "" until the first rebuild */
     PGconn *db;
 } eval_expand;

@@ -86,8 +86,7 @@ run_task(crawl_pool *p, task *t)
             char e[256];
             /* not an index page when it cannot be read as one */
             if (rag_expand_parse(r->page.body.data, r->page.body.len,
-                                 r->page.final_url, &r->exp, e,
-                                 sizeof(e)) != 0)
+                                 r->page.final_url, &r->exp, e, sizeof(e)) != 0)
                 rag_expand_page_free(&r->exp);
         }
         /* the HTML is not needed once converted */

@@ -4,8 +4,8 @@
 #include <string.h>
 
 int
-expand_harvest_add(expand_harvest *h, const char *page_url,
-                   const char *anchor, const char *term)
+expand_harvest_add(expand_harvest *h, const char *page_url, const char *anchor,
+                   const char *term)
 {
     rag_store_expansion *e;
     char *u, *a, *t;
