@@ -15,8 +15,9 @@
  * entry's term for a sub-entry ("aggregate function, moving aggregate"),
  * once per link target.
  *
- * Status: the parser only. Storing the pairs at ingest and scoring them
- * as a field of the target chunk is not built yet (README, "Ranking").
+ * Used by the crawler (worker/ingest: pairs stored in sql/111's table)
+ * and the index writer (the terms in the target chunk's heading field,
+ * index_expansion; README, "Ranking").
  *
  * Ownership: rag_expand_page owns its entries and their strings; free it
  * with rag_expand_page_free (safe on a zeroed one).

@@ -53,6 +53,13 @@ typedef struct {
 /* dims = 0: lexical only. */
 rag_index_writer *rag_index_writer_new(uint32_t dims);
 int rag_index_writer_add(rag_index_writer *w, const rag_index_input *in);
+/* Like rag_index_writer_add, with extra terms for the record's heading
+ * field (document expansion: the terms the docs' own index files the
+ * chunk under, one a line; NULL or "" for none). They are searched as
+ * heading terms, never stored or shown. */
+int rag_index_writer_add_expanded(rag_index_writer *w,
+                                  const rag_index_input *in,
+                                  const char *expand);
 /* Vector partitioning: n_lists = 0 picks by collection size (exact scan
  * below RAG_INDEX_IVF_MIN vectors, else about sqrt(n)/4 k-means lists),
  * 1 forces the exact scan, > 1 forces that many lists; n_probe = 0 picks

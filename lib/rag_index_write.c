@@ -678,6 +678,13 @@ add_vector(rag_index_writer *w, size_t d, const float *v)
 int
 rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
 {
+    return rag_index_writer_add_expanded(w, in, NULL);
+}
+
+int
+rag_index_writer_add_expanded(rag_index_writer *w, const rag_index_input *in,
+                              const char *expand)
+{
     const char *f[4];
     size_t lens[4], d = w->ndocs;
     wdoc *doc;
@@ -746,6 +753,14 @@ rag_index_writer_add(rag_index_writer *w, const rag_index_input *in)
         got = rag_terms_each_stem(w->st, f[i], lens[i], occ_cb, w);
         if (got < 0 || occ_flush(w) != 0)
             goto oom;
+        if (i == 2 && expand && *expand) {
+            /* the index's terms read as more of the heading field */
+            long more =
+                rag_terms_each_stem(w->st, expand, strlen(expand), occ_cb, w);
+            if (more < 0)
+                goto oom;
+            got += more;
+        }
         before += (uint64_t)got;
         w->flen[d * RAG_INDEX_FIELDS + (size_t)(i - 1)] = (uint32_t)got;
         if (i == 2) {

@@ -105,11 +105,14 @@ for my $name (sort keys %site) {
 # PostgreSQL: the sect1 title is not repeated in breadcrumbs
 is($pg->sql("SELECT count(*) FROM chunks WHERE heading_path ~ '^([^>]+) > \\1( >|\$)'"),
     0, 'no breadcrumb starts with its title twice');
-# Sphinx generated pages were skipped, not fetched
+# Sphinx generated pages were skipped, not fetched (genindex is fetched
+# for its terms, document expansion, and never stored: t/66)
 like(RagTest::slurp("$ng->{dir}/logs/access.log"), qr{GET /django/faq/},
     'django pages fetched');
 unlike(RagTest::slurp("$ng->{dir}/logs/access.log"),
-    qr{GET /django/(py-modindex|search|genindex)\.html|GET /django/_modules/},
-    'generated index and source pages are never fetched');
+    qr{GET /django/(py-modindex|search)\.html|GET /django/_modules/},
+    'generated module-index, search and source pages are never fetched');
+is($pg->sql("SELECT count(*) FROM documents WHERE url ~ '/genindex'"), 0,
+    'the general index is not stored');
 
 done_testing();

@@ -25,6 +25,12 @@ check_leg(const char *v)
 }
 
 static const char *
+check_onoff(const char *v)
+{
+    return strcmp(v, "on") && strcmp(v, "off") ? "must be on or off" : NULL;
+}
+
+static const char *
 check_collection(const char *v)
 {
     return *v == '\0' || rag_collection_name_ok(v)
@@ -190,6 +196,17 @@ const rag_conf_section rag_conf_fasttext = {
     },
 };
 
+const rag_conf_section rag_conf_index = {
+    "index",
+    (const rag_conf_key[]){
+        {"index_expansion", RAG_CONF_STR, "off", 0, 0, check_onoff,
+         "`on`: each chunk's heading field also holds the terms the docs' own "
+         "index pages (genindex, bookindex) file it under (measured: README, "
+         "Ranking)"},
+        END,
+    },
+};
+
 const rag_conf_section rag_conf_worker_own = {
     "rag-worker",
     (const rag_conf_key[]){RAG_CONF_LOG_LEVEL("info"), END},
@@ -241,17 +258,18 @@ const rag_conf_section rag_conf_admin_own = {
 
 PROGRAM(rag_conf_prog_worker, "rag-worker", &rag_conf_worker_own,
         &rag_conf_common, &rag_conf_queue, &rag_conf_llm, &rag_conf_embed,
-        &rag_conf_answer, &rag_conf_ingest, &rag_conf_fasttext);
+        &rag_conf_answer, &rag_conf_ingest, &rag_conf_index,
+        &rag_conf_fasttext);
 PROGRAM(rag_conf_prog_ingest, "rag-ingest", &rag_conf_ingest_own,
-        &rag_conf_common, &rag_conf_embed, &rag_conf_ingest,
+        &rag_conf_common, &rag_conf_embed, &rag_conf_ingest, &rag_conf_index,
         &rag_conf_fasttext);
 PROGRAM(rag_conf_prog_ask, "rag-ask", &rag_conf_ask_own, &rag_conf_common,
         &rag_conf_llm, &rag_conf_embed, &rag_conf_answer);
 PROGRAM(rag_conf_prog_reindex, "rag-reindex", &rag_conf_reindex_own,
-        &rag_conf_common, &rag_conf_fasttext);
+        &rag_conf_common, &rag_conf_index, &rag_conf_fasttext);
 PROGRAM(rag_conf_prog_admin, "rag-admin", &rag_conf_admin_own, &rag_conf_common,
         &rag_conf_llm, &rag_conf_embed, &rag_conf_answer, &rag_conf_ingest,
-        &rag_conf_fasttext);
+        &rag_conf_index, &rag_conf_fasttext);
 
 const rag_conf_program *const rag_conf_programs[] = {&rag_conf_prog_worker,
                                                      &rag_conf_prog_ingest,

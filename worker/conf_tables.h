@@ -16,6 +16,7 @@ extern const rag_conf_section rag_conf_queue;    /* the job runner */
 extern const rag_conf_section rag_conf_llm;      /* chat completions */
 extern const rag_conf_section rag_conf_answer;   /* retrieval, prompts */
 extern const rag_conf_section rag_conf_ingest;   /* chunking, crawling */
+extern const rag_conf_section rag_conf_index;    /* how indexes are built */
 extern const rag_conf_section rag_conf_fasttext; /* the semantic leg */
 
 /* each program's own keys */

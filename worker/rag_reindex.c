@@ -1,10 +1,12 @@
 #include "rag_reindex.h"
 
+#include "conf_tables.h"
 #include "rag_db.h"
 #include "rag_index.h"
 #include "rag_log.h"
 #include "rag_store_chunks.h"
 #include "rag_store_collections.h"
+#include "rag_store_expansions.h"
 #include "reindex_ft.h"
 
 #include <errno.h>
@@ -45,8 +47,16 @@ parse_vec(const char *s, float *out, uint32_t dims)
 void
 rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf)
 {
+    char err[128];
+    rag_conf *env = conf ? NULL : rag_conf_load(NULL, err, sizeof(err));
+
     memset(o, 0, sizeof(*o));
     ft_train_conf_load(&o->ft, conf);
+    o->expand = strcmp(rag_conf_str(conf ? conf : env, &rag_conf_index,
+                                    "index_expansion"),
+                       "on") == 0;
+    if (env)
+        rag_conf_free(env);
 }
 
 /* opts, or the defaults (and environment) in *def */
@@ -57,6 +67,52 @@ opts_or_default(const rag_reindex_opts *opts, rag_reindex_opts *def)
         return opts;
     rag_reindex_opts_load(def, NULL);
     return def;
+}
+
+/* The index terms of each chunk (rag_store_expansions_by_chunk), looked
+ * up by chunk id. */
+typedef struct {
+    PGresult *res;
+    long long *ids; /* the rows' chunk ids, ascending */
+    int n;
+} chunk_terms;
+
+static int
+chunk_terms_load(PGconn *db, long long coll_id, chunk_terms *ct)
+{
+    memset(ct, 0, sizeof(*ct));
+    if ((ct->res = rag_store_expansions_by_chunk(db, coll_id)) == NULL)
+        return -1;
+    ct->n = PQntuples(ct->res);
+    if (ct->n && (ct->ids = malloc((size_t)ct->n * sizeof(*ct->ids))) == NULL)
+        return -1;
+    for (int i = 0; i < ct->n; i++)
+        ct->ids[i] = strtoll(PQgetvalue(ct->res, i, 0), NULL, 10);
+    return 0;
+}
+
+/* The chunk's terms, or NULL. */
+static const char *
+chunk_terms_get(const chunk_terms *ct, long long id)
+{
+    int lo = 0, hi = ct->n;
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ct->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ct->n && ct->ids[lo] == id ? PQgetvalue(ct->res, lo, 1) : NULL;
+}
+
+static void
+chunk_terms_free(chunk_terms *ct)
+{
+    PQclear(ct->res);
+    free(ct->ids);
+    memset(ct, 0, sizeof(*ct));
 }
 
 /* Writes the collection's chunks (coll_id) as an index of generation gen
@@ -71,6 +127,7 @@ write_index(PGconn *db, long long coll_id, const char *collection,
     PGresult *r = NULL;
     rag_index_writer *w = NULL;
     reindex_ft ft;
+    chunk_terms ct = {0};
     float *vec = NULL;
     uint32_t dims = 0, n = 0;
     long d;
@@ -96,6 +153,10 @@ write_index(PGconn *db, long long coll_id, const char *collection,
         char why[600];
         snprintf(why, sizeof(why), "%s", err);
         snprintf(err, errlen, "collection %s: %s", collection, why);
+        goto done;
+    }
+    if (opts->expand && chunk_terms_load(db, coll_id, &ct) != 0) {
+        snprintf(err, errlen, "database: cannot read the index terms");
         goto done;
     }
     if (rag_store_chunks_index_open(db, coll_id, dims) != 0) {
@@ -126,7 +187,8 @@ write_index(PGconn *db, long long coll_id, const char *collection,
                              " chunk=%lld",
                              (long long)in.chunk_id);
             }
-            if (rag_index_writer_add(w, &in) != 0) {
+            if (rag_index_writer_add_expanded(
+                    w, &in, chunk_terms_get(&ct, in.chunk_id)) != 0) {
                 const char *why = rag_index_writer_error(w);
                 snprintf(err, errlen, "index writer: cannot add chunk %lld: %s",
                          (long long)in.chunk_id,
@@ -145,8 +207,8 @@ write_index(PGconn *db, long long coll_id, const char *collection,
     if (rag_index_writer_write(w, path, gen, err, errlen) != 0)
         goto done;
     rag_info("msg=\"index written\" path=\"%s\" generation=%" PRIu64
-             " chunks=%u dims=%u semantic=\"%s\"",
-             path, gen, n, dims, sem);
+             " chunks=%u dims=%u semantic=\"%s\" expanded=%d",
+             path, gen, n, dims, sem, ct.n);
     if (count)
         *count = n;
     rc = 0;
@@ -154,6 +216,7 @@ done:
     PQclear(r);
     rag_index_writer_free(w);
     reindex_ft_free(&ft);
+    chunk_terms_free(&ct);
     free(vec);
     return rc;
 }

@@ -34,10 +34,16 @@ typedef struct {
      * never older. A collection never indexed (generation 0) is an
      * error. */
     int mirror;
+    /* Document expansion (issue 16.1): each chunk's heading field also
+     * holds the terms the docs' own index pages file it under
+     * (sql/111_rank_expansions.sql). rag_reindex_opts_load reads the
+     * index_expansion key (off by default: it gained nothing on the eval
+     * sets, README "Ranking"). */
+    int expand;
 } rag_reindex_opts;
 
 /* From a program's configuration (NULL: the environment's); retrain and
- * mirror off. */
+ * mirror off, expand from index_expansion. */
 void rag_reindex_opts_load(rag_reindex_opts *o, rag_conf *conf);
 
 typedef struct {

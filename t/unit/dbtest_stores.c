@@ -1,12 +1,12 @@
 /*
  * dbtest_stores — runs every function of the stores in lib/ (collections,
- * documents, chunks, gaps, guild_config, messages, threads, interactions,
- * stats, the jobs functions dbtest_store_jobs does not cover, and rag_db's
- * own) against the real, migrated schema and checks what each did to the
- * rows. Needs a database: t/90-stores.t starts a throwaway cluster,
- * passes its conninfo as argv[1], logs every statement, and checks that
- * each SQL text of lib/rag_store_*.c ran in this program or in
- * dbtest_store_jobs. t/unit/run.sh does not run dbtest_* programs.
+ * documents, chunks, expansions, gaps, guild_config, messages, threads,
+ * interactions, stats, the jobs functions dbtest_store_jobs does not cover, and
+ * rag_db's own) against the real, migrated schema and checks what each did to
+ * the rows. Needs a database: t/90-stores.t starts a throwaway cluster, passes
+ * its conninfo as argv[1], logs every statement, and checks that each SQL text
+ * of lib/rag_store_*.c ran in this program or in dbtest_store_jobs.
+ * t/unit/run.sh does not run dbtest_* programs.
  */
 #include "unit.h"
 #include "dbtest.h"
@@ -17,6 +17,7 @@
 #include "rag_store_chunks.h"
 #include "rag_store_collections.h"
 #include "rag_store_documents.h"
+#include "rag_store_expansions.h"
 #include "rag_store_gaps.h"
 #include "rag_store_guild_config.h"
 #include "rag_store_interactions.h"
@@ -234,6 +235,56 @@ test_index_reads(PGconn *db, int nchunks)
     sql(db, "UPDATE collections SET index_generation = 0 WHERE name = 'docs'");
 }
 
+/* Index-page terms of a page with chunks "top" and "b": stored,
+ * deduplicated, resolved to chunks, replaced or added to. */
+static void
+test_expansions(PGconn *db)
+{
+    long long coll = strtoll(docs_id, NULL, 10);
+    const rag_store_expansion v[] = {
+        {"https://d/x", "", "alpha"},
+        {"https://d/x", "b", "beta \"quoted\" back\\slash, {brace}"},
+        {"https://d/x", "nope", "gamma"}, /* unknown anchor: first chunk */
+        {"https://d/gone", "", "lost"},   /* page not stored: left out */
+        {"https://d/x", "", "alpha"},     /* twice: stored once */
+    };
+    const rag_store_expansion more[] = {{"https://d/x", "", "delta"}};
+    PGresult *r;
+    int found_b = 0, found_a = 0;
+    char q[512];
+
+    snprintf(q, sizeof(q),
+             "WITH d AS (INSERT INTO documents (collection_id, url, title)"
+             " VALUES (%s, 'https://d/x', 'X') RETURNING id)"
+             " INSERT INTO chunks (document_id, ordinal, anchor, body)"
+             " SELECT id, o, a, 'text' FROM d,"
+             " (VALUES (0, 'top'), (1, 'b')) AS v(o, a)",
+             docs_id);
+    sql(db, q);
+    CHECK_INT(rag_store_expansions_store(db, coll, v, 5, 1), 0);
+    CHECK_INT((int)rag_store_expansions_count(db, coll), 4);
+    r = rag_store_expansions_by_chunk(db, coll);
+    CHECK(r != NULL);
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        const char *t = cell(r, i, 1);
+        if (strcmp(t, "alpha\ngamma") == 0)
+            found_a = 1;
+        if (strcmp(t, "beta \"quoted\" back\\slash, {brace}") == 0)
+            found_b = 1;
+    }
+    CHECK_INT(r ? PQntuples(r) : -1, 2);
+    CHECK(found_a && found_b);
+    PQclear(r);
+    /* a partial crawl adds; a complete one replaces */
+    CHECK_INT(rag_store_expansions_store(db, coll, more, 1, 0), 0);
+    CHECK_INT((int)rag_store_expansions_count(db, coll), 5);
+    CHECK_INT(rag_store_expansions_store(db, coll, more, 1, 1), 0);
+    CHECK_INT((int)rag_store_expansions_count(db, coll), 1);
+    CHECK_INT(rag_store_expansions_store(db, coll, NULL, 0, 1), 0);
+    CHECK_INT((int)rag_store_expansions_count(db, coll), 0);
+    sql(db, "DELETE FROM documents WHERE url = 'https://d/x'");
+}
+
 static void
 test_documents_chunks(PGconn *db)
 {
@@ -290,6 +341,7 @@ test_documents_chunks(PGconn *db)
                       " ON d.id = c.document_id WHERE d.url = 'https://d/a'"),
               "1");
     test_index_reads(db, (int)cs.n);
+    test_expansions(db);
     rag_chunks_free(&cs);
     r = rag_store_documents_bodies(db, docs_id, "site", "0", 10);
     CHECK_INT(r ? PQntuples(r) : -1, 1);

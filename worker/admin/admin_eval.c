@@ -28,6 +28,7 @@
 #include "conf_tables.h"
 #include "admin.h"
 #include "eval.h"
+#include "eval_expand.h"
 #include "eval_fts.h"
 #include "rag_buf.h"
 #include "rag_db.h"
@@ -95,6 +96,9 @@ typedef struct {
     rag_search_fusion fo;  /* --ft-opt: the in-process leg's settings */
     /* --qwords / --page-blend on|off: rag_search_opts' switches */
     enum rag_search_switch qwords, page_blend;
+    /* --expand on|off: indexes rebuilt with document expansion on/off */
+    enum rag_search_switch expand;
+    eval_expand xp;
     eval_coll coll[EVAL_MAX_COLLS];
     size_t ncoll;
     PGconn *db;
@@ -156,7 +160,13 @@ coll_open(eval_run *run, const char *name)
     }
     if (c->ix != NULL)
         return c;
-    if (rag_index_path(path, sizeof(path), run->dir, name) != 0) {
+    if (run->expand != RAG_SEARCH_SW_DEFAULT) {
+        if (eval_expand_index(&run->xp, run->dir, name, path, sizeof(path), err,
+                              sizeof(err)) != 0) {
+            fprintf(stderr, "rag-admin eval: --expand: %s: %s\n", name, err);
+            return NULL;
+        }
+    } else if (rag_index_path(path, sizeof(path), run->dir, name) != 0) {
         fprintf(stderr, "rag-admin eval: bad collection name %s\n", name);
         return NULL;
     }
@@ -598,7 +608,8 @@ usage(void)
             "         (KEY: weight, k, pages, rerank, expand, expand_w,"
             " expand_cos, only_expand, pool; rerank=all)\n"
             " [--base COLLECTION=URL]...\n"
-            "         [--qwords on|off] [--page-blend on|off]\n"
+            "         [--qwords on|off] [--page-blend on|off]"
+            " [--expand on|off]\n"
             "         FILE [--collection X] [--base URL] [--name N]"
             " [--min-recall5 X] [--holdout]\n"
             "         [FILE [set options]]...\n");
@@ -709,7 +720,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
             strcmp(o, "--base") == 0 || strcmp(o, "--collection") == 0 ||
             strcmp(o, "--name") == 0 || strcmp(o, "--per-page") == 0 ||
             strcmp(o, "--min-recall5") == 0 || strcmp(o, "--qwords") == 0 ||
-            strcmp(o, "--page-blend") == 0 || strcmp(o, "--ft-opt") == 0;
+            strcmp(o, "--page-blend") == 0 || strcmp(o, "--ft-opt") == 0 ||
+            strcmp(o, "--expand") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "rag-admin eval: %s needs a value\n", o);
             rc = 2;
@@ -731,7 +743,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 goto done;
             }
         } else if (strcmp(o, "--qwords") == 0 ||
-                   strcmp(o, "--page-blend") == 0) {
+                   strcmp(o, "--page-blend") == 0 ||
+                   strcmp(o, "--expand") == 0) {
             enum rag_search_switch sw = strcmp(v, "on") == 0 ? RAG_SEARCH_SW_ON
                                         : strcmp(v, "off") == 0
                                             ? RAG_SEARCH_SW_OFF
@@ -741,7 +754,9 @@ admin_eval(rag_conf *conf, int argc, char **argv)
                 rc = 2;
                 goto done;
             }
-            *(o[2] == 'q' ? &run.qwords : &run.page_blend) = sw;
+            *(o[2] == 'q'   ? &run.qwords
+              : o[2] == 'e' ? &run.expand
+                            : &run.page_blend) = sw;
         } else if (strcmp(o, "--holdout") == 0)
             cur->holdout = 1;
         else if (strcmp(o, "--index-dir") == 0)
@@ -805,6 +820,8 @@ admin_eval(rag_conf *conf, int argc, char **argv)
     }
     if (run.k < 10)
         run.k = 10; /* recall@10 needs ten */
+    run.xp.conf = conf;
+    run.xp.expand = run.expand == RAG_SEARCH_SW_ON;
     if (run.dir == NULL)
         run.dir = admin_index_dir(conf);
     for (i = 0; i < nspec; i++) {
@@ -871,6 +888,7 @@ done:
     eval_fts_free(run.ft);
     if (run.db)
         PQfinish(run.db);
+    eval_expand_free(&run.xp);
     free(run.hits);
     free(run.urls);
     free(run.lens);

@@ -46,6 +46,22 @@ task_free(task *t)
     free(t);
 }
 
+/* 1 when the HTML has at least RAG_EXPAND_MIN_ENTRIES links, the
+ * fewest an index page has: the cheap test before parsing it as one. */
+static int
+enough_links(const rag_buf *html)
+{
+    const char *p = html->data, *end = p ? p + html->len : NULL;
+    size_t n = 0;
+
+    while (p && n < RAG_EXPAND_MIN_ENTRIES &&
+           (p = memmem(p, (size_t)(end - p), "href", 4)) != NULL) {
+        n++;
+        p += 4;
+    }
+    return n >= RAG_EXPAND_MIN_ENTRIES;
+}
+
 static crawl_result *
 run_task(crawl_pool *p, task *t)
 {
@@ -66,6 +82,13 @@ run_task(crawl_pool *p, task *t)
             rag_html_convert(r->page.body.data ? r->page.body.data : "",
                              r->page.body.len, r->page.final_url, p->selector,
                              cs, &r->doc, r->err, sizeof(r->err)) == 0;
+        if (r->converted && enough_links(&r->page.body)) {
+            char e[256];
+            /* not an index page when it cannot be read as one */
+            if (rag_expand_parse(r->page.body.data, r->page.body.len,
+                                 r->page.final_url, &r->exp, e, sizeof(e)) != 0)
+                rag_expand_page_free(&r->exp);
+        }
         /* the HTML is not needed once converted */
         rag_buf_free(&r->page.body);
     }
@@ -225,6 +248,7 @@ crawl_result_free(crawl_result *r)
     free(r->url);
     crawl_page_free(&r->page);
     rag_html_doc_free(&r->doc);
+    rag_expand_page_free(&r->exp);
     free(r);
 }
 

@@ -16,6 +16,7 @@
 #define CRAWL_POOL_H
 
 #include "crawl.h"
+#include "rag_expand.h"
 #include "rag_html.h"
 
 typedef struct crawl_pool crawl_pool;
@@ -27,6 +28,10 @@ typedef struct {
     int is_html;     /* 200 with an HTML content type */
     int converted;   /* doc is valid */
     rag_html_doc doc;
+    /* the page read as a back-of-the-book index (rag_expand): is_index
+     * and its (term, target) pairs; parsed only when the converted page
+     * has enough links to be one */
+    rag_expand_page exp;
     char err[256]; /* conversion error */
 } crawl_result;
 

@@ -5,6 +5,7 @@
 #include "crawl.h"
 #include "crawl_pool.h"
 #include "ingest_boiler.h"
+#include "ingest_expand.h"
 #include "ingest_src.h"
 #include "rag_buf.h"
 #include "rag_chunk.h"
@@ -266,6 +267,7 @@ typedef struct {
     char dberr[256];    /* why the last page failed to store */
     boiler_set bp;      /* site boilerplate lines (ingest_boiler.h) */
     hash_map seen_hash; /* content hash -> URL stored this run */
+    expand_harvest exp; /* terms from the site's index pages */
     double t0;
     long progress_total;
 } run_t;
@@ -646,7 +648,10 @@ fr_seen_add(frontier *f, const char *u, const char *ref)
 }
 
 /* Generated index pages and source listings (Sphinx's genindex,
- * py-modindex, search, _modules/, _sources/): no prose of their own. */
+ * py-modindex, search, _modules/, _sources/): no prose of their own.
+ * 2 for Sphinx's general index (genindex.html, genindex-A.html, ...):
+ * fetched for its terms (document expansion), never stored; 1 for the
+ * rest: not fetched; 0 for other pages. */
 static int
 is_generated(const char *url)
 {
@@ -662,8 +667,9 @@ is_generated(const char *url)
 
     while (b > url && b[-1] != '/')
         b--;
-    if (strncmp(b, "genindex-", 9) == 0)
-        return 1;
+    if (strncmp(b, "genindex-", 9) == 0 ||
+        ((size_t)(url + n - b) == 13 && strncmp(b, "genindex.html", 13) == 0))
+        return 2;
     for (int i = 0; names[i]; i++)
         if ((size_t)(url + n - b) == strlen(names[i]) &&
             strncmp(b, names[i], strlen(names[i])) == 0)
@@ -917,7 +923,7 @@ site_dispatch(run_t *r, site_crawl *sc)
             continue;
         }
         url = fr->v[sc->next++];
-        if (!r->o->keep_generated && is_generated(url)) {
+        if (!r->o->keep_generated && is_generated(url) == 1) {
             rag_debug("msg=\"generated page skipped\" url=\"%s\"", url);
             r->st->skipped++;
             continue;
@@ -1001,6 +1007,41 @@ site_store(run_t *r, site_crawl *sc, crawl_result *res, char *key,
     return 0;
 }
 
+/* An index page (Sphinx genindex, DocBook bookindex: rag_expand): its
+ * (term, target) pairs join the harvest, its links the frontier (they
+ * lead to every indexed page); the page itself is stored only with
+ * keep_generated. 0, or -1 out of memory. */
+static int
+harvest_index(run_t *r, site_crawl *sc, const crawl_result *res)
+{
+    const rag_expand_page *ep = &res->exp;
+    char page[RAG_URL_MAX], key[RAG_URL_MAX];
+
+    rag_info("msg=\"index page harvested\" url=\"%s\" pairs=%zu",
+             res->page.final_url, ep->n);
+    if (ep->n)
+        r->exp.pages++;
+    if (!r->o->keep_generated)
+        r->st->skipped++;
+    for (size_t i = 0; i < ep->n; i++) {
+        const char *u = ep->v[i].url, *hash = strchr(u, '#');
+        size_t n = hash ? (size_t)(hash - u) : strlen(u);
+        if (n >= sizeof(page) || !in_scope(r->o, sc->root, u))
+            continue;
+        memcpy(page, u, n);
+        page[n] = '\0';
+        canon_key(page, key, sizeof(key));
+        if (expand_harvest_add(&r->exp, key, hash ? hash + 1 : "",
+                               ep->v[i].term) != 0)
+            return -1;
+    }
+    for (size_t k = 0; sc->use_links && k < res->doc.nlinks; k++)
+        if (in_scope(r->o, sc->root, res->doc.links[k]) &&
+            fr_seen_add(&sc->fr, res->doc.links[k], res->page.final_url) < 0)
+            return -1;
+    return 0;
+}
+
 /* Compute: what one fetched page means — kept, gone, skipped, followed
  * for its links, or stored (site_store). 0, -1 with err, or -2 out of
  * memory. */
@@ -1058,6 +1099,13 @@ site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err, size_t errlen)
             if (in_scope(o, root, res->doc.links[k]) &&
                 fr_seen_add(&sc->fr, res->doc.links[k], pg->final_url) < 0)
                 return -2;
+    } else if (res->converted &&
+               (res->exp.is_index ||
+                (!o->keep_generated && is_generated(url) == 2))) {
+        if (harvest_index(r, sc, res) != 0)
+            return -2;
+        if (o->keep_generated)
+            return site_store(r, sc, res, key, sizeof(key), err, errlen);
     } else if (!res->converted) {
         rag_warn("msg=\"convert failed\" url=\"%s\" error=\"%s\"",
                  pg->final_url, res->err);
@@ -1105,6 +1153,15 @@ ingest_site(run_t *r, char *err, size_t errlen)
             goto done;
         progress(r, "");
     }
+    /* a complete crawl replaces the collection's index terms (none when
+     * the site has no index page any more); a partial one only adds */
+    if (expand_harvest_store(r->db, r->coll_id, &r->exp, !r->partial) != 0) {
+        snprintf(err, errlen, "cannot store the index pages' terms");
+        rc = -1;
+        goto done;
+    }
+    rag_info("msg=\"index terms stored\" pages=%zu pairs=%zu replaced=%d",
+             r->exp.pages, r->exp.n, !r->partial);
     rc = 0;
 done:
     if (rc == -2)
@@ -1450,6 +1507,7 @@ done:
         rag_store_collections_unlock(db, o->collection);
     boiler_set_free(&r.bp);
     hm_free(&r.seen_hash);
+    expand_harvest_free(&r.exp);
     st->seconds = rag_time_mono_s() - r.t0;
     ingest_items_free(items, nitems);
     map_free(&r.map);
