@@ -54,6 +54,7 @@
 #include "rag_search.h"
 
 #include "rag_ft.h"
+#include "rag_search_page.h"
 #include "rag_terms.h"
 #include "rag_vec.h"
 
@@ -885,33 +886,6 @@ typedef struct {
     int pages;    /* RRF over page ranks */
 } fuse_par;
 
-/* The page of record rec: its URL up to the '#'. */
-static rag_str
-page_of(const rag_index *ix, uint32_t rec)
-{
-    rag_index_chunk c;
-    rag_str p = {"", 0};
-    const char *hash;
-
-    if (rag_index_chunk_get(ix, rec, &c) == 0) {
-        hash = memchr(c.url.p, '#', c.url.len);
-        p.p = c.url.p;
-        p.len = hash ? (size_t)(hash - c.url.p) : c.url.len;
-    }
-    return p;
-}
-
-static uint64_t
-page_hash(rag_str p)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < p.len; i++) {
-        h ^= (unsigned char)p.p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* Page-level RRF: each leg's list (best first) ranks pages by their
  * first chunk in it; a page's score sums w / (k + its page rank) over
  * the legs, into fu[i].ps for each of its chunks. 0 or -1 (memory). */
@@ -919,55 +893,40 @@ static int
 fuse_page_scores(const rag_index *ix, const topk *const legs[3],
                  const double w[3], double k, fused *fu, size_t m)
 {
-    size_t cap = 16, tot = 0;
-    struct pslot {
-        uint64_t h;
-        rag_str page;
-        int r[3];
-    } * tab;
+    size_t tot = 0;
+    int(*r)[3], np[3] = {0, 0, 0}, rc = -1;
+    rag_page_map pm;
 
     for (int l = 0; l < 3; l++)
         tot += legs[l]->n;
-    while (cap < 2 * tot + 2)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
-    if (tab == NULL)
+    r = calloc(tot + 1, sizeof(*r));
+    if (r == NULL || rag_page_map_init(&pm, tot) != 0) {
+        free(r);
         return -1;
-#define PSLOT(rec, jout)                                                       \
-    do {                                                                       \
-        rag_str p_ = page_of(ix, rec);                                         \
-        uint64_t h_ = page_hash(p_) | 1;                                       \
-        size_t j_ = h_ & (cap - 1);                                            \
-        while (tab[j_].h != 0 &&                                               \
-               (tab[j_].h != h_ || tab[j_].page.len != p_.len ||               \
-                memcmp(tab[j_].page.p, p_.p, p_.len) != 0))                    \
-            j_ = (j_ + 1) & (cap - 1);                                         \
-        if (tab[j_].h == 0) {                                                  \
-            tab[j_].h = h_;                                                    \
-            tab[j_].page = p_;                                                 \
-        }                                                                      \
-        (jout) = j_;                                                           \
-    } while (0)
-    for (int l = 0; l < 3; l++) {
-        int np = 0;
-        for (size_t i = 0; i < legs[l]->n; i++) {
-            size_t j;
-            PSLOT(legs[l]->v[i].rec, j);
-            if (tab[j].r[l] == 0)
-                tab[j].r[l] = ++np;
-        }
     }
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < legs[l]->n; i++) {
+            long j = rag_page_map_rec(&pm, ix, legs[l]->v[i].rec);
+            if (j < 0)
+                goto out;
+            if (r[j][l] == 0)
+                r[j][l] = ++np[l];
+        }
+    /* fu's records are the legs' (no new page) */
     for (size_t i = 0; i < m; i++) {
-        size_t j;
-        PSLOT(fu[i].rec, j);
+        long j = rag_page_map_rec(&pm, ix, fu[i].rec);
+        if (j < 0 || (size_t)j >= tot)
+            goto out;
         fu[i].ps = 0;
         for (int l = 0; l < 3; l++)
-            if (tab[j].r[l])
-                fu[i].ps += w[l] / (k + tab[j].r[l]);
+            if (r[j][l])
+                fu[i].ps += w[l] / (k + r[j][l]);
     }
-#undef PSLOT
-    free(tab);
-    return 0;
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(r);
+    return rc;
 }
 
 /* The lists of the legs that ran (hb BM25, hv vector, hf in-process;
@@ -1020,44 +979,32 @@ fuse(const rag_index *ix, const topk *hb, const topk *hv, const topk *hf,
  * of the first places while the list holds other pages: the entries
  * within their page's allowance keep their order, the others follow,
  * best first. Only fu[0..want) is wanted: once that many entries are
- * within their allowance, it stops, fu[want..n) then unspecified
- * (a page is a look-up in the mapped strings, a cache miss each).
+ * within their allowance, it stops, fu[want..n) then unspecified.
  * Returns 0 or -1 (out of memory: fu left as it was). */
 static int
 diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
           size_t want)
 {
-    size_t cap = 16, nt = 0, nk = 0;
-    struct slot {
-        uint64_t h;
-        rag_str page;
-        unsigned seen;
-    } * tab;
+    size_t nt = 0, nk = 0;
+    unsigned *seen;
     fused *late;
+    rag_page_map pm;
+    int rc = -1;
 
     if (per_page == RAG_SEARCH_PER_PAGE_ANY || n < 2)
         return 0;
-    while (cap < 2 * n)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
+    seen = calloc(n, sizeof(*seen));
     late = malloc(n * sizeof(fused));
-    if (tab == NULL || late == NULL) {
-        free(tab);
+    if (seen == NULL || late == NULL || rag_page_map_init(&pm, n) != 0) {
+        free(seen);
         free(late);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        rag_str p = page_of(ix, fu[i].rec);
-        uint64_t h = page_hash(p) | 1; /* 0 marks a free slot */
-        size_t j = h & (cap - 1);
-        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
-                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
-            j = (j + 1) & (cap - 1);
-        if (tab[j].h == 0) {
-            tab[j].h = h;
-            tab[j].page = p;
-        }
-        if (tab[j].seen++ < per_page)
+        long j = rag_page_map_rec(&pm, ix, fu[i].rec);
+        if (j < 0)
+            goto out; /* only before any move: the map never grows */
+        if (seen[j]++ < per_page)
             fu[nk++] = fu[i]; /* nk <= i: in place */
         else
             late[nt++] = fu[i];
@@ -1066,9 +1013,12 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
     }
     if (nk < want)
         memcpy(fu + nk, late, nt * sizeof(fused));
-    free(tab);
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(seen);
     free(late);
-    return 0;
+    return rc;
 }
 
 /* ---- query expansion by the model's neighbours -------------------------- */
@@ -1171,43 +1121,34 @@ ft_rerank_leg(const rag_index *ix, const float *qf, const topk *hb, size_t n,
 static int
 page_blend(const rag_index *ix, topk *hb, size_t keep)
 {
-    size_t cap = 16, n = hb->n;
-    struct pslot {
-        uint64_t h;
-        rag_str page;
+    size_t n = hb->n;
+    struct pg {
         unsigned seen;
         double top[PAGE_TOP];
-    } * tab;
-    size_t *slot;
+    } * pg;
+    uint32_t *num;
+    rag_page_map pm;
+    int rc = -1;
 
     if (n < 2)
         return 0;
-    while (cap < 2 * n)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
-    slot = malloc(n * sizeof(*slot));
-    if (tab == NULL || slot == NULL) {
-        free(tab);
-        free(slot);
+    pg = calloc(n, sizeof(*pg));
+    num = malloc(n * sizeof(*num));
+    if (pg == NULL || num == NULL || rag_page_map_init(&pm, n) != 0) {
+        free(pg);
+        free(num);
         return -1;
     }
     for (size_t i = 0; i < n; i++) { /* best first: a page's top come first */
-        rag_str p = page_of(ix, hb->v[i].rec);
-        uint64_t h = page_hash(p) | 1;
-        size_t j = h & (cap - 1);
-        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
-                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
-            j = (j + 1) & (cap - 1);
-        if (tab[j].h == 0) {
-            tab[j].h = h;
-            tab[j].page = p;
-        }
-        if (tab[j].seen < PAGE_TOP)
-            tab[j].top[tab[j].seen++] = hb->v[i].s;
-        slot[i] = j;
+        long j = rag_page_map_rec(&pm, ix, hb->v[i].rec);
+        if (j < 0)
+            goto out;
+        if (pg[j].seen < PAGE_TOP)
+            pg[j].top[pg[j].seen++] = hb->v[i].s;
+        num[i] = (uint32_t)j;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct pslot *t = &tab[slot[i]];
+        const struct pg *t = &pg[num[i]];
         double others = 0;
         int self = 0;
         for (unsigned m = 0; m < t->seen; m++) {
@@ -1221,12 +1162,15 @@ page_blend(const rag_index *ix, topk *hb, size_t keep)
             others -= t->top[PAGE_TOP - 1];
         hb->v[i].s += PAGE_LAMBDA * others;
     }
-    free(tab);
-    free(slot);
     topk_sort(hb);
     if (hb->n > keep)
         hb->n = keep;
-    return 0;
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(pg);
+    free(num);
+    return rc;
 }
 
 /* A switch's setting, def when the caller left it to the product. */
