@@ -106,57 +106,87 @@ typedef struct {
     size_t n, cap;
 } topk;
 
+/* Puts x at v[top], whose subtrees in v[0..n) are heaps (the worst at
+ * the root), and moves it to its place. Bottom-up (Floyd): the hole goes
+ * down to a leaf along the worse children, one comparison a level, then
+ * x climbs back, usually a step or two (what enters a top-k list is
+ * mostly among its worst); the textbook sift-down takes two a level. */
+static void
+sift_down(scored *v, size_t n, size_t top, scored x)
+{
+    size_t i = top, c;
+
+    while ((c = 2 * i + 1) < n) {
+        if (c + 1 < n && better(&v[c], &v[c + 1]))
+            c++;
+        v[i] = v[c];
+        i = c;
+    }
+    while (i > top) {
+        size_t p = (i - 1) / 2;
+        if (!better(&v[p], &x))
+            break;
+        v[i] = v[p];
+        i = p;
+    }
+    v[i] = x;
+}
+
+/* Until h is full, entries are only appended and made a heap when the
+ * last one arrives: v[0] is read as the worst kept only once n == cap
+ * (here and by the legs' pruning). */
 static void
 topk_push(topk *h, double s, uint32_t rec)
 {
     scored x = {s, rec};
-    size_t i, c;
 
     if (h->n < h->cap) {
-        i = h->n++;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!better(&h->v[p], &x))
-                break;
-            h->v[i] = h->v[p];
-            i = p;
-        }
-        h->v[i] = x;
+        h->v[h->n++] = x;
+        if (h->n == h->cap)
+            for (size_t i = h->n / 2; i-- > 0;)
+                sift_down(h->v, h->n, i, h->v[i]);
         return;
     }
     if (h->cap == 0 || !better(&x, &h->v[0]))
         return;
-    i = 0;
-    for (;;) {
-        c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && better(&h->v[c], &h->v[c + 1]))
-            c++;
-        if (!better(&x, &h->v[c]))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    h->v[i] = x;
+    sift_down(h->v, h->n, 0, x);
 }
 
-static int
-cmp_scored(const void *a, const void *b)
-{
-    const scored *x = a, *y = b;
-    if (better(x, y))
-        return -1;
-    if (better(y, x))
-        return 1;
-    return 0;
-}
-
-/* Sorts the heap contents best first (in place). */
+/* Sorts h's entries best first (in place), whatever their order: a
+ * heapsort with the comparison inlined (qsort's calls through a pointer
+ * were a visible share of a /search). The order is total (score, then
+ * record), so the result is the one any sort gives. */
 static void
 topk_sort(topk *h)
 {
-    qsort(h->v, h->n, sizeof(scored), cmp_scored);
+    scored *v = h->v;
+    size_t n = h->n;
+
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, n, i, v[i]);
+    for (size_t end = n; end-- > 1;) {
+        scored x = v[end];
+        v[end] = v[0]; /* the worst left goes last */
+        sift_down(v, end, 0, x);
+    }
+}
+
+/* Keeps h's best keep entries, sorted best first: what sorting all and
+ * cutting gives, without sorting the rest. */
+static void
+topk_select(topk *h, size_t keep)
+{
+    scored *v = h->v;
+
+    if (h->n > keep) {
+        for (size_t i = keep / 2; i-- > 0;)
+            sift_down(v, keep, i, v[i]);
+        for (size_t i = keep; keep > 0 && i < h->n; i++)
+            if (better(&v[i], &v[0]))
+                sift_down(v, keep, 0, v[i]);
+        h->n = keep;
+    }
+    topk_sort(h);
 }
 
 typedef struct {
@@ -1162,9 +1192,7 @@ page_blend(const rag_index *ix, topk *hb, size_t keep)
             others -= t->top[PAGE_TOP - 1];
         hb->v[i].s += PAGE_LAMBDA * others;
     }
-    topk_sort(hb);
-    if (hb->n > keep)
-        hb->n = keep;
+    topk_select(hb, keep);
     rc = 0;
 out:
     rag_page_map_free(&pm);
