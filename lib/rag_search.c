@@ -107,10 +107,8 @@ typedef struct {
 } topk;
 
 /* Puts x at v[top], whose subtrees in v[0..n) are heaps (the worst at
- * the root), and moves it to its place. Bottom-up (Floyd): the hole goes
- * down to a leaf along the worse children, one comparison a level, then
- * x climbs back, usually a step or two (what enters a top-k list is
- * mostly among its worst); the textbook sift-down takes two a level. */
+ * the root), and moves it down to its place. (Floyd's bottom-up variant
+ * measured no faster here: bench/search.pl's queries through librag.) */
 static void
 sift_down(scored *v, size_t n, size_t top, scored x)
 {
@@ -119,15 +117,10 @@ sift_down(scored *v, size_t n, size_t top, scored x)
     while ((c = 2 * i + 1) < n) {
         if (c + 1 < n && better(&v[c], &v[c + 1]))
             c++;
+        if (!better(&x, &v[c]))
+            break;
         v[i] = v[c];
         i = c;
-    }
-    while (i > top) {
-        size_t p = (i - 1) / 2;
-        if (!better(&v[p], &x))
-            break;
-        v[i] = v[p];
-        i = p;
     }
     v[i] = x;
 }
@@ -1201,6 +1194,19 @@ out:
     return rc;
 }
 
+/* Record rec's score in pool[0..n) (best first: a hit is usually near
+ * the front) into *s: 1, or 0 when it is not there. */
+static int
+pool_score(const scored *pool, size_t n, uint32_t rec, double *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pool[i].rec == rec) {
+            *s = pool[i].s;
+            return 1;
+        }
+    return 0;
+}
+
 /* A switch's setting, def when the caller left it to the product. */
 static int
 sw_on(enum rag_search_switch sw, int def)
@@ -1240,6 +1246,8 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
     fuse_par fp = {60.0, RAG_SEARCH_FT_WEIGHT, 0};
     topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
+    scored *pool = NULL; /* BM25's pool before page evidence, or NULL */
+    size_t npool = 0;
     size_t cand, nf = 0;
 
     if (ix == NULL || q == NULL || hits == NULL || q->k < 1 ||
@@ -1349,6 +1357,14 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         topk_sort(&hb);
         for (size_t i = 0; i < hb.n; i++)
             hb.v[i].s /= FIX;
+        /* the pool's own scores, for the hits' bm25 below: the same sums
+         * bm25_point would make again (not with feedback: its pinned
+         * record's score is not its own) */
+        if (blend_on && !prf_on && hb.n > 0 &&
+            (pool = malloc(hb.n * sizeof(scored))) != NULL) {
+            memcpy(pool, hb.v, hb.n * sizeof(scored));
+            npool = hb.n;
+        }
         if (blend_on && page_blend(ix, &hb, cand) != 0)
             goto done;
         if (hb.n > cand)
@@ -1416,9 +1432,12 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         h->ft_rank = f->r3;
         /* the record's own BM25 (page evidence only orders the list:
          * the answerer's score thresholds read this) */
-        h->bm25 = !use_bm25            ? 0
-                  : f->r1 && !blend_on ? hb.v[f->r1 - 1].s
-                                       : bm25_point(ix, qt, f->rec) / FIX;
+        if (!use_bm25)
+            h->bm25 = 0;
+        else if (f->r1 && !blend_on)
+            h->bm25 = hb.v[f->r1 - 1].s;
+        else if (!pool_score(pool, npool, f->rec, &h->bm25))
+            h->bm25 = bm25_point(ix, qt, f->rec) / FIX;
         h->cosine = h->ft_cosine = 0;
         if (qscale > 0 && rag_index_vec_f32(ix, f->rec, tmp) == 0)
             h->cosine = rag_vec_dot_f64(qn, tmp, dims);
@@ -1445,5 +1464,6 @@ done:
     free(q8);
     free(qf);
     free(fu);
+    free(pool);
     return nout;
 }
