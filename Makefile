@@ -2,6 +2,7 @@
 #
 #   make            module + rag-worker rag-ingest rag-ask rag-admin rag-bot
 #   make asan       the same under AddressSanitizer + UBSan (build-asan/)
+#   make bench      the bench/ programs (also built by `make`)
 #   make test       unit tests + prove -r t/
 #   make deps       install the Debian packages (root)
 #   make demo       build and run the whole path locally (README)
@@ -71,9 +72,9 @@ MODULE_SRCS := config $(wildcard ngx_rag_module/*.c ngx_rag_module/*.h) \
                $(LIB_SRCS) $(wildcard lib/*.h)
 
 .PHONY: FORCE install install-man install-conf deb pkg-test valgrind-test demo demo-stop check fuzz-smoke all progs module unit test asan asan-test deps fuzz clean \
-        migrate check-format coverage
+        migrate check-format coverage bench print-ldlibs
 
-all: progs module unit
+all: progs module unit bench
 
 progs: $(WORKER_PROGS) $(BOT_PROGS)
 unit: $(UNIT_BINS)
@@ -109,6 +110,22 @@ $(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
 # test_svb checks the codec against the format's reference implementation
 # (Debian's libstreamvbyte); nothing else links it (see lib/rag_svb.h).
 $(B)/t/test_svb: LDLIBS_ALL += -lstreamvbyte
+
+# The benches' programs (bench/*.c; bench/*.sh run them) are built with
+# `all` from this tree, so a lib/ change that breaks one shows in the next
+# build rather than when someone next measures. `make print-ldlibs` gives
+# the scripts the same link line for the baselines they build.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
+bench: $(BENCH_BINS)
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) t/unit/test_rng.h $(WORKER_OBJS) \
+              $(B)/librag.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ibench -It/unit -o $@ $< $(WORKER_OBJS) \
+	    $(B)/librag.a $(LDLIBS_ALL) -lstreamvbyte
+
+print-ldlibs:
+	@echo '$(LDLIBS_ALL) -lstreamvbyte'
 
 # The module is built the way Debian's dh_nginx does: configure nginx's
 # source tree with the distribution's flags and a private --builddir, then

@@ -2,7 +2,8 @@
  * bench_corpus.h — what bench/search_scale.c and bench/vectors.c share:
  * clocks, the corpus TSV of bench/search_corpus.c, and the deterministic
  * copies with words dropped that make a million records out of it.
- * Header-only (static functions): each bench is one program.
+ * Header-only (static inline: a bench may use only some): each bench
+ * is one program.
  */
 #ifndef BENCH_CORPUS_H
 #define BENCH_CORPUS_H
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-static double
+static inline double
 now_s(void)
 {
     struct timespec ts;
@@ -23,7 +24,7 @@ now_s(void)
 
 /* this thread's CPU time: on a shared, loaded machine the wall clock
  * also counts the time other processes had the core */
-static double
+static inline double
 cpu_s(void)
 {
     struct timespec ts;
@@ -31,14 +32,14 @@ cpu_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int
+static inline int
 cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static uint64_t
+static inline uint64_t
 mix(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -50,7 +51,7 @@ typedef struct {
     char *f[4]; /* url, title, heading path, body */
 } bench_chunk;
 
-static char *
+static inline char *
 unescape(char *s)
 {
     char *o = s, *r = s;
@@ -68,7 +69,7 @@ unescape(char *s)
 }
 
 /* The corpus TSV: url, title, heading path, body per line. */
-static bench_chunk *
+static inline bench_chunk *
 load_corpus(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "r");
@@ -108,7 +109,7 @@ load_corpus(const char *path, size_t *n)
 /* body with each whitespace-separated word dropped with probability drop
  * (a draw per word from seed); line breaks are kept when keep_lines,
  * else become spaces. out has room for strlen(body) + 2 bytes. */
-static size_t
+static inline size_t
 drop_words(const char *body, uint64_t seed, double drop, int keep_lines,
            char *out)
 {
@@ -138,7 +139,7 @@ drop_words(const char *body, uint64_t seed, double drop, int keep_lines,
 
 /* Copy c of chunk i: the chunk itself for c = 0, else 30 % of its words
  * dropped. */
-static size_t
+static inline size_t
 make_copy(const char *body, uint64_t c, uint64_t i, int keep_lines, char *out)
 {
     if (c == 0) {

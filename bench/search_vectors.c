@@ -10,6 +10,7 @@
  */
 #include "rag_index.h"
 #include "rag_search.h"
+#include "test_rng.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -19,22 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static test_rng rng = {0x9e3779b97f4a7c15ull};
 
 static double
 rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
+    return test_rng_unit(&rng);
 }
 
 static float
 gauss(void)
 {
-    double u = rnd() + 1e-12, v = rnd();
-    return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
+    return (float)test_rng_gauss(&rng);
 }
 
 static double

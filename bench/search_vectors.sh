@@ -3,8 +3,5 @@
 # see bench/search_vectors.c. Usage: bench/search_vectors.sh [N] [DIMS] [Q]
 set -e
 cd "$(dirname "$0")/.."
-make -s build/librag.a
-out=build/bench-search-vectors
-cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Ilib -o "$out" bench/search_vectors.c \
-    build/librag.a -lzstd -lpthread -lm
-exec "$out" "$@"
+make -s build/bench/search_vectors
+exec build/bench/search_vectors "$@"

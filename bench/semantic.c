@@ -49,8 +49,8 @@ load_queries(const char *path, char **qs, size_t *n)
         if (root == NULL)
             continue;
         v = yajl_tree_get(root, qp, yajl_t_string);
-        if (v)
-            qs[(*n)++] = strdup(YAJL_GET_STRING(v));
+        if (v) /* typed lookup: v is a string */
+            qs[(*n)++] = strdup(v->u.string);
         yajl_tree_free(root);
     }
     fclose(f);
@@ -67,7 +67,8 @@ time_search(const rag_index *ix, char **qs, size_t nq, enum rag_search_mode m)
     for (int round = 0; round < 5; round++) {
         double t0 = now_s();
         for (size_t i = 0; i < nq; i++) {
-            rag_query q = {qs[i], strlen(qs[i]), NULL, 10, m};
+            rag_query q = {
+                .text = qs[i], .text_len = strlen(qs[i]), .k = 10, .mode = m};
             rag_search(ix, &q, hits);
         }
         double t = (now_s() - t0) / (double)nq;

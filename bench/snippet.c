@@ -104,7 +104,10 @@ main(int argc, char **argv)
     rag_str(*bodies)[10] = calloc(nq, sizeof(*bodies));
     int *nb = calloc(nq, sizeof(int));
     for (size_t q = 0; q < nq; q++) {
-        rag_query rq = {qs[q], strlen(qs[q]), NULL, 10, RAG_SEARCH_BM25};
+        rag_query rq = {.text = qs[q],
+                        .text_len = strlen(qs[q]),
+                        .k = 10,
+                        .mode = RAG_SEARCH_BM25};
         rag_hit hits[10];
         nb[q] = rag_search(ix, &rq, hits);
         for (int i = 0; i < nb[q]; i++) {

@@ -21,7 +21,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rag-snip.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 CFLAGS="-std=gnu11 -D_GNU_SOURCE -O2 -g"
 PKGS="libxml-2.0 libcurl yajl libpq openssl libzstd"
-LIBS="$(pkg-config --libs $PKGS) -lwslay -lpthread -lm"
+LIBS=$(make -s print-ldlibs)
 
 echo "building this tree and $BASE (previous implementation)..." >&2
 make -s build/librag.a >&2

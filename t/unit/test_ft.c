@@ -11,6 +11,7 @@
 #include "rag_ft.h"
 #include "rag_index.h"
 #include "rag_search.h"
+#include "test_rng.h"
 #include "unit.h"
 
 #include "../../worker/conf_tables.c"
@@ -190,15 +191,12 @@ test_pc(void)
 
 /* ---- a small corpus, trained with the real fasttext ---------------------- */
 
-static uint64_t rng = 88172645463325252ull;
+static test_rng rng = {88172645463325252ull};
 
 static uint32_t
 next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
+    return (uint32_t)(test_rng_next(&rng) >> 11);
 }
 
 static const char *syl[] = {"ka", "lo", "mi", "ne", "ru", "te",

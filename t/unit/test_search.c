@@ -2,6 +2,7 @@
 #include "rag_search.h"
 #include "rag_terms.h"
 #include "rag_vec.h"
+#include "test_rng.h"
 #include "unit.h"
 
 #include <math.h>
@@ -476,22 +477,18 @@ test_threads(void)
     rag_index_close(ix);
 }
 
-static uint64_t rng = 88172645463325252ull;
+static test_rng rng = {88172645463325252ull};
 
 static double
 rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
+    return test_rng_unit(&rng);
 }
 
 static double
 gauss(void)
 {
-    double u = rnd() + 1e-12, v = rnd();
-    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+    return test_rng_gauss(&rng);
 }
 
 /* int8 scan + float32 rescoring must find the exact float32 top 10 */

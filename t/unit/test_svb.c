@@ -5,6 +5,7 @@
  * libstreamvbyte (the format's reference implementation) both ways.
  */
 #include "rag_svb.h"
+#include "test_rng.h"
 #include "unit.h"
 
 #include <stdint.h>
@@ -12,15 +13,12 @@
 #include <streamvbyte.h>
 #include <streamvbytedelta.h>
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
+static test_rng rng = {0x2545f4914f6cdd1dull};
 
 static uint32_t
 rnd32(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
+    return (uint32_t)(test_rng_next(&rng) >> 16);
 }
 
 /* a value of 0-4 significant bytes */

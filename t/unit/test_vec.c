@@ -12,6 +12,7 @@
 #include "rag_index.h"
 #include "rag_search.h"
 #include "rag_vec.h"
+#include "test_rng.h"
 #include "unit.h"
 
 #include <math.h>
@@ -20,22 +21,18 @@
 #include <unistd.h>
 
 static char dir[] = "/tmp/test_vec_XXXXXX";
-static uint64_t rng = 0x2545f4914f6cdd1dull;
+static test_rng rng = {0x2545f4914f6cdd1dull};
 
 static double
 rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
+    return test_rng_unit(&rng);
 }
 
 static double
 gauss(void)
 {
-    double u = rnd() + 1e-12, v = rnd();
-    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+    return test_rng_gauss(&rng);
 }
 
 /* dimension i's code in a row of n dimensions, by the layout's words */
