@@ -93,11 +93,13 @@ typedef struct {
     uint32_t rec;
 } scored;
 
-/* a is better than b: higher score, then lower record number */
+/* a is better than b: higher score, then lower record number. Bitwise,
+ * not short-circuit: the same truth table, without the branches a heap
+ * of 200 mispredicts (the sift below was a third of a pooled search) */
 static int
 better(const scored *a, const scored *b)
 {
-    return a->s > b->s || (a->s == b->s && a->rec < b->rec);
+    return (a->s > b->s) | ((a->s == b->s) & (a->rec < b->rec));
 }
 
 /* Bounded heap keeping the best cap entries; the root is the worst. */
@@ -115,8 +117,8 @@ sift_down(scored *v, size_t n, size_t top, scored x)
     size_t i = top, c;
 
     while ((c = 2 * i + 1) < n) {
-        if (c + 1 < n && better(&v[c], &v[c + 1]))
-            c++;
+        if (c + 1 < n)
+            c += (size_t)better(&v[c], &v[c + 1]);
         if (!better(&x, &v[c]))
             break;
         v[i] = v[c];
