@@ -175,7 +175,7 @@ rag_daemon_claim(rag_daemon *d)
      * so a guild's replies are never delivered twice */
     for (i = 0; !*d->stop; i++) {
         held = rag_store_shards_claim(b->db, b->worker_id, b->shard_count,
-                                      b->shards, b->nshards, b->lease_s);
+                                      b->shards, b->nshards, b->lease_s, NULL);
         if (held == b->nshards)
             break;
         if (i == 0)

@@ -14,7 +14,10 @@
  *   start    a gateway thread per shard (gw_threads.h)
  *   run      the poll loop (main_loop.h), which renews the leases,
  *            hands back shards taken over that their process wants again
- *            and takes over a dead process's (shard_takeover)
+ *            and takes over a dead process's (shard_takeover); no event
+ *            is handled nor anything delivered unless the leases are
+ *            known to hold (renewed first when they may have run out: a
+ *            stalled process closes the sessions of shards taken from it)
  *   stop     joins the threads, releases the shards, frees everything,
  *            and says whether to re-execute (4011 with automatic shards)
  *
@@ -42,6 +45,11 @@ typedef struct {
     rag_gw_thread tpl;                    /* every shard's but its id */
     int nown;     /* b.shards[0..nown): ours by configuration */
     int takeover; /* how many more shards of dead processes to take */
+    /* ours by configuration but taken over while this process stalled
+     * (its lease ran out): not run until they are handed back */
+    int lost[RAG_BOT_MAX_SHARDS];
+    int nlost;
+    long fresh_until; /* rag_time_mono_ms: the shard leases hold till then */
     rag_identify_gate gate;
     const char *token, *api_base, *ca_file; /* the conf's */
     const char *gw_url;                     /* the conf's, else discovered */

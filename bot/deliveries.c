@@ -114,13 +114,20 @@ unarchived(void *ud, const rag_rest_result *res)
     }
     rag_outbox_failed_request(j->b, j->d.thread_id, "PATCH unarchive", res,
                               &verdict, why, sizeof(why));
+    /* not reopened: nothing to close again (a retry records it anew) */
+    if (rag_store_outbox_rearchive_cancel(j->b->db, j->d.thread_id) < 0)
+        rag_warn("msg=\"cannot cancel the re-archive\" thread=%s",
+                 j->d.thread_id);
     job_failed(j, why, verdict.failure, verdict.permanent);
 }
 
 /* An unpost's answer: the message is gone either way when Discord no
  * longer knows it (10008) or its thread (10003); an archived thread
- * (50083) refuses deletes until it is reopened, as Discord's client
- * does. 1 when handled here. */
+ * that refuses deletes (50083: locked, and the bot may not moderate it)
+ * is reopened if the bot may (it opened the thread), after recording
+ * that it is archived again once the removals are done, so that what
+ * the community closed stays closed, whatever stops the bot between
+ * the steps. 1 when handled here. */
 static int
 unpost_answer(dl_job *j, const rag_rest_result *res)
 {
@@ -135,6 +142,13 @@ unpost_answer(dl_job *j, const rag_rest_result *res)
     }
     if (res->status == 400 && res->code == 50083 && !j->unarchived) {
         j->unarchived = 1;
+        if (rag_store_outbox_rearchive(j->b->db, j->d.thread_id) < 0) {
+            job_failed(j, "cannot record the re-archive", "other", 0);
+            return 1;
+        }
+        rag_info("msg=\"reopening an archived thread to delete\" thread=%s "
+                 "discord_id=%s",
+                 j->d.thread_id, j->d.target_id);
         snprintf(path, sizeof(path), "/channels/%s", j->d.thread_id);
         if (rag_rest_submit(j->b->rest, "PATCH", path, "{\"archived\":false}",
                             unarchived, j) != 0)
@@ -142,6 +156,18 @@ unpost_answer(dl_job *j, const rag_rest_result *res)
         return 1;
     }
     return 0;
+}
+
+/* 1 when the delivery archives its thread (body archived: true). */
+static int
+archives(const dl_job *j)
+{
+    yajl_val v =
+        j->d.body ? rag_json_parse(j->d.body, strlen(j->d.body)) : NULL;
+    int yes = rag_json_bool(v, "archived", NULL) == 1;
+
+    yajl_tree_free(v);
+    return yes;
 }
 
 static void
@@ -158,6 +184,12 @@ sent(void *ud, const rag_rest_result *res)
     }
     if (strcmp(j->d.kind, "unpost") == 0 && unpost_answer(j, res))
         return;
+    /* archiving a thread archived meanwhile: what was asked holds */
+    if (strcmp(j->d.kind, "archive") == 0 && res->status == 400 &&
+        res->code == 50083 && archives(j)) {
+        job_done(j, NULL);
+        return;
+    }
     if (res->status / 100 == 2) {
         v = j->creates ? rag_json_parse(res->body, res->body_len) : NULL;
         if (j->creates && rag_json_str(v, "id", NULL) == NULL)

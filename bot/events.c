@@ -657,7 +657,7 @@ void
 rag_events_handle(rag_bot *b, const char *json, size_t len)
 {
     yajl_val root = rag_json_parse(json, len), d;
-    const char *t;
+    const char *t, *g;
 
     if (root == NULL)
         return;
@@ -666,6 +666,15 @@ rag_events_handle(rag_bot *b, const char *json, size_t len)
     if (t == NULL || d == NULL || !YAJL_IS_OBJECT(d))
         goto done;
     rag_debug("msg=\"dispatch\" t=%s", t);
+    /* queued before its shard was found to be another's (a stall): that
+     * process handles it */
+    g = rag_json_str(d, "guild_id", NULL);
+    if (g && !rag_bot_owns_guild(b, g)) {
+        rag_info("msg=\"event of a shard not held here, dropped\" t=%s "
+                 "guild=%s",
+                 t, g);
+        goto done;
+    }
     if (strcmp(t, "READY") == 0)
         on_ready(b, d);
     else if (strcmp(t, "GUILD_CREATE") == 0 && rag_json_str(d, "id", NULL))

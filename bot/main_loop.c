@@ -149,20 +149,114 @@ loop_takeover(rag_daemon *d)
     }
 }
 
+/* A thread slot for a shard run again: one whose thread was joined, else
+ * a new one. NULL when none is left. */
+static rag_gw_thread *
+thread_slot(rag_daemon *d)
+{
+    int i;
+
+    for (i = 0; i < d->ngt; i++)
+        if (!d->gt[i].started || d->gt[i].joined)
+            return &d->gt[i];
+    return d->ngt < RAG_BOT_MAX_SHARDS ? &d->gt[d->ngt++] : NULL;
+}
+
+/* Shard s was taken by another process while this one stalled past its
+ * lease: its gateway session is closed (Discord would send its events to
+ * both), the events already queued for it are dropped (rag_events_handle
+ * looks at the guild's shard), and one of our own waits to be handed
+ * back; one taken over leaves room to take another. */
+static void
+shard_lost(rag_daemon *d, int s)
+{
+    rag_bot *b = &d->b;
+    int j;
+
+    for (j = 0; j < b->nshards && b->shards[j] != s; j++)
+        ;
+    if (j == b->nshards)
+        return;
+    rag_warn("msg=\"shard lease lost: another process runs it now, closing "
+             "its session\" shard=%d/%d own=%d",
+             s, b->shard_count, j < d->nown);
+    rag_gw_threads_stop(d->gt, d->ngt, s);
+    if (j < d->nown) {
+        /* the own part stays b->shards[0..nown) */
+        b->shards[j] = b->shards[d->nown - 1];
+        b->shards[d->nown - 1] = b->shards[b->nshards - 1];
+        d->nown--;
+        d->lost[d->nlost++] = s;
+    } else {
+        b->shards[j] = b->shards[b->nshards - 1];
+        d->takeover++;
+    }
+    b->nshards--;
+}
+
+/* Our own shards lost in a stall: asked for (their holder hands them back
+ * at its next renewal, sql/037), then leased and run here again. */
+static void
+loop_regain(rag_daemon *d)
+{
+    rag_bot *b = &d->b;
+    int got[RAG_BOT_MAX_SHARDS], n, i, j;
+    rag_gw_thread *t;
+
+    if (d->nlost == 0)
+        return;
+    rag_store_shards_want(b->db, b->worker_id, b->shard_count, d->lost,
+                          d->nlost, b->lease_s);
+    n = rag_store_shards_claim(b->db, b->worker_id, b->shard_count, d->lost,
+                               d->nlost, b->lease_s, got);
+    for (i = 0; i < n; i++) {
+        t = thread_slot(d);
+        if (t == NULL || rag_gw_thread_start(t, &d->tpl, got[i]) != 0) {
+            rag_error("msg=\"cannot start the shard's gateway\" shard=%d",
+                      got[i]);
+            continue; /* not renewed: its lease runs out */
+        }
+        rag_warn("msg=\"shard handed back after a stall\" shard=%d/%d", got[i],
+                 b->shard_count);
+        for (j = 0; j < d->nlost && d->lost[j] != got[i]; j++)
+            ;
+        if (j < d->nlost)
+            d->lost[j] = d->lost[--d->nlost];
+        b->shards[b->nshards++] = b->shards[d->nown];
+        b->shards[d->nown++] = got[i];
+    }
+}
+
 /* The shards' leases (handing back, renewing, taking over) and the
- * deliveries in flight. */
+ * deliveries in flight. A renewal is the fence: a shard it does not hold
+ * any more (this process stalled past its lease and another took it) is
+ * closed here; d->fresh_until says until when the leases surely hold. */
 static void
 loop_renew(rag_daemon *d)
 {
     rag_bot *b = &d->b;
+    int held[RAG_BOT_MAX_SHARDS], gone[RAG_BOT_MAX_SHARDS], n, ngone = 0, i, j;
+    long t0 = rag_time_mono_ms();
 
     if (PQstatus(b->db) != CONNECTION_OK)
         return;
     loop_handback(d);
-    if (rag_store_shards_claim(b->db, b->worker_id, b->shard_count, b->shards,
-                               b->nshards, b->lease_s) != b->nshards)
-        rag_warn("msg=\"shard lease not renewed: delivering only for the "
-                 "shards still held\"");
+    n = rag_store_shards_claim(b->db, b->worker_id, b->shard_count, b->shards,
+                               b->nshards, b->lease_s, held);
+    if (n < 0)
+        return; /* not known to hold: nothing handled meanwhile */
+    for (i = 0; i < b->nshards; i++) {
+        for (j = 0; j < n && held[j] != b->shards[i]; j++)
+            ;
+        if (j == n)
+            gone[ngone++] = b->shards[i];
+    }
+    for (i = 0; i < ngone; i++)
+        shard_lost(d, gone[i]);
+    /* the database's lease ends lease_s after it was renewed, which was
+     * after t0; a tenth is left for clock rates */
+    d->fresh_until = t0 + b->lease_s * 900;
+    loop_regain(d);
     loop_takeover(d);
     rag_outbox_renew(b); /* replies and deliveries */
 }
@@ -174,19 +268,25 @@ rag_main_loop(rag_daemon *d)
 
     while (!*d->stop && !d->br.gw_done) {
         int due = loop_db(d, loop_wait(d, &t));
-        long now;
+        long now = rag_time_mono_ms();
 
+        /* after a stall (SIGSTOP, a frozen VM) the leases may have run
+         * out and the shards be another's: renewed first, and no event
+         * handled nor anything delivered unless they surely hold */
+        if (now >= t.next_renew || now >= d->fresh_until) {
+            loop_renew(d);
+            t.next_renew = now + d->b.lease_s * 1000 / 3;
+        }
+        if (rag_time_mono_ms() >= d->fresh_until) {
+            t.next_poll = now + d->poll_ms; /* the events wait */
+            continue;
+        }
         if (rag_bridge_drain(&d->br, &d->b) > 0)
             due = 1; /* a dispatch may have produced work */
-        now = rag_time_mono_ms();
         if (now >= t.next_poll)
             due = 1;
         /* timers move on even while the database is away (no spinning) */
         if (loop_work(d, due))
             t.next_poll = rag_time_mono_ms() + d->poll_ms;
-        if (now >= t.next_renew) {
-            loop_renew(d);
-            t.next_renew = now + d->b.lease_s * 1000 / 3;
-        }
     }
 }

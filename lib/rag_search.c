@@ -196,7 +196,8 @@ static int
 qterm_cb(void *ud, const char *t, size_t n, size_t off, size_t len)
 {
     qterms *q = ud;
-    double w = q->src && rag_term_is_question_word(q->src + off, len)
+    double w = q->src && (rag_term_is_question_word(q->src + off, len) ||
+                          rag_term_is_number(q->src + off, len))
                    ? QWORD_WEIGHT
                    : 1;
 
@@ -1244,7 +1245,7 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
     qterms *qt = NULL;
     rag_stemmer *st = NULL;
     int prf_on, do_exp, qwords_on, blend_on;
-    size_t bcap;
+    size_t bcap, keep;
     fuse_par fp = {60.0, RAG_SEARCH_FT_WEIGHT, 0};
     topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
@@ -1367,10 +1368,14 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
             memcpy(pool, hb.v, hb.n * sizeof(scored));
             npool = hb.n;
         }
-        if (blend_on && page_blend(ix, &hb, cand) != 0)
+        /* diversity by page sees BM25's whole pool: one page with more
+         * matching chunks than cand (page evidence lifts them alike)
+         * filled the cut list and left no other page to take places */
+        keep = per_page != RAG_SEARCH_PER_PAGE_ANY && !use_vec ? bcap : cand;
+        if (blend_on && page_blend(ix, &hb, keep) != 0)
             goto done;
-        if (hb.n > cand)
-            hb.n = cand;
+        if (hb.n > keep)
+            hb.n = keep;
     }
     if (use_vec) {
         qn = malloc(dims * sizeof(float));

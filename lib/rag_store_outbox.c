@@ -241,6 +241,29 @@ rag_store_outbox_archive(PGconn *db, const char *thread_id, int archived)
 }
 
 int
+rag_store_outbox_rearchive(PGconn *db, const char *thread_id)
+{
+    char key[128];
+
+    snprintf(key, sizeof(key), "rearchive:%s", thread_id);
+    return enqueue(db, thread_id, "archive", NULL, NULL, "{\"archived\":true}",
+                   key);
+}
+
+int
+rag_store_outbox_rearchive_cancel(PGconn *db, const char *thread_id)
+{
+    char key[128];
+    const char *p[] = {key};
+
+    snprintf(key, sizeof(key), "rearchive:%s", thread_id);
+    return rag_db_count(db,
+                        "DELETE FROM deliveries WHERE dedupe_key = $1 AND "
+                        "state = 'queued' AND locked_by IS NULL RETURNING 1",
+                        1, p);
+}
+
+int
 rag_store_outbox_notice(PGconn *db, const char *thread_id, const char *key,
                         const char *body)
 {
@@ -308,7 +331,8 @@ rag_store_outbox_claim(PGconn *db, const char *worker, long lease_s, int max,
         "        (d.kind NOT IN ('edit', 'archive', 'unpost') OR NOT EXISTS ("
         "          SELECT 1 FROM deliveries o WHERE o.thread_id = d.thread_id"
         "            AND o.state = 'queued' AND o.id <> d.id AND "
-        "            o.kind IN ('controller', 'edit', 'archive') AND "
+        "            (o.kind IN ('controller', 'edit', 'archive') OR "
+        "             (d.kind = 'archive' AND o.kind = 'unpost')) AND "
         "            (o.seq < d.seq OR o.lease_until > now()))) "
         "  ORDER BY d.seq LIMIT $3::int FOR UPDATE SKIP LOCKED) "
         "UPDATE deliveries d SET locked_by = $1, dirty = false, "

@@ -18,7 +18,8 @@
  * recorded in the caller's transaction together with the change that calls for
  * them, claimed and settled like replies. Within a thread the
  * controller, edits, archive changes and removals are claimed one at a
- * time in order; reactions and notices freely.
+ * time in order (an archive change also waits for the removals before
+ * it); reactions and notices freely.
  *
  * Runs on the caller's connection (rag_db.h logs errors). Claimed rows
  * are copied into caller-owned arrays.
@@ -102,6 +103,15 @@ int rag_store_outbox_react(PGconn *db, const char *thread_id,
                            const char *name);
 /* Records archiving (1) or unarchiving (0) the thread (latest wins). */
 int rag_store_outbox_archive(PGconn *db, const char *thread_id, int archived);
+/* Records archiving the thread again once its pending removals (unpost)
+ * are settled: written before the bot reopens an archived thread to
+ * delete its messages there, so that a crash between the steps still
+ * ends archived. A thread's locked flag is left as it is (Discord keeps
+ * it across archiving). Re-armed if recorded again. */
+int rag_store_outbox_rearchive(PGconn *db, const char *thread_id);
+/* The thread could not be reopened: the re-archive is not needed (rows
+ * removed, or -1). */
+int rag_store_outbox_rearchive_cancel(PGconn *db, const char *thread_id);
 /* Records a message for the thread, once per key; body is the message
  * JSON (its nonce is added when sent). */
 int rag_store_outbox_notice(PGconn *db, const char *thread_id, const char *key,

@@ -27,12 +27,13 @@ int_array(rag_buf *arr, const int *ids, int n)
 
 int
 rag_store_shards_claim(PGconn *db, const char *owner, int count, const int *ids,
-                       int n, long lease_s)
+                       int n, long lease_s, int *held)
 {
     char cnt[16], lease[32];
     const char *p[4];
     rag_buf arr;
-    int rc = -1;
+    PGresult *r;
+    int i, rc = -1;
 
     if (count < 1 || n < 0)
         return -1;
@@ -44,7 +45,7 @@ rag_store_shards_claim(PGconn *db, const char *owner, int count, const int *ids,
     p[1] = cnt;
     p[2] = arr.data;
     p[3] = lease;
-    rc = rag_db_count(
+    r = rag_db_query(
         db,
         "INSERT INTO bot_shards (shard_count, shard_id, owner, lease_until) "
         "SELECT $2::int, s, $1, now() + make_interval(secs => $4::int) "
@@ -58,8 +59,14 @@ rag_store_shards_claim(PGconn *db, const char *owner, int count, const int *ids,
         "        THEN NULL ELSE bot_shards.wanted_by END "
         "  WHERE bot_shards.owner = EXCLUDED.owner "
         "     OR bot_shards.lease_until < now() "
-        "RETURNING 1",
+        "RETURNING shard_id",
         4, p);
+    if (r == NULL)
+        goto out;
+    rc = PQntuples(r) < n ? PQntuples(r) : n;
+    for (i = 0; held && i < rc; i++)
+        held[i] = atoi(PQgetvalue(r, i, 0));
+    PQclear(r);
 out:
     rag_buf_free(&arr);
     return rc;

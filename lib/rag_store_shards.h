@@ -16,10 +16,13 @@
 /* Takes or renews owner's lease on shards ids[0..n) of count for
  * lease_s seconds: a shard another owner holds stays theirs until its
  * lease ends, and nothing is taken while another owner holds a live
- * lease under a different count. Returns how many of the n it holds,
- * or -1. */
+ * lease under a different count. Returns how many of the n it holds
+ * (their ids into held[], room for n, unless held is NULL), or -1. A
+ * lease is only ever extended by its owner while it is live, or taken
+ * once it ran out: the renewal is the fence (a process that stalled past
+ * its lease learns here that the shard is another's). */
 int rag_store_shards_claim(PGconn *db, const char *owner, int count,
-                           const int *ids, int n, long lease_s);
+                           const int *ids, int n, long lease_s, int *held);
 
 /* Gives up owner's shards (a clean stop): their leases end now, so a
  * successor, or a process with spare capacity, takes them at once. */

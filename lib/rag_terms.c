@@ -278,6 +278,17 @@ rag_term_is_question_word(const char *w, size_t len)
     return 0;
 }
 
+int
+rag_term_is_number(const char *w, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (w[i] < '0' || w[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int
 is_vowel(char c)
 {
@@ -500,6 +511,18 @@ is_lo(char c)
     return c >= 'a' && c <= 'z';
 }
 
+/* 2+ ASCII capitals then one 's': an acronym's plural ("URLs", "IDs") */
+static int
+acronym_plural(const char *w, size_t n)
+{
+    if (n < 3 || w[n - 1] != 's')
+        return 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (!is_up(w[i]))
+            return 0;
+    return 1;
+}
+
 /* One word (letters/digits only). Splits ASCII camelCase. */
 static int
 emit_word(emitter *em, const char *text, size_t off, size_t len)
@@ -510,7 +533,9 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
     size_t ncut = 0, i, start;
 
     if (n == 0)
-        return 0; /* too long: skipped */
+        return 0;               /* too long: skipped */
+    if (acronym_plural(w, len)) /* the acronym, as its singular is indexed */
+        return emit_simple(em, buf, n - 1, off, len);
     for (i = 1; i < len && ncut < RAG_TERMS_MAX_PARTS - 1; i++) {
         if ((is_lo(w[i - 1]) && is_up(w[i])) ||
             (i + 1 < len && is_up(w[i - 1]) && is_up(w[i]) && is_lo(w[i + 1])))
@@ -530,6 +555,37 @@ emit_word(emitter *em, const char *text, size_t off, size_t len)
         if (pn && emit_simple(em, pb, pn, off + start, pl))
             return 1;
         start = cuts[i];
+    }
+    return 0;
+}
+
+/* The length of an English clitic at s[i..len) ("'s", "'m", "'t", "'d",
+ * "'re", "'ve", "'ll", the apostrophe ASCII or U+2019) that ends there,
+ * or 0. A word's clitic is no term: "I'm" gave "m", "owner's" "s". */
+static size_t
+clitic_len(const unsigned char *s, size_t i, size_t len, int *neg)
+{
+    static const char *const cl[] = {"s", "m", "t", "d", "re", "ve", "ll"};
+    size_t a;
+
+    if (i < len && s[i] == '\'')
+        a = 1;
+    else if (i + 2 < len && s[i] == 0xe2 && s[i + 1] == 0x80 &&
+             s[i + 2] == 0x99)
+        a = 3;
+    else
+        return 0;
+    for (size_t k = 0; k < sizeof(cl) / sizeof(cl[0]); k++) {
+        size_t n = strlen(cl[k]), e = i + a + n, j;
+        for (j = 0; j < n && e <= len; j++)
+            if ((s[i + a + j] | 0x20) != cl[k][j])
+                break;
+        if (j < n || e > len)
+            continue;
+        if (e < len && (s[e] >= 0x80 || is_word_cp(s[e]) || s[e] == '\''))
+            continue; /* "rock'n'roll", "O'Reilly": not a clitic */
+        *neg = k == 2;
+        return a + n;
     }
     return 0;
 }
@@ -608,6 +664,18 @@ rag_terms_each_stem(rag_stemmer *st, const char *text, size_t len,
             break;
         }
         id_end = i;
+        /* a clitic goes with its word; "n't" takes the auxiliary it
+         * negates ("don't", "isn't", "won't") along */
+        if (np == 1) {
+            int neg = 0;
+            size_t cl = clitic_len(s, i, len, &neg);
+            if (cl) {
+                i += cl;
+                prev_len = 0;
+                if (neg && (s[id_end - 1] | 0x20) == 'n')
+                    continue;
+            }
+        }
         if (np > 1) {
             char buf[RAG_TERM_MAX];
             size_t n = lower_into(text + id_start, id_end - id_start, buf);

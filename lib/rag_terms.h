@@ -75,4 +75,10 @@ int rag_term_is_stopword(const char *w, size_t len);
  * list, lib/rag_terms.c). The query side weighs such words low. */
 int rag_term_is_question_word(const char *w, size_t len);
 
+/* 1 when the word is a bare number ("200", "30"; not "15.2", "utf8"):
+ * in a question mostly an example quantity ("20 at a time", "after 30
+ * seconds", "200 URLs"), which the docs' numbers match by chance. The
+ * query side weighs it as a question word. */
+int rag_term_is_number(const char *w, size_t len);
+
 #endif

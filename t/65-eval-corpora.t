@@ -42,10 +42,13 @@ for my $c (sort keys %DOCS) {
 # question at 5 (it gained at 10 and in MRR), so the floors stay. With
 # page evidence and question words (issue 16.1, both on): postgresql
 # 18/32, python 21/34, django 26/35, git 29/35, mkdocs 28/31,
-# docusaurus 12/12.
+# docusaurus 12/12. With clitics and acronym plurals tokenised, page
+# diversity over BM25's whole pool and bare numbers weighed as question
+# words (issue 16.4, the miss analysis): postgresql 18/32, python 22/34,
+# django 26/35, git 28/35, mkdocs 29/31, docusaurus 12/12.
 my %FLOOR = (
     postgresql => 0.50,    # 16/32
-    python     => 0.55,    # 19/34
+    python     => 0.58,    # 20/34
     django     => 0.68,    # 24/35
     git        => 0.77,    # 27/35
     mkdocs     => 0.87,    # 27/31

@@ -24,6 +24,7 @@ package FakeDiscord;
 #   $fd->channel(id => ..., no_send => 1)    # 50013 on POST .../messages
 #   $fd->records  # everything received, as hashes (JSON lines file)
 #   $fd->messages # the bot's messages that exist now, { id => message }
+#   $fd->channels # the channels as Discord has them now, { id => channel }
 #   $fd->guild(id => G, owner_id => U, roles => [{id, permissions}],
 #              members => {user_id => [role ids]})  # for GET /guilds/...
 #   $fd->app(flags => N)   # GET /applications/@me flags (default: the
@@ -47,7 +48,11 @@ package FakeDiscord;
 # new message may touch an archived thread (50083; a new message
 # unarchives it, with a THREAD_UPDATE, unless it is locked: 160005).
 # DELETE of a message: the bot's own only (another user's: 50013 and a
-# violation), 10008 when unknown, 204 and a MESSAGE_DELETE dispatch.
+# violation), 10008 when unknown, 204 and a MESSAGE_DELETE dispatch; in
+# an archived thread too, unless it is locked and the bot lacks Manage
+# Threads (50083). PATCH of a thread follows the docs' permissions
+# (archived: creator or Manage Threads, but unarchiving an unlocked
+# thread is free; locked: Manage Threads; 50013) and fires THREAD_UPDATE.
 # Violations are recorded with kind => 'violation'.
 #
 # Sharding (start(shards => N, max_concurrency => M, guild_ids => [...],
@@ -58,7 +63,11 @@ package FakeDiscord;
 # guild's events go only to the session of shard (guild_id >> 22) % count
 # (others, and DMs, to shard 0), READY lists that shard's guilds; more
 # than one IDENTIFY per bucket (id % M) in 5 s is a violation answered
-# with op 9, as Discord invalidates such sessions.
+# with op 9, as Discord invalidates such sessions. Like Discord, it does
+# not stop two sessions identified for one shard: each gets the shard's
+# events (state: identified => {shard => [session ids]}, shard_live =>
+# {shard => connections live on it}); a close with 1000/1001 ends the
+# session (no RESUME).
 
 use strict;
 use warnings;
@@ -132,6 +141,7 @@ sub channel {
     $s->_ctl(action => 'channel', channel => \%c);
 }
 sub state    { my ($s) = @_; $s->_ctl(action => 'state') }
+sub channels { my ($s) = @_; $s->_ctl(action => 'channels')->{channels} }
 # A user's message in a thread, as the gateway dispatches it:
 #   $fd->user_message(id => M, thread => T, user => U, text => '...',
 #                     [guild => G], [mention => 1], [username => 'u'])
@@ -634,9 +644,27 @@ sub _route {
         # a channel of a registered guild the bot may not view: 403
         return (403, { message => 'Missing Access', code => 50001 })
             unless _can_view($st, $ch);
-        if ($method eq 'PATCH') {
-            $ch->{thread_metadata}{archived} = $b->{archived} ? JSON::PP::true : JSON::PP::false
-                if exists $b->{archived};
+        if ($method eq 'PATCH' && $ch->{thread_metadata}) {
+            # Modify Channel (thread), as the docs say: archived may be
+            # changed by the thread's creator or with Manage Threads,
+            # except that unarchiving an unlocked thread needs only Send
+            # Messages; unarchiving a locked one, the creator or Manage
+            # Threads; locked, Manage Threads. An archived thread takes
+            # nothing but archived = false. Fires THREAD_UPDATE.
+            my $tm = $ch->{thread_metadata};
+            my $mod = _manage_threads($st, $ch);
+            my $creator = ($ch->{owner_id} // '') eq $st->{bot_id};
+            my $unarchive = exists $b->{archived} && !$b->{archived};
+            return (400, { message => 'Thread is archived', code => 50083 })
+                if $tm->{archived} && !$unarchive;
+            return (403, { message => 'Missing Permissions', code => 50013 })
+                if (exists $b->{locked} && !$mod)
+                || (exists $b->{archived} && !$unarchive && !$mod && !$creator)
+                || ($unarchive && $tm->{locked} && !$mod && !$creator);
+            for my $k (qw(archived locked)) {
+                $tm->{$k} = $b->{$k} ? JSON::PP::true : JSON::PP::false if exists $b->{$k};
+            }
+            _dispatch($st, 'THREAD_UPDATE', { %$ch });
         }
         return (200, $ch);
     }
@@ -698,8 +726,9 @@ sub _route {
     # Delete Message: the bot's own messages need no permission; another
     # user's need Manage Messages (the bot is never given it here: 50013,
     # and a violation, since it has no business deleting users' posts);
-    # an archived thread refuses (50083) until reopened; 204, and a
-    # MESSAGE_DELETE to the gateway, as Discord fires one
+    # deleting is the one thing an archived thread allows, but a locked
+    # one only to Manage Threads while archived (50083 until reopened);
+    # 204, and a MESSAGE_DELETE to the gateway, as Discord fires one
     if ($path =~ m{^/channels/(\d+)/messages/(\d+)$} && $method eq 'DELETE') {
         my ($chid, $mid) = ($1, $2);
         my $ch = $st->{channels}{$chid};
@@ -712,7 +741,8 @@ sub _route {
         my $m = $st->{messages}{$mid};
         return (404, { message => 'Unknown Message', code => 10008 })
             if !$m || $m->{channel_id} ne $chid;
-        return (400, { message => 'Thread is archived', code => 50083 }) if _archived($ch);
+        return (400, { message => 'Thread is archived', code => 50083 })
+            if _archived($ch) && $ch->{thread_metadata}{locked} && !_manage_threads($st, $ch);
         delete $st->{messages}{$mid};
         $rec->{deleted} = $mid;
         _dispatch($st, 'MESSAGE_DELETE', { id => $mid, channel_id => $chid,
@@ -782,21 +812,25 @@ sub _route {
     return (404, { message => '404: Not Found', code => 0 });
 }
 
-# View Channel (1 << 10) for the bot in a channel of a guild registered
-# with guild(), computed as Discord does (roles, Administrator, owner,
-# then @everyone / role / member overwrites). Channels of unregistered
-# guilds are visible (the older tests never register one).
-sub _can_view {
+# The bot's permissions in a channel of a guild registered with guild(),
+# computed as Discord does (roles, Administrator, owner, then @everyone /
+# role / member overwrites; a thread without overwrites of its own takes
+# its parent's). Channels of unregistered guilds allow everything (the
+# older tests never register one).
+my $ALL = ~0;
+sub _perms {
     my ($st, $ch) = @_;
-    my $g = $st->{guilds}{ $ch->{guild_id} // '' } or return 1;
+    my $g = $st->{guilds}{ $ch->{guild_id} // '' } or return $ALL;
     my $bot = $st->{bot_id};
     my $mine = $g->{members}{$bot} or return 0;
-    return 1 if ($g->{owner_id} // '') eq $bot;
+    return $ALL if ($g->{owner_id} // '') eq $bot;
     my %has = map { $_ => 1 } @$mine, $ch->{guild_id};
     my $p = 0;
     $p |= 0 + "$_->{permissions}" for grep { $has{ $_->{id} } } @{ $g->{roles} || [] };
-    return 1 if $p & (1 << 3);
-    my @ow = @{ $ch->{permission_overwrites} || [] };
+    return $ALL if $p & (1 << 3);
+    my $par = $st->{channels}{ $ch->{parent_id} // '' };
+    my @ow = @{ $ch->{permission_overwrites}
+        || ($par && ($ch->{type} // 0) =~ /^1[012]$/ && $par->{permission_overwrites}) || [] };
     for my $pass (0 .. 2) {
         my ($allow, $deny) = (0, 0);
         for my $o (@ow) {
@@ -812,8 +846,14 @@ sub _can_view {
         }
         $p = ($p & ~$deny) | $allow;
     }
-    return ($p & (1 << 10)) ? 1 : 0;
+    return $p;
 }
+
+# View Channel (1 << 10)
+sub _can_view { return (_perms(@_) & (1 << 10)) ? 1 : 0 }
+
+# Manage Threads (1 << 34)
+sub _manage_threads { return (_perms(@_) & (1 << 34)) ? 1 : 0 }
 
 sub _control {
     my ($st, $c, $raw) = @_;
@@ -884,11 +924,20 @@ sub _control {
         $st->{app_flags} = $r->{app}{flags};
     } elsif ($a eq 'messages') {
         return _respond($st, $c, 200, { messages => $st->{messages} });
+    } elsif ($a eq 'channels') {
+        return _respond($st, $c, 200, { channels => $st->{channels} });
     } elsif ($a eq 'state') {
     }
     my $ws = $st->{ws_conn};
-    my $ready = grep { $_->{ready} && !$_->{closed} } values %{ $st->{ws_conns} // {} };
+    my @live = grep { $_->{ready} && !$_->{closed} } values %{ $st->{ws_conns} // {} };
+    my $ready = @live;
+    my %live;
+    for (@live) {
+        my $s = $st->{sessions}{ $_->{session} // '' } or next;
+        $live{ $s->{shard} }++;
+    }
     return _respond($st, $c, 200, { ok => 1, connected => (_sharded($st) ? $ready : $ws && $ws->{ready} ? 1 : 0),
+        shard_live => \%live, identified => $st->{shard_sessions} // {},
         session => $ws ? $ws->{session} : undef,
         messages => scalar(keys %{ $st->{messages} }) });
 }
@@ -962,6 +1011,7 @@ sub _ws_in {
         if ($op == 0x8) {
             my $code = $len >= 2 ? unpack('n', $data) : 0;
             _record($st, { kind => 'gw_close', code => $code, conn => $c->{id} });
+            _end_session($st, $c->{session}) if ($code == 1000 || $code == 1001) && $c->{session};
             _ws_frame($st, $c, 0x8, pack('n', $code || 1000));
             return _drop($st, $c);
         }
@@ -1028,6 +1078,7 @@ sub _gw {
         $st->{sessions}{$sid} = { seq => 0, log => [], shard => $shard, count => $count };
         $st->{session} = $sid;
         $st->{shard_session}{$shard} = $sid;
+        push @{ $st->{shard_sessions}{$shard} }, $sid;
         $st->{shard_count} = $count;
         $c->{session} = $sid;
         $c->{ready} = 1;
@@ -1068,12 +1119,15 @@ sub _gw {
 sub _dispatch {
     my ($st, $t, $d, $sid) = @_;
     if (!defined $sid && _sharded($st)) {
-        # the shard that receives the guild's events (DMs: shard 0)
+        # the shard that receives the guild's events (DMs: shard 0), on
+        # every session identified for it
         my $g = ref $d eq 'HASH' ? ($d->{guild_id} // ($t =~ /^GUILD_/ ? $d->{id} : undef)) : undef;
-        $sid = $st->{shard_session}{ _guild_shard($st, $g, $st->{shard_count} // 1) };
+        my @sids = @{ $st->{shard_sessions}{ _guild_shard($st, $g, $st->{shard_count} // 1) } || [] };
+        _dispatch($st, $t, $d, $_) for @sids;
+        return;
     }
     $sid //= $st->{session};
-    return unless defined $sid;
+    return unless defined $sid && $st->{sessions}{$sid};
     my $s = $st->{sessions}{$sid};
     my $ev = { op => 0, t => $t, s => ++$s->{seq}, d => $d };
     push @{ $s->{log} }, $ev;
@@ -1083,6 +1137,14 @@ sub _dispatch {
 }
 
 sub _sharded { $_[0]{shards} > 1 || $_[0]{min_shards} > 1 }
+
+# A session closed with 1000/1001 is over: no events, no RESUME.
+sub _end_session {
+    my ($st, $sid) = @_;
+    my $s = delete $st->{sessions}{$sid} or return;
+    my $l = $st->{shard_sessions}{ $s->{shard} } || [];
+    @$l = grep { $_ ne $sid } @$l;
+}
 
 sub _guild_shard {
     my ($st, $g, $count) = @_;

@@ -267,17 +267,18 @@ test_shards(void)
                   "rag_guild_shard(NULL, 2) || ',' || "
                   "rag_guild_shard('g1', 2)"),
               "1,0,2,0,0");
-    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
-    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1); /* renew */
-    CHECK_INT(rag_store_shards_claim(db, "w2", 1, zero, 1, 60), 0);
-    CHECK_INT(rag_store_shards_claim(db, "w2", 2, both, 2, 60), 0);
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60, NULL), 1);
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60, NULL),
+              1); /* renew */
+    CHECK_INT(rag_store_shards_claim(db, "w2", 1, zero, 1, 60, NULL), 0);
+    CHECK_INT(rag_store_shards_claim(db, "w2", 2, both, 2, 60, NULL), 0);
     CHECK_STR(val("SELECT rag_shard_owned('w1', '4194304')::text || "
                   "rag_shard_owned('w2', '4194304')::text"),
               "truefalse");
     /* a dead owner's shard is taken once its lease ran out */
     sql("UPDATE bot_shards SET owner = 'dead', lease_until = now() - "
         "interval '1 s'");
-    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
+    CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60, NULL), 1);
     CHECK_INT(rag_store_shards_identify_slot(db, "1:0"), 1);
     CHECK_INT(rag_store_shards_identify_slot(db, "1:0"), 0);
     CHECK_INT(rag_store_shards_identify_slot(db, "1:1"), 1);
@@ -289,8 +290,17 @@ test_shards(void)
 
         /* w1's count-1 lease ends first: no two counts live at once */
         CHECK_INT(rag_store_shards_release(db, "w1"), 1);
-        CHECK_INT(rag_store_shards_claim(db, "wa", 4, four, 2, 60), 2);
-        CHECK_INT(rag_store_shards_claim(db, "wb", 4, four + 2, 2, 60), 2);
+        CHECK_INT(rag_store_shards_claim(db, "wa", 4, four, 2, 60, NULL), 2);
+        CHECK_INT(rag_store_shards_claim(db, "wb", 4, four + 2, 2, 60, NULL),
+                  2);
+        {
+            int held[2] = {-1, -1};
+
+            /* a renewal says which shards it still holds */
+            CHECK_INT(
+                rag_store_shards_claim(db, "wb", 4, four + 1, 2, 60, held), 1);
+            CHECK_INT(held[0], 2);
+        }
         CHECK_INT(rag_store_shards_takeover(db, "wa", 4, 2, 60, got), 0);
         sql("UPDATE bot_shards SET lease_until = now() - interval '1 s' "
             "WHERE owner = 'wb'"); /* wb was kill -9'd */
@@ -312,14 +322,14 @@ test_shards(void)
 
             CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back, 4),
                       0); /* nobody wants it yet */
-            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 0);
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60, NULL), 0);
             CHECK_INT(rag_store_shards_want(db, "wb", 4, two, 1, 60), 1);
             CHECK_INT(rag_store_shards_handback(db, "wa", 4, four, 2, back, 4),
                       1);
             CHECK_INT(back[0], 2);
             CHECK_INT(rag_store_shards_takeover(db, "wc", 4, 4, 60, back),
                       0); /* wanted by wb */
-            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60), 1);
+            CHECK_INT(rag_store_shards_claim(db, "wb", 4, two, 1, 60, NULL), 1);
             CHECK_STR(val("SELECT owner || coalesce(wanted_by, '-') FROM "
                           "bot_shards WHERE shard_count = 4 AND "
                           "shard_id = 2"),
@@ -332,7 +342,7 @@ test_shards(void)
         CHECK_INT(got[0], 3); /* released: taken at once */
         CHECK_INT(rag_store_shards_release(db, "wa"), 4);
         sql("DELETE FROM bot_shards WHERE shard_count = 4");
-        CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60), 1);
+        CHECK_INT(rag_store_shards_claim(db, "w1", 1, zero, 1, 60, NULL), 1);
     }
 }
 
@@ -423,6 +433,15 @@ test_deliveries(void)
     CHECK_INT(rag_store_outbox_edit(db, T2), 1);
     CHECK_INT(rag_store_outbox_edit(db, T2), 1); /* re-armed */
     CHECK_INT(rag_store_outbox_archive(db, T2, 1), 1);
+    /* a thread reopened to delete in it is archived again (t/77); not
+     * when it could not be reopened */
+    CHECK_INT(rag_store_outbox_rearchive(db, T2), 1);
+    CHECK_INT(rag_store_outbox_rearchive(db, T2), 1); /* re-armed */
+    CHECK_STR(val("SELECT kind || ' ' || body::text FROM deliveries "
+                  "WHERE dedupe_key = 'rearchive:" T2 "'"),
+              "archive {\"archived\": true}");
+    CHECK_INT(rag_store_outbox_rearchive_cancel(db, T2), 1);
+    CHECK_INT(rag_store_outbox_rearchive_cancel(db, T2), 0);
     CHECK_INT(rag_store_outbox_notice(db, T2, "hello", "{\"content\":\"hi\"}"),
               1);
     CHECK_INT(rag_store_outbox_notice(db, T2, "hello", "{\"content\":\"hi\"}"),

@@ -206,6 +206,40 @@ test_per_page(void)
     rag_index_close(ix);
 }
 
+/* One page with more matching chunks than the diversified pool
+ * (RAG_SEARCH_POOL): its chunks outscore every other page's, and page
+ * evidence lifts them all alike. The other pages still take the places
+ * after its best (the pool was cut to its chunks before diversity: on
+ * the Python manual io.html took places 1 and 3 to 6 of a question
+ * about CPU cores). */
+static void
+test_per_page_pool(void)
+{
+    enum { NA = RAG_SEARCH_POOL + 10, NB = 5, N = NA + NB };
+    static doc docs[N];
+    static char urls_buf[N][32];
+    const char *urls[N];
+    rag_hit h[10];
+    rag_query q = {"lock row", 8, NULL, 1 + NB, RAG_SEARCH_BM25, 0};
+    rag_index *ix;
+
+    for (size_t i = 0; i < N; i++) {
+        docs[i].body = i < NA ? "lock lock row" : "lock and other words here";
+        snprintf(urls_buf[i], sizeof(urls_buf[i]),
+                 i < NA ? "http://x/a#%zu" : "http://x/p%zu", i);
+        urls[i] = urls_buf[i];
+    }
+    ix = build_at(docs, urls, N, 0, "perpagepool");
+    CHECK(ix != NULL);
+    if (ix == NULL)
+        return;
+    CHECK_INT(rag_search(ix, &q, h), 1 + NB);
+    CHECK(h[0].rec < NA);
+    for (int i = 1; i <= NB; i++)
+        CHECK(h[i].rec >= NA);
+    rag_index_close(ix);
+}
+
 /* BM25 "cat": d0 rank 1, d1 rank 2, d2 absent.
  * Vector q = (1, 0): d2 cos 1 rank 1, d1 cos 0.8 rank 2, d0 cos 0 rank 3.
  * RRF: d0 1/61 + 1/63 = 0.0322665, d1 2/62 = 0.0322581, d2 1/61. */
@@ -1245,6 +1279,7 @@ main(void)
     RUN(test_bm25);
     RUN(test_ties);
     RUN(test_per_page);
+    RUN(test_per_page_pool);
     RUN(test_threads);
     RUN(test_prf);
     RUN(test_language);

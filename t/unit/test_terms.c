@@ -69,6 +69,19 @@ test_extract(void)
         {"  ,;  ", ""},
         {"trailing_", "trail"},
         {"__init__", "init"},
+        /* contractions and possessives: the clitic is no term ("I'm"
+         * gave "m", "owner's" gave "s"), a negated auxiliary none at
+         * all ("don't" gave "don" and "t") */
+        {"I'm sure it's the server's limit", "sure server limit"},
+        {"don't rely on the owner\xe2\x80\x99s rights", "rely owner right"},
+        {"we'll see, they've gone, you'd say, we're done", "see gone say done"},
+        {"isn't doesn't won't", ""},
+        {"'s' x's", "s x"},             /* a quote, not a clitic */
+        {"rock'n'roll", "rock n roll"}, /* not a clitic either */
+        /* an acronym's plural is the acronym ("URLs" gave "urls", "ur"
+         * and "ls"), not a camelCase word */
+        {"URLs and IDs of CPUs", "url id cpu"},
+        {"HTTPServers", "httpservers http server"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
