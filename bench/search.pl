@@ -24,6 +24,10 @@
 #             with RAG_BENCH_BASELINE_REINDEX=/path/rag-reindex (the same
 #             build's) that nginx serves an index this one wrote (cached
 #             as base.idx beside pg.idx), else the same file
+# RAG_BENCH_PERF=FILE: `perf record -g` the nginx workers during the
+# /search run (BM25 on the loop) into FILE, for `perf report -i FILE`.
+# Every row prints the 1-minute load average at its end: the machine may
+# be shared.
 # Goals (issue 13.1): /search >= 35 % of trivial, >= 10x Postgres FTS,
 # p99 < 2 ms; nginx workers' RSS flat under load.
 use strict;
@@ -220,13 +224,27 @@ sub worker_cpu_s {
 # figures (rps, p50, p99, errors incl. non-2xx, rss0/rss1 in kB, cpu_us
 # per request).
 sub run_wrk {
-    my ($ng, $lua) = @_;
+    my ($ng, $lua, $perf) = @_;
     system("wrk -t$threads -c$conns -d2s -s $lua $ng->{url} >/dev/null 2>&1");
     my $rss0 = worker_rss_kb($ng);
     my $cpu0 = worker_cpu_s($ng);
+    my $perf_pid;
+    if ($perf) {
+        my $pids = join ',', map { /(\d+)/ ? $1 : () } `pgrep -P $ng->{pid}`;
+        $perf_pid = fork // die "fork: $!";
+        if (!$perf_pid) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>', '/dev/null';
+            exec 'perf', 'record', '-g', '-o', $perf, '-p', $pids, '--',
+                'sleep', $duration;
+            exit 127;
+        }
+    }
     my $out = `wrk -t$threads -c$conns -d${duration}s -s $lua $ng->{url} 2>&1`;
+    waitpid $perf_pid, 0 if $perf_pid;
     my $cpu1 = worker_cpu_s($ng);
     my $rss1 = worker_rss_kb($ng);
+    my ($load) = RagTest::slurp('/proc/loadavg') =~ /^(\S+)/;
     print $out if $ENV{BENCH_VERBOSE};
     my ($rps, $p50, $p99, $errs) =
         $out =~ /WRK rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)/
@@ -234,6 +252,7 @@ sub run_wrk {
     my ($non2xx) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
     return { rps => $rps, p50 => $p50, p99 => $p99,
         errors => $errs + ($non2xx // 0), rss0 => $rss0, rss1 => $rss1,
+        load => $load,
         cpu_us => $rps > 0 ? ($cpu1 - $cpu0) * 1e6 / ($rps * $duration) : 0 };
 }
 
@@ -241,7 +260,7 @@ my $ng = start_nginx();
 my $hits = check_search($ng);
 print "search: $hits/" . scalar(@queries) . " queries have results\n";
 my $ok = run_wrk($ng, wrk_script('ok', '/ok'));
-my $se = run_wrk($ng, wrk_script('search', @paths));
+my $se = run_wrk($ng, wrk_script('search', @paths), $ENV{RAG_BENCH_PERF});
 # the same searches handed to the thread pool (the previous design)
 my $sp = run_wrk($ng, wrk_script('pooled', paths_for('/pooled', 'bm25')));
 # hybrid: BM25 + the in-process fastText leg, when the index has it
@@ -287,12 +306,12 @@ my $pct = sub { my $p = shift; @lat ? $lat[int($p / 100 * $#lat)] : 0 };
 
 my ($load) = RagTest::slurp('/proc/loadavg') =~ /^(\S+)/;
 print "\n";
-printf "%-36s %10s %10s %10s %8s %12s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
-    'req/s', 'p50 ms', 'p99 ms', 'errors', 'nginx CPU/req';
+printf "%-36s %10s %10s %10s %8s %12s %6s\n", "($conns connections, ${duration}s, $ncpu CPUs)",
+    'req/s', 'p50 ms', 'p99 ms', 'errors', 'nginx CPU/req', 'load';
 my $row = sub {
     my ($name, $f) = @_;
-    printf "%-36s %10.0f %10.3f %10.3f %8d %9.1f us\n", $name,
-        @$f{qw(rps p50 p99 errors cpu_us)};
+    printf "%-36s %10.0f %10.3f %10.3f %8d %9.1f us %6s\n", $name,
+        @$f{qw(rps p50 p99 errors cpu_us load)};
 };
 $row->('nginx trivial (return 200 "ok")', $ok);
 $row->('nginx /search (BM25, mmap index)', $se);
@@ -319,10 +338,12 @@ printf "hybrid (fastText leg) vs trivial: %.1f %%, vs FTS %.1fx, p99 %.3f ms;"
     . " on the loop vs pool %.2fx\n",
     100 * $ratio->($hy->{rps}, $ok->{rps}), $ratio->($hy->{rps}, $tps),
     $hy->{p99}, $ratio->($hy->{rps}, $hp->{rps}) if $hy;
-printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms "
-    . "(baseline %.1f %% of trivial)\n",
+printf "/search vs baseline:       %5.2fx req/s, p99 %.3f -> %.3f ms, "
+    . "nginx CPU %.1f -> %.1f us/req (baseline %.1f %% of trivial, %.1fx FTS)\n",
     $ratio->($se->{rps}, $base->{rps}), $base->{p99}, $se->{p99},
-    100 * $ratio->($base->{rps}, $ok->{rps}) if $base;
+    $base->{cpu_us}, $se->{cpu_us},
+    100 * $ratio->($base->{rps}, $ok->{rps}), $ratio->($base->{rps}, $tps)
+    if $base;
 printf "nginx workers RssAnon under /search: %d kB before, %d kB after %ds of load (%+d kB)\n",
     $se->{rss0}, $se->{rss1}, $duration, $se->{rss1} - $se->{rss0};
 printf "load average at the end: %s\n", $load;

@@ -869,6 +869,27 @@ check_ft(rag_index *ix, char *err, size_t errlen)
     return 0;
 }
 
+/* PAGEID, when there: one id per record, each below the record count
+ * (ids are numbered from 0 in order of first appearance). */
+static int
+check_pages(rag_index *ix, char *err, size_t errlen)
+{
+    const uint32_t *id = (const uint32_t *)ix->sec[IXS_PAGEID];
+
+    if (id == NULL)
+        return 0;
+    if (ix->seclen[IXS_PAGEID] != (uint64_t)ix->ndocs * 4) {
+        seterr(err, errlen, "index section PAGEID inconsistent with counts");
+        return -1;
+    }
+    for (uint32_t i = 0; i < ix->ndocs; i++)
+        if (id[i] >= ix->ndocs) {
+            seterr(err, errlen, "index record %u has a bad page id", i);
+            return -1;
+        }
+    return 0;
+}
+
 static int
 validate(rag_index *ix, char *err, size_t errlen)
 {
@@ -876,7 +897,8 @@ validate(rag_index *ix, char *err, size_t errlen)
         check_docs(ix, err, errlen) != 0 ||
         check_fields(ix, err, errlen) != 0 ||
         check_terms(ix, err, errlen) != 0 ||
-        check_vectors(ix, err, errlen) != 0 || check_ft(ix, err, errlen) != 0)
+        check_vectors(ix, err, errlen) != 0 || check_ft(ix, err, errlen) != 0 ||
+        check_pages(ix, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -1070,6 +1092,12 @@ const uint32_t *
 rag_index_doc_lens(const rag_index *ix)
 {
     return (const uint32_t *)ix->sec[IXS_DOCLEN];
+}
+
+const uint32_t *
+rag_index_page_ids(const rag_index *ix)
+{
+    return (const uint32_t *)ix->sec[IXS_PAGEID];
 }
 
 int

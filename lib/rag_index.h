@@ -276,6 +276,11 @@ uint32_t rag_index_term_count(const rag_index *ix);
 uint32_t rag_index_doc_len(const rag_index *ix, uint32_t i);
 /* All of them, count entries (aligned, host order). */
 const uint32_t *rag_index_doc_lens(const rag_index *ix);
+/* Each record's page id (count entries: records share an id exactly when
+ * their URLs agree up to the first '#'), or NULL: an index written
+ * before the PAGEID section, whose pages are read from the URLs
+ * (lib/rag_search_page.h does either). */
+const uint32_t *rag_index_page_ids(const rag_index *ix);
 double rag_index_avgdl(const rag_index *ix);
 /* The BM25 k1 and b the block maxima were computed with. */
 void rag_index_bm25_params(const rag_index *ix, double *k1, double *b);

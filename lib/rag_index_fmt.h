@@ -116,6 +116,12 @@
  *   FLDTF     per block: Stream VByte 0124 of the title tfs, then of the
  *             heading tfs (the body's is the POSTINGS tf minus the title's
  *             minus twice the heading's); RAG_SVB_PAD zero bytes end it
+ *
+ * Page ids (optional; without it a reader groups records by their URLs):
+ *   PAGEID    n_docs x u32: each record's page (its URL up to the first
+ *             '#', lib/rag_search_page.h) numbered 0, 1, ... in order of
+ *             first appearance; two records have the same id exactly when
+ *             their pages are the same bytes
  */
 #ifndef RAG_INDEX_FMT_H
 #define RAG_INDEX_FMT_H
@@ -200,6 +206,7 @@ enum ixf_sect {
     IXS_FLDTF,
     IXS_VQ4,
     IXS_VQ4SCALE,
+    IXS_PAGEID,
     IXS_COUNT
 };
 
@@ -215,7 +222,7 @@ static const struct {
     {"VF32", 1, 1},     {"VSLOT", 1, 1},    {"VPOS", 1, 1},    {"VLISTS", 1, 1},
     {"VCENT", 1, 1},    {"BODYDICT", 1, 1}, {"FTMODEL", 1, 0}, {"FTDOCS", 1, 0},
     {"FIELDS", 1, 0},   {"FLDLEN", 1, 0},   {"FBLOCKS", 1, 0}, {"FLDTF", 1, 0},
-    {"VQ4", 1, 0},      {"VQ4SCALE", 1, 0},
+    {"VQ4", 1, 0},      {"VQ4SCALE", 1, 0}, {"PAGEID", 1, 0},
 };
 
 static inline uint16_t

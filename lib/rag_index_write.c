@@ -24,6 +24,7 @@
 #include "rag_ft.h"
 #include "rag_index_fmt.h"
 #include "rag_ivf.h"
+#include "rag_search_page.h"
 #include "rag_svb.h"
 #include "rag_terms.h"
 #include "rag_vec.h"
@@ -135,6 +136,8 @@ struct rag_index_writer {
     const void *ft;  /* FTMODEL (borrowed), or NULL */
     size_t ftlen;
     rag_ft_model ftm;
+    rag_page_map pages; /* page -> PAGEID (lib/rag_search_page.h) */
+    uint32_t *pageid;   /* per record */
 };
 
 static void
@@ -296,6 +299,10 @@ rag_index_writer_new(uint32_t dims)
     w->hcap = 1024;
     w->hash = calloc(w->hcap, sizeof(hslot));
     w->occ = malloc(OCC_BATCH * sizeof(occ_tok));
+    if (rag_page_map_init(&w->pages, 64) != 0) {
+        rag_index_writer_free(w); /* copes with a half-made writer */
+        return NULL;
+    }
     if (dims) {
         w->vunit = malloc(dims * sizeof(float));
         w->vq = malloc(dims);
@@ -318,6 +325,8 @@ rag_index_writer_free(rag_index_writer *w)
     free(w->docs);
     free(w->dl);
     free(w->flen);
+    free(w->pageid);
+    rag_page_map_free(&w->pages);
     rag_stemmer_free(w->st);
     free(w->hasvec);
     spill_close(&w->str);
@@ -714,9 +723,10 @@ rag_index_writer_add_expanded(rag_index_writer *w, const rag_index_input *in,
     }
     if (d >= w->capdocs) {
         size_t cap = w->capdocs, c2 = cap;
-        size_t c3 = cap;
+        size_t c3 = cap, c4 = cap;
         if (grow((void **)&w->docs, &cap, d + 1, sizeof(wdoc)) ||
             grow((void **)&w->dl, &c2, d + 1, sizeof(uint32_t)) ||
+            grow((void **)&w->pageid, &c4, d + 1, sizeof(uint32_t)) ||
             grow((void **)&w->flen, &c3, d + 1,
                  RAG_INDEX_FIELDS * sizeof(uint32_t)))
             goto oom;
@@ -727,6 +737,13 @@ rag_index_writer_add_expanded(rag_index_writer *w, const rag_index_input *in,
             w->hasvec = hv;
         }
         w->capdocs = cap;
+    }
+    {
+        long pg =
+            rag_page_map_str(&w->pages, f[0], rag_page_len(f[0], lens[0]));
+        if (pg < 0)
+            goto oom;
+        w->pageid[d] = (uint32_t)pg;
     }
     doc = &w->docs[d];
     doc->chunk_id = in->chunk_id;
@@ -1650,7 +1667,7 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    nsect = 9 + (dict != NULL) + (w->fields ? 4 : 0) +
+    nsect = 10 + (dict != NULL) + (w->fields ? 4 : 0) +
             (w->dims && w->ndocs ? 6 + (vec.nlists ? 4 : 0) : 0) +
             (w->ft ? 2 : 0);
     table_end = IXF_HDR + nsect * IXF_SECT_SZ;
@@ -1712,6 +1729,10 @@ rag_index_writer_write(rag_index_writer *w, const char *path,
 
     sect_begin(o, tab, &nt, IXS_DOCLEN);
     wput(o, w->dl, w->ndocs * 4);
+    sect_end(o, tab, &nt);
+
+    sect_begin(o, tab, &nt, IXS_PAGEID);
+    wput(o, w->pageid, w->ndocs * 4);
     sect_end(o, tab, &nt);
 
     sect_begin(o, tab, &nt, IXS_TERMTEXT);

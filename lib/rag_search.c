@@ -54,6 +54,7 @@
 #include "rag_search.h"
 
 #include "rag_ft.h"
+#include "rag_search_page.h"
 #include "rag_terms.h"
 #include "rag_vec.h"
 
@@ -92,11 +93,13 @@ typedef struct {
     uint32_t rec;
 } scored;
 
-/* a is better than b: higher score, then lower record number */
+/* a is better than b: higher score, then lower record number. Bitwise,
+ * not short-circuit: the same truth table, without the branches a heap
+ * of 200 mispredicts (the sift below was a third of a pooled search) */
 static int
 better(const scored *a, const scored *b)
 {
-    return a->s > b->s || (a->s == b->s && a->rec < b->rec);
+    return (a->s > b->s) | ((a->s == b->s) & (a->rec < b->rec));
 }
 
 /* Bounded heap keeping the best cap entries; the root is the worst. */
@@ -105,57 +108,80 @@ typedef struct {
     size_t n, cap;
 } topk;
 
+/* Puts x at v[top], whose subtrees in v[0..n) are heaps (the worst at
+ * the root), and moves it down to its place. (Floyd's bottom-up variant
+ * measured no faster here: bench/search.pl's queries through librag.) */
+static void
+sift_down(scored *v, size_t n, size_t top, scored x)
+{
+    size_t i = top, c;
+
+    while ((c = 2 * i + 1) < n) {
+        if (c + 1 < n)
+            c += (size_t)better(&v[c], &v[c + 1]);
+        if (!better(&x, &v[c]))
+            break;
+        v[i] = v[c];
+        i = c;
+    }
+    v[i] = x;
+}
+
+/* Until h is full, entries are only appended and made a heap when the
+ * last one arrives: v[0] is read as the worst kept only once n == cap
+ * (here and by the legs' pruning). */
 static void
 topk_push(topk *h, double s, uint32_t rec)
 {
     scored x = {s, rec};
-    size_t i, c;
 
     if (h->n < h->cap) {
-        i = h->n++;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!better(&h->v[p], &x))
-                break;
-            h->v[i] = h->v[p];
-            i = p;
-        }
-        h->v[i] = x;
+        h->v[h->n++] = x;
+        if (h->n == h->cap)
+            for (size_t i = h->n / 2; i-- > 0;)
+                sift_down(h->v, h->n, i, h->v[i]);
         return;
     }
     if (h->cap == 0 || !better(&x, &h->v[0]))
         return;
-    i = 0;
-    for (;;) {
-        c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && better(&h->v[c], &h->v[c + 1]))
-            c++;
-        if (!better(&x, &h->v[c]))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    h->v[i] = x;
+    sift_down(h->v, h->n, 0, x);
 }
 
-static int
-cmp_scored(const void *a, const void *b)
-{
-    const scored *x = a, *y = b;
-    if (better(x, y))
-        return -1;
-    if (better(y, x))
-        return 1;
-    return 0;
-}
-
-/* Sorts the heap contents best first (in place). */
+/* Sorts h's entries best first (in place), whatever their order: a
+ * heapsort with the comparison inlined (qsort's calls through a pointer
+ * were a visible share of a /search). The order is total (score, then
+ * record), so the result is the one any sort gives. */
 static void
 topk_sort(topk *h)
 {
-    qsort(h->v, h->n, sizeof(scored), cmp_scored);
+    scored *v = h->v;
+    size_t n = h->n;
+
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, n, i, v[i]);
+    for (size_t end = n; end-- > 1;) {
+        scored x = v[end];
+        v[end] = v[0]; /* the worst left goes last */
+        sift_down(v, end, 0, x);
+    }
+}
+
+/* Keeps h's best keep entries, sorted best first: what sorting all and
+ * cutting gives, without sorting the rest. */
+static void
+topk_select(topk *h, size_t keep)
+{
+    scored *v = h->v;
+
+    if (h->n > keep) {
+        for (size_t i = keep / 2; i-- > 0;)
+            sift_down(v, keep, i, v[i]);
+        for (size_t i = keep; keep > 0 && i < h->n; i++)
+            if (better(&v[i], &v[0]))
+                sift_down(v, keep, 0, v[i]);
+        h->n = keep;
+    }
+    topk_sort(h);
 }
 
 typedef struct {
@@ -906,33 +932,6 @@ typedef struct {
     int pages;    /* RRF over page ranks */
 } fuse_par;
 
-/* The page of record rec: its URL up to the '#'. */
-static rag_str
-page_of(const rag_index *ix, uint32_t rec)
-{
-    rag_index_chunk c;
-    rag_str p = {"", 0};
-    const char *hash;
-
-    if (rag_index_chunk_get(ix, rec, &c) == 0) {
-        hash = memchr(c.url.p, '#', c.url.len);
-        p.p = c.url.p;
-        p.len = hash ? (size_t)(hash - c.url.p) : c.url.len;
-    }
-    return p;
-}
-
-static uint64_t
-page_hash(rag_str p)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < p.len; i++) {
-        h ^= (unsigned char)p.p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* Page-level RRF: each leg's list (best first) ranks pages by their
  * first chunk in it; a page's score sums w / (k + its page rank) over
  * the legs, into fu[i].ps for each of its chunks. 0 or -1 (memory). */
@@ -940,55 +939,40 @@ static int
 fuse_page_scores(const rag_index *ix, const topk *const legs[3],
                  const double w[3], double k, fused *fu, size_t m)
 {
-    size_t cap = 16, tot = 0;
-    struct pslot {
-        uint64_t h;
-        rag_str page;
-        int r[3];
-    } * tab;
+    size_t tot = 0;
+    int(*r)[3], np[3] = {0, 0, 0}, rc = -1;
+    rag_page_map pm;
 
     for (int l = 0; l < 3; l++)
         tot += legs[l]->n;
-    while (cap < 2 * tot + 2)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
-    if (tab == NULL)
+    r = calloc(tot + 1, sizeof(*r));
+    if (r == NULL || rag_page_map_init(&pm, tot) != 0) {
+        free(r);
         return -1;
-#define PSLOT(rec, jout)                                                       \
-    do {                                                                       \
-        rag_str p_ = page_of(ix, rec);                                         \
-        uint64_t h_ = page_hash(p_) | 1;                                       \
-        size_t j_ = h_ & (cap - 1);                                            \
-        while (tab[j_].h != 0 &&                                               \
-               (tab[j_].h != h_ || tab[j_].page.len != p_.len ||               \
-                memcmp(tab[j_].page.p, p_.p, p_.len) != 0))                    \
-            j_ = (j_ + 1) & (cap - 1);                                         \
-        if (tab[j_].h == 0) {                                                  \
-            tab[j_].h = h_;                                                    \
-            tab[j_].page = p_;                                                 \
-        }                                                                      \
-        (jout) = j_;                                                           \
-    } while (0)
-    for (int l = 0; l < 3; l++) {
-        int np = 0;
-        for (size_t i = 0; i < legs[l]->n; i++) {
-            size_t j;
-            PSLOT(legs[l]->v[i].rec, j);
-            if (tab[j].r[l] == 0)
-                tab[j].r[l] = ++np;
-        }
     }
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < legs[l]->n; i++) {
+            long j = rag_page_map_rec(&pm, ix, legs[l]->v[i].rec);
+            if (j < 0)
+                goto out;
+            if (r[j][l] == 0)
+                r[j][l] = ++np[l];
+        }
+    /* fu's records are the legs' (no new page) */
     for (size_t i = 0; i < m; i++) {
-        size_t j;
-        PSLOT(fu[i].rec, j);
+        long j = rag_page_map_rec(&pm, ix, fu[i].rec);
+        if (j < 0 || (size_t)j >= tot)
+            goto out;
         fu[i].ps = 0;
         for (int l = 0; l < 3; l++)
-            if (tab[j].r[l])
-                fu[i].ps += w[l] / (k + tab[j].r[l]);
+            if (r[j][l])
+                fu[i].ps += w[l] / (k + r[j][l]);
     }
-#undef PSLOT
-    free(tab);
-    return 0;
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(r);
+    return rc;
 }
 
 /* The lists of the legs that ran (hb BM25, hv vector, hf in-process;
@@ -1041,44 +1025,32 @@ fuse(const rag_index *ix, const topk *hb, const topk *hv, const topk *hf,
  * of the first places while the list holds other pages: the entries
  * within their page's allowance keep their order, the others follow,
  * best first. Only fu[0..want) is wanted: once that many entries are
- * within their allowance, it stops, fu[want..n) then unspecified
- * (a page is a look-up in the mapped strings, a cache miss each).
+ * within their allowance, it stops, fu[want..n) then unspecified.
  * Returns 0 or -1 (out of memory: fu left as it was). */
 static int
 diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
           size_t want)
 {
-    size_t cap = 16, nt = 0, nk = 0;
-    struct slot {
-        uint64_t h;
-        rag_str page;
-        unsigned seen;
-    } * tab;
+    size_t nt = 0, nk = 0;
+    unsigned *seen;
     fused *late;
+    rag_page_map pm;
+    int rc = -1;
 
     if (per_page == RAG_SEARCH_PER_PAGE_ANY || n < 2)
         return 0;
-    while (cap < 2 * n)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
+    seen = calloc(n, sizeof(*seen));
     late = malloc(n * sizeof(fused));
-    if (tab == NULL || late == NULL) {
-        free(tab);
+    if (seen == NULL || late == NULL || rag_page_map_init(&pm, n) != 0) {
+        free(seen);
         free(late);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        rag_str p = page_of(ix, fu[i].rec);
-        uint64_t h = page_hash(p) | 1; /* 0 marks a free slot */
-        size_t j = h & (cap - 1);
-        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
-                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
-            j = (j + 1) & (cap - 1);
-        if (tab[j].h == 0) {
-            tab[j].h = h;
-            tab[j].page = p;
-        }
-        if (tab[j].seen++ < per_page)
+        long j = rag_page_map_rec(&pm, ix, fu[i].rec);
+        if (j < 0)
+            goto out; /* only before any move: the map never grows */
+        if (seen[j]++ < per_page)
             fu[nk++] = fu[i]; /* nk <= i: in place */
         else
             late[nt++] = fu[i];
@@ -1087,9 +1059,12 @@ diversify(const rag_index *ix, fused *fu, size_t n, unsigned per_page,
     }
     if (nk < want)
         memcpy(fu + nk, late, nt * sizeof(fused));
-    free(tab);
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(seen);
     free(late);
-    return 0;
+    return rc;
 }
 
 /* ---- query expansion by the model's neighbours -------------------------- */
@@ -1192,43 +1167,34 @@ ft_rerank_leg(const rag_index *ix, const float *qf, const topk *hb, size_t n,
 static int
 page_blend(const rag_index *ix, topk *hb, size_t keep)
 {
-    size_t cap = 16, n = hb->n;
-    struct pslot {
-        uint64_t h;
-        rag_str page;
+    size_t n = hb->n;
+    struct pg {
         unsigned seen;
         double top[PAGE_TOP];
-    } * tab;
-    size_t *slot;
+    } * pg;
+    uint32_t *num;
+    rag_page_map pm;
+    int rc = -1;
 
     if (n < 2)
         return 0;
-    while (cap < 2 * n)
-        cap *= 2;
-    tab = calloc(cap, sizeof(*tab));
-    slot = malloc(n * sizeof(*slot));
-    if (tab == NULL || slot == NULL) {
-        free(tab);
-        free(slot);
+    pg = calloc(n, sizeof(*pg));
+    num = malloc(n * sizeof(*num));
+    if (pg == NULL || num == NULL || rag_page_map_init(&pm, n) != 0) {
+        free(pg);
+        free(num);
         return -1;
     }
     for (size_t i = 0; i < n; i++) { /* best first: a page's top come first */
-        rag_str p = page_of(ix, hb->v[i].rec);
-        uint64_t h = page_hash(p) | 1;
-        size_t j = h & (cap - 1);
-        while (tab[j].h != 0 && (tab[j].h != h || tab[j].page.len != p.len ||
-                                 memcmp(tab[j].page.p, p.p, p.len) != 0))
-            j = (j + 1) & (cap - 1);
-        if (tab[j].h == 0) {
-            tab[j].h = h;
-            tab[j].page = p;
-        }
-        if (tab[j].seen < PAGE_TOP)
-            tab[j].top[tab[j].seen++] = hb->v[i].s;
-        slot[i] = j;
+        long j = rag_page_map_rec(&pm, ix, hb->v[i].rec);
+        if (j < 0)
+            goto out;
+        if (pg[j].seen < PAGE_TOP)
+            pg[j].top[pg[j].seen++] = hb->v[i].s;
+        num[i] = (uint32_t)j;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct pslot *t = &tab[slot[i]];
+        const struct pg *t = &pg[num[i]];
         double others = 0;
         int self = 0;
         for (unsigned m = 0; m < t->seen; m++) {
@@ -1242,11 +1208,25 @@ page_blend(const rag_index *ix, topk *hb, size_t keep)
             others -= t->top[PAGE_TOP - 1];
         hb->v[i].s += PAGE_LAMBDA * others;
     }
-    free(tab);
-    free(slot);
-    topk_sort(hb);
-    if (hb->n > keep)
-        hb->n = keep;
+    topk_select(hb, keep);
+    rc = 0;
+out:
+    rag_page_map_free(&pm);
+    free(pg);
+    free(num);
+    return rc;
+}
+
+/* Record rec's score in pool[0..n) (best first: a hit is usually near
+ * the front) into *s: 1, or 0 when it is not there. */
+static int
+pool_score(const scored *pool, size_t n, uint32_t rec, double *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pool[i].rec == rec) {
+            *s = pool[i].s;
+            return 1;
+        }
     return 0;
 }
 
@@ -1289,6 +1269,8 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
     fuse_par fp = {60.0, RAG_SEARCH_FT_WEIGHT, 0};
     topk hb = {0}, hv = {0}, hf = {0};
     fused *fu = NULL;
+    scored *pool = NULL; /* BM25's pool before page evidence, or NULL */
+    size_t npool = 0;
     size_t cand, nf = 0;
 
     if (ix == NULL || q == NULL || hits == NULL || q->k < 1 ||
@@ -1398,6 +1380,14 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         topk_sort(&hb);
         for (size_t i = 0; i < hb.n; i++)
             hb.v[i].s /= FIX;
+        /* the pool's own scores, for the hits' bm25 below: the same sums
+         * bm25_point would make again (not with feedback: its pinned
+         * record's score is not its own) */
+        if (blend_on && !prf_on && hb.n > 0 &&
+            (pool = malloc(hb.n * sizeof(scored))) != NULL) {
+            memcpy(pool, hb.v, hb.n * sizeof(scored));
+            npool = hb.n;
+        }
         /* diversity by page sees BM25's whole pool: one page with more
          * matching chunks than cand (page evidence lifts them alike)
          * filled the cut list and left no other page to take places */
@@ -1469,9 +1459,12 @@ rag_search_fuse(const rag_index *ix, const rag_query *q,
         h->ft_rank = f->r3;
         /* the record's own BM25 (page evidence only orders the list:
          * the answerer's score thresholds read this) */
-        h->bm25 = !use_bm25            ? 0
-                  : f->r1 && !blend_on ? hb.v[f->r1 - 1].s
-                                       : bm25_point(ix, qt, f->rec) / FIX;
+        if (!use_bm25)
+            h->bm25 = 0;
+        else if (f->r1 && !blend_on)
+            h->bm25 = hb.v[f->r1 - 1].s;
+        else if (!pool_score(pool, npool, f->rec, &h->bm25))
+            h->bm25 = bm25_point(ix, qt, f->rec) / FIX;
         h->cosine = h->ft_cosine = 0;
         if (qscale > 0 && rag_index_vec_f32(ix, f->rec, tmp) == 0)
             h->cosine = rag_vec_dot_f64(qn, tmp, dims);
@@ -1498,5 +1491,6 @@ done:
     free(q8);
     free(qf);
     free(fu);
+    free(pool);
     return nout;
 }
