@@ -774,7 +774,7 @@ rag_index_writer_add_expanded(rag_index_writer *w, const rag_index_input *in,
             /* the index's terms read as more of the heading field */
             long more =
                 rag_terms_each_stem(w->st, expand, strlen(expand), occ_cb, w);
-            if (more < 0)
+            if (more < 0 || occ_flush(w) != 0)
                 goto oom;
             got += more;
         }
