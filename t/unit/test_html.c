@@ -383,6 +383,29 @@ test_toc(void)
               0);
     CHECK_INT(d.toc, 0);
     rag_html_doc_free(&d);
+    /* the same list linking out of the site (a glossary whose terms link
+     * to an encyclopedia, PostgreSQL's acronyms.html) is content */
+    {
+        rag_buf out;
+        rag_buf_init(&out, 0);
+        rag_buf_puts(&out, "<body><h1>Acronyms</h1><dl>");
+        for (int i = 0; i < 12; i++) {
+            char e[256];
+            snprintf(e, sizeof(e),
+                     "<dt>ACR%d</dt><dd><a href='https://wiki.org/A%d'>"
+                     "A Common Reference number %d</a></dd>",
+                     i, i, i);
+            rag_buf_puts(&out, e);
+        }
+        rag_buf_puts(&out, "</dl></body>");
+        CHECK_INT(rag_html_convert(out.data, out.len, "https://d.org/acr.html",
+                                   NULL, NULL, &d, err, sizeof(err)),
+                  0);
+        CHECK_INT(d.toc, 0);
+        CHECK_INT((int)d.main_links, 0);
+        rag_html_doc_free(&d);
+        rag_buf_free(&out);
+    }
     /* a few links are a menu, not a table of contents to skip */
     {
         const char *few = "<body><h1>Guides</h1><ul><li><a href=a>Install"
