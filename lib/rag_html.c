@@ -1801,6 +1801,77 @@ is_listing(ctx *c, xmlNode *root, xmlNode *main_el)
     return teasers >= 2;
 }
 
+/* A table of contents: the main content is mostly the text of links
+ * (Sphinx's contents.html and toctree pages, PostgreSQL's part and
+ * chapter pages: a heading, a paragraph or two, nested lists of links).
+ * Thresholds from the six corpora of t/65, link text as a share of the
+ * main content's characters: tables of contents 64-100 %; content pages
+ * with the most links keep more text outside them (Python's
+ * tutorial/index.html 69 % but 1,564 characters of prose, email.html
+ * 62 % / 4,046, c-api/stable.html 62 % / 8,596; git.html's command list
+ * with descriptions 10 %, sql-commands.html 30 %). Only links within
+ * the site count. A menu of a few
+ * links is too short to judge. */
+#define TOC_MIN_LINKS 10
+#define TOC_SHARE 75       /* percent: a table of contents at any size */
+#define TOC_SHARE_SHORT 60 /* percent, with at most ... */
+#define TOC_PROSE_MAX 1200 /* characters outside links */
+
+typedef struct {
+    size_t text, in_link, links;
+} toc_count;
+
+/* Adds node n's subtree to t. */
+static void
+toc_measure(ctx *c, xmlNode *n, toc_count *t, int in_link, int depth)
+{
+    if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+        size_t k = 0;
+        for (const unsigned char *p = n->content; p && *p; p++)
+            if (!isspace(*p) && (*p & 0xC0) != 0x80) /* characters */
+                k++;
+        t->text += k;
+        if (in_link)
+            t->in_link += k;
+    } else if (n->type == XML_ELEMENT_NODE && depth < MAX_DEPTH &&
+               !dropped(c, n) && !tag_is(n, "script") && !tag_is(n, "style") &&
+               !has_class(n, "headerlink") && !has_class(n, "hash-link")) {
+        char u[RAG_URL_MAX];
+        /* only links into the site: a glossary whose terms link out
+         * (PostgreSQL's acronyms.html) is content */
+        int a =
+            !in_link && tag_is(n, "a") && attr(n, "href") &&
+            rag_url_resolve(c->base, attr(n, "href"), 0, u, sizeof(u)) == 0 &&
+            rag_url_same_site(u, c->base);
+        if (a)
+            t->links++;
+        for (xmlNode *k = n->children; k; k = k->next)
+            toc_measure(c, k, t, in_link || a, depth + 1);
+    }
+}
+
+/* 1 when the main content (main_el's children first..last, all of them
+ * when first is NULL) is a table of contents. */
+static int
+is_toc(ctx *c, xmlNode *main_el, xmlNode *first, xmlNode *last,
+       rag_html_doc *out)
+{
+    toc_count t = {0, 0, 0};
+
+    for (xmlNode *n = first ? first : main_el->children; n; n = n->next) {
+        toc_measure(c, n, &t, 0, 0);
+        if (n == last)
+            break;
+    }
+    out->main_chars = t.text;
+    out->main_link_chars = t.in_link;
+    out->main_links = t.links;
+    return t.links >= TOC_MIN_LINKS &&
+           (t.in_link * 100 >= t.text * TOC_SHARE ||
+            (t.in_link * 100 >= t.text * TOC_SHARE_SHORT &&
+             t.text - t.in_link <= TOC_PROSE_MAX));
+}
+
 /* A <title> is often "Page — Site" or "Site | Page": when the page's
  * title heading is one side of a separator, the title is the heading
  * (the site name would repeat in every breadcrumb and source). */
@@ -2049,6 +2120,7 @@ rag_html_convert(const char *html, size_t len, const char *page_url,
         }
     }
     out->listing = is_listing(&c, root, main_el);
+    out->toc = !out->listing && is_toc(&c, main_el, first, c.last, out);
     block_nodes(&c, first ? first : main_el->children, &b, 0);
     c.last = NULL;
     tabs_clear(&c);

@@ -13,7 +13,8 @@
  * The <title> loses the site name ("Page | Site", "Page - Site"); tab
  * panels are kept under their tab's label; admonitions keep their kind
  * ("> **Warning: Custom title**"); blog listing pages are flagged
- * (listing) and <link rel=canonical> is reported.
+ * (listing), so are tables of contents (toc), and <link rel=canonical>
+ * is reported.
  *
  * Output: headings ("## Text {#id}" — the id is the element's real
  * anchor, found on the heading, an <a id|name> or headerlink inside it,
@@ -47,9 +48,14 @@ typedef struct {
     char **links; /* every <a href> in the page, absolute, normalised,
                      fragment dropped, deduplicated, http(s) only */
     size_t nlinks;
-    char *canonical;  /* <link rel=canonical> made absolute, "" if none */
-    int listing;      /* a blog listing, tag or author page (Docusaurus
-                         page classes, or several <article> teasers) */
+    char *canonical; /* <link rel=canonical> made absolute, "" if none */
+    int listing;     /* a blog listing, tag or author page (Docusaurus
+                        page classes, or several <article> teasers) */
+    int toc;         /* a table of contents: most of the main content's
+                        text is link text (not with listing) */
+    size_t main_chars, main_link_chars, main_links; /* what toc weighed:
+                         the main content's characters, those inside
+                         <a href>, and its links */
     char charset[32]; /* the charset the page was decoded from */
     long replaced;    /* invalid byte sequences replaced by U+FFFD */
     int flattened;    /* markup nested deeper than RAG_HTML_MAX_DEPTH was

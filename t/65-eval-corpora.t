@@ -45,10 +45,12 @@ for my $c (sort keys %DOCS) {
 # docusaurus 12/12. With clitics and acronym plurals tokenised, page
 # diversity over BM25's whole pool and bare numbers weighed as question
 # words (issue 16.4, the miss analysis): postgresql 18/32, python 22/34,
-# django 26/35, git 28/35, mkdocs 29/31, docusaurus 12/12.
+# django 26/35, git 28/35, mkdocs 29/31, docusaurus 12/12. With tables
+# of contents skipped at crawl (contents.html, toctree and part pages no
+# longer take top places): python 23/34, the rest unchanged.
 my %FLOOR = (
     postgresql => 0.50,    # 16/32
-    python     => 0.58,    # 20/34
+    python     => 0.61,    # 21/34
     django     => 0.68,    # 24/35
     git        => 0.77,    # 27/35
     mkdocs     => 0.87,    # 27/31

@@ -1,5 +1,6 @@
 /* HTML -> Markdown: one small page per rule, checked on exact output. */
 #include "rag_html.h"
+#include "rag_buf.h"
 #include "unit.h"
 
 #include <stdlib.h>
@@ -320,6 +321,106 @@ test_listing_canonical(void)
     rag_html_doc_free(&d);
 }
 
+/* A table of contents (a heading and a nested list of links, as
+ * Sphinx's contents.html or PostgreSQL's part pages) is flagged toc;
+ * a list of links each with a description (git.html's command list,
+ * PostgreSQL's sql-commands.html) and a page with a few links in its
+ * prose are not. */
+static void
+test_toc(void)
+{
+    rag_html_doc d;
+    char err[256];
+    rag_buf toc, cmds, prose;
+
+    rag_buf_init(&toc, 0);
+    rag_buf_init(&cmds, 0);
+    rag_buf_init(&prose, 0);
+    rag_buf_puts(&toc, "<html><body><div class=nav>Home</div><div id=main>"
+                       "<h1>Part III. Server Administration</h1>"
+                       "<p>This part covers administration.</p><ul>");
+    rag_buf_puts(&cmds, "<html><body><div id=main><h1>SQL Commands</h1>"
+                        "<p>This part contains reference information.</p><dl>");
+    rag_buf_puts(&prose, "<html><body><div id=main><h1>Joins</h1>");
+    for (int i = 0; i < 12; i++) {
+        char e[512];
+        snprintf(e, sizeof(e),
+                 "<li><a href='c%d.html'>%d. Server Setup and Operation</a>"
+                 "<ul><li><a href='c%d.html#s1'>%d.1. Creating a Cluster</a>"
+                 "</li></ul></li>",
+                 i, i + 16, i, i + 16);
+        rag_buf_puts(&toc, e);
+        snprintf(e, sizeof(e),
+                 "<dt><a href='sql-%d.html'>ALTER THING %d</a></dt>"
+                 "<dd>change the definition of a thing in the database</dd>",
+                 i, i);
+        rag_buf_puts(&cmds, e);
+        snprintf(e, sizeof(e),
+                 "<p>Queries can access multiple tables at once, see "
+                 "<a href='q%d.html'>queries</a> for the rows they "
+                 "return.</p>",
+                 i);
+        rag_buf_puts(&prose, e);
+    }
+    rag_buf_puts(&toc, "</ul></div></body></html>");
+    rag_buf_puts(&cmds, "</dl></div></body></html>");
+    rag_buf_puts(&prose, "</div></body></html>");
+
+    CHECK_INT(rag_html_convert(toc.data, toc.len, "https://d.org/admin.html",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.toc, 1);
+    CHECK_INT(d.listing, 0);
+    CHECK_INT(d.nlinks, 12); /* still followed (fragments dropped) */
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(cmds.data, cmds.len, "https://d.org/sql.html",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.toc, 0);
+    rag_html_doc_free(&d);
+    CHECK_INT(rag_html_convert(prose.data, prose.len, "https://d.org/j.html",
+                               NULL, NULL, &d, err, sizeof(err)),
+              0);
+    CHECK_INT(d.toc, 0);
+    rag_html_doc_free(&d);
+    /* the same list linking out of the site (a glossary whose terms link
+     * to an encyclopedia, PostgreSQL's acronyms.html) is content */
+    {
+        rag_buf out;
+        rag_buf_init(&out, 0);
+        rag_buf_puts(&out, "<body><h1>Acronyms</h1><dl>");
+        for (int i = 0; i < 12; i++) {
+            char e[256];
+            snprintf(e, sizeof(e),
+                     "<dt>ACR%d</dt><dd><a href='https://wiki.org/A%d'>"
+                     "A Common Reference number %d</a></dd>",
+                     i, i, i);
+            rag_buf_puts(&out, e);
+        }
+        rag_buf_puts(&out, "</dl></body>");
+        CHECK_INT(rag_html_convert(out.data, out.len, "https://d.org/acr.html",
+                                   NULL, NULL, &d, err, sizeof(err)),
+                  0);
+        CHECK_INT(d.toc, 0);
+        CHECK_INT((int)d.main_links, 0);
+        rag_html_doc_free(&d);
+        rag_buf_free(&out);
+    }
+    /* a few links are a menu, not a table of contents to skip */
+    {
+        const char *few = "<body><h1>Guides</h1><ul><li><a href=a>Install"
+                          "</a></li><li><a href=b>Upgrade</a></li></ul></body>";
+        CHECK_INT(rag_html_convert(few, strlen(few), "https://d.org/g", NULL,
+                                   NULL, &d, err, sizeof(err)),
+                  0);
+        CHECK_INT(d.toc, 0);
+        rag_html_doc_free(&d);
+    }
+    rag_buf_free(&toc);
+    rag_buf_free(&cmds);
+    rag_buf_free(&prose);
+}
+
 static void
 test_selectors(void)
 {
@@ -395,6 +496,7 @@ main(void)
     RUN(test_tabs);
     RUN(test_admonition_kind);
     RUN(test_listing_canonical);
+    RUN(test_toc);
     RUN(test_selectors);
     RUN(test_limits);
     UNIT_DONE();

@@ -1090,10 +1090,15 @@ site_take(run_t *r, site_crawl *sc, crawl_result *res, char *err, size_t errlen)
                                   pg->final_url)) {
         /* a redirect out of scope, or to a page fetched anyway */
         keep_doc(r, key, 0);
-    } else if (res->converted && res->doc.listing) {
+    } else if (res->converted &&
+               (res->doc.listing ||
+                (res->doc.toc && !o->keep_generated && !res->exp.is_index &&
+                 is_generated(url) != 2))) {
         /* blog list, tag and author pages: teasers of other pages, which
-         * their links lead to */
-        rag_info("msg=\"listing page skipped\" url=\"%s\"", pg->final_url);
+         * their links lead to; tables of contents: only those links
+         * (index pages, which read as them too, are harvested below) */
+        rag_info("msg=\"listing page skipped\" url=\"%s\" kind=%s",
+                 pg->final_url, res->doc.listing ? "teasers" : "toc");
         r->st->skipped++;
         for (size_t k = 0; sc->use_links && k < res->doc.nlinks; k++)
             if (in_scope(o, root, res->doc.links[k]) &&

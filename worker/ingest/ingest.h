@@ -62,7 +62,8 @@ typedef struct {
     int progress;       /* 1: progress bar on stderr */
     int keep_generated; /* 1: also index generated index and source-listing
                            pages (genindex, py-modindex, search, _modules/,
-                           _sources/), skipped by default */
+                           _sources/) and tables of contents, skipped by
+                           default */
 } rag_ingest_opts;
 
 typedef struct {
