@@ -102,7 +102,7 @@ $(foreach m,$(BOT_MAINS),$(eval $(call bot_prog,$(m))))
 
 # Some unit tests #include a worker/ or bot/ source to reach its static
 # functions, so any of those sources can change a test binary.
-$(B)/t/%: t/unit/%.c t/unit/unit.h $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
+$(B)/t/%: t/unit/%.c $(wildcard t/unit/*.h) $(B)/librag.a $(WORKER_SRCS) $(BOT_SRCS) \
           $(WORKER_HDRS) $(wildcard bot/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(B)/librag.a $(LDLIBS_ALL)

@@ -7,6 +7,7 @@
 #include "rag_index.h"
 #include "rag_search.h"
 #include "rag_terms.h"
+#include "test_ix.h"
 #include "unit.h"
 
 #include <stdio.h>
@@ -20,9 +21,7 @@ static rag_index *
 build(const char *const *bodies, const char *const *urls, size_t n,
       const char *name)
 {
-    char path[256], err[256];
     rag_index_writer *w = rag_index_writer_new(0);
-    rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
         rag_index_input in = {(int64_t)(100 + i), urls[i], "", "",
@@ -32,17 +31,7 @@ build(const char *const *bodies, const char *const *urls, size_t n,
             return NULL;
         }
     }
-    snprintf(path, sizeof(path), "%s/%s.idx", dir, name);
-    if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "write: %s\n", err);
-        rag_index_writer_free(w);
-        return NULL;
-    }
-    rag_index_writer_free(w);
-    ix = rag_index_open(path, err, sizeof(err));
-    if (ix == NULL)
-        fprintf(stderr, "open: %s\n", err);
-    return ix;
+    return test_ix_write_open(w, dir, name);
 }
 
 static int
@@ -183,9 +172,6 @@ main(void)
     RUN(test_page_blend);
     RUN(test_qwords);
     RUN(test_question_word_list);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
+    test_ix_rmdir(dir);
     UNIT_DONE();
 }

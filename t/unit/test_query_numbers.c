@@ -7,6 +7,7 @@
 #include "rag_index.h"
 #include "rag_search.h"
 #include "rag_terms.h"
+#include "test_ix.h"
 #include "unit.h"
 
 #include <stdio.h>
@@ -19,9 +20,8 @@ static char dir[] = "/tmp/test_query_numbers_XXXXXX";
 static rag_index *
 build(const char *const *bodies, size_t n)
 {
-    char path[256], err[256], url[32];
+    char url[32];
     rag_index_writer *w = rag_index_writer_new(0);
-    rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
         snprintf(url, sizeof(url), "p%zu.html", i);
@@ -31,17 +31,7 @@ build(const char *const *bodies, size_t n)
             return NULL;
         }
     }
-    snprintf(path, sizeof(path), "%s/numbers.idx", dir);
-    if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "write: %s\n", err);
-        rag_index_writer_free(w);
-        return NULL;
-    }
-    rag_index_writer_free(w);
-    ix = rag_index_open(path, err, sizeof(err));
-    if (ix == NULL)
-        fprintf(stderr, "open: %s\n", err);
-    return ix;
+    return test_ix_write_open(w, dir, "numbers");
 }
 
 static int
@@ -108,9 +98,6 @@ main(void)
         return 1;
     RUN(test_number_weight);
     RUN(test_is_number);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
+    test_ix_rmdir(dir);
     UNIT_DONE();
 }

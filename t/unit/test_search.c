@@ -3,6 +3,7 @@
 #include "rag_terms.h"
 #include "rag_vec.h"
 #include "test_rng.h"
+#include "test_ix.h"
 #include "unit.h"
 
 #include <math.h>
@@ -23,27 +24,17 @@ static rag_index *
 build_at(const doc *docs, const char *const *urls, size_t n, uint32_t dims,
          const char *name)
 {
-    char path[256], err[256];
     rag_index_writer *w = rag_index_writer_new(dims);
-    rag_index *ix;
 
     for (size_t i = 0; i < n; i++) {
         rag_index_input in = {(int64_t)(100 + i), urls ? urls[i] : "u", "", "",
                               docs[i].body,       docs[i].vec};
-        if (rag_index_writer_add(w, &in) != 0)
+        if (rag_index_writer_add(w, &in) != 0) {
+            rag_index_writer_free(w);
             return NULL;
+        }
     }
-    snprintf(path, sizeof(path), "%s/%s.idx", dir, name);
-    if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "write: %s\n", err);
-        rag_index_writer_free(w);
-        return NULL;
-    }
-    rag_index_writer_free(w);
-    ix = rag_index_open(path, err, sizeof(err));
-    if (ix == NULL)
-        fprintf(stderr, "open: %s\n", err);
-    return ix;
+    return test_ix_write_open(w, dir, name);
 }
 
 static rag_index *
@@ -1369,9 +1360,6 @@ main(void)
     RUN(test_vector_lists);
     RUN(test_dots_i8);
     RUN(test_snippet);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
+    test_ix_rmdir(dir);
     UNIT_DONE();
 }

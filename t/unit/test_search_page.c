@@ -9,6 +9,7 @@
 #include "rag_search.h"
 #include "rag_search_page.h"
 
+#include "test_ix.h"
 #include "unit.h"
 
 #include "../fixtures/index/pages_corpus.h"
@@ -85,23 +86,11 @@ test_map_id(void)
 static rag_index *
 write_corpus(const char *name)
 {
-    char path[256], err[256];
     rag_index_writer *w = rag_index_writer_new(0);
-    rag_index *ix;
 
     if (w == NULL || pages_corpus_add(w) != 0)
         return NULL;
-    snprintf(path, sizeof(path), "%s/%s.idx", dir, name);
-    if (rag_index_writer_write(w, path, 1, err, sizeof(err)) != 0) {
-        fprintf(stderr, "write: %s\n", err);
-        rag_index_writer_free(w);
-        return NULL;
-    }
-    rag_index_writer_free(w);
-    ix = rag_index_open(path, err, sizeof(err));
-    if (ix == NULL)
-        fprintf(stderr, "open: %s\n", err);
-    return ix;
+    return test_ix_write_open(w, dir, name);
 }
 
 /* The writer's page ids agree with the URLs: same id exactly when the
